@@ -1,0 +1,39 @@
+"""Engines behind one interface, created by name so that heavy imports happen only on use."""
+
+from __future__ import annotations
+
+import importlib
+
+from mytalk.core.engines.base import Engine
+from mytalk.core.errors import UsageError
+
+# name -> "module:class"; imported lazily so that `copy` never pays for torch or mediapipe.
+ENGINES: dict[str, str] = {
+    "copy": "mytalk.core.engines.copy:CopyEngine",
+}
+
+PLANNED_ENGINES = ("classic", "mytalk")
+"""Engines of the design that this version does not ship yet: named in errors, never faked."""
+
+DEFAULT_ENGINE = "classic"
+"""The embedded default; `copy` is a diagnostic and is never the default."""
+
+
+def available_engines() -> list[str]:
+    return sorted(ENGINES)
+
+
+def create_engine(name: str) -> Engine:
+    """Instantiate an engine by its CLI name; UsageError lists the valid names."""
+    spec = ENGINES.get(name)
+    if spec is None and name in PLANNED_ENGINES:
+        raise UsageError(
+            f"engine {name!r} is not available in this version yet; available: {', '.join(available_engines())} "
+            f"(use --engine copy for a conform check)"
+        )
+    if spec is None:
+        raise UsageError(f"unknown engine {name!r}; choose one of: {', '.join(available_engines())}")
+    module_name, _, class_name = spec.partition(":")
+    engine_class = getattr(importlib.import_module(module_name), class_name)
+    engine: Engine = engine_class()
+    return engine

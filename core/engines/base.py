@@ -1,0 +1,143 @@
+"""The interface every engine implements, and the data a sync job hands to it.
+
+An engine has two phases, because lip-sync needs the whole line before the first frame:
+`prepare` sees the job (range, placed replacement audio, guide audio, reference footage) and may
+track faces or learn from references; `render` then streams frames in order, one in, one out, so
+memory does not grow with the range. Handle frames (context before and after the range) go
+through `render` too; the job writes only the in-range ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+import av
+
+from mytalk.core.media.audio import AudioTrack
+from mytalk.core.media.probe import MediaInfo
+from mytalk.core.media.reader import SourceFrame
+from mytalk.core.progress import CancelFn, ProgressFn
+
+
+@dataclass(frozen=True)
+class ReferenceRange:
+    """Footage an engine may learn the actor from: frames [start, stop) of `path`."""
+
+    path: Path
+    start: int
+    stop: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": str(self.path), "start": self.start, "stop": self.stop}
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """User controls shared by all engines; each engine documents which it honours."""
+
+    motion_driver: str = "auto"
+    openness: float = 1.0
+    smoothing: float = 0.5
+    mask_mode: str = "auto"
+    quality: str = "final"
+    face_point: tuple[float, float] | None = None
+    transcript: str | None = None
+    actor: str | None = None
+    device: str = "auto"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "motion_driver": self.motion_driver,
+            "openness": self.openness,
+            "smoothing": self.smoothing,
+            "mask_mode": self.mask_mode,
+            "quality": self.quality,
+            "face_point": list(self.face_point) if self.face_point else None,
+            "transcript": self.transcript,
+            "actor": self.actor,
+            "device": self.device,
+        }
+
+
+@dataclass(frozen=True)
+class EngineJob:
+    """Everything an engine may use. The line and guide cover exactly [start, stop).
+
+    `guide` is the clip's own production audio over the range, or None with `--guide none`: an
+    engine must then not look at the clip's audio over the edit range at all.
+    """
+
+    video: MediaInfo
+    start: int
+    stop: int
+    handles: int
+    line: AudioTrack
+    guide: AudioTrack | None
+    guide_mode: str
+    references: tuple[ReferenceRange, ...]
+    settings: EngineSettings
+
+    @property
+    def fps(self) -> Fraction:
+        assert self.video.video is not None
+        return self.video.video.fps
+
+    @property
+    def num_frames(self) -> int:
+        return self.stop - self.start
+
+
+@dataclass
+class FrameRecord:
+    """What the report says about one output frame."""
+
+    index: int
+    face_found: bool | None = None
+    confidence: float | None = None
+    mask_box: tuple[int, int, int, int] | None = None
+    changed_pixels: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "face_found": self.face_found,
+            "confidence": None if self.confidence is None else round(self.confidence, 4),
+            "mask_box": list(self.mask_box) if self.mask_box else None,
+            "changed_pixels": self.changed_pixels,
+            "warnings": self.warnings,
+        }
+
+
+@dataclass
+class RenderedFrame:
+    """One output frame in the source's pixel format, with its report record."""
+
+    index: int
+    in_range: bool
+    frame: av.VideoFrame
+    record: FrameRecord
+
+
+class Engine(Protocol):
+    """A lip-sync engine: a motion stage and an appearance stage behind one interface."""
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+
+    def prepare(self, job: EngineJob, progress: ProgressFn, is_cancelled: CancelFn) -> None:
+        """Analyse the line, track the range, learn from references; raise MyTalkError on bad input."""
+
+    def render(
+        self, frames: Iterator[SourceFrame], progress: ProgressFn, is_cancelled: CancelFn
+    ) -> Iterator[RenderedFrame]:
+        """Yield one RenderedFrame per source frame, in order, handles included."""
+        ...
+
+    def report(self) -> dict[str, Any]:
+        """Engine-specific figures and decisions for the job report (driver chosen, costs…)."""
+        ...

@@ -1,0 +1,199 @@
+"""A sync request as the user states it, and its resolution against the actual media.
+
+`SyncRequest` holds strings exactly as typed (CLI flags, panel fields, runtime JSON), so every
+front end shares one parser. `resolve_request` turns it into frame numbers against the probed
+clip and raises a `MyTalkError` naming the bad field, which front ends report as one line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from mytalk.core.engines.base import EngineSettings, ReferenceRange
+from mytalk.core.errors import MediaFormatError, MediaNotFoundError, RangeError, UsageError
+from mytalk.core.media.probe import MediaInfo, probe
+from mytalk.core.timecode import frames_to_smpte, parse_offset_seconds, parse_position
+
+GUIDE_MODES = ("auto", "none")
+QUALITIES = ("preview", "final")
+_MEDIA_PREFIX = re.compile(r"^(?P<path>.+?\.(?:mov|mp4|mkv|mxf|avi|m4v|webm))(?::(?P<range>.*))?$", re.IGNORECASE)
+
+
+@dataclass
+class SyncRequest:
+    """What to render, as the user typed it. Positions are strings parsed against the clip."""
+
+    video: Path
+    audio: Path
+    output: Path
+    in_point: str | None = None
+    out_point: str | None = None
+    audio_in: str | None = None
+    guide: str = "auto"
+    transcript: str | None = None
+    engine: str | None = None
+    codec: str | None = None
+    handles: int = 0
+    references: list[str] = field(default_factory=list)
+    face: str | None = None
+    report: Path | None = None
+    quality: str = "final"
+    motion_driver: str = "auto"
+    openness: float = 1.0
+    smoothing: float = 0.5
+    mask_mode: str = "auto"
+    actor: str | None = None
+    device: str = "auto"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key in ("video", "audio", "output", "report"):
+            data[key] = None if data[key] is None else str(data[key])
+        return data
+
+
+@dataclass(frozen=True)
+class ResolvedRequest:
+    """A request checked against the media: frame numbers, exact offsets, parsed settings."""
+
+    request: SyncRequest
+    info: MediaInfo
+    start: int
+    stop: int
+    line_offset_s: Fraction
+    references: tuple[ReferenceRange, ...]
+    settings: EngineSettings
+
+    @property
+    def fps(self) -> Fraction:
+        assert self.info.video is not None
+        return self.info.video.fps
+
+    def range_dict(self) -> dict[str, Any]:
+        return {
+            "in": self.start,
+            "out": self.stop,
+            "frames": self.stop - self.start,
+            "in_timecode": frames_to_smpte(self.start, self.fps),
+            "out_timecode": frames_to_smpte(self.stop, self.fps),
+            "fps": f"{self.fps.numerator}/{self.fps.denominator}",
+            "handles": self.request.handles,
+            "line_offset_s": str(self.line_offset_s),
+        }
+
+
+def probe_video(path: Path) -> MediaInfo:
+    """Probe a clip that must have a picture; errors name the file and the fix."""
+    if not path.exists():
+        raise MediaNotFoundError(f"video not found: {path}")
+    info = probe(path)
+    if info.video is None or info.video.frame_count <= 0:
+        raise MediaFormatError(f"{path}: has no video frames; pick a clip with a picture")
+    return info
+
+
+def check_range(start: int, stop: int, frame_count: int, *, label: str) -> None:
+    """Raise RangeError unless 0 <= start < stop <= frame_count (stop is exclusive)."""
+    if start < 0:
+        raise RangeError(f"{label}: in point {start} is before the first frame (0)")
+    if start >= frame_count:
+        raise RangeError(f"{label}: in point {start} is past the end; the clip has {frame_count} frames (0-{frame_count - 1})")
+    if stop <= start:
+        raise RangeError(f"{label}: out point {stop} must be after the in point {start} (out is exclusive)")
+    if stop > frame_count:
+        raise RangeError(f"{label}: out point {stop} is past the end; the clip has {frame_count} frames, so out ≤ {frame_count}")
+
+
+def parse_range(text: str, info: MediaInfo, *, label: str) -> tuple[int, int]:
+    """Parse `IN-OUT` (either side may be empty: `-120`, `48-`) against a clip."""
+    assert info.video is not None
+    video = info.video
+    if "-" not in text:
+        raise UsageError(f"{label} {text!r}: write a range as IN-OUT, for example 0-120 or 0s-4.8s")
+    left, _, right = text.partition("-")
+    start = parse_position(left, video.fps, source_start=video.start_timecode, what=label) if left.strip() else 0
+    stop = (
+        parse_position(right, video.fps, source_start=video.start_timecode, what=label)
+        if right.strip()
+        else video.frame_count
+    )
+    check_range(start, stop, video.frame_count, label=f"{label} {text!r}")
+    return start, stop
+
+
+def parse_reference(text: str, video_path: Path, video_info: MediaInfo) -> ReferenceRange:
+    """`0-120`, `0s-4.8s` (ranges of VIDEO), `OTHER.mov` or `OTHER.mov:IN-OUT`."""
+    match = _MEDIA_PREFIX.match(text.strip())
+    if match:
+        other = Path(match.group("path")).expanduser()
+        info = probe_video(other)
+        span = match.group("range")
+        start, stop = parse_range(span, info, label=f"--reference {other.name}") if span else (0, info.video.frame_count)  # type: ignore[union-attr]
+        return ReferenceRange(other, start, stop)
+    start, stop = parse_range(text, video_info, label="--reference")
+    return ReferenceRange(video_path, start, stop)
+
+
+def parse_face_point(text: str | None) -> tuple[float, float] | None:
+    if text is None or not text.strip():
+        return None
+    parts = text.split(",")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        return float(parts[0]), float(parts[1])
+    except ValueError:
+        raise UsageError(f"--face {text!r}: give the pixel position of the face as X,Y, for example --face 640,300") from None
+
+
+def read_transcript(text: str | None) -> str | None:
+    """`--transcript TEXT` or `--transcript @FILE`."""
+    if text is None:
+        return None
+    if text.startswith("@"):
+        path = Path(text[1:]).expanduser()
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise UsageError(f"--transcript {text!r}: cannot read {path}: {error.strerror}") from None
+    return text.strip()
+
+
+def _check_choice(value: str, allowed: tuple[str, ...], flag: str) -> None:
+    if value not in allowed:
+        raise UsageError(f"{flag} {value!r}: choose one of {', '.join(allowed)}")
+
+
+def resolve_request(request: SyncRequest) -> ResolvedRequest:
+    """Check a request against its media; raise a MyTalkError naming the first bad field."""
+    _check_choice(request.guide, GUIDE_MODES, "--guide")
+    _check_choice(request.quality, QUALITIES, "--quality")
+    if request.handles < 0:
+        raise UsageError(f"--handles {request.handles}: must be 0 or more frames")
+    info = probe_video(request.video)
+    assert info.video is not None
+    video = info.video
+    fps, tc = video.fps, video.start_timecode
+    start = parse_position(request.in_point, fps, source_start=tc, what="--in") if request.in_point else 0
+    stop = parse_position(request.out_point, fps, source_start=tc, what="--out") if request.out_point else video.frame_count
+    check_range(start, stop, video.frame_count, label=str(request.video.name))
+    offset = parse_offset_seconds(request.audio_in, fps, what="--audio-in") if request.audio_in else Fraction(0)
+    references = tuple(parse_reference(text, request.video, info) for text in request.references) or (
+        ReferenceRange(request.video, 0, video.frame_count),
+    )
+    settings = EngineSettings(
+        motion_driver=request.motion_driver,
+        openness=request.openness,
+        smoothing=request.smoothing,
+        mask_mode=request.mask_mode,
+        quality=request.quality,
+        face_point=parse_face_point(request.face),
+        transcript=read_transcript(request.transcript),
+        actor=request.actor,
+        device=request.device,
+    )
+    return ResolvedRequest(request, info, start, stop, offset, references, settings)

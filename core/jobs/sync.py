@@ -1,0 +1,208 @@
+"""The sync job: one streaming pass from source frames through an engine into the writer.
+
+This is the single implementation behind `mytalk sync`, the runtime's preview and commit, and
+the benchmarks. Frames flow one at a time (reader → engine → writer), so memory does not grow
+with the range. The writer renames its temporary file only when every frame is written, so a
+failed or cancelled job leaves nothing at the output path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from mytalk.core import __version__
+from mytalk.core.engines import DEFAULT_ENGINE, create_engine
+from mytalk.core.engines.base import EngineJob, FrameRecord
+from mytalk.core.errors import AudioError, OutputError
+from mytalk.core.hashing import file_sha256
+from mytalk.core.jobs.request import ResolvedRequest, SyncRequest, resolve_request
+from mytalk.core.media.audio import AudioTrack, decode_audio, place_line
+from mytalk.core.media.reader import FrameReader
+from mytalk.core.media.writer import VideoWriter, check_codec_container, check_output_path, default_codec_for
+from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled, never_cancelled, no_progress
+
+OUTPUT_AUDIO_RATE = 48_000
+"""Muxed audio rate: the post-production standard, whatever the replacement file's rate."""
+
+ANALYSIS_AUDIO_RATE = 16_000
+"""Rate of the guide track handed to engines for analysis (speech features need no more)."""
+
+
+@dataclass
+class StageTimer:
+    """Wall-clock seconds per stage, for the report and the benchmarks."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        began = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - began
+
+
+@dataclass
+class SyncResult:
+    """What a finished job wrote, and the report it produced."""
+
+    output: Path
+    frames_written: int
+    audio_samples: int
+    report: dict[str, Any]
+
+
+def _line_audio(resolved: ResolvedRequest) -> AudioTrack:
+    """The replacement line, trimmed or padded to exactly the range's length at the output rate."""
+    request = resolved.request
+    line = decode_audio(request.audio, OUTPUT_AUDIO_RATE, channels=None)
+    placed = place_line(line, num_frames=resolved.stop - resolved.start, fps=resolved.fps, line_offset_s=resolved.line_offset_s)
+    if not placed.samples.any():
+        raise AudioError(
+            f"{request.audio}: the line is silent over the range (audio-in {resolved.line_offset_s}s, "
+            f"line length {line.duration_s:.2f}s); check --audio-in"
+        )
+    return placed
+
+
+def _guide_audio(resolved: ResolvedRequest) -> AudioTrack | None:
+    """The clip's own audio over the range, or None with `--guide none` or when it has none."""
+    if resolved.request.guide == "none" or not resolved.info.audio:
+        return None
+    own = decode_audio(resolved.request.video, ANALYSIS_AUDIO_RATE, channels=1)
+    offset = Fraction(resolved.start) / resolved.fps
+    return place_line(own, num_frames=resolved.stop - resolved.start, fps=resolved.fps, line_offset_s=offset)
+
+
+def _write_json_atomically(path: Path, data: dict[str, Any]) -> None:
+    temp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    try:
+        temp.write_text(json.dumps(data, indent=2))
+        os.replace(temp, path)
+    except OSError as error:
+        temp.unlink(missing_ok=True)
+        raise OutputError(f"cannot write the report {path}: {error.strerror}") from None
+
+
+def run_sync(
+    request: SyncRequest,
+    progress: ProgressFn = no_progress,
+    is_cancelled: CancelFn = never_cancelled,
+) -> SyncResult:
+    """Render frames [in, out) of the clip with the replacement line; return what was written."""
+    timer = StageTimer()
+    with timer.stage("probe"):
+        resolved = resolve_request(request)
+    video = resolved.info.video
+    assert video is not None
+    codec = request.codec or default_codec_for(request.output)
+    check_codec_container(codec, request.output)
+    inputs = [request.video, request.audio] + [ref.path for ref in resolved.references]
+    check_output_path(request.output, inputs)
+    if request.report is not None:
+        check_output_path(request.report, inputs + [request.output])
+    engine = create_engine(request.engine or DEFAULT_ENGINE)
+
+    with timer.stage("audio"):
+        line = _line_audio(resolved)
+        guide = _guide_audio(resolved)
+    job = EngineJob(
+        video=resolved.info,
+        start=resolved.start,
+        stop=resolved.stop,
+        handles=request.handles,
+        line=line,
+        guide=guide,
+        guide_mode=request.guide,
+        references=resolved.references,
+        settings=resolved.settings,
+    )
+    check_cancelled(is_cancelled, "preparation")
+    with timer.stage("prepare"):
+        engine.prepare(job, progress, is_cancelled)
+
+    first = max(0, resolved.start - request.handles)
+    last = min(video.frame_count, resolved.stop + request.handles)
+    total = last - first
+    records: list[FrameRecord] = []
+    with timer.stage("render"):
+        with FrameReader(request.video, resolved.info) as reader, VideoWriter(
+            request.output, codec=codec, source=video, audio=line, inputs=inputs
+        ) as writer:
+            frames = reader.frames(resolved.start, resolved.stop, request.handles)
+            for done, rendered in enumerate(engine.render(frames, progress, is_cancelled), start=1):
+                check_cancelled(is_cancelled, f"rendering frame {rendered.index}")
+                if rendered.in_range:
+                    writer.write(rendered.frame)
+                    records.append(rendered.record)
+                progress(done, total, "render")
+            expected = resolved.stop - resolved.start
+            if len(records) != expected:
+                # Raising inside the writer's block discards the partial file.
+                raise RuntimeError(f"engine {engine.name} produced {len(records)} of {expected} frames")
+
+    with timer.stage("hash"):
+        hashes = {str(path): file_sha256(path) for path in dict.fromkeys([request.video, request.audio, *[r.path for r in resolved.references]])}
+    report = build_report(resolved, engine_name=engine.name, engine_version=engine.version, codec=codec,
+                          records=records, line=line, engine_report=engine.report(), hashes=hashes,
+                          timings=timer.seconds)
+    if request.report is not None:
+        _write_json_atomically(request.report, report)
+    return SyncResult(request.output, len(records), line.num_samples, report)
+
+
+def build_report(
+    resolved: ResolvedRequest,
+    *,
+    engine_name: str,
+    engine_version: str,
+    codec: str,
+    records: list[FrameRecord],
+    line: AudioTrack,
+    engine_report: dict[str, Any],
+    hashes: dict[str, str],
+    timings: dict[str, float],
+) -> dict[str, Any]:
+    """The JSON report: enough to reproduce the render and to audit every frame."""
+    request = resolved.request
+    tracked = [r for r in records if r.face_found is not None]
+    faceless = [r.index for r in tracked if not r.face_found]
+    warnings = [f"frame {r.index}: {w}" for r in records for w in r.warnings]
+    return {
+        "mytalk_version": __version__,
+        "engine": {"name": engine_name, "version": engine_version},
+        "inputs": {
+            "video": {"path": str(request.video), "sha256": hashes.get(str(request.video)), "probe": resolved.info.to_dict()},
+            "audio": {"path": str(request.audio), "sha256": hashes.get(str(request.audio))},
+            "references": [dict(ref.to_dict(), sha256=hashes.get(str(ref.path))) for ref in resolved.references],
+        },
+        "settings": {**request.to_dict(), "engine": engine_name, "codec": codec, **resolved.settings.to_dict()},
+        "range": resolved.range_dict(),
+        "output": {
+            "path": str(request.output),
+            "codec": codec,
+            "frames": len(records),
+            "audio_rate": line.rate,
+            "audio_channels": line.channels,
+            "audio_samples": line.num_samples,
+        },
+        "tracking": {
+            "frames_tracked": len(tracked),
+            "frames_with_face": len(tracked) - len(faceless),
+            "share_with_face": (len(tracked) - len(faceless)) / len(tracked) if tracked else None,
+            "faceless_frames": faceless,
+        },
+        "warnings": warnings,
+        "engine_report": engine_report,
+        "timings_s": {name: round(value, 4) for name, value in timings.items()},
+        "frames": [record.to_dict() for record in records],
+    }

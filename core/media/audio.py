@@ -1,0 +1,198 @@
+"""Replacement-line audio: decode to float32 at a chosen rate, and place it on a frame range.
+
+Timing is kept exact end to end: decoding keeps every sample the decoder emits (ffmpeg already
+drops MP3/AAC encoder delay), resampling is zero-phase (`scipy.signal.resample_poly` compensates
+its filter delay), and `place_line` does all frame/sample arithmetic with Fractions, so 23.976 and
+29.97 fps ranges get exactly round(frames * rate / fps) samples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from math import gcd
+from pathlib import Path
+from typing import cast
+
+import av
+import av.error
+import numpy as np
+from scipy.signal import resample_poly
+
+from mytalk.core.errors import AudioError, MediaFormatError, UsageError
+from mytalk.core.media.probe import open_input
+
+
+@dataclass(frozen=True, eq=False)
+class AudioTrack:
+    """Float32 audio, full scale = 1.0: ``samples`` has shape (channels, n), ``rate`` is in Hz.
+
+    Values are not clipped: resampling a clipped recording can overshoot 1.0 slightly between
+    the original samples, and the writer clips only when it converts to integer PCM.
+    """
+
+    samples: np.ndarray
+    rate: int
+
+    def __post_init__(self) -> None:
+        samples = np.asarray(self.samples, dtype=np.float32)
+        if samples.ndim == 1:
+            samples = samples[np.newaxis, :]
+        if samples.ndim != 2 or samples.shape[0] < 1:
+            raise ValueError(f"audio samples must have shape (channels, n), got {samples.shape}")
+        if int(self.rate) <= 0:
+            raise ValueError(f"audio rate must be a positive number of Hz, got {self.rate}")
+        object.__setattr__(self, "samples", samples)
+        object.__setattr__(self, "rate", int(self.rate))
+
+    @property
+    def channels(self) -> int:
+        return int(self.samples.shape[0])
+
+    @property
+    def num_samples(self) -> int:
+        """Length in samples (per channel)."""
+        return int(self.samples.shape[1])
+
+    @property
+    def duration_s(self) -> float:
+        return self.num_samples / self.rate
+
+    def mono(self) -> AudioTrack:
+        """Average of all channels, shape (1, n)."""
+        if self.channels == 1:
+            return self
+        return AudioTrack(
+            self.samples.mean(axis=0, keepdims=True, dtype=np.float64).astype(np.float32), self.rate
+        )
+
+
+def _to_float_planar(frame: av.AudioFrame) -> np.ndarray:
+    """(channels, n) float32 from any PCM sample format, scaled exactly like ffmpeg's converters."""
+    channels = frame.layout.nb_channels
+    data = frame.to_ndarray()
+    if not frame.format.is_planar:
+        data = data.reshape(-1, channels).T  # packed: (1, n*channels) interleaved
+    name = frame.format.name.rstrip("p")
+    if name == "u8":
+        return (data.astype(np.float32) - 128.0) / 128.0
+    if name == "s16":
+        return data.astype(np.float32) / 32768.0
+    if name == "s32":
+        return (data.astype(np.float64) / 2147483648.0).astype(np.float32)
+    if name == "s64":
+        return (data.astype(np.float64) / 9223372036854775808.0).astype(np.float32)
+    return data.astype(np.float32)
+
+
+def _pick_stream(
+    container: av.container.InputContainer, path: Path, stream_index: int | None
+) -> av.audio.stream.AudioStream:
+    if stream_index is None:
+        if not container.streams.audio:
+            raise MediaFormatError(f"{path}: has no audio stream; pick a file with sound")
+        return container.streams.audio[0]
+    if not 0 <= stream_index < len(container.streams) or container.streams[stream_index].type != "audio":
+        available = ", ".join(str(s.index) for s in container.streams.audio) or "none"
+        raise MediaFormatError(
+            f"{path}: stream {stream_index} is not an audio stream (audio streams: {available}); pick one of those"
+        )
+    return cast(av.audio.stream.AudioStream, container.streams[stream_index])
+
+
+def decode_audio(
+    path: str | Path,
+    rate: int,
+    *,
+    channels: int | None = 1,
+    stream_index: int | None = None,
+) -> AudioTrack:
+    """Decode an audio file, or a video's own audio, to float32 at ``rate`` Hz.
+
+    ``channels=1`` averages all channels to mono; ``None`` keeps the source channels (more than two
+    are downmixed to stereo by ffmpeg's standard matrix); ``2`` gives stereo (mono is duplicated).
+    ``stream_index`` is the container's stream index; by default the first audio stream is used.
+    Sample 0 is the first sample the decoder emits: the stream's start offset inside a video
+    container is not applied here.
+
+    Raises `MediaNotFoundError`, `MediaFormatError` (not audio, no audio stream) and `AudioError`
+    (no samples).
+    """
+    path = Path(path)
+    rate = int(rate)
+    if rate <= 0:
+        raise UsageError(f"audio sample rate must be a positive number of Hz, got {rate}")
+    if channels not in (None, 1, 2):
+        raise UsageError(f"channels must be 1 (mono), 2 (stereo) or None (as the source), got {channels}")
+    chunks: list[np.ndarray] = []
+    native_rate = 0
+    with open_input(path) as container:
+        stream = _pick_stream(container, path, stream_index)
+        native_rate = int(stream.codec_context.sample_rate or 0)
+        # More than two channels: let swresample apply the standard downmix matrix (centre and
+        # surrounds at -3 dB); it keeps the rate, so no timing changes.
+        downmix: av.AudioResampler | None = None
+        try:
+            for frame in container.decode(stream):
+                native_rate = frame.sample_rate or native_rate
+                if frame.layout.nb_channels > 2:
+                    if downmix is None:
+                        downmix = av.AudioResampler(format="fltp", layout="stereo", rate=native_rate)
+                    chunks += [_to_float_planar(f) for f in downmix.resample(frame)]
+                else:
+                    chunks.append(_to_float_planar(frame))
+            if downmix is not None:
+                chunks += [_to_float_planar(f) for f in downmix.resample(None)]
+        except av.error.FFmpegError as exc:
+            raise MediaFormatError(
+                f"{path}: the audio could not be decoded ({exc}); re-export it as WAV"
+            ) from exc
+    chunks = [chunk for chunk in chunks if chunk.shape[1] > 0]
+    if not chunks or native_rate <= 0:
+        raise AudioError(f"{path}: has no audio samples; pick a file with sound")
+    width = max(chunk.shape[0] for chunk in chunks)
+    # A channel-count change mid-stream is rare (broadcast captures); widen mono parts to match.
+    samples = np.concatenate(
+        [np.broadcast_to(c, (width, c.shape[1])) if c.shape[0] != width else c for c in chunks], axis=1
+    )
+
+    if channels == 1 and samples.shape[0] > 1:
+        samples = samples.mean(axis=0, keepdims=True, dtype=np.float64).astype(np.float32)
+    elif channels == 2 and samples.shape[0] == 1:
+        samples = np.repeat(samples, 2, axis=0)
+
+    if native_rate != rate:
+        divisor = gcd(native_rate, rate)
+        samples = resample_poly(samples, rate // divisor, native_rate // divisor, axis=1).astype(np.float32)
+    return AudioTrack(np.ascontiguousarray(samples, dtype=np.float32), rate)
+
+
+def place_line(
+    line: AudioTrack,
+    *,
+    num_frames: int,
+    fps: Fraction,
+    line_offset_s: Fraction = Fraction(0),
+) -> AudioTrack:
+    """Cut the line to exactly cover ``num_frames`` frames at ``fps``.
+
+    Output sample ``n`` is the line's sample ``n + round(line_offset_s * rate)``, so the line's time
+    ``line_offset_s`` (seconds) lands on the range's first frame; a negative offset starts the line
+    later, after silence. The result has exactly ``round(num_frames * rate / fps)`` samples, padded
+    with zeros or trimmed, and the line's rate and channels.
+    """
+    if num_frames < 0:
+        raise UsageError(f"the range must have 0 or more frames, got {num_frames}")
+    fps = Fraction(fps)
+    if fps <= 0:
+        raise UsageError(f"fps must be positive, got {fps}")
+    rate = line.rate
+    length = round(Fraction(num_frames) * rate / fps)
+    offset = round(Fraction(line_offset_s) * rate)
+    out = np.zeros((line.channels, length), dtype=np.float32)
+    # Destination [dst0, dst1) receives source [dst0 + offset, dst1 + offset) clipped to the line.
+    dst0 = max(0, -offset)
+    dst1 = min(length, line.num_samples - offset)
+    if dst1 > dst0:
+        out[:, dst0:dst1] = line.samples[:, dst0 + offset : dst1 + offset]
+    return AudioTrack(out, rate)

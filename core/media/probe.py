@@ -1,0 +1,336 @@
+"""Exact facts about a clip: frame count, frame rate, colour tags, timecode, without decoding it.
+
+Frame index rule (the VFR rule)
+-------------------------------
+Every frame MyTalk talks about is a clip-relative index on a constant-rate grid of ``fps`` frames per
+second, where ``fps`` is the video stream's average rate (``avg_frame_rate``, falling back to the
+guessed and then the base rate). A decoded frame with presentation timestamp ``pts`` has the index::
+
+    index = round_half_up((pts - start_pts) * time_base * fps)
+
+with ``start_pts`` the smallest presentation timestamp among the stream's packets (packets that the
+demuxer marks as discarded, e.g. edit-list pre-roll, do not count) and ties going to the later frame
+(``floor(x + 1/2)``). See `frame_index_for_pts`.
+
+For constant-rate files this numbers the frames 0, 1, 2, ... in presentation order. For
+variable-frame-rate files the clip is mapped onto the constant rate ``fps`` by timestamps: output
+frame ``n`` shows the latest source frame whose index is <= ``n``. A gap in the indices is filled by
+repeating the previous source frame, and when two source frames round to the same index the later
+one replaces the earlier one. ``frame_count = max(index) + 1``.
+
+The reader (`mytalk.core.media.reader`) follows exactly this rule, so ``frame_count`` is the number
+of frames it yields for the whole clip.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import av.error
+
+from mytalk.core.errors import MediaFormatError, MediaNotFoundError
+
+# ffmpeg's names for the AVColor* enums (libavutil/pixdesc.c); "unspecified" and "reserved" map to None.
+COLOR_RANGE_NAMES: Mapping[int, str] = {1: "tv", 2: "pc"}
+COLOR_SPACE_NAMES: Mapping[int, str] = {
+    0: "gbr", 1: "bt709", 4: "fcc", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 8: "ycgco",
+    9: "bt2020nc", 10: "bt2020c", 11: "smpte2085", 12: "chroma-derived-nc", 13: "chroma-derived-c",
+    14: "ictcp",
+}  # fmt: skip
+COLOR_PRIMARIES_NAMES: Mapping[int, str] = {
+    1: "bt709", 4: "bt470m", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 8: "film", 9: "bt2020",
+    10: "smpte428", 11: "smpte431", 12: "smpte432", 22: "ebu3213",
+}  # fmt: skip
+COLOR_TRC_NAMES: Mapping[int, str] = {
+    1: "bt709", 4: "gamma22", 5: "gamma28", 6: "smpte170m", 7: "smpte240m", 8: "linear", 9: "log100",
+    10: "log316", 11: "iec61966-2-4", 12: "bt1361e", 13: "iec61966-2-1", 14: "bt2020-10",
+    15: "bt2020-12", 16: "smpte2084", 17: "smpte428", 18: "arib-std-b67",
+}  # fmt: skip
+
+
+def frame_index_for_pts(pts: int, start_pts: int, time_base: Fraction, fps: Fraction) -> int:
+    """Clip-relative frame index (frames) of a presentation timestamp (``time_base`` units).
+
+    Implements the module's frame index rule with exact rational arithmetic, so 23.976 fps in a
+    1/1000 (Matroska) time base still lands on whole frames.
+    """
+    return math.floor((pts - start_pts) * time_base * fps + Fraction(1, 2))
+
+
+def _fraction_str(value: Fraction) -> str:
+    return f"{value.numerator}/{value.denominator}"
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, Fraction):
+        return _fraction_str(value)
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(item) for item in value]
+    return value
+
+
+@dataclass(frozen=True)
+class VideoStreamInfo:
+    """The video stream of a clip; counts are frames, rates frames per second, times seconds."""
+
+    index: int
+    codec: str
+    profile: str | None
+    width: int
+    height: int
+    fps: Fraction
+    time_base: Fraction
+    start_pts: int
+    frame_count: int
+    duration_s: float
+    pix_fmt: str
+    bit_depth: int
+    color_range: str | None
+    color_space: str | None
+    color_primaries: str | None
+    color_trc: str | None
+    rotation: int
+    start_timecode: str | None
+    is_vfr: bool
+    has_b_frames: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict; Fractions become ``"num/den"`` strings so 24000/1001 survives exactly."""
+        return _json_safe(asdict(self))
+
+
+@dataclass(frozen=True)
+class AudioStreamInfo:
+    """One audio stream: ``sample_rate`` in Hz, ``duration_s`` in seconds (0.0 when unknown)."""
+
+    index: int
+    codec: str
+    sample_rate: int
+    channels: int
+    duration_s: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return _json_safe(asdict(self))
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """Everything `probe` learnt about one file."""
+
+    path: Path
+    container: str
+    duration_s: float
+    video: VideoStreamInfo | None
+    audio: tuple[AudioStreamInfo, ...] = field(default_factory=tuple)
+    size_bytes: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict (paths as strings, Fractions as ``"num/den"``)."""
+        return {
+            "path": str(self.path),
+            "container": self.container,
+            "duration_s": self.duration_s,
+            "video": self.video.to_dict() if self.video else None,
+            "audio": [stream.to_dict() for stream in self.audio],
+            "size_bytes": self.size_bytes,
+        }
+
+
+def open_input(path: Path) -> av.container.InputContainer:
+    """Open a media file for reading, turning ffmpeg's errors into errors the user can act on."""
+    if not path.exists():
+        raise MediaNotFoundError(f"{path}: file not found; check the path or pick another clip")
+    if not path.is_file():
+        raise MediaFormatError(f"{path}: is a folder, not a media file; pick a video or audio file")
+    try:
+        return av.open(str(path), mode="r")
+    except FileNotFoundError as exc:
+        raise MediaNotFoundError(f"{path}: file not found; check the path or pick another clip") from exc
+    except (av.error.FFmpegError, OSError, ValueError, UnicodeDecodeError) as exc:
+        raise MediaFormatError(
+            f"{path}: not a readable video or audio file ({exc.__class__.__name__}); "
+            "pick a file that plays in your editor or re-export it"
+        ) from exc
+
+
+def main_video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream | None:
+    """The first real video stream; cover art (attached pictures) does not count."""
+    for stream in container.streams.video:
+        if not stream.disposition & av.stream.Disposition.attached_pic:
+            return stream
+    return None
+
+
+def _codec_name(stream: av.stream.Stream) -> str:
+    # The descriptor name ("mp3", "h264"), not the decoder's ("mp3float"), matches ffprobe.
+    ctx = stream.codec_context
+    return ctx.codec.canonical_name if ctx is not None else "unknown"
+
+
+def _stream_fps(stream: av.video.stream.VideoStream, path: Path) -> Fraction:
+    for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
+        if rate is not None and rate > 0:
+            return Fraction(rate)
+    raise MediaFormatError(
+        f"{path}: the video stream has no frame rate; re-export it with a fixed frame rate"
+    )
+
+
+def _bit_depth(pix_fmt: str) -> int:
+    try:
+        return max(component.bits for component in av.VideoFormat(pix_fmt).components)
+    except (ValueError, TypeError):
+        return 8
+
+
+def _timecode(container: av.container.InputContainer, stream: av.stream.Stream) -> str | None:
+    # ffmpeg exposes a QuickTime tmcd track as `timecode` metadata on the video stream and on the
+    # data stream; Matroska uses container-level TIMECODE. Keys differ in case between muxers.
+    sources = [stream.metadata, container.metadata]
+    sources += [s.metadata for s in container.streams if s.type == "data"]
+    for metadata in sources:
+        for key, value in metadata.items():
+            if key.lower() == "timecode" and value:
+                return str(value)
+    return None
+
+
+def _rotation(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> int:
+    """Counter-clockwise display rotation in degrees, normalised to 0/90/180/270.
+
+    PyAV does not expose stream side data, but the decoder attaches the container's display
+    matrix to every frame, so decode the first frame only.
+    """
+    try:
+        container.seek(0, stream=stream, backward=True)
+        for frame in container.decode(stream):
+            return round(frame.rotation) % 360
+    except (av.error.FFmpegError, ValueError):
+        return 0
+    return 0
+
+
+def _video_info(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream, path: Path
+) -> VideoStreamInfo:
+    ctx = stream.codec_context
+    if stream.time_base is None:
+        raise MediaFormatError(f"{path}: the video stream has no time base; re-export the clip")
+    time_base = Fraction(stream.time_base)
+    fps = _stream_fps(stream, path)
+
+    # Demux without decoding: fast, and exact because every coded frame is one packet.
+    timestamps: list[int] = []
+    reordered = False
+    last_pts: int | None = None
+    try:
+        for packet in container.demux(stream):
+            if packet.size == 0 or packet.is_discard:
+                continue
+            pts = packet.pts if packet.pts is not None else packet.dts
+            if pts is None:
+                raise MediaFormatError(
+                    f"{path}: video packet {len(timestamps)} has no timestamp; "
+                    "remux the clip into .mov or .mkv so frames can be located exactly"
+                )
+            if last_pts is not None and pts < last_pts:
+                reordered = True  # decode order differs from display order: B-frames
+            last_pts = pts
+            timestamps.append(pts)
+    except av.error.FFmpegError as exc:
+        raise MediaFormatError(
+            f"{path}: the video stream is damaged after {len(timestamps)} frames ({exc}); re-export the clip"
+        ) from exc
+    if not timestamps:
+        raise MediaFormatError(f"{path}: the video stream has no frames; pick another clip")
+
+    start_pts = min(timestamps)
+    indices = sorted(frame_index_for_pts(pts, start_pts, time_base, fps) for pts in timestamps)
+    frame_count = indices[-1] + 1
+    # Constant rate means the timestamps land on every grid index exactly once.
+    is_vfr = indices != list(range(frame_count))
+
+    pix_fmt = ctx.pix_fmt or (ctx.format.name if ctx.format else "unknown")
+    profile = stream.profile or ctx.profile
+    return VideoStreamInfo(
+        index=stream.index,
+        codec=_codec_name(stream),
+        profile=str(profile) if profile else None,
+        width=ctx.width,
+        height=ctx.height,
+        fps=fps,
+        time_base=time_base,
+        start_pts=start_pts,
+        frame_count=frame_count,
+        duration_s=float(frame_count / fps),
+        pix_fmt=pix_fmt,
+        bit_depth=_bit_depth(pix_fmt),
+        color_range=COLOR_RANGE_NAMES.get(ctx.color_range),
+        color_space=COLOR_SPACE_NAMES.get(ctx.colorspace)
+        if ctx.colorspace != 0 or pix_fmt.startswith("gbr")
+        else None,
+        color_primaries=COLOR_PRIMARIES_NAMES.get(ctx.color_primaries),
+        color_trc=COLOR_TRC_NAMES.get(ctx.color_trc),
+        rotation=_rotation(container, stream),
+        start_timecode=_timecode(container, stream),
+        is_vfr=is_vfr,
+        has_b_frames=reordered or bool(ctx.has_b_frames),
+    )
+
+
+def _audio_info(
+    container: av.container.InputContainer, stream: av.audio.stream.AudioStream
+) -> AudioStreamInfo:
+    ctx = stream.codec_context
+    if stream.duration is not None and stream.time_base is not None:
+        duration_s = float(stream.duration * stream.time_base)
+    elif container.duration is not None:
+        duration_s = container.duration / av.time_base
+    else:
+        duration_s = 0.0
+    return AudioStreamInfo(
+        index=stream.index,
+        codec=_codec_name(stream),
+        sample_rate=int(ctx.sample_rate or 0),
+        channels=int(ctx.channels or 0),
+        duration_s=duration_s,
+    )
+
+
+def probe(path: str | Path) -> MediaInfo:
+    """Describe a media file, counting its video frames exactly (demux only, no decoding).
+
+    Raises `MediaNotFoundError` for a missing file and `MediaFormatError` for anything ffmpeg cannot
+    read as audio or video. Nothing is cached: probing a changed file gives fresh answers.
+    """
+    path = Path(path)
+    with open_input(path) as container:
+        stream = main_video_stream(container)
+        audio = tuple(_audio_info(container, s) for s in container.streams.audio)
+        if stream is None and not audio:
+            raise MediaFormatError(f"{path}: has no video or audio stream; pick a clip with picture or sound")
+        video = _video_info(container, stream, path) if stream is not None else None
+        if video is not None:
+            duration_s = video.duration_s
+        elif container.duration is not None:
+            duration_s = container.duration / av.time_base
+        else:
+            duration_s = max(a.duration_s for a in audio)
+        return MediaInfo(
+            path=path,
+            container=container.format.name,
+            duration_s=float(duration_s),
+            video=video,
+            audio=audio,
+            size_bytes=path.stat().st_size,
+        )

@@ -1,0 +1,509 @@
+"""Write the fixed range as a new file that matches the source: size, rate, bit depth, colour tags.
+
+The writer is atomic: it encodes into a hidden temporary file next to the target
+(``.{stem}.partial-{random}{suffix}``) and renames it onto the target only when everything was
+written and flushed. A failed or cancelled render leaves nothing at the target path.
+
+Timing: the output is constant-rate at the source's ``fps`` (an exact Fraction, 24000/1001 stays
+24000/1001) with frame ``n`` at pts ``n`` in a time base of ``1/fps``, so it contains exactly the
+written frames, whatever the source's own timestamps were.
+
+Containers: FFV1 goes into .mkv only, because this ffmpeg build's mov muxer refuses FFV1
+("'mov' format does not support 'ffv1' codec"); ProRes and DNxHR into .mov; H.264 into .mp4,
+.mov or .mkv. Audio is pcm_s24le in mov/mkv (sample-exact) and AAC in mp4 (the encoder adds
+its usual priming/padding, so an mp4 preview's audio is not sample-exact).
+
+Rotation: when the source has a display rotation, the same display matrix is written on the
+output stream (`VideoStream.set_display_rotation`), so players and editors show it the same way;
+the pixels are never rotated. MP4/MOV store it in the track header and Matroska as projection
+pose.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+from typing import cast
+
+import av
+import av.error
+import numpy as np
+
+from mytalk.core.errors import OutputError, UsageError
+from mytalk.core.media.audio import AudioTrack
+from mytalk.core.media.probe import (
+    COLOR_PRIMARIES_NAMES,
+    COLOR_RANGE_NAMES,
+    COLOR_SPACE_NAMES,
+    COLOR_TRC_NAMES,
+    VideoStreamInfo,
+)
+
+_CONTAINER_FORMATS = {".mov": "mov", ".mp4": "mp4", ".mkv": "matroska"}
+
+# swscale only knows a few YUV matrices; anything else (bt2020c, ycgco, ...) falls back to bt709.
+_SWS_MATRIX = {
+    "bt709": 1,
+    "fcc": 4,
+    "bt470bg": 5,
+    "smpte170m": 5,
+    "smpte240m": 7,
+    "bt2020nc": 9,
+    "bt2020c": 9,
+}
+
+
+def _no_options(source: VideoStreamInfo) -> dict[str, str]:
+    return {}
+
+
+def _codec_supports(encoder: str, pix_fmt: str) -> bool:
+    formats = av.Codec(encoder, "w").video_formats or ()
+    return any(f.name == pix_fmt for f in formats)
+
+
+def _ffv1_pix_fmt(source: VideoStreamInfo) -> str:
+    # Lossless must mean bit-exact: keep the source layout whenever FFV1 can store it.
+    if _codec_supports("ffv1", source.pix_fmt):
+        return source.pix_fmt
+    if source.pix_fmt.startswith("yuvj"):
+        # yuvj* is yuv* with full range implied; same samples, the range goes into the tags.
+        plain = "yuv" + source.pix_fmt[4:]
+        if _codec_supports("ffv1", plain):
+            return plain
+    if source.pix_fmt.startswith(("rgb", "bgr", "gbr", "argb", "abgr")):
+        return "gbrp16le" if source.bit_depth > 8 else "bgr0"
+    return "yuv444p16le" if source.bit_depth > 8 else "yuv444p"
+
+
+def _h264_pix_fmt(source: VideoStreamInfo) -> str:
+    if source.bit_depth > 8 and _codec_supports("libx264", "yuv420p10le"):
+        return "yuv420p10le"
+    return "yuv420p"
+
+
+@dataclass(frozen=True)
+class CodecPreset:
+    """One ``--codec`` choice: encoder, allowed containers and how to pick the pixel format."""
+
+    name: str
+    encoder: str
+    extensions: tuple[str, ...]
+    pix_fmt: Callable[[VideoStreamInfo], str]
+    options: Callable[[VideoStreamInfo], dict[str, str]] = _no_options
+    min_size: tuple[int, int] = (1, 1)
+    even_size: bool = False
+    description: str = ""
+
+
+CODEC_PRESETS: dict[str, CodecPreset] = {
+    preset.name: preset
+    for preset in (
+        CodecPreset(
+            "ffv1",
+            "ffv1",
+            (".mkv",),
+            _ffv1_pix_fmt,
+            # Level 3 with slice CRCs is the archival profile; g=1 makes every frame a keyframe
+            # so editors can scrub and cut anywhere.
+            lambda source: {"level": "3", "slicecrc": "1", "g": "1"},
+            description="FFV1 lossless, source pixel format kept",
+        ),
+        CodecPreset(
+            "prores",
+            "prores_ks",
+            (".mov",),
+            lambda source: "yuv422p10le",
+            lambda source: {"profile": "3", "vendor": "apl0"},
+            description="Apple ProRes 422 HQ, 10-bit 4:2:2",
+        ),
+        CodecPreset(
+            "prores4444",
+            "prores_ks",
+            (".mov",),
+            lambda source: "yuv444p10le",
+            lambda source: {"profile": "4", "vendor": "apl0"},
+            description="Apple ProRes 4444, 10-bit 4:4:4",
+        ),
+        CodecPreset(
+            "dnxhr",
+            "dnxhd",
+            (".mov",),
+            lambda source: "yuv422p10le" if source.bit_depth > 8 else "yuv422p",
+            lambda source: {"profile": "dnxhr_hqx" if source.bit_depth > 8 else "dnxhr_hq"},
+            min_size=(256, 120),
+            description="Avid DNxHR HQ (8-bit) or HQX (10-bit), 4:2:2",
+        ),
+        CodecPreset(
+            "h264",
+            "libx264",
+            (".mp4", ".mov", ".mkv"),
+            _h264_pix_fmt,
+            lambda source: {"crf": "18", "preset": "fast"},
+            even_size=True,
+            description="H.264 for previews, 4:2:0",
+        ),
+    )
+}
+
+_DEFAULT_CODEC = {".mkv": "ffv1", ".mov": "prores", ".mp4": "h264"}
+
+
+def default_codec_for(path: str | Path) -> str:
+    """The ``--codec`` to use when none is given: .mkv -> ffv1, .mov -> prores, .mp4 -> h264."""
+    suffix = Path(path).suffix.lower()
+    try:
+        return _DEFAULT_CODEC[suffix]
+    except KeyError:
+        raise UsageError(
+            f"{path}: unsupported output extension {suffix or '(none)'!r}; use .mov, .mkv or .mp4"
+        ) from None
+
+
+def check_codec_container(codec: str, path: str | Path) -> None:
+    """Raise `UsageError` when ``codec`` is unknown or cannot go into ``path``'s container."""
+    preset = CODEC_PRESETS.get(codec)
+    if preset is None:
+        raise UsageError(f"unknown codec {codec!r}; choose one of {', '.join(CODEC_PRESETS)}")
+    suffix = Path(path).suffix.lower()
+    if suffix not in preset.extensions:
+        raise UsageError(
+            f"{path}: codec {codec!r} cannot be written to {suffix or 'a file without extension'}; "
+            f"use {' or '.join(preset.extensions)} for {codec}"
+        )
+
+
+def check_output_path(out: Path, inputs: Sequence[Path]) -> None:
+    """Raise `OutputError` unless ``out`` can be written without touching an input.
+
+    Checks that ``out`` is not any of ``inputs`` (same file through links, or same resolved path)
+    and that its folder exists and is writable, by really creating and removing a probe file
+    there. Never creates the folder.
+    """
+    out = Path(out)
+    resolved = out.expanduser().resolve()
+    for source in inputs:
+        source = Path(source)
+        same = False
+        if out.exists() and source.exists():
+            same = os.path.samefile(out, source)
+        same = same or resolved == source.expanduser().resolve()
+        if same:
+            raise OutputError(
+                f"{out}: is the input {source}; never write over source media, pick a new output name"
+            )
+    if resolved.is_dir():
+        raise OutputError(f"{out}: is a folder; give a file name such as {out / 'clip_v001.mov'}")
+    folder = resolved.parent
+    if not folder.is_dir():
+        raise OutputError(
+            f"{out}: the folder {folder} does not exist; create it or pick another output folder"
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"{out}: the folder {folder} is not writable; pick another output folder")
+    try:
+        fd, probe_name = tempfile.mkstemp(prefix=".mytalk-write-check-", dir=folder)
+        os.close(fd)
+        os.unlink(probe_name)
+    except OSError as exc:
+        raise OutputError(
+            f"{out}: cannot create files in {folder} ({exc.strerror}); pick another output folder"
+        ) from exc
+
+
+def _rational_time_base(fps: Fraction) -> Fraction:
+    return Fraction(fps.denominator, fps.numerator)
+
+
+class VideoWriter:
+    """Encodes frames (and optionally a replacement audio track) into a new file atomically.
+
+    Use it as a context manager: a clean exit finalises and renames the file onto ``path``; an
+    exception inside the block, or `abort()`, deletes everything it wrote. ``source`` gives the
+    size, frame rate, bit depth, colour tags and rotation to reproduce. ``audio`` is muxed as
+    pcm_s24le (mov/mkv) or AAC (mp4), interleaved with the video and exactly as long as the track.
+    ``start_timecode`` ("HH:MM:SS:FF") is written as the file's timecode (a tmcd track in mov/mp4).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        codec: str,
+        source: VideoStreamInfo,
+        audio: AudioTrack | None = None,
+        inputs: Sequence[Path] = (),
+        start_timecode: str | None = None,
+    ) -> None:
+        self.path = Path(path)
+        check_codec_container(codec, self.path)
+        check_output_path(self.path, inputs)
+        self.preset = CODEC_PRESETS[codec]
+        self.source = source
+        self.audio = audio
+        self._check_size()
+        self.frames_written = 0
+        self._audio_written = 0  # samples per channel already sent to the encoder
+        self._closed = False
+        self.temp_path = (
+            self.path.parent / f".{self.path.stem}.partial-{secrets.token_hex(4)}{self.path.suffix}"
+        )
+        self._container: av.container.OutputContainer | None = None
+        self._audio_stream: av.audio.stream.AudioStream | None = None
+        self._audio_layout = "mono"
+        try:
+            self._open(start_timecode)
+        except BaseException:
+            self.abort()
+            raise
+
+    def _check_size(self) -> None:
+        s, p = self.source, self.preset
+        min_w, min_h = p.min_size
+        if s.width < min_w or s.height < min_h:
+            raise UsageError(
+                f"{self.path}: {p.name} needs at least {min_w}x{min_h} pixels but the source is "
+                f"{s.width}x{s.height}; use --codec prores or ffv1"
+            )
+        if p.even_size and (s.width % 2 or s.height % 2):
+            raise UsageError(
+                f"{self.path}: {p.name} needs an even width and height but the source is "
+                f"{s.width}x{s.height}; use --codec prores or ffv1"
+            )
+
+    def _open(self, start_timecode: str | None) -> None:
+        s = self.source
+        fmt = _CONTAINER_FORMATS[self.path.suffix.lower()]
+        try:
+            self._container = container = av.open(str(self.temp_path), mode="w", format=fmt)
+        except (av.error.FFmpegError, OSError) as exc:
+            raise OutputError(
+                f"{self.path}: cannot create the output file ({exc}); pick another output folder"
+            ) from exc
+        if start_timecode:
+            container.metadata["timecode"] = start_timecode
+        self.pix_fmt = self.preset.pix_fmt(s)
+        self.time_base = _rational_time_base(s.fps)
+        stream = cast(
+            av.video.stream.VideoStream,
+            container.add_stream(self.preset.encoder, rate=s.fps, options=self.preset.options(s)),
+        )
+        stream.width = s.width
+        stream.height = s.height
+        stream.pix_fmt = self.pix_fmt
+        ctx = stream.codec_context
+        ctx.time_base = self.time_base
+        ctx.framerate = s.fps
+        stream.time_base = self.time_base
+        stream.thread_type = "AUTO"
+        # Tags only, never a conversion: an ungraded mezzanine must carry the source's tags.
+        default_range = 2 if s.pix_fmt.startswith("yuvj") else 0  # yuvj* means full range
+        self._color_tags = {
+            "color_range": _code(COLOR_RANGE_NAMES, s.color_range, default_range),
+            "colorspace": _code(COLOR_SPACE_NAMES, s.color_space, 2),
+            "color_primaries": _code(COLOR_PRIMARIES_NAMES, s.color_primaries, 2),
+            "color_trc": _code(COLOR_TRC_NAMES, s.color_trc, 2),
+        }
+        for name, value in self._color_tags.items():
+            setattr(ctx, name, value)
+        if s.rotation:
+            stream.set_display_rotation(s.rotation)
+        self._video = stream
+
+        if self.audio is not None:
+            if self.audio.channels > 2:
+                raise UsageError(
+                    f"{self.path}: the audio has {self.audio.channels} channels; mix it to mono or stereo first"
+                )
+            layout = "mono" if self.audio.channels == 1 else "stereo"
+            encoder = "aac" if fmt == "mp4" else "pcm_s24le"
+            options = {"b": "256k"} if encoder == "aac" else {}
+            astream = cast(
+                av.audio.stream.AudioStream,
+                container.add_stream(encoder, rate=self.audio.rate, layout=layout, options=options),
+            )
+            astream.time_base = Fraction(1, self.audio.rate)
+            astream.codec_context.time_base = Fraction(1, self.audio.rate)
+            self._audio_stream = astream
+            self._audio_layout = layout
+
+    # -- context manager -------------------------------------------------------------------
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _as_frame(self, frame: av.VideoFrame | np.ndarray, pix_fmt: str | None) -> av.VideoFrame:
+        s = self.source
+        if isinstance(frame, np.ndarray):
+            array, fmt = frame, pix_fmt or s.pix_fmt
+            try:
+                frame = av.VideoFrame.from_ndarray(array, format=fmt)
+            except (ValueError, TypeError, AssertionError) as exc:
+                raise UsageError(
+                    f"{self.path}: frame {self.frames_written} is an array of shape {array.shape} "
+                    f"{array.dtype} that is not a {fmt} picture ({exc})"
+                ) from exc
+        if (frame.width, frame.height) != (s.width, s.height):
+            raise UsageError(
+                f"{self.path}: frame {self.frames_written} is {frame.width}x{frame.height} but the output is "
+                f"{s.width}x{s.height}; frames must keep the source size"
+            )
+        if frame.format.name == self.pix_fmt:
+            # Same layout: hand the decoded frame over untouched so lossless output is bit-exact.
+            return frame
+        matrix = _SWS_MATRIX.get(s.color_space or "", 1 if s.height >= 720 else 5)
+        range_code = self._color_tags["color_range"] or 1  # untagged YUV is limited range
+        name = frame.format.name
+        is_rgb_in = name.startswith(("rgb", "bgr", "gbr", "argb", "abgr", "rgba", "bgra"))
+        # RGB->YUV must use the source's matrix and range, or skin tones shift (swscale's default
+        # is BT.601 limited). YUV->YUV with the same matrix and range only resamples chroma or
+        # bit depth, and yuvj->yuv with both ranges full is a bit-exact copy.
+        return frame.reformat(
+            format=self.pix_fmt,
+            src_colorspace=matrix,
+            dst_colorspace=matrix,
+            src_color_range=2 if is_rgb_in or name.startswith("yuvj") else range_code,
+            dst_color_range=range_code,
+        )
+
+    def write(self, frame: av.VideoFrame | np.ndarray, *, pix_fmt: str | None = None) -> None:
+        """Append one frame (it becomes frame ``frames_written`` of the output).
+
+        ``frame`` is an `av.VideoFrame` in any pixel format, or an ndarray in PyAV's
+        ``from_ndarray`` layout for ``pix_fmt`` (default: the source's pixel format; pass
+        ``"rgb24"`` for (H, W, 3) uint8 RGB). A frame already in the codec's pixel format is
+        passed through without conversion. Its pts, picture type and colour tags are overwritten
+        (with the output's, i.e. the source's, tags).
+        """
+        if self._closed or self._container is None:
+            raise UsageError(f"{self.path}: the writer is already closed; open a new one")
+        out = self._as_frame(frame, pix_fmt)
+        n = self.frames_written
+        out.pts = n
+        out.time_base = self.time_base
+        # A decoded frame remembers its I/P/B type and libx264 obeys it; let the encoder decide.
+        out.pict_type = 0
+        for name, value in self._color_tags.items():
+            setattr(out, name, value)
+        try:
+            self._container.mux(self._video.encode(out))
+        except av.error.FFmpegError as exc:
+            raise OutputError(f"{self.path}: encoding frame {n} failed ({exc}); try another --codec") from exc
+        self.frames_written = n + 1
+        if self.audio is not None:
+            # Keep audio up to the end of this frame so the muxer interleaves without buffering.
+            self._write_audio_until(round(Fraction(n + 1) * self.audio.rate / self.source.fps))
+
+    def _write_audio_until(self, end: int) -> None:
+        assert self.audio is not None and self._audio_stream is not None and self._container is not None
+        end = min(end, self.audio.num_samples)
+        start = self._audio_written
+        if end <= start:
+            return
+        chunk = self.audio.samples[:, start:end]
+        stream = self._audio_stream
+        if stream.codec_context.name == "pcm_s24le":
+            # 24-bit PCM travels as s32 with the low byte zero; round and clip ourselves so the
+            # stored samples are a deterministic function of the float input.
+            ints = (
+                np.clip(np.round(chunk.astype(np.float64) * 8388608.0), -8388608, 8388607).astype(np.int32)
+                << 8
+            )
+            aframe = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(ints.T).reshape(1, -1), format="s32", layout=self._audio_layout
+            )
+        else:
+            aframe = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(chunk, dtype=np.float32), format="fltp", layout=self._audio_layout
+            )
+        aframe.sample_rate = self.audio.rate
+        aframe.pts = start
+        aframe.time_base = Fraction(1, self.audio.rate)
+        self._container.mux(stream.encode(aframe))
+        self._audio_written = end
+
+    # -- finishing -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Flush the encoders, finalise the container and move it onto ``path``."""
+        if self._closed:
+            return
+        if self.frames_written == 0:
+            self.abort()
+            raise OutputError(
+                f"{self.path}: no frames were written, so nothing was saved; check the frame range"
+            )
+        try:
+            assert self._container is not None
+            self._container.mux(self._video.encode(None))
+            if self.audio is not None and self._audio_stream is not None:
+                self._write_audio_until(self.audio.num_samples)
+                self._container.mux(self._audio_stream.encode(None))
+            self._container.close()
+            self._container = None
+            os.replace(self.temp_path, self.path)
+            self._closed = True
+        except av.error.FFmpegError as exc:
+            self.abort()
+            raise OutputError(
+                f"{self.path}: finishing the file failed ({exc}); check free disk space"
+            ) from exc
+        except OutputError:
+            self.abort()
+            raise
+        except OSError as exc:
+            self.abort()
+            raise OutputError(
+                f"{self.path}: cannot save the file ({exc.strerror or exc}); check the folder"
+            ) from exc
+        except BaseException:
+            self.abort()
+            raise
+
+    def __del__(self) -> None:
+        # A writer dropped without close() must not leave a hidden partial file behind.
+        if not getattr(self, "_closed", True):
+            self.abort()
+
+    def abort(self) -> None:
+        """Stop writing and delete the temporary file; nothing is left at ``path``."""
+        self._closed = True
+        container, self._container = self._container, None
+        if container is not None:
+            try:
+                container.close()
+            except (av.error.FFmpegError, OSError):
+                pass  # the file is deleted next; a failing trailer does not matter
+        try:
+            self.temp_path.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+def _code(names: Mapping[int, str], name: str | None, unspecified: int) -> int:
+    """Inverse of the probe's colour-name tables; unknown or None -> ffmpeg's 'unspecified'."""
+    if name is None:
+        return unspecified
+    for code, value in names.items():
+        if value == name:
+            return int(code)
+    return unspecified

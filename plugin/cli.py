@@ -1,0 +1,201 @@
+"""The `mytalk` command line: a stable contract that outside tools and the benchmarks call.
+
+    mytalk sync VIDEO --audio AUDIO -o OUT [--in X] [--out Y] [--audio-in Z] [--guide auto|none]
+                [--transcript TEXT|@FILE] [--engine NAME] [--codec ffv1|prores|prores4444|dnxhr|h264]
+                [--handles N] [--reference RANGE ...] [--face X,Y] [--report R.json]
+                [--quality preview|final] [--quiet]
+    mytalk probe FILE            print what MyTalk reads from a clip, as JSON
+    mytalk validate [MANIFEST]   check a plugin manifest
+    mytalk panel [VIDEO] [--audio FILE]
+    mytalk runtime               the local core process: JSON lines on stdin/stdout (for the panel)
+
+Exit codes: 0 success; 2 bad input or usage, with one line on stderr and no traceback; 1 an
+internal error, with the path of a log file; 130 cancelled. On any failure nothing is left at OUT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import NoReturn, TextIO
+
+from mytalk.core.errors import JobCancelledError, MyTalkError, UsageError
+
+CODECS = ("ffv1", "prores", "prores4444", "dnxhr", "h264")
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse prints usage plus the error; the contract is one line naming the problem."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
+
+
+class ProgressBar:
+    """A one-line progress bar with fps and ETA on a terminal; silent otherwise."""
+
+    def __init__(self, stream: TextIO, enabled: bool) -> None:
+        self.stream = stream
+        self.enabled = enabled
+        self.stage = ""
+        self.began = time.perf_counter()
+        self.last_draw = 0.0
+
+    def __call__(self, done: int, total: int, stage: str) -> None:
+        if not self.enabled or total <= 0:
+            return
+        now = time.perf_counter()
+        if stage != self.stage:
+            self.stage, self.began = stage, now
+        if now - self.last_draw < 0.1 and done < total:
+            return
+        self.last_draw = now
+        elapsed = max(now - self.began, 1e-6)
+        rate = done / elapsed
+        eta = (total - done) / rate if rate > 0 else 0.0
+        filled = int(30 * done / total)
+        self.stream.write(
+            f"\r{stage:<9} [{'#' * filled}{'-' * (30 - filled)}] {done}/{total} "
+            f"{rate:6.1f}/s ETA {int(eta) // 60}:{int(eta) % 60:02d} "
+        )
+        if done >= total:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def _add_sync_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("video", type=Path, help="clip to fix (never written to)")
+    parser.add_argument("--audio", type=Path, required=True, help="replacement line (wav, mp3, aac, flac or a video)")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="output file; its extension picks the container")
+    parser.add_argument("--in", dest="in_point", help="first frame (frames, 2.5s, 00:00:02:12, @source-TC); default 0")
+    parser.add_argument("--out", dest="out_point", help="frame after the last (exclusive); default the clip's end")
+    parser.add_argument("--audio-in", help="time in AUDIO that lines up with the in point (2.5s, frames, TC); default 0")
+    parser.add_argument("--guide", choices=("auto", "none"), default="auto",
+                        help="use the clip's own audio over the range as an alignment guide (auto) or never (none)")
+    parser.add_argument("--transcript", help="words of the new line, or @FILE")
+    parser.add_argument("--engine", help="engine name (default: classic); 'copy' is a conform check")
+    parser.add_argument("--codec", choices=CODECS, help="output codec; default from the extension (.mov prores, .mkv ffv1, .mp4 h264)")
+    parser.add_argument("--handles", type=int, default=0, help="extra frames of context before and after the range")
+    parser.add_argument("--reference", action="append", default=[], metavar="RANGE",
+                        help="footage to learn the actor from: 0-120, 0s-4.8s or OTHER.mov:IN-OUT (repeatable)")
+    parser.add_argument("--face", help="pixel X,Y of the face to edit when there are several")
+    parser.add_argument("--report", type=Path, help="write a JSON report here")
+    parser.add_argument("--quality", choices=("preview", "final"), default="final")
+    parser.add_argument("--actor", help="actor profile to use")
+    parser.add_argument("--motion-driver", choices=("auto", "guide", "speech"), default="auto")
+    parser.add_argument("--openness", type=float, default=1.0, help="mouth-openness strength (1.0 = as learned)")
+    parser.add_argument("--smoothing", type=float, default=0.5, help="temporal smoothing 0-1")
+    parser.add_argument("--mask", dest="mask_mode", choices=("auto", "mouth", "lower-face"), default="auto")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _OneLineParser(prog="mytalk", description="MyTalk lip-sync: regenerate only the mouth to match a new line.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
+    _add_sync_arguments(commands.add_parser("sync", help="render a clip's range with a replacement line"))
+    probe_parser = commands.add_parser("probe", help="print what MyTalk reads from a media file")
+    probe_parser.add_argument("file", type=Path)
+    validate_parser = commands.add_parser("validate", help="validate a plugin manifest")
+    validate_parser.add_argument("manifest", nargs="?", type=Path)
+    panel_parser = commands.add_parser("panel", help="open the editing panel in a window of its own")
+    panel_parser.add_argument("video", nargs="?", type=Path)
+    panel_parser.add_argument("--audio", type=Path)
+    panel_parser.add_argument("--timeline", type=Path)
+    commands.add_parser("runtime", help="run the core runtime: versioned JSON lines on stdin and stdout")
+    return parser
+
+
+def _run_sync(args: argparse.Namespace) -> int:
+    from mytalk.core.jobs.request import SyncRequest
+    from mytalk.core.jobs.sync import run_sync
+
+    request = SyncRequest(
+        video=args.video, audio=args.audio, output=args.output, in_point=args.in_point, out_point=args.out_point,
+        audio_in=args.audio_in, guide=args.guide, transcript=args.transcript, engine=args.engine, codec=args.codec,
+        handles=args.handles, references=list(args.reference), face=args.face, report=args.report,
+        quality=args.quality, motion_driver=args.motion_driver, openness=args.openness, smoothing=args.smoothing,
+        mask_mode=args.mask_mode, actor=args.actor, device=args.device,
+    )
+    bar = ProgressBar(sys.stderr, enabled=not args.quiet and sys.stderr.isatty())
+    result = run_sync(request, progress=bar)
+    faceless = result.report["tracking"]["faceless_frames"]
+    if not args.quiet:
+        note = f", {len(faceless)} frames without a face passed through" if faceless else ""
+        print(f"wrote {result.output} ({result.frames_written} frames{note})", file=sys.stderr)
+    return 0
+
+
+def _run_probe(args: argparse.Namespace) -> int:
+    from mytalk.core.media.probe import probe
+
+    print(json.dumps(probe(args.file).to_dict(), indent=2))
+    return 0
+
+
+def _run_validate(args: argparse.Namespace) -> int:
+    from mytalk.plugin.manifest import validate_command
+
+    return validate_command(None if args.manifest is None else str(args.manifest))
+
+
+def _run_panel(args: argparse.Namespace) -> int:
+    from mytalk.plugin.standalone import run_standalone
+
+    return run_standalone(video=args.video, audio=args.audio, timeline=args.timeline)
+
+
+def _run_runtime(args: argparse.Namespace) -> int:
+    from mytalk.core.runtime.server import main as runtime_main
+
+    return runtime_main()
+
+
+_COMMANDS = {"sync": _run_sync, "probe": _run_probe, "validate": _run_validate, "panel": _run_panel,
+             "runtime": _run_runtime}
+
+
+def _log_internal_error(argv: Sequence[str]) -> Path | None:
+    """Write the traceback to a log file in the user log folder; return its path."""
+    from mytalk.core.userdirs import UserDirs, user_dirs
+
+    try:
+        folder = UserDirs.ensure(user_dirs().logs)
+        path = folder / f"mytalk-{datetime.now():%Y%m%d-%H%M%S}-{id(argv):x}.log"
+        path.write_text(f"mytalk {' '.join(argv)}\n\n{traceback.format_exc()}")
+        return path
+    except OSError:
+        return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `mytalk` console script; returns the exit code."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(args_list)
+        return _COMMANDS[args.command](args)
+    except JobCancelledError as error:
+        print(f"mytalk: {error}", file=sys.stderr)
+        return error.exit_code
+    except MyTalkError as error:
+        message = str(error).replace("\n", "; ")
+        print(f"mytalk: error: {message}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("mytalk: cancelled; nothing was written", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 - the last line of defence: log it, never dump a traceback
+        log = _log_internal_error(args_list)
+        where = f"; details in {log}" if log else ""
+        print(f"mytalk: internal error: {type(error).__name__}: {error}{where}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""Shared fixtures: where the real clips are, and an isolated user-data folder per test."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_MEDIA = Path(os.environ.get("MYTALK_SHARED_MEDIA", REPO_ROOT.parent / "shared" / "media"))
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def shared_videos() -> list[Path]:
+    """Every real clip in ../shared/media/video, sorted; empty when the folder is absent."""
+    folder = SHARED_MEDIA / "video"
+    return sorted(p for p in folder.glob("*") if p.suffix in {".mp4", ".mov", ".mkv"}) if folder.is_dir() else []
+
+
+def shared_audio() -> list[Path]:
+    folder = SHARED_MEDIA / "audio"
+    return sorted(p for p in folder.glob("*") if p.suffix in {".wav", ".mp3", ".flac"}) if folder.is_dir() else []
+
+
+@pytest.fixture
+def shared_media() -> Path:
+    """The real-footage folder; tests that need it skip with a clear reason when it is absent."""
+    if not (SHARED_MEDIA / "video").is_dir():
+        pytest.skip(f"real clips not found at {SHARED_MEDIA} (set MYTALK_SHARED_MEDIA to run media tests)")
+    return SHARED_MEDIA
+
+
+def media_path(kind: str, name: str) -> Path:
+    """Path of one shared clip, skipping the calling test when it is not there."""
+    path = SHARED_MEDIA / kind / name
+    if not path.is_file():
+        pytest.skip(f"shared clip missing: {path}")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Keep profiles, caches and logs of every test out of the real user folders."""
+    home = tmp_path_factory.mktemp("mytalk_home")
+    monkeypatch.setenv("MYTALK_HOME", str(home))
+    return home

@@ -1,0 +1,158 @@
+"""The `mytalk sync` contract: exact frames, exact audio length, exit codes, nothing left behind."""
+
+from __future__ import annotations
+
+import json
+import wave
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from cli_helpers import run_mytalk
+from conftest import media_path, shared_videos
+from mytalk.core.media.probe import probe
+from mytalk.core.media.reader import FrameReader
+
+AUDIO = "jfk_inaugural_en_16k.wav"
+
+
+def _decoded_planes(path: Path, start: int, stop: int) -> list[np.ndarray]:
+    with FrameReader(path) as reader:
+        return [sf.frame.to_ndarray() for sf in reader.frames(start, stop)]
+
+
+def _output_planes(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as container:
+        return [frame.to_ndarray() for frame in container.decode(video=0)]
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+@pytest.mark.media
+@pytest.mark.parametrize("clip", shared_videos(), ids=lambda p: p.name)
+def test_copy_engine_is_bit_identical_on_every_shared_clip(clip: Path, tmp_path: Path) -> None:
+    info = probe(clip)
+    assert info.video is not None
+    # A window in the middle keeps CI fast while still seeking into each clip.
+    start = info.video.frame_count // 3
+    stop = min(info.video.frame_count, start + 40)
+    out = tmp_path / f"{clip.stem}.mkv"
+    report = tmp_path / "report.json"
+    result = run_mytalk(
+        "sync", clip, "--audio", media_path("audio", AUDIO), "-o", out, "--in", start, "--out", stop,
+        "--engine", "copy", "--codec", "ffv1", "--report", report, "--quiet",
+    )
+    assert result.code == 0, result.stderr
+    written = _output_planes(out)
+    source = _decoded_planes(clip, start, stop)
+    assert len(written) == stop - start
+    for index, (a, b) in enumerate(zip(source, written, strict=True)):
+        assert a.shape == b.shape and np.array_equal(a, b), f"frame {start + index} differs"
+    out_info = probe(out)
+    assert out_info.video is not None
+    assert (out_info.video.width, out_info.video.height) == (info.video.width, info.video.height)
+    assert out_info.video.fps == info.video.fps
+    assert out_info.video.pix_fmt == info.video.pix_fmt
+    # Audio is exactly the range's length at 48 kHz.
+    expected_samples = round(Fraction(stop - start) * 48000 / info.video.fps)
+    with av.open(str(out)) as container:
+        samples = sum(frame.samples for frame in container.decode(audio=0))
+    assert samples == expected_samples
+    data = json.loads(report.read_text())
+    assert data["range"] == data["range"] | {"in": start, "out": stop, "frames": stop - start}
+    assert data["engine"]["name"] == "copy"
+    assert len(data["inputs"]["video"]["sha256"]) == 64
+    assert [f["index"] for f in data["frames"]] == list(range(start, stop))
+
+
+@pytest.mark.media
+def test_whole_clip_by_default_and_timecode_range(tmp_path: Path) -> None:
+    clip = media_path("video", "retalking_face2_swalwell.mp4")  # 25 fps
+    info = probe(clip)
+    assert info.video is not None
+    out = tmp_path / "whole.mkv"
+    result = run_mytalk("sync", clip, "--audio", media_path("audio", AUDIO), "-o", out, "--engine", "copy", "--quiet")
+    assert result.code == 0, result.stderr
+    assert len(_output_planes(out)) == info.video.frame_count
+    out2 = tmp_path / "tc.mkv"
+    result = run_mytalk(
+        "sync", clip, "--audio", media_path("audio", AUDIO), "-o", out2, "--engine", "copy",
+        "--in", "00:00:01:05", "--out", "2.5s", "--quiet",
+    )
+    assert result.code == 0, result.stderr
+    assert len(_output_planes(out2)) == 63 - 30
+
+
+def _text_as_mp4(folder: Path) -> Path:
+    path = folder / "notes.mp4"
+    path.write_text("this is not a video\n")
+    return path
+
+
+def _empty_wav(folder: Path) -> Path:
+    """A valid WAV header with zero samples: what a failed recorder or export leaves behind."""
+    path = folder / "empty.wav"
+    with wave.open(str(path), "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(16000)
+    assert path.stat().st_size > 0
+    return path
+
+
+BAD_INPUTS = [
+    # id, args builder (clip, audio, tmp) -> args, expected words in the error line
+    ("missing-video", lambda c, a, t: [t / "nope.mp4", "--audio", a, "-o", t / "o.mkv"], "not found"),
+    ("text-as-mp4", lambda c, a, t: [_text_as_mp4(t), "--audio", a, "-o", t / "o.mkv"], "notes.mp4"),
+    ("missing-audio", lambda c, a, t: [c, "--audio", t / "nope.wav", "-o", t / "o.mkv"], "not found"),
+    ("empty-audio", lambda c, a, t: [c, "--audio", _empty_wav(t), "-o", t / "o.mkv"], "no audio"),
+    ("in-past-end", lambda c, a, t: [c, "--audio", a, "-o", t / "o.mkv", "--in", "100000"], "past the end"),
+    ("in-equals-out", lambda c, a, t: [c, "--audio", a, "-o", t / "o.mkv", "--in", "10", "--out", "10"], "after the in point"),
+    ("in-after-out", lambda c, a, t: [c, "--audio", a, "-o", t / "o.mkv", "--in", "20", "--out", "10"], "after the in point"),
+    ("out-is-video", lambda c, a, t: [c, "--audio", a, "-o", c], "input"),
+    ("unwritable-folder", lambda c, a, t: [c, "--audio", a, "-o", t / "no" / "such" / "o.mkv"], "folder"),
+    ("bad-codec-for-container", lambda c, a, t: [c, "--audio", a, "-o", t / "o.mp4", "--codec", "prores"], "prores"),
+    ("bad-timecode", lambda c, a, t: [c, "--audio", a, "-o", t / "o.mkv", "--in", "1:2"], "not a position"),
+    ("unknown-engine", lambda c, a, t: [c, "--audio", a, "-o", t / "o.mkv", "--engine", "magic"], "unknown engine"),
+    ("unknown-flag", lambda c, a, t: [c, "--audio", a, "-o", t / "o.mkv", "--frobnicate"], "frobnicate"),
+    ("bad-reference", lambda c, a, t: [c, "--audio", a, "-o", t / "o.mkv", "--reference", "50-10"], "reference"),
+    ("bad-face", lambda c, a, t: [c, "--audio", a, "-o", t / "o.mkv", "--face", "left"], "--face"),
+]
+
+
+@pytest.mark.media
+@pytest.mark.parametrize(("builder", "words"), [row[1:] for row in BAD_INPUTS], ids=[row[0] for row in BAD_INPUTS])
+def test_bad_input_exits_2_with_one_line_and_no_output(builder, words: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    clip = media_path("video", "retalking_face5_woman_glasses_eu.mp4")
+    audio = media_path("audio", AUDIO)
+    work = tmp_path / "work"
+    work.mkdir()
+    args = builder(clip, audio, work)
+    before = _leftovers(work)
+    engine = [] if "--engine" in args else ["--engine", "copy"]
+    result = run_mytalk("sync", *args, *engine, "--quiet")
+    assert result.code == 2, (result.code, result.stderr)
+    assert len(result.stderr_lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert words.lower() in result.stderr.lower(), result.stderr
+    assert _leftovers(work) == before, "a failed job left files behind"
+
+
+@pytest.mark.media
+def test_default_engine_is_not_copy(tmp_path: Path) -> None:
+    """Without --engine the default engine runs; `copy` is only ever used when asked for."""
+    from mytalk.core.engines import DEFAULT_ENGINE
+
+    assert DEFAULT_ENGINE != "copy"
+
+
+def test_help_and_usage_errors() -> None:
+    assert run_mytalk("--help").code == 0
+    assert run_mytalk("sync", "--help").code == 0
+    result = run_mytalk("sync")
+    assert result.code == 2 and len(result.stderr_lines) == 1

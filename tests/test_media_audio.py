@@ -1,0 +1,172 @@
+"""decode_audio and place_line: right durations, and sample-exact placement of a line."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import media_factory as mf
+from conftest import media_path
+from mytalk.core.errors import AudioError, MediaFormatError, MediaNotFoundError, UsageError
+from mytalk.core.media import AudioTrack, VideoWriter, decode_audio, place_line, probe
+
+SHARED_AUDIO = [
+    "dreamtalk_noisy_meeting_snr10_en_16k.wav",
+    "hdtf_radio31_en_16k.wav",  # stereo
+    "iplap_lecture_en_44k.wav",
+    "jfk_inaugural_en_16k.wav",
+    "retalking_audio1_en_44k.wav",
+    "gfpgan_kimk_speech_en_48k.mp3",
+]
+
+
+@pytest.mark.media
+@pytest.mark.parametrize("name", SHARED_AUDIO)
+@pytest.mark.parametrize("rate", [16000, 48000])
+def test_shared_audio_duration(name: str, rate: int) -> None:
+    path = media_path("audio", name)
+    stream = probe(path).audio[0]
+    track = decode_audio(path, rate)
+    assert track.rate == rate and track.channels == 1
+    assert track.samples.dtype == np.float32
+    # MP3 carries encoder padding that the container duration does not always account for.
+    tolerance_s = 0.030 if name.endswith(".mp3") else 0.001
+    assert abs(track.num_samples - stream.duration_s * rate) <= tolerance_s * rate
+    # Upsampling a clipped recording overshoots full scale a little between the old samples.
+    assert 0.001 < float(np.abs(track.samples).max()) <= 1.1
+
+
+@pytest.mark.media
+def test_stereo_kept_or_averaged() -> None:
+    path = media_path("audio", "hdtf_radio31_en_16k.wav")
+    stereo = decode_audio(path, 16000, channels=None)
+    mono = decode_audio(path, 16000)
+    assert stereo.channels == 2 and mono.channels == 1
+    assert np.allclose(mono.samples[0], stereo.samples.mean(axis=0), atol=1e-7)
+    assert np.allclose(stereo.mono().samples, mono.samples, atol=1e-7)
+
+
+@pytest.fixture
+def clicks48(tmp_path: Path) -> Path:
+    return mf.make_click_wav(
+        tmp_path / "clicks48.wav", rate=48000, num_samples=48000, clicks=[1000, 4801, 20000]
+    )
+
+
+def _click_positions(track: AudioTrack, count: int) -> list[int]:
+    """Sample positions of the ``count`` strongest isolated peaks, in time order."""
+    signal = np.abs(track.samples[0]).copy()
+    found = []
+    for _ in range(count):
+        peak = int(np.argmax(signal))
+        found.append(peak)
+        signal[max(0, peak - 50) : peak + 50] = 0
+    return sorted(found)
+
+
+def test_impulses_decode_at_their_sample(clicks48: Path) -> None:
+    track = decode_audio(clicks48, 48000)
+    assert track.num_samples == 48000
+    assert _click_positions(track, 3) == [1000, 4801, 20000]
+    assert track.samples[0, 1000] == pytest.approx(0.9, abs=1e-4)
+
+
+def test_place_line_is_sample_exact(clicks48: Path) -> None:
+    line = decode_audio(clicks48, 48000)
+    fps = Fraction(24000, 1001)
+    placed = place_line(line, num_frames=24, fps=fps, line_offset_s=Fraction(1000, 48000))
+    assert placed.num_samples == 48048  # 24 frames at 23.976 fps, exactly
+    assert _click_positions(placed, 3) == [0, 3801, 19000]
+    # A negative offset starts the line 480 samples (10 ms) late.
+    later = place_line(line, num_frames=24, fps=fps, line_offset_s=Fraction(-1, 100))
+    assert _click_positions(later, 3) == [1480, 5281, 20480]
+    assert not later.samples[:, :1480].any()
+
+
+def test_place_line_lengths_and_padding() -> None:
+    line = AudioTrack(np.ones((2, 1000), np.float32), 48000)
+    assert place_line(line, num_frames=1, fps=Fraction(30000, 1001)).num_samples == 1602  # 1601.6 rounds up
+    assert place_line(line, num_frames=0, fps=Fraction(25)).num_samples == 0
+    padded = place_line(line, num_frames=2, fps=Fraction(25))  # 3840 samples, line only 1000 long
+    assert padded.channels == 2 and padded.num_samples == 3840
+    assert padded.samples[:, :1000].all() and not padded.samples[:, 1000:].any()
+    beyond = place_line(line, num_frames=2, fps=Fraction(25), line_offset_s=Fraction(1))
+    assert not beyond.samples.any()
+    silence_first = place_line(line, num_frames=2, fps=Fraction(25), line_offset_s=Fraction(-3840, 48000))
+    assert not silence_first.samples.any()
+    with pytest.raises(UsageError):
+        place_line(line, num_frames=-1, fps=Fraction(25))
+
+
+def test_resampled_impulse_lands_within_one_sample(tmp_path: Path) -> None:
+    clicks = [441, 1000, 22050, 30001]
+    wav = mf.make_click_wav(tmp_path / "clicks44.wav", rate=44100, num_samples=44100, clicks=clicks)
+    line = decode_audio(wav, 48000)
+    assert line.num_samples == 48000
+    expected = [round(Fraction(c * 48000, 44100)) for c in clicks]
+    for got, want in zip(_click_positions(line, 4), expected, strict=True):
+        assert abs(got - want) <= 1, (got, want)
+    # Placing after resampling: the click at 44.1k sample 22050 (0.5 s) lands on output sample 0.
+    placed = place_line(line, num_frames=25, fps=Fraction(25), line_offset_s=Fraction(1, 2))
+    assert abs(int(np.argmax(np.abs(placed.samples[0]))) - 0) <= 1
+
+
+def test_empty_and_bad_files(tmp_path: Path) -> None:
+    with pytest.raises(AudioError, match="has no audio samples; pick a file with sound"):
+        decode_audio(mf.make_silent_wav(tmp_path / "empty.wav"), 16000)
+    with pytest.raises(MediaNotFoundError):
+        decode_audio(tmp_path / "missing.wav", 16000)
+    text = tmp_path / "line.wav"
+    text.write_text("not audio")
+    with pytest.raises(MediaFormatError, match="line.wav"):
+        decode_audio(text, 16000)
+    silent_video = mf.make_h264(tmp_path / "silent.mp4", num_frames=3)
+    with pytest.raises(MediaFormatError, match="no audio stream"):
+        decode_audio(silent_video, 16000)
+    with pytest.raises(UsageError):
+        decode_audio(silent_video, 16000, channels=6)
+
+
+def test_video_own_audio_round_trip(tmp_path: Path) -> None:
+    """A track muxed into a .mov by VideoWriter decodes back to the same samples."""
+    source_clip = mf.make_ffv1(tmp_path / "src.mkv", num_frames=10)
+    source = probe(source_clip).video
+    assert source is not None
+    rng = np.random.default_rng(3)
+    track = AudioTrack(rng.uniform(-0.5, 0.5, (1, 19000)).astype(np.float32), 48000)
+    out = tmp_path / "with_sound.mov"
+    with VideoWriter(out, codec="prores", source=source, audio=track) as writer:
+        for _ in range(10):
+            writer.write(np.zeros((source.height * 3 // 2, source.width), np.uint8))
+    back = decode_audio(out, 48000)
+    assert back.num_samples == 19000
+    assert np.abs(back.samples - track.samples).max() <= 1 / 2**23
+    with pytest.raises(MediaFormatError, match="not an audio stream"):
+        decode_audio(out, 48000, stream_index=0)  # stream 0 is the picture
+
+
+@pytest.mark.media
+def test_shared_video_audio() -> None:
+    path = media_path("video", "wav2lip_pr600_man_720p_cutaway.mov")  # audio is stream 0, video 1
+    info = probe(path)
+    track = decode_audio(path, 16000)
+    assert abs(track.duration_s - info.audio[0].duration_s) <= 0.030
+    same = decode_audio(path, 16000, stream_index=0)
+    assert np.array_equal(same.samples, track.samples)
+    with pytest.raises(MediaFormatError, match="audio streams: 0"):
+        decode_audio(path, 16000, stream_index=1)
+
+
+def test_audio_track_basics() -> None:
+    track = AudioTrack(np.array([[0.5, -0.5, 1.0], [0.5, 0.5, 0.0]]), 8000)
+    assert track.samples.dtype == np.float32
+    assert (track.channels, track.num_samples, track.duration_s) == (2, 3, 3 / 8000)
+    assert np.allclose(track.mono().samples, [[0.5, 0.0, 0.5]])
+    assert AudioTrack(np.zeros(5), 100).channels == 1
+    with pytest.raises(ValueError):
+        AudioTrack(np.zeros((2, 2, 2)), 100)
+    with pytest.raises(ValueError):
+        AudioTrack(np.zeros((1, 2)), 0)
