@@ -11,6 +11,7 @@ import sys
 import tomllib
 
 import pytest
+
 from conftest import REPO_ROOT
 from mytalk.core.errors import ManifestError, UsageError
 from mytalk.plugin.manifest import (

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from mytalk.core.errors import ManifestError, MyTalkError
 from mytalk.plugin.manifest import default_manifest_path, load_manifest, parse_manifest
 

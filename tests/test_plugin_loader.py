@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from mytalk.core.errors import ManifestError
 from mytalk.plugin.loader import PluginRecord, discover, load_entry
 from mytalk.plugin.manifest import default_manifest_path, validate_command, validate_settings
