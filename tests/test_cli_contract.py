@@ -156,3 +156,16 @@ def test_help_and_usage_errors() -> None:
     assert run_mytalk("sync", "--help").code == 0
     result = run_mytalk("sync")
     assert result.code == 2 and len(result.stderr_lines) == 1
+
+
+@pytest.mark.media
+def test_preview_quality_writes_a_small_proxy_with_exact_frames(tmp_path: Path) -> None:
+    clip = media_path("video", "latentsync_demo2_man_vertical_hevc.mp4")  # 1080x1920
+    out = tmp_path / "proxy.mp4"
+    result = run_mytalk("sync", clip, "--audio", media_path("audio", AUDIO), "-o", out, "--engine", "copy",
+                        "--quality", "preview", "--in", "10", "--out", "40", "--quiet")
+    assert result.code == 0, result.stderr
+    info = probe(out)
+    assert info.video is not None
+    assert info.video.height == 540 and info.video.width == 304  # aspect kept, even sides
+    assert info.video.frame_count == 30

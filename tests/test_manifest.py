@@ -32,28 +32,6 @@ def manifest() -> Manifest:
     return load_manifest()
 
 
-def _module_exists(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:  # a parent package is missing too
-        return False
-
-
-def skip_while_entry_point_module_is_not_written(spec: str) -> None:
-    """Skip (not fail) while another workstream has not yet written the module `spec` names.
-
-    TEMPORARY: the panel, the job commands and the runtime server are being written in parallel
-    with the manifest. Remove this helper and its callers once those modules exist, so that a
-    missing module fails the suite. It skips only for a missing module: a module that exists but
-    lacks the callable, or fails to import, still fails.
-    """
-    module = spec.partition(":")[0]
-    if not _module_exists(module):
-        pytest.skip(
-            f"entry point module {module!r} is not written yet (temporary skip; see helper docstring)"
-        )
-
-
 def _shipped_entry_points() -> list[tuple[str, str]]:
     return load_manifest().entry_points.items()
 
@@ -112,15 +90,12 @@ def test_importing_the_manifest_module_is_light() -> None:
     ("name", "spec"), _shipped_entry_points(), ids=[n for n, _ in _shipped_entry_points()]
 )
 def test_every_entry_point_resolves(name: str, spec: str) -> None:
-    skip_while_entry_point_module_is_not_written(spec)
     assert callable(resolve_entry_point(spec, name=name))
 
 
 def test_validate_command_accepts_the_shipped_manifest(
     manifest: Manifest, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for _, spec in manifest.entry_points.items():
-        skip_while_entry_point_module_is_not_written(spec)
     assert check_entry_points(manifest) == []
     assert validate_command(None) == 0
     out = capsys.readouterr().out

@@ -32,6 +32,9 @@ from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled, never_ca
 OUTPUT_AUDIO_RATE = 48_000
 """Muxed audio rate: the post-production standard, whatever the replacement file's rate."""
 
+PREVIEW_PROXY_HEIGHT = 540
+"""`--quality preview` writes a proxy of at most this many lines: enough to judge sync."""
+
 ANALYSIS_AUDIO_RATE = 16_000
 """Rate of the guide track handed to engines for analysis (speech features need no more)."""
 
@@ -136,7 +139,8 @@ def run_sync(
     records: list[FrameRecord] = []
     with timer.stage("render"):
         with FrameReader(request.video, resolved.info) as reader, VideoWriter(
-            request.output, codec=codec, source=video, audio=line, inputs=inputs
+            request.output, codec=codec, source=video, audio=line, inputs=inputs,
+            proxy_height=PREVIEW_PROXY_HEIGHT if request.quality == "preview" else None,
         ) as writer:
             frames = reader.frames(resolved.start, resolved.stop, request.handles)
             for done, rendered in enumerate(engine.render(frames, progress, is_cancelled), start=1):

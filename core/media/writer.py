@@ -217,6 +217,14 @@ def check_output_path(out: Path, inputs: Sequence[Path]) -> None:
         ) from exc
 
 
+def proxy_size(width: int, height: int, max_height: int | None) -> tuple[int, int]:
+    """Output size: the source's, or scaled to at most ``max_height`` lines with even sides."""
+    if max_height is None or height <= max_height:
+        return width, height
+    scale = max_height / height
+    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
+
+
 def _rational_time_base(fps: Fraction) -> Fraction:
     return Fraction(fps.denominator, fps.numerator)
 
@@ -229,6 +237,10 @@ class VideoWriter:
     size, frame rate, bit depth, colour tags and rotation to reproduce. ``audio`` is muxed as
     pcm_s24le (mov/mkv) or AAC (mp4), interleaved with the video and exactly as long as the track.
     ``start_timecode`` ("HH:MM:SS:FF") is written as the file's timecode (a tmcd track in mov/mp4).
+
+    ``proxy_height`` makes a preview proxy instead of a mezzanine: frames are scaled down to at
+    most that many lines (even sizes, aspect kept) and H.264 uses its fastest preset. Previews
+    are for judging sync, so encode speed matters more than bits; commits never use it.
     """
 
     def __init__(
@@ -240,6 +252,7 @@ class VideoWriter:
         audio: AudioTrack | None = None,
         inputs: Sequence[Path] = (),
         start_timecode: str | None = None,
+        proxy_height: int | None = None,
     ) -> None:
         self.path = Path(path)
         check_codec_container(codec, self.path)
@@ -247,6 +260,8 @@ class VideoWriter:
         self.preset = CODEC_PRESETS[codec]
         self.source = source
         self.audio = audio
+        self.proxy = proxy_height is not None
+        self.width, self.height = proxy_size(source.width, source.height, proxy_height)
         self._check_size()
         self.frames_written = 0
         self._audio_written = 0  # samples per channel already sent to the encoder
@@ -264,7 +279,7 @@ class VideoWriter:
             raise
 
     def _check_size(self) -> None:
-        s, p = self.source, self.preset
+        s, p = self, self.preset
         min_w, min_h = p.min_size
         if s.width < min_w or s.height < min_h:
             raise UsageError(
@@ -290,12 +305,15 @@ class VideoWriter:
             container.metadata["timecode"] = start_timecode
         self.pix_fmt = self.preset.pix_fmt(s)
         self.time_base = _rational_time_base(s.fps)
+        options = self.preset.options(s)
+        if self.proxy and self.preset.encoder == "libx264":
+            options = {**options, "preset": "ultrafast", "crf": "23"}
         stream = cast(
             av.video.stream.VideoStream,
-            container.add_stream(self.preset.encoder, rate=s.fps, options=self.preset.options(s)),
+            container.add_stream(self.preset.encoder, rate=s.fps, options=options),
         )
-        stream.width = s.width
-        stream.height = s.height
+        stream.width = self.width
+        stream.height = self.height
         stream.pix_fmt = self.pix_fmt
         ctx = stream.codec_context
         ctx.time_base = self.time_base
@@ -367,6 +385,8 @@ class VideoWriter:
                 f"{self.path}: frame {self.frames_written} is {frame.width}x{frame.height} but the output is "
                 f"{s.width}x{s.height}; frames must keep the source size"
             )
+        if (self.width, self.height) != (s.width, s.height):
+            return frame.reformat(width=self.width, height=self.height, format=self.pix_fmt, interpolation="BILINEAR")
         if frame.format.name == self.pix_fmt:
             # Same layout: hand the decoded frame over untouched so lossless output is bit-exact.
             return frame

@@ -1,0 +1,385 @@
+"""The plugin's commands: preview, commit, cancel and track, as named in `manifest.json`.
+
+Every front end (the runtime process, the panel, a host shim, a test) calls these with a
+`JobSession` as the first argument. The session holds what would otherwise be global state: the
+cancel flags of the jobs it knows and the folder its previews go to. Two panels in one process
+get two sessions and cannot cancel each other's jobs.
+
+Both renders go through `run_sync`, the one render path:
+- **preview** is `run_sync` at quality "preview" into H.264, written to a per-job file in the
+  user cache, so the editor can scrub a proxy with the new audio before paying for a final
+  render;
+- **commit** is `run_sync` at final quality in the chosen codec, written as the next free version
+  `<clip>_<in>-<out>_v001.mov` in the chosen folder, with a sidecar `<same stem>.json` report
+  (inputs, hashes, settings, engine version) that reproduces the render. Nothing existing is
+  ever overwritten.
+
+`run_sync` polls the cancel check once per frame and its writer deletes its temporary file on
+any error, so a cancelled or failed job leaves no file at its output path.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import uuid
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from mytalk.core.errors import MyTalkError, OutputError, UsageError
+from mytalk.core.jobs.request import SyncRequest, resolve_request
+from mytalk.core.jobs.sync import SyncResult, run_sync
+from mytalk.core.jobs.versioning import reserve_version, safe_stem
+from mytalk.core.media.writer import CODEC_PRESETS
+from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled, never_cancelled, no_progress
+from mytalk.core.timecode import frames_to_smpte
+from mytalk.core.userdirs import user_dirs
+
+PREVIEW_CODEC = "h264"
+PREVIEW_SUFFIX = ".mp4"
+DEFAULT_COMMIT_CODEC = "prores"
+"""The manifest's default output preset: ProRes 422 HQ, the mezzanine most editors accept."""
+
+SIDECAR_SUFFIX = ".json"
+_FRAME_IN_MESSAGE = re.compile(r"\bframe (\d+)\b")
+
+
+class NotInstalledError(MyTalkError, ImportError):
+    """An optional part of MyTalk (face tracking, an engine) is not installed in this version."""
+
+
+def new_job_id() -> str:
+    """A short unique job id, safe in file names."""
+    return uuid.uuid4().hex[:12]
+
+
+@dataclass
+class JobSession:
+    """Per-front-end state of the commands: cancel flags and the preview folder.
+
+    `preview_dir` defaults to `user_dirs().cache / "previews"` (so `MYTALK_HOME` moves it);
+    `max_previews` old proxies are kept there so that A/B against an earlier take stays possible,
+    and older ones are pruned when a new preview is written.
+    """
+
+    preview_dir: Path = field(default_factory=lambda: user_dirs().cache / "previews")
+    max_previews: int = 24
+    _known: set[str] = field(default_factory=set, repr=False)
+    _cancelled: set[str] = field(default_factory=set, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def register(self, job_id: str) -> None:
+        """Make `job_id` known so that `cancel` can find it, even before it starts running."""
+        with self._lock:
+            self._known.add(job_id)
+
+    def finish(self, job_id: str) -> None:
+        """Forget a job that has ended: cancelling it now is a no-op that returns False."""
+        with self._lock:
+            self._known.discard(job_id)
+            self._cancelled.discard(job_id)
+
+    def request_cancel(self, job_id: str) -> bool:
+        """Flag a known job as cancelled; False when no such job is queued or running."""
+        with self._lock:
+            if job_id not in self._known:
+                return False
+            self._cancelled.add(job_id)
+            return True
+
+    def is_cancelled(self, job_id: str) -> bool:
+        with self._lock:
+            return job_id in self._cancelled
+
+    def cancel_all(self) -> list[str]:
+        """Flag every known job as cancelled (shutdown); returns their ids."""
+        with self._lock:
+            self._cancelled |= self._known
+            return sorted(self._known)
+
+
+@dataclass(frozen=True)
+class PreviewResult:
+    """A proxy render: `path` holds frames [start, stop) of the clip with the new line muxed in."""
+
+    job_id: str
+    path: Path
+    start: int
+    stop: int
+    fps: Fraction
+    frames: int
+    report: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe summary (the full report stays in `report`)."""
+        return {
+            "job_id": self.job_id,
+            "path": str(self.path),
+            "start": self.start,
+            "stop": self.stop,
+            "fps": f"{self.fps.numerator}/{self.fps.denominator}",
+            "frames": self.frames,
+            "in_timecode": frames_to_smpte(self.start, self.fps),
+            "out_timecode": frames_to_smpte(self.stop, self.fps),
+        }
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    """A final render: the versioned picture, its sidecar report and the version number."""
+
+    job_id: str
+    output: Path
+    sidecar: Path
+    version: int
+    start: int
+    stop: int
+    fps: Fraction
+    frames: int
+    codec: str
+    report: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "job_id": self.job_id,
+            "output": str(self.output),
+            "sidecar": str(self.sidecar),
+            "version": self.version,
+            "start": self.start,
+            "stop": self.stop,
+            "fps": f"{self.fps.numerator}/{self.fps.denominator}",
+            "frames": self.frames,
+            "codec": self.codec,
+            "in_timecode": frames_to_smpte(self.start, self.fps),
+            "out_timecode": frames_to_smpte(self.stop, self.fps),
+        }
+
+
+@dataclass(frozen=True)
+class TrackResult:
+    """Where the face is on each frame of a range: one dict per frame (found, box, landmarks count)."""
+
+    job_id: str
+    start: int
+    stop: int
+    frames: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        found = sum(1 for frame in self.frames if frame.get("found"))
+        return {"job_id": self.job_id, "start": self.start, "stop": self.stop, "frames_with_face": found,
+                "frames": self.frames}
+
+
+class _FrameTracker:
+    """Wraps a progress callback to remember which source frame the render is on.
+
+    `run_sync` reports render progress as `done` of `total` frames counted from the first frame
+    it reads (the in point minus the handles), so the frame in hand is `first + done`. Error
+    events name that frame when the error message itself does not.
+    """
+
+    def __init__(self, progress: ProgressFn, first_frame: int) -> None:
+        self._progress = progress
+        self.first_frame = first_frame
+        self.current: int | None = None
+
+    def __call__(self, done: int, total: int, stage: str) -> None:
+        if stage == "render":
+            self.current = self.first_frame + done
+        self._progress(done, total, stage)
+
+
+def failed_frame(error: BaseException) -> int | None:
+    """The source frame an error happened on: set by the commands, or named in its message."""
+    frame = getattr(error, "mytalk_frame", None)
+    if isinstance(frame, int):
+        return frame
+    match = _FRAME_IN_MESSAGE.search(str(error))
+    return int(match.group(1)) if match else None
+
+
+def _combined_cancel(session: JobSession, job_id: str, is_cancelled: CancelFn) -> CancelFn:
+    return lambda: is_cancelled() or session.is_cancelled(job_id)
+
+
+def _run_tracked(request: SyncRequest, first_frame: int, progress: ProgressFn, is_cancelled: CancelFn) -> SyncResult:
+    tracker = _FrameTracker(progress, first_frame)
+    try:
+        return run_sync(request, tracker, is_cancelled)
+    except Exception as error:
+        if tracker.current is not None and failed_frame(error) is None:
+            error.mytalk_frame = tracker.current  # type: ignore[attr-defined]
+        raise
+
+
+def _prune_previews(session: JobSession, keep_path: Path) -> None:
+    """Delete the oldest proxies beyond `max_previews`; never the one just written."""
+    try:
+        previews = sorted(
+            (p for p in session.preview_dir.glob(f"*{PREVIEW_SUFFIX}") if not p.name.startswith(".")),
+            key=lambda p: p.stat().st_mtime,
+        )
+    except OSError:
+        return
+    for old in previews[: max(0, len(previews) - session.max_previews)]:
+        if old != keep_path:
+            old.unlink(missing_ok=True)
+
+
+def preview(
+    session: JobSession,
+    request: SyncRequest,
+    progress: ProgressFn = no_progress,
+    is_cancelled: CancelFn = never_cancelled,
+    *,
+    job_id: str | None = None,
+) -> PreviewResult:
+    """Render a fast H.264 proxy of the request's range into the session's preview folder.
+
+    The request's `output`, `codec`, `quality` and `report` are replaced: a preview is always a
+    per-job file in the cache, never a deliverable. Returns where it went; raises a
+    `MyTalkError` (cancelled, bad range, ...) with nothing left on disk.
+    """
+    job_id = job_id or new_job_id()
+    session.register(job_id)
+    try:
+        cancelled = _combined_cancel(session, job_id, is_cancelled)
+        check_cancelled(cancelled, "preview set-up")
+        resolved = resolve_request(request)
+        session.preview_dir.mkdir(parents=True, exist_ok=True)
+        stem = safe_stem(f"{request.video.stem}_{resolved.start}-{resolved.stop}_{job_id}")
+        output = session.preview_dir / f"{stem}{PREVIEW_SUFFIX}"
+        proxy = replace(request, output=output, codec=PREVIEW_CODEC, quality="preview", report=None)
+        first = max(0, resolved.start - request.handles)
+        result = _run_tracked(proxy, first, progress, cancelled)
+        _prune_previews(session, output)
+        return PreviewResult(job_id, result.output, resolved.start, resolved.stop, resolved.fps,
+                             result.frames_written, result.report)
+    finally:
+        session.finish(job_id)
+
+
+def commit_target(request: SyncRequest, codec: str) -> tuple[Path, str]:
+    """Output folder and container suffix of a commit.
+
+    `request.output` names the folder. When it names a file instead (it has a suffix and is not
+    an existing folder), the file's folder is used and its suffix picks the container, so a host
+    that asks for `.../shot.mov` still gets versioned names beside it.
+    """
+    preset = CODEC_PRESETS.get(codec)
+    if preset is None:
+        raise UsageError(f"unknown codec {codec!r}; choose one of {', '.join(CODEC_PRESETS)}")
+    target = Path(request.output).expanduser()
+    if target.suffix and not target.is_dir():
+        suffix = target.suffix.lower()
+        if suffix not in preset.extensions:
+            raise UsageError(f"{target}: codec {codec!r} cannot be written to {suffix}; use {' or '.join(preset.extensions)}")
+        return target.parent, suffix
+    return target, preset.extensions[0]
+
+
+def commit(
+    session: JobSession,
+    request: SyncRequest,
+    progress: ProgressFn = no_progress,
+    is_cancelled: CancelFn = never_cancelled,
+    *,
+    job_id: str | None = None,
+) -> CommitResult:
+    """Render the final file as the next free version in the chosen folder, plus its sidecar.
+
+    Names are `<clip>_<in>-<out>_vNNN<ext>` and `<clip>_<in>-<out>_vNNN.json` with clip-relative
+    frame numbers (out exclusive, as everywhere in MyTalk). The version is reserved atomically, so
+    concurrent commits of the same range get different numbers. Quality is forced to "final";
+    the codec defaults to ProRes 422 HQ.
+    """
+    job_id = job_id or new_job_id()
+    session.register(job_id)
+    try:
+        cancelled = _combined_cancel(session, job_id, is_cancelled)
+        check_cancelled(cancelled, "commit set-up")
+        resolved = resolve_request(request)
+        codec = request.codec or DEFAULT_COMMIT_CODEC
+        folder, suffix = commit_target(request, codec)
+        stem = f"{request.video.stem}_{resolved.start}-{resolved.stop}"
+        with reserve_version(folder, stem, (suffix, SIDECAR_SUFFIX)) as slot:
+            final = replace(request, output=slot.path(suffix), codec=codec, quality="final",
+                            report=slot.path(SIDECAR_SUFFIX))
+            first = max(0, resolved.start - request.handles)
+            try:
+                result = _run_tracked(final, first, progress, cancelled)
+            except BaseException:
+                # The writer already removed its partial picture. When the picture was finished
+                # but its sidecar failed, the picture would be an unreproducible render: both
+                # paths belong to the slot reserved above (they did not exist), so drop both.
+                for path in slot.paths.values():
+                    path.unlink(missing_ok=True)
+                raise
+            if not slot.path(SIDECAR_SUFFIX).is_file():
+                raise OutputError(f"{slot.path(SIDECAR_SUFFIX)}: the sidecar report was not written; check the folder")
+        return CommitResult(job_id, result.output, slot.path(SIDECAR_SUFFIX), slot.version, resolved.start,
+                            resolved.stop, resolved.fps, result.frames_written, codec, result.report)
+    finally:
+        session.finish(job_id)
+
+
+def cancel(session: JobSession, job_id: str) -> bool:
+    """Ask a queued or running job of this session to stop; False when the id is unknown or done.
+
+    The job notices within one frame (run_sync polls per frame), raises `JobCancelledError` and
+    leaves no output file.
+    """
+    return session.request_cancel(job_id)
+
+
+def track(
+    session: JobSession,
+    video: Path,
+    start: int,
+    stop: int,
+    progress: ProgressFn = no_progress,
+    is_cancelled: CancelFn = never_cancelled,
+    *,
+    face_point: tuple[float, float] | None = None,
+    job_id: str | None = None,
+) -> TrackResult:
+    """Find the face on frames [start, stop) of `video`, for the panel's face pick.
+
+    `face_point` (source pixels) picks the subject when several faces are in frame. Uses
+    `mytalk.core.face.track_video` when the face tracker is installed; raises `NotInstalledError`
+    (which the runtime reports as an error event) when it or its model runtime is missing.
+    """
+    missing = NotInstalledError(
+        "face tracking is not installed in this version of MyTalk; pick the face by clicking it, "
+        "the engine tracks it during the render"
+    )
+    try:
+        from mytalk.core import face
+
+        track_video = face.track_video
+        settings = face.TrackerSettings(face_point=face_point)
+    except (ImportError, AttributeError):
+        raise missing from None
+    job_id = job_id or new_job_id()
+    session.register(job_id)
+    try:
+        cancelled = _combined_cancel(session, job_id, is_cancelled)
+        try:
+            observations = track_video(video, start, stop, settings, progress=progress, is_cancelled=cancelled)
+        except ImportError:  # mediapipe, loaded on first use, is absent
+            raise missing from None
+        frames: list[dict[str, Any]] = []
+        for offset, obs in enumerate(observations):
+            box = getattr(obs, "box", None)
+            landmarks = getattr(obs, "landmarks", None)
+            frames.append({
+                "index": int(getattr(obs, "index", start + offset)),
+                "found": bool(getattr(obs, "found", False)),
+                "box": [float(v) for v in box] if box is not None else None,
+                "landmarks": 0 if landmarks is None else len(landmarks),
+            })
+        return TrackResult(job_id, start, stop, frames)
+    finally:
+        session.finish(job_id)

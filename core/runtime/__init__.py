@@ -1,0 +1,5 @@
+"""The local core runtime: a child process that speaks JSON lines over stdin and stdout.
+
+`protocol` defines the messages (pure, no I/O); `server` runs the process (`mytalk runtime`).
+Importing this package starts nothing.
+"""

@@ -1,0 +1,7 @@
+"""`python -m mytalk.core.runtime`: the runtime without the CLI, for host shims."""
+
+import sys
+
+from mytalk.core.runtime.server import main
+
+sys.exit(main())

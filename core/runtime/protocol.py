@@ -1,0 +1,272 @@
+"""The runtime's wire format: versioned JSON lines over stdin and stdout.
+
+One JSON object per line, UTF-8, each carrying `"v": 1`. The panel (or a thin host shim in
+another language) writes requests and reads events; nothing else ever appears on the runtime's
+stdout, so a reader can treat every line as an event.
+
+Requests (panel -> runtime), each with an `"id"` chosen by the sender:
+
+    {"v": 1, "type": "hello", "id": "h1"}
+    {"v": 1, "type": "probe", "id": "p1", "path": "/clips/a.mov"}
+    {"v": 1, "type": "track", "id": "t1", "video": "/clips/a.mov", "start": 0, "stop": 25, "face": "640,300"}
+    {"v": 1, "type": "preview", "id": "j1", "request": {<SyncRequest fields, as strings>}}
+    {"v": 1, "type": "commit", "id": "j2", "request": {...}}
+    {"v": 1, "type": "cancel", "id": "c1", "job": "j1"}
+    {"v": 1, "type": "shutdown", "id": "s1"}
+
+Events (runtime -> panel):
+
+    {"v": 1, "event": "hello", "id": "h1", "protocol": 1, "mytalk": "0.1.0", "engines": ["copy"], ...}
+    {"v": 1, "event": "progress", "id": "j1", "done": 12, "total": 25, "stage": "render", "eta_s": 0.4}
+    {"v": 1, "event": "preview-ready", "id": "j1", "path": "/cache/previews/a_0-25_j1.mp4", ...}
+    {"v": 1, "event": "done", "id": "j1", "result": {...}}
+    {"v": 1, "event": "error", "id": "j1", "message": "...", "code": "RangeError", "frame": 17}
+
+Every request ends in exactly one `done` or `error` event with its id (a job after its progress
+events). The module is pure: building and checking messages, no I/O, so the panel's client and
+the tests use the same definitions as the server.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from mytalk.core.errors import MyTalkError
+from mytalk.core.jobs.request import SyncRequest
+
+PROTOCOL_VERSION = 1
+REQUEST_TYPES: tuple[str, ...] = ("hello", "probe", "track", "preview", "commit", "cancel", "shutdown")
+EVENT_TYPES: tuple[str, ...] = ("hello", "progress", "preview-ready", "done", "error")
+JOB_TYPES: tuple[str, ...] = ("track", "preview", "commit")
+"""Requests that run as queued jobs, one at a time; the others are answered at once."""
+
+PROGRESS_INTERVAL_S = 0.1
+"""Progress events per job are at most 10 a second: more only floods the pipe and the UI."""
+
+MAX_LINE_BYTES = 1 << 20
+"""A request line longer than this is refused: no legitimate request comes near it."""
+
+_PATH_FIELDS = ("video", "audio", "output", "report")
+_INT_FIELDS = ("handles",)
+_FLOAT_FIELDS = ("openness", "smoothing")
+
+
+class ProtocolError(MyTalkError, ValueError):
+    """A request line is not valid JSON, has the wrong version, or lacks a required field."""
+
+
+def encode(message: Mapping[str, Any]) -> str:
+    """One protocol line (no newline): compact JSON, non-ASCII kept as is (file names)."""
+    return json.dumps({"v": PROTOCOL_VERSION, **message}, ensure_ascii=False, separators=(",", ":"))
+
+
+def decode(line: str | bytes) -> dict[str, Any]:
+    """Parse one line into a dict, checking the version. Raises `ProtocolError`."""
+    if isinstance(line, bytes):
+        if len(line) > MAX_LINE_BYTES:
+            raise ProtocolError(f"request line of {len(line)} bytes is too long (limit {MAX_LINE_BYTES})")
+        try:
+            line = line.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ProtocolError("request line is not UTF-8; send JSON text encoded as UTF-8") from None
+    try:
+        message = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise ProtocolError(f"request line is not JSON ({error.msg} at column {error.colno}); send one object per line") from None
+    if not isinstance(message, dict):
+        raise ProtocolError("request line must be a JSON object such as {\"v\": 1, \"type\": \"hello\", \"id\": \"1\"}")
+    version = message.get("v")
+    if version != PROTOCOL_VERSION:
+        raise ProtocolError(f"protocol version {version!r} is not supported; this runtime speaks \"v\": {PROTOCOL_VERSION}")
+    return message
+
+
+def check_request(message: Mapping[str, Any]) -> tuple[str, str]:
+    """Return (type, id) of a decoded request, or raise `ProtocolError` naming what is missing."""
+    kind = message.get("type")
+    if kind not in REQUEST_TYPES:
+        raise ProtocolError(f"unknown request type {kind!r}; use one of {', '.join(REQUEST_TYPES)}")
+    request_id = message.get("id")
+    if not isinstance(request_id, str | int) or isinstance(request_id, bool) or str(request_id) == "":
+        raise ProtocolError(f"{kind} request needs an \"id\" (a string or number) to match its events")
+    return str(kind), str(request_id)
+
+
+def request_event_id(message: Mapping[str, Any]) -> str | None:
+    """Best-effort id of a (possibly malformed) request, for the error event that answers it."""
+    value = message.get("id")
+    return None if value is None or isinstance(value, bool | dict | list) else str(value)
+
+
+# -- SyncRequest over the wire ---------------------------------------------------------------
+
+
+def sync_request_to_json(request: SyncRequest) -> dict[str, Any]:
+    """The JSON form of a request: paths and positions as strings, like the CLI's flags."""
+    return request.to_dict()
+
+
+def sync_request_from_json(data: Any, *, what: str = "request") -> SyncRequest:
+    """Build a `SyncRequest` from its JSON form; unknown keys and bad types raise `ProtocolError`.
+
+    Positions stay strings (`"00:00:05;00"`, `"120"`, `"2.5s"`): `resolve_request` parses them
+    against the clip exactly as it does for the CLI, so the runtime adds no second parser.
+    """
+    if not isinstance(data, dict):
+        raise ProtocolError(f"{what} must be an object with at least video, audio and output")
+    known = {f.name for f in fields(SyncRequest)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ProtocolError(f"{what}: unknown field(s) {', '.join(unknown)}; known fields: {', '.join(sorted(known))}")
+    missing = [name for name in ("video", "audio", "output") if not data.get(name)]
+    if missing:
+        raise ProtocolError(f"{what}: missing {', '.join(missing)}")
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        if value is None:
+            continue
+        if name in _PATH_FIELDS:
+            values[name] = Path(str(value)).expanduser()
+        elif name in _INT_FIELDS:
+            if isinstance(value, bool) or not isinstance(value, int | str):
+                raise ProtocolError(f"{what}.{name}: expected a whole number of frames, got {value!r}")
+            try:
+                values[name] = int(value)
+            except ValueError:
+                raise ProtocolError(f"{what}.{name}: expected a whole number of frames, got {value!r}") from None
+        elif name in _FLOAT_FIELDS:
+            try:
+                values[name] = float(value)
+            except (TypeError, ValueError):
+                raise ProtocolError(f"{what}.{name}: expected a number, got {value!r}") from None
+        elif name == "references":
+            if not isinstance(value, list):
+                raise ProtocolError(f"{what}.references: expected a list of ranges such as [\"0-120\"]")
+            values[name] = [str(item) for item in value]
+        else:
+            values[name] = str(value)
+    return SyncRequest(**values)
+
+
+# -- events ------------------------------------------------------------------------------------
+
+
+def hello_event(request_id: str | None, *, mytalk_version: str, engines: list[str], default_engine: str | None,
+                pid: int) -> dict[str, Any]:
+    return {"event": "hello", "id": request_id, "protocol": PROTOCOL_VERSION, "mytalk": mytalk_version,
+            "engines": engines, "default_engine": default_engine, "requests": list(REQUEST_TYPES), "pid": pid}
+
+
+def progress_event(request_id: str, done: int, total: int, stage: str, eta_s: float | None) -> dict[str, Any]:
+    event: dict[str, Any] = {"event": "progress", "id": request_id, "done": done, "total": total, "stage": stage}
+    if eta_s is not None:
+        event["eta_s"] = round(eta_s, 2)
+    return event
+
+
+def preview_ready_event(request_id: str, path: Path, result: Mapping[str, Any]) -> dict[str, Any]:
+    return {"event": "preview-ready", "id": request_id, "path": str(path), **{k: v for k, v in result.items() if k != "path"}}
+
+
+def done_event(request_id: str | None, result: Any) -> dict[str, Any]:
+    return {"event": "done", "id": request_id, "result": result}
+
+
+def error_event(request_id: str | None, message: str, code: str, frame: int | None = None) -> dict[str, Any]:
+    return {"event": "error", "id": request_id, "message": message, "code": code, "frame": frame}
+
+
+def error_code(error: BaseException) -> str:
+    """The `code` of an error event: the MyTalk error class name, or "InternalError" for a bug."""
+    if isinstance(error, MyTalkError):
+        return type(error).__name__
+    return "InternalError"
+
+
+def check_event(message: Mapping[str, Any]) -> str:
+    """Return the event name of a decoded event, or raise `ProtocolError` (used by clients)."""
+    name = message.get("event")
+    if name not in EVENT_TYPES:
+        raise ProtocolError(f"unknown event {name!r}; this client knows {', '.join(EVENT_TYPES)}")
+    return str(name)
+
+
+class ProgressThrottle:
+    """Turns a stream of `progress(done, total, stage)` calls into at most ~10 events a second.
+
+    A call passes when `interval_s` has gone by since the last passed call, or when it is the
+    first of a new stage or the last of a stage (done == total): the UI then always sees each
+    stage begin and end, and never a frozen 99 %. The ETA is the stage's remaining work at the
+    stage's average rate so far, in seconds.
+    """
+
+    def __init__(self, emit: Callable[[int, int, str, float | None], None], *,
+                 interval_s: float = PROGRESS_INTERVAL_S, clock: Callable[[], float] = time.monotonic) -> None:
+        self._emit = emit
+        self._interval = interval_s
+        self._clock = clock
+        self._last_emit = float("-inf")
+        self._stage: str | None = None
+        self._stage_began = 0.0
+        self.emitted = 0
+
+    def __call__(self, done: int, total: int, stage: str) -> None:
+        now = self._clock()
+        new_stage = stage != self._stage
+        if new_stage:
+            self._stage, self._stage_began = stage, now
+        final = total > 0 and done >= total
+        if not (new_stage or final or now - self._last_emit >= self._interval):
+            return
+        self._last_emit = now
+        elapsed = now - self._stage_began
+        eta = (total - done) * elapsed / done if done > 0 and total > 0 and elapsed > 0 else None
+        self.emitted += 1
+        self._emit(done, total, stage, eta)
+
+
+def require(message: Mapping[str, Any], name: str, kind: type | tuple[type, ...], what: str) -> Any:
+    """A required field of a request, type-checked; `ProtocolError` names the field and the fix."""
+    value = message.get(name)
+    if value is None or isinstance(value, bool) or not isinstance(value, kind):
+        raise ProtocolError(f"{what} request needs \"{name}\"")
+    return value
+
+
+def parse_job_id(message: Mapping[str, Any]) -> str:
+    """The job a cancel request names (`"job"`)."""
+    value = message.get("job")
+    if value is None or isinstance(value, bool | dict | list) or str(value) == "":
+        raise ProtocolError("cancel request needs \"job\": the id of the preview, commit or track request to stop")
+    return str(value)
+
+
+__all__ = [
+    "EVENT_TYPES",
+    "JOB_TYPES",
+    "PROGRESS_INTERVAL_S",
+    "PROTOCOL_VERSION",
+    "REQUEST_TYPES",
+    "ProgressThrottle",
+    "ProtocolError",
+    "check_event",
+    "check_request",
+    "decode",
+    "done_event",
+    "encode",
+    "error_code",
+    "error_event",
+    "hello_event",
+    "parse_job_id",
+    "preview_ready_event",
+    "progress_event",
+    "require",
+    "request_event_id",
+    "sync_request_from_json",
+    "sync_request_to_json",
+]

@@ -1,0 +1,294 @@
+"""`mytalk runtime`: the local core process that the panel and host shims talk to.
+
+Why a separate process: the engines run torch and FFmpeg, and a crash there (a segfault in a
+decoder, a CUDA abort) must not take the editing application down with it. The panel starts this
+process as a child, speaks the JSON-lines protocol of `mytalk.core.runtime.protocol` over its
+stdin and stdout, and restarts it when it dies.
+
+Threads: the main thread reads requests, so `cancel` is seen while a job renders; one worker
+thread runs the jobs (track, preview, commit) one at a time, in arrival order. `hello`, `probe`,
+`cancel` and `shutdown` are answered by the reader at once. Cancel flags live in a `JobSession`;
+`run_sync` polls them per frame, so a running job stops within a frame and leaves no file.
+
+stdout belongs to the protocol. At start-up the real stdout file descriptor is duplicated for
+the protocol and descriptor 1 is pointed at stderr, so a stray `print` or a C library writing to
+stdout cannot corrupt the event stream. Logging goes to stderr. Nothing here opens a socket.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import traceback
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, BinaryIO, TextIO
+
+from mytalk.core import __version__
+from mytalk.core.engines import DEFAULT_ENGINE, available_engines
+from mytalk.core.errors import JobCancelledError, MyTalkError
+from mytalk.core.jobs import commands
+from mytalk.core.jobs.request import parse_face_point
+from mytalk.core.runtime import protocol
+from mytalk.core.runtime.protocol import ProgressThrottle, ProtocolError
+from mytalk.core.userdirs import UserDirs, user_dirs
+
+log = logging.getLogger("mytalk.runtime")
+
+SHUTDOWN_GRACE_S = 5.0
+"""How long shutdown waits for a cancelled job to unwind (it normally takes one frame)."""
+
+
+@dataclass
+class _Job:
+    """A queued request that runs on the worker thread."""
+
+    id: str
+    kind: str
+    message: dict[str, Any]
+
+
+class RuntimeServer:
+    """Dispatches protocol requests; `emit` is the only way anything reaches the client.
+
+    `write_line` receives one encoded event (without newline) at a time and must be safe to call
+    from the reader and worker threads; `RuntimeServer` serialises the calls with a lock.
+    """
+
+    def __init__(self, write_line: Callable[[str], None], session: commands.JobSession | None = None,
+                 *, log_dir: Path | None = None) -> None:
+        self._write_line = write_line
+        self._write_lock = threading.Lock()
+        self.session = session or commands.JobSession()
+        self._log_dir = log_dir
+        self._queue: deque[_Job] = deque()
+        self._running: _Job | None = None
+        self._cond = threading.Condition()
+        self._closing = False
+        self._worker = threading.Thread(target=self._work, name="mytalk-runtime-worker", daemon=True)
+        self._worker.start()
+
+    # -- output --------------------------------------------------------------------------------
+
+    def emit(self, event: dict[str, Any]) -> None:
+        """Write one event line; a broken pipe (client gone) is logged, not raised."""
+        line = protocol.encode(event)
+        with self._write_lock:
+            try:
+                self._write_line(line)
+            except (BrokenPipeError, ValueError, OSError) as error:
+                log.debug("client gone, event dropped: %s", error)
+
+    def hello(self, request_id: str | None = None) -> None:
+        engines = available_engines()
+        default = DEFAULT_ENGINE if DEFAULT_ENGINE in engines else None
+        self.emit(protocol.hello_event(request_id, mytalk_version=__version__, engines=engines,
+                                       default_engine=default, pid=os.getpid()))
+
+    def _emit_error(self, request_id: str | None, error: BaseException) -> None:
+        if isinstance(error, MyTalkError):
+            message = str(error).replace("\n", "; ")
+        else:
+            where = self._log_internal_error(error)
+            message = f"internal error: {type(error).__name__}: {error}" + (f"; details in {where}" if where else "")
+        self.emit(protocol.error_event(request_id, message, protocol.error_code(error), commands.failed_frame(error)))
+
+    def _log_internal_error(self, error: BaseException) -> Path | None:
+        text = "".join(traceback.format_exception(error))
+        log.error("internal error\n%s", text)
+        try:
+            folder = UserDirs.ensure(self._log_dir or user_dirs().logs)
+            path = folder / f"runtime-{datetime.now():%Y%m%d-%H%M%S}-{os.getpid()}.log"
+            with path.open("a", encoding="utf-8") as handle:
+                handle.write(text + "\n")
+            return path
+        except OSError:
+            return None
+
+    # -- input ---------------------------------------------------------------------------------
+
+    def handle_line(self, line: str | bytes) -> bool:
+        """Handle one request line; returns False once the runtime should stop reading."""
+        if not line.strip():
+            return True
+        try:
+            message = protocol.decode(line)
+        except ProtocolError as error:
+            self._emit_error(None, error)
+            return True
+        return self.handle(message)
+
+    def handle(self, message: dict[str, Any]) -> bool:
+        """Handle one decoded request; returns False after `shutdown`."""
+        try:
+            kind, request_id = protocol.check_request(message)
+        except ProtocolError as error:
+            self._emit_error(protocol.request_event_id(message), error)
+            return True
+        try:
+            if kind == "hello":
+                self.hello(request_id)
+            elif kind == "probe":
+                self._probe(request_id, message)
+            elif kind == "cancel":
+                self._cancel(request_id, protocol.parse_job_id(message))
+            elif kind == "shutdown":
+                self.shutdown()
+                self.emit(protocol.done_event(request_id, {"shutdown": True}))
+                return False
+            else:
+                self._enqueue(_Job(request_id, kind, message))
+        except Exception as error:  # noqa: BLE001 - every request gets an answer, even a bug
+            self._emit_error(request_id, error)
+        return True
+
+    def _probe(self, request_id: str, message: dict[str, Any]) -> None:
+        from mytalk.core.media.probe import probe
+
+        path = Path(protocol.require(message, "path", str, "probe")).expanduser()
+        self.emit(protocol.done_event(request_id, probe(path).to_dict()))
+
+    def _enqueue(self, job: _Job) -> None:
+        # Validate before queueing, so a malformed request fails now rather than after a long job.
+        if job.kind in ("preview", "commit"):
+            protocol.sync_request_from_json(job.message.get("request"), what=f"{job.kind}.request")
+        else:
+            protocol.require(job.message, "video", str, "track")
+        with self._cond:
+            if self._closing:
+                raise ProtocolError(f"{job.kind} {job.id}: the runtime is shutting down; start it again")
+            busy = {queued.id for queued in self._queue} | ({self._running.id} if self._running else set())
+            if job.id in busy:
+                raise ProtocolError(f"{job.kind}: id {job.id!r} is already queued or running; use a new id per request")
+            self.session.register(job.id)
+            self._queue.append(job)
+            self._cond.notify()
+
+    def _cancel(self, request_id: str, job_id: str) -> None:
+        with self._cond:
+            queued = next((job for job in self._queue if job.id == job_id), None)
+            if queued is not None:
+                self._queue.remove(queued)
+            running = self._running is not None and self._running.id == job_id
+        if queued is not None:
+            self.session.finish(job_id)
+            self.emit(protocol.error_event(job_id, f"{queued.kind} cancelled before it started; nothing was written",
+                                           JobCancelledError.__name__))
+            self.emit(protocol.done_event(request_id, {"job": job_id, "cancelled": True, "state": "queued"}))
+            return
+        flagged = running and commands.cancel(self.session, job_id)
+        self.emit(protocol.done_event(request_id, {"job": job_id, "cancelled": bool(flagged),
+                                                   "state": "running" if flagged else "unknown"}))
+
+    def shutdown(self, timeout: float = SHUTDOWN_GRACE_S) -> None:
+        """Drop queued jobs, cancel the running one and wait for it to unwind."""
+        with self._cond:
+            self._closing = True
+            dropped = list(self._queue)
+            self._queue.clear()
+            self._cond.notify_all()
+        for job in dropped:
+            self.session.finish(job.id)
+            self.emit(protocol.error_event(job.id, f"{job.kind} cancelled: the runtime shut down; nothing was written",
+                                           JobCancelledError.__name__))
+        self.session.cancel_all()
+        self._worker.join(timeout)
+
+    def serve(self, stream: BinaryIO | Iterable[bytes]) -> int:
+        """Read request lines until `shutdown` or end of input; returns the exit status."""
+        self.hello(None)
+        try:
+            for line in stream:
+                if not self.handle_line(line):
+                    return 0
+        except KeyboardInterrupt:
+            pass
+        # End of input: the panel is gone, so nobody will read results. Stop cleanly.
+        self.shutdown()
+        return 0
+
+    # -- worker --------------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._closing:
+                    self._cond.wait()
+                if not self._queue:
+                    return  # closing and nothing left
+                job = self._queue.popleft()
+                self._running = job
+            try:
+                self._run(job)
+            except Exception as error:  # noqa: BLE001 - a job's bug must not kill the worker
+                self._emit_error(job.id, error)
+            finally:
+                self.session.finish(job.id)
+                with self._cond:
+                    self._running = None
+
+    def _run(self, job: _Job) -> None:
+        def emit_progress(done: int, total: int, stage: str, eta: float | None) -> None:
+            self.emit(protocol.progress_event(job.id, done, total, stage, eta))
+
+        throttle = ProgressThrottle(emit_progress)
+        if self.session.is_cancelled(job.id):
+            raise JobCancelledError(f"{job.kind} cancelled before it started; nothing was written")
+        if job.kind == "preview":
+            request = protocol.sync_request_from_json(job.message.get("request"), what="preview.request")
+            result = commands.preview(self.session, request, throttle, job_id=job.id)
+            summary = result.to_dict()
+            self.emit(protocol.preview_ready_event(job.id, result.path, summary))
+            self.emit(protocol.done_event(job.id, {**summary, "report": result.report}))
+        elif job.kind == "commit":
+            request = protocol.sync_request_from_json(job.message.get("request"), what="commit.request")
+            commit_result = commands.commit(self.session, request, throttle, job_id=job.id)
+            self.emit(protocol.done_event(job.id, commit_result.to_dict()))
+        elif job.kind == "track":
+            message = job.message
+            video = Path(protocol.require(message, "video", str, "track")).expanduser()
+            start = int(protocol.require(message, "start", int, "track"))
+            stop = int(protocol.require(message, "stop", int, "track"))
+            face = message.get("face")
+            point = parse_face_point(face) if isinstance(face, str) else None
+            track_result = commands.track(self.session, video, start, stop, throttle, job_id=job.id,
+                                          face_point=point)
+            self.emit(protocol.done_event(job.id, track_result.to_dict()))
+
+
+def _claim_stdout() -> TextIO:
+    """Keep the real stdout for protocol lines and send everything else written to fd 1 to stderr."""
+    sys.stdout.flush()
+    protocol_fd = os.dup(sys.stdout.fileno())
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    sys.stdout = sys.stderr
+    return os.fdopen(protocol_fd, "w", encoding="utf-8", newline="\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `mytalk runtime` (and the manifest's runtime command); returns the exit status."""
+    out = _claim_stdout()
+    logging.basicConfig(stream=sys.stderr, level=os.environ.get("MYTALK_LOG_LEVEL", "WARNING").upper(),
+                        format="mytalk-runtime %(levelname)s %(message)s")
+
+    def write_line(line: str) -> None:
+        out.write(line + "\n")
+        out.flush()
+
+    server = RuntimeServer(write_line)
+    try:
+        return server.serve(sys.stdin.buffer)
+    finally:
+        try:
+            out.close()
+        except OSError:
+            pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,395 @@
+"""Timeline files as a host: OpenTimelineIO `.otio`, CMX 3600 `.edl` and FCP 7 `.xml`.
+
+`mytalk panel --timeline CUT.otio` lists the cut's clips; the editor picks one by its record
+range, the panel gets the matching source frames, and each commit writes a **new** timeline
+version next to the cut, `CUT_mytalk_v001.otio` (then v002 ...), with the fixed clip on a track
+of its own above the picture, at the same record time. The cut's file is never written.
+
+Several commits in one session accumulate: v002 holds the fix of v001 and the new one, because
+the version is built from the original cut plus every fix placed so far.
+
+Format notes (what OTIO's adapters can and cannot carry):
+- `.otio` keeps everything, including the `mytalk` provenance metadata on the fixed clip; it is
+  always written, whatever the input format.
+- `.xml` (FCP 7, also Premiere's interchange) is written as well, with all tracks.
+- `.edl` holds a single video track, so the same-format version is an EDL of the fixes only,
+  at their record timecodes, to lay over the original cut in the NLE.
+- The CMX reader drops the cut's first record timecode (it starts the track at 0), so it is read
+  from the first event and added back, and rates come from the media, because an EDL has none.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+from urllib.request import url2pathname
+
+import opentimelineio as otio
+from opentimelineio import opentime
+
+from mytalk.core.errors import MediaNotFoundError, RangeError, UsageError
+from mytalk.core.jobs.versioning import reserve_version
+from mytalk.core.media.probe import MediaInfo, probe
+from mytalk.core.timecode import frames_to_smpte, is_drop_frame_rate, parse_position
+from mytalk.plugin.hosts import HostError, Placement, Shot
+
+ADAPTERS = {".otio": "otio_json", ".edl": "cmx_3600", ".xml": "fcp_xml"}
+FIX_TRACK_NAME = "MyTalk"
+DEFAULT_EDL_RATE = Fraction(24)
+_EDL_EVENT = re.compile(
+    r"^(?P<head>\d{3,}\s+\S+\s+\S+\s+\S+(?:\s+\d+)?\s+"
+    r"\d{2}:\d{2}:\d{2}[:;]\d{2}\s+\d{2}:\d{2}:\d{2}[:;]\d{2}\s+)"
+    r"(?P<rec_in>\d{2}:\d{2}:\d{2}[:;]\d{2})(?P<gap>\s+)(?P<rec_out>\d{2}:\d{2}:\d{2}[:;]\d{2})",
+    re.MULTILINE,
+)
+
+
+def rate_of(value: float) -> Fraction:
+    """An exact rate from OTIO's float rates: 23.976... -> 24000/1001, 25.0 -> 25."""
+    for exact in (Fraction(24000, 1001), Fraction(30000, 1001), Fraction(60000, 1001), Fraction(48000, 1001)):
+        if abs(float(exact) - value) < 1e-3:
+            return exact
+    return Fraction(value).limit_denominator(1001)
+
+
+def media_path(clip: otio.schema.Clip, cut: Path) -> Path | None:
+    """The file a clip plays, from its reference's URL (file://, plain or relative to the cut)."""
+    reference = clip.media_reference
+    url = getattr(reference, "target_url", None)
+    if not url:
+        return None
+    parsed = urlparse(url)
+    if parsed.scheme == "file":
+        path = Path(url2pathname(unquote(parsed.path)))
+    elif parsed.scheme and len(parsed.scheme) > 1:
+        return None  # http(s) and friends: not a local file
+    else:
+        path = Path(url)
+    return path if path.is_absolute() else (cut.parent / path)
+
+
+@dataclass(frozen=True)
+class TimelineClip:
+    """One video clip of the cut: record span (frames from the cut's start) and its media."""
+
+    number: int
+    name: str
+    track_index: int
+    track_name: str
+    record_start: int
+    record_stop: int
+    source_start: int
+    media: Path | None
+    clip: Any
+
+    @property
+    def frames(self) -> int:
+        return self.record_stop - self.record_start
+
+
+class OtioTimeline:
+    """A cut read through OpenTimelineIO; picks shots and writes new versions with fixes."""
+
+    name = "timeline"
+
+    def __init__(self, path: Path, *, rate: Fraction | None = None) -> None:
+        self.path = Path(path).expanduser()
+        if not self.path.is_file():
+            raise MediaNotFoundError(f"timeline not found: {self.path}")
+        self.suffix = self.path.suffix.lower()
+        if self.suffix not in ADAPTERS:
+            raise UsageError(f"{self.path.name}: unsupported timeline format; use {', '.join(ADAPTERS)}")
+        self._probes: dict[Path, MediaInfo] = {}
+        self._text = self.path.read_text(encoding="utf-8", errors="replace")
+        self.timeline = self._read(rate)
+        self.fps = self._timeline_rate()
+        self.record_offset = self._record_offset()
+        self._fixes: list[tuple[int, otio.schema.Clip]] = []
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def _read(self, rate: Fraction | None) -> otio.schema.Timeline:
+        adapter = ADAPTERS[self.suffix]
+        try:
+            if adapter != "cmx_3600":
+                return otio.adapters.read_from_string(self._text, adapter)
+            # An EDL has no rate of its own: read it, probe its first playable media for the
+            # rate, and read again at that rate when it differs.
+            if rate is None:
+                # A provisional read only to find the media: at a wrong rate, source and record
+                # durations may disagree by a frame, which is not an error yet.
+                rate = DEFAULT_EDL_RATE
+                draft = otio.adapters.read_from_string(self._text, adapter, rate=float(rate),
+                                                       ignore_timecode_mismatch=True)
+                for clip in draft.find_clips():
+                    path = media_path(clip, self.path)
+                    if path is not None and path.is_file():
+                        rate = self._probe(path).video.fps  # type: ignore[union-attr]
+                        break
+            return otio.adapters.read_from_string(self._text, adapter, rate=float(rate))
+        except otio.exceptions.OTIOError as error:
+            raise UsageError(f"{self.path.name}: cannot be read as {adapter} ({error}); export the cut again") from None
+
+    def _probe(self, path: Path) -> MediaInfo:
+        info = self._probes.get(path)
+        if info is None:
+            info = self._probes[path] = probe(path)
+            if info.video is None:
+                raise UsageError(f"{path}: has no video; the clip's media must be a video file")
+        return info
+
+    def _timeline_rate(self) -> Fraction:
+        for track in self.timeline.video_tracks():
+            for item in track:
+                return rate_of(item.duration().rate)
+        raise UsageError(f"{self.path.name}: the cut has no video clips")
+
+    def _record_offset(self) -> int:
+        """Frames of the cut's start timecode (01:00:00:00 is 90000 at 25 fps)."""
+        start = self.timeline.global_start_time
+        if start is not None:
+            return int(round(start.value_rescaled_to(float(self.fps))))
+        if self.suffix == ".edl":
+            match = _EDL_EVENT.search(self._text)
+            if match:
+                return parse_position(match.group("rec_in"), self.fps, what="EDL record in")
+        return 0
+
+    def record_timecode(self, frame: int) -> str:
+        return frames_to_smpte(self.record_offset + frame, self.fps)
+
+    def parse_record(self, text: str) -> int:
+        """A typed record position: frames from the cut's start, seconds, or the cut's timecode."""
+        raw = text.strip()
+        if ":" in raw or ";" in raw:
+            return parse_position(raw, self.fps, what="record position") - self.record_offset
+        return parse_position(raw, self.fps, what="record position")
+
+    def clips(self) -> list[TimelineClip]:
+        """Video clips of every track, top track first, in record order."""
+        result: list[TimelineClip] = []
+        tracks = list(self.timeline.video_tracks())
+        for track_index in reversed(range(len(tracks))):
+            track = tracks[track_index]
+            if not track.enabled:
+                continue
+            for item in track:
+                if not isinstance(item, otio.schema.Clip):
+                    continue
+                span = item.range_in_parent()
+                start = int(round(span.start_time.value_rescaled_to(float(self.fps))))
+                frames = int(round(span.duration.value_rescaled_to(float(self.fps))))
+                path = media_path(item, self.path)
+                result.append(TimelineClip(len(result) + 1, item.name or (path.name if path else "clip"),
+                                           track_index, track.name or f"V{track_index + 1}", start, start + frames,
+                                           0, path, item))
+        return sorted(result, key=lambda c: (c.record_start, -c.track_index))
+
+    def clip_at(self, record_start: int, record_stop: int | None = None) -> TimelineClip:
+        """The clip under a record range: most overlap wins, the upper track on a tie."""
+        record_stop = record_start + 1 if record_stop is None else record_stop
+        if record_stop <= record_start:
+            raise RangeError(f"record range {self.record_timecode(record_start)}-{self.record_timecode(record_stop)} "
+                             "is empty; put the out after the in")
+        best: tuple[int, int, TimelineClip] | None = None
+        for clip in self.clips():
+            overlap = min(record_stop, clip.record_stop) - max(record_start, clip.record_start)
+            if overlap > 0 and (best is None or (overlap, clip.track_index) > best[:2]):
+                best = (overlap, clip.track_index, clip)
+        if best is None:
+            raise RangeError(f"no video clip of {self.path.name} lies under "
+                             f"{self.record_timecode(record_start)}-{self.record_timecode(record_stop)}; "
+                             "mark a range over a clip")
+        return best[2]
+
+    # -- mapping to source frames ----------------------------------------------------------------
+
+    def _source_frame(self, clip: TimelineClip, record_frame: int) -> int:
+        """Clip-relative frame of the media shown at `record_frame` (assumes no speed change)."""
+        item = clip.clip
+        assert clip.media is not None
+        info = self._probe(clip.media)
+        video = info.video
+        assert video is not None
+        record_time = opentime.RationalTime(record_frame - clip.record_start, float(self.fps))
+        source_time = item.source_range.start_time + record_time.rescaled_to(item.source_range.start_time.rate)
+        available = item.media_reference.available_range
+        if available is not None:
+            origin = available.start_time
+        elif video.start_timecode:
+            # EDLs give source timecode; the file's own start timecode is its frame 0.
+            origin = opentime.from_timecode(video.start_timecode.replace(";", ":"), float(video.fps))
+        else:
+            origin = opentime.RationalTime(0, source_time.rate)
+        offset = (source_time - origin.rescaled_to(source_time.rate)).to_seconds()
+        return int(round(Fraction(offset).limit_denominator(1_000_000) * video.fps))
+
+    def shot(self, record_start: int, record_stop: int | None = None) -> Shot:
+        """Pick the clip under [record_start, record_stop) and map that range to source frames.
+
+        The range is clipped to the picked clip; record frames count from the cut's start.
+        """
+        picked = self.clip_at(record_start, record_stop)
+        if picked.media is None:
+            raise MediaNotFoundError(f"clip {picked.name!r} at {self.record_timecode(picked.record_start)} has no media "
+                                     "file in the cut; relink it in the NLE and export again")
+        if not picked.media.is_file():
+            raise MediaNotFoundError(f"clip {picked.name!r}: its media {picked.media} is not found; relink it")
+        if picked.clip.effects:
+            raise UsageError(f"clip {picked.name!r} has a speed change or effect ({picked.clip.effects[0].name or 'effect'});"
+                             " render it out first, MyTalk maps frames one to one")
+        info = self._probe(picked.media)
+        video = info.video
+        assert video is not None
+        if video.fps != self.fps:
+            raise UsageError(f"clip {picked.name!r} is {float(video.fps):.3f} fps in a {float(self.fps):.3f} fps cut; "
+                             "MyTalk needs the clip at the cut's rate")
+        start = max(record_start, picked.record_start)
+        stop = min(picked.record_stop, record_stop if record_stop is not None else picked.record_stop)
+        source_start = self._source_frame(picked, start)
+        source_stop = source_start + (stop - start)
+        if source_start < 0 or source_stop > video.frame_count:
+            raise RangeError(f"clip {picked.name!r} uses frames {source_start}-{source_stop} but {picked.media.name} has "
+                             f"{video.frame_count}; the cut and the media disagree, relink the clip")
+        return Shot(name=picked.name, video=picked.media, source_start=source_start, source_stop=source_stop,
+                    record_start=start, record_fps=self.fps, record_offset=self.record_offset,
+                    drop_frame=is_drop_frame_rate(self.fps) or None,
+                    host_data={"clip_number": picked.number, "track": picked.track_name})
+
+    def current_shot(self) -> Shot:
+        """A timeline file has no playhead or marks of its own: the first clip, whole."""
+        clips = self.clips()
+        if not clips:
+            raise UsageError(f"{self.path.name}: the cut has no video clips")
+        return self.shot(clips[0].record_start, clips[0].record_stop)
+
+    # -- writing versions ------------------------------------------------------------------------
+
+    def _fix_clip(self, render: Path, start: int, frames: int, provenance: dict[str, Any]) -> otio.schema.Clip:
+        info = self._probe(render)
+        video = info.video
+        assert video is not None
+        rate = float(video.fps)
+        first = opentime.from_timecode(video.start_timecode.replace(";", ":"), rate) if video.start_timecode else \
+            opentime.RationalTime(0, rate)
+        available = opentime.TimeRange(first, opentime.RationalTime(video.frame_count, rate))
+        reference = otio.schema.ExternalReference(target_url=str(render.resolve()), available_range=available)
+        clip = otio.schema.Clip(name=render.stem, media_reference=reference,
+                                source_range=opentime.TimeRange(first, opentime.RationalTime(frames, rate)))
+        clip.metadata["mytalk"] = provenance
+        return clip
+
+    def _version_timeline(self) -> otio.schema.Timeline:
+        """The original cut plus every fix so far, each on the lowest MyTalk track where it fits."""
+        timeline = copy.deepcopy(self.timeline)
+        timeline.name = f"{self.timeline.name or self.path.stem} (MyTalk)"
+        tracks: list[list[tuple[int, otio.schema.Clip]]] = []
+        for start, clip in sorted(self._fixes, key=lambda fix: fix[0]):
+            for placed in tracks:
+                last_start, last_clip = placed[-1]
+                last_stop = last_start + int(round(last_clip.source_range.duration.value_rescaled_to(float(self.fps))))
+                if last_stop <= start:
+                    placed.append((start, clip))
+                    break
+            else:
+                tracks.append([(start, clip)])
+        rate = float(self.fps)
+        for number, placed in enumerate(tracks, start=1):
+            track = otio.schema.Track(name=FIX_TRACK_NAME if number == 1 else f"{FIX_TRACK_NAME} {number}",
+                                      kind=otio.schema.TrackKind.Video)
+            cursor = 0
+            for start, clip in placed:
+                if start > cursor:
+                    track.append(otio.schema.Gap(source_range=opentime.TimeRange(
+                        opentime.RationalTime(0, rate), opentime.RationalTime(start - cursor, rate))))
+                track.append(copy.deepcopy(clip))
+                cursor = start + int(round(clip.source_range.duration.value_rescaled_to(rate)))
+            timeline.tracks.append(track)
+        return timeline
+
+    def _output_folder(self, fallback: Path) -> Path:
+        folder = self.path.parent
+        return folder if os.access(folder, os.W_OK) else fallback
+
+    def write_version(self, render: Path, record_start: int, frames: int, provenance: dict[str, Any], *,
+                      folder: Path | None = None) -> list[Path]:
+        """Add a fix at `record_start` and write the next `CUT_mytalk_vNNN` version; returns the files.
+
+        Always `.otio`; plus the input's own format for `.xml` (whole cut) and `.edl` (the fixes).
+        """
+        self._fixes.append((record_start, self._fix_clip(render, record_start, frames, provenance)))
+        try:
+            timeline = self._version_timeline()
+            suffixes = [".otio"] + ([self.suffix] if self.suffix != ".otio" else [])
+            target = folder or self._output_folder(render.parent)
+            with reserve_version(target, f"{self.path.stem}_mytalk", suffixes) as slot:
+                written: list[Path] = []
+                try:
+                    for suffix in suffixes:
+                        path = slot.path(suffix)
+                        path.write_text(self._serialise(timeline, suffix), encoding="utf-8")
+                        written.append(path)
+                except BaseException:
+                    for path in written:
+                        path.unlink(missing_ok=True)
+                    raise
+                return written
+        except BaseException:
+            self._fixes.pop()
+            raise
+
+    def _serialise(self, timeline: otio.schema.Timeline, suffix: str) -> str:
+        try:
+            if suffix == ".edl":
+                fixes = otio.schema.Timeline(name=f"{timeline.name} fixes")
+                # One video track per EDL: the first MyTalk track (overlapping fixes, rare, stay
+                # in the .otio only).
+                first_fix_track = next(t for t in timeline.video_tracks() if t.name == FIX_TRACK_NAME)
+                fixes.tracks.append(copy.deepcopy(first_fix_track))
+                text = otio.adapters.write_to_string(fixes, "cmx_3600", rate=float(self.fps))
+                return self._shift_edl_records(text)
+            return str(otio.adapters.write_to_string(timeline, ADAPTERS[suffix]))
+        except otio.exceptions.OTIOError as error:
+            raise HostError(f"cannot write the {suffix} version of {self.path.name}: {error}") from None
+
+    def _shift_edl_records(self, text: str) -> str:
+        """Add the cut's start timecode back to record times (the CMX writer starts at 0)."""
+        if not self.record_offset:
+            return text
+
+        def shift(match: re.Match[str]) -> str:
+            rec_in = parse_position(match.group("rec_in"), self.fps) + self.record_offset
+            rec_out = parse_position(match.group("rec_out"), self.fps) + self.record_offset
+            return (f"{match.group('head')}{frames_to_smpte(rec_in, self.fps)}{match.group('gap')}"
+                    f"{frames_to_smpte(rec_out, self.fps)}")
+
+        return _EDL_EVENT.sub(shift, text)
+
+    def place_result(self, shot: Shot, result: dict[str, Any]) -> Placement:
+        """Write a new version with the committed render at the record time of its first frame."""
+        render = Path(result["output"])
+        start, stop = int(result["start"]), int(result["stop"])
+        record_start = shot.record_frame_for(start)
+        provenance = {
+            "render": str(render),
+            "sidecar": result.get("sidecar"),
+            "version": result.get("version"),
+            "job_id": result.get("job_id"),
+            "source_clip": str(shot.video),
+            "source_range": [start, stop],
+            "record_start": record_start,
+            "from_timeline": str(self.path),
+        }
+        written = self.write_version(render, record_start, stop - start, provenance)
+        otio_file = written[0]
+        return Placement(f"placed on track {FIX_TRACK_NAME} at {self.record_timecode(record_start)} in {otio_file.name}",
+                         record_start, FIX_TRACK_NAME, otio_file)
+
+
+__all__ = ["ADAPTERS", "FIX_TRACK_NAME", "OtioTimeline", "TimelineClip", "media_path", "rate_of"]

@@ -1,0 +1,172 @@
+"""`mytalk panel [VIDEO] [--audio FILE] [--timeline CUT]`: the panel in a window of its own.
+
+The standalone host works for any editor: pull a shot from the timeline, fix it, put the result
+back. With `--timeline` (an .otio, CMX 3600 .edl or FCP 7 .xml cut) a dock lists the cut's clips
+with their record timecode; double-click a clip, or type a record range, and the panel opens the
+clip's media at the matching source frames. Each commit then writes a new timeline version next
+to the cut (see `mytalk.plugin.hosts.otio_timeline`).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mytalk.core.errors import MyTalkError
+from mytalk.plugin.hosts import attach
+from mytalk.plugin.hosts.otio_timeline import OtioTimeline, TimelineClip
+from mytalk.ui import panel as panel_module
+from mytalk.ui.panel import MyTalkPanel
+
+
+class TimelineDock(QDockWidget):
+    """The cut's clips; pick one (double-click) or a record range to load it into the panel."""
+
+    COLUMNS = ("Track", "Clip", "Record in", "Record out", "Media")
+
+    def __init__(self, host: OtioTimeline, panel: MyTalkPanel, parent: QWidget | None = None) -> None:
+        super().__init__(f"Timeline — {host.path.name}", parent)
+        self.setObjectName("timelineDock")
+        self.host = host
+        self.panel = panel
+        self.clips: list[TimelineClip] = host.clips()
+        self.table = QTableWidget(len(self.clips), len(self.COLUMNS), self)
+        self.table.setHorizontalHeaderLabels(self.COLUMNS)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.table.verticalHeader().setVisible(False)
+        for row, clip in enumerate(self.clips):
+            values = (clip.track_name, clip.name, host.record_timecode(clip.record_start),
+                      host.record_timecode(clip.record_stop), clip.media.name if clip.media else "(no media)")
+            for column, value in enumerate(values):
+                self.table.setItem(row, column, QTableWidgetItem(value))
+        self.table.resizeColumnsToContents()
+        self.table.cellDoubleClicked.connect(lambda row, _column: self.pick_clip(row))
+        self.record_in = QLineEdit(self)
+        self.record_in.setPlaceholderText("record in (01:00:10:00)")
+        self.record_out = QLineEdit(self)
+        self.record_out.setPlaceholderText("record out")
+        use = QPushButton("Use range", self)
+        use.clicked.connect(self.pick_range)
+        self.status = QLabel("Double-click a clip, or type a record range", self)
+        self.status.setWordWrap(True)
+        row_layout = QHBoxLayout()
+        row_layout.addWidget(self.record_in)
+        row_layout.addWidget(self.record_out)
+        row_layout.addWidget(use)
+        body = QWidget(self)
+        layout = QVBoxLayout(body)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(row_layout)
+        layout.addWidget(self.status)
+        self.setWidget(body)
+
+    def pick_clip(self, row: int) -> None:
+        clip = self.clips[row]
+        self._use(clip.record_start, clip.record_stop)
+
+    def pick_range(self) -> None:
+        try:
+            start = self.host.parse_record(self.record_in.text())
+            stop = self.host.parse_record(self.record_out.text()) if self.record_out.text().strip() else None
+        except MyTalkError as error:
+            self.status.setText(str(error))
+            return
+        self._use(start, stop)
+
+    def _use(self, record_start: int, record_stop: int | None) -> None:
+        try:
+            shot = self.host.shot(record_start, record_stop)
+        except MyTalkError as error:
+            self.status.setText(str(error))
+            self.panel.show_error(str(error))
+            return
+        attach(self.panel, self.host, shot)
+        self.status.setText(f"{shot.name}: source frames {shot.source_start}-{shot.source_stop} at "
+                            f"{shot.record_timecode}; commits go to {self.host.path.stem}_mytalk_vNNN")
+
+
+class StandaloneWindow(QMainWindow):
+    """The panel as the central widget, with a File menu and the optional timeline dock."""
+
+    def __init__(self, video: Path | None = None, audio: Path | None = None, timeline: Path | None = None,
+                 *, start_runtime: bool = True) -> None:
+        super().__init__()
+        self.setWindowTitle("MyTalk")
+        if QApplication.instance() is None:
+            raise RuntimeError("StandaloneWindow needs a QApplication")
+        self.panel = MyTalkPanel(self, video=video, audio=audio, start_runtime=start_runtime)
+        self.setCentralWidget(self.panel)
+        self.timeline_dock: TimelineDock | None = None
+        menu = self.menuBar().addMenu("&File")
+        for text, shortcut, slot in (("Open &clip…", QKeySequence.StandardKey.Open, self.panel.choose_clip),
+                                     ("Open &line…", None, self.panel.choose_line),
+                                     ("Open &timeline…", None, self.choose_timeline),
+                                     ("&Quit", QKeySequence.StandardKey.Quit, self.close)):
+            action = QAction(text, self)
+            if shortcut is not None:
+                action.setShortcut(shortcut)
+            action.triggered.connect(slot)
+            menu.addAction(action)
+        help_menu = self.menuBar().addMenu("&Help")
+        keys = QAction("&Keyboard", self)
+        keys.triggered.connect(self.show_keys)
+        help_menu.addAction(keys)
+        if timeline is not None:
+            self.open_timeline(timeline)
+        self.resize(1400, 860)
+
+    def choose_timeline(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open timeline", str(Path.home()),
+                                              "Timelines (*.otio *.edl *.xml);;All files (*)")
+        if path:
+            self.open_timeline(Path(path))
+
+    def open_timeline(self, path: Path) -> bool:
+        try:
+            host = OtioTimeline(path)
+        except MyTalkError as error:
+            self.panel.show_error(str(error))
+            return False
+        if self.timeline_dock is not None:
+            self.removeDockWidget(self.timeline_dock)
+            self.timeline_dock.deleteLater()
+        self.timeline_dock = TimelineDock(host, self.panel, self)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.timeline_dock)
+        return True
+
+    def show_keys(self) -> None:
+        doc = panel_module.__doc__ or ""
+        table = doc[doc.find("I / O"):].strip()
+        QMessageBox.information(self, "MyTalk keyboard", table)
+
+    def closeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        self.panel.shutdown()
+        super().closeEvent(event)
+
+
+def run_standalone(video: Path | None = None, audio: Path | None = None, timeline: Path | None = None) -> int:
+    """Open the standalone window and run until it closes; returns the exit status."""
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("MyTalk")
+    window = StandaloneWindow(video, audio, timeline)
+    window.show()
+    return int(app.exec())

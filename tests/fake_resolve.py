@@ -1,0 +1,233 @@
+"""FAKE DaVinci Resolve scripting API, for tests only. This is NOT Resolve.
+
+Resolve cannot run on the test machines, so `mytalk.plugin.hosts.resolve` is tested against this
+recorded fake. It implements exactly the `DaVinciResolveScript` calls that the adapter uses, with
+the signatures and return shapes of Resolve's scripting README (19.1+), and nothing else: any
+other call raises AttributeError, so the adapter cannot start depending on an undocumented call
+without a test noticing. Every call is appended to `FakeResolve.calls` as
+`(object_name, method, args)` so tests can check the exact conversation.
+
+Behaviour taken from the documentation (and from published scripts that use it):
+- `Timeline.GetMarkInOut()` -> {"video": {"in": i, "out": o}, "audio": {...}}, keys omitted when
+  unset; frames counted from the timeline start, out inclusive;
+- `TimelineItem.GetStart()/GetEnd()` are absolute timeline frames, GetEnd exclusive;
+  `GetLeftOffset()` is the source frame at the item's start;
+- `MediaPool.AppendToTimeline([clipInfo])` -> [TimelineItem]; clipInfo keys mediaPoolItem,
+  startFrame, endFrame (inclusive), mediaType (1 video), trackIndex, recordFrame (absolute);
+- `Timeline.AddTrack("video")` -> True and appends a track; `GetTrackCount("video")` counts them;
+- `TimelineItem.AddMarker(frameId, color, name, note, duration, customData)` -> True.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+Call = tuple[str, str, tuple[Any, ...]]
+
+
+class _Recorder:
+    """Base of the fake objects: records each documented call in the shared log."""
+
+    def __init__(self, log: list[Call], label: str) -> None:
+        self._log = log
+        self._label = label
+
+    def _record(self, method: str, *args: Any) -> None:
+        self._log.append((self._label, method, args))
+
+
+class FakeMediaPoolItem(_Recorder):
+    def __init__(self, log: list[Call], path: str, frames: int) -> None:
+        super().__init__(log, f"MediaPoolItem({Path(path).name})")
+        self.path = path
+        self.frames = frames
+
+    def GetClipProperty(self, name: str) -> str:  # noqa: N802 - Resolve's API names
+        self._record("GetClipProperty", name)
+        return {"File Path": self.path, "Frames": str(self.frames)}.get(name, "")
+
+    def GetName(self) -> str:  # noqa: N802
+        self._record("GetName")
+        return Path(self.path).name
+
+
+@dataclass
+class FakeMarker:
+    frame: int
+    color: str
+    name: str
+    note: str
+    duration: int
+    custom_data: str
+
+
+class FakeTimelineItem(_Recorder):
+    def __init__(self, log: list[Call], name: str, media: FakeMediaPoolItem | None, start: int, end: int,
+                 left_offset: int, track: int) -> None:
+        super().__init__(log, f"TimelineItem({name})")
+        self.name, self.media, self.start, self.end, self.left_offset, self.track = name, media, start, end, left_offset, track
+        self.markers: list[FakeMarker] = []
+
+    def GetName(self) -> str:  # noqa: N802
+        self._record("GetName")
+        return self.name
+
+    def GetStart(self) -> int:  # noqa: N802
+        self._record("GetStart")
+        return self.start
+
+    def GetEnd(self) -> int:  # noqa: N802
+        self._record("GetEnd")
+        return self.end
+
+    def GetDuration(self) -> int:  # noqa: N802
+        self._record("GetDuration")
+        return self.end - self.start
+
+    def GetLeftOffset(self) -> int:  # noqa: N802
+        self._record("GetLeftOffset")
+        return self.left_offset
+
+    def GetMediaPoolItem(self) -> FakeMediaPoolItem | None:  # noqa: N802
+        self._record("GetMediaPoolItem")
+        return self.media
+
+    def AddMarker(self, frame_id: int, color: str, name: str, note: str, duration: int,  # noqa: N802
+                  custom_data: str = "") -> bool:
+        self._record("AddMarker", frame_id, color, name, note, duration, custom_data)
+        if any(marker.frame == frame_id for marker in self.markers):
+            return False  # Resolve refuses a second marker on the same frame
+        self.markers.append(FakeMarker(frame_id, color, name, note, duration, custom_data))
+        return True
+
+
+class FakeTimeline(_Recorder):
+    def __init__(self, log: list[Call], name: str, fps: str, drop_frame: bool, start_frame: int) -> None:
+        super().__init__(log, f"Timeline({name})")
+        self.name, self.fps, self.drop_frame, self.start_frame = name, fps, drop_frame, start_frame
+        self.video_tracks: list[list[FakeTimelineItem]] = [[]]
+        self.marks: dict[str, dict[str, int]] = {}
+        self.current_item: FakeTimelineItem | None = None
+
+    def GetName(self) -> str:  # noqa: N802
+        self._record("GetName")
+        return self.name
+
+    def GetSetting(self, name: str) -> str:  # noqa: N802
+        self._record("GetSetting", name)
+        return {"timelineFrameRate": self.fps, "timelineDropFrameTimecode": "1" if self.drop_frame else "0"}.get(name, "")
+
+    def GetStartFrame(self) -> int:  # noqa: N802
+        self._record("GetStartFrame")
+        return self.start_frame
+
+    def GetMarkInOut(self) -> dict[str, dict[str, int]]:  # noqa: N802
+        self._record("GetMarkInOut")
+        return {kind: dict(marks) for kind, marks in self.marks.items()}
+
+    def GetCurrentVideoItem(self) -> FakeTimelineItem | None:  # noqa: N802
+        self._record("GetCurrentVideoItem")
+        return self.current_item
+
+    def GetTrackCount(self, track_type: str) -> int:  # noqa: N802
+        self._record("GetTrackCount", track_type)
+        return len(self.video_tracks) if track_type == "video" else 1
+
+    def AddTrack(self, track_type: str, sub_track_type: str | None = None) -> bool:  # noqa: N802
+        if sub_track_type is None:
+            self._record("AddTrack", track_type)
+        else:
+            self._record("AddTrack", track_type, sub_track_type)
+        if track_type != "video":
+            return False
+        self.video_tracks.append([])
+        return True
+
+
+class FakeMediaPool(_Recorder):
+    def __init__(self, log: list[Call], timeline: FakeTimeline) -> None:
+        super().__init__(log, "MediaPool")
+        self.timeline = timeline
+        self.items: list[FakeMediaPoolItem] = []
+
+    def ImportMedia(self, paths: list[str]) -> list[FakeMediaPoolItem]:  # noqa: N802
+        self._record("ImportMedia", list(paths))
+        imported = [FakeMediaPoolItem(self._log, p, frames=0) for p in paths if Path(p).is_file()]
+        self.items += imported
+        return imported
+
+    def AppendToTimeline(self, clip_infos: list[dict[str, Any]]) -> list[FakeTimelineItem]:  # noqa: N802
+        self._record("AppendToTimeline", [dict(info) for info in clip_infos])
+        placed: list[FakeTimelineItem] = []
+        for info in clip_infos:
+            track = int(info.get("trackIndex", 1))
+            if not 1 <= track <= len(self.timeline.video_tracks):
+                return []
+            media = info["mediaPoolItem"]
+            frames = int(info["endFrame"]) - int(info["startFrame"]) + 1  # endFrame is inclusive
+            record = int(info.get("recordFrame", self.timeline.start_frame))
+            item = FakeTimelineItem(self._log, Path(media.path).name, media, record, record + frames,
+                                    int(info["startFrame"]), track)
+            self.timeline.video_tracks[track - 1].append(item)
+            placed.append(item)
+        return placed
+
+
+class FakeProject(_Recorder):
+    def __init__(self, log: list[Call], timeline: FakeTimeline | None) -> None:
+        super().__init__(log, "Project")
+        self.timeline = timeline
+        self.media_pool = FakeMediaPool(log, timeline) if timeline else None
+
+    def GetCurrentTimeline(self) -> FakeTimeline | None:  # noqa: N802
+        self._record("GetCurrentTimeline")
+        return self.timeline
+
+    def GetMediaPool(self) -> FakeMediaPool | None:  # noqa: N802
+        self._record("GetMediaPool")
+        return self.media_pool
+
+
+class FakeProjectManager(_Recorder):
+    def __init__(self, log: list[Call], project: FakeProject | None) -> None:
+        super().__init__(log, "ProjectManager")
+        self.project = project
+
+    def GetCurrentProject(self) -> FakeProject | None:  # noqa: N802
+        self._record("GetCurrentProject")
+        return self.project
+
+
+@dataclass
+class FakeResolve:
+    """`DaVinciResolveScript.scriptapp("Resolve")` of a Resolve with one project and one timeline."""
+
+    timeline: FakeTimeline | None
+    calls: list[Call] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.timeline is not None:
+            self.timeline._log = self.calls
+        self.project = FakeProject(self.calls, self.timeline)
+        self.manager = FakeProjectManager(self.calls, self.project)
+
+    def GetProjectManager(self) -> FakeProjectManager:  # noqa: N802
+        self.calls.append(("Resolve", "GetProjectManager", ()))
+        return self.manager
+
+    def methods_called(self) -> list[str]:
+        return [f"{method}" for _, method, _ in self.calls]
+
+
+def resolve_with_clip(video: Path, *, fps: str = "25", drop_frame: bool = False, start_frame: int = 90000,
+                      record_start: int = 90050, left_offset: int = 20, frames: int = 80) -> FakeResolve:
+    """A fake Resolve whose timeline holds `video` (frames left_offset.. of it) at `record_start` on V1."""
+    calls: list[Call] = []
+    timeline = FakeTimeline(calls, "Reel 1", fps, drop_frame, start_frame)
+    media = FakeMediaPoolItem(calls, str(video), frames=0)
+    item = FakeTimelineItem(calls, video.name, media, record_start, record_start + frames, left_offset, 1)
+    timeline.video_tracks[0].append(item)
+    timeline.current_item = item
+    return FakeResolve(timeline, calls)

@@ -1,0 +1,189 @@
+"""Timeline round trips: a cut built with OpenTimelineIO around a shared clip, written as .otio and
+as a CMX 3600 EDL; a clip is picked by record range, mapped to source frames, committed, and a new
+timeline version carries the fix on a new track at the same record time. The cut is untouched."""
+
+from __future__ import annotations
+
+import hashlib
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import opentimelineio as otio
+import pytest
+from opentimelineio import opentime
+
+from conftest import media_path
+from mytalk.core.engines import available_engines
+from mytalk.core.jobs import commands
+from mytalk.core.jobs.request import SyncRequest
+from mytalk.plugin.hosts import attach
+from mytalk.plugin.hosts.otio_timeline import FIX_TRACK_NAME, OtioTimeline
+
+CLIP = "retalking_face2_swalwell.mp4"  # 25 fps, 125 frames
+OTHER = "hdtf_wda_katiehill_512.mp4"  # 25 fps, 200 frames
+LINE = "jfk_inaugural_en_16k.wav"
+RATE = 25.0
+
+
+def pick_engine() -> str:
+    engines = available_engines()
+    return "classic" if "classic" in engines else engines[0]
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def build_cut(*, with_available_range: bool = True) -> otio.schema.Timeline:
+    """V1: 50 frames of another clip, then frames 20-100 of CLIP at record 50-130; starts at 01:00:00:00."""
+    timeline = otio.schema.Timeline(name="CUT", global_start_time=opentime.from_timecode("01:00:00:00", RATE))
+    track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    timeline.tracks.append(track)
+    for name, file, first, frames, total in (("intro", OTHER, 0, 50, 200), ("swalwell", CLIP, 20, 80, 125)):
+        available = opentime.TimeRange(opentime.RationalTime(0, RATE), opentime.RationalTime(total, RATE))
+        reference = otio.schema.ExternalReference(target_url=str(media_path("video", file)),
+                                                  available_range=available if with_available_range else None)
+        track.append(otio.schema.Clip(name=name, media_reference=reference, source_range=opentime.TimeRange(
+            opentime.RationalTime(first, RATE), opentime.RationalTime(frames, RATE))))
+    return timeline
+
+
+def commit_shot(shot: Any, out: Path) -> dict[str, Any]:
+    session = commands.JobSession(preview_dir=out / "previews")
+    request = SyncRequest(video=shot.video, audio=media_path("audio", LINE), output=out, engine=pick_engine(),
+                          in_point=str(shot.source_start), out_point=str(shot.source_stop))
+    return commands.commit(session, request).to_dict()
+
+
+def fix_track(timeline: otio.schema.Timeline) -> otio.schema.Track:
+    tracks = [t for t in timeline.video_tracks() if t.name == FIX_TRACK_NAME]
+    assert len(tracks) == 1, [t.name for t in timeline.video_tracks()]
+    return tracks[0]
+
+
+def test_clips_are_listed_with_record_ranges_and_picked_by_record_range(tmp_path: Path) -> None:
+    cut = tmp_path / "CUT.otio"
+    otio.adapters.write_to_file(build_cut(), str(cut))
+    host = OtioTimeline(cut)
+    assert host.fps == Fraction(25) and host.record_offset == 90000
+    clips = host.clips()
+    assert [(c.name, c.record_start, c.record_stop) for c in clips] == [("intro", 0, 50), ("swalwell", 50, 130)]
+    # A range that straddles the cut picks the clip with most overlap and is clipped to it.
+    shot = host.shot(45, 85)
+    assert (shot.name, shot.source_start, shot.source_stop, shot.record_start) == ("swalwell", 20, 55, 50)
+    assert shot.record_timecode == "01:00:02:00"
+    assert host.parse_record("01:00:02:10") == 60
+    assert host.shot(host.parse_record("01:00:02:10"), host.parse_record("01:00:03:10")).source_start == 30
+
+
+def test_otio_round_trip_through_the_panel_writes_a_new_version_with_the_fix_on_a_new_track(
+        qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from mytalk.ui.panel import create_panel
+
+    cut = tmp_path / "CUT.otio"
+    otio.adapters.write_to_file(build_cut(), str(cut))
+    before = digest(cut)
+    host = OtioTimeline(cut)
+    shot = host.shot(60, 85)  # record 60-85 = CLIP frames 30-55
+    assert (shot.source_start, shot.source_stop) == (30, 55)
+
+    panel = create_panel(audio=media_path("audio", LINE))
+    qtbot.addWidget(panel)
+    try:
+        attach(panel, host, shot)
+        assert panel.clip == media_path("video", CLIP) and panel.transport.range() == (30, 55)
+        panel.settings.output.setText(str(tmp_path / "renders"))
+        qtbot.waitUntil(panel.runtime.is_ready, timeout=60_000)
+        panel.settings.select_engine(pick_engine())
+        with qtbot.waitSignal(panel.committed, timeout=120_000) as committed:
+            job_id = panel.start_commit()
+        assert committed.args[0]["version"] == 1
+        assert "CUT_mytalk_v001.otio" in panel.jobs.entries[job_id].message
+    finally:
+        panel.shutdown()
+
+    assert digest(cut) == before, "the cut's own file is never written"
+    version = tmp_path / "CUT_mytalk_v001.otio"
+    timeline = otio.adapters.read_from_file(str(version))
+    assert timeline.global_start_time == opentime.from_timecode("01:00:00:00", RATE)
+    assert [t.name for t in timeline.video_tracks()] == ["V1", FIX_TRACK_NAME]
+    fixes = [item for item in fix_track(timeline) if isinstance(item, otio.schema.Clip)]
+    assert len(fixes) == 1
+    fix = fixes[0]
+    assert fix.range_in_parent() == opentime.TimeRange(opentime.RationalTime(60, RATE), opentime.RationalTime(25, RATE))
+    render = Path(fix.media_reference.target_url)
+    assert render == tmp_path / "renders" / f"{Path(CLIP).stem}_30-55_v001.mov" and render.is_file()
+    assert list(fix.metadata["mytalk"]["source_range"]) == [30, 55]
+    assert fix.metadata["mytalk"]["sidecar"].endswith("_v001.json")
+
+
+def test_a_second_fix_makes_v002_holding_both(tmp_path: Path) -> None:
+    cut = tmp_path / "CUT.otio"
+    otio.adapters.write_to_file(build_cut(), str(cut))
+    host = OtioTimeline(cut)
+    first, second = host.shot(0, 10), host.shot(100, 110)
+    host.place_result(first, commit_shot(first, tmp_path / "renders"))
+    placement = host.place_result(second, commit_shot(second, tmp_path / "renders"))
+    assert placement.timeline_file == tmp_path / "CUT_mytalk_v002.otio"
+    assert placement.description.endswith("at 01:00:04:00 in CUT_mytalk_v002.otio")
+    timeline = otio.adapters.read_from_file(str(placement.timeline_file))
+    starts = [c.range_in_parent().start_time.value for c in fix_track(timeline) if isinstance(c, otio.schema.Clip)]
+    assert starts == [0, 100]
+
+
+def test_edl_round_trip_maps_source_timecode_and_writes_otio_and_an_edl_of_the_fixes(tmp_path: Path) -> None:
+    cut = tmp_path / "CUT.edl"
+    otio.adapters.write_to_file(build_cut(with_available_range=False), str(cut), adapter_name="cmx_3600")
+    before = digest(cut)
+    host = OtioTimeline(cut)
+    assert host.fps == Fraction(25), "the EDL's rate comes from its media"
+    shot = host.shot(70, 95)
+    assert (shot.name, shot.source_start, shot.source_stop) == ("swalwell", 40, 65)
+    result = commit_shot(shot, tmp_path / "renders")
+    placement = host.place_result(shot, result)
+    assert digest(cut) == before
+    assert sorted(p.name for p in tmp_path.glob("CUT_mytalk_*")) == ["CUT_mytalk_v001.edl", "CUT_mytalk_v001.otio"]
+    timeline = otio.adapters.read_from_file(str(placement.timeline_file))
+    clip = next(c for c in fix_track(timeline) if isinstance(c, otio.schema.Clip))
+    assert clip.range_in_parent().start_time.value == 70
+    fixes_edl = otio.adapters.read_from_file(str(tmp_path / "CUT_mytalk_v001.edl"), rate=RATE)
+    edl_clip = next(iter(fixes_edl.find_clips()))
+    assert edl_clip.media_reference.target_url == result["output"]
+    assert edl_clip.source_range.duration.value == 25
+
+
+def test_an_edl_starting_at_one_hour_keeps_its_record_timecode(tmp_path: Path) -> None:
+    clip = media_path("video", CLIP)
+    cut = tmp_path / "REEL1.edl"
+    cut.write_text(
+        "TITLE: REEL1\nFCM: NON-DROP FRAME\n\n"
+        "001  SWAL     V     C        00:00:00:20 00:00:04:00 01:00:10:00 01:00:13:05\n"
+        f"* FROM CLIP NAME:  swalwell\n* FROM CLIP: {clip}\n"
+    )
+    host = OtioTimeline(cut)
+    assert host.parse_record("01:00:10:00") == 0, "record frames count from the cut's first event"
+    shot = host.shot(host.parse_record("01:00:11:00"), host.parse_record("01:00:12:00"))
+    assert (shot.source_start, shot.source_stop, shot.record_timecode) == (45, 70, "01:00:11:00")
+    placement = host.place_result(shot, commit_shot(shot, tmp_path / "renders"))
+    text = (tmp_path / "REEL1_mytalk_v001.edl").read_text()
+    assert "01:00:11:00 01:00:12:00" in text, text
+    assert placement.description.endswith("at 01:00:11:00 in REEL1_mytalk_v001.otio")
+
+
+def test_fcp_xml_cut_gets_an_xml_version_too(tmp_path: Path) -> None:
+    cut = tmp_path / "CUT.xml"
+    otio.adapters.write_to_file(build_cut(), str(cut), adapter_name="fcp_xml")
+    host = OtioTimeline(cut)
+    shot = host.shot(50, 60)
+    assert (shot.source_start, shot.source_stop) == (20, 30)
+    host.place_result(shot, commit_shot(shot, tmp_path / "renders"))
+    xml_version = otio.adapters.read_from_file(str(tmp_path / "CUT_mytalk_v001.xml"))
+    assert len(xml_version.video_tracks()) == 2
+
+
+def test_a_range_with_no_clip_is_refused(tmp_path: Path) -> None:
+    cut = tmp_path / "CUT.otio"
+    otio.adapters.write_to_file(build_cut(), str(cut))
+    with pytest.raises(IndexError, match="no video clip"):
+        OtioTimeline(cut).shot(500, 510)

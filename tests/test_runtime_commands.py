@@ -1,0 +1,175 @@
+"""The manifest's commands (preview, commit, cancel) called in-process, and their building blocks:
+versioned names that never overwrite, the protocol's request parsing and its progress throttle."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from conftest import media_path
+from mytalk.core.engines import available_engines
+from mytalk.core.errors import JobCancelledError, OutputError
+from mytalk.core.jobs import commands
+from mytalk.core.jobs.request import SyncRequest
+from mytalk.core.jobs.versioning import next_version, reserve_version, safe_stem, version_name
+from mytalk.core.runtime import protocol
+from mytalk.core.runtime.protocol import ProgressThrottle, ProtocolError
+
+CLIP = "retalking_face2_swalwell.mp4"
+LINE = "jfk_inaugural_en_16k.wav"
+
+
+def pick_engine() -> str:
+    engines = available_engines()
+    return "classic" if "classic" in engines else engines[0]
+
+
+# -- versioning ------------------------------------------------------------------------------------
+
+
+def test_versions_count_up_from_the_lowest_free_number_and_share_it_with_the_sidecar(tmp_path: Path) -> None:
+    assert next_version(tmp_path, "clip_0-25", (".mov", ".json")) == 1
+    (tmp_path / "clip_0-25_v001.mov").touch()
+    assert next_version(tmp_path, "clip_0-25", (".mov", ".json")) == 2
+    # A sidecar alone also takes its number: picture and report always share one version.
+    (tmp_path / "clip_0-25_v002.json").touch()
+    assert next_version(tmp_path, "clip_0-25", (".mov", ".json")) == 3
+    assert version_name("clip_0-25", 12, ".mov") == "clip_0-25_v012.mov"
+
+
+def test_reserving_a_version_is_atomic_and_leaves_no_lock_behind(tmp_path: Path) -> None:
+    slots: list[int] = []
+    gate = threading.Barrier(4)
+
+    def reserve() -> None:
+        gate.wait()
+        with reserve_version(tmp_path, "shot", (".mov", ".json")) as slot:
+            slot.path(".mov").write_bytes(b"x")
+            slots.append(slot.version)
+
+    threads = [threading.Thread(target=reserve) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(slots) == [1, 2, 3, 4]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"shot_v00{i}.mov" for i in range(1, 5)]
+
+
+def test_names_are_file_system_safe() -> None:
+    assert safe_stem("A001 C003: take/2") == "A001_C003_take_2"
+    assert safe_stem("  ") == "clip"
+
+
+def test_an_unwritable_folder_is_an_output_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(OutputError, match="cannot create the output folder"):
+        with reserve_version(blocker / "sub", "shot", (".mov",)):
+            pass
+
+
+# -- protocol --------------------------------------------------------------------------------------
+
+
+def test_requests_round_trip_as_strings_like_the_cli(tmp_path: Path) -> None:
+    request = SyncRequest(video=tmp_path / "a.mov", audio=tmp_path / "b.wav", output=tmp_path, in_point="00:00:01;02",
+                          out_point="120", audio_in="-0.040000s", handles=4, references=["0-24"], openness=1.2)
+    line = protocol.encode({"type": "preview", "id": "1", "request": protocol.sync_request_to_json(request)})
+    decoded = protocol.decode(line.encode())
+    assert protocol.check_request(decoded) == ("preview", "1")
+    assert protocol.sync_request_from_json(decoded["request"]) == request
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("[1, 2]", "JSON object"),
+        ('{"type": "hello", "id": "1"}', "version None"),
+        ('{"v": 1, "type": "hello"}', "needs an \"id\""),
+        ('{"v": 1, "type": "dance", "id": "1"}', "unknown request type"),
+    ],
+)
+def test_malformed_lines_are_protocol_errors(line: str, message: str) -> None:
+    with pytest.raises(ProtocolError, match=message):
+        protocol.check_request(protocol.decode(line))
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"video": "a.mov", "audio": "b.wav", "output": "o", "colour": "red"}, "unknown field"),
+        ({"video": "a.mov", "audio": "b.wav", "output": "o", "handles": "many"}, "whole number"),
+        ({"video": "a.mov", "audio": "b.wav", "output": "o", "openness": "wide"}, "expected a number"),
+        ({"video": "a.mov"}, "missing audio, output"),
+    ],
+)
+def test_bad_request_fields_are_named(data: dict[str, object], message: str) -> None:
+    with pytest.raises(ProtocolError, match=message):
+        protocol.sync_request_from_json(data)
+
+
+def test_progress_is_throttled_to_ten_a_second_but_keeps_stage_edges() -> None:
+    now = [0.0]
+    events: list[tuple[int, int, str]] = []
+    throttle = ProgressThrottle(lambda d, t, s, eta: events.append((d, t, s)), clock=lambda: now[0])
+    for frame in range(1, 301):  # 300 frames at 100 fps: three seconds
+        now[0] = frame / 100
+        throttle(frame, 300, "render")
+    assert events[0] == (1, 300, "render") and events[-1] == (300, 300, "render")
+    assert len(events) <= 3 * 10 + 2
+    throttle(1, 10, "hash")
+    assert events[-1] == (1, 10, "hash")
+
+
+# -- commands, in-process ---------------------------------------------------------------------------
+
+
+def request_for(output: Path, start: int = 0, stop: int = 10) -> SyncRequest:
+    return SyncRequest(video=media_path("video", CLIP), audio=media_path("audio", LINE), output=output,
+                       in_point=str(start), out_point=str(stop), engine=pick_engine())
+
+
+def test_commit_command_versions_and_writes_the_report_sidecar(tmp_path: Path) -> None:
+    session = commands.JobSession(preview_dir=tmp_path / "previews")
+    first = commands.commit(session, request_for(tmp_path / "out"))
+    second = commands.commit(session, request_for(tmp_path / "out"))
+    assert (first.version, second.version) == (1, 2)
+    assert first.output.name == f"{Path(CLIP).stem}_0-10_v001.mov" and first.codec == "prores"
+    report = json.loads(second.sidecar.read_text())
+    assert report["output"]["path"] == str(second.output) and report["engine"]["name"] == pick_engine()
+
+
+def test_commit_to_a_named_file_uses_its_folder_and_container(tmp_path: Path) -> None:
+    session = commands.JobSession(preview_dir=tmp_path / "previews")
+    result = commands.commit(session, replace(request_for(tmp_path / "fix.mkv"), codec="ffv1"))
+    assert result.output == tmp_path / f"{Path(CLIP).stem}_0-10_v001.mkv"
+
+
+def test_preview_command_writes_a_proxy_in_the_session_cache(tmp_path: Path) -> None:
+    session = commands.JobSession(preview_dir=tmp_path / "previews", max_previews=1)
+    first = commands.preview(session, request_for(tmp_path))
+    second = commands.preview(session, request_for(tmp_path, 5, 15))
+    assert second.path.parent == tmp_path / "previews" and second.frames == 10
+    assert not first.path.exists(), "older proxies beyond max_previews are pruned"
+    assert second.to_dict()["in_timecode"] == "00:00:00:05"
+
+
+def test_cancel_command_stops_a_job_of_its_own_session_only(tmp_path: Path) -> None:
+    session, other = commands.JobSession(preview_dir=tmp_path / "p"), commands.JobSession(preview_dir=tmp_path / "q")
+    calls: list[bool] = []
+
+    def progress(done: int, total: int, stage: str) -> None:
+        if stage == "render" and done == 3:
+            calls.append(commands.cancel(other, "job-1"))
+            calls.append(commands.cancel(session, "job-1"))
+
+    with pytest.raises(JobCancelledError):
+        commands.commit(session, request_for(tmp_path / "out", 0, 60), progress, job_id="job-1")
+    assert calls == [False, True]
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+    assert commands.cancel(session, "job-1") is False, "a finished job cannot be cancelled"

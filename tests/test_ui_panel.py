@@ -1,0 +1,176 @@
+"""The whole panel loop against the real runtime child process: preview with A/B, commit versions,
+cancel, and a killed runtime that the panel survives and restarts."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import Qt
+
+from conftest import REPO_ROOT, media_path
+from mytalk.core.engines import available_engines
+from mytalk.core.jobs.commands import JobSession
+from mytalk.core.jobs.request import SyncRequest
+from mytalk.plugin.loader import discover, load_entry
+from mytalk.ui.panel import MyTalkPanel, create_panel
+
+CLIP = "retalking_face2_swalwell.mp4"  # 25 fps, 125 frames
+LINE = "jfk_inaugural_en_16k.wav"
+READY_MS = 60_000
+JOB_MS = 120_000
+
+
+def pick_engine() -> str:
+    engines = available_engines()
+    return "classic" if "classic" in engines else engines[0]
+
+
+@pytest.fixture
+def panel(qtbot, tmp_path: Path) -> Any:  # type: ignore[no-untyped-def]
+    widget = create_panel(video=media_path("video", CLIP), audio=media_path("audio", LINE))
+    qtbot.addWidget(widget)
+    widget.resize(1200, 760)
+    widget.show()
+    widget.settings.output.setText(str(tmp_path / "renders"))
+    qtbot.waitUntil(widget.runtime.is_ready, timeout=READY_MS)
+    widget.settings.select_engine(pick_engine())
+    yield widget
+    widget.shutdown()
+
+
+def wait_finished(qtbot, panel: MyTalkPanel, job_id: str) -> Any:  # type: ignore[no-untyped-def]
+    qtbot.waitUntil(lambda: panel.jobs.entries[job_id].finished, timeout=JOB_MS)
+    return panel.jobs.entries[job_id]
+
+
+def test_the_runtime_is_a_child_process_with_the_tests_user_folder(panel: MyTalkPanel) -> None:
+    assert panel.runtime.pid() not in (None, os.getpid())
+    assert panel.settings.engines() == available_engines()
+    assert panel.settings.values()["engine"] == pick_engine()
+
+
+def test_preview_through_the_runtime_shows_b_and_wipes_against_a(qtbot, panel: MyTalkPanel) -> None:  # type: ignore[no-untyped-def]
+    panel.set_range(25, 50)
+    with qtbot.waitSignal(panel.previewReady, timeout=JOB_MS) as ready:
+        job_id = panel.start_preview()
+    assert job_id is not None
+    preview = ready.args[0]
+    assert (preview["start"], preview["stop"]) == (25, 50) and Path(preview["path"]).is_file()
+    entry = wait_finished(qtbot, panel, job_id)
+    assert entry.state == "done" and entry.output == Path(preview["path"])
+    assert panel.viewer.mode == "B" and panel.viewer.shows_b and panel.transport.position == 25
+    panel.set_view_mode("wipe")
+    assert panel.viewer.shows_b
+    qtbot.keyClick(panel, Qt.Key.Key_Backslash)
+    assert panel.viewer.mode == "A"
+    qtbot.keyClick(panel, Qt.Key.Key_Backslash)
+    assert panel.viewer.mode == "B"
+    # Outside the previewed range there is no B frame to show.
+    panel.transport.seek(80)
+    qtbot.waitUntil(lambda: not panel.viewer.shows_b, timeout=5000)
+    assert panel.viewer.caption == "outside the preview range"
+
+
+def test_commit_writes_v001_then_v002_with_sidecars(qtbot, panel: MyTalkPanel, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    panel.set_range(10, 35)
+    panel.nudge_frames(2)  # the line starts two frames later: audio-in -0.08 s
+    committed: list[dict[str, Any]] = []
+    panel.committed.connect(committed.append)
+    first = panel.start_commit()
+    second = panel.start_commit()
+    assert first and second
+    assert wait_finished(qtbot, panel, first).state == "done"
+    assert wait_finished(qtbot, panel, second).state == "done"
+    out = tmp_path / "renders"
+    stem = f"{Path(CLIP).stem}_10-35"
+    assert sorted(p.name for p in out.iterdir()) == [f"{stem}_v001.json", f"{stem}_v001.mov",
+                                                     f"{stem}_v002.json", f"{stem}_v002.mov"]
+    assert [c["version"] for c in committed] == [1, 2]
+    sidecar = json.loads((out / f"{stem}_v001.json").read_text())
+    assert sidecar["settings"]["audio_in"] == "-0.080000s"
+    assert sidecar["range"]["frames"] == 25 and sidecar["inputs"]["video"]["sha256"]
+    assert panel.jobs.entries[second].message == f"wrote {stem}_v002.mov"
+
+
+def test_cancel_leaves_no_files(qtbot, panel: MyTalkPanel, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    panel.set_range(0, 125)
+    job_id = panel.start_commit()
+    assert job_id
+    qtbot.waitUntil(lambda: panel.jobs.entries[job_id].state == "running", timeout=JOB_MS)
+    panel.jobs.row(job_id).cancel.click()  # the job row's own Cancel button
+    entry = wait_finished(qtbot, panel, job_id)
+    assert entry.state == "cancelled", entry.message
+    out = tmp_path / "renders"
+    assert not out.exists() or list(out.iterdir()) == []
+    assert not panel.banner.isVisible(), "a cancel is not an error"
+
+
+def test_a_killed_runtime_is_reported_and_restarted_and_the_panel_keeps_working(qtbot, panel: MyTalkPanel) -> None:  # type: ignore[no-untyped-def]
+    panel.set_range(0, 125)
+    job_id = panel.start_commit()
+    assert job_id
+    qtbot.waitUntil(lambda: panel.jobs.entries[job_id].state == "running", timeout=JOB_MS)
+    old_pid = panel.runtime.pid()
+    assert old_pid
+    with qtbot.waitSignal(panel.runtime.restarted, timeout=READY_MS):
+        os.kill(old_pid, signal.SIGKILL)
+    assert panel.isVisible()
+    entry = panel.jobs.entries[job_id]
+    assert entry.state == "failed" and "runtime" in entry.message
+    assert panel.runtime.pid() not in (None, old_pid)
+    assert "runtime" in panel.banner.text
+    # The new runtime renders.
+    panel.set_range(0, 5)
+    preview = panel.start_preview()
+    assert preview and wait_finished(qtbot, panel, preview).state == "done"
+
+
+def test_errors_name_what_is_missing(qtbot) -> None:  # type: ignore[no-untyped-def]
+    widget = MyTalkPanel(start_runtime=False)
+    qtbot.addWidget(widget)
+    assert widget.start_preview() is None
+    assert "open a clip first" in widget.banner.text
+    assert widget.load_clip(Path("/nonexistent/clip.mov")) is False
+    assert "not found" in widget.banner.text
+    widget.shutdown()
+
+
+def test_clicking_the_face_picks_it_and_shows_the_tracked_box(qtbot, panel: MyTalkPanel) -> None:  # type: ignore[no-untyped-def]
+    panel.set_range(10, 35)
+    qtbot.waitUntil(panel.viewer.has_picture, timeout=5000)
+    target = panel.viewer.from_source(422, 397).toPoint()
+    qtbot.mouseClick(panel.viewer, Qt.MouseButton.LeftButton, pos=target)
+    x, y = panel.settings.face_point or (0.0, 0.0)
+    assert abs(x - 422) < 3 and abs(y - 397) < 3
+    request = panel.build_request()
+    assert request.face is not None and request.face.split(",")[0] in {"420", "421", "422", "423", "424"}
+    # With the face tracker installed the runtime answers with the subject's box around the click.
+    qtbot.waitUntil(lambda: not panel._track_requests, timeout=JOB_MS)
+    if importlib.util.find_spec("mediapipe") is not None:
+        assert panel.viewer.face_boxes, "the tracker is installed, so the picked face gets its box"
+        x0, y0, x1, y1 = panel.viewer.face_boxes[0]
+        assert x0 < x < x1 and y0 < y < y1
+
+
+def test_the_plugin_loader_opens_the_panel_and_runs_commands_from_the_manifest(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (record,) = discover([REPO_ROOT / "manifest.json"])
+    assert record.ok, record.error
+    widget = load_entry(record, "panel")(None, video=media_path("video", CLIP), audio=media_path("audio", LINE))
+    qtbot.addWidget(widget)
+    try:
+        qtbot.waitUntil(widget.runtime.is_ready, timeout=READY_MS)
+        assert widget.transport.frame_count == 125
+    finally:
+        widget.shutdown()
+    session = JobSession(preview_dir=tmp_path / "previews")
+    request = SyncRequest(video=media_path("video", CLIP), audio=media_path("audio", LINE), output=tmp_path,
+                          in_point="0", out_point="5", engine=pick_engine())
+    result = load_entry(record, "commands.preview")(session, request, lambda *a: None, lambda: False)
+    assert result.frames == 5 and result.path.is_file()
+    assert load_entry(record, "commands.cancel")(session, result.job_id) is False
