@@ -1,0 +1,398 @@
+"""Every figure the suite reports, as pure functions of landmarks, audio samples and pixels.
+
+Definitions follow `../shared/docs/evaluation.md`. Units:
+- lip points are the 40 `LIPS` points in the canonical face frame (similarity-aligned on the
+  eye corners and nose bridge, unit = inter-ocular distance, "IOD"), shape (T, 40, 2), NaN in
+  frames without a face;
+- aperture is the inner-lip gap ÷ IOD, shape (T,), NaN without a face;
+- audio is mono float32 at `rate` Hz, sample 0 at the first frame of the sequence;
+- lags are in frames; a positive lag means the sound comes that many frames after the mouth
+  movement it goes with (the audio envelope is delayed against the aperture).
+
+Nothing here reads files; the protocols do the I/O and call these.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import cv2
+import numpy as np
+from scipy.signal import butter, sosfiltfilt
+
+MAX_LAG_FRAMES = 15
+"""Search ±15 frames: wide enough for real footage (up to +10 on the shared clips) plus a 0.4 s shift."""
+
+ENVELOPE_BAND_HZ = (1000.0, 4000.0)
+"""The 1-4 kHz band (consonant bursts and formant energy) gives a much cleaner AV peak than raw RMS."""
+
+ENVELOPE_RANGE_DB = 60.0
+"""The log envelope is floored 60 dB under its loudest frame, so digital silence is not -inf."""
+
+RELIABLE_MIN_PEAK = 0.3
+RELIABLE_MIN_SECONDS = 4.0
+"""AV figures need a real-footage peak ≥ 0.3 and a range ≥ 4 s; below that, speech rhythm makes
+side peaks 6-9 frames away (evaluation.md)."""
+
+SILENCE_DROP_DB = 30.0
+"""A frame is silent when its loudness is 30 dB or more under the line's speech level (95th pct)."""
+
+SILENCE_MIN_RUN = 5
+"""Only pauses of ≥ 5 frames (200 ms at 25 fps) count: inside shorter gaps the mouth need not close."""
+
+CLOSED_APERTURE = 0.06
+"""Inner-lip gap under 0.06 IOD counts as closed. Measured on the shared clips: lips at rest read
+0.00-0.04, the opening of a spoken syllable 0.10-0.45."""
+
+
+# --- audio -----------------------------------------------------------------------------------
+
+
+def _frame_rms(samples: np.ndarray, rate: int, fps: Fraction, num_frames: int) -> np.ndarray:
+    """RMS of each frame's own samples [t/fps, (t+1)/fps): (num_frames,), 0 past the end."""
+    bounds = np.array([(t * rate * fps.denominator) // fps.numerator for t in range(num_frames + 1)], np.int64)
+    padded = np.zeros(max(int(bounds[-1]), samples.size) + 1, np.float64)
+    padded[: samples.size] = samples
+    energy = np.concatenate([[0.0], np.cumsum(padded**2)])
+    counts = np.maximum(bounds[1:] - bounds[:-1], 1)
+    return np.sqrt(np.maximum(energy[bounds[1:]] - energy[bounds[:-1]], 0.0) / counts)
+
+
+def audio_envelope(
+    samples: np.ndarray,
+    rate: int,
+    fps: Fraction,
+    num_frames: int,
+    band: tuple[float, float] | None = ENVELOPE_BAND_HZ,
+) -> np.ndarray:
+    """Per-frame log RMS (natural log) of the audio, band-passed to `band` Hz first.
+
+    The band-pass is a 4th-order Butterworth run forwards and backwards (zero phase): a causal
+    filter would delay the envelope by a few ms and bias every lag. Shape (num_frames,).
+    """
+    x = np.asarray(samples, np.float64)
+    if band is not None and x.size > 64:
+        high = min(band[1], 0.45 * rate)
+        sos = butter(4, (band[0], high), btype="bandpass", fs=rate, output="sos")
+        x = sosfiltfilt(sos, x)
+    rms = _frame_rms(x, rate, fps, num_frames)
+    peak = float(rms.max()) if rms.size else 0.0
+    floor = max(peak, 1e-9) * 10 ** (-ENVELOPE_RANGE_DB / 20)
+    return np.log(rms + floor)
+
+
+def loudness_db(samples: np.ndarray, rate: int, fps: Fraction, num_frames: int) -> np.ndarray:
+    """Per-frame broadband RMS in dBFS, floored at -120 dB: (num_frames,)."""
+    rms = _frame_rms(np.asarray(samples, np.float64), rate, fps, num_frames)
+    return 20 * np.log10(np.maximum(rms, 1e-6))
+
+
+def silent_frames(level_db: np.ndarray, drop_db: float = SILENCE_DROP_DB, min_run: int = SILENCE_MIN_RUN) -> np.ndarray:
+    """Frames inside pauses of the line: bool (T,).
+
+    A pause is a run of ≥ `min_run` frames whose level is `drop_db` under the speech level (the
+    95th percentile). The run's first and last frame are dropped: the mouth is still closing or
+    already opening there.
+    """
+    if level_db.size == 0:
+        return np.zeros(0, bool)
+    quiet = level_db < np.percentile(level_db, 95) - drop_db
+    out = np.zeros_like(quiet)
+    t = 0
+    while t < quiet.size:
+        if not quiet[t]:
+            t += 1
+            continue
+        end = t
+        while end < quiet.size and quiet[end]:
+            end += 1
+        if end - t >= min_run:
+            out[t + 1 : end - 1] = True
+        t = end
+    return out
+
+
+# --- AV lag -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AvSync:
+    """Where aperture and audio envelope line up best.
+
+    lag: frames the sound comes after the mouth at the correlation peak (None: too few frames).
+    peak: Pearson correlation at that lag, the sync confidence.
+    curve: correlation at every lag from -max_lag to +max_lag (NaN where too few frames overlap).
+    frames: frames with a face that took part.
+    """
+
+    lag: int | None
+    peak: float | None
+    curve: list[float] = field(default_factory=list)
+    frames: int = 0
+
+    @property
+    def at_edge(self) -> bool:
+        """The best lag is the first or last searched: the true peak may lie outside the search."""
+        return self.lag is not None and abs(self.lag) == (len(self.curve) - 1) // 2
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "lag": self.lag,
+            "at_search_edge": self.at_edge,
+            "peak": None if self.peak is None else round(self.peak, 4),
+            "frames": self.frames,
+            "curve": [None if not math.isfinite(c) else round(c, 4) for c in self.curve],
+        }
+
+
+def _pearson(a: np.ndarray, b: np.ndarray) -> float:
+    a = a - a.mean()
+    b = b - b.mean()
+    denom = math.sqrt(float((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum() / denom) if denom > 0 else float("nan")
+
+
+def av_lag(aperture: np.ndarray, envelope: np.ndarray, max_lag: int = MAX_LAG_FRAMES, min_overlap: float = 0.5) -> AvSync:
+    """Cross-correlate the aperture with the audio envelope over lags of ±`max_lag` frames.
+
+    At lag k the pairs are (aperture[t], envelope[t + k]); frames without a face are left out.
+    Each lag's correlation is a Pearson coefficient over its own overlap, so edge frames do not
+    bias it. Lags whose overlap is under `min_overlap` of the valid frames (or under 10) are NaN.
+    """
+    ap = np.asarray(aperture, np.float64)
+    env = np.asarray(envelope, np.float64)
+    n = min(ap.size, env.size)
+    ap, env = ap[:n], env[:n]
+    valid = np.isfinite(ap) & np.isfinite(env)
+    count = int(valid.sum())
+    need = max(10, int(min_overlap * count))
+    curve: list[float] = []
+    for k in range(-max_lag, max_lag + 1):
+        lo, hi = max(0, -k), min(n, n - k)
+        if hi - lo <= 0:
+            curve.append(float("nan"))
+            continue
+        a, e = ap[lo:hi], env[lo + k : hi + k]
+        ok = np.isfinite(a) & np.isfinite(e)
+        curve.append(_pearson(a[ok], e[ok]) if ok.sum() >= need else float("nan"))
+    values = np.array(curve)
+    if not np.isfinite(values).any():
+        return AvSync(None, None, curve, count)
+    best = int(np.nanargmax(values))
+    return AvSync(best - max_lag, float(values[best]), curve, count)
+
+
+def av_reliable(real: AvSync, range_frames: int, fps: Fraction) -> bool:
+    """evaluation.md: trust AV figures only with a real-footage peak ≥ 0.3 over ≥ 4 s.
+
+    A real-footage peak at the edge of the search is not trusted either: the curve is still
+    rising there, so the real lag is unknown and nothing can be compared with it.
+    """
+    return (
+        real.peak is not None
+        and real.peak >= RELIABLE_MIN_PEAK
+        and float(range_frames / fps) >= RELIABLE_MIN_SECONDS
+        and not real.at_edge
+    )
+
+
+# --- lip shape ----------------------------------------------------------------------------------
+
+
+def sample_points(points: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Points at fractional frame positions by linear interpolation: (T, P, 2) at (M,) → (M, P, 2).
+
+    A time that is not within [0, T-1], or whose neighbouring frames lack a face, gives NaN.
+    Integer times return the frame itself exactly.
+    """
+    pts = np.asarray(points, np.float64)
+    t = np.asarray(times, np.float64)
+    out = np.full((t.size, *pts.shape[1:]), np.nan)
+    ok = np.isfinite(t) & (t >= 0) & (t <= pts.shape[0] - 1)
+    if not ok.any():
+        return out
+    lo = np.floor(t[ok]).astype(np.int64)
+    hi = np.minimum(lo + 1, pts.shape[0] - 1)
+    w = (t[ok] - lo)[:, None, None]
+    low, high = pts[lo], pts[hi]
+    # Exactly on a frame: do not let a faceless neighbour poison it.
+    high = np.where(w == 0, low, high)
+    out[ok] = low * (1 - w) + high * w
+    return out
+
+
+def lip_error(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Per-frame mean distance (IOD) between corresponding lip points: (T,), NaN without a face."""
+    return np.linalg.norm(np.asarray(pred, np.float64) - np.asarray(truth, np.float64), axis=-1).mean(axis=-1)
+
+
+def rigid_align(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Rotate and translate each frame's `pred` points onto `truth` (2-D Kabsch, no scaling).
+
+    What is left after this is lip shape alone: jaw placement (where the mouth sits against the
+    stable points) is taken out. Scale is kept, because mouth size is part of the shape.
+    Shapes (T, P, 2) → (T, P, 2); NaN frames stay NaN.
+    """
+    p = np.asarray(pred, np.float64)
+    q = np.asarray(truth, np.float64)
+    pc, qc = p.mean(axis=1, keepdims=True), q.mean(axis=1, keepdims=True)
+    a, b = p - pc, q - qc
+    cross = (a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]).sum(axis=1)
+    dot = (a[..., 0] * b[..., 0] + a[..., 1] * b[..., 1]).sum(axis=1)
+    theta = np.arctan2(cross, dot)
+    c, s = np.cos(theta)[:, None], np.sin(theta)[:, None]
+    rotated = np.stack([c * a[..., 0] - s * a[..., 1], s * a[..., 0] + c * a[..., 1]], axis=-1)
+    return rotated + qc
+
+
+def shape_error(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Per-frame lip error after `rigid_align`: the shape-only variant, (T,) in IOD."""
+    return lip_error(rigid_align(pred, truth), truth)
+
+
+@dataclass(frozen=True)
+class ErrorRatio:
+    """A tool's mean lip error against ground truth, over do-nothing's, on the same frames.
+
+    tool, baseline: mean per-frame error in IOD; ratio = tool / baseline (1.0 = no better than
+    leaving the frames alone, 0 = perfect); frames: frames with a face in output, source and truth.
+    """
+
+    tool: float | None
+    baseline: float | None
+    ratio: float | None
+    frames: int
+
+    def to_dict(self) -> dict[str, object]:
+        r = (lambda v: None if v is None else round(v, 4))  # noqa: E731 - local formatting helper
+        return {"tool": r(self.tool), "do_nothing": r(self.baseline), "ratio": r(self.ratio), "frames": self.frames}
+
+
+def error_ratio(tool_err: np.ndarray, base_err: np.ndarray, mask: np.ndarray | None = None) -> ErrorRatio:
+    """Mean errors over the frames where both are finite (and `mask`), and their ratio."""
+    tool_err, base_err = np.asarray(tool_err, np.float64), np.asarray(base_err, np.float64)
+    ok = np.isfinite(tool_err) & np.isfinite(base_err)
+    if mask is not None:
+        ok &= mask
+    if not ok.any():
+        return ErrorRatio(None, None, None, 0)
+    tool, base = float(tool_err[ok].mean()), float(base_err[ok].mean())
+    return ErrorRatio(tool, base, tool / base if base > 0 else None, int(ok.sum()))
+
+
+# --- motion quality -----------------------------------------------------------------------------
+
+
+def lip_jitter(points: np.ndarray) -> float | None:
+    """Mean absolute second difference of the lip points (IOD per frame²).
+
+    Per frame triple (t-1, t, t+1) with a face in all three: the mean over points of
+    |p(t+1) - 2 p(t) + p(t-1)|. Speech moves lips smoothly; flicker and tracking noise show here.
+    """
+    p = np.asarray(points, np.float64)
+    if p.shape[0] < 3:
+        return None
+    d2 = np.linalg.norm(p[2:] - 2 * p[1:-1] + p[:-2], axis=-1).mean(axis=-1)
+    d2 = d2[np.isfinite(d2)]
+    return float(d2.mean()) if d2.size else None
+
+
+def closed_share(aperture: np.ndarray, silent: np.ndarray, threshold: float = CLOSED_APERTURE) -> float | None:
+    """Share of silent frames (with a face) whose mouth is closed; None without silent frames."""
+    ap = np.asarray(aperture, np.float64)
+    n = min(ap.size, silent.size)
+    ok = silent[:n] & np.isfinite(ap[:n])
+    if not ok.any():
+        return None
+    return float((ap[:n][ok] < threshold).mean())
+
+
+def laplacian_variance(gray: np.ndarray) -> float:
+    """Variance of the 3×3 Laplacian of a grey image (8-bit scale): the classic focus measure."""
+    img = np.asarray(gray, np.float32)
+    if img.size == 0:
+        return float("nan")
+    return float(cv2.Laplacian(img, cv2.CV_32F, ksize=1).var())
+
+
+# --- pixels outside the mask -------------------------------------------------------------------
+
+
+@dataclass
+class OutsideDiff:
+    """Accumulated comparison of output and source samples outside the edit box.
+
+    changed: samples that differ (all planes); compared: samples compared; sse: sum of squared
+    differences; max_abs: largest difference (in the format's own levels); frames_changed:
+    frames with at least one changed sample; peak: the format's maximum level (255 at 8 bits).
+    """
+
+    changed: int = 0
+    compared: int = 0
+    sse: float = 0.0
+    max_abs: int = 0
+    frames_changed: int = 0
+    changed_inside: int = 0
+    peak: int = 255
+
+    def add(self, source_planes: list[np.ndarray], output_planes: list[np.ndarray], box: tuple[int, int, int, int] | None) -> int:
+        """Compare one frame; `box` is (x0, y0, x1, y1) in luma pixels, end exclusive, or None.
+
+        Chroma planes use the box scaled by their subsampling, rounded outwards, so a chroma
+        sample that covers any edited pixel counts as inside. Returns the frame's changed count
+        outside the box; changes inside are tallied in `changed_inside` (what the tool edited).
+        """
+        if len(source_planes) != len(output_planes):
+            raise ValueError(f"plane count differs: source {len(source_planes)}, output {len(output_planes)}")
+        full_h, full_w = source_planes[0].shape
+        frame_changed = 0
+        for src, out in zip(source_planes, output_planes, strict=True):
+            if src.shape != out.shape:
+                raise ValueError(f"plane shape differs: source {src.shape}, output {out.shape}")
+            outside = np.ones(src.shape, bool)
+            if box is not None and box[2] > box[0] and box[3] > box[1]:
+                sy, sx = full_h / src.shape[0], full_w / src.shape[1]
+                y0, y1 = math.floor(box[1] / sy), math.ceil(box[3] / sy)
+                x0, x1 = math.floor(box[0] / sx), math.ceil(box[2] / sx)
+                outside[max(y0, 0) : max(y1, 0), max(x0, 0) : max(x1, 0)] = False
+            compared = int(np.count_nonzero(outside))
+            self.compared += compared
+            if np.array_equal(src, out):
+                continue  # the common case for a well-behaved tool: skip the arithmetic
+            diff = np.abs(src.astype(np.int32) - out.astype(np.int32))
+            d = diff[outside]
+            changed = int(np.count_nonzero(d))
+            self.changed_inside += int(np.count_nonzero(diff)) - changed
+            frame_changed += changed
+            self.sse += float((d.astype(np.float64) ** 2).sum())
+            if d.size:
+                self.max_abs = max(self.max_abs, int(d.max()))
+        self.changed += frame_changed
+        self.frames_changed += int(frame_changed > 0)
+        return frame_changed
+
+    @property
+    def psnr_db(self) -> float:
+        """PSNR outside the mask in dB; +inf when nothing changed."""
+        if self.compared == 0 or self.sse == 0:
+            return math.inf
+        mse = self.sse / self.compared
+        return 10 * math.log10(self.peak**2 / mse)
+
+
+# --- summaries --------------------------------------------------------------------------------------
+
+
+def median(values: list[float | None]) -> float | None:
+    """Median of the non-None, finite values; None when there are none."""
+    clean = [v for v in values if v is not None and math.isfinite(v)]
+    return float(np.median(clean)) if clean else None
+
+
+def safe_ratio(a: float | None, b: float | None) -> float | None:
+    """a ÷ b, None when either is missing or b is not positive."""
+    if a is None or b is None or not math.isfinite(a) or not math.isfinite(b) or b <= 0:
+        return None
+    return a / b
