@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import traceback
@@ -167,7 +168,7 @@ def _log_internal_error(argv: Sequence[str]) -> Path | None:
 
     try:
         folder = UserDirs.ensure(user_dirs().logs)
-        path = folder / f"mytalk-{datetime.now():%Y%m%d-%H%M%S}-{id(argv):x}.log"
+        path = folder / f"mytalk-{datetime.now():%Y%m%d-%H%M%S}-{os.getpid()}.log"
         path.write_text(f"mytalk {' '.join(argv)}\n\n{traceback.format_exc()}")
         return path
     except OSError:

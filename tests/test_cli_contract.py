@@ -169,3 +169,20 @@ def test_preview_quality_writes_a_small_proxy_with_exact_frames(tmp_path: Path) 
     assert info.video is not None
     assert info.video.height == 540 and info.video.width == 304  # aspect kept, even sides
     assert info.video.frame_count == 30
+
+
+@pytest.mark.media
+def test_a_silent_line_is_a_valid_edit_with_a_warning(tmp_path: Path) -> None:
+    """Replacing dialogue with silence is legitimate (the mouth should close): exit 0, warn."""
+    silence = tmp_path / "silence.wav"
+    with wave.open(str(silence), "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(48000)
+        handle.writeframes(bytes(2 * 48000))
+    out, report = tmp_path / "o.mkv", tmp_path / "r.json"
+    result = run_mytalk("sync", media_path("video", "retalking_face5_woman_glasses_eu.mp4"), "--audio", silence,
+                        "-o", out, "--in", "0", "--out", "20", "--engine", "copy", "--report", report, "--quiet")
+    assert result.code == 0, result.stderr
+    warnings = json.loads(report.read_text())["warnings"]
+    assert any("silent over the whole range" in w for w in warnings)

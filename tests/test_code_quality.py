@@ -23,3 +23,10 @@ def test_core_never_imports_qt_or_hosts() -> None:
 def test_ruff_is_clean() -> None:
     result = _run(str(BIN / "ruff"), "check", "core", "ui", "plugin", "resources", "tests", "benchmarks")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_is_clean_on_the_packages() -> None:
+    files = sorted(str(p.relative_to(REPO_ROOT)) for folder in ("core", "ui", "plugin", "resources")
+                   for p in (REPO_ROOT / folder).rglob("*.py"))
+    result = _run(str(BIN / "mypy"), "--no-error-summary", *files)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -21,7 +21,7 @@ from typing import Any
 from mytalk.core import __version__
 from mytalk.core.engines import DEFAULT_ENGINE, create_engine
 from mytalk.core.engines.base import EngineJob, FrameRecord
-from mytalk.core.errors import AudioError, OutputError
+from mytalk.core.errors import OutputError
 from mytalk.core.hashing import file_sha256
 from mytalk.core.jobs.request import ResolvedRequest, SyncRequest, resolve_request
 from mytalk.core.media.audio import AudioTrack, decode_audio, place_line
@@ -68,13 +68,17 @@ def _line_audio(resolved: ResolvedRequest) -> AudioTrack:
     """The replacement line, trimmed or padded to exactly the range's length at the output rate."""
     request = resolved.request
     line = decode_audio(request.audio, OUTPUT_AUDIO_RATE, channels=None)
-    placed = place_line(line, num_frames=resolved.stop - resolved.start, fps=resolved.fps, line_offset_s=resolved.line_offset_s)
-    if not placed.samples.any():
-        raise AudioError(
-            f"{request.audio}: the line is silent over the range (audio-in {resolved.line_offset_s}s, "
-            f"line length {line.duration_s:.2f}s); check --audio-in"
-        )
-    return placed
+    return place_line(line, num_frames=resolved.stop - resolved.start, fps=resolved.fps, line_offset_s=resolved.line_offset_s)
+
+
+def _line_warnings(resolved: ResolvedRequest, line: AudioTrack) -> list[str]:
+    """Suspicious but legal placements: a silent range is a valid edit (the mouth closes)."""
+    if line.samples.any():
+        return []
+    return [
+        f"the replacement line is silent over the whole range (audio-in {resolved.line_offset_s}s); "
+        f"the mouth will stay closed - check --audio-in if that is not intended"
+    ]
 
 
 def _guide_audio(resolved: ResolvedRequest) -> AudioTrack | None:
@@ -180,7 +184,7 @@ def build_report(
     request = resolved.request
     tracked = [r for r in records if r.face_found is not None]
     faceless = [r.index for r in tracked if not r.face_found]
-    warnings = [f"frame {r.index}: {w}" for r in records for w in r.warnings]
+    warnings = _line_warnings(resolved, line) + [f"frame {r.index}: {w}" for r in records for w in r.warnings]
     return {
         "mytalk_version": __version__,
         "engine": {"name": engine_name, "version": engine_version},
