@@ -4,6 +4,11 @@
                 [--transcript TEXT|@FILE] [--engine NAME] [--codec ffv1|prores|prores4444|dnxhr|h264]
                 [--handles N] [--reference RANGE ...] [--face X,Y] [--report R.json]
                 [--quality preview|final] [--quiet]
+    mytalk actor build NAME FOOTAGE[:IN-OUT] ...   learn an actor profile for --actor
+    mytalk actor list [--json] | mytalk actor remove NAME
+    mytalk actor build NAME FOOTAGE... --engine mytalk [--config small|FILE.toml]   fine-tune the neural engine
+    mytalk dataset build VIDEOS[:IN-OUT]... -o DIR [--crop-size PX]   training data for the neural engine
+    mytalk train motion|appearance DIR --config FILE.toml [--resume] [--out NAME] [--steps N] [--device D]
     mytalk probe FILE            print what MyTalk reads from a clip, as JSON
     mytalk validate [MANIFEST]   check a plugin manifest
     mytalk panel [VIDEO] [--audio FILE]
@@ -110,7 +115,45 @@ def build_parser() -> argparse.ArgumentParser:
     panel_parser.add_argument("--audio", type=Path)
     panel_parser.add_argument("--timeline", type=Path)
     commands.add_parser("runtime", help="run the core runtime: versioned JSON lines on stdin and stdout")
+    actor_parser = commands.add_parser("actor", help="manage actor profiles of the classic engine")
+    actor_commands = actor_parser.add_subparsers(dest="actor_command", required=True, parser_class=_OneLineParser)
+    build_parser_ = actor_commands.add_parser("build", help="learn an actor from footage and store it as NAME")
+    build_parser_.add_argument("name", help="profile name (letters, digits, '_', '.', '-')")
+    build_parser_.add_argument("footage", nargs="+", metavar="FOOTAGE[:IN-OUT]",
+                               help="clips of the actor, optionally with a range: take1.mov:0-240 or take2.mov:10s-30s")
+    build_parser_.add_argument("--face", help="pixel X,Y of the actor's face when there are several")
+    build_parser_.add_argument("--quiet", action="store_true", help="no progress bar")
+    list_parser = actor_commands.add_parser("list", help="list the stored actor profiles")
+    list_parser.add_argument("--json", action="store_true", help="print JSON")
+    remove_parser = actor_commands.add_parser("remove", help="delete a stored actor profile")
+    remove_parser.add_argument("name")
+    _add_neural_commands(commands, build_parser_)
     return parser
+
+
+def _add_neural_commands(commands: argparse._SubParsersAction, actor_build: argparse.ArgumentParser) -> None:
+    """`dataset build`, `train` and the neural options of `actor build` (the mytalk engine)."""
+    actor_build.add_argument("--engine", choices=("classic", "mytalk"), default="classic",
+                             help="classic: a profile for the classic engine (default); mytalk: fine-tune the neural engine")
+    actor_build.add_argument("--config", default="small", help="mytalk engine: preset (tiny, small, base) or TOML file")
+    actor_build.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="mytalk engine: training device")
+    dataset_parser = commands.add_parser("dataset", help="training data for the mytalk engine")
+    dataset_commands = dataset_parser.add_subparsers(dest="dataset_command", required=True, parser_class=_OneLineParser)
+    dataset_build = dataset_commands.add_parser("build", help="track, crop and extract mel and landmarks of videos")
+    dataset_build.add_argument("videos", nargs="+", metavar="VIDEO[:IN-OUT]", help="videos, folders of videos, or ranges")
+    dataset_build.add_argument("-o", "--output", type=Path, required=True, help="dataset folder (created, or resumed)")
+    dataset_build.add_argument("--crop-size", type=int, default=128, help="side of the aligned mouth crops in px (default 128)")
+    dataset_build.add_argument("--face", help="pixel X,Y of the face to track when there are several")
+    dataset_build.add_argument("--quiet", action="store_true", help="no progress bar")
+    train_parser = commands.add_parser("train", help="train a stage of the mytalk engine on a dataset")
+    train_parser.add_argument("stage", choices=("motion", "appearance"))
+    train_parser.add_argument("data", type=Path, help="dataset folder from 'mytalk dataset build'")
+    train_parser.add_argument("--config", required=True, help="TOML file, or a preset: tiny, small, base")
+    train_parser.add_argument("--resume", action="store_true", help="continue the run saved under --out")
+    train_parser.add_argument("--out", default="base", help="model name in the user models folder (default: base)")
+    train_parser.add_argument("--steps", type=int, help="train to this many steps instead of the config's")
+    train_parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    train_parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _run_sync(args: argparse.Namespace) -> int:
@@ -152,6 +195,52 @@ def _run_panel(args: argparse.Namespace) -> int:
     return run_standalone(video=args.video, audio=args.audio, timeline=args.timeline)
 
 
+def _run_actor(args: argparse.Namespace) -> int:
+    from mytalk.core.engines.classic import actor_cli
+
+    if args.actor_command == "build" and args.engine == "mytalk":
+        from mytalk.core.engines.mytalk.finetune import build_actor
+
+        bar = ProgressBar(sys.stderr, enabled=not args.quiet and sys.stderr.isatty())
+        build_actor(args.name, args.footage, config=args.config, device=args.device, face=args.face, progress=bar)
+    elif args.actor_command == "build":
+        bar = ProgressBar(sys.stderr, enabled=not args.quiet and sys.stderr.isatty())
+        actor_cli.build(args.name, args.footage, face=args.face, progress=bar)
+    elif args.actor_command == "list":
+        actor_cli.list_actors(as_json=args.json)
+    else:
+        actor_cli.remove(args.name)
+    return 0
+
+
+def _run_dataset(args: argparse.Namespace) -> int:
+    from mytalk.core.engines.mytalk.dataset import build_dataset
+    from mytalk.core.face.tracker import TrackerSettings
+    from mytalk.core.jobs.request import parse_face_point
+
+    bar = ProgressBar(sys.stderr, enabled=not args.quiet and sys.stderr.isatty())
+    result = build_dataset(args.videos, args.output, crop_size=args.crop_size,
+                           tracker_settings=TrackerSettings(face_point=parse_face_point(args.face)), progress=bar)
+    if not args.quiet:
+        videos = result.manifest["videos"]
+        print(f"dataset {args.output}: {len(videos)} video(s), {sum(v['frames_with_face'] for v in videos)} frames "
+              f"with a face ({len(result.built)} built, {len(result.skipped)} already done)", file=sys.stderr)
+    return 0
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from mytalk.core.engines.mytalk.train import train_command
+
+    bar = ProgressBar(sys.stderr, enabled=not args.quiet and sys.stderr.isatty())
+    result = train_command(args.stage, args.data, args.config, resume=args.resume, out=args.out, device=args.device,
+                           steps=args.steps, progress=bar)
+    if not args.quiet:
+        losses = ", ".join(f"{k} {result.first_eval[k]:.4g} -> {v:.4g}" for k, v in result.last_eval.items())
+        print(f"trained {args.stage} for {result.steps} steps on {result.device} in {result.seconds:.0f} s ({losses}) "
+              f"-> {result.weights}; log and loss plot in {result.run_dir}", file=sys.stderr)
+    return 0
+
+
 def _run_runtime(args: argparse.Namespace) -> int:
     from mytalk.core.runtime.server import main as runtime_main
 
@@ -159,7 +248,7 @@ def _run_runtime(args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"sync": _run_sync, "probe": _run_probe, "validate": _run_validate, "panel": _run_panel,
-             "runtime": _run_runtime}
+             "runtime": _run_runtime, "actor": _run_actor, "dataset": _run_dataset, "train": _run_train}
 
 
 def _log_internal_error(argv: Sequence[str]) -> Path | None:

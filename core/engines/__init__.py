@@ -10,9 +10,11 @@ from mytalk.core.errors import UsageError
 # name -> "module:class"; imported lazily so that `copy` never pays for torch or mediapipe.
 ENGINES: dict[str, str] = {
     "copy": "mytalk.core.engines.copy:CopyEngine",
+    "classic": "mytalk.core.engines.classic.engine:ClassicEngine",
+    "mytalk": "mytalk.core.engines.mytalk.engine:MyTalkEngine",
 }
 
-PLANNED_ENGINES = ("classic", "mytalk")
+PLANNED_ENGINES: tuple[str, ...] = ()
 """Engines of the design that this version does not ship yet: named in errors, never faked."""
 
 DEFAULT_ENGINE = "classic"

@@ -1,0 +1,146 @@
+"""The motion plan: per output frame, where the actor's lower face must be.
+
+Both drivers end in the same representation: the `geometry.LOWER_FACE` points (lips, chin, jaw and
+cheeks beside the mouth) in the 2-D canonical frame of the *output frame's own head*
+(`canonical.similarity_to_canonical` of its tracked stable points), so the renderer maps them to
+pixels with that frame's similarity, and the evaluation, which measures lips in the same frame,
+sees exactly what was planned. The jaw and chin are part of the plan: lips that move on an
+unmoved jaw score poorly and look wrong.
+
+Controls applied here, identically for both drivers:
+- openness: the deviation from the actor's closed (rest) mouth, scaled (1.0 = as learned);
+- smoothing: a zero-phase Gaussian over time, run separately over each run of frames with a face.
+  The speech driver's prediction flickers, so it gets sigma = `SMOOTHING_SIGMA` × smoothing frames.
+  The guide driver re-times real, already tracker-smoothed motion, and even sigma 0.6 frames moves
+  its lips by half of a typical ADR re-timing error, so it is smoothed only for smoothing above 0.5
+  (sigma = `SMOOTHING_SIGMA` × (smoothing - 0.5) × 2);
+- a taper towards the nose: points between the nostrils and the upper lip follow the plan less,
+  so the nose base never moves (the compositor's mask fades there too).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.ndimage import gaussian_filter1d
+
+from mytalk.core.engines.classic.geometry import CHIN_POS, Poses, aperture, lower_face_index, project
+from mytalk.core.face.canonical import apply_transform
+from mytalk.core.face.regions import LIPS_OUTER, SUBNASALE
+
+SMOOTHING_SIGMA = 1.2
+"""Gaussian sigma in frames at smoothing 1.0 (0.6 frames at the default 0.5): enough to remove
+prediction flicker, short enough that a one-frame p/b/m closure survives at half depth or more."""
+
+LOWER_FACE_CHIN_IOD = 0.035
+LOWER_FACE_APERTURE_IOD = 0.04
+LOWER_FACE_HOLD = 3
+"""Auto mask: the lower-face mask (jaw and chin follow) where the planned chin moves more than
+0.035 IOD from the source's or the mouth opens 0.04 IOD wider; held 3 frames either side so the
+mask does not flicker between modes."""
+
+
+@dataclass
+class MotionPlan:
+    """Target lower face per range frame.
+
+    points: (T, P, 2) canonical coordinates of the output frame's head; NaN where that frame has no face.
+    gate: (T,) voicing gate in [0, 1] (1 = speech; the mouth rests where it is 0).
+    lower_face: (T,) bool: frames that need the lower-face mask (auto mode), or the forced mode.
+    driver: "guide" or "speech". report: figures and decisions for the job report.
+    """
+
+    points: np.ndarray
+    gate: np.ndarray
+    lower_face: np.ndarray
+    driver: str
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+def frontal_to_canonical(shapes: np.ndarray, poses: Poses, transforms: np.ndarray) -> np.ndarray:
+    """Frontal shapes (T, P, 3) seen with each frame's head pose, in that frame's 2-D canonical frame (T, P, 2)."""
+    return apply_transform(project(shapes, poses), transforms)
+
+
+def nose_taper(source_canon: np.ndarray, landmarks_canon_subnasale: np.ndarray) -> np.ndarray:
+    """Per point weight (P,) from a typical frame: 0 at the subnasale's height, 1 from the top of the upper lip down.
+
+    source_canon: (P, 2) one frame's canonical lower face; landmarks_canon_subnasale: (2,) its subnasale.
+    """
+    lf = list(lower_face_index())
+    top = min(source_canon[lf.index(i), 1] for i in LIPS_OUTER)
+    y0 = float(landmarks_canon_subnasale[1])
+    span = max(float(top) - y0, 1e-3)
+    t = np.clip((source_canon[:, 1] - y0) / span, 0.0, 1.0)
+    return t * t * (3 - 2 * t)
+
+
+def smooth_runs(points: np.ndarray, valid: np.ndarray, sigma: float) -> np.ndarray:
+    """Zero-phase Gaussian smoothing over time of (T, ...) values, separately on each run of valid frames."""
+    out = points.copy()
+    if sigma <= 0:
+        return out
+    t = 0
+    n = valid.size
+    while t < n:
+        if not valid[t]:
+            t += 1
+            continue
+        end = t
+        while end < n and valid[end]:
+            end += 1
+        if end - t > 1:
+            out[t:end] = gaussian_filter1d(points[t:end], sigma, axis=0, mode="nearest")
+        t = end
+    return out
+
+
+def finish_plan(
+    target: np.ndarray,
+    source: np.ndarray,
+    closed: np.ndarray,
+    valid: np.ndarray,
+    taper: np.ndarray,
+    *,
+    openness: float,
+    smoothing: float,
+    mask_mode: str,
+    driver: str = "speech",
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Apply openness, smoothing and the nose taper; decide the mask per frame.
+
+    target, source, closed: (T, P, 2) canonical: planned shapes, the frames' own tracked shapes, and
+    the actor's closed mouth seen in each frame. valid (T,). taper (P,). driver: "speech" or "guide".
+    Returns (points, lower_face, figures).
+    """
+    planned = closed + float(openness) * (target - closed)
+    strength = float(smoothing) if driver == "speech" else max(0.0, 2.0 * (float(smoothing) - 0.5))
+    planned = smooth_runs(planned, valid, SMOOTHING_SIGMA * strength)
+    points = source + taper[None, :, None] * (planned - source)
+    points[~valid] = np.nan
+    chin_move = np.linalg.norm(points[:, CHIN_POS] - source[:, CHIN_POS], axis=-1)
+    widen = aperture(points) - aperture(source)
+    need = valid & ((chin_move > LOWER_FACE_CHIN_IOD) | (widen > LOWER_FACE_APERTURE_IOD))
+    if mask_mode == "lower-face":
+        lower = valid.copy()
+    elif mask_mode == "mouth":
+        lower = np.zeros_like(valid)
+    else:
+        lower = need.copy()
+        for shift in range(1, LOWER_FACE_HOLD + 1):
+            lower[:-shift] |= need[shift:]
+            lower[shift:] |= need[:-shift]
+        lower &= valid
+    figures = {
+        "mean_chin_move_iod": round(float(np.nanmean(np.where(valid, chin_move, np.nan))), 4) if valid.any() else None,
+        "lower_face_frames": int(lower.sum()),
+        "mouth_frames": int((valid & ~lower).sum()),
+    }
+    return points, lower, figures
+
+
+def subnasale_canonical(landmarks: np.ndarray, transforms: np.ndarray) -> np.ndarray:
+    """(T, 2) canonical position of the subnasale of each frame."""
+    return apply_transform(landmarks[:, SUBNASALE : SUBNASALE + 1, :2], transforms)[:, 0]

@@ -1,0 +1,382 @@
+"""Per-frame rendering: move the jaw and lips, paint the mouth's opening, composite in the source's format.
+
+Two layers, both warped piecewise-affinely with the face mesh (`warp.py`) over one fixed triangulation
+per job (`MeshTopology`):
+
+1. the frame itself, with its lower-face points moved from where they are to where the plan wants
+   them and every other mesh point (and a rectangle around the lower face) held still. Jaw, chin,
+   cheeks and lips follow the new mouth with the frame's own skin, light and grain, so this layer is
+   the source wherever the plan agrees with it, and the lips are always the frame's own lips.
+2. the opening between the lips (teeth, tongue, darkness) from the retrieved reference mouth, warped
+   from its crop onto the planned lips, colour-matched to layer 1 on the skin around the lips. It is
+   shown only where the plan opens the mouth differently from the frame (`mouth_weight`, from
+   `retrieval.retrieval_weight`) and wide enough to show teeth (`OPENING_IOD`): opening a closed mouth
+   needs the inside of a real open one, while a frame's own mouth moved a little is better than
+   anyone else's. A one-frame cross-fade softens retrieval switches.
+
+The result goes through the compositor (`mytalk.core.composite.Compositor`) under the union of the
+source's and the target's masks (lower-face mode where the jaw moves, mouth mode elsewhere), which
+blends (multiband for final, alpha for preview), writes only the changed samples back in the
+source's pixel format, and reports the box and the changed pixels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import av
+import cv2
+import numpy as np
+
+from mytalk.core.composite.color import match_color
+from mytalk.core.composite.compositor import CompositeResult, Compositor
+from mytalk.core.composite.masks import Mask, MaskMode, mouth_mask
+from mytalk.core.composite.planes import read_rgb
+from mytalk.core.engines.classic.geometry import lower_face_index
+from mytalk.core.engines.classic.profile import AppearanceIndex
+from mytalk.core.engines.classic.warp import piecewise_affine, triangulate
+from mytalk.core.face.canonical import from_canonical, similarity_to_canonical
+from mytalk.core.face.regions import LIPS_INNER, LIPS_OUTER
+
+_LF = lower_face_index()
+_ANCHORS = np.setdiff1d(np.arange(478), _LF)
+_INNER = np.asarray(LIPS_INNER, np.intp)
+
+INNER_FEATHER_PX = 0.5
+"""Soft edge (Gaussian sigma, px) between the frame's own inner lip edge and the retrieved opening. The
+inner lip edge is the strongest edge of a mouth: a wider blend of two images there reads as blur
+(1 px cost 12 % of the mouth's Laplacian variance on the HDTF clips)."""
+
+RESAMPLE_SHARPEN = 0.4
+"""Unsharp-mask amount (Gaussian sigma 1 px) on the retrieved opening only: it compensates the high
+frequencies lost when a reference mouth is resampled onto a new geometry (a half-pixel cubic shift
+keeps only 80 % of the Laplacian variance), so painted teeth are about as crisp as the frame's own."""
+
+PREVIEW_IOD_PX = 60.0
+"""A preview is a 540-line proxy: a face 60 px between the eyes at working scale is at least as
+sharp as the proxy shows it, and a 4K close-up costs no more than a small face."""
+
+OPENING_IOD = (0.02, 0.05)
+"""The retrieved opening is shown only where the planned inner-lip gap is wide enough to show teeth:
+not at all under 0.02 IOD, fully from 0.05. A thin slit painted from another frame reads as a dark
+stitch along the lips; there the frame's own lips, warped shut, are right."""
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """step: warp-map grid spacing (px; 1 final, 2 preview). interpolation: cv2 flag for sampling.
+    sharpen: `RESAMPLE_SHARPEN` for final renders, 0 for previews. supersample: samples per pixel side;
+    1 by default: with the lips' ladder topology and the filled opening a closing mouth no longer
+    aliases, and 2x supersampling (box-filtered) cost a quarter of the mouth's Laplacian variance.
+    max_iod_px: previews render the mouth at a working scale where the face is at most this wide
+    (`PREVIEW_IOD_PX`) and scale the result back up; None (final) renders at full resolution."""
+
+    step: int = 1
+    interpolation: int = cv2.INTER_CUBIC
+    sharpen: float = RESAMPLE_SHARPEN
+    supersample: int = 1
+    max_iod_px: float | None = None
+
+    @classmethod
+    def for_quality(cls, quality: str) -> RenderSettings:
+        if quality == "preview":
+            return cls(step=2, interpolation=cv2.INTER_LINEAR, sharpen=0.0, supersample=1, max_iod_px=PREVIEW_IOD_PX)
+        return cls()
+
+
+def _grow(box: tuple[int, int, int, int], pad: int, size: tuple[int, int]) -> tuple[int, int, int, int]:
+    x0, y0, x1, y1 = box
+    w, h = size
+    return max(x0 - pad, 0), max(y0 - pad, 0), min(x1 + pad, w), min(y1 + pad, h)
+
+
+def _paste(mask: Mask, box: tuple[int, int, int, int]) -> np.ndarray:
+    """`mask`'s alpha placed into `box` (clipped where it reaches past it)."""
+    x0, y0, x1, y1 = box
+    out = np.zeros((y1 - y0, x1 - x0), np.float32)
+    if mask.is_empty:
+        return out
+    mx0, my0, mx1, my1 = mask.box
+    ix0, iy0, ix1, iy1 = max(mx0, x0), max(my0, y0), min(mx1, x1), min(my1, y1)
+    if ix1 > ix0 and iy1 > iy0:
+        out[iy0 - y0 : iy1 - y0, ix0 - x0 : ix1 - x0] = mask.alpha[iy0 - my0 : iy1 - my0, ix0 - mx0 : ix1 - mx0]
+    return out
+
+
+def _inner_alpha(polygon: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """Float32 alpha of the mouth opening (inner-lip loop, continuous px) over `box`: an anti-aliased
+    fill, blurred by `INNER_FEATHER_PX`, so the lips' own inner edge meets the opening without a seam."""
+    x0, y0, x1, y1 = box
+    canvas = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    pts = np.round((np.asarray(polygon, np.float64) - [x0 + 0.5, y0 + 0.5]) * 16).astype(np.int32)
+    cv2.fillPoly(canvas, [pts], 255, lineType=cv2.LINE_AA, shift=4)
+    alpha = canvas.astype(np.float32) * np.float32(1.0 / 255.0)
+    if not alpha.any():
+        return alpha
+    k = int(np.ceil(3 * INNER_FEATHER_PX)) * 2 + 1
+    return cv2.GaussianBlur(alpha, (k, k), INNER_FEATHER_PX)
+
+
+def _warp_supersampled(
+    src: np.ndarray,
+    dst: np.ndarray,
+    box: tuple[int, int, int, int],
+    triangles: np.ndarray,
+    image: np.ndarray,
+    settings: RenderSettings,
+    squeezed: Callable[[], np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Piecewise-affine warp of `image` over `box`, sampled `settings.supersample`² times per pixel.
+
+    Closing an open mouth squeezes its whole opening (teeth, tongue, darkness) into a gap of a pixel
+    or two. Sampled point by point, each pixel there lands on a different row of teeth or darkness
+    and the gap comes out as a saw-tooth. Two remedies: sub-pixel samples averaged by a box filter
+    (`cv2.INTER_AREA`) smooth the lip edges, and where the map squeezes by more than 1.5x (fully
+    from 3x) the result fades to the same warp of `squeezed()`, the image with its opening filled by
+    its mean colour (h, w, C like `image`; made only when needed), so a closing mouth shows an even
+    dark line.
+    Returns (warped (h, w, C) float32, valid (h, w) bool).
+    """
+    k = max(1, int(settings.supersample))
+    x0, y0, x1, y1 = box
+    big = (x0 * k, y0 * k, x1 * k, y1 * k)
+    warp = piecewise_affine(src, np.asarray(dst, np.float64) * k, big, triangles=triangles, step=settings.step * k)
+    out = warp.apply(image, settings.interpolation)
+    if squeezed is not None:
+        squeeze = np.maximum(np.abs(np.gradient(warp.map_y, axis=0)), np.abs(np.gradient(warp.map_x, axis=1))) * k
+        weight = np.clip((squeeze - 1.5) / 1.5, 0.0, 1.0).astype(np.float32)
+        if weight.any():
+            out = out + weight[..., None] * (warp.apply(squeezed(), cv2.INTER_LINEAR) - out)
+    if k == 1:
+        return out, warp.valid
+    size = (x1 - x0, y1 - y0)
+    out = cv2.resize(out, size, interpolation=cv2.INTER_AREA).reshape(size[1], size[0], -1)
+    valid = cv2.resize(warp.valid.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0.999
+    return out, valid
+
+
+def _fill_opening(image: np.ndarray, polygon: np.ndarray, origin: tuple[int, int]) -> np.ndarray:
+    """`image` with the mouth opening (inner-lip polygon, continuous px; image origin at `origin`) and a
+    2 px rim replaced by the opening's mean colour: what a closing mouth squeezes into its gap.
+
+    Only the polygon's neighbourhood is touched (a copy of `image` is returned when anything changes).
+    """
+    pts = np.asarray(polygon, np.float64) - np.asarray(origin, np.float64)
+    h, w = image.shape[:2]
+    bx0, by0 = max(int(np.floor(pts[:, 0].min())) - 6, 0), max(int(np.floor(pts[:, 1].min())) - 6, 0)
+    bx1, by1 = min(int(np.ceil(pts[:, 0].max())) + 6, w), min(int(np.ceil(pts[:, 1].max())) + 6, h)
+    if bx1 <= bx0 or by1 <= by0:
+        return image
+    alpha = _inner_alpha(pts, (bx0, by0, bx1, by1))
+    # Two pixels past the tracked inner lip line too: the mesh puts it up to a pixel or two off the real
+    # edge, and what lies there is squeezed into the gap as well.
+    alpha = cv2.dilate(alpha, np.ones((5, 5), np.uint8))
+    total = float(alpha.sum())
+    if total < 1.0:
+        return image
+    patch = image[by0:by1, bx0:bx1]
+    mean = (patch * alpha[..., None]).reshape(-1, image.shape[2]).sum(axis=0) / total
+    out = image.copy()
+    out[by0:by1, bx0:bx1] = patch + alpha[..., None] * (mean.astype(np.float32) - patch)
+    return out
+
+
+RING_MARGIN_IOD = 0.3
+"""Pinned points on a rectangle this far (IOD) around the lower face: the warp's outer boundary."""
+
+
+@dataclass(frozen=True)
+class MeshTopology:
+    """One triangulation for every frame of a job: the lower face, pinned mesh points around it, and a
+    pinned rectangle.
+
+    A triangulation recomputed on each frame's target folds over where the lips meet (a closing
+    mouth brings the inner-lip points together, and Delaunay then links them across the lips), which
+    shows as a saw-tooth between the lips. A fixed topology, made once on a template whose mouth is
+    open, instead collapses the opening's triangles smoothly to nothing as the lips close.
+
+    anchors: mesh indices (not in `LOWER_FACE`) pinned in place. ring: (R, 2) canonical rectangle
+    points. triangles: (T, 3) into the concatenation [LOWER_FACE, anchors, ring]. mouth_triangles:
+    (M, 3) into `LOWER_FACE` only (the retrieved mouth's warp).
+    """
+
+    anchors: np.ndarray
+    ring: np.ndarray
+    triangles: np.ndarray
+    mouth_triangles: np.ndarray
+
+    @classmethod
+    def from_template(cls, canon: np.ndarray) -> MeshTopology:
+        """Build from a (478, 2) canonical template face (e.g. the range's mean).
+
+        The lips and the opening are triangulated explicitly, as ladders between their contours (outer
+        upper lip to inner upper lip, inner upper to inner lower, inner lower to outer lower), so no
+        triangle ever joins one lip to the other across the opening; the rest is Delaunay.
+        """
+        pts = np.asarray(canon, np.float64)[:, :2].copy()
+        pos = {int(v): k for k, v in enumerate(_LF)}
+        # Open the template's mouth to a clear gap (LIPS_INNER runs from the right corner along the lower
+        # lip, 1-9, to the left corner, 10, then back along the upper lip).
+        pts[list(LIPS_INNER[11:]), 1] -= 0.04
+        pts[list(LIPS_INNER[1:10]), 1] += 0.04
+        lf = pts[_LF]
+        lo, hi = lf.min(axis=0) - RING_MARGIN_IOD, lf.max(axis=0) + RING_MARGIN_IOD
+        inside = np.all((pts[_ANCHORS] > lo + 0.02) & (pts[_ANCHORS] < hi - 0.02), axis=1)
+        anchors = _ANCHORS[inside]
+        mid = (lo + hi) / 2
+        ring = np.array([[lo[0], lo[1]], [mid[0], lo[1]], [hi[0], lo[1]], [hi[0], mid[1]], [hi[0], hi[1]],
+                         [mid[0], hi[1]], [lo[0], hi[1]], [lo[0], mid[1]]])
+        all_pts = np.concatenate([pts[_LF], pts[anchors], ring])
+        tri = triangulate(all_pts)
+        outer = np.asarray([pos[i] for i in LIPS_OUTER])
+        centroids = all_pts[tri].mean(axis=1).astype(np.float32)
+        hull = all_pts[outer].astype(np.float32).reshape(-1, 1, 2)
+        keep = np.array([cv2.pointPolygonTest(hull, (float(x), float(y)), False) < 0 for x, y in centroids], bool)
+        lips = [_ladder(all_pts, [pos[i] for i in a], [pos[i] for i in b]) for a, b in _LIP_STRIPS]
+        tri = np.concatenate([tri[keep], *lips])
+        mouth = tri[(tri < _LF.size).all(axis=1)]
+        return cls(anchors=anchors, ring=ring, triangles=tri, mouth_triangles=mouth)
+
+
+# Contours from the subject's right mouth corner to the left one.
+_OUTER_UPPER = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291)
+_OUTER_LOWER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291)
+_INNER_UPPER = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
+_INNER_LOWER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
+_LIP_STRIPS = ((_OUTER_UPPER, _INNER_UPPER), (_INNER_UPPER, _INNER_LOWER), (_INNER_LOWER, _OUTER_LOWER))
+
+
+def _ladder(points: np.ndarray, a: list[int], b: list[int]) -> np.ndarray:
+    """Triangles (T, 3) filling the strip between polylines `a` and `b` (indices into `points`, same
+    direction), advancing along whichever side gives the shorter diagonal; shared ends are skipped."""
+    out: list[tuple[int, int, int]] = []
+    i = j = 0
+    while i < len(a) - 1 or j < len(b) - 1:
+        step_a = j == len(b) - 1 or (
+            i < len(a) - 1
+            and np.linalg.norm(points[a[i + 1]] - points[b[j]]) <= np.linalg.norm(points[a[i]] - points[b[j + 1]])
+        )
+        tri = (a[i], a[i + 1], b[j]) if step_a else (a[i], b[j], b[j + 1])
+        if len(set(tri)) == 3:
+            out.append(tri)
+        if step_a:
+            i += 1
+        else:
+            j += 1
+    return np.asarray(out, np.int64).reshape(-1, 3)
+
+
+class MouthRenderer:
+    """Renders one frame at a time; holds the compositors, the mesh topology and the appearance index."""
+
+    def __init__(self, appearance: AppearanceIndex, quality: str, topology: MeshTopology) -> None:
+        self.appearance = appearance
+        self.topology = topology
+        self.settings = RenderSettings.for_quality(quality)
+        self.compositors = {mode: Compositor.for_quality(quality, mode=mode) for mode in (MaskMode.MOUTH, MaskMode.LOWER_FACE)}
+
+    def _mouth_layer(self, entry: int, dst: np.ndarray, box: tuple[int, int, int, int], scale: float) -> tuple[np.ndarray, np.ndarray]:
+        """Reference crop `entry` warped so its lower-face points land on `dst` (P, 2), over `box`, both in
+        the working coordinates (frame px × `scale`)."""
+        src = self.appearance.landmarks[entry][_LF].astype(np.float64) * scale
+        inner = self.appearance.landmarks[entry][_INNER].astype(np.float64) * scale
+        image = self.appearance.image(entry)
+        if scale != 1.0:
+            size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        return _warp_supersampled(src, dst, box, self.topology.mouth_triangles, image, self.settings,
+                                  lambda: _fill_opening(image, inner, (0, 0)))
+
+    def _scale(self, iod: float) -> float:
+        """Working scale: 1 for final renders; previews shrink large faces to `PREVIEW_IOD_PX`."""
+        if self.settings.max_iod_px is None or iod <= self.settings.max_iod_px:
+            return 1.0
+        return self.settings.max_iod_px / iod
+
+    def render(
+        self,
+        frame: av.VideoFrame,
+        landmarks: np.ndarray,
+        target: np.ndarray,
+        entry: int,
+        fade_from: int,
+        fade_weight: float,
+        lower_face: bool,
+        mouth_weight: float = 1.0,
+    ) -> CompositeResult:
+        """Composite the planned mouth into `frame`.
+
+        landmarks: (478, 2|3) tracked px of this frame. target: (P, 2) planned `LOWER_FACE` px.
+        entry: appearance entry to paint with (-1: jaw warp only); fade_from / fade_weight: a second
+        entry blended in at a retrieval switch. lower_face: mask mode of this frame. mouth_weight:
+        how much of the retrieved mouth to show (0: the frame's own mouth, warped, is close enough).
+        """
+        size = (frame.width, frame.height)
+        src_pts = np.asarray(landmarks, np.float64)[:, :2]
+        tgt_pts = src_pts.copy()
+        tgt_pts[_LF] = target
+        mode = MaskMode.LOWER_FACE if lower_face else MaskMode.MOUTH
+        mask = mouth_mask(src_pts, size, mode).union(mouth_mask(tgt_pts, size, mode))
+        if mask.is_empty:
+            return CompositeResult(frame, mask.box, None, 0)
+        box = mask.box
+        iod = float(np.linalg.norm(src_pts[263] - src_pts[33]))
+        move = float(np.abs(target - src_pts[_LF]).max())
+        work = _grow(box, int(np.ceil(move)) + 8, size)
+        bg = read_rgb(frame, work)
+        # Everything below runs in working coordinates: frame px relative to the work box, × scale.
+        scale = self._scale(iod)
+        origin = np.array([work[0], work[1]], np.float64)
+        if scale < 1.0:
+            bg = cv2.resize(bg, (max(1, round(bg.shape[1] * scale)), max(1, round(bg.shape[0] * scale))),
+                            interpolation=cv2.INTER_AREA)
+        x0, y0, x1, y1 = box
+        lbox = (int(np.floor((x0 - work[0]) * scale)), int(np.floor((y0 - work[1]) * scale)),
+                int(np.ceil((x1 - work[0]) * scale)), int(np.ceil((y1 - work[1]) * scale)))
+        lbox = (lbox[0], lbox[1], min(lbox[2], bg.shape[1]), min(lbox[3], bg.shape[0]))
+
+        def local(points: np.ndarray) -> np.ndarray:
+            return (points - origin) * scale
+
+        # Layer 1: the frame's own lower face moved onto the plan; everything else pinned.
+        transform, _ = similarity_to_canonical(src_pts)
+        ring = from_canonical(self.topology.ring, transform)
+        fixed = np.concatenate([src_pts[self.topology.anchors], ring])
+        src_all = local(np.concatenate([src_pts[_LF], fixed]))
+        dst_all = local(np.concatenate([target, fixed]))
+        inner_src = local(src_pts[_INNER])
+        base, valid1 = _warp_supersampled(src_all, dst_all, lbox, self.topology.triangles, bg, self.settings,
+                                          lambda: _fill_opening(bg, inner_src, (0, 0)))
+        region = (slice(lbox[1], lbox[3]), slice(lbox[0], lbox[2]))
+        base = np.where(valid1[..., None], base, bg[region])
+        generated = base
+        if entry >= 0 and mouth_weight > 0:
+            dst = local(target)
+            mouth, valid = self._mouth_layer(entry, dst, lbox, scale)
+            if fade_from >= 0 and fade_weight > 0:
+                other, valid_other = self._mouth_layer(fade_from, dst, lbox, scale)
+                mouth = (1 - fade_weight) * mouth + fade_weight * other
+                valid &= valid_other
+            ring_full = _paste(mouth_mask(tgt_pts, size, MaskMode.MOUTH), work)
+            if scale < 1.0:
+                ring_full = cv2.resize(ring_full, (bg.shape[1], bg.shape[0]), interpolation=cv2.INTER_AREA)
+            ring_alpha = ring_full[region] * valid.astype(np.float32)
+            gap = float(np.linalg.norm(tgt_pts[14] - tgt_pts[13])) / max(iod, 1e-6)
+            opening = float(np.clip((gap - OPENING_IOD[0]) / (OPENING_IOD[1] - OPENING_IOD[0]), 0.0, 1.0))
+            inside = _inner_alpha(local(tgt_pts[_INNER]), lbox) * valid.astype(np.float32) * np.float32(mouth_weight * opening)
+            if ring_alpha.max() > 0 and inside.max() > 0:
+                # Exposure and white balance from the lips and skin around them, where both layers show
+                # the same anatomy; only the opening (teeth, tongue, dark) is then taken from the reference.
+                mouth = match_color(mouth, base, ring_alpha)
+                if self.settings.sharpen > 0:
+                    mouth = mouth + self.settings.sharpen * (mouth - cv2.GaussianBlur(mouth, (0, 0), 1.0))
+                generated = base + inside[..., None] * (mouth - base)
+        if scale < 1.0:
+            # Back to frame pixels: full-res pixel centre X + 0.5 sits at (X + 0.5 - work x0) * scale in the
+            # working image, whose array index i has its centre at lbox x0 + i + 0.5.
+            m = np.array([[scale, 0.0, (x0 - work[0] + 0.5) * scale - lbox[0] - 0.5],
+                          [0.0, scale, (y0 - work[1] + 0.5) * scale - lbox[1] - 0.5]])
+            generated = cv2.warpAffine(generated, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                       borderMode=cv2.BORDER_REPLICATE)
+        return self.compositors[mode].composite(frame, generated, mask)

@@ -1,0 +1,368 @@
+"""Training data: `mytalk dataset build VIDEOS... -o DIR`, and the samplers both stages train from.
+
+Per video (or range), one shard `shards/<sha256[:16]>-<in>-<out>.npz` (plain arrays, loaded with allow_pickle=False):
+
+- points (T, P, 2) float32: the `landmarks.POINTS` in canonical units (NaN without a face);
+- transforms (T, 2, 3) float64: tracker pixels → canonical units, per frame;
+- found (T,) bool, confidence (T,) float32: the tracker's verdict;
+- crops (T, S, S, 3) uint8: the aligned lower-face crop (`CropGeometry`; zeros without a face),
+  read with `read_rgb` so the colour matrix is the one the compositor will paste with;
+- mel (M, 80) float32: log10 mel of the clip's own sound at 80 Hz, row k centred k/80 s after
+  the start of frame 0 (the picture's start on the sound's clock is honoured, see
+  `picture_start_in_audio_s`); empty for a clip without sound;
+- fps (2,) int64: numerator, denominator (never rounded).
+
+Videos may be given whole, as folders of videos, or as ranges `VIDEO:IN-OUT` (frames, seconds or
+timecode, as `--in`/`--out`). `manifest.json` lists them with their content hash and range, so a build that was interrupted (or is
+given more videos later) skips every video already done: shards and the manifest are written
+atomically, one video at a time. The dataset hash (`data_hash`) is the hash of the sorted shard
+hashes and the crop geometry, and is recorded in every checkpoint trained on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from mytalk.core.engines.mytalk.landmarks import CropGeometry, canonical_points, lip_descriptors
+from mytalk.core.errors import MediaFormatError, MediaNotFoundError, UsageError
+from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled, never_cancelled, no_progress
+
+FORMAT = "mytalk-dataset"
+VERSION = 1
+VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".mxf", ".m4v", ".webm"}
+DEFAULT_CROP_BOX = (-0.85, 0.15, 0.85, 1.85)
+MIN_CONFIDENCE = 0.5
+"""Frames tracked less confidently than this are treated as without a face (no training signal)."""
+
+
+@dataclass
+class ClipData:
+    """Everything extracted from one range of one video (see the module docstring for the arrays)."""
+
+    points: np.ndarray
+    transforms: np.ndarray
+    found: np.ndarray
+    confidence: np.ndarray
+    crops: np.ndarray
+    mel: np.ndarray
+    fps: Fraction
+    start: int = 0
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.found.size)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"points": self.points.astype(np.float32), "transforms": self.transforms, "found": self.found,
+                "confidence": self.confidence.astype(np.float32), "crops": self.crops, "mel": self.mel.astype(np.float32),
+                "fps": np.array([self.fps.numerator, self.fps.denominator], np.int64),
+                "start": np.array([self.start], np.int64)}
+
+    @classmethod
+    def from_arrays(cls, data: Any) -> ClipData:
+        fps = data["fps"]
+        return cls(points=data["points"], transforms=data["transforms"], found=data["found"].astype(bool),
+                   confidence=data["confidence"], crops=data["crops"], mel=data["mel"],
+                   fps=Fraction(int(fps[0]), int(fps[1])), start=int(data["start"][0]))
+
+
+def _frame_rgb(frame: Any, box: tuple[int, int, int, int]) -> np.ndarray:
+    """Float RGB (h, w, 3) in [0, 1] of a frame box, with the compositor's colour matrix."""
+    from mytalk.core.composite.planes import read_rgb
+
+    try:
+        return read_rgb(frame, box, clip=True)
+    except MediaFormatError:
+        # A pixel format the compositor cannot write is still readable through swscale.
+        x0, y0, x1, y1 = box
+        return frame.to_ndarray(format="rgb24")[y0:y1, x0:x1].astype(np.float32) / 255.0
+
+
+def crop_frame(frame: Any, transform: np.ndarray, geometry: CropGeometry) -> np.ndarray:
+    """The aligned crop (S, S, 3) uint8 of one decoded frame (`av.VideoFrame`), reading only its box."""
+    box = geometry.frame_box(transform, (frame.width, frame.height))
+    if box[2] <= box[0] or box[3] <= box[1]:
+        return np.zeros((geometry.size, geometry.size, 3), np.uint8)
+    rgb = _frame_rgb(frame, box)
+    crop = geometry.crop_from_frame(rgb, transform, offset=(box[0], box[1]))
+    return np.clip(crop * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def clip_mel(path: Path, start: int, num_frames: int, fps: Fraction, sample_rate: int = 16_000) -> np.ndarray:
+    """Log-mel (M, 80) of a clip's own sound over frames [start, start + num_frames); empty without sound."""
+    import torch
+
+    from mytalk.core.engines.classic.profile import picture_start_in_audio_s
+    from mytalk.core.engines.mytalk.audio_encoder import LogMel
+    from mytalk.core.media.audio import decode_audio, place_line
+
+    try:
+        track = decode_audio(path, sample_rate, channels=1)
+    except (MediaFormatError, UsageError, ValueError):
+        return np.zeros((0, 80), np.float32)
+    offset = Fraction(start) / fps + picture_start_in_audio_s(path)
+    placed = place_line(track, num_frames=num_frames, fps=fps, line_offset_s=offset)
+    with torch.no_grad():
+        return LogMel(sample_rate)(torch.from_numpy(placed.samples[0]))[0].numpy()
+
+
+def extract_clip(
+    path: Path,
+    start: int,
+    stop: int,
+    geometry: CropGeometry,
+    *,
+    tracker_settings: Any = None,
+    with_audio: bool = True,
+    keep: np.ndarray | None = None,
+    progress: ProgressFn = no_progress,
+    is_cancelled: CancelFn = never_cancelled,
+) -> ClipData:
+    """Track frames [start, stop) of `path`, cut their aligned crops and (optionally) the mel of its sound.
+
+    keep: optional bool (T,) of frames whose crop is wanted (others stay zero); default all found.
+    """
+    from mytalk.core.face.tracker import track_video
+    from mytalk.core.media.probe import probe
+    from mytalk.core.media.reader import FrameReader
+
+    path = Path(path)
+    info = probe(path)
+    if info.video is None:
+        raise MediaFormatError(f"{path}: has no video; training footage must show the actor")
+    fps = Fraction(info.video.fps)
+    observations = track_video(path, start, stop, tracker_settings, progress=progress, is_cancelled=is_cancelled)
+    n = len(observations)
+    lm = np.stack([o.landmarks for o in observations]).astype(np.float64)
+    confidence = np.array([o.confidence for o in observations], np.float32)
+    found = np.array([o.found for o in observations], bool) & (confidence >= MIN_CONFIDENCE)
+    points, transforms = canonical_points(lm)
+    found &= np.isfinite(points).all(axis=(1, 2))
+    points[~found] = np.nan
+    wanted = found if keep is None else (found & keep)
+    crops = np.zeros((n, geometry.size, geometry.size, 3), np.uint8)
+    if wanted.any():
+        first, last = start + int(np.flatnonzero(wanted)[0]), start + int(np.flatnonzero(wanted)[-1]) + 1
+        with FrameReader(path, info) as reader:
+            for source in reader.frames(first, last):
+                i = source.index - start
+                if wanted[i]:
+                    crops[i] = crop_frame(source.frame, transforms[i], geometry)
+                if i % 16 == 0:
+                    check_cancelled(is_cancelled, f"cropping frame {source.index}")
+                    progress(i + 1, n, "cropping")
+    mel = clip_mel(path, start, n, fps) if with_audio and info.audio else np.zeros((0, 80), np.float32)
+    return ClipData(points.astype(np.float32), transforms, found, confidence, crops, mel, fps, start)
+
+
+# --- building --------------------------------------------------------------------------------------
+
+
+def parse_spec(spec: str | Path) -> tuple[Path, str]:
+    """`clip.mov` or `clip.mov:IN-OUT` → (path, range text or "")."""
+    text = str(spec).strip()
+    path = Path(text).expanduser()
+    if not path.exists() and ":" in text:
+        head, _, tail = text.rpartition(":")
+        if head and Path(head).expanduser().exists():
+            return Path(head).expanduser(), tail
+    return path, ""
+
+
+def _expand_videos(videos: Sequence[str | Path]) -> list[tuple[Path, str]]:
+    """Video files, folders of videos (searched recursively) and `VIDEO:IN-OUT` ranges → (path, range)."""
+    out: list[tuple[Path, str]] = []
+    for item in videos:
+        p, span = parse_spec(item)
+        if p.is_dir() and not span:
+            out += [(q, "") for q in sorted(p.rglob("*")) if q.suffix.lower() in VIDEO_SUFFIXES and q.is_file()]
+        elif p.is_file():
+            out.append((p, span))
+        else:
+            raise MediaNotFoundError(f"{p}: no such video or folder; give video files (optionally VIDEO:IN-OUT) "
+                                     "or folders of them")
+    if not out:
+        raise UsageError("dataset build: no videos found; give video files or folders that contain some")
+    return list(dict.fromkeys(out))
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    temp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    temp.write_text(json.dumps(data, indent=2))
+    os.replace(temp, path)
+
+
+def data_hash(manifest: dict[str, Any]) -> str:
+    """16 hex digits identifying a dataset's content: shard hashes and crop geometry."""
+    items = sorted(v["shard_sha256"] for v in manifest["videos"])
+    payload = json.dumps({"crop": manifest["crop_size"], "box": manifest["crop_box"], "shards": items})
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+@dataclass
+class BuildResult:
+    """What `build_dataset` did: the manifest, and which videos were built or skipped."""
+
+    manifest: dict[str, Any]
+    built: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def build_dataset(
+    videos: Sequence[str | Path],
+    out: Path,
+    *,
+    crop_size: int = 128,
+    crop_box: tuple[float, float, float, float] = DEFAULT_CROP_BOX,
+    tracker_settings: Any = None,
+    progress: ProgressFn = no_progress,
+    is_cancelled: CancelFn = never_cancelled,
+) -> BuildResult:
+    """Build (or extend, or resume) a dataset folder from whole videos; see the module docstring."""
+    from mytalk.core.hashing import file_sha256
+    from mytalk.core.jobs.request import parse_range
+    from mytalk.core.media.probe import probe
+
+    if not 32 <= crop_size <= 1024:
+        raise UsageError(f"--crop-size {crop_size}: use 32 to 1024 px (128 or 256 for real training)")
+    paths = _expand_videos(videos)
+    out = Path(out)
+    (out / "shards").mkdir(parents=True, exist_ok=True)
+    manifest_path = out / "manifest.json"
+    if manifest_path.is_file():
+        manifest = json.loads(manifest_path.read_text())
+        if manifest.get("format") != FORMAT:
+            raise UsageError(f"{out}: is not a MyTalk dataset folder (its manifest.json is something else)")
+        if manifest["crop_size"] != crop_size or tuple(manifest["crop_box"]) != tuple(crop_box):
+            raise UsageError(f"{out}: was built with --crop-size {manifest['crop_size']}; use the same size "
+                             "or another output folder")
+    else:
+        manifest = {"format": FORMAT, "version": VERSION, "crop_size": crop_size, "crop_box": list(crop_box),
+                    "videos": []}
+    geometry = CropGeometry(tuple(crop_box), crop_size)  # type: ignore[arg-type]
+    done = {v["key"]: v for v in manifest["videos"] if (out / "shards" / v["shard"]).is_file()}
+    result = BuildResult(manifest)
+    for number, (path, span) in enumerate(paths):
+        check_cancelled(is_cancelled, f"dataset build ({path.name})")
+        info = probe(path)
+        if info.video is None:
+            raise MediaFormatError(f"{path}: has no video stream; give videos of the actor")
+        start, stop = parse_range(span, info, label=f"video {path.name}") if span else (0, info.video.frame_count)
+        digest = file_sha256(path)
+        key = f"{digest}:{start}-{stop}"
+        if key in done:
+            result.skipped.append(str(path))
+            progress(number + 1, len(paths), "dataset")
+            continue
+
+        def step(done_: int, total: int, stage: str, _n: int = number, _name: str = path.name) -> None:
+            progress(done_, total, f"dataset {_n + 1}/{len(paths)} {_name}: {stage}")
+
+        clip = extract_clip(path, start, stop, geometry, tracker_settings=tracker_settings, progress=step,
+                            is_cancelled=is_cancelled)
+        shard = f"{digest[:16]}-{start}-{stop}.npz"
+        shard_path = out / "shards" / shard
+        temp = shard_path.with_name(f".{shard}.partial-{os.getpid()}.npz")
+        try:
+            np.savez_compressed(temp, **clip.arrays())  # type: ignore[arg-type]
+            os.replace(temp, shard_path)
+        finally:
+            temp.unlink(missing_ok=True)
+        entry = {"key": key, "path": str(path.resolve()), "sha256": digest, "start": start, "stop": stop,
+                 "shard": shard, "shard_sha256": file_sha256(shard_path), "frames": clip.num_frames,
+                 "frames_with_face": int(clip.found.sum()), "fps": f"{clip.fps.numerator}/{clip.fps.denominator}",
+                 "has_audio": bool(clip.mel.shape[0] > 0)}
+        manifest["videos"] = [v for v in manifest["videos"] if v["key"] != key] + [entry]
+        manifest["data_hash"] = data_hash(manifest)
+        _write_json(manifest_path, manifest)
+        done[key] = entry
+        result.built.append(str(path))
+        progress(number + 1, len(paths), "dataset")
+    manifest["data_hash"] = data_hash(manifest)
+    _write_json(manifest_path, manifest)
+    return result
+
+
+# --- reading -----------------------------------------------------------------------------------------
+
+
+class Dataset:
+    """A built dataset folder; shards are loaded on demand and kept in a small LRU cache."""
+
+    def __init__(self, folder: Path, max_loaded: int = 64) -> None:
+        self.folder = Path(folder)
+        path = self.folder / "manifest.json"
+        if not path.is_file():
+            raise UsageError(f"{self.folder}: no manifest.json; build the dataset first with "
+                             f"'mytalk dataset build VIDEOS... -o {self.folder}'")
+        self.manifest = json.loads(path.read_text())
+        if self.manifest.get("format") != FORMAT:
+            raise UsageError(f"{self.folder}: is not a MyTalk dataset folder")
+        if not self.manifest["videos"]:
+            raise UsageError(f"{self.folder}: the dataset holds no video yet; run 'mytalk dataset build'")
+        self.geometry = CropGeometry(tuple(self.manifest["crop_box"]), int(self.manifest["crop_size"]))  # type: ignore[arg-type]
+        self._cache: OrderedDict[int, ClipData] = OrderedDict()
+        self._max = max_loaded
+
+    @property
+    def data_hash(self) -> str:
+        return str(self.manifest.get("data_hash") or data_hash(self.manifest))
+
+    def __len__(self) -> int:
+        return len(self.manifest["videos"])
+
+    def clip(self, i: int) -> ClipData:
+        if i in self._cache:
+            self._cache.move_to_end(i)
+            return self._cache[i]
+        entry = self.manifest["videos"][i]
+        path = self.folder / "shards" / entry["shard"]
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                clip = ClipData.from_arrays({k: data[k] for k in data.files})
+        except (OSError, ValueError, KeyError) as error:
+            raise MediaFormatError(f"{path}: damaged shard ({error}); delete it and run 'mytalk dataset build' again") from None
+        self._cache[i] = clip
+        if len(self._cache) > self._max:
+            self._cache.popitem(last=False)
+        return clip
+
+
+def resize_crops(crops: np.ndarray, size: int) -> np.ndarray:
+    """(N, S, S, 3) uint8 → (N, size, size, 3), area-averaged when shrinking."""
+    if crops.shape[1] == size:
+        return crops
+    flag = cv2.INTER_AREA if crops.shape[1] > size else cv2.INTER_CUBIC
+    return np.stack([cv2.resize(c, (size, size), interpolation=flag) for c in crops]) if len(crops) else \
+        np.zeros((0, size, size, 3), np.uint8)
+
+
+def nearest_references(descriptors: np.ndarray, candidates: np.ndarray, targets: np.ndarray, k: int) -> np.ndarray:
+    """Indices (T, k) into `candidates` of the k mouths nearest each target descriptor.
+
+    descriptors (N, 81) of the bank (`landmarks.lip_descriptors`); candidates: bool (T, N) of which
+    bank rows each target may use; targets (T, 81). Fewer than k candidates repeat the nearest.
+    """
+    pa = descriptors[:, :-1].reshape(len(descriptors), -1, 2)
+    ta = targets[:, :-1].reshape(len(targets), -1, 2)
+    dist = np.linalg.norm(ta[:, None] - pa[None], axis=-1).mean(-1) + np.abs(targets[:, None, -1] - descriptors[None, :, -1])
+    dist = np.where(candidates, dist, np.inf)
+    order = np.argsort(dist, axis=1, kind="stable")[:, :k]
+    valid = np.take_along_axis(np.isfinite(dist), order, axis=1)
+    first = order[:, :1]
+    return np.where(valid, order, first)
+
+
+__all__ = ["BuildResult", "ClipData", "Dataset", "build_dataset", "crop_frame", "extract_clip", "lip_descriptors",
+           "nearest_references", "resize_crops"]
