@@ -320,6 +320,20 @@ def read_rgb(frame: av.VideoFrame, box: Box | None = None, clip: bool = False) -
     return np.clip(rgb, 0.0, 1.0) if clip else np.ascontiguousarray(rgb, dtype=np.float32)
 
 
+
+def read_box_rgb(frame: av.VideoFrame, box: Box) -> np.ndarray:
+    """Float RGB (h, w, 3) in [0, 1] of a box of any frame, with the compositor's colour matrix.
+
+    Engines learn appearance from reference frames and must see them exactly as the compositor
+    will read the target frame, or pasted mouths come out a few levels off. A pixel format the
+    compositor cannot write is still readable through swscale, so it falls back to that.
+    """
+    try:
+        return read_rgb(frame, box, clip=True)
+    except MediaFormatError:
+        x0, y0, x1, y1 = box
+        return frame.to_ndarray(format="rgb24")[y0:y1, x0:x1].astype(np.float32) / 255.0
+
 def _footprint_mean(planes: list[np.ndarray], support: np.ndarray, box: Box, cbox: Box, layout: PixelLayout,
                     frame_size: tuple[int, int]) -> tuple[list[np.ndarray], np.ndarray]:
     """Per chroma sample: the mean of each (h, w) plane over the sample's whole luma footprint, and whether

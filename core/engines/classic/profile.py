@@ -34,6 +34,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from mytalk.core.composite.planes import read_box_rgb
 from mytalk.core.engines.base import ReferenceRange
 from mytalk.core.engines.classic.geometry import LIPS_POS, fit_poses, frontalise, lower_face_index
 from mytalk.core.engines.classic.speech_driver import SpeechModel, band_features
@@ -368,17 +369,6 @@ def _crop_box(points: np.ndarray, iod: float, size: tuple[int, int]) -> tuple[in
     return max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
 
 
-def _frame_rgb(frame: Any, box: tuple[int, int, int, int]) -> np.ndarray:
-    """Float RGB of a box, read the way the compositor reads the target frame (same matrix)."""
-    from mytalk.core.composite.planes import read_rgb
-
-    try:
-        return read_rgb(frame, box, clip=True)
-    except MediaFormatError:
-        x0, y0, x1, y1 = box
-        return frame.to_ndarray(format="rgb24")[y0:y1, x0:x1].astype(np.float32) / 255.0
-
-
 def _encode_png(rgb: np.ndarray) -> bytes:
     bgr = cv2.cvtColor(np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8), cv2.COLOR_RGB2BGR)
     ok, png = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, 1])
@@ -416,7 +406,7 @@ def _extract_crops(
             lm = wanted[source.index]
             iod = float(np.linalg.norm(lm[263, :2] - lm[33, :2]))
             box = _crop_box(lm[list(LIPS), :2], iod, size)
-            rgb = _frame_rgb(source.frame, box)
+            rgb = read_box_rgb(source.frame, box)
             local = (lm[:, :2] - np.array([box[0], box[1]], np.float64)).astype(np.float32)
             jobs[source.index] = (box, local, pool.submit(_encode_png, rgb))
         return {index: (box, local, future.result()) for index, (box, local, future) in jobs.items()}

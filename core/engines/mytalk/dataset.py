@@ -34,6 +34,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from mytalk.core.composite.planes import read_box_rgb
 from mytalk.core.engines.mytalk.landmarks import CropGeometry, canonical_points, lip_descriptors
 from mytalk.core.errors import MediaFormatError, MediaNotFoundError, UsageError
 from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled, never_cancelled, no_progress
@@ -77,24 +78,12 @@ class ClipData:
                    fps=Fraction(int(fps[0]), int(fps[1])), start=int(data["start"][0]))
 
 
-def _frame_rgb(frame: Any, box: tuple[int, int, int, int]) -> np.ndarray:
-    """Float RGB (h, w, 3) in [0, 1] of a frame box, with the compositor's colour matrix."""
-    from mytalk.core.composite.planes import read_rgb
-
-    try:
-        return read_rgb(frame, box, clip=True)
-    except MediaFormatError:
-        # A pixel format the compositor cannot write is still readable through swscale.
-        x0, y0, x1, y1 = box
-        return frame.to_ndarray(format="rgb24")[y0:y1, x0:x1].astype(np.float32) / 255.0
-
-
 def crop_frame(frame: Any, transform: np.ndarray, geometry: CropGeometry) -> np.ndarray:
     """The aligned crop (S, S, 3) uint8 of one decoded frame (`av.VideoFrame`), reading only its box."""
     box = geometry.frame_box(transform, (frame.width, frame.height))
     if box[2] <= box[0] or box[3] <= box[1]:
         return np.zeros((geometry.size, geometry.size, 3), np.uint8)
-    rgb = _frame_rgb(frame, box)
+    rgb = read_box_rgb(frame, box)
     crop = geometry.crop_from_frame(rgb, transform, offset=(box[0], box[1]))
     return np.clip(crop * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
