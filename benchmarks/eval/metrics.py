@@ -100,18 +100,17 @@ def silent_frames(level_db: np.ndarray, drop_db: float = SILENCE_DROP_DB, min_ru
         return np.zeros(0, bool)
     quiet = level_db < np.percentile(level_db, 95) - drop_db
     out = np.zeros_like(quiet)
-    t = 0
-    while t < quiet.size:
-        if not quiet[t]:
-            t += 1
-            continue
-        end = t
-        while end < quiet.size and quiet[end]:
-            end += 1
-        if end - t >= min_run:
-            out[t + 1 : end - 1] = True
-        t = end
+    for start, end in true_runs(quiet):
+        if end - start >= min_run:
+            out[start + 1 : end - 1] = True
     return out
+
+
+def true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """[start, end) of every run of True in a 1-D bool array, in order."""
+    padded = np.concatenate([[False], np.asarray(mask, bool), [False]])
+    edges = np.flatnonzero(padded[1:] != padded[:-1])
+    return [(int(a), int(b)) for a, b in zip(edges[0::2], edges[1::2], strict=True)]
 
 
 # --- AV lag -----------------------------------------------------------------------------------

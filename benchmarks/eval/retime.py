@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from benchmarks.eval.metrics import true_runs
+
 HOP_S = 0.010
 """Envelope hop (s): pauses are located to 10 ms."""
 
@@ -130,19 +132,11 @@ def find_pauses(
     quiet = level < floor + threshold * (speech - floor)
     pauses: list[tuple[float, float]] = []
     duration = samples.size / rate
-    t = 0
-    while t < quiet.size:
-        if not quiet[t]:
-            t += 1
-            continue
-        end = t
-        while end < quiet.size and quiet[end]:
-            end += 1
+    for t, end in true_runs(quiet):
         # Window k covers [k·hop, k·hop + 2·hop); the quiet stretch is the middle of the run.
         start_s, end_s = (t + 1) * HOP_S, (end + 0.5) * HOP_S
         if end_s - start_s >= min_pause_s and start_s > EDGE_GUARD_S and end_s < duration - EDGE_GUARD_S:
             pauses.append((start_s, end_s))
-        t = end
     return sorted(pauses, key=lambda p: p[0] - p[1])
 
 
