@@ -32,6 +32,8 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 from mytalk.core.errors import JobCancelledError, MyTalkError, UsageError
+from mytalk.core.malloc import limit_malloc_arenas
+from mytalk.plugin.native_stderr import filtered_native_stderr
 
 CODECS = ("ffv1", "prores", "prores4444", "dnxhr", "h264")
 
@@ -267,9 +269,13 @@ def _log_internal_error(argv: Sequence[str]) -> Path | None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `mytalk` console script; returns the exit code."""
     args_list = list(sys.argv[1:] if argv is None else argv)
+    limit_malloc_arenas()
     try:
         args = build_parser().parse_args(args_list)
-        return _COMMANDS[args.command](args)
+        if args.command == "panel":  # a GUI process; its runtime child filters its own stderr
+            return _COMMANDS[args.command](args)
+        with filtered_native_stderr():
+            return _COMMANDS[args.command](args)
     except JobCancelledError as error:
         print(f"mytalk: {error}", file=sys.stderr)
         return error.exit_code

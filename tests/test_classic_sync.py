@@ -38,6 +38,8 @@ def _sync(clip: Path, audio: Path, out: Path, start: int, stop: int, *extra: str
     result = run_mytalk("sync", clip, "--audio", audio, "-o", out, "--in", start, "--out", stop, "--engine", "classic",
                         "--codec", "ffv1", "--report", report, "--quiet", *extra)
     assert result.code == 0, result.stderr
+    # --quiet: nothing on stderr, MediaPipe's native start-up lines included.
+    assert "TensorFlow Lite" not in result.stderr and "W0000" not in result.stderr, result.stderr
     return json.loads(report.read_text())
 
 

@@ -155,3 +155,17 @@ def test_smoothing_reduces_jitter_without_dragging_the_lips(hdtf_raw: tuple[str,
     # The smoothed mesh stays on the face: lips within ~1.5 % of the IOD of the raw mesh on average.
     lip_dev = np.linalg.norm(smoothed[:, list(LIPS), :2] - raw[:, list(LIPS), :2], axis=-1).mean() / iod
     assert lip_dev < 0.015
+
+
+def test_smoothing_in_point_blocks_equals_smoothing_all_points_at_once(
+    hdtf_raw: tuple[str, np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blocks only bound memory (long ranges): the channels are independent, so nothing may change."""
+    from mytalk.core.face import smoothing
+
+    _, raw = hdtf_raw
+    found = np.ones(len(raw), bool)
+    blocked = smooth_landmarks(raw, found, 25.0)
+    monkeypatch.setattr(smoothing, "POINT_BLOCK", NUM_LANDMARKS)
+    whole = smooth_landmarks(raw, found, 25.0)
+    assert smoothing.POINT_BLOCK == NUM_LANDMARKS and np.array_equal(blocked, whole)

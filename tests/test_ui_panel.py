@@ -174,3 +174,28 @@ def test_the_plugin_loader_opens_the_panel_and_runs_commands_from_the_manifest(q
     result = load_entry(record, "commands.preview")(session, request, lambda *a: None, lambda: False)
     assert result.frames == 5 and result.path.is_file()
     assert load_entry(record, "commands.cancel")(session, result.job_id) is False
+
+
+def test_the_preview_plays_with_the_new_line_and_the_picture_follows_the_sound(qtbot, panel: MyTalkPanel) -> None:  # type: ignore[no-untyped-def]
+    if not panel.audio.available:
+        pytest.skip(f"QtMultimedia cannot load on this machine ({panel.audio.reason}); .ci/run installs libpulse0")
+    panel.set_range(25, 100)
+    with qtbot.waitSignal(panel.previewReady, timeout=JOB_MS) as ready:
+        job_id = panel.start_preview()
+    wait_finished(qtbot, panel, job_id)
+    proxy = Path(ready.args[0]["path"])
+    panel.transport.seek(25)
+    qtbot.keyClick(panel, Qt.Key.Key_Space)
+    # The sound is the proxy's, which carries the replacement line, not the clip's own track.
+    assert panel.audio.source == proxy
+    qtbot.waitUntil(lambda: panel.audio.is_playing, timeout=15_000)  # the player loads the file first
+    qtbot.waitUntil(lambda: (panel.audio.position_seconds() or 0.0) > 1.0, timeout=15_000)
+    heard = panel.audio.position_seconds()
+    shown = panel.transport.position
+    assert heard is not None
+    # The picture follows the sound clock (one timer tick of slack on a loaded machine).
+    fps = float(panel.transport.fps)
+    assert abs((shown - 25) - heard * fps) <= 3, (shown, heard)
+    assert panel.viewer.shows_b
+    qtbot.keyClick(panel, Qt.Key.Key_Space)
+    assert not panel.audio.is_playing and panel.transport.speed == 0

@@ -57,6 +57,15 @@ class AudioPlayback(QObject):
         self._player.play()
         return True
 
+    @property
+    def source(self) -> Path | None:
+        """The file whose sound was last played (the clip, or a preview proxy with the new line)."""
+        return self._source
+
+    @property
+    def is_playing(self) -> bool:
+        return self._player is not None and bool(self._player.isPlaying())
+
     def stop(self) -> None:
         if self._player is not None:
             self._player.pause()

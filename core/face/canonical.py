@@ -83,16 +83,23 @@ def reference_pose_3d() -> np.ndarray:
 
 
 def _as_batch(landmarks: np.ndarray) -> tuple[np.ndarray, bool]:
-    arr = np.asarray(landmarks, dtype=np.float64)
+    """(T, 478, 2|3) view of `landmarks`, in its own dtype: callers convert only the points they
+    use to float64, so a long tracked range is not copied whole (peak memory of long renders)."""
+    arr = np.asarray(landmarks)
     if arr.ndim not in (2, 3) or arr.shape[-1] not in (2, 3) or arr.shape[-2] != NUM_LANDMARKS:
         raise ValueError(f"landmarks must be (478, 2|3) or (T, 478, 2|3), got shape {arr.shape}")
     return (arr[None], True) if arr.ndim == 2 else (arr, False)
 
 
+def _xy(batch: np.ndarray, index: int | np.ndarray) -> np.ndarray:
+    """x, y of the given landmark(s) of every frame of a batch, as float64."""
+    return batch[:, index, :2].astype(np.float64)
+
+
 def inter_ocular_distance(landmarks: np.ndarray) -> np.ndarray | float:
     """Image-plane distance between the outer eye corners (33, 263) in pixels: float or (T,)."""
     arr, single = _as_batch(landmarks)
-    iod = np.linalg.norm(arr[:, LEFT_EYE_OUTER, :2] - arr[:, RIGHT_EYE_OUTER, :2], axis=-1)
+    iod = np.linalg.norm(_xy(arr, LEFT_EYE_OUTER) - _xy(arr, RIGHT_EYE_OUTER), axis=-1)
     return float(iod[0]) if single else iod
 
 
@@ -103,9 +110,9 @@ def similarity_to_canonical_batch(landmarks: np.ndarray) -> tuple[np.ndarray, np
     transforms and scales instead of raising, so whole sequences can be passed in.
     """
     arr, _ = _as_batch(landmarks)
-    src = arr[:, _STABLE_IDX, :2]
+    src = _xy(arr, _STABLE_IDX)
     ref = reference_stable()
-    iod = np.linalg.norm(arr[:, LEFT_EYE_OUTER, :2] - arr[:, RIGHT_EYE_OUTER, :2], axis=-1)
+    iod = np.linalg.norm(_xy(arr, LEFT_EYE_OUTER) - _xy(arr, RIGHT_EYE_OUTER), axis=-1)
     with np.errstate(divide="ignore", invalid="ignore"):
         scale = np.where(iod > 1e-9, 1.0 / iod, np.nan)
     src_mean = src.mean(axis=1)
@@ -199,8 +206,8 @@ def mouth_aperture(landmarks: np.ndarray) -> float | np.ndarray:
     (all-zero landmarks), so whole tracked sequences can be passed in.
     """
     arr, single = _as_batch(landmarks)
-    gap = np.linalg.norm(arr[:, LOWER_LIP_MID, :2] - arr[:, UPPER_LIP_MID, :2], axis=-1)
-    iod = np.linalg.norm(arr[:, LEFT_EYE_OUTER, :2] - arr[:, RIGHT_EYE_OUTER, :2], axis=-1)
+    gap = np.linalg.norm(_xy(arr, LOWER_LIP_MID) - _xy(arr, UPPER_LIP_MID), axis=-1)
+    iod = np.linalg.norm(_xy(arr, LEFT_EYE_OUTER) - _xy(arr, RIGHT_EYE_OUTER), axis=-1)
     ap = np.full(len(arr), np.nan)
     ok = iod > 1e-9
     ap[ok] = gap[ok] / iod[ok]

@@ -164,42 +164,62 @@ def light_point_mask(canonical_median: np.ndarray) -> np.ndarray:
     return mask
 
 
+POINT_BLOCK = 64
+"""Landmarks smoothed together. The filter's temporaries are (T, 3 × block) rather than (T, 1434):
+channels are independent, so the result is identical to filtering them all at once, and smoothing
+a 60 s range costs a few MB instead of over 100 MB (the peak-memory bar of long ranges)."""
+
+
+def _zero_phase(x: np.ndarray, fps: float, min_cutoff: np.ndarray, beta: np.ndarray, d_cutoff: np.ndarray) -> np.ndarray:
+    """Forward-then-backward One-Euro of (T, C) `x` with per-channel parameters."""
+    fwd = _one_euro_channels(x, fps, min_cutoff, beta, d_cutoff)
+    return _one_euro_channels(fwd[::-1], fps, min_cutoff, beta, d_cutoff)[::-1]
+
+
+def _point_blocks(count: int) -> list[slice]:
+    return [slice(first, min(first + POINT_BLOCK, count)) for first in range(0, count, POINT_BLOCK)]
+
+
 def smooth_run(landmarks: np.ndarray, fps: float, params: SmoothingParams) -> np.ndarray:
-    """Smooth one run of consecutive found frames without a cut: (T, 478, 3) px → (T, 478, 3) px."""
-    lm = np.asarray(landmarks, dtype=np.float64)
+    """Smooth one run of consecutive found frames without a cut: (T, 478, 3) px → (T, 478, 3) px.
+
+    The head (similarity to the canonical frame) and the face shape within it are filtered
+    separately, so a head turn is not mistaken for lip motion. The shape is filtered
+    `POINT_BLOCK` landmarks at a time, which keeps memory flat in the run's length.
+    """
+    lm = np.asarray(landmarks)
     if len(lm) < 3:
-        return lm.copy()
+        return lm.astype(np.float64)
     transform, scale = similarity_to_canonical_batch(lm)
     inverse = invert_transform(transform)  # canonical → pixels, (T, 2, 3)
-    local = apply_transform(lm, transform)  # (T, 478, 2) canonical units
-    local_z = lm[..., 2] * scale[:, None]
+    blocks = _point_blocks(lm.shape[1])
 
     # Head parameters in inter-ocular distances so one `beta` fits every shot size.
     iod_ref = float(np.median(1.0 / scale))
     head = np.concatenate([inverse[:, :, 2], inverse[:, :, 0]], axis=1) / iod_ref  # tx, ty, a, b
-    shape = np.concatenate([local, local_z[..., None]], axis=-1)  # (T, 478, 3) canonical units
-    light = np.repeat(light_point_mask(np.median(local, axis=0)), 3)
-
-    # All channels in one forward and one backward pass, each with its own filter parameters.
-    channels = np.concatenate([head, shape.reshape(len(lm), -1)], axis=1)
-    min_cutoff = np.concatenate([np.full(4, params.head.min_cutoff),
-                                 np.where(light, params.lips.min_cutoff, params.stable.min_cutoff)])
-    beta = np.concatenate([np.full(4, params.head.beta), np.where(light, params.lips.beta, params.stable.beta)])
-    d_cutoff = np.concatenate([np.full(4, params.head.d_cutoff),
-                               np.where(light, params.lips.d_cutoff, params.stable.d_cutoff)])
-    fwd = _one_euro_channels(channels, fps, min_cutoff, beta, d_cutoff)
-    channels = _one_euro_channels(fwd[::-1], fps, min_cutoff, beta, d_cutoff)[::-1]
-    head = channels[:, :4] * iod_ref
-    shape = channels[:, 4:].reshape(shape.shape)
-
+    head = _zero_phase(head, fps, np.full(4, params.head.min_cutoff), np.full(4, params.head.beta),
+                       np.full(4, params.head.d_cutoff)) * iod_ref
     a, b = head[:, 2], head[:, 3]
     smoothed_inverse = np.empty_like(inverse)
     smoothed_inverse[:, 0, 0], smoothed_inverse[:, 0, 1], smoothed_inverse[:, 0, 2] = a, -b, head[:, 0]
     smoothed_inverse[:, 1, 0], smoothed_inverse[:, 1, 1], smoothed_inverse[:, 1, 2] = b, a, head[:, 1]
+    z_scale = np.hypot(a, b)[:, None]
 
-    out = np.empty_like(lm)
-    out[..., :2] = apply_transform(shape[..., :2], smoothed_inverse)
-    out[..., 2] = shape[..., 2] * np.hypot(a, b)[:, None]
+    median = np.concatenate([np.median(apply_transform(lm[:, block], transform), axis=0) for block in blocks])
+    light = light_point_mask(median)
+    out = np.empty(lm.shape, dtype=np.float64)
+    for block in blocks:
+        local = apply_transform(lm[:, block], transform)  # (T, n, 2) canonical units
+        shape = np.concatenate([local, (lm[:, block, 2] * scale[:, None])[..., None]], axis=-1)
+        lit = np.repeat(light[block], 3)
+        shape = _zero_phase(
+            shape.reshape(len(lm), -1), fps,
+            np.where(lit, params.lips.min_cutoff, params.stable.min_cutoff),
+            np.where(lit, params.lips.beta, params.stable.beta),
+            np.where(lit, params.lips.d_cutoff, params.stable.d_cutoff),
+        ).reshape(shape.shape)
+        out[:, block, :2] = apply_transform(shape[..., :2], smoothed_inverse)
+        out[:, block, 2] = shape[..., 2] * z_scale
     return out
 
 

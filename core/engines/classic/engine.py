@@ -104,7 +104,7 @@ class ClassicEngine:
 
         n = job.num_frames
         range_obs = [self._obs[i] for i in range(job.start, job.stop)]
-        lm = np.stack([o.landmarks for o in range_obs]).astype(np.float64)
+        lm = np.stack([o.landmarks for o in range_obs])  # float32; point subsets go to float64 where used
         found = np.array([o.found for o in range_obs], bool)
         poses = fit_poses(lm, found)
         transforms, _ = similarity_to_canonical_batch(lm)

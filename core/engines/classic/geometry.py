@@ -80,11 +80,11 @@ def fit_poses(landmarks: np.ndarray, found: np.ndarray | None = None) -> Poses:
 
     landmarks: (T, 478, 3) px. found: (T,) bool; None means every frame has a face.
     """
-    lm = np.asarray(landmarks, np.float64)
+    lm = np.asarray(landmarks)
     t = lm.shape[0]
     ok = np.ones(t, bool) if found is None else np.asarray(found, bool).copy()
     ref = reference_pose_3d()
-    dst = lm[:, _POSE_IDX, :]
+    dst = lm[:, _POSE_IDX, :].astype(np.float64)
     ms = ref.mean(axis=0)
     md = dst.mean(axis=1)
     a = ref - ms

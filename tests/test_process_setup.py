@@ -1,0 +1,48 @@
+"""Process-level set-up of the command line: bounded malloc arenas and filtered native stderr."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from mytalk.core.malloc import limit_malloc_arenas
+from mytalk.plugin.native_stderr import is_chatter
+
+CHATTER = (
+    "W0000 00:00:1795274122.946045   17404 inference_feedback_manager.cc:114] Feedback manager requires a model "
+    "with a single signature inference. Disabling support for feedback tensors."
+)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt exists on Linux only")
+def test_the_malloc_arena_limit_is_accepted_by_glibc() -> None:
+    assert limit_malloc_arenas() is True
+
+
+def test_known_mediapipe_chatter_is_recognised_and_errors_are_not() -> None:
+    assert is_chatter(CHATTER.encode())
+    assert is_chatter(b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n")
+    assert is_chatter(b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n")
+    assert not is_chatter(b"E0000 00:00:1795274122.946045   17404 calculator_graph.cc:887] INTERNAL: failed\n")
+    assert not is_chatter(b"mytalk: error: video not found: x.mp4\n")
+    assert not is_chatter(b"Segmentation fault\n")
+
+
+def test_native_writes_to_fd_2_are_filtered_and_everything_else_passes_in_order() -> None:
+    """Run in a child: the filter swaps the process's fd 2, which pytest's capture also uses."""
+    script = (
+        "import os, sys\n"
+        "from mytalk.plugin.native_stderr import filtered_native_stderr\n"
+        "with filtered_native_stderr():\n"
+        f"    os.write(2, {CHATTER.encode()!r} + b'\\n')\n"
+        "    os.write(2, b'native error: disk full\\n')\n"
+        "    print('python message', file=sys.stderr)\n"
+        "print('after the block', file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0
+    lines = done.stderr.splitlines()
+    assert "native error: disk full" in lines and "python message" in lines and lines[-1] == "after the block"
+    assert not any("Feedback manager" in line for line in lines)
