@@ -168,3 +168,48 @@ def test_shift_protocol_moves_the_mouth_towards_the_new_timing(tmp_path: Path) -
     # nothing scores 1.0. Tracking is deterministic, so the margin covers code changes, not noise.
     assert ratio < 0.85, f"shift ratio {ratio:.3f}"
     assert math.isfinite(ratio)
+
+
+def test_adr_paints_the_real_take_at_the_re_timed_moment(tmp_path: Path) -> None:
+    """The evaluation's adr protocol on one clip: the clip's own line with its pauses re-timed, guide on.
+
+    The guide driver must recognise the words, re-time the mouth, and paint every frame with the
+    shot's own mouth at the re-timed moment (the real take), so the lips follow the new timing.
+    """
+    from benchmarks.eval.retime import retime_line
+
+    clip = media_path("video", "retalking_face2_swalwell.mp4")
+    info = probe(clip)
+    assert info.video is not None
+    fps, n = info.video.fps, info.video.frame_count
+    start = int(round(0.4 * n))
+    own = decode_audio(clip, 48000)
+    segment = place_line(own, num_frames=n - start, fps=fps, line_offset_s=Fraction(start) / fps)
+    retimed = retime_line(segment.samples[0], 48000, seed=1)
+    assert retimed.edits, "the clip's range has pauses to re-time"
+    audio = _write_wav(tmp_path / "line.wav", retimed.samples, 48000)
+    out = tmp_path / "adr.mkv"
+    report = _sync(clip, audio, out, start, n, "--reference", f"0-{start}")
+    engine = report["engine_report"]
+    assert engine["driver"] == "guide" and engine["motion"]["guide"]["matched"]
+    assert engine["retrieval"]["frames_from_take"] == n - start
+    # Another frame's pixels are painted in, but still only inside this frame's mask.
+    boxes = [tuple(f["mask_box"]) if f["mask_box"] else None for f in report["frames"]]
+    assert _outside_diff(clip, out, start, n, boxes).changed == 0
+
+    truth_at = start + retimed.time_map.source_time(np.arange(n - start) / float(fps)) * float(fps)
+    window = _lips(clip, 0, n)
+    has_truth = np.isfinite(truth_at)
+    lo = np.floor(np.where(has_truth, truth_at, start)).astype(int)
+    w = (np.where(has_truth, truth_at, start) - lo)[:, None, None]
+    truth = (1 - w) * window[lo] + w * window[np.minimum(lo + 1, n - 1)]
+    source, output = _lips(clip, start, n), _lips(out, 0, n - start)
+    moved = has_truth & (np.abs(truth_at - np.arange(start, n)) >= 1.0)
+    ok = moved & np.isfinite(truth).all(axis=(1, 2)) & np.isfinite(output).all(axis=(1, 2))
+    assert ok.sum() >= 10
+    tool = np.linalg.norm(output - truth, axis=-1).mean(axis=-1)[ok].mean()
+    nothing = np.linalg.norm(source - truth, axis=-1).mean(axis=-1)[ok].mean()
+    # Measured 0.204 here with the real take, 0.286 when the opening was painted from the references
+    # (seeds 2, 3, 7: 0.244, 0.212, 0.300 against 0.278, 0.281, 0.330). Doing nothing scores 1.0 and
+    # the suite's target is 0.3; tracking is deterministic, so the margin covers code changes.
+    assert tool / nothing < 0.25, f"adr ratio {tool / nothing:.3f}"

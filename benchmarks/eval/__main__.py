@@ -3,6 +3,7 @@
     python -m benchmarks.eval --engine copy --clips fast --setting fast --out out/eval-copy
     python -m benchmarks.eval --engine classic --clips all --out out/eval-classic
     python -m benchmarks.eval --engine ref:oracle --protocols shift,adr --out out/eval-oracle
+    python -m benchmarks.eval --engine classic --protocols dub --dub-voices with-synthetic --out out/eval-dub
 
 Writes OUT/report.json, OUT/report.md and per clip OUT/clips/CLIP/PROTOCOL/ (lines, tool
 reports, contact sheets). Exit code 0 when the run completed (whatever the figures), 2 on bad
@@ -19,6 +20,7 @@ from pathlib import Path
 from benchmarks.eval.report import write_json, write_markdown
 from benchmarks.eval.runner import RunOptions, evaluate
 from benchmarks.eval.settings import PROTOCOLS, SETTINGS, default_media_dir, select_clips
+from benchmarks.eval.voices import ESPEAK, synthesise_voices, voice_label
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,6 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--keep-outputs", action="store_true", help="keep the tools' video outputs (large)")
     parser.add_argument("--strict", action="store_true",
                         help="exit 1 when preserve finds a changed pixel outside the mask or a robust check fails")
+    parser.add_argument("--dub-voices", choices=("shared", "with-synthetic"), default="shared",
+                        help="shared: dub with the shared (all English) speech files only (default); "
+                             "with-synthetic: also synthetic Spanish and German lines spoken by espeak-ng "
+                             "into OUT/voices/, marked as synthetic in the report")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     return parser
 
@@ -84,11 +90,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     cache = None if args.cache is not None and str(args.cache) == "none" else (args.cache or out / "cache").resolve()
+    log = (lambda _: None) if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    voices: list[Path] = []
+    if args.dub_voices == "with-synthetic" and "dub" not in protocols:
+        log("note: --dub-voices with-synthetic has no effect without the dub protocol")
+    elif args.dub_voices == "with-synthetic":
+        # Beside the report rather than in the landmark cache: --cache none must not lose them.
+        try:
+            voices = synthesise_voices(out / "voices")
+        except RuntimeError as error:
+            parser.error(f"--dub-voices with-synthetic: {error}")
+        if not voices:
+            parser.error(f"--dub-voices with-synthetic needs {ESPEAK} on PATH (Debian: apt-get install espeak-ng); "
+                         "use --dub-voices shared to dub with the shared speech files only")
+        for path in voices:
+            log(f"dub voice: {path} ({voice_label(path)})")
     options = RunOptions(
         engine=args.engine, clips=tuple(clips), out=out, settings=settings, media_dir=media,
         protocols=protocols, cache_dir=cache, keep_outputs=args.keep_outputs, repeat=args.repeat,
+        dub_voices=tuple(voices),
     )
-    log = (lambda _: None) if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     try:
         report = evaluate(options, log)
     except ValueError as error:

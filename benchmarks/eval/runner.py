@@ -27,6 +27,7 @@ from benchmarks.eval.protocols.robust import run_bad_inputs
 from benchmarks.eval.references import DO_NOTHING, ORACLE, DoNothingTool, OracleTool
 from benchmarks.eval.settings import PROTOCOLS, EvalSettings
 from benchmarks.eval.tools import MyTalkTool, Tool
+from benchmarks.eval.voices import voice_label
 
 SUITE_VERSION = "1.0"
 
@@ -46,6 +47,8 @@ class RunOptions:
     cache_dir: Path | None = None
     keep_outputs: bool = False
     repeat: int = 1
+    dub_voices: tuple[Path, ...] = ()
+    """Extra speech files for the dub rotation (synthetic non-English lines); empty = shared only."""
 
 
 def make_tool(engine: str, settings: EvalSettings) -> Tool:
@@ -87,7 +90,7 @@ def evaluate(options: RunOptions, log: Log = lambda _: None) -> dict[str, Any]:
     for clip in options.clips:
         info = probe_clip(clip)
         workdir = options.out / "clips" / clip.stem
-        ctx = ClipContext(info, options.settings, store, workdir, options.media_dir)
+        ctx = ClipContext(info, options.settings, store, workdir, options.media_dir, options.dub_voices)
         results: dict[str, Any] = {}
         for protocol in options.protocols:
             t0 = time.perf_counter()
@@ -96,7 +99,8 @@ def evaluate(options: RunOptions, log: Log = lambda _: None) -> dict[str, Any]:
             _cleanup(result, options.keep_outputs)
             repeats = [result.get("figures", {})]
             for _ in range(options.repeat - 1):
-                fresh = ClipContext(info, options.settings, LandmarkStore(None), workdir, options.media_dir)
+                fresh = ClipContext(info, options.settings, LandmarkStore(None), workdir, options.media_dir,
+                                    options.dub_voices)
                 again = REGISTRY[protocol](fresh, tool)
                 _cleanup(again, options.keep_outputs)
                 repeats.append(again.get("figures", {}))
@@ -125,6 +129,9 @@ def evaluate(options: RunOptions, log: Log = lambda _: None) -> dict[str, Any]:
         "clips": clips,
         "bad_inputs": inputs,
     }
+    if options.dub_voices:
+        # Only with extra voices, so a report of the shared files alone reads exactly as before.
+        report["dub_extra_voices"] = [{"audio": p.name, "voice": voice_label(p) or "extra"} for p in options.dub_voices]
     report["summary"] = summarise(report)
     report["noise"] = noise_levels(report)
     report["seconds"] = round(time.perf_counter() - began, 1)

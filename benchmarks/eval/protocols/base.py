@@ -34,6 +34,8 @@ class ClipContext:
     """One clip under evaluation, with memoised source analyses.
 
     window: frames [0, window) of the clip are used. workdir: this clip's output folder.
+    dub_voices: extra speech files for the dub rotation besides the shared ones (the synthetic
+    non-English lines of `benchmarks.eval.voices`); empty = the shared files only.
     """
 
     info: ClipInfo
@@ -41,6 +43,7 @@ class ClipContext:
     store: LandmarkStore
     workdir: Path
     media_dir: Path
+    dub_voices: tuple[Path, ...] = ()
     _audio: dict[int, np.ndarray] = field(default_factory=dict)
 
     @property

@@ -8,6 +8,10 @@ footage playing its own sound:
 - lip jitter: mean absolute second difference of the lip points, output ÷ source (≤ 1.2);
 - share of the new line's silent frames with a closed mouth (real footage: its own pauses).
 
+The shared speech is all English; `--dub-voices with-synthetic` adds synthetic Spanish and German
+lines (espeak-ng, see `benchmarks.eval.voices`) to the rotation, and results driven by one carry
+"voice": "synthetic LANG (espeak-ng)".
+
 AV figures are marked unreliable when the real footage's peak is under 0.3 or the range is
 shorter than 4 s; summaries take the median over reliable clips. Do-nothing's figures (the
 source frames with the new line) are the floor: unrelated audio still peaks at 0.05-0.25.
@@ -44,6 +48,7 @@ from benchmarks.eval.protocols.base import (
 )
 from benchmarks.eval.settings import DUB_AUDIO
 from benchmarks.eval.tools import Tool, ToolJob
+from benchmarks.eval.voices import voice_label
 
 NAME = "dub"
 
@@ -53,6 +58,13 @@ def pick_audio(ctx: ClipContext) -> Path:
 
     The rotation starts at the clip's position in the media folder, so a clip always gets the
     same file whatever else is selected. With nothing long enough, the longest file is used.
+
+    Extra voices (`ctx.dub_voices`, the synthetic non-English lines) are placed first in a
+    rotation of extras + shared files: the clip at position i takes extra i mod (extras +
+    shared) when that is an extra and it covers the window. Every other clip gets exactly the
+    shared file it gets without extras, so English figures stay comparable between the two
+    modes. With the nine shared clips and two extras, Spanish lands on clips 0 and 7 of the
+    folder and German on clips 1 and 8.
     """
     folder = ctx.media_dir / "audio"
     files = [folder / name for name in DUB_AUDIO if (folder / name).is_file()]
@@ -61,6 +73,10 @@ def pick_audio(ctx: ClipContext) -> Path:
     clips = sorted(p.name for p in (ctx.media_dir / "video").glob("*"))
     offset = clips.index(ctx.name) if ctx.name in clips else 0
     needed = float(ctx.window / ctx.fps)
+    extras = list(ctx.dub_voices)
+    slot = offset % (len(extras) + len(files))
+    if slot < len(extras) and read_wav(extras[slot], ANALYSIS_RATE).size / ANALYSIS_RATE >= needed:
+        return extras[slot]
     durations = {f: read_wav(f, ANALYSIS_RATE).size / ANALYSIS_RATE for f in files}
     for i in range(len(files)):
         candidate = files[(offset + i) % len(files)]
@@ -149,10 +165,13 @@ def run(ctx: ClipContext, tool: Tool) -> dict[str, Any]:
         if box is not None:
             rows.append(SheetRow(f"t={offset}", box, (Panel("source", ctx.info.path, offset), Panel("output", job.output, offset))))
     sheet = write_sheet(folder / f"{stem}.png", f"dub {ctx.name} with {audio.name} {tool.name}", rows)
+    voice = voice_label(audio)
     return {
         "protocol": NAME,
         "range": [0, n],
         "audio": audio.name,
+        # Only for a synthetic line, so a shared-files report reads exactly as before.
+        **({"voice": voice} if voice else {}),
         "figures": {
             "lag": tool_sync.lag,
             "lag_vs_real": lag_offset,

@@ -48,6 +48,12 @@ MASK_MODES = ("auto", "mouth", "lower-face")
 NO_FACE = "no usable face: frame passed through unchanged"
 PIPELINE_DEPTH = 1
 """Frames rendered ahead of the one being written (see `ClassicEngine.render`)."""
+TAKE_WINDOW_S = 0.6
+TAKE_BUFFER_BYTES = 256 * 2**20
+"""The guide driver paints frame t with the real take at map(t), a frame of the same range. Frames are
+streamed, so render holds the source frames between map(t) and t: at most 0.6 s of them (ADR pause
+edits move the words by 0.1-0.3 s each) and at most 256 MB whatever the picture size. Frames whose
+take lies further away are painted by retrieval instead."""
 
 
 def _check_settings(job: EngineJob) -> None:
@@ -83,6 +89,8 @@ class ClassicEngine:
         self._template = np.zeros((478, 2))
         self._profile_cached = False
         self._renderer: Any = None
+        self._takes = np.zeros(0, np.int64)
+        self._time_map: np.ndarray | None = None
 
     # --- prepare ---------------------------------------------------------------------------------
 
@@ -136,6 +144,7 @@ class ClassicEngine:
         if valid.any():
             pixels[valid] = apply_transform(points[valid], invert_transform(transforms[valid]))
         self._pixels = pixels
+        self._takes = self._take_frames(job, found, valid)
 
         app = profile.appearance
         index_desc = shape_descriptors(profile.frames.canon[app.rows].astype(np.float64))
@@ -146,8 +155,9 @@ class ClassicEngine:
             "driver": driver,
             "motion": self._plan.report,
             "retrieval": {**self._selection.stats,
-                          "frames_painted": int((self._mouth_weight > 0.5).sum()),
-                          "frames_own_mouth": int((valid & (self._mouth_weight <= 0.5)).sum())},
+                          "frames_painted": int(((self._mouth_weight > 0.5) & (self._takes < 0)).sum()),
+                          "frames_own_mouth": int((valid & (self._mouth_weight <= 0.5) & (self._takes < 0)).sum()),
+                          "frames_from_take": int((self._takes >= 0).sum())},
             "profile": {**profile.summary(), "from_cache": self._profile_cached,
                         "appearance_source_frames": profile.appearance_frames()},
             "controls": {"openness": job.settings.openness, "smoothing": job.settings.smoothing,
@@ -210,6 +220,7 @@ class ClassicEngine:
             assert alignment is not None
             target, pose_blend = retime_mouth(source, frontal, found, alignment.time_map, poses, transforms)
             report["pose_blended_frames"] = int((pose_blend > 0.5).sum())
+            self._time_map = np.asarray(alignment.time_map, np.float64)
             from mytalk.core.engines.classic.speech_driver import speech_gate
 
             gate = speech_gate(job.line, job.fps, n)
@@ -230,6 +241,25 @@ class ClassicEngine:
                             "rest_frames": int((gate < 0.5).sum())}
         return "speech", target, gate, report
 
+    def _take_frames(self, job: EngineJob, found: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        """Per range frame, the clip frame whose real mouth paints it (the guide's take), or -1.
+
+        -1 where the speech driver plans the mouth, where the take has no face, or where it lies
+        further than the buffer allows (`TAKE_WINDOW_S`, `TAKE_BUFFER_BYTES`).
+        """
+        n = job.num_frames
+        takes = np.full(n, -1, np.int64)
+        if self._time_map is None or self._plan is None or self._plan.driver != "guide":
+            return takes
+        video = job.video.video
+        assert video is not None
+        frame_bytes = max(1, video.width * video.height * 4)
+        reach = int(min(round(TAKE_WINDOW_S * float(job.fps)), TAKE_BUFFER_BYTES // frame_bytes // 2))
+        offsets = np.rint(np.clip(self._time_map, 0, n - 1)).astype(np.int64)
+        usable = valid & found[offsets] & (np.abs(offsets - np.arange(n)) <= reach)
+        takes[usable] = job.start + offsets[usable]
+        return takes
+
     # --- render ----------------------------------------------------------------------------------
 
     def render(
@@ -247,21 +277,57 @@ class ClassicEngine:
 
         if self._job is None or self._plan is None or self._pixels is None or self._selection is None:
             raise RuntimeError("ClassicEngine.render called before prepare")
+        job = self._job
+        used = self._takes[self._takes >= 0]
+        in_range = np.flatnonzero(self._takes >= 0)
+        ahead = int(max(0, (used - (job.start + in_range)).max())) if used.size else 0
+        behind = int(max(0, ((job.start + in_range) - used).max())) if used.size else 0
+        # Source frames that a later frame may still take its mouth from (the guide's takes).
+        held: dict[int, SourceFrame] = {}
+        waiting: deque[SourceFrame] = deque()
         pending: deque[Future[RenderedFrame]] = deque()
+
+        def submit(source: SourceFrame) -> None:
+            take = self._take_for(source, held)
+            pending.append(pool.submit(self._render_one, source, take))
+            for index in [i for i in held if i < source.index - behind]:
+                del held[index]
+
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="classic-render") as pool:
             try:
                 for source in frames:
                     check_cancelled(is_cancelled, f"rendering frame {source.index}")
-                    pending.append(pool.submit(self._render_one, source))
-                    if len(pending) > PIPELINE_DEPTH:
-                        yield pending.popleft().result()
+                    if ahead or behind:
+                        held[source.index] = source
+                    waiting.append(source)
+                    # A frame is rendered once the frame its take comes from has been read.
+                    while waiting and waiting[0].index + ahead <= source.index:
+                        submit(waiting.popleft())
+                        if len(pending) > PIPELINE_DEPTH:
+                            yield pending.popleft().result()
+                while waiting:
+                    submit(waiting.popleft())
                 while pending:
                     yield pending.popleft().result()
             finally:
                 for future in pending:
                     future.cancel()
 
-    def _render_one(self, source: SourceFrame) -> RenderedFrame:
+    def _take_for(self, source: SourceFrame, held: dict[int, SourceFrame]) -> tuple[Any, np.ndarray] | None:
+        """(frame, landmarks) of the real take that paints `source`, when the guide gives one."""
+        job = self._job
+        assert job is not None
+        i = source.index - job.start
+        if not source.in_range or not 0 <= i < self._takes.size or self._takes[i] < 0:
+            return None
+        index = int(self._takes[i])
+        take = source if index == source.index else held.get(index)
+        obs = self._obs.get(index)
+        if take is None or obs is None or not obs.found:
+            return None
+        return take.frame, obs.landmarks
+
+    def _render_one(self, source: SourceFrame, take: tuple[Any, np.ndarray] | None = None) -> RenderedFrame:
         """Render one source frame (handles and faceless frames pass through untouched)."""
         from mytalk.core.engines.classic.render import MeshTopology, MouthRenderer
 
@@ -286,7 +352,7 @@ class ClassicEngine:
                                            MeshTopology.from_template(self._template))
         result = self._renderer.render(source.frame, obs.landmarks, pixels[i], int(selection.choice[i]),
                                        int(selection.fade_from[i]), float(selection.fade_weight[i]),
-                                       bool(plan.lower_face[i]), float(self._mouth_weight[i]))
+                                       bool(plan.lower_face[i]), float(self._mouth_weight[i]), take=take)
         record.mask_box = result.mask_box if result.changed_support is not None else None
         record.changed_pixels = result.changed_pixels
         return RenderedFrame(source.index, True, result.frame, record)

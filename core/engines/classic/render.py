@@ -14,6 +14,11 @@ per job (`MeshTopology`):
    needs the inside of a real open one, while a frame's own mouth moved a little is better than
    anyone else's. A one-frame cross-fade softens retrieval switches.
 
+With the guide driver the range's own frames hold the right mouth: the real take at the re-timed
+moment map(t). There (`take=`) layer 1 is that frame's lower face, warped from where it was onto the
+plan (which is its own shape, seen with frame t's head), with its mesh anchors mapped onto frame t's:
+the actor's real lips, teeth and jaw of that moment, re-timed, with no painted opening at all.
+
 The result goes through the compositor (`mytalk.core.composite.Compositor`) under the union of the
 source's and the target's masks (lower-face mode where the jaw moves, mouth mode elsewhere), which
 blends (multiband for final, alpha for preview), writes only the changed samples back in the
@@ -304,6 +309,7 @@ class MouthRenderer:
         fade_weight: float,
         lower_face: bool,
         mouth_weight: float = 1.0,
+        take: tuple[av.VideoFrame, np.ndarray] | None = None,
     ) -> CompositeResult:
         """Composite the planned mouth into `frame`.
 
@@ -311,6 +317,8 @@ class MouthRenderer:
         entry: appearance entry to paint with (-1: jaw warp only); fade_from / fade_weight: a second
         entry blended in at a retrieval switch. lower_face: mask mode of this frame. mouth_weight:
         how much of the retrieved mouth to show (0: the frame's own mouth, warped, is close enough).
+        take: (frame, its (478, 2|3) landmarks) of the same shot whose lower face is the target (the
+        guide driver's re-timed real take); its pixels replace the retrieval, see the module doc.
         """
         size = (frame.width, frame.height)
         src_pts = np.asarray(landmarks, np.float64)[:, :2]
@@ -322,15 +330,24 @@ class MouthRenderer:
             return CompositeResult(frame, mask.box, None, 0)
         box = mask.box
         iod = float(np.linalg.norm(src_pts[263] - src_pts[33]))
-        move = float(np.abs(target - src_pts[_LF]).max())
+        take_pts = None if take is None else np.asarray(take[1], np.float64)[:, :2]
+        # Sources of layer 1: this frame's lower face, or the take's (same shot, same frame size).
+        layer_pts = src_pts if take_pts is None else take_pts
+        move = float(max(np.abs(target - src_pts[_LF]).max(), np.abs(target - layer_pts[_LF]).max(),
+                         np.abs(layer_pts[_ANCHORS] - src_pts[_ANCHORS]).max()))
         work = _grow(box, int(np.ceil(move)) + 8, size)
         bg = read_rgb(frame, work)
+        layer_image = bg if take is None else read_rgb(take[0], work)
         # Everything below runs in working coordinates: frame px relative to the work box, × scale.
         scale = self._scale(iod)
         origin = np.array([work[0], work[1]], np.float64)
         if scale < 1.0:
-            bg = cv2.resize(bg, (max(1, round(bg.shape[1] * scale)), max(1, round(bg.shape[0] * scale))),
-                            interpolation=cv2.INTER_AREA)
+            def shrink(image: np.ndarray) -> np.ndarray:
+                return cv2.resize(image, (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale))),
+                                  interpolation=cv2.INTER_AREA)
+
+            bg = shrink(bg)
+            layer_image = bg if take is None else shrink(layer_image)
         x0, y0, x1, y1 = box
         lbox = (int(np.floor((x0 - work[0]) * scale)), int(np.floor((y0 - work[1]) * scale)),
                 int(np.ceil((x1 - work[0]) * scale)), int(np.ceil((y1 - work[1]) * scale)))
@@ -339,19 +356,21 @@ class MouthRenderer:
         def local(points: np.ndarray) -> np.ndarray:
             return (points - origin) * scale
 
-        # Layer 1: the frame's own lower face moved onto the plan; everything else pinned.
-        transform, _ = similarity_to_canonical(src_pts)
-        ring = from_canonical(self.topology.ring, transform)
-        fixed = np.concatenate([src_pts[self.topology.anchors], ring])
-        src_all = local(np.concatenate([src_pts[_LF], fixed]))
-        dst_all = local(np.concatenate([target, fixed]))
-        inner_src = local(src_pts[_INNER])
-        base, valid1 = _warp_supersampled(src_all, dst_all, lbox, self.topology.triangles, bg, self.settings,
-                                          lambda: _fill_opening(bg, inner_src, (0, 0)))
+        # Layer 1: the frame's own (or the take's) lower face moved onto the plan; everything else
+        # pinned to this frame's mesh.
+        def fixed_points(points: np.ndarray) -> np.ndarray:
+            transform, _ = similarity_to_canonical(points)
+            return np.concatenate([points[self.topology.anchors], from_canonical(self.topology.ring, transform)])
+
+        src_all = local(np.concatenate([layer_pts[_LF], fixed_points(layer_pts)]))
+        dst_all = local(np.concatenate([target, fixed_points(src_pts)]))
+        inner_src = local(layer_pts[_INNER])
+        base, valid1 = _warp_supersampled(src_all, dst_all, lbox, self.topology.triangles, layer_image, self.settings,
+                                          lambda: _fill_opening(layer_image, inner_src, (0, 0)))
         region = (slice(lbox[1], lbox[3]), slice(lbox[0], lbox[2]))
         base = np.where(valid1[..., None], base, bg[region])
         generated = base
-        if entry >= 0 and mouth_weight > 0:
+        if take is None and entry >= 0 and mouth_weight > 0:
             dst = local(target)
             mouth, valid = self._mouth_layer(entry, dst, lbox, scale)
             if fade_from >= 0 and fade_weight > 0:
