@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import cv2
 import pytest
 
 from conftest import media_path
@@ -138,8 +139,14 @@ def test_preview_of_a_short_range_reports_throttled_progress_then_the_proxy(runt
     seen: list[dict[str, Any]] = []
     began = time.monotonic()
     runtime.send({"type": "preview", "id": "j1", "request": sync_request(tmp_path, start=25, stop=50)})
+    # First the in point's rendered frame, as a PNG, while the rest renders; then the proxy.
+    poster = runtime.wait_for("j1", ("preview-ready", "error"), seen=seen)
+    assert poster["event"] == "preview-ready" and poster.get("partial") is True, poster
+    assert Path(poster["path"]).suffix == ".png" and (poster["start"], poster["stop"]) == (25, 50)
+    first = cv2.imread(poster["path"])
+    assert first is not None and first.shape[0] <= 540
     ready = runtime.wait_for("j1", ("preview-ready", "error"), seen=seen)
-    assert ready["event"] == "preview-ready", ready
+    assert ready["event"] == "preview-ready" and not ready.get("partial"), ready
     elapsed = time.monotonic() - began
     done = runtime.wait_for("j1")
     assert done["event"] == "done"

@@ -8,6 +8,7 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
+import cv2
 import pytest
 
 from conftest import media_path
@@ -157,6 +158,41 @@ def test_preview_command_writes_a_proxy_in_the_session_cache(tmp_path: Path) -> 
     assert second.path.parent == tmp_path / "previews" and second.frames == 10
     assert not first.path.exists(), "older proxies beyond max_previews are pruned"
     assert second.to_dict()["in_timecode"] == "00:00:00:05"
+
+
+def test_a_preview_shows_its_first_frame_at_once_and_a_cancelled_one_leaves_nothing(tmp_path: Path) -> None:
+    import av
+    import numpy as np
+
+    session = commands.JobSession(preview_dir=tmp_path / "previews")
+    told: list[tuple[Path, int, int, bool, bool]] = []
+
+    def first_frame(path: Path, start: int, stop: int) -> None:
+        told.append((path, start, stop, path.is_file(), proxy_exists()))
+
+    def proxy_exists() -> bool:
+        return any(p.suffix == ".mp4" and not p.name.startswith(".") for p in (tmp_path / "previews").iterdir())
+
+    result = commands.preview(session, request_for(tmp_path, 5, 15), on_first_frame=first_frame)
+    assert len(told) == 1
+    poster, start, stop, existed, proxy_then = told[0]
+    assert (start, stop) == (5, 15) and existed and not proxy_then, "told before the proxy was finished"
+    # The poster is the proxy's first frame (up to H.264's loss).
+    with av.open(str(result.path)) as container:
+        proxy_first = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    image = cv2.imread(str(poster))[..., ::-1]
+    assert image.shape == proxy_first.shape
+    assert float(np.abs(image.astype(np.int16) - proxy_first.astype(np.int16)).mean()) < 4.0
+
+    def cancel_soon(done: int, total: int, stage: str) -> None:
+        if stage == "render" and done == 3:
+            commands.cancel(cancelling, "p-1")
+
+    cancelling = commands.JobSession(preview_dir=tmp_path / "cancelled")
+    with pytest.raises(JobCancelledError):
+        commands.preview(cancelling, request_for(tmp_path, 0, 60), cancel_soon, job_id="p-1", on_first_frame=first_frame)
+    assert len(told) == 2, "the first frame was shown before the cancel"
+    assert list((tmp_path / "cancelled").iterdir()) == [], "neither the poster nor a partial proxy is left"
 
 
 def test_cancel_command_stops_a_job_of_its_own_session_only(tmp_path: Path) -> None:

@@ -199,3 +199,16 @@ def test_the_preview_plays_with_the_new_line_and_the_picture_follows_the_sound(q
     assert panel.viewer.shows_b
     qtbot.keyClick(panel, Qt.Key.Key_Space)
     assert not panel.audio.is_playing and panel.transport.speed == 0
+
+
+def test_the_first_frame_of_a_preview_shows_at_once_while_the_rest_renders(qtbot, panel: MyTalkPanel) -> None:  # type: ignore[no-untyped-def]
+    panel.set_range(25, 100)
+    with qtbot.waitSignal(panel.previewFirstFrame, timeout=JOB_MS) as first:
+        job_id = panel.start_preview()
+    assert (first.args[0]["start"], first.args[0]["stop"]) == (25, 100)
+    assert panel.transport.position == 25 and panel.viewer.shows_b
+    if panel.preview is None:  # the proxy is still rendering: B is the poster, and says so
+        assert "rendering" in panel.viewer.caption
+    entry = wait_finished(qtbot, panel, job_id)
+    assert entry.state == "done" and entry.output is not None and entry.output.suffix == ".mp4"
+    assert panel.poster is None and panel.preview is not None and panel.viewer.shows_b

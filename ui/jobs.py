@@ -78,7 +78,7 @@ class JobEntry:
             self.done, self.total = int(event.get("done", 0)), int(event.get("total", 0))
             self.stage = str(event.get("stage", ""))
             self.eta_s = event.get("eta_s")
-        elif name == "preview-ready":
+        elif name == "preview-ready" and not event.get("partial"):
             self.output = Path(event["path"])
         elif name == "done":
             self.state = "done"

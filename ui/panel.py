@@ -24,6 +24,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import cv2
 from PySide6.QtCore import QElapsedTimer, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeyEvent
 from PySide6.QtWidgets import (
@@ -116,6 +117,7 @@ class MyTalkPanel(QWidget):
 
     clipLoaded = Signal(str)
     previewReady = Signal(dict)
+    previewFirstFrame = Signal(dict)
     committed = Signal(dict)
     errorShown = Signal(str)
 
@@ -132,6 +134,7 @@ class MyTalkPanel(QWidget):
         self.decoder: FrameDecoder | None = None
         self.line: Path | None = None
         self.preview: dict[str, Any] | None = None
+        self.poster: dict[str, Any] | None = None  # a rendering preview's first frame, until the proxy is done
         self.preview_decoder: FrameDecoder | None = None
         self.commit_hook: Any = None
         self._track_requests: set[str] = set()
@@ -454,7 +457,10 @@ class MyTalkPanel(QWidget):
         except (MyTalkError, IndexError) as error:
             self.show_error(f"cannot show frame {position} ({self.transport.timecode(position)}): {error}")
             return
-        self.viewer.caption = "" if b is not None or not self.preview else "outside the preview range"
+        caption = "" if b is not None or not self.preview else "outside the preview range"
+        if b is None and self.poster is not None and position == self.poster["start"]:
+            b, caption = self.poster["image"], "first frame of the preview; the rest is rendering"
+        self.viewer.caption = caption
         self.viewer.set_frames(a, b)
 
     def set_view_mode(self, mode: str) -> None:
@@ -691,15 +697,35 @@ class MyTalkPanel(QWidget):
             # A crashed runtime cannot say where it was; the last progress event can.
             event = {**event, "frame": entry.current_frame}
         entry.apply(event, self.transport.timecode)
-        if event["event"] == "preview-ready":
+        if event["event"] == "preview-ready" and event.get("partial"):
+            self._show_poster(event)
+        elif event["event"] == "preview-ready":
             self._show_preview(event)
         elif event["event"] == "done" and entry.kind == "commit":
             self._on_committed(entry, event.get("result") or {})
         elif event["event"] == "error" and entry.state == "failed":
             self.show_error(f"{entry.label}: {entry.message}")
+        if event["event"] == "error" and self.poster is not None and self.poster.get("id") == job_id:
+            self.poster = None  # that preview failed or was cancelled: its first frame is not a result
+            self._render_now()
         self.jobs.update_entry(job_id)
 
+    def _show_poster(self, event: dict[str, Any]) -> None:
+        """Show a rendering preview's first frame as B on the in point, until its proxy arrives."""
+        image = cv2.imread(str(event["path"]), cv2.IMREAD_COLOR)
+        if image is None:  # pruned or unreadable: the proxy will follow anyway
+            return
+        self.poster = {"image": cv2.cvtColor(image, cv2.COLOR_BGR2RGB), "start": int(event["start"]),
+                       "stop": int(event["stop"]), "id": event.get("id")}
+        if self.viewer.mode == "A":
+            self.set_view_mode("B")
+        self.transport.stop()
+        self.transport.seek(self.poster["start"])
+        self._render_now()
+        self.previewFirstFrame.emit({k: v for k, v in self.poster.items() if k != "image"})
+
     def _show_preview(self, event: dict[str, Any]) -> None:
+        self.poster = None
         path = Path(event["path"])
         try:
             decoder = FrameDecoder(path)

@@ -8,7 +8,8 @@ get two sessions and cannot cancel each other's jobs.
 Both renders go through `run_sync`, the one render path:
 - **preview** is `run_sync` at quality "preview" into H.264, written to a per-job file in the
   user cache, so the editor can scrub a proxy with the new audio before paying for a final
-  render;
+  render. Its first rendered frame is also written at once as a PNG poster (`on_first_frame`),
+  so the editor sees the result on the in point while the rest of the range renders;
 - **commit** is `run_sync` at final quality in the chosen codec, written as the next free version
   `<clip>_<in>-<out>_v001.mov` in the chosen folder, with a sidecar `<same stem>.json` report
   (inputs, hashes, settings, engine version) that reproduces the render. Nothing existing is
@@ -20,9 +21,11 @@ any error, so a cancelled or failed job leaves no file at its output path.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
@@ -30,20 +33,25 @@ from typing import Any
 
 from mytalk.core.errors import MyTalkError, OutputError, UsageError
 from mytalk.core.jobs.request import SyncRequest, resolve_request
-from mytalk.core.jobs.sync import SyncResult, run_sync
+from mytalk.core.jobs.sync import PREVIEW_PROXY_HEIGHT, FrameHook, SyncResult, run_sync
 from mytalk.core.jobs.versioning import reserve_version, safe_stem
-from mytalk.core.media.writer import CODEC_PRESETS
+from mytalk.core.media.writer import CODEC_PRESETS, proxy_size
 from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled, never_cancelled, no_progress
 from mytalk.core.timecode import frames_to_smpte
 from mytalk.core.userdirs import user_dirs
 
 PREVIEW_CODEC = "h264"
 PREVIEW_SUFFIX = ".mp4"
+POSTER_SUFFIX = ".first.png"
 DEFAULT_COMMIT_CODEC = "prores"
 """The manifest's default output preset: ProRes 422 HQ, the mezzanine most editors accept."""
 
 SIDECAR_SUFFIX = ".json"
 _FRAME_IN_MESSAGE = re.compile(r"\bframe (\d+)\b")
+
+
+PosterFn = Callable[[Path, int, int], None]
+"""Told (poster path, range start, range stop) once the preview's first frame is on disk."""
 
 
 class NotInstalledError(MyTalkError, ImportError):
@@ -204,28 +212,53 @@ def _combined_cancel(session: JobSession, job_id: str, is_cancelled: CancelFn) -
     return lambda: is_cancelled() or session.is_cancelled(job_id)
 
 
-def _run_tracked(request: SyncRequest, first_frame: int, progress: ProgressFn, is_cancelled: CancelFn) -> SyncResult:
+def _run_tracked(request: SyncRequest, first_frame: int, progress: ProgressFn, is_cancelled: CancelFn,
+                 on_frame: FrameHook | None = None) -> SyncResult:
     tracker = _FrameTracker(progress, first_frame)
     try:
-        return run_sync(request, tracker, is_cancelled)
+        return run_sync(request, tracker, is_cancelled, on_frame)
     except Exception as error:
         if tracker.current is not None and failed_frame(error) is None:
             error.mytalk_frame = tracker.current  # type: ignore[attr-defined]
         raise
 
 
-def _prune_previews(session: JobSession, keep_path: Path) -> None:
-    """Delete the oldest proxies beyond `max_previews`; never the one just written."""
+def _prune_previews(session: JobSession, keep: set[Path]) -> None:
+    """Delete the oldest proxies and posters beyond `max_previews` each; never those in `keep`."""
+    for suffix in (PREVIEW_SUFFIX, POSTER_SUFFIX):
+        try:
+            files = sorted(
+                (p for p in session.preview_dir.glob(f"*{suffix}") if not p.name.startswith(".")),
+                key=lambda p: p.stat().st_mtime,
+            )
+        except OSError:
+            continue
+        for old in files[: max(0, len(files) - session.max_previews)]:
+            if old not in keep:
+                old.unlink(missing_ok=True)
+
+
+def write_poster(frame: Any, path: Path, max_height: int = PREVIEW_PROXY_HEIGHT) -> Path:
+    """`frame` (an `av.VideoFrame`) as a display PNG at proxy size, written atomically.
+
+    swscale converts with the frame's own colour tags, as the panel's decoder does, so the poster
+    and the proxy's first frame look the same.
+    """
+    import cv2
+
+    width, height = proxy_size(frame.width, frame.height, max_height)
+    rgb = frame.reformat(width=width, height=height, format="rgb24").to_ndarray()
+    ok, data = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    if not ok:
+        raise OutputError(f"{path}: the preview's first frame could not be encoded")
+    temp = path.with_name(f".{path.name}.partial-{os.getpid()}")
     try:
-        previews = sorted(
-            (p for p in session.preview_dir.glob(f"*{PREVIEW_SUFFIX}") if not p.name.startswith(".")),
-            key=lambda p: p.stat().st_mtime,
-        )
-    except OSError:
-        return
-    for old in previews[: max(0, len(previews) - session.max_previews)]:
-        if old != keep_path:
-            old.unlink(missing_ok=True)
+        temp.write_bytes(data.tobytes())
+        os.replace(temp, path)
+    except OSError as error:
+        temp.unlink(missing_ok=True)
+        raise OutputError(f"cannot write {path}: {error.strerror}") from None
+    return path
 
 
 def preview(
@@ -235,12 +268,15 @@ def preview(
     is_cancelled: CancelFn = never_cancelled,
     *,
     job_id: str | None = None,
+    on_first_frame: PosterFn | None = None,
 ) -> PreviewResult:
     """Render a fast H.264 proxy of the request's range into the session's preview folder.
 
     The request's `output`, `codec`, `quality` and `report` are replaced: a preview is always a
     per-job file in the cache, never a deliverable. Returns where it went; raises a
-    `MyTalkError` (cancelled, bad range, ...) with nothing left on disk.
+    `MyTalkError` (cancelled, bad range, ...) with nothing left on disk. With `on_first_frame`,
+    the first rendered frame is written as `<proxy stem>.first.png` as soon as it exists and the
+    callback is told where (a failed or cancelled preview deletes it again).
     """
     job_id = job_id or new_job_id()
     session.register(job_id)
@@ -253,8 +289,18 @@ def preview(
         output = session.preview_dir / f"{stem}{PREVIEW_SUFFIX}"
         proxy = replace(request, output=output, codec=PREVIEW_CODEC, quality="preview", report=None)
         first = max(0, resolved.start - request.handles)
-        result = _run_tracked(proxy, first, progress, cancelled)
-        _prune_previews(session, output)
+        poster = session.preview_dir / f"{stem}{POSTER_SUFFIX}"
+
+        def show_first(offset: int, frame: Any) -> None:
+            if offset == 0 and on_first_frame is not None:
+                on_first_frame(write_poster(frame, poster), resolved.start, resolved.stop)
+
+        try:
+            result = _run_tracked(proxy, first, progress, cancelled, show_first if on_first_frame else None)
+        except BaseException:
+            poster.unlink(missing_ok=True)
+            raise
+        _prune_previews(session, {output, poster})
         return PreviewResult(job_id, result.output, resolved.start, resolved.stop, resolved.fps,
                              result.frames_written, result.report)
     finally:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -37,6 +37,10 @@ PREVIEW_PROXY_HEIGHT = 540
 
 ANALYSIS_AUDIO_RATE = 16_000
 """Rate of the guide track handed to engines for analysis (speech features need no more)."""
+
+FrameHook = Callable[[int, Any], None]
+"""Called with (offset in the range, rendered frame) for every output frame, just after it is
+written; the preview uses it to show its first frame while the rest renders."""
 
 
 @dataclass
@@ -104,8 +108,13 @@ def run_sync(
     request: SyncRequest,
     progress: ProgressFn = no_progress,
     is_cancelled: CancelFn = never_cancelled,
+    on_frame: FrameHook | None = None,
 ) -> SyncResult:
-    """Render frames [in, out) of the clip with the replacement line; return what was written."""
+    """Render frames [in, out) of the clip with the replacement line; return what was written.
+
+    `on_frame(offset, frame)` sees each output frame (an `av.VideoFrame` at source size) after it
+    is written; an exception from it fails the job like any other, leaving nothing behind.
+    """
     timer = StageTimer()
     with timer.stage("probe"):
         resolved = resolve_request(request)
@@ -152,6 +161,8 @@ def run_sync(
                 if rendered.in_range:
                     writer.write(rendered.frame)
                     records.append(rendered.record)
+                    if on_frame is not None:
+                        on_frame(len(records) - 1, rendered.frame)
                 progress(done, total, "render")
             expected = resolved.stop - resolved.start
             if len(records) != expected:

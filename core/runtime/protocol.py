@@ -18,9 +18,15 @@ Events (runtime -> panel):
 
     {"v": 1, "event": "hello", "id": "h1", "protocol": 1, "mytalk": "0.1.0", "engines": ["copy"], ...}
     {"v": 1, "event": "progress", "id": "j1", "done": 12, "total": 25, "stage": "render", "eta_s": 0.4}
+    {"v": 1, "event": "preview-ready", "id": "j1", "partial": true, "path": "/cache/previews/a_0-25_j1.first.png", "start": 0, "stop": 25}
     {"v": 1, "event": "preview-ready", "id": "j1", "path": "/cache/previews/a_0-25_j1.mp4", ...}
     {"v": 1, "event": "done", "id": "j1", "result": {...}}
     {"v": 1, "event": "error", "id": "j1", "message": "...", "code": "RangeError", "frame": 17}
+
+A preview sends `preview-ready` twice: first with `"partial": true` and the path of a PNG of its
+first rendered frame (the in point), as soon as that frame exists, so the editor sees the result
+while the rest renders; then with the proxy's path once it is complete. A reader that only wants
+the proxy skips the partial one.
 
 Every request ends in exactly one `done` or `error` event with its id (a job after its progress
 events). The module is pure: building and checking messages, no I/O, so the panel's client and
@@ -171,6 +177,11 @@ def progress_event(request_id: str, done: int, total: int, stage: str, eta_s: fl
 
 def preview_ready_event(request_id: str, path: Path, result: Mapping[str, Any]) -> dict[str, Any]:
     return {"event": "preview-ready", "id": request_id, "path": str(path), **{k: v for k, v in result.items() if k != "path"}}
+
+
+def preview_poster_event(request_id: str, path: Path, start: int, stop: int) -> dict[str, Any]:
+    """The partial `preview-ready`: the preview's first frame as a PNG, before the proxy is done."""
+    return {"event": "preview-ready", "id": request_id, "partial": True, "path": str(path), "start": start, "stop": stop}
 
 
 def done_event(request_id: str | None, result: Any) -> dict[str, Any]:

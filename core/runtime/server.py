@@ -241,7 +241,10 @@ class RuntimeServer:
             raise JobCancelledError(f"{job.kind} cancelled before it started; nothing was written")
         if job.kind == "preview":
             request = protocol.sync_request_from_json(job.message.get("request"), what="preview.request")
-            result = commands.preview(self.session, request, throttle, job_id=job.id)
+            result = commands.preview(
+                self.session, request, throttle, job_id=job.id,
+                on_first_frame=lambda path, start, stop: self.emit(protocol.preview_poster_event(job.id, path, start, stop)),
+            )
             summary = result.to_dict()
             self.emit(protocol.preview_ready_event(job.id, result.path, summary))
             self.emit(protocol.done_event(job.id, {**summary, "report": result.report}))
