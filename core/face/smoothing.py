@@ -180,16 +180,23 @@ def _point_blocks(count: int) -> list[slice]:
     return [slice(first, min(first + POINT_BLOCK, count)) for first in range(0, count, POINT_BLOCK)]
 
 
-def smooth_run(landmarks: np.ndarray, fps: float, params: SmoothingParams) -> np.ndarray:
+def smooth_run(
+    landmarks: np.ndarray, fps: float, params: SmoothingParams, out: np.ndarray | None = None
+) -> np.ndarray:
     """Smooth one run of consecutive found frames without a cut: (T, 478, 3) px → (T, 478, 3) px.
 
     The head (similarity to the canonical frame) and the face shape within it are filtered
     separately, so a head turn is not mistaken for lip motion. The shape is filtered
-    `POINT_BLOCK` landmarks at a time, which keeps memory flat in the run's length.
+    `POINT_BLOCK` landmarks at a time, which keeps memory flat in the run's length. `out`
+    (T, 478, 3), when given, receives the result (in its own dtype) and is returned; by default
+    a new float64 array is.
     """
     lm = np.asarray(landmarks)
+    if out is None:
+        out = np.empty(lm.shape, dtype=np.float64)
     if len(lm) < 3:
-        return lm.astype(np.float64)
+        out[...] = lm
+        return out
     transform, scale = similarity_to_canonical_batch(lm)
     inverse = invert_transform(transform)  # canonical → pixels, (T, 2, 3)
     blocks = _point_blocks(lm.shape[1])
@@ -207,7 +214,6 @@ def smooth_run(landmarks: np.ndarray, fps: float, params: SmoothingParams) -> np
 
     median = np.concatenate([np.median(apply_transform(lm[:, block], transform), axis=0) for block in blocks])
     light = light_point_mask(median)
-    out = np.empty(lm.shape, dtype=np.float64)
     for block in blocks:
         local = apply_transform(lm[:, block], transform)  # (T, n, 2) canonical units
         shape = np.concatenate([local, (lm[:, block, 2] * scale[:, None])[..., None]], axis=-1)
@@ -242,5 +248,5 @@ def smooth_landmarks(
     lm = np.asarray(landmarks, dtype=np.float32)
     out = lm.copy()
     for start, stop in split_runs(found, lm, params.max_jump):
-        out[start:stop] = smooth_run(lm[start:stop], fps, params)
+        smooth_run(lm[start:stop], fps, params, out=out[start:stop])
     return out
