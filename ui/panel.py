@@ -143,6 +143,7 @@ class MyTalkPanel(QWidget):
 
         self.runtime = runtime or RuntimeClient(self)
         self.audio = AudioPlayback(self)
+        self.audio.load()  # before any worker thread exists: see AudioPlayback.load
         self._play_timer = QTimer(self)
         self._play_timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._play_timer.timeout.connect(self._on_play_tick)

@@ -27,6 +27,17 @@ class AudioPlayback(QObject):
         self.reason = ""
         self._loaded = False
 
+    def load(self) -> bool:
+        """Load QtMultimedia and its backend now; True when there is a player.
+
+        Call it on the GUI thread before any worker thread starts. Creating the first player
+        dlopens the FFmpeg backend, whose start-up calls back into Python: if a worker thread is
+        importing an extension module at that moment (scipy, lazily, for a waveform), each holds
+        what the other waits for (the dynamic loader's lock, the GIL) and the panel freezes. Seen
+        here twice in six runs of the playback test before it was loaded up front.
+        """
+        return self._load()
+
     def _load(self) -> bool:
         if self._loaded:
             return self._player is not None
