@@ -97,6 +97,7 @@ class ClassicEngine:
     def prepare(self, job: EngineJob, progress: ProgressFn, is_cancelled: CancelFn) -> None:
         _check_settings(job)
         self._job = job
+        self._time_map = None
         video = job.video.video
         assert video is not None
         settings = TrackerSettings(face_point=job.settings.face_point)
@@ -269,8 +270,11 @@ class ClassicEngine:
 
         Frames are rendered one ahead on a worker thread (`PIPELINE_DEPTH`), so the mouth of frame n+1 is
         built while the writer encodes frame n: OpenCV, numpy and the encoders release the GIL, and on a
-        2-core machine this hides most of the engine behind the encoder. Memory stays bounded by the
-        depth; results come back in order and a worker's exception is raised here.
+        2-core machine this hides most of the engine behind the encoder. With the guide's real takes a
+        frame waits until the frame its mouth comes from has been read, and the frames a later one may
+        still take from are held: memory stays bounded by the depth and the take reach
+        (`TAKE_WINDOW_S`, `TAKE_BUFFER_BYTES`); results come back in order and a worker's exception is
+        raised here.
         """
         from collections import deque
         from concurrent.futures import Future, ThreadPoolExecutor
