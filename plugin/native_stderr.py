@@ -9,7 +9,9 @@ through `sys.stderr`.
 So for the length of a command, fd 2 becomes a pipe read by a filter thread: known chatter goes to
 the `mytalk.native` logger at debug level, and every other line is passed on to the real stderr
 unchanged, so a native error is never swallowed. Python's own `sys.stderr` is pointed at a
-duplicate of the real stderr, so our messages are immediate and cannot be lost at exit.
+duplicate of the real stderr, so our messages are immediate and cannot be lost at exit. Lines
+stay whole; the order of a native line against a Python line written at the same moment is not
+guaranteed.
 """
 
 from __future__ import annotations
@@ -61,7 +63,9 @@ def filtered_native_stderr() -> Iterator[None]:
     pump.start()
     os.dup2(write_fd, 2)
     os.close(write_fd)
-    sys.stderr = io.TextIOWrapper(os.fdopen(os.dup(real), "wb", buffering=0), write_through=True,
+    # Line-buffered: each line (or explicit flush, e.g. a progress bar's "\r" update) leaves in one
+    # write, as each native line does from the pump, so the two never interleave inside a line.
+    sys.stderr = io.TextIOWrapper(os.fdopen(os.dup(real), "wb", buffering=0), line_buffering=True,
                                   encoding=getattr(python_stderr, "encoding", None) or "utf-8", errors="replace")
     try:
         yield
