@@ -40,12 +40,20 @@ def is_chatter(line: bytes) -> bool:
 
 
 def _pump(read_fd: int, real_fd: int) -> None:
+    """Forward the pipe's lines until every write end is closed.
+
+    It keeps draining even when the real stderr is gone (a closed pipe): a full pipe would block
+    the native writers, and with them the job.
+    """
     with os.fdopen(read_fd, "rb", buffering=0) as pipe:
         for line in io.BufferedReader(pipe):  # type: ignore[arg-type]
             if is_chatter(line):
                 log.debug("%s", line.decode("utf-8", errors="replace").rstrip())
-            else:
+                continue
+            try:
                 os.write(real_fd, line)
+            except OSError:
+                pass
 
 
 @contextmanager
