@@ -170,3 +170,17 @@ def test_audio_track_basics() -> None:
         AudioTrack(np.zeros((2, 2, 2)), 100)
     with pytest.raises(ValueError):
         AudioTrack(np.zeros((1, 2)), 0)
+
+
+def test_resampled_keeps_the_timing_and_returns_the_track_itself_at_its_own_rate() -> None:
+    from mytalk.core.media.audio import AudioTrack
+
+    rate = 48_000
+    click = np.zeros((2, rate), np.float32)
+    click[:, 12_000] = 1.0  # at 0.25 s
+    track = AudioTrack(click, rate)
+    assert track.resampled(rate) is track
+    low = track.resampled(16_000)
+    assert low.rate == 16_000 and low.samples.shape == (2, 16_000) and low.samples.dtype == np.float32
+    # Zero-phase: the click stays at 0.25 s (sample 4000), in every channel.
+    assert (np.abs(low.samples).argmax(axis=1) == 4_000).all()

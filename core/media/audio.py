@@ -65,6 +65,24 @@ class AudioTrack:
             self.samples.mean(axis=0, keepdims=True, dtype=np.float64).astype(np.float32), self.rate
         )
 
+    def resampled(self, rate: int) -> AudioTrack:
+        """The same sound at `rate` Hz, every channel; zero-phase, so sample 0 keeps its time."""
+        if rate == self.rate:
+            return self
+        return AudioTrack(resample_samples(self.samples, self.rate, rate), rate)
+
+
+def resample_samples(samples: np.ndarray, native_rate: int, rate: int) -> np.ndarray:
+    """(channels, n) float32 samples from `native_rate` to `rate` Hz by polyphase filtering.
+
+    `resample_poly` is zero-phase: no delay is added, so a line placed on frame 0 stays there.
+    """
+    divisor = gcd(native_rate, rate)
+    # scipy.signal costs ~0.8 s to import; load it only when a rate actually changes.
+    from scipy.signal import resample_poly
+
+    return np.asarray(resample_poly(samples, rate // divisor, native_rate // divisor, axis=-1), np.float32)
+
 
 def _to_float_planar(frame: av.AudioFrame) -> np.ndarray:
     """(channels, n) float32 from any PCM sample format, scaled exactly like ffmpeg's converters."""
@@ -161,11 +179,7 @@ def decode_audio(
         samples = np.repeat(samples, 2, axis=0)
 
     if native_rate != rate:
-        divisor = gcd(native_rate, rate)
-        # scipy.signal costs ~0.8 s to import; load it only when a rate actually changes.
-        from scipy.signal import resample_poly
-
-        samples = resample_poly(samples, rate // divisor, native_rate // divisor, axis=1).astype(np.float32)
+        samples = resample_samples(samples, native_rate, rate)
     return AudioTrack(np.ascontiguousarray(samples, dtype=np.float32), rate)
 
 

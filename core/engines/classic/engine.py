@@ -39,7 +39,6 @@ from mytalk.core.engines.classic.retrieval import Selection, retrieval_weight, s
 from mytalk.core.errors import UsageError
 from mytalk.core.face.canonical import apply_transform, invert_transform, similarity_to_canonical_batch
 from mytalk.core.face.tracker import FaceObservation, TrackerSettings, track_video
-from mytalk.core.media.audio import AudioTrack
 from mytalk.core.media.reader import SourceFrame
 from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled
 
@@ -200,7 +199,7 @@ class ClassicEngine:
             from mytalk.core.engines.classic.profile import picture_start_in_audio_s
             from mytalk.core.media.audio import place_line
 
-            line16 = _resampled(job.line, job.guide.rate)
+            line16 = job.line.mono().resampled(job.guide.rate)
             guide = job.guide
             # The job's guide puts the clip's first audio sample at frame 0; where the picture starts
             # later than the sound (edit lists, priming), the guide is moved onto the picture's clock.
@@ -233,7 +232,7 @@ class ClassicEngine:
         if job.settings.transcript:
             from mytalk.core.engines.classic.speech_driver import transcript_closures
 
-            closures, reason = transcript_closures(_resampled(job.line, 16_000), job.settings.transcript, job.fps, n)
+            closures, reason = transcript_closures(job.line.mono().resampled(16_000), job.settings.transcript, job.fps, n)
             report["transcript"] = {"used": closures is not None, **({"reason": reason} if reason else {}),
                                     **({"closure_frames": int(closures.sum())} if closures is not None else {})}
         shapes, gate = profile.speech.predict(job.line, job.fps, n, speech_prob=prob, closures=closures)
@@ -363,17 +362,3 @@ class ClassicEngine:
 
     def report(self) -> dict[str, Any]:
         return self._report
-
-
-def _resampled(track: AudioTrack, rate: int) -> AudioTrack:
-    """The track at `rate` Hz (zero-phase polyphase), mono; timing is kept exactly."""
-    from math import gcd
-
-    from scipy.signal import resample_poly
-
-    mono = track.mono()
-    if mono.rate == rate:
-        return mono
-    g = gcd(mono.rate, rate)
-    return AudioTrack(resample_poly(mono.samples[0], rate // g, mono.rate // g).astype(np.float32), rate)
-

@@ -78,7 +78,7 @@ def speech_gate(line: AudioTrack, fps: Fraction, num_frames: int) -> np.ndarray:
 
     from mytalk.core.audio.activity import ActivityParams, voiced_frames
 
-    voiced = voiced_frames(_at_rate(line, FEATURE_RATE), fps, num_frames, ActivityParams(min_pause_s=PAUSE_S))
+    voiced = voiced_frames(line.mono().resampled(FEATURE_RATE), fps, num_frames, ActivityParams(min_pause_s=PAUSE_S))
     voiced = voiced.astype(np.float64)
     if voiced.size > 1:
         voiced = gaussian_filter1d(voiced, 0.7, mode="nearest")
@@ -104,7 +104,7 @@ def band_features(track: AudioTrack, fps: Fraction, num_frames: int) -> np.ndarr
     """
     from mytalk.core.media.audio import place_line
 
-    mono = _at_rate(track, FEATURE_RATE)
+    mono = track.mono().resampled(FEATURE_RATE)
     out = np.empty((num_frames, NUM_BANDS))
     for first in range(0, num_frames, CHUNK_FRAMES):
         last = min(num_frames, first + CHUNK_FRAMES)
@@ -117,19 +117,6 @@ def band_features(track: AudioTrack, fps: Fraction, num_frames: int) -> np.ndarr
         bands = [power[:, a:b].sum(axis=1) for a, b in zip(edges[:-1], edges[1:], strict=True)]
         out[first:last] = np.log10(np.maximum(np.stack(bands, axis=1), 1e-12))
     return out
-
-
-def _at_rate(track: AudioTrack, rate: int) -> AudioTrack:
-    """Mono `track` at `rate` Hz (zero-phase polyphase resampling keeps the timing exact)."""
-    from math import gcd
-
-    from scipy.signal import resample_poly
-
-    mono = track.mono()
-    if mono.rate == rate:
-        return mono
-    g = gcd(mono.rate, rate)
-    return AudioTrack(resample_poly(mono.samples[0], rate // g, mono.rate // g).astype(np.float32), rate)
 
 
 def stack_lagged(features: np.ndarray, blocks: np.ndarray, lag: int, context: int) -> np.ndarray:

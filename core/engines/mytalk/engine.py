@@ -38,7 +38,6 @@ import torch
 
 from mytalk.core.engines.base import EngineJob, FrameRecord, RenderedFrame
 from mytalk.core.errors import UsageError
-from mytalk.core.media.audio import AudioTrack
 from mytalk.core.media.reader import SourceFrame
 from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled
 
@@ -46,19 +45,6 @@ NO_FACE = "no usable face: frame passed through unchanged"
 MASK_MODES = ("auto", "mouth", "lower-face")
 BATCH_SIZE = 8
 """Frames generated per forward pass: large enough to amortise the call, small enough to stream."""
-
-
-def _mono16k(track: AudioTrack, rate: int) -> np.ndarray:
-    """The line as mono float32 at `rate` Hz, sample 0 at the range's first frame (timing kept exactly)."""
-    from math import gcd
-
-    from scipy.signal import resample_poly
-
-    mono = track.mono()
-    if mono.rate == rate:
-        return mono.samples[0].astype(np.float32)
-    g = gcd(mono.rate, rate)
-    return resample_poly(mono.samples[0], rate // g, mono.rate // g).astype(np.float32)
 
 
 class MyTalkEngine:
@@ -116,7 +102,7 @@ class MyTalkEngine:
         steps = models.sampling.steps
         if found.any():
             pipeline = SpeechToLandmarkPipeline(models.motion, models.scheduler, device)
-            audio = _mono16k(job.line, models.motion.config.sample_rate)
+            audio = job.line.mono().resampled(models.motion.config.sample_rate).samples[0]
             generator = torch.Generator().manual_seed(models.sampling.seed)
             context = np.where(found[:, None, None], points, np.nan)[:, NUM_CONTENT:]
             out = pipeline(audio, fps=Fraction(job.fps), context=context, references=bank.points,
