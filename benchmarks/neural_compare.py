@@ -1,7 +1,7 @@
 """Side-by-side comparison of the neural engine (`mytalk`) and the `classic` engine on the evaluation suite.
 
     python -m benchmarks.neural_compare --out out/neural-compare [--clips A.mp4,B.mp4] [--config small]
-        [--motion-steps 300] [--appearance-steps 180] [--setting fast] [--threads 1]
+        [--motion-steps 300] [--appearance-steps 180] [--setting fast] [--threads 1] [--phones]
 
 Per clip, the neural engine is fine-tuned for that actor, from scratch, on the clip's frames *before*
 the suite's edit range only (the first 40 % of the window, plus any frames after the window): the
@@ -10,6 +10,10 @@ leak the answer. Each clip gets its own user folder (MYTALK_HOME) whose `base` m
 actor's fine-tune, because the suite calls `mytalk sync --engine mytalk` without `--actor`.
 Weights stay in OUT/homes (never inside the repository). Then the suite runs for `mytalk` (per
 clip) and once for `classic` (all clips), and OUT/compare.md puts the figures side by side.
+
+`--phones` trains the motion model with the line's phone track as a second input (`motion.model
+phone_features = "visemes"` on top of the `--config` preset, written to OUT/phones.toml): the
+training clips are timed by recognition from their own sound, and each line of the suite at sync.
 """
 
 from __future__ import annotations
@@ -68,7 +72,7 @@ def _figures(report: dict[str, Any], clip: str) -> dict[str, Any]:
     cases = robust.get("cases", [])
     return {
         "shift ratio": get("shift", "ratio"), "shift shape ratio": get("shift", "shape_ratio"),
-        "shift lag − real": get("shift", "lag_vs_real"),
+        "shift lag − real": get("shift", "lag_vs_real"), "shift aperture r": get("shift", "aperture_r"),
         "adr ratio": get("adr", "ratio"), "adr shape ratio": get("adr", "shape_ratio"),
         "dub lag − real": get("dub", "lag_vs_real"), "dub peak ÷ real": get("dub", "peak_ratio"),
         "dub sharpness": get("dub", "sharpness_ratio"), "dub jitter": get("dub", "jitter_ratio"),
@@ -115,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="OMP threads of every process (shared CPUs: 1)")
     parser.add_argument("--protocols", default=None, help="subset of the suite's protocols (default: all)")
     parser.add_argument("--skip-classic", action="store_true")
+    parser.add_argument("--phones", action="store_true",
+                        help="motion model with the phone input (phone_features = \"visemes\"; --config must be a preset)")
     args = parser.parse_args(argv)
     setting = SETTINGS[args.setting]
     media = default_media_dir()
@@ -122,6 +128,15 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     log = out / "commands.log"
+    config = args.config
+    if args.phones:
+        from mytalk.core.engines.mytalk.config import PRESETS
+
+        if config not in PRESETS:
+            parser.error(f"--phones needs --config to be one of the presets {', '.join(PRESETS)}; put "
+                         "phone_features = \"visemes\" in your TOML's [motion.model] instead")
+        config = str(out / "phones.toml")
+        Path(config).write_text(f'preset = "{args.config}"\n\n[motion.model]\nphone_features = "visemes"\n')
     base_env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "PYTHONPATH": str(REPO)}
     protocols = ["--protocols", args.protocols] if args.protocols else []
     timings: dict[str, Any] = {}
@@ -134,9 +149,9 @@ def main(argv: list[str] | None = None) -> int:
         if not (home / "data" / "models" / "base" / "appearance.safetensors").is_file():
             t["dataset_s"] = _run([_mytalk(), "dataset", "build", *_training_ranges(clip, setting), "-o", str(data),
                                    "--quiet"], env, log)
-            t["motion_s"] = _run([_mytalk(), "train", "motion", str(data), "--config", args.config, "--steps",
+            t["motion_s"] = _run([_mytalk(), "train", "motion", str(data), "--config", config, "--steps",
                                   str(args.motion_steps), "--device", "cpu", "--quiet"], env, log)
-            t["appearance_s"] = _run([_mytalk(), "train", "appearance", str(data), "--config", args.config, "--steps",
+            t["appearance_s"] = _run([_mytalk(), "train", "appearance", str(data), "--config", config, "--steps",
                                       str(args.appearance_steps), "--device", "cpu", "--quiet"], env, log)
         eval_out = out / f"eval-mytalk-{clip.stem}"
         t["eval_s"] = _run([sys.executable, "-m", "benchmarks.eval", "--engine", "mytalk", "--clips", clip.name,
@@ -152,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
                                           str(eval_out), "--quiet", *protocols], env, log)
         classic = json.loads((eval_out / "report.json").read_text())
     table = compare_table(classic, neural, [c.name for c in clips])
-    text = (f"# classic vs mytalk ({args.setting} setting, mytalk fine-tuned per actor with '{args.config}': "
+    phones = " with phone input (visemes)" if args.phones else ""
+    text = (f"# classic vs mytalk{phones} ({args.setting} setting, mytalk fine-tuned per actor with '{args.config}': "
             f"{args.motion_steps} motion + {args.appearance_steps} appearance steps, CPU, {args.threads} thread(s))\n\n"
             f"{table}\n\nTimings (s): {json.dumps(timings)}\n")
     (out / "compare.md").write_text(text)

@@ -1,7 +1,7 @@
 """The `mytalk` command line: a stable contract that outside tools and the benchmarks call.
 
     mytalk sync VIDEO --audio AUDIO -o OUT [--in X] [--out Y] [--audio-in Z] [--guide auto|none]
-                [--transcript TEXT|@FILE] [--engine NAME] [--codec ffv1|prores|prores4444|dnxhr|h264]
+                [--transcript TEXT|@FILE] [--language CODE] [--engine NAME] [--codec ffv1|prores|prores4444|dnxhr|h264]
                 [--handles N] [--reference RANGE ...] [--face X,Y] [--report R.json]
                 [--quality preview|final] [--quiet]
     mytalk actor build NAME FOOTAGE[:IN-OUT] ...   learn an actor profile for --actor
@@ -87,6 +87,8 @@ def _add_sync_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--guide", choices=("auto", "none"), default="auto",
                         help="use the clip's own audio over the range as an alignment guide (auto) or never (none)")
     parser.add_argument("--transcript", help="words of the new line, or @FILE")
+    parser.add_argument("--language", default="en", metavar="CODE",
+                        help="language of the line, an espeak-ng code: en (default), es, de, fr, pt-br, ...")
     parser.add_argument("--engine", help="engine name (default: classic); 'copy' is a conform check")
     parser.add_argument("--codec", choices=CODECS, help="output codec; default from the extension (.mov prores, .mkv ffv1, .mp4 h264)")
     parser.add_argument("--handles", type=int, default=0, help="extra frames of context before and after the range")
@@ -96,7 +98,7 @@ def _add_sync_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report", type=Path, help="write a JSON report here")
     parser.add_argument("--quality", choices=("preview", "final"), default="final")
     parser.add_argument("--actor", help="actor profile to use")
-    parser.add_argument("--motion-driver", choices=("auto", "guide", "speech"), default="auto")
+    parser.add_argument("--motion-driver", choices=("auto", "guide", "phonetic", "speech"), default="auto")
     parser.add_argument("--openness", type=float, default=1.0, help="mouth-openness strength (1.0 = as learned)")
     parser.add_argument("--smoothing", type=float, default=0.5, help="temporal smoothing 0-1")
     parser.add_argument("--mask", dest="mask_mode", choices=("auto", "mouth", "lower-face"), default="auto")
@@ -164,7 +166,7 @@ def _run_sync(args: argparse.Namespace) -> int:
 
     request = SyncRequest(
         video=args.video, audio=args.audio, output=args.output, in_point=args.in_point, out_point=args.out_point,
-        audio_in=args.audio_in, guide=args.guide, transcript=args.transcript, engine=args.engine, codec=args.codec,
+        audio_in=args.audio_in, guide=args.guide, transcript=args.transcript, language=args.language, engine=args.engine, codec=args.codec,
         handles=args.handles, references=list(args.reference), face=args.face, report=args.report,
         quality=args.quality, motion_driver=args.motion_driver, openness=args.openness, smoothing=args.smoothing,
         mask_mode=args.mask_mode, actor=args.actor, device=args.device,

@@ -63,7 +63,9 @@ def test_classic_changes_only_inside_the_mask(tmp_path: Path) -> None:
     frames = report["frames"]
     assert [f["index"] for f in frames] == list(range(start, stop))
     assert report["engine"]["name"] == "classic"
-    assert report["engine_report"]["driver"] == "speech"  # JFK's words are not the clip's: no guide match
+    # JFK's words are not the clip's, so the guide does not match; new words go to the phonetic driver.
+    assert report["engine_report"]["driver"] == "phonetic"
+    assert report["engine_report"]["motion"]["driver_decision"].startswith("phonetic")
     boxes = [tuple(f["mask_box"]) if f["mask_box"] else None for f in frames]
     edited = [f for f in frames if f["changed_pixels"] > 0]
     assert len(edited) >= 0.8 * len(frames), "the mouth was left alone on most frames"

@@ -122,6 +122,7 @@ BAD_INPUTS = [
     ("unknown-flag", lambda c, a, t: [c, "--audio", a, "-o", t / "o.mkv", "--frobnicate"], "frobnicate"),
     ("bad-reference", lambda c, a, t: [c, "--audio", a, "-o", t / "o.mkv", "--reference", "50-10"], "reference"),
     ("bad-face", lambda c, a, t: [c, "--audio", a, "-o", t / "o.mkv", "--face", "left"], "--face"),
+    ("bad-language", lambda c, a, t: [c, "--audio", a, "-o", t / "o.mkv", "--language", "klingon"], "--language"),
 ]
 
 

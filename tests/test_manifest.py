@@ -128,7 +128,7 @@ def test_settings_table_is_what_the_panel_and_cli_expect(manifest: Manifest) -> 
     assert (
         settings["engine"].enum == ("classic", "mytalk", "copy") and settings["engine"].default == "classic"
     )
-    assert settings["motion_driver"].enum == ("auto", "guide", "speech")
+    assert settings["motion_driver"].enum == ("auto", "guide", "phonetic", "speech")
     assert (settings["openness"].minimum, settings["openness"].maximum, settings["openness"].default) == (
         0,
         2,
@@ -144,6 +144,7 @@ def test_settings_table_is_what_the_panel_and_cli_expect(manifest: Manifest) -> 
     assert settings["handles"].type == "integer" and settings["handles"].minimum == 0
     assert settings["quality"].enum == ("preview", "final") and settings["quality"].default == "final"
     assert settings["device"].enum == ("auto", "cpu", "cuda") and settings["device"].default == "auto"
+    assert settings["language"].type == "string" and settings["language"].default == "en"
     assert all(setting.description for setting in settings.values())
     assert settings["openness"].allowed() == "a number between 0.0 and 2.0"
     assert settings["handles"].allowed() == "an integer >= 0"
@@ -181,7 +182,7 @@ BAD_SETTINGS = [
     pytest.param(
         "opennes",
         1.0,
-        "unknown setting; known settings: engine, motion_driver, openness, smoothing, mask_mode, codec, handles, quality, device; did you mean 'openness'?",
+        "unknown setting; known settings: engine, motion_driver, openness, smoothing, mask_mode, codec, handles, quality, device, language; did you mean 'openness'?",
         id="unknown-setting",
     ),
 ]

@@ -86,6 +86,40 @@ def test_requests_round_trip_as_strings_like_the_cli(tmp_path: Path) -> None:
     assert protocol.sync_request_from_json(decoded["request"]) == request
 
 
+def test_transcript_and_language_travel_the_protocol_into_the_engine_settings(tmp_path: Path) -> None:
+    from mytalk.core.jobs.request import resolve_request
+
+    request = SyncRequest(video=media_path("video", CLIP), audio=media_path("audio", LINE), output=tmp_path,
+                          in_point="0", out_point="25", transcript="  Hola, ¿qué tal?  ", language="ES")
+    line = protocol.encode({"type": "preview", "id": "7", "request": protocol.sync_request_to_json(request)})
+    received = protocol.sync_request_from_json(protocol.decode(line.encode())["request"])
+    assert (received.transcript, received.language) == ("  Hola, ¿qué tal?  ", "ES")
+    settings = resolve_request(received).settings
+    assert (settings.transcript, settings.language) == ("Hola, ¿qué tal?", "es")
+    assert settings.to_dict()["language"] == "es"
+    assert resolve_request(SyncRequest(video=request.video, audio=request.audio, output=tmp_path)).settings.language == "en"
+
+
+@pytest.mark.parametrize("code", ["english", "e", "12", "en-", "fr fr"])
+def test_a_malformed_language_code_is_a_usage_error(code: str) -> None:
+    from mytalk.core.errors import UsageError
+    from mytalk.core.jobs.request import check_language
+
+    with pytest.raises(UsageError, match="--language"):
+        check_language(code)
+
+
+def test_language_codes_are_normalised_and_checked_against_espeak_ng() -> None:
+    from mytalk.core.errors import UsageError
+    from mytalk.core.jobs.request import check_language
+
+    assert [check_language(c) for c in ("en", "ES", "pt_BR", " de ", "", None)] == ["en", "es", "pt-br", "de", "en", "en"]
+    espeak = pytest.importorskip("espeakng_loader")
+    assert espeak
+    with pytest.raises(UsageError, match="espeak-ng has no language 'zz'"):
+        check_language("zz")
+
+
 @pytest.mark.parametrize(
     ("line", "message"),
     [

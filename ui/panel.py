@@ -19,6 +19,7 @@ except inside text and number fields):
 
 from __future__ import annotations
 
+import json
 import logging
 from fractions import Fraction
 from pathlib import Path
@@ -59,6 +60,8 @@ from mytalk.ui.tasks import run_in_background
 from mytalk.ui.timecode_display import TimecodeDisplay
 from mytalk.ui.transport import ClipTiming, Transport
 from mytalk.ui.viewer import ViewerWidget
+from mytalk.ui.viseme_lane import VisemeLane
+from mytalk.ui.viseme_track import TrackKey, track_from_report
 from mytalk.ui.waveform import DISPLAY_RATE, WaveformView, offset_text
 
 log = logging.getLogger("mytalk.ui.panel")
@@ -138,6 +141,7 @@ class MyTalkPanel(QWidget):
         self.preview_decoder: FrameDecoder | None = None
         self.commit_hook: Any = None
         self._track_requests: set[str] = set()
+        self._job_keys: dict[str, TrackKey] = {}  # clip, line, range and slip each job was sent with
         self._face_box_frame = -1
         self._closed = False
 
@@ -254,6 +258,7 @@ class MyTalkPanel(QWidget):
         self.scrub_bar = ScrubBar(self.transport, self)
         self.waveform = WaveformView(self.transport, self)
         self.waveform.offsetChanged.connect(self._on_offset_changed)
+        self.visemes = VisemeLane(self.waveform, self.track_key, self)
 
         fps_nudge = self._button("−1 fr", "Slip the line one frame earlier (,)", lambda: self.nudge_frames(-1))
         fps_nudge_plus = self._button("+1 fr", "Slip the line one frame later (.)", lambda: self.nudge_frames(1))
@@ -278,6 +283,7 @@ class MyTalkPanel(QWidget):
         left_layout.addLayout(controls)
         left_layout.addWidget(self.scrub_bar)
         left_layout.addWidget(self.waveform)
+        left_layout.addWidget(self.visemes)
         left_layout.addLayout(slip)
 
         self.settings = SettingsPanel(self)
@@ -351,6 +357,7 @@ class MyTalkPanel(QWidget):
         if self.decoder is not None:
             self.decoder.close()
         self._drop_preview()
+        self.visemes.clear()
         self.clip, self.info, self.decoder = path, info, decoder
         video = info.video
         self.viewer.set_source_size((video.width, video.height))
@@ -382,6 +389,7 @@ class MyTalkPanel(QWidget):
             self.show_error(f"replacement line not found: {path}; pick the file again")
             return False
         self.line = path
+        self.visemes.clear()
         self.open_line_button.setToolTip(f"Replacement line: {path}")
         self.open_line_button.setText(f"Line: {path.name}" if len(path.name) <= 28 else f"Line: {path.name[:25]}…")
         self.waveform.message = f"decoding {path.name}…"
@@ -435,6 +443,8 @@ class MyTalkPanel(QWidget):
         if what in ("marks", "clip"):
             self._update_buttons()
             self.waveform.update()
+            if self.visemes.model.visible(self.track_key()) is None:
+                self.visemes.update()  # the range moved: the lane drops visemes of the old one
 
     def _schedule_render(self) -> None:
         # Coalesce: while scrubbing, many positions arrive per paint; decode only the latest.
@@ -591,6 +601,7 @@ class MyTalkPanel(QWidget):
 
     def _on_offset_changed(self, value: Fraction) -> None:
         self._update_offset_label()
+        self.visemes.clear()  # they were rendered against the old slip
 
     def _update_offset_label(self) -> None:
         seconds = self.audio_in
@@ -658,9 +669,17 @@ class MyTalkPanel(QWidget):
             return None
         job_id = self.runtime.send(kind, request=sync_request_to_json(request))
         start, stop = int(request.in_point or 0), int(request.out_point or 0)
+        self._job_keys[job_id] = TrackKey(str(request.video), str(request.audio), start, stop, self.audio_in)
         self.jobs.add(JobEntry(job_id, kind, self._range_label(kind.capitalize(), start, stop),
                                first_frame=max(0, start - request.handles)))
         return job_id
+
+    def track_key(self) -> TrackKey | None:
+        """The clip, line, range and slip as they are now: what a viseme track must match to be drawn."""
+        marked = self.marked_range()
+        if self.clip is None or self.line is None or marked is None:
+            return None
+        return TrackKey(str(self.clip), str(self.line), marked[0], marked[1], self.audio_in)
 
     def start_preview(self) -> str | None:
         """Queue a preview of the marked range; returns the job id (None when something is missing)."""
@@ -704,6 +723,10 @@ class MyTalkPanel(QWidget):
             self._show_preview(event)
         elif event["event"] == "done" and entry.kind == "commit":
             self._on_committed(entry, event.get("result") or {})
+        if event["event"] in ("done", "error"):
+            key = self._job_keys.pop(job_id, None)
+            if event["event"] == "done" and key is not None:
+                self._show_visemes(entry, key, event.get("result") or {})
         elif event["event"] == "error" and entry.state == "failed":
             self.show_error(f"{entry.label}: {entry.message}")
         if event["event"] == "error" and self.poster is not None and self.poster.get("id") == job_id:
@@ -743,6 +766,23 @@ class MyTalkPanel(QWidget):
         self.transport.seek(self.preview["start"])
         self._render_now()
         self.previewReady.emit(dict(self.preview))
+
+    def _show_visemes(self, entry: JobEntry, key: TrackKey, result: dict[str, Any]) -> None:
+        """Draw the visemes of a finished preview (its report rides in the done event) or commit
+        (its sidecar is the report); a result for another clip, line, range or slip is not drawn."""
+        report = result.get("report")
+        if report is None and entry.kind == "commit" and result.get("sidecar"):
+            try:
+                report = json.loads(Path(result["sidecar"]).read_text(encoding="utf-8"))
+            except (OSError, ValueError) as error:
+                log.info("no visemes from %s: %s", result["sidecar"], error)
+        track = track_from_report(report, key, self.transport.fps) if isinstance(report, dict) else None
+        if track is not None:
+            self.visemes.set_track(track)
+        elif key == self.track_key():
+            engine = (report or {}).get("engine") if isinstance(report, dict) else None
+            name = f" (engine {engine.get('name')})" if isinstance(engine, dict) else ""
+            self.visemes.clear(f"The last {entry.kind} reported no visemes{name}")
 
     def _drop_preview(self) -> None:
         if self.preview_decoder is not None:

@@ -1,4 +1,5 @@
-"""Render settings: engine and motion driver, openness, smoothing, mask, handles, codec, folder.
+"""Render settings: engine and motion driver, transcript and language, openness, smoothing, mask,
+handles, codec, folder.
 
 The choices mirror the manifest's settings schema and the CLI flags; the engine list is never
 hard-coded: it comes from the runtime's hello event (`available_engines()` in the child), so
@@ -20,18 +21,24 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPlainTextEdit,
     QPushButton,
     QSpinBox,
     QToolButton,
     QWidget,
 )
 
-from mytalk.core.jobs.request import GUIDE_MODES
+from mytalk.core.jobs.request import DEFAULT_LANGUAGE, GUIDE_MODES
 from mytalk.core.media.writer import CODEC_PRESETS
 
-MOTION_DRIVERS = ("auto", "guide", "speech")
+MOTION_DRIVERS = ("auto", "guide", "phonetic", "speech")
 MASK_MODES = ("auto", "mouth", "lower-face")
 FINAL_CODECS = ("prores", "prores4444", "dnxhr", "ffv1", "h264")
+COMMON_LANGUAGES = (("en", "English"), ("es", "Spanish"), ("fr", "French"), ("de", "German"), ("it", "Italian"),
+                    ("pt", "Portuguese"), ("pt-br", "Portuguese (Brazil)"), ("nl", "Dutch"), ("pl", "Polish"),
+                    ("ru", "Russian"), ("ja", "Japanese"), ("cmn", "Mandarin"))
+"""The picker's shortlist; any other espeak-ng code can be typed (the runtime checks it)."""
+TRANSCRIPT_PLACEHOLDER = "Words of the new line (optional: sharpens the mouth shapes)"
 _ENGINE_NOTES = {"copy": "copy (conform check)", "classic": "classic", "mytalk": "mytalk (neural)"}
 
 
@@ -66,6 +73,25 @@ class SettingsPanel(QWidget):
 
         self.guide = self._combo(GUIDE_MODES, "Use the clip's own audio over the range to align the line (auto) or never")
         form.addRow("Guide audio", self.guide)
+
+        self.transcript = QPlainTextEdit(self)
+        self.transcript.setObjectName("transcript")
+        self.transcript.setPlaceholderText(TRANSCRIPT_PLACEHOLDER)
+        self.transcript.setTabChangesFocus(True)
+        self.transcript.setFixedHeight(3 * self.fontMetrics().lineSpacing() + 12)
+        self.transcript.setToolTip("The words of the replacement line: the mouth shapes then follow its phones. "
+                                   "Leave empty to let the engine recognise them")
+        form.addRow("Transcript", self.transcript)
+
+        self.language = QComboBox(self)
+        self.language.setObjectName("language")
+        self.language.setEditable(True)
+        self.language.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        for code, name in COMMON_LANGUAGES:
+            self.language.addItem(f"{code} – {name}", code)
+        self.language.setToolTip("Language of the line, as an espeak-ng code (en, es, de, fr, pt-br, …); "
+                                 "type any other code")
+        form.addRow("Language", self.language)
 
         self.openness = QDoubleSpinBox(self)
         self.openness.setRange(0.0, 2.0)
@@ -125,6 +151,8 @@ class SettingsPanel(QWidget):
 
         for widget in (self.engine, self.motion_driver, self.guide, self.mask_mode, self.codec):
             widget.currentIndexChanged.connect(self.changed)
+        self.language.currentTextChanged.connect(self.changed)
+        self.transcript.textChanged.connect(self.changed)
         for spin in (self.openness, self.smoothing):
             spin.valueChanged.connect(self.changed)
         self.handles.valueChanged.connect(self.changed)
@@ -165,6 +193,27 @@ class SettingsPanel(QWidget):
     def engines(self) -> list[str]:
         return [self.engine.itemData(i) for i in range(self.engine.count())]
 
+    # -- transcript and language ---------------------------------------------------------------
+
+    def language_code(self) -> str:
+        """The picked or typed code: a shortlist entry's code, or the typed text up to the first space."""
+        text = self.language.currentText().strip()
+        index = self.language.findText(text)
+        if index >= 0:
+            return str(self.language.itemData(index))
+        return text.split(" ", 1)[0].lower() if text else DEFAULT_LANGUAGE
+
+    def set_language(self, code: str) -> None:
+        index = self.language.findData(code)
+        if index >= 0:
+            self.language.setCurrentIndex(index)
+        else:
+            self.language.setEditText(code)
+
+    def transcript_text(self) -> str | None:
+        text = " ".join(self.transcript.toPlainText().split())
+        return text or None
+
     # -- face ------------------------------------------------------------------------------------
 
     def set_face_point(self, point: tuple[float, float] | None) -> None:
@@ -204,6 +253,8 @@ class SettingsPanel(QWidget):
             "engine": self.engine.currentData(),
             "motion_driver": self.motion_driver.currentData(),
             "guide": self.guide.currentData(),
+            "transcript": self.transcript_text(),
+            "language": self.language_code(),
             "openness": round(self.openness.value(), 3),
             "smoothing": round(self.smoothing.value(), 3),
             "mask_mode": self.mask_mode.currentData(),

@@ -4,6 +4,7 @@
     python -m benchmarks.eval --engine classic --clips all --out out/eval-classic
     python -m benchmarks.eval --engine ref:oracle --protocols shift,adr --out out/eval-oracle
     python -m benchmarks.eval --engine classic --protocols dub --dub-voices with-synthetic --out out/eval-dub
+    python -m benchmarks.eval --engine classic --protocols shift,closures --clips voxceleb2_00104_man_tv_224.mp4 --out out/eval-closures
 
 Writes OUT/report.json, OUT/report.md and per clip OUT/clips/CLIP/PROTOCOL/ (lines, tool
 reports, contact sheets). Exit code 0 when the run completed (whatever the figures), 2 on bad
@@ -19,14 +20,22 @@ from pathlib import Path
 
 from benchmarks.eval.report import write_json, write_markdown
 from benchmarks.eval.runner import RunOptions, evaluate
-from benchmarks.eval.settings import PROTOCOLS, SETTINGS, default_media_dir, select_clips
+from benchmarks.eval.settings import (
+    ALL_PROTOCOLS,
+    OPTIONAL_PROTOCOLS,
+    PROTOCOLS,
+    SETTINGS,
+    default_media_dir,
+    select_clips,
+)
 from benchmarks.eval.voices import ESPEAK, synthesise_voices, voice_label
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.eval",
-        description="MyTalk evaluation suite: shift, adr, dub, preserve, speed and robust protocols on real footage.",
+        description="MyTalk evaluation suite: shift, adr, dub, preserve, speed and robust protocols on real footage "
+                    "(and, when asked for, closures).",
     )
     parser.add_argument("--engine", required=True,
                         help="engine passed to `mytalk sync --engine` (copy, classic, mytalk), or a reference tool "
@@ -36,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--setting", choices=sorted(SETTINGS), default="full",
                         help="fast: 5 s windows and short ranges for CI; full: whole clips (default)")
     parser.add_argument("--protocols", default=",".join(PROTOCOLS),
-                        help=f"comma-separated subset of {','.join(PROTOCOLS)} (default: all)")
+                        help=f"comma-separated subset of {','.join(ALL_PROTOCOLS)} (default: {','.join(PROTOCOLS)}; "
+                             f"{','.join(OPTIONAL_PROTOCOLS)} only when named)")
     parser.add_argument("--media", type=Path, default=None,
                         help="folder with video/ and audio/ (default: ../shared/media beside the repository)")
     parser.add_argument("--cache", type=Path, default=None,
@@ -78,9 +88,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = SETTINGS[args.setting]
     media = (args.media or default_media_dir()).resolve()
     protocols = tuple(p.strip() for p in args.protocols.split(",") if p.strip())
-    unknown = [p for p in protocols if p not in PROTOCOLS]
+    unknown = [p for p in protocols if p not in ALL_PROTOCOLS]
     if unknown:
-        parser.error(f"unknown protocol(s) {', '.join(unknown)}; choose from {', '.join(PROTOCOLS)}")
+        parser.error(f"unknown protocol(s) {', '.join(unknown)}; choose from {', '.join(ALL_PROTOCOLS)}")
     if args.repeat < 1:
         parser.error("--repeat must be 1 or more")
     try:

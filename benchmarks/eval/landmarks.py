@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.eval.mediaio import iter_frames, to_rgb
+from benchmarks.eval.metrics import mouth_width
 from mytalk.core.face.canonical import lip_points_normalised, mouth_aperture
 from mytalk.core.face.regions import LEFT_EYE_OUTER, LIPS, RIGHT_EYE_OUTER
 from mytalk.core.face.tracker import FaceTracker, TrackerSettings
@@ -55,6 +56,10 @@ class Track:
     def aperture(self) -> np.ndarray:
         """(T,) inner-lip gap ÷ inter-ocular distance, NaN without a face."""
         return np.asarray(mouth_aperture(self.landmarks), np.float64)
+
+    def mouth_width(self) -> np.ndarray:
+        """(T,) lip-corner distance (points 61 ↔ 291) ÷ inter-ocular distance, NaN without a face."""
+        return mouth_width(self.landmarks)
 
     def slice(self, start: int, stop: int) -> Track:
         """Frames [start, stop) in the file's numbering; must lie inside this track."""

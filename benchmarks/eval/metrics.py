@@ -9,18 +9,24 @@ Definitions follow `../shared/docs/evaluation.md`. Units:
 - lags are in frames; a positive lag means the sound comes that many frames after the mouth
   movement it goes with (the audio envelope is delayed against the aperture).
 
-Nothing here reads files; the protocols do the I/O and call these.
+Nothing here reads files; the protocols do the I/O and call these. Phones are any objects with
+`label`, `start_s` and `end_s` (`mytalk.core.audio.phonemes.Phone`): times in seconds of the line,
+whose sample 0 is shown with frame 0.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Protocol
 
 import cv2
 import numpy as np
 from scipy.signal import butter, sosfiltfilt
+
+from mytalk.core.face.regions import LEFT_EYE_OUTER, MOUTH_CORNER_LEFT, MOUTH_CORNER_RIGHT, RIGHT_EYE_OUTER
 
 MAX_LAG_FRAMES = 15
 """Search ±15 frames: wide enough for real footage (up to +10 on the shared clips) plus a 0.4 s shift."""
@@ -395,3 +401,150 @@ def safe_ratio(a: float | None, b: float | None) -> float | None:
     if a is None or b is None or not math.isfinite(a) or not math.isfinite(b) or b <= 0:
         return None
     return a / b
+
+
+# --- plans, phones and mouth shapes (issue #11) --------------------------------------------------
+
+SHUT_APERTURE = 0.02
+"""Lips count as shut under 2 % of the IOD (evaluation.md, closures), or under the actor's own
+closed-mouth gap (`shut_threshold`), whichever is larger: some actors never read exactly 0."""
+
+ACTOR_CLOSED_PERCENTILE = 10.0
+"""The actor's own closed-mouth gap: this percentile of the source's aperture over the window."""
+
+LIP_TEETH_APERTURE = 0.06
+"""f/v: the lower lip tucked under the upper teeth leaves an inner-lip gap under 6 % of the IOD."""
+
+PHONE_SHARE = 0.5
+"""A frame is inside a phone (set) when the phone covers at least half of [n/fps, (n+1)/fps)."""
+
+MIN_PLAN_FRAMES = 10
+"""Plan fidelity needs at least this many frames with both a plan and a tracked output face."""
+
+
+def pearson_r(a: np.ndarray, b: np.ndarray, min_frames: int = 3) -> float | None:
+    """Pearson r over the frames where both are finite; None with fewer than `min_frames` such
+    frames or when either series is constant there (r is undefined, not 0)."""
+    x, y = np.asarray(a, np.float64).ravel(), np.asarray(b, np.float64).ravel()
+    n = min(x.size, y.size)
+    x, y = x[:n], y[:n]
+    ok = np.isfinite(x) & np.isfinite(y)
+    if ok.sum() < min_frames or np.ptp(x[ok]) == 0 or np.ptp(y[ok]) == 0:
+        return None
+    r = _pearson(x[ok], y[ok])
+    return r if math.isfinite(r) else None
+
+
+def sample_series(values: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """A per-frame series (T,) at fractional frame positions (M,), linearly interpolated exactly
+    like `sample_points` (NaN outside [0, T-1] or next to a faceless frame): (M,)."""
+    v = np.asarray(values, np.float64)
+    return sample_points(v[:, None, None], times)[:, 0, 0]
+
+
+@dataclass(frozen=True)
+class PlanFidelity:
+    """How faithfully the rendered mouth follows the engine's own plan, over `frames` frames.
+
+    r: Pearson r of output aperture against planned aperture (target ≥ 0.9).
+    amplitude: std(output) ÷ std(planned) (target 0.9-1.1: the plan's range is rendered, neither
+    squashed nor exaggerated). slope: least-squares slope of output on planned (1 = same scale;
+    unlike amplitude it discounts the part of the output that does not follow the plan).
+    """
+
+    r: float | None
+    amplitude: float | None
+    slope: float | None
+    frames: int
+
+    def to_dict(self) -> dict[str, object]:
+        f = (lambda v: None if v is None else round(v, 4))  # noqa: E731 - local formatting helper
+        return {"r": f(self.r), "amplitude": f(self.amplitude), "slope": f(self.slope), "frames": self.frames}
+
+
+def plan_fidelity(planned: np.ndarray, output: np.ndarray, min_frames: int = MIN_PLAN_FRAMES) -> PlanFidelity:
+    """`PlanFidelity` of output apertures (T,) against planned ones (T,), both inner-lip gap ÷ IOD
+    in the image plane, over the frames where both are finite."""
+    p, o = np.asarray(planned, np.float64).ravel(), np.asarray(output, np.float64).ravel()
+    n = min(p.size, o.size)
+    p, o = p[:n], o[:n]
+    ok = np.isfinite(p) & np.isfinite(o)
+    count = int(ok.sum())
+    if count < min_frames:
+        return PlanFidelity(None, None, None, count)
+    p, o = p[ok], o[ok]
+    sp, so = float(p.std()), float(o.std())
+    if sp <= 0:
+        return PlanFidelity(None, None, None, count)
+    slope = float(((p - p.mean()) * (o - o.mean())).mean() / sp**2)
+    return PlanFidelity(pearson_r(p, o), so / sp, slope, count)
+
+
+class _Timed(Protocol):
+    label: str
+    start_s: float
+    end_s: float
+
+
+def phone_coverage(phones: Sequence[_Timed], labels: Collection[str], fps: Fraction, num_frames: int) -> np.ndarray:
+    """Share (0-1) of each frame's interval [n/fps, (n+1)/fps) covered by phones whose label is in
+    `labels` (ARPAbet without stress, as `mytalk.core.audio.phonemes.Phone`): (num_frames,)."""
+    fps = Fraction(fps)
+    edges = np.arange(num_frames + 1, dtype=np.float64) * (fps.denominator / fps.numerator)
+    cover = np.zeros(num_frames)
+    for phone in phones:
+        if phone.label not in labels or phone.end_s <= phone.start_s:
+            continue
+        overlap = np.minimum(edges[1:], phone.end_s) - np.maximum(edges[:-1], phone.start_s)
+        cover += np.clip(overlap, 0.0, None)
+    return np.minimum(cover / np.diff(edges), 1.0) if num_frames else cover
+
+
+def phone_frames(
+    phones: Sequence[_Timed], labels: Collection[str], fps: Fraction, num_frames: int, min_share: float = PHONE_SHARE
+) -> np.ndarray:
+    """Frames inside the phones `labels`: bool (num_frames,), coverage ≥ `min_share` of the frame
+    (a 1e-9 tolerance keeps a phone that covers exactly half a frame inside)."""
+    return phone_coverage(phones, labels, fps, num_frames) >= min_share - 1e-9
+
+
+def shut_threshold(source_aperture: np.ndarray, floor: float = SHUT_APERTURE) -> float:
+    """Aperture under which lips count as shut: max(2 % IOD, the actor's own closed-mouth gap =
+    the 10th percentile of the source's aperture over the frames with a face)."""
+    ap = np.asarray(source_aperture, np.float64)
+    ap = ap[np.isfinite(ap)]
+    if ap.size == 0:
+        return floor
+    return max(floor, float(np.percentile(ap, ACTOR_CLOSED_PERCENTILE)))
+
+
+def share_below(values: np.ndarray, frames: np.ndarray, threshold: float) -> float | None:
+    """Share of the `frames` (bool) with a finite value that is under `threshold`; None without any."""
+    v = np.asarray(values, np.float64)
+    n = min(v.size, frames.size)
+    ok = np.asarray(frames[:n], bool) & np.isfinite(v[:n])
+    if not ok.any():
+        return None
+    return float((v[:n][ok] < threshold).mean())
+
+
+def mouth_width(landmarks: np.ndarray) -> np.ndarray:
+    """Lip-corner distance (mesh points 61 ↔ 291) ÷ IOD in the image plane: (T,) for (T, 478, ≥2)
+    landmarks, NaN without a face. Rounding ("oo") narrows it, spreading ("ee") widens it."""
+    lm = np.asarray(landmarks, np.float64)
+    width = np.linalg.norm(lm[:, MOUTH_CORNER_LEFT, :2] - lm[:, MOUTH_CORNER_RIGHT, :2], axis=-1)
+    iod = np.linalg.norm(lm[:, LEFT_EYE_OUTER, :2] - lm[:, RIGHT_EYE_OUTER, :2], axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(iod > 1e-9, width / iod, np.nan)
+
+
+def mean_ratio(values: np.ndarray, numerator: np.ndarray, denominator: np.ndarray) -> float | None:
+    """mean(values[numerator]) ÷ mean(values[denominator]) over finite values (bool masks);
+    None when either set is empty. The rounded ÷ spread mouth-width ratio (under 1 = distinct)."""
+    v = np.asarray(values, np.float64)
+    n = min(v.size, numerator.size, denominator.size)
+    v = v[:n]
+    a, b = v[numerator[:n] & np.isfinite(v)], v[denominator[:n] & np.isfinite(v)]
+    if a.size == 0 or b.size == 0:
+        return None
+    return safe_ratio(float(a.mean()), float(b.mean()))

@@ -78,7 +78,7 @@ class DoNothingTool:
     is_reference = True
 
     def supports(self, protocol: str) -> bool:
-        return protocol in {"shift", "adr", "dub", "preserve", "speed"}
+        return protocol in {"shift", "adr", "dub", "closures", "preserve", "speed"}
 
     def run(self, job: ToolJob) -> ToolRun:
         began = time.perf_counter()

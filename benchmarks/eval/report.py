@@ -69,8 +69,22 @@ def _verdict(result: dict[str, Any]) -> str:
     if not checks:
         return "–"
     failed = [name for name, ok in checks.items() if ok is False]
-    unjudged = " (AV not judged: unreliable)" if any(ok is None for ok in checks.values()) else ""
+    open_checks = [name for name, ok in checks.items() if ok is None]
+    reasons = []
+    if any("lag" in name or "peak" in name for name in open_checks):
+        reasons.append("AV: unreliable")
+    if any(name.startswith("plan") for name in open_checks):
+        reasons.append("plan: not reported")
+    if any(name.startswith("closures") for name in open_checks):
+        reasons.append("closures: no p/b/m frame")
+    unjudged = f" (not judged: {', '.join(reasons)})" if reasons else ""
     return ("✓" if not failed else "✗ " + "; ".join(failed)) + unjudged
+
+
+def _plan(figures: dict[str, Any], suffix: str = "") -> str:
+    """"r / amplitude" of the plan-to-output fit, or – without plans."""
+    r, amplitude = figures.get(f"plan_r{suffix}"), figures.get(f"plan_amplitude{suffix}")
+    return "–" if r is None and amplitude is None else f"{fmt(r)} / {fmt(amplitude)}"
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -93,8 +107,8 @@ def _failed_row(name: str, result: dict[str, Any], width: int) -> list[str] | No
 
 def _shift_section(report: dict[str, Any], base: Path) -> list[str]:
     header = ["clip", "range", "lip-error ratio (do-nothing 1.00)", "shape-only ratio (1.00)",
-              "error IOD (do-nothing)", "AV lag (real / do-nothing)", "lag − real", "peak (real)", "AV reliable",
-              "meets targets", "sheet"]
+              "error IOD (do-nothing)", "aperture r (do-nothing)", "AV lag (real / do-nothing)", "lag − real",
+              "peak (real)", "AV reliable", "plan r / amplitude", "meets targets", "sheet"]
     rows = []
     for name, r in _rows(report, "shift"):
         bad = _failed_row(name, r, len(header))
@@ -105,16 +119,17 @@ def _shift_section(report: dict[str, Any], base: Path) -> list[str]:
         rows.append([
             name, f"{r['range'][0]}-{r['range'][1]}", fmt(f["ratio"], 3), fmt(f["shape_ratio"], 3),
             f"{fmt(f['error_iod'], 4)} ({fmt(b['do_nothing_error_iod'], 4)})",
+            f"{fmt(f.get('aperture_r'))} ({fmt(b.get('do_nothing_aperture_r'))})",
             f"{_signed(f['lag'])} ({_signed(b['real_lag'])} / {_signed(b['do_nothing_lag'])})",
             _signed(f["lag_vs_real"]), f"{fmt(f['peak'])} ({fmt(b['real_peak'])})", fmt(r["reliable_av"]),
-            _verdict(r), _link(r.get("sheet"), base),
+            _plan(f), _verdict(r), _link(r.get("sheet"), base),
         ])
     return _table(header, rows)
 
 
 def _adr_section(report: dict[str, Any], base: Path) -> list[str]:
     header = ["clip", "range", "pause edits (s)", "mean shift (frames)", "lip-error ratio (do-nothing 1.00)",
-              "shape-only ratio (1.00)", "error IOD (do-nothing)", "meets targets", "sheet"]
+              "shape-only ratio (1.00)", "error IOD (do-nothing)", "plan r / amplitude", "meets targets", "sheet"]
     rows = []
     for name, r in _rows(report, "adr"):
         bad = _failed_row(name, r, len(header))
@@ -126,7 +141,7 @@ def _adr_section(report: dict[str, Any], base: Path) -> list[str]:
         rows.append([
             name, f"{r['range'][0]}-{r['range'][1]}", edits, fmt(d["mean_shift_frames"], 1), fmt(f["ratio"], 3),
             fmt(f["shape_ratio"], 3), f"{fmt(f['error_iod'], 4)} ({fmt(b['do_nothing_error_iod'], 4)})",
-            _verdict(r), _link(r.get("sheet"), base),
+            _plan(f), _verdict(r), _link(r.get("sheet"), base),
         ])
     return _table(header, rows)
 
@@ -134,7 +149,7 @@ def _adr_section(report: dict[str, Any], base: Path) -> list[str]:
 def _dub_section(report: dict[str, Any], base: Path) -> list[str]:
     header = ["clip", "speech", "AV lag (real / do-nothing)", "lag − real", "peak (real / do-nothing)",
               "peak ÷ real", "sharpness ratio (do-nothing 1.00)", "jitter ratio (1.00)",
-              "closed in silence (real / do-nothing)", "AV reliable", "meets targets", "sheet"]
+              "closed in silence (real / do-nothing)", "AV reliable", "plan r / amplitude", "meets targets", "sheet"]
     rows = []
     for name, r in _rows(report, "dub"):
         bad = _failed_row(name, r, len(header))
@@ -147,9 +162,45 @@ def _dub_section(report: dict[str, Any], base: Path) -> list[str]:
             _signed(f["lag_vs_real"]), f"{fmt(f['peak'])} ({fmt(b['real_peak'])} / {fmt(b['do_nothing_peak'])})",
             fmt(f["peak_ratio"]), fmt(f["sharpness_ratio"]), fmt(f["jitter_ratio"]),
             f"{fmt(f['closed_share'])} ({fmt(b['real_closed_share'])} / {fmt(b['do_nothing_closed_share'])})",
-            fmt(r["reliable_av"]), _verdict(r), _link(r.get("sheet"), base),
+            fmt(r["reliable_av"]), _plan(f), _verdict(r), _link(r.get("sheet"), base),
         ])
     return _table(header, rows)
+
+
+def _pair(figures: dict[str, Any], figure: str) -> str:
+    """"with transcript / without" of one closures figure."""
+    return f"{fmt(figures.get(figure + '_transcript'))} / {fmt(figures.get(figure + '_no_transcript'))}"
+
+
+def _closures_section(report: dict[str, Any], base: Path) -> list[str]:
+    header = ["clip", "line (frames)", "p/b/m · f/v · oo · ee frames", "closed on p/b/m: text / audio only (do-nothing)",
+              "f/v near teeth: text / audio only (do-nothing)", "width oo ÷ ee: text / audio only (do-nothing)",
+              "lag − real: text / audio only (real lag)", "AV reliable", "plan r / amplitude: text / audio only",
+              "meets targets", "sheets"]
+    rows = []
+    for name, r in _rows(report, "closures"):
+        bad = _failed_row(name, r, len(header))
+        if bad:
+            rows.append(bad)
+            continue
+        f, b, d = r["figures"], r["baselines"], r["detail"]
+        frames = d["frames"]
+        sheets = " ".join(
+            f"[{mode.replace('_', ' ')}]({os.path.relpath(path, base)})" for mode, path in r.get("sheets", {}).items() if path
+        ) or "–"
+
+        rows.append([
+            name, f"{r['audio']}{' (synthetic)' if r.get('voice') else ''} ({r['range'][1]})",
+            " · ".join(str(frames[g]) for g in ("p/b/m", "f/v", "oo", "ee")),
+            f"{_pair(f, 'closure_share')} ({fmt(b['do_nothing_closure_share'])})",
+            f"{_pair(f, 'fv_share')} ({fmt(b['do_nothing_fv_share'])})",
+            f"{_pair(f, 'width_ratio')} ({fmt(b['do_nothing_width_ratio'])})",
+            f"{_signed(f.get('lag_vs_real_transcript'))} / {_signed(f.get('lag_vs_real_no_transcript'))} "
+            f"({_signed(b['real_lag'])})",
+            fmt(r["reliable_av"]), f"{_plan(f, '_transcript')} · {_plan(f, '_no_transcript')}", _verdict(r), sheets,
+        ])
+    notes = {r["detail"].get("lines_note") for _, r in _rows(report, "closures") if r.get("detail")} - {None}
+    return _table(header, rows) + [f"\nNote: {note}." for note in sorted(notes)]
 
 
 def _preserve_section(report: dict[str, Any], base: Path) -> list[str]:
@@ -211,6 +262,8 @@ _SECTIONS = {
     "shift": ("shift: sync recovery (target: ratio < 0.5, lag within ±1 of real)", _shift_section),
     "adr": ("adr: guide alignment (target: ratio < 0.3)", _adr_section),
     "dub": ("dub: new speech (targets: lag ±1 of real, peak ≥ 0.8 × real, sharpness ≥ 0.9, jitter ≤ 1.2)", _dub_section),
+    "closures": ("closures: phones of a known-text line (targets: closed on ≥ 90 % of p/b/m frames with "
+                 "--transcript, ≥ 60 % without; plan r ≥ 0.9, amplitude 0.9-1.1)", _closures_section),
     "preserve": ("preserve: pixels outside the mask (target: 0 changed, PSNR ∞)", _preserve_section),
     "speed": ("speed (target: tool ÷ transcode ≤ 1.5)", _speed_section),
     "robust": ("robust: good inputs exact, bad inputs exit 2 with one line and nothing left", _robust_section),
@@ -222,7 +275,7 @@ def _summary_section(report: dict[str, Any]) -> list[str]:
     for protocol, s in report["summary"].items():
         medians = ", ".join(f"{k} {fmt(v, 3)}" for k, v in s["median"].items())
         checks = ", ".join(f"{k}: {v}" for k, v in s["checks_passed"].items())
-        reliable = f"{s['reliable_av_clips']}/{s['clips']}" if protocol in ("shift", "dub") else "–"
+        reliable = f"{s['reliable_av_clips']}/{s['clips']}" if protocol in ("shift", "dub", "closures") else "–"
         rows.append([protocol, str(s["clips"]), reliable, medians, checks])
     return _table(["protocol", "clips", "AV-reliable clips", "medians (AV figures: reliable clips only)", "checks met"], rows)
 

@@ -76,9 +76,11 @@ def _clip_info(ctx: ClipContext) -> dict[str, Any]:
 
 def _cleanup(result: dict[str, Any], keep: bool) -> None:
     """Delete a protocol's video output once measured (full-setting ffv1 outputs reach 1 GB)."""
-    output = result.get("output")
-    if not keep and output:
-        Path(output).unlink(missing_ok=True)
+    if keep:
+        return
+    for output in {result.get("output"), *(result.get("outputs") or [])}:
+        if output:
+            Path(output).unlink(missing_ok=True)
 
 
 def evaluate(options: RunOptions, log: Log = lambda _: None) -> dict[str, Any]:
@@ -90,7 +92,8 @@ def evaluate(options: RunOptions, log: Log = lambda _: None) -> dict[str, Any]:
     for clip in options.clips:
         info = probe_clip(clip)
         workdir = options.out / "clips" / clip.stem
-        ctx = ClipContext(info, options.settings, store, workdir, options.media_dir, options.dub_voices)
+        ctx = ClipContext(info, options.settings, store, workdir, options.media_dir, options.dub_voices,
+                          voices_dir=options.out / "voices")
         results: dict[str, Any] = {}
         for protocol in options.protocols:
             t0 = time.perf_counter()
@@ -100,7 +103,7 @@ def evaluate(options: RunOptions, log: Log = lambda _: None) -> dict[str, Any]:
             repeats = [result.get("figures", {})]
             for _ in range(options.repeat - 1):
                 fresh = ClipContext(info, options.settings, LandmarkStore(None), workdir, options.media_dir,
-                                    options.dub_voices)
+                                    options.dub_voices, voices_dir=options.out / "voices")
                 again = REGISTRY[protocol](fresh, tool)
                 _cleanup(again, options.keep_outputs)
                 repeats.append(again.get("figures", {}))
@@ -154,7 +157,10 @@ def _short(value: Any) -> str:
     return str(value)
 
 
-_AV_FIGURES = {"lag", "lag_vs_real", "peak", "peak_ratio"}
+_AV_FIGURES = {
+    "lag", "lag_vs_real", "peak", "peak_ratio",
+    "lag_vs_real_transcript", "lag_vs_real_no_transcript", "peak_transcript", "peak_no_transcript",
+}
 
 _AGGREGATES: dict[tuple[str, str], tuple[str, Callable[[list[float]], float]]] = {
     ("preserve", "changed_outside"): ("total", sum),

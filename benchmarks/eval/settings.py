@@ -11,6 +11,13 @@ from pathlib import Path
 from typing import Any
 
 PROTOCOLS: tuple[str, ...] = ("shift", "adr", "dub", "preserve", "speed", "robust")
+"""The default run: the six protocols of evaluation.md's table."""
+
+OPTIONAL_PROTOCOLS: tuple[str, ...] = ("closures",)
+"""Run only when asked for (`--protocols ...,closures`): closures renders every clip twice (with
+and without the transcript), which would add about as much as dub to a default run."""
+
+ALL_PROTOCOLS: tuple[str, ...] = PROTOCOLS + OPTIONAL_PROTOCOLS
 
 FAST_CLIPS: tuple[str, ...] = ("retalking_face2_swalwell.mp4", "retalking_face1_man_suit.mp4")
 """Two short clips, one at the odd 22.13 fps rate: together they check frame timing and sync."""

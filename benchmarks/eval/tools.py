@@ -33,7 +33,8 @@ class ToolJob:
     wrong (the robust protocol feeds bad ones on purpose). references: `--reference` ranges.
     truth: for the suite's oracle only, maps output frame offsets (0 = the in point) to the source
     frame (fractional, NaN where undefined) whose mouth is the ground truth. The product never
-    sees it.
+    sees it. transcript: the words of the line, passed as `--transcript TEXT` (None: not passed).
+    language: `--language`, passed only when set (None: the product's default, English).
     """
 
     video: Path
@@ -46,6 +47,8 @@ class ToolJob:
     references: tuple[str, ...] = ()
     codec: str = "ffv1"
     truth: Callable[[np.ndarray], np.ndarray] | None = None
+    transcript: str | None = None
+    language: str | None = None
 
 
 @dataclass
@@ -116,6 +119,10 @@ class MyTalkTool:
         cmd += ["--guide", job.guide, "--engine", self.engine, "--codec", job.codec, "--report", str(job.report), "--quiet"]
         for reference in job.references:
             cmd += ["--reference", reference]
+        if job.transcript is not None:
+            cmd += ["--transcript", job.transcript]
+        if job.language is not None:
+            cmd += ["--language", job.language]
         return cmd
 
     def run(self, job: ToolJob) -> ToolRun:

@@ -15,6 +15,12 @@ carries a hash of text, voice and synthesis settings, and an existing file with 
 reused. Each line is about 35 s, longer than the full-setting window of every shared clip
 (the longest, the cutaway clip, is 22.7 s), so the dub protocol never has to fall back on a
 shorter file for the clip that gets it.
+
+English lines with known words (`KNOWN_TEXT_LINES`, for the closures protocol): written for the
+mouth shapes of issue #11 (lip closures on p/b/m, lip-on-teeth on f/v, rounding on "oo",
+spreading on "ee"), about 10 s each. Here synthesis is the point rather than a stand-in: the
+words are known exactly, so forced alignment places every phone, and the pauses are digital
+silence between sentences.
 """
 
 from __future__ import annotations
@@ -48,6 +54,11 @@ class VoiceText:
     language: str
     voice: str
     paragraphs: tuple[tuple[str, ...], ...]
+
+    @property
+    def text(self) -> str:
+        """Every sentence in order, space-separated: the transcript of the whole line."""
+        return " ".join(sentence for paragraph in self.paragraphs for sentence in paragraph)
 
 
 SPANISH = VoiceText(
@@ -96,6 +107,47 @@ GERMAN = VoiceText(
 
 VOICES: tuple[VoiceText, ...] = (SPANISH, GERMAN)
 """The synthetic lines, in the order the dub rotation takes them."""
+
+KNOWN_TEXT_LINES: tuple[VoiceText, ...] = (
+    VoiceText(
+        language="en",
+        voice="en-us+f3",
+        paragraphs=(
+            (
+                "Bobby put the maple bench by the pool.",
+                "My mother made apple pie, but Paul ate most of it.",
+            ),
+            ("Please bring me both maps before lunch.",),
+        ),
+    ),
+    VoiceText(
+        language="en",
+        voice="en-us+f3",
+        paragraphs=(
+            (
+                "Five fine violins arrived from Vienna.",
+                "We see the green leaves of every tree.",
+            ),
+            ("Eve feels cheerful when she leaves the village.",),
+        ),
+    ),
+    VoiceText(
+        language="en",
+        voice="en-us+f3",
+        paragraphs=(
+            (
+                "We saw the moon above the blue lagoon.",
+                "Sue keeps sweet food in the room.",
+            ),
+            ("Who knew you would move so soon?",),
+        ),
+    ),
+)
+"""English lines with known words for the closures protocol: one rich in p/b/m, one in f/v and
+"ee", one in "oo" and "ee"; each word is in the aligner's English dictionary. The voice is espeak-ng's
+en-us with its "f3" variant: with the plain en-us, en-gb and m3 voices pocketsphinx's forced
+alignment fails on most of these sentences ("no word alignment found"); f3 aligns every one.
+The 3 lines last 10.6, 9.9 and 8.5 s at 150 words per minute."""
 
 SPEED_WPM = 150
 """espeak-ng's rate in words per minute. Its default (175) is faster than people read aloud."""
@@ -166,6 +218,12 @@ def synthesise(text: VoiceText, path: Path) -> Path:
         wav.writeframes(np.concatenate(pieces).astype("<i2").tobytes())
     partial.replace(path)
     return path
+
+
+def synthesise_known_lines(folder: Path, lines: tuple[VoiceText, ...] = KNOWN_TEXT_LINES) -> list[tuple[Path, str]]:
+    """The English known-text lines as (wav path, transcript), written when missing, reused when
+    present (same hashed names as `synthesise_voices`). [] when espeak-ng is not on PATH."""
+    return list(zip(synthesise_voices(folder, lines), (line.text for line in lines), strict=True))
 
 
 def synthesise_voices(folder: Path, voices: tuple[VoiceText, ...] = VOICES) -> list[Path]:

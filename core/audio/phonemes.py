@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from math import gcd
@@ -76,8 +77,46 @@ def transcript_words(transcript: str) -> list[str]:
     return words
 
 
+DIGITAL_SILENCE_MIN_SAMPLES = 32
+"""Runs of at least this many zero samples (2 ms at 16 kHz) are digital silence (`_to_pcm16`)."""
+
+DITHER_LSB = 1.0
+"""Standard deviation, in 16-bit steps, of the noise that fills digital silence (about −100 dBFS)."""
+
+
+def _fill_digital_silence(pcm: np.ndarray) -> np.ndarray:
+    """``pcm`` (int16 values as float) with runs of exact zeros filled with faint, fixed-seed noise.
+
+    Synthetic or gated speech (espeak-ng's stop closures, a dub line's edited gaps) contains
+    stretches of exact zeros. Their frames have no energy at all, so their cepstra are far outside
+    anything the acoustic model was trained on: inside a word (a stop closure) every phone scores
+    so badly there that the aligner's beams prune the only path the transcript allows ("Final result
+    does not match the grammar"). A recording's own noise floor is far above one step, so real
+    speech is left bit-identical; the noise is seeded, so results are reproducible. Only a retry of
+    a failed alignment uses it: on JFK (a few short zero runs between words) filling made the
+    default alignment fail instead.
+    """
+    zero = pcm == 0
+    if not zero.any():
+        return pcm
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], zero.astype(np.int8), [0]))))
+    starts, ends = edges[0::2], edges[1::2]
+    long_runs = (ends - starts) >= DIGITAL_SILENCE_MIN_SAMPLES
+    if not long_runs.any():
+        return pcm
+    out = pcm.copy()
+    noise = np.random.default_rng(0).normal(0.0, DITHER_LSB, len(pcm)).round()
+    for a, b in zip(starts[long_runs], ends[long_runs], strict=True):
+        out[a:b] = noise[a:b]
+    return out
+
+
 def _to_pcm16(track: AudioTrack) -> bytes:
-    """Mono 16 kHz signed 16-bit little-endian PCM, as pocketsphinx's process_raw expects."""
+    """Mono 16 kHz signed 16-bit little-endian PCM, as pocketsphinx's process_raw expects.
+
+    Resampling is zero-phase (`resample_poly`: no time shift). Digital silence is kept as it is:
+    the aligner fills it only when it has to (`fill_digital_silence`).
+    """
     mono = track.mono().samples[0].astype(np.float64)
     if track.rate != ALIGN_RATE:
         divisor = gcd(track.rate, ALIGN_RATE)
@@ -85,11 +124,32 @@ def _to_pcm16(track: AudioTrack) -> bytes:
     return (np.clip(mono, -1.0, 1.0) * 32767.0).round().astype("<i2").tobytes()
 
 
+def fill_digital_silence(pcm: bytes) -> bytes:
+    """16-bit PCM with its digital silence filled (`_fill_digital_silence`); the same bytes if none."""
+    samples = np.frombuffer(pcm, "<i2").astype(np.float64)
+    filled = _fill_digital_silence(samples)
+    return pcm if filled is samples else filled.astype("<i2").tobytes()
+
+
 def _base_word(name: str) -> str:
     """'for(2)' -> 'for' (pronunciation variants), '<sil>' -> ''."""
     if name.startswith("<") or name.startswith("+") or name.startswith("["):
         return ""
-    return re.sub(r"\(\d+\)$", "", name)
+    return re.sub(r"\(\d+\)$", "", name).split(WORD_TAG)[0]
+
+
+WORD_TAG = "|"
+"""Separates a word from a tag in pronunciations added for other languages ("pan|es"), so they
+never collide with the English dictionary's word of the same spelling."""
+
+
+RETRY_OPTIONS: dict[str, Any] = {"fsgusefiller": False}
+"""The aligner's retry, used only when the first attempt loses every path: no optional silence or
+filler words between words. With them, pocketsphinx's alignment grammar gives up ("Final result does
+not match the grammar") on some lines whose every word fits, e.g. espeak-ng Spanish "El perro come
+pan bueno en la mañana"; without them the same lines align, closures within a frame or two. Wider
+beams (1e-80) did not help those lines and made JFK's word alignment fail, so they are not used.
+A pause the words then have to cover is carved back to silence afterwards (`carve_silences`)."""
 
 
 class ForcedAligner:
@@ -99,16 +159,34 @@ class ForcedAligner:
     one instance per worker.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, **decoder_options: Any) -> None:
+        """``decoder_options``: extra pocketsphinx settings for the first attempt (`RETRY_OPTIONS`
+        are added to them for the retry)."""
         self._decoder: Any = None
+        self._retry: Any = None
+        self._options = decoder_options
+        self._added: dict[str, str] = {}
+        self.last_attempt = ""
+        """Which attempt produced the last alignment (`align_words`): "default", "filled", ...."""
 
     def _get_decoder(self) -> Any:
         if self._decoder is None:
             import pocketsphinx
 
             # lm=None: no language model (saves loading it); alignment uses its own search.
-            self._decoder = pocketsphinx.Decoder(lm=None, loglevel="ERROR")
+            self._decoder = pocketsphinx.Decoder(lm=None, loglevel="ERROR", **self._options)
         return self._decoder
+
+    def _get_retry_decoder(self) -> Any:
+        """The decoder for the retry (`RETRY_OPTIONS`), created on the first failure; it learns every
+        pronunciation the first one was taught."""
+        if self._retry is None:
+            import pocketsphinx
+
+            self._retry = pocketsphinx.Decoder(lm=None, loglevel="ERROR", **{**self._options, **RETRY_OPTIONS})
+            for word, phones in self._added.items():
+                self._retry.add_word(word, phones, True)
+        return self._retry
 
     def unknown_words(self, words: list[str]) -> list[str]:
         """The words the pronunciation dictionary does not have, in order, without repeats."""
@@ -118,6 +196,87 @@ class ForcedAligner:
             if decoder.lookup_word(word) is None and word not in missing:
                 missing.append(word)
         return missing
+
+    def add_pronunciation(self, word: str, phones: list[str]) -> None:
+        """Teach the decoder ``word`` (no spaces) as ARPAbet ``phones``; kept for later lines."""
+        self._get_decoder().add_word(word, " ".join(phones), True)
+        self._added[word] = " ".join(phones)
+        if self._retry is not None:
+            self._retry.add_word(word, " ".join(phones), True)
+
+    def align_words(
+        self,
+        pcm: bytes,
+        words: list[str],
+        duration_s: float,
+        *,
+        on_first_pass: Callable[[], None] | None = None,
+    ) -> tuple[list[Phone], float]:
+        """Phones of dictionary ``words`` forced onto 16 kHz PCM (`_to_pcm16`), and the word pass's
+        path score per 10 ms frame (natural log, see `path_score_per_frame`).
+
+        Raises RuntimeError when no alignment is found. Phones are not carved (`carve_silences`).
+        Only when the first attempt finds none: again with digital silence filled
+        (`fill_digital_silence`), then with a decoder without the optional silences and fillers
+        between words (`RETRY_OPTIONS`); ``last_attempt`` says which attempt worked.
+        """
+        filled = fill_digital_silence(pcm)
+        attempts: list[tuple[str, Callable[[], Any], bytes]] = [("default", self._get_decoder, pcm)]
+        if filled is not pcm:
+            attempts.append(("filled", self._get_decoder, filled))
+            attempts.append(("filled, no-fillers", self._get_retry_decoder, filled))
+        attempts.append(("no-fillers", self._get_retry_decoder, pcm))
+        first: RuntimeError | None = None
+        for name, get_decoder, audio in attempts:
+            try:
+                decoder, score = self._word_pass(get_decoder(), audio, words)
+                alignment = self._phone_pass(decoder, audio, on_first_pass)
+            except RuntimeError as exc:
+                first = first or exc
+                continue
+            self.last_attempt = name
+            break
+        else:
+            assert first is not None
+            raise first
+        frate, offset = frame_timing(decoder)
+        phones: list[Phone] = []
+        for word in alignment:
+            base = _base_word(word.name)
+            for phone in word:
+                start = max(0.0, phone.start / frate + offset)
+                end = min(duration_s, (phone.start + phone.duration) / frate + offset)
+                if end <= start:
+                    continue
+                label = re.sub(r"\d", "", phone.name).upper()
+                phones.append(Phone(label, round(start, 4), round(end, 4), base if label != SILENCE else ""))
+        return phones, score
+
+    @staticmethod
+    def _phone_pass(decoder: Any, pcm: bytes, on_first_pass: Callable[[], None] | None) -> Any:
+        """The phone-level pass after a successful word pass: pocketsphinx's alignment object."""
+        if on_first_pass is not None:
+            on_first_pass()
+        decoder.set_alignment()
+        decoder.start_utt()
+        decoder.process_raw(pcm, full_utt=True)
+        decoder.end_utt()
+        alignment = decoder.get_alignment()
+        if alignment is None:
+            raise RuntimeError("forced alignment returned nothing")
+        return alignment
+
+    @staticmethod
+    def _word_pass(decoder: Any, pcm: bytes, words: list[str]) -> tuple[Any, float]:
+        """The word-level pass on ``decoder``: (decoder, path score per frame); RuntimeError if lost."""
+        decoder.set_align_text(" ".join(words))
+        decoder.start_utt()
+        decoder.process_raw(pcm, full_utt=True)
+        decoder.end_utt()
+        hyp = decoder.hyp()
+        if hyp is None:
+            raise RuntimeError("no word alignment found")
+        return decoder, path_score_per_frame(hyp, decoder.n_frames())
 
     def align(
         self,
@@ -154,23 +313,11 @@ class ForcedAligner:
             )
             return []
 
-        decoder = self._get_decoder()
-        pcm = _to_pcm16(track)
         progress(0, 2, "forced alignment")
         try:
-            decoder.set_align_text(" ".join(words))
-            decoder.start_utt()
-            decoder.process_raw(pcm, full_utt=True)
-            decoder.end_utt()
-            if decoder.hyp() is None:
-                raise RuntimeError("no word alignment found")
-            check_cancelled(is_cancelled, "forced alignment")
-            progress(1, 2, "forced alignment")
-            decoder.set_alignment()
-            decoder.start_utt()
-            decoder.process_raw(pcm, full_utt=True)
-            decoder.end_utt()
-            alignment = decoder.get_alignment()
+            phones, _ = self.align_words(
+                _to_pcm16(track), words, track.duration_s, on_first_pass=lambda: _first_pass_done(progress, is_cancelled)
+            )
         except RuntimeError as exc:
             warnings.warn(
                 f"the transcript could not be aligned to the line ({exc}); check that it is the words "
@@ -180,30 +327,39 @@ class ForcedAligner:
             )
             return []
         progress(2, 2, "forced alignment")
-        if alignment is None:
-            warnings.warn("forced alignment returned nothing; continuing without phone timing", TranscriptWarning, stacklevel=2)
-            return []
-
-        config = decoder.config
-        frate = float(config["frate"])
-        # pocketsphinx frame k spans [k / frate, k / frate + wlen); its centre is k / frate + wlen / 2.
-        # A boundary between frames k-1 and k therefore sits at k / frate + wlen / 2 - 0.5 / frate.
-        offset = float(config["wlen"]) / 2 - 0.5 / frate
-        duration = track.duration_s
-        phones: list[Phone] = []
-        for word in alignment:
-            base = _base_word(word.name)
-            for phone in word:
-                start = max(0.0, phone.start / frate + offset)
-                end = min(duration, (phone.start + phone.duration) / frate + offset)
-                if end <= start:
-                    continue
-                label = re.sub(r"\d", "", phone.name).upper()
-                phones.append(Phone(label, round(start, 4), round(end, 4), base if label != SILENCE else ""))
         if carve_pauses:
             pauses = find_pauses(track, min_pause_s=CARVE_MIN_PAUSE_S, edge_guard_s=0.0)
             phones = carve_silences(phones, [(round(a, 4), round(b, 4)) for a, b in pauses])
         return phones
+
+
+def _first_pass_done(progress: ProgressFn, is_cancelled: CancelFn) -> None:
+    check_cancelled(is_cancelled, "forced alignment")
+    progress(1, 2, "forced alignment")
+
+
+SCORE_SHIFT = 10
+"""pocketsphinx keeps acoustic scores in log base 1.0001 shifted right by 10 bits (SENSCR_SHIFT);
+the Python binding exponentiates the unshifted integer, so ln(score) * 2**10 is the log in nats."""
+
+
+def path_score_per_frame(hyp: Any, num_frames: int) -> float:
+    """A hypothesis' path score in nats per 10 ms frame. Acoustic scores are relative to the best
+    senone of each frame, so 0 is a perfect fit and speech that fits the model badly goes lower."""
+    if num_frames <= 0 or hyp is None or hyp.score <= 0:
+        return float("-inf")
+    return float(np.log(hyp.score)) * 2**SCORE_SHIFT / num_frames
+
+
+def frame_timing(decoder: Any) -> tuple[float, float]:
+    """(frames per second, offset_s) of a decoder: frame boundary k is at k / frate + offset_s.
+
+    pocketsphinx frame k spans [k / frate, k / frate + wlen); its centre is k / frate + wlen / 2,
+    so a boundary between frames k-1 and k sits at k / frate + wlen / 2 - 0.5 / frate.
+    """
+    config = decoder.config
+    frate = float(config["frate"])
+    return frate, float(config["wlen"]) / 2 - 0.5 / frate
 
 
 CARVE_MIN_PAUSE_S = 0.2

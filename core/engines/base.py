@@ -48,6 +48,9 @@ class EngineSettings:
     transcript: str | None = None
     actor: str | None = None
     device: str = "auto"
+    language: str = "en"
+    """espeak-ng language code of the line (`en`, `es`, `de`, …): how a transcript is phonemised,
+    and whether recognition without one may use English words or only a language-independent phone loop."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +63,7 @@ class EngineSettings:
             "transcript": self.transcript,
             "actor": self.actor,
             "device": self.device,
+            "language": self.language,
         }
 
 
@@ -101,9 +105,16 @@ class FrameRecord:
     mask_box: tuple[int, int, int, int] | None = None
     changed_pixels: int = 0
     warnings: list[str] = field(default_factory=list)
+    planned_aperture: float | None = None
+    """The mouth opening the motion plan asked for: inner-lip gap ÷ inter-ocular distance in the image
+    plane (the evaluation's measure), so plan and rendered output can be compared frame by frame."""
+    phone: str | None = None
+    viseme: str | None = None
+    """The phone (ARPAbet) and viseme the mouth was told to show in this frame: the line's phone at the
+    frame's time plus the actor's lip lead, so they describe the picture, not the sound."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "index": self.index,
             "face_found": self.face_found,
             "confidence": None if self.confidence is None else round(self.confidence, 4),
@@ -111,6 +122,12 @@ class FrameRecord:
             "changed_pixels": self.changed_pixels,
             "warnings": self.warnings,
         }
+        if self.planned_aperture is not None:
+            out["planned_aperture"] = round(self.planned_aperture, 5)
+        if self.phone is not None or self.viseme is not None:
+            out["phone"] = self.phone
+            out["viseme"] = self.viseme
+        return out
 
 
 @dataclass

@@ -20,6 +20,8 @@ from mytalk.core.timecode import frames_to_smpte, parse_offset_seconds, parse_po
 
 GUIDE_MODES = ("auto", "none")
 QUALITIES = ("preview", "final")
+DEFAULT_LANGUAGE = "en"
+_LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]+)*$")
 _MEDIA_PREFIX = re.compile(r"^(?P<path>.+?\.(?:mov|mp4|mkv|mxf|avi|m4v|webm))(?::(?P<range>.*))?$", re.IGNORECASE)
 
 
@@ -35,6 +37,7 @@ class SyncRequest:
     audio_in: str | None = None
     guide: str = "auto"
     transcript: str | None = None
+    language: str = "en"
     engine: str | None = None
     codec: str | None = None
     handles: int = 0
@@ -163,6 +166,38 @@ def read_transcript(text: str | None) -> str | None:
     return text.strip()
 
 
+def check_language(code: str | None) -> str:
+    """The line's language as an espeak-ng code (`en`, `es`, `pt-br`), lower-cased; UsageError if unknown.
+
+    `en_US` is read as `en-us`. Checked against espeak-ng's own list when it loads; otherwise any well-formed
+    ISO 639 code passes, since recognition without a transcript needs no espeak-ng (non-English
+    lines use the language-independent phone loop).
+    """
+    text = (code or "").strip().lower().replace("_", "-") or DEFAULT_LANGUAGE
+    if not _LANGUAGE_CODE.match(text):
+        raise UsageError(f"--language {code!r}: give an espeak-ng language code such as en, es, de, fr or pt-br")
+    known = _espeak_languages()
+    # espeak-ng lists regional voices (`en-gb`, `fr-fr`); a bare `en` or `fr` picks its default one.
+    if known and text not in known and not any(k.startswith(text + "-") for k in known):
+        close = sorted(k for k in known if k.split("-")[0] == text.split("-")[0])
+        hint = f"; {text.split('-')[0]} has: {', '.join(close[:8])}" if close else (
+            "; list the codes with: python -c \"from mytalk.core.audio.espeak import espeak_languages; "
+            "print(espeak_languages())\"")
+        raise UsageError(f"--language {code!r}: espeak-ng has no language {text!r}{hint}")
+    return text
+
+
+def _espeak_languages() -> frozenset[str]:
+    """espeak-ng's language codes, or an empty set when espeak-ng cannot load (check by form only)."""
+    try:
+        # Imported here: loading espeak-ng (ctypes) is work that only a sync needs, not every import.
+        from mytalk.core.audio.espeak import espeak_languages
+
+        return frozenset(code.lower() for code in espeak_languages())
+    except (ImportError, OSError, RuntimeError):
+        return frozenset()
+
+
 def _check_choice(value: str, allowed: tuple[str, ...], flag: str) -> None:
     if value not in allowed:
         raise UsageError(f"{flag} {value!r}: choose one of {', '.join(allowed)}")
@@ -174,6 +209,7 @@ def resolve_request(request: SyncRequest) -> ResolvedRequest:
     _check_choice(request.quality, QUALITIES, "--quality")
     if request.handles < 0:
         raise UsageError(f"--handles {request.handles}: must be 0 or more frames")
+    language = check_language(request.language)
     info = probe_video(request.video)
     assert info.video is not None
     video = info.video
@@ -195,5 +231,6 @@ def resolve_request(request: SyncRequest) -> ResolvedRequest:
         transcript=read_transcript(request.transcript),
         actor=request.actor,
         device=request.device,
+        language=language,
     )
     return ResolvedRequest(request, info, start, stop, offset, references, settings)

@@ -11,6 +11,7 @@ Requests (panel -> runtime), each with an `"id"` chosen by the sender:
     {"v": 1, "type": "track", "id": "t1", "video": "/clips/a.mov", "start": 0, "stop": 25, "face": "640,300"}
     {"v": 1, "type": "preview", "id": "j1", "request": {<SyncRequest fields, as strings>}}
     {"v": 1, "type": "commit", "id": "j2", "request": {...}}
+      (`request` may carry "transcript": the line's words, and "language": its espeak-ng code, default "en")
     {"v": 1, "type": "cancel", "id": "c1", "job": "j1"}
     {"v": 1, "type": "shutdown", "id": "s1"}
 

@@ -9,7 +9,7 @@ source mouth at the re-timed map's source time.
 Reported: lip-shape error against that ground truth ÷ do-nothing's, full and shape-only, over
 the frames the re-timing moves by at least one frame (the figure over all frames is kept in the
 detail). Target (evaluation.md): ratio under 0.3. Frames after a shortened line has ended have no
-ground truth and are left out.
+ground truth and are left out. Plan fidelity (`base.plan_figures`) is reported as in shift.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.eval.mediaio import LINE_RATE, write_wav
-from benchmarks.eval.protocols.base import ClipContext, failed, not_applicable, output_name
+from benchmarks.eval.protocols.base import ClipContext, failed, not_applicable, output_name, plan_figures
 from benchmarks.eval.protocols.groundtruth import lip_figures, truth_sheet
 from benchmarks.eval.retime import retime_line
 from benchmarks.eval.tools import Tool, ToolJob
@@ -67,21 +67,24 @@ def run(ctx: ClipContext, tool: Tool) -> dict[str, Any]:
         job.output, start, range_track, truth_frames,
     )
     ratio = lips["full"]["ratio"]
+    plan = plan_figures(tool_run, out_track.aperture())
     return {
         "protocol": NAME,
         "range": [start, stop],
-        "figures": {"ratio": ratio, "shape_ratio": lips["shape"]["ratio"], "error_iod": lips["full"]["tool"]},
+        "figures": {"ratio": ratio, "shape_ratio": lips["shape"]["ratio"], "error_iod": lips["full"]["tool"],
+                    **plan.figures},
         "baselines": {
             "do_nothing_ratio": 1.0,
             "do_nothing_error_iod": lips["full"]["do_nothing"],
             "do_nothing_shape_error_iod": lips["shape"]["do_nothing"],
         },
-        "halves": {"ratio": lips["halves"]["ratio"], "shape_ratio": lips["halves"]["shape_ratio"]},
-        "checks": {"ratio < 0.3": ratio is not None and ratio < 0.3},
+        "halves": {"ratio": lips["halves"]["ratio"], "shape_ratio": lips["halves"]["shape_ratio"], **plan.halves},
+        "checks": {"ratio < 0.3": ratio is not None and ratio < 0.3, **plan.checks},
         "detail": {
             "full": lips["full"],
             "shape": lips["shape"],
             "frames_moved": int((moved >= 1.0).sum()),
+            "plan": plan.detail,
             "all_frames": {"full": every["full"], "shape": every["shape"]},
             "edits": [{"pause_s": [round(e.start_s, 3), round(e.end_s, 3)], "change_s": round(e.change_s, 3)} for e in retimed.edits],
             "line_change_s": round(retimed.duration_change_s, 3),

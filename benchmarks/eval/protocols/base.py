@@ -24,7 +24,7 @@ import numpy as np
 
 from benchmarks.eval.landmarks import LandmarkStore, Track
 from benchmarks.eval.mediaio import ANALYSIS_RATE, LINE_RATE, ClipInfo, audio_segment, decode_audio_mono
-from benchmarks.eval.metrics import audio_envelope, av_lag, av_reliable
+from benchmarks.eval.metrics import PlanFidelity, audio_envelope, av_lag, av_reliable, plan_fidelity
 from benchmarks.eval.settings import EvalSettings
 from benchmarks.eval.tools import Tool, ToolRun
 
@@ -44,6 +44,9 @@ class ClipContext:
     workdir: Path
     media_dir: Path
     dub_voices: tuple[Path, ...] = ()
+    voices_dir: Path | None = None
+    """Where synthetic lines are written and reused (the closures protocol's English lines); None:
+    the clip's own folder. The runner puts it beside the report, so `--cache none` keeps them."""
     _audio: dict[int, np.ndarray] = field(default_factory=dict)
 
     @property
@@ -127,6 +130,60 @@ def not_applicable(tool: Tool, protocol: str) -> dict[str, Any]:
         "halves": {},
         "checks": {},
     }
+
+
+def planned_apertures(report: dict[str, Any] | None, num_frames: int) -> np.ndarray | None:
+    """The engine's planned mouth aperture per output frame, from `frames[i]["planned_aperture"]`
+    of its `--report` (inner-lip gap ÷ IOD in the image plane, as `Track.aperture`): (num_frames,),
+    NaN where a frame's plan is null. None when no frame carries the key (an engine or a version
+    without plans, or a reference tool): the plan figures are then missing, not zero."""
+    frames = (report or {}).get("frames") or []
+    if not any(isinstance(f, dict) and "planned_aperture" in f for f in frames):
+        return None
+    out = np.full(num_frames, np.nan)
+    for i, record in enumerate(frames[:num_frames]):
+        value = record.get("planned_aperture") if isinstance(record, dict) else None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            out[i] = float(value)
+    return out
+
+
+@dataclass(frozen=True)
+class PlanFigures:
+    """Plan-to-output fidelity of one run, shaped for a protocol result.
+
+    figures: plan_r, plan_amplitude, plan_slope (None without plans); halves: plan_r and
+    plan_amplitude per half of the range; checks: "plan r ≥ 0.9" and "plan amplitude 0.9-1.1"
+    (None, not judged, without plans); detail: the fit and how many frames carried a plan.
+    """
+
+    figures: dict[str, Any]
+    halves: dict[str, list[Any]]
+    checks: dict[str, Any]
+    detail: dict[str, Any]
+
+
+def plan_figures(run: ToolRun, output_aperture: np.ndarray) -> PlanFigures:
+    """`PlanFigures` of a tool run against the output's tracked aperture (T,)."""
+    n = int(np.asarray(output_aperture).size)
+    planned = planned_apertures(run.report, n)
+    if planned is None:
+        fit = PlanFidelity(None, None, None, 0)
+        halves: list[PlanFidelity] = [fit, fit]
+    else:
+        fit = plan_fidelity(planned, output_aperture)
+        halves = [plan_fidelity(np.where(m, planned, np.nan), output_aperture) for m in halves_mask(n)]
+    figures = {"plan_r": rounded(fit.r), "plan_amplitude": rounded(fit.amplitude), "plan_slope": rounded(fit.slope)}
+    checks: dict[str, Any] = {
+        "plan r ≥ 0.9": None if fit.r is None else fit.r >= 0.9,
+        "plan amplitude 0.9-1.1": None if fit.amplitude is None else 0.9 <= fit.amplitude <= 1.1,
+    }
+    return PlanFigures(
+        figures,
+        {"plan_r": [h.r for h in halves], "plan_amplitude": [h.amplitude for h in halves]},
+        checks,
+        {**fit.to_dict(), "planned_frames": 0 if planned is None else int(np.isfinite(planned).sum())},
+    )
 
 
 def halves_mask(num_frames: int) -> tuple[np.ndarray, np.ndarray]:

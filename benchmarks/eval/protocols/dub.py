@@ -6,7 +6,9 @@ footage playing its own sound:
   and peak with its own audio (targets: lag within ±1, peak at least 80 % of real's);
 - mouth sharpness: variance of the Laplacian in the mouth box, output ÷ source (≥ 0.9);
 - lip jitter: mean absolute second difference of the lip points, output ÷ source (≤ 1.2);
-- share of the new line's silent frames with a closed mouth (real footage: its own pauses).
+- share of the new line's silent frames with a closed mouth (real footage: its own pauses);
+- plan fidelity (`base.plan_figures`, issue #11): the output's tracked aperture against the one
+  the engine reports it planned per frame (r ≥ 0.9, amplitude 0.9-1.1); missing without plans.
 
 The shared speech is all English; `--dub-voices with-synthetic` adds synthetic Spanish and German
 lines (espeak-ng, see `benchmarks.eval.voices`) to the rotation, and results driven by one carry
@@ -45,6 +47,7 @@ from benchmarks.eval.protocols.base import (
     halves_mask,
     not_applicable,
     output_name,
+    plan_figures,
 )
 from benchmarks.eval.settings import DUB_AUDIO
 from benchmarks.eval.tools import Tool, ToolJob
@@ -148,8 +151,11 @@ def run(ctx: ClipContext, tool: Tool) -> dict[str, Any]:
     closed_real = closed_share(src_ap, own_silent)
     closed_nothing = closed_share(src_ap, line_silent)
 
+    plan = plan_figures(tool_run, out_ap)
+
     first, second = halves_mask(n)
     halves = {
+        **plan.halves,
         **av_halves(out_ap, line_env, src_ap, own_env, ctx.fps, MAX_LAG_FRAMES),
         "sharpness_ratio": [
             safe_ratio(_mean(out_sharp_frames, m), _mean(src_sharp_frames, m)) for m in (first, second)
@@ -180,6 +186,7 @@ def run(ctx: ClipContext, tool: Tool) -> dict[str, Any]:
             "sharpness_ratio": sharpness,
             "jitter_ratio": jitter,
             "closed_share": closed,
+            **plan.figures,
         },
         "baselines": {
             "real_lag": real_sync.lag,
@@ -198,6 +205,7 @@ def run(ctx: ClipContext, tool: Tool) -> dict[str, Any]:
             "peak ≥ 0.8 × real": (peak_ratio is not None and peak_ratio >= 0.8) if reliable else None,
             "sharpness ≥ 0.9": sharpness is not None and sharpness >= 0.9,
             "jitter ≤ 1.2": jitter is not None and jitter <= 1.2,
+            **plan.checks,
         },
         "reliable_av": reliable,
         "detail": {
@@ -207,6 +215,7 @@ def run(ctx: ClipContext, tool: Tool) -> dict[str, Any]:
             "sharpness": {"output": out_sharp, "source": src_sharp, "frames": sharp_frames},
             "jitter_iod_per_frame2": {"output": jitter_out, "source": jitter_src},
             "silent_frames": {"line": int(line_silent.sum()), "own": int(own_silent.sum())},
+            "plan": plan.detail,
             "tool_seconds": round(tool_run.seconds, 2),
             "command": tool_run.command,
         },

@@ -8,6 +8,13 @@ first 40 %, and never hears the production sound of the range.
 Reported: lip-shape error against the ground truth ÷ do-nothing's (full and shape-only), and the
 AV lag of the output against the real footage's lag over the same range (do-nothing sits D·fps
 away; a good tool within ±1 frame of real). Targets (evaluation.md): ratio well under 0.5.
+
+Also (issue #11): aperture r, the Pearson r of the output's mouth aperture against the ground
+truth's (the source aperture at t − D·fps, interpolated between frames like the lip points), with
+do-nothing's beside it (the source's own aperture: −0.3 to 0.3 on real speech, 1.0 is perfect);
+and plan fidelity (`base.plan_figures`): the output's aperture against the aperture the engine
+says it planned per frame in its report (r ≥ 0.9, amplitude 0.9-1.1), missing for an engine
+that reports no plan.
 """
 
 from __future__ import annotations
@@ -18,14 +25,24 @@ from typing import Any
 import numpy as np
 
 from benchmarks.eval.mediaio import ANALYSIS_RATE, LINE_RATE, read_wav, write_wav
-from benchmarks.eval.metrics import MAX_LAG_FRAMES, audio_envelope, av_lag, av_reliable
+from benchmarks.eval.metrics import (
+    MAX_LAG_FRAMES,
+    audio_envelope,
+    av_lag,
+    av_reliable,
+    pearson_r,
+    sample_series,
+)
 from benchmarks.eval.protocols.base import (
     ClipContext,
     av_halves,
     failed,
+    halves_mask,
     not_applicable,
     output_envelope,
     output_name,
+    plan_figures,
+    rounded,
 )
 from benchmarks.eval.protocols.groundtruth import lip_figures, truth_sheet
 from benchmarks.eval.tools import Tool, ToolJob
@@ -75,6 +92,15 @@ def run(ctx: ClipContext, tool: Tool) -> dict[str, Any]:
     reliable = av_reliable(real_sync, n, ctx.fps)
     av_half = av_halves(out_ap, out_env, src_ap, own_env, ctx.fps, max_lag)
 
+    # Aperture r, tool and do-nothing over the same frames (a face in output, source and truth).
+    truth_ap = sample_series(window_track.aperture(), truth_frames - window_track.start)
+    m = min(out_ap.size, src_ap.size, truth_ap.size)
+    scored = np.isfinite(out_ap[:m]) & np.isfinite(src_ap[:m]) & np.isfinite(truth_ap[:m])
+    gt_ap = np.where(scored, truth_ap[:m], np.nan)
+    aperture_r = pearson_r(out_ap[:m], gt_ap)
+    nothing_aperture_r = pearson_r(src_ap[:m], gt_ap)
+    plan = plan_figures(tool_run, out_ap)
+
     lag_offset = None if tool_sync.lag is None or real_sync.lag is None else tool_sync.lag - real_sync.lag
     sheet = truth_sheet(
         ctx, folder / f"{stem}.png", f"shift {ctx.name} [{start},{stop}) D={ctx.settings.shift_s}s {tool.name}",
@@ -84,9 +110,11 @@ def run(ctx: ClipContext, tool: Tool) -> dict[str, Any]:
         "ratio": lips["full"]["ratio"],
         "shape_ratio": lips["shape"]["ratio"],
         "error_iod": lips["full"]["tool"],
+        "aperture_r": rounded(aperture_r),
         "lag": tool_sync.lag,
         "lag_vs_real": lag_offset,
         "peak": tool_sync.peak,
+        **plan.figures,
     }
     return {
         "protocol": NAME,
@@ -97,6 +125,7 @@ def run(ctx: ClipContext, tool: Tool) -> dict[str, Any]:
             "do_nothing_ratio": 1.0,
             "do_nothing_error_iod": lips["full"]["do_nothing"],
             "do_nothing_shape_error_iod": lips["shape"]["do_nothing"],
+            "do_nothing_aperture_r": rounded(nothing_aperture_r),
             "real_lag": real_sync.lag,
             "real_peak": real_sync.peak,
             "do_nothing_lag": nothing_sync.lag,
@@ -104,15 +133,20 @@ def run(ctx: ClipContext, tool: Tool) -> dict[str, Any]:
         "halves": {
             "ratio": lips["halves"]["ratio"],
             "shape_ratio": lips["halves"]["shape_ratio"],
+            "aperture_r": [pearson_r(np.where(h, out_ap[:m], np.nan), gt_ap) for h in halves_mask(m)],
             **av_half,
+            **plan.halves,
         },
         "checks": {
             "ratio < 0.5": lips["full"]["ratio"] is not None and lips["full"]["ratio"] < 0.5,
             # None = not judged: on an unreliable clip a lag match is as likely to be luck.
             "lag within ±1 of real": (lag_offset is not None and abs(lag_offset) <= 1) if reliable else None,
+            **plan.checks,
         },
         "reliable_av": reliable,
         "detail": {
+            "aperture_r_frames": int(scored.sum()),
+            "plan": plan.detail,
             "full": lips["full"],
             "shape": lips["shape"],
             "output_face_lost": lips["output_face_lost"],

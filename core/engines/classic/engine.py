@@ -6,8 +6,11 @@ prepare (needs the whole line before the first frame):
    `--reference` ranges only. Under `--guide none` the sound of the edit range is never learned
    from, even when a reference covers it;
 3. the driver: `guide` re-times the range's real mouth along the line's alignment to the guide;
-   `speech` predicts the mouth from the line with the profile's model. `auto` aligns when a guide
-   is there and lets the alignment cost decide (decision and cost in the report);
+   `phonetic` times the line's phones (transcript, else recognition) and plans the actor's mouth
+   per phone; `speech` predicts the mouth from the line's loudness with the profile's regression.
+   `auto` aligns when a guide is there and lets the alignment cost decide; for new words it takes
+   `phonetic` when the phones explain the line (`PHONES_EXPLAIN`), else `speech` (decisions and
+   their figures in the report);
 4. the plan (openness, smoothing, mask mode per frame) and the retrieval path through the actor's
    reference mouths.
 
@@ -42,7 +45,7 @@ from mytalk.core.face.tracker import FaceObservation, TrackerSettings, track_vid
 from mytalk.core.media.reader import SourceFrame
 from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled
 
-DRIVERS = ("auto", "guide", "speech")
+DRIVERS = ("auto", "guide", "phonetic", "speech")
 MASK_MODES = ("auto", "mouth", "lower-face")
 NO_FACE = "no usable face: frame passed through unchanged"
 PIPELINE_DEPTH = 1
@@ -70,6 +73,12 @@ def _check_settings(job: EngineJob) -> None:
                          "or use --motion-driver speech")
 
 
+PHONES_EXPLAIN = 0.5
+"""`auto` drives new words by phones when at least half of the line's voiced frames fall on a timed
+phone (not silence). Below that the phone timing missed the speech (noise, music, a failed
+recognition), and the loudness-driven speech driver at least keeps the rhythm."""
+
+
 class ClassicEngine:
     """Speech- or guide-driven mouth motion painted with the actor's own reference mouths."""
 
@@ -90,6 +99,9 @@ class ClassicEngine:
         self._renderer: Any = None
         self._takes = np.zeros(0, np.int64)
         self._time_map: np.ndarray | None = None
+        self._frame_phones: list[str] = []
+        self._frame_visemes: list[str] = []
+        self._planned_aperture = np.zeros(0)
 
     # --- prepare ---------------------------------------------------------------------------------
 
@@ -97,6 +109,7 @@ class ClassicEngine:
         _check_settings(job)
         self._job = job
         self._time_map = None
+        self._frame_phones, self._frame_visemes = [], []
         video = job.video.video
         assert video is not None
         settings = TrackerSettings(face_point=job.settings.face_point)
@@ -144,6 +157,7 @@ class ClassicEngine:
         if valid.any():
             pixels[valid] = apply_transform(points[valid], invert_transform(transforms[valid]))
         self._pixels = pixels
+        self._planned_aperture = planned_aperture_px(pixels, lm)
         self._takes = self._take_frames(job, found, valid)
 
         app = profile.appearance
@@ -228,6 +242,10 @@ class ClassicEngine:
         from mytalk.core.engines.classic.speech_driver import speech_gate
 
         prob = speech_gate(job.line, job.fps, n)
+        if wanted in ("auto", "phonetic"):
+            planned = self._drive_phonetic(job, profile, prob, poses, transforms, n, report, progress, is_cancelled)
+            if planned is not None:
+                return "phonetic", planned[0], planned[1], report
         closures = None
         if job.settings.transcript:
             from mytalk.core.engines.classic.speech_driver import transcript_closures
@@ -240,6 +258,47 @@ class ClassicEngine:
         report["speech"] = {"lag_frames": profile.speech.lag, "speaking_frames": int((prob > 0.5).sum()),
                             "rest_frames": int((gate < 0.5).sum())}
         return "speech", target, gate, report
+
+    def _drive_phonetic(
+        self,
+        job: EngineJob,
+        profile: ActorProfile,
+        prob: np.ndarray,
+        poses: Poses,
+        transforms: np.ndarray,
+        n: int,
+        report: dict[str, Any],
+        progress: ProgressFn,
+        is_cancelled: CancelFn,
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Targets (T, P, 2) and gate (T,) planned from the line's phones, or None to use the speech driver.
+
+        The phone track and the decision go into the report either way.
+        """
+        from mytalk.core.audio.activity import envelope
+        from mytalk.core.audio.phone_timing import PhoneTimer
+        from mytalk.core.engines.classic.phonetic_driver import SIL, phone_coverage
+
+        language = getattr(job.settings, "language", None) or "en"
+        track = PhoneTimer().track(job.line, transcript=job.settings.transcript, language=language,
+                                   progress=progress, is_cancelled=is_cancelled)
+        report["phones"] = {**track.to_dict(), "lag_frames": profile.phonetic.lead}
+        voiced = prob > 0.5
+        cover = phone_coverage(track.phones, job.fps, n)
+        explained = float((cover[voiced, SIL] < 0.5).mean()) if voiced.any() else 0.0
+        report["phones"]["voiced_frames_with_phone"] = round(explained, 3)
+        if track.path == "none" or (job.settings.motion_driver == "auto" and explained < PHONES_EXPLAIN):
+            why = track.reason if track.path == "none" else (
+                f"only {explained:.0%} of the line's voiced frames fall on a timed phone (needs {PHONES_EXPLAIN:.0%})")
+            report["driver_decision"] = f"speech: {why}"
+            return None
+        plan = profile.phonetic.plan(profile.speech, track.phones, job.fps, n, speech_prob=prob,
+                                     loudness=envelope(job.line.mono().resampled(16_000), job.fps, n))
+        report["driver_decision"] = (f"phonetic: phones by {track.path} ({track.reason}); "
+                                     f"{explained:.0%} of the voiced frames fall on a phone")
+        report["phonetic"] = {**plan.report, "model": profile.phonetic.info.get("lead")}
+        self._frame_phones, self._frame_visemes = plan.phones, plan.visemes
+        return frontal_to_canonical(plan.shapes, poses, transforms), plan.gate
 
     def _take_frames(self, job: EngineJob, found: np.ndarray, valid: np.ndarray) -> np.ndarray:
         """Per range frame, the clip frame whose real mouth paints it (the guide's take), or -1.
@@ -358,7 +417,27 @@ class ClassicEngine:
                                        bool(plan.lower_face[i]), float(self._mouth_weight[i]), take=take)
         record.mask_box = result.mask_box if result.changed_support is not None else None
         record.changed_pixels = result.changed_pixels
+        if np.isfinite(self._planned_aperture[i]):
+            record.planned_aperture = float(self._planned_aperture[i])
+        if self._frame_phones:
+            record.phone, record.viseme = self._frame_phones[i], self._frame_visemes[i]
         return RenderedFrame(source.index, True, result.frame, record)
 
     def report(self) -> dict[str, Any]:
         return self._report
+
+
+def planned_aperture_px(pixels: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """The plan's inner-lip gap ÷ the frame's inter-ocular distance, in the image plane: (T,), NaN where
+    there is no plan. The evaluation's `mouth_aperture` on the rendered output measures the same thing,
+    so plan and output compare frame by frame.
+
+    pixels: (T, P, 2) planned lower-face points in frame pixels; landmarks: (T, 478, 2|3) tracked.
+    """
+    from mytalk.core.engines.classic.geometry import LOWER_MID_POS, UPPER_MID_POS
+    from mytalk.core.face.regions import LEFT_EYE_OUTER, RIGHT_EYE_OUTER
+
+    gap = np.linalg.norm(pixels[:, LOWER_MID_POS] - pixels[:, UPPER_MID_POS], axis=-1)
+    iod = np.linalg.norm(landmarks[:, LEFT_EYE_OUTER, :2].astype(np.float64) - landmarks[:, RIGHT_EYE_OUTER, :2], axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(iod > 1e-9, gap / iod, np.nan)

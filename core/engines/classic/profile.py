@@ -5,6 +5,9 @@ A profile holds, per reference frame:
   evaluation's frame, used to compare mouths for retrieval);
 - the sound: band energies, the 1-4 kHz envelope and the voice probability of the footage's own
   audio over that frame (for the speech driver and its lag);
+- the phones: the share of the frame covered by each phone, from the footage's own audio timed the
+  same way as a line (`phone_timing`: recognition, as references come without a transcript), so
+  the phonetic driver learns this actor's mouth per phone;
 and, for a bounded subset of frames (near-identical mouths deduplicated, at most `MAX_APPEARANCE`),
 the appearance: an unresampled RGB crop of the mouth with its landmarks in crop pixels. Crops
 are kept PNG-compressed in memory and decoded on use, so a profile built from a minute of 4K
@@ -34,9 +37,11 @@ from typing import Any
 import cv2
 import numpy as np
 
+from mytalk.core.audio.phone_timing import PhoneTimer
 from mytalk.core.composite.planes import read_box_rgb
 from mytalk.core.engines.base import ReferenceRange
 from mytalk.core.engines.classic.geometry import LIPS_POS, fit_poses, frontalise, lower_face_index
+from mytalk.core.engines.classic.phonetic_driver import PHONE_SET, PhoneticModel, phone_coverage
 from mytalk.core.engines.classic.speech_driver import SpeechModel, band_features
 from mytalk.core.errors import MediaFormatError, UsageError
 from mytalk.core.face.canonical import apply_transform, mouth_aperture, similarity_to_canonical_batch
@@ -46,7 +51,7 @@ from mytalk.core.media.audio import AudioTrack, decode_audio, place_line
 from mytalk.core.media.probe import MediaInfo, probe
 from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled, never_cancelled, no_progress
 
-PROFILE_VERSION = "2"
+PROFILE_VERSION = "3"
 """Bumped when what a profile stores or means changes; older profiles must be rebuilt."""
 
 ANALYSIS_RATE = 16_000
@@ -95,7 +100,9 @@ class ReferenceFrames:
     block (M,) index into the profile's sources; frame (M,) frame index in that source; found (M,);
     audio_ok (M,) whether the frame's sound may be learned from; shapes (M, P, 3) frontal lower
     face (NaN without a face); canon (M, P, 2) 2-D canonical lower face; aperture (M,) inner-lip gap
-    ÷ IOD; bands (M, 8); envelope (M,) natural-log 1-4 kHz RMS; speech (M,) voice probability.
+    ÷ IOD; bands (M, 8); envelope (M,) natural-log 1-4 kHz RMS; speech (M,) voice probability;
+    phones (M, F) phone coverage (`phonetic_driver.PHONE_SET` columns); labelled (M,) rows whose
+    phones were timed from audio the engine may learn from.
     """
 
     block: np.ndarray
@@ -108,8 +115,11 @@ class ReferenceFrames:
     bands: np.ndarray
     envelope: np.ndarray
     speech: np.ndarray
+    phones: np.ndarray
+    labelled: np.ndarray
 
-    FIELDS = ("block", "frame", "found", "audio_ok", "shapes", "canon", "aperture", "bands", "envelope", "speech")
+    FIELDS = ("block", "frame", "found", "audio_ok", "shapes", "canon", "aperture", "bands", "envelope", "speech",
+              "phones", "labelled")
 
     def __len__(self) -> int:
         return int(self.block.size)
@@ -167,6 +177,7 @@ class ActorProfile:
     frames: ReferenceFrames
     appearance: AppearanceIndex
     speech: SpeechModel
+    phonetic: PhoneticModel
     fps: float
     created: str = ""
     version: str = PROFILE_VERSION
@@ -186,6 +197,7 @@ class ActorProfile:
             "appearance_frames": int(len(self.appearance)),
             "appearance_kib": round(self.appearance.nbytes / 1024, 1),
             "speech": self.speech.info,
+            "phonetic": self.phonetic.info,
             "notes": self.notes,
         }
 
@@ -206,6 +218,7 @@ class ActorProfile:
             arrays.update(app_rows=self.appearance.rows, app_boxes=self.appearance.boxes,
                           app_landmarks=self.appearance.landmarks)
             arrays.update(self.speech.state())
+            arrays.update(self.phonetic.state())
             np.savez_compressed(temp / "profile.npz", **arrays)
             crops = temp / "crops"
             crops.mkdir()
@@ -213,7 +226,7 @@ class ActorProfile:
                 (crops / f"{k:05d}.png").write_bytes(data)
             meta = {"format": "mytalk-actor-profile", "version": self.version, "name": self.name,
                     "created": self.created, "fps": self.fps, "sources": [s.to_dict() for s in self.sources],
-                    "speech_info": self.speech.info, "notes": self.notes, "crops": len(self.appearance.crops)}
+                    "speech_info": self.speech.info, "phonetic_info": self.phonetic.info, "notes": self.notes, "crops": len(self.appearance.crops)}
             (temp / "profile.json").write_text(json.dumps(meta, indent=2))
             old = None
             if folder.exists():
@@ -249,9 +262,10 @@ class ActorProfile:
         frames = ReferenceFrames(**{n: arrays[f"ref_{n}"] for n in ReferenceFrames.FIELDS})
         appearance = AppearanceIndex(arrays["app_rows"], arrays["app_boxes"], arrays["app_landmarks"], crops)
         speech = SpeechModel.from_state(arrays, meta.get("speech_info"))
+        phonetic = PhoneticModel.from_state(arrays, meta.get("phonetic_info"))
         sources = [ProfileSource(**s) for s in meta["sources"]]
         return cls(name=meta.get("name"), sources=sources, frames=frames, appearance=appearance, speech=speech,
-                   fps=float(meta["fps"]), created=meta.get("created", ""), version=meta["version"],
+                   phonetic=phonetic, fps=float(meta["fps"]), created=meta.get("created", ""), version=meta["version"],
                    notes=list(meta.get("notes", [])))
 
 
@@ -294,8 +308,10 @@ def _range_rows(
     audio: tuple[AudioTrack, Fraction] | None,
     fps: Fraction,
     exclude_audio: Sequence[ReferenceRange],
+    timer: PhoneTimer,
+    labels: list[dict[str, Any]],
 ) -> ReferenceFrames:
-    """Per-frame rows of one tracked reference range."""
+    """Per-frame rows of one tracked reference range; how its phones were timed is appended to `labels`."""
     from mytalk.core.audio.activity import envelope, speech_probability
 
     n = len(observations)
@@ -312,11 +328,15 @@ def _range_rows(
     aperture[~found] = np.nan
     frame = np.arange(ref.start, ref.start + n, dtype=np.int64)
     audio_ok = np.ones(n, bool)
+    phones = np.zeros((n, len(PHONE_SET)), np.float32)
+    phones[:, PHONE_SET.index("SIL")] = 1.0
+    labelled = np.zeros(n, bool)
     if audio is None:
         audio_ok[:] = False
         bands = np.full((n, 8), np.nan)
         env = np.full(n, np.nan)
         speech = np.zeros(n)
+        labels.append({"block": block, "path": "none", "reason": "the footage has no sound"})
     else:
         track, picture_start = audio
         placed = place_line(track, num_frames=n, fps=fps, line_offset_s=Fraction(ref.start) / fps + picture_start)
@@ -326,10 +346,25 @@ def _range_rows(
         for ex in exclude_audio:
             if Path(ex.path).resolve() == Path(ref.path).resolve():
                 audio_ok &= ~((frame >= ex.start) & (frame < ex.stop))
+        if audio_ok.any():
+            # The sound of excluded frames (the edit range under --guide none) is silenced before
+            # recognition, so not even the phone labels hear it.
+            allowed = placed.samples.copy()
+            per_frame = placed.rate / float(fps)
+            for f in np.flatnonzero(~audio_ok):
+                allowed[:, int(round(f * per_frame)) : int(round((f + 1) * per_frame))] = 0.0
+            track = timer.track(AudioTrack(allowed, placed.rate))
+            phones = phone_coverage(track.phones, fps, n)
+            labelled = audio_ok & (track.path != "none")
+            labels.append({"block": block, "path": track.path, "reason": track.reason,
+                           "confidence": track.confidence, "words": " ".join(track.words)[:400]})
+        else:
+            labels.append({"block": block, "path": "none", "reason": "the footage's sound may not be learned from"})
     return ReferenceFrames(block=np.full(n, block, np.int64), frame=frame, found=found, audio_ok=audio_ok,
                            shapes=shapes.astype(np.float32), canon=canon.astype(np.float32),
                            aperture=aperture.astype(np.float32), bands=bands.astype(np.float32),
-                           envelope=env.astype(np.float32), speech=speech.astype(np.float32))
+                           envelope=env.astype(np.float32), speech=speech.astype(np.float32),
+                           phones=phones.astype(np.float32), labelled=labelled)
 
 
 def select_appearance(frames: ReferenceFrames, eligible: np.ndarray, limit: int = MAX_APPEARANCE) -> np.ndarray:
@@ -440,6 +475,8 @@ def build_profile(
     observations: list[list[FaceObservation]] = []
     sources: list[ProfileSource] = []
     fps_values: list[float] = []
+    timer = PhoneTimer()
+    labels: list[dict[str, Any]] = []
     for block, ref in enumerate(references):
         path = Path(ref.path)
         info = infos.setdefault(path, probe(path))
@@ -453,7 +490,8 @@ def build_profile(
         obs = track_video(path, ref.start, ref.stop, settings, progress=tracked, is_cancelled=is_cancelled,
                           use_cache=use_cache)
         check_cancelled(is_cancelled, "learning the actor")
-        parts.append(_range_rows(block, ref, obs, _own_audio(path, info, audio_cache), fps, exclude_audio))
+        progress(block, len(references), f"learning the actor ({block + 1}/{len(references)}): phones")
+        parts.append(_range_rows(block, ref, obs, _own_audio(path, info, audio_cache), fps, exclude_audio, timer, labels))
         observations.append(obs)
         sources.append(ProfileSource(str(path.resolve()), file_sha256(path), ref.start, ref.start + len(obs),
                                      f"{fps.numerator}/{fps.denominator}"))
@@ -468,6 +506,9 @@ def build_profile(
     speech = SpeechModel.fit(frames.shapes.astype(np.float64), frames.bands.astype(np.float64), frames.block,
                              frames.audio_ok, frames.speech.astype(np.float64), frames.aperture.astype(np.float64),
                              frames.envelope.astype(np.float64), fps_mean)
+    phonetic = PhoneticModel.fit(speech, frames.shapes.astype(np.float64), frames.phones.astype(np.float64),
+                                 frames.labelled, frames.block, fps_mean)
+    phonetic.info["reference_labels"] = labels
 
     confidence = np.concatenate([[o.confidence for o in obs] for obs in observations])
     yaw = np.concatenate([[abs(o.pose[0]) for o in obs] for obs in observations])
@@ -495,7 +536,7 @@ def build_profile(
         notes.append(f"audio-visual lag not measurable on {speech.info['lag']['seconds']} s of reference; "
                      f"using the prior of {speech.lag} frames")
     return ActorProfile(name=name, sources=sources, frames=frames, appearance=appearance, speech=speech,
-                        fps=fps_mean, created=datetime.now(UTC).isoformat(timespec="seconds"), notes=notes)
+                        phonetic=phonetic, fps=fps_mean, created=datetime.now(UTC).isoformat(timespec="seconds"), notes=notes)
 
 
 def cached_build_profile(

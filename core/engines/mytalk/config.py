@@ -53,6 +53,11 @@ class MotionModelConfig:
     id_tokens: identity tokens each frame cross-attends to. num_refs: reference frames encoded.
     dropout: dropout inside the Conformer.
     sample_rate: audio rate the encoder expects (Hz). n_mels: mel bands (80, as IP_LAP).
+    phone_features: "none" (speech enters as audio only) or "visemes": the line's phone track
+        (forced alignment of a transcript, else recognition) also enters, as each video frame's
+        viseme coverage (T, 11) added to its audio token (see `MotionModel.encode_audio`).
+        Saved with the weights like every other key, but left out of the stored config while it
+        is "none", so checkpoints made before the key existed keep their hash (`stored_dict`).
     """
 
     window: int = 32
@@ -73,6 +78,23 @@ class MotionModelConfig:
     dropout: float = 0.0
     sample_rate: int = 16_000
     n_mels: int = 80
+    phone_features: str = "none"
+
+    def stored_dict(self) -> dict[str, Any]:
+        """What a checkpoint stores and hashes: `asdict` without keys still at their "absent" value.
+
+        Keys added after checkpoints were first written (`ADDED_KEYS`) are omitted while they hold the
+        value that means "not used", so an older checkpoint and a new one of the same network have the
+        same config and hash, and each loads where the other would.
+        """
+        return {k: v for k, v in asdict(self).items() if ADDED_KEYS.get(k, _UNSET) != v}
+
+
+_UNSET = object()
+ADDED_KEYS: dict[str, Any] = {"phone_features": "none"}
+"""Motion model keys newer than the first checkpoints, with the value that means "not used"."""
+
+PHONE_FEATURES: tuple[str, ...] = ("none", "visemes")
 
 
 @dataclass(frozen=True)
@@ -101,7 +123,9 @@ class MotionTrainConfig:
 
     steps, batch_size (windows), lr (AdamW), weight_decay, warmup (steps of linear LR warm-up),
     grad_clip (max grad norm), loss weights (reconstruction, velocity, identity), audio_dropout
-    (share of windows trained without audio, for classifier-free guidance), log_every,
+    (share of windows trained without audio, for classifier-free guidance), phone_dropout (share
+    of windows of a phone-fed model trained with the phone input zeroed, as when a line's phone
+    track is missing or unusable: the model must still speak from the audio alone), log_every,
     eval_every, checkpoint_every (steps), seed, eval_windows (windows in the fixed probe batch).
     """
 
@@ -115,6 +139,7 @@ class MotionTrainConfig:
     w_velocity: float = 1.0
     w_identity: float = 0.1
     audio_dropout: float = 0.1
+    phone_dropout: float = 0.1
     log_every: int = 10
     eval_every: int = 200
     checkpoint_every: int = 500
@@ -341,6 +366,8 @@ def validate(config: MyTalkConfig) -> MyTalkConfig:
         (m.conv_kernel % 2 == 1, f"motion.model conv_kernel {m.conv_kernel} must be odd"),
         (m.audio_kernel % 2 == 1, f"motion.model audio_kernel {m.audio_kernel} must be odd"),
         (m.n_mels == 80, "motion.model n_mels must be 80 (the audio features are 80-band log-mel)"),
+        (m.phone_features in PHONE_FEATURES,
+         f"motion.model phone_features {m.phone_features!r}: use {' or '.join(PHONE_FEATURES)}"),
         (1 <= s.steps <= 20, f"motion.sampling steps {s.steps}: use 1 to 20 DDIM steps"),
         (config.scheduler.beta_schedule in ("cosine", "linear"),
          f"motion.scheduler beta_schedule {config.scheduler.beta_schedule!r}: use cosine or linear"),

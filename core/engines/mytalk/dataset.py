@@ -10,7 +10,17 @@ Per video (or range), one shard `shards/<sha256[:16]>-<in>-<out>.npz` (plain arr
 - mel (M, 80) float32: log10 mel of the clip's own sound at 80 Hz, row k centred k/80 s after
   the start of frame 0 (the picture's start on the sound's clock is honoured, see
   `picture_start_in_audio_s`); empty for a clip without sound;
-- fps (2,) int64: numerator, denominator (never rounded).
+- fps (2,) int64: numerator, denominator (never rounded);
+- phones () str, only in datasets built for a phone-fed motion model: JSON of the clip's phone
+  track (`phones.track_json`), timed from the same placed sound as the mel (seconds from the start
+  of frame 0), by forced alignment of a transcript when the video has one (`VIDEO.txt` beside it,
+  used only when the whole video is taken: a transcript of the whole cannot be cut to a range)
+  and by recognition otherwise.
+
+`build_dataset(..., phones=True)` times the phones while building; `ensure_phones` adds them to a
+dataset built without (decoding each source video's sound again; the source must still be there,
+unchanged): `train_motion` calls it for a model with `phone_features = "visemes"`, so a dataset
+built by `mytalk dataset build` serves both kinds of model.
 
 Videos may be given whole, as folders of videos, or as ranges `VIDEO:IN-OUT` (frames, seconds or
 timecode, as `--in`/`--out`). `manifest.json` lists them with their content hash and range, so a build that was interrupted (or is
@@ -26,10 +36,10 @@ import json
 import os
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -38,6 +48,10 @@ from mytalk.core.composite.planes import read_box_rgb
 from mytalk.core.engines.mytalk.landmarks import CropGeometry, canonical_points, lip_descriptors
 from mytalk.core.errors import MediaFormatError, MediaNotFoundError, UsageError
 from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled, never_cancelled, no_progress
+
+if TYPE_CHECKING:
+    from mytalk.core.engines.mytalk.phones import LinePhones
+    from mytalk.core.media.audio import AudioTrack
 
 FORMAT = "mytalk-dataset"
 VERSION = 1
@@ -59,12 +73,21 @@ class ClipData:
     mel: np.ndarray
     fps: Fraction
     start: int = 0
+    phones: LinePhones | None = None
 
     @property
     def num_frames(self) -> int:
         return int(self.found.size)
 
     def arrays(self) -> dict[str, np.ndarray]:
+        out = self._arrays()
+        if self.phones is not None:
+            from mytalk.core.engines.mytalk.phones import track_json
+
+            out["phones"] = np.array(track_json(self.phones))
+        return out
+
+    def _arrays(self) -> dict[str, np.ndarray]:
         return {"points": self.points.astype(np.float32), "transforms": self.transforms, "found": self.found,
                 "confidence": self.confidence.astype(np.float32), "crops": self.crops, "mel": self.mel.astype(np.float32),
                 "fps": np.array([self.fps.numerator, self.fps.denominator], np.int64),
@@ -73,9 +96,14 @@ class ClipData:
     @classmethod
     def from_arrays(cls, data: Any) -> ClipData:
         fps = data["fps"]
+        phones = None
+        if "phones" in data:
+            from mytalk.core.engines.mytalk.phones import phones_from_json
+
+            phones = phones_from_json(str(data["phones"]))
         return cls(points=data["points"], transforms=data["transforms"], found=data["found"].astype(bool),
                    confidence=data["confidence"], crops=data["crops"], mel=data["mel"],
-                   fps=Fraction(int(fps[0]), int(fps[1])), start=int(data["start"][0]))
+                   fps=Fraction(int(fps[0]), int(fps[1])), start=int(data["start"][0]), phones=phones)
 
 
 def crop_frame(frame: Any, transform: np.ndarray, geometry: CropGeometry) -> np.ndarray:
@@ -88,22 +116,55 @@ def crop_frame(frame: Any, transform: np.ndarray, geometry: CropGeometry) -> np.
     return np.clip(crop * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
-def clip_mel(path: Path, start: int, num_frames: int, fps: Fraction, sample_rate: int = 16_000) -> np.ndarray:
-    """Log-mel (M, 80) of a clip's own sound over frames [start, start + num_frames); empty without sound."""
-    import torch
-
+def clip_audio(path: Path, start: int, num_frames: int, fps: Fraction, sample_rate: int = 16_000) -> AudioTrack | None:
+    """A clip's own sound (mono, `sample_rate` Hz) placed on frames [start, start + num_frames):
+    sample 0 is the start of frame `start` on the picture's clock; None without usable sound."""
     from mytalk.core.engines.classic.profile import picture_start_in_audio_s
-    from mytalk.core.engines.mytalk.audio_encoder import LogMel
     from mytalk.core.media.audio import decode_audio, place_line
 
     try:
         track = decode_audio(path, sample_rate, channels=1)
     except (MediaFormatError, UsageError, ValueError):
-        return np.zeros((0, 80), np.float32)
+        return None
     offset = Fraction(start) / fps + picture_start_in_audio_s(path)
-    placed = place_line(track, num_frames=num_frames, fps=fps, line_offset_s=offset)
+    return place_line(track, num_frames=num_frames, fps=fps, line_offset_s=offset)
+
+
+def placed_mel(placed: AudioTrack | None) -> np.ndarray:
+    """Log-mel (M, 80) of a placed track (`clip_audio`); empty for None."""
+    import torch
+
+    from mytalk.core.engines.mytalk.audio_encoder import LogMel
+
+    if placed is None:
+        return np.zeros((0, 80), np.float32)
     with torch.no_grad():
-        return LogMel(sample_rate)(torch.from_numpy(placed.samples[0]))[0].numpy()
+        return LogMel(placed.rate)(torch.from_numpy(placed.samples[0]))[0].numpy()
+
+
+def clip_mel(path: Path, start: int, num_frames: int, fps: Fraction, sample_rate: int = 16_000) -> np.ndarray:
+    """Log-mel (M, 80) of a clip's own sound over frames [start, start + num_frames); empty without sound."""
+    return placed_mel(clip_audio(path, start, num_frames, fps, sample_rate))
+
+
+def video_transcript(path: Path, start: int, stop: int, frame_count: int) -> str | None:
+    """The text of `VIDEO.txt` beside the video when it exists and the range is the whole video, else None."""
+    sidecar = Path(path).with_suffix(".txt")
+    if start != 0 or stop < frame_count or not sidecar.is_file():
+        return None
+    text = sidecar.read_text(errors="replace").strip()
+    return text or None
+
+
+def clip_phones(placed: AudioTrack | None, transcript: str | None, language: str, timer: Any = None,
+                progress: ProgressFn = no_progress, is_cancelled: CancelFn = never_cancelled) -> LinePhones:
+    """The phone track of a placed clip sound (`clip_audio`); no phones for None. timer: a PhoneTimer to reuse."""
+    from mytalk.core.engines.mytalk.phones import LinePhones, time_phones
+
+    if placed is None:
+        return LinePhones((), {"path": "none", "reason": "the clip has no sound"})
+    return time_phones(placed, transcript=transcript, language=language, timer=timer, progress=progress,
+                       is_cancelled=is_cancelled)
 
 
 def extract_clip(
@@ -115,12 +176,16 @@ def extract_clip(
     tracker_settings: Any = None,
     with_audio: bool = True,
     keep: np.ndarray | None = None,
+    phones: bool = False,
+    language: str = "en",
     progress: ProgressFn = no_progress,
     is_cancelled: CancelFn = never_cancelled,
 ) -> ClipData:
     """Track frames [start, stop) of `path`, cut their aligned crops and (optionally) the mel of its sound.
 
     keep: optional bool (T,) of frames whose crop is wanted (others stay zero); default all found.
+    phones: also time the phones of its sound (`clip_phones`; `VIDEO.txt` is the transcript when
+    the whole video is taken), in `language` (espeak-ng code).
     """
     from mytalk.core.face.tracker import track_video
     from mytalk.core.media.probe import probe
@@ -151,8 +216,13 @@ def extract_clip(
                 if i % 16 == 0:
                     check_cancelled(is_cancelled, f"cropping frame {source.index}")
                     progress(i + 1, n, "cropping")
-    mel = clip_mel(path, start, n, fps) if with_audio and info.audio else np.zeros((0, 80), np.float32)
-    return ClipData(points.astype(np.float32), transforms, found, confidence, crops, mel, fps, start)
+    placed = clip_audio(path, start, n, fps) if with_audio and info.audio else None
+    mel = placed_mel(placed)
+    timed = None
+    if phones:
+        transcript = video_transcript(path, start, stop, info.video.frame_count)
+        timed = clip_phones(placed, transcript, language, progress, is_cancelled)
+    return ClipData(points.astype(np.float32), transforms, found, confidence, crops, mel, fps, start, timed)
 
 
 # --- building --------------------------------------------------------------------------------------
@@ -215,10 +285,16 @@ def build_dataset(
     crop_size: int = 128,
     crop_box: tuple[float, float, float, float] = DEFAULT_CROP_BOX,
     tracker_settings: Any = None,
+    phones: bool = False,
+    language: str = "en",
     progress: ProgressFn = no_progress,
     is_cancelled: CancelFn = never_cancelled,
 ) -> BuildResult:
-    """Build (or extend, or resume) a dataset folder from whole videos; see the module docstring."""
+    """Build (or extend, or resume) a dataset folder from whole videos; see the module docstring.
+
+    phones: also time each clip's phones (for a phone-fed motion model), in `language`; clips
+    built earlier without them get them too (`ensure_phones`).
+    """
     from mytalk.core.hashing import file_sha256
     from mytalk.core.jobs.request import parse_range
     from mytalk.core.media.probe import probe
@@ -258,20 +334,17 @@ def build_dataset(
         def step(done_: int, total: int, stage: str, _n: int = number, _name: str = path.name) -> None:
             progress(done_, total, f"dataset {_n + 1}/{len(paths)} {_name}: {stage}")
 
-        clip = extract_clip(path, start, stop, geometry, tracker_settings=tracker_settings, progress=step,
-                            is_cancelled=is_cancelled)
+        clip = extract_clip(path, start, stop, geometry, tracker_settings=tracker_settings, phones=phones,
+                            language=language, progress=step, is_cancelled=is_cancelled)
         shard = f"{digest[:16]}-{start}-{stop}.npz"
         shard_path = out / "shards" / shard
-        temp = shard_path.with_name(f".{shard}.partial-{os.getpid()}.npz")
-        try:
-            np.savez_compressed(temp, **clip.arrays())  # type: ignore[arg-type]
-            os.replace(temp, shard_path)
-        finally:
-            temp.unlink(missing_ok=True)
+        _save_shard(shard_path, clip.arrays())
         entry = {"key": key, "path": str(path.resolve()), "sha256": digest, "start": start, "stop": stop,
                  "shard": shard, "shard_sha256": file_sha256(shard_path), "frames": clip.num_frames,
                  "frames_with_face": int(clip.found.sum()), "fps": f"{clip.fps.numerator}/{clip.fps.denominator}",
                  "has_audio": bool(clip.mel.shape[0] > 0)}
+        if clip.phones is not None:
+            entry["phones"] = _phones_entry(clip.phones)
         manifest["videos"] = [v for v in manifest["videos"] if v["key"] != key] + [entry]
         manifest["data_hash"] = data_hash(manifest)
         _write_json(manifest_path, manifest)
@@ -280,7 +353,62 @@ def build_dataset(
         progress(number + 1, len(paths), "dataset")
     manifest["data_hash"] = data_hash(manifest)
     _write_json(manifest_path, manifest)
+    if phones:
+        ensure_phones(Dataset(out), language=language, progress=progress, is_cancelled=is_cancelled)
+        result.manifest = json.loads(manifest_path.read_text())
     return result
+
+
+def _phones_entry(phones: LinePhones) -> dict[str, Any]:
+    return {"path": phones.summary.get("path", ""), "count": len(phones.phones),
+            "confidence": phones.summary.get("confidence"), "language": phones.summary.get("language")}
+
+
+def _save_shard(shard_path: Path, arrays: dict[str, np.ndarray]) -> None:
+    temp = shard_path.with_name(f".{shard_path.name}.partial-{os.getpid()}.npz")
+    try:
+        np.savez_compressed(temp, **arrays)  # type: ignore[arg-type]
+        os.replace(temp, shard_path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def ensure_phones(dataset: Dataset, *, language: str = "en", progress: ProgressFn = no_progress,
+                  is_cancelled: CancelFn = never_cancelled) -> int:
+    """Time the phones of every clip with sound that has none yet, from its source video; returns how many.
+
+    Each shard is rewritten with its phones, and the manifest (shard hash, data hash) updated, one
+    clip at a time, so an interrupted run keeps what it did. A source that is gone or changed since
+    the build is a UsageError: its phones would not match the stored sound.
+    """
+    from mytalk.core.audio.phone_timing import PhoneTimer
+    from mytalk.core.hashing import file_sha256
+    from mytalk.core.media.probe import probe
+
+    todo = [i for i, v in enumerate(dataset.manifest["videos"]) if v.get("has_audio") and "phones" not in v]
+    timer = PhoneTimer()
+    for number, i in enumerate(todo):
+        check_cancelled(is_cancelled, "timing phones")
+        entry = dataset.manifest["videos"][i]
+        source = Path(entry["path"])
+        if not source.is_file() or file_sha256(source) != entry["sha256"]:
+            raise UsageError(f"{dataset.folder}: timing phones needs the source video {source}, which is missing or "
+                             "changed since the build; rebuild the dataset with the videos where they are now")
+        clip = dataset.clip(i)
+        stop = int(entry["stop"])
+        placed = clip_audio(source, clip.start, clip.num_frames, clip.fps)
+        frame_count = probe(source).video.frame_count  # type: ignore[union-attr]
+        transcript = video_transcript(source, clip.start, stop, frame_count)
+        timed = clip_phones(placed, transcript, language, timer, is_cancelled=is_cancelled)
+        shard_path = dataset.folder / "shards" / entry["shard"]
+        _save_shard(shard_path, replace(clip, phones=timed).arrays())
+        entry["shard_sha256"] = file_sha256(shard_path)
+        entry["phones"] = _phones_entry(timed)
+        dataset.manifest["data_hash"] = data_hash(dataset.manifest)
+        _write_json(dataset.folder / "manifest.json", dataset.manifest)
+        dataset.forget(i)
+        progress(number + 1, len(todo), "timing phones")
+    return len(todo)
 
 
 # --- reading -----------------------------------------------------------------------------------------
@@ -310,6 +438,10 @@ class Dataset:
 
     def __len__(self) -> int:
         return len(self.manifest["videos"])
+
+    def forget(self, i: int) -> None:
+        """Drop clip `i` from the cache (its shard was rewritten)."""
+        self._cache.pop(i, None)
 
     def clip(self, i: int) -> ClipData:
         if i in self._cache:
@@ -353,5 +485,5 @@ def nearest_references(descriptors: np.ndarray, candidates: np.ndarray, targets:
     return np.where(valid, order, first)
 
 
-__all__ = ["BuildResult", "ClipData", "Dataset", "build_dataset", "crop_frame", "extract_clip", "lip_descriptors",
-           "nearest_references", "resize_crops"]
+__all__ = ["BuildResult", "ClipData", "Dataset", "build_dataset", "crop_frame", "ensure_phones", "extract_clip",
+           "lip_descriptors", "nearest_references", "resize_crops"]

@@ -8,7 +8,9 @@ prepare (the whole line is needed before the first frame):
    profile's appearance index, the `--reference` ranges, or else the range's own pictures;
 4. stage 1: `SpeechToLandmarkPipeline` turns the line (16 kHz) into mouth and jaw landmarks for
    every frame, with the range's own rigid face points as context and the references as identity
-   (seeded: the same line gives the same mouth every time);
+   (seeded: the same line gives the same mouth every time); a phone-fed model (`phone_features =
+   "visemes"`) also gets the line's phone track (`--transcript` aligned in the settings' language
+   when given, else recognised), as each frame's viseme coverage, and the report shows the track;
 5. per frame, the K reference lips nearest to the generated mouth shape.
 
 render streams one frame in, one frame out, generating in batches of `batch_size` frames (memory
@@ -20,7 +22,8 @@ pixel format. Frames without a usable face and handle frames pass through as the
 
 Settings honoured: device (auto|cpu|cuda), mask mode (auto = lower-face, since the jaw moves;
 mouth), quality (preview: alpha blend), smoothing (temporal Gaussian on the generated points,
-0 to 1 frame), openness (scales generated motion about the actor's mean mouth), actor.
+0 to 1 frame), openness (scales generated motion about the actor's mean mouth), actor; transcript
+and language with a phone-fed model.
 """
 
 from __future__ import annotations
@@ -100,14 +103,26 @@ class MyTalkEngine:
 
         target = np.full_like(points, np.nan)
         steps = models.sampling.steps
+        line_phones = None
+        if found.any() and models.motion.uses_phones:
+            from mytalk.core.engines.mytalk.phones import time_phones
+
+            line_phones = time_phones(job.line, transcript=s.transcript, language=getattr(s, "language", "en"),
+                                      progress=progress, is_cancelled=is_cancelled)
+            check_cancelled(is_cancelled, "preparation")
         if found.any():
             pipeline = SpeechToLandmarkPipeline(models.motion, models.scheduler, device)
             audio = job.line.mono().resampled(models.motion.config.sample_rate).samples[0]
             generator = torch.Generator().manual_seed(models.sampling.seed)
             context = np.where(found[:, None, None], points, np.nan)[:, NUM_CONTENT:]
+            visemes = None
+            if models.motion.uses_phones:
+                from mytalk.core.engines.mytalk.phones import frame_visemes
+
+                visemes = frame_visemes(line_phones, Fraction(job.fps), n)
             out = pipeline(audio, fps=Fraction(job.fps), context=context, references=bank.points,
                            num_inference_steps=steps, guidance_scale=models.sampling.guidance_scale,
-                           eta=models.sampling.eta, generator=generator)
+                           eta=models.sampling.eta, generator=generator, visemes=visemes)
             target = out.landmarks
             content = target[:, :NUM_CONTENT]
             if s.openness != 1.0:
@@ -137,9 +152,11 @@ class MyTalkEngine:
             "crop_px": cfg.image_size,
             "frames_without_face": int((~found).sum()),
             "ignored_settings": {k: v for k, v in (("motion_driver", s.motion_driver), ("transcript", s.transcript))
-                                 if v not in (None, "auto")},
+                                 if v not in (None, "auto") and not (k == "transcript" and models.motion.uses_phones)},
             "prepare_s": round(time.perf_counter() - began, 3),
         }
+        if line_phones is not None:
+            self._report["phones"] = line_phones.summary
 
     def _references(self, job: EngineJob, models: Any, found: np.ndarray, lm: np.ndarray, tracker: Any,
                     progress: ProgressFn, is_cancelled: CancelFn) -> tuple[Any, str]:

@@ -89,6 +89,7 @@ def build_actor(
         data = work / "data"
         result = build_dataset(footage, data, crop_size=a.image_size, crop_box=a.crop_box,
                                tracker_settings=TrackerSettings(face_point=parse_face_point(face)),
+                               phones=cfg.motion_model.phone_features != "none",
                                progress=progress, is_cancelled=is_cancelled)
         dataset = Dataset(data)
         model_dir = work / "model"

@@ -2,7 +2,8 @@
 
 Reads like the paper:
 
-1. the speech becomes an 80-band log-mel (`LogMel`, torch.stft) and then audio tokens per frame;
+1. the speech becomes an 80-band log-mel (`LogMel`, torch.stft) and then audio tokens per frame
+   (for a phone-fed model, plus the embedding of each frame's viseme coverage from the line's phones);
 2. the actor's reference landmarks become identity tokens (the ID extractor);
 3. the mouth and jaw points start as Gaussian noise (drawn from the caller's seeded generator),
    the rest of the face is the clean context of the frames being edited;
@@ -16,7 +17,9 @@ drawn once for the whole line and sliced, so overlapping chunks start from the s
 
 Units: audio (N,) float at `model.config.sample_rate` Hz with sample 0 at the start of the first
 frame; fps a Fraction; context (T, Nx, 2) and references (R, P, 2) canonical units (NaN rows for
-frames without a face are interpolated from their neighbours); output (T, P, 2) canonical.
+frames without a face are interpolated from their neighbours); visemes (T, 11) the line's viseme
+coverage per frame (`phones.frame_visemes`; only for a phone-fed model, None = unknown); output
+(T, P, 2) canonical.
 """
 
 from __future__ import annotations
@@ -101,6 +104,7 @@ class SpeechToLandmarkPipeline:
         guidance_scale: float = 1.0,
         eta: float = 0.0,
         generator: torch.Generator | None = None,
+        visemes: np.ndarray | None = None,
     ) -> SpeechToLandmarkOutput:
         if not 1 <= num_inference_steps <= MAX_STEPS:
             raise ValueError(f"num_inference_steps must be 1..{MAX_STEPS}, got {num_inference_steps}")
@@ -116,7 +120,13 @@ class SpeechToLandmarkPipeline:
         starts = chunk_starts(frames, window)
         windows = [audio_window(mel, Fraction(fps), s, window, cfg.audio_margin_s, cfg.audio_subsamples) for s in starts]
         mel_b, pos_b = collate_windows(windows)
-        audio_tokens = model.encode_audio(mel_b.to(self.device), pos_b.to(self.device))
+        phones_b = None
+        if visemes is not None:
+            v = np.asarray(visemes, np.float32)
+            if v.shape[0] != frames:
+                raise ValueError(f"visemes must have one row per frame ({frames}), got {v.shape}")
+            phones_b = torch.from_numpy(np.stack([v[s : s + window] for s in starts])).to(self.device)
+        audio_tokens = model.encode_audio(mel_b.to(self.device), pos_b.to(self.device), visemes=phones_b)
         b = len(starts)
 
         # 2. reference landmarks → identity tokens

@@ -53,7 +53,7 @@ from mytalk.core.engines.mytalk.config import (
     SchedulerConfig,
     validate,
 )
-from mytalk.core.engines.mytalk.dataset import Dataset, nearest_references, resize_crops
+from mytalk.core.engines.mytalk.dataset import Dataset, ensure_phones, nearest_references, resize_crops
 from mytalk.core.engines.mytalk.discriminator import PatchDiscriminator
 from mytalk.core.engines.mytalk.landmarks import (
     NUM_CONTENT,
@@ -123,8 +123,12 @@ def learning_rate(step: int, total: int, base: float, warmup: int) -> float:
 
 
 def motion_checkpoint_config(model: MotionModelConfig, scheduler: SchedulerConfig) -> dict[str, Any]:
-    """What a motion checkpoint's config (and its hash) covers: the networks and the noise schedule."""
-    return {"model": asdict(model), "scheduler": asdict(scheduler)}
+    """What a motion checkpoint's config (and its hash) covers: the networks and the noise schedule.
+
+    The model part is `MotionModelConfig.stored_dict`: a model without phone input stores exactly
+    what it stored before the key existed, so older checkpoints resume and fine-tune unchanged.
+    """
+    return {"model": model.stored_dict(), "scheduler": asdict(scheduler)}
 
 
 def appearance_checkpoint_config(model: AppearanceModelConfig) -> dict[str, Any]:
@@ -148,13 +152,18 @@ def build_discriminator(config: AppearanceModelConfig) -> PatchDiscriminator:
 
 
 class MotionBatches:
-    """Windows of `window` consecutive frames with a face and sound, from every clip of a dataset."""
+    """Windows of `window` consecutive frames with a face and sound, from every clip of a dataset.
+
+    For a phone-fed model each clip's viseme coverage (T, 11) is computed once from its stored
+    phones and cut with the same frames as the landmarks (zeros for a clip whose phones are unusable).
+    """
 
     def __init__(self, dataset: Dataset, config: MotionModelConfig) -> None:
         self.dataset = dataset
         self.config = config
         self.windows: list[tuple[int, int]] = []
         self.pools: dict[int, np.ndarray] = {}
+        self.visemes: dict[int, np.ndarray] | None = {} if config.phone_features != "none" else None
         w = config.window
         for i in range(len(dataset)):
             if not dataset.manifest["videos"][i].get("has_audio"):
@@ -166,6 +175,10 @@ class MotionBatches:
             ok = np.convolve(found.astype(int), np.ones(w, int), mode="valid") == w
             self.windows += [(i, int(s)) for s in np.flatnonzero(ok)]
             self.pools[i] = np.flatnonzero(found)
+            if self.visemes is not None:
+                from mytalk.core.engines.mytalk.phones import frame_visemes
+
+                self.visemes[i] = frame_visemes(clip.phones, Fraction(clip.fps), clip.num_frames)
         if not self.windows:
             raise UsageError(f"{dataset.folder}: no stretch of {w} consecutive frames with a face and sound; "
                              "add longer footage or use a config with a smaller motion.model window")
@@ -175,7 +188,8 @@ class MotionBatches:
         return np.concatenate([self.dataset.clip(i).points[self.pools[i]] for i in self.pools])
 
     def batch(self, picks: list[tuple[int, int]], rng: np.random.Generator) -> dict[str, torch.Tensor]:
-        """x0 (B, W, P, 2) canonical, mel (B, M, 80), positions (B, W, S), references (B, R, P, 2)."""
+        """x0 (B, W, P, 2) canonical, mel (B, M, 80), positions (B, W, S), references (B, R, P, 2),
+        and for a phone-fed model visemes (B, W, 11)."""
         c = self.config
         points, windows, refs = [], [], []
         for clip_index, start in picks:
@@ -186,8 +200,12 @@ class MotionBatches:
             pool = self.pools[clip_index]
             refs.append(clip.points[rng.choice(pool, size=c.num_refs, replace=pool.size < c.num_refs)])
         mel, pos = collate_windows(windows)
-        return {"x0": torch.from_numpy(np.stack(points).astype(np.float32)), "mel": mel, "positions": pos,
-                "references": torch.from_numpy(np.stack(refs).astype(np.float32))}
+        out = {"x0": torch.from_numpy(np.stack(points).astype(np.float32)), "mel": mel, "positions": pos,
+               "references": torch.from_numpy(np.stack(refs).astype(np.float32))}
+        if self.visemes is not None:
+            cut = [self.visemes[i][s : s + c.window] for i, s in picks]
+            out["visemes"] = torch.from_numpy(np.stack(cut).astype(np.float32))
+        return out
 
     def sample(self, batch_size: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
         picks = [self.windows[int(j)] for j in rng.integers(0, len(self.windows), batch_size)]
@@ -274,7 +292,7 @@ def motion_losses(model: MotionModel, scheduler: DDIMScheduler, batch: dict[str,
     x0 = model.normalise(batch["x0"])
     xt = partial_noise(scheduler, x0, noise, timesteps, torch.from_numpy(content_mask()))
     noisy_content, context = split(xt, NUM_CONTENT)
-    audio = model.encode_audio(batch["mel"], batch["positions"], drop)
+    audio = model.encode_audio(batch["mel"], batch["positions"], drop, batch.get("visemes"))
     id_tokens, _ = model.encode_identity(model.normalise(batch["references"]))
     pred = model.denoiser(noisy_content, context, timesteps, audio, id_tokens).float()
     true = x0[:, :, :NUM_CONTENT]
@@ -409,6 +427,8 @@ def train_motion(
     weights, run_dir = _stage_paths(Path(out_dir), "motion")
     _check_start(weights, run_dir, resume, init)
     ckpt_config = motion_checkpoint_config(mc, config.scheduler)
+    if mc.phone_features != "none":
+        ensure_phones(dataset, progress=progress, is_cancelled=is_cancelled)
     batches = MotionBatches(dataset, mc)
     with seeded(tc.seed):
         model = build_motion(mc)
@@ -461,6 +481,10 @@ def train_motion(
         t = scheduler.sample_timesteps(tc.batch_size, gen).to(dev)
         noise = torch.randn(batch["x0"].shape, generator=gen).to(dev)
         drop = (torch.rand(tc.batch_size, generator=gen) < tc.audio_dropout).to(dev)
+        if "visemes" in batch:
+            # Drawn after the others, so a model without phones trains exactly as before the option existed.
+            keep = (torch.rand(tc.batch_size, generator=gen) >= tc.phone_dropout).to(dev)
+            batch["visemes"] = batch["visemes"] * keep.reshape(-1, 1, 1)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, total, tc.lr, tc.warmup)
         with autocast(dev):

@@ -1,0 +1,133 @@
+"""Recognition for phone timing: English words, or free phones, on utterances of a line.
+
+Two pocketsphinx decoders, both created on first use and reused (not thread-safe):
+
+- words: the bundled en-us LM and dictionary, first pass only (``fwdflat`` off) and at most
+  `WORD_MAX_HMM_PER_FRAME` active HMMs per frame. With the defaults the decoder runs at about
+  0.6x real time on this project's CPUs; these two settings bring it to about 0.2x while the
+  recognised words still overlap the truth (JFK: "... not what your country can do for you ..."),
+  and only their sound matters here, because they are force-aligned afterwards.
+- phone loop: ``allphone`` with the bundled phone LM (en-us-phone.lm.bin), about 0.04x real time.
+
+Utterances: a long line is cut at pauses into pieces of at most `MAX_UTTERANCE_S`, so decoding
+memory stays bounded and a lost search recovers at the next piece.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from mytalk.core.audio.activity import find_pauses
+from mytalk.core.audio.phonemes import ALIGN_RATE, SILENCE, Phone, frame_timing, path_score_per_frame
+from mytalk.core.media.audio import AudioTrack
+
+MAX_UTTERANCE_S = 20.0
+"""Longest piece decoded at once; lines are cut at pauses (or, without one, at this length)."""
+
+SPLIT_MIN_PAUSE_S = 0.25
+"""Pauses at least this long are places to cut a long line."""
+
+WORD_MAX_HMM_PER_FRAME = 3000
+"""Beam cap for word recognition (pocketsphinx ``maxhmmpf``; its default, 30000, is 3x slower)."""
+
+_BYTES_PER_SAMPLE = 2
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """A piece of a line: ``pcm`` (16 kHz mono int16) from ``start_s`` to ``end_s`` of the line."""
+
+    start_s: float
+    end_s: float
+    pcm: bytes
+
+
+@dataclass(frozen=True)
+class LoopResult:
+    """Phone-loop phones (seconds of the line) and the path score in nats per 10 ms frame."""
+
+    phones: list[Phone]
+    score_per_frame: float
+
+
+def split_utterances(line: AudioTrack, pcm: bytes, max_s: float = MAX_UTTERANCE_S) -> list[Utterance]:
+    """``pcm`` (the line at 16 kHz, `phonemes._to_pcm16`) cut at pause midpoints into pieces of at most ``max_s``."""
+    total = len(pcm) // _BYTES_PER_SAMPLE
+    cuts = [0]
+    midpoints = [round((a + b) / 2 * ALIGN_RATE) for a, b in find_pauses(line, min_pause_s=SPLIT_MIN_PAUSE_S)]
+    limit = int(max_s * ALIGN_RATE)
+    while total - cuts[-1] > limit:
+        inside = [m for m in midpoints if cuts[-1] < m <= cuts[-1] + limit]
+        # No pause in reach: a fixed cut; the aligner's silence model absorbs a cut mid-word.
+        cuts.append(inside[-1] if inside and inside[-1] - cuts[-1] > limit // 4 else cuts[-1] + limit)
+    cuts.append(total)
+    return [
+        Utterance(a / ALIGN_RATE, b / ALIGN_RATE, pcm[a * _BYTES_PER_SAMPLE : b * _BYTES_PER_SAMPLE])
+        for a, b in zip(cuts[:-1], cuts[1:], strict=True)
+        if b > a
+    ]
+
+
+class PhoneRecogniser:
+    """Word and phone-loop recognition; decoders are created on first use and reused."""
+
+    def __init__(self) -> None:
+        self._words: Any = None
+        self._loop: Any = None
+
+    def _word_decoder(self) -> Any:
+        if self._words is None:
+            import pocketsphinx
+
+            self._words = pocketsphinx.Decoder(loglevel="ERROR", fwdflat=False, maxhmmpf=WORD_MAX_HMM_PER_FRAME)
+        return self._words
+
+    def _loop_decoder(self) -> Any:
+        if self._loop is None:
+            import pocketsphinx
+
+            model = pocketsphinx.get_model_path()
+            phone_lm = os.path.join(model, "en-us", "en-us-phone.lm.bin")
+            self._loop = pocketsphinx.Decoder(loglevel="ERROR", lm=None, allphone=phone_lm)
+        return self._loop
+
+    def words(self, utterance: Utterance) -> list[str]:
+        """Recognised dictionary words, fillers dropped; [] for none. Variants ("and(2)") are given as
+        the base word: forcing one variant on the aligner can make its phone pass fail."""
+        return [word for word, _, _ in self.word_segments(utterance)]
+
+    def word_segments(self, utterance: Utterance) -> list[tuple[str, float, float]]:
+        """`words` with each word's (start_s, end_s) in seconds of the utterance."""
+        decoder = self._word_decoder()
+        decoder.start_utt()
+        decoder.process_raw(utterance.pcm, full_utt=True)
+        decoder.end_utt()
+        frate, offset = frame_timing(decoder)
+        return [
+            (re.sub(r"\(\d+\)$", "", s.word), max(0.0, s.start_frame / frate + offset), (s.end_frame + 1) / frate + offset)
+            for s in decoder.seg()
+            if not re.match(r"[<\[+]", s.word)
+        ]
+
+    def phone_loop(self, utterance: Utterance) -> LoopResult:
+        """Free phone recognition; noise units (+NSN+, ...) become "SIL"."""
+        decoder = self._loop_decoder()
+        decoder.start_utt()
+        decoder.process_raw(utterance.pcm, full_utt=True)
+        decoder.end_utt()
+        frate, offset = frame_timing(decoder)
+        end_s = utterance.end_s - utterance.start_s
+        phones: list[Phone] = []
+        for seg in decoder.seg():
+            label = seg.word.upper() if seg.word.isalpha() else SILENCE
+            start = max(0.0, seg.start_frame / frate + offset)
+            end = min(end_s, (seg.end_frame + 1) / frate + offset)
+            if end <= start:
+                continue
+            if phones and phones[-1].label == SILENCE and label == SILENCE:
+                label, start = SILENCE, phones.pop().start_s - utterance.start_s
+            phones.append(Phone(label, round(start + utterance.start_s, 4), round(end + utterance.start_s, 4)))
+        return LoopResult(phones, path_score_per_frame(decoder.hyp(), decoder.n_frames()))

@@ -1,0 +1,365 @@
+"""Phone timing for any line: transcript alignment, word recognition, or phone-loop recognition.
+
+The mouth needs to know when each phone is spoken. Three ways to learn it, best first:
+
+- ``"transcript"``: the words are known. English words come from the CMU dictionary, words it
+  lacks (names, numbers) from espeak-ng's pronunciation; other languages are phonemised by espeak-ng
+  and written with the English model's phones (`mytalk.core.audio.ipa_arpabet`). Forced alignment
+  then places every phone to a frame or two.
+- ``"words"``: English without a transcript. Word recognition (bundled en-us LM), then forced
+  alignment of the recognised words. Wrong words still give the right mouth when they sound alike.
+- ``"phone-loop"``: any language. Free phone recognition with the bundled phone LM (``allphone``).
+
+Confidence decides between the last two: ``confidence`` is the forced alignment's path score
+minus the phone loop's path score on the same audio, in nats per 10 ms frame (both acoustic
+scores are relative to the best senone of each frame; the loop's includes its phone-LM penalties,
+so well-fitting words score above it; see `phonemes.path_score_per_frame`).
+Measured (``python -m benchmarks.bench_phones --confidence``), recognised-word alignment minus loop:
+
+- English speech (6 shared audio lines and the audio of 9 shared video clips): 1.04 to 2.88,
+  median 2.28 where the alignment succeeded; on 3 of 15 the alignment of the recognised words
+  failed (-inf: noisy meeting, bobmenendez, swalwell);
+- espeak-ng Spanish and German (5 sentences each, recognised as English): 1.03 to 3.54, median 1.36.
+
+The two overlap (clean synthetic speech fits the acoustic model unusually well), so the measure
+only separates them on average: `WORDS_MIN_CONFIDENCE` = 1.5 keeps 11 of 12 aligned English lines
+and sends 7 of 10 foreign ones to the phone loop. Non-English lines never take the word path
+anyway: the language code decides that.
+
+Long lines are cut into utterances at pauses (at most `MAX_UTTERANCE_S`), so recognition stays
+fast and its memory bounded; the transcript is aligned in one piece (alignment is cheap and
+cannot split words it has not placed yet).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from mytalk.core.audio.activity import find_pauses
+from mytalk.core.audio.espeak import check_language, espeak_languages, ipa_words
+from mytalk.core.audio.ipa_arpabet import ipa_to_arpabet
+from mytalk.core.audio.phone_recognition import LoopResult, PhoneRecogniser, Utterance, split_utterances
+from mytalk.core.audio.phonemes import (
+    ALIGN_RATE,
+    CARVE_MIN_PAUSE_S,
+    SILENCE,
+    WORD_TAG,
+    ForcedAligner,
+    Phone,
+    _to_pcm16,
+    carve_silences,
+    transcript_words,
+)
+from mytalk.core.media.audio import AudioTrack
+from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled, never_cancelled, no_progress
+
+__all__ = ["WORDS_MIN_CONFIDENCE", "PhoneTimer", "PhoneTrack", "espeak_languages", "phone_track"]
+
+WORDS_MIN_CONFIDENCE = 1.5
+"""Word path if (word alignment − phone loop) path score ≥ this, in nats per frame (module docstring)."""
+
+SILENT_PEAK = 1e-3
+"""A line whose samples never exceed this (−60 dBFS) has nothing to time."""
+
+ENGLISH = ("en", "en-us")
+
+ALIGN_BEAMS: dict[str, float] = {}
+"""Aligner settings beyond pocketsphinx's defaults: none. Wider beams (1e-80) were tried for Spanish
+lines that fail ("Final result does not match the grammar") and made JFK's word alignment fail."""
+
+
+@dataclass(frozen=True)
+class PhoneTrack:
+    """Phones of one line and how they were found.
+
+    ``phones``: time order, "SIL" included, seconds from the line's first sample, ARPAbet labels
+    without stress digits (keys of `phonemes.PHONE_VISEME`). ``path``: "transcript", "words",
+    "phone-loop" or "none". ``confidence``: word alignment minus phone loop path score in nats per
+    10 ms frame (see the module docstring), None when not measured. ``details``: per-path figures.
+    """
+
+    phones: tuple[Phone, ...]
+    path: str
+    reason: str
+    confidence: float | None
+    language: str
+    words: tuple[str, ...] = ()
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form; phones as [label, start_s, end_s, word]."""
+        return {
+            "path": self.path,
+            "reason": self.reason,
+            "confidence": self.confidence,
+            "language": self.language,
+            "words": list(self.words),
+            "phones": [[p.label, p.start_s, p.end_s, p.word] for p in self.phones],
+            "details": dict(self.details),
+        }
+
+
+def _spoken_words(transcript: str, language: str) -> list[str]:
+    if language in ENGLISH:
+        return transcript_words(transcript)
+    text = transcript.replace("\u2019", "'").lower()
+    return [w.strip("'") for w in re.findall(r"[\w']+", text) if w.strip("'")]
+
+
+class PhoneTimer:
+    """Holds the pocketsphinx decoders (created on first use, reused across lines; not thread-safe)."""
+
+    def __init__(self) -> None:
+        self._aligner = ForcedAligner(**ALIGN_BEAMS)
+        self._recogniser = PhoneRecogniser()
+        self._known: dict[tuple[str, str], str | None] = {}
+
+    def track(
+        self,
+        line: AudioTrack,
+        *,
+        transcript: str | None = None,
+        language: str = "en",
+        progress: ProgressFn = no_progress,
+        is_cancelled: CancelFn = never_cancelled,
+    ) -> PhoneTrack:
+        """Phones of ``line`` (any rate and channels); never raises for bad audio (path "none").
+
+        Raises `UsageError` for a language code espeak-ng does not know.
+        """
+        code = check_language(language)
+        if line.num_samples < ALIGN_RATE // 10 * line.rate // ALIGN_RATE or float(np.max(np.abs(line.samples), initial=0.0)) < SILENT_PEAK:
+            return PhoneTrack((), "none", "the line is empty or silent, so there are no phones to time", None, code)
+        mono = line.mono()
+        pcm = _to_pcm16(mono)
+        duration = mono.duration_s
+        fallback = ""
+        details: dict[str, Any] = {}
+        if transcript is not None and transcript.strip():
+            result = self._transcript(mono, pcm, transcript, code, details, progress, is_cancelled)
+            if result is not None:
+                return result
+            fallback = f"the transcript could not be aligned ({details.get('transcript_error', 'unknown error')}), so "
+        check_cancelled(is_cancelled, "phone timing")
+        return self._recognise(mono, pcm, duration, code, fallback, details, progress, is_cancelled)[0]
+
+    def recognition_candidates(self, line: AudioTrack, language: str = "en") -> tuple[PhoneTrack, dict[str, tuple[Phone, ...]]]:
+        """Recognition without a transcript, with the phones of every path it tried ("words",
+        "phone-loop"), carved: for benchmarks that judge each path, not only the chosen one."""
+        code = check_language(language)
+        mono = line.mono()
+        return self._recognise(mono, _to_pcm16(mono), mono.duration_s, code, "", {}, no_progress, never_cancelled)
+
+    # -- transcript ---------------------------------------------------------------------------
+
+    def _pronounce(self, words: list[str], language: str) -> tuple[list[str], list[str]]:
+        """Dictionary keys for ``words`` (adding espeak-ng pronunciations as needed), and the
+        words that got no pronunciation at all."""
+        english = language in ENGLISH
+        decoder_words: list[str] = []
+        failed: list[str] = []
+        todo: list[str] = []
+        for word in dict.fromkeys(words):
+            if (word, language) in self._known:
+                continue
+            if english and not self._aligner.unknown_words([word]):
+                self._known[(word, language)] = word
+            else:
+                todo.append(word)
+        voice = "en-us" if english else language
+        for word, ipa in zip(todo, ipa_words(todo, voice), strict=True):
+            phones, _ = ipa_to_arpabet(ipa)
+            key = word if english else f"{word}{WORD_TAG}{language}"
+            if phones and " " not in key:
+                self._aligner.add_pronunciation(key, phones)
+                self._known[(word, language)] = key
+            else:
+                self._known[(word, language)] = None
+        for word in words:
+            known = self._known.get((word, language))
+            if known is None:
+                failed.append(word)
+            else:
+                decoder_words.append(known)
+        return decoder_words, failed
+
+    def _transcript(
+        self, line: AudioTrack, pcm: bytes, transcript: str, language: str, details: dict[str, Any],
+        progress: ProgressFn, is_cancelled: CancelFn,
+    ) -> PhoneTrack | None:
+        words = _spoken_words(transcript, language)
+        if not words:
+            details["transcript_error"] = "it has no words"
+            return None
+        started = time.process_time()
+        if language in ENGLISH:
+            added = [w for w in dict.fromkeys(words) if self._aligner.unknown_words([w])]
+        else:
+            added = list(dict.fromkeys(words))
+        keys, failed = self._pronounce(words, language)
+        details["espeak_words"] = added
+        if failed:
+            details["transcript_error"] = f"no pronunciation for {', '.join(failed[:5])}"
+            return None
+        progress(0, 2, "phone timing: transcript")
+        try:
+            phones, score = self._aligner.align_words(pcm, keys, line.duration_s)
+        except RuntimeError as exc:
+            details["transcript_error"] = str(exc)
+            return None
+        check_cancelled(is_cancelled, "phone timing")
+        progress(1, 2, "phone timing: transcript")
+        loop = self._recogniser.phone_loop(Utterance(0.0, line.duration_s, pcm))
+        confidence = round(score - loop.score_per_frame, 4)
+        details.update(align_attempt=self._aligner.last_attempt, align_score=round(score, 4),
+                       loop_score=round(loop.score_per_frame, 4),
+                       seconds=round(time.process_time() - started, 3))
+        progress(2, 2, "phone timing: transcript")
+        where = "English dictionary" if language in ENGLISH else f"espeak-ng '{language}' phonemes"
+        extra = f", {len(added)} word(s) from espeak-ng" if language in ENGLISH and added else ""
+        reason = (f"the transcript was force-aligned ({where}{extra}); it fits {confidence:+.2f} nats/frame "
+                  "against free phone recognition")
+        return PhoneTrack(tuple(_carve(line, phones)), "transcript", reason, confidence, language, tuple(words), details)
+
+    # -- recognition --------------------------------------------------------------------------
+
+    def _recognise(
+        self, line: AudioTrack, pcm: bytes, duration: float, language: str, fallback: str,
+        details: dict[str, Any], progress: ProgressFn, is_cancelled: CancelFn,
+    ) -> tuple[PhoneTrack, dict[str, tuple[Phone, ...]]]:
+        utterances = split_utterances(line, pcm)
+        english = language in ENGLISH
+        loop_phones: list[Phone] = []
+        word_phones: list[Phone] = []
+        words: list[str] = []
+        loop_score = align_score = 0.0
+        frames = 0
+        seconds = {"words": 0.0, "align": 0.0, "phone_loop": 0.0}
+        total = len(utterances)
+        for i, utt in enumerate(utterances):
+            check_cancelled(is_cancelled, "phone timing")
+            progress(i, total, "phone timing: recognition")
+            n = max(1, round((utt.end_s - utt.start_s) * 100))
+            t0 = time.process_time()
+            loop = self._recogniser.phone_loop(utt)
+            seconds["phone_loop"] += time.process_time() - t0
+            loop_phones += loop.phones
+            loop_score += loop.score_per_frame * n
+            frames += n
+            if not english:
+                continue
+            t0 = time.process_time()
+            segments = self._recogniser.word_segments(utt)
+            recognised = [w for w, _, _ in segments]
+            seconds["words"] += time.process_time() - t0
+            if not recognised:
+                # Nothing but silence or noise here: the loop's phones stand (mostly SIL).
+                word_phones += [p for p in loop.phones]
+                align_score += loop.score_per_frame * n
+                continue
+            t0 = time.process_time()
+            try:
+                phones, score = self._aligner.align_words(utt.pcm, recognised, utt.end_s - utt.start_s)
+                phones = [Phone(p.label, round(p.start_s + utt.start_s, 4), round(p.end_s + utt.start_s, 4), p.word)
+                          for p in phones]
+            except RuntimeError:
+                phones, score, lost = self._align_piecewise(utt, segments, loop)
+                details["piecewise"] = details.get("piecewise", 0) + 1
+                details["piecewise_lost_s"] = round(details.get("piecewise_lost_s", 0.0) + lost, 3)
+            seconds["align"] += time.process_time() - t0
+            words += recognised
+            word_phones += phones
+            align_score += score * n
+        progress(total, total, "phone timing: recognition")
+        details.update(seconds={k: round(v, 3) for k, v in seconds.items()}, utterances=total,
+                       loop_score=round(loop_score / max(frames, 1), 4))
+        candidates = {"phone-loop": tuple(_carve(line, loop_phones))}
+        if word_phones:
+            candidates["words"] = tuple(_carve(line, word_phones))
+        if not any(p.label != SILENCE for p in loop_phones):
+            reason = fallback + "recognition found no speech in the line"
+            return PhoneTrack((), "none", reason, None, language, (), details), candidates
+        if english:
+            confidence = round((align_score - loop_score) / max(frames, 1), 4) if words else None
+            details["align_score"] = round(align_score / max(frames, 1), 4) if words else None
+            if confidence is not None and confidence >= WORDS_MIN_CONFIDENCE:
+                reason = (f"{fallback}recognised English words fit {confidence:+.2f} nats/frame against free "
+                          f"phones (threshold {WORDS_MIN_CONFIDENCE:+.2f}), so their forced alignment is used")
+                return PhoneTrack(candidates["words"], "words", reason, confidence, language,
+                                  tuple(words), details), candidates
+            why = ("no words were recognised" if confidence is None else
+                   f"recognised words fit only {confidence:+.2f} nats/frame against free phones "
+                   f"(threshold {WORDS_MIN_CONFIDENCE:+.2f})")
+            reason = f"{fallback}{why}, so phone-loop recognition is used"
+            return PhoneTrack(candidates["phone-loop"], "phone-loop", reason, confidence, language,
+                              tuple(words), details), candidates
+        reason = (f"{fallback}no transcript and the language is '{language}', which the English word "
+                  "recogniser cannot read, so phone-loop recognition is used")
+        return PhoneTrack(candidates["phone-loop"], "phone-loop", reason, None, language, (), details), candidates
+
+
+    def _align_piecewise(
+        self, utt: Utterance, segments: list[tuple[str, float, float]], loop: LoopResult,
+    ) -> tuple[list[Phone], float, float]:
+        """When the recognised words of ``utt`` cannot be aligned in one piece: each word on its own
+        span of audio (the recogniser's times), the phone loop's phones where a word fails and in the
+        gaps between words. Returns phones (seconds of the line), the path score per frame (the
+        loop's score counted for the lost stretches), and the seconds lost to the loop."""
+        phones: list[Phone] = []
+        total = 0.0
+        lost = 0.0
+        cursor = 0.0
+        length = utt.end_s - utt.start_s
+        loop_rel = [Phone(p.label, p.start_s - utt.start_s, p.end_s - utt.start_s, p.word) for p in loop.phones]
+
+        def from_loop(a: float, b: float) -> list[Phone]:
+            return [Phone(p.label, max(p.start_s, a), min(p.end_s, b), p.word)
+                    for p in loop_rel if p.end_s > a and p.start_s < b and min(p.end_s, b) > max(p.start_s, a)]
+
+        for word, start, end in segments:
+            start, end = max(start, cursor), min(end, length)
+            if end - start < 0.03:
+                continue
+            if start > cursor:
+                phones += from_loop(cursor, start)
+                total += loop.score_per_frame * (start - cursor)
+            a, b = round(start * ALIGN_RATE) * 2, round(end * ALIGN_RATE) * 2
+            try:
+                piece, score = self._aligner.align_words(utt.pcm[a:b], [word], end - start)
+                phones += [Phone(p.label, p.start_s + start, p.end_s + start, p.word) for p in piece]
+                total += score * (end - start)
+            except RuntimeError:
+                phones += from_loop(start, end)
+                total += loop.score_per_frame * (end - start)
+                lost += end - start
+            cursor = end
+        if cursor < length:
+            phones += from_loop(cursor, length)
+            total += loop.score_per_frame * (length - cursor)
+        shifted = [Phone(p.label, round(p.start_s + utt.start_s, 4), round(p.end_s + utt.start_s, 4), p.word)
+                   for p in phones if p.end_s > p.start_s]
+        return shifted, total / max(length, 1e-9), lost
+
+
+def _carve(line: AudioTrack, phones: list[Phone]) -> list[Phone]:
+    """Real pauses are silence, whatever a decoder stretched over them (`carve_silences`)."""
+    pauses = find_pauses(line, min_pause_s=CARVE_MIN_PAUSE_S, edge_guard_s=0.0)
+    return carve_silences(phones, [(round(a, 4), round(b, 4)) for a, b in pauses])
+
+
+def phone_track(
+    line: AudioTrack,
+    *,
+    transcript: str | None = None,
+    language: str = "en",
+    progress: ProgressFn = no_progress,
+    is_cancelled: CancelFn = never_cancelled,
+) -> PhoneTrack:
+    """Phones of one line with a fresh `PhoneTimer` (use one timer for many lines)."""
+    return PhoneTimer().track(line, transcript=transcript, language=language, progress=progress,
+                              is_cancelled=is_cancelled)
