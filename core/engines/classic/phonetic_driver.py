@@ -91,6 +91,12 @@ LOUDNESS_WEIGHT = 0.3
 """Loudness (1-4 kHz envelope, z-scored over the line's voiced frames) moves the aperture by 0.3 of the
 plan's own aperture spread per standard deviation: louder syllables open wider."""
 
+MAX_GAIN = 2.5
+"""The line's aperture is matched to the actor's speaking range (mean and spread over voiced reference
+frames): a mix of per-phone means regresses to the middle (the plan's spread was 0.45-0.75 of the
+actor's on the shared clips), which reads as mumbling and leaves the output's motion under the
+tracker's noise. The gain is capped at 2.5 so a flat line is not blown up."""
+
 LEAD_RANGE = (-1, 3)
 """Lip leads accepted from the reference (frames, mouth before sound positive); a measurement outside it
 is a side peak of the speech rhythm and the prior lead is used."""
@@ -218,8 +224,9 @@ class PhoneticModel:
 
     table: (F, K) components per phone of `PHONE_SET`; prior: (F, K) the phonetic prior in the actor's
     range; context_keys: (C,) encoded viseme triples with context_offsets (C, K); aperture_axis: (K,)
-    reads the aperture (canonical units) off components, up to a constant; lead: frames the lips lead
-    the phones.
+    reads the aperture (canonical units) off components, up to a constant; voiced_aperture: (2,) mean
+    and standard deviation of that reading over the reference's voiced frames; lead: frames the lips
+    lead the phones.
     """
 
     table: np.ndarray
@@ -227,6 +234,7 @@ class PhoneticModel:
     context_keys: np.ndarray
     context_offsets: np.ndarray
     aperture_axis: np.ndarray
+    voiced_aperture: np.ndarray
     lead: int
     info: dict[str, Any] = field(default_factory=dict)
 
@@ -238,6 +246,7 @@ class PhoneticModel:
         coverage: np.ndarray,
         labelled: np.ndarray,
         blocks: np.ndarray,
+        voiced: np.ndarray,
         fps: float,
     ) -> PhoneticModel:
         """Learn from reference rows.
@@ -245,6 +254,7 @@ class PhoneticModel:
         speech: the actor's fitted shape space. shapes: (M, P, 3) frontal lower faces (NaN without a
         face). coverage: (M, F) `phone_coverage` of each row's own audio. labelled: (M,) rows whose
         phones may be learned from (audio allowed and labelled). blocks: (M,) contiguous-run labels.
+        voiced: (M,) rows where the footage speaks (its own voice probability over 0.5).
         """
         found = np.isfinite(shapes).all(axis=(1, 2))
         comps = np.full((shapes.shape[0], speech.basis.shape[0]), np.nan)
@@ -296,6 +306,9 @@ class PhoneticModel:
         axis = np.zeros(k)
         if found.sum() >= 5 and np.nanstd(ap) > 0:
             axis = np.linalg.lstsq(np.c_[comps[found], np.ones(int(found.sum()))], ap[found], rcond=None)[0][:k]
+        speaking = found & np.asarray(voiced, bool)
+        reading = comps[speaking] @ axis if speaking.sum() >= 5 else (comps[found] @ axis if found.any() else np.zeros(1))
+        voiced_aperture = np.array([float(np.mean(reading)), float(np.std(reading))])
 
         # The lead: the true aperture against the prior openness of the reference's own phones.
         lead, lead_info = PRIOR_LEAD, {"measured": None, "reliable": False}
@@ -318,7 +331,7 @@ class PhoneticModel:
             "aperture_range": [round(float(lo), 4), round(float(hi), 4)],
         }
         return cls(table=table, prior=prior, context_keys=keys, context_offsets=offsets, aperture_axis=axis,
-                   lead=lead, info=info)
+                   voiced_aperture=voiced_aperture, lead=lead, info=info)
 
     def plan(
         self,
@@ -353,13 +366,22 @@ class PhoneticModel:
         gate = prob[shown] if t_count else prob
         voiced = gate > 0.5
         norm2 = float(self.aperture_axis @ self.aperture_axis)
+        direction = self.aperture_axis / norm2 if norm2 > 0 else self.aperture_axis
+        if voiced.sum() >= 5 and norm2 > 0:
+            # Match the line's speaking aperture to the actor's (`MAX_GAIN`): an affine map along the
+            # aperture direction, so the phones' ordering of shapes is kept.
+            reading = comps @ self.aperture_axis
+            mean, spread = float(reading[voiced].mean()), float(reading[voiced].std())
+            gain = min(MAX_GAIN, float(self.voiced_aperture[1]) / spread) if spread > 1e-9 else 1.0
+            wanted = float(self.voiced_aperture[0]) + gain * (reading - mean)
+            comps = comps + (wanted - reading)[:, None] * direction[None, :]
         if loudness is not None and voiced.sum() >= 5 and norm2 > 0:
             env = np.asarray(loudness, np.float64)[shown]
             env = np.where(np.isfinite(env), env, np.nanmin(env) if np.isfinite(env).any() else 0.0)
             env = gaussian_filter1d(env, 1.0) if t_count > 1 else env
             z = np.clip((env - env[voiced].mean()) / (env[voiced].std() + 1e-9), -3.0, 3.0)
             spread = float(np.std((comps @ self.aperture_axis)[voiced]))
-            comps = comps + (LOUDNESS_WEIGHT * spread * z)[:, None] * (self.aperture_axis / norm2)[None, :]
+            comps = comps + (LOUDNESS_WEIGHT * spread * z)[:, None] * direction[None, :]
         shapes = speech.shapes_from(comps)
         closed_vis = VISEMES.index("closed")
         # A closure shuts the lips both where the sound has it (the stop's closure phase) and where
@@ -377,7 +399,7 @@ class PhoneticModel:
 
     # --- storage -------------------------------------------------------------------------------
 
-    _ARRAYS = ("table", "prior", "context_offsets", "aperture_axis")
+    _ARRAYS = ("table", "prior", "context_offsets", "aperture_axis", "voiced_aperture")
 
     def state(self) -> dict[str, np.ndarray]:
         """Plain arrays for `np.savez` (no pickles); `from_state` reverses it."""

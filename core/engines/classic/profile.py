@@ -257,12 +257,12 @@ class ActorProfile:
             with np.load(folder / "profile.npz", allow_pickle=False) as data:
                 arrays = {k: data[k] for k in data.files}
             crops = [(folder / "crops" / f"{k:05d}.png").read_bytes() for k in range(int(meta["crops"]))]
+            phonetic = PhoneticModel.from_state(arrays, meta.get("phonetic_info"))
         except (OSError, ValueError, KeyError) as error:
             raise MediaFormatError(f"actor profile {folder} is damaged ({error}); rebuild it with 'mytalk actor build'") from None
         frames = ReferenceFrames(**{n: arrays[f"ref_{n}"] for n in ReferenceFrames.FIELDS})
         appearance = AppearanceIndex(arrays["app_rows"], arrays["app_boxes"], arrays["app_landmarks"], crops)
         speech = SpeechModel.from_state(arrays, meta.get("speech_info"))
-        phonetic = PhoneticModel.from_state(arrays, meta.get("phonetic_info"))
         sources = [ProfileSource(**s) for s in meta["sources"]]
         return cls(name=meta.get("name"), sources=sources, frames=frames, appearance=appearance, speech=speech,
                    phonetic=phonetic, fps=float(meta["fps"]), created=meta.get("created", ""), version=meta["version"],
@@ -507,7 +507,7 @@ def build_profile(
                              frames.audio_ok, frames.speech.astype(np.float64), frames.aperture.astype(np.float64),
                              frames.envelope.astype(np.float64), fps_mean)
     phonetic = PhoneticModel.fit(speech, frames.shapes.astype(np.float64), frames.phones.astype(np.float64),
-                                 frames.labelled, frames.block, fps_mean)
+                                 frames.labelled, frames.block, frames.speech > 0.5, fps_mean)
     phonetic.info["reference_labels"] = labels
 
     confidence = np.concatenate([[o.confidence for o in obs] for obs in observations])
