@@ -11,10 +11,12 @@ import numpy as np
 import pytest
 
 from benchmarks.eval import metrics
+from benchmarks.eval.__main__ import build_parser
 from benchmarks.eval.protocols.base import PlanFigures, plan_figures, planned_apertures
 from benchmarks.eval.protocols.closures import JFK_TEXT, cut_point, word_runs
 from benchmarks.eval.report import markdown
-from benchmarks.eval.runner import summarise
+from benchmarks.eval.runner import make_tool, summarise
+from benchmarks.eval.settings import SETTINGS
 from benchmarks.eval.tools import MyTalkTool, ToolJob, ToolRun
 from benchmarks.eval.voices import KNOWN_TEXT_LINES
 from mytalk.core.audio.phonemes import Phone, transcript_words
@@ -200,6 +202,19 @@ def test_transcript_is_passed_and_language_only_when_set() -> None:
     assert "--language" not in english
     spanish = tool.command(ToolJob(**base, transcript="hola", language="es"))  # type: ignore[arg-type]
     assert spanish[spanish.index("--language") + 1] == "es"
+
+
+def test_motion_driver_reaches_the_command_line_only_when_asked_for() -> None:
+    base = dict(video=Path("v.mp4"), audio=Path("a.wav"), output=Path("o.mkv"), report=Path("r.json"), start=0, stop=10)
+    assert "--motion-driver" not in MyTalkTool("classic", executable=Path("/bin/mytalk")).command(ToolJob(**base))  # type: ignore[arg-type]
+    args = build_parser().parse_args(["--engine", "classic", "--out", "o", "--motion-driver", "speech"])
+    tool = make_tool(args.engine, SETTINGS["fast"], args.motion_driver)
+    assert isinstance(tool, MyTalkTool)
+    cmd = tool.command(ToolJob(**base))  # type: ignore[arg-type]
+    assert cmd[cmd.index("--motion-driver") + 1] == "speech"
+    assert build_parser().parse_args(["--engine", "classic", "--out", "o"]).motion_driver is None
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--engine", "classic", "--out", "o", "--motion-driver", "loud"])
 
 
 # --- report ------------------------------------------------------------------------------------------------

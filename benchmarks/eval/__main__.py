@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="shared: dub with the shared (all English) speech files only (default); "
                              "with-synthetic: also synthetic Spanish and German lines spoken by espeak-ng "
                              "into OUT/voices/, marked as synthetic in the report")
+    parser.add_argument("--motion-driver", choices=("auto", "guide", "phonetic", "speech"), default=None,
+                        help="passed to `mytalk sync --motion-driver` (speech = the previous loudness-driven driver); "
+                             "default: not passed, the product's own default")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     return parser
 
@@ -118,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = RunOptions(
         engine=args.engine, clips=tuple(clips), out=out, settings=settings, media_dir=media,
         protocols=protocols, cache_dir=cache, keep_outputs=args.keep_outputs, repeat=args.repeat,
-        dub_voices=tuple(voices),
+        dub_voices=tuple(voices), motion_driver=args.motion_driver,
     )
     try:
         report = evaluate(options, log)

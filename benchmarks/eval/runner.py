@@ -49,9 +49,11 @@ class RunOptions:
     repeat: int = 1
     dub_voices: tuple[Path, ...] = ()
     """Extra speech files for the dub rotation (synthetic non-English lines); empty = shared only."""
+    motion_driver: str | None = None
+    """`mytalk sync --motion-driver` for the product's engine; None = not passed (the product's default)."""
 
 
-def make_tool(engine: str, settings: EvalSettings) -> Tool:
+def make_tool(engine: str, settings: EvalSettings, motion_driver: str | None = None) -> Tool:
     """`ref:do-nothing` and `ref:oracle` are the suite's references; any other name is a product engine."""
     if engine == DO_NOTHING:
         return DoNothingTool()
@@ -59,7 +61,7 @@ def make_tool(engine: str, settings: EvalSettings) -> Tool:
         return OracleTool()
     if engine.startswith("ref:"):
         raise ValueError(f"unknown reference tool {engine!r}; the suite has {DO_NOTHING} and {ORACLE}")
-    return MyTalkTool(engine, timeout_s=settings.tool_timeout_s)
+    return MyTalkTool(engine, timeout_s=settings.tool_timeout_s, motion_driver=motion_driver)
 
 
 def _clip_info(ctx: ClipContext) -> dict[str, Any]:
@@ -86,7 +88,9 @@ def _cleanup(result: dict[str, Any], keep: bool) -> None:
 def evaluate(options: RunOptions, log: Log = lambda _: None) -> dict[str, Any]:
     """Run the protocols and return the report (see `report.py` for writing it)."""
     began = time.perf_counter()
-    tool = make_tool(options.engine, options.settings)
+    if options.motion_driver is not None and options.engine.startswith("ref:"):
+        raise ValueError(f"--motion-driver applies to a product engine, not to the reference tool {options.engine}")
+    tool = make_tool(options.engine, options.settings, options.motion_driver)
     store = LandmarkStore(options.cache_dir)
     clips: dict[str, Any] = {}
     for clip in options.clips:
@@ -125,7 +129,8 @@ def evaluate(options: RunOptions, log: Log = lambda _: None) -> dict[str, Any]:
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "engine": options.engine,
         "reference_tool": options.engine.startswith("ref:"),
-        "setting": options.settings.to_dict(),
+        "setting": {**options.settings.to_dict(),
+                    **({"motion_driver": options.motion_driver} if options.motion_driver is not None else {})},
         "media_dir": str(options.media_dir),
         "protocols": list(options.protocols),
         "repeat": options.repeat,

@@ -95,16 +95,19 @@ class MyTalkTool:
     """`mytalk sync --engine NAME`, as a subprocess of the installed console script.
 
     `MYTALK_HOME` and the rest of the environment are inherited, so a test's isolated user folder
-    applies to the tool too.
+    applies to the tool too. motion_driver: `--motion-driver` for every job (auto, guide, phonetic,
+    speech), passed only when set (None: the product's default).
     """
 
     is_reference = False
 
-    def __init__(self, engine: str, timeout_s: float = 1800.0, executable: Path | None = None) -> None:
+    def __init__(self, engine: str, timeout_s: float = 1800.0, executable: Path | None = None,
+                 motion_driver: str | None = None) -> None:
         self.engine = engine
         self.name = engine
         self.timeout_s = timeout_s
         self.executable = executable or mytalk_executable()
+        self.motion_driver = motion_driver
 
     def supports(self, protocol: str) -> bool:
         return True
@@ -123,6 +126,8 @@ class MyTalkTool:
             cmd += ["--transcript", job.transcript]
         if job.language is not None:
             cmd += ["--language", job.language]
+        if self.motion_driver is not None:
+            cmd += ["--motion-driver", self.motion_driver]
         return cmd
 
     def run(self, job: ToolJob) -> ToolRun:

@@ -208,7 +208,10 @@ def _key(triple: np.ndarray) -> np.ndarray:
 @dataclass
 class PhoneticPlan:
     """A line planned by phones. shapes: (T, P, 3) frontal lower face. gate: (T,) 1 = speaking shape,
-    0 = closed. phones / visemes: (T,) labels the mouth shows (lead applied). closures: (T,) bool."""
+    0 = closed. phones / visemes: (T,) labels the mouth shows (lead applied). closures: (T,) bool.
+    stage_apertures: the plan's aperture (canonical units, (T,) each) after each step, so a benchmark
+    can see where motion is lost: "phones" (per-phone shapes mixed and smoothed), "range" (matched to
+    the actor's speaking range), "loudness", "gated" (closures and pauses: the plan itself)."""
 
     shapes: np.ndarray
     gate: np.ndarray
@@ -216,6 +219,7 @@ class PhoneticPlan:
     visemes: list[str]
     closures: np.ndarray
     report: dict[str, Any] = field(default_factory=dict)
+    stage_apertures: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass
@@ -365,6 +369,7 @@ class PhoneticModel:
         prob = np.asarray(speech_prob, np.float64)
         gate = prob[shown] if t_count else prob
         voiced = gate > 0.5
+        stages = {"phones": comps @ self.aperture_axis}
         norm2 = float(self.aperture_axis @ self.aperture_axis)
         direction = self.aperture_axis / norm2 if norm2 > 0 else self.aperture_axis
         if voiced.sum() >= 5 and norm2 > 0:
@@ -375,6 +380,7 @@ class PhoneticModel:
             gain = min(MAX_GAIN, float(self.voiced_aperture[1]) / spread) if spread > 1e-9 else 1.0
             wanted = float(self.voiced_aperture[0]) + gain * (reading - mean)
             comps = comps + (wanted - reading)[:, None] * direction[None, :]
+        stages["range"] = comps @ self.aperture_axis
         if loudness is not None and voiced.sum() >= 5 and norm2 > 0:
             env = np.asarray(loudness, np.float64)[shown]
             env = np.where(np.isfinite(env), env, np.nanmin(env) if np.isfinite(env).any() else 0.0)
@@ -382,6 +388,7 @@ class PhoneticModel:
             z = np.clip((env - env[voiced].mean()) / (env[voiced].std() + 1e-9), -3.0, 3.0)
             spread = float(np.std((comps @ self.aperture_axis)[voiced]))
             comps = comps + (LOUDNESS_WEIGHT * spread * z)[:, None] * direction[None, :]
+        stages["loudness"] = comps @ self.aperture_axis
         shapes = speech.shapes_from(comps)
         closed_vis = VISEMES.index("closed")
         # A closure shuts the lips both where the sound has it (the stop's closure phase) and where
@@ -395,7 +402,9 @@ class PhoneticModel:
         visemes = [VISEMES[_VISEME_OF[i]] for i in labels]
         report = {"lead_frames": self.lead, "closure_frames": int(closures.sum()),
                   "rest_frames": int((gate < 0.5).sum()), "speaking_frames": int(voiced.sum())}
-        return PhoneticPlan(shapes=shapes, gate=gate, phones=names, visemes=visemes, closures=closures, report=report)
+        stages["gated"] = aperture(shapes)
+        return PhoneticPlan(shapes=shapes, gate=gate, phones=names, visemes=visemes, closures=closures, report=report,
+                            stage_apertures=stages)
 
     # --- storage -------------------------------------------------------------------------------
 

@@ -47,6 +47,7 @@ from mytalk.core.face.regions import LIPS_INNER, LIPS_OUTER
 _LF = lower_face_index()
 _ANCHORS = np.setdiff1d(np.arange(478), _LF)
 _INNER = np.asarray(LIPS_INNER, np.intp)
+_OUTER = np.asarray(LIPS_OUTER, np.intp)
 
 INNER_FEATHER_PX = 0.5
 """Soft edge (Gaussian sigma, px) between the frame's own inner lip edge and the retrieved opening. The
@@ -139,8 +140,8 @@ def _warp_supersampled(
     and the gap comes out as a saw-tooth. Two remedies: sub-pixel samples averaged by a box filter
     (`cv2.INTER_AREA`) smooth the lip edges, and where the map squeezes by more than 1.5x (fully
     from 3x) the result fades to the same warp of `squeezed()`, the image with its opening filled by
-    its mean colour (h, w, C like `image`; made only when needed), so a closing mouth shows an even
-    dark line.
+    the lips' seam colour (h, w, C like `image`; made only when needed, see `_fill_opening`), so a
+    closing mouth shows lips meeting at an even seam.
     Returns (warped (h, w, C) float32, valid (h, w) bool).
     """
     k = max(1, int(settings.supersample))
@@ -161,16 +162,23 @@ def _warp_supersampled(
     return out, valid
 
 
+SEAM_SHADE = 0.8
+"""Closed lips meet along a seam a little darker than the lips themselves. A closing mouth squeezes its
+opening into that seam, so the opening is filled with the lips' own colour × 0.8 before it is squeezed:
+with the opening's mean colour instead, a mouth closed over bright teeth kept a light, speckled line
+between the lips, and the tracker read it as a gap of 0.02-0.03 IOD (a p/b/m that never shut)."""
+
+
 def _fill_opening(image: np.ndarray, polygon: np.ndarray, origin: tuple[int, int]) -> np.ndarray:
     """`image` with the mouth opening (inner-lip polygon, continuous px; image origin at `origin`) and a
-    2 px rim replaced by the opening's mean colour: what a closing mouth squeezes into its gap.
+    2 px rim replaced by a lip-seam colour (`SEAM_SHADE`): what a closing mouth squeezes into its gap.
 
     Only the polygon's neighbourhood is touched (a copy of `image` is returned when anything changes).
     """
     pts = np.asarray(polygon, np.float64) - np.asarray(origin, np.float64)
     h, w = image.shape[:2]
-    bx0, by0 = max(int(np.floor(pts[:, 0].min())) - 6, 0), max(int(np.floor(pts[:, 1].min())) - 6, 0)
-    bx1, by1 = min(int(np.ceil(pts[:, 0].max())) + 6, w), min(int(np.ceil(pts[:, 1].max())) + 6, h)
+    bx0, by0 = max(int(np.floor(pts[:, 0].min())) - 10, 0), max(int(np.floor(pts[:, 1].min())) - 10, 0)
+    bx1, by1 = min(int(np.ceil(pts[:, 0].max())) + 10, w), min(int(np.ceil(pts[:, 1].max())) + 10, h)
     if bx1 <= bx0 or by1 <= by0:
         return image
     alpha = _inner_alpha(pts, (bx0, by0, bx1, by1))
@@ -181,10 +189,34 @@ def _fill_opening(image: np.ndarray, polygon: np.ndarray, origin: tuple[int, int
     if total < 1.0:
         return image
     patch = image[by0:by1, bx0:bx1]
-    mean = (patch * alpha[..., None]).reshape(-1, image.shape[2]).sum(axis=0) / total
+    # The lips: a band 2-5 px outside the tracked inner lip line, all round the opening.
+    band = np.clip(cv2.dilate(alpha, np.ones((11, 11), np.uint8)) - alpha, 0.0, 1.0)
+    if float(band.sum()) >= 1.0:
+        colour = SEAM_SHADE * (patch * band[..., None]).reshape(-1, image.shape[2]).sum(axis=0) / float(band.sum())
+    else:
+        colour = (patch * alpha[..., None]).reshape(-1, image.shape[2]).sum(axis=0) / total
     out = image.copy()
-    out[by0:by1, bx0:bx1] = patch + alpha[..., None] * (mean.astype(np.float32) - patch)
+    out[by0:by1, bx0:bx1] = patch + alpha[..., None] * (colour.astype(np.float32) - patch)
     return out
+
+
+CLOSE_BELOW_IOD = 0.02
+"""Where the plan shuts the lips (inner gap under 0.02 IOD) over a frame whose mouth is open, the whole lips
+come from the retrieved reference mouth (a real closed mouth of the actor), not only its opening: the
+tracker puts the inner lip line inside the real lip edge on an open mouth, so the frame's own lips,
+warped shut, kept a band of teeth between them (measured on Katie Hill: p/b/m frames planned at
+0.003 IOD rendered with a 0.02-0.07 IOD gap, and a light speckled seam)."""
+
+
+def _lips_alpha(outer: np.ndarray, box: tuple[int, int, int, int], feather_px: float) -> np.ndarray:
+    """Float32 alpha of the lips (outer lip loop, continuous px) over `box`, grown and feathered by
+    `feather_px` so the reference's lips meet the frame's skin without a seam."""
+    alpha = _inner_alpha(outer, box)
+    if not alpha.any() or feather_px <= 0:
+        return alpha
+    k = 2 * int(np.ceil(feather_px)) + 1
+    alpha = cv2.dilate(alpha, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    return cv2.GaussianBlur(alpha, (0, 0), feather_px)
 
 
 RING_MARGIN_IOD = 0.3
@@ -368,7 +400,13 @@ class MouthRenderer:
         base, valid1 = _warp_supersampled(src_all, dst_all, lbox, self.topology.triangles, layer_image, self.settings,
                                           lambda: _fill_opening(layer_image, inner_src, (0, 0)))
         region = (slice(lbox[1], lbox[3]), slice(lbox[0], lbox[2]))
-        base = np.where(valid1[..., None], base, bg[region])
+        fallback = bg[region]
+        if take is None and not valid1.all():
+            # Pixels no triangle maps (where the planned inner lips meet or cross, a closed mouth's seam
+            # has zero area) would show the frame as shot: over an open mouth, a row of teeth between
+            # lips that the plan shut. They show the frame with its opening filled by the seam instead.
+            fallback = _fill_opening(bg, inner_src, (0, 0))[region]
+        base = np.where(valid1[..., None], base, fallback)
         generated = base
         if take is None and entry >= 0 and mouth_weight > 0:
             dst = local(target)
@@ -384,6 +422,11 @@ class MouthRenderer:
             gap = float(np.linalg.norm(tgt_pts[14] - tgt_pts[13])) / max(iod, 1e-6)
             opening = float(np.clip((gap - OPENING_IOD[0]) / (OPENING_IOD[1] - OPENING_IOD[0]), 0.0, 1.0))
             inside = _inner_alpha(local(tgt_pts[_INNER]), lbox) * valid.astype(np.float32) * np.float32(mouth_weight * opening)
+            src_gap = float(np.linalg.norm(src_pts[14] - src_pts[13])) / max(iod, 1e-6)
+            closing = float(np.clip((src_gap - gap) / CLOSE_BELOW_IOD - 1.0, 0.0, 1.0)) if gap < CLOSE_BELOW_IOD else 0.0
+            if closing > 0:
+                lips = _lips_alpha(local(tgt_pts[_OUTER]), lbox, 0.02 * iod * scale)
+                inside = np.maximum(inside, lips * valid.astype(np.float32) * np.float32(mouth_weight * closing))
             if ring_alpha.max() > 0 and inside.max() > 0:
                 # Exposure and white balance from the lips and skin around them, where both layers show
                 # the same anatomy; only the opening (teeth, tongue, dark) is then taken from the reference.
