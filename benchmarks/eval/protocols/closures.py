@@ -252,11 +252,19 @@ def run(ctx: ClipContext, tool: Tool) -> dict[str, Any]:
     lines, note = known_lines(ctx.media_dir, ctx.voices_dir or ctx.workdir / "voices")
     if not lines:
         return {**not_applicable(tool, NAME), "skipped": f"no line with known words ({JFK_AUDIO} missing)"}
-    line = pick_line(ctx, lines)
-    placed = place_line(ctx, line)
+    # The clip's line in rotation; when it cannot be fitted to the window (JFK's pause-free opening is
+    # longer than an 8 s window), the next line in rotation that fits.
+    first = pick_line(ctx, lines)
+    start = lines.index(first)
+    line, placed = first, None
+    for k in range(len(lines)):
+        line = lines[(start + k) % len(lines)]
+        placed = place_line(ctx, line)
+        if placed is not None:
+            break
     if placed is None:
         return {**not_applicable(tool, NAME),
-                "skipped": f"{line.audio.name} could not be aligned or fitted to the {ctx.window}-frame window"}
+                "skipped": f"no known-text line could be aligned or fitted to the {ctx.window}-frame window"}
     n = placed.frames
     line_path = folder / "line.wav"
     write_wav(line_path, placed.samples, LINE_RATE)
