@@ -114,7 +114,7 @@ def measure(clip: Path, out: Path, store: LandmarkStore, motion_driver: str | No
     if not run.ok:
         return ClipChain(clip.name, (start, stop), None, None, None, error=f"exit {run.exit_code}: {run.first_error_line}")
     engine = (run.report or {}).get("engine_report", {})
-    phones = engine.get("motion", {}).get("phones", {})
+    phones = engine.get("phones") or engine.get("motion", {}).get("phones", {})
     chain = ClipChain(clip.name, (start, stop), engine.get("driver"), phones.get("path"), phones.get("lag_frames"))
 
     window_ap = ctx.source_track(0, stop).aperture()

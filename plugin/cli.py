@@ -98,7 +98,8 @@ def _add_sync_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report", type=Path, help="write a JSON report here")
     parser.add_argument("--quality", choices=("preview", "final"), default="final")
     parser.add_argument("--actor", help="actor profile to use")
-    parser.add_argument("--motion-driver", choices=("auto", "guide", "phonetic", "speech"), default="auto")
+    parser.add_argument("--motion-driver", choices=("auto", "guide", "phonetic", "speech"), default="auto",
+                        help="guide: re-time the take (same words); phonetic: shape by the line's phones; speech: by its loudness")
     parser.add_argument("--openness", type=float, default=1.0, help="mouth-openness strength (1.0 = as learned)")
     parser.add_argument("--smoothing", type=float, default=0.5, help="temporal smoothing 0-1")
     parser.add_argument("--mask", dest="mask_mode", choices=("auto", "mouth", "lower-face"), default="auto")
@@ -148,6 +149,9 @@ def _add_neural_commands(commands: argparse._SubParsersAction, actor_build: argp
     dataset_build.add_argument("-o", "--output", type=Path, required=True, help="dataset folder (created, or resumed)")
     dataset_build.add_argument("--crop-size", type=int, default=128, help="side of the aligned mouth crops in px (default 128)")
     dataset_build.add_argument("--face", help="pixel X,Y of the face to track when there are several")
+    dataset_build.add_argument("--phones", action="store_true",
+                               help="also time each clip's phones (for a motion model with phone_features = \"visemes\")")
+    dataset_build.add_argument("--language", default="en", metavar="CODE", help="language of the clips' speech (with --phones)")
     dataset_build.add_argument("--quiet", action="store_true", help="no progress bar")
     train_parser = commands.add_parser("train", help="train a stage of the mytalk engine on a dataset")
     train_parser.add_argument("stage", choices=("motion", "appearance"))
@@ -223,8 +227,11 @@ def _run_dataset(args: argparse.Namespace) -> int:
     from mytalk.core.jobs.request import parse_face_point
 
     bar = ProgressBar(sys.stderr, enabled=not args.quiet and sys.stderr.isatty())
+    from mytalk.core.jobs.request import check_language
+
     result = build_dataset(args.videos, args.output, crop_size=args.crop_size,
-                           tracker_settings=TrackerSettings(face_point=parse_face_point(args.face)), progress=bar)
+                           tracker_settings=TrackerSettings(face_point=parse_face_point(args.face)),
+                           phones=args.phones, language=check_language(args.language), progress=bar)
     if not args.quiet:
         videos = result.manifest["videos"]
         print(f"dataset {args.output}: {len(videos)} video(s), {sum(v['frames_with_face'] for v in videos)} frames "

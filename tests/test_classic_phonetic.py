@@ -164,7 +164,7 @@ def test_a_transcript_drives_the_mouth_by_its_phones(tmp_path: Path) -> None:
     report = _sync(tmp_path, jfk, "--transcript", "And so, my fellow Americans")
     motion = report["engine_report"]["motion"]
     assert report["engine_report"]["driver"] == "phonetic"
-    assert motion["phones"]["path"] == "transcript"
+    assert report["engine_report"]["phones"]["path"] == "transcript"
     assert motion["driver_decision"].startswith("phonetic")
     frames = report["frames"]
     # The M of "my" and of "Americans" are planned as closures, with the lips shut.
@@ -174,7 +174,8 @@ def test_a_transcript_drives_the_mouth_by_its_phones(tmp_path: Path) -> None:
     opened = [f["planned_aperture"] for f in frames if f.get("viseme") == "open" and f.get("planned_aperture")]
     assert opened and np.median(opened) > 0.05
     # The phone track itself, in seconds of the line, for the panel's lane.
-    assert motion["phones"]["phones"] and {"M", "AY"} <= {p[0] for p in motion["phones"]["phones"]}
+    phones = report["engine_report"]["phones"]["phones"]
+    assert phones and {"M", "AY"} <= {p[0] for p in phones}
 
 
 @pytest.mark.media
@@ -190,7 +191,7 @@ def test_a_spanish_transcript_is_timed_through_espeak(tmp_path: Path) -> None:
     line = tmp_path / "es.wav"
     wavfile.write(str(line), 48_000, np.clip(np.round(samples * 32767), -32768, 32767).astype(np.int16))
     report = _sync(tmp_path, line, "--transcript", text, "--language", "es")
-    phones = report["engine_report"]["motion"]["phones"]
+    phones = report["engine_report"]["phones"]
     assert report["engine_report"]["driver"] == "phonetic"
     assert phones["path"] == "transcript" and phones["language"] == "es"
     assert sum(1 for f in report["frames"] if f.get("viseme") == "closed") >= 3  # m, m, p, m, b
@@ -206,4 +207,5 @@ def test_a_silent_line_falls_back_to_the_speech_driver_and_rests(tmp_path: Path)
     report = _sync(tmp_path, line)
     motion = report["engine_report"]["motion"]
     assert report["engine_report"]["driver"] == "speech"
-    assert motion["driver_decision"].startswith("speech:") and motion["phones"]["path"] == "none"
+    assert motion["driver_decision"].startswith("speech:")
+    assert report["engine_report"]["phones"]["path"] == "none"

@@ -165,8 +165,12 @@ class ClassicEngine:
         self._mouth_weight = retrieval_weight(points, source, valid)
         self._selection = select_path(index_desc, profile.frames.block[app.rows], profile.frames.frame[app.rows],
                                       shape_descriptors(points), valid)
+        # The line's phone track sits at the top of the engine report, where every engine puts it
+        # (the panel's viseme lane reads it there); the motion section keeps the decisions.
+        phones = self._plan.report.pop("phones", None)
         self._report = {
             "driver": driver,
+            **({"phones": phones} if phones is not None else {}),
             "motion": self._plan.report,
             "retrieval": {**self._selection.stats,
                           "frames_painted": int(((self._mouth_weight > 0.5) & (self._takes < 0)).sum()),

@@ -19,9 +19,11 @@ What is learned per actor (`PhoneticModel.fit`), in the speech model's lower-fac
 - **context**: the residual mean per (previous viseme, viseme, next viseme), where the references
   show that triple at least `MIN_CONTEXT_FRAMES` times, shrunk the same way: Video Rewrite's
   triphones on a dense mesh, kept small because seconds of footage hold few triples;
-- the **lip lead**: frames by which this actor's mouth leads the phones, measured on the reference
-  by correlating its true aperture with its phones' openness prior (`measure_lag`); 0 when the
-  reference cannot measure it.
+- the **lip lead**: frames by which this actor's mouth leads the sound, measured on the reference the
+  way the evaluation measures AV lag (true aperture against the 1-4 kHz envelope, `SpeechModel`'s
+  lag) or else against its phones' openness prior; 0 when the reference cannot measure it. A plan at
+  lead 0 sits at lag 0 against the line (measured on all nine shared clips), so the lead is what
+  makes the output's lag match the actor's own.
 
 Planning a line (`PhoneticModel.plan`): the mouth at frame t shows the phones at t + lead, with
 rounding anticipated over the consonants before a rounded vowel; the per-phone shapes are mixed by
@@ -97,9 +99,10 @@ frames): a mix of per-phone means regresses to the middle (the plan's spread was
 actor's on the shared clips), which reads as mumbling and leaves the output's motion under the
 tracker's noise. The gain is capped at 2.5 so a flat line is not blown up."""
 
-LEAD_RANGE = (-1, 3)
+LEAD_RANGE = (-3, 3)
 """Lip leads accepted from the reference (frames, mouth before sound positive); a measurement outside it
-is a side peak of the speech rhythm and the prior lead is used."""
+is a side peak of the speech rhythm (or a sound track offset the editor should fix, not the mouth) and
+the prior lead is used. The shared clips' real footage sits at -3 to +1 where its lag is reliable."""
 
 PRIOR_LEAD = 0
 """Phone openness correlates best with the true aperture at lead 0 on most shared clips (6 of 9)."""
@@ -316,12 +319,18 @@ class PhoneticModel:
 
         # The lead: the true aperture against the prior openness of the reference's own phones.
         lead, lead_info = PRIOR_LEAD, {"measured": None, "reliable": False}
-        if train.sum() >= 10:
+        envelope_lag = speech.info.get("lag", {})
+        if envelope_lag.get("reliable") and LEAD_RANGE[0] <= int(envelope_lag.get("measured") or 0) <= LEAD_RANGE[1]:
+            lead = int(envelope_lag["measured"])
+            lead_info = {"measured": lead, "peak": envelope_lag.get("peak"), "reliable": True,
+                         "seconds": envelope_lag.get("seconds"), "by": "aperture against the 1-4 kHz envelope"}
+        elif train.sum() >= 10:
             op = gaussian_filter1d((np.nan_to_num(coverage) @ open_prior).astype(np.float64), COARTICULATION_SIGMA)
             op = np.where(labelled, op, np.nan)
             measured, details = measure_lag(np.where(found, ap, np.nan), op, blocks, fps)
             lead_info = {"measured": details.get("measured"), "peak": details.get("peak"),
-                         "reliable": bool(details.get("reliable")), "seconds": details.get("seconds")}
+                         "reliable": bool(details.get("reliable")), "seconds": details.get("seconds"),
+                         "by": "aperture against the phones' openness"}
             if details.get("reliable") and LEAD_RANGE[0] <= int(details["measured"]) <= LEAD_RANGE[1]:
                 lead = int(details["measured"])
         seen = (rows > 0.5).sum(axis=0) if train.any() else np.zeros(len(PHONE_SET))

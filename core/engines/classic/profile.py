@@ -51,7 +51,7 @@ from mytalk.core.media.audio import AudioTrack, decode_audio, place_line
 from mytalk.core.media.probe import MediaInfo, probe
 from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled, never_cancelled, no_progress
 
-PROFILE_VERSION = "3"
+PROFILE_VERSION = "4"
 """Bumped when what a profile stores or means changes; older profiles must be rebuilt."""
 
 ANALYSIS_RATE = 16_000

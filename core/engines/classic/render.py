@@ -169,28 +169,32 @@ with the opening's mean colour instead, a mouth closed over bright teeth kept a 
 between the lips, and the tracker read it as a gap of 0.02-0.03 IOD (a p/b/m that never shut)."""
 
 
-def _fill_opening(image: np.ndarray, polygon: np.ndarray, origin: tuple[int, int]) -> np.ndarray:
+def _fill_opening(image: np.ndarray, polygon: np.ndarray, origin: tuple[int, int], grow_px: float = 2.0) -> np.ndarray:
+    # A wider rim than 2 px was tried for closures: on thin upper lips (5 px at the centre on Katie
+    # Hill's 512 px close-up) it painted over the whole lip.
     """`image` with the mouth opening (inner-lip polygon, continuous px; image origin at `origin`) and a
-    2 px rim replaced by a lip-seam colour (`SEAM_SHADE`): what a closing mouth squeezes into its gap.
+    `grow_px` rim replaced by a lip-seam colour (`SEAM_SHADE`): what a closing mouth squeezes into its gap.
 
     Only the polygon's neighbourhood is touched (a copy of `image` is returned when anything changes).
     """
     pts = np.asarray(polygon, np.float64) - np.asarray(origin, np.float64)
     h, w = image.shape[:2]
-    bx0, by0 = max(int(np.floor(pts[:, 0].min())) - 10, 0), max(int(np.floor(pts[:, 1].min())) - 10, 0)
-    bx1, by1 = min(int(np.ceil(pts[:, 0].max())) + 10, w), min(int(np.ceil(pts[:, 1].max())) + 10, h)
+    pad = int(np.ceil(grow_px)) + 8
+    bx0, by0 = max(int(np.floor(pts[:, 0].min())) - pad, 0), max(int(np.floor(pts[:, 1].min())) - pad, 0)
+    bx1, by1 = min(int(np.ceil(pts[:, 0].max())) + pad, w), min(int(np.ceil(pts[:, 1].max())) + pad, h)
     if bx1 <= bx0 or by1 <= by0:
         return image
     alpha = _inner_alpha(pts, (bx0, by0, bx1, by1))
     # Two pixels past the tracked inner lip line too: the mesh puts it up to a pixel or two off the real
     # edge, and what lies there is squeezed into the gap as well.
-    alpha = cv2.dilate(alpha, np.ones((5, 5), np.uint8))
+    grow = 2 * int(np.ceil(grow_px)) + 1
+    alpha = cv2.dilate(alpha, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
     total = float(alpha.sum())
     if total < 1.0:
         return image
     patch = image[by0:by1, bx0:bx1]
-    # The lips: a band 2-5 px outside the tracked inner lip line, all round the opening.
-    band = np.clip(cv2.dilate(alpha, np.ones((11, 11), np.uint8)) - alpha, 0.0, 1.0)
+    # The lips: a 3 px band just outside the filled rim, all round the opening.
+    band = np.clip(cv2.dilate(alpha, np.ones((7, 7), np.uint8)) - alpha, 0.0, 1.0)
     if float(band.sum()) >= 1.0:
         colour = SEAM_SHADE * (patch * band[..., None]).reshape(-1, image.shape[2]).sum(axis=0) / float(band.sum())
     else:
@@ -316,12 +320,14 @@ class MouthRenderer:
     def _mouth_layer(self, entry: int, dst: np.ndarray, box: tuple[int, int, int, int], scale: float) -> tuple[np.ndarray, np.ndarray]:
         """Reference crop `entry` warped so its lower-face points land on `dst` (P, 2), over `box`, both in
         the working coordinates (frame px × `scale`)."""
-        src = self.appearance.landmarks[entry][_LF].astype(np.float64) * scale
-        inner = self.appearance.landmarks[entry][_INNER].astype(np.float64) * scale
+        landmarks = self.appearance.landmarks[entry]
+        src = landmarks[_LF].astype(np.float64) * scale
+        inner = landmarks[_INNER].astype(np.float64) * scale
         image = self.appearance.image(entry)
         if scale != 1.0:
             size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
             image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
         return _warp_supersampled(src, dst, box, self.topology.mouth_triangles, image, self.settings,
                                   lambda: _fill_opening(image, inner, (0, 0)))
 
@@ -397,6 +403,10 @@ class MouthRenderer:
         src_all = local(np.concatenate([layer_pts[_LF], fixed_points(layer_pts)]))
         dst_all = local(np.concatenate([target, fixed_points(src_pts)]))
         inner_src = local(layer_pts[_INNER])
+        gap = float(np.linalg.norm(tgt_pts[14] - tgt_pts[13])) / max(iod, 1e-6)
+        layer_gap = float(np.linalg.norm(layer_pts[14] - layer_pts[13])) / max(iod, 1e-6)
+        # How much this frame closes an open mouth: 0 unless the plan shuts the lips, fully from 0.04 IOD wider.
+        closing = float(np.clip((layer_gap - gap) / CLOSE_BELOW_IOD - 1.0, 0.0, 1.0)) if gap < CLOSE_BELOW_IOD else 0.0
         base, valid1 = _warp_supersampled(src_all, dst_all, lbox, self.topology.triangles, layer_image, self.settings,
                                           lambda: _fill_opening(layer_image, inner_src, (0, 0)))
         region = (slice(lbox[1], lbox[3]), slice(lbox[0], lbox[2]))
@@ -419,11 +429,8 @@ class MouthRenderer:
             if scale < 1.0:
                 ring_full = cv2.resize(ring_full, (bg.shape[1], bg.shape[0]), interpolation=cv2.INTER_AREA)
             ring_alpha = ring_full[region] * valid.astype(np.float32)
-            gap = float(np.linalg.norm(tgt_pts[14] - tgt_pts[13])) / max(iod, 1e-6)
             opening = float(np.clip((gap - OPENING_IOD[0]) / (OPENING_IOD[1] - OPENING_IOD[0]), 0.0, 1.0))
             inside = _inner_alpha(local(tgt_pts[_INNER]), lbox) * valid.astype(np.float32) * np.float32(mouth_weight * opening)
-            src_gap = float(np.linalg.norm(src_pts[14] - src_pts[13])) / max(iod, 1e-6)
-            closing = float(np.clip((src_gap - gap) / CLOSE_BELOW_IOD - 1.0, 0.0, 1.0)) if gap < CLOSE_BELOW_IOD else 0.0
             if closing > 0:
                 lips = _lips_alpha(local(tgt_pts[_OUTER]), lbox, 0.02 * iod * scale)
                 inside = np.maximum(inside, lips * valid.astype(np.float32) * np.float32(mouth_weight * closing))
