@@ -137,10 +137,13 @@ def test_reference_restriction_is_honoured(tmp_path: Path) -> None:
     assert again["engine_report"]["profile"]["appearance_source_frames"] == profile["appearance_source_frames"]
 
 
-def _lips(path: Path, start: int, stop: int) -> np.ndarray:
+def _landmarks(path: Path, start: int, stop: int) -> np.ndarray:
     observations = track_video(path, start, stop, use_cache=False)
-    lm = np.stack([o.landmarks if o.found else np.full((478, 3), np.nan, np.float32) for o in observations])
-    return np.asarray(lip_points_normalised(lm.astype(np.float64)))
+    return np.stack([o.landmarks if o.found else np.full((478, 3), np.nan, np.float32) for o in observations])
+
+
+def _lips(path: Path, start: int, stop: int) -> np.ndarray:
+    return np.asarray(lip_points_normalised(_landmarks(path, start, stop).astype(np.float64)))
 
 
 def test_shift_protocol_moves_the_mouth_towards_the_new_timing(tmp_path: Path) -> None:
@@ -166,10 +169,21 @@ def test_shift_protocol_moves_the_mouth_towards_the_new_timing(tmp_path: Path) -
     tool = np.linalg.norm(output - truth, axis=-1).mean(axis=-1)[ok].mean()
     nothing = np.linalg.norm(source - truth, axis=-1).mean(axis=-1)[ok].mean()
     ratio = tool / nothing
-    # Measured 0.758 here, and 0.758 by the evaluation suite (full setting) on the same clip; doing
-    # nothing scores 1.0. Tracking is deterministic, so the margin covers code changes, not noise.
-    assert ratio < 0.85, f"shift ratio {ratio:.3f}"
+    # Doing nothing scores 1.0. Measured 0.877 here and by the evaluation suite (full setting) with the
+    # phonetic driver; the loudness-driven speech driver scored 0.758 on this clip, but 0.95 in the median
+    # of the nine shared clips against the phonetic driver's 0.92 (the ratio also counts prosody and head
+    # pose, which no audio predicts; motion is judged by the aperture below).
+    assert ratio < 0.95, f"shift ratio {ratio:.3f}"
     assert math.isfinite(ratio)
+    # The mouth opens and closes with the truth: aperture r 0.30 (eval, full setting), doing nothing -0.25.
+    window_ap = np.asarray(mouth_aperture(_landmarks(clip, 0, n)), np.float64)
+    truth_ap = np.interp(truth_at, np.arange(n), np.where(np.isfinite(window_ap), window_ap, np.nanmean(window_ap)))
+    out_ap = np.asarray(mouth_aperture(_landmarks(out, 0, n - start)), np.float64)
+    src_ap = window_ap[start:n]
+    both = np.isfinite(out_ap) & np.isfinite(src_ap)
+    r_tool = float(np.corrcoef(out_ap[both], truth_ap[both])[0, 1])
+    r_nothing = float(np.corrcoef(src_ap[both], truth_ap[both])[0, 1])
+    assert r_tool > 0.2 and r_tool > r_nothing + 0.3, f"aperture r {r_tool:.2f} (doing nothing {r_nothing:.2f})"
 
 
 def test_adr_paints_the_real_take_at_the_re_timed_moment(tmp_path: Path) -> None:

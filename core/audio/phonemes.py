@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from math import gcd
@@ -482,29 +482,39 @@ def _frame_edges(fps: Fraction, num_frames: int) -> np.ndarray:
     return np.arange(num_frames + 1) * (fps.denominator / fps.numerator)
 
 
-def viseme_coverage(phones: list[Phone], fps: Fraction, num_frames: int) -> np.ndarray:
-    """Share of each video frame's interval [n/fps, (n+1)/fps) covered by each viseme.
+def frame_coverage(
+    phones: Sequence[Phone], fps: Fraction, num_frames: int, column: Callable[[str], int], width: int, rest: int
+) -> np.ndarray:
+    """Share of each video frame's interval [n/fps, (n+1)/fps) covered by each column of a phone grouping.
 
-    Shape (num_frames, len(VISEMES)), float32; rows sum to 1 (time without any phone counts as
-    "rest"). Unknown phone labels count as "rest" too.
+    ``column`` maps a phone label to its column (0 ... ``width`` - 1); time without any phone counts as
+    column ``rest``. Shape (num_frames, width), float32; rows sum to 1.
     """
     edges = _frame_edges(fps, num_frames)
-    cover = np.zeros((num_frames, len(VISEMES)))
+    cover = np.zeros((num_frames, width))
     if num_frames == 0:
         return cover.astype(np.float32)
     length = edges[1:] - edges[:-1]
     for phone in phones:
-        v = PHONE_VISEME.get(phone.label, 0)
         first = max(0, int(np.searchsorted(edges, phone.start_s, side="right")) - 1)
         last = min(num_frames, int(np.searchsorted(edges, phone.end_s, side="left")))
         if last <= first:
             continue
         frames = np.arange(first, last)
         overlap = np.minimum(edges[frames + 1], phone.end_s) - np.maximum(edges[frames], phone.start_s)
-        cover[frames, v] += np.clip(overlap, 0.0, None) / length[frames]
+        cover[frames, column(phone.label)] += np.clip(overlap, 0.0, None) / length[frames]
     cover = np.minimum(cover, 1.0)
-    cover[:, 0] += np.clip(1.0 - cover.sum(axis=1), 0.0, None)
+    cover[:, rest] += np.clip(1.0 - cover.sum(axis=1), 0.0, None)
     return (cover / cover.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def viseme_coverage(phones: list[Phone], fps: Fraction, num_frames: int) -> np.ndarray:
+    """Share of each video frame's interval [n/fps, (n+1)/fps) covered by each viseme.
+
+    Shape (num_frames, len(VISEMES)), float32; rows sum to 1 (time without any phone counts as
+    "rest"). Unknown phone labels count as "rest" too.
+    """
+    return frame_coverage(phones, fps, num_frames, lambda label: PHONE_VISEME.get(label, 0), len(VISEMES), 0)
 
 
 def visemes_per_frame(phones: list[Phone], fps: Fraction, num_frames: int) -> np.ndarray:

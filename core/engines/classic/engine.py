@@ -300,7 +300,7 @@ class ClassicEngine:
                                      loudness=envelope(job.line.mono().resampled(16_000), job.fps, n))
         report["driver_decision"] = (f"phonetic: phones by {track.path} ({track.reason}); "
                                      f"{explained:.0%} of the voiced frames fall on a phone")
-        report["phonetic"] = {**plan.report, "model": profile.phonetic.info.get("lead")}
+        report["phonetic"] = {**plan.report, "lead_measurement": profile.phonetic.info.get("lead")}
         self._frame_phones, self._frame_visemes = plan.phones, plan.visemes
         return frontal_to_canonical(plan.shapes, poses, transforms), plan.gate
 

@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-from mytalk.core.audio.phonemes import PHONE_OPENNESS, PHONE_VISEME, VISEMES, Phone
+from mytalk.core.audio.phonemes import PHONE_OPENNESS, PHONE_VISEME, VISEMES, Phone, frame_coverage
 from mytalk.core.engines.classic.geometry import LOWER_FACE, aperture
 from mytalk.core.engines.classic.speech_driver import SpeechModel, measure_lag
 from mytalk.core.face.regions import MOUTH_CORNER_LEFT, MOUTH_CORNER_RIGHT
@@ -114,24 +114,10 @@ def phone_coverage(phones: list[Phone] | tuple[Phone, ...], fps: Fraction, num_f
     (num_frames, len(PHONE_SET)) float32, rows sum to 1: time without a phone (and unknown labels)
     counts as "SIL". Phone times are seconds from the start of frame 0.
     """
-    fps = Fraction(fps)
-    edges = np.arange(num_frames + 1) * (fps.denominator / fps.numerator)
-    cover = np.zeros((num_frames, len(PHONE_SET)))
-    for phone in phones:
-        col = PHONE_SET.index(phone.label) if phone.label in PHONE_SET else SIL
-        first = max(0, int(np.searchsorted(edges, phone.start_s, side="right")) - 1)
-        last = min(num_frames, int(np.searchsorted(edges, phone.end_s, side="left")))
-        if last <= first:
-            continue
-        frames = np.arange(first, last)
-        overlap = np.minimum(edges[frames + 1], phone.end_s) - np.maximum(edges[frames], phone.start_s)
-        cover[frames, col] += np.clip(overlap, 0.0, None) / (edges[frames + 1] - edges[frames])
-    cover = np.minimum(cover, 1.0)
-    cover[:, SIL] += np.clip(1.0 - cover.sum(axis=1), 0.0, None)
-    total = cover.sum(axis=1, keepdims=True)
-    return (cover / np.where(total > 0, total, 1.0)).astype(np.float32)
+    return frame_coverage(phones, fps, num_frames, lambda label: _COLUMN.get(label, SIL), len(PHONE_SET), SIL)
 
 
+_COLUMN = {label: i for i, label in enumerate(PHONE_SET)}
 _VISEME_OF = np.array([PHONE_VISEME.get(p, 0) for p in PHONE_SET])
 _PRIORITY = np.ones(len(PHONE_SET))
 _PRIORITY[_VISEME_OF == VISEMES.index("closed")] = 2.5
@@ -318,7 +304,8 @@ class PhoneticModel:
         voiced_aperture = np.array([float(np.mean(reading)), float(np.std(reading))])
 
         # The lead: the true aperture against the prior openness of the reference's own phones.
-        lead, lead_info = PRIOR_LEAD, {"measured": None, "reliable": False}
+        lead = PRIOR_LEAD
+        lead_info: dict[str, Any] = {"measured": None, "reliable": False}
         envelope_lag = speech.info.get("lag", {})
         if envelope_lag.get("reliable") and LEAD_RANGE[0] <= int(envelope_lag.get("measured") or 0) <= LEAD_RANGE[1]:
             lead = int(envelope_lag["measured"])
