@@ -180,6 +180,16 @@ def test_a_transcript_drives_the_mouth_by_its_phones(tmp_path: Path) -> None:
 
 @pytest.mark.media
 @pytest.mark.slow
+def test_a_transcript_missing_words_is_reported(tmp_path: Path) -> None:
+    jfk = media_path("audio", "jfk_inaugural_en_16k.wav")
+    report = _sync(tmp_path, jfk, "--transcript", "And so")  # the line goes on: "my fellow Americans"
+    phones = report["engine_report"]["phones"]
+    assert phones["path"] == "transcript"
+    assert "cover only" in phones["warning"] and phones["voiced_frames_with_phone"] < 0.8
+
+
+@pytest.mark.media
+@pytest.mark.slow
 def test_a_spanish_transcript_is_timed_through_espeak(tmp_path: Path) -> None:
     from scipy.io import wavfile
 

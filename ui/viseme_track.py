@@ -172,8 +172,10 @@ def track_from_report(report: Mapping[str, Any], key: TrackKey, fps: Fraction) -
     # Phone times count from the range's in point: the line as placed against the picture.
     phones, words = _phone_marks(info.get("phones"), float(Fraction(key.start) / fps))
     confidence = info.get("confidence")
+    # An engine's warning about the phones (a transcript missing words) comes first in the tooltip.
+    reason = "\n".join(str(text) for text in (info.get("warning"), info.get("reason")) if text)
     return VisemeTrack(key, Fraction(fps), runs, phones, words, str(info.get("path") or ""),
-                       str(info.get("reason") or ""), float(confidence) if confidence is not None else None,
+                       reason, float(confidence) if confidence is not None else None,
                        str(info.get("language") or ""))
 
 

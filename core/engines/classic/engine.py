@@ -79,6 +79,11 @@ phone (not silence). Below that the phone timing missed the speech (noise, music
 recognition), and the loudness-driven speech driver at least keeps the rhythm."""
 
 
+TRANSCRIPT_COVERS = 0.8
+"""A transcript whose aligned words leave more than a fifth of the line's voiced frames without a phone
+is missing words (or is for another take): the report says so, and the panel's lane shows where."""
+
+
 class ClassicEngine:
     """Speech- or guide-driven mouth motion painted with the actor's own reference mouths."""
 
@@ -291,6 +296,9 @@ class ClassicEngine:
         cover = phone_coverage(track.phones, job.fps, n)
         explained = float((cover[voiced, SIL] < 0.5).mean()) if voiced.any() else 0.0
         report["phones"]["voiced_frames_with_phone"] = round(explained, 3)
+        if track.path == "transcript" and explained < TRANSCRIPT_COVERS:
+            report["phones"]["warning"] = (f"the transcript's words cover only {explained:.0%} of the line's speech; "
+                                           "the mouth rests where the line speaks words the transcript lacks")
         if track.path == "none" or (job.settings.motion_driver == "auto" and explained < PHONES_EXPLAIN):
             why = track.reason if track.path == "none" else (
                 f"only {explained:.0%} of the line's voiced frames fall on a timed phone (needs {PHONES_EXPLAIN:.0%})")
