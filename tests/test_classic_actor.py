@@ -10,7 +10,8 @@ import pytest
 
 from cli_helpers import run_mytalk
 from conftest import media_path
-from mytalk.core.engines.classic.profile import ActorProfile, load_profile, profile_folder
+from mytalk.core.engines.actors import profile_folder
+from mytalk.core.engines.classic.profile import ActorProfile, load_profile
 
 pytestmark = pytest.mark.media
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import media_path
+from mytalk.core.engines.actors import check_actor_name
 from mytalk.core.engines.base import ReferenceRange
 from mytalk.core.engines.classic.geometry import (
     LOWER_FACE,
@@ -23,7 +24,6 @@ from mytalk.core.engines.classic.geometry import (
 from mytalk.core.engines.classic.profile import (
     ActorProfile,
     build_profile,
-    check_actor_name,
     select_appearance,
 )
 from mytalk.core.engines.classic.retrieval import descriptor_distance, select_path, shape_descriptors

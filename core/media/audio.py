@@ -212,3 +212,23 @@ def place_line(
     if dst1 > dst0:
         out[:, dst0:dst1] = line.samples[:, dst0 + offset : dst1 + offset]
     return AudioTrack(out, rate)
+
+
+def picture_start_in_audio_s(path: Path) -> Fraction:
+    """Where the first picture falls on the clip's audio clock (s): video start time - audio start time.
+
+    Containers may start the picture later than the sound (33 ms in one shared clip, an edit list or
+    AAC priming). `decode_audio` puts sample 0 at the first decoded sample, so frame n's sound is at
+    n / fps + this offset; ignoring it makes the lips late by the offset everywhere.
+    """
+    try:
+        with av.open(str(path)) as container:
+            video = container.streams.video[0] if container.streams.video else None
+            audio = container.streams.audio[0] if container.streams.audio else None
+            if video is None or audio is None:
+                return Fraction(0)
+            v0 = Fraction(video.start_time or 0) * Fraction(video.time_base or 0)
+            a0 = Fraction(audio.start_time or 0) * Fraction(audio.time_base or 0)
+            return v0 - a0
+    except (OSError, av.error.FFmpegError):
+        return Fraction(0)

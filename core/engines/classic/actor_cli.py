@@ -46,7 +46,8 @@ def parse_footage(spec: str) -> ReferenceRange:
 def build(name: str, footage: Sequence[str], *, face: str | None = None, progress: ProgressFn = no_progress,
           out: TextIO = sys.stderr) -> Path:
     """Learn the actor from `footage` specs and store the profile as `name` (replacing one of that name)."""
-    from mytalk.core.engines.classic.profile import build_profile, check_actor_name, profile_folder
+    from mytalk.core.engines.actors import check_actor_name, profile_folder
+    from mytalk.core.engines.classic.profile import build_profile
     from mytalk.core.face.tracker import TrackerSettings
     from mytalk.core.jobs.request import parse_face_point
 
@@ -70,7 +71,8 @@ def build(name: str, footage: Sequence[str], *, face: str | None = None, progres
 
 def list_actors(*, as_json: bool = False, out: TextIO = sys.stdout) -> int:
     """Print the stored profiles (a table, or JSON with `as_json`); returns how many there are."""
-    from mytalk.core.engines.classic.profile import actors_folder, list_profiles
+    from mytalk.core.engines.actors import actors_folder
+    from mytalk.core.engines.classic.profile import list_profiles
 
     profiles = list_profiles()
     if as_json:

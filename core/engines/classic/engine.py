@@ -219,8 +219,7 @@ class ClassicEngine:
         alignment = None
         if job.guide is not None and wanted in ("auto", "guide"):
             from mytalk.core.engines.classic.guide_driver import align_line, alignment_report
-            from mytalk.core.engines.classic.profile import picture_start_in_audio_s
-            from mytalk.core.media.audio import place_line
+            from mytalk.core.media.audio import picture_start_in_audio_s, place_line
 
             line16 = job.line.mono().resampled(job.guide.rate)
             guide = job.guide

@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import tempfile
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,6 +37,13 @@ import numpy as np
 
 from mytalk.core.audio.phone_timing import PhoneTimer
 from mytalk.core.composite.planes import read_box_rgb
+from mytalk.core.engines.actors import (
+    PROFILE_FORMAT,
+    AppearanceIndex,
+    actors_folder,
+    profile_folder,
+    read_appearance,
+)
 from mytalk.core.engines.base import ReferenceRange
 from mytalk.core.engines.classic.geometry import LIPS_POS, fit_poses, frontalise, lower_face_index
 from mytalk.core.engines.classic.phonetic_driver import PHONE_SET, PhoneticModel, phone_coverage
@@ -47,7 +52,7 @@ from mytalk.core.errors import MediaFormatError, UsageError
 from mytalk.core.face.canonical import apply_transform, mouth_aperture, similarity_to_canonical_batch
 from mytalk.core.face.regions import LIPS
 from mytalk.core.face.tracker import FaceObservation, TrackerSettings, track_video
-from mytalk.core.media.audio import AudioTrack, decode_audio, place_line
+from mytalk.core.media.audio import AudioTrack, decode_audio, picture_start_in_audio_s, place_line
 from mytalk.core.media.probe import MediaInfo, probe
 from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled, never_cancelled, no_progress
 
@@ -68,16 +73,6 @@ MIN_CONFIDENCE = 0.5
 MAX_YAW_DEG = 35.0
 """Appearance donors must be confidently tracked and not turned far away: a profile mouth is warped
 onto other head poses, and a side view of a mouth does not warp into a frontal one."""
-
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-
-
-def check_actor_name(name: str) -> str:
-    """A profile name must be a plain folder name: letters, digits, '_', '.', '-' (64 at most)."""
-    if not _NAME.match(name or ""):
-        raise UsageError(f"actor name {name!r}: use 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit")
-    return name
-
 
 @dataclass(frozen=True)
 class ProfileSource:
@@ -127,45 +122,6 @@ class ReferenceFrames:
     @classmethod
     def concatenate(cls, parts: Sequence[ReferenceFrames]) -> ReferenceFrames:
         return cls(**{name: np.concatenate([getattr(p, name) for p in parts]) for name in cls.FIELDS})
-
-
-class AppearanceIndex:
-    """The mouths retrieval may paint with: K crops of reference frames, PNG bytes decoded on use.
-
-    rows (K,) rows of `ReferenceFrames`; boxes (K, 4) crop boxes (x0, y0, x1, y1) in source pixels;
-    landmarks (K, 478, 2) float32 in crop pixels (pixel centres at +0.5, like the tracker's).
-    """
-
-    def __init__(self, rows: np.ndarray, boxes: np.ndarray, landmarks: np.ndarray, crops: list[bytes],
-                 cache_size: int = 24) -> None:
-        self.rows = np.asarray(rows, np.int64)
-        self.boxes = np.asarray(boxes, np.int64).reshape(-1, 4)
-        self.landmarks = np.asarray(landmarks, np.float32)
-        self.crops = crops
-        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
-        self._cache_size = cache_size
-
-    def __len__(self) -> int:
-        return int(self.rows.size)
-
-    def image(self, k: int) -> np.ndarray:
-        """Crop k as float32 RGB (h, w, 3) in [0, 1]; a small LRU keeps the last few decoded."""
-        if k in self._cache:
-            self._cache.move_to_end(k)
-            return self._cache[k]
-        bgr = cv2.imdecode(np.frombuffer(self.crops[k], np.uint8), cv2.IMREAD_UNCHANGED)
-        if bgr is None:
-            raise MediaFormatError(f"appearance crop {k} of the actor profile cannot be decoded; rebuild the profile")
-        scale = np.float32(1.0 / (65535.0 if bgr.dtype == np.uint16 else 255.0))
-        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).astype(np.float32) * scale
-        self._cache[k] = rgb
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
-        return rgb
-
-    @property
-    def nbytes(self) -> int:
-        return sum(len(c) for c in self.crops)
 
 
 @dataclass
@@ -224,7 +180,7 @@ class ActorProfile:
             crops.mkdir()
             for k, data in enumerate(self.appearance.crops):
                 (crops / f"{k:05d}.png").write_bytes(data)
-            meta = {"format": "mytalk-actor-profile", "version": self.version, "name": self.name,
+            meta = {"format": PROFILE_FORMAT, "version": self.version, "name": self.name,
                     "created": self.created, "fps": self.fps, "sources": [s.to_dict() for s in self.sources],
                     "speech_info": self.speech.info, "phonetic_info": self.phonetic.info, "notes": self.notes, "crops": len(self.appearance.crops)}
             (temp / "profile.json").write_text(json.dumps(meta, indent=2))
@@ -248,7 +204,7 @@ class ActorProfile:
             meta = json.loads((folder / "profile.json").read_text())
         except (OSError, ValueError) as error:
             raise MediaFormatError(f"actor profile {folder} cannot be read ({error}); rebuild it with 'mytalk actor build'") from None
-        if meta.get("format") != "mytalk-actor-profile" or meta.get("version") != PROFILE_VERSION:
+        if meta.get("format") != PROFILE_FORMAT or meta.get("version") != PROFILE_VERSION:
             raise MediaFormatError(
                 f"actor profile {folder} has version {meta.get('version')!r}, this MyTalk reads {PROFILE_VERSION!r}; "
                 "rebuild it with 'mytalk actor build'"
@@ -256,12 +212,11 @@ class ActorProfile:
         try:
             with np.load(folder / "profile.npz", allow_pickle=False) as data:
                 arrays = {k: data[k] for k in data.files}
-            crops = [(folder / "crops" / f"{k:05d}.png").read_bytes() for k in range(int(meta["crops"]))]
             phonetic = PhoneticModel.from_state(arrays, meta.get("phonetic_info"))
         except (OSError, ValueError, KeyError) as error:
             raise MediaFormatError(f"actor profile {folder} is damaged ({error}); rebuild it with 'mytalk actor build'") from None
         frames = ReferenceFrames(**{n: arrays[f"ref_{n}"] for n in ReferenceFrames.FIELDS})
-        appearance = AppearanceIndex(arrays["app_rows"], arrays["app_boxes"], arrays["app_landmarks"], crops)
+        appearance = read_appearance(folder, arrays, int(meta["crops"]))
         speech = SpeechModel.from_state(arrays, meta.get("speech_info"))
         sources = [ProfileSource(**s) for s in meta["sources"]]
         return cls(name=meta.get("name"), sources=sources, frames=frames, appearance=appearance, speech=speech,
@@ -270,28 +225,6 @@ class ActorProfile:
 
 
 # --- building --------------------------------------------------------------------------------
-
-
-def picture_start_in_audio_s(path: Path) -> Fraction:
-    """Where the first picture falls on the clip's audio clock (s): video start time - audio start time.
-
-    Containers may start the picture later than the sound (33 ms in one shared clip, an edit list or
-    AAC priming). `decode_audio` puts sample 0 at the first decoded sample, so frame n's sound is at
-    n / fps + this offset; ignoring it makes the lips late by the offset everywhere.
-    """
-    import av
-
-    try:
-        with av.open(str(path)) as container:
-            video = container.streams.video[0] if container.streams.video else None
-            audio = container.streams.audio[0] if container.streams.audio else None
-            if video is None or audio is None:
-                return Fraction(0)
-            v0 = Fraction(video.start_time or 0) * Fraction(video.time_base or 0)
-            a0 = Fraction(audio.start_time or 0) * Fraction(audio.time_base or 0)
-            return v0 - a0
-    except (OSError, av.error.FFmpegError):
-        return Fraction(0)
 
 
 def _own_audio(path: Path, info: MediaInfo, cache: dict[Path, tuple[AudioTrack, Fraction] | None]) -> tuple[AudioTrack, Fraction] | None:
@@ -585,16 +518,6 @@ def cached_build_profile(
 
 
 # --- the profile folder ----------------------------------------------------------------------
-
-
-def actors_folder() -> Path:
-    from mytalk.core.userdirs import user_dirs
-
-    return user_dirs().actors
-
-
-def profile_folder(name: str) -> Path:
-    return actors_folder() / check_actor_name(name)
 
 
 def list_profiles() -> list[dict[str, Any]]:

@@ -38,8 +38,8 @@ from mytalk.core.composite.color import match_color
 from mytalk.core.composite.compositor import CompositeResult, Compositor
 from mytalk.core.composite.masks import Mask, MaskMode, mouth_mask
 from mytalk.core.composite.planes import read_rgb
+from mytalk.core.engines.actors import AppearanceIndex
 from mytalk.core.engines.classic.geometry import lower_face_index
-from mytalk.core.engines.classic.profile import AppearanceIndex
 from mytalk.core.engines.classic.warp import piecewise_affine, triangulate
 from mytalk.core.face.canonical import from_canonical, similarity_to_canonical
 from mytalk.core.face.regions import LIPS_INNER, LIPS_OUTER

@@ -119,8 +119,7 @@ def crop_frame(frame: Any, transform: np.ndarray, geometry: CropGeometry) -> np.
 def clip_audio(path: Path, start: int, num_frames: int, fps: Fraction, sample_rate: int = 16_000) -> AudioTrack | None:
     """A clip's own sound (mono, `sample_rate` Hz) placed on frames [start, start + num_frames):
     sample 0 is the start of frame `start` on the picture's clock; None without usable sound."""
-    from mytalk.core.engines.classic.profile import picture_start_in_audio_s
-    from mytalk.core.media.audio import decode_audio, place_line
+    from mytalk.core.media.audio import decode_audio, picture_start_in_audio_s, place_line
 
     try:
         track = decode_audio(path, sample_rate, channels=1)

@@ -173,10 +173,9 @@ class MyTalkEngine:
             stored = actor_folder(actor) / "references.npz"
             if stored.is_file():
                 return ReferenceBank.load(stored).at_size(cfg.image_size), f"actor {actor!r} (fine-tuned)"
-            from mytalk.core.engines.classic.profile import load_profile
+            from mytalk.core.engines.actors import load_appearance
 
-            profile = load_profile(actor)
-            return ReferenceBank.from_classic_index(profile.appearance, geometry, limit), f"actor {actor!r} (classic profile)"
+            return ReferenceBank.from_classic_index(load_appearance(actor), geometry, limit), f"actor {actor!r} (classic profile)"
         banks = []
         for ref in job.references:
             bank = bank_from_range(Path(ref.path), ref.start, ref.stop, geometry, limit, tracker, progress, is_cancelled)

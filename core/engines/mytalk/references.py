@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from mytalk.core.engines.actors import AppearanceIndex
 from mytalk.core.engines.mytalk.dataset import ClipData, nearest_references, resize_crops
 from mytalk.core.engines.mytalk.landmarks import POINTS_INDEX, CropGeometry, lip_descriptors
 from mytalk.core.errors import MediaFormatError
@@ -93,8 +94,9 @@ class ReferenceBank:
         return cls(crops[keep], points[keep], banks[0].geometry, "+".join(b.source for b in banks))
 
     @classmethod
-    def from_classic_index(cls, index: Any, geometry: CropGeometry, limit: int) -> ReferenceBank:
-        """Re-align the classic engine's appearance index (its crops and crop-pixel landmarks) into `geometry`."""
+    def from_classic_index(cls, index: AppearanceIndex, geometry: CropGeometry, limit: int) -> ReferenceBank:
+        """Re-align a stored actor's appearance index (`actors.load_appearance`: the classic engine's crops and
+        their crop-pixel landmarks) into `geometry`."""
         from mytalk.core.face.canonical import apply_transform, similarity_to_canonical_batch
 
         landmarks = np.asarray(index.landmarks, np.float64)
