@@ -1,6 +1,6 @@
 """Time from Preview to the first proxy frame on a 5 s range, through the real runtime.
 
-    .venv/bin/python benchmarks/bench_preview.py [--engine NAME] [--runs N] [--json OUT.json]
+    .venv/bin/python -m benchmarks.bench_preview [--engine NAME] [--runs N] [--json OUT.json]
 
 For each shared clip, a warm runtime (started once, outside the timing) gets a `preview` request
 for the clip's first 5 seconds. Two clocks stop, both at a picture ready for display:
@@ -21,45 +21,21 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
-from queue import Queue
 from typing import Any
 
 import cv2
+
+from benchmarks.runtime_client import Runtime
 
 REPO = Path(__file__).resolve().parent.parent
 MEDIA = Path(os.environ.get("MYTALK_SHARED_MEDIA", REPO.parent / "shared" / "media"))
 CLIPS = ("retalking_face2_swalwell.mp4", "wav2lip_pr600_man_720p_cutaway.mov", "latentsync_demo2_man_vertical_hevc.mp4")
 LINE = "jfk_inaugural_en_16k.wav"
 RANGE_S = 5
-
-
-class Runtime:
-    def __init__(self) -> None:
-        self.process = subprocess.Popen([sys.executable, "-m", "mytalk.plugin.cli", "runtime"], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, env=os.environ.copy())
-        self.events: Queue[dict[str, Any]] = Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-        self.hello = self.events.get(timeout=120)
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.events.put(json.loads(line))
-
-    def send(self, **message: Any) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write((json.dumps({"v": 1, **message}) + "\n").encode())
-        self.process.stdin.flush()
-
-    def close(self) -> None:
-        self.send(type="shutdown", id="bye")
-        self.process.wait(timeout=30)
 
 
 def run_once(runtime: Runtime, clip: Path, frames: int, engine: str, job: str, out: Path) -> dict[str, Any]:

@@ -7,6 +7,9 @@ is not a `MyTalkError` is a bug of ours: exit code 1 with the path of a log file
 
 from __future__ import annotations
 
+import errno
+import os
+
 
 class MyTalkError(Exception):
     """Root of every error caused by input, settings or environment that the user can fix."""
@@ -54,3 +57,41 @@ class JobCancelledError(MyTalkError, InterruptedError):
     """The user cancelled a job; nothing was written."""
 
     exit_code = 130
+
+
+class InputChangedError(MediaFormatError):
+    """An input file was rewritten while a job read it, so no report could say what was rendered."""
+
+
+# Operating-system errors that come from the user's machine, not from a bug of ours: each gets
+# exit code 2 and a line saying what to do, wherever in a job it surfaces.
+_ENVIRONMENT_ERRNOS: dict[int, str] = {
+    errno.ENOSPC: "no space left on the disk; free some space or choose another folder",
+    errno.EDQUOT: "the disk quota is used up; free some space or choose another folder",
+    errno.EFBIG: "the file is too large for this file system; choose another folder",
+    errno.EROFS: "the disk is read-only; choose another folder",
+    errno.ENAMETOOLONG: "a file name is too long for this file system; choose a shorter name",
+    errno.EACCES: "permission denied; check the file's permissions or choose another folder",
+    errno.EPERM: "the operation is not permitted; check the file's permissions or choose another folder",
+    errno.EIO: "input/output error (a failing disk or a lost network share); check the disk and try again",
+    errno.ESTALE: "the network share went away; reconnect it and try again",
+    errno.EMFILE: "too many open files; close other programs and try again",
+    errno.ENFILE: "too many open files on the system; close other programs and try again",
+}
+
+
+def describe_os_error(error: OSError) -> str:
+    """One line naming the file and what happened, with the fix when the cause is the machine's."""
+    where = error.filename if isinstance(error.filename, str | bytes | os.PathLike) else None
+    what = _ENVIRONMENT_ERRNOS.get(error.errno or 0) or (error.strerror or str(error) or type(error).__name__)
+    return f"{os.fsdecode(where)}: {what}" if where is not None else what
+
+
+def environment_error(error: BaseException) -> MyTalkError | None:
+    """The user-fixable error an `OSError` stands for (disk full, read-only, name too long, ...).
+
+    None for anything else: an unexpected error is a bug and keeps exit code 1 and its log file.
+    """
+    if isinstance(error, MyTalkError) or not isinstance(error, OSError) or error.errno not in _ENVIRONMENT_ERRNOS:
+        return None
+    return OutputError(describe_os_error(error))

@@ -1,9 +1,21 @@
-"""Content hashes of input files, computed once per file version.
+"""Content hashes of input files that are always of the bytes a job read.
 
-Reports and caches key on SHA-256 of the whole file so a render can be reproduced exactly. A
-large camera original takes seconds to hash, and preview and commit both need it, so the digest
-is remembered in the cache folder under (resolved path, size, mtime): a changed file gets a
-new digest.
+Reports key on the SHA-256 of each whole input so a render can be reproduced exactly. A large
+camera original takes seconds to hash, and preview and commit both need it, so a digest is
+remembered in the cache folder. The key used to be (path, size, mtime); a file rewritten in place
+with its mtime set back (`touch -r`, `rsync -t`, many copy tools) kept its old digest, and the
+report then vouched for bytes that were no longer there.
+
+The key is now the file's `FileIdentity`: device, inode, size, mtime and **ctime**. The kernel
+sets ctime to the current time on every write, rename, chmod or utime, and no system call can set
+it back, so a rewritten file never matches an old entry. On any doubt the file is hashed in full:
+- a file changed within `RACY_WINDOW_NS` of the hash (the clock's and the file system's timestamp
+  granularity: a second write in the same tick could leave ctime unchanged) is not remembered;
+- on Windows, where `st_ctime` is the creation time, nothing is remembered;
+- a file whose identity differs before and after hashing raises `InputChangedError`.
+
+A job also passes the identity it saw before it read the file (`expect`): if the file changed
+since, the job's frames came from other bytes than the hash, and it fails instead of reporting.
 """
 
 from __future__ import annotations
@@ -11,14 +23,49 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
+from mytalk.core.errors import InputChangedError
 from mytalk.core.userdirs import UserDirs, user_dirs
 
 _CHUNK = 4 * 1024 * 1024
+RACY_WINDOW_NS = 2_000_000_000
+"""Files changed this recently are hashed every time: FAT stores times to 2 s, ext4 to a jiffy."""
+
+CACHE_KEY_VERSION = 2
+"""Bumped when the key changes, so entries made under the old (path, size, mtime) key are never read."""
 
 
-def _digest_uncached(path: Path) -> str:
+@dataclass(frozen=True)
+class FileIdentity:
+    """What changes whenever a file's bytes can have changed: (device, inode, size, mtime, ctime)."""
+
+    device: int
+    inode: int
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+
+    @classmethod
+    def of(cls, path: Path) -> FileIdentity:
+        stat = os.stat(path)
+        return cls(stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+
+    def settled(self, now_ns: int) -> bool:
+        """True when a later change is sure to show in the identity (see `RACY_WINDOW_NS`)."""
+        return os.name != "nt" and now_ns - max(self.mtime_ns, self.ctime_ns) > RACY_WINDOW_NS
+
+
+def changed_error(path: Path) -> InputChangedError:
+    return InputChangedError(
+        f"{path}: the file changed while MyTalk was reading it; nothing was written - "
+        "render again once nothing else is writing to it"
+    )
+
+
+def _digest(path: Path) -> str:
     sha = hashlib.sha256()
     with open(path, "rb") as handle:
         while chunk := handle.read(_CHUNK):
@@ -26,25 +73,36 @@ def _digest_uncached(path: Path) -> str:
     return sha.hexdigest()
 
 
-def file_sha256(path: Path, dirs: UserDirs | None = None) -> str:
-    """SHA-256 hex digest of a file, reusing an earlier digest of the same path, size and mtime."""
+def file_sha256(path: Path, dirs: UserDirs | None = None, *, expect: FileIdentity | None = None) -> str:
+    """SHA-256 hex digest of a file's bytes, reusing an earlier digest only of the same identity.
+
+    With `expect`, raises `InputChangedError` unless the file still has that identity (the one the
+    caller saw before it read the file).
+    """
     resolved = Path(path).resolve()
-    stat = resolved.stat()
-    key = hashlib.sha256(f"{resolved}\0{stat.st_size}\0{stat.st_mtime_ns}".encode()).hexdigest()[:32]
+    before = FileIdentity.of(resolved)
+    if expect is not None and before != expect:
+        raise changed_error(Path(path))
+    key_text = f"v{CACHE_KEY_VERSION}\0{resolved}\0{before.device}\0{before.inode}\0{before.size}\0{before.mtime_ns}\0{before.ctime_ns}"
+    key = hashlib.sha256(key_text.encode("utf-8", "surrogateescape")).hexdigest()[:32]
     folder = (dirs or user_dirs()).cache / "hashes"
     memo = folder / f"{key}.json"
     try:
         cached = json.loads(memo.read_text())
-        if cached.get("path") == str(resolved) and len(cached.get("sha256", "")) == 64:
+        if cached.get("key") == key_text.replace("\0", "|") and len(cached.get("sha256", "")) == 64:
             return str(cached["sha256"])
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):
         pass
-    digest = _digest_uncached(resolved)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        temp = memo.with_suffix(f".{os.getpid()}.tmp")
-        temp.write_text(json.dumps({"path": str(resolved), "sha256": digest}))
-        os.replace(temp, memo)
-    except OSError:
-        pass  # a read-only cache only costs a re-hash next time
+    digest = _digest(resolved)
+    after = FileIdentity.of(resolved)
+    if after != before:
+        raise changed_error(Path(path))
+    if after.settled(time.time_ns()):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            temp = memo.with_suffix(f".{os.getpid()}.tmp")
+            temp.write_text(json.dumps({"key": key_text.replace("\0", "|"), "path": str(resolved), "sha256": digest}))
+            os.replace(temp, memo)
+        except (OSError, UnicodeEncodeError):
+            pass  # a read-only cache only costs a re-hash next time
     return digest

@@ -13,9 +13,12 @@
     mytalk validate [MANIFEST]   check a plugin manifest
     mytalk panel [VIDEO] [--audio FILE]
     mytalk runtime               the local core process: JSON lines on stdin/stdout (for the panel)
+    mytalk clean [FOLDER ...]    remove what killed jobs left behind, and say what was removed
 
-Exit codes: 0 success; 2 bad input or usage, with one line on stderr and no traceback; 1 an
-internal error, with the path of a log file; 130 cancelled. On any failure nothing is left at OUT.
+Exit codes: 0 success; 2 bad input or usage (also a full disk, a read-only folder, a closed output
+pipe), with one line on stderr and no traceback; 1 an internal error, with the path of a log file;
+130, 143, 129 stopped by SIGINT (Ctrl-C), SIGTERM or SIGHUP, after cleaning up. On any failure
+OUT is exactly as it was before the command.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from mytalk.core.errors import JobCancelledError, MyTalkError, UsageError
+from mytalk.core.errors import JobCancelledError, MyTalkError, UsageError, environment_error
+from mytalk.core.interrupts import Interrupted, stop_on_signals
 from mytalk.core.malloc import limit_malloc_arenas
 from mytalk.plugin.native_stderr import filtered_native_stderr
 
@@ -120,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     panel_parser.add_argument("--audio", type=Path)
     panel_parser.add_argument("--timeline", type=Path)
     commands.add_parser("runtime", help="run the core runtime: versioned JSON lines on stdin and stdout")
+    clean_parser = commands.add_parser("clean", help="remove temporary files and locks that killed jobs left behind")
+    clean_parser.add_argument("folders", nargs="*", type=Path, metavar="FOLDER",
+                              help="also look in these folders (the job journal and MyTalk's cache are always checked)")
     actor_parser = commands.add_parser("actor", help="manage actor profiles of the classic engine")
     actor_commands = actor_parser.add_subparsers(dest="actor_command", required=True, parser_class=_OneLineParser)
     build_parser_ = actor_commands.add_parser("build", help="learn an actor from footage and store it as NAME")
@@ -164,9 +171,23 @@ def _add_neural_commands(commands: argparse._SubParsersAction, actor_build: argp
     train_parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _sweep_leftovers() -> str:
+    """Undo what killed earlier jobs left (see `mytalk.core.jobs.cleanup`); returns what was done, in words
+    ("" when nothing). The caller says so only once its own job has succeeded, so a failing command still
+    prints exactly one line."""
+    from mytalk.core.jobs.cleanup import clean_leftovers
+
+    try:
+        return clean_leftovers().summary()
+    except Exception:  # noqa: BLE001 - tidying up after others must never fail this render
+        return ""
+
+
 def _run_sync(args: argparse.Namespace) -> int:
     from mytalk.core.jobs.request import SyncRequest
     from mytalk.core.jobs.sync import run_sync
+
+    swept = _sweep_leftovers()
 
     request = SyncRequest(
         video=args.video, audio=args.audio, output=args.output, in_point=args.in_point, out_point=args.out_point,
@@ -181,6 +202,8 @@ def _run_sync(args: argparse.Namespace) -> int:
     if not args.quiet:
         note = f", {len(faceless)} frames without a face passed through" if faceless else ""
         print(f"wrote {result.output} ({result.frames_written} frames{note})", file=sys.stderr)
+        if swept:
+            print(f"mytalk: {swept}", file=sys.stderr)
     return 0
 
 
@@ -252,6 +275,23 @@ def _run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_clean(args: argparse.Namespace) -> int:
+    from mytalk.core.jobs.cleanup import clean_leftovers
+
+    for folder in args.folders:
+        if not folder.is_dir():
+            raise UsageError(f"clean: {folder} is not a folder; give folders that renders were written to")
+    report = clean_leftovers(args.folders)
+    for path in report.removed:
+        print(f"removed {path}")
+    for path in report.restored:
+        print(f"put back {path}")
+    for path in report.kept:
+        print(f"left {path} (a backup of unknown origin: check it, then delete it yourself)")
+    print(f"mytalk: {report.summary() or 'nothing left behind by interrupted jobs'}", file=sys.stderr)
+    return 0
+
+
 def _run_runtime(args: argparse.Namespace) -> int:
     from mytalk.core.runtime.server import main as runtime_main
 
@@ -259,7 +299,8 @@ def _run_runtime(args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"sync": _run_sync, "probe": _run_probe, "validate": _run_validate, "panel": _run_panel,
-             "runtime": _run_runtime, "actor": _run_actor, "dataset": _run_dataset, "train": _run_train}
+             "runtime": _run_runtime, "actor": _run_actor, "dataset": _run_dataset, "train": _run_train,
+             "clean": _run_clean}
 
 
 def _log_internal_error(argv: Sequence[str]) -> Path | None:
@@ -275,30 +316,72 @@ def _log_internal_error(argv: Sequence[str]) -> Path | None:
         return None
 
 
+def _say(line: str) -> None:
+    """Print the one line a failure gets; a closed stderr (a hung-up terminal) is not an error too."""
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe: point stdout at /dev/null, or the flush at exit fails once more."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `mytalk` console script; returns the exit code."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     limit_malloc_arenas()
+    return _main(args_list)
+
+
+def _main(args_list: list[str]) -> int:
     try:
         args = build_parser().parse_args(args_list)
-        if args.command == "panel":  # a GUI process; its runtime child filters its own stderr
+        if args.command == "panel":
+            # A GUI process: its runtime child filters its own stderr and handles its own stop
+            # signals; a Python handler here would only run when Qt next returns to Python.
             return _COMMANDS[args.command](args)
-        with filtered_native_stderr():
-            return _COMMANDS[args.command](args)
+        with stop_on_signals(), filtered_native_stderr():
+            code = _COMMANDS[args.command](args)
+            sys.stdout.flush()  # here, so a reader that went away is reported, not a crash at exit
+            return code
     except JobCancelledError as error:
-        print(f"mytalk: {error}", file=sys.stderr)
+        _say(f"mytalk: {error}")
         return error.exit_code
     except MyTalkError as error:
         message = str(error).replace("\n", "; ")
-        print(f"mytalk: error: {message}", file=sys.stderr)
+        _say(f"mytalk: error: {message}")
         return error.exit_code
+    except Interrupted as stop:
+        # SIGTERM and SIGHUP unwind exactly like Ctrl-C: every temporary file is gone by now.
+        how = "cancelled" if stop.signal_name == "SIGINT" else f"stopped by {stop.signal_name}"
+        if stop.saved:  # the signal came during the final step, which it never cuts in two
+            _say(f"mytalk: {how} just after the job was saved complete: {', '.join(stop.saved)}")
+        else:
+            _say(f"mytalk: {how}; nothing was written")
+        return stop.exit_code
     except KeyboardInterrupt:
-        print("mytalk: cancelled; nothing was written", file=sys.stderr)
+        _say("mytalk: cancelled; nothing was written")
         return 130
+    except BrokenPipeError:
+        _silence_stdout()
+        _say("mytalk: error: the program reading mytalk's output closed it early (broken pipe); read all of it")
+        return 2
     except Exception as error:  # noqa: BLE001 - the last line of defence: log it, never dump a traceback
+        user_error = environment_error(error)
+        if user_error is not None:  # a full disk or a read-only folder, wherever it surfaced
+            _say(f"mytalk: error: {user_error}")
+            return user_error.exit_code
         log = _log_internal_error(args_list)
         where = f"; details in {log}" if log else ""
-        print(f"mytalk: internal error: {type(error).__name__}: {error}{where}", file=sys.stderr)
+        _say(f"mytalk: internal error: {type(error).__name__}: {error}{where}")
         return 1
 
 

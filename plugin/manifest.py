@@ -81,15 +81,15 @@ _SEMVER = re.compile(
     r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
     r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
 )
-_REVERSE_DNS = re.compile(r"^[a-z](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z](?:[a-z0-9-]*[a-z0-9])?)+$")
-_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
-_SLUG = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
-_IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
-_HOST_VERSION = re.compile(r"^\d+(?:\.\d+){0,3}$")
-_EXTENSION = re.compile(r"^\.[a-z0-9]+$")
-_FRAME_RATE = re.compile(r"^(?:(\d+(?:\.\d+)?)(DF)?|any)$")
-_PYTHON_CLAUSE = re.compile(r"^\s*(?:~=|===|==|!=|<=|>=|<|>)\s*\d+(?:\.\d+)*(?:\.\*)?\s*$")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_REVERSE_DNS = re.compile(r"^[a-z](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z](?:[a-z0-9-]*[a-z0-9])?)+\Z")
+_NAME = re.compile(r"^[a-z][a-z0-9_-]*\Z")
+_SLUG = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*\Z")
+_IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*\Z")
+_HOST_VERSION = re.compile(r"^\d+(?:\.\d+){0,3}\Z")
+_EXTENSION = re.compile(r"^\.[a-z0-9]+\Z")
+_FRAME_RATE = re.compile(r"^(?:(\d+(?:\.\d+)?)(DF)?|any)\Z")
+_PYTHON_CLAUSE = re.compile(r"^\s*(?:~=|===|==|!=|<=|>=|<|>)\s*\d+(?:\.\d+)*(?:\.\*)?\s*\Z")
+_SHA256 = re.compile(r"^[0-9a-f]{64}\Z")
 
 _TOP_LEVEL_KEYS: tuple[str, ...] = (
     "manifest_version",

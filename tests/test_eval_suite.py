@@ -144,6 +144,9 @@ def test_fast_setting_with_the_copy_engine(shared_media: Path, tmp_path: Path) -
         assert results["shift"]["figures"]["ratio"] == pytest.approx(1.0, abs=1e-6), name
         assert results["adr"]["figures"]["ratio"] == pytest.approx(1.0, abs=1e-6), name
         assert results["dub"]["figures"]["sharpness_ratio"] == pytest.approx(1.0), name
+        for figure in ("sharpness_p10_open", "speck_ratio", "flicker_ratio"):
+            assert results["dub"]["figures"][figure] == pytest.approx(1.0), (name, figure)
+        assert preserve["figures"]["changed_outside_region"] == 0, name
         for protocol in ("shift", "adr", "dub", "preserve"):
             sheet = cv2.imread(results[protocol]["sheet"])
             assert sheet is not None and sheet.shape[0] > 100, f"{name} {protocol}"

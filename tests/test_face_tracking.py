@@ -237,6 +237,7 @@ def test_frames_without_any_face_are_reported_not_raised() -> None:
     assert all(o.warnings and not o.landmarks.any() for o in observations)
     assert tracking_summary(observations) == {
         "frames": 4, "frames_found": 0, "share_tracked": 0.0, "mean_confidence": 0.0, "faceless_ranges": [[0, 3]],
+        "rejected_detections": [],
     }
 
 

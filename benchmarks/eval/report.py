@@ -148,7 +148,8 @@ def _adr_section(report: dict[str, Any], base: Path) -> list[str]:
 
 def _dub_section(report: dict[str, Any], base: Path) -> list[str]:
     header = ["clip", "speech", "AV lag (real / do-nothing)", "lag − real", "peak (real / do-nothing)",
-              "peak ÷ real", "sharpness ratio (do-nothing 1.00)", "jitter ratio (1.00)",
+              "peak ÷ real", "sharpness ratio (do-nothing 1.00)", "sharpness p10, open frames (1.00)",
+              "speck ratio (1.00)", "flicker ratio (1.00)", "jitter ratio (1.00)",
               "closed in silence (real / do-nothing)", "AV reliable", "plan r / amplitude", "meets targets", "sheet"]
     rows = []
     for name, r in _rows(report, "dub"):
@@ -160,9 +161,11 @@ def _dub_section(report: dict[str, Any], base: Path) -> list[str]:
         rows.append([
             name, r["audio"], f"{_signed(f['lag'])} ({_signed(b['real_lag'])} / {_signed(b['do_nothing_lag'])})",
             _signed(f["lag_vs_real"]), f"{fmt(f['peak'])} ({fmt(b['real_peak'])} / {fmt(b['do_nothing_peak'])})",
-            fmt(f["peak_ratio"]), fmt(f["sharpness_ratio"]), fmt(f["jitter_ratio"]),
+            fmt(f["peak_ratio"]), fmt(f["sharpness_ratio"]), fmt(f.get("sharpness_p10_open")),
+            fmt(f.get("speck_ratio")), fmt(f.get("flicker_ratio")), fmt(f["jitter_ratio"]),
             f"{fmt(f['closed_share'])} ({fmt(b['real_closed_share'])} / {fmt(b['do_nothing_closed_share'])})",
-            fmt(r["reliable_av"]), _plan(f), _verdict(r), _link(r.get("sheet"), base),
+            fmt(r["reliable_av"]), _plan(f), _verdict(r),
+            _link(r.get("sheet"), base) + (f" [worst]({os.path.relpath(r['worst_sheet'], base)})" if r.get("worst_sheet") else ""),
         ])
     return _table(header, rows)
 
@@ -205,7 +208,8 @@ def _closures_section(report: dict[str, Any], base: Path) -> list[str]:
 
 def _preserve_section(report: dict[str, Any], base: Path) -> list[str]:
     header = ["clip", "range", "changed outside mask (do-nothing 0)", "frames changed", "PSNR outside dB (∞)",
-              "max diff", "frames with mask", "faceless frames", "changed inside mask", "meets targets", "sheet"]
+              "max diff", "changed px outside the lower-face region (0)", "frames with mask", "faceless frames",
+              "changed inside mask", "meets targets", "sheet"]
     rows = []
     for name, r in _rows(report, "preserve"):
         bad = _failed_row(name, r, len(header))
@@ -218,7 +222,8 @@ def _preserve_section(report: dict[str, Any], base: Path) -> list[str]:
             continue
         rows.append([
             name, f"{r['range'][0]}-{r['range'][1]}", fmt(f["changed_outside"]), fmt(f["frames_changed"]),
-            fmt(f["psnr_outside_db"], 1), fmt(f["max_abs_outside"]), fmt(d["frames_with_mask"]),
+            fmt(f["psnr_outside_db"], 1), fmt(f["max_abs_outside"]), fmt(f.get("changed_outside_region")),
+            fmt(d["frames_with_mask"]),
             fmt(d["faceless_frames"]), fmt(d["changed_inside_mask"]), _verdict(r), _link(r.get("sheet"), base),
         ])
     return _table(header, rows)
@@ -261,10 +266,12 @@ def _robust_section(report: dict[str, Any], base: Path) -> list[str]:
 _SECTIONS = {
     "shift": ("shift: sync recovery (target: ratio < 0.5, lag within ±1 of real)", _shift_section),
     "adr": ("adr: guide alignment (target: ratio < 0.3)", _adr_section),
-    "dub": ("dub: new speech (targets: lag ±1 of real, peak ≥ 0.8 × real, sharpness ≥ 0.9, jitter ≤ 1.2)", _dub_section),
+    "dub": ("dub: new speech (targets: lag ±1 of real, peak ≥ 0.8 × real, sharpness ≥ 0.9, sharpness p10 over "
+            "open-mouth frames ≥ 0.85, speck ratio ≤ 1.1, flicker ratio ≤ 1.2, jitter ≤ 1.2)", _dub_section),
     "closures": ("closures: phones of a known-text line (targets: closed on ≥ 90 % of p/b/m frames with "
                  "--transcript, ≥ 60 % without; plan r ≥ 0.9, amplitude 0.9-1.1)", _closures_section),
-    "preserve": ("preserve: pixels outside the mask (target: 0 changed, PSNR ∞)", _preserve_section),
+    "preserve": ("preserve: pixels outside the mask and outside the evaluation's lower-face region (target: 0 "
+                 "changed, PSNR ∞)", _preserve_section),
     "speed": ("speed (target: tool ÷ transcode ≤ 1.5)", _speed_section),
     "robust": ("robust: good inputs exact, bad inputs exit 2 with one line and nothing left", _robust_section),
 }

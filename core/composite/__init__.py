@@ -23,6 +23,8 @@ from mytalk.core.composite.masks import (
     Mask,
     MaskMode,
     MaskStabiliser,
+    edit_mask,
+    edit_region,
     inter_ocular_distance,
     mouth_mask,
 )
@@ -60,6 +62,8 @@ __all__ = [
     "color_matrix",
     "copy_frame",
     "default_levels",
+    "edit_mask",
+    "edit_region",
     "inter_ocular_distance",
     "is_chroma_aligned",
     "laplacian_blend",

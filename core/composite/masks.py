@@ -52,6 +52,10 @@ _CIRCLE = np.stack(
 )
 _ALPHA_EPS = 1e-6  # float32 noise of the normalised blur kernel, not a visual threshold
 
+EDIT_GUARD_PX = 2.0
+"""Pixels inside the edit region's edge that are never changed (`Mask.within`): a 4:2:0 chroma sample spans
+2 × 2 pixels, and the pixel distance transform is exact to well under a pixel."""
+
 
 class MaskMode(StrEnum):
     """Which part of the face the compositor may change."""
@@ -123,6 +127,26 @@ class Mask:
             sub = alpha[y0 - box[1] : y1 - box[1], x0 - box[0] : x1 - box[0]]
             np.maximum(sub, m.alpha, out=sub)
         return Mask(box, alpha, max(self.feather_px, other.feather_px), self.mode, self.frame_size or other.frame_size)
+
+    def within(self, polygon: np.ndarray, guard_px: float = EDIT_GUARD_PX, ramp_px: float = 2.0) -> Mask:
+        """This mask bounded by a convex `polygon` ((K, 2) continuous frame px): alpha is multiplied by a ramp
+        that is exactly 0 outside the polygon and within `guard_px` of its edge, and reaches 1 `ramp_px`
+        further in. The guard keeps the chroma samples (2 × 2 px in 4:2:0) that the compositor rewrites for
+        an edited pixel inside the polygon too, so not one decoded pixel outside it changes."""
+        if self.is_empty:
+            return self
+        x0, y0, x1, y1 = self.box
+        canvas = np.zeros((y1 - y0 + 2, x1 - x0 + 2), np.uint8)  # a zero border: distances run to the box edge
+        pts = np.round((np.asarray(polygon, np.float64)[:, :2] - [x0 - 1 + 0.5, y0 - 1 + 0.5]) * (1 << _AA_SHIFT))
+        cv2.fillPoly(canvas, [pts.astype(np.int32)], 1, lineType=cv2.LINE_8, shift=_AA_SHIFT)
+        inside = cv2.distanceTransform(canvas, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
+        weight = np.clip((inside - np.float32(guard_px)) / np.float32(max(ramp_px, 1e-3)), 0.0, 1.0)
+        alpha = self.alpha * weight.astype(np.float32)
+        alpha[alpha < _ALPHA_EPS] = 0.0
+        box, alpha = _tighten(self.box, alpha, self.frame_size or (x1, y1))
+        if alpha.size == 0:
+            return Mask.empty(self.frame_size)
+        return Mask(box, np.ascontiguousarray(alpha), self.feather_px, self.mode, self.frame_size)
 
     def with_box(self, box: Box) -> Mask:
         """The same alpha re-framed in a larger box (zeros around), e.g. to keep a box steady over frames."""
@@ -289,6 +313,28 @@ def mouth_mask(
     if alpha.size == 0:
         return Mask.empty((w, h))
     return Mask(box, np.ascontiguousarray(alpha), feather, mode, (w, h))
+
+
+def edit_region(landmarks: np.ndarray) -> np.ndarray:
+    """The documented lower-face region an engine may change at all, as a convex polygon (K, 2) in frame px:
+    the hull of `regions.EDIT_REGION_POINTS` (jaw from cheek to cheek below the eyes, nose base, outer lips)
+    grown by `regions.EDIT_REGION_MARGIN` × the face width. Every engine bounds its mask with it
+    (`edit_mask`), so a warp, a blend or a feather can never reach the eyes, the ears or the background."""
+    pts = np.asarray(landmarks, np.float64)[:, :2]
+    a, b = regions.FACE_WIDTH_POINTS
+    width = float(np.linalg.norm(pts[a] - pts[b]))
+    return _dilate_convex(pts[list(regions.EDIT_REGION_POINTS)], regions.EDIT_REGION_MARGIN * width)
+
+
+def edit_mask(
+    source: np.ndarray, target: np.ndarray, frame_size: tuple[int, int], mode: MaskMode | str = MaskMode.MOUTH
+) -> Mask:
+    """What an engine may change in one frame: the union of the masks of the frame's own landmarks (`source`)
+    and of the planned ones (`target`), bounded by the `edit_region` of the frame's own face."""
+    mask = mouth_mask(source, frame_size, mode).union(mouth_mask(target, frame_size, mode))
+    if mask.is_empty:
+        return mask
+    return mask.within(edit_region(source))
 
 
 class MaskStabiliser:

@@ -29,7 +29,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 def check_actor_name(name: str) -> str:
     """A profile name must be a plain folder name: letters, digits, '_', '.', '-' (64 at most)."""
-    if not _NAME.match(name or ""):
+    if not _NAME.fullmatch(name or ""):
         raise UsageError(f"actor name {name!r}: use 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit")
     return name
 

@@ -112,6 +112,9 @@ class FrameRecord:
     viseme: str | None = None
     """The phone (ARPAbet) and viseme the mouth was told to show in this frame: the line's phone at the
     frame's time plus the actor's lip lead, so they describe the picture, not the sound."""
+    rejected_face: str | None = None
+    """Why a face the tracker saw in this frame was not taken as the subject (a graphic, a poster,
+    another person; `mytalk.core.face.subject`): the frame passed through untouched."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -122,12 +125,30 @@ class FrameRecord:
             "changed_pixels": self.changed_pixels,
             "warnings": self.warnings,
         }
+        if self.rejected_face:
+            out["rejected_face"] = self.rejected_face
         if self.planned_aperture is not None:
             out["planned_aperture"] = round(self.planned_aperture, 5)
         if self.phone is not None or self.viseme is not None:
             out["phone"] = self.phone
             out["viseme"] = self.viseme
         return out
+
+
+def rejected_detections(records: list[FrameRecord]) -> list[dict[str, Any]]:
+    """Runs of frames where a face was seen but not taken as the subject, with the reason: the report
+    shows the editor that the graphic or the other person was noticed and deliberately left alone."""
+    runs: list[dict[str, Any]] = []
+    for record in records:
+        if not record.rejected_face:
+            continue
+        last = runs[-1] if runs else None
+        if last is not None and last["reason"] == record.rejected_face and record.index - last["last"] <= 4:
+            last["last"] = record.index
+            last["frames"] += 1
+        else:
+            runs.append({"first": record.index, "last": record.index, "frames": 1, "reason": record.rejected_face})
+    return runs
 
 
 @dataclass

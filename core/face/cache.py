@@ -55,6 +55,7 @@ def save_observations(
         "pose": np.array([o.pose for o in observations], dtype=np.float64).reshape(n, 3),
         "box": np.array([o.box for o in observations], dtype=np.int64).reshape(n, 4),
         "warnings": np.array(json.dumps([o.warnings for o in observations])),
+        "rejected": np.array(json.dumps([o.rejected for o in observations])),
         "meta": np.array(
             json.dumps({"sha256": digest, "start": start, "stop": stop, "settings": settings.key(),
                         "version": TRACKER_VERSION})
@@ -89,9 +90,10 @@ def load_observations(
             index, found, landmarks = data["index"], data["found"], data["landmarks"]
             confidence, pose, box = data["confidence"], data["pose"], data["box"]
             warnings = json.loads(str(data["warnings"]))
+            rejected = json.loads(str(data["rejected"]))
         n = len(index)
         if not (
-            len(found) == len(confidence) == len(warnings) == n
+            len(found) == len(confidence) == len(warnings) == len(rejected) == n
             and landmarks.shape == (n, NUM_LANDMARKS, 3)
             and pose.shape == (n, 3)
             and box.shape == (n, 4)
@@ -109,6 +111,7 @@ def load_observations(
             pose=(float(pose[i, 0]), float(pose[i, 1]), float(pose[i, 2])),
             box=(int(box[i, 0]), int(box[i, 1]), int(box[i, 2]), int(box[i, 3])),
             warnings=[str(w) for w in warnings[i]],
+            rejected=str(rejected[i]),
         )
         for i in range(n)
     ]

@@ -214,7 +214,7 @@ def mouth_aperture(landmarks: np.ndarray) -> float | np.ndarray:
     return float(ap[0]) if single else ap
 
 
-def _umeyama_3d(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+def umeyama_3d(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     """Least-squares similarity dst ≈ s R src + t for (N, 3) point sets (Umeyama 1991)."""
     ms, md = src.mean(axis=0), dst.mean(axis=0)
     a, b = src - ms, dst - md
@@ -245,7 +245,7 @@ def pose_fit(landmarks: np.ndarray) -> tuple[tuple[float, float, float], float]:
         raise ValueError(f"pose_fit needs (478, 3) landmarks with z, got shape {arr.shape}")
     ref = reference_pose_3d()
     dst = arr[_POSE_IDX]
-    s, rot, t = _umeyama_3d(ref, dst)
+    s, rot, t = umeyama_3d(ref, dst)
     if s <= 0:
         return (0.0, 0.0, 0.0), math.inf
     fitted = s * ref @ rot.T + t

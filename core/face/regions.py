@@ -67,6 +67,21 @@ LOWER_FACE_TOP: tuple[int, ...] = (411, 426, 391, 393, 164, 167, 165, 206, 187)
 upper lip just under the nose (393, 164, 167) to the right cheek (187); with `LOWER_FACE_JAW` it forms
 a closed loop. These points sit at or below the nose base in frontal and moderately turned faces."""
 
+EDIT_REGION_NOSE_BASE: tuple[int, ...] = (98, 2, 327)
+"""Nose base (the nostrils' outer edges and the subnasale): the top of the edit region under the nose."""
+
+EDIT_REGION_POINTS: tuple[int, ...] = (*JAW, *EDIT_REGION_NOSE_BASE, *LIPS_OUTER)
+"""The lower face an engine may ever change (`mytalk.core.composite.masks.edit_region`): the convex hull of
+the jaw from cheek to cheek below the eyes (234 ... chin 152 ... 454), the nose base and the outer lips,
+grown by `EDIT_REGION_MARGIN` × the face width (the distance 234 ↔ 454)."""
+
+EDIT_REGION_MARGIN = 0.10
+"""Growth of the edit region's hull, as a fraction of the face width: room for a jaw that opens further
+than the shot's, at any face size (224 px as at 4K)."""
+
+FACE_WIDTH_POINTS: tuple[int, int] = (234, 454)
+"""The face sides at ear level: their distance is the face width the edit region scales with."""
+
 POSE: tuple[int, ...] = (
     *STABLE, 1, 4, 5, 9, 10, 151, 127, 356, 234, 454, 116, 345, 98, 327,
 )

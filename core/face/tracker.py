@@ -40,10 +40,13 @@ import numpy as np
 from mytalk.core.errors import UsageError
 from mytalk.core.face.canonical import pose_fit
 from mytalk.core.face.regions import LEFT_EYE_OUTER, NUM_LANDMARKS, RIGHT_EYE_OUTER
+from mytalk.core.face.shots import is_cut, shot_signature
 from mytalk.core.face.smoothing import OneEuro, SmoothingParams, smooth_landmarks
+from mytalk.core.face.subject import BRIDGE_FRAMES as _BRIDGE_GAP
+from mytalk.core.face.subject import MIN_RUN_FRAMES, RejectedDetection, choose_subject
 from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled, never_cancelled, no_progress
 
-TRACKER_VERSION = "1"
+TRACKER_VERSION = "2"
 """Bumped whenever tracking output changes for the same input, so stale cache entries miss."""
 
 STAGE = "face tracking"
@@ -80,6 +83,8 @@ class FaceObservation:
     box: (x0, y0, x1, y1) integer pixel box of the landmarks; of the last known face (or zeros)
         when not found.
     warnings: human-readable notes about this frame (loss, low confidence, re-acquisition).
+    rejected: why a face tracked in this frame was not taken as the subject (`subject.py`: too brief,
+        implausible, another face); empty otherwise. Such a frame has found=False.
     """
 
     index: int
@@ -89,6 +94,7 @@ class FaceObservation:
     pose: tuple[float, float, float] = (0.0, 0.0, 0.0)
     box: tuple[int, int, int, int] = (0, 0, 0, 0)
     warnings: list[str] = field(default_factory=list)
+    rejected: str = ""
 
     @classmethod
     def missing(
@@ -211,6 +217,7 @@ class _Subject:
     score: float
     landmarks: np.ndarray | None = None  # previous frame's raw landmarks; None after a loss
     lost_frames: int = 0
+    seen: int = 0  # frames tracked since it was chosen: under MIN_RUN_FRAMES it is not yet established
     since_detect: int = 0
 
 
@@ -433,6 +440,8 @@ class FaceTracker:
         self._reset_mesh()
         subject: _Subject | None = None
         observations: list[FaceObservation] = []
+        cuts: set[int] = set()
+        signature: np.ndarray | None = None
         n_total = int(total) if total is not None else 0
         for done, (index, img) in enumerate(frames, start=1):
             check_cancelled(is_cancelled, STAGE)
@@ -440,9 +449,19 @@ class FaceTracker:
                 raise UsageError(
                     f"frame {index}: face tracking needs RGB uint8 frames (H, W, 3), got {img.dtype} {img.shape}"
                 )
-            obs, subject = self._step(int(index), np.ascontiguousarray(img), subject)
+            img = np.ascontiguousarray(img)
+            previous, signature = signature, shot_signature(img)
+            if previous is not None and is_cut(previous, signature):
+                # A new shot: whatever face sits where the subject was may be someone else, so the mesh
+                # starts afresh and the subject must be found again through the detector's gate.
+                cuts.add(len(observations))
+                self._reset_mesh()
+                if subject is not None:
+                    subject.landmarks = None
+            obs, subject = self._step(int(index), img, subject)
             observations.append(obs)
             progress(done, max(n_total, done) if total is not None else 0, STAGE)
+        self._keep_subject_only(observations, cuts)
         if self.settings.smooth and observations:
             self._smooth(observations, fps)
         return observations
@@ -471,7 +490,8 @@ class FaceTracker:
         if lm is None:
             subject.landmarks = None
             subject.lost_frames += 1
-            return FaceObservation.missing(index, f"frame {index}: the tracked face is not visible", last_box), subject
+            return (FaceObservation.missing(index, f"frame {index}: the tracked face is not visible", last_box),
+                    self._after_loss(subject))
 
         (yaw, pitch, roll), residual = pose_fit(lm)
         plausible = float(np.clip((_RESIDUAL_BAD - residual) / (_RESIDUAL_BAD - _RESIDUAL_OK), 0.0, 1.0))
@@ -484,12 +504,13 @@ class FaceTracker:
                 index, f"frame {index}: face rejected, confidence {confidence:.2f} below the minimum", last_box
             )
             obs.warnings[:0] = warnings
-            return obs, subject
+            return obs, self._after_loss(subject)
 
         cx, cy, side = _box_of(lm)
         subject.cx, subject.cy, subject.side = cx, cy, side
         subject.landmarks = lm
         subject.lost_frames = 0
+        subject.seen += 1
         obs = FaceObservation(
             index=index,
             found=True,
@@ -530,6 +551,31 @@ class FaceTracker:
         if lm is not None and gap > 0:
             warnings.append(f"frame {index}: face re-acquired after {gap} frame(s) without it")
         return lm
+
+    def _after_loss(self, subject: _Subject) -> _Subject | None:
+        """After a loss: keep waiting for an established subject, but forget one seen for fewer than
+        `MIN_RUN_FRAMES` (a face-like flash, a graphic), so the next frame chooses afresh instead of only
+        looking where that flash was. A subject the editor pointed at (`face_point`) is never forgotten:
+        choosing afresh would take the face nearest the point, which is then someone else."""
+        if subject.seen >= MIN_RUN_FRAMES or self.settings.face_point is not None:
+            return subject
+        return None
+
+    def _keep_subject_only(self, observations: list[FaceObservation], cuts: set[int]) -> None:
+        """Turn every tracked appearance that is not the subject (`subject.choose_subject`) into not-found
+        frames carrying the reason, so nothing is ever edited on a graphic, a poster or another person.
+        cuts: positions in `observations` where a new shot starts (`shots.is_cut`)."""
+        rejected = choose_subject(
+            [o.landmarks for o in observations], [o.found for o in observations], [o.index for o in observations],
+            first_is_subject=self.settings.face_point is not None, cuts=cuts,
+        )
+        for run in rejected:
+            for k, obs in enumerate(observations):
+                if obs.found and run.first <= obs.index <= run.last:
+                    note = f"frame {obs.index}: a face was tracked but not taken as the subject: {run.reason}"
+                    observations[k] = FaceObservation.missing(obs.index, note, obs.box)
+                    observations[k].warnings[:0] = obs.warnings
+                    observations[k].rejected = run.reason
 
     def _smooth(self, observations: list[FaceObservation], fps: float) -> None:
         found = np.array([o.found for o in observations])
@@ -579,8 +625,8 @@ def tracking_summary(observations: Sequence[FaceObservation]) -> dict[str, Any]:
     """Figures for reports and logs.
 
     Returns a dict with frames, frames_found, share_tracked (0..1), mean_confidence (over found
-    frames; 0.0 when none) and faceless_ranges: [[first, last], ...] inclusive frame indices of
-    every run of frames without the face.
+    frames; 0.0 when none), faceless_ranges: [[first, last], ...] inclusive frame indices of
+    every run of frames without the face, and rejected_detections (`rejected_detections`).
     """
     frames = len(observations)
     found = [o for o in observations if o.found]
@@ -598,7 +644,22 @@ def tracking_summary(observations: Sequence[FaceObservation]) -> dict[str, Any]:
         "share_tracked": len(found) / frames if frames else 0.0,
         "mean_confidence": float(np.mean([o.confidence for o in found])) if found else 0.0,
         "faceless_ranges": ranges,
+        "rejected_detections": [r.to_dict() for r in rejected_detections(observations)],
     }
+
+
+def rejected_detections(observations: Sequence[FaceObservation]) -> list[RejectedDetection]:
+    """The faces tracked but not taken as the subject, one entry per run of frames with the same reason."""
+    out: list[RejectedDetection] = []
+    for obs in observations:
+        if not obs.rejected:
+            continue
+        prev = out[-1] if out else None
+        if prev is not None and prev.reason == obs.rejected and obs.index - prev.last <= 1 + _BRIDGE_GAP:
+            out[-1] = RejectedDetection(prev.first, obs.index, prev.frames + 1, prev.reason)
+        else:
+            out.append(RejectedDetection(obs.index, obs.index, 1, obs.rejected))
+    return out
 
 
 def track_video(

@@ -15,8 +15,9 @@ Both renders go through `run_sync`, the one render path:
   (inputs, hashes, settings, engine version) that reproduces the render. Nothing existing is
   ever overwritten.
 
-`run_sync` polls the cancel check once per frame and its writer deletes its temporary file on
-any error, so a cancelled or failed job leaves no file at its output path.
+`run_sync` polls the cancel check once per frame and puts a job's files in place in one step at
+its very end (`mytalk.core.jobs.staging`), so a cancelled or failed job leaves no file at its
+output paths: a commit's picture and sidecar appear together or not at all.
 """
 
 from __future__ import annotations
@@ -31,12 +32,13 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from mytalk.core.errors import MyTalkError, OutputError, UsageError
+from mytalk.core.errors import MyTalkError, OutputError, UsageError, describe_os_error
 from mytalk.core.jobs.request import SyncRequest, resolve_request
 from mytalk.core.jobs.sync import PREVIEW_PROXY_HEIGHT, FrameHook, SyncResult, run_sync
 from mytalk.core.jobs.versioning import reserve_version, safe_stem
 from mytalk.core.media.writer import CODEC_PRESETS, proxy_size
 from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled, never_cancelled, no_progress
+from mytalk.core.tempnames import temp_path
 from mytalk.core.timecode import frames_to_smpte
 from mytalk.core.userdirs import user_dirs
 
@@ -251,13 +253,13 @@ def write_poster(frame: Any, path: Path, max_height: int = PREVIEW_PROXY_HEIGHT)
     ok, data = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 1])
     if not ok:
         raise OutputError(f"{path}: the preview's first frame could not be encoded")
-    temp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    temp = temp_path(path)  # owned by this process: a sweep of the cache finds it if we are killed
     try:
         temp.write_bytes(data.tobytes())
         os.replace(temp, path)
     except OSError as error:
         temp.unlink(missing_ok=True)
-        raise OutputError(f"cannot write {path}: {error.strerror}") from None
+        raise OutputError(f"cannot write {path}: {describe_os_error(OSError(error.errno, error.strerror))}") from None
     return path
 
 
@@ -354,17 +356,9 @@ def commit(
             final = replace(request, output=slot.path(suffix), codec=codec, quality="final",
                             report=slot.path(SIDECAR_SUFFIX))
             first = max(0, resolved.start - request.handles)
-            try:
-                result = _run_tracked(final, first, progress, cancelled)
-            except BaseException:
-                # The writer already removed its partial picture. When the picture was finished
-                # but its sidecar failed, the picture would be an unreproducible render: both
-                # paths belong to the slot reserved above (they did not exist), so drop both.
-                for path in slot.paths.values():
-                    path.unlink(missing_ok=True)
-                raise
-            if not slot.path(SIDECAR_SUFFIX).is_file():
-                raise OutputError(f"{slot.path(SIDECAR_SUFFIX)}: the sidecar report was not written; check the folder")
+            # The picture and its sidecar are put in place together by run_sync's commit step: a
+            # picture without its report would be an unreproducible render.
+            result = _run_tracked(final, first, progress, cancelled)
         return CommitResult(job_id, result.output, slot.path(SIDECAR_SUFFIX), slot.version, resolved.start,
                             resolved.stop, resolved.fps, result.frames_written, codec, result.report)
     finally:

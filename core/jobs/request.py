@@ -21,6 +21,8 @@ from mytalk.core.timecode import frames_to_smpte, parse_offset_seconds, parse_po
 GUIDE_MODES = ("auto", "none")
 QUALITIES = ("preview", "final")
 DEFAULT_LANGUAGE = "en"
+MAX_TRANSCRIPT_BYTES = 256 * 1024
+"""A transcript is the words of one line; a file much larger than any script is a wrong path."""
 _LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]+)*$")
 _MEDIA_PREFIX = re.compile(r"^(?P<path>.+?\.(?:mov|mp4|mkv|mxf|avi|m4v|webm))(?::(?P<range>.*))?$", re.IGNORECASE)
 
@@ -159,10 +161,21 @@ def read_transcript(text: str | None) -> str | None:
         return None
     if text.startswith("@"):
         path = Path(text[1:]).expanduser()
+        if path.exists() and not path.is_file():
+            # A FIFO would wait for ever and /dev/zero never ends.
+            raise UsageError(f"--transcript {text!r}: {path} is not a text file; give the path of one")
         try:
-            return path.read_text(encoding="utf-8").strip()
+            with path.open("rb") as handle:
+                data = handle.read(MAX_TRANSCRIPT_BYTES + 1)
         except OSError as error:
             raise UsageError(f"--transcript {text!r}: cannot read {path}: {error.strerror}") from None
+        if len(data) > MAX_TRANSCRIPT_BYTES:
+            raise UsageError(f"--transcript {text!r}: {path} is over {MAX_TRANSCRIPT_BYTES // 1024} KB; "
+                             "give the words of this one line only")
+        try:
+            return data.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            raise UsageError(f"--transcript {text!r}: {path} is not UTF-8 text; save it as UTF-8") from None
     return text.strip()
 
 
@@ -174,7 +187,7 @@ def check_language(code: str | None) -> str:
     lines use the language-independent phone loop).
     """
     text = (code or "").strip().lower().replace("_", "-") or DEFAULT_LANGUAGE
-    if not _LANGUAGE_CODE.match(text):
+    if not _LANGUAGE_CODE.fullmatch(text):
         raise UsageError(f"--language {code!r}: give an espeak-ng language code such as en, es, de, fr or pt-br")
     known = _espeak_languages()
     # espeak-ng lists regional voices (`en-gb`, `fr-fr`); a bare `en` or `fr` picks its default one.

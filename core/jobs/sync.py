@@ -2,14 +2,22 @@
 
 This is the single implementation behind `mytalk sync`, the runtime's preview and commit, and
 the benchmarks. Frames flow one at a time (reader → engine → writer), so memory does not grow
-with the range. The writer renames its temporary file only when every frame is written, so a
-failed or cancelled job leaves nothing at the output path.
+with the range.
+
+Stages, in order (each timed, and named for the fault-injection tests): probe, audio, prepare,
+render, mux, hash, report, commit. Every file the job delivers (the render, its report) is written
+in full under a temporary name (`mytalk.core.jobs.staging`) and put in place by the one `commit`
+step at the very end, after everything that can fail has succeeded. A failure, a cancel or a stop
+signal at any earlier point leaves OUT and the report path exactly as they were.
+
+Inputs are never written. Their identities (`mytalk.core.hashing.FileIdentity`) are taken before
+they are read, and the report's hashes are only given for that same identity: an input rewritten
+while the job read it fails the job instead of being vouched for.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,10 +28,11 @@ from typing import Any
 
 from mytalk.core import __version__
 from mytalk.core.engines import DEFAULT_ENGINE, create_engine
-from mytalk.core.engines.base import EngineJob, FrameRecord
-from mytalk.core.errors import OutputError
-from mytalk.core.hashing import file_sha256
+from mytalk.core.engines.base import EngineJob, FrameRecord, rejected_detections
+from mytalk.core.errors import OutputError, describe_os_error
+from mytalk.core.hashing import FileIdentity, file_sha256
 from mytalk.core.jobs.request import ResolvedRequest, SyncRequest, resolve_request
+from mytalk.core.jobs.staging import StagedOutputs
 from mytalk.core.media.audio import AudioTrack, decode_audio, place_line
 from mytalk.core.media.reader import FrameReader
 from mytalk.core.media.writer import VideoWriter, check_codec_container, check_output_path, default_codec_for
@@ -94,14 +103,23 @@ def _guide_audio(resolved: ResolvedRequest) -> AudioTrack | None:
     return place_line(own, num_frames=resolved.stop - resolved.start, fps=resolved.fps, line_offset_s=offset)
 
 
-def _write_json_atomically(path: Path, data: dict[str, Any]) -> None:
-    temp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+def _write_report(temp: Path, target: Path, data: dict[str, Any]) -> None:
+    """The report's bytes into its staged temporary file (put in place by the commit step)."""
     try:
-        temp.write_text(json.dumps(data, indent=2))
-        os.replace(temp, path)
+        temp.write_text(json.dumps(data, indent=2), encoding="utf-8")
     except OSError as error:
-        temp.unlink(missing_ok=True)
-        raise OutputError(f"cannot write the report {path}: {error.strerror}") from None
+        raise OutputError(f"cannot write the report {target}: {describe_os_error(OSError(error.errno, error.strerror))}") from None
+
+
+def _identities(paths: list[Path]) -> dict[Path, FileIdentity]:
+    """Identity of each input that exists now; missing ones are reported by the probe that follows."""
+    found: dict[Path, FileIdentity] = {}
+    for path in paths:
+        try:
+            found[path] = FileIdentity.of(path)
+        except OSError:
+            pass
+    return found
 
 
 def run_sync(
@@ -109,20 +127,25 @@ def run_sync(
     progress: ProgressFn = no_progress,
     is_cancelled: CancelFn = never_cancelled,
     on_frame: FrameHook | None = None,
+    *,
+    journal: Path | None = None,
 ) -> SyncResult:
     """Render frames [in, out) of the clip with the replacement line; return what was written.
 
     `on_frame(offset, frame)` sees each output frame (an `av.VideoFrame` at source size) after it
     is written; an exception from it fails the job like any other, leaving nothing behind.
+    `journal` is the job-journal folder (default: the user's; see `mytalk.core.jobs.journal`).
     """
     timer = StageTimer()
+    identities = _identities([request.video, request.audio])
     with timer.stage("probe"):
         resolved = resolve_request(request)
     video = resolved.info.video
     assert video is not None
     codec = request.codec or default_codec_for(request.output)
     check_codec_container(codec, request.output)
-    inputs = [request.video, request.audio] + [ref.path for ref in resolved.references]
+    inputs = list(dict.fromkeys([request.video, request.audio] + [ref.path for ref in resolved.references]))
+    identities |= {path: identity for path, identity in _identities(inputs).items() if path not in identities}
     check_output_path(request.output, inputs)
     if request.report is not None:
         check_output_path(request.report, inputs + [request.output])
@@ -150,32 +173,45 @@ def run_sync(
     last = min(video.frame_count, resolved.stop + request.handles)
     total = last - first
     records: list[FrameRecord] = []
-    with timer.stage("render"):
-        with FrameReader(request.video, resolved.info) as reader, VideoWriter(
+    with StagedOutputs(journal) as staged:
+        writer = VideoWriter(
             request.output, codec=codec, source=video, audio=line, inputs=inputs,
             proxy_height=PREVIEW_PROXY_HEIGHT if request.quality == "preview" else None,
-        ) as writer:
-            frames = reader.frames(resolved.start, resolved.stop, request.handles)
-            for done, rendered in enumerate(engine.render(frames, progress, is_cancelled), start=1):
-                check_cancelled(is_cancelled, f"rendering frame {rendered.index}")
-                if rendered.in_range:
-                    writer.write(rendered.frame)
-                    records.append(rendered.record)
-                    if on_frame is not None:
-                        on_frame(len(records) - 1, rendered.frame)
-                progress(done, total, "render")
-            expected = resolved.stop - resolved.start
-            if len(records) != expected:
-                # Raising inside the writer's block discards the partial file.
-                raise RuntimeError(f"engine {engine.name} produced {len(records)} of {expected} frames")
+            temp_path=staged.stage(request.output),
+        )
+        try:
+            with timer.stage("render"), FrameReader(request.video, resolved.info) as reader:
+                frames = reader.frames(resolved.start, resolved.stop, request.handles)
+                for done, rendered in enumerate(engine.render(frames, progress, is_cancelled), start=1):
+                    check_cancelled(is_cancelled, f"rendering frame {rendered.index}")
+                    if rendered.in_range:
+                        writer.write(rendered.frame)
+                        records.append(rendered.record)
+                        if on_frame is not None:
+                            on_frame(len(records) - 1, rendered.frame)
+                    progress(done, total, "render")
+                expected = resolved.stop - resolved.start
+                if len(records) != expected:
+                    raise RuntimeError(f"engine {engine.name} produced {len(records)} of {expected} frames")
+            check_cancelled(is_cancelled, "muxing")
+            with timer.stage("mux"):
+                writer.close()
+        except BaseException:
+            writer.abort()
+            raise
 
-    with timer.stage("hash"):
-        hashes = {str(path): file_sha256(path) for path in dict.fromkeys([request.video, request.audio, *[r.path for r in resolved.references]])}
-    report = build_report(resolved, engine_name=engine.name, engine_version=engine.version, codec=codec,
-                          records=records, line=line, engine_report=engine.report(), hashes=hashes,
-                          timings=timer.seconds)
-    if request.report is not None:
-        _write_json_atomically(request.report, report)
+        with timer.stage("hash"):
+            # Only for the identities seen before the job read the files: see the module docstring.
+            hashes = {str(path): file_sha256(path, expect=identities.get(path)) for path in inputs}
+        report = build_report(resolved, engine_name=engine.name, engine_version=engine.version, codec=codec,
+                              records=records, line=line, engine_report=engine.report(), hashes=hashes,
+                              timings=timer.seconds)
+        if request.report is not None:
+            with timer.stage("report"):
+                _write_report(staged.stage(request.report), request.report, report)
+        check_cancelled(is_cancelled, "saving")
+        with timer.stage("commit"):
+            staged.commit()
     return SyncResult(request.output, len(records), line.num_samples, report)
 
 
@@ -219,6 +255,7 @@ def build_report(
             "frames_with_face": len(tracked) - len(faceless),
             "share_with_face": (len(tracked) - len(faceless)) / len(tracked) if tracked else None,
             "faceless_frames": faceless,
+            "rejected_detections": rejected_detections(records),
         },
         "warnings": warnings,
         "engine_report": engine_report,

@@ -5,9 +5,12 @@ top of it, because the old version may already sit in a cut. A version number co
 when *any* file of that version exists (the picture, its sidecar JSON, or a reservation left by a
 render still in progress), so a picture and its sidecar always share one number.
 
-A slot is reserved by creating a hidden lock file with `O_EXCL`, which the file system makes
-atomic: two panels committing the same range at the same moment get v001 and v002, not one file
-written twice. The lock is removed when the render ends, whether it succeeded or not.
+A slot is reserved by locking a hidden lock file (`mytalk.core.filelock`): two panels committing
+the same range at the same moment get v001 and v002, not one file written twice. The lock is
+removed when the render ends, whether it succeeded or not. The kernel drops the lock of a killed
+process, so a lock file left by one is free to take over: a killed commit no longer burns its
+version number for good. The lock file is also named in the job journal, so `mytalk clean` tidies
+it away if no later commit of that clip does.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mytalk.core.errors import OutputError
+from mytalk.core.filelock import is_locked, release, try_lock
+from mytalk.core.jobs.journal import JobRecord, journal_folder
 
 VERSION_DIGITS = 3
 MAX_VERSION = 999
@@ -45,14 +50,16 @@ def _lock_path(folder: Path, stem: str, version: int) -> Path:
     return folder / f".{version_name(stem, version, '.lock')}"
 
 
+def _files_exist(folder: Path, stem: str, version: int, suffixes: Sequence[str]) -> bool:
+    return any(os.path.lexists(folder / version_name(stem, version, suffix)) for suffix in suffixes)
+
+
 def _taken(folder: Path, stem: str, version: int, suffixes: Sequence[str]) -> bool:
-    if _lock_path(folder, stem, version).exists():
-        return True
-    return any((folder / version_name(stem, version, suffix)).exists() for suffix in suffixes)
+    return _files_exist(folder, stem, version, suffixes) or is_locked(_lock_path(folder, stem, version))
 
 
 def next_version(folder: Path, stem: str, suffixes: Sequence[str]) -> int:
-    """The lowest version whose files (one per suffix) and reservation are all absent.
+    """The lowest version whose files (one per suffix) are absent and that no running job holds.
 
     Versions are filled from the bottom: if v001 was deleted by hand, the next render is v001
     again rather than leaving a hole, because nothing can then be overwritten either way.
@@ -83,11 +90,13 @@ class VersionSlot:
 
 
 @contextmanager
-def reserve_version(folder: Path, stem: str, suffixes: Sequence[str]) -> Iterator[VersionSlot]:
+def reserve_version(folder: Path, stem: str, suffixes: Sequence[str], *,
+                    journal: Path | None = None) -> Iterator[VersionSlot]:
     """Reserve the next free version of `stem` in `folder` for the duration of the block.
 
     Yields the slot; the caller writes `slot.path(suffix)` for each suffix. The reservation (a
-    hidden `.stem_vNNN.lock`) is removed on exit; files the caller wrote stay.
+    hidden `.stem_vNNN.lock`, held locked) is removed on exit; files the caller wrote stay.
+    `journal` is the job-journal folder (default: the user's) that records the lock file.
     """
     if not suffixes:
         raise ValueError("reserve_version needs at least one suffix")
@@ -96,23 +105,30 @@ def reserve_version(folder: Path, stem: str, suffixes: Sequence[str]) -> Iterato
     except OSError as error:
         raise OutputError(f"cannot create the output folder {folder}: {error.strerror}; choose another folder") from None
     safe = safe_stem(stem)
-    for _attempt in range(MAX_VERSION):
-        version = next_version(folder, safe, suffixes)
+    record = JobRecord(journal if journal is not None else journal_folder(), kind="version-lock")
+    for version in range(1, MAX_VERSION + 1):
+        if _files_exist(folder, safe, version, suffixes):
+            continue
         lock = _lock_path(folder, safe, version)
+        record.add_lock(lock)  # before the file can exist, so a killed job's lock is found
         try:
-            descriptor = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            continue  # another render took this number between the scan and the lock: try the next
+            descriptor = try_lock(lock)
         except OSError as error:
+            record.close()
             raise OutputError(f"cannot write to the output folder {folder}: {error.strerror}; choose another folder") from None
-        os.close(descriptor)
+        if descriptor is None:
+            continue  # a running render holds this number: try the next
         # Re-check after locking: a file of this version may have appeared between scan and lock.
-        if any((folder / version_name(safe, version, s)).exists() for s in suffixes):
-            lock.unlink(missing_ok=True)
+        if _files_exist(folder, safe, version, suffixes):
+            release(lock, descriptor)
             continue
         try:
             yield VersionSlot(folder, safe, version, {s: folder / version_name(safe, version, s) for s in suffixes})
         finally:
-            lock.unlink(missing_ok=True)
+            release(lock, descriptor)
+            record.close()
         return
-    raise OutputError(f"{folder}: could not reserve a version of {safe}; too many renders at once, try again")
+    record.close()
+    raise OutputError(
+        f"{folder}: versions v001-v{MAX_VERSION} of {safe} all exist; move old renders away or choose another folder"
+    )

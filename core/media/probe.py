@@ -150,8 +150,13 @@ def open_input(path: Path) -> av.container.InputContainer:
     """Open a media file for reading, turning ffmpeg's errors into errors the user can act on."""
     if not path.exists():
         raise MediaNotFoundError(f"{path}: file not found; check the path or pick another clip")
-    if not path.is_file():
+    if path.is_dir():
         raise MediaFormatError(f"{path}: is a folder, not a media file; pick a video or audio file")
+    if not path.is_file():
+        # A FIFO would block the decoder for ever and /dev/zero never ends: only files are media.
+        raise MediaFormatError(
+            f"{path}: is a device, FIFO or socket, not a media file; pick a video or audio file"
+        )
     try:
         return av.open(str(path), mode="r")
     except FileNotFoundError as exc:

@@ -1,8 +1,14 @@
 """Write the fixed range as a new file that matches the source: size, rate, bit depth, colour tags.
 
-The writer is atomic: it encodes into a hidden temporary file next to the target
-(``.{stem}.partial-{random}{suffix}``) and renames it onto the target only when everything was
-written and flushed. A failed or cancelled render leaves nothing at the target path.
+The writer is atomic: it encodes into a hidden temporary file next to the target (a short name of
+fixed length, see `mytalk.core.tempnames`, so a long target name cannot push it over the file
+system's limit) and renames it onto the target only when everything was written and flushed. A
+failed or cancelled render leaves nothing at the target path. A job that delivers several files
+at once passes its own ``temp_path`` instead and puts the file in place itself
+(`mytalk.core.jobs.staging`).
+
+Every packet goes to the muxer through one place, which turns ffmpeg's and the OS's errors (a full
+disk, a lost share) into an `OutputError` that says what to do.
 
 Timing: the output is constant-rate at the source's ``fps`` (an exact Fraction, 24000/1001 stays
 24000/1001) with frame ``n`` at pts ``n`` in a time base of ``1/fps``, so it contains exactly the
@@ -22,7 +28,7 @@ pose.
 from __future__ import annotations
 
 import os
-import secrets
+import stat
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,7 +41,7 @@ import av
 import av.error
 import numpy as np
 
-from mytalk.core.errors import OutputError, UsageError
+from mytalk.core.errors import OutputError, UsageError, describe_os_error
 from mytalk.core.media.audio import AudioTrack
 from mytalk.core.media.probe import (
     COLOR_PRIMARIES_NAMES,
@@ -44,6 +50,7 @@ from mytalk.core.media.probe import (
     COLOR_TRC_NAMES,
     VideoStreamInfo,
 )
+from mytalk.core.tempnames import temp_path as new_temp_path
 
 _CONTAINER_FORMATS = {".mov": "mov", ".mp4": "mp4", ".mkv": "matroska"}
 
@@ -200,10 +207,23 @@ def check_output_path(out: Path, inputs: Sequence[Path]) -> None:
             )
     if resolved.is_dir():
         raise OutputError(f"{out}: is a folder; give a file name such as {out / 'clip_v001.mov'}")
+    try:
+        mode: int | None = os.stat(out).st_mode
+    except OSError:
+        mode = None  # absent (or a dangling link): a new file
+    if mode is not None and not stat.S_ISREG(mode):
+        # Renaming onto a FIFO or device node replaces the node itself (as root, /dev/null).
+        raise OutputError(f"{out}: is a device, FIFO or socket, not a file; give the name of a file to write")
     folder = resolved.parent
     if not folder.is_dir():
         raise OutputError(
             f"{out}: the folder {folder} does not exist; create it or pick another output folder"
+        )
+    name_bytes = len(os.fsencode(resolved.name))
+    if name_bytes > _name_max(folder):
+        raise OutputError(
+            f"{out}: the file name is {name_bytes} bytes long and this folder allows at most "
+            f"{_name_max(folder)}; choose a shorter name"
         )
     if not os.access(folder, os.W_OK | os.X_OK):
         raise OutputError(f"{out}: the folder {folder} is not writable; pick another output folder")
@@ -215,6 +235,14 @@ def check_output_path(out: Path, inputs: Sequence[Path]) -> None:
         raise OutputError(
             f"{out}: cannot create files in {folder} ({exc.strerror}); pick another output folder"
         ) from exc
+
+
+def _name_max(folder: Path) -> int:
+    """The longest file name (bytes) the folder's file system accepts; 255 where it cannot say."""
+    try:
+        return int(os.pathconf(folder, "PC_NAME_MAX"))
+    except (AttributeError, OSError, ValueError):
+        return 255
 
 
 def proxy_size(width: int, height: int, max_height: int | None) -> tuple[int, int]:
@@ -238,6 +266,9 @@ class VideoWriter:
     pcm_s24le (mov/mkv) or AAC (mp4), interleaved with the video and exactly as long as the track.
     ``start_timecode`` ("HH:MM:SS:FF") is written as the file's timecode (a tmcd track in mov/mp4).
 
+    ``temp_path`` (a path beside ``path``) makes the writer encode there and leave the finished file
+    for the caller to put in place; without it `close` renames the file onto ``path`` itself.
+
     ``proxy_height`` makes a preview proxy instead of a mezzanine: frames are scaled down to at
     most that many lines (even sizes, aspect kept) and H.264 uses its fastest preset. Previews
     are for judging sync, so encode speed matters more than bits; commits never use it.
@@ -253,6 +284,7 @@ class VideoWriter:
         inputs: Sequence[Path] = (),
         start_timecode: str | None = None,
         proxy_height: int | None = None,
+        temp_path: Path | None = None,
     ) -> None:
         self.path = Path(path)
         check_codec_container(codec, self.path)
@@ -266,9 +298,10 @@ class VideoWriter:
         self.frames_written = 0
         self._audio_written = 0  # samples per channel already sent to the encoder
         self._closed = False
-        self.temp_path = (
-            self.path.parent / f".{self.path.stem}.partial-{secrets.token_hex(4)}{self.path.suffix}"
-        )
+        # With a caller's temp_path the caller puts the finished file in place (a job's one
+        # commit step); otherwise close() renames it onto `path` itself.
+        self._place_on_close = temp_path is None
+        self.temp_path = Path(temp_path) if temp_path is not None else new_temp_path(self.path)
         self._container: av.container.OutputContainer | None = None
         self._audio_stream: av.audio.stream.AudioStream | None = None
         self._audio_layout = "mono"
@@ -299,7 +332,7 @@ class VideoWriter:
             self._container = container = av.open(str(self.temp_path), mode="w", format=fmt)
         except (av.error.FFmpegError, OSError) as exc:
             raise OutputError(
-                f"{self.path}: cannot create the output file ({exc}); pick another output folder"
+                f"{self.path}: cannot create the output file ({_reason(exc)}); pick another output folder"
             ) from exc
         if start_timecode:
             container.metadata["timecode"] = start_timecode
@@ -424,10 +457,7 @@ class VideoWriter:
         out.pict_type = 0
         for name, value in self._color_tags.items():
             setattr(out, name, value)
-        try:
-            self._container.mux(self._video.encode(out))
-        except av.error.FFmpegError as exc:
-            raise OutputError(f"{self.path}: encoding frame {n} failed ({exc}); try another --codec") from exc
+        self._mux(lambda: self._video.encode(out), f"frame {n}")
         self.frames_written = n + 1
         if self.audio is not None:
             # Keep audio up to the end of this frame so the muxer interleaves without buffering.
@@ -458,8 +488,18 @@ class VideoWriter:
         aframe.sample_rate = self.audio.rate
         aframe.pts = start
         aframe.time_base = Fraction(1, self.audio.rate)
-        self._container.mux(stream.encode(aframe))
+        self._mux(lambda: stream.encode(aframe), f"the audio up to sample {end}")
         self._audio_written = end
+
+    def _mux(self, encode: Callable[[], list[av.Packet]], what: str) -> None:
+        """Encode and mux; every failure (disk full, lost share, encoder error) is an OutputError."""
+        assert self._container is not None
+        try:
+            self._container.mux(encode())
+        except (av.error.FFmpegError, OSError) as exc:
+            if isinstance(exc, OSError) and exc.errno is not None:
+                raise OutputError(f"{self.path}: writing {what} failed: {_reason(exc)}") from exc
+            raise OutputError(f"{self.path}: encoding {what} failed ({exc}); try another --codec") from exc
 
     # -- finishing -------------------------------------------------------------------------
 
@@ -474,27 +514,27 @@ class VideoWriter:
             )
         try:
             assert self._container is not None
-            self._container.mux(self._video.encode(None))
+            self._mux(lambda: self._video.encode(None), "the last frames")
             if self.audio is not None and self._audio_stream is not None:
                 self._write_audio_until(self.audio.num_samples)
-                self._container.mux(self._audio_stream.encode(None))
+                audio_stream = self._audio_stream
+                self._mux(lambda: audio_stream.encode(None), "the end of the audio")
             self._container.close()
             self._container = None
-            os.replace(self.temp_path, self.path)
+            if self._place_on_close:
+                os.replace(self.temp_path, self.path)
             self._closed = True
         except av.error.FFmpegError as exc:
             self.abort()
             raise OutputError(
-                f"{self.path}: finishing the file failed ({exc}); check free disk space"
+                f"{self.path}: finishing the file failed ({_reason(exc)}); check free disk space"
             ) from exc
         except OutputError:
             self.abort()
             raise
         except OSError as exc:
             self.abort()
-            raise OutputError(
-                f"{self.path}: cannot save the file ({exc.strerror or exc}); check the folder"
-            ) from exc
+            raise OutputError(f"{self.path}: cannot save the file ({_reason(exc)})") from exc
         except BaseException:
             self.abort()
             raise
@@ -517,6 +557,13 @@ class VideoWriter:
             self.temp_path.unlink(missing_ok=True)
         except OSError:
             pass
+
+
+def _reason(error: BaseException) -> str:
+    """What went wrong, without repeating our own temporary file's name to the user."""
+    if isinstance(error, OSError) and error.errno is not None:
+        return describe_os_error(OSError(error.errno, error.strerror or str(error)))
+    return str(error)
 
 
 def _code(names: Mapping[int, str], name: str | None, unspecified: int) -> int:

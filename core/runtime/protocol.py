@@ -32,11 +32,17 @@ the proxy skips the partial one.
 Every request ends in exactly one `done` or `error` event with its id (a job after its progress
 events). The module is pure: building and checking messages, no I/O, so the panel's client and
 the tests use the same definitions as the server.
+
+`decode` turns every malformed line into a `ProtocolError`, whatever is in it: nesting deep
+enough to exhaust the parser's recursion, integers past Python's digit limit, NaN and Infinity
+(not JSON), invalid UTF-8. `check_request` refuses NUL characters (no path or name may hold one)
+once the request's id is known, so the error event carries it.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import fields
@@ -68,8 +74,17 @@ class ProtocolError(MyTalkError, ValueError):
 
 
 def encode(message: Mapping[str, Any]) -> str:
-    """One protocol line (no newline): compact JSON, non-ASCII kept as is (file names)."""
-    return json.dumps({"v": PROTOCOL_VERSION, **message}, ensure_ascii=False, separators=(",", ":"))
+    """One protocol line (no newline): compact JSON, non-ASCII kept as is (file names).
+
+    A value that cannot be UTF-8 (a lone surrogate echoed from a request's `\\udXXX` escape) is
+    sent escaped instead, so every event can be written and every request gets its answer.
+    """
+    line = json.dumps({"v": PROTOCOL_VERSION, **message}, ensure_ascii=False, separators=(",", ":"))
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        line = json.dumps({"v": PROTOCOL_VERSION, **message}, ensure_ascii=True, separators=(",", ":"))
+    return line
 
 
 def decode(line: str | bytes) -> dict[str, Any]:
@@ -82,15 +97,41 @@ def decode(line: str | bytes) -> dict[str, Any]:
         except UnicodeDecodeError:
             raise ProtocolError("request line is not UTF-8; send JSON text encoded as UTF-8") from None
     try:
-        message = json.loads(line)
+        message = json.loads(line, parse_constant=_refuse_constant)
     except json.JSONDecodeError as error:
         raise ProtocolError(f"request line is not JSON ({error.msg} at column {error.colno}); send one object per line") from None
+    except RecursionError:
+        raise ProtocolError("request line is nested too deeply; send one flat object per line") from None
+    except ProtocolError:
+        raise
+    except ValueError as error:  # e.g. an integer past Python's 4300-digit conversion limit
+        raise ProtocolError(f"request line has a value that cannot be read ({str(error)[:80]}); send one object per line") from None
     if not isinstance(message, dict):
         raise ProtocolError("request line must be a JSON object such as {\"v\": 1, \"type\": \"hello\", \"id\": \"1\"}")
     version = message.get("v")
-    if version != PROTOCOL_VERSION:
-        raise ProtocolError(f"protocol version {version!r} is not supported; this runtime speaks \"v\": {PROTOCOL_VERSION}")
+    if version != PROTOCOL_VERSION or isinstance(version, bool):
+        raise ProtocolError(f"protocol version {_short(version)} is not supported; this runtime speaks \"v\": {PROTOCOL_VERSION}")
     return message
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ProtocolError(f"request line holds {name}, which is not JSON; send finite numbers")
+
+
+def _refuse_nul(message: Any) -> None:
+    """No field may hold a NUL character: no path, name or id can contain one."""
+    pending = [message]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if "\0" in key:
+                    raise ProtocolError("request line has a NUL character in a field name")
+                pending.append(value)
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, str) and "\0" in item:
+            raise ProtocolError("request line has a NUL character in a value; paths and names cannot hold one")
 
 
 def check_request(message: Mapping[str, Any]) -> tuple[str, str]:
@@ -101,6 +142,7 @@ def check_request(message: Mapping[str, Any]) -> tuple[str, str]:
     request_id = message.get("id")
     if not isinstance(request_id, str | int) or isinstance(request_id, bool) or str(request_id) == "":
         raise ProtocolError(f"{kind} request needs an \"id\" (a string or number) to match its events")
+    _refuse_nul(message)
     return str(kind), str(request_id)
 
 
@@ -141,16 +183,20 @@ def sync_request_from_json(data: Any, *, what: str = "request") -> SyncRequest:
             values[name] = Path(str(value)).expanduser()
         elif name in _INT_FIELDS:
             if isinstance(value, bool) or not isinstance(value, int | str):
-                raise ProtocolError(f"{what}.{name}: expected a whole number of frames, got {value!r}")
+                raise ProtocolError(f"{what}.{name}: expected a whole number of frames, got {_short(value)}")
             try:
                 values[name] = int(value)
             except ValueError:
-                raise ProtocolError(f"{what}.{name}: expected a whole number of frames, got {value!r}") from None
+                raise ProtocolError(f"{what}.{name}: expected a whole number of frames, got {_short(value)}") from None
         elif name in _FLOAT_FIELDS:
             try:
-                values[name] = float(value)
-            except (TypeError, ValueError):
-                raise ProtocolError(f"{what}.{name}: expected a number, got {value!r}") from None
+                number = float(value)
+            except (TypeError, ValueError, OverflowError):
+                number = math.nan
+            if isinstance(value, bool) or not math.isfinite(number):
+                why = " (it must be finite)" if isinstance(value, int | float) and not isinstance(value, bool) else ""
+                raise ProtocolError(f"{what}.{name}: expected a number, got {_short(value)}{why}")
+            values[name] = number
         elif name == "references":
             if not isinstance(value, list):
                 raise ProtocolError(f"{what}.references: expected a list of ranges such as [\"0-120\"]")
@@ -158,6 +204,15 @@ def sync_request_from_json(data: Any, *, what: str = "request") -> SyncRequest:
         else:
             values[name] = str(value)
     return SyncRequest(**values)
+
+
+def _short(value: Any) -> str:
+    """A value for an error message, cut short: a hostile request may send megabytes in one field."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long to print
+        text = f"a {type(value).__name__} too long to show"
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 # -- events ------------------------------------------------------------------------------------

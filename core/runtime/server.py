@@ -13,6 +13,12 @@ thread runs the jobs (track, preview, commit) one at a time, in arrival order. `
 stdout belongs to the protocol. At start-up the real stdout file descriptor is duplicated for
 the protocol and descriptor 1 is pointed at stderr, so a stray `print` or a C library writing to
 stdout cannot corrupt the event stream. Logging goes to stderr. Nothing here opens a socket.
+
+Nothing a client sends can stop the runtime: every line is decoded and handled under one guard
+that turns any exception into an `error` event, and lines are read with a size limit
+(`mytalk.core.runtime.lines`). SIGTERM, SIGHUP and SIGINT cancel the jobs, wait for them to clean
+up and exit with 143, 129 or 130 and one line on stderr. At start-up the runtime undoes what a
+killed predecessor left (`mytalk.core.jobs.cleanup`): the panel restarts it after a crash.
 """
 
 from __future__ import annotations
@@ -31,10 +37,12 @@ from typing import Any, BinaryIO, TextIO
 
 from mytalk.core import __version__
 from mytalk.core.engines import DEFAULT_ENGINE, available_engines
-from mytalk.core.errors import JobCancelledError, MyTalkError
+from mytalk.core.errors import JobCancelledError, MyTalkError, environment_error
+from mytalk.core.interrupts import Interrupted, stop_on_signals
 from mytalk.core.jobs import commands
 from mytalk.core.jobs.request import parse_face_point
 from mytalk.core.runtime import protocol
+from mytalk.core.runtime.lines import LineReader, Overlong, signal_wakeup
 from mytalk.core.runtime.protocol import ProgressThrottle, ProtocolError
 from mytalk.core.userdirs import UserDirs, user_dirs
 
@@ -91,12 +99,17 @@ class RuntimeServer:
                                        default_engine=default, pid=os.getpid()))
 
     def _emit_error(self, request_id: str | None, error: BaseException) -> None:
-        if isinstance(error, MyTalkError):
-            message = str(error).replace("\n", "; ")
-        else:
-            where = self._log_internal_error(error)
-            message = f"internal error: {type(error).__name__}: {error}" + (f"; details in {where}" if where else "")
-        self.emit(protocol.error_event(request_id, message, protocol.error_code(error), commands.failed_frame(error)))
+        try:
+            error = environment_error(error) or error  # a full disk is the user's to fix, not a bug
+            if isinstance(error, MyTalkError):
+                message = str(error).replace("\n", "; ")
+            else:
+                where = self._log_internal_error(error)
+                message = f"internal error: {type(error).__name__}: {error}" + (f"; details in {where}" if where else "")
+            event = protocol.error_event(request_id, message[:4000], protocol.error_code(error), commands.failed_frame(error))
+        except Exception:  # noqa: BLE001 - describing the error failed too; the request still gets its answer
+            event = protocol.error_event(request_id, f"internal error: {type(error).__name__}", "InternalError")
+        self.emit(event)
 
     def _log_internal_error(self, error: BaseException) -> Path | None:
         text = "".join(traceback.format_exception(error))
@@ -112,16 +125,26 @@ class RuntimeServer:
 
     # -- input ---------------------------------------------------------------------------------
 
-    def handle_line(self, line: str | bytes) -> bool:
-        """Handle one request line; returns False once the runtime should stop reading."""
-        if not line.strip():
-            return True
+    def handle_line(self, line: str | bytes | Overlong) -> bool:
+        """Handle one request line; returns False once the runtime should stop reading.
+
+        Never raises (but for a stop signal): whatever the line holds, the answer is an event.
+        """
         try:
+            if isinstance(line, Overlong):
+                raise ProtocolError(f"request line of {line.size} bytes is too long (limit {protocol.MAX_LINE_BYTES}); "
+                                    "it was skipped")
+            if not line.strip():
+                return True
             message = protocol.decode(line)
-        except ProtocolError as error:
+        except Exception as error:  # noqa: BLE001 - a hostile line gets an error event, never a dead runtime
             self._emit_error(None, error)
             return True
-        return self.handle(message)
+        try:
+            return self.handle(message)
+        except Exception as error:  # noqa: BLE001
+            self._emit_error(protocol.request_event_id(message), error)
+            return True
 
     def handle(self, message: dict[str, Any]) -> bool:
         """Handle one decoded request; returns False after `shutdown`."""
@@ -199,15 +222,29 @@ class RuntimeServer:
         self.session.cancel_all()
         self._worker.join(timeout)
 
-    def serve(self, stream: BinaryIO | Iterable[bytes]) -> int:
-        """Read request lines until `shutdown` or end of input; returns the exit status."""
+    def serve(self, stream: BinaryIO | Iterable[bytes], *, wake_fd: int | None = None) -> int:
+        """Read request lines until `shutdown` or end of input; returns the exit status.
+
+        A stream with a file descriptor is read with `LineReader` (size limit; `wake_fd` lets a
+        signal end the wait). A stop signal cancels the jobs, waits for them to clean up, says so
+        on stderr in one line and returns 128 + the signal number.
+        """
         self.hello(None)
+        lines: Iterable[bytes | Overlong] = stream
         try:
-            for line in stream:
+            lines = LineReader(stream.fileno(), protocol.MAX_LINE_BYTES, wake_fd=wake_fd)  # type: ignore[union-attr]
+        except (AttributeError, OSError, ValueError):
+            pass  # an in-memory stream (tests): iterate it as it is
+        try:
+            for line in lines:
                 if not self.handle_line(line):
                     return 0
-        except KeyboardInterrupt:
-            pass
+        except KeyboardInterrupt as stop:
+            self.shutdown()
+            name = stop.signal_name if isinstance(stop, Interrupted) else "SIGINT"
+            print(f"mytalk-runtime: stopped by {name}; running jobs were cancelled and cleaned up",
+                  file=sys.stderr, flush=True)
+            return stop.exit_code if isinstance(stop, Interrupted) else 130
         # End of input: the panel is gone, so nobody will read results. Stop cleanly.
         self.shutdown()
         return 0
@@ -273,6 +310,19 @@ def _claim_stdout() -> TextIO:
     return os.fdopen(protocol_fd, "w", encoding="utf-8", newline="\n")
 
 
+def _sweep_leftovers() -> None:
+    """Undo what a killed runtime (or CLI) left behind before taking new jobs; log what it was."""
+    from mytalk.core.jobs.cleanup import clean_leftovers
+
+    try:
+        summary = clean_leftovers().summary()
+    except Exception as error:  # noqa: BLE001 - a failed sweep must not keep the panel from its runtime
+        log.warning("could not check for files left by interrupted jobs: %s", error)
+        return
+    if summary:
+        log.warning("%s", summary)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `mytalk runtime` (and the manifest's runtime command); returns the exit status."""
     out = _claim_stdout()
@@ -283,9 +333,13 @@ def main(argv: list[str] | None = None) -> int:
         out.write(line + "\n")
         out.flush()
 
-    server = RuntimeServer(write_line)
     try:
-        return server.serve(sys.stdin.buffer)
+        with stop_on_signals(), signal_wakeup() as wake_fd:
+            _sweep_leftovers()
+            server = RuntimeServer(write_line)
+            return server.serve(sys.stdin.buffer, wake_fd=wake_fd)
+    except KeyboardInterrupt as stop:  # a stop signal before serving began: nothing was running
+        return stop.exit_code if isinstance(stop, Interrupted) else 130
     finally:
         try:
             out.close()

@@ -6,6 +6,9 @@ footage playing its own sound:
   and peak with its own audio (targets: lag within ±1, peak at least 80 % of real's);
 - mouth sharpness: variance of the Laplacian in the mouth box, output ÷ source (≥ 0.9);
 - lip jitter: mean absolute second difference of the lip points, output ÷ source (≤ 1.2);
+- worst frames (`mouth_detail`, issue #12): the 10th percentile of the per-frame sharpness ratio over
+  frames whose output mouth is at least as open as the source's (≥ 0.85), the speck ratio (≤ 1.1) and
+  the in-mouth flicker ratio (≤ 1.2), with a contact sheet of the softest open-mouth frames;
 - share of the new line's silent frames with a closed mouth (real footage: its own pauses);
 - plan fidelity (`base.plan_figures`, issue #11): the output's tracked aperture against the one
   the engine reports it planned per frame (r ≥ 0.9, amplitude 0.9-1.1); missing without plans.
@@ -40,6 +43,7 @@ from benchmarks.eval.metrics import (
     safe_ratio,
     silent_frames,
 )
+from benchmarks.eval.mouth_detail import MouthDetail
 from benchmarks.eval.protocols.base import (
     ClipContext,
     av_halves,
@@ -88,19 +92,26 @@ def pick_audio(ctx: ClipContext) -> Path:
     return max(files, key=lambda f: durations[f])
 
 
-def _sharpness(ctx: ClipContext, output: Path, stop: int, track: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Laplacian variance in the source's lip box per frame [0, stop): (output, source), NaN without a face."""
+def _sharpness(ctx: ClipContext, output: Path, stop: int, track: Any, out_track: Any) -> tuple[np.ndarray, np.ndarray, MouthDetail]:
+    """Laplacian variance in the source's lip box per frame [0, stop): (output, source), NaN without a face,
+    and the worst-frame figures (`mouth_detail`) over the same frames."""
     out_values = np.full(stop, np.nan)
     src_values = np.full(stop, np.nan)
+    detail = MouthDetail()
+    src_ap, out_ap = track.aperture(), out_track.aperture()
     source_frames = iter_frames(ctx.info.path, 0, stop)
     for (index, src), (_, out) in zip(source_frames, iter_frames(output, 0, stop), strict=False):
         box = track.mouth_box(index, scale=1.0)
         if box is None:
+            detail.add(index, np.zeros((1, 1)), np.zeros((1, 1)), None, None, np.nan, np.nan)
             continue
         x0, y0, x1, y1 = max(box[0], 0), max(box[1], 0), box[2], box[3]
-        src_values[index] = laplacian_variance(to_gray(src)[y0:y1, x0:x1])
-        out_values[index] = laplacian_variance(to_gray(out)[y0:y1, x0:x1])
-    return out_values, src_values
+        src_gray, out_gray = to_gray(src), to_gray(out)
+        src_values[index] = laplacian_variance(src_gray[y0:y1, x0:x1])
+        out_values[index] = laplacian_variance(out_gray[y0:y1, x0:x1])
+        detail.add(index, out_gray, src_gray, track.landmarks[index - track.start], box,
+                   float(out_ap[index - out_track.start]), float(src_ap[index - track.start]))
+    return out_values, src_values, detail
 
 
 def _mean(values: np.ndarray, mask: np.ndarray | None = None) -> float | None:
@@ -138,7 +149,8 @@ def run(ctx: ClipContext, tool: Tool) -> dict[str, Any]:
     lag_offset = None if tool_sync.lag is None or real_sync.lag is None else tool_sync.lag - real_sync.lag
     peak_ratio = safe_ratio(tool_sync.peak, real_sync.peak)
 
-    out_sharp_frames, src_sharp_frames = _sharpness(ctx, job.output, n, src_track)
+    out_sharp_frames, src_sharp_frames, detail = _sharpness(ctx, job.output, n, src_track, out_track)
+    worst = detail.figures()
     out_sharp, src_sharp = _mean(out_sharp_frames), _mean(src_sharp_frames)
     sharp_frames = int(np.isfinite(src_sharp_frames).sum())
     sharpness = safe_ratio(out_sharp, src_sharp)
@@ -171,6 +183,13 @@ def run(ctx: ClipContext, tool: Tool) -> dict[str, Any]:
         if box is not None:
             rows.append(SheetRow(f"t={offset}", box, (Panel("source", ctx.info.path, offset), Panel("output", job.output, offset))))
     sheet = write_sheet(folder / f"{stem}.png", f"dub {ctx.name} with {audio.name} {tool.name}", rows)
+    worst_rows = []
+    for offset in detail.worst_open_frames():
+        box = src_track.mouth_box(offset, scale=1.6)
+        if box is not None:
+            worst_rows.append(SheetRow(f"t={offset}", box, (Panel("source", ctx.info.path, offset), Panel("output", job.output, offset))))
+    worst_sheet = write_sheet(folder / f"{stem}_worst.png", f"dub {ctx.name}: softest open-mouth frames, {tool.name}",
+                              worst_rows) if worst_rows else None
     voice = voice_label(audio)
     return {
         "protocol": NAME,
@@ -185,6 +204,9 @@ def run(ctx: ClipContext, tool: Tool) -> dict[str, Any]:
             "peak_ratio": peak_ratio,
             "sharpness_ratio": sharpness,
             "jitter_ratio": jitter,
+            "sharpness_p10_open": worst["sharpness_p10_open"],
+            "speck_ratio": worst["speck_ratio"],
+            "flicker_ratio": worst["flicker_ratio"],
             "closed_share": closed,
             **plan.figures,
         },
@@ -205,6 +227,9 @@ def run(ctx: ClipContext, tool: Tool) -> dict[str, Any]:
             "peak ≥ 0.8 × real": (peak_ratio is not None and peak_ratio >= 0.8) if reliable else None,
             "sharpness ≥ 0.9": sharpness is not None and sharpness >= 0.9,
             "jitter ≤ 1.2": jitter is not None and jitter <= 1.2,
+            "sharpness p10 (open frames) ≥ 0.85": worst["sharpness_p10_open"] is not None and worst["sharpness_p10_open"] >= 0.85,
+            "speck ratio ≤ 1.1": worst["speck_ratio"] is not None and worst["speck_ratio"] <= 1.1,
+            "flicker ratio ≤ 1.2": worst["flicker_ratio"] is not None and worst["flicker_ratio"] <= 1.2,
             **plan.checks,
         },
         "reliable_av": reliable,
@@ -213,6 +238,7 @@ def run(ctx: ClipContext, tool: Tool) -> dict[str, Any]:
             "real_sync": real_sync.to_dict(),
             "do_nothing_sync": nothing_sync.to_dict(),
             "sharpness": {"output": out_sharp, "source": src_sharp, "frames": sharp_frames},
+            "worst_frames": {**worst, "softest_open_frames": detail.worst_open_frames()},
             "jitter_iod_per_frame2": {"output": jitter_out, "source": jitter_src},
             "silent_frames": {"line": int(line_silent.sum()), "own": int(own_silent.sum())},
             "plan": plan.detail,
@@ -221,5 +247,6 @@ def run(ctx: ClipContext, tool: Tool) -> dict[str, Any]:
         },
         "output": str(job.output),
         "sheet": None if sheet is None else str(sheet),
+        "worst_sheet": None if worst_sheet is None else str(worst_sheet),
     }
 

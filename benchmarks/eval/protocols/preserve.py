@@ -9,6 +9,10 @@ no or an empty box, must be identical everywhere.
 
 Reported: changed samples outside the mask, frames with a change, PSNR outside (dB; infinite
 when nothing changed), the largest difference. Target: exactly 0 changed, PSNR infinite.
+
+A box the tool reports bounds nothing by itself, so the protocol also counts the changed pixels outside
+the evaluation's own lower-face region (`lower_face.region_mask`), derived from the source's tracked
+landmarks of exactly the edited range (issue #12). Target: 0 on every clip, at 224 px as at 4K.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import math
 from typing import Any
 
 from benchmarks.eval.contact_sheet import Panel, SheetRow, pick_frames, write_sheet
+from benchmarks.eval.lower_face import changed_pixels, region_mask
 from benchmarks.eval.mediaio import bit_depth, frame_planes, iter_frames, probe_clip
 from benchmarks.eval.metrics import OutsideDiff
 from benchmarks.eval.protocols.base import ClipContext, failed, not_applicable, output_name
@@ -64,6 +69,7 @@ def run(ctx: ClipContext, tool: Tool) -> dict[str, Any]:
     inside_changed = 0
     compared = 0
     changed_frames: list[int] = []
+    outside_region = frames_outside_region = 0
     error = None
     if out_info.pix_fmt != ctx.info.pix_fmt or (out_info.width, out_info.height) != (ctx.info.width, ctx.info.height):
         error = (
@@ -71,8 +77,14 @@ def run(ctx: ClipContext, tool: Tool) -> dict[str, Any]:
             f"{ctx.info.width}x{ctx.info.height} {ctx.info.pix_fmt}: cannot compare in the source's format"
         )
     else:
+        region_track = ctx.source_track(start, stop)
         pairs = zip(iter_frames(ctx.info.path, start, stop), iter_frames(job.output), strict=False)
         for (index, src), (offset, out) in pairs:
+            changed = changed_pixels(src, out)
+            if region_track.found[offset]:
+                changed &= ~region_mask(region_track.landmarks[offset], (src.width, src.height))
+            outside_region += int(changed.sum())
+            frames_outside_region += int(changed.any())
             if compared == 0:
                 outside.peak = (1 << bit_depth(src)) - 1
             src_planes, out_planes = frame_planes(src), frame_planes(out)
@@ -100,11 +112,14 @@ def run(ctx: ClipContext, tool: Tool) -> dict[str, Any]:
             "frames_changed": outside.frames_changed if error is None else None,
             "psnr_outside_db": psnr if error is None else None,
             "max_abs_outside": outside.max_abs if error is None else None,
+            "changed_outside_region": outside_region if error is None else None,
+            "frames_outside_region": frames_outside_region if error is None else None,
         },
         "baselines": {"do_nothing_changed_outside": 0, "do_nothing_psnr_outside_db": math.inf},
         "halves": {},
         "checks": {
             "0 changed outside the mask": error is None and outside.changed == 0,
+            "0 changed outside the lower-face region": error is None and outside_region == 0,
             "exact frame count": frames_ok,
         },
         "detail": {

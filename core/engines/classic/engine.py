@@ -415,6 +415,7 @@ class ClassicEngine:
                              confidence=None if obs is None else float(obs.confidence))
         if obs is not None:
             record.warnings.extend(obs.warnings)
+            record.rejected_face = obs.rejected or None
         if obs is None or not obs.found or not np.isfinite(pixels[i]).all():
             record.face_found = False
             record.warnings.append(NO_FACE)

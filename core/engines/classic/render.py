@@ -34,12 +34,12 @@ import av
 import cv2
 import numpy as np
 
-from mytalk.core.composite.color import match_color
 from mytalk.core.composite.compositor import CompositeResult, Compositor
-from mytalk.core.composite.masks import Mask, MaskMode, mouth_mask
+from mytalk.core.composite.masks import Mask, MaskMode, edit_mask, mouth_mask
 from mytalk.core.composite.planes import read_rgb
 from mytalk.core.engines.actors import AppearanceIndex
 from mytalk.core.engines.classic.geometry import lower_face_index
+from mytalk.core.engines.classic.retrieval import opening_share
 from mytalk.core.engines.classic.warp import piecewise_affine, triangulate
 from mytalk.core.face.canonical import from_canonical, similarity_to_canonical
 from mytalk.core.face.regions import LIPS_INNER, LIPS_OUTER
@@ -48,16 +48,20 @@ _LF = lower_face_index()
 _ANCHORS = np.setdiff1d(np.arange(478), _LF)
 _INNER = np.asarray(LIPS_INNER, np.intp)
 _OUTER = np.asarray(LIPS_OUTER, np.intp)
+_INNER_POS = np.asarray([int(np.flatnonzero(_LF == i)[0]) for i in LIPS_INNER], np.intp)  # inner loop within _LF
 
 INNER_FEATHER_PX = 0.5
 """Soft edge (Gaussian sigma, px) between the frame's own inner lip edge and the retrieved opening. The
 inner lip edge is the strongest edge of a mouth: a wider blend of two images there reads as blur
 (1 px cost 12 % of the mouth's Laplacian variance on the HDTF clips)."""
 
-RESAMPLE_SHARPEN = 0.4
-"""Unsharp-mask amount (Gaussian sigma 1 px) on the retrieved opening only: it compensates the high
-frequencies lost when a reference mouth is resampled onto a new geometry (a half-pixel cubic shift
-keeps only 80 % of the Laplacian variance), so painted teeth are about as crisp as the frame's own."""
+RESAMPLE_SHARPEN = 0.7
+"""Unsharp-mask amount (Gaussian sigma 1 px, clamped to each pixel's 3 × 3 range: `sharpen_without_overshoot`)
+on the retrieved opening only: it compensates the high frequencies lost when a reference mouth is resampled
+onto a new geometry, so painted teeth are about as crisp as the frame's own. Measured on the HDTF dub
+figures (issue #12): 0.4 unclamped left the softest tenth of open-mouth frames at 0.80-0.87 of the source's
+sharpness and tripled the specks; 0.7 clamped with Lanczos sampling gives 0.84-0.91 and fewer specks than
+the source."""
 
 PREVIEW_IOD_PX = 60.0
 """A preview is a 540-line proxy: a face 60 px between the eyes at working scale is at least as
@@ -71,7 +75,9 @@ stitch along the lips; there the frame's own lips, warped shut, are right."""
 
 @dataclass(frozen=True)
 class RenderSettings:
-    """step: warp-map grid spacing (px; 1 final, 2 preview). interpolation: cv2 flag for sampling.
+    """step: warp-map grid spacing (px; 1 final, 2 preview). interpolation: cv2 flag for sampling (Lanczos for
+    final renders: of the resampled mouth's detail a cubic kernel kept less; the softest tenth of Bob
+    Menendez's dub frames went from 0.87 to 0.91 of the source's sharpness).
     sharpen: `RESAMPLE_SHARPEN` for final renders, 0 for previews. supersample: samples per pixel side;
     1 by default: with the lips' ladder topology and the filled opening a closing mouth no longer
     aliases, and 2x supersampling (box-filtered) cost a quarter of the mouth's Laplacian variance.
@@ -79,7 +85,7 @@ class RenderSettings:
     (`PREVIEW_IOD_PX`) and scale the result back up; None (final) renders at full resolution."""
 
     step: int = 1
-    interpolation: int = cv2.INTER_CUBIC
+    interpolation: int = cv2.INTER_LANCZOS4
     sharpen: float = RESAMPLE_SHARPEN
     supersample: int = 1
     max_iod_px: float | None = None
@@ -132,7 +138,8 @@ def _warp_supersampled(
     image: np.ndarray,
     settings: RenderSettings,
     squeezed: Callable[[], np.ndarray] | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
+    opening: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Piecewise-affine warp of `image` over `box`, sampled `settings.supersample`² times per pixel.
 
     Closing an open mouth squeezes its whole opening (teeth, tongue, darkness) into a gap of a pixel
@@ -142,24 +149,68 @@ def _warp_supersampled(
     from 3x) the result fades to the same warp of `squeezed()`, the image with its opening filled by
     the lips' seam colour (h, w, C like `image`; made only when needed, see `_fill_opening`), so a
     closing mouth shows lips meeting at an even seam.
-    Returns (warped (h, w, C) float32, valid (h, w) bool).
+    opening: the planned inner-lip loop in `dst` coordinates. Pixels no triangle maps are then filled from
+    the nearest triangle everywhere but there (`warp.piecewise_affine`'s fill_holes): a hole on the skin
+    is a sliver the fixed topology cannot cover, a hole in the opening is the seam of a shut mouth.
+    Returns (warped (h, w, C) float32, valid (h, w) bool, inside (h, w) float32): valid where a triangle
+    maps the pixel, inside the `WarpMap.inside` weight of its sample in `image` (0 where it would read past
+    the image's border, so callers show their own pixels there rather than a smear of the edge).
     """
     k = max(1, int(settings.supersample))
     x0, y0, x1, y1 = box
     big = (x0 * k, y0 * k, x1 * k, y1 * k)
-    warp = piecewise_affine(src, np.asarray(dst, np.float64) * k, big, triangles=triangles, step=settings.step * k)
+    warp = piecewise_affine(src, np.asarray(dst, np.float64) * k, big, triangles=triangles, step=settings.step * k,
+                            fill_holes=opening is not None,
+                            keep_holes_in=None if opening is None else np.asarray(opening, np.float64) * k)
     out = warp.apply(image, settings.interpolation)
     if squeezed is not None:
         squeeze = np.maximum(np.abs(np.gradient(warp.map_y, axis=0)), np.abs(np.gradient(warp.map_x, axis=1))) * k
         weight = np.clip((squeeze - 1.5) / 1.5, 0.0, 1.0).astype(np.float32)
         if weight.any():
             out = out + weight[..., None] * (warp.apply(squeezed(), cv2.INTER_LINEAR) - out)
+    inside = warp.inside(image.shape)
     if k == 1:
-        return out, warp.valid
+        return out, warp.valid, inside
     size = (x1 - x0, y1 - y0)
     out = cv2.resize(out, size, interpolation=cv2.INTER_AREA).reshape(size[1], size[0], -1)
     valid = cv2.resize(warp.valid.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0.999
-    return out, valid
+    inside = cv2.resize(inside, size, interpolation=cv2.INTER_AREA)
+    return out, valid, inside
+
+
+EXPOSURE_GAIN = (0.8, 1.25)
+"""Bounds of `match_exposure`'s per-channel gain: a shot's exposure and white balance drift within a scene
+by far less; a larger ratio means the ring itself differs (a shadow, a beard), not the light."""
+
+
+def match_exposure(mouth: np.ndarray, frame: np.ndarray, ring: np.ndarray) -> np.ndarray:
+    """`mouth` (h, w, 3) scaled per channel so its mean over the weighted `ring` (h, w; the skin around the
+    lips, where both show the same anatomy) matches `frame`'s.
+
+    Exposure and white balance act as gains, so a gain (not a shift, and not a match of spreads) carries
+    them over: the mouth's darkness stays dark and its teeth keep their contrast. Matching the spreads
+    of skin rings instead (`composite.color.match_color`) flattened the opening: a reference whose ring
+    had more texture than the frame's came out with grey shadows and dull teeth."""
+    w = np.asarray(ring, np.float32)
+    total = float(w.sum())
+    if total < 16.0:
+        return mouth
+    mean_mouth = (mouth * w[..., None]).reshape(-1, 3).sum(axis=0) / total
+    mean_frame = (frame * w[..., None]).reshape(-1, 3).sum(axis=0) / total
+    gain = np.clip(mean_frame / np.maximum(mean_mouth, 1e-4), *EXPOSURE_GAIN).astype(np.float32)
+    return mouth * gain
+
+
+def sharpen_without_overshoot(image: np.ndarray, amount: float) -> np.ndarray:
+    """Unsharp mask (Gaussian sigma 1 px) whose result is clamped, per pixel, to the range of the 3 × 3
+    neighbourhood it came from: edges get their crispness back, but no pixel is pushed past its neighbours.
+
+    A plain unsharp mask overshoots at every isolated feature: a dark gap between two painted teeth, or a
+    glint, became a single pixel darker or brighter than all around it (the speck figure of the dub
+    protocol counted 2-3 times the source's)."""
+    sharp = image + amount * (image - cv2.GaussianBlur(image, (0, 0), 1.0))
+    kernel = np.ones((3, 3), np.uint8)
+    return np.clip(sharp, cv2.erode(image, kernel), cv2.dilate(image, kernel))
 
 
 SEAM_SHADE = 0.8
@@ -269,10 +320,21 @@ class MeshTopology:
         ring = np.array([[lo[0], lo[1]], [mid[0], lo[1]], [hi[0], lo[1]], [hi[0], mid[1]], [hi[0], hi[1]],
                          [mid[0], hi[1]], [lo[0], hi[1]], [lo[0], mid[1]]])
         all_pts = np.concatenate([pts[_LF], pts[anchors], ring])
-        tri = triangulate(all_pts)
         outer = np.asarray([pos[i] for i in LIPS_OUTER])
-        centroids = all_pts[tri].mean(axis=1).astype(np.float32)
         hull = all_pts[outer].astype(np.float32).reshape(-1, 1, 2)
+        # The skin is Delaunay over every point outside the lips plus the outer lip contour; the lips are the
+        # ladders. Points on the inner contour or inside the lips (MediaPipe has rows there, e.g. 62, 76, 77
+        # near the corners) are left out of the Delaunay step: with them it made skin triangles reaching
+        # across the lip to the inner contour (191-40-165 above a corner), which overlap the ladders and, as
+        # the plan moves the lips, collapse into a line of lip red on the skin or fold and leave holes.
+        outer_set = {pos[i] for i in LIPS_OUTER}
+        used = np.array([k in outer_set or k >= _LF.size
+                         or (k not in {pos[i] for i in LIPS_INNER}
+                             and cv2.pointPolygonTest(hull, (float(x), float(y)), False) < 0)
+                         for k, (x, y) in enumerate(all_pts)], bool)
+        kept_points = np.flatnonzero(used)
+        tri = kept_points[triangulate(all_pts[kept_points])]
+        centroids = all_pts[tri].mean(axis=1).astype(np.float32)
         keep = np.array([cv2.pointPolygonTest(hull, (float(x), float(y)), False) < 0 for x, y in centroids], bool)
         lips = [_ladder(all_pts, [pos[i] for i in a], [pos[i] for i in b]) for a, b in _LIP_STRIPS]
         tri = np.concatenate([tri[keep], *lips])
@@ -317,9 +379,11 @@ class MouthRenderer:
         self.settings = RenderSettings.for_quality(quality)
         self.compositors = {mode: Compositor.for_quality(quality, mode=mode) for mode in (MaskMode.MOUTH, MaskMode.LOWER_FACE)}
 
-    def _mouth_layer(self, entry: int, dst: np.ndarray, box: tuple[int, int, int, int], scale: float) -> tuple[np.ndarray, np.ndarray]:
+    def _mouth_layer(self, entry: int, dst: np.ndarray, box: tuple[int, int, int, int],
+                     scale: float) -> tuple[np.ndarray, np.ndarray]:
         """Reference crop `entry` warped so its lower-face points land on `dst` (P, 2), over `box`, both in
-        the working coordinates (frame px × `scale`)."""
+        the working coordinates (frame px × `scale`). Returns (mouth, weight): weight (h, w) float32 is 0
+        where no triangle maps the pixel or its sample would fall outside the crop, 1 well inside it."""
         landmarks = self.appearance.landmarks[entry]
         src = landmarks[_LF].astype(np.float64) * scale
         inner = landmarks[_INNER].astype(np.float64) * scale
@@ -328,8 +392,9 @@ class MouthRenderer:
             size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
             image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
-        return _warp_supersampled(src, dst, box, self.topology.mouth_triangles, image, self.settings,
-                                  lambda: _fill_opening(image, inner, (0, 0)))
+        mouth, valid, inside = _warp_supersampled(src, dst, box, self.topology.mouth_triangles, image, self.settings,
+                                                  lambda: _fill_opening(image, inner, (0, 0)), opening=dst[_INNER_POS])
+        return mouth, inside * valid.astype(np.float32)
 
     def _scale(self, iod: float) -> float:
         """Working scale: 1 for final renders; previews shrink large faces to `PREVIEW_IOD_PX`."""
@@ -363,7 +428,7 @@ class MouthRenderer:
         tgt_pts = src_pts.copy()
         tgt_pts[_LF] = target
         mode = MaskMode.LOWER_FACE if lower_face else MaskMode.MOUTH
-        mask = mouth_mask(src_pts, size, mode).union(mouth_mask(tgt_pts, size, mode))
+        mask = edit_mask(src_pts, tgt_pts, size, mode)
         if mask.is_empty:
             return CompositeResult(frame, mask.box, None, 0)
         box = mask.box
@@ -407,8 +472,9 @@ class MouthRenderer:
         layer_gap = float(np.linalg.norm(layer_pts[14] - layer_pts[13])) / max(iod, 1e-6)
         # How much this frame closes an open mouth: 0 unless the plan shuts the lips, fully from 0.04 IOD wider.
         closing = float(np.clip((layer_gap - gap) / CLOSE_BELOW_IOD - 1.0, 0.0, 1.0)) if gap < CLOSE_BELOW_IOD else 0.0
-        base, valid1 = _warp_supersampled(src_all, dst_all, lbox, self.topology.triangles, layer_image, self.settings,
-                                          lambda: _fill_opening(layer_image, inner_src, (0, 0)))
+        base, valid1, inside1 = _warp_supersampled(src_all, dst_all, lbox, self.topology.triangles, layer_image,
+                                                   self.settings, lambda: _fill_opening(layer_image, inner_src, (0, 0)),
+                                                   opening=dst_all[_INNER_POS])
         region = (slice(lbox[1], lbox[3]), slice(lbox[0], lbox[2]))
         fallback = bg[region]
         if take is None and not valid1.all():
@@ -417,6 +483,11 @@ class MouthRenderer:
             # lips that the plan shut. They show the frame with its opening filled by the seam instead.
             fallback = _fill_opening(bg, inner_src, (0, 0))[region]
         base = np.where(valid1[..., None], base, fallback)
+        inside1 = np.where(valid1, inside1, np.float32(1.0))  # unmapped pixels already have their fallback
+        if inside1.min() < 1.0:
+            # Samples from beyond the picture (the work box stops at the frame's edge: a chin below the
+            # bottom row) would smear the edge row over the face; there the frame keeps its own pixels.
+            base = bg[region] + inside1[..., None] * (base - bg[region])
         generated = base
         if take is None and entry >= 0 and mouth_weight > 0:
             dst = local(target)
@@ -424,22 +495,24 @@ class MouthRenderer:
             if fade_from >= 0 and fade_weight > 0:
                 other, valid_other = self._mouth_layer(fade_from, dst, lbox, scale)
                 mouth = (1 - fade_weight) * mouth + fade_weight * other
-                valid &= valid_other
+                valid = np.minimum(valid, valid_other)
+            # Nothing of the reference where the frame's own layer had to keep its pixels either.
+            valid = valid * inside1
             ring_full = _paste(mouth_mask(tgt_pts, size, MaskMode.MOUTH), work)
             if scale < 1.0:
                 ring_full = cv2.resize(ring_full, (bg.shape[1], bg.shape[0]), interpolation=cv2.INTER_AREA)
-            ring_alpha = ring_full[region] * valid.astype(np.float32)
+            ring_alpha = ring_full[region] * valid
             opening = float(np.clip((gap - OPENING_IOD[0]) / (OPENING_IOD[1] - OPENING_IOD[0]), 0.0, 1.0))
-            inside = _inner_alpha(local(tgt_pts[_INNER]), lbox) * valid.astype(np.float32) * np.float32(mouth_weight * opening)
+            inside = _inner_alpha(local(tgt_pts[_INNER]), lbox) * valid * np.float32(opening_share(mouth_weight) * opening)
             if closing > 0:
                 lips = _lips_alpha(local(tgt_pts[_OUTER]), lbox, 0.02 * iod * scale)
-                inside = np.maximum(inside, lips * valid.astype(np.float32) * np.float32(mouth_weight * closing))
+                inside = np.maximum(inside, lips * valid * np.float32(mouth_weight * closing))
             if ring_alpha.max() > 0 and inside.max() > 0:
                 # Exposure and white balance from the lips and skin around them, where both layers show
                 # the same anatomy; only the opening (teeth, tongue, dark) is then taken from the reference.
-                mouth = match_color(mouth, base, ring_alpha)
+                mouth = match_exposure(mouth, base, ring_alpha)
                 if self.settings.sharpen > 0:
-                    mouth = mouth + self.settings.sharpen * (mouth - cv2.GaussianBlur(mouth, (0, 0), 1.0))
+                    mouth = sharpen_without_overshoot(mouth, self.settings.sharpen)
                 generated = base + inside[..., None] * (mouth - base)
         if scale < 1.0:
             # Back to frame pixels: full-res pixel centre X + 0.5 sits at (X + 0.5 - work x0) * scale in the

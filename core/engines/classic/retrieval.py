@@ -12,8 +12,12 @@ the teeth and lip texture pop from frame to frame, so the choice is a path throu
   motion, real texture continuity), a little for holding a frame or skipping one, and otherwise a
   switch penalty plus the shape jump between the two reference mouths.
 
-Where the path jumps between unrelated reference frames, the renderer cross-fades over one frame
-(half of the previous run's continuation, half of the new mouth), so a switch is never a hard cut.
+Where the path jumps between unrelated reference frames, the renderer switches on the frame. A one-frame
+cross-fade (half of the previous run's continuation, half of the new mouth; `select_path(fade=True)`)
+was the default until the worst-frame figures of issue #12: two sets of teeth half over each other are
+a soft, doubled frame (among the softest tenth of the dub frames), while the path already picks
+consecutive mouths of similar shape, so the switch itself does not show (the in-mouth flicker ratio
+stayed at 0.94-1.02 on the HDTF clips without it).
 """
 
 from __future__ import annotations
@@ -46,6 +50,11 @@ and over which the retrieved mouth fully replaces it. Warping a mouth by a littl
 teeth, light and grain exactly; opening a closed mouth needs the inside of a real open one."""
 
 
+MIX_BAND = (0.35, 0.65)
+"""`opening_share`: retrieval weights below 0.35 show the frame's own opening, above 0.65 the retrieved
+one; a smoothstep between."""
+
+
 def retrieval_weight(target: np.ndarray, source: np.ndarray, valid: np.ndarray, sigma: float = 1.0) -> np.ndarray:
     """Per frame (T,) share of the retrieved mouth, from the change between target and source shapes
     (T, P, 2) canonical; smoothed over time (sigma frames) so the switch between own and retrieved
@@ -57,6 +66,17 @@ def retrieval_weight(target: np.ndarray, source: np.ndarray, valid: np.ndarray, 
     if sigma > 0 and weight.size > 1:
         weight = gaussian_filter1d(weight, sigma, mode="nearest")
     return np.where(valid, weight, 0.0)
+
+
+def opening_share(weight: float) -> float:
+    """How much of a retrieved opening (teeth, tongue, darkness) to show for a `retrieval_weight`.
+
+    Two different mouths half over each other read as one soft, doubled mouth (the softest frames of the
+    dub figures had shares of 0.36-0.71), so the share is pushed to 0 or 1 (`MIX_BAND`, a smoothstep) and
+    mixes only during a short switch. Closing lips keep the plain weight: a p/b/m of one or two frames has
+    its weight spread by the temporal smoothing, and pushing that to 0 let it stay open."""
+    t = min(max((weight - MIX_BAND[0]) / (MIX_BAND[1] - MIX_BAND[0]), 0.0), 1.0)
+    return t * t * (3.0 - 2.0 * t)
 
 
 def shape_descriptors(canon: np.ndarray) -> np.ndarray:
@@ -116,7 +136,7 @@ def select_path(
     *,
     candidates: int = CANDIDATES,
     switch_cost: float = SWITCH_COST,
-    fade: bool = True,
+    fade: bool = False,
 ) -> Selection:
     """Viterbi over candidate reference mouths.
 

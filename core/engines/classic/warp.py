@@ -25,6 +25,15 @@ from scipy.spatial import Delaunay, QhullError
 
 Box = tuple[int, int, int, int]
 
+EXTRAPOLATE_PX, EXTRAPOLATE_GAIN = 1.0, 3.0
+"""A pixel a triangle claims from outside it keeps that triangle's extrapolated map unless the map carries
+it more than 1 source px and more than 3 × its own distance beyond the triangle's source: a stretch of
+up to 3 is a mouth opening, more is a sliver whose map fetches pixels from far away."""
+
+INSIDE_RAMP_PX = 2.0
+"""`WarpMap.inside` falls from 1 to 0 over the last 2 px before an image's border: a cubic sample reads the
+pixels up to 2 px around it, so only samples this far inside see real pixels alone."""
+
 
 @dataclass
 class WarpMap:
@@ -36,8 +45,21 @@ class WarpMap:
     valid: np.ndarray
 
     def apply(self, image: np.ndarray, interpolation: int = cv2.INTER_CUBIC) -> np.ndarray:
-        """Sample `image` (H, W, C) float32 through the map → (h, w, C); edges replicate."""
+        """Sample `image` (H, W, C) float32 through the map → (h, w, C); edges replicate (see `inside`)."""
         return cv2.remap(image, self.map_x, self.map_y, interpolation, borderMode=cv2.BORDER_REPLICATE)
+
+    def inside(self, shape: tuple[int, ...], ramp_px: float = INSIDE_RAMP_PX) -> np.ndarray:
+        """Float32 (h, w) weight: 1 where the sample and its interpolation taps lie inside an image of
+        `shape` (H, W, ...), falling to 0 over `ramp_px` towards its border and 0 outside it.
+
+        Past the border `apply` replicates the last row or column, which is not picture: where a face
+        leaves the frame (a chin cut by the bottom edge) that replicated row, stretched over the lips,
+        is a smear. Callers use this weight to show their own pixels there instead.
+        """
+        h, w = int(shape[0]), int(shape[1])
+        # Distance (px) of each sample from the last pixel centre it may use on every side.
+        d = np.minimum(np.minimum(self.map_x, (w - 1) - self.map_x), np.minimum(self.map_y, (h - 1) - self.map_y))
+        return np.clip(d / np.float32(max(ramp_px, 1e-3)), 0.0, 1.0).astype(np.float32)
 
 
 def triangulate(points: np.ndarray) -> np.ndarray:
@@ -49,6 +71,53 @@ def triangulate(points: np.ndarray) -> np.ndarray:
         return np.asarray(Delaunay(pts).simplices, np.int64)
     except (QhullError, ValueError):
         return np.zeros((0, 3), np.int64)
+
+
+def signed_areas(points: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """Twice the signed area of each triangle (T,) of (N, 2) `points`; the sign gives its orientation."""
+    p = np.asarray(points, np.float64)[np.asarray(triangles, np.int64)]
+    u, v = p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]
+    return u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0]
+
+
+def _fill_holes(ids: np.ndarray, points: np.ndarray, keep: np.ndarray | None, step: int) -> None:
+    """In place: unmapped grid cells (-1) inside the convex hull of the triangulated `points` take the triangle
+    id of the nearest mapped cell, except inside the polygon `keep` (grown by 2 px) where holes are wanted.
+    Everything in grid coordinates."""
+    hull = np.zeros(ids.shape, np.uint8)
+    outline = cv2.convexHull(np.round(points * 16).astype(np.int32).reshape(-1, 1, 2))
+    cv2.fillPoly(hull, [outline], 1, lineType=cv2.LINE_8, shift=4)
+    holes = (ids < 0) & (hull > 0)
+    if keep is not None and len(keep) >= 3:
+        wanted = np.zeros(ids.shape, np.uint8)
+        cv2.fillPoly(wanted, [np.round(keep * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
+        grow = 2 * max(1, int(np.ceil(2.0 / step))) + 1
+        grown = cv2.dilate(wanted, np.ones((grow, grow), np.uint8))
+        holes &= grown == 0
+    if not holes.any():
+        return
+    # Labels of the nearest mapped cell; with DIST_LABEL_PIXEL they number the zero (mapped) cells in scan order.
+    _, labels = cv2.distanceTransformWithLabels((ids < 0).astype(np.uint8), cv2.DIST_L2, 5,
+                                                labelType=cv2.DIST_LABEL_PIXEL)
+    mapped_ids = ids[ids >= 0]
+    ids[holes] = mapped_ids[labels[holes] - 1]
+
+
+def _nearest_on_triangles(points: np.ndarray, corners: np.ndarray) -> np.ndarray:
+    """(N, 2) nearest point to each of `points` (N, 2) on the boundary of its triangle `corners` (N, 3, 2);
+    used for points known to lie outside, where the boundary is the nearest part of the triangle."""
+    best = np.zeros_like(points)
+    best_d = np.full(points.shape[0], np.inf)
+    for i in range(3):
+        a, b = corners[:, i], corners[:, (i + 1) % 3]
+        ab = b - a
+        length2 = np.maximum((ab * ab).sum(axis=1), 1e-18)
+        u = np.clip(((points - a) * ab).sum(axis=1) / length2, 0.0, 1.0)
+        q = a + u[:, None] * ab
+        d = ((points - q) ** 2).sum(axis=1)
+        closer = d < best_d
+        best[closer], best_d[closer] = q[closer], d[closer]
+    return best
 
 
 def _affines(src: np.ndarray, dst: np.ndarray, triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -64,6 +133,18 @@ def _affines(src: np.ndarray, dst: np.ndarray, triangles: np.ndarray) -> tuple[n
     return maps, ok
 
 
+def _barycentric(dst: np.ndarray, triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per triangle the (3, 3) matrix B with [x, y, 1] @ B = barycentric coordinates of (x, y) in its `dst`
+    corners, and whether the triangle is well defined (non-degenerate)."""
+    d = np.concatenate([dst[triangles], np.ones((*triangles.shape, 1))], axis=2)  # (T, 3, 3) rows [x, y, 1]
+    det = np.linalg.det(d)
+    ok = np.abs(det) > 1e-6
+    bary = np.zeros((triangles.shape[0], 3, 3))
+    if ok.any():
+        bary[ok] = np.linalg.inv(d[ok])
+    return bary, ok
+
+
 def piecewise_affine(
     src: np.ndarray,
     dst: np.ndarray,
@@ -71,6 +152,8 @@ def piecewise_affine(
     *,
     triangles: np.ndarray | None = None,
     step: int = 1,
+    fill_holes: bool = False,
+    keep_holes_in: np.ndarray | None = None,
 ) -> WarpMap:
     """The map that moves `src` points onto `dst` points, over the output `box` (x0, y0, x1, y1).
 
@@ -78,6 +161,14 @@ def piecewise_affine(
     sampled image's pixels. triangles: (T, 3) over the points (default: Delaunay of dst). step:
     map grid spacing in pixels (1 exact; 2-4 for previews). Pixels outside every triangle get an
     identity-like placeholder and valid False.
+
+    fill_holes: give pixels outside every triangle the affine map of the nearest triangle instead
+    (valid True), except inside the polygon `keep_holes_in` ((K, 2) in dst coordinates, grown by 2 px).
+    A face mesh with fixed topology is not a partition of the plane for every target: where the plan
+    moves a lip contour against the skin points around it (or a mesh is extrapolated past the frame's
+    edge) slivers of the skin are covered by no triangle, and the placeholder there showed as dark or
+    coloured splinters below the lip. The nearest triangle's map, extended, continues the skin across
+    the sliver. The opening between the lips is where the caller wants the holes (a shut mouth's seam).
     """
     x0, y0, x1, y1 = box
     w, h = x1 - x0, y1 - y0
@@ -93,11 +184,14 @@ def piecewise_affine(
     ids = np.full((gh, gw), -1, np.int32)
     if tri.shape[0]:
         maps, ok = _affines(src, dst, tri)
+        bary, _ = _barycentric(dst, tri)
         grid_pts = (dst - np.array([x0 + centre, y0 + centre])) / step + pad
         fixed = np.round(grid_pts * 16).astype(np.int32)
         # Slivers (thinner than 1.5 grid cells: lips about to meet) also get their outline drawn, so they
-        # own the pixels they cross and no hole opens between neighbours; on a shared edge both affine
-        # maps agree, so which triangle wins there does not matter.
+        # own the pixels they cross and no hole opens between neighbours. But the outline claims pixels up
+        # to a pixel off the sliver, where its ill-conditioned map, extrapolated, samples far away (lip red
+        # dotted on the skin above a mouth corner); with fill_holes those pixels take the nearest
+        # well-shaped triangle's map instead, so the outline is left out.
         corners_all = grid_pts[tri]
         edges = np.linalg.norm(corners_all - np.roll(corners_all, 1, axis=1), axis=2).max(axis=1)
         u, v = corners_all[:, 1] - corners_all[:, 0], corners_all[:, 2] - corners_all[:, 0]
@@ -106,10 +200,15 @@ def piecewise_affine(
         for t in np.flatnonzero(ok):
             corners = fixed[tri[t]]
             cv2.fillConvexPoly(ids, corners, int(t), lineType=cv2.LINE_8, shift=4)
-            if thin[t]:
+            if thin[t] and not fill_holes:
                 cv2.polylines(ids, [corners], True, int(t), 1, lineType=cv2.LINE_8, shift=4)
     else:
         maps = np.zeros((0, 2, 3))
+        bary = np.zeros((0, 3, 3))
+    if fill_holes and tri.shape[0] and (ids >= 0).any() and (ids < 0).any():
+        keep = None if keep_holes_in is None else (np.asarray(keep_holes_in, np.float64)
+                                                    - np.array([x0 + centre, y0 + centre])) / step + pad
+        _fill_holes(ids, grid_pts[np.unique(tri)], keep, step)
     gy, gx = np.mgrid[0:gh, 0:gw].astype(np.float64)
     px = x0 + centre + (gx - pad) * step
     py = y0 + centre + (gy - pad) * step
@@ -117,10 +216,29 @@ def piecewise_affine(
     sx = np.zeros((gh, gw))
     sy = np.zeros((gh, gw))
     if valid.any():
-        a = maps[ids[valid]]
+        # Barycentric coordinates of each pixel in its triangle; a pixel that a triangle claims from outside
+        # it (rasterised edges, filled holes) takes the nearest point of the triangle instead of extrapolating
+        # its map, which for a sliver (huge gradient) fetched pixels far away: dotted lip-red lines on the
+        # skin above a mouth corner.
+        owner = ids[valid]
+        a = maps[owner]
         vx, vy = px[valid], py[valid]
-        sx[valid] = a[:, 0, 0] * vx + a[:, 0, 1] * vy + a[:, 0, 2]
-        sy[valid] = a[:, 1, 0] * vx + a[:, 1, 1] * vy + a[:, 1, 2]
+        mx = a[:, 0, 0] * vx + a[:, 0, 1] * vy + a[:, 0, 2]
+        my = a[:, 1, 0] * vx + a[:, 1, 1] * vy + a[:, 1, 2]
+        point = np.stack([vx, vy, np.ones(vx.size)], axis=1)
+        outside = np.flatnonzero((np.einsum("nj,njk->nk", point, bary[owner]) < -1e-9).any(axis=1))
+        if outside.size:
+            # The nearest point of the triangle (Euclidean, in output pixels), mapped exactly. Used only where
+            # extrapolating carries the pixel far beyond the triangle's source (`EXTRAPOLATE_PX`,
+            # `EXTRAPOLATE_GAIN`): a well-shaped triangle extrapolates to what its neighbour maps it to anyway.
+            near = _nearest_on_triangles(point[outside, :2], dst[tri[owner[outside]]])
+            ao = a[outside]
+            nx = ao[:, 0, 0] * near[:, 0] + ao[:, 0, 1] * near[:, 1] + ao[:, 0, 2]
+            ny = ao[:, 1, 0] * near[:, 0] + ao[:, 1, 1] * near[:, 1] + ao[:, 1, 2]
+            off = np.hypot(point[outside, 0] - near[:, 0], point[outside, 1] - near[:, 1])
+            far = np.hypot(mx[outside] - nx, my[outside] - ny) > np.maximum(EXTRAPOLATE_PX, EXTRAPOLATE_GAIN * off)
+            mx[outside[far]], my[outside[far]] = nx[far], ny[far]
+        sx[valid], sy[valid] = mx, my
     # Back to cv2.remap's convention (pixel centre i at coordinate i).
     map_x = (sx - 0.5).astype(np.float32)
     map_y = (sy - 0.5).astype(np.float32)

@@ -217,6 +217,7 @@ class MyTalkEngine:
                                      confidence=None if obs is None else float(obs.confidence))
                 if obs is not None:
                     record.warnings.extend(obs.warnings)
+                    record.rejected_face = obs.rejected or None
                 if not plan["found"][i]:
                     record.warnings.append(NO_FACE)
                 item = (source, record, bool(plan["found"][i]))
@@ -298,14 +299,14 @@ class _BatchRenderer:
 
     def paste(self, frame: av.VideoFrame, i: int, crop: np.ndarray, record: FrameRecord) -> av.VideoFrame:
         """Warp the generated crop back onto the frame and composite it; fills the record's box and count."""
-        from mytalk.core.composite.masks import mouth_mask
+        from mytalk.core.composite.masks import edit_mask
         from mytalk.core.composite.planes import read_rgb
 
         size = (frame.width, frame.height)
         src = self.plan["landmarks"][i][:, :2]
         tgt = self.plan["pixel_targets"][i]
         mode = self.compositor.mode
-        mask = mouth_mask(src, size, mode).union(mouth_mask(tgt, size, mode))
+        mask = edit_mask(src, tgt, size, mode)
         if mask.is_empty:
             return frame
         x0, y0, x1, y1 = mask.box

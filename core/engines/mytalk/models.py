@@ -40,7 +40,7 @@ HOW_TO_TRAIN = (
 
 
 def check_name(name: str) -> str:
-    if not _NAME.match(name or ""):
+    if not _NAME.fullmatch(name or ""):
         raise UsageError(f"model name {name!r}: use 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit")
     return name
 

@@ -1,0 +1,126 @@
+"""Remove what killed jobs left behind: the next run does it first, and `mytalk clean` on demand.
+
+Two ways to find leftovers, because a killed process ran none of its own clean-up:
+- the job journal (`mytalk.core.jobs.journal`) names every temporary file, backup and lock of a
+  job, in whatever folder the user rendered to; a record whose process is gone is undone exactly
+  (`mytalk.core.jobs.staging.recover`: targets back as they were, temporary files deleted);
+- temporary names say which process wrote them (`mytalk.core.tempnames`), so a folder can be
+  scanned too: MyTalk's own cache folders always, and the folders given to `mytalk clean`. A scan
+  deletes only `partial` files of dead processes; it never deletes a `backup` (without its
+  record, it may be the only copy of a file the user had) but lists it for a person to look at.
+
+Files of running jobs are never touched, whoever runs the clean-up.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mytalk.core.filelock import release, try_lock
+from mytalk.core.jobs.journal import Owner, handle_orphans, journal_folder
+from mytalk.core.jobs.staging import recover
+from mytalk.core.tempnames import parse_temp_name
+from mytalk.core.userdirs import UserDirs, user_dirs
+
+
+@dataclass
+class CleanReport:
+    """What a clean-up did: files removed, targets put back, and files it left for a person."""
+
+    removed: list[Path] = field(default_factory=list)
+    restored: list[Path] = field(default_factory=list)
+    kept: list[Path] = field(default_factory=list)
+    jobs: int = 0
+
+    @property
+    def count(self) -> int:
+        return len(self.removed) + len(self.restored)
+
+    def summary(self) -> str:
+        """One line for the user; empty when nothing was found."""
+        if not self.count and not self.kept:
+            return ""
+        parts = []
+        if self.removed:
+            names = ", ".join(str(p) for p in self.removed[:3]) + (", ..." if len(self.removed) > 3 else "")
+            parts.append(f"removed {len(self.removed)} file(s) left by interrupted jobs ({names})")
+        if self.restored:
+            parts.append(f"put back {len(self.restored)} file(s) an interrupted job was replacing "
+                         f"({', '.join(str(p) for p in self.restored[:3])})")
+        if self.kept:
+            parts.append(f"left {len(self.kept)} backup(s) of unknown origin for you to check "
+                         f"({', '.join(str(p) for p in self.kept[:3])})")
+        return "; ".join(parts)
+
+
+def _pid_gone(pid: int) -> bool:
+    return Owner(Owner.current().host, pid, None).is_gone()
+
+
+def _recover_record(record: dict[str, Any], report: CleanReport) -> bool:
+    targets = {Path(e["target"]) for e in record.get("files", []) if isinstance(e, dict) and e.get("target")}
+    for path in recover(record):
+        # A target that exists after the undo was put back; anything else that was touched is gone.
+        (report.restored if path in targets and os.path.lexists(path) else report.removed).append(path)
+    for lock_name in record.get("locks", []):
+        lock = Path(lock_name)
+        try:
+            descriptor = try_lock(lock, create=False)
+        except OSError:
+            continue
+        if descriptor is not None:  # nobody holds it: a dead job's reservation
+            release(lock, descriptor)
+            report.removed.append(lock)
+    report.jobs += 1
+    return True
+
+
+def _scan(folder: Path, report: CleanReport) -> None:
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        name = parse_temp_name(entry.name)
+        if name is None or not _pid_gone(name.pid):
+            continue
+        path = Path(entry.path)
+        if name.kind == "backup":
+            report.kept.append(path)
+            continue
+        try:
+            path.unlink()
+            report.removed.append(path)
+        except OSError:
+            pass
+
+
+def _scan_journal_temps(folder: Path, report: CleanReport) -> None:
+    """Half-written records (`.<pid>-<token>.json.tmp`) of processes that are gone."""
+    try:
+        entries = list(folder.glob(".*.json.tmp"))
+    except OSError:
+        return
+    for path in entries:
+        pid = path.name[1:].split("-", 1)[0]
+        if pid.isdigit() and _pid_gone(int(pid)):
+            try:
+                path.unlink()
+            except OSError:
+                pass
+
+
+def clean_leftovers(folders: Sequence[Path] = (), dirs: UserDirs | None = None) -> CleanReport:
+    """Undo what dead jobs left: journal records first, then a scan of the cache and `folders`."""
+    dirs = dirs or user_dirs()
+    report = CleanReport()
+    journal = journal_folder(dirs)
+    handle_orphans(journal, lambda record: _recover_record(record, report))
+    _scan_journal_temps(journal, report)
+    for folder in dict.fromkeys([dirs.cache / "previews", *map(Path, folders)]):
+        _scan(folder, report)
+    return report
