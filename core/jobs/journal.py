@@ -17,8 +17,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import platform
 import secrets
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,7 +59,7 @@ class Owner:
 
     @classmethod
     def current(cls) -> Owner:
-        return cls(socket.gethostname(), os.getpid(), _process_start(os.getpid()))
+        return cls(platform.node(), os.getpid(), _process_start(os.getpid()))
 
     def to_dict(self) -> dict[str, Any]:
         return {"host": self.host, "pid": self.pid, "started": self.started}
@@ -73,7 +73,7 @@ class Owner:
 
     def is_gone(self) -> bool:
         """True when the owner has certainly exited; a process on another host is never judged."""
-        if self.host != socket.gethostname():
+        if self.host != platform.node():
             return False
         if self.pid == os.getpid():
             return False
