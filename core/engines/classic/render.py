@@ -55,13 +55,14 @@ INNER_FEATHER_PX = 0.5
 inner lip edge is the strongest edge of a mouth: a wider blend of two images there reads as blur
 (1 px cost 12 % of the mouth's Laplacian variance on the HDTF clips)."""
 
-RESAMPLE_SHARPEN = 0.7
+RESAMPLE_SHARPEN = 1.0
 """Unsharp-mask amount (Gaussian sigma 1 px, clamped to each pixel's 3 × 3 range: `sharpen_without_overshoot`)
 on the retrieved opening only: it compensates the high frequencies lost when a reference mouth is resampled
 onto a new geometry, so painted teeth are about as crisp as the frame's own. Measured on the HDTF dub
 figures (issue #12): 0.4 unclamped left the softest tenth of open-mouth frames at 0.80-0.87 of the source's
-sharpness and tripled the specks; 0.7 clamped with Lanczos sampling gives 0.84-0.91 and fewer specks than
-the source."""
+sharpness and tripled the specks; 0.7 clamped with Lanczos sampling gave 0.84-0.91; 1.0 clamped gives
+0.88-1.08 over the 9 shared clips, still with no more specks than the source (ratio 0.21-1.00) and in-mouth
+flicker within 0.87-1.19 of it."""
 
 PREVIEW_IOD_PX = 60.0
 """A preview is a 540-line proxy: a face 60 px between the eyes at working scale is at least as
