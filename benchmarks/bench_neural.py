@@ -33,11 +33,12 @@ def _sync(device: torch.device) -> None:
 
 
 def bench_preset(name: str, device: torch.device, frames: int) -> dict[str, Any]:
+    from mytalk.core.engines.mytalk.builders import build_generator, build_motion
     from mytalk.core.engines.mytalk.config import load_config
     from mytalk.core.engines.mytalk.landmarks import NUM_CONTENT, NUM_POINTS
     from mytalk.core.engines.mytalk.pipeline import SpeechToLandmarkPipeline
     from mytalk.core.engines.mytalk.scheduler import DDIMScheduler
-    from mytalk.core.engines.mytalk.train import build_generator, build_motion, seeded
+    from mytalk.core.engines.mytalk.seeding import seeded
 
     cfg = load_config(name)
     with seeded(0):
@@ -100,7 +101,7 @@ def bench_sync(clip: Path, audio: Path, span: str, device: str) -> dict[str, Any
 
 
 def main(argv: list[str] | None = None) -> int:
-    from mytalk.core.engines.mytalk.train import resolve_device
+    from mytalk.core.engines.devices import resolve_device
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_neural", description=__doc__.splitlines()[0])
     parser.add_argument("--presets", default="tiny,small,base")

@@ -25,12 +25,12 @@ import numpy as np
 from mytalk.core.composite import (
     Compositor,
     MaskMode,
-    inter_ocular_distance,
     mouth_mask,
     plane_arrays,
     read_rgb,
 )
 from mytalk.core.face import regions
+from mytalk.core.face.canonical import iod_eye_centres
 
 DEFAULT_CLIPS = (
     "hdtf_wda_katiehill_512.mp4",
@@ -126,7 +126,7 @@ def main() -> None:
             if lm_src is None:
                 print(f"{clip} frame {index}: no face")
                 continue
-            iod = inter_ocular_distance(lm_src)
+            iod = iod_eye_centres(lm_src)
             best: tuple[float, int, np.ndarray] | None = None
             for j in range(index + 3, index + args.window + 1, 3):
                 lm_j = lm_of(face_mesh, frames, cache, j) if j in frames else None

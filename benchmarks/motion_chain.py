@@ -80,7 +80,7 @@ def driver_stages(path: Path, line_path: Path, start: int, stop: int, fps: Fract
     from mytalk.core.audio.activity import envelope
     from mytalk.core.audio.phone_timing import PhoneTimer
     from mytalk.core.engines.base import ReferenceRange
-    from mytalk.core.engines.classic.profile import cached_build_profile
+    from mytalk.core.engines.classic.profile_cache import cached_build_profile
     from mytalk.core.engines.classic.speech_driver import speech_gate
     from mytalk.core.face.tracker import TrackerSettings
     from mytalk.core.jobs.sync import OUTPUT_AUDIO_RATE

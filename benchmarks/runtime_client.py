@@ -1,4 +1,5 @@
-"""A `mytalk runtime` child driven as the panel drives it: JSON lines on a pipe, events read by a thread.
+"""A runtime child (`python -m mytalk.core.runtime`) driven as the panel drives it: JSON lines on a
+pipe, events read by a thread.
 
 Shared by the benchmarks that go through the real runtime (`bench_preview`, `soak_runtime`).
 """
@@ -23,7 +24,7 @@ class Runtime:
 
     def __init__(self, log: Path | None = None) -> None:
         self._log: IO[bytes] | None = log.open("ab") if log is not None else None
-        self.process = subprocess.Popen([sys.executable, "-m", "mytalk.plugin.cli", "runtime"], stdin=subprocess.PIPE,
+        self.process = subprocess.Popen([sys.executable, "-m", "mytalk.core.runtime"], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, stderr=self._log, env=os.environ.copy())
         self.events: Queue[dict[str, Any]] = Queue()
         threading.Thread(target=self._read, daemon=True).start()

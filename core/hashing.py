@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from mytalk.core.atomic import write_atomically
 from mytalk.core.errors import InputChangedError
 from mytalk.core.userdirs import UserDirs, user_dirs
 
@@ -65,6 +66,11 @@ def changed_error(path: Path) -> InputChangedError:
     )
 
 
+def memo_folder(dirs: UserDirs | None = None) -> Path:
+    """Where remembered digests live (the clean-up scans it for a killed writer's temporary file)."""
+    return (dirs or user_dirs()).cache / "hashes"
+
+
 def _digest(path: Path) -> str:
     sha = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -85,7 +91,7 @@ def file_sha256(path: Path, dirs: UserDirs | None = None, *, expect: FileIdentit
         raise changed_error(Path(path))
     key_text = f"v{CACHE_KEY_VERSION}\0{resolved}\0{before.device}\0{before.inode}\0{before.size}\0{before.mtime_ns}\0{before.ctime_ns}"
     key = hashlib.sha256(key_text.encode("utf-8", "surrogateescape")).hexdigest()[:32]
-    folder = (dirs or user_dirs()).cache / "hashes"
+    folder = memo_folder(dirs)
     memo = folder / f"{key}.json"
     try:
         cached = json.loads(memo.read_text())
@@ -100,9 +106,8 @@ def file_sha256(path: Path, dirs: UserDirs | None = None, *, expect: FileIdentit
     if after.settled(time.time_ns()):
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            temp = memo.with_suffix(f".{os.getpid()}.tmp")
-            temp.write_text(json.dumps({"key": key_text.replace("\0", "|"), "path": str(resolved), "sha256": digest}))
-            os.replace(temp, memo)
+            write_atomically(memo, json.dumps({"key": key_text.replace("\0", "|"), "path": str(resolved),
+                                               "sha256": digest}))
         except (OSError, UnicodeEncodeError):
             pass  # a read-only cache only costs a re-hash next time
     return digest

@@ -11,6 +11,10 @@ past the file system's 255-byte limit. It is now a fixed ~40 bytes whatever the 
 process left behind; `<kind>` is `partial` (being written) or `backup` (the previous version of a
 target, kept only during the instant a job puts its files in place). The target's suffix is kept
 so that tools and people looking at the folder know what the file is.
+
+Writers get these names through `mytalk.core.atomic` (one file, or a scratch folder) or
+`mytalk.core.jobs.staging` (several files committed together) rather than renaming files
+themselves; `tests/test_atomic.py` fails on any other module that renames files.
 """
 
 from __future__ import annotations

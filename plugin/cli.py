@@ -1,9 +1,8 @@
 """The `mytalk` command line: a stable contract that outside tools and the benchmarks call.
 
     mytalk sync VIDEO --audio AUDIO -o OUT [--in X] [--out Y] [--audio-in Z] [--guide auto|none]
-                [--transcript TEXT|@FILE] [--language CODE] [--engine NAME] [--codec ffv1|prores|prores4444|dnxhr|h264]
-                [--handles N] [--reference RANGE ...] [--face X,Y] [--report R.json]
-                [--quality preview|final] [--quiet]
+                [--transcript TEXT|@FILE] [--reference RANGE ...] [--face X,Y] [--report R.json] [--quiet]
+                [one option per setting of manifest.json: --engine, --openness, --codec, --language, ...]
     mytalk actor build NAME FOOTAGE[:IN-OUT] ...   learn an actor profile for --actor
     mytalk actor list [--json] | mytalk actor remove NAME
     mytalk actor build NAME FOOTAGE... --engine mytalk [--config small|FILE.toml]   fine-tune the neural engine
@@ -29,17 +28,16 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import Any, NoReturn, TextIO
 
 from mytalk.core.errors import JobCancelledError, MyTalkError, UsageError, environment_error
 from mytalk.core.interrupts import Interrupted, stop_on_signals
 from mytalk.core.malloc import limit_malloc_arenas
-from mytalk.plugin.native_stderr import filtered_native_stderr
-
-CODECS = ("ffv1", "prores", "prores4444", "dnxhr", "h264")
+from mytalk.core.native_stderr import filtered_native_stderr
+from mytalk.core.settings import GUIDE_MODES, Setting, shipped_settings
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -81,40 +79,82 @@ class ProgressBar:
         self.stream.flush()
 
 
-def _add_sync_arguments(parser: argparse.ArgumentParser) -> None:
+# How a setting is spelt on the command line when it is not `--<name-with-dashes>` (the first is shown).
+_FLAGS: Mapping[str, tuple[str, ...]] = {"mask_mode": ("--mask", "--mask-mode")}
+# Settings whose default on the command line is decided later rather than the manifest's.
+_DERIVED_DEFAULTS: Mapping[str, str] = {
+    "codec": "default: from the output's extension (.mov prores, .mkv ffv1, .mp4 h264)",
+}
+_METAVARS: Mapping[str, str] = {"number": "X", "integer": "N", "string": "TEXT"}
+
+
+def _converter(setting: Setting) -> Callable[[str], Any]:
+    """Text to the setting's type; ranges and choices are left to the schema check in `SyncRequest`,
+    so that a bad value is refused in the same words as by the runtime and the panel."""
+    kinds: dict[str, Callable[[str], Any]] = {"number": float, "integer": int, "string": str}
+    convert = kinds[setting.type]
+
+    def parse(text: str) -> Any:
+        try:
+            return convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"must be {setting.allowed()} (got {text!r})"
+            ) from None
+
+    parse.__name__ = setting.type  # argparse names the type in some messages
+    return parse
+
+
+def _help(setting: Setting) -> str:
+    default = _DERIVED_DEFAULTS.get(setting.name, f"default: {setting.default}")
+    allowed = "" if setting.enum is not None else f"{setting.allowed()}; "
+    return f"{setting.description} ({allowed}{default})".replace("%", "%%")
+
+
+def add_setting_arguments(parser: argparse.ArgumentParser, schema: Mapping[str, Setting]) -> None:
+    """One option per manifest setting: flag, type, choices, default and help all come from the schema.
+
+    Defaults are left as None so that the request sees only what the user typed and fills in the
+    manifest's defaults itself; `--help` shows them.
+    """
+    group = parser.add_argument_group("settings (from manifest.json)")
+    for name, setting in schema.items():
+        flags = _FLAGS.get(name, (f"--{name.replace('_', '-')}",))
+        if setting.type == "boolean":
+            group.add_argument(*flags, dest=name, action=argparse.BooleanOptionalAction, default=None,
+                               help=_help(setting))
+            continue
+        metavar = "{" + ",".join(map(str, setting.enum)) + "}" if setting.enum else _METAVARS[setting.type]
+        group.add_argument(*flags, dest=name, type=_converter(setting), default=None, metavar=metavar,
+                           help=_help(setting))
+
+
+def _add_sync_arguments(parser: argparse.ArgumentParser, schema: Mapping[str, Setting]) -> None:
     parser.add_argument("video", type=Path, help="clip to fix (never written to)")
     parser.add_argument("--audio", type=Path, required=True, help="replacement line (wav, mp3, aac, flac or a video)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output file; its extension picks the container")
     parser.add_argument("--in", dest="in_point", help="first frame (frames, 2.5s, 00:00:02:12, @source-TC); default 0")
     parser.add_argument("--out", dest="out_point", help="frame after the last (exclusive); default the clip's end")
     parser.add_argument("--audio-in", help="time in AUDIO that lines up with the in point (2.5s, frames, TC); default 0")
-    parser.add_argument("--guide", choices=("auto", "none"), default="auto",
+    parser.add_argument("--guide", choices=GUIDE_MODES, default="auto",
                         help="use the clip's own audio over the range as an alignment guide (auto) or never (none)")
     parser.add_argument("--transcript", help="words of the new line, or @FILE")
-    parser.add_argument("--language", default="en", metavar="CODE",
-                        help="language of the line, an espeak-ng code: en (default), es, de, fr, pt-br, ...")
-    parser.add_argument("--engine", help="engine name (default: classic); 'copy' is a conform check")
-    parser.add_argument("--codec", choices=CODECS, help="output codec; default from the extension (.mov prores, .mkv ffv1, .mp4 h264)")
-    parser.add_argument("--handles", type=int, default=0, help="extra frames of context before and after the range")
     parser.add_argument("--reference", action="append", default=[], metavar="RANGE",
                         help="footage to learn the actor from: 0-120, 0s-4.8s or OTHER.mov:IN-OUT (repeatable)")
     parser.add_argument("--face", help="pixel X,Y of the face to edit when there are several")
     parser.add_argument("--report", type=Path, help="write a JSON report here")
-    parser.add_argument("--quality", choices=("preview", "final"), default="final")
     parser.add_argument("--actor", help="actor profile to use")
-    parser.add_argument("--motion-driver", choices=("auto", "guide", "phonetic", "speech"), default="auto",
-                        help="guide: re-time the take (same words); phonetic: shape by the line's phones; speech: by its loudness")
-    parser.add_argument("--openness", type=float, default=1.0, help="mouth-openness strength (1.0 = as learned)")
-    parser.add_argument("--smoothing", type=float, default=0.5, help="temporal smoothing 0-1")
-    parser.add_argument("--mask", dest="mask_mode", choices=("auto", "mouth", "lower-face"), default="auto")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_setting_arguments(parser, schema)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(schema: Mapping[str, Setting] | None = None) -> argparse.ArgumentParser:
+    """The `mytalk` parser; `schema` is the settings table (default: the shipped manifest's)."""
+    schema = shipped_settings() if schema is None else schema
     parser = _OneLineParser(prog="mytalk", description="MyTalk lip-sync: regenerate only the mouth to match a new line.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
-    _add_sync_arguments(commands.add_parser("sync", help="render a clip's range with a replacement line"))
+    _add_sync_arguments(commands.add_parser("sync", help="render a clip's range with a replacement line"), schema)
     probe_parser = commands.add_parser("probe", help="print what MyTalk reads from a media file")
     probe_parser.add_argument("file", type=Path)
     validate_parser = commands.add_parser("validate", help="validate a plugin manifest")
@@ -139,16 +179,18 @@ def build_parser() -> argparse.ArgumentParser:
     list_parser.add_argument("--json", action="store_true", help="print JSON")
     remove_parser = actor_commands.add_parser("remove", help="delete a stored actor profile")
     remove_parser.add_argument("name")
-    _add_neural_commands(commands, build_parser_)
+    _add_neural_commands(commands, build_parser_, schema)
     return parser
 
 
-def _add_neural_commands(commands: argparse._SubParsersAction, actor_build: argparse.ArgumentParser) -> None:
+def _add_neural_commands(commands: argparse._SubParsersAction, actor_build: argparse.ArgumentParser,
+                         schema: Mapping[str, Setting]) -> None:
     """`dataset build`, `train` and the neural options of `actor build` (the mytalk engine)."""
+    device, language = schema["device"], schema["language"]
     actor_build.add_argument("--engine", choices=("classic", "mytalk"), default="classic",
                              help="classic: a profile for the classic engine (default); mytalk: fine-tune the neural engine")
     actor_build.add_argument("--config", default="small", help="mytalk engine: preset (tiny, small, base) or TOML file")
-    actor_build.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="mytalk engine: training device")
+    actor_build.add_argument("--device", choices=device.enum, default=device.default, help="mytalk engine: training device")
     dataset_parser = commands.add_parser("dataset", help="training data for the mytalk engine")
     dataset_commands = dataset_parser.add_subparsers(dest="dataset_command", required=True, parser_class=_OneLineParser)
     dataset_build = dataset_commands.add_parser("build", help="track, crop and extract mel and landmarks of videos")
@@ -158,7 +200,8 @@ def _add_neural_commands(commands: argparse._SubParsersAction, actor_build: argp
     dataset_build.add_argument("--face", help="pixel X,Y of the face to track when there are several")
     dataset_build.add_argument("--phones", action="store_true",
                                help="also time each clip's phones (for a motion model with phone_features = \"visemes\")")
-    dataset_build.add_argument("--language", default="en", metavar="CODE", help="language of the clips' speech (with --phones)")
+    dataset_build.add_argument("--language", default=language.default, metavar="CODE",
+                               help="language of the clips' speech (with --phones)")
     dataset_build.add_argument("--quiet", action="store_true", help="no progress bar")
     train_parser = commands.add_parser("train", help="train a stage of the mytalk engine on a dataset")
     train_parser.add_argument("stage", choices=("motion", "appearance"))
@@ -167,7 +210,7 @@ def _add_neural_commands(commands: argparse._SubParsersAction, actor_build: argp
     train_parser.add_argument("--resume", action="store_true", help="continue the run saved under --out")
     train_parser.add_argument("--out", default="base", help="model name in the user models folder (default: base)")
     train_parser.add_argument("--steps", type=int, help="train to this many steps instead of the config's")
-    train_parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    train_parser.add_argument("--device", choices=device.enum, default=device.default, help=device.description)
     train_parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -187,15 +230,14 @@ def _run_sync(args: argparse.Namespace) -> int:
     from mytalk.core.jobs.request import SyncRequest
     from mytalk.core.jobs.sync import run_sync
 
-    swept = _sweep_leftovers()
-
-    request = SyncRequest(
+    # Only what was typed: the request fills in the manifest's defaults and checks every value.
+    typed = {name: getattr(args, name) for name in shipped_settings() if getattr(args, name, None) is not None}
+    request = SyncRequest.with_settings(
         video=args.video, audio=args.audio, output=args.output, in_point=args.in_point, out_point=args.out_point,
-        audio_in=args.audio_in, guide=args.guide, transcript=args.transcript, language=args.language, engine=args.engine, codec=args.codec,
-        handles=args.handles, references=list(args.reference), face=args.face, report=args.report,
-        quality=args.quality, motion_driver=args.motion_driver, openness=args.openness, smoothing=args.smoothing,
-        mask_mode=args.mask_mode, actor=args.actor, device=args.device,
+        audio_in=args.audio_in, guide=args.guide, transcript=args.transcript, references=list(args.reference),
+        face=args.face, report=args.report, actor=args.actor, **typed,
     )
+    swept = _sweep_leftovers()
     bar = ProgressBar(sys.stderr, enabled=not args.quiet and sys.stderr.isatty())
     result = run_sync(request, progress=bar)
     faceless = result.report["tracking"]["faceless_frames"]

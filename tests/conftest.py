@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -46,3 +47,30 @@ def isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
     home = tmp_path_factory.mktemp("mytalk_home")
     monkeypatch.setenv("MYTALK_HOME", str(home))
     return home
+
+
+BOX_SLACK_PX = 4
+"""How far a reported box may reach past the evaluation's region: the product bounds its masks by its own
+region (`composite.masks.edit_region`, a different polygon of the same landmarks), and boxes sit on the
+2-px chroma grid."""
+
+
+def assert_boxes_inside_the_lower_face(clip: Path, start: int, stop: int,
+                                       boxes: list[tuple[int, int, int, int] | None], size: tuple[int, int]) -> None:
+    """The engine's reported boxes are bounded too: each lies within the bounding box of the evaluation's own
+    lower-face region (`benchmarks.eval.lower_face`, from the source's tracked landmarks), give or take
+    `BOX_SLACK_PX`. Checking "nothing changed outside the box" means little without this."""
+    from benchmarks.eval.lower_face import region_mask
+    from mytalk.core.face.tracker import track_video
+
+    observations = track_video(clip, start, stop)
+    checked = 0
+    for obs, box in zip(observations, boxes, strict=True):
+        if box is None or not obs.found:
+            continue
+        ys, xs = np.nonzero(region_mask(obs.landmarks, size))
+        bound = (xs.min() - BOX_SLACK_PX, ys.min() - BOX_SLACK_PX, xs.max() + 1 + BOX_SLACK_PX, ys.max() + 1 + BOX_SLACK_PX)
+        x0, y0, x1, y1 = box
+        assert x0 >= bound[0] and y0 >= bound[1] and x1 <= bound[2] and y1 <= bound[3], (obs.index, box, bound)
+        checked += 1
+    assert checked > 0

@@ -11,7 +11,8 @@ import pytest
 from cli_helpers import run_mytalk
 from conftest import media_path
 from mytalk.core.engines.actors import profile_folder
-from mytalk.core.engines.classic.profile import ActorProfile, load_profile
+from mytalk.core.engines.classic.profile import ActorProfile
+from mytalk.core.engines.classic.profile_store import load_profile
 
 pytestmark = pytest.mark.media
 

@@ -21,11 +21,9 @@ from mytalk.core.engines.classic.geometry import (
     lower_face_index,
     project,
 )
-from mytalk.core.engines.classic.profile import (
-    ActorProfile,
-    build_profile,
-    select_appearance,
-)
+from mytalk.core.engines.classic.profile import ActorProfile
+from mytalk.core.engines.classic.profile_builder import build_profile
+from mytalk.core.engines.classic.profile_crops import select_appearance
 from mytalk.core.engines.classic.retrieval import descriptor_distance, select_path, shape_descriptors
 from mytalk.core.engines.classic.warp import piecewise_affine
 from mytalk.core.errors import UsageError

@@ -71,7 +71,7 @@ def test_rounding_is_anticipated_over_consonants_only() -> None:
 def bob_profile(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     import os
 
-    from mytalk.core.engines.classic.profile import build_profile
+    from mytalk.core.engines.classic.profile_builder import build_profile
 
     home = tmp_path_factory.mktemp("home")
     old = os.environ.get("MYTALK_HOME")

@@ -14,7 +14,7 @@ from scipy.io import wavfile
 
 from benchmarks.eval.metrics import OutsideDiff
 from cli_helpers import run_mytalk
-from conftest import media_path
+from conftest import assert_boxes_inside_the_lower_face, media_path
 from mytalk.core.composite.planes import plane_arrays
 from mytalk.core.face.canonical import lip_points_normalised, mouth_aperture
 from mytalk.core.face.tracker import track_video
@@ -72,6 +72,7 @@ def test_classic_changes_only_inside_the_mask(tmp_path: Path) -> None:
     diff = _outside_diff(clip, out, start, stop, boxes)
     assert diff.compared > 0
     assert diff.changed == 0, f"{diff.changed} samples changed outside the mask boxes (max {diff.max_abs})"
+    assert_boxes_inside_the_lower_face(clip, start, stop, boxes, (info.video.width, info.video.height))
 
 
 def test_faceless_cutaway_frames_pass_through_with_warnings(tmp_path: Path) -> None:

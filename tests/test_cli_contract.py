@@ -146,10 +146,14 @@ def test_bad_input_exits_2_with_one_line_and_no_output(builder, words: str, tmp_
 
 @pytest.mark.media
 def test_default_engine_is_not_copy(tmp_path: Path) -> None:
-    """Without --engine the default engine runs; `copy` is only ever used when asked for."""
-    from mytalk.core.engines import DEFAULT_ENGINE
-
-    assert DEFAULT_ENGINE != "copy"
+    """Without --engine the embedded default (classic) runs and paints mouths; `copy` runs only when asked for."""
+    out, report = tmp_path / "default.mkv", tmp_path / "default.json"
+    result = run_mytalk("sync", media_path("video", "hdtf_wda_bobmenendez_512.mp4"), "--audio", media_path("audio", AUDIO),
+                        "-o", out, "--report", report, "--in", "100", "--out", "112", "--codec", "ffv1", "--quiet")
+    assert result.code == 0, result.stderr
+    data = json.loads(report.read_text())
+    assert data["engine"]["name"] == "classic"
+    assert any(frame["changed_pixels"] > 0 for frame in data["frames"]), "the default engine left every frame as shot"
 
 
 def test_help_and_usage_errors() -> None:

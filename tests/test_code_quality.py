@@ -16,6 +16,8 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_core_never_imports_qt_or_hosts() -> None:
+    """Every import-linter contract of pyproject.toml: core has no Qt and no host code, ui no host
+    adapters, the engines do not import each other, neural rendering imports no training code."""
     result = _run(str(BIN / "lint-imports"), "--no-cache")
     assert result.returncode == 0, result.stdout + result.stderr
 

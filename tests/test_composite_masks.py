@@ -12,11 +12,11 @@ from mytalk.core.composite.masks import (
     Mask,
     MaskMode,
     MaskStabiliser,
-    inter_ocular_distance,
     mouth_mask,
 )
 from mytalk.core.errors import UsageError
 from mytalk.core.face import regions
+from mytalk.core.face.canonical import iod_eye_centres
 
 
 def synthetic_landmarks(cx: float, cy: float, iod: float, opening: float = 0.0) -> np.ndarray:
@@ -127,7 +127,7 @@ def test_feather_scales_with_face_size() -> None:
     large_lm = synthetic_landmarks(400, 300, 120)  # the same face, twice as large
     small = mouth_mask(small_lm, (400, 300), MaskMode.MOUTH)
     large = mouth_mask(large_lm, (800, 600), MaskMode.MOUTH)
-    assert small.feather_px == pytest.approx(FEATHER_PER_IOD * inter_ocular_distance(small_lm))
+    assert small.feather_px == pytest.approx(FEATHER_PER_IOD * iod_eye_centres(small_lm))
     assert large.feather_px == pytest.approx(2 * small.feather_px)
     # The soft ring (0 < alpha < 1) is an area: twice the size in both directions, four times the pixels.
     ring = lambda m: int(((m.alpha > 0) & (m.alpha < 1)).sum())  # noqa: E731

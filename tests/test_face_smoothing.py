@@ -132,7 +132,7 @@ _STABLE_RATIO = {"hdtf_wda_katiehill_512.mp4": 0.6, "hdtf_wda_bobmenendez_512.mp
 def test_smoothing_reduces_jitter_without_dragging_the_lips(hdtf_raw: tuple[str, np.ndarray]) -> None:
     name, raw = hdtf_raw
     smoothed = smooth_landmarks(raw, np.ones(len(raw), bool), 25.0, SmoothingParams()).astype(np.float64)
-    iod = float(np.median(canonical.inter_ocular_distance(raw)))
+    iod = float(np.median(canonical.iod_outer_corners(raw)))
 
     lip_raw = _jitter(canonical.lip_points_normalised(raw))
     lip_smooth = _jitter(canonical.lip_points_normalised(smoothed))

@@ -21,7 +21,7 @@ from mytalk.core.face import (
     tracking_summary,
 )
 from mytalk.core.face.cache import cache_path
-from mytalk.core.face.canonical import inter_ocular_distance
+from mytalk.core.face.canonical import iod_outer_corners
 from mytalk.core.face.regions import LOWER_LIP_MID, NUM_LANDMARKS, RIGHT_EYE_OUTER
 from mytalk.core.hashing import file_sha256
 from mytalk.core.media.reader import FrameReader
@@ -140,7 +140,7 @@ def test_crop_landmarks_agree_with_full_frame_mediapipe() -> None:
             assert result.multi_face_landmarks and obs.found
             h, w = img.shape[:2]
             ref = np.array([(p.x * w, p.y * h) for p in result.multi_face_landmarks[0].landmark])
-            errors.append(np.linalg.norm(obs.landmarks[:, :2] - ref, axis=1).mean() / inter_ocular_distance(ref))
+            errors.append(np.linalg.norm(obs.landmarks[:, :2] - ref, axis=1).mean() / iod_outer_corners(ref))
     # Measured 0.011-0.023 IOD per frame, mean 0.017 (about 2.6 px at 156 px between the eyes):
     # two estimates by the same model from differently resampled pixels and different regions of
     # interest. A mean of 0.03 leaves 1.8x room and still fails on a gross mapping error (a 5 px
@@ -300,7 +300,8 @@ def test_track_video_caches_and_misses_on_any_change(isolated_user_dirs: Path) -
     entry = cache_path(file_sha256(path), 20, 32, TrackerSettings())
     assert entry.is_file() and entry.parent == user_dirs().tracking_cache
     assert str(entry).startswith(str(isolated_user_dirs))
-    assert not [p for p in entry.parent.iterdir() if p.suffix == ".tmp"]  # written atomically
+    # Written atomically: no temporary file (`core.tempnames`: hidden, `.mytalk-<pid>-…`) is left beside it.
+    assert [p for p in entry.parent.iterdir() if p.name.startswith(".")] == []
 
     # A hit decodes nothing, so it never polls the cancel check: "always cancelled" still returns.
     again = track_video(path, 20, 32, is_cancelled=_always_cancelled)

@@ -186,7 +186,7 @@ BAD_MANIFESTS = [
     pytest.param(_model(size="1 KB"), [("models[0].size", "(got string '1 KB')")], id="model-size-string"),
     pytest.param(
         _set("settings.engine.default", "neural"),
-        [("settings.engine.default", "must be one of ['classic', 'mytalk', 'copy'] (got 'neural')")],
+        [("settings.engine.default", "must be one of ['classic', 'mytalk', 'copy', 'classic-neural', 'neural-classic'] (got 'neural')")],
         id="setting-default-outside-enum",
     ),
     pytest.param(

@@ -12,6 +12,7 @@ import media_factory as mf
 from conftest import media_path
 from mytalk.core.errors import AudioError, MediaFormatError, MediaNotFoundError, UsageError
 from mytalk.core.media import AudioTrack, VideoWriter, decode_audio, place_line, probe
+from mytalk.core.media.audio import ClipSound
 
 SHARED_AUDIO = [
     "dreamtalk_noisy_meeting_snr10_en_16k.wav",
@@ -184,3 +185,20 @@ def test_resampled_keeps_the_timing_and_returns_the_track_itself_at_its_own_rate
     assert low.rate == 16_000 and low.samples.shape == (2, 16_000) and low.samples.dtype == np.float32
     # Zero-phase: the click stays at 0.25 s (sample 4000), in every channel.
     assert (np.abs(low.samples).argmax(axis=1) == 4_000).all()
+
+
+@pytest.mark.parametrize("fps", [Fraction(25), Fraction(30000, 1001)])
+def test_a_clips_own_sound_is_cut_on_the_pictures_clock(fps: Fraction) -> None:
+    """Picture n's sound starts at n / fps + the picture's start on the sound's clock, and ranges tile."""
+    rate = 16_000
+    ramp = np.arange(rate * 4, dtype=np.float32)  # the sample index is the value
+    sound = ClipSound(AudioTrack(ramp, rate), picture_start_s=Fraction(33, 1000))
+    part = sound.frames(10, 20, fps)
+    assert part.num_samples == round(Fraction(20) * rate / fps)
+    assert part.samples[0, 0] == round((Fraction(10) / fps + Fraction(33, 1000)) * rate)
+    whole = sound.frames(0, 40, fps).samples[0]
+    first, second = sound.frames(0, 17, fps).samples[0], sound.frames(17, 23, fps).samples[0]
+    # At 25 fps a frame is exactly 640 samples, so ranges tile exactly; at 29.97 within a sample.
+    joined = np.concatenate([first, second])
+    assert abs(joined.size - whole.size) <= 1
+    assert np.abs(joined[: min(joined.size, whole.size)] - whole[: joined.size]).max() <= (0 if fps == 25 else 1)

@@ -14,6 +14,7 @@ import torch
 
 from conftest import media_path
 from mytalk.core.engines.mytalk.appearance import AppearanceGenerator
+from mytalk.core.engines.mytalk.builders import motion_checkpoint_config
 from mytalk.core.engines.mytalk.checkpoint import load_state, prefixed, read_checkpoint, save_checkpoint
 from mytalk.core.engines.mytalk.config import MotionModelConfig, config_hash, load_config
 from mytalk.core.engines.mytalk.landmarks import (
@@ -31,7 +32,7 @@ from mytalk.core.engines.mytalk.motion import MotionModel
 from mytalk.core.engines.mytalk.noising import partial_noise
 from mytalk.core.engines.mytalk.pipeline import SpeechToLandmarkPipeline
 from mytalk.core.engines.mytalk.scheduler import DDIMScheduler
-from mytalk.core.engines.mytalk.train import motion_checkpoint_config, seeded
+from mytalk.core.engines.mytalk.seeding import seeded
 from mytalk.core.errors import CheckpointError, ModelNotFoundError, UsageError
 
 
@@ -151,6 +152,23 @@ def test_checkpoint_round_trips_and_records_its_config(tmp_path: Path) -> None:
     load_state(fresh, tensors, path)
     for name, value in model.state_dict().items():
         assert torch.equal(value, fresh.state_dict()[name]), name
+
+
+def test_a_checkpoint_whose_header_length_ends_in_0x80_is_not_taken_for_a_pickle(tmp_path: Path) -> None:
+    """A safetensors file starts with its header's length: when that ends in byte 0x80 (1 file in 256), the
+    first byte looks like a pickle's protocol mark, and such a checkpoint was refused."""
+    model = _tiny_motion(seed=4)
+    cfg = load_config("tiny")
+    ckpt_config = motion_checkpoint_config(cfg.motion_model, cfg.scheduler)
+    for pad in range(256):  # the data hash is in the header: each character moves its length by one
+        path = save_checkpoint(tmp_path / "motion.safetensors", "motion", prefixed(model, ""), ckpt_config,
+                               data_hash="a" * pad, step=1)
+        if path.read_bytes()[:1] == b"\x80":
+            break
+    else:
+        pytest.fail("no header length ended in 0x80")
+    _, info = read_checkpoint(path, "motion", ckpt_config)
+    assert info.data_hash == "a" * pad
 
 
 def test_checkpoint_with_another_config_is_refused(tmp_path: Path) -> None:
@@ -326,7 +344,7 @@ def test_config_hash_is_stable_and_sensitive() -> None:
 @pytest.mark.media
 def test_reference_lips_can_come_from_a_classic_actor_profile() -> None:
     from mytalk.core.engines.base import ReferenceRange
-    from mytalk.core.engines.classic.profile import build_profile
+    from mytalk.core.engines.classic.profile_builder import build_profile
     from mytalk.core.engines.mytalk.dataset import extract_clip
     from mytalk.core.engines.mytalk.references import ReferenceBank
 
@@ -344,3 +362,18 @@ def test_reference_lips_can_come_from_a_classic_actor_profile() -> None:
     diff = np.abs(bank.crops.astype(np.float32) - own.crops[match].astype(np.float32))[:, mouth].mean()
     assert diff < 3, f"classic crops are misaligned by {diff:.1f} levels on average"
     assert (bank.retrieve(bank.points, 2)[:, 0] == np.arange(len(bank))).all()
+
+
+@pytest.mark.media
+def test_a_clip_extracted_with_phones_gets_its_phone_track() -> None:
+    """`dataset build --phones` times each clip's phones; the progress callback once went in as the phone
+    timer and the extraction failed."""
+    from mytalk.core.engines.mytalk.dataset import extract_clip
+
+    stages: list[str] = []
+    clip = extract_clip(media_path("video", "hdtf_wda_bobmenendez_512.mp4"), 0, 50,
+                        CropGeometry((-0.85, 0.15, 0.85, 1.85), 64), phones=True,
+                        progress=lambda done, total, stage: stages.append(stage))
+    assert clip.phones is not None and clip.phones.summary["path"] != "none" and len(clip.phones.phones) > 0
+    assert stages, "the extraction reported no progress"
+

@@ -17,6 +17,7 @@ import torch
 from cli_helpers import run_mytalk
 from conftest import media_path
 from mytalk.core.audio.phonemes import VISEMES, Phone
+from mytalk.core.engines.mytalk.builders import motion_checkpoint_config
 from mytalk.core.engines.mytalk.checkpoint import prefixed, read_checkpoint, save_checkpoint
 from mytalk.core.engines.mytalk.config import MyTalkConfig, config_hash, load_config, validate
 from mytalk.core.engines.mytalk.dataset import Dataset, build_dataset
@@ -25,7 +26,8 @@ from mytalk.core.engines.mytalk.models import load_motion
 from mytalk.core.engines.mytalk.motion import NUM_VISEMES, MotionModel
 from mytalk.core.engines.mytalk.phones import LinePhones, frame_visemes, phones_from_json, track_json
 from mytalk.core.engines.mytalk.pipeline import SpeechToLandmarkPipeline
-from mytalk.core.engines.mytalk.train import motion_checkpoint_config, seeded, train_appearance, train_motion
+from mytalk.core.engines.mytalk.seeding import seeded
+from mytalk.core.engines.mytalk.train import train_appearance, train_motion
 from mytalk.core.errors import CheckpointError, UsageError
 
 BOB = "hdtf_wda_bobmenendez_512.mp4"

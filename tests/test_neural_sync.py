@@ -12,7 +12,7 @@ import pytest
 
 from benchmarks.eval.metrics import OutsideDiff
 from cli_helpers import CliResult, run_mytalk
-from conftest import media_path
+from conftest import assert_boxes_inside_the_lower_face, media_path
 from mytalk.core.composite.planes import plane_arrays
 from mytalk.core.media.probe import probe
 from mytalk.core.media.reader import FrameReader
@@ -63,10 +63,11 @@ def _outside_diff(clip: Path, out: Path, start: int, stop: int, boxes: list[tupl
     return diff
 
 
-def _sync(clip: Path, out: Path, start: int, stop: int, env: dict[str, str], *extra: str) -> dict:
+def _sync(clip: Path, out: Path, start: int, stop: int, env: dict[str, str], *extra: str,
+          engine: str = "mytalk") -> dict:
     report = out.with_suffix(".json")
     _ok(run_mytalk("sync", clip, "--audio", media_path("audio", LINE), "-o", out, "--in", start, "--out", stop,
-                   "--engine", "mytalk", "--codec", "ffv1", "--report", report, "--quiet", *extra, env=env))
+                   "--engine", engine, "--codec", "ffv1", "--report", report, "--quiet", *extra, env=env))
     return json.loads(report.read_text())
 
 
@@ -87,6 +88,7 @@ def test_sync_with_a_tiny_model_changes_only_the_mouth(tiny_home: dict[str, str]
     diff = _outside_diff(clip, out, start, stop, boxes)
     assert diff.compared > 0
     assert diff.changed == 0, f"{diff.changed} samples changed outside the mask boxes (max {diff.max_abs})"
+    assert_boxes_inside_the_lower_face(clip, start, stop, boxes, (info.video.width, info.video.height))
 
 
 def test_faceless_frames_pass_through(tiny_home: dict[str, str], tmp_path: Path) -> None:
@@ -117,3 +119,28 @@ def test_actor_build_fine_tunes_the_neural_engine(tiny_home: dict[str, str], tmp
     assert report["engine_report"]["references"]["source"] == "actor 'bob' (fine-tuned)"
     assert report["engine_report"]["models"]["folder"] == str(folder)
     assert os.path.getsize(tmp_path / "actor.mkv") > 0
+
+
+@pytest.mark.parametrize(("engine", "driver", "painter"), [
+    ("classic-neural", "phonetic", "references"),  # the classic motion, painted by the generator
+    ("neural-classic", "diffusion (stage 1: speech to landmarks)", "retrieval"),  # diffusion motion, retrieved mouths
+])
+def test_mixed_engines_paint_only_the_mouth(tiny_home: dict[str, str], tmp_path: Path, engine: str, driver: str,
+                                            painter: str) -> None:
+    """Motion and appearance are stages with one plan format, so each mix renders: the report names the
+    motion stage's driver and the appearance stage's figures, every frame with a face gets a new mouth,
+    and nothing changes outside the reported boxes."""
+    clip = media_path("video", BOB)
+    start, stop = 100, 124
+    out = tmp_path / f"{engine}.mkv"
+    report = _sync(clip, out, start, stop, tiny_home, "--reference", "0-50", "--guide", "none", engine=engine)
+    assert report["engine"]["name"] == engine
+    assert probe(out).video.frame_count == stop - start
+    engine_report = report["engine_report"]
+    assert engine_report["driver"] == driver and painter in engine_report
+    frames = report["frames"]
+    assert sum(f["changed_pixels"] > 0 for f in frames) >= len(frames) - 2, "the mouth is painted on the range"
+    boxes = [tuple(f["mask_box"]) if f["mask_box"] else None for f in frames]
+    diff = _outside_diff(clip, out, start, stop, boxes)
+    assert diff.compared > 0 and diff.changed == 0, f"{diff.changed} samples changed outside the mask boxes"
+    assert_boxes_inside_the_lower_face(clip, start, stop, boxes, (512, 512))

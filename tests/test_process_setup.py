@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from mytalk.core.malloc import limit_malloc_arenas
-from mytalk.plugin.native_stderr import is_chatter
+from mytalk.core.native_stderr import is_chatter
 
 CHATTER = (
     "W0000 00:00:1795274122.946045   17404 inference_feedback_manager.cc:114] Feedback manager requires a model "
@@ -34,7 +34,7 @@ def test_native_writes_to_fd_2_are_filtered_and_everything_else_passes_whole() -
     """Run in a child: the filter swaps the process's fd 2, which pytest's capture also uses."""
     script = (
         "import os, sys\n"
-        "from mytalk.plugin.native_stderr import filtered_native_stderr\n"
+        "from mytalk.core.native_stderr import filtered_native_stderr\n"
         "with filtered_native_stderr():\n"
         "    for i in range(200):\n"
         f"        os.write(2, {CHATTER.encode()!r} + b'\\n')\n"

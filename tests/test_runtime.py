@@ -36,9 +36,9 @@ def pick_engine() -> str:
 class Runtime:
     """A `mytalk runtime` child with a reader thread, so tests can wait for events with a timeout."""
 
-    def __init__(self, env: dict[str, str] | None = None) -> None:
+    def __init__(self, env: dict[str, str] | None = None, command: list[str] | None = None) -> None:
         self.process = subprocess.Popen(
-            [str(MYTALK), "runtime"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            command or [str(MYTALK), "runtime"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             env={**os.environ, **(env or {})},
         )
         self.events: queue.Queue[dict[str, Any]] = queue.Queue()
@@ -244,3 +244,22 @@ def test_shutdown_and_end_of_input_both_exit_cleanly(tmp_path: Path) -> None:
     assert proc.next_event()["event"] == "hello"
     proc.process.stdin.close()  # type: ignore[union-attr]
     assert proc.process.wait(timeout=15) == 0
+
+
+def test_the_core_entry_point_the_panel_starts_serves_the_same_protocol_and_filters_native_chatter() -> None:
+    """The panel starts `python -m mytalk.core.runtime` (not the plugin's CLI); it must behave as `mytalk runtime`."""
+    pytest.importorskip("PySide6")
+    from mytalk.ui.runtime_client import default_command
+
+    program, arguments = default_command()
+    proc = Runtime(command=[program, *arguments])
+    assert proc.next_event()["event"] == "hello"
+    proc.send({"type": "track", "id": "t", "video": str(media_path("video", CLIP)), "start": 0, "stop": 2})
+    tracked = proc.wait_for("t", timeout=300)
+    assert tracked["event"] == "done" or tracked["code"] == "NotInstalledError"
+    proc.send({"type": "shutdown", "id": "s"})
+    assert proc.wait_for("s")["result"] == {"shutdown": True}
+    assert proc.process.wait(timeout=15) == 0
+    assert all(json.loads(line)["v"] == PROTOCOL_VERSION for line in proc.raw_lines)
+    stderr = proc.process.stderr.read().decode(errors="replace")  # type: ignore[union-attr]
+    assert "inference_feedback_manager" not in stderr and "Created TensorFlow Lite" not in stderr, stderr

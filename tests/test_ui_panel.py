@@ -151,7 +151,7 @@ def test_clicking_the_face_picks_it_and_shows_the_tracked_box(qtbot, panel: MyTa
     request = panel.build_request()
     assert request.face is not None and request.face.split(",")[0] in {"420", "421", "422", "423", "424"}
     # With the face tracker installed the runtime answers with the subject's box around the click.
-    qtbot.waitUntil(lambda: not panel._track_requests, timeout=JOB_MS)
+    qtbot.waitUntil(lambda: not panel.model.face.pending, timeout=JOB_MS)
     if importlib.util.find_spec("mediapipe") is not None:
         assert panel.viewer.face_boxes, "the tracker is installed, so the picked face gets its box"
         x0, y0, x1, y1 = panel.viewer.face_boxes[0]

@@ -107,7 +107,7 @@ def _finish_job(panel: Any, kind: str, result: dict[str, Any]) -> str:
     from mytalk.ui.viseme_track import TrackKey as Key
 
     job_id = f"test-{len(panel.jobs.entries)}"
-    panel._job_keys[job_id] = Key(str(panel.clip), str(panel.line), 25, 50, panel.audio_in)
+    panel.model.job_keys[job_id] = Key(str(panel.clip), str(panel.line), 25, 50, panel.audio_in)
     panel.jobs.add(JobEntry(job_id, kind, f"{kind} test", first_frame=25))
     panel.runtime.eventReceived.emit({"v": 1, "event": "done", "id": job_id, "result": result})
     return job_id
@@ -132,7 +132,7 @@ def test_a_result_for_an_older_slip_or_range_is_not_drawn(offline_panel: Any) ->
     from mytalk.ui.jobs import JobEntry
     from mytalk.ui.viseme_track import TrackKey as Key
 
-    panel._job_keys["old"] = Key(str(panel.clip), str(panel.line), 25, 50, Fraction(1, 25))
+    panel.model.job_keys["old"] = Key(str(panel.clip), str(panel.line), 25, 50, Fraction(1, 25))
     panel.jobs.add(JobEntry("old", "preview", "preview old", first_frame=25))
     panel.runtime.eventReceived.emit({"v": 1, "event": "done", "id": "old",
                                       "result": {"report": make_report(25, ["open"] * 25)}})

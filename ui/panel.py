@@ -5,6 +5,11 @@ DaVinci Resolve launcher). It is an adapter: the transport is `mytalk.ui.transpo
 frames come from the core's reader, and all rendering happens in the runtime child process
 (`RuntimeClient`), so a crash in an engine costs a restarted runtime, never the host.
 
+The widget is a thin Qt layer (napari's `_qt` split): layout, signals, painting and file I/O live
+here; what a request holds, what a runtime event changes, which frame B shows and which file
+plays are decided by `mytalk.ui.panel_model.PanelModel`, without Qt. Keys are looked up in
+`mytalk.ui.keymap`, and `mytalk.ui.player.Player` runs playback against the sound clock.
+
 Editing habits, as in Avid, Premiere and Resolve (keys work wherever the focus is in the panel,
 except inside text and number fields):
 
@@ -16,23 +21,20 @@ except inside text and number fields):
     Shift+, / .      slip the line 10 ms                  \\                    toggle A/B;  | wipe
     P                preview the marked range
 """
-
 from __future__ import annotations
 
-import json
 import logging
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import cv2
-from PySide6.QtCore import QElapsedTimer, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeyEvent
 from PySide6.QtWidgets import (
     QApplication,
     QButtonGroup,
     QFileDialog,
-    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -40,7 +42,6 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QSplitter,
     QStyle,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -51,8 +52,17 @@ from mytalk.core.media.audio import decode_audio
 from mytalk.core.media.probe import MediaInfo, probe
 from mytalk.core.runtime.protocol import sync_request_to_json
 from mytalk.ui.decoder import FrameDecoder
+from mytalk.ui.error_banner import ErrorBanner
 from mytalk.ui.jobs import JobEntry, JobListWidget
+from mytalk.ui.keymap import Command, command_for
+from mytalk.ui.panel_model import JobView, PanelModel, Poster, PreviewRange, range_label
+from mytalk.ui.panel_model.files import clip_filter, drop_target, line_button_text, line_filter
+from mytalk.ui.panel_model.request import NOT_READY_TIP
+from mytalk.ui.panel_model.slip import NUDGE_S
+from mytalk.ui.panel_model.status import offers_restart, restarted_message, runtime_status
+from mytalk.ui.panel_model.visemes import viseme_outcome
 from mytalk.ui.playback import AudioPlayback
+from mytalk.ui.player import Player
 from mytalk.ui.runtime_client import RuntimeClient
 from mytalk.ui.scrub_bar import ScrubBar
 from mytalk.ui.settings import SettingsPanel
@@ -61,57 +71,12 @@ from mytalk.ui.timecode_display import TimecodeDisplay
 from mytalk.ui.transport import ClipTiming, Transport
 from mytalk.ui.viewer import ViewerWidget
 from mytalk.ui.viseme_lane import VisemeLane
-from mytalk.ui.viseme_track import TrackKey, track_from_report
-from mytalk.ui.waveform import DISPLAY_RATE, WaveformView, offset_text
+from mytalk.ui.viseme_track import TrackKey
+from mytalk.ui.waveform import DISPLAY_RATE, WaveformView
 
 log = logging.getLogger("mytalk.ui.panel")
 
-VIDEO_SUFFIXES = {".mov", ".mp4", ".mkv", ".mxf", ".avi", ".m4v", ".webm"}
-AUDIO_SUFFIXES = {".wav", ".mp3", ".flac", ".aac", ".m4a", ".aif", ".aiff", ".ogg"}
-NUDGE_MS = Fraction(10, 1000)
-
-
-class ErrorBanner(QFrame):
-    """A dismissible strip across the top of the panel: what went wrong, and on which frame."""
-
-    restartRequested = Signal()
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("errorBanner")
-        self.label = QLabel(self)
-        self.label.setWordWrap(True)
-        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.restart = QPushButton("Restart runtime", self)
-        self.restart.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.restart.clicked.connect(self.restartRequested)
-        self.restart.hide()
-        close = QToolButton(self)
-        close.setText("✕")
-        close.setToolTip("Dismiss")
-        close.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        close.clicked.connect(self.hide)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(10, 6, 6, 6)
-        layout.addWidget(self.label, 1)
-        layout.addWidget(self.restart)
-        layout.addWidget(close)
-        self.kind = "error"
-        self.hide()
-
-    def show_message(self, text: str, kind: str = "error", *, offer_restart: bool = False) -> None:
-        self.kind = kind
-        colours = {"error": ("#4a1717", "#ffb4ab"), "info": ("#17324a", "#b4dcff")}
-        background, foreground = colours.get(kind, colours["error"])
-        self.setStyleSheet(f"#errorBanner {{ background: {background}; border-radius: 4px; }} "
-                           f"#errorBanner QLabel {{ color: {foreground}; }}")
-        self.label.setText(text)
-        self.restart.setVisible(offer_restart)
-        self.show()
-
-    @property
-    def text(self) -> str:
-        return self.label.text()
+PREVIEW_TIP = "Render a fast proxy of the marked range (P)"
 
 
 class MyTalkPanel(QWidget):
@@ -132,32 +97,21 @@ class MyTalkPanel(QWidget):
         self.setAcceptDrops(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.transport = Transport()
-        self.clip: Path | None = None
+        self.model = PanelModel(self.transport)
         self.info: MediaInfo | None = None
         self.decoder: FrameDecoder | None = None
-        self.line: Path | None = None
-        self.preview: dict[str, Any] | None = None
-        self.poster: dict[str, Any] | None = None  # a rendering preview's first frame, until the proxy is done
         self.preview_decoder: FrameDecoder | None = None
         self.commit_hook: Any = None
-        self._track_requests: set[str] = set()
-        self._job_keys: dict[str, TrackKey] = {}  # clip, line, range and slip each job was sent with
-        self._face_box_frame = -1
         self._closed = False
 
         self.runtime = runtime or RuntimeClient(self)
         self.audio = AudioPlayback(self)
         self.audio.load()  # before any worker thread exists: see AudioPlayback.load
-        self._play_timer = QTimer(self)
-        self._play_timer.setTimerType(Qt.TimerType.PreciseTimer)
-        self._play_timer.timeout.connect(self._on_play_tick)
+        self.player = Player(self.transport, self.audio, self.model.sound_source, self)
         self._render_timer = QTimer(self)
         self._render_timer.setSingleShot(True)
         self._render_timer.setInterval(0)
         self._render_timer.timeout.connect(self._render_now)
-        self._play_clock = QElapsedTimer()
-        self._play_origin = (0, 0.0)  # (frame, audio seconds) when playback with sound started
-        self._play_audio = False
 
         self._build()
         self.transport.subscribe(self._on_transport)
@@ -176,6 +130,28 @@ class MyTalkPanel(QWidget):
             self.load_clip(Path(video))
         if audio is not None:
             self.load_line(Path(audio))
+
+    # -- state, kept by the model ----------------------------------------------------------------
+
+    @property
+    def clip(self) -> Path | None:
+        """The open clip (never written to), or None."""
+        return self.model.clip
+
+    @property
+    def line(self) -> Path | None:
+        """The replacement line, or None."""
+        return self.model.line
+
+    @property
+    def preview(self) -> PreviewRange | None:
+        """The finished proxy shown as B over its range, or None."""
+        return self.model.preview.proxy
+
+    @property
+    def poster(self) -> Poster | None:
+        """A rendering preview's first frame, shown as B on its in point until the proxy is done."""
+        return self.model.preview.poster
 
     # -- construction ----------------------------------------------------------------------------
 
@@ -262,8 +238,8 @@ class MyTalkPanel(QWidget):
 
         fps_nudge = self._button("−1 fr", "Slip the line one frame earlier (,)", lambda: self.nudge_frames(-1))
         fps_nudge_plus = self._button("+1 fr", "Slip the line one frame later (.)", lambda: self.nudge_frames(1))
-        ms_nudge = self._button("−10 ms", "Slip the line 10 ms earlier (Shift+,)", lambda: self.nudge_seconds(-NUDGE_MS))
-        ms_nudge_plus = self._button("+10 ms", "Slip the line 10 ms later (Shift+.)", lambda: self.nudge_seconds(NUDGE_MS))
+        ms_nudge = self._button("−10 ms", "Slip the line 10 ms earlier (Shift+,)", lambda: self.nudge_seconds(-NUDGE_S))
+        ms_nudge_plus = self._button("+10 ms", "Slip the line 10 ms later (Shift+.)", lambda: self.nudge_seconds(NUDGE_S))
         reset = self._button("0", "Line starts at the in point (audio-in 0)", self.reset_offset)
         for button in (fps_nudge, fps_nudge_plus, ms_nudge, ms_nudge_plus, reset):
             button.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
@@ -287,10 +263,10 @@ class MyTalkPanel(QWidget):
         left_layout.addLayout(slip)
 
         self.settings = SettingsPanel(self)
-        self.settings.facePointCleared.connect(lambda: self.viewer.set_face_point(None))
+        self.settings.facePointCleared.connect(self._on_face_cleared)
         settings_box = QGroupBox("Settings", self)
         QVBoxLayout(settings_box).addWidget(self.settings)
-        self.preview_button = self._button("Preview", "Render a fast proxy of the marked range (P)", self.start_preview)
+        self.preview_button = self._button("Preview", PREVIEW_TIP, self.start_preview)
         self.commit_button = self._button("Commit", "Render the final version into the output folder", self.start_commit)
         self.preview_button.setObjectName("previewButton")
         self.commit_button.setObjectName("commitButton")
@@ -328,16 +304,14 @@ class MyTalkPanel(QWidget):
     # -- loading ---------------------------------------------------------------------------------
 
     def choose_clip(self) -> None:
-        filters = "Video (" + " ".join(f"*{s}" for s in sorted(VIDEO_SUFFIXES)) + ");;All files (*)"
-        path, _ = QFileDialog.getOpenFileName(self, "Open clip", str(self.clip.parent if self.clip else Path.home()), filters)
+        start = str(self.clip.parent if self.clip else Path.home())
+        path, _ = QFileDialog.getOpenFileName(self, "Open clip", start, clip_filter())
         if path:
             self.load_clip(Path(path))
 
     def choose_line(self) -> None:
-        filters = ("Audio (" + " ".join(f"*{s}" for s in sorted(AUDIO_SUFFIXES | VIDEO_SUFFIXES))
-                   + ");;All files (*)")
         start = self.line.parent if self.line else (self.clip.parent if self.clip else Path.home())
-        path, _ = QFileDialog.getOpenFileName(self, "Open replacement line", str(start), filters)
+        path, _ = QFileDialog.getOpenFileName(self, "Open replacement line", str(start), line_filter())
         if path:
             self.load_line(Path(path))
 
@@ -358,7 +332,8 @@ class MyTalkPanel(QWidget):
             self.decoder.close()
         self._drop_preview()
         self.visemes.clear()
-        self.clip, self.info, self.decoder = path, info, decoder
+        self.model.set_clip(path)
+        self.info, self.decoder = info, decoder
         video = info.video
         self.viewer.set_source_size((video.width, video.height))
         self.viewer.set_face_point(None)
@@ -388,10 +363,10 @@ class MyTalkPanel(QWidget):
         if not path.is_file():
             self.show_error(f"replacement line not found: {path}; pick the file again")
             return False
-        self.line = path
+        self.model.set_line(path)
         self.visemes.clear()
         self.open_line_button.setToolTip(f"Replacement line: {path}")
-        self.open_line_button.setText(f"Line: {path.name}" if len(path.name) <= 28 else f"Line: {path.name[:25]}…")
+        self.open_line_button.setText(line_button_text(path))
         self.waveform.message = f"decoding {path.name}…"
         self.waveform.set_line(None)
         run_in_background(lambda: decode_audio(path, DISPLAY_RATE, channels=1).samples[0],
@@ -423,19 +398,20 @@ class MyTalkPanel(QWidget):
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:
+        alt = bool(event.modifiers() & Qt.KeyboardModifier.AltModifier)
         for url in event.mimeData().urls():
             path = Path(url.toLocalFile())
-            if path.suffix.lower() in AUDIO_SUFFIXES or (self.clip is not None and path.suffix.lower() in VIDEO_SUFFIXES
-                                                         and event.modifiers() & Qt.KeyboardModifier.AltModifier):
+            target = drop_target(path, has_clip=self.clip is not None, alt=alt)
+            if target == "line":
                 self.load_line(path)
-            elif path.suffix.lower() in VIDEO_SUFFIXES:
+            elif target == "clip":
                 self.load_clip(path)
 
     # -- display ---------------------------------------------------------------------------------
 
     def _on_transport(self, what: str) -> None:
         if what in ("position", "clip"):
-            if self.viewer.face_boxes and self.transport.position != self._face_box_frame:
+            if self.model.face.drop_box_off(self.transport.position):
                 self.viewer.set_face_boxes([])  # a tracked box belongs to the frame it was found on
             self._schedule_render()
         if what == "speed":
@@ -460,18 +436,18 @@ class MyTalkPanel(QWidget):
             self.viewer.set_frames(None)
             return
         position = self.transport.position
+        plan = self.model.preview.b_frame(position)
         try:
             a = self.decoder.frame(position)
             b = None
-            if self.preview and self.preview_decoder is not None and self.preview["start"] <= position < self.preview["stop"]:
-                b = self.preview_decoder.frame(position - self.preview["start"])
+            if plan.proxy_index is not None and self.preview_decoder is not None:
+                b = self.preview_decoder.frame(plan.proxy_index)
         except (MyTalkError, IndexError) as error:
             self.show_error(f"cannot show frame {position} ({self.transport.timecode(position)}): {error}")
             return
-        caption = "" if b is not None or not self.preview else "outside the preview range"
-        if b is None and self.poster is not None and position == self.poster["start"]:
-            b, caption = self.poster["image"], "first frame of the preview; the rest is rendering"
-        self.viewer.caption = caption
+        if b is None and plan.poster is not None:
+            b = plan.poster.image
+        self.viewer.caption = plan.caption
         self.viewer.set_frames(a, b)
 
     def set_view_mode(self, mode: str) -> None:
@@ -485,42 +461,8 @@ class MyTalkPanel(QWidget):
     # -- playback --------------------------------------------------------------------------------
 
     def _on_speed_changed(self) -> None:
-        speed = self.transport.speed
-        self.play_button.setIcon(self._play_icons[1 if speed else 0])
-        if not speed:
-            self._play_timer.stop()
-            self.audio.stop()
-            self._play_audio = False
-            return
-        fps = float(self.transport.fps)
-        self._play_timer.start(max(1, int(round(1000 / fps))))
-        self._play_audio = False
-        if speed == 1:
-            self._start_audio()
-
-    def _start_audio(self) -> None:
-        position = self.transport.position
-        if self.preview and self.preview["start"] <= position < self.preview["stop"]:
-            source, seconds = Path(self.preview["path"]), (position - self.preview["start"]) / float(self.transport.fps)
-        elif self.clip is not None:
-            source, seconds = self.clip, position / float(self.transport.fps)
-        else:
-            return
-        if self.audio.play(source, seconds):
-            self._play_audio = True
-            self._play_origin = (position, seconds)
-
-    def _on_play_tick(self) -> None:
-        audio_position = self.audio.position_seconds() if self._play_audio else None
-        if audio_position is not None and self.transport.speed == 1:
-            # The sound card is the clock: the picture follows it, so lips and line stay together.
-            frame0, seconds0 = self._play_origin
-            target = frame0 + int((audio_position - seconds0) * float(self.transport.fps))
-            if target >= self.transport.frame_count - 1:
-                self.transport.stop()
-            self.transport.seek(target)
-            return
-        self.transport.tick()
+        self.play_button.setIcon(self._play_icons[1 if self.transport.speed else 0])
+        self.player.on_speed_changed()
 
     def stop_playback(self) -> None:
         self.transport.stop()
@@ -539,97 +481,81 @@ class MyTalkPanel(QWidget):
         super().keyReleaseEvent(event)
 
     def handle_key(self, event: QKeyEvent) -> bool:
-        """Apply one editing key; True when it was ours."""
-        key = Qt.Key(event.key())
+        """Apply one editing key (see `mytalk.ui.keymap`); True when it was ours."""
+        try:
+            name = str(Qt.Key(event.key()).name).removeprefix("Key_")
+        except ValueError:  # a key code this Qt has no member for (some dead keys): never ours
+            return False
         mods = event.modifiers()
-        alt = bool(mods & Qt.KeyboardModifier.AltModifier)
-        shift = bool(mods & Qt.KeyboardModifier.ShiftModifier)
-        t = self.transport
-        if mods & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.MetaModifier):
+        command = command_for(name, alt=bool(mods & Qt.KeyboardModifier.AltModifier),
+                              shift=bool(mods & Qt.KeyboardModifier.ShiftModifier),
+                              control=bool(mods & (Qt.KeyboardModifier.ControlModifier
+                                                   | Qt.KeyboardModifier.MetaModifier)),
+                              auto_repeat=event.isAutoRepeat())
+        if command is None:
             return False
-        if key == Qt.Key.Key_K and event.isAutoRepeat():
-            return True
-        actions = {
-            Qt.Key.Key_I: t.clear_in if alt else t.set_in,
-            Qt.Key.Key_O: t.clear_out if alt else t.set_out,
-            Qt.Key.Key_Space: t.toggle_play,
-            Qt.Key.Key_J: t.shuttle_reverse,
-            Qt.Key.Key_K: t.press_k,
-            Qt.Key.Key_L: t.shuttle_forward,
-            Qt.Key.Key_Left: (lambda: t.step_seconds(-1)) if shift else (lambda: t.step(-1)),
-            Qt.Key.Key_Right: (lambda: t.step_seconds(1)) if shift else (lambda: t.step(1)),
-            Qt.Key.Key_Up: t.go_to_in,
-            Qt.Key.Key_Down: t.go_to_out,
-            Qt.Key.Key_Home: t.go_to_start,
-            Qt.Key.Key_End: t.go_to_end,
-            Qt.Key.Key_Comma: (lambda: self.nudge_seconds(-NUDGE_MS)) if shift else (lambda: self.nudge_frames(-1)),
-            Qt.Key.Key_Period: (lambda: self.nudge_seconds(NUDGE_MS)) if shift else (lambda: self.nudge_frames(1)),
-            Qt.Key.Key_Less: lambda: self.nudge_seconds(-NUDGE_MS),
-            Qt.Key.Key_Greater: lambda: self.nudge_seconds(NUDGE_MS),
-            Qt.Key.Key_Backslash: self.toggle_ab,
-            Qt.Key.Key_Bar: lambda: self.set_view_mode("wipe"),
-            Qt.Key.Key_P: self.start_preview,
-        }
-        if key == Qt.Key.Key_X and alt:
-            t.clear_marks()
-            event.accept()
-            return True
-        action = actions.get(key)
-        if action is None:
-            return False
-        action()
+        self.run_command(command)
         event.accept()
         return True
+
+    def run_command(self, command: Command) -> None:
+        """Do what a key's command says: transport verbs by name, and the panel's own."""
+        t = self.transport
+        own = {
+            "none": lambda: None,
+            "step": lambda: t.step(command.amount),
+            "step_seconds": lambda: t.step_seconds(command.amount),
+            "nudge_frames": lambda: self.nudge_frames(command.amount),
+            "nudge_ms": lambda: self.nudge_seconds(Fraction(command.amount, 1000)),
+            "toggle_ab": self.toggle_ab,
+            "wipe": lambda: self.set_view_mode("wipe"),
+            "preview": self.start_preview,
+        }
+        action = own.get(command.name) or getattr(t, command.name)
+        action()
 
     # -- the line's slip -------------------------------------------------------------------------
 
     @property
     def audio_in(self) -> Fraction:
         """Seconds into the line that land on the in point (the request's `audio_in`)."""
-        return self.waveform.audio_in
+        return self.model.slip.audio_in
 
     def nudge_frames(self, frames: int) -> None:
         """Slip the line later (positive) or earlier by whole frames of the clip."""
-        self.waveform.nudge(Fraction(frames) / self.transport.fps)
+        self._show_slip(self.model.slip.nudge_frames(frames, self.transport.fps))
 
     def nudge_seconds(self, seconds: Fraction) -> None:
-        self.waveform.nudge(seconds)
+        self._show_slip(self.model.slip.nudge(seconds))
 
     def reset_offset(self) -> None:
-        self.waveform.set_audio_in(Fraction(0))
-        self._on_offset_changed(Fraction(0))
+        self._show_slip(self.model.slip.reset())
+
+    def _show_slip(self, audio_in: Fraction) -> None:
+        self.waveform.set_audio_in(audio_in)
+        self._on_offset_changed(audio_in)
 
     def _on_offset_changed(self, value: Fraction) -> None:
+        # The waveform reports a drag once the mouse is released; nudges come through the model.
+        self.model.slip.set(value)
         self._update_offset_label()
         self.visemes.clear()  # they were rendered against the old slip
 
     def _update_offset_label(self) -> None:
-        seconds = self.audio_in
-        frames = float(seconds * self.transport.fps)
-        # Shown as the line's shift against the picture: positive = later, the editor's sense.
-        shift_ms = -float(seconds) * 1000 + 0.0  # + 0.0 turns -0.0 into 0.0
-        self.offset_label.setText(f"{shift_ms:+.0f} ms ({-frames + 0.0:+.2f} fr)")
+        self.offset_label.setText(self.model.slip.label(self.transport.fps))
 
     # -- face pick -------------------------------------------------------------------------------
 
     def _on_face_picked(self, x: float, y: float) -> None:
+        self.model.face.pick((x, y))
         self.settings.set_face_point((x, y))
-        if self.clip is not None and self.runtime.is_ready():
-            position = self.transport.position
-            request_id = self.runtime.send("track", video=str(self.clip), start=position, stop=position + 1,
-                                           face=f"{x:.0f},{y:.0f}")
-            self._track_requests.add(request_id)
+        fields = self.model.face.track_fields(self.clip, self.transport.position)
+        if fields is not None and self.runtime.is_ready():
+            self.model.face.sent(self.runtime.send("track", **fields))
 
-    def _on_track_event(self, event: dict[str, Any]) -> None:
-        if event["event"] not in ("done", "error"):
-            return
-        self._track_requests.discard(str(event.get("id")))
-        if event["event"] == "error":
-            return  # tracking not installed, or no face there: the clicked point is used as is
-        frames = [frame for frame in event["result"].get("frames", []) if frame.get("found") and frame.get("box")]
-        if frames:
-            self._face_box_frame = int(frames[0]["index"])
-            self.viewer.set_face_boxes([tuple(frames[0]["box"])])  # type: ignore[list-item]
+    def _on_face_cleared(self) -> None:
+        self.model.face.clear()
+        self.viewer.set_face_point(None)
 
     # -- requests --------------------------------------------------------------------------------
 
@@ -638,28 +564,7 @@ class MyTalkPanel(QWidget):
 
     def build_request(self, *, kind: str = "commit") -> SyncRequest:
         """The request for the marked range with the current settings; MyTalkError says what is missing."""
-        if self.clip is None:
-            raise MyTalkError("open a clip first (Clip…)")
-        if self.line is None:
-            raise MyTalkError("open the replacement line first (Line…)")
-        marked = self.marked_range()
-        if marked is None:
-            raise MyTalkError("mark the range to fix first: I at the first frame, O at the last")
-        values = self.settings.values()
-        engine = values.pop("engine")
-        if not engine:
-            raise MyTalkError("no engine is available yet; wait for the runtime to start")
-        output = values.pop("output")
-        if output is None:
-            if kind == "commit":
-                raise MyTalkError("choose the output folder for commits (Settings ▸ Output)")
-            output = self.clip.parent
-        start, stop = marked
-        return SyncRequest(video=self.clip, audio=self.line, output=output, in_point=str(start), out_point=str(stop),
-                           audio_in=offset_text(self.audio_in), engine=engine, **values)
-
-    def _range_label(self, kind: str, start: int, stop: int) -> str:
-        return f"{kind} {self.transport.timecode(start)} – {self.transport.timecode(stop - 1)}  ({stop - start} fr)"
+        return self.model.build_request(self.settings.values(), kind=kind)
 
     def _submit(self, kind: str) -> str | None:
         try:
@@ -668,18 +573,15 @@ class MyTalkPanel(QWidget):
             self.show_error(str(error))
             return None
         job_id = self.runtime.send(kind, request=sync_request_to_json(request))
+        self.model.job_sent(job_id, request)
         start, stop = int(request.in_point or 0), int(request.out_point or 0)
-        self._job_keys[job_id] = TrackKey(str(request.video), str(request.audio), start, stop, self.audio_in)
-        self.jobs.add(JobEntry(job_id, kind, self._range_label(kind.capitalize(), start, stop),
+        self.jobs.add(JobEntry(job_id, kind, range_label(kind, start, stop, self.transport.timecode),
                                first_frame=max(0, start - request.handles)))
         return job_id
 
     def track_key(self) -> TrackKey | None:
         """The clip, line, range and slip as they are now: what a viseme track must match to be drawn."""
-        marked = self.marked_range()
-        if self.clip is None or self.line is None or marked is None:
-            return None
-        return TrackKey(str(self.clip), str(self.line), marked[0], marked[1], self.audio_in)
+        return self.model.track_key()
 
     def start_preview(self) -> str | None:
         """Queue a preview of the marked range; returns the job id (None when something is missing)."""
@@ -705,89 +607,70 @@ class MyTalkPanel(QWidget):
 
     def _on_event(self, event: dict[str, Any]) -> None:
         job_id = str(event.get("id"))
-        if job_id in self._track_requests:
-            self._on_track_event(event)
-            return
         entry = self.jobs.entries.get(job_id)
-        if entry is None:
-            if event["event"] == "error":
-                self.show_error(str(event.get("message")))
+        reaction = self.model.on_event(event, JobView(entry.kind, entry.current_frame) if entry else None)
+        if reaction.face_box is not None:
+            self.viewer.set_face_boxes([reaction.face_box])
+        if reaction.error is not None:
+            self.show_error(reaction.error)
+        if entry is None or not reaction.job:
             return
-        if event["event"] == "error" and event.get("frame") is None and entry.current_frame is not None:
-            # A crashed runtime cannot say where it was; the last progress event can.
-            event = {**event, "frame": entry.current_frame}
-        entry.apply(event, self.transport.timecode)
-        if event["event"] == "preview-ready" and event.get("partial"):
-            self._show_poster(event)
-        elif event["event"] == "preview-ready":
-            self._show_preview(event)
-        elif event["event"] == "done" and entry.kind == "commit":
-            self._on_committed(entry, event.get("result") or {})
-        if event["event"] in ("done", "error"):
-            key = self._job_keys.pop(job_id, None)
-            if event["event"] == "done" and key is not None:
-                self._show_visemes(entry, key, event.get("result") or {})
-        elif event["event"] == "error" and entry.state == "failed":
-            self.show_error(f"{entry.label}: {entry.message}")
-        if event["event"] == "error" and self.poster is not None and self.poster.get("id") == job_id:
-            self.poster = None  # that preview failed or was cancelled: its first frame is not a result
-            self._render_now()
+        entry.apply(dict(reaction.event), self.transport.timecode)
+        if reaction.poster:
+            self._show_poster(reaction.event)
+        elif reaction.proxy:
+            self._show_preview(reaction.event)
+        elif reaction.committed is not None:
+            self._on_committed(entry, dict(reaction.committed))
+        if reaction.visemes is not None:
+            self._show_visemes(entry, *reaction.visemes)
+        if reaction.poster_dropped:
+            self._render_now()  # that preview failed or was cancelled: its first frame is not a result
         self.jobs.update_entry(job_id)
 
-    def _show_poster(self, event: dict[str, Any]) -> None:
+    def _show_poster(self, event: Any) -> None:
         """Show a rendering preview's first frame as B on the in point, until its proxy arrives."""
         image = cv2.imread(str(event["path"]), cv2.IMREAD_COLOR)
         if image is None:  # pruned or unreadable: the proxy will follow anyway
             return
-        self.poster = {"image": cv2.cvtColor(image, cv2.COLOR_BGR2RGB), "start": int(event["start"]),
-                       "stop": int(event["stop"]), "id": event.get("id")}
-        if self.viewer.mode == "A":
-            self.set_view_mode("B")
-        self.transport.stop()
-        self.transport.seek(self.poster["start"])
-        self._render_now()
-        self.previewFirstFrame.emit({k: v for k, v in self.poster.items() if k != "image"})
+        poster = self.model.preview.show_poster(Poster.from_event(event, cv2.cvtColor(image, cv2.COLOR_BGR2RGB)))
+        self._show_b_from(poster.start)
+        self.previewFirstFrame.emit(poster.as_dict())
 
-    def _show_preview(self, event: dict[str, Any]) -> None:
-        self.poster = None
-        path = Path(event["path"])
+    def _show_preview(self, event: Any) -> None:
+        self.model.preview.drop_poster()
+        proxy = PreviewRange.from_event(event)
         try:
-            decoder = FrameDecoder(path)
+            decoder = FrameDecoder(proxy.path)
         except MyTalkError as error:
-            self.show_error(f"the preview {path.name} cannot be read: {error}")
+            self.show_error(f"the preview {proxy.path.name} cannot be read: {error}")
             return
         self._drop_preview()
-        self.preview = {"path": str(path), "start": int(event["start"]), "stop": int(event["stop"]), "id": event.get("id")}
+        self.model.preview.take_proxy(proxy)
         self.preview_decoder = decoder
-        self.scrub_bar.set_preview_range((self.preview["start"], self.preview["stop"]))
+        self.scrub_bar.set_preview_range((proxy.start, proxy.stop))
+        self._show_b_from(proxy.start)
+        self.previewReady.emit(proxy.as_dict())
+
+    def _show_b_from(self, frame: int) -> None:
+        """Switch to B (a wipe stays a wipe), stopped on `frame`: a new result is judged at once."""
         if self.viewer.mode == "A":
             self.set_view_mode("B")
         self.transport.stop()
-        self.transport.seek(self.preview["start"])
+        self.transport.seek(frame)
         self._render_now()
-        self.previewReady.emit(dict(self.preview))
 
-    def _show_visemes(self, entry: JobEntry, key: TrackKey, result: dict[str, Any]) -> None:
-        """Draw the visemes of a finished preview (its report rides in the done event) or commit
-        (its sidecar is the report); a result for another clip, line, range or slip is not drawn."""
-        report = result.get("report")
-        if report is None and entry.kind == "commit" and result.get("sidecar"):
-            try:
-                report = json.loads(Path(result["sidecar"]).read_text(encoding="utf-8"))
-            except (OSError, ValueError) as error:
-                log.info("no visemes from %s: %s", result["sidecar"], error)
-        track = track_from_report(report, key, self.transport.fps) if isinstance(report, dict) else None
-        if track is not None:
-            self.visemes.set_track(track)
-        elif key == self.track_key():
-            engine = (report or {}).get("engine") if isinstance(report, dict) else None
-            name = f" (engine {engine.get('name')})" if isinstance(engine, dict) else ""
-            self.visemes.clear(f"The last {entry.kind} reported no visemes{name}")
+    def _show_visemes(self, entry: JobEntry, key: TrackKey, result: Any) -> None:
+        outcome = viseme_outcome(entry.kind, key, result, self.transport.fps, self.track_key())
+        if outcome.track is not None:
+            self.visemes.set_track(outcome.track)
+        elif outcome.empty_text is not None:
+            self.visemes.clear(outcome.empty_text)
 
     def _drop_preview(self) -> None:
         if self.preview_decoder is not None:
             self.preview_decoder.close()
-        self.preview = None
+        self.model.preview.drop_proxy()
         self.preview_decoder = None
         self.scrub_bar.set_preview_range(None)
 
@@ -806,14 +689,12 @@ class MyTalkPanel(QWidget):
     def _on_runtime_crashed(self, message: str) -> None:
         for entry in self.jobs.active():
             self.jobs.update_entry(entry.id)
-        offer = "press Restart" in message
-        self.show_error(message, offer_restart=offer)
+        self.show_error(message, offer_restart=offers_restart(message))
         self._update_runtime_label()
 
     def _on_runtime_restarted(self) -> None:
         if self.banner.isVisible():
-            self.banner.show_message(self.banner.text.split("\n")[0].replace("; restarting it", "")
-                                     + ". A new runtime is running: queue the job again.", "info")
+            self.banner.show_message(restarted_message(self.banner.text), "info")
         self._update_runtime_label()
 
     def restart_runtime(self) -> None:
@@ -821,20 +702,14 @@ class MyTalkPanel(QWidget):
         self.runtime.start()
 
     def _update_runtime_label(self) -> None:
-        state = self.runtime.state
-        hello = self.runtime.hello or {}
-        text = {"starting": "runtime starting…", "crashed": "runtime stopped", "stopped": "runtime off"}.get(state)
-        if state == "ready":
-            text = f"runtime ready · MyTalk {hello.get('mytalk', '?')}"
-        colour = {"ready": "#57ab5a", "starting": "#c69026"}.get(state, "#e5534b")
+        colour, text = runtime_status(self.runtime.state, self.runtime.hello)
         self.runtime_label.setText(f"<span style='color:{colour}'>●</span> {text}")
 
     def _update_buttons(self) -> None:
-        ready = self.clip is not None and self.line is not None and self.marked_range() is not None
+        ready = self.model.ready()
         self.preview_button.setEnabled(ready)
         self.commit_button.setEnabled(ready)
-        tip = "" if ready else "Open a clip and a line, and mark a range (I / O)"
-        self.preview_button.setToolTip(tip or "Render a fast proxy of the marked range (P)")
+        self.preview_button.setToolTip(PREVIEW_TIP if ready else NOT_READY_TIP)
 
     # -- errors ----------------------------------------------------------------------------------
 
@@ -850,9 +725,8 @@ class MyTalkPanel(QWidget):
         if self._closed:
             return
         self._closed = True
-        self._play_timer.stop()
+        self.player.stop()
         self._render_timer.stop()
-        self.audio.stop()
         self.runtime.stop()
         for decoder in (self.decoder, self.preview_decoder):
             if decoder is not None:
@@ -875,4 +749,4 @@ def create_panel(parent: QWidget | None = None, *, video: Path | str | None = No
     return MyTalkPanel(parent, video=Path(video) if video else None, audio=Path(audio) if audio else None)
 
 
-__all__ = ["MyTalkPanel", "create_panel"]
+__all__ = ["ErrorBanner", "MyTalkPanel", "create_panel"]

@@ -40,12 +40,14 @@ STDERR_TAIL_LINES = 40
 
 
 def default_command() -> tuple[str, list[str]]:
-    """The runtime command: this interpreter running `mytalk runtime`.
+    """The runtime command: this interpreter running `python -m mytalk.core.runtime`.
 
     Same interpreter as the panel, so the child sees the same installed packages; `-m` instead
-    of the console script because a host application's PATH may not contain the venv.
+    of the console script because a host application's PATH may not contain the venv. The core's
+    own entry point, not `mytalk runtime`: that command lives in the host-adapter layer, which the
+    panel must not depend on.
     """
-    return sys.executable, ["-m", "mytalk.plugin.cli", "runtime"]
+    return sys.executable, ["-m", "mytalk.core.runtime"]
 
 
 class RuntimeClient(QObject):

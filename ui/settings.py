@@ -1,19 +1,25 @@
-"""Render settings: engine and motion driver, transcript and language, openness, smoothing, mask,
-handles, codec, folder.
+"""Render settings: one widget per setting of the manifest's schema, plus the line's transcript,
+the guide audio, the face and the output folder.
 
-The choices mirror the manifest's settings schema and the CLI flags; the engine list is never
-hard-coded: it comes from the runtime's hello event (`available_engines()` in the child), so
-the panel offers exactly the engines that are installed.
+The widgets are built from `manifest.json`'s settings (`mytalk.core.settings`): a setting with an
+`enum` gets a list, a number a spin box with the schema's range, an integer a whole-number box; the
+default is preselected and the description is the tooltip. A setting added to the manifest so
+appears here without a change to this file. Three settings get a richer widget over the same
+schema: the engine list comes from the runtime's hello event (`available_engines()` in the
+child), so the panel offers exactly the engines that are installed; the language is a shortlist
+with free typing; codecs show their preset descriptions.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
@@ -28,18 +34,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mytalk.core.jobs.request import DEFAULT_LANGUAGE, GUIDE_MODES
 from mytalk.core.media.writer import CODEC_PRESETS
+from mytalk.core.settings import GUIDE_MODES, Setting, check_values, shipped_settings
 
-MOTION_DRIVERS = ("auto", "guide", "phonetic", "speech")
-MASK_MODES = ("auto", "mouth", "lower-face")
-FINAL_CODECS = ("prores", "prores4444", "dnxhr", "ffv1", "h264")
+PANEL_DECIDES: Mapping[str, str] = {"quality": "the Preview button renders proxies, Commit the deliverable"}
+"""Settings with no widget because a panel action sets them, and which action."""
 COMMON_LANGUAGES = (("en", "English"), ("es", "Spanish"), ("fr", "French"), ("de", "German"), ("it", "Italian"),
                     ("pt", "Portuguese"), ("pt-br", "Portuguese (Brazil)"), ("nl", "Dutch"), ("pl", "Polish"),
                     ("ru", "Russian"), ("ja", "Japanese"), ("cmn", "Mandarin"))
 """The picker's shortlist; any other espeak-ng code can be typed (the runtime checks it)."""
 TRANSCRIPT_PLACEHOLDER = "Words of the new line (optional: sharpens the mouth shapes)"
 _ENGINE_NOTES = {"copy": "copy (conform check)", "classic": "classic", "mytalk": "mytalk (neural)"}
+_SUFFIXES = {"handles": " fr"}
+_UNBOUNDED = 1_000_000
+"""A spin box needs bounds; a schema without one gets this (far beyond any useful value)."""
 
 
 def choose_engine(engines: list[str], default: str | None) -> str | None:
@@ -50,29 +58,36 @@ def choose_engine(engines: list[str], default: str | None) -> str | None:
     return engines[0] if engines else None
 
 
+def _label(name: str) -> str:
+    return name.replace("_", " ").capitalize()
+
+
 class SettingsPanel(QWidget):
-    """A form of the request settings; `values()` gives SyncRequest keyword arguments."""
+    """A form of the request settings; `values()` gives SyncRequest keyword arguments.
+
+    `schema` is the settings table to build from (default: the shipped manifest's).
+    """
 
     changed = Signal()
     facePointCleared = Signal()
+    # Built from the schema in __init__; named here because the methods below use them.
+    engine: QComboBox
+    language: QComboBox
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, schema: Mapping[str, Setting] | None = None) -> None:
         super().__init__(parent)
+        self.schema = shipped_settings() if schema is None else schema
+        self.widgets: dict[str, QWidget] = {}
+        """The widget of each setting shown, by setting name."""
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
 
-        self.engine = QComboBox(self)
-        self.engine.setObjectName("engine")
-        self.engine.setPlaceholderText("waiting for the runtime…")
-        self.engine.setToolTip("Mouth generator; the list is what this installation provides")
-        form.addRow("Engine", self.engine)
-
-        self.motion_driver = self._combo(MOTION_DRIVERS, "What drives the mouth: the guide audio, the speech, or auto")
-        form.addRow("Motion driver", self.motion_driver)
-
-        self.guide = self._combo(GUIDE_MODES, "Use the clip's own audio over the range to align the line (auto) or never")
-        form.addRow("Guide audio", self.guide)
+        self.guide = QComboBox(self)
+        for choice in GUIDE_MODES:
+            self.guide.addItem(choice, choice)
+        self.guide.setToolTip("Use the clip's own audio over the range to align the line (auto) or never")
+        self.guide.currentIndexChanged.connect(self.changed)
 
         self.transcript = QPlainTextEdit(self)
         self.transcript.setObjectName("transcript")
@@ -81,40 +96,7 @@ class SettingsPanel(QWidget):
         self.transcript.setFixedHeight(3 * self.fontMetrics().lineSpacing() + 12)
         self.transcript.setToolTip("The words of the replacement line: the mouth shapes then follow its phones. "
                                    "Leave empty to let the engine recognise them")
-        form.addRow("Transcript", self.transcript)
-
-        self.language = QComboBox(self)
-        self.language.setObjectName("language")
-        self.language.setEditable(True)
-        self.language.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        for code, name in COMMON_LANGUAGES:
-            self.language.addItem(f"{code} – {name}", code)
-        self.language.setToolTip("Language of the line, as an espeak-ng code (en, es, de, fr, pt-br, …); "
-                                 "type any other code")
-        form.addRow("Language", self.language)
-
-        self.openness = QDoubleSpinBox(self)
-        self.openness.setRange(0.0, 2.0)
-        self.openness.setSingleStep(0.05)
-        self.openness.setValue(1.0)
-        self.openness.setToolTip("Scale of the mouth opening; 1.0 keeps the driver's amplitude")
-        form.addRow("Openness", self.openness)
-
-        self.smoothing = QDoubleSpinBox(self)
-        self.smoothing.setRange(0.0, 1.0)
-        self.smoothing.setSingleStep(0.05)
-        self.smoothing.setValue(0.5)
-        self.smoothing.setToolTip("Temporal smoothing of mouth shapes; 0 is none")
-        form.addRow("Smoothing", self.smoothing)
-
-        self.mask_mode = self._combo(MASK_MODES, "Region regenerated and composited; the rest keeps source pixels")
-        form.addRow("Mask", self.mask_mode)
-
-        self.handles = QSpinBox(self)
-        self.handles.setRange(0, 240)
-        self.handles.setSuffix(" fr")
-        self.handles.setToolTip("Extra frames of context before and after the range")
-        form.addRow("Handles", self.handles)
+        self.transcript.textChanged.connect(self.changed)
 
         self.face = QLabel("auto (largest face)", self)
         self.face.setObjectName("faceLabel")
@@ -125,17 +107,28 @@ class SettingsPanel(QWidget):
         face_row = QHBoxLayout()
         face_row.addWidget(self.face, 1)
         face_row.addWidget(clear_face)
-        form.addRow("Face", face_row)
         self._face_point: tuple[float, float] | None = None
 
-        self.codec = QComboBox(self)
-        for name in FINAL_CODECS:
-            if name in CODEC_PRESETS:
-                preset = CODEC_PRESETS[name]
-                note = " (previews)" if name == "h264" else ""
-                self.codec.addItem(f"{preset.description}{note}", name)
-        self.codec.setToolTip("Commit codec; previews are always H.264")
-        form.addRow("Codec", self.codec)
+        # Rows that are not manifest settings sit next to the setting they belong with.
+        after: dict[str, list[tuple[str, Any]]] = {
+            "motion_driver": [("Guide audio", self.guide), ("Transcript", self.transcript)],
+            "handles": [("Face", face_row)],
+        }
+        for name, setting in self.schema.items():
+            if name in PANEL_DECIDES:
+                continue
+            widget = self._setting_widget(setting)
+            widget.setObjectName(name)
+            widget.setToolTip(setting.description)
+            self.widgets[name] = widget
+            if not hasattr(self, name):  # `panel.settings.openness`; never shadow a QWidget method
+                setattr(self, name, widget)
+            form.addRow(_label(name), widget)
+            for label, row in after.pop(name, []):
+                form.addRow(label, row)
+        for rows in after.values():
+            for label, row in rows:
+                form.addRow(label, row)
 
         self.output = QLineEdit(self)
         self.output.setObjectName("outputFolder")
@@ -149,20 +142,112 @@ class SettingsPanel(QWidget):
         row.addWidget(browse)
         form.addRow("Output", row)
 
-        for widget in (self.engine, self.motion_driver, self.guide, self.mask_mode, self.codec):
-            widget.currentIndexChanged.connect(self.changed)
-        self.language.currentTextChanged.connect(self.changed)
-        self.transcript.textChanged.connect(self.changed)
-        for spin in (self.openness, self.smoothing):
-            spin.valueChanged.connect(self.changed)
-        self.handles.valueChanged.connect(self.changed)
+    # -- widgets from the schema -------------------------------------------------------------------
 
-    def _combo(self, choices: tuple[str, ...], tip: str) -> QComboBox:
+    def _setting_widget(self, setting: Setting) -> QWidget:
+        """The widget for one setting, preset to its default and wired to `changed`."""
+        special = {"engine": self._engine_widget, "language": self._language_widget, "codec": self._codec_widget}
+        if setting.name in special:
+            return special[setting.name](setting)
+        if setting.enum is not None:
+            combo = QComboBox(self)
+            for choice in setting.enum:
+                combo.addItem(str(choice), choice)
+            combo.setCurrentIndex(list(setting.enum).index(setting.default))
+            combo.currentIndexChanged.connect(self.changed)
+            return combo
+        if setting.type == "number":
+            spin = QDoubleSpinBox(self)
+            low = -_UNBOUNDED if setting.minimum is None else setting.minimum
+            high = _UNBOUNDED if setting.maximum is None else setting.maximum
+            spin.setRange(low, high)
+            spin.setDecimals(3)
+            spin.setSingleStep(0.05)
+            spin.setValue(setting.default_value)
+            spin.valueChanged.connect(self.changed)
+            return spin
+        if setting.type == "integer":
+            box = QSpinBox(self)
+            box.setRange(-_UNBOUNDED if setting.minimum is None else int(setting.minimum),
+                         _UNBOUNDED if setting.maximum is None else int(setting.maximum))
+            box.setSuffix(_SUFFIXES.get(setting.name, ""))
+            box.setValue(setting.default)
+            box.valueChanged.connect(self.changed)
+            return box
+        if setting.type == "boolean":
+            check = QCheckBox(self)
+            check.setChecked(setting.default)
+            check.toggled.connect(self.changed)
+            return check
+        line = QLineEdit(str(setting.default), self)
+        line.textChanged.connect(self.changed)
+        return line
+
+    def _engine_widget(self, setting: Setting) -> QComboBox:
         combo = QComboBox(self)
-        for choice in choices:
-            combo.addItem(choice, choice)
-        combo.setToolTip(tip)
+        combo.setPlaceholderText("waiting for the runtime…")
+        combo.currentIndexChanged.connect(self.changed)
         return combo
+
+    def _language_widget(self, setting: Setting) -> QComboBox:
+        combo = QComboBox(self)
+        combo.setEditable(True)
+        combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        for code, name in COMMON_LANGUAGES:
+            combo.addItem(f"{code} – {name}", code)
+        index = combo.findData(setting.default)
+        if index >= 0:
+            combo.setCurrentIndex(index)
+        combo.currentTextChanged.connect(self.changed)
+        return combo
+
+    def _codec_widget(self, setting: Setting) -> QComboBox:
+        combo = QComboBox(self)
+        for name in setting.enum or ():
+            if name in CODEC_PRESETS:
+                note = " (previews)" if name == "h264" else ""
+                combo.addItem(f"{CODEC_PRESETS[name].description}{note}", name)
+        combo.setCurrentIndex(max(0, combo.findData(setting.default)))
+        combo.currentIndexChanged.connect(self.changed)
+        return combo
+
+    def setting_value(self, name: str) -> Any:
+        """The value of setting `name` as its widget shows it, in the schema's type."""
+        widget = self.widgets[name]
+        if name == "language":
+            return self.language_code()
+        if isinstance(widget, QComboBox):
+            return widget.currentData()
+        if isinstance(widget, QDoubleSpinBox):
+            return round(widget.value(), 3)
+        if isinstance(widget, QSpinBox):
+            return widget.value()
+        if isinstance(widget, QCheckBox):
+            return widget.isChecked()
+        assert isinstance(widget, QLineEdit)
+        return widget.text()
+
+    def apply(self, values: Mapping[str, Any]) -> None:
+        """Show `values` (a saved render's settings, say) in the widgets, after checking them through
+        the schema: a value out of range is refused in the CLI's and the runtime's words, not
+        silently clamped by a spin box."""
+        checked = check_values(self.schema, values)
+        for name, value in checked.items():
+            widget = self.widgets.get(name)
+            if widget is None:
+                continue  # decided by a panel action (PANEL_DECIDES)
+            if name == "engine":
+                self.select_engine(value)
+            elif name == "language":
+                self.set_language(value)
+            elif isinstance(widget, QComboBox):
+                widget.setCurrentIndex(widget.findData(value))
+            elif isinstance(widget, QDoubleSpinBox | QSpinBox):
+                widget.setValue(value)
+            elif isinstance(widget, QCheckBox):
+                widget.setChecked(value)
+            elif isinstance(widget, QLineEdit):
+                widget.setText(value)
 
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Commit folder", self.output.text() or str(Path.home()))
@@ -201,7 +286,7 @@ class SettingsPanel(QWidget):
         index = self.language.findText(text)
         if index >= 0:
             return str(self.language.itemData(index))
-        return text.split(" ", 1)[0].lower() if text else DEFAULT_LANGUAGE
+        return text.split(" ", 1)[0].lower() if text else str(self.schema["language"].default)
 
     def set_language(self, code: str) -> None:
         index = self.language.findData(code)
@@ -250,16 +335,9 @@ class SettingsPanel(QWidget):
         """SyncRequest keyword arguments (without video, audio and the range)."""
         face = self._face_point
         return {
-            "engine": self.engine.currentData(),
-            "motion_driver": self.motion_driver.currentData(),
+            **{name: self.setting_value(name) for name in self.widgets},
             "guide": self.guide.currentData(),
             "transcript": self.transcript_text(),
-            "language": self.language_code(),
-            "openness": round(self.openness.value(), 3),
-            "smoothing": round(self.smoothing.value(), 3),
-            "mask_mode": self.mask_mode.currentData(),
-            "handles": self.handles.value(),
-            "codec": self.codec.currentData(),
             "output": Path(self.output.text().strip()).expanduser() if self.output.text().strip() else None,
             "face": f"{face[0]:.0f},{face[1]:.0f}" if face else None,
         }

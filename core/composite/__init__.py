@@ -25,7 +25,6 @@ from mytalk.core.composite.masks import (
     MaskStabiliser,
     edit_mask,
     edit_region,
-    inter_ocular_distance,
     mouth_mask,
 )
 from mytalk.core.composite.planes import (
@@ -64,7 +63,6 @@ __all__ = [
     "default_levels",
     "edit_mask",
     "edit_region",
-    "inter_ocular_distance",
     "is_chroma_aligned",
     "laplacian_blend",
     "laplacian_delta",

@@ -13,7 +13,7 @@ Construction, for both modes:
    the jaw ends under the ears are pulled in by it so the ramp stops on the face outline.
 2. A Gaussian feather whose kernel is truncated at `feather_px`: alpha is 1 at `feather_px` inside the
    polygon's soft edge and exactly 0 at `feather_px` outside it. `feather_px` defaults to
-   `FEATHER_PER_IOD` x the inter-ocular distance, so the ramp scales with the face.
+   `FEATHER_PER_IOD` x the distance between the eye centres (`iod_eye_centres`), so the ramp scales with the face.
 3. A nose cap: alpha is multiplied by a smooth ramp that is 0 on the line through the subnasale (parallel to
    the eye line) and 1 from the highest point of the upper lip down, so neither mode bleeds into the
    nostrils while the whole lip stays at full strength.
@@ -33,6 +33,7 @@ import numpy as np
 
 from mytalk.core.errors import UsageError
 from mytalk.core.face import regions
+from mytalk.core.face.canonical import iod_eye_centres
 
 Box = tuple[int, int, int, int]
 
@@ -157,17 +158,6 @@ class Mask:
         alpha = np.zeros((y1 - y0, x1 - x0), np.float32)
         alpha[by0 - y0 : by1 - y0, bx0 - x0 : bx1 - x0] = self.alpha
         return Mask(box, alpha, self.feather_px, self.mode, self.frame_size)
-
-
-def inter_ocular_distance(landmarks: np.ndarray) -> float:
-    """Distance in px between the two eye centres (mean of each eye's corners), in the image plane.
-
-    The eye corners do not move with speech, so this face-size measure stays put while the mouth talks.
-    """
-    pts = np.asarray(landmarks, dtype=np.float64)[:, :2]
-    right = (pts[regions.RIGHT_EYE_OUTER] + pts[regions.RIGHT_EYE_INNER]) / 2
-    left = (pts[regions.LEFT_EYE_OUTER] + pts[regions.LEFT_EYE_INNER]) / 2
-    return float(np.linalg.norm(left - right))
 
 
 def _dilate_convex(points: np.ndarray, radius: float) -> np.ndarray:
@@ -295,7 +285,7 @@ def mouth_mask(
     pts = pts[:, :2]
     if not np.isfinite(pts).all():
         return Mask.empty((w, h))
-    iod = inter_ocular_distance(pts)
+    iod = iod_eye_centres(pts)
     if iod < 2.0:
         return Mask.empty((w, h))
     feather = FEATHER_PER_IOD * iod if feather_px is None else float(feather_px)

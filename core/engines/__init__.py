@@ -12,6 +12,8 @@ ENGINES: dict[str, str] = {
     "copy": "mytalk.core.engines.copy:CopyEngine",
     "classic": "mytalk.core.engines.classic.engine:ClassicEngine",
     "mytalk": "mytalk.core.engines.mytalk.engine:MyTalkEngine",
+    "classic-neural": "mytalk.core.engines.mixed:ClassicMotionNeuralAppearance",
+    "neural-classic": "mytalk.core.engines.mixed:NeuralMotionClassicAppearance",
 }
 
 PLANNED_ENGINES: tuple[str, ...] = ()
@@ -25,8 +27,8 @@ def available_engines() -> list[str]:
     return sorted(ENGINES)
 
 
-def create_engine(name: str) -> Engine:
-    """Instantiate an engine by its CLI name; UsageError lists the valid names."""
+def engine_spec(name: str) -> str:
+    """The `module:class` of engine `name`, without importing it; UsageError lists the valid names."""
     spec = ENGINES.get(name)
     if spec is None and name in PLANNED_ENGINES:
         raise UsageError(
@@ -35,7 +37,12 @@ def create_engine(name: str) -> Engine:
         )
     if spec is None:
         raise UsageError(f"unknown engine {name!r}; choose one of: {', '.join(available_engines())}")
-    module_name, _, class_name = spec.partition(":")
+    return spec
+
+
+def create_engine(name: str) -> Engine:
+    """Instantiate an engine by its CLI name; UsageError lists the valid names."""
+    module_name, _, class_name = engine_spec(name).partition(":")
     engine_class = getattr(importlib.import_module(module_name), class_name)
     engine: Engine = engine_class()
     return engine

@@ -1,19 +1,19 @@
 """The interface every engine implements, and the data a sync job hands to it.
 
 An engine has two phases, because lip-sync needs the whole line before the first frame:
-`prepare` sees the job (range, placed replacement audio, guide audio, reference footage) and may
-track faces or learn from references; `render` then streams frames in order, one in, one out, so
+`prepare` sees the job (range, placed replacement audio, guide audio, reference footage) and the
+tracked range, and may learn from references; `render` then streams frames in order, one in, one out, so
 memory does not grow with the range. Handle frames (context before and after the range) go
 through `render` too; the job writes only the in-range ones.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import av
 
@@ -21,6 +21,9 @@ from mytalk.core.media.audio import AudioTrack
 from mytalk.core.media.probe import MediaInfo
 from mytalk.core.media.reader import SourceFrame
 from mytalk.core.progress import CancelFn, ProgressFn
+
+if TYPE_CHECKING:
+    from mytalk.core.engines.tracking import TrackedRange
 
 
 @dataclass(frozen=True)
@@ -51,9 +54,21 @@ class EngineSettings:
     language: str = "en"
     """espeak-ng language code of the line (`en`, `es`, `de`, …): how a transcript is phonemised,
     and whether recognition without one may use English words or only a language-independent phone loop."""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """Every other setting of `manifest.json`, checked through its schema, by name: a setting added to the
+    manifest reaches the engine here without a field of its own (`value`)."""
+
+    def value(self, name: str) -> Any:
+        """A setting by its manifest name, whether it has a field here or arrived in `extra`."""
+        if name in self.extra:
+            return self.extra[name]
+        if name in self.__dataclass_fields__ and name != "extra":
+            return getattr(self, name)
+        raise KeyError(f"no setting {name!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            **dict(self.extra),
             "motion_driver": self.motion_driver,
             "openness": self.openness,
             "smoothing": self.smoothing,
@@ -162,13 +177,28 @@ class RenderedFrame:
 
 
 class Engine(Protocol):
-    """A lip-sync engine: a motion stage and an appearance stage behind one interface."""
+    """A lip-sync engine. The painting ones are a motion stage and an appearance stage composed by
+    `mytalk.core.engines.stages.StagedEngine`; `copy` passes frames through.
+
+    The job calls, in order: `check` (settings and models, before any work), tracking of the range
+    when `needs_tracking` (`mytalk.core.engines.tracking`), `prepare`, `render`, `report`.
+    """
 
     name: ClassVar[str]
     version: ClassVar[str]
+    needs_tracking: ClassVar[bool]
 
-    def prepare(self, job: EngineJob, progress: ProgressFn, is_cancelled: CancelFn) -> None:
-        """Analyse the line, track the range, learn from references; raise MyTalkError on bad input."""
+    @classmethod
+    def settings_honoured(cls) -> tuple[str, ...]:
+        """The user settings (`EngineSettings` field names) this engine reads."""
+        ...
+
+    def check(self, job: EngineJob) -> None:
+        """Raise MyTalkError on bad settings or a missing model; nothing heavy is done yet."""
+
+    def prepare(self, job: EngineJob, tracked: TrackedRange | None, progress: ProgressFn,
+                is_cancelled: CancelFn) -> None:
+        """Plan the whole line (the tracked range is given when `needs_tracking`); raise MyTalkError on bad input."""
 
     def render(
         self, frames: Iterator[SourceFrame], progress: ProgressFn, is_cancelled: CancelFn

@@ -8,11 +8,14 @@ decoded frames straight to the writer, a lossless output is bit-identical to the
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from mytalk.core.engines.base import EngineJob, FrameRecord, RenderedFrame
 from mytalk.core.media.reader import SourceFrame
 from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled
+
+if TYPE_CHECKING:
+    from mytalk.core.engines.tracking import TrackedRange
 
 
 class CopyEngine:
@@ -20,8 +23,17 @@ class CopyEngine:
 
     name: ClassVar[str] = "copy"
     version: ClassVar[str] = "1.0"
+    needs_tracking: ClassVar[bool] = False
 
-    def prepare(self, job: EngineJob, progress: ProgressFn, is_cancelled: CancelFn) -> None:
+    @classmethod
+    def settings_honoured(cls) -> tuple[str, ...]:
+        return ()
+
+    def check(self, job: EngineJob) -> None:
+        """Every setting is legal and ignored: the frames go through as decoded."""
+
+    def prepare(self, job: EngineJob, tracked: TrackedRange | None, progress: ProgressFn,
+                is_cancelled: CancelFn) -> None:
         check_cancelled(is_cancelled, "preparation")
 
     def render(

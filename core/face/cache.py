@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from mytalk.core.atomic import AtomicFile
 from mytalk.core.face.regions import NUM_LANDMARKS
 from mytalk.core.face.tracker import TRACKER_VERSION, FaceObservation, TrackerSettings
 from mytalk.core.userdirs import UserDirs, user_dirs
@@ -39,7 +39,8 @@ def save_observations(
     settings: TrackerSettings,
     folder: Path | None = None,
 ) -> Path:
-    """Write the observations atomically (temporary file + os.replace) and return the entry path."""
+    """Write the observations atomically (`AtomicFile`: a temporary name, then one rename); returns
+    the entry's path."""
     target = cache_path(digest, start, stop, settings, folder)
     UserDirs.ensure(target.parent)
     n = len(observations)
@@ -61,16 +62,12 @@ def save_observations(
                         "version": TRACKER_VERSION})
         ),
     }
-    fd, tmp = tempfile.mkstemp(prefix=target.stem + ".", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez_compressed(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # Flushed to disk before the rename: the rename makes the name atomic, not the data, and after a
+    # power cut the new name could otherwise point at blocks that never reached the disk.
+    with AtomicFile(target) as temp, open(temp, "wb") as handle:
+        np.savez_compressed(handle, **arrays)
+        handle.flush()
+        os.fsync(handle.fileno())
     return target
 
 

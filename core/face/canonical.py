@@ -29,11 +29,13 @@ import math
 import numpy as np
 
 from mytalk.core.face.regions import (
+    LEFT_EYE_INNER,
     LEFT_EYE_OUTER,
     LIPS,
     LOWER_LIP_MID,
     NUM_LANDMARKS,
     POSE,
+    RIGHT_EYE_INNER,
     RIGHT_EYE_OUTER,
     STABLE,
     UPPER_LIP_MID,
@@ -96,11 +98,37 @@ def _xy(batch: np.ndarray, index: int | np.ndarray) -> np.ndarray:
     return batch[:, index, :2].astype(np.float64)
 
 
-def inter_ocular_distance(landmarks: np.ndarray) -> np.ndarray | float:
-    """Image-plane distance between the outer eye corners (33, 263) in pixels: float or (T,)."""
+# Two inter-ocular distances are in use and they differ: on the reference layout the eye centres
+# are 0.69 outer-corner distances apart. Each has a name that says what it measures.
+
+
+def _outer_corners_batch(batch: np.ndarray) -> np.ndarray:
+    """(T,) distances between the outer eye corners of a (T, 478, 2|3) batch, px."""
+    return np.linalg.norm(_xy(batch, LEFT_EYE_OUTER) - _xy(batch, RIGHT_EYE_OUTER), axis=-1)
+
+
+def iod_outer_corners(landmarks: np.ndarray) -> np.ndarray | float:
+    """Image-plane distance between the outer eye corners (33, 263) in pixels: float or (T,).
+
+    The unit of the canonical frame: every shape measured "in IOD" (apertures, tracking errors,
+    smoothing thresholds) is divided by this distance.
+    """
     arr, single = _as_batch(landmarks)
-    iod = np.linalg.norm(_xy(arr, LEFT_EYE_OUTER) - _xy(arr, RIGHT_EYE_OUTER), axis=-1)
+    iod = _outer_corners_batch(arr)
     return float(iod[0]) if single else iod
+
+
+def iod_eye_centres(landmarks: np.ndarray) -> float:
+    """Image-plane distance in px between the two eye centres (mid-points of each eye's corners).
+
+    The face-size measure the compositor's masks scale their feather and margins by. The eye
+    corners do not move with speech, so it stays put while the mouth talks. Takes (N, 2|3) points
+    of a 468- or 478-point mesh (the masks also accept a mesh without the refined irises).
+    """
+    pts = np.asarray(landmarks, dtype=np.float64)[:, :2]
+    right = (pts[RIGHT_EYE_OUTER] + pts[RIGHT_EYE_INNER]) / 2
+    left = (pts[LEFT_EYE_OUTER] + pts[LEFT_EYE_INNER]) / 2
+    return float(np.linalg.norm(left - right))
 
 
 def similarity_to_canonical_batch(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -112,7 +140,7 @@ def similarity_to_canonical_batch(landmarks: np.ndarray) -> tuple[np.ndarray, np
     arr, _ = _as_batch(landmarks)
     src = _xy(arr, _STABLE_IDX)
     ref = reference_stable()
-    iod = np.linalg.norm(_xy(arr, LEFT_EYE_OUTER) - _xy(arr, RIGHT_EYE_OUTER), axis=-1)
+    iod = _outer_corners_batch(arr)
     with np.errstate(divide="ignore", invalid="ignore"):
         scale = np.where(iod > 1e-9, 1.0 / iod, np.nan)
     src_mean = src.mean(axis=1)
@@ -207,7 +235,7 @@ def mouth_aperture(landmarks: np.ndarray) -> float | np.ndarray:
     """
     arr, single = _as_batch(landmarks)
     gap = np.linalg.norm(_xy(arr, LOWER_LIP_MID) - _xy(arr, UPPER_LIP_MID), axis=-1)
-    iod = np.linalg.norm(_xy(arr, LEFT_EYE_OUTER) - _xy(arr, RIGHT_EYE_OUTER), axis=-1)
+    iod = _outer_corners_batch(arr)
     ap = np.full(len(arr), np.nan)
     ok = iod > 1e-9
     ap[ok] = gap[ok] / iod[ok]

@@ -45,6 +45,7 @@ from mytalk.core.face.smoothing import OneEuro, SmoothingParams, smooth_landmark
 from mytalk.core.face.subject import BRIDGE_FRAMES as _BRIDGE_GAP
 from mytalk.core.face.subject import MIN_RUN_FRAMES, RejectedDetection, choose_subject
 from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled, never_cancelled, no_progress
+from mytalk.core.settings.grammar import parse_face_point as parse_face_point  # the one `--face X,Y` parser
 
 TRACKER_VERSION = "2"
 """Bumped whenever tracking output changes for the same input, so stale cache entries miss."""
@@ -180,18 +181,6 @@ class TrackerSettings:
             stable=OneEuro(self.stable_min_cutoff, self.stable_beta),
             lips=OneEuro(self.lips_min_cutoff, self.lips_beta),
         )
-
-
-def parse_face_point(text: str) -> tuple[float, float]:
-    """Parse the CLI's ``--face X,Y`` (frame pixels) into a `TrackerSettings.face_point`."""
-    parts = text.replace(" ", "").split(",")
-    try:
-        x, y = (float(p) for p in parts)
-    except ValueError:
-        raise UsageError(f"--face {text!r}: give the face position as X,Y in pixels, e.g. --face 640,360") from None
-    if not (math.isfinite(x) and math.isfinite(y)):
-        raise UsageError(f"--face {text!r}: X and Y must be finite pixel coordinates")
-    return x, y
 
 
 @dataclass

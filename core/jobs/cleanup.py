@@ -5,9 +5,10 @@ Two ways to find leftovers, because a killed process ran none of its own clean-u
   job, in whatever folder the user rendered to; a record whose process is gone is undone exactly
   (`mytalk.core.jobs.staging.recover`: targets back as they were, temporary files deleted);
 - temporary names say which process wrote them (`mytalk.core.tempnames`), so a folder can be
-  scanned too: MyTalk's own cache folders always, and the folders given to `mytalk clean`. A scan
-  deletes only `partial` files of dead processes; it never deletes a `backup` (without its
-  record, it may be the only copy of a file the user had) but lists it for a person to look at.
+  scanned too: MyTalk's own folders always (`own_folders`), and the folders given to `mytalk clean`.
+  A scan deletes only `partial` files (and scratch folders) of dead processes; it never deletes a
+  `backup` (without its record, it may be the only copy of a file the user had) but lists it for
+  a person to look at.
 
 Files of running jobs are never touched, whoever runs the clean-up.
 """
@@ -15,12 +16,14 @@ Files of running jobs are never touched, whoever runs the clean-up.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mytalk.core.filelock import release, try_lock
+from mytalk.core.hashing import memo_folder
 from mytalk.core.jobs.journal import Owner, handle_orphans, journal_folder
 from mytalk.core.jobs.staging import recover
 from mytalk.core.tempnames import parse_temp_name
@@ -93,14 +96,20 @@ def _scan(folder: Path, report: CleanReport) -> None:
             report.kept.append(path)
             continue
         try:
-            path.unlink()
+            if entry.is_dir(follow_symlinks=False):
+                # A scratch folder (`mytalk.core.atomic.scratch_folder`): all of it was the dead job's.
+                shutil.rmtree(path)
+            else:
+                path.unlink()
             report.removed.append(path)
         except OSError:
             pass
 
 
 def _scan_journal_temps(folder: Path, report: CleanReport) -> None:
-    """Half-written records (`.<pid>-<token>.json.tmp`) of processes that are gone."""
+    """Half-written records of processes that are gone, under the name earlier versions gave them
+    (`.<pid>-<token>.json.tmp`); records are now written by `mytalk.core.atomic`, whose temporary
+    names the ordinary scan finds."""
     try:
         entries = list(folder.glob(".*.json.tmp"))
     except OSError:
@@ -121,6 +130,17 @@ def clean_leftovers(folders: Sequence[Path] = (), dirs: UserDirs | None = None) 
     journal = journal_folder(dirs)
     handle_orphans(journal, lambda record: _recover_record(record, report))
     _scan_journal_temps(journal, report)
-    for folder in dict.fromkeys([dirs.cache / "previews", *map(Path, folders)]):
+    for folder in dict.fromkeys([*own_folders(dirs), *map(Path, folders)]):
         _scan(folder, report)
     return report
+
+
+def own_folders(dirs: UserDirs) -> list[Path]:
+    """MyTalk's own folders that its atomic writers (`mytalk.core.atomic`) write into, scanned on
+    every clean-up: previews and their posters, job records, remembered hashes, tracking results,
+    and the neural actors (a fine-tune's scratch dataset sits beside them). A writer that puts a
+    file into another folder of ours adds it here, or a killed job's temporary file stays forever."""
+    # `models / "actors"` is `mytalk.core.engines.mytalk.models.actor_folder`'s parent, spelled out
+    # here because importing the neural package would import torch into every clean-up.
+    return [dirs.cache / "previews", journal_folder(dirs), memo_folder(dirs), dirs.tracking_cache,
+            dirs.models / "actors"]

@@ -22,7 +22,6 @@ output paths: a commit's picture and sidecar appear together or not at all.
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 import uuid
@@ -32,21 +31,20 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from mytalk.core.atomic import write_atomically
 from mytalk.core.errors import MyTalkError, OutputError, UsageError, describe_os_error
 from mytalk.core.jobs.request import SyncRequest, resolve_request
 from mytalk.core.jobs.sync import PREVIEW_PROXY_HEIGHT, FrameHook, SyncResult, run_sync
 from mytalk.core.jobs.versioning import reserve_version, safe_stem
 from mytalk.core.media.writer import CODEC_PRESETS, proxy_size
 from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled, never_cancelled, no_progress
-from mytalk.core.tempnames import temp_path
+from mytalk.core.settings import shipped_settings
 from mytalk.core.timecode import frames_to_smpte
 from mytalk.core.userdirs import user_dirs
 
 PREVIEW_CODEC = "h264"
 PREVIEW_SUFFIX = ".mp4"
 POSTER_SUFFIX = ".first.png"
-DEFAULT_COMMIT_CODEC = "prores"
-"""The manifest's default output preset: ProRes 422 HQ, the mezzanine most editors accept."""
 
 SIDECAR_SUFFIX = ".json"
 _FRAME_IN_MESSAGE = re.compile(r"\bframe (\d+)\b")
@@ -253,12 +251,10 @@ def write_poster(frame: Any, path: Path, max_height: int = PREVIEW_PROXY_HEIGHT)
     ok, data = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 1])
     if not ok:
         raise OutputError(f"{path}: the preview's first frame could not be encoded")
-    temp = temp_path(path)  # owned by this process: a sweep of the cache finds it if we are killed
     try:
-        temp.write_bytes(data.tobytes())
-        os.replace(temp, path)
+        # Under a temporary name owned by this process: a sweep of the cache finds it if we are killed.
+        write_atomically(path, data.tobytes())
     except OSError as error:
-        temp.unlink(missing_ok=True)
         raise OutputError(f"cannot write {path}: {describe_os_error(OSError(error.errno, error.strerror))}") from None
     return path
 
@@ -341,7 +337,7 @@ def commit(
     Names are `<clip>_<in>-<out>_vNNN<ext>` and `<clip>_<in>-<out>_vNNN.json` with clip-relative
     frame numbers (out exclusive, as everywhere in MyTalk). The version is reserved atomically, so
     concurrent commits of the same range get different numbers. Quality is forced to "final";
-    the codec defaults to ProRes 422 HQ.
+    the codec defaults to the manifest's `codec` setting.
     """
     job_id = job_id or new_job_id()
     session.register(job_id)
@@ -349,7 +345,8 @@ def commit(
         cancelled = _combined_cancel(session, job_id, is_cancelled)
         check_cancelled(cancelled, "commit set-up")
         resolved = resolve_request(request)
-        codec = request.codec or DEFAULT_COMMIT_CODEC
+        # The manifest's default preset (ProRes 422 HQ, the mezzanine most editors accept).
+        codec = request.codec or str(shipped_settings()["codec"].default_value)
         folder, suffix = commit_target(request, codec)
         stem = f"{request.video.stem}_{resolved.start}-{resolved.stop}"
         with reserve_version(folder, stem, (suffix, SIDECAR_SUFFIX)) as slot:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mytalk.core.atomic import write_atomically
 from mytalk.core.filelock import release, try_lock
 from mytalk.core.userdirs import UserDirs, user_dirs
 
@@ -112,17 +113,13 @@ class JobRecord:
         """Write the record; False (and one warning) when the journal folder cannot be written."""
         if self.path is None:
             return False
-        temp = self.path.with_name(f".{self.path.name}.tmp")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            temp.write_text(json.dumps(self.data))
-            os.replace(temp, self.path)
+            # The half-written record of a process killed here has a temporary name with its pid,
+            # which the clean-up's scan of this folder deletes; `handle_orphans` never reads it.
+            write_atomically(self.path, json.dumps(self.data))
             return True
         except OSError as error:
-            try:
-                temp.unlink(missing_ok=True)
-            except OSError:
-                pass
             if not self._warned:
                 log.warning("cannot write the job journal in %s (%s); a killed job's files would not be found",
                             self.path.parent, error.strerror or error)

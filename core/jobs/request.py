@@ -1,30 +1,58 @@
 """A sync request as the user states it, and its resolution against the actual media.
 
 `SyncRequest` holds strings exactly as typed (CLI flags, panel fields, runtime JSON), so every
-front end shares one parser. `resolve_request` turns it into frame numbers against the probed
-clip and raises a `MyTalkError` naming the bad field, which front ends report as one line.
+front end shares one parser. Its user settings (engine, openness, codec, …) are checked on
+construction through the manifest's settings schema, so a bad value is refused with the same
+words by the CLI, the runtime and the panel. `resolve_request` turns the rest into frame
+numbers against the probed clip and raises a `MyTalkError` naming the bad field, which front
+ends report as one line.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from mytalk.core.engines import engine_spec
 from mytalk.core.engines.base import EngineSettings, ReferenceRange
 from mytalk.core.errors import MediaFormatError, MediaNotFoundError, RangeError, UsageError
 from mytalk.core.media.probe import MediaInfo, probe
+from mytalk.core.settings import (
+    GUIDE_MODES,
+    VIDEO_SUFFIXES,
+    check_values,
+    parse_face_point,
+    shipped_settings,
+    split_media_spec,
+)
 from mytalk.core.timecode import frames_to_smpte, parse_offset_seconds, parse_position
 
-GUIDE_MODES = ("auto", "none")
-QUALITIES = ("preview", "final")
-DEFAULT_LANGUAGE = "en"
+__all__ = [
+    "GUIDE_MODES",
+    "ResolvedRequest",
+    "SyncRequest",
+    "check_language",
+    "check_range",
+    "parse_face_point",
+    "parse_range",
+    "parse_reference",
+    "probe_video",
+    "read_transcript",
+    "resolve_request",
+]
+
 MAX_TRANSCRIPT_BYTES = 256 * 1024
 """A transcript is the words of one line; a file much larger than any script is a wrong path."""
 _LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]+)*$")
-_MEDIA_PREFIX = re.compile(r"^(?P<path>.+?\.(?:mov|mp4|mkv|mxf|avi|m4v|webm))(?::(?P<range>.*))?$", re.IGNORECASE)
+
+
+def _shipped_default(name: str) -> Callable[[], Any]:
+    """A `default_factory` for a setting's manifest default, read when a request is made, not on import."""
+    return lambda: shipped_settings()[name].default_value
 
 
 @dataclass
@@ -39,23 +67,71 @@ class SyncRequest:
     audio_in: str | None = None
     guide: str = "auto"
     transcript: str | None = None
-    language: str = "en"
+    language: str = field(default_factory=_shipped_default("language"))
     engine: str | None = None
+    """None: the default engine (`mytalk.core.engines.DEFAULT_ENGINE`)."""
     codec: str | None = None
-    handles: int = 0
+    """None: picked by the output's extension (a commit uses the manifest's default codec)."""
+    handles: int = field(default_factory=_shipped_default("handles"))
     references: list[str] = field(default_factory=list)
     face: str | None = None
     report: Path | None = None
-    quality: str = "final"
-    motion_driver: str = "auto"
-    openness: float = 1.0
-    smoothing: float = 0.5
-    mask_mode: str = "auto"
+    quality: str = field(default_factory=_shipped_default("quality"))
+    motion_driver: str = field(default_factory=_shipped_default("motion_driver"))
+    openness: float = field(default_factory=_shipped_default("openness"))
+    smoothing: float = field(default_factory=_shipped_default("smoothing"))
+    mask_mode: str = field(default_factory=_shipped_default("mask_mode"))
     actor: str | None = None
-    device: str = "auto"
+    device: str = field(default_factory=_shipped_default("device"))
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Settings of `manifest.json` without a field of their own (one added to the manifest), by name:
+    checked through the schema like the others, filled with their defaults, and handed to the engine
+    in `EngineSettings.extra`. `with_settings` sorts keyword values into fields and `extra`."""
+
+    @classmethod
+    def with_settings(cls, **values: Any) -> SyncRequest:
+        """A request from keyword values: request fields by name, any other manifest setting into `extra`.
+        What the CLI, the runtime and the panel call, so that a new manifest entry needs no field here."""
+        names = {f.name for f in fields(cls)}
+        schema = shipped_settings()
+        extra = {k: values.pop(k) for k in list(values) if k not in names and k in schema}
+        unknown = sorted(k for k in values if k not in names)
+        if unknown:
+            raise UsageError(f"unknown setting(s) {', '.join(unknown)}; the settings are those of manifest.json")
+        return cls(**values, extra={**values.pop("extra", {}), **extra})
+
+    def __post_init__(self) -> None:
+        """Check every user setting through the manifest's schema; store them in its types."""
+        schema = shipped_settings()
+        named = {f.name for f in fields(self)}
+        stray = sorted(k for k in self.extra if k in named or k not in schema)
+        if stray:
+            raise UsageError(f"setting(s) {', '.join(stray)}: not an added manifest setting; pass them by name")
+        # An added setting left out gets its manifest default, as a named one does.
+        self.extra = {**{k: s.default_value for k, s in schema.items() if k not in named}, **self.extra}
+        values = self.settings()
+        if self.engine is not None:
+            # Engines are the one open-ended setting: the registry knows what this installation
+            # has (the manifest's enum is the shipped set the panel and --help list), and its
+            # message names the installed ones.
+            engine_spec(values.pop("engine"))
+        checked = check_values(schema, values)
+        for name, value in checked.items():
+            if name in named:
+                setattr(self, name, value)
+            else:
+                self.extra[name] = value
+
+    def settings(self) -> dict[str, Any]:
+        """The request's values of the manifest's settings (those left to a default are absent)."""
+        schema = shipped_settings()
+        named = {f.name: getattr(self, f.name) for f in fields(self) if f.name in schema and getattr(self, f.name) is not None}
+        return {**named, **{k: v for k, v in self.extra.items() if v is not None}}
 
     def to_dict(self) -> dict[str, Any]:
+        """The request as JSON-ready values; added settings sit beside the named ones, as on the wire."""
         data = asdict(self)
+        data.update(data.pop("extra"))
         for key in ("video", "audio", "output", "report"):
             data[key] = None if data[key] is None else str(data[key])
         return data
@@ -132,27 +208,14 @@ def parse_range(text: str, info: MediaInfo, *, label: str) -> tuple[int, int]:
 
 def parse_reference(text: str, video_path: Path, video_info: MediaInfo) -> ReferenceRange:
     """`0-120`, `0s-4.8s` (ranges of VIDEO), `OTHER.mov` or `OTHER.mov:IN-OUT`."""
-    match = _MEDIA_PREFIX.match(text.strip())
-    if match:
-        other = Path(match.group("path")).expanduser()
-        info = probe_video(other)
-        span = match.group("range")
-        start, stop = parse_range(span, info, label=f"--reference {other.name}") if span else (0, info.video.frame_count)  # type: ignore[union-attr]
-        return ReferenceRange(other, start, stop)
+    path, span = split_media_spec(text)
+    if path.suffix.lower() in VIDEO_SUFFIXES or path.is_file():
+        info = probe_video(path)
+        assert info.video is not None
+        start, stop = parse_range(span, info, label=f"--reference {path.name}") if span else (0, info.video.frame_count)
+        return ReferenceRange(path, start, stop)
     start, stop = parse_range(text, video_info, label="--reference")
     return ReferenceRange(video_path, start, stop)
-
-
-def parse_face_point(text: str | None) -> tuple[float, float] | None:
-    if text is None or not text.strip():
-        return None
-    parts = text.split(",")
-    try:
-        if len(parts) != 2:
-            raise ValueError
-        return float(parts[0]), float(parts[1])
-    except ValueError:
-        raise UsageError(f"--face {text!r}: give the pixel position of the face as X,Y, for example --face 640,300") from None
 
 
 def read_transcript(text: str | None) -> str | None:
@@ -186,7 +249,7 @@ def check_language(code: str | None) -> str:
     ISO 639 code passes, since recognition without a transcript needs no espeak-ng (non-English
     lines use the language-independent phone loop).
     """
-    text = (code or "").strip().lower().replace("_", "-") or DEFAULT_LANGUAGE
+    text = (code or "").strip().lower().replace("_", "-") or str(shipped_settings()["language"].default_value)
     if not _LANGUAGE_CODE.fullmatch(text):
         raise UsageError(f"--language {code!r}: give an espeak-ng language code such as en, es, de, fr or pt-br")
     known = _espeak_languages()
@@ -211,17 +274,10 @@ def _espeak_languages() -> frozenset[str]:
         return frozenset()
 
 
-def _check_choice(value: str, allowed: tuple[str, ...], flag: str) -> None:
-    if value not in allowed:
-        raise UsageError(f"{flag} {value!r}: choose one of {', '.join(allowed)}")
-
-
 def resolve_request(request: SyncRequest) -> ResolvedRequest:
     """Check a request against its media; raise a MyTalkError naming the first bad field."""
-    _check_choice(request.guide, GUIDE_MODES, "--guide")
-    _check_choice(request.quality, QUALITIES, "--quality")
-    if request.handles < 0:
-        raise UsageError(f"--handles {request.handles}: must be 0 or more frames")
+    if request.guide not in GUIDE_MODES:
+        raise UsageError(f"--guide {request.guide!r}: choose one of {', '.join(GUIDE_MODES)}")
     language = check_language(request.language)
     info = probe_video(request.video)
     assert info.video is not None
@@ -245,5 +301,6 @@ def resolve_request(request: SyncRequest) -> ResolvedRequest:
         actor=request.actor,
         device=request.device,
         language=language,
+        extra=dict(request.extra),
     )
     return ResolvedRequest(request, info, start, stop, offset, references, settings)

@@ -30,6 +30,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from mytalk.core.atomic import undo_on_failure
 from mytalk.core.errors import OutputError, describe_os_error
 from mytalk.core.interrupts import Interrupted, hold_interrupts
 from mytalk.core.jobs.journal import JobRecord, journal_folder
@@ -168,16 +169,11 @@ class StagedOutputs:
 
     def _commit(self) -> None:
         with hold_interrupts():
-            try:
+            with undo_on_failure(self.discard, lambda error: f"{describe_os_error(error)}; nothing was saved"):
                 self._prepare()
-            except OutputError:
-                self.discard()
-                raise
-            except OSError as error:
-                self.discard()
-                raise OutputError(f"{describe_os_error(error)}; nothing was saved") from None
             self._record.set_state("committing")
-            try:
+            with undo_on_failure(self._undo_placing, lambda error: f"{describe_os_error(error)}; nothing was saved, "
+                                 "the files that were there are as before"):
                 for entry in self._entries:
                     target, temp = Path(entry["target"]), Path(entry["temp"])
                     if entry["backup"]:
@@ -185,11 +181,6 @@ class StagedOutputs:
                     os.replace(temp, target)
                 for folder in dict.fromkeys(Path(entry["target"]).parent for entry in self._entries):
                     _fsync(folder, folder=True)
-            except OSError as error:
-                roll_back(self._entries)
-                self._done = True
-                self._close_record()
-                raise OutputError(f"{describe_os_error(error)}; nothing was saved, the files that were there are as before") from None
             self._record.set_state("committed")
             self._committed = True
             finish(self._entries)
@@ -208,6 +199,12 @@ class StagedOutputs:
                 raise OutputError(f"{target}: a folder appeared where the file goes; nothing was saved, move it away")
             if os.path.lexists(target):
                 entry["backup"] = str(temp_path(target, "backup"))
+
+    def _undo_placing(self) -> None:
+        """A commit failed while files were being put in place: every target back as it was."""
+        roll_back(self._entries)
+        self._done = True
+        self._close_record()
 
     def discard(self) -> None:
         """Delete every staged file; the targets are untouched."""

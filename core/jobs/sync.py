@@ -167,7 +167,15 @@ def run_sync(
     )
     check_cancelled(is_cancelled, "preparation")
     with timer.stage("prepare"):
-        engine.prepare(job, progress, is_cancelled)
+        # Settings and models are checked before any tracking, so a missing model fails at once;
+        # the range is tracked once here for whichever engine paints it (`engines.tracking`).
+        engine.check(job)
+        tracked = None
+        if engine.needs_tracking:
+            from mytalk.core.engines.tracking import track_range
+
+            tracked = track_range(job, progress, is_cancelled)
+        engine.prepare(job, tracked, progress, is_cancelled)
 
     first = max(0, resolved.start - request.handles)
     last = min(video.frame_count, resolved.stop + request.handles)

@@ -232,3 +232,27 @@ def picture_start_in_audio_s(path: Path) -> Fraction:
             return v0 - a0
     except (OSError, av.error.FFmpegError):
         return Fraction(0)
+
+
+@dataclass(frozen=True, eq=False)
+class ClipSound:
+    """A clip's own sound, decoded once, and where its first picture falls on that sound's clock.
+
+    `decode_audio` puts sample 0 at the first decoded sample, but a container may start the picture
+    later than the sound (`picture_start_in_audio_s`); `frames` applies that offset, so the sound
+    it returns is the sound of exactly those pictures.
+    """
+
+    track: AudioTrack
+    picture_start_s: Fraction
+
+    @classmethod
+    def decode(cls, path: Path, rate: int) -> ClipSound:
+        """The clip's sound as mono at `rate` Hz; raises as `decode_audio` does."""
+        return cls(decode_audio(path, rate, channels=1), picture_start_in_audio_s(path))
+
+    def frames(self, start: int, num_frames: int, fps: Fraction) -> AudioTrack:
+        """The sound under pictures [start, start + num_frames) at `fps`: exactly
+        round(num_frames * rate / fps) samples, sample 0 at the start of picture `start`."""
+        offset = Fraction(start) / fps + self.picture_start_s
+        return place_line(self.track, num_frames=num_frames, fps=fps, line_offset_s=offset)

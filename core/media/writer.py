@@ -41,6 +41,7 @@ import av
 import av.error
 import numpy as np
 
+from mytalk.core.atomic import AtomicFile, undo_on_failure
 from mytalk.core.errors import OutputError, UsageError, describe_os_error
 from mytalk.core.media.audio import AudioTrack
 from mytalk.core.media.probe import (
@@ -50,7 +51,6 @@ from mytalk.core.media.probe import (
     COLOR_TRC_NAMES,
     VideoStreamInfo,
 )
-from mytalk.core.tempnames import temp_path as new_temp_path
 
 _CONTAINER_FORMATS = {".mov": "mov", ".mp4": "mp4", ".mkv": "matroska"}
 
@@ -301,7 +301,8 @@ class VideoWriter:
         # With a caller's temp_path the caller puts the finished file in place (a job's one
         # commit step); otherwise close() renames it onto `path` itself.
         self._place_on_close = temp_path is None
-        self.temp_path = Path(temp_path) if temp_path is not None else new_temp_path(self.path)
+        self._file = AtomicFile(self.path, temp_path)
+        self.temp_path = self._file.temp
         self._container: av.container.OutputContainer | None = None
         self._audio_stream: av.audio.stream.AudioStream | None = None
         self._audio_layout = "mono"
@@ -512,32 +513,23 @@ class VideoWriter:
             raise OutputError(
                 f"{self.path}: no frames were written, so nothing was saved; check the frame range"
             )
-        try:
-            assert self._container is not None
-            self._mux(lambda: self._video.encode(None), "the last frames")
-            if self.audio is not None and self._audio_stream is not None:
-                self._write_audio_until(self.audio.num_samples)
-                audio_stream = self._audio_stream
-                self._mux(lambda: audio_stream.encode(None), "the end of the audio")
-            self._container.close()
-            self._container = None
-            if self._place_on_close:
-                os.replace(self.temp_path, self.path)
-            self._closed = True
-        except av.error.FFmpegError as exc:
-            self.abort()
-            raise OutputError(
-                f"{self.path}: finishing the file failed ({_reason(exc)}); check free disk space"
-            ) from exc
-        except OutputError:
-            self.abort()
-            raise
-        except OSError as exc:
-            self.abort()
-            raise OutputError(f"{self.path}: cannot save the file ({_reason(exc)})") from exc
-        except BaseException:
-            self.abort()
-            raise
+        with undo_on_failure(self.abort, lambda exc: f"{self.path}: cannot save the file ({_reason(exc)})"):
+            try:
+                assert self._container is not None
+                self._mux(lambda: self._video.encode(None), "the last frames")
+                if self.audio is not None and self._audio_stream is not None:
+                    self._write_audio_until(self.audio.num_samples)
+                    audio_stream = self._audio_stream
+                    self._mux(lambda: audio_stream.encode(None), "the end of the audio")
+                self._container.close()
+                self._container = None
+                if self._place_on_close:
+                    self._file.commit()
+                self._closed = True
+            except av.error.FFmpegError as exc:
+                raise OutputError(
+                    f"{self.path}: finishing the file failed ({_reason(exc)}); check free disk space"
+                ) from exc
 
     def __del__(self) -> None:
         # A writer dropped without close() must not leave a hidden partial file behind.
@@ -553,10 +545,7 @@ class VideoWriter:
                 container.close()
             except (av.error.FFmpegError, OSError):
                 pass  # the file is deleted next; a failing trailer does not matter
-        try:
-            self.temp_path.unlink(missing_ok=True)
-        except OSError:
-            pass
+        self._file.discard()
 
 
 def _reason(error: BaseException) -> str:

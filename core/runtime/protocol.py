@@ -51,6 +51,7 @@ from typing import Any
 
 from mytalk.core.errors import MyTalkError
 from mytalk.core.jobs.request import SyncRequest
+from mytalk.core.settings import shipped_settings
 
 PROTOCOL_VERSION = 1
 REQUEST_TYPES: tuple[str, ...] = ("hello", "probe", "track", "preview", "commit", "cancel", "shutdown")
@@ -65,8 +66,6 @@ MAX_LINE_BYTES = 1 << 20
 """A request line longer than this is refused: no legitimate request comes near it."""
 
 _PATH_FIELDS = ("video", "audio", "output", "report")
-_INT_FIELDS = ("handles",)
-_FLOAT_FIELDS = ("openness", "smoothing")
 
 
 class ProtocolError(MyTalkError, ValueError):
@@ -164,11 +163,15 @@ def sync_request_from_json(data: Any, *, what: str = "request") -> SyncRequest:
     """Build a `SyncRequest` from its JSON form; unknown keys and bad types raise `ProtocolError`.
 
     Positions stay strings (`"00:00:05;00"`, `"120"`, `"2.5s"`): `resolve_request` parses them
-    against the clip exactly as it does for the CLI, so the runtime adds no second parser.
+    against the clip exactly as it does for the CLI, so the runtime adds no second parser. User
+    settings are converted to their manifest schema type here, and their ranges and choices are
+    checked by `SyncRequest` (a `UsageError` worded as the CLI's and the panel's).
     """
     if not isinstance(data, dict):
         raise ProtocolError(f"{what} must be an object with at least video, audio and output")
-    known = {f.name for f in fields(SyncRequest)}
+    schema = shipped_settings()
+    # Added manifest settings travel beside the named fields (`SyncRequest.to_dict`), never as "extra".
+    known = ({f.name for f in fields(SyncRequest)} - {"extra"}) | set(schema)
     unknown = sorted(set(data) - known)
     if unknown:
         raise ProtocolError(f"{what}: unknown field(s) {', '.join(unknown)}; known fields: {', '.join(sorted(known))}")
@@ -181,29 +184,42 @@ def sync_request_from_json(data: Any, *, what: str = "request") -> SyncRequest:
             continue
         if name in _PATH_FIELDS:
             values[name] = Path(str(value)).expanduser()
-        elif name in _INT_FIELDS:
-            if isinstance(value, bool) or not isinstance(value, int | str):
-                raise ProtocolError(f"{what}.{name}: expected a whole number of frames, got {_short(value)}")
-            try:
-                values[name] = int(value)
-            except ValueError:
-                raise ProtocolError(f"{what}.{name}: expected a whole number of frames, got {_short(value)}") from None
-        elif name in _FLOAT_FIELDS:
-            try:
-                number = float(value)
-            except (TypeError, ValueError, OverflowError):
-                number = math.nan
-            if isinstance(value, bool) or not math.isfinite(number):
-                why = " (it must be finite)" if isinstance(value, int | float) and not isinstance(value, bool) else ""
-                raise ProtocolError(f"{what}.{name}: expected a number, got {_short(value)}{why}")
-            values[name] = number
+        elif name in schema:
+            values[name] = _wire_value(schema[name].type, value, f"{what}.{name}")
         elif name == "references":
             if not isinstance(value, list):
                 raise ProtocolError(f"{what}.references: expected a list of ranges such as [\"0-120\"]")
             values[name] = [str(item) for item in value]
         else:
             values[name] = str(value)
-    return SyncRequest(**values)
+    # Ranges and choices are checked by the request itself, through the same schema as the CLI's.
+    return SyncRequest.with_settings(**values)
+
+
+def _wire_value(kind: str, value: Any, where: str) -> Any:
+    """A setting's JSON value in its schema type. A shim in another language may send numbers as
+    strings ("1.2", "4"), so those are converted; what cannot be converted is refused here."""
+    if kind == "integer":
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ProtocolError(f"{where}: expected a whole number, got {_short(value)}")
+        try:
+            return int(value)
+        except ValueError:
+            raise ProtocolError(f"{where}: expected a whole number, got {_short(value)}") from None
+    if kind == "number":
+        try:
+            number = float(value)
+        except (TypeError, ValueError, OverflowError):
+            number = math.nan
+        if isinstance(value, bool) or not math.isfinite(number):
+            why = " (it must be finite)" if isinstance(value, int | float) and not isinstance(value, bool) else ""
+            raise ProtocolError(f"{where}: expected a number, got {_short(value)}{why}")
+        return number
+    if kind == "boolean":
+        if not isinstance(value, bool):
+            raise ProtocolError(f"{where}: expected true or false, got {_short(value)}")
+        return value
+    return str(value)
 
 
 def _short(value: Any) -> str:

@@ -27,13 +27,9 @@ from mytalk.core.progress import ProgressFn, no_progress
 def parse_footage(spec: str) -> ReferenceRange:
     """`clip.mov`, `clip.mov:IN-OUT` (frames, seconds or timecode, as `--in`/`--out`) → a range."""
     from mytalk.core.jobs.request import parse_range, probe_video
+    from mytalk.core.settings import split_media_spec
 
-    text = spec.strip()
-    path, span = Path(text).expanduser(), ""
-    if not path.exists() and ":" in text:
-        head, _, tail = text.rpartition(":")
-        if head:
-            path, span = Path(head).expanduser(), tail
+    path, span = split_media_spec(spec)
     info = probe_video(path)
     assert info.video is not None
     if span:
@@ -47,7 +43,7 @@ def build(name: str, footage: Sequence[str], *, face: str | None = None, progres
           out: TextIO = sys.stderr) -> Path:
     """Learn the actor from `footage` specs and store the profile as `name` (replacing one of that name)."""
     from mytalk.core.engines.actors import check_actor_name, profile_folder
-    from mytalk.core.engines.classic.profile import build_profile
+    from mytalk.core.engines.classic.profile_builder import build_profile
     from mytalk.core.face.tracker import TrackerSettings
     from mytalk.core.jobs.request import parse_face_point
 
@@ -72,7 +68,7 @@ def build(name: str, footage: Sequence[str], *, face: str | None = None, progres
 def list_actors(*, as_json: bool = False, out: TextIO = sys.stdout) -> int:
     """Print the stored profiles (a table, or JSON with `as_json`); returns how many there are."""
     from mytalk.core.engines.actors import actors_folder
-    from mytalk.core.engines.classic.profile import list_profiles
+    from mytalk.core.engines.classic.profile_store import list_profiles
 
     profiles = list_profiles()
     if as_json:
@@ -93,7 +89,7 @@ def list_actors(*, as_json: bool = False, out: TextIO = sys.stdout) -> int:
 
 def remove(name: str, *, out: TextIO = sys.stderr) -> Path:
     """Delete the profile `name`."""
-    from mytalk.core.engines.classic.profile import remove_profile
+    from mytalk.core.engines.classic.profile_store import remove_profile
 
     folder = remove_profile(name)
     out.write(f"removed actor {name!r} ({folder})\n")

@@ -103,7 +103,9 @@ def retime_mouth(
     others = np.setdiff1d(np.arange(canon.shape[1]), LIPS_POS)
     gap = np.linalg.norm(target_2d[:, others] - target_3d[:, others], axis=-1).mean(axis=-1)
     lo, hi = POSE_BLEND_IOD
-    blend = np.clip((gap - lo) / (hi - lo), 0.0, 1.0)
+    # A frame without a face has no pose and no gap (NaN): it gets no plan anyway, and its blend is taken as
+    # 0 so that the smoothing below cannot spread the NaN over the 4 frames either side of a tracker blink.
+    blend = np.where(np.isfinite(gap), np.clip((gap - lo) / (hi - lo), 0.0, 1.0), 0.0)
     blend = gaussian_filter1d(blend, 1.0, mode="nearest") if blend.size > 1 else blend
     return target_2d + blend[:, None, None] * (target_3d - target_2d), blend
 

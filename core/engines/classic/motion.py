@@ -1,6 +1,7 @@
-"""The motion plan: per output frame, where the actor's lower face must be.
+"""The classic plan's shapes: per output frame, where the actor's lower face must be.
 
-Both drivers end in the same representation: the `geometry.LOWER_FACE` points (lips, chin, jaw and
+All drivers end in the same representation (`motion_stage.ClassicMotion` then takes it to frame
+pixels, the stages' `MotionPlan`): the `geometry.LOWER_FACE` points (lips, chin, jaw and
 cheeks beside the mouth) in the 2-D canonical frame of the *output frame's own head*
 (`canonical.similarity_to_canonical` of its tracked stable points), so the renderer maps them to
 pixels with that frame's similarity, and the evaluation, which measures lips in the same frame,
@@ -20,7 +21,6 @@ Controls applied here, identically for both drivers:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -40,23 +40,6 @@ LOWER_FACE_HOLD = 3
 """Auto mask: the lower-face mask (jaw and chin follow) where the planned chin moves more than
 0.035 IOD from the source's or the mouth opens 0.04 IOD wider; held 3 frames either side so the
 mask does not flicker between modes."""
-
-
-@dataclass
-class MotionPlan:
-    """Target lower face per range frame.
-
-    points: (T, P, 2) canonical coordinates of the output frame's head; NaN where that frame has no face.
-    gate: (T,) voicing gate in [0, 1] (1 = speech; the mouth rests where it is 0).
-    lower_face: (T,) bool: frames that need the lower-face mask (auto mode), or the forced mode.
-    driver: "guide" or "speech". report: figures and decisions for the job report.
-    """
-
-    points: np.ndarray
-    gate: np.ndarray
-    lower_face: np.ndarray
-    driver: str
-    report: dict[str, Any] = field(default_factory=dict)
 
 
 def frontal_to_canonical(shapes: np.ndarray, poses: Poses, transforms: np.ndarray) -> np.ndarray:

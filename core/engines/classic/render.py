@@ -19,8 +19,8 @@ moment map(t). There (`take=`) layer 1 is that frame's lower face, warped from w
 plan (which is its own shape, seen with frame t's head), with its mesh anchors mapped onto frame t's:
 the actor's real lips, teeth and jaw of that moment, re-timed, with no painted opening at all.
 
-The result goes through the compositor (`mytalk.core.composite.Compositor`) under the union of the
-source's and the target's masks (lower-face mode where the jaw moves, mouth mode elsewhere), which
+The painted box then goes through the job's shared compositor (`mytalk.core.engines.stages`,
+`mytalk.core.composite.Compositor`) under the union of the source's and the target's masks (lower-face mode where the jaw moves, mouth mode elsewhere), which
 blends (multiband for final, alpha for preview), writes only the changed samples back in the
 source's pixel format, and reports the box and the changed pixels.
 """
@@ -34,7 +34,6 @@ import av
 import cv2
 import numpy as np
 
-from mytalk.core.composite.compositor import CompositeResult, Compositor
 from mytalk.core.composite.masks import Mask, MaskMode, edit_mask, mouth_mask
 from mytalk.core.composite.planes import read_rgb
 from mytalk.core.engines.actors import AppearanceIndex
@@ -372,13 +371,13 @@ def _ladder(points: np.ndarray, a: list[int], b: list[int]) -> np.ndarray:
 
 
 class MouthRenderer:
-    """Renders one frame at a time; holds the compositors, the mesh topology and the appearance index."""
+    """Paints one frame at a time; holds the mesh topology and the appearance index. The shared
+    compositor (`engines.stages`) blends what it paints into the frame."""
 
     def __init__(self, appearance: AppearanceIndex, quality: str, topology: MeshTopology) -> None:
         self.appearance = appearance
         self.topology = topology
         self.settings = RenderSettings.for_quality(quality)
-        self.compositors = {mode: Compositor.for_quality(quality, mode=mode) for mode in (MaskMode.MOUTH, MaskMode.LOWER_FACE)}
 
     def _mouth_layer(self, entry: int, dst: np.ndarray, box: tuple[int, int, int, int],
                      scale: float) -> tuple[np.ndarray, np.ndarray]:
@@ -403,7 +402,7 @@ class MouthRenderer:
             return 1.0
         return self.settings.max_iod_px / iod
 
-    def render(
+    def paint(
         self,
         frame: av.VideoFrame,
         landmarks: np.ndarray,
@@ -414,8 +413,9 @@ class MouthRenderer:
         lower_face: bool,
         mouth_weight: float = 1.0,
         take: tuple[av.VideoFrame, np.ndarray] | None = None,
-    ) -> CompositeResult:
-        """Composite the planned mouth into `frame`.
+    ) -> tuple[Mask, np.ndarray | None]:
+        """Paint the planned mouth of `frame`: (mask, RGB float32 over `mask.box`), or (mask, None)
+        when the mask is empty and nothing changes.
 
         landmarks: (478, 2|3) tracked px of this frame. target: (P, 2) planned `LOWER_FACE` px.
         entry: appearance entry to paint with (-1: jaw warp only); fade_from / fade_weight: a second
@@ -431,7 +431,7 @@ class MouthRenderer:
         mode = MaskMode.LOWER_FACE if lower_face else MaskMode.MOUTH
         mask = edit_mask(src_pts, tgt_pts, size, mode)
         if mask.is_empty:
-            return CompositeResult(frame, mask.box, None, 0)
+            return mask, None
         box = mask.box
         iod = float(np.linalg.norm(src_pts[263] - src_pts[33]))
         take_pts = None if take is None else np.asarray(take[1], np.float64)[:, :2]
@@ -522,4 +522,4 @@ class MouthRenderer:
                           [0.0, scale, (y0 - work[1] + 0.5) * scale - lbox[1] - 0.5]])
             generated = cv2.warpAffine(generated, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                        borderMode=cv2.BORDER_REPLICATE)
-        return self.compositors[mode].composite(frame, generated, mask)
+        return mask, generated

@@ -11,7 +11,10 @@ Modules, diffusers-style (networks, schedules and loops kept apart):
   (`LandmarkDenoiser`), `motion` (`MotionModel`, the stage-1 bundle), `appearance`
   (`AppearanceGenerator`), `discriminator` (`PatchDiscriminator`);
 - schedules: `scheduler` (`DDIMScheduler`), `noising` (partial noising);
-- loops: `pipeline` (`SpeechToLandmarkPipeline`), `train`, `finetune`;
+- loops: `pipeline` (`SpeechToLandmarkPipeline`), `train` (what each stage trains), `trainer` (the
+  loop both share), `finetune`;
+- training parts: `builders` (networks from config), `batches`, `objectives` (each stage's loss),
+  `seeding`, `lr_schedule`, `runlog` (log and loss plot); the device is `mytalk.core.engines.devices`;
 - data: `landmarks` (point sets, crop geometry), `rasterize`, `dataset`, `references`;
 - storage: `config` (TOML presets), `checkpoint` (safetensors only).
 

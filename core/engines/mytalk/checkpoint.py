@@ -20,7 +20,6 @@ truncated checkpoint under the real name.
 from __future__ import annotations
 
 import json
-import os
 import struct
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, is_dataclass
@@ -32,6 +31,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from mytalk.core.atomic import AtomicFile
 from mytalk.core.engines.mytalk.config import config_hash
 from mytalk.core.errors import CheckpointError, ModelNotFoundError
 
@@ -80,7 +80,10 @@ def _check_file(path: Path) -> None:
     with open(path, "rb") as handle:
         head = handle.read(9)
     size = path.stat().st_size
-    if head[:4] == b"PK\x03\x04" or head[:1] == b"\x80":
+    # A safetensors file starts with its header's length (u64, little-endian) and then the JSON header, so
+    # its first byte is 0x80 whenever that length ends in 0x80: only a file without the "{" at byte 8 is a
+    # pickle (protocol 2+ starts with 0x80 and the protocol number) or a zip (torch.save's format).
+    if head[:4] == b"PK\x03\x04" or (head[:1] == b"\x80" and head[8:9] != b"{"):
         raise CheckpointError(
             f"{path}: is a pickle (torch.save) renamed to {SUFFIX}; pickles can run code when loaded and are "
             "refused. Re-save the weights with safetensors.torch.save_file"
@@ -121,12 +124,8 @@ def save_checkpoint(
     # safetensors refuses shared or non-contiguous storage; copies are cheap next to the disk write.
     flat = {name: t.detach().to("cpu").contiguous().clone() for name, t in tensors.items()}
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    try:
+    with AtomicFile(path) as temp:
         save_file(flat, str(temp), metadata=metadata)
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
     return path
 
 

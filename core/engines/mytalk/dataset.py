@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -44,8 +43,14 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
-from mytalk.core.composite.planes import read_box_rgb
-from mytalk.core.engines.mytalk.landmarks import CropGeometry, canonical_points, lip_descriptors
+from mytalk.core.atomic import AtomicFile, write_atomically
+from mytalk.core.engines.mytalk.landmarks import (
+    MIN_CONFIDENCE,
+    CropGeometry,
+    canonical_points,
+    crop_frame,
+    lip_descriptors,
+)
 from mytalk.core.errors import MediaFormatError, MediaNotFoundError, UsageError
 from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled, never_cancelled, no_progress
 
@@ -57,8 +62,6 @@ FORMAT = "mytalk-dataset"
 VERSION = 1
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".mxf", ".m4v", ".webm"}
 DEFAULT_CROP_BOX = (-0.85, 0.15, 0.85, 1.85)
-MIN_CONFIDENCE = 0.5
-"""Frames tracked less confidently than this are treated as without a face (no training signal)."""
 
 
 @dataclass
@@ -104,16 +107,6 @@ class ClipData:
         return cls(points=data["points"], transforms=data["transforms"], found=data["found"].astype(bool),
                    confidence=data["confidence"], crops=data["crops"], mel=data["mel"],
                    fps=Fraction(int(fps[0]), int(fps[1])), start=int(data["start"][0]), phones=phones)
-
-
-def crop_frame(frame: Any, transform: np.ndarray, geometry: CropGeometry) -> np.ndarray:
-    """The aligned crop (S, S, 3) uint8 of one decoded frame (`av.VideoFrame`), reading only its box."""
-    box = geometry.frame_box(transform, (frame.width, frame.height))
-    if box[2] <= box[0] or box[3] <= box[1]:
-        return np.zeros((geometry.size, geometry.size, 3), np.uint8)
-    rgb = read_box_rgb(frame, box)
-    crop = geometry.crop_from_frame(rgb, transform, offset=(box[0], box[1]))
-    return np.clip(crop * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
 def clip_audio(path: Path, start: int, num_frames: int, fps: Fraction, sample_rate: int = 16_000) -> AudioTrack | None:
@@ -220,7 +213,7 @@ def extract_clip(
     timed = None
     if phones:
         transcript = video_transcript(path, start, stop, info.video.frame_count)
-        timed = clip_phones(placed, transcript, language, progress, is_cancelled)
+        timed = clip_phones(placed, transcript, language, progress=progress, is_cancelled=is_cancelled)
     return ClipData(points.astype(np.float32), transforms, found, confidence, crops, mel, fps, start, timed)
 
 
@@ -228,14 +221,11 @@ def extract_clip(
 
 
 def parse_spec(spec: str | Path) -> tuple[Path, str]:
-    """`clip.mov` or `clip.mov:IN-OUT` → (path, range text or "")."""
-    text = str(spec).strip()
-    path = Path(text).expanduser()
-    if not path.exists() and ":" in text:
-        head, _, tail = text.rpartition(":")
-        if head and Path(head).expanduser().exists():
-            return Path(head).expanduser(), tail
-    return path, ""
+    """`clip.mov` or `clip.mov:IN-OUT` → (path, range text or ""), by the one `FILE[:IN-OUT]` grammar."""
+    from mytalk.core.settings import split_media_spec
+
+    path, span = split_media_spec(spec)
+    return path, span or ""
 
 
 def _expand_videos(videos: Sequence[str | Path]) -> list[tuple[Path, str]]:
@@ -256,9 +246,7 @@ def _expand_videos(videos: Sequence[str | Path]) -> list[tuple[Path, str]]:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    temp = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    temp.write_text(json.dumps(data, indent=2))
-    os.replace(temp, path)
+    write_atomically(path, json.dumps(data, indent=2))
 
 
 def data_hash(manifest: dict[str, Any]) -> str:
@@ -364,12 +352,10 @@ def _phones_entry(phones: LinePhones) -> dict[str, Any]:
 
 
 def _save_shard(shard_path: Path, arrays: dict[str, np.ndarray]) -> None:
-    temp = shard_path.with_name(f".{shard_path.name}.partial-{os.getpid()}.npz")
-    try:
+    # The temporary name keeps the `.npz` suffix, so numpy writes exactly that file (it appends
+    # `.npz` to any other name, and the rename would then miss it).
+    with AtomicFile(shard_path) as temp:
         np.savez_compressed(temp, **arrays)  # type: ignore[arg-type]
-        os.replace(temp, shard_path)
-    finally:
-        temp.unlink(missing_ok=True)
 
 
 def ensure_phones(dataset: Dataset, *, language: str = "en", progress: ProgressFn = no_progress,

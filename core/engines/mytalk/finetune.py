@@ -6,9 +6,9 @@
    the config's model sections say: only the training settings apply) or from scratch with the
    config's model sections otherwise (a "tiny" or "small" config trains on a CPU in minutes);
 3. a bank of the actor's distinct mouths is kept for the K reference lips and the identity;
-4. everything is written to `user_dirs().models / "actors" / NAME` in one rename, replacing an
-   earlier build of that name only once the new one is complete. The temporary dataset (crops
-   of the footage) is deleted.
+4. everything is written to `user_dirs().models / "actors" / NAME` in one rename
+   (`mytalk.core.atomic.replace_folder`), replacing an earlier build of that name only once the new
+   one is complete. The temporary dataset (crops of the footage) is deleted.
 
 `mytalk sync --engine mytalk --actor NAME` then uses these weights and references.
 """
@@ -16,19 +16,20 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
+from mytalk.core.atomic import replace_folder, scratch_folder
 from mytalk.core.errors import UsageError
 from mytalk.core.progress import CancelFn, ProgressFn, never_cancelled, no_progress
+
+if TYPE_CHECKING:
+    from mytalk.core.engines.mytalk.trainer import TrainResult
 
 
 def _base_configs(config: Any) -> tuple[Any, Path | None, Path | None]:
@@ -82,9 +83,12 @@ def build_actor(
     folder = actor_folder(name)
     cfg, init_motion, init_appearance = _base_configs(validate(load_config(config)))
     began = time.perf_counter()
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{name}.build-", dir=folder.parent))
-    try:
+    trained: list[TrainResult] = []  # motion, appearance: filled in by `fill`
+    # The dataset (crops of the footage) lives in a scratch folder beside the actor's, on the same
+    # disk, and is deleted however the build ends; the models are built in `replace_folder`'s
+    # temporary folder and put in place in one rename only once complete, replacing any earlier
+    # build of that name.
+    with scratch_folder(folder) as work:
         a = cfg.appearance_model
         data = work / "data"
         result = build_dataset(footage, data, crop_size=a.image_size, crop_box=a.crop_box,
@@ -92,37 +96,37 @@ def build_actor(
                                phones=cfg.motion_model.phone_features != "none",
                                progress=progress, is_cancelled=is_cancelled)
         dataset = Dataset(data)
-        model_dir = work / "model"
-        motion = train_motion(dataset, cfg, model_dir, init=init_motion, steps=cfg.finetune.motion_steps,
-                              device=device, progress=progress, is_cancelled=is_cancelled)
-        appearance = train_appearance(dataset, cfg, model_dir, init=init_appearance,
-                                      steps=cfg.finetune.appearance_steps, device=device, progress=progress,
-                                      is_cancelled=is_cancelled)
-        geometry = CropGeometry(a.crop_box, a.image_size)
-        banks = [ReferenceBank.from_clip(dataset.clip(i), geometry, cfg.finetune.max_references)
-                 for i in range(len(dataset)) if dataset.clip(i).found.any()]
-        if not banks:
-            raise UsageError("actor build: the footage shows no face to learn the actor from")
-        ReferenceBank.concatenate(banks, cfg.finetune.max_references).save(model_dir / "references.npz")
-        meta = {
-            "format": "mytalk-neural-actor", "name": name, "created": datetime.now(UTC).isoformat(timespec="seconds"),
-            "preset": cfg.preset, "from_base": {"motion": bool(init_motion), "appearance": bool(init_appearance)},
-            "footage": result.manifest["videos"], "data_hash": dataset.data_hash, "device": motion.device,
-            "motion": {"steps": motion.steps, "probe_first": motion.first_eval, "probe_last": motion.last_eval},
-            "appearance": {"steps": appearance.steps, "probe_first": appearance.first_eval,
-                           "probe_last": appearance.last_eval},
-            "seconds": round(time.perf_counter() - began, 1),
-        }
-        (model_dir / "actor.json").write_text(json.dumps(meta, indent=2))
-        old = None
-        if folder.exists():
-            old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
-            os.replace(folder, old)
-        os.replace(model_dir, folder)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+
+        def fill(model_dir: Path) -> None:
+            motion = train_motion(dataset, cfg, model_dir, init=init_motion, steps=cfg.finetune.motion_steps,
+                                  device=device, progress=progress, is_cancelled=is_cancelled)
+            appearance = train_appearance(dataset, cfg, model_dir, init=init_appearance,
+                                          steps=cfg.finetune.appearance_steps, device=device,
+                                          progress=progress, is_cancelled=is_cancelled)
+            geometry = CropGeometry(a.crop_box, a.image_size)
+            banks = [ReferenceBank.from_clip(dataset.clip(i), geometry, cfg.finetune.max_references)
+                     for i in range(len(dataset)) if dataset.clip(i).found.any()]
+            if not banks:
+                raise UsageError("actor build: the footage shows no face to learn the actor from")
+            ReferenceBank.concatenate(banks, cfg.finetune.max_references).save(model_dir / "references.npz")
+            meta = {
+                "format": "mytalk-neural-actor", "name": name,
+                "created": datetime.now(UTC).isoformat(timespec="seconds"),
+                "preset": cfg.preset,
+                "from_base": {"motion": bool(init_motion), "appearance": bool(init_appearance)},
+                "footage": result.manifest["videos"], "data_hash": dataset.data_hash,
+                "device": motion.device,
+                "motion": {"steps": motion.steps, "probe_first": motion.first_eval,
+                           "probe_last": motion.last_eval},
+                "appearance": {"steps": appearance.steps, "probe_first": appearance.first_eval,
+                               "probe_last": appearance.last_eval},
+                "seconds": round(time.perf_counter() - began, 1),
+            }
+            (model_dir / "actor.json").write_text(json.dumps(meta, indent=2))
+            trained[:] = [motion, appearance]
+
+        replace_folder(folder, fill)
+    motion, appearance = trained
     start = "base model" if init_motion or init_appearance else f"scratch ({cfg.preset} config)"
     out.write(f"built neural actor {name!r} from {start}: motion {motion.steps} steps, appearance "
               f"{appearance.steps} steps on {motion.device}, {len(dataset)} clip(s), in "

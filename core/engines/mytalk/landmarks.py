@@ -21,6 +21,7 @@ generator regenerates.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -160,6 +161,25 @@ class CropGeometry:
         x1 = min(int(np.ceil(px[:, 0].max())) + pad + 1, w)
         y1 = min(int(np.ceil(px[:, 1].max())) + pad + 1, h)
         return x0, y0, max(x1, x0), max(y1, y0)
+
+
+MIN_CONFIDENCE = 0.5
+"""Frames tracked less confidently than this are treated as without a face: no training signal, and no
+reference for the generator."""
+
+
+def crop_frame(frame: Any, transform: np.ndarray, geometry: CropGeometry) -> np.ndarray:
+    """The aligned crop (S, S, 3) uint8 of one decoded frame (`av.VideoFrame`), reading only its box.
+    Shared by the dataset builder, the reference banks and the generator, so training and inference
+    cut exactly the same crops."""
+    from mytalk.core.composite.planes import read_box_rgb
+
+    box = geometry.frame_box(transform, (frame.width, frame.height))
+    if box[2] <= box[0] or box[3] <= box[1]:
+        return np.zeros((geometry.size, geometry.size, 3), np.uint8)
+    rgb = read_box_rgb(frame, box)
+    crop = geometry.crop_from_frame(rgb, transform, offset=(box[0], box[1]))
+    return np.clip(crop * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
 def ellipse_mask(geometry: CropGeometry, center: tuple[float, float], radii: tuple[float, float],

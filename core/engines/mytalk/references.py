@@ -138,8 +138,7 @@ def bank_from_range(path: Path, start: int, stop: int, geometry: CropGeometry, l
     those frames, so an hour of reference footage costs a few hundred crops of memory. The sound is
     never read.
     """
-    from mytalk.core.engines.mytalk.dataset import MIN_CONFIDENCE, crop_frame
-    from mytalk.core.engines.mytalk.landmarks import canonical_points
+    from mytalk.core.engines.mytalk.landmarks import MIN_CONFIDENCE, canonical_points, crop_frame
     from mytalk.core.face.tracker import track_video
     from mytalk.core.media.reader import FrameReader
     from mytalk.core.progress import check_cancelled, never_cancelled, no_progress

@@ -6,9 +6,9 @@ descriptor 2, from their own threads, at moments we do not control. They say not
 user's media and bury our one-line messages, and Python cannot filter them: they never pass
 through `sys.stderr`.
 
-So for the length of a command, fd 2 becomes a pipe read by a filter thread: known chatter goes to
-the `mytalk.native` logger at debug level, and every other line is passed on to the real stderr
-unchanged, so a native error is never swallowed. Python's own `sys.stderr` is pointed at a
+So for the length of a command (or of the runtime process), fd 2 becomes a pipe read by a filter
+thread: known chatter goes to the `mytalk.native` logger at debug level, and every other line is
+passed on to the real stderr unchanged, so a native error is never swallowed. Python's own `sys.stderr` is pointed at a
 duplicate of the real stderr, so our messages are immediate and cannot be lost at exit. Lines
 stay whole; the order of a native line against a Python line written at the same moment is not
 guaranteed.

@@ -1,0 +1,37 @@
+"""The classic actor profile of a job, loaded or learned once and shared by the job's stages.
+
+The classic motion stage reads the profile's speech and phone models, the retrieval appearance stage
+its reference mouths; a mixed engine uses only one of them. Either way the profile is loaded (or
+learned from the `--reference` ranges, through the profile cache) once per job.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mytalk.core.engines.base import EngineJob, ReferenceRange
+from mytalk.core.engines.classic.profile import ActorProfile
+from mytalk.core.engines.classic.profile_cache import cached_build_profile
+from mytalk.core.engines.classic.profile_store import load_profile
+from mytalk.core.engines.stages import JobResources
+from mytalk.core.engines.tracking import TrackedRange
+from mytalk.core.progress import CancelFn, ProgressFn
+
+RESOURCE = "classic-profile"
+
+
+def job_profile(job: EngineJob, tracked: TrackedRange, resources: JobResources, progress: ProgressFn,
+                is_cancelled: CancelFn) -> tuple[ActorProfile, bool]:
+    """(profile, whether it came from the profile cache): `--actor NAME`'s stored profile, or one learned
+    from the job's references. Under `--guide none` the sound of the edit range is never learned from,
+    even when a reference covers it."""
+
+    def load() -> tuple[ActorProfile, bool]:
+        if job.settings.actor:
+            return load_profile(job.settings.actor), False
+        exclude = (ReferenceRange(Path(job.video.path), job.start, job.stop),) if job.guide is None else ()
+        return cached_build_profile(job.references, exclude_audio=exclude, tracker_settings=tracked.settings,
+                                    progress=progress, is_cancelled=is_cancelled)
+
+    profile, cached = resources.get(RESOURCE, load)
+    return profile, cached

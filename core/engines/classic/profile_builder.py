@@ -1,0 +1,205 @@
+"""Learning an actor: a profile (`profile.ActorProfile`) from reference ranges of footage.
+
+Each range is tracked, and each of its frames gets a row: the mouth's shape, the footage's own
+sound over that frame and the phones heard in it (`_range_rows`). The speech and phonetic drivers
+are fitted on those rows, and the mouths to keep crops of are chosen and cut (`profile_crops`).
+Only frames inside the given ranges are ever read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mytalk.core.audio.phone_timing import PhoneTimer
+from mytalk.core.engines.actors import AppearanceIndex
+from mytalk.core.engines.base import ReferenceRange
+from mytalk.core.engines.classic.geometry import fit_poses, frontalise, lower_face_index
+from mytalk.core.engines.classic.phonetic_driver import PHONE_SET, PhoneticModel, phone_coverage
+from mytalk.core.engines.classic.profile import ActorProfile, ProfileSource, ReferenceFrames
+from mytalk.core.engines.classic.profile_crops import MAX_APPEARANCE, extract_crops, select_appearance
+from mytalk.core.engines.classic.speech_driver import SpeechModel, band_features
+from mytalk.core.errors import MediaFormatError, UsageError
+from mytalk.core.face.canonical import apply_transform, mouth_aperture, similarity_to_canonical_batch
+from mytalk.core.face.tracker import FaceObservation, TrackerSettings, track_video
+from mytalk.core.media.audio import AudioTrack, ClipSound
+from mytalk.core.media.probe import MediaInfo, probe
+from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled, never_cancelled, no_progress
+
+ANALYSIS_RATE = 16_000
+"""Sample rate (Hz) the footage's own sound is analysed at: band energies, voice activity, phones."""
+
+MIN_CONFIDENCE = 0.5
+MAX_YAW_DEG = 35.0
+"""Appearance donors must be confidently tracked and not turned far away: a profile mouth is warped
+onto other head poses, and a side view of a mouth does not warp into a frontal one."""
+
+
+def _own_sound(path: Path, info: MediaInfo, cache: dict[Path, ClipSound | None]) -> ClipSound | None:
+    """The clip's own sound (mono, `ANALYSIS_RATE`) on the picture's clock; None for a clip without sound.
+    Decoded once per file however many ranges of it are references."""
+    if path not in cache:
+        cache[path] = ClipSound.decode(path, ANALYSIS_RATE) if info.audio else None
+    return cache[path]
+
+
+def _range_rows(
+    block: int,
+    ref: ReferenceRange,
+    observations: list[FaceObservation],
+    sound: ClipSound | None,
+    fps: Fraction,
+    exclude_audio: Sequence[ReferenceRange],
+    timer: PhoneTimer,
+    labels: list[dict[str, Any]],
+) -> ReferenceFrames:
+    """Per-frame rows of one tracked reference range; how its phones were timed is appended to `labels`."""
+    from mytalk.core.audio.activity import envelope, speech_probability
+
+    n = len(observations)
+    lm = np.stack([o.landmarks for o in observations]).astype(np.float64)
+    found = np.array([o.found for o in observations], bool)
+    lf = lower_face_index()
+    poses = fit_poses(lm, found)
+    shapes = frontalise(lm[:, lf], poses)
+    transform, _ = similarity_to_canonical_batch(lm)
+    canon = apply_transform(lm[:, lf], transform)
+    shapes[~found] = np.nan
+    canon[~found] = np.nan
+    aperture = np.asarray(mouth_aperture(lm), np.float64)
+    aperture[~found] = np.nan
+    frame = np.arange(ref.start, ref.start + n, dtype=np.int64)
+    audio_ok = np.ones(n, bool)
+    phones = np.zeros((n, len(PHONE_SET)), np.float32)
+    phones[:, PHONE_SET.index("SIL")] = 1.0
+    labelled = np.zeros(n, bool)
+    if sound is None:
+        audio_ok[:] = False
+        bands = np.full((n, 8), np.nan)
+        env = np.full(n, np.nan)
+        speech = np.zeros(n)
+        labels.append({"block": block, "path": "none", "reason": "the footage has no sound"})
+    else:
+        placed = sound.frames(ref.start, n, fps)
+        bands = band_features(placed, fps, n)
+        env = envelope(placed, fps, n)
+        speech = speech_probability(placed, fps, n).astype(np.float64)
+        for ex in exclude_audio:
+            if Path(ex.path).resolve() == Path(ref.path).resolve():
+                audio_ok &= ~((frame >= ex.start) & (frame < ex.stop))
+        if audio_ok.any():
+            # The sound of excluded frames (the edit range under --guide none) is silenced before
+            # recognition, so not even the phone labels hear it.
+            allowed = placed.samples.copy()
+            per_frame = placed.rate / float(fps)
+            for f in np.flatnonzero(~audio_ok):
+                allowed[:, int(round(f * per_frame)) : int(round((f + 1) * per_frame))] = 0.0
+            track = timer.track(AudioTrack(allowed, placed.rate))
+            phones = phone_coverage(track.phones, fps, n)
+            labelled = audio_ok & (track.path != "none")
+            labels.append({"block": block, "path": track.path, "reason": track.reason,
+                           "confidence": track.confidence, "words": " ".join(track.words)[:400]})
+        else:
+            labels.append({"block": block, "path": "none", "reason": "the footage's sound may not be learned from"})
+    return ReferenceFrames(block=np.full(n, block, np.int64), frame=frame, found=found, audio_ok=audio_ok,
+                           shapes=shapes.astype(np.float32), canon=canon.astype(np.float32),
+                           aperture=aperture.astype(np.float32), bands=bands.astype(np.float32),
+                           envelope=env.astype(np.float32), speech=speech.astype(np.float32),
+                           phones=phones.astype(np.float32), labelled=labelled)
+
+
+def build_profile(
+    references: Sequence[ReferenceRange],
+    *,
+    name: str | None = None,
+    exclude_audio: Sequence[ReferenceRange] = (),
+    tracker_settings: TrackerSettings | None = None,
+    max_appearance: int = MAX_APPEARANCE,
+    use_cache: bool = True,
+    progress: ProgressFn = no_progress,
+    is_cancelled: CancelFn = never_cancelled,
+) -> ActorProfile:
+    """Learn an actor from reference ranges. Only frames inside `references` are ever read.
+
+    exclude_audio: ranges whose *sound* must not be learned from (the edit range under `--guide
+    none`); their pictures may still serve. Raises UsageError when the references hold too few
+    frames with a face.
+    """
+    from mytalk.core.hashing import file_sha256
+
+    if not references:
+        raise UsageError("no reference footage: give --reference RANGE or --actor NAME")
+    settings = tracker_settings or TrackerSettings()
+    sounds: dict[Path, ClipSound | None] = {}
+    infos: dict[Path, MediaInfo] = {}
+    parts: list[ReferenceFrames] = []
+    observations: list[list[FaceObservation]] = []
+    sources: list[ProfileSource] = []
+    fps_values: list[float] = []
+    timer = PhoneTimer()
+    labels: list[dict[str, Any]] = []
+    for block, ref in enumerate(references):
+        path = Path(ref.path)
+        info = infos.setdefault(path, probe(path))
+        if info.video is None:
+            raise MediaFormatError(f"{path}: has no video; a reference must show the actor")
+        fps = info.video.fps
+
+        def tracked(done: int, total: int, stage: str, _b: int = block) -> None:
+            progress(done, total, f"learning the actor ({_b + 1}/{len(references)}): {stage}")
+
+        obs = track_video(path, ref.start, ref.stop, settings, progress=tracked, is_cancelled=is_cancelled,
+                          use_cache=use_cache)
+        check_cancelled(is_cancelled, "learning the actor")
+        progress(block, len(references), f"learning the actor ({block + 1}/{len(references)}): phones")
+        parts.append(_range_rows(block, ref, obs, _own_sound(path, info, sounds), fps, exclude_audio, timer, labels))
+        observations.append(obs)
+        sources.append(ProfileSource(str(path.resolve()), file_sha256(path), ref.start, ref.start + len(obs),
+                                     f"{fps.numerator}/{fps.denominator}"))
+        fps_values.append(float(fps))
+    frames = ReferenceFrames.concatenate(parts)
+    if int(frames.found.sum()) < 5:
+        raise UsageError(
+            f"the reference footage shows a face in only {int(frames.found.sum())} frames; "
+            "give a longer --reference range where the actor faces the camera"
+        )
+    fps_mean = float(np.mean(fps_values))
+    speech = SpeechModel.fit(frames.shapes.astype(np.float64), frames.bands.astype(np.float64), frames.block,
+                             frames.audio_ok, frames.speech.astype(np.float64), frames.aperture.astype(np.float64),
+                             frames.envelope.astype(np.float64), fps_mean)
+    phonetic = PhoneticModel.fit(speech, frames.shapes.astype(np.float64), frames.phones.astype(np.float64),
+                                 frames.labelled, frames.block, frames.speech > 0.5, fps_mean)
+    phonetic.info["reference_labels"] = labels
+
+    confidence = np.concatenate([[o.confidence for o in obs] for obs in observations])
+    yaw = np.concatenate([[abs(o.pose[0]) for o in obs] for obs in observations])
+    eligible = frames.found & (confidence >= MIN_CONFIDENCE) & (yaw <= MAX_YAW_DEG)
+    if eligible.sum() < 3:
+        eligible = frames.found.copy()
+    keep = select_appearance(frames, eligible, max_appearance)
+    boxes, landmarks, crops = [], [], []
+    offsets = np.cumsum([0] + [len(o) for o in observations])
+    for block, ref in enumerate(references):
+        rows = keep[(keep >= offsets[block]) & (keep < offsets[block + 1])]
+        wanted = {int(frames.frame[r]): observations[block][int(r - offsets[block])].landmarks.astype(np.float64)
+                  for r in rows}
+        progress(block, len(references), "learning the actor: mouth crops")
+        cut = extract_crops(ref, infos[Path(ref.path)], wanted, is_cancelled)
+        for r in rows:
+            box, local, png = cut[int(frames.frame[r])]
+            boxes.append(box)
+            landmarks.append(local)
+            crops.append(png)
+    appearance = AppearanceIndex(keep, np.asarray(boxes, np.int64).reshape(-1, 4),
+                                 np.asarray(landmarks, np.float32).reshape(-1, 478, 2), crops)
+    notes = []
+    if not speech.info["lag"].get("reliable"):
+        notes.append(f"audio-visual lag not measurable on {speech.info['lag']['seconds']} s of reference; "
+                     f"using the prior of {speech.lag} frames")
+    return ActorProfile(name=name, sources=sources, frames=frames, appearance=appearance, speech=speech,
+                        phonetic=phonetic, fps=fps_mean, created=datetime.now(UTC).isoformat(timespec="seconds"), notes=notes)

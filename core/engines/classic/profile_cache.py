@@ -1,0 +1,62 @@
+"""Temporary profiles (`--reference`) kept in the user cache folder between jobs, keyed by what
+they were learned from, so learning the same actor twice costs a load, not a rebuild."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from mytalk.core.engines.base import ReferenceRange
+from mytalk.core.engines.classic.profile import ActorProfile
+from mytalk.core.engines.classic.profile_builder import build_profile
+from mytalk.core.engines.classic.profile_crops import MAX_APPEARANCE
+from mytalk.core.engines.classic.profile_files import PROFILE_VERSION
+from mytalk.core.errors import MediaFormatError
+from mytalk.core.face.tracker import TrackerSettings
+from mytalk.core.progress import CancelFn, ProgressFn, never_cancelled, no_progress
+
+
+def cached_build_profile(
+    references: Sequence[ReferenceRange],
+    *,
+    exclude_audio: Sequence[ReferenceRange] = (),
+    tracker_settings: TrackerSettings | None = None,
+    progress: ProgressFn = no_progress,
+    is_cancelled: CancelFn = never_cancelled,
+) -> tuple[ActorProfile, bool]:
+    """A temporary profile (`build_profile`), kept in the user cache folder between jobs.
+
+    Previewing and then committing a line, or syncing several lines of one shot, learn the same
+    actor from the same references: the profile is keyed by the references' content hashes and
+    ranges, the audio exclusions, the tracker settings and `PROFILE_VERSION`, and rebuilt only when
+    one of them changes. Returns (profile, whether it came from the cache). An unreadable entry is a
+    miss and is rebuilt.
+    """
+    import hashlib
+
+    from mytalk.core.hashing import file_sha256
+    from mytalk.core.userdirs import user_dirs
+
+    settings = tracker_settings or TrackerSettings()
+    key_data = {
+        "version": PROFILE_VERSION,
+        "references": [(file_sha256(Path(r.path)), r.start, r.stop) for r in references],
+        "exclude_audio": [(file_sha256(Path(r.path)), r.start, r.stop) for r in exclude_audio],
+        "tracker": settings.key(),
+        "max_appearance": MAX_APPEARANCE,
+    }
+    key = hashlib.sha256(json.dumps(key_data, sort_keys=True).encode()).hexdigest()[:32]
+    folder = user_dirs().cache / "classic-profiles" / key
+    if (folder / "profile.json").is_file():
+        try:
+            return ActorProfile.load(folder), True
+        except MediaFormatError:
+            pass  # damaged or stale: rebuilt below and overwritten
+    profile = build_profile(references, exclude_audio=exclude_audio, tracker_settings=settings,
+                            progress=progress, is_cancelled=is_cancelled)
+    try:
+        profile.save(folder)
+    except OSError:
+        pass  # a read-only cache only costs a rebuild next time
+    return profile, False

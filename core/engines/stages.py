@@ -1,0 +1,355 @@
+"""Engines built from stages: a motion stage plans the mouth, an appearance stage paints it.
+
+The paper separates motion from appearance, and so do the engines. A job runs, in order:
+
+1. tracking (`tracking.track_range`), owned by the job: the subject's mesh over the range and its
+   handles, and each frame's face record;
+2. `MotionStage.plan(job, tracked) -> MotionPlan`: where the lips and jaw go in every range frame,
+   as frame-pixel points, with the mask mode, the phones and (for the guide) the real take to paint
+   with. The classic engine plans from the line's phones, the guide or the line's loudness; the
+   neural engine samples the paper's speech-to-landmark diffusion model;
+3. `AppearanceStage.render(rows) -> MouthPatch`: the pixels of the planned mouth over a box, with
+   the mask that bounds them (`composite.masks.edit_mask`). The classic engine warps the frame and
+   paints the actor's own reference mouths; the neural engine runs the paper's generator;
+4. the shared compositor, which writes only the changed samples in the source's pixel format.
+
+Any motion stage works with any appearance stage, because the plan is in frame pixels, the one
+coordinate system every stage already shares with the tracker. `StagedEngine` is the composition:
+it owns the per-job state (made fresh by each `prepare`, so nothing leaks from one job into the
+next) and the streaming loop (frames rendered ahead on a worker thread, in batches for a
+generator, the guide's take frames held only as long as a later frame may still need them).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+import av
+import numpy as np
+
+from mytalk.core.composite.compositor import Compositor
+from mytalk.core.composite.masks import Mask
+from mytalk.core.engines.base import EngineJob, FrameRecord, RenderedFrame
+from mytalk.core.engines.tracking import NO_FACE, TrackedRange
+from mytalk.core.media.reader import SourceFrame
+from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled
+
+PIPELINE_DEPTH = 1
+"""Batches rendered ahead of the one being written: the mouth of frame n+1 is built while the writer
+encodes frame n. OpenCV, numpy, torch and the encoders release the GIL, so on a 2-core machine this
+hides most of the painting behind the encoder."""
+
+
+@dataclass(frozen=True)
+class MotionPlan:
+    """Where the mouth goes in every range frame, in frame pixels.
+
+    points: (T, K, 2) float64 planned positions of the mesh points `point_index` (K,), NaN where there
+        is no plan; every other point of the 478-point mesh stays where it was tracked.
+    valid: (T,) bool, the frame has a plan (and a face): the others pass through untouched.
+    lower_face: (T,) bool, the frame's mask takes in the jaw and chin (else the mouth only).
+    aperture: (T,) the planned inner-lip gap ÷ inter-ocular distance (NaN: no plan), for the report.
+    phones, visemes: per range frame, what the mouth was told to show (empty when no phones were timed).
+    takes: (T,) int64 clip frame whose real mouth is the target (the guide's re-timed take), or -1.
+    driver: which driver made the plan; report: its decisions and figures for the job report.
+    """
+
+    points: np.ndarray
+    point_index: np.ndarray
+    valid: np.ndarray
+    lower_face: np.ndarray
+    aperture: np.ndarray
+    driver: str
+    report: dict[str, Any] = field(default_factory=dict)
+    phones: tuple[str, ...] = ()
+    visemes: tuple[str, ...] = ()
+    takes: np.ndarray | None = None
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.valid.size)
+
+    def take_frames(self) -> np.ndarray:
+        return self.takes if self.takes is not None else np.full(self.num_frames, -1, np.int64)
+
+    def mesh(self, i: int, landmarks: np.ndarray) -> np.ndarray:
+        """(478, 2) float64 target mesh of range frame `i`: the tracked `landmarks` with the plan's points moved."""
+        out = np.asarray(landmarks, np.float64)[:, :2].copy()
+        out[self.point_index] = self.points[i]
+        return out
+
+    def points_of(self, index: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+        """(T, len(index), 2) planned positions of the mesh points `index` for every range frame,
+        the tracked position where the plan leaves a point alone. landmarks: (T, 478, 2|3) tracked."""
+        out = np.asarray(landmarks, np.float64)[:, index, :2].copy()
+        where = {int(p): k for k, p in enumerate(self.point_index)}
+        for j, p in enumerate(index):
+            k = where.get(int(p))
+            if k is not None:
+                out[:, j] = self.points[:, k]
+        return out
+
+
+@dataclass(frozen=True)
+class PaintRow:
+    """One range frame to paint: the frame, its tracked mesh, the plan's mesh for it, and the real take."""
+
+    offset: int
+    """Index in the range (0 = the range's first frame)."""
+    source: SourceFrame
+    landmarks: np.ndarray
+    target: np.ndarray
+    lower_face: bool
+    take: tuple[av.VideoFrame, np.ndarray] | None = None
+
+
+@dataclass(frozen=True)
+class MouthPatch:
+    """Painted RGB float32 (h, w, 3) in [0, 1] over `mask.box`, and the mask the compositor blends it
+    with; `generated` None: nothing to change in this frame."""
+
+    mask: Mask
+    generated: np.ndarray | None
+
+
+class JobResources:
+    """What two stages of one job share, loaded once: an actor profile, a set of trained models.
+
+    Each stage asks by name with a loader; the first ask loads. The engine makes a new one for each
+    job, so nothing outlives the job it was loaded for.
+    """
+
+    def __init__(self) -> None:
+        self._items: dict[str, Any] = {}
+
+    def get(self, name: str, load: Callable[[], Any]) -> Any:
+        if name not in self._items:
+            self._items[name] = load()
+        return self._items[name]
+
+
+class MotionStage(Protocol):
+    """Plans the mouth of every range frame from the line (and the guide, the actor, the range)."""
+
+    name: ClassVar[str]
+    settings_honoured: ClassVar[tuple[str, ...]]
+
+    def check(self, job: EngineJob, resources: JobResources) -> None:
+        """Fail fast (UsageError, ModelNotFoundError…) before any tracking or decoding."""
+
+    def plan(self, job: EngineJob, tracked: TrackedRange, resources: JobResources,
+             progress: ProgressFn, is_cancelled: CancelFn) -> MotionPlan:
+        ...
+
+    def report(self) -> dict[str, Any]:
+        ...
+
+
+class AppearanceStage(Protocol):
+    """Paints planned mouths: prepared once per job with the plan, then called frame by frame."""
+
+    name: ClassVar[str]
+    settings_honoured: ClassVar[tuple[str, ...]]
+    batch_size: int
+    """Frames per `render` call: 1 for per-frame painters, more for a generator that batches."""
+
+    def check(self, job: EngineJob, resources: JobResources) -> None:
+        ...
+
+    def prepare(self, job: EngineJob, tracked: TrackedRange, plan: MotionPlan, resources: JobResources,
+                progress: ProgressFn, is_cancelled: CancelFn) -> None:
+        ...
+
+    def render(self, rows: Sequence[PaintRow]) -> list[MouthPatch]:
+        """One patch per row, in order."""
+        ...
+
+    def report(self) -> dict[str, Any]:
+        ...
+
+
+@dataclass
+class _JobState:
+    """Everything one job's render needs; replaced whole by each `prepare`."""
+
+    job: EngineJob
+    tracked: TrackedRange
+    plan: MotionPlan
+    compositor: Compositor
+    report: dict[str, Any]
+
+
+class StagedEngine:
+    """An engine made of a motion stage and an appearance stage, composited by the shared compositor.
+
+    Subclasses name the pair (`classic`, `mytalk`, and the mixed ones); `create_stages` makes fresh
+    stage objects for each job.
+    """
+
+    name: ClassVar[str] = ""
+    version: ClassVar[str] = "1.0"
+    needs_tracking: ClassVar[bool] = True
+
+    def __init__(self) -> None:
+        self.motion, self.appearance = self.create_stages()
+        self._resources = JobResources()
+        self._state: _JobState | None = None
+        self._checked: EngineJob | None = None
+
+    @classmethod
+    def create_stages(cls) -> tuple[MotionStage, AppearanceStage]:
+        raise NotImplementedError
+
+    @classmethod
+    def settings_honoured(cls) -> tuple[str, ...]:
+        """The user settings this engine reads: the union of its stages' (the report lists the rest as ignored)."""
+        motion, appearance = cls.create_stages()
+        return tuple(dict.fromkeys((*motion.settings_honoured, *appearance.settings_honoured)))
+
+    def check(self, job: EngineJob) -> None:
+        """Fail fast on settings and missing models, before the job tracks or decodes anything."""
+        self.motion, self.appearance = self.create_stages()
+        self._resources = JobResources()
+        self._state = None
+        self._checked = None
+        self.motion.check(job, self._resources)
+        self.appearance.check(job, self._resources)
+        self._checked = job
+
+    def prepare(self, job: EngineJob, tracked: TrackedRange | None, progress: ProgressFn,
+                is_cancelled: CancelFn) -> None:
+        if tracked is None:
+            raise RuntimeError(f"engine {self.name} needs the tracked range")
+        if self._checked is not job:
+            self.check(job)  # fresh stages and resources for every job, whoever calls
+        plan = self.motion.plan(job, tracked, self._resources, progress, is_cancelled)
+        check_cancelled(is_cancelled, "preparation")
+        self.appearance.prepare(job, tracked, plan, self._resources, progress, is_cancelled)
+        check_cancelled(is_cancelled, "preparation")
+        report = {**self.motion.report(), **self.appearance.report(),
+                  "frames_without_face": int((~tracked.found).sum())}
+        self._state = _JobState(job, tracked, plan, Compositor.for_quality(job.settings.quality), report)
+
+    def report(self) -> dict[str, Any]:
+        if self._state is None:
+            return {}
+        return {**self._state.report, **self.appearance.report()}
+
+    # --- render ----------------------------------------------------------------------------------
+
+    def render(self, frames: Iterator[SourceFrame], progress: ProgressFn,
+               is_cancelled: CancelFn) -> Iterator[RenderedFrame]:
+        """One RenderedFrame per source frame, in order.
+
+        Frames to paint go to a worker thread in batches of the appearance stage's size, one batch
+        ahead of the writer (`PIPELINE_DEPTH`). With the guide's real takes a frame waits until the
+        frame its mouth comes from has been read, and the frames a later one may still take from are
+        held: memory stays bounded by the depth, the batch and the take reach. A worker's exception
+        is raised here; results come back in order.
+        """
+        state = self._state
+        if state is None:
+            raise RuntimeError(f"{type(self).__name__}.render called before prepare")
+        job, plan = state.job, state.plan
+        takes = plan.take_frames()
+        used = takes[takes >= 0]
+        in_range = np.flatnonzero(takes >= 0)
+        ahead = int(max(0, (used - (job.start + in_range)).max())) if used.size else 0
+        behind = int(max(0, ((job.start + in_range) - used).max())) if used.size else 0
+        held: dict[int, SourceFrame] = {}
+        waiting: deque[SourceFrame] = deque()
+        pending: deque[Future[list[RenderedFrame]]] = deque()
+        batch: list[tuple[FrameRecord, PaintRow]] = []
+        size = max(1, int(self.appearance.batch_size))
+
+        def done(frames_out: list[RenderedFrame]) -> Future[list[RenderedFrame]]:
+            future: Future[list[RenderedFrame]] = Future()
+            future.set_result(frames_out)
+            return future
+
+        def flush() -> None:
+            nonlocal batch
+            if batch:
+                pending.append(pool.submit(self._paint, state, batch))
+                batch = []
+
+        def submit(source: SourceFrame) -> None:
+            record, row = self._row(state, source, held)
+            if row is None:
+                # A frame passing through: everything before it goes out first, in order, so memory
+                # holds at most one batch whatever the length of a faceless stretch.
+                flush()
+                pending.append(done([RenderedFrame(source.index, source.in_range, source.frame, record)]))
+            else:
+                batch.append((record, row))
+                if len(batch) >= size:
+                    flush()
+            for index in [i for i in held if i < source.index - behind]:
+                del held[index]
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.name}-render") as pool:
+            try:
+                for source in frames:
+                    check_cancelled(is_cancelled, f"rendering frame {source.index}")
+                    if ahead or behind:
+                        held[source.index] = source
+                    waiting.append(source)
+                    while waiting and waiting[0].index + ahead <= source.index:
+                        submit(waiting.popleft())
+                        while len(pending) > PIPELINE_DEPTH:
+                            yield from pending.popleft().result()
+                while waiting:
+                    submit(waiting.popleft())
+                flush()
+                while pending:
+                    yield from pending.popleft().result()
+            finally:
+                for future in pending:
+                    future.cancel()
+
+    def _row(self, state: _JobState, source: SourceFrame,
+             held: dict[int, SourceFrame]) -> tuple[FrameRecord, PaintRow | None]:
+        """The frame's report record, and what to paint (None: the frame passes through)."""
+        if not source.in_range:
+            return FrameRecord(source.index), None
+        tracked, plan = state.tracked, state.plan
+        i = source.index - state.job.start
+        record = tracked.record(source.index)
+        if not (tracked.found[i] and plan.valid[i]):
+            record.face_found = False
+            record.warnings.append(NO_FACE)
+            return record, None
+        landmarks = tracked.landmarks[i]
+        take = None
+        takes = plan.take_frames()
+        if takes[i] >= 0:
+            index = int(takes[i])
+            frame = source if index == source.index else held.get(index)
+            obs = tracked.observation(index)
+            if frame is not None and obs is not None and obs.found:
+                take = (frame.frame, obs.landmarks)
+        row = PaintRow(i, source, landmarks, plan.mesh(i, landmarks), bool(plan.lower_face[i]), take)
+        return record, row
+
+    def _paint(self, state: _JobState, batch: list[tuple[FrameRecord, PaintRow]]) -> list[RenderedFrame]:
+        """Paint a batch (on the worker thread) and composite each patch into its frame."""
+        patches = self.appearance.render([row for _, row in batch])
+        out = []
+        for (record, row), patch in zip(batch, patches, strict=True):
+            frame = row.source.frame
+            if patch.generated is not None and not patch.mask.is_empty:
+                result = state.compositor.composite(frame, patch.generated, patch.mask)
+                frame = result.frame
+                record.mask_box = result.mask_box if result.changed_support is not None else None
+                record.changed_pixels = result.changed_pixels
+            plan = state.plan
+            if np.isfinite(plan.aperture[row.offset]):
+                record.planned_aperture = float(plan.aperture[row.offset])
+            if plan.phones:
+                record.phone, record.viseme = plan.phones[row.offset], plan.visemes[row.offset]
+            out.append(RenderedFrame(row.source.index, True, frame, record))
+        return out

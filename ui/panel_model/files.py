@@ -1,0 +1,39 @@
+"""Which files the panel opens as the clip and which as the replacement line.
+
+Any video can also serve as the line (its sound is used): dropped with Alt held once a clip is
+open, or picked in the line dialog. Suffixes decide, not content: probing a file on drag would
+stall the drop, and the loaders report an unreadable file with its name anyway.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mytalk.core.settings import VIDEO_SUFFIXES
+
+AUDIO_SUFFIXES = frozenset({".wav", ".mp3", ".flac", ".aac", ".m4a", ".aif", ".aiff", ".ogg"})
+
+
+def drop_target(path: Path, *, has_clip: bool, alt: bool) -> str | None:
+    """"line", "clip" or None (not media) for a file dropped on the panel."""
+    suffix = path.suffix.lower()
+    if suffix in AUDIO_SUFFIXES or (has_clip and suffix in VIDEO_SUFFIXES and alt):
+        return "line"
+    if suffix in VIDEO_SUFFIXES:
+        return "clip"
+    return None
+
+
+def clip_filter() -> str:
+    """The clip dialog's name filter."""
+    return "Video (" + " ".join(f"*{s}" for s in sorted(VIDEO_SUFFIXES)) + ");;All files (*)"
+
+
+def line_filter() -> str:
+    """The line dialog's name filter: audio files, and videos for their sound."""
+    return "Audio (" + " ".join(f"*{s}" for s in sorted(AUDIO_SUFFIXES | set(VIDEO_SUFFIXES))) + ");;All files (*)"
+
+
+def line_button_text(path: Path) -> str:
+    """The Line button's caption once a line is open: its name, shortened to fit the button."""
+    return f"Line: {path.name}" if len(path.name) <= 28 else f"Line: {path.name[:25]}…"

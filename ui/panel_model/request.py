@@ -1,0 +1,89 @@
+"""From what the editor set up (clip, line, marked range, slip, picked face, settings) to a
+`SyncRequest`, or a `MyTalkError` that says what is still missing.
+
+The panel never writes a request by hand: the CLI and the runtime parse the same `SyncRequest`,
+so positions go out as strings (`in_point="25"`, `audio_in="-0.080000s"`) and are resolved against
+the clip by the core, exactly as when typed on the command line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from mytalk.core.errors import MyTalkError
+from mytalk.core.jobs.request import SyncRequest
+from mytalk.ui.panel_model.face import Point, face_text
+from mytalk.ui.panel_model.slip import audio_in_text
+from mytalk.ui.viseme_track import TrackKey
+
+NOT_READY_TIP = "Open a clip and a line, and mark a range (I / O)"
+
+
+@dataclass(frozen=True)
+class RequestInputs:
+    """The panel's side of a request: everything but the settings form."""
+
+    clip: Path | None
+    line: Path | None
+    marked: tuple[int, int] | None
+    """Clip frames [start, stop), stop exclusive, as `Transport.range()` gives them."""
+    audio_in: Fraction = Fraction(0)
+    face_point: Point | None = None
+
+    @property
+    def complete(self) -> bool:
+        """A clip, a line and a range: enough to enable Preview and Commit."""
+        return self.clip is not None and self.line is not None and self.marked is not None
+
+    def track_key(self) -> TrackKey | None:
+        """What a viseme track must match to be drawn: these inputs' clip, line, range and slip."""
+        if self.clip is None or self.line is None or self.marked is None:
+            return None
+        return TrackKey(str(self.clip), str(self.line), self.marked[0], self.marked[1], self.audio_in)
+
+
+def build_request(inputs: RequestInputs, settings: Mapping[str, Any], *, kind: str = "commit") -> SyncRequest:
+    """The request for `kind` ("preview" or "commit") of the marked range.
+
+    `settings` is the settings form's `values()`: SyncRequest keyword arguments plus `engine` and
+    `output` (None when unset). A preview without an output folder renders beside the clip (its
+    proxy goes to the cache anyway); a commit must name the folder it writes versions into. The
+    face comes from `inputs`: the form only displays the picked point.
+    """
+    if inputs.clip is None:
+        raise MyTalkError("open a clip first (Clip…)")
+    if inputs.line is None:
+        raise MyTalkError("open the replacement line first (Line…)")
+    if inputs.marked is None:
+        raise MyTalkError("mark the range to fix first: I at the first frame, O at the last")
+    values = dict(settings)
+    engine = values.pop("engine", None)
+    if not engine:
+        raise MyTalkError("no engine is available yet; wait for the runtime to start")
+    output = values.pop("output", None)
+    if output is None:
+        if kind == "commit":
+            raise MyTalkError("choose the output folder for commits (Settings ▸ Output)")
+        output = inputs.clip.parent
+    values["face"] = face_text(inputs.face_point)
+    start, stop = inputs.marked
+    return SyncRequest.with_settings(video=inputs.clip, audio=inputs.line, output=Path(output), in_point=str(start),
+                       out_point=str(stop), audio_in=audio_in_text(inputs.audio_in), engine=engine, **values)
+
+
+def request_track_key(request: SyncRequest, audio_in: Fraction) -> TrackKey:
+    """The key a job was sent with, so that its visemes are drawn only while nothing moved.
+
+    `audio_in` is the exact slip the request's string was made from (the string is rounded)."""
+    return TrackKey(str(request.video), str(request.audio), int(request.in_point or 0), int(request.out_point or 0),
+                    audio_in)
+
+
+def range_label(kind: str, start: int, stop: int, timecode: Callable[[int], str]) -> str:
+    """A job row's title: `Preview 00:00:01:00 – 00:00:01:24  (25 fr)`, out shown inclusive as
+    editors mark it, though `stop` is exclusive."""
+    return f"{kind.capitalize()} {timecode(start)} – {timecode(stop - 1)}  ({stop - start} fr)"
