@@ -19,8 +19,14 @@ ENGINES: dict[str, str] = {
 PLANNED_ENGINES: tuple[str, ...] = ()
 """Engines of the design that this version does not ship yet: named in errors, never faked."""
 
-DEFAULT_ENGINE = "classic"
-"""The embedded default; `copy` is a diagnostic and is never the default."""
+
+
+def default_engine() -> str:
+    """The engine a request without one gets: the manifest's default (`classic`, the embedded one;
+    `copy` is a diagnostic and never the default). Read from the settings schema, not copied here."""
+    from mytalk.core.settings import shipped_settings
+
+    return str(shipped_settings()["engine"].default_value)
 
 
 def available_engines() -> list[str]:

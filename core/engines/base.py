@@ -38,20 +38,32 @@ class ReferenceRange:
         return {"path": str(self.path), "start": self.start, "stop": self.stop}
 
 
+def _manifest_default(name: str) -> Any:
+    """A `default_factory` for a setting's manifest default, read when settings are made, not on import."""
+
+    def default() -> Any:
+        from mytalk.core.settings import shipped_settings
+
+        return shipped_settings()[name].default_value
+
+    return field(default_factory=default)
+
+
 @dataclass(frozen=True)
 class EngineSettings:
-    """User controls shared by all engines; each engine documents which it honours."""
+    """User controls shared by all engines; each engine declares which it honours (`settings_honoured`).
+    Defaults are the manifest's (`manifest.json`'s settings section is their one definition)."""
 
-    motion_driver: str = "auto"
-    openness: float = 1.0
-    smoothing: float = 0.5
-    mask_mode: str = "auto"
-    quality: str = "final"
+    motion_driver: str = _manifest_default("motion_driver")
+    openness: float = _manifest_default("openness")
+    smoothing: float = _manifest_default("smoothing")
+    mask_mode: str = _manifest_default("mask_mode")
+    quality: str = _manifest_default("quality")
     face_point: tuple[float, float] | None = None
     transcript: str | None = None
     actor: str | None = None
-    device: str = "auto"
-    language: str = "en"
+    device: str = _manifest_default("device")
+    language: str = _manifest_default("language")
     """espeak-ng language code of the line (`en`, `es`, `de`, …): how a transcript is phonemised,
     and whether recognition without one may use English words or only a language-independent phone loop."""
     extra: Mapping[str, Any] = field(default_factory=dict)

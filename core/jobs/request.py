@@ -69,7 +69,7 @@ class SyncRequest:
     transcript: str | None = None
     language: str = field(default_factory=_shipped_default("language"))
     engine: str | None = None
-    """None: the default engine (`mytalk.core.engines.DEFAULT_ENGINE`)."""
+    """None: the default engine (`mytalk.core.engines.default_engine`, the manifest's)."""
     codec: str | None = None
     """None: picked by the output's extension (a commit uses the manifest's default codec)."""
     handles: int = field(default_factory=_shipped_default("handles"))

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from mytalk.core import __version__
-from mytalk.core.engines import DEFAULT_ENGINE, create_engine
+from mytalk.core.engines import create_engine, default_engine
 from mytalk.core.engines.base import EngineJob, FrameRecord, rejected_detections
 from mytalk.core.errors import OutputError, describe_os_error
 from mytalk.core.hashing import FileIdentity, file_sha256
@@ -149,7 +149,7 @@ def run_sync(
     check_output_path(request.output, inputs)
     if request.report is not None:
         check_output_path(request.report, inputs + [request.output])
-    engine = create_engine(request.engine or DEFAULT_ENGINE)
+    engine = create_engine(request.engine or default_engine())
 
     with timer.stage("audio"):
         line = _line_audio(resolved)

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
 from mytalk.core import __version__
-from mytalk.core.engines import DEFAULT_ENGINE, available_engines
+from mytalk.core.engines import available_engines, default_engine
 from mytalk.core.errors import JobCancelledError, MyTalkError, environment_error
 from mytalk.core.interrupts import Interrupted, stop_on_signals
 from mytalk.core.jobs import commands
@@ -94,7 +94,7 @@ class RuntimeServer:
 
     def hello(self, request_id: str | None = None) -> None:
         engines = available_engines()
-        default = DEFAULT_ENGINE if DEFAULT_ENGINE in engines else None
+        default = default_engine() if default_engine() in engines else None
         self.emit(protocol.hello_event(request_id, mytalk_version=__version__, engines=engines,
                                        default_engine=default, pid=os.getpid()))
 
