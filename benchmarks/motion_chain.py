@@ -76,7 +76,7 @@ def amplitude(this: np.ndarray, nxt: np.ndarray) -> float | None:
 
 
 def driver_stages(path: Path, line_path: Path, start: int, stop: int, fps: Fraction) -> dict[str, np.ndarray]:
-    """The phonetic driver's stage apertures, planned with the engine's own inputs (`ClassicEngine._drive_phonetic`)."""
+    """The phonetic driver's stage apertures, planned with the engine's own inputs (`ClassicMotion._drive_phonetic`)."""
     from mytalk.core.audio.activity import envelope
     from mytalk.core.audio.phone_timing import PhoneTimer
     from mytalk.core.engines.base import ReferenceRange
