@@ -21,11 +21,14 @@ def test_the_malloc_arena_limit_is_accepted_by_glibc() -> None:
     assert limit_malloc_arenas() is True
 
 
-def test_known_mediapipe_chatter_is_recognised_and_errors_are_not() -> None:
+def test_known_native_chatter_is_recognised_and_errors_are_not() -> None:
     assert is_chatter(CHATTER.encode())
     assert is_chatter(b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n")
     assert is_chatter(b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n")
     assert not is_chatter(b"E0000 00:00:1795274122.946045   17404 calculator_graph.cc:887] INTERNAL: failed\n")
+    assert is_chatter(b'ERROR: "state_align_search.c", line 236: Alignment failed in frame 49\n')
+    assert is_chatter(b'ERROR: "fsg_search.c", line 944: Final result does not match the grammar in frame 199\n')
+    assert not is_chatter(b'ERROR: "acmod.c", line 83: Folder does not contain acoustic model definition\n')
     assert not is_chatter(b"mytalk: error: video not found: x.mp4\n")
     assert not is_chatter(b"Segmentation fault\n")
 
