@@ -325,8 +325,8 @@ class StagedEngine:
             return record, None
         landmarks = tracked.landmarks[i]
         take = None
-        takes = plan.take_frames()
-        if takes[i] >= 0:
+        takes = plan.takes  # not take_frames(): that builds a whole-range array, and this runs per frame
+        if takes is not None and takes[i] >= 0:
             index = int(takes[i])
             frame = source if index == source.index else held.get(index)
             obs = tracked.observation(index)
