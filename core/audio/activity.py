@@ -22,8 +22,6 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 
 import numpy as np
-from scipy.ndimage import percentile_filter, uniform_filter1d
-from scipy.signal import butter, sosfiltfilt
 
 from mytalk.core.audio.features import resample_to_frames
 from mytalk.core.media.audio import AudioTrack
@@ -79,6 +77,10 @@ def _bandpass(samples: np.ndarray, rate: int, band: tuple[float, float]) -> np.n
     high = min(band[1], 0.45 * rate)
     if x.size <= 64 or high <= band[0]:
         return x
+    # Imported here, not at the top: scipy.signal costs 0.6 s to import (it pulls scipy.stats), a
+    # third of a one-frame job, and only a job that analyses a line needs it.
+    from scipy.signal import butter, sosfiltfilt
+
     sos = butter(4, (band[0], high), btype="bandpass", fs=rate, output="sos")
     return sosfiltfilt(sos, x)
 
@@ -138,6 +140,8 @@ def _running_floor(level: np.ndarray, window: int) -> np.ndarray:
     """
     if level.size == 0:
         return level
+    from scipy.ndimage import percentile_filter, uniform_filter1d  # lazily, see `_bandpass`
+
     floor = percentile_filter(level, 10, size=min(window, level.size), mode="reflect")
     return uniform_filter1d(floor, max(1, window // 4), mode="reflect")
 

@@ -28,10 +28,10 @@ from math import gcd
 from typing import Any
 
 import numpy as np
-from scipy.signal import resample_poly
 
 from mytalk.core.audio.activity import find_pauses
 from mytalk.core.media.audio import AudioTrack
+from mytalk.core.media.resample import resample_poly
 from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled, never_cancelled, no_progress
 
 ALIGN_RATE = 16000
@@ -114,7 +114,7 @@ def _fill_digital_silence(pcm: np.ndarray) -> np.ndarray:
 def _to_pcm16(track: AudioTrack) -> bytes:
     """Mono 16 kHz signed 16-bit little-endian PCM, as pocketsphinx's process_raw expects.
 
-    Resampling is zero-phase (`resample_poly`: no time shift). Digital silence is kept as it is:
+    Resampling is zero-phase (`media.resample.resample_poly`: no time shift). Digital silence is kept as it is:
     the aligner fills it only when it has to (`fill_digital_silence`).
     """
     mono = track.mono().samples[0].astype(np.float64)

@@ -20,6 +20,7 @@ import numpy as np
 
 from mytalk.core.errors import AudioError, MediaFormatError, UsageError
 from mytalk.core.media.probe import open_input
+from mytalk.core.media.resample import resample_poly
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,13 +76,10 @@ class AudioTrack:
 def resample_samples(samples: np.ndarray, native_rate: int, rate: int) -> np.ndarray:
     """(channels, n) float32 samples from `native_rate` to `rate` Hz by polyphase filtering.
 
-    `resample_poly` is zero-phase: no delay is added, so a line placed on frame 0 stays there.
+    The resampler is zero-phase (`media.resample`): no delay is added, so a line placed on frame 0 stays there.
     """
     divisor = gcd(native_rate, rate)
-    # scipy.signal costs ~0.8 s to import; load it only when a rate actually changes.
-    from scipy.signal import resample_poly
-
-    return np.asarray(resample_poly(samples, rate // divisor, native_rate // divisor, axis=-1), np.float32)
+    return np.asarray(resample_poly(samples, rate // divisor, native_rate // divisor), np.float32)
 
 
 def _to_float_planar(frame: av.AudioFrame) -> np.ndarray:

@@ -239,14 +239,14 @@ class ClassicMotion:
         The phone track and the decision go into the report either way.
         """
         from mytalk.core.audio.activity import envelope
-        from mytalk.core.audio.phone_timing import PhoneTimer
+        from mytalk.core.audio.phone_cache import cached_phone_track
         from mytalk.core.engines.classic.phonetic_driver import SIL, phone_coverage
 
         job, profile, n = inputs.job, inputs.profile, inputs.num_frames
         language = job.settings.language or "en"
-        track = PhoneTimer().track(job.line, transcript=job.settings.transcript, language=language,
-                                   progress=progress, is_cancelled=is_cancelled)
-        report["phones"] = {**track.to_dict(), "lag_frames": profile.phonetic.lead}
+        track, from_cache = cached_phone_track(job.line, transcript=job.settings.transcript, language=language,
+                                               progress=progress, is_cancelled=is_cancelled)
+        report["phones"] = {**track.to_dict(), "lag_frames": profile.phonetic.lead, "from_cache": from_cache}
         voiced = prob > 0.5
         cover = phone_coverage(track.phones, job.fps, n)
         explained = float((cover[voiced, SIL] < 0.5).mean()) if voiced.any() else 0.0
