@@ -14,8 +14,8 @@ One table, every figure measured in this one run:
 Each row gives the tool's wall time (the console script, a subprocess: start-up, imports, probe,
 tracking, planning, render, encode, hash), its frames per second, the floor (a plain PyAV seek,
 decode and encode of the same range with the same encoder and options, `bench_io.plain_transcode`)
-and their ratio, and the tool's peak resident memory. Tool runs are warm (the tracking cache filled
-by a first run) unless the row says cold; with `--repeat 2` tool and floor alternate and the best
+and their ratio, and the tool's peak resident memory. Tool runs are warm (the tracking, profile and
+phone caches filled by a first run) unless the row says cold; with `--repeat 2` tool and floor alternate and the best
 of each is kept (a shared 2-core machine).
 
 Every job uses the same reference range (the clip's first 4 s) so only the range differs between
