@@ -78,9 +78,9 @@ def make_source(clip: Path, target: Path, frames: int, size: tuple[int, int] | N
     with av.open(str(target), "w") as out:
         stream = out.add_stream("libx264", rate=rate, options={"crf": "16", "preset": "veryfast", "g": "25"})
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        # Back and forth, so the loop has no jump cut at its seam (a cut would start a new shot).
+        period = max(1, 2 * len(planes) - 2)
         for index in range(frames):
-            # Back and forth, so the loop has no jump cut at its seam (a cut would start a new shot).
-            period = 2 * len(planes) - 2
             k = index % period
             plane = planes[k if k < len(planes) else period - k]
             frame = av.VideoFrame.from_ndarray(plane, format="yuv420p")

@@ -77,8 +77,8 @@ def _bandpass(samples: np.ndarray, rate: int, band: tuple[float, float]) -> np.n
     high = min(band[1], 0.45 * rate)
     if x.size <= 64 or high <= band[0]:
         return x
-    # Imported here, not at the top: scipy.signal costs 0.6 s to import (it pulls scipy.stats), a
-    # third of a one-frame job, and only a job that analyses a line needs it.
+    # Imported here, not at the top: scipy.signal costs 0.6 s to import (it pulls scipy.stats), and
+    # importing `core.audio` (the request's language check does) must not pay it; only voice activity does.
     from scipy.signal import butter, sosfiltfilt
 
     sos = butter(4, (band[0], high), btype="bandpass", fs=rate, output="sos")

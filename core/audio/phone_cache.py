@@ -1,8 +1,8 @@
 """On-disk cache of a line's phone timing, so previewing the same line again skips pocketsphinx.
 
 An editor previews a replacement line many times (a nudge of the in point, another mask mode, a
-different openness), and timing its phones is the largest fixed cost of a short job: about 0.9 s
-of a 2.5 s one-second preview. The phones depend only on the line's samples as the job places them,
+different openness), and timing its phones is the largest fixed cost of a short job: about 1 s
+of the 4 s that a one-second range of a 512 px clip took. The phones depend only on the line's samples as the job places them,
 the transcript and the language, so an entry is keyed by exactly those (a hash of the samples, not
 the file's name: a re-exported line with the same name must miss) and by `PHONE_CACHE_VERSION`.
 
@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from mytalk.core.atomic import AtomicFile
-from mytalk.core.audio.phone_timing import PhoneTimer, PhoneTrack
+from mytalk.core.audio.phone_timing import PhoneTrack, phone_track
 from mytalk.core.audio.phonemes import Phone
 from mytalk.core.media.audio import AudioTrack
 from mytalk.core.progress import CancelFn, ProgressFn, never_cancelled, no_progress
@@ -58,17 +58,15 @@ def cached_phone_track(
     progress: ProgressFn = no_progress,
     is_cancelled: CancelFn = never_cancelled,
     folder: Path | None = None,
-    timer: PhoneTimer | None = None,
 ) -> tuple[PhoneTrack, bool]:
-    """(the line's phone track, whether it came from the cache); see `PhoneTimer.track`."""
+    """(the line's phone track, whether it came from the cache); see `phone_timing.phone_track`."""
     root = folder if folder is not None else user_dirs().cache / "phones"
     path = root / f"{line_key(line, transcript, language)[:40]}.json"
     try:
         return _from_dict(json.loads(path.read_text(encoding="utf-8"))), True
     except (OSError, ValueError, KeyError, TypeError, IndexError):
         pass
-    track = (timer or PhoneTimer()).track(line, transcript=transcript, language=language, progress=progress,
-                                          is_cancelled=is_cancelled)
+    track = phone_track(line, transcript=transcript, language=language, progress=progress, is_cancelled=is_cancelled)
     try:
         UserDirs.ensure(root)
         with AtomicFile(path) as temp:
