@@ -35,6 +35,12 @@ class UserDirs:
     def tracking_cache(self) -> Path:
         return self.cache / "tracking"
 
+    @property
+    def scratch(self) -> Path:
+        """A job's nameless scratch files (`frame_arrays.ScratchFrames`): on the cache's disk, not in a
+        /tmp that may be memory."""
+        return self.cache / "scratch"
+
     @staticmethod
     def ensure(path: Path) -> Path:
         path.mkdir(parents=True, exist_ok=True)

@@ -156,9 +156,8 @@ class Shot:
         """The range as tracking hands it over: every frame, the range's `FACELESS` frames lost."""
         found = np.ones(SHOT_FRAMES, bool)
         found[[START + i for i in FACELESS]] = False
-        observations = {i: _observation(i, self.landmarks[i], bool(found[i])) for i in range(SHOT_FRAMES)}
-        lm = np.stack([observations[i].landmarks for i in range(START, STOP)])
-        return TrackedRange(START, STOP, observations, lm, found[START:STOP], TrackerSettings())
+        observations = [_observation(i, self.landmarks[i], bool(found[i])) for i in range(SHOT_FRAMES)]
+        return TrackedRange.from_observations(START, STOP, observations, TrackerSettings())
 
     def sources(self) -> list[SourceFrame]:
         return [SourceFrame(i, to_video_frame(p, i), START <= i < STOP) for i, p in enumerate(self.pictures)]
@@ -536,8 +535,9 @@ def test_speech_plan_opens_the_mouth_where_the_line_is_loud_and_rests_it_in_sile
     n = STOP - START
     assert plan.driver == "speech" and plan.num_frames == n and plan.phones == ()
     assert np.array_equal(plan.valid, tracked.found)
-    assert np.isnan(plan.aperture[~plan.valid]).all() and np.isnan(plan.points[~plan.valid]).all()
-    assert np.isfinite(plan.points[plan.valid]).all()
+    points = plan.points.read(0, n)
+    assert np.isnan(plan.aperture[~plan.valid]).all() and np.isnan(points[~plan.valid]).all()
+    assert np.isfinite(points[plan.valid]).all()
     assert (plan.take_frames() == -1).all()
     ap = plan.aperture
     speaking = plan.valid & (loud > 0.5)
@@ -636,7 +636,7 @@ def test_engine_renders_every_frame_in_order_and_passes_faceless_frames_through(
             # The shot's mouth was shut here (its own take spoke earlier); the line opens it.
             assert shot.own_opening[source.index] < 0.02
             assert _teeth_pixels(source.frame, shot.landmarks[source.index]) == 0
-            assert _teeth_pixels(out.frame, plan.mesh(i, tracked.landmarks[i])) >= 15, source.index
+            assert _teeth_pixels(out.frame, plan.mesh(i, tracked.landmarks(i, i + 1)[0])) >= 15, source.index
             opened += 1
         if plan.aperture[i] < 0.01 and shot.own_opening[source.index] > 0.1:
             # The shot's own take spoke here, the line is silent: the painted mouth is shut, no teeth left.
@@ -648,3 +648,46 @@ def test_engine_renders_every_frame_in_order_and_passes_faceless_frames_through(
     assert report["frames_without_face"] == len(FACELESS)
     assert report["retrieval"]["frames_painted"] >= opened
 
+
+
+@pytest.mark.parametrize("driver", ["speech", "guide"])
+@pytest.mark.parametrize("window", [5, 16])
+def test_windowed_plan_and_retrieval_equal_the_whole_range_exactly(shot: Shot, stored_actor: str, driver: str,
+                                                                   window: int,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plan and the retrieval are made a window at a time so that a long range's memory stays flat.
+    Windows of 5 and 16 frames (the range's faceless frames fall inside and across them) give exactly
+    what one window over the whole range gives: the smoothing, the mask hold, the guide's pose blend and
+    its re-timing read across window edges."""
+    from mytalk.core.engines.classic import appearance_stage, motion_stage
+    from mytalk.core.engines.classic.appearance_stage import RetrievalAppearance
+
+    guide = shot.guide()
+    if driver == "guide":
+        job = EngineJob(shot.info, START, STOP, HANDLES, guide, guide, "clip", (),
+                        EngineSettings(motion_driver="guide", actor=stored_actor))
+    else:
+        job = speech_job(shot, stored_actor)
+    tracked = shot.tracked()
+
+    def planned(size: int) -> tuple[MotionPlan, RetrievalAppearance]:
+        monkeypatch.setattr(motion_stage, "PLAN_WINDOW", size)
+        monkeypatch.setattr(appearance_stage, "WINDOW", size)
+        plan, _ = _plan(job, tracked)
+        appearance = RetrievalAppearance()
+        appearance.prepare(job, tracked, plan, JobResources(), no_progress, never_cancelled)
+        return plan, appearance
+
+    whole, whole_app = planned(10_000)
+    parts, parts_app = planned(window)
+    assert whole.driver == parts.driver == driver
+    n = STOP - START
+    assert (~whole.valid).any() and whole.valid.any()
+    np.testing.assert_array_equal(parts.points.read(0, n), whole.points.read(0, n))
+    for name in ("valid", "lower_face", "aperture", "takes"):
+        np.testing.assert_array_equal(getattr(parts, name), getattr(whole, name), err_msg=name)
+    assert parts_app._selection is not None and whole_app._selection is not None
+    np.testing.assert_array_equal(parts_app._selection.choice, whole_app._selection.choice)
+    np.testing.assert_array_equal(parts_app._mouth_weight, whole_app._mouth_weight)
+    np.testing.assert_array_equal(parts_app._template, whole_app._template)
+    assert parts_app.report() == whole_app.report()

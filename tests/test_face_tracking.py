@@ -20,7 +20,7 @@ from mytalk.core.face import (
     track_video,
     tracking_summary,
 )
-from mytalk.core.face.cache import cache_path
+from mytalk.core.face.cache import cache_path, landmarks_path
 from mytalk.core.face.canonical import iod_outer_corners
 from mytalk.core.face.regions import LOWER_LIP_MID, NUM_LANDMARKS, RIGHT_EYE_OUTER
 from mytalk.core.hashing import file_sha256
@@ -327,6 +327,33 @@ def test_corrupt_cache_entries_are_ignored_and_rewritten() -> None:
     observations = track_video(path, 0, 5)
     assert len(observations) == 5 and all(o.found for o in observations)
     with np.load(entry, allow_pickle=False) as data:  # rewritten as a valid entry
-        assert data["landmarks"].shape == (5, NUM_LANDMARKS, 3)
+        assert data["index"].shape == (5,)
+    assert np.load(landmarks_path(entry), allow_pickle=False).shape == (5, NUM_LANDMARKS, 3)
     assert track_video(path, 0, 5, is_cancelled=_always_cancelled)[0].index == 0
     assert os.access(entry, os.R_OK)
+
+
+@pytest.mark.media
+def test_a_tracked_range_reads_its_meshes_from_the_cache_file_as_tracked() -> None:
+    """A job's range keeps its meshes in the tracking cache's file and reads them by windows: what it
+    reads is what the tracker produced, and the report records are the observations'."""
+    from mytalk.core.engines.tracking import TrackedRange
+    from mytalk.core.face.cache import CachedTrack
+    from mytalk.core.face.tracker import track_video_entry
+
+    path = media_path("video", "voxceleb2_00104_man_tv_224.mp4")
+    observations = track_video(path, 10, 40)
+    entry = track_video_entry(path, 10, 40)
+    assert isinstance(entry, CachedTrack)
+    from_file = TrackedRange.from_entry(14, 36, entry, TrackerSettings())
+    in_memory = TrackedRange.from_observations(14, 36, observations, TrackerSettings())
+    for tracked in (from_file, in_memory):
+        np.testing.assert_array_equal(tracked.landmarks(0, 22), np.stack([o.landmarks for o in observations[4:26]]))
+        np.testing.assert_array_equal(tracked.points(np.array([13, 14])),
+                                      np.stack([o.landmarks[[13, 14]] for o in observations[4:26]]))
+        np.testing.assert_array_equal(tracked.found, [o.found for o in observations[4:26]])
+        np.testing.assert_array_equal(tracked.mesh_at(10), observations[0].landmarks)
+        assert tracked.mesh_at(9) is None and tracked.mesh_at(40) is None
+        for o in observations[4:26]:
+            record = tracked.record(o.index)
+            assert (record.face_found, record.confidence, record.warnings) == (o.found, o.confidence, o.warnings)

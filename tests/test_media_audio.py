@@ -202,3 +202,54 @@ def test_a_clips_own_sound_is_cut_on_the_pictures_clock(fps: Fraction) -> None:
     joined = np.concatenate([first, second])
     assert abs(joined.size - whole.size) <= 1
     assert np.abs(joined[: min(joined.size, whole.size)] - whole[: joined.size]).max() <= (0 if fps == 25 else 1)
+
+
+def _stereo_wav(path: Path, rate: int, seconds: float) -> Path:
+    import wave
+
+    n = int(rate * seconds)
+    t = np.arange(n) / rate
+    left = 0.4 * np.sin(2 * np.pi * 220 * t) * np.sin(2 * np.pi * 0.7 * t)
+    right = 0.3 * np.random.default_rng(5).normal(size=n).clip(-1, 1)
+    pcm = (np.stack([left, right], axis=1) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(2)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(pcm.tobytes())
+    return path
+
+
+PLACEMENTS = [(1, Fraction(0)), (25, Fraction(1, 3)), (7, Fraction(-1, 5)), (40, Fraction(2)),
+              (500, Fraction(0)), (10, Fraction(1000))]
+
+
+@pytest.mark.parametrize(("native", "rate", "channels"), [(44_100, 48_000, None), (44_100, 16_000, 1),
+                                                          (48_000, 48_000, 2), (22_050, 48_000, 1)])
+def test_a_placed_line_is_decoded_bit_for_bit_without_holding_the_file(tmp_path: Path, native: int, rate: int,
+                                                                       channels: int | None) -> None:
+    """A job keeps only the placed part of its line (a slice of a long stem, say), and gets exactly the
+    samples that decoding the whole file and placing it gives: inside, across both ends, and past the end."""
+    from mytalk.core.media.audio import decode_placed
+
+    path = _stereo_wav(tmp_path / "line.wav", native, 3.0)
+    whole = decode_audio(path, rate, channels=channels)
+    for frames, offset in PLACEMENTS:
+        expected = place_line(whole, num_frames=frames, fps=Fraction(25), line_offset_s=offset)
+        got = decode_placed(path, rate, num_frames=frames, fps=Fraction(25), line_offset_s=offset, channels=channels)
+        assert got.rate == expected.rate and got.samples.shape == expected.samples.shape, (frames, offset)
+        np.testing.assert_array_equal(got.samples, expected.samples, err_msg=f"{frames} frames at {offset} s")
+
+
+@pytest.mark.media
+@pytest.mark.parametrize(("kind", "name", "rate"), [("audio", "jfk_inaugural_en_16k.wav", 48_000),
+                                                    ("video", "hdtf_wda_katiehill_512.mp4", 16_000)])
+def test_a_placed_line_from_shared_media_is_bit_for_bit_the_whole_decode(kind: str, name: str, rate: int) -> None:
+    from mytalk.core.media.audio import decode_placed
+
+    path = media_path(kind, name)
+    whole = decode_audio(path, rate, channels=1)
+    for frames, offset in PLACEMENTS:
+        expected = place_line(whole, num_frames=frames, fps=Fraction(25), line_offset_s=offset)
+        got = decode_placed(path, rate, num_frames=frames, fps=Fraction(25), line_offset_s=offset, channels=1)
+        np.testing.assert_array_equal(got.samples, expected.samples, err_msg=f"{frames} frames at {offset} s")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy.signal import resample_poly as scipy_resample_poly
 
-from mytalk.core.media.resample import resample_poly
+from mytalk.core.media.resample import resample_poly, resample_poly_1d
 
 
 @pytest.mark.parametrize(
@@ -40,3 +40,15 @@ def test_equal_rates_copy() -> None:
     out = resample_poly(signal, 4, 4)
     assert out is not signal
     np.testing.assert_array_equal(out, signal)
+
+
+@pytest.mark.parametrize(("up", "down"), [(3, 1), (1, 3), (160, 147), (147, 160)])
+def test_blocks_give_exactly_the_whole_signal_at_once(up: int, down: int) -> None:
+    """A long line is resampled a block at a time: every block size gives the same samples, bit for bit,
+    and float32 output is the float64 result rounded once."""
+    x = np.random.default_rng(7).normal(size=9_001)
+    whole = resample_poly_1d(x, up, down, block=10**9)
+    for block in (1, 97, 4096):
+        np.testing.assert_array_equal(resample_poly_1d(x, up, down, block=block), whole)
+    np.testing.assert_array_equal(resample_poly_1d(x.astype(np.float32), up, down, np.float32, block=97),
+                                  resample_poly_1d(x.astype(np.float32), up, down, block=10**9).astype(np.float32))

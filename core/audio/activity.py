@@ -23,6 +23,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from mytalk.core.audio.bandpass import butter4_bandpass
 from mytalk.core.audio.features import resample_to_frames
 from mytalk.core.media.audio import AudioTrack
 
@@ -77,12 +78,9 @@ def _bandpass(samples: np.ndarray, rate: int, band: tuple[float, float]) -> np.n
     high = min(band[1], 0.45 * rate)
     if x.size <= 64 or high <= band[0]:
         return x
-    # Imported here, not at the top: scipy.signal costs 0.6 s to import (it pulls scipy.stats), and
-    # importing `core.audio` (the request's language check does) must not pay it; only voice activity does.
-    from scipy.signal import butter, sosfiltfilt
-
-    sos = butter(4, (band[0], high), btype="bandpass", fs=rate, output="sos")
-    return sosfiltfilt(sos, x)
+    # Not scipy.signal directly: it costs 0.6 s to import (it pulls scipy.stats), most of a short
+    # job; `butter4_bandpass` gives scipy's result bit for bit without it (see `core.audio.bandpass`).
+    return butter4_bandpass(x, rate, (band[0], high))
 
 
 def frame_bounds(rate: int, fps: Fraction, num_frames: int) -> np.ndarray:
@@ -96,11 +94,20 @@ def frame_rms(samples: np.ndarray, rate: int, fps: Fraction, num_frames: int) ->
     """RMS of each video frame's own samples: (num_frames,) float64; 0 past the end of the audio."""
     bounds = frame_bounds(rate, fps, num_frames)
     x = np.asarray(samples, np.float64)
-    padded = np.zeros(max(int(bounds[-1]), x.size) + 1)
-    padded[: x.size] = x
-    energy = np.concatenate([[0.0], np.cumsum(padded**2)])
+    energy = _cumulative_energy(x, 0, max(int(bounds[-1]), x.size) + 1)
     counts = np.maximum(bounds[1:] - bounds[:-1], 1)
     return np.sqrt(np.maximum(energy[bounds[1:]] - energy[bounds[:-1]], 0.0) / counts)
+
+
+def _cumulative_energy(x: np.ndarray, offset: int, length: int) -> np.ndarray:
+    """(length + 1,) running sum of squares of `x` placed at `offset` in `length` zeros, from 0.
+
+    Built in one array (not padded, squared, summed and prefixed, four copies of a long line), with
+    the same additions in the same order, so the sums are bit for bit the same."""
+    energy = np.zeros(length + 1)
+    np.square(x, out=energy[1 + offset : 1 + offset + x.size])
+    np.cumsum(energy[1:], out=energy[1:])
+    return energy
 
 
 def envelope(track: AudioTrack, fps: Fraction, num_frames: int) -> np.ndarray:
@@ -124,9 +131,7 @@ def band_level_db(track: AudioTrack, band: tuple[float, float] = VAD_BAND_HZ) ->
     hop = max(1, int(round(LEVEL_HOP_S * rate)))
     win = max(hop, int(round(LEVEL_WIN_S * rate)))
     count = x.size // hop + 1
-    padded = np.zeros(count * hop + win)
-    padded[win // 2 : win // 2 + x.size] = x
-    energy = np.concatenate([[0.0], np.cumsum(padded**2)])
+    energy = _cumulative_energy(x, win // 2, count * hop + win)
     starts = np.arange(count) * hop
     ms = (energy[starts + win] - energy[starts]) / win
     return 10 * np.log10(np.maximum(ms, 1e-12))

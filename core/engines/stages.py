@@ -35,6 +35,7 @@ from mytalk.core.composite.compositor import Compositor
 from mytalk.core.composite.masks import Mask
 from mytalk.core.engines.base import EngineJob, FrameRecord, RenderedFrame
 from mytalk.core.engines.tracking import NO_FACE, TrackedRange
+from mytalk.core.frame_arrays import FrameArray, FrameSource, read_row
 from mytalk.core.media.reader import SourceFrame
 from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled
 
@@ -48,8 +49,10 @@ hides most of the painting behind the encoder."""
 class MotionPlan:
     """Where the mouth goes in every range frame, in frame pixels.
 
-    points: (T, K, 2) float64 planned positions of the mesh points `point_index` (K,), NaN where there
-        is no plan; every other point of the 478-point mesh stays where it was tracked.
+    points: per range frame, (K, 2) float64 planned positions of the mesh points `point_index` (K,),
+        NaN where there is no plan; every other point of the 478-point mesh stays where it was tracked.
+        A `FrameSource` (an (T, K, 2) array is wrapped): the classic plan keeps a long range's points
+        in a scratch file, read back a frame or a window at a time.
     valid: (T,) bool, the frame has a plan (and a face): the others pass through untouched.
     lower_face: (T,) bool, the frame's mask takes in the jaw and chin (else the mouth only).
     aperture: (T,) the planned inner-lip gap ÷ inter-ocular distance (NaN: no plan), for the report.
@@ -58,7 +61,7 @@ class MotionPlan:
     driver: which driver made the plan; report: its decisions and figures for the job report.
     """
 
-    points: np.ndarray
+    points: FrameSource
     point_index: np.ndarray
     valid: np.ndarray
     lower_face: np.ndarray
@@ -68,6 +71,10 @@ class MotionPlan:
     phones: tuple[str, ...] = ()
     visemes: tuple[str, ...] = ()
     takes: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.points, np.ndarray):
+            object.__setattr__(self, "points", FrameArray(self.points))
 
     @property
     def num_frames(self) -> int:
@@ -79,18 +86,20 @@ class MotionPlan:
     def mesh(self, i: int, landmarks: np.ndarray) -> np.ndarray:
         """(478, 2) float64 target mesh of range frame `i`: the tracked `landmarks` with the plan's points moved."""
         out = np.asarray(landmarks, np.float64)[:, :2].copy()
-        out[self.point_index] = self.points[i]
+        out[self.point_index] = read_row(self.points, i)
         return out
 
-    def points_of(self, index: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-        """(T, len(index), 2) planned positions of the mesh points `index` for every range frame,
-        the tracked position where the plan leaves a point alone. landmarks: (T, 478, 2|3) tracked."""
+    def points_of(self, index: np.ndarray, landmarks: np.ndarray, begin: int = 0) -> np.ndarray:
+        """(k, len(index), 2) planned positions of the mesh points `index` for range frames
+        [begin, begin + k), the tracked position where the plan leaves a point alone.
+        landmarks: (k, 478, 2|3) tracked meshes of those frames."""
         out = np.asarray(landmarks, np.float64)[:, index, :2].copy()
+        planned = self.points.read(begin, begin + out.shape[0])
         where = {int(p): k for k, p in enumerate(self.point_index)}
         for j, p in enumerate(index):
             k = where.get(int(p))
             if k is not None:
-                out[:, j] = self.points[:, k]
+                out[:, j] = planned[:, k]
         return out
 
 
@@ -323,15 +332,15 @@ class StagedEngine:
             record.face_found = False
             record.warnings.append(NO_FACE)
             return record, None
-        landmarks = tracked.landmarks[i]
+        landmarks = tracked.landmarks(i, i + 1)[0]
         take = None
         takes = plan.takes  # not take_frames(): that builds a whole-range array, and this runs per frame
         if takes is not None and takes[i] >= 0:
             index = int(takes[i])
             frame = source if index == source.index else held.get(index)
-            obs = tracked.observation(index)
-            if frame is not None and obs is not None and obs.found:
-                take = (frame.frame, obs.landmarks)
+            mesh = tracked.mesh_at(index)
+            if frame is not None and mesh is not None:
+                take = (frame.frame, mesh)
         row = PaintRow(i, source, landmarks, plan.mesh(i, landmarks), bool(plan.lower_face[i]), take)
         return record, row
 

@@ -9,14 +9,20 @@ the engine, so a frame's face record means the same whichever engine painted it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from mytalk.core.engines.base import EngineJob, FrameRecord
-from mytalk.core.face.tracker import FaceObservation, TrackerSettings, track_video
+from mytalk.core.face.regions import NUM_LANDMARKS
+from mytalk.core.face.tracker import FaceObservation, TrackerSettings, track_video_entry
+from mytalk.core.frame_arrays import READ_CHUNK, FrameArray, FrameSource, read_row
 from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled
+
+if TYPE_CHECKING:
+    from mytalk.core.face.cache import CachedTrack
 
 NO_FACE = "no usable face: frame passed through unchanged"
 """The warning of a range frame that an engine left untouched for want of the subject's face."""
@@ -26,36 +32,94 @@ NO_FACE = "no usable face: frame passed through unchanged"
 class TrackedRange:
     """The subject's face over a job's range [start, stop) and its handles.
 
-    observations: every tracked frame (handles included) by clip frame index.
-    landmarks: (T, 478, 3) float32 of the range frames only (zeros where not found).
-    found: (T,) bool, the subject's face was tracked in that range frame.
+    Per tracked frame (handles included; row r is clip frame `first + r`): `found_rows` (bool),
+    `confidence_rows`, and the frame's notes (tracker warnings, a rejected detection) by clip index.
+    The meshes (478, 3) float32 stay in `meshes`, a `FrameSource`: the tracking cache's file, read a
+    window at a time, so a ten-minute range costs the job a few bytes a frame, not kilobytes.
     settings: the tracker settings used (an actor profile learned on the fly tracks the same way).
     """
 
     start: int
     stop: int
-    observations: Mapping[int, FaceObservation]
-    landmarks: np.ndarray
-    found: np.ndarray
+    first: int
+    meshes: FrameSource
+    found_rows: np.ndarray
+    confidence_rows: np.ndarray
+    notes: Mapping[int, tuple[tuple[str, ...], str]]
     settings: TrackerSettings
+
+    @classmethod
+    def from_observations(cls, start: int, stop: int, observations: Iterable[FaceObservation],
+                          settings: TrackerSettings) -> TrackedRange:
+        """A range from observations in memory (consecutive clip frames covering [start, stop))."""
+        ordered = sorted(observations, key=lambda o: o.index)
+        first = ordered[0].index if ordered else start
+        meshes = np.zeros((len(ordered), NUM_LANDMARKS, 3), np.float32)
+        for k, o in enumerate(ordered):
+            meshes[k] = o.landmarks
+        return cls(start, stop, first, FrameArray(meshes),
+                   np.array([o.found for o in ordered], bool), np.array([o.confidence for o in ordered], np.float64),
+                   _notes([o.index for o in ordered], [o.warnings for o in ordered], [o.rejected for o in ordered]),
+                   settings)
+
+    @classmethod
+    def from_entry(cls, start: int, stop: int, entry: CachedTrack, settings: TrackerSettings) -> TrackedRange:
+        """A range whose meshes stay in the tracking cache's file."""
+        index = np.asarray(entry.index, np.int64)
+        first = int(index[0]) if index.size else start
+        if index.size and not np.array_equal(index, np.arange(first, first + index.size)):
+            raise ValueError("a tracking cache entry must hold consecutive frames")
+        return cls(start, stop, first, entry.landmarks, np.asarray(entry.found, bool),
+                   np.asarray(entry.confidence, np.float64),
+                   _notes(index.tolist(), entry.warnings, entry.rejected), settings)
 
     @property
     def num_frames(self) -> int:
         return self.stop - self.start
 
-    def observation(self, index: int) -> FaceObservation | None:
-        return self.observations.get(index)
+    @property
+    def found(self) -> np.ndarray:
+        """(T,) bool: the subject's face was tracked in that range frame."""
+        return self.found_rows[self.start - self.first : self.stop - self.first]
+
+    def landmarks(self, begin: int, end: int) -> np.ndarray:
+        """(end - begin, 478, 3) float32 meshes of range frames [begin, end) (zeros where not found)."""
+        return self.meshes.read(self.start - self.first + begin, self.start - self.first + end)
+
+    def points(self, index: np.ndarray, chunk: int = READ_CHUNK) -> np.ndarray:
+        """(T, len(index), 3) float32: the mesh points `index` over the whole range, read a window at a time."""
+        index = np.asarray(index, np.intp)
+        out = np.empty((self.num_frames, index.size, 3), np.float32)
+        for begin in range(0, self.num_frames, chunk):
+            end = min(self.num_frames, begin + chunk)
+            out[begin:end] = self.landmarks(begin, end)[:, index]
+        return out
+
+    def mesh_at(self, index: int) -> np.ndarray | None:
+        """The (478, 3) mesh of clip frame `index`, or None where it was not tracked or has no face."""
+        row = index - self.first
+        if not 0 <= row < self.found_rows.size or not self.found_rows[row]:
+            return None
+        return read_row(self.meshes, row)
 
     def record(self, index: int) -> FrameRecord:
         """The report record of range frame `index` as tracking sees it: found, confidence, the
         tracker's warnings and a rejected detection. An engine adds what it did to the frame."""
-        obs = self.observations.get(index)
-        record = FrameRecord(index, face_found=bool(obs is not None and obs.found),
-                             confidence=None if obs is None else float(obs.confidence))
-        if obs is not None:
-            record.warnings.extend(obs.warnings)
-            record.rejected_face = obs.rejected or None
+        row = index - self.first
+        if not 0 <= row < self.found_rows.size:
+            return FrameRecord(index, face_found=False, confidence=None)
+        record = FrameRecord(index, face_found=bool(self.found_rows[row]), confidence=float(self.confidence_rows[row]))
+        warnings, rejected = self.notes.get(index, ((), ""))
+        record.warnings.extend(warnings)
+        record.rejected_face = rejected or None
         return record
+
+
+def _notes(index: Sequence[int], warnings: Sequence[Sequence[str]],
+           rejected: Sequence[str]) -> dict[int, tuple[tuple[str, ...], str]]:
+    """The frames that have something to say, by clip index: most frames have nothing."""
+    return {int(i): (tuple(str(w) for w in warn), str(rej))
+            for i, warn, rej in zip(index, warnings, rejected, strict=True) if warn or rej}
 
 
 def track_range(job: EngineJob, progress: ProgressFn, is_cancelled: CancelFn) -> TrackedRange:
@@ -65,10 +129,8 @@ def track_range(job: EngineJob, progress: ProgressFn, is_cancelled: CancelFn) ->
     settings = TrackerSettings(face_point=job.settings.face_point)
     first = max(0, job.start - job.handles)
     last = min(video.frame_count, job.stop + job.handles)
-    observations = track_video(job.video.path, first, last, settings, progress=progress, is_cancelled=is_cancelled)
+    tracked = track_video_entry(job.video.path, first, last, settings, progress=progress, is_cancelled=is_cancelled)
     check_cancelled(is_cancelled, "preparation")
-    by_index = {o.index: o for o in observations}
-    range_obs = [by_index[i] for i in range(job.start, job.stop)]
-    landmarks = np.stack([o.landmarks for o in range_obs])
-    found = np.array([o.found for o in range_obs], bool)
-    return TrackedRange(job.start, job.stop, by_index, landmarks, found, settings)
+    if isinstance(tracked, list):
+        return TrackedRange.from_observations(job.start, job.stop, tracked, settings)
+    return TrackedRange.from_entry(job.start, job.stop, tracked, settings)

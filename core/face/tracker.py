@@ -32,7 +32,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -46,6 +46,9 @@ from mytalk.core.face.subject import BRIDGE_FRAMES as _BRIDGE_GAP
 from mytalk.core.face.subject import MIN_RUN_FRAMES, RejectedDetection, choose_subject
 from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled, never_cancelled, no_progress
 from mytalk.core.settings.grammar import parse_face_point as parse_face_point  # the one `--face X,Y` parser
+
+if TYPE_CHECKING:
+    from mytalk.core.face.cache import CachedTrack
 
 TRACKER_VERSION = "2"
 """Bumped whenever tracking output changes for the same input, so stale cache entries miss."""
@@ -673,7 +676,25 @@ def track_video(
         RangeError: an empty, reversed or negative range, or one starting past the end.
         JobCancelledError: `is_cancelled()` returned True; nothing is cached.
     """
-    from mytalk.core.face.cache import load_observations, save_observations
+    tracked = track_video_entry(path, start, stop, settings, progress=progress, is_cancelled=is_cancelled,
+                                use_cache=use_cache)
+    return tracked if isinstance(tracked, list) else tracked.observations()
+
+
+def track_video_entry(
+    path: str | Path,
+    start: int,
+    stop: int,
+    settings: TrackerSettings | None = None,
+    *,
+    progress: ProgressFn = no_progress,
+    is_cancelled: CancelFn = never_cancelled,
+    use_cache: bool = True,
+) -> CachedTrack | list[FaceObservation]:
+    """`track_video`, answering with the cache entry itself (meshes left on disk, read by windows) when
+    there is one: a long range's meshes are then never all in memory once tracked. Without the cache
+    (`use_cache=False`) the observations come back in memory."""
+    from mytalk.core.face.cache import load_track, save_observations
     from mytalk.core.hashing import file_sha256
     from mytalk.core.media.reader import FrameReader
 
@@ -684,9 +705,9 @@ def track_video(
             list(reader.frames(start, stop))
         digest = file_sha256(path) if use_cache else ""
         if use_cache:
-            cached = load_observations(digest, start, stop, settings)
+            cached = load_track(digest, start, stop, settings)
             if cached is not None:
-                progress(len(cached), len(cached), STAGE)
+                progress(cached.index.size, cached.index.size, STAGE)
                 return cached
         total = min(stop, reader.frame_count) - start
         with FaceTracker(settings) as tracker:
@@ -694,6 +715,8 @@ def track_video(
             observations = tracker.track(
                 frames, total=total, fps=float(reader.video.fps), progress=progress, is_cancelled=is_cancelled
             )
-    if use_cache:
-        save_observations(observations, digest, start, stop, settings)
-    return observations
+    if not use_cache:
+        return observations
+    save_observations(observations, digest, start, stop, settings)
+    written = load_track(digest, start, stop, settings)
+    return observations if written is None else written

@@ -33,7 +33,8 @@ from mytalk.core.errors import OutputError, describe_os_error
 from mytalk.core.hashing import FileIdentity, file_sha256
 from mytalk.core.jobs.request import ResolvedRequest, SyncRequest, resolve_request
 from mytalk.core.jobs.staging import StagedOutputs
-from mytalk.core.media.audio import AudioTrack, decode_audio, place_line
+from mytalk.core.media.audio import AudioTrack, decode_placed
+from mytalk.core.media.prefetch import prefetched
 from mytalk.core.media.reader import FrameReader
 from mytalk.core.media.writer import VideoWriter, check_codec_container, check_output_path, default_codec_for
 from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled, never_cancelled, no_progress
@@ -80,8 +81,8 @@ class SyncResult:
 def _line_audio(resolved: ResolvedRequest) -> AudioTrack:
     """The replacement line, trimmed or padded to exactly the range's length at the output rate."""
     request = resolved.request
-    line = decode_audio(request.audio, OUTPUT_AUDIO_RATE, channels=None)
-    return place_line(line, num_frames=resolved.stop - resolved.start, fps=resolved.fps, line_offset_s=resolved.line_offset_s)
+    return decode_placed(request.audio, OUTPUT_AUDIO_RATE, num_frames=resolved.stop - resolved.start,
+                         fps=resolved.fps, line_offset_s=resolved.line_offset_s, channels=None)
 
 
 def _line_warnings(resolved: ResolvedRequest, line: AudioTrack) -> list[str]:
@@ -98,9 +99,9 @@ def _guide_audio(resolved: ResolvedRequest) -> AudioTrack | None:
     """The clip's own audio over the range, or None with `--guide none` or when it has none."""
     if resolved.request.guide == "none" or not resolved.info.audio:
         return None
-    own = decode_audio(resolved.request.video, ANALYSIS_AUDIO_RATE, channels=1)
     offset = Fraction(resolved.start) / resolved.fps
-    return place_line(own, num_frames=resolved.stop - resolved.start, fps=resolved.fps, line_offset_s=offset)
+    return decode_placed(resolved.request.video, ANALYSIS_AUDIO_RATE, num_frames=resolved.stop - resolved.start,
+                         fps=resolved.fps, line_offset_s=offset, channels=1)
 
 
 def _write_report(temp: Path, target: Path, data: dict[str, Any]) -> None:
@@ -189,15 +190,20 @@ def run_sync(
         )
         try:
             with timer.stage("render"), FrameReader(request.video, resolved.info) as reader:
-                frames = reader.frames(resolved.start, resolved.stop, request.handles)
-                for done, rendered in enumerate(engine.render(frames, progress, is_cancelled), start=1):
-                    check_cancelled(is_cancelled, f"rendering frame {rendered.index}")
-                    if rendered.in_range:
-                        writer.write(rendered.frame)
-                        records.append(rendered.record)
-                        if on_frame is not None:
-                            on_frame(len(records) - 1, rendered.frame)
-                    progress(done, total, "render")
+                # Decoded on a thread of its own, a few frames ahead: decode, paint (the engine's
+                # worker) and encode (here) overlap on the two cores.
+                frames = prefetched(reader.frames(resolved.start, resolved.stop, request.handles), name="decode")
+                try:
+                    for done, rendered in enumerate(engine.render(frames, progress, is_cancelled), start=1):
+                        check_cancelled(is_cancelled, f"rendering frame {rendered.index}")
+                        if rendered.in_range:
+                            writer.write(rendered.frame)
+                            records.append(rendered.record)
+                            if on_frame is not None:
+                                on_frame(len(records) - 1, rendered.frame)
+                        progress(done, total, "render")
+                finally:
+                    frames.close()  # the decoding thread stops before the reader closes
                 expected = resolved.stop - resolved.start
                 if len(records) != expected:
                     raise RuntimeError(f"engine {engine.name} produced {len(records)} of {expected} frames")

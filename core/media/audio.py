@@ -20,7 +20,7 @@ import numpy as np
 
 from mytalk.core.errors import AudioError, MediaFormatError, UsageError
 from mytalk.core.media.probe import open_input
-from mytalk.core.media.resample import resample_poly
+from mytalk.core.media.resample import resample_poly, resampler_reach
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,7 +79,7 @@ def resample_samples(samples: np.ndarray, native_rate: int, rate: int) -> np.nda
     The resampler is zero-phase (`media.resample`): no delay is added, so a line placed on frame 0 stays there.
     """
     divisor = gcd(native_rate, rate)
-    return np.asarray(resample_poly(samples, rate // divisor, native_rate // divisor), np.float32)
+    return resample_poly(samples, rate // divisor, native_rate // divisor, np.float32)
 
 
 def _to_float_planar(frame: av.AudioFrame) -> np.ndarray:
@@ -139,46 +139,177 @@ def decode_audio(
         raise UsageError(f"audio sample rate must be a positive number of Hz, got {rate}")
     if channels not in (None, 1, 2):
         raise UsageError(f"channels must be 1 (mono), 2 (stereo) or None (as the source), got {channels}")
+    native_rate, samples, _ = _decode_native(path, stream_index)
+    samples = _with_channels(samples, channels)
+    if native_rate != rate:
+        samples = resample_samples(samples, native_rate, rate)
+    return AudioTrack(np.ascontiguousarray(samples, dtype=np.float32), rate)
+
+
+def decode_audio_span(
+    path: str | Path,
+    rate: int,
+    first: int,
+    count: int,
+    *,
+    channels: int | None = 1,
+    stream_index: int | None = None,
+) -> AudioTrack:
+    """Samples [first, first + count) of ``decode_audio(path, rate, channels=…)``, zeros outside the
+    sound: what `place_line` would cut from it, without holding the whole file.
+
+    A job's line is often a slice of a long file (a dub stem, a whole take): decoding it whole at 48
+    kHz cost 11.5 MB a minute of file whatever the range. The whole file is still decoded (so every
+    kept sample is the one a whole decode gives), but only the span and the resampler's reach either
+    side are kept, and the resampler starts on a sample of its own grid: the result is bit for bit
+    `decode_audio`'s.
+    """
+    path = Path(path)
+    rate = int(rate)
+    if rate <= 0:
+        raise UsageError(f"audio sample rate must be a positive number of Hz, got {rate}")
+    if channels not in (None, 1, 2):
+        raise UsageError(f"channels must be 1 (mono), 2 (stereo) or None (as the source), got {channels}")
+    first, count = int(first), max(0, int(count))
+    native_rate = probe_audio_rate(path, stream_index)
+    up, down = _reduced(rate, native_rate)
+    # Native samples [lo, hi) hold every input of output samples [first, first + count): the filter's
+    # half-length in native samples either side, and lo on a multiple of `down` so that the output
+    # grid of the kept part is the whole file's, shifted by a whole number of samples.
+    reach = resampler_reach(up, down)
+    lo = max(0, (first * down // up - reach) // down * down)
+    hi = max(lo, (first + count) * down // up + reach + 1)
+    kept_rate, kept, decoded = _decode_native(path, stream_index, keep=(lo, hi))
+    if kept_rate != native_rate:
+        # The stream changed rate mid-way (or the header lied): decode whole, as before.
+        return place_samples(decode_audio(path, rate, channels=channels, stream_index=stream_index), first, count)
+    kept = _with_channels(kept, channels)
+    out = np.zeros((kept.shape[0], count), np.float32)
+    if kept.shape[1] == 0:
+        return AudioTrack(out, rate)  # the span lies wholly outside the sound
+    if native_rate != rate:
+        kept = resample_samples(kept, native_rate, rate)
+    shift = lo * up // down  # output index of the kept part's first sample
+    # Samples of the file at `rate`, as far as it was decoded: where decoding stopped early (the file
+    # goes on past hi), every wanted output lies before that end anyway.
+    length = -(-decoded * up // down)
+    dst0 = max(0, shift - first, -first)
+    dst1 = min(count, length - first, shift + kept.shape[1] - first)
+    if dst1 > dst0:
+        out[:, dst0:dst1] = kept[:, first + dst0 - shift : first + dst1 - shift]
+    return AudioTrack(out, rate)
+
+
+def decode_placed(
+    path: str | Path,
+    rate: int,
+    *,
+    num_frames: int,
+    fps: Fraction,
+    line_offset_s: Fraction = Fraction(0),
+    channels: int | None = 1,
+) -> AudioTrack:
+    """``place_line(decode_audio(path, rate, channels=…), …)``, bit for bit, holding only the placed part."""
+    if num_frames < 0:
+        raise UsageError(f"the range must have 0 or more frames, got {num_frames}")
+    fps = Fraction(fps)
+    if fps <= 0:
+        raise UsageError(f"fps must be positive, got {fps}")
+    length = round(Fraction(num_frames) * int(rate) / fps)
+    offset = round(Fraction(line_offset_s) * int(rate))
+    return decode_audio_span(path, rate, offset, length, channels=channels)
+
+
+def place_samples(track: AudioTrack, first: int, count: int) -> AudioTrack:
+    """Samples [first, first + count) of `track`, zeros outside it."""
+    out = np.zeros((track.channels, max(0, count)), np.float32)
+    dst0, dst1 = max(0, -first), min(count, track.num_samples - first)
+    if dst1 > dst0:
+        out[:, dst0:dst1] = track.samples[:, first + dst0 : first + dst1]
+    return AudioTrack(out, track.rate)
+
+
+def _reduced(rate: int, native_rate: int) -> tuple[int, int]:
+    divisor = gcd(rate, native_rate)
+    return rate // divisor, native_rate // divisor
+
+
+def probe_audio_rate(path: Path, stream_index: int | None = None) -> int:
+    """The sample rate the chosen audio stream declares."""
+    with open_input(path) as container:
+        stream = _pick_stream(container, path, stream_index)
+        return int(stream.codec_context.sample_rate or 0)
+
+
+def _decode_native(path: Path, stream_index: int | None,
+                   keep: tuple[int, int] | None = None) -> tuple[int, np.ndarray, int]:
+    """(native rate, (channels, n) float32 samples, samples decoded) at the stream's own rate.
+
+    keep: only native samples [lo, hi) are kept (those before are decoded and dropped, decoding stops
+    at hi); None keeps all, and the count is then the file's length.
+    """
     chunks: list[np.ndarray] = []
     native_rate = 0
+    position = 0
+    width = 0
     with open_input(path) as container:
         stream = _pick_stream(container, path, stream_index)
         native_rate = int(stream.codec_context.sample_rate or 0)
         # More than two channels: let swresample apply the standard downmix matrix (centre and
         # surrounds at -3 dB); it keeps the rate, so no timing changes.
         downmix: av.AudioResampler | None = None
+
+        def add(chunk: np.ndarray) -> bool:
+            """Keep what is wanted of the chunk; False once everything wanted is in hand."""
+            nonlocal position, width
+            n = chunk.shape[1]
+            if n == 0:
+                return True
+            width = max(width, chunk.shape[0])
+            if keep is None:
+                chunks.append(chunk)
+            else:
+                lo, hi = max(keep[0], position), min(keep[1], position + n)
+                if hi > lo:
+                    chunks.append(chunk[:, lo - position : hi - position])
+            position += n
+            return keep is None or position < keep[1]
+
         try:
+            wanted = True
             for frame in container.decode(stream):
                 native_rate = frame.sample_rate or native_rate
                 if frame.layout.nb_channels > 2:
                     if downmix is None:
                         downmix = av.AudioResampler(format="fltp", layout="stereo", rate=native_rate)
-                    chunks += [_to_float_planar(f) for f in downmix.resample(frame)]
+                    for f in downmix.resample(frame):
+                        wanted = add(_to_float_planar(f)) and wanted
                 else:
-                    chunks.append(_to_float_planar(frame))
-            if downmix is not None:
-                chunks += [_to_float_planar(f) for f in downmix.resample(None)]
+                    wanted = add(_to_float_planar(frame))
+                if not wanted:
+                    break  # the span is complete: the rest of a long file is never decoded
+            if downmix is not None and wanted:
+                for f in downmix.resample(None):
+                    add(_to_float_planar(f))
         except av.error.FFmpegError as exc:
             raise MediaFormatError(
                 f"{path}: the audio could not be decoded ({exc}); re-export it as WAV"
             ) from exc
-    chunks = [chunk for chunk in chunks if chunk.shape[1] > 0]
-    if not chunks or native_rate <= 0:
+    if position == 0 or native_rate <= 0:
         raise AudioError(f"{path}: has no audio samples; pick a file with sound")
-    width = max(chunk.shape[0] for chunk in chunks)
     # A channel-count change mid-stream is rare (broadcast captures); widen mono parts to match.
-    samples = np.concatenate(
+    samples = (np.concatenate(
         [np.broadcast_to(c, (width, c.shape[1])) if c.shape[0] != width else c for c in chunks], axis=1
-    )
+    ) if chunks else np.zeros((width, 0), np.float32))
+    return native_rate, samples, position
 
+
+def _with_channels(samples: np.ndarray, channels: int | None) -> np.ndarray:
     if channels == 1 and samples.shape[0] > 1:
-        samples = samples.mean(axis=0, keepdims=True, dtype=np.float64).astype(np.float32)
-    elif channels == 2 and samples.shape[0] == 1:
-        samples = np.repeat(samples, 2, axis=0)
-
-    if native_rate != rate:
-        samples = resample_samples(samples, native_rate, rate)
-    return AudioTrack(np.ascontiguousarray(samples, dtype=np.float32), rate)
+        return samples.mean(axis=0, keepdims=True, dtype=np.float64).astype(np.float32)
+    if channels == 2 and samples.shape[0] == 1:
+        return np.repeat(samples, 2, axis=0)
+    return samples
 
 
 def place_line(

@@ -34,19 +34,27 @@ def lowpass_taps(up: int, down: int) -> np.ndarray:
     return taps / taps.sum() * up
 
 
-def resample_poly_1d(x: np.ndarray, up: int, down: int) -> np.ndarray:
-    """`x` (n,) float64 resampled by up/down: ceil(n·up/down) samples, sample 0 at the same instant."""
+BLOCK_OUTPUTS = 1 << 19
+"""Output samples computed at once (11 s at 48 kHz, 4 MB of float64 work): a ten-minute line costs
+its output and one block, and each numpy step still covers thousands of samples."""
+
+
+def resample_poly_1d(x: np.ndarray, up: int, down: int, dtype: type | np.dtype = np.float64,
+                     block: int = BLOCK_OUTPUTS) -> np.ndarray:
+    """`x` (n,) resampled by up/down: ceil(n·up/down) samples of `dtype`, sample 0 at the same instant.
+
+    Computed `block` output samples at a time in float64 (then stored as `dtype`), so a ten-minute line
+    costs its output and a block of work, not several float64 copies of itself.
+    """
     divisor = gcd(up, down)
     up, down = up // divisor, down // divisor
-    x = np.asarray(x, np.float64)
+    x = np.asarray(x)
     if up == down == 1:
-        return x.copy()
+        return x.astype(dtype)
     n_in = x.shape[0]
     n_out = -(-n_in * up // down)
     taps = lowpass_taps(up, down)
     half = (taps.size - 1) // 2
-    # Output k sits at upsampled position k·down; the filter is centred on it, so it reads the
-    # upsampled signal at k·down + half - j for tap j. Only positions divisible by `up` hold input.
     # Output k sits at upsampled position k·down; the filter is centred on it, so it reads the
     # upsampled signal at k·down + half - j for tap j. Only positions divisible by `up` hold input.
     # Outputs k and k + up use the same taps on inputs `down` apart, so each of the `up` output
@@ -58,25 +66,52 @@ def resample_poly_1d(x: np.ndarray, up: int, down: int) -> np.ndarray:
     padded_taps = np.zeros(per_phase * up)
     padded_taps[: taps.size] = taps
     bank = padded_taps.reshape(per_phase, up).T  # bank[p, i] = taps[p + up·i]
-    # Input index for tap i is base - i (+ blocks·down); zeros on both sides stand for the signal's outside.
-    lead = per_phase
-    tail = max(0, int(base.max()) + (blocks - 1) * down + 1 - n_in)
-    padded_x = np.concatenate([np.zeros(lead), x, np.zeros(tail)])
-    out = np.zeros((blocks, up))
-    span = (blocks - 1) * down + 1
-    for r in range(up):
-        for i in range(per_phase):
-            start = int(base[r]) + lead - i
-            out[:, r] += bank[phase[r], i] * padded_x[start : start + span : down]
-    return out.reshape(-1)[:n_out]
-    return out
+    # Input index for tap i of output row b is base - i + b·down; outside the signal it reads zero.
+    out = np.empty(blocks * up, dtype)
+    rows = max(1, block // up)
+    low, high = int(base.min()) - (per_phase - 1), int(base.max())
+    for b0 in range(0, blocks, rows):
+        b1 = min(blocks, b0 + rows)
+        seg_lo, seg_hi = low + b0 * down, high + (b1 - 1) * down + 1
+        segment = np.zeros(seg_hi - seg_lo)
+        src_lo, src_hi = max(0, seg_lo), min(n_in, seg_hi)
+        if src_hi > src_lo:
+            segment[src_lo - seg_lo : src_hi - seg_lo] = x[src_lo:src_hi]
+        work = np.zeros((b1 - b0, up))
+        span = (b1 - b0 - 1) * down + 1
+        for r in range(up):
+            for i in range(per_phase):
+                start = int(base[r]) - i - low
+                work[:, r] += bank[phase[r], i] * segment[start : start + span : down]
+        out[b0 * up : b1 * up] = work.reshape(-1)
+    return out[:n_out]
 
 
-def resample_poly(samples: np.ndarray, up: int, down: int) -> np.ndarray:
-    """(channels, n) or (n,) samples resampled by up/down along the last axis, as float64."""
-    data = np.asarray(samples, np.float64)
+def resampler_reach(up: int, down: int) -> int:
+    """Input samples either side of an output sample's own position that its value can depend on."""
+    divisor = gcd(up, down)
+    up, down = up // divisor, down // divisor
+    half = ZERO_CROSSINGS * max(up, down)
+    return half // up + 2
+
+
+def resample_poly(samples: np.ndarray, up: int, down: int, dtype: type | np.dtype = np.float64) -> np.ndarray:
+    """(channels, n) or (n,) samples resampled by up/down along the last axis, as `dtype`."""
+    data = np.asarray(samples)
     if data.ndim == 1:
-        return resample_poly_1d(data, up, down)
+        return resample_poly_1d(data, up, down, dtype)
     flat = data.reshape(-1, data.shape[-1])
-    out = np.stack([resample_poly_1d(row, up, down) for row in flat])
+    if flat.shape[0] == 0:
+        return np.zeros((*data.shape[:-1], resampled_length(data.shape[-1], up, down)), dtype)
+    first = resample_poly_1d(flat[0], up, down, dtype)
+    out = np.empty((flat.shape[0], first.size), dtype)
+    out[0] = first
+    for k in range(1, flat.shape[0]):
+        out[k] = resample_poly_1d(flat[k], up, down, dtype)
     return out.reshape(*data.shape[:-1], out.shape[-1])
+
+
+def resampled_length(n_in: int, up: int, down: int) -> int:
+    """Samples out of `resample_poly` for `n_in` in: ceil(n_in·up/down) with up/down reduced."""
+    divisor = gcd(up, down)
+    return -(-n_in * (up // divisor) // (down // divisor))

@@ -539,13 +539,17 @@ class VideoWriter:
     def abort(self) -> None:
         """Stop writing and delete the temporary file; nothing is left at ``path``."""
         self._closed = True
-        container, self._container = self._container, None
+        # getattr: a constructor that failed half-way (a bad option, an unopenable file) gets here
+        # from __del__ before every attribute exists.
+        container, self._container = getattr(self, "_container", None), None
         if container is not None:
             try:
                 container.close()
             except (av.error.FFmpegError, OSError):
                 pass  # the file is deleted next; a failing trailer does not matter
-        self._file.discard()
+        file = getattr(self, "_file", None)
+        if file is not None:
+            file.discard()
 
 
 def _reason(error: BaseException) -> str:

@@ -20,15 +20,28 @@ import numpy as np
 from mytalk.core.engines.base import EngineJob
 from mytalk.core.engines.classic.geometry import lower_face_index
 from mytalk.core.engines.classic.job_profile import job_profile
-from mytalk.core.engines.classic.retrieval import Selection, retrieval_weight, select_path, shape_descriptors
+from mytalk.core.engines.classic.retrieval import (
+    Selection,
+    select_path,
+    shape_change,
+    shape_descriptors,
+    weight_from_change,
+)
 from mytalk.core.engines.stages import JobResources, MotionPlan, MouthPatch, PaintRow
 from mytalk.core.engines.tracking import TrackedRange
 from mytalk.core.face.canonical import apply_transform, similarity_to_canonical_batch
+from mytalk.core.face.regions import NUM_LANDMARKS
 from mytalk.core.progress import CancelFn, ProgressFn
 
 TEMPLATE_FRAMES = 200
 """The warp's mesh topology is made once, on the range's mean face in the canonical frame: 200 frames
 spread over the range are plenty, and keep this step's memory flat."""
+
+WINDOW = 256
+"""Frames of meshes and plan read at once while preparing (a few MB, whatever the range's length)."""
+
+DESCRIPTOR_SIZE = 81
+"""`retrieval.shape_descriptors` per frame: 40 lip points (x, y) and the gap."""
 
 
 class RetrievalAppearance:
@@ -53,25 +66,38 @@ class RetrievalAppearance:
     def prepare(self, job: EngineJob, tracked: TrackedRange, plan: MotionPlan, resources: JobResources,
                 progress: ProgressFn, is_cancelled: CancelFn) -> None:
         profile, from_cache = job_profile(job, tracked, resources, progress, is_cancelled)
-        lm = tracked.landmarks
+        n = tracked.num_frames
         valid = plan.valid & tracked.found
-        transforms, _ = similarity_to_canonical_batch(lm)
         lf = lower_face_index()
-        source = apply_transform(lm[:, lf], transforms)
-        planned = np.full_like(source, np.nan)
-        if valid.any():
-            planned[valid] = apply_transform(plan.points_of(lf, lm)[valid], transforms[valid])
-        points = np.where(valid[:, None, None], planned, source)
         picks = np.flatnonzero(valid)[:: max(1, int(valid.sum()) // TEMPLATE_FRAMES)]
-        self._template = (apply_transform(lm[picks], transforms[picks]).mean(axis=0) if picks.size
-                          else np.zeros((lm.shape[1], 2)))
+        canon_picks = []
+        descriptors = np.zeros((n, DESCRIPTOR_SIZE))
+        change = np.zeros(n)
+        # A window at a time: the plan and the meshes of a long range are never held whole.
+        for begin in range(0, n, WINDOW):
+            end = min(n, begin + WINDOW)
+            lm = tracked.landmarks(begin, end)
+            ok = valid[begin:end]
+            transforms, _ = similarity_to_canonical_batch(lm)
+            source = apply_transform(lm[:, lf], transforms)
+            planned = np.full_like(source, np.nan)
+            if ok.any():
+                planned[ok] = apply_transform(plan.points_of(lf, lm, begin)[ok], transforms[ok])
+            points = np.where(ok[:, None, None], planned, source)
+            descriptors[begin:end] = shape_descriptors(points)
+            change[begin:end] = shape_change(points, source, ok)
+            inside = picks[(picks >= begin) & (picks < end)] - begin
+            if inside.size:
+                canon_picks.append(apply_transform(lm[inside], transforms[inside]))
+        self._template = (np.concatenate(canon_picks).mean(axis=0) if canon_picks
+                          else np.zeros((NUM_LANDMARKS, 2)))
         app = profile.appearance
         self._appearance = app
         self._quality = job.settings.quality
         index_desc = shape_descriptors(profile.frames.canon[app.rows].astype(np.float64))
-        self._mouth_weight = retrieval_weight(points, source, valid)
+        self._mouth_weight = weight_from_change(change, valid)
         self._selection = select_path(index_desc, profile.frames.block[app.rows], profile.frames.frame[app.rows],
-                                      shape_descriptors(points), valid)
+                                      descriptors, valid)
         takes = plan.take_frames()
         self._report = {
             "retrieval": {**self._selection.stats,

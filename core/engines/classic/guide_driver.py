@@ -97,17 +97,33 @@ def retime_mouth(
     other pose: its jaw line would be dragged across the background. There the pose-free shape at
     map(t) seen with frame t's own pose is used instead, for the whole lower face at once.
     """
+    target_2d, target_3d = retime_pair(canon, frontal, found, time_map, poses, transforms)
+    blend = pose_blend(pose_gap(target_2d, target_3d))
+    return target_2d + blend[:, None, None] * (target_3d - target_2d), blend
+
+
+def retime_pair(canon: np.ndarray, frontal: np.ndarray, found: np.ndarray, time_map: np.ndarray, poses: Poses,
+                transforms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`retime_mouth`'s two candidate targets (N, P, 2): the 2-D shape at map(t), and the pose-free shape
+    at map(t) seen with frame t's pose."""
     target_2d = retime(canon, found, time_map)
     shapes = retime(frontal, found, time_map)
-    target_3d = apply_transform(project(shapes, poses), transforms)
-    others = np.setdiff1d(np.arange(canon.shape[1]), LIPS_POS)
-    gap = np.linalg.norm(target_2d[:, others] - target_3d[:, others], axis=-1).mean(axis=-1)
+    return target_2d, apply_transform(project(shapes, poses), transforms)
+
+
+def pose_gap(target_2d: np.ndarray, target_3d: np.ndarray) -> np.ndarray:
+    """(N,) mean distance between the two candidates' non-lip points (NaN without a face)."""
+    others = np.setdiff1d(np.arange(target_2d.shape[1]), LIPS_POS)
+    return np.linalg.norm(target_2d[:, others] - target_3d[:, others], axis=-1).mean(axis=-1)
+
+
+def pose_blend(gap: np.ndarray) -> np.ndarray:
+    """(N,) share of the pose-free target, from the gap of every frame of the range (smoothed over time)."""
     lo, hi = POSE_BLEND_IOD
     # A frame without a face has no pose and no gap (NaN): it gets no plan anyway, and its blend is taken as
     # 0 so that the smoothing below cannot spread the NaN over the 4 frames either side of a tracker blink.
     blend = np.where(np.isfinite(gap), np.clip((gap - lo) / (hi - lo), 0.0, 1.0), 0.0)
-    blend = gaussian_filter1d(blend, 1.0, mode="nearest") if blend.size > 1 else blend
-    return target_2d + blend[:, None, None] * (target_3d - target_2d), blend
+    return gaussian_filter1d(blend, 1.0, mode="nearest") if blend.size > 1 else blend
 
 
 def alignment_report(alignment: Alignment) -> dict[str, Any]:

@@ -98,9 +98,42 @@ def finish_plan(
     the actor's closed mouth seen in each frame. valid (T,). taper (P,). driver: "speech" or "guide".
     Returns (points, lower_face, figures).
     """
-    planned = closed + float(openness) * (target - closed)
+    points, lower, chin_move = finish_window(target, source, closed, valid, taper, openness=openness,
+                                             smoothing=smoothing, mask_mode=mask_mode, driver=driver)
+    return points, lower, plan_figures(float(np.where(valid, chin_move, 0.0).sum()), int(valid.sum()),
+                                       int(lower.sum()), int((valid & ~lower).sum()))
+
+
+def smoothing_sigma(smoothing: float, driver: str) -> float:
+    """The Gaussian sigma in frames that `finish_window` smooths the plan with."""
     strength = float(smoothing) if driver == "speech" else max(0.0, 2.0 * (float(smoothing) - 0.5))
-    planned = smooth_runs(planned, valid, SMOOTHING_SIGMA * strength)
+    return SMOOTHING_SIGMA * strength
+
+
+def finish_reach(smoothing: float, driver: str) -> int:
+    """Frames either side of a frame that its finished plan depends on: the smoothing's kernel radius
+    (scipy's 4 sigma) and the mask hold. A window planned with this margin either side gives its inner
+    frames exactly what the whole range would."""
+    return int(4.0 * smoothing_sigma(smoothing, driver) + 0.5) + LOWER_FACE_HOLD
+
+
+def finish_window(
+    target: np.ndarray,
+    source: np.ndarray,
+    closed: np.ndarray,
+    valid: np.ndarray,
+    taper: np.ndarray,
+    *,
+    openness: float,
+    smoothing: float,
+    mask_mode: str,
+    driver: str = "speech",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`finish_plan` of consecutive frames, without the figures: (points, lower_face, chin_move (T,)).
+
+    A window of a long range gives exact results `finish_reach` frames in from either edge."""
+    planned = closed + float(openness) * (target - closed)
+    planned = smooth_runs(planned, valid, smoothing_sigma(smoothing, driver))
     points = source + taper[None, :, None] * (planned - source)
     points[~valid] = np.nan
     chin_move = np.linalg.norm(points[:, CHIN_POS] - source[:, CHIN_POS], axis=-1)
@@ -116,12 +149,16 @@ def finish_plan(
             lower[:-shift] |= need[shift:]
             lower[shift:] |= need[:-shift]
         lower &= valid
-    figures = {
-        "mean_chin_move_iod": round(float(np.nanmean(np.where(valid, chin_move, np.nan))), 4) if valid.any() else None,
-        "lower_face_frames": int(lower.sum()),
-        "mouth_frames": int((valid & ~lower).sum()),
+    return points, lower, chin_move
+
+
+def plan_figures(chin_move_sum: float, valid_frames: int, lower_frames: int, mouth_frames: int) -> dict[str, Any]:
+    """The plan's figures for the report, from totals over the range."""
+    return {
+        "mean_chin_move_iod": round(chin_move_sum / valid_frames, 4) if valid_frames else None,
+        "lower_face_frames": lower_frames,
+        "mouth_frames": mouth_frames,
     }
-    return points, lower, figures
 
 
 def subnasale_canonical(landmarks: np.ndarray, transforms: np.ndarray) -> np.ndarray:

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -31,9 +32,11 @@ from mytalk.core.engines.classic.geometry import (
 )
 from mytalk.core.engines.classic.job_profile import job_profile
 from mytalk.core.engines.classic.motion import (
-    finish_plan,
+    finish_reach,
+    finish_window,
     frontal_to_canonical,
     nose_taper,
+    plan_figures,
     subnasale_canonical,
 )
 from mytalk.core.engines.classic.profile import ActorProfile
@@ -43,8 +46,10 @@ from mytalk.core.engines.tracking import TrackedRange
 from mytalk.core.errors import UsageError
 from mytalk.core.face.canonical import apply_transform, invert_transform, similarity_to_canonical_batch
 from mytalk.core.face.regions import LEFT_EYE_OUTER, RIGHT_EYE_OUTER
-from mytalk.core.progress import CancelFn, ProgressFn
+from mytalk.core.frame_arrays import ScratchFrames
+from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled
 from mytalk.core.settings import check_attributes, shipped_settings
+from mytalk.core.userdirs import UserDirs, user_dirs
 
 TAKE_WINDOW_S = 0.6
 TAKE_BUFFER_BYTES = 256 * 2**20
@@ -78,17 +83,16 @@ def planned_aperture_px(pixels: np.ndarray, landmarks: np.ndarray) -> np.ndarray
 
 @dataclass(frozen=True)
 class DriveInputs:
-    """What every driver reads: the job, the actor, and the range's tracked lower face.
+    """What every driver reads: the job, the actor, and the range's head geometry.
 
-    source: (T, P, 2) the tracked lower face in each frame's canonical frame; frontal: (T, P, 3) the same
-    turned to face the camera; found: (T,) bool; poses and transforms: each frame's head pose and
-    frame → canonical similarity.
+    found: (T,) bool; poses and transforms: each frame's head pose and frame → canonical similarity
+    (a few numbers a frame). The tracked lower face itself is read a window at a time
+    (`lower_face`), so a long range is never held whole.
     """
 
     job: EngineJob
     profile: ActorProfile
-    source: np.ndarray
-    frontal: np.ndarray
+    tracked: TrackedRange
     found: np.ndarray
     poses: Poses
     transforms: np.ndarray
@@ -97,16 +101,80 @@ class DriveInputs:
     def num_frames(self) -> int:
         return self.job.num_frames
 
+    def lower_face(self, begin: int, end: int) -> tuple[np.ndarray, np.ndarray]:
+        """Range frames [begin, end): the tracked lower face in each frame's canonical frame (k, P, 2)
+        and turned to face the camera (k, P, 3)."""
+        lf = lower_face_index()
+        points = self.tracked.landmarks(begin, end)[:, lf]
+        poses = self.poses.take(np.arange(begin, end))
+        return apply_transform(points, self.transforms[begin:end]), frontalise(points, poses)
+
+    def seen(self, shapes: np.ndarray, begin: int, end: int) -> np.ndarray:
+        """Frontal shapes (k, P, 3) of range frames [begin, end) seen with each frame's head pose, in
+        its canonical frame (k, P, 2)."""
+        return frontal_to_canonical(shapes, self.poses.take(np.arange(begin, end)), self.transforms[begin:end])
+
+
+class GuideTargets:
+    """The guide driver's targets: the range's real mouth re-timed along the line's alignment
+    (`guide_driver.retime_mouth`), made a window at a time.
+
+    A window's targets read the tracked mouth where the time map sends them (and the nearest frames
+    with a face either side, which bridge a tracker blink), never the whole range. The pose blend is
+    smoothed over the whole range, so it is measured first, window by window: a few numbers a frame.
+    """
+
+    def __init__(self, inputs: DriveInputs, time_map: np.ndarray) -> None:
+        from mytalk.core.engines.classic.guide_driver import pose_blend, pose_gap
+
+        self.inputs = inputs
+        self.time_map = time_map
+        n = inputs.num_frames
+        gap = np.zeros(n)
+        for begin in range(0, n, PLAN_WINDOW):
+            end = min(n, begin + PLAN_WINDOW)
+            gap[begin:end] = pose_gap(*self._pair(begin, end))
+        self.blend = pose_blend(gap)
+
+    def __call__(self, begin: int, end: int) -> np.ndarray:
+        target_2d, target_3d = self._pair(begin, end)
+        return target_2d + self.blend[begin:end, None, None] * (target_3d - target_2d)
+
+    def _pair(self, begin: int, end: int) -> tuple[np.ndarray, np.ndarray]:
+        """`guide_driver.retime_pair` for range frames [begin, end), from the frames the map reads."""
+        from mytalk.core.engines.classic.guide_driver import retime_pair
+
+        inputs, n = self.inputs, self.inputs.num_frames
+        pos = np.clip(self.time_map[begin:end], 0.0, n - 1.0)
+        first = int(np.floor(pos.min()))
+        last = min(int(np.floor(pos.max())) + 1, n - 1)
+        # `retime` bridges frames without a face from the nearest found ones: include them.
+        with_face = np.flatnonzero(inputs.found)
+        before, after = with_face[with_face <= first], with_face[with_face >= last]
+        first = int(before[-1]) if before.size else first
+        last = int(after[0]) if after.size else last
+        canon, frontal = inputs.lower_face(first, last + 1)
+        return retime_pair(canon, frontal, inputs.found[first : last + 1], pos - first,
+                           inputs.poses.take(np.arange(begin, end)), inputs.transforms[begin:end])
+
+
+TargetWindow = Callable[[int, int], np.ndarray]
+"""A driver's raw targets (end - begin, P, 2) canonical for range frames [begin, end)."""
+
 
 @dataclass(frozen=True)
 class DriverResult:
-    """A driver's raw targets (T, P, 2) canonical, the voicing gate (T,), and its decisions for the report."""
+    """A driver's raw targets (a window at a time), the voicing gate (T,), and its decisions for the report."""
 
     driver: str
-    target: np.ndarray
+    targets: TargetWindow
     gate: np.ndarray
     report: dict[str, Any]
 
+
+PLAN_WINDOW = 256
+"""Frames planned at once: the plan of a ten-minute range is made and kept a window at a time, so the
+job's memory does not grow with the range (256 frames of 166 points are a few MB of work arrays)."""
 
 class ClassicMotion:
     """Guide, phonetic or speech-driven motion of the lower face, in the actor's own shapes."""
@@ -136,28 +204,46 @@ class ClassicMotion:
              is_cancelled: CancelFn) -> MotionPlan:
         profile, from_cache = job_profile(job, tracked, resources, progress, is_cancelled)
         n = job.num_frames
-        lm, found = tracked.landmarks, tracked.found  # float32; point subsets go to float64 where used
-        poses = fit_poses(lm, found)
-        transforms, _ = similarity_to_canonical_batch(lm)
-        lf = lower_face_index()
-        source = apply_transform(lm[:, lf], transforms)
-        valid = found & np.isfinite(source).all(axis=(1, 2)) & poses.ok
-
-        inputs = DriveInputs(job, profile, source, frontalise(lm[:, lf], poses), found, poses, transforms)
+        found = tracked.found
+        poses, transforms, valid = self._geometry(tracked)
+        inputs = DriveInputs(job, profile, tracked, found, poses, transforms)
         drive = self._drive(inputs, progress, is_cancelled)
-        driver, target = drive.driver, drive.target
-        closed = frontal_to_canonical(np.repeat(profile.speech.closed[None], n, axis=0), poses, transforms)
+        driver = drive.driver
+        s = job.settings
         template = int(np.flatnonzero(valid)[0]) if valid.any() else 0
-        taper = nose_taper(source[template], subnasale_canonical(lm[template : template + 1], transforms[template : template + 1])[0])
-        valid &= np.isfinite(target).all(axis=(1, 2))
-        points, lower, figures = finish_plan(
-            np.where(valid[:, None, None], target, source), source, closed, valid, taper,
-            openness=job.settings.openness, smoothing=job.settings.smoothing, mask_mode=job.settings.mask_mode,
-            driver=driver,
-        )
-        pixels = np.full((n, lf.size, 2), np.nan)
-        if valid.any():
-            pixels[valid] = apply_transform(points[valid], invert_transform(transforms[valid]))
+        template_lm = tracked.landmarks(template, template + 1)
+        taper = nose_taper(inputs.lower_face(template, template + 1)[0][0],
+                           subnasale_canonical(template_lm, transforms[template : template + 1])[0])
+        lf = lower_face_index()
+        reach = finish_reach(s.smoothing, driver)
+        pixels = ScratchFrames(n, (lf.size, 2), np.float64, folder=UserDirs.ensure(user_dirs().scratch), fill=np.nan)
+        lower = np.zeros(n, bool)
+        apertures = np.full(n, np.nan)
+        chin_sum = 0.0
+        for begin in range(0, n, PLAN_WINDOW):
+            check_cancelled(is_cancelled, "planning")
+            end = min(n, begin + PLAN_WINDOW)
+            lo, hi = max(0, begin - reach), min(n, end + reach)
+            source, _ = inputs.lower_face(lo, hi)
+            target = drive.targets(lo, hi)
+            ok = valid[lo:hi] & np.isfinite(target).all(axis=(1, 2))
+            valid[begin:end] = ok[begin - lo : end - lo]
+            closed = frontal_to_canonical(np.repeat(profile.speech.closed[None], hi - lo, axis=0),
+                                          poses.take(np.arange(lo, hi)), transforms[lo:hi])
+            points, lower_w, chin_move = finish_window(
+                np.where(ok[:, None, None], target, source), source, closed, ok, taper,
+                openness=s.openness, smoothing=s.smoothing, mask_mode=s.mask_mode, driver=driver)
+            inner = slice(begin - lo, end - lo)
+            points, ok = points[inner], ok[inner]
+            lower[begin:end] = lower_w[inner]
+            chin_sum += float(np.where(ok, chin_move[inner], 0.0).sum())
+            window = np.full((end - begin, lf.size, 2), np.nan)
+            if ok.any():
+                window[ok] = apply_transform(points[ok], invert_transform(transforms[begin:end][ok]))
+            pixels.write(begin, window)
+            apertures[begin:end] = planned_aperture_px(window, tracked.landmarks(begin, end))
+            progress(end, n, "planning")
+        figures = plan_figures(chin_sum, int(valid.sum()), int(lower.sum()), int((valid & ~lower).sum()))
         motion_report = {**drive.report, **figures}
         # The line's phone track sits at the top of the engine report, where every engine puts it
         # (the panel's viseme lane reads it there); the motion section keeps the decisions.
@@ -168,14 +254,34 @@ class ClassicMotion:
             "motion": motion_report,
             "profile": {**profile.summary(), "from_cache": from_cache,
                         "appearance_source_frames": profile.appearance_frames()},
-            "controls": {"openness": job.settings.openness, "smoothing": job.settings.smoothing,
-                         "mask_mode": job.settings.mask_mode, "quality": job.settings.quality,
-                         "motion_driver": job.settings.motion_driver},
+            "controls": {"openness": s.openness, "smoothing": s.smoothing,
+                         "mask_mode": s.mask_mode, "quality": s.quality,
+                         "motion_driver": s.motion_driver},
         }
-        return MotionPlan(points=pixels, point_index=lf, valid=valid, lower_face=np.asarray(lower, bool),
-                          aperture=planned_aperture_px(pixels, lm), driver=driver, report=motion_report,
+        return MotionPlan(points=pixels, point_index=lf, valid=valid, lower_face=lower,
+                          aperture=apertures, driver=driver, report=motion_report,
                           phones=tuple(self._frame_phones), visemes=tuple(self._frame_visemes),
                           takes=self._take_frames(job, driver, found, valid))
+
+    @staticmethod
+    def _geometry(tracked: TrackedRange) -> tuple[Poses, np.ndarray, np.ndarray]:
+        """Each range frame's head pose, frame → canonical similarity, and whether it can be planned
+        (a face, a finite lower face, a pose), read a window at a time."""
+        n, lf = tracked.num_frames, lower_face_index()
+        found = tracked.found
+        scale, rotation, shift = np.ones(n), np.tile(np.eye(3), (n, 1, 1)), np.zeros((n, 3))
+        pose_ok, valid = np.zeros(n, bool), np.zeros(n, bool)
+        transforms = np.zeros((n, 2, 3))
+        for begin in range(0, n, PLAN_WINDOW):
+            end = min(n, begin + PLAN_WINDOW)
+            lm = tracked.landmarks(begin, end)
+            poses = fit_poses(lm, found[begin:end])
+            scale[begin:end], rotation[begin:end], shift[begin:end] = poses.scale, poses.rotation, poses.shift
+            pose_ok[begin:end] = poses.ok
+            transforms[begin:end] = similarity_to_canonical_batch(lm)[0]
+            source = apply_transform(lm[:, lf], transforms[begin:end])
+            valid[begin:end] = found[begin:end] & np.isfinite(source).all(axis=(1, 2)) & poses.ok
+        return Poses(scale, rotation, shift, pose_ok), transforms, valid
 
     def _drive(self, inputs: DriveInputs, progress: ProgressFn, is_cancelled: CancelFn) -> DriverResult:
         """Pick the driver and compute its raw targets, gate and report."""
@@ -205,14 +311,11 @@ class ClassicMotion:
         from mytalk.core.engines.classic.speech_driver import speech_gate
 
         if use_guide and inputs.found.any():
-            from mytalk.core.engines.classic.guide_driver import retime_mouth
-
             assert alignment is not None
-            target, pose_blend = retime_mouth(inputs.source, inputs.frontal, inputs.found, alignment.time_map,
-                                              inputs.poses, inputs.transforms)
-            report["pose_blended_frames"] = int((pose_blend > 0.5).sum())
-            self._time_map = np.asarray(alignment.time_map, np.float64)
-            return DriverResult("guide", target, speech_gate(job.line, job.fps, n), report)
+            guide_targets = GuideTargets(inputs, np.asarray(alignment.time_map, np.float64))
+            report["pose_blended_frames"] = int((guide_targets.blend > 0.5).sum())
+            self._time_map = guide_targets.time_map
+            return DriverResult("guide", guide_targets, speech_gate(job.line, job.fps, n), report)
 
         prob = speech_gate(job.line, job.fps, n)
         if wanted in ("auto", "phonetic"):
@@ -227,14 +330,19 @@ class ClassicMotion:
             report["transcript"] = {"used": closures is not None, **({"reason": reason} if reason else {}),
                                     **({"closure_frames": int(closures.sum())} if closures is not None else {})}
         speech = inputs.profile.speech
-        shapes, gate = speech.predict(job.line, job.fps, n, speech_prob=prob, closures=closures)
+        comps, gate = speech.predict_components(job.line, job.fps, n, speech_prob=prob, closures=closures)
         report["speech"] = {"lag_frames": speech.lag, "speaking_frames": int((prob > 0.5).sum()),
                             "rest_frames": int((gate < 0.5).sum())}
-        return DriverResult("speech", frontal_to_canonical(shapes, inputs.poses, inputs.transforms), gate, report)
+
+        def speech_targets(begin: int, end: int) -> np.ndarray:
+            return inputs.seen(speech.gated_shapes(comps[begin:end], gate[begin:end]), begin, end)
+
+        return DriverResult("speech", speech_targets, gate, report)
 
     def _drive_phonetic(self, inputs: DriveInputs, prob: np.ndarray, report: dict[str, Any], progress: ProgressFn,
-                        is_cancelled: CancelFn) -> tuple[np.ndarray, np.ndarray] | None:
-        """Targets (T, P, 2) and gate (T,) planned from the line's phones, or None to use the speech driver.
+                        is_cancelled: CancelFn) -> tuple[TargetWindow, np.ndarray] | None:
+        """Targets (a window at a time) and gate (T,) planned from the line's phones, or None to use the
+        speech driver.
 
         The phone track and the decision go into the report either way.
         """
@@ -265,7 +373,11 @@ class ClassicMotion:
                                      f"{explained:.0%} of the voiced frames fall on a phone")
         report["phonetic"] = {**plan.report, "lead_measurement": profile.phonetic.info.get("lead")}
         self._frame_phones, self._frame_visemes = list(plan.phones), list(plan.visemes)
-        return frontal_to_canonical(plan.shapes, inputs.poses, inputs.transforms), plan.gate
+
+        def phone_targets(begin: int, end: int) -> np.ndarray:
+            return inputs.seen(plan.shapes_window(begin, end), begin, end)
+
+        return phone_targets, plan.gate
 
     def _take_frames(self, job: EngineJob, driver: str, found: np.ndarray, valid: np.ndarray) -> np.ndarray:
         """Per range frame, the clip frame whose real mouth paints it (the guide's take), or -1.

@@ -194,6 +194,10 @@ def _key(triple: np.ndarray) -> np.ndarray:
     return (triple[..., 0] * n + triple[..., 1]) * n + triple[..., 2]
 
 
+SHAPE_WINDOW = 256
+"""Frames of shapes made at once from a plan's components (256 x 166 points x 3 = 1 MB)."""
+
+
 @dataclass
 class PhoneticPlan:
     """A line planned by phones. shapes: (T, P, 3) frontal lower face. gate: (T,) 1 = speaking shape,
@@ -202,13 +206,24 @@ class PhoneticPlan:
     can see where motion is lost: "phones" (per-phone shapes mixed and smoothed), "range" (matched to
     the actor's speaking range), "loudness", "gated" (closures and pauses: the plan itself)."""
 
-    shapes: np.ndarray
+    components: np.ndarray
+    speech: SpeechModel
     gate: np.ndarray
     phones: list[str]
     visemes: list[str]
     closures: np.ndarray
     report: dict[str, Any] = field(default_factory=dict)
     stage_apertures: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def shapes_window(self, begin: int, end: int) -> np.ndarray:
+        """The shapes of frames [begin, end): a long line's plan keeps its components (a few numbers a
+        frame) and makes shapes a window at a time."""
+        return self.speech.gated_shapes(self.components[begin:end], self.gate[begin:end])
+
+    @property
+    def shapes(self) -> np.ndarray:
+        """(T, P, 3) frontal lower face of every frame."""
+        return self.shapes_window(0, self.gate.size)
 
 
 @dataclass
@@ -385,22 +400,24 @@ class PhoneticModel:
             spread = float(np.std((comps @ self.aperture_axis)[voiced]))
             comps = comps + (LOUDNESS_WEIGHT * spread * z)[:, None] * direction[None, :]
         stages["loudness"] = comps @ self.aperture_axis
-        shapes = speech.shapes_from(comps)
         closed_vis = VISEMES.index("closed")
         # A closure shuts the lips both where the sound has it (the stop's closure phase) and where
         # the lead puts it, so a one-frame b/p/m is never lost between the two clocks.
         closures = (frame_visemes(cover) == closed_vis) | (frame_visemes(cover[shown]) == closed_vis) \
             if t_count else np.zeros(0, bool)
         gate = np.where(closures, 0.0, gate)
-        shapes = speech.closed[None] + gate[:, None, None] * (shapes - speech.closed[None])
         labels = frame_phones(cover[shown]) if t_count else np.zeros(0, np.int64)
         names = [PHONE_SET[i] for i in labels]
         visemes = [VISEMES[_VISEME_OF[i]] for i in labels]
         report = {"lead_frames": self.lead, "closure_frames": int(closures.sum()),
                   "rest_frames": int((gate < 0.5).sum()), "speaking_frames": int(voiced.sum())}
-        stages["gated"] = aperture(shapes)
-        return PhoneticPlan(shapes=shapes, gate=gate, phones=names, visemes=visemes, closures=closures, report=report,
-                            stage_apertures=stages)
+        plan = PhoneticPlan(components=comps, speech=speech, gate=gate, phones=names, visemes=visemes,
+                            closures=closures, report=report, stage_apertures=stages)
+        gated = np.zeros(t_count)
+        for begin in range(0, t_count, SHAPE_WINDOW):
+            gated[begin : begin + SHAPE_WINDOW] = aperture(plan.shapes_window(begin, begin + SHAPE_WINDOW))
+        stages["gated"] = gated
+        return plan
 
     # --- storage -------------------------------------------------------------------------------
 

@@ -116,6 +116,15 @@ def _paste(mask: Mask, box: tuple[int, int, int, int]) -> np.ndarray:
     return out
 
 
+def _nonzero_span(weight: np.ndarray) -> tuple[slice, slice] | None:
+    """(rows, cols) slices of the smallest rectangle holding every nonzero of `weight` (h, w); None if none."""
+    rows = np.flatnonzero(weight.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(weight[rows[0] : rows[-1] + 1].any(axis=0))
+    return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
+
+
 def _inner_alpha(polygon: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     """Float32 alpha of the mouth opening (inner-lip loop, continuous px) over `box`: an anti-aliased
     fill, blurred by `INNER_FEATHER_PX`, so the lips' own inner edge meets the opening without a seam."""
@@ -166,8 +175,12 @@ def _warp_supersampled(
     if squeezed is not None:
         squeeze = np.maximum(np.abs(np.gradient(warp.map_y, axis=0)), np.abs(np.gradient(warp.map_x, axis=1))) * k
         weight = np.clip((squeeze - 1.5) / 1.5, 0.0, 1.0).astype(np.float32)
-        if weight.any():
-            out = out + weight[..., None] * (warp.apply(squeezed(), cv2.INTER_LINEAR) - out)
+        span = _nonzero_span(weight)
+        if span is not None:
+            # Only the rectangle around the squeezed pixels is sampled and blended: `cv2.remap` computes
+            # each pixel from its own map entry alone, and elsewhere the weight is 0 and `out` stays as it is.
+            part = out[span]  # a view: the blend lands in `out`
+            part += weight[span][..., None] * (warp.apply(squeezed(), cv2.INTER_LINEAR, span) - part)
     inside = warp.inside(image.shape)
     if k == 1:
         return out, warp.valid, inside
@@ -477,14 +490,15 @@ class MouthRenderer:
                                                    self.settings, lambda: _fill_opening(layer_image, inner_src, (0, 0)),
                                                    opening=dst_all[_INNER_POS])
         region = (slice(lbox[1], lbox[3]), slice(lbox[0], lbox[2]))
-        fallback = bg[region]
-        if take is None and not valid1.all():
-            # Pixels no triangle maps (where the planned inner lips meet or cross, a closed mouth's seam
-            # has zero area) would show the frame as shot: over an open mouth, a row of teeth between
-            # lips that the plan shut. They show the frame with its opening filled by the seam instead.
-            fallback = _fill_opening(bg, inner_src, (0, 0))[region]
-        base = np.where(valid1[..., None], base, fallback)
-        inside1 = np.where(valid1, inside1, np.float32(1.0))  # unmapped pixels already have their fallback
+        if not valid1.all():
+            fallback = bg[region]
+            if take is None:
+                # Pixels no triangle maps (where the planned inner lips meet or cross, a closed mouth's seam
+                # has zero area) would show the frame as shot: over an open mouth, a row of teeth between
+                # lips that the plan shut. They show the frame with its opening filled by the seam instead.
+                fallback = _fill_opening(bg, inner_src, (0, 0))[region]
+            base = np.where(valid1[..., None], base, fallback)
+            inside1 = np.where(valid1, inside1, np.float32(1.0))  # unmapped pixels already have their fallback
         if inside1.min() < 1.0:
             # Samples from beyond the picture (the work box stops at the frame's edge: a chin below the
             # bottom row) would smear the edge row over the face; there the frame keeps its own pixels.

@@ -59,9 +59,19 @@ def retrieval_weight(target: np.ndarray, source: np.ndarray, valid: np.ndarray, 
     """Per frame (T,) share of the retrieved mouth, from the change between target and source shapes
     (T, P, 2) canonical; smoothed over time (sigma frames) so the switch between own and retrieved
     mouth is a fade, not a flicker."""
+    return weight_from_change(shape_change(target, source, valid), valid, sigma)
+
+
+def shape_change(target: np.ndarray, source: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """(T,) descriptor distance between target and source shapes (T, P, 2) of the valid frames, else 0."""
     change = np.zeros(valid.size)
     if valid.any():
         change[valid] = descriptor_distance(shape_descriptors(target[valid]), shape_descriptors(source[valid]))
+    return change
+
+
+def weight_from_change(change: np.ndarray, valid: np.ndarray, sigma: float = 1.0) -> np.ndarray:
+    """`retrieval_weight` from the per-frame `shape_change` of the whole range."""
     weight = np.clip((change - OWN_MOUTH_BELOW) / (PAINT_ABOVE - OWN_MOUTH_BELOW), 0.0, 1.0)
     if sigma > 0 and weight.size > 1:
         weight = gaussian_filter1d(weight, sigma, mode="nearest")

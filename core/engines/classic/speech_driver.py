@@ -316,6 +316,21 @@ class SpeechModel:
         the line per frame (`speech_gate`); the mouth is blended towards the closed shape by 1 - prob
         at the lagged time. ``closures`` (num_frames,) bool: frames whose audio (not lagged) is a p/b/m: shut there.
         """
+        comps, gate = self.predict_components(line, fps, num_frames, speech_prob=speech_prob, closures=closures)
+        return self.gated_shapes(comps, gate), gate
+
+    def predict_components(
+        self,
+        line: AudioTrack,
+        fps: Fraction,
+        num_frames: int,
+        *,
+        speech_prob: np.ndarray | None = None,
+        closures: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """`predict` before the shapes are made: components (num_frames, K) and the gate (num_frames,).
+        A few numbers a frame, so a long range's plan keeps these and makes shapes a window at a time
+        (`gated_shapes`)."""
         bands = band_features(line, fps, num_frames)
         prob = np.ones(num_frames) if speech_prob is None else np.asarray(speech_prob, np.float64)
         voiced = prob > 0.5
@@ -324,15 +339,18 @@ class SpeechModel:
         z = (bands - norm.mean) / norm.std
         x = stack_lagged(z, np.zeros(num_frames, np.int64), self.lag, self.context)
         comps = (x - self.x_mean) @ self.weights + self.y_mean
-        shapes = self.shapes_from(comps)
         # Mouth frame t goes with sound frame t + lag: the gate is read there too.
         lagged = np.clip(np.arange(num_frames) + self.lag, 0, num_frames - 1)
         gate = prob[lagged]
         if closures is not None:
             shut = np.asarray(closures, bool)[lagged]
             gate = np.where(shut, 0.0, gate)
-        shapes = self.closed[None] + gate[:, None, None] * (shapes - self.closed[None])
-        return shapes, gate
+        return comps, gate
+
+    def gated_shapes(self, components: np.ndarray, gate: np.ndarray) -> np.ndarray:
+        """Frontal shapes (T, P, 3) of components (T, K), blended towards the closed mouth by 1 - gate (T,)."""
+        shapes = self.shapes_from(components)
+        return self.closed[None] + np.asarray(gate)[:, None, None] * (shapes - self.closed[None])
 
     # --- storage -------------------------------------------------------------------------------
 

@@ -6,8 +6,9 @@ output pixel inside a triangle takes the affine map of that triangle to find whe
 
 Implementation, for speed on the CPU: the triangle of each output pixel is rasterised once into
 an index image (one `cv2.fillConvexPoly` per triangle, no per-pixel Python), the per-triangle
-affine maps are solved in one batched `np.linalg.solve`, and the sample positions are built with a
-gather and sampled by one `cv2.remap`. With ``step`` > 1 the map is computed on a coarser grid and
+affine maps are solved in one batched `np.linalg.solve`, and the sample positions are built with one
+gather of per-triangle coefficients over the whole grid (`_sample_positions`) and sampled by one
+`cv2.remap`. With ``step`` > 1 the map is computed on a coarser grid and
 upsampled bilinearly: a piecewise-affine map is linear inside each triangle, so only pixels next
 to a triangle edge move (by a fraction of a pixel), and the map costs step² less.
 
@@ -44,9 +45,14 @@ class WarpMap:
     map_y: np.ndarray
     valid: np.ndarray
 
-    def apply(self, image: np.ndarray, interpolation: int = cv2.INTER_CUBIC) -> np.ndarray:
-        """Sample `image` (H, W, C) float32 through the map → (h, w, C); edges replicate (see `inside`)."""
-        return cv2.remap(image, self.map_x, self.map_y, interpolation, borderMode=cv2.BORDER_REPLICATE)
+    def apply(self, image: np.ndarray, interpolation: int = cv2.INTER_CUBIC,
+              span: tuple[slice, slice] | None = None) -> np.ndarray:
+        """Sample `image` (H, W, C) float32 through the map → (h, w, C); edges replicate (see `inside`).
+
+        span: (rows, cols) slices of the box: sample only that rectangle. `cv2.remap` computes each pixel
+        from its own map entry alone, so this is exactly that part of the full result, for less work."""
+        map_x, map_y = (self.map_x, self.map_y) if span is None else (self.map_x[span], self.map_y[span])
+        return cv2.remap(image, map_x, map_y, interpolation, borderMode=cv2.BORDER_REPLICATE)
 
     def inside(self, shape: tuple[int, ...], ramp_px: float = INSIDE_RAMP_PX) -> np.ndarray:
         """Float32 (h, w) weight: 1 where the sample and its interpolation taps lie inside an image of
@@ -103,46 +109,116 @@ def _fill_holes(ids: np.ndarray, points: np.ndarray, keep: np.ndarray | None, st
     ids[holes] = mapped_ids[labels[holes] - 1]
 
 
-def _nearest_on_triangles(points: np.ndarray, corners: np.ndarray) -> np.ndarray:
-    """(N, 2) nearest point to each of `points` (N, 2) on the boundary of its triangle `corners` (N, 3, 2);
-    used for points known to lie outside, where the boundary is the nearest part of the triangle."""
-    best = np.zeros_like(points)
-    best_d = np.full(points.shape[0], np.inf)
+def _nearest_on_triangles(x: np.ndarray, y: np.ndarray, corners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest point (x, y), each (N,), to each of the points `x`, `y` (N,) on the boundary of its triangle
+    `corners` (N, 3, 2); used for points known to lie outside, where the boundary is the nearest part of the
+    triangle.
+
+    Works on the x and y components as separate 1-D arrays: the same arithmetic per point as the (N, 2)
+    form (two-term sums are exact in either order) without its small-axis reductions and masked stores."""
+    best_x, best_y = np.zeros_like(x), np.zeros_like(y)
+    best_d = np.full(x.shape[0], np.inf)
     for i in range(3):
-        a, b = corners[:, i], corners[:, (i + 1) % 3]
-        ab = b - a
-        length2 = np.maximum((ab * ab).sum(axis=1), 1e-18)
-        u = np.clip(((points - a) * ab).sum(axis=1) / length2, 0.0, 1.0)
-        q = a + u[:, None] * ab
-        d = ((points - q) ** 2).sum(axis=1)
+        ax, ay = corners[:, i, 0], corners[:, i, 1]
+        abx, aby = corners[:, (i + 1) % 3, 0] - ax, corners[:, (i + 1) % 3, 1] - ay
+        length2 = np.maximum(abx * abx + aby * aby, 1e-18)
+        u = np.clip(((x - ax) * abx + (y - ay) * aby) / length2, 0.0, 1.0)
+        qx, qy = ax + u * abx, ay + u * aby
+        d = (x - qx) ** 2 + (y - qy) ** 2
         closer = d < best_d
-        best[closer], best_d[closer] = q[closer], d[closer]
-    return best
+        best_x, best_y, best_d = np.where(closer, qx, best_x), np.where(closer, qy, best_y), np.where(closer, d, best_d)
+    return best_x, best_y
 
 
-def _affines(src: np.ndarray, dst: np.ndarray, triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per triangle the (2, 3) map dst → src, and whether it is well defined (non-degenerate)."""
+def _triangle_solves(src: np.ndarray, dst: np.ndarray, triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per triangle the (2, 3) affine map dst → src, the (3, 3) matrix B with [x, y, 1] @ B = barycentric
+    coordinates of (x, y) in its `dst` corners, and whether it is well defined (non-degenerate); both
+    zero where it is not. One (T, 3, 3) system and one determinant serve both."""
     d = np.concatenate([dst[triangles], np.ones((*triangles.shape, 1))], axis=2)  # (T, 3, 3) rows [x, y, 1]
-    s = src[triangles]  # (T, 3, 2)
-    det = np.linalg.det(d)
-    ok = np.abs(det) > 1e-6
+    ok = np.abs(np.linalg.det(d)) > 1e-6
     maps = np.zeros((triangles.shape[0], 2, 3))
-    if ok.any():
-        # d @ A^T = s  →  A^T = solve(d, s)
-        maps[ok] = np.transpose(np.linalg.solve(d[ok], s[ok]), (0, 2, 1))
-    return maps, ok
-
-
-def _barycentric(dst: np.ndarray, triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per triangle the (3, 3) matrix B with [x, y, 1] @ B = barycentric coordinates of (x, y) in its `dst`
-    corners, and whether the triangle is well defined (non-degenerate)."""
-    d = np.concatenate([dst[triangles], np.ones((*triangles.shape, 1))], axis=2)  # (T, 3, 3) rows [x, y, 1]
-    det = np.linalg.det(d)
-    ok = np.abs(det) > 1e-6
     bary = np.zeros((triangles.shape[0], 3, 3))
     if ok.any():
+        # d @ A^T = s  →  A^T = solve(d, s)
+        maps[ok] = np.transpose(np.linalg.solve(d[ok], src[triangles][ok]), (0, 2, 1))
         bary[ok] = np.linalg.inv(d[ok])
-    return bary, ok
+    return maps, bary, ok
+
+
+def _rasterise(ids: np.ndarray, corners: np.ndarray, ok: np.ndarray, outline: np.ndarray) -> None:
+    """In place: every well-defined triangle (`ok`) writes its index into the cells of `ids` it covers, in
+    index order (a later triangle overwrites an earlier one's cells); those marked `outline` also draw
+    their edges. corners: (T, 3, 2) int32 grid coordinates in 1/16 px (cv2 shift 4).
+
+    The loop body is one OpenCV call per triangle: indices and flags are turned into Python values up
+    front, since per-triangle numpy indexing cost as much as the drawing."""
+    flags = outline.tolist()
+    for t in np.flatnonzero(ok).tolist():
+        cv2.fillConvexPoly(ids, corners[t], t, lineType=cv2.LINE_8, shift=4)
+        if flags[t]:
+            cv2.polylines(ids, [corners[t]], True, t, 1, lineType=cv2.LINE_8, shift=4)
+
+
+def _coefficients(maps: np.ndarray, bary: np.ndarray) -> np.ndarray:
+    """(T + 1, 15) table: per triangle its map (a00 a01 a02 a10 a11 a12) then its barycentric matrix
+    (B00 B01 B02 B10 ... B22), row-major; the last row is zeros, so that an index of -1 (an unmapped
+    cell) taken with ``mode="wrap"`` reads a zero map and a zero barycentric matrix."""
+    table = np.zeros((maps.shape[0] + 1, 15))
+    table[:-1, :6] = maps.reshape(-1, 6)
+    table[:-1, 6:] = bary.reshape(-1, 9)
+    return table
+
+
+def _affine_on_grid(c0: np.ndarray, c1: np.ndarray, c2: np.ndarray, px: np.ndarray, py: np.ndarray,
+                    scratch: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """(c0 * px + c1 * py) + c2 per cell (c0, c1, c2 (gh, gw); px (gw,), py (gh, 1)): in that order, so bit
+    for bit the plain expression, with the sums made in place. `scratch`, a (gh, gw) float64 buffer, is
+    clobbered; the result goes to `out` when given (a new array otherwise)."""
+    out = np.multiply(c0, px, out=out)
+    out += np.multiply(c1, py, out=scratch)
+    out += c2
+    return out
+
+
+def _sample_positions(ids: np.ndarray, px: np.ndarray, py: np.ndarray, maps: np.ndarray, bary: np.ndarray,
+                      corners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Source position (sx, sy), each (gh, gw) float64, of every grid cell: its owner triangle's map
+    (`ids`, -1 for none: 0), except where a cell lies outside its owner and extrapolating carries it far
+    (`EXTRAPOLATE_PX`, `EXTRAPOLATE_GAIN`). px (gw,), py (gh, 1): the cells' centres in output pixels;
+    corners: (T, 3, 2) the triangles' `dst` corners.
+
+    The per-triangle coefficients are fetched for every cell by one row gather from a small table
+    (`_coefficients`), and the map and the barycentric test are evaluated on the whole grid with the
+    cell centres broadcast along rows and columns: the same float64 operations per cell as gathering
+    (N, 2, 3) and (N, 3, 3) blocks for the valid cells and testing with `np.einsum`, at a fraction of
+    the memory traffic. A barycentric coordinate is (x B0k + y B1k) + B2k, the order in which
+    ``np.einsum("nj,njk->nk", [x, y, 1], B)`` sums, so the test agrees with the einsum form bit for bit.
+    Cells of no triangle read zeros: map 0 and never outside.
+    """
+    coef = np.take(_coefficients(maps, bary), ids, axis=0, mode="wrap")  # (gh, gw, 15)
+    scratch, coordinate = np.empty(ids.shape), np.empty(ids.shape)
+    mx = _affine_on_grid(coef[..., 0], coef[..., 1], coef[..., 2], px, py, scratch)
+    my = _affine_on_grid(coef[..., 3], coef[..., 4], coef[..., 5], px, py, scratch)
+    outside = np.zeros(ids.shape, bool)
+    below = np.empty(ids.shape, bool)
+    for k in range(3):  # B_jk sits at 6 + 3 j + k
+        _affine_on_grid(coef[..., 6 + k], coef[..., 9 + k], coef[..., 12 + k], px, py, scratch, out=coordinate)
+        outside |= np.less(coordinate, -1e-9, out=below)
+    rows, cols = np.nonzero(outside)
+    if rows.size:
+        # The nearest point of the triangle (Euclidean, in output pixels), mapped exactly. Used only where
+        # extrapolating carries the pixel far beyond the triangle's source (`EXTRAPOLATE_PX`,
+        # `EXTRAPOLATE_GAIN`): a well-shaped triangle extrapolates to what its neighbour maps it to anyway.
+        ox, oy = px[cols], py[rows, 0]
+        near_x, near_y = _nearest_on_triangles(ox, oy, corners[ids[rows, cols]])
+        a = coef[rows, cols, :6]
+        nx = a[:, 0] * near_x + a[:, 1] * near_y + a[:, 2]
+        ny = a[:, 3] * near_x + a[:, 4] * near_y + a[:, 5]
+        off = np.hypot(ox - near_x, oy - near_y)
+        far = np.hypot(mx[rows, cols] - nx, my[rows, cols] - ny) > np.maximum(EXTRAPOLATE_PX, EXTRAPOLATE_GAIN * off)
+        mx[rows[far], cols[far]] = nx[far]
+        my[rows[far], cols[far]] = ny[far]
+    return mx, my
 
 
 def piecewise_affine(
@@ -183,10 +259,8 @@ def piecewise_affine(
     centre = 0.5 + (step - 1) / 2.0
     ids = np.full((gh, gw), -1, np.int32)
     if tri.shape[0]:
-        maps, ok = _affines(src, dst, tri)
-        bary, _ = _barycentric(dst, tri)
+        maps, bary, ok = _triangle_solves(src, dst, tri)
         grid_pts = (dst - np.array([x0 + centre, y0 + centre])) / step + pad
-        fixed = np.round(grid_pts * 16).astype(np.int32)
         # Slivers (thinner than 1.5 grid cells: lips about to meet) also get their outline drawn, so they
         # own the pixels they cross and no hole opens between neighbours. But the outline claims pixels up
         # to a pixel off the sliver, where its ill-conditioned map, extrapolated, samples far away (lip red
@@ -197,11 +271,7 @@ def piecewise_affine(
         u, v = corners_all[:, 1] - corners_all[:, 0], corners_all[:, 2] - corners_all[:, 0]
         area2 = np.abs(u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0])
         thin = area2 / np.maximum(edges, 1e-9) < 1.5
-        for t in np.flatnonzero(ok):
-            corners = fixed[tri[t]]
-            cv2.fillConvexPoly(ids, corners, int(t), lineType=cv2.LINE_8, shift=4)
-            if thin[t] and not fill_holes:
-                cv2.polylines(ids, [corners], True, int(t), 1, lineType=cv2.LINE_8, shift=4)
+        _rasterise(ids, np.round(grid_pts * 16).astype(np.int32)[tri], ok, thin & (not fill_holes))
     else:
         maps = np.zeros((0, 2, 3))
         bary = np.zeros((0, 3, 3))
@@ -209,39 +279,18 @@ def piecewise_affine(
         keep = None if keep_holes_in is None else (np.asarray(keep_holes_in, np.float64)
                                                     - np.array([x0 + centre, y0 + centre])) / step + pad
         _fill_holes(ids, grid_pts[np.unique(tri)], keep, step)
-    gy, gx = np.mgrid[0:gh, 0:gw].astype(np.float64)
-    px = x0 + centre + (gx - pad) * step
-    py = y0 + centre + (gy - pad) * step
+    # Cell centres in output pixels, as a row and a column that broadcast over the grid.
+    px = x0 + centre + (np.arange(gw, dtype=np.float64) - pad) * step
+    py = (y0 + centre + (np.arange(gh, dtype=np.float64) - pad) * step)[:, None]
     valid = ids >= 0
-    sx = np.zeros((gh, gw))
-    sy = np.zeros((gh, gw))
-    if valid.any():
-        # Barycentric coordinates of each pixel in its triangle; a pixel that a triangle claims from outside
-        # it (rasterised edges, filled holes) takes the nearest point of the triangle instead of extrapolating
-        # its map, which for a sliver (huge gradient) fetched pixels far away: dotted lip-red lines on the
-        # skin above a mouth corner.
-        owner = ids[valid]
-        a = maps[owner]
-        vx, vy = px[valid], py[valid]
-        mx = a[:, 0, 0] * vx + a[:, 0, 1] * vy + a[:, 0, 2]
-        my = a[:, 1, 0] * vx + a[:, 1, 1] * vy + a[:, 1, 2]
-        point = np.stack([vx, vy, np.ones(vx.size)], axis=1)
-        outside = np.flatnonzero((np.einsum("nj,njk->nk", point, bary[owner]) < -1e-9).any(axis=1))
-        if outside.size:
-            # The nearest point of the triangle (Euclidean, in output pixels), mapped exactly. Used only where
-            # extrapolating carries the pixel far beyond the triangle's source (`EXTRAPOLATE_PX`,
-            # `EXTRAPOLATE_GAIN`): a well-shaped triangle extrapolates to what its neighbour maps it to anyway.
-            near = _nearest_on_triangles(point[outside, :2], dst[tri[owner[outside]]])
-            ao = a[outside]
-            nx = ao[:, 0, 0] * near[:, 0] + ao[:, 0, 1] * near[:, 1] + ao[:, 0, 2]
-            ny = ao[:, 1, 0] * near[:, 0] + ao[:, 1, 1] * near[:, 1] + ao[:, 1, 2]
-            off = np.hypot(point[outside, 0] - near[:, 0], point[outside, 1] - near[:, 1])
-            far = np.hypot(mx[outside] - nx, my[outside] - ny) > np.maximum(EXTRAPOLATE_PX, EXTRAPOLATE_GAIN * off)
-            mx[outside[far]], my[outside[far]] = nx[far], ny[far]
-        sx[valid], sy[valid] = mx, my
+    # Barycentric coordinates of each pixel in its triangle; a pixel that a triangle claims from outside
+    # it (rasterised edges, filled holes) takes the nearest point of the triangle instead of extrapolating
+    # its map, which for a sliver (huge gradient) fetched pixels far away: dotted lip-red lines on the
+    # skin above a mouth corner. Unmapped cells get 0 (sampling at -0.5 after the shift below).
+    sx, sy = _sample_positions(ids, px, py, maps, bary, dst[tri])
     # Back to cv2.remap's convention (pixel centre i at coordinate i).
-    map_x = (sx - 0.5).astype(np.float32)
-    map_y = (sy - 0.5).astype(np.float32)
+    map_x = np.subtract(sx, 0.5, out=sx).astype(np.float32)
+    map_y = np.subtract(sy, 0.5, out=sy).astype(np.float32)
     if step > 1:
         size = (gw * step, gh * step)
         inner = (slice(step, step + h), slice(step, step + w))

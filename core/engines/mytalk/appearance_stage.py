@@ -51,7 +51,7 @@ class GeneratorAppearance:
 
         models, device = job_models(job, resources)
         bank, bank_note = job_bank(job, tracked, resources, progress, is_cancelled)
-        lm = tracked.landmarks.astype(np.float64)
+        lm = tracked.landmarks(0, tracked.num_frames).astype(np.float64)  # the diffusion samples the whole range
         points, transforms = canonical_points(lm)
         found = plan.valid & tracked.found & np.isfinite(points).all(axis=(1, 2))
         # The plan's mouth and jaw in the generator's canonical frame; the rigid points stay tracked.

@@ -55,7 +55,7 @@ class DiffusionMotion:
         s = job.settings
         models, device = job_models(job, resources)
         n = job.num_frames
-        lm = tracked.landmarks.astype(np.float64)
+        lm = tracked.landmarks(0, tracked.num_frames).astype(np.float64)  # the diffusion samples the whole range
         points, transforms = canonical_points(lm)
         found = tracked.found & np.isfinite(points).all(axis=(1, 2))
         bank, _ = job_bank(job, tracked, resources, progress, is_cancelled)
