@@ -133,17 +133,22 @@ def decode_audio(
     Raises `MediaNotFoundError`, `MediaFormatError` (not audio, no audio stream) and `AudioError`
     (no samples).
     """
-    path = Path(path)
-    rate = int(rate)
-    if rate <= 0:
-        raise UsageError(f"audio sample rate must be a positive number of Hz, got {rate}")
-    if channels not in (None, 1, 2):
-        raise UsageError(f"channels must be 1 (mono), 2 (stereo) or None (as the source), got {channels}")
+    path, rate = Path(path), _checked_request(rate, channels)
     native_rate, samples, _ = _decode_native(path, stream_index)
     samples = _with_channels(samples, channels)
     if native_rate != rate:
         samples = resample_samples(samples, native_rate, rate)
     return AudioTrack(np.ascontiguousarray(samples, dtype=np.float32), rate)
+
+
+def _checked_request(rate: int, channels: int | None) -> int:
+    """The rate as an int, once the rate and channel request are known to be valid."""
+    rate = int(rate)
+    if rate <= 0:
+        raise UsageError(f"audio sample rate must be a positive number of Hz, got {rate}")
+    if channels not in (None, 1, 2):
+        raise UsageError(f"channels must be 1 (mono), 2 (stereo) or None (as the source), got {channels}")
+    return rate
 
 
 def decode_audio_span(
@@ -159,17 +164,12 @@ def decode_audio_span(
     sound: what `place_line` would cut from it, without holding the whole file.
 
     A job's line is often a slice of a long file (a dub stem, a whole take): decoding it whole at 48
-    kHz cost 11.5 MB a minute of file whatever the range. The whole file is still decoded (so every
-    kept sample is the one a whole decode gives), but only the span and the resampler's reach either
-    side are kept, and the resampler starts on a sample of its own grid: the result is bit for bit
-    `decode_audio`'s.
+    kHz cost 11.5 MB a minute of file whatever the range. The file is decoded from its start (so every
+    kept sample is the one a whole decode gives) up to the span's end; only the span and the
+    resampler's reach either side are kept, and the resampler starts on a sample of its own grid: the
+    result is bit for bit `decode_audio`'s.
     """
-    path = Path(path)
-    rate = int(rate)
-    if rate <= 0:
-        raise UsageError(f"audio sample rate must be a positive number of Hz, got {rate}")
-    if channels not in (None, 1, 2):
-        raise UsageError(f"channels must be 1 (mono), 2 (stereo) or None (as the source), got {channels}")
+    path, rate = Path(path), _checked_request(rate, channels)
     first, count = int(first), max(0, int(count))
     native_rate = probe_audio_rate(path, stream_index)
     up, down = _reduced(rate, native_rate)
@@ -210,13 +210,7 @@ def decode_placed(
     channels: int | None = 1,
 ) -> AudioTrack:
     """``place_line(decode_audio(path, rate, channels=…), …)``, bit for bit, holding only the placed part."""
-    if num_frames < 0:
-        raise UsageError(f"the range must have 0 or more frames, got {num_frames}")
-    fps = Fraction(fps)
-    if fps <= 0:
-        raise UsageError(f"fps must be positive, got {fps}")
-    length = round(Fraction(num_frames) * int(rate) / fps)
-    offset = round(Fraction(line_offset_s) * int(rate))
+    offset, length = placement(int(rate), num_frames=num_frames, fps=fps, line_offset_s=line_offset_s)
     return decode_audio_span(path, rate, offset, length, channels=channels)
 
 
@@ -326,14 +320,8 @@ def place_line(
     later, after silence. The result has exactly ``round(num_frames * rate / fps)`` samples, padded
     with zeros or trimmed, and the line's rate and channels.
     """
-    if num_frames < 0:
-        raise UsageError(f"the range must have 0 or more frames, got {num_frames}")
-    fps = Fraction(fps)
-    if fps <= 0:
-        raise UsageError(f"fps must be positive, got {fps}")
     rate = line.rate
-    length = round(Fraction(num_frames) * rate / fps)
-    offset = round(Fraction(line_offset_s) * rate)
+    offset, length = placement(rate, num_frames=num_frames, fps=fps, line_offset_s=line_offset_s)
     out = np.zeros((line.channels, length), dtype=np.float32)
     # Destination [dst0, dst1) receives source [dst0 + offset, dst1 + offset) clipped to the line.
     dst0 = max(0, -offset)
@@ -341,6 +329,17 @@ def place_line(
     if dst1 > dst0:
         out[:, dst0:dst1] = line.samples[:, dst0 + offset : dst1 + offset]
     return AudioTrack(out, rate)
+
+
+def placement(rate: int, *, num_frames: int, fps: Fraction, line_offset_s: Fraction) -> tuple[int, int]:
+    """(first line sample, sample count) at `rate` of a line placed on `num_frames` frames at `fps`,
+    its time `line_offset_s` on the range's first frame (`place_line`, `decode_placed`)."""
+    if num_frames < 0:
+        raise UsageError(f"the range must have 0 or more frames, got {num_frames}")
+    fps = Fraction(fps)
+    if fps <= 0:
+        raise UsageError(f"fps must be positive, got {fps}")
+    return round(Fraction(line_offset_s) * rate), round(Fraction(num_frames) * rate / fps)
 
 
 def picture_start_in_audio_s(path: Path) -> Fraction:
