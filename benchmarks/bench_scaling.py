@@ -15,7 +15,8 @@ Each row gives the tool's wall time (the console script, a subprocess: start-up,
 tracking, planning, render, encode, hash), its frames per second, the floor (a plain PyAV seek,
 decode and encode of the same range with the same encoder and options, `bench_io.plain_transcode`)
 and their ratio, and the tool's peak resident memory. Tool runs are warm (the tracking, profile and
-phone caches filled by a first run) unless the row says cold; with `--repeat 2` tool and floor alternate and the best
+phone caches filled by a first run, and the modules' bytecode cached as in an installed package)
+unless the row says cold; with `--repeat 2` tool and floor alternate and the best
 of each is kept (a shared 2-core machine).
 
 Every job uses the same reference range (the clip's first 4 s) so only the range differs between
@@ -116,7 +117,10 @@ def run_tool(args: list[str], home: Path) -> tuple[float, float]:
         "print(s, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, done.returncode)"
     )
     command = [sys.executable, "-c", wrapper, str(Path(sys.executable).with_name("mytalk")), *args]
-    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "MYTALK_HOME": str(home)})
+    # As an installed package runs: with its modules' bytecode cached (pip compiles it on install). A
+    # sandbox that sets PYTHONDONTWRITEBYTECODE would otherwise recompile every module on every run.
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    done = subprocess.run(command, capture_output=True, text=True, env={**env, "MYTALK_HOME": str(home)})
     fields = done.stdout.strip().splitlines()[-1].split() if done.stdout.strip() else []
     if len(fields) != 3 or fields[2] != "0":
         raise RuntimeError(f"mytalk {' '.join(args)} failed: {done.stderr[-1500:]}")

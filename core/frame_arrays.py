@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -43,34 +42,8 @@ def read_row(source: FrameSource, index: int) -> np.ndarray:
     return source.read(index, index + 1)[0]
 
 
-def read_rows(source: FrameSource, rows: np.ndarray) -> np.ndarray:
-    """The given rows (any order, repeats allowed), read window by window: (len(rows), *row_shape)."""
-    rows = np.asarray(rows, np.int64)
-    out = np.empty((rows.size, *source.row_shape), read_row(source, 0).dtype if len(source) else np.float64)
-    if rows.size == 0:
-        return out
-    order = np.argsort(rows, kind="stable")
-    sorted_rows = rows[order]
-    k = 0
-    while k < sorted_rows.size:
-        begin = int(sorted_rows[k])
-        end = k
-        while end < sorted_rows.size and sorted_rows[end] < begin + READ_CHUNK:
-            end += 1
-        block = source.read(begin, int(sorted_rows[end - 1]) + 1)
-        out[order[k:end]] = block[sorted_rows[k:end] - begin]
-        k = end
-    return out
-
-
 READ_CHUNK = 256
-"""Rows per read when a whole range is swept (`sweep`, `read_rows`): 256 meshes are 1.4 MB."""
-
-
-def sweep(source: FrameSource, chunk: int = READ_CHUNK) -> Iterator[tuple[int, np.ndarray]]:
-    """(start, rows) windows covering the whole source in order, `chunk` rows at a time."""
-    for start in range(0, len(source), chunk):
-        yield start, source.read(start, min(len(source), start + chunk))
+"""Rows per read when a whole range is swept (`TrackedRange.points`): 256 meshes are 1.4 MB."""
 
 
 class FrameArray:

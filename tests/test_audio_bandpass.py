@@ -4,8 +4,6 @@ Python loop gives scipy's `sosfiltfilt` result (bit for bit on x86-64, to 1e-12 
 from __future__ import annotations
 
 import platform
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -100,21 +98,7 @@ def test_too_short_or_wrong_sections_are_refused_like_scipy() -> None:
         sosfiltfilt_loop(sos[:3], np.ones(100))
 
 
-def test_voice_activity_does_not_import_scipy_signal() -> None:
-    """The point of the module: a short line's voice activity and envelope leave scipy.signal unloaded."""
-    code = (
-        "import sys\n"
-        "from fractions import Fraction\n"
-        "import numpy as np\n"
-        "from mytalk.core.audio.activity import envelope, voiced_frames\n"
-        "from mytalk.core.media.audio import AudioTrack\n"
-        "x = np.random.default_rng(0).standard_normal((1, 16000)).astype(np.float32) * 0.1\n"
-        "track = AudioTrack(x, 16000)\n"
-        "voiced_frames(track, Fraction(25), 25); envelope(track, Fraction(25), 25)\n"
-        "assert 'scipy.signal' not in sys.modules, 'scipy.signal was imported'\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
+
 
 
 @pytest.mark.parametrize(("offset", "length"), [(0, 20_002), (200, 20_500), (0, 20_001)])

@@ -52,3 +52,37 @@ def test_blocks_give_exactly_the_whole_signal_at_once(up: int, down: int) -> Non
         np.testing.assert_array_equal(resample_poly_1d(x, up, down, block=block), whole)
     np.testing.assert_array_equal(resample_poly_1d(x.astype(np.float32), up, down, np.float32, block=97),
                                   resample_poly_1d(x.astype(np.float32), up, down, block=10**9).astype(np.float32))
+
+
+@pytest.mark.parametrize(("native", "rate"), [(48_000, 16_000), (44_100, 16_000), (48_000, 48_000), (22_050, 48_000)])
+@pytest.mark.parametrize("channels", [1, 2, 3])
+def test_mono_at_is_the_mix_resampled_value_for_value(native: int, rate: int, channels: int) -> None:
+    """`AudioTrack.mono_at` mixes a block at a time inside the resampler: the same numbers as mixing
+    the whole line first, at every block size (the mean runs across channels sample by sample)."""
+    from mytalk.core.media import resample
+    from mytalk.core.media.audio import AudioTrack
+
+    rng = np.random.default_rng(native + rate + channels)
+    track = AudioTrack(rng.standard_normal((channels, 9_001)).astype(np.float32) * 0.3, native)
+    expected = track.mono().resampled(rate)
+    for block in (resample.BLOCK_OUTPUTS, 977, 64):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(resample, "BLOCK_OUTPUTS", block)
+            got = track.mono_at(rate)
+        assert got.rate == rate and got.samples.dtype == np.float32
+        np.testing.assert_array_equal(got.samples, expected.samples)
+
+
+def test_a_read_window_never_leaves_the_signal() -> None:
+    from mytalk.core.media.resample import resample_read
+
+    x = np.random.default_rng(5).standard_normal(5_000)
+    asked: list[tuple[int, int]] = []
+
+    def read(lo: int, hi: int) -> np.ndarray:
+        asked.append((lo, hi))
+        return x[lo:hi]
+
+    np.testing.assert_array_equal(resample_read(read, x.size, 160, 147, np.float64, block=1_000),
+                                  resample_poly_1d(x, 160, 147))
+    assert len(asked) > 3 and all(0 <= lo < hi <= x.size for lo, hi in asked)

@@ -14,16 +14,23 @@ decided in three steps:
 
 Frame n covers the samples [floor(n * rate / fps), floor((n + 1) * rate / fps)) (exact rational
 arithmetic, as in the evaluation suite), and sample 0 is the start of frame 0.
+
+A line is read, band-passed and summed a block at a time (`core.audio.blocks`), so the memory of
+the level, the envelope and the probability is that of a few blocks plus their per-frame or
+per-10 ms results, whatever the line's length; the results are those of the whole-line arithmetic
+bit for bit (tests/test_audio_activity_blocks.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
 import numpy as np
 
-from mytalk.core.audio.bandpass import butter4_bandpass
+from mytalk.core.audio.bandpass import butter4_bandpass_blocks
+from mytalk.core.audio.blocks import BLOCK_SAMPLES, running_mean, running_percentile, square_sums_at
 from mytalk.core.audio.features import resample_to_frames
 from mytalk.core.media.audio import AudioTrack
 
@@ -72,15 +79,36 @@ class ActivityParams:
     min_voiced_s: float = 0.06
 
 
-def _bandpass(samples: np.ndarray, rate: int, band: tuple[float, float]) -> np.ndarray:
-    """Zero-phase 4th-order Butterworth band-pass (filtered forwards and backwards: no delay)."""
-    x = np.asarray(samples, np.float64)
+def _mono_reader(track: AudioTrack) -> Callable[[int, int], np.ndarray]:
+    """Reads samples [start, stop) of ``track.mono()`` as float64, without mixing the whole line down.
+
+    The mix is ``AudioTrack.mono``'s (float64 mean over the channels, rounded to float32) taken on a
+    slice; the mean runs across the channels sample by sample, so a slice gets the same values.
+    """
+    samples = track.samples
+    if samples.shape[0] == 1:
+        return lambda start, stop: samples[0, start:stop].astype(np.float64)
+    return lambda start, stop: (
+        samples[:, start:stop].mean(axis=0, keepdims=True, dtype=np.float64).astype(np.float32)[0].astype(np.float64))
+
+
+def _bandpass_blocks(track: AudioTrack, band: tuple[float, float], block: int = BLOCK_SAMPLES) -> Iterator[np.ndarray]:
+    """The mono line, zero-phase 4th-order Butterworth band-passed (forwards and backwards: no delay),
+    as consecutive float64 blocks of at most `block` samples."""
+    read, size, rate = _mono_reader(track), track.num_samples, track.rate
     high = min(band[1], 0.45 * rate)
-    if x.size <= 64 or high <= band[0]:
-        return x
+    if size <= 64 or high <= band[0]:
+        return (read(start, min(start + block, size)) for start in range(0, size, block))
     # Not scipy.signal directly: it costs 0.6 s to import (it pulls scipy.stats), most of a short
-    # job; `butter4_bandpass` gives scipy's result bit for bit without it (see `core.audio.bandpass`).
-    return butter4_bandpass(x, rate, (band[0], high))
+    # job; `butter4_bandpass_blocks` gives scipy's result bit for bit without it for a short line
+    # (see `core.audio.bandpass`).
+    return butter4_bandpass_blocks(read, size, rate, (band[0], high), block=block)
+
+
+def _array_blocks(samples: np.ndarray, block: int) -> Iterator[np.ndarray]:
+    """A 1-D array as float64 blocks, so a float32 line is not converted whole."""
+    for start in range(0, samples.size, block):
+        yield np.asarray(samples[start : start + block], np.float64)
 
 
 def frame_bounds(rate: int, fps: Fraction, num_frames: int) -> np.ndarray:
@@ -90,50 +118,63 @@ def frame_bounds(rate: int, fps: Fraction, num_frames: int) -> np.ndarray:
     return np.array((n * (rate * fps.denominator)) // fps.numerator, dtype=np.int64)
 
 
-def frame_rms(samples: np.ndarray, rate: int, fps: Fraction, num_frames: int) -> np.ndarray:
+def frame_rms(samples: np.ndarray, rate: int, fps: Fraction, num_frames: int,
+              *, block: int = BLOCK_SAMPLES) -> np.ndarray:
     """RMS of each video frame's own samples: (num_frames,) float64; 0 past the end of the audio."""
+    x = np.asarray(samples).reshape(-1)
+    return _frame_rms_blocks(_array_blocks(x, block), x.size, rate, fps, num_frames)
+
+
+def _frame_rms_blocks(blocks: Iterator[np.ndarray], size: int, rate: int, fps: Fraction,
+                      num_frames: int) -> np.ndarray:
+    """`frame_rms` of a line given as consecutive blocks of `size` samples in all."""
     bounds = frame_bounds(rate, fps, num_frames)
-    x = np.asarray(samples, np.float64)
-    energy = _cumulative_energy(x, 0, max(int(bounds[-1]), x.size) + 1)
+    # The running energy at each bound; past the end of the audio it stays at the line's total.
+    energy = square_sums_at(blocks, np.minimum(bounds, size))
     counts = np.maximum(bounds[1:] - bounds[:-1], 1)
-    return np.sqrt(np.maximum(energy[bounds[1:]] - energy[bounds[:-1]], 0.0) / counts)
+    return np.sqrt(np.maximum(energy[1:] - energy[:-1], 0.0) / counts)
 
 
 def _cumulative_energy(x: np.ndarray, offset: int, length: int) -> np.ndarray:
     """(length + 1,) running sum of squares of `x` placed at `offset` in `length` zeros, from 0.
 
-    Built in one array (not padded, squared, summed and prefixed, four copies of a long line), with
-    the same additions in the same order, so the sums are bit for bit the same."""
-    energy = np.zeros(length + 1)
-    np.square(x, out=energy[1 + offset : 1 + offset + x.size])
-    np.cumsum(energy[1:], out=energy[1:])
-    return energy
+    The whole array, which the analysis no longer builds (it looks the sums up where it needs them,
+    `square_sums_at`); kept as the plain statement of what those sums are, for the tests."""
+    counts = np.clip(np.arange(length + 1) - offset, 0, x.size)
+    return square_sums_at(_array_blocks(np.asarray(x).reshape(-1), BLOCK_SAMPLES), counts)
 
 
-def envelope(track: AudioTrack, fps: Fraction, num_frames: int) -> np.ndarray:
+def envelope(track: AudioTrack, fps: Fraction, num_frames: int, *, block: int = BLOCK_SAMPLES) -> np.ndarray:
     """The evaluation's AV-lag envelope: natural log RMS of 1-4 kHz band-passed audio per frame.
 
     Shape (num_frames,). The RMS is taken over each frame's own samples and floored 60 dB under the
     loudest frame, so digital silence is finite. Same definition as `benchmarks.eval.metrics
-    .audio_envelope`, so a driver can measure its lag the way the evaluation will.
+    .audio_envelope`, so a driver can measure its lag the way the evaluation will. `block`: samples
+    read and filtered at a time (`core.audio.blocks`); it changes the memory, not the result.
     """
-    x = _bandpass(track.mono().samples[0], track.rate, ENVELOPE_BAND_HZ)
-    rms = frame_rms(x, track.rate, fps, num_frames)
+    blocks = _bandpass_blocks(track, ENVELOPE_BAND_HZ, block)
+    rms = _frame_rms_blocks(blocks, track.num_samples, track.rate, fps, num_frames)
     peak = float(rms.max()) if rms.size else 0.0
     floor = max(peak, 1e-9) * 10 ** (-ENVELOPE_RANGE_DB / 20)
     return np.log(rms + floor)
 
 
-def band_level_db(track: AudioTrack, band: tuple[float, float] = VAD_BAND_HZ) -> np.ndarray:
-    """Band-passed level in dBFS every 10 ms (25 ms windows centred on k * 10 ms): (T,) float64."""
-    x = _bandpass(track.mono().samples[0], track.rate, band)
-    rate = track.rate
+def band_level_db(track: AudioTrack, band: tuple[float, float] = VAD_BAND_HZ, *,
+                  block: int = BLOCK_SAMPLES) -> np.ndarray:
+    """Band-passed level in dBFS every 10 ms (25 ms windows centred on k * 10 ms): (T,) float64.
+
+    `block`: as for `envelope`.
+    """
+    rate, size = track.rate, track.num_samples
     hop = max(1, int(round(LEVEL_HOP_S * rate)))
     win = max(hop, int(round(LEVEL_WIN_S * rate)))
-    count = x.size // hop + 1
-    energy = _cumulative_energy(x, win // 2, count * hop + win)
-    starts = np.arange(count) * hop
-    ms = (energy[starts + win] - energy[starts]) / win
+    count = size // hop + 1
+    # Window k covers the samples [k * hop - win // 2, k * hop - win // 2 + win) of the line, with
+    # zeros before its start and after its end: its energy is a difference of two running sums.
+    starts = np.arange(count) * hop - win // 2
+    energy = square_sums_at(_bandpass_blocks(track, band, block),
+                            np.clip(np.stack([starts, starts + win]), 0, size))
+    ms = (energy[1] - energy[0]) / win
     return 10 * np.log10(np.maximum(ms, 1e-12))
 
 
@@ -145,15 +186,19 @@ def _running_floor(level: np.ndarray, window: int) -> np.ndarray:
     """
     if level.size == 0:
         return level
-    from scipy.ndimage import percentile_filter, uniform_filter1d  # lazily, see `_bandpass`
+    # scipy.ndimage's percentile_filter and uniform_filter1d (reflect mode) to the bit, in numpy: a
+    # short job that needs nothing else from scipy.ndimage does not pay 0.3 s to import it.
+    floor = running_percentile(level, 10, min(window, level.size))
+    return running_mean(floor, max(1, window // 4))
 
-    floor = percentile_filter(level, 10, size=min(window, level.size), mode="reflect")
-    return uniform_filter1d(floor, max(1, window // 4), mode="reflect")
 
+def speech_probability_fine(track: AudioTrack, params: ActivityParams = ActivityParams(), *,
+                            block: int = BLOCK_SAMPLES) -> np.ndarray:
+    """Speech probability every 10 ms (sample k at k * 10 ms): (T,) float64 in [0, 1].
 
-def speech_probability_fine(track: AudioTrack, params: ActivityParams = ActivityParams()) -> np.ndarray:
-    """Speech probability every 10 ms (sample k at k * 10 ms): (T,) float64 in [0, 1]."""
-    level = band_level_db(track)
+    `block`: as for `envelope`.
+    """
+    level = band_level_db(track, block=block)
     # Digital silence (zero padding, muted edits) is no noise floor: it would drag the floor to
     # -120 dB and make the room tone next to it look like speech.
     real = level > DIGITAL_SILENCE_DB

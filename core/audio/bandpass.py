@@ -15,11 +15,21 @@ both the sections and the filtered signal with scipy).
 A Python loop costs about 1.2 us a sample (both passes, four sections), so a signal longer than
 `LOOP_MAX_SAMPLES`, or a rate or band not in the table, goes to scipy.signal itself: there the
 import costs less than the loop would.
+
+`butter4_bandpass_blocks` gives the same samples for a line of any length in bounded memory: a
+ten-minute line filtered whole held four copies of itself in float64 (300 MB at 16 kHz). Both
+passes are recurrences that carry four sections' state from one sample to the next, so they run
+block by block with the state handed on, which is the same arithmetic in the same order; what one
+pass needs of the other is recomputed from the state noted at each block's start, not stored.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 import numpy as np
+
+from mytalk.core.audio.blocks import BLOCK_SAMPLES
 
 LOOP_MAX_SAMPLES = 64_000
 """Longest signal filtered by the Python loop (4 s at 16 kHz: about 80 ms); longer ones use scipy."""
@@ -69,6 +79,136 @@ def butter4_bandpass(samples: np.ndarray, rate: int, band: tuple[float, float]) 
     return sosfiltfilt_loop(np.array(stored, np.float64), x)
 
 
+SosKernel = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+"""One pass over a stretch of signal: (samples, section states) -> (output, states after the stretch)."""
+
+
+def _butter4_kernel(rate: int, band: tuple[float, float], size: int) -> tuple[np.ndarray, SosKernel]:
+    """The sections and the recurrence `butter4_bandpass` would use for a `size`-sample signal.
+
+    The same choice as there (the loop for a short signal in the table, scipy's compiled `sosfilt`
+    otherwise), so a blocked result equals the whole one bit for bit whichever way it goes.
+    """
+    stored = BUTTER4_BANDPASS_SOS.get((int(rate), float(band[0]), float(band[1])))
+    if stored is not None and size <= LOOP_MAX_SAMPLES:
+        loop_sos = np.array(stored, np.float64)
+        return loop_sos, lambda x, zi: _sosfilt4_state(loop_sos, x, zi)
+    # Imported here, not at the top: see the module docstring.
+    from scipy.signal import butter, sosfilt
+
+    sos = np.array(stored, np.float64) if stored is not None else np.asarray(
+        butter(4, band, btype="bandpass", fs=rate, output="sos"), np.float64)
+
+    def kernel(x: np.ndarray, zi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        y, zf = sosfilt(sos, x, zi=zi)
+        return np.asarray(y, np.float64), np.asarray(zf, np.float64)
+
+    return sos, kernel
+
+
+def _pad_length(sos: np.ndarray) -> int:
+    """scipy ``sosfiltfilt``'s default odd-extension length: 3 * (2 * sections + 1 - trailing zeros)."""
+    ntaps = 2 * sos.shape[0] + 1 - min(int((sos[:, 2] == 0).sum()), int((sos[:, 5] == 0).sum()))
+    return 3 * ntaps
+
+
+def butter4_bandpass_blocks(read: Callable[[int, int], np.ndarray], size: int, rate: int, band: tuple[float, float],
+                            *, block: int = BLOCK_SAMPLES) -> Iterator[np.ndarray]:
+    """``butter4_bandpass`` of a `size`-sample signal read piecewise, as consecutive blocks in time order.
+
+    `read(start, stop)` returns samples [start, stop) as 1-D float64 (it is called several times
+    for the same range). The blocks joined are `butter4_bandpass(read(0, size), rate, band)` bit for
+    bit, while the memory held is a few blocks of `block` samples and two filter states per block,
+    whatever `size` is. See `_checkpointed_passes` for how.
+    """
+    if block < 1:
+        raise ValueError(f"block must be at least 1 sample, not {block}")
+    sos, kernel = _butter4_kernel(rate, band, size)
+    edge = _pad_length(sos)
+    if size <= edge:
+        raise ValueError(f"the signal must be longer than {edge} samples (it has {size})")
+    return _checkpointed_passes(kernel, sosfilt_zi(sos), _OddExtended(read, size, edge), block)
+
+
+class _OddExtended:
+    """scipy's odd extension of a signal (`edge` samples rotated 180 degrees about each end sample
+    added at both ends), read by ranges without building it."""
+
+    def __init__(self, read: Callable[[int, int], np.ndarray], size: int, edge: int) -> None:
+        head, tail = read(0, edge + 1), read(size - edge - 1, size)
+        # The same expressions as scipy.signal._arraytools.odd_ext, so the same values.
+        self._left = 2 * head[0:1] - head[edge:0:-1]
+        self._right = 2 * tail[-1:] - tail[-2::-1]
+        self._read, self.size, self.edge = read, size, edge
+
+    def __len__(self) -> int:
+        return self.size + 2 * self.edge
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Samples [start, stop) of the extended signal (index 0 is the first padding sample)."""
+        edge, end = self.edge, self.edge + self.size
+        parts = []
+        if start < edge:
+            parts.append(self._left[start : min(stop, edge)])
+        if stop > edge and start < end:
+            parts.append(self._read(max(start, edge) - edge, min(stop, end) - edge))
+        if stop > end:
+            parts.append(self._right[max(start, end) - end : stop - end])
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def _checkpointed_passes(kernel: SosKernel, zi: np.ndarray, ext: _OddExtended, block: int) -> Iterator[np.ndarray]:
+    """The forward-backward filter of `ext`, yielded in time order with its padding cut off.
+
+    The backward pass needs the forward output last sample first, and the result is wanted first
+    sample first, so done whole it holds the line twice. Instead each pass runs once to note its
+    filter state where each block starts (a checkpoint: eight numbers), and a block's output is
+    recomputed from its checkpoint when it is needed: the same recurrence from the same state over
+    the same samples, so the same numbers. A line of one block (every short line) is filtered once
+    each way; a long one costs three forward and two backward passes instead of a copy of itself.
+    """
+    spans = [(start, min(start + block, len(ext))) for start in range(0, len(ext), block)]
+    forward_states, last_forward = _forward_checkpoints(kernel, zi, ext, spans)
+    backward_states, first_result = _backward_checkpoints(kernel, zi, ext, spans, forward_states, last_forward)
+    del last_forward
+    for k, (start, stop) in enumerate(spans):
+        if k == 0:
+            result, first_result = first_result, np.empty(0)
+        else:
+            forward = kernel(ext.read(start, stop), forward_states[k])[0]
+            result = kernel(forward[::-1], backward_states[k])[0][::-1]
+        low, high = max(start, ext.edge), min(stop, ext.edge + ext.size)
+        if high > low:
+            yield result[low - start : high - start]
+
+
+def _forward_checkpoints(kernel: SosKernel, zi: np.ndarray, ext: _OddExtended,
+                         spans: list[tuple[int, int]]) -> tuple[list[np.ndarray], np.ndarray]:
+    """The forward state entering each block (from ``zi * ext[0]``, as scipy), and the last block's output."""
+    states: list[np.ndarray] = []
+    state = zi * ext.read(0, 1)
+    output = np.empty(0)
+    for start, stop in spans:
+        states.append(state)
+        output, state = kernel(ext.read(start, stop), state)
+    return states, output
+
+
+def _backward_checkpoints(kernel: SosKernel, zi: np.ndarray, ext: _OddExtended, spans: list[tuple[int, int]],
+                          forward_states: list[np.ndarray], last_forward: np.ndarray,
+                          ) -> tuple[list[np.ndarray], np.ndarray]:
+    """The backward state entering each block from its end (from ``zi * forward[-1]``, as scipy), and the
+    first block's result (the backward pass ends there, so it is at hand)."""
+    states: list[np.ndarray] = [zi] * len(spans)
+    state = zi * last_forward[-1:]
+    output = np.empty(0)
+    for k in range(len(spans) - 1, -1, -1):
+        forward = last_forward if k == len(spans) - 1 else kernel(ext.read(*spans[k]), forward_states[k])[0]
+        states[k] = state
+        output, state = kernel(forward[::-1], state)
+    return states, output[::-1]
+
+
 def sosfilt_zi(sos: np.ndarray) -> np.ndarray:
     """``scipy.signal.sosfilt_zi``: step-response steady state of each section, (n_sections, 2)."""
     zi = np.empty((sos.shape[0], 2), np.float64)
@@ -103,10 +243,16 @@ def sosfiltfilt_loop(sos: np.ndarray, samples: np.ndarray) -> np.ndarray:
 
 
 def _sosfilt4(sos: np.ndarray, x: np.ndarray, zi: np.ndarray) -> np.ndarray:
-    """``scipy.signal.sosfilt(sos, x, zi=zi)[0]`` for 4 sections, in the compiled loop's order of operations.
+    """``scipy.signal.sosfilt(sos, x, zi=zi)[0]`` for 4 sections, in the compiled loop's order of operations."""
+    return _sosfilt4_state(sos, x, zi)[0]
+
+
+def _sosfilt4_state(sos: np.ndarray, x: np.ndarray, zi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``scipy.signal.sosfilt(sos, x, zi=zi)`` for 4 sections: the output and the final states.
 
     The four sections run in one pass per sample (as scipy's loop does), on Python floats: the same
-    IEEE double operations, in the same order, as scipy's ``_sosfilt``.
+    IEEE double operations, in the same order, as scipy's ``_sosfilt``. The final states let a long
+    signal be filtered a block at a time with the same result.
     """
     (b00, b01, b02, _, a01, a02), (b10, b11, b12, _, a11, a12), (b20, b21, b22, _, a21, a22), (
         b30, b31, b32, _, a31, a32) = sos.tolist()
@@ -127,4 +273,4 @@ def _sosfilt4(sos: np.ndarray, x: np.ndarray, zi: np.ndarray) -> np.ndarray:
         s30 = b31 * x3 - a31 * x4 + s31
         s31 = b32 * x3 - a32 * x4
         put(x4)
-    return np.array(out, np.float64)
+    return np.array(out, np.float64), np.array([[s00, s01], [s10, s11], [s20, s21], [s30, s31]], np.float64)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -59,23 +60,26 @@ class AppearanceIndex:
         self.crops = crops
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
+        self._cache_lock = threading.Lock()
 
     def __len__(self) -> int:
         return int(self.rows.size)
 
     def image(self, k: int) -> np.ndarray:
         """Crop k as float32 RGB (h, w, 3) in [0, 1]; a small LRU keeps the last few decoded."""
-        if k in self._cache:
-            self._cache.move_to_end(k)
-            return self._cache[k]
+        with self._cache_lock:
+            if k in self._cache:
+                self._cache.move_to_end(k)
+                return self._cache[k]
         bgr = cv2.imdecode(np.frombuffer(self.crops[k], np.uint8), cv2.IMREAD_UNCHANGED)
         if bgr is None:
             raise MediaFormatError(f"appearance crop {k} of the actor profile cannot be decoded; rebuild the profile")
         scale = np.float32(1.0 / (65535.0 if bgr.dtype == np.uint16 else 255.0))
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).astype(np.float32) * scale
-        self._cache[k] = rgb
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        with self._cache_lock:
+            self._cache[k] = rgb
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
         return rgb
 
     @property

@@ -22,6 +22,7 @@ generator, the guide's take frames held only as long as a later frame may still 
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -43,6 +44,22 @@ PIPELINE_DEPTH = 1
 """Batches rendered ahead of the one being written: the mouth of frame n+1 is built while the writer
 encodes frame n. OpenCV, numpy, torch and the encoders release the GIL, so on a 2-core machine this
 hides most of the painting behind the encoder."""
+
+PAINT_WORKERS_MAX = 4
+"""Batches painted at once, at most, by a stage that allows it (`AppearanceStage.concurrent`). The
+job's own thread encodes every frame, so past a few painters the encoder is the bottleneck."""
+
+
+def paint_workers(stage: AppearanceStage) -> int:
+    """Threads that paint batches at once: one per core up to `PAINT_WORKERS_MAX` for a stage whose
+    `render` may run on several batches together, else one.
+
+    Measured on 2 cores (512 px, 150 frames, FFV1, warm): the classic painter with two threads
+    renders in 4.3 s against 6.7 s with one, with identical frames; its work is mostly OpenCV and
+    numpy on whole arrays, which release the GIL."""
+    if not stage.concurrent:
+        return 1
+    return max(1, min(PAINT_WORKERS_MAX, os.cpu_count() or 1))
 
 
 @dataclass(frozen=True)
@@ -165,6 +182,10 @@ class AppearanceStage(Protocol):
     settings_honoured: ClassVar[tuple[str, ...]]
     batch_size: int
     """Frames per `render` call: 1 for per-frame painters, more for a generator that batches."""
+    concurrent: bool
+    """Whether `render` may run on several batches at once, on threads of its own (`paint_workers`):
+    true for a painter whose frames do not depend on each other and whose shared state is locked.
+    Batches still come back in order."""
 
     def check(self, job: EngineJob, resources: JobResources) -> None:
         ...
@@ -300,7 +321,8 @@ class StagedEngine:
             for index in [i for i in held if i < source.index - behind]:
                 del held[index]
 
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.name}-render") as pool:
+        workers = paint_workers(self.appearance)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"{self.name}-render") as pool:
             try:
                 for source in frames:
                     check_cancelled(is_cancelled, f"rendering frame {source.index}")
@@ -309,7 +331,7 @@ class StagedEngine:
                     waiting.append(source)
                     while waiting and waiting[0].index + ahead <= source.index:
                         submit(waiting.popleft())
-                        while len(pending) > PIPELINE_DEPTH:
+                        while len(pending) > PIPELINE_DEPTH * workers:
                             yield from pending.popleft().result()
                 while waiting:
                     submit(waiting.popleft())

@@ -9,7 +9,7 @@ the engine, so a frame's face record means the same whichever engine painted it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -23,6 +23,7 @@ from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled
 
 if TYPE_CHECKING:
     from mytalk.core.face.cache import CachedTrack
+    from mytalk.core.media.reader import SourceFrame
 
 NO_FACE = "no usable face: frame passed through unchanged"
 """The warning of a range frame that an engine left untouched for want of the subject's face."""
@@ -122,14 +123,18 @@ def _notes(index: Sequence[int], warnings: Sequence[Sequence[str]],
             for i, warn, rej in zip(index, warnings, rejected, strict=True) if warn or rej}
 
 
-def track_range(job: EngineJob, progress: ProgressFn, is_cancelled: CancelFn) -> TrackedRange:
-    """Track frames [start - handles, stop + handles) of the job's clip (cached by file hash)."""
+def track_range(job: EngineJob, progress: ProgressFn, is_cancelled: CancelFn,
+                on_frame: Callable[[SourceFrame], None] | None = None) -> TrackedRange:
+    """Track frames [start - handles, stop + handles) of the job's clip (cached by file hash).
+
+    `on_frame` sees each frame decoded to track it (none when the cache answers): see `FrameStash`."""
     video = job.video.video
     assert video is not None
     settings = TrackerSettings(face_point=job.settings.face_point)
     first = max(0, job.start - job.handles)
     last = min(video.frame_count, job.stop + job.handles)
-    tracked = track_video_entry(job.video.path, first, last, settings, progress=progress, is_cancelled=is_cancelled)
+    tracked = track_video_entry(job.video.path, first, last, settings, progress=progress, is_cancelled=is_cancelled,
+                                on_frame=on_frame)
     check_cancelled(is_cancelled, "preparation")
     if isinstance(tracked, list):
         return TrackedRange.from_observations(job.start, job.stop, tracked, settings)

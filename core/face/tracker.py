@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -49,6 +49,7 @@ from mytalk.core.settings.grammar import parse_face_point as parse_face_point  #
 
 if TYPE_CHECKING:
     from mytalk.core.face.cache import CachedTrack
+    from mytalk.core.media.reader import SourceFrame
 
 TRACKER_VERSION = "2"
 """Bumped whenever tracking output changes for the same input, so stale cache entries miss."""
@@ -654,6 +655,13 @@ def rejected_detections(observations: Sequence[FaceObservation]) -> list[Rejecte
     return out
 
 
+def _seen(source: SourceFrame, on_frame: Callable[[SourceFrame], None] | None) -> SourceFrame:
+    """The frame, after showing it to `on_frame`."""
+    if on_frame is not None:
+        on_frame(source)
+    return source
+
+
 def track_video(
     path: str | Path,
     start: int,
@@ -690,10 +698,14 @@ def track_video_entry(
     progress: ProgressFn = no_progress,
     is_cancelled: CancelFn = never_cancelled,
     use_cache: bool = True,
+    on_frame: Callable[[SourceFrame], None] | None = None,
 ) -> CachedTrack | list[FaceObservation]:
     """`track_video`, answering with the cache entry itself (meshes left on disk, read by windows) when
     there is one: a long range's meshes are then never all in memory once tracked. Without the cache
-    (`use_cache=False`) the observations come back in memory."""
+    (`use_cache=False`) the observations come back in memory.
+
+    `on_frame` sees every frame this call decodes, in order (none on a cache hit): a job keeps a
+    short range's frames that way and paints them without decoding the range again."""
     from mytalk.core.face.cache import load_track, save_observations
     from mytalk.core.hashing import file_sha256
     from mytalk.core.media.reader import FrameReader
@@ -711,7 +723,7 @@ def track_video_entry(
                 return cached
         total = min(stop, reader.frame_count) - start
         with FaceTracker(settings) as tracker:
-            frames = ((sf.index, sf.to_rgb()) for sf in reader.frames(start, stop))
+            frames = ((sf.index, _seen(sf, on_frame).to_rgb()) for sf in reader.frames(start, stop))
             observations = tracker.track(
                 frames, total=total, fps=float(reader.video.fps), progress=progress, is_cancelled=is_cancelled
             )

@@ -34,6 +34,7 @@ from mytalk.core.hashing import FileIdentity, file_sha256
 from mytalk.core.jobs.request import ResolvedRequest, SyncRequest, resolve_request
 from mytalk.core.jobs.staging import StagedOutputs
 from mytalk.core.media.audio import AudioTrack, decode_placed
+from mytalk.core.media.frame_stash import FrameStash
 from mytalk.core.media.prefetch import prefetched
 from mytalk.core.media.reader import FrameReader
 from mytalk.core.media.writer import VideoWriter, check_codec_container, check_output_path, default_codec_for
@@ -172,14 +173,16 @@ def run_sync(
         # the range is tracked once here for whichever engine paints it (`engines.tracking`).
         engine.check(job)
         tracked = None
+        first = max(0, resolved.start - request.handles)
+        last = min(video.frame_count, resolved.stop + request.handles)
+        # A short range decoded to track it is kept and painted from memory (`FrameStash`).
+        stash = FrameStash(first, last)
         if engine.needs_tracking:
             from mytalk.core.engines.tracking import track_range
 
-            tracked = track_range(job, progress, is_cancelled)
+            tracked = track_range(job, progress, is_cancelled, on_frame=stash.keep)
         engine.prepare(job, tracked, progress, is_cancelled)
 
-    first = max(0, resolved.start - request.handles)
-    last = min(video.frame_count, resolved.stop + request.handles)
     total = last - first
     records: list[FrameRecord] = []
     with StagedOutputs(journal) as staged:
@@ -191,8 +194,11 @@ def run_sync(
         try:
             with timer.stage("render"), FrameReader(request.video, resolved.info) as reader:
                 # Decoded on a thread of its own, a few frames ahead: decode, paint (the engine's
-                # worker) and encode (here) overlap on the two cores.
-                frames = prefetched(reader.frames(resolved.start, resolved.stop, request.handles), name="decode")
+                # workers) and encode (here) overlap on the two cores.
+                # Or, when tracking has just decoded a short range, taken from what it kept.
+                from_stash = stash.complete
+                frames = (stash.frames(resolved.start, resolved.stop) if from_stash
+                          else prefetched(reader.frames(resolved.start, resolved.stop, request.handles), name="decode"))
                 try:
                     for done, rendered in enumerate(engine.render(frames, progress, is_cancelled), start=1):
                         check_cancelled(is_cancelled, f"rendering frame {rendered.index}")
@@ -219,7 +225,7 @@ def run_sync(
             hashes = {str(path): file_sha256(path, expect=identities.get(path)) for path in inputs}
         report = build_report(resolved, engine_name=engine.name, engine_version=engine.version, codec=codec,
                               records=records, line=line, engine_report=engine.report(), hashes=hashes,
-                              timings=timer.seconds)
+                              timings=timer.seconds, range_reads=stash.range_reads(from_stash))
         if request.report is not None:
             with timer.stage("report"):
                 _write_report(staged.stage(request.report), request.report, report)
@@ -240,6 +246,7 @@ def build_report(
     engine_report: dict[str, Any],
     hashes: dict[str, str],
     timings: dict[str, float],
+    range_reads: int | None = None,
 ) -> dict[str, Any]:
     """The JSON report: enough to reproduce the render and to audit every frame."""
     request = resolved.request
@@ -274,5 +281,6 @@ def build_report(
         "warnings": warnings,
         "engine_report": engine_report,
         "timings_s": {name: round(value, 4) for name, value in timings.items()},
+        **({} if range_reads is None else {"range_reads": range_reads}),
         "frames": [record.to_dict() for record in records],
     }

@@ -20,7 +20,7 @@ import numpy as np
 
 from mytalk.core.errors import AudioError, MediaFormatError, UsageError
 from mytalk.core.media.probe import open_input
-from mytalk.core.media.resample import resample_poly, resampler_reach
+from mytalk.core.media.resample import resample_poly, resample_read, resampler_reach
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,6 +65,21 @@ class AudioTrack:
         return AudioTrack(
             self.samples.mean(axis=0, keepdims=True, dtype=np.float64).astype(np.float32), self.rate
         )
+
+    def mono_at(self, rate: int) -> AudioTrack:
+        """`mono().resampled(rate)`, value for value, without the mix at the native rate: each block of
+        the resampler mixes only the input it reads, so a long stereo line is never mixed down whole
+        (the mix in float64 is twice the line's own size)."""
+        if self.channels == 1:
+            return self.resampled(rate)
+        samples = self.samples
+
+        def mix(lo: int, hi: int) -> np.ndarray:
+            return samples[:, lo:hi].mean(axis=0, dtype=np.float64).astype(np.float32)
+
+        divisor = gcd(self.rate, rate)
+        return AudioTrack(resample_read(mix, self.num_samples, rate // divisor, self.rate // divisor, np.float32)[None],
+                          rate)
 
     def resampled(self, rate: int) -> AudioTrack:
         """The same sound at `rate` Hz, every channel; zero-phase, so sample 0 keeps its time."""

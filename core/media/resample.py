@@ -13,6 +13,7 @@ costs no more memory than the output itself.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from math import gcd
 
 import numpy as np
@@ -40,18 +41,30 @@ its output and one block, and each numpy step still covers thousands of samples.
 
 
 def resample_poly_1d(x: np.ndarray, up: int, down: int, dtype: type | np.dtype = np.float64,
-                     block: int = BLOCK_OUTPUTS) -> np.ndarray:
+                     block: int | None = None) -> np.ndarray:
     """`x` (n,) resampled by up/down: ceil(n·up/down) samples of `dtype`, sample 0 at the same instant.
 
     Computed `block` output samples at a time in float64 (then stored as `dtype`), so a ten-minute line
     costs its output and a block of work, not several float64 copies of itself.
     """
+    x = np.asarray(x)
+    return resample_read(lambda lo, hi: x[lo:hi], x.shape[0], up, down, dtype, block)
+
+
+def resample_read(read: Callable[[int, int], np.ndarray], n_in: int, up: int, down: int,
+                  dtype: type | np.dtype = np.float64, block: int | None = None) -> np.ndarray:
+    """`resample_poly_1d` of a signal of `n_in` samples that is read a window at a time: `read(lo, hi)`
+    gives samples [lo, hi). A signal made on the fly (a stereo line's mono mix) is then never made whole:
+    each block of output reads only the input its taps cover, and the numbers are the same.
+    `block`: output samples per step (default `BLOCK_OUTPUTS`)."""
+    block = BLOCK_OUTPUTS if block is None else block
     divisor = gcd(up, down)
     up, down = up // divisor, down // divisor
-    x = np.asarray(x)
     if up == down == 1:
-        return x.astype(dtype)
-    n_in = x.shape[0]
+        out = np.empty(n_in, dtype)
+        for lo in range(0, n_in, block):
+            out[lo : lo + block] = read(lo, min(n_in, lo + block))
+        return out
     n_out = -(-n_in * up // down)
     taps = lowpass_taps(up, down)
     half = (taps.size - 1) // 2
@@ -76,7 +89,7 @@ def resample_poly_1d(x: np.ndarray, up: int, down: int, dtype: type | np.dtype =
         segment = np.zeros(seg_hi - seg_lo)
         src_lo, src_hi = max(0, seg_lo), min(n_in, seg_hi)
         if src_hi > src_lo:
-            segment[src_lo - seg_lo : src_hi - seg_lo] = x[src_lo:src_hi]
+            segment[src_lo - seg_lo : src_hi - seg_lo] = read(src_lo, src_hi)
         work = np.zeros((b1 - b0, up))
         span = (b1 - b0 - 1) * down + 1
         for r in range(up):

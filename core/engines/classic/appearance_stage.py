@@ -12,6 +12,7 @@ canonical face frame it retrieves in.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -21,6 +22,7 @@ from mytalk.core.engines.base import EngineJob
 from mytalk.core.engines.classic.geometry import lower_face_index
 from mytalk.core.engines.classic.job_profile import job_profile
 from mytalk.core.engines.classic.retrieval import (
+    DESCRIPTOR_SIZE,
     Selection,
     select_path,
     shape_change,
@@ -40,20 +42,19 @@ spread over the range are plenty, and keep this step's memory flat."""
 WINDOW = 256
 """Frames of meshes and plan read at once while preparing (a few MB, whatever the range's length)."""
 
-DESCRIPTOR_SIZE = 81
-"""`retrieval.shape_descriptors` per frame: 40 lip points (x, y) and the gap."""
-
-
 class RetrievalAppearance:
     """The frame's own lower face warped onto the plan, with the actor's real opening where it changes."""
 
     name: ClassVar[str] = "retrieval"
     settings_honoured: ClassVar[tuple[str, ...]] = ("quality", "actor")
     batch_size = 1
+    concurrent = True
+    """Each frame is painted from its own row alone; the crop cache and the renderer are made under a lock."""
 
     def __init__(self) -> None:
         self._report: dict[str, Any] = {}
         self._renderer: Any = None
+        self._renderer_lock = threading.Lock()
         self._selection: Selection | None = None
         self._mouth_weight = np.zeros(0)
         self._template = np.zeros((478, 2))
@@ -114,9 +115,11 @@ class RetrievalAppearance:
         selection = self._selection
         if selection is None:
             raise RuntimeError("RetrievalAppearance.render called before prepare")
-        if self._renderer is None:
-            # Made on the first frame with a face: a cutaway-only range needs none.
-            self._renderer = MouthRenderer(self._appearance, self._quality, MeshTopology.from_template(self._template))
+        with self._renderer_lock:
+            if self._renderer is None:
+                # Made on the first frame with a face: a cutaway-only range needs none.
+                self._renderer = MouthRenderer(self._appearance, self._quality,
+                                               MeshTopology.from_template(self._template))
         lf = lower_face_index()
         patches = []
         for row in rows:

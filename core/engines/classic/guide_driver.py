@@ -19,7 +19,6 @@ from fractions import Fraction
 from typing import Any
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
 
 from mytalk.core.audio.activity import voiced_frames
 from mytalk.core.audio.alignment import Alignment, align_to_guide
@@ -27,6 +26,7 @@ from mytalk.core.audio.features import alignment_features
 from mytalk.core.engines.classic.geometry import LIPS_POS, Poses, project
 from mytalk.core.face.canonical import apply_transform
 from mytalk.core.media.audio import AudioTrack
+from mytalk.core.ndfilters import gaussian_filter1d
 from mytalk.core.progress import CancelFn, ProgressFn, never_cancelled, no_progress
 
 

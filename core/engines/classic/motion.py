@@ -24,11 +24,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
 
 from mytalk.core.engines.classic.geometry import CHIN_POS, Poses, aperture, lower_face_index, project
 from mytalk.core.face.canonical import apply_transform
 from mytalk.core.face.regions import LIPS_OUTER, SUBNASALE
+from mytalk.core.ndfilters import gaussian_filter1d
 
 SMOOTHING_SIGMA = 1.2
 """Gaussian sigma in frames at smoothing 1.0 (0.6 frames at the default 0.5): enough to remove

@@ -293,7 +293,7 @@ class ClassicMotion:
             from mytalk.core.engines.classic.guide_driver import align_line, alignment_report
             from mytalk.core.media.audio import picture_start_in_audio_s, place_line
 
-            line16 = job.line.mono().resampled(job.guide.rate)
+            line16 = job.line.mono_at(job.guide.rate)
             guide = job.guide
             # The job's guide puts the clip's first audio sample at frame 0; where the picture starts
             # later than the sound (edit lists, priming), the guide is moved onto the picture's clock.
@@ -326,7 +326,7 @@ class ClassicMotion:
         if job.settings.transcript:
             from mytalk.core.engines.classic.speech_driver import transcript_closures
 
-            closures, reason = transcript_closures(job.line.mono().resampled(16_000), job.settings.transcript, job.fps, n)
+            closures, reason = transcript_closures(job.line.mono_at(16_000), job.settings.transcript, job.fps, n)
             report["transcript"] = {"used": closures is not None, **({"reason": reason} if reason else {}),
                                     **({"closure_frames": int(closures.sum())} if closures is not None else {})}
         speech = inputs.profile.speech
@@ -368,7 +368,7 @@ class ClassicMotion:
             report["driver_decision"] = f"speech: {why}"
             return None
         plan = profile.phonetic.plan(profile.speech, track.phones, job.fps, n, speech_prob=prob,
-                                     loudness=envelope(job.line.mono().resampled(16_000), job.fps, n))
+                                     loudness=envelope(job.line.mono_at(16_000), job.fps, n))
         report["driver_decision"] = (f"phonetic: phones by {track.path} ({track.reason}); "
                                      f"{explained:.0%} of the voiced frames fall on a phone")
         report["phonetic"] = {**plan.report, "lead_measurement": profile.phonetic.info.get("lead")}

@@ -44,12 +44,12 @@ from fractions import Fraction
 from typing import Any
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
 
 from mytalk.core.audio.phonemes import PHONE_OPENNESS, PHONE_VISEME, VISEMES, Phone, frame_coverage
 from mytalk.core.engines.classic.geometry import LOWER_FACE, aperture
 from mytalk.core.engines.classic.speech_driver import SpeechModel, measure_lag
 from mytalk.core.face.regions import MOUTH_CORNER_LEFT, MOUTH_CORNER_RIGHT
+from mytalk.core.ndfilters import gaussian_filter1d
 
 PHONE_SET: tuple[str, ...] = tuple(sorted(PHONE_OPENNESS))
 """The acoustic model's phones (ARPAbet, no stress) plus "SIL": the columns of a phone coverage."""

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import av
 import cv2
@@ -39,7 +40,8 @@ from mytalk.core.composite.planes import read_rgb
 from mytalk.core.engines.actors import AppearanceIndex
 from mytalk.core.engines.classic.geometry import lower_face_index
 from mytalk.core.engines.classic.retrieval import opening_share
-from mytalk.core.engines.classic.warp import piecewise_affine, triangulate
+from mytalk.core.engines.classic.triangle_memo import remembered_triangulation
+from mytalk.core.engines.classic.warp import piecewise_affine
 from mytalk.core.face.canonical import from_canonical, similarity_to_canonical
 from mytalk.core.face.regions import LIPS_INNER, LIPS_OUTER
 
@@ -312,12 +314,13 @@ class MeshTopology:
     mouth_triangles: np.ndarray
 
     @classmethod
-    def from_template(cls, canon: np.ndarray) -> MeshTopology:
+    def from_template(cls, canon: np.ndarray, memo_folder: Path | None = None) -> MeshTopology:
         """Build from a (478, 2) canonical template face (e.g. the range's mean).
 
         The lips and the opening are triangulated explicitly, as ladders between their contours (outer
         upper lip to inner upper lip, inner upper to inner lower, inner lower to outer lower), so no
-        triangle ever joins one lip to the other across the opening; the rest is Delaunay.
+        triangle ever joins one lip to the other across the opening; the rest is Delaunay, remembered in
+        `memo_folder` (default: the tracking cache) so that rendering the same range again needs no qhull.
         """
         pts = np.asarray(canon, np.float64)[:, :2].copy()
         pos = {int(v): k for k, v in enumerate(_LF)}
@@ -346,7 +349,7 @@ class MeshTopology:
                              and cv2.pointPolygonTest(hull, (float(x), float(y)), False) < 0)
                          for k, (x, y) in enumerate(all_pts)], bool)
         kept_points = np.flatnonzero(used)
-        tri = kept_points[triangulate(all_pts[kept_points])]
+        tri = kept_points[remembered_triangulation(all_pts[kept_points], memo_folder)]
         centroids = all_pts[tri].mean(axis=1).astype(np.float32)
         keep = np.array([cv2.pointPolygonTest(hull, (float(x), float(y)), False) < 0 for x, y in centroids], bool)
         lips = [_ladder(all_pts, [pos[i] for i in a], [pos[i] for i in b]) for a, b in _LIP_STRIPS]

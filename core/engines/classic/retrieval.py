@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
 
 from mytalk.core.engines.classic.geometry import LIPS_POS, LOWER_MID_POS, UPPER_MID_POS
+from mytalk.core.ndfilters import gaussian_filter1d
 
 CANDIDATES = 8
 """Nearest reference mouths considered per frame, plus the successors of the previous frame's."""
@@ -89,6 +89,10 @@ def opening_share(weight: float) -> float:
     return t * t * (3.0 - 2.0 * t)
 
 
+DESCRIPTOR_SIZE = 2 * len(LIPS_POS) + 1
+"""Floats per frame of `shape_descriptors`: each lip point's (x, y), and the gap."""
+
+
 def shape_descriptors(canon: np.ndarray) -> np.ndarray:
     """Lip descriptors from 2-D canonical lower-face shapes (..., P, 2) → (..., 81).
 
@@ -119,6 +123,30 @@ def pairwise_distance(a: np.ndarray, b: np.ndarray, chunk: int = 64) -> np.ndarr
     for i in range(0, a.shape[0], chunk):
         out[i : i + chunk] = descriptor_distance(a[i : i + chunk, None, :], b[None, :, :])
     return out
+
+
+class JumpDistances:
+    """`pairwise_distance(index_desc, index_desc)`, each row computed the first time a lookup needs it.
+
+    The Viterbi only looks up jumps from the previous frame's few candidates, so a short range needs a
+    handful of rows where the whole (K, K) table took about 75 ms for 400 mouths (the bulk of a one-frame
+    job's prepare); a long range fills at most the whole table, once. A row is the same numbers whichever
+    rows are computed with it (each entry is reduced on its own), so the path cannot change.
+    """
+
+    def __init__(self, index_desc: np.ndarray) -> None:
+        self.index_desc = index_desc
+        k_total = index_desc.shape[0]
+        self.table = np.empty((k_total, k_total))  # (K, K): 1.3 MB for 400 mouths, filled row by row
+        self.known = np.zeros(k_total, bool)
+
+    def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """(len(a), len(b)) jump distances from entries `a` to entries `b`."""
+        missing = np.unique(a[~self.known[a]])
+        if missing.size:
+            self.table[missing] = pairwise_distance(self.index_desc[missing], self.index_desc)
+            self.known[missing] = True
+        return self.table[a[:, None], b[None, :]]
 
 
 @dataclass
@@ -170,10 +198,7 @@ def select_path(
             nxt = key.get((int(b), int(f) + 2))
             skip[k] = nxt is not None
         successor[k] = -1 if nxt is None else nxt
-    pair_jump = pairwise_distance(index_desc, index_desc)  # (K, K): 1.3 MB for 400 mouths
-
-    def jump(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return pair_jump[a[:, None], b[None, :]]
+    jump = JumpDistances(index_desc)
 
     t = 0
     switches = 0

@@ -34,6 +34,7 @@ import numpy as np
 from mytalk.core.audio.features import SpeakerNormaliser, mel_per_frame
 from mytalk.core.engines.classic.geometry import LIPS_POS, aperture
 from mytalk.core.media.audio import AudioTrack
+from mytalk.core.ndfilters import gaussian_filter1d
 
 NUM_BANDS = 8
 """Log-energy bands over the 80 mel bins: coarse enough to be voice-independent after normalisation."""
@@ -74,11 +75,9 @@ two of the shared clips (the real mouth stays half open between syllables)."""
 
 def speech_gate(line: AudioTrack, fps: Fraction, num_frames: int) -> np.ndarray:
     """1 while the line speaks, 0 in its pauses of `PAUSE_S` or longer, soft over about a frame: (num_frames,)."""
-    from scipy.ndimage import gaussian_filter1d
-
     from mytalk.core.audio.activity import ActivityParams, voiced_frames
 
-    voiced = voiced_frames(line.mono().resampled(FEATURE_RATE), fps, num_frames, ActivityParams(min_pause_s=PAUSE_S))
+    voiced = voiced_frames(line.mono_at(FEATURE_RATE), fps, num_frames, ActivityParams(min_pause_s=PAUSE_S))
     voiced = voiced.astype(np.float64)
     if voiced.size > 1:
         voiced = gaussian_filter1d(voiced, 0.7, mode="nearest")
@@ -104,7 +103,7 @@ def band_features(track: AudioTrack, fps: Fraction, num_frames: int) -> np.ndarr
     """
     from mytalk.core.media.audio import place_line
 
-    mono = track.mono().resampled(FEATURE_RATE)
+    mono = track.mono_at(FEATURE_RATE)
     out = np.empty((num_frames, NUM_BANDS))
     for first in range(0, num_frames, CHUNK_FRAMES):
         last = min(num_frames, first + CHUNK_FRAMES)

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from scipy.spatial import Delaunay, QhullError
 
 Box = tuple[int, int, int, int]
 
@@ -69,10 +68,15 @@ class WarpMap:
 
 
 def triangulate(points: np.ndarray) -> np.ndarray:
-    """Delaunay triangles (T, 3) int of (N, 2) points; degenerate input gives (0, 3)."""
+    """Delaunay triangles (T, 3) int of (N, 2) points; degenerate input gives (0, 3).
+
+    scipy.spatial is imported here, not with the module: it costs about 0.35 s, and a job whose
+    triangulation is remembered (`triangle_memo`) never needs it."""
     pts = np.asarray(points, np.float64)
     if pts.shape[0] < 3 or not np.isfinite(pts).all():
         return np.zeros((0, 3), np.int64)
+    from scipy.spatial import Delaunay, QhullError
+
     try:
         return np.asarray(Delaunay(pts).simplices, np.int64)
     except (QhullError, ValueError):

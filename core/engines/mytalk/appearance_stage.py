@@ -31,6 +31,8 @@ class GeneratorAppearance:
     name: ClassVar[str] = "generator"
     settings_honoured: ClassVar[tuple[str, ...]] = ("quality", "device", "actor")
     batch_size = BATCH_SIZE
+    concurrent = False
+    """One batch at a time: torch spreads each forward pass over the cores itself."""
 
     def __init__(self) -> None:
         self._report: dict[str, Any] = {}

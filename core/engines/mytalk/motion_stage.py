@@ -72,7 +72,7 @@ class DiffusionMotion:
             check_cancelled(is_cancelled, "preparation")
         if found.any():
             pipeline = SpeechToLandmarkPipeline(models.motion, models.scheduler, device)
-            audio = job.line.mono().resampled(models.motion.config.sample_rate).samples[0]
+            audio = job.line.mono_at(models.motion.config.sample_rate).samples[0]
             generator = torch.Generator().manual_seed(models.sampling.seed)
             context = np.where(found[:, None, None], points, np.nan)[:, NUM_CONTENT:]
             visemes = None
@@ -89,7 +89,7 @@ class DiffusionMotion:
                 rest = bank.points[:, :NUM_CONTENT].astype(np.float64).mean(axis=0)
                 content = rest + s.openness * (content - rest)
             if s.smoothing > 0 and n > 1:
-                from scipy.ndimage import gaussian_filter1d
+                from mytalk.core.ndfilters import gaussian_filter1d
 
                 content = gaussian_filter1d(content, sigma=s.smoothing, axis=0, mode="nearest")
             target = np.concatenate([content, points[:, NUM_CONTENT:]], axis=1)
