@@ -172,10 +172,10 @@ def test_silence() -> None:
 
 def test_long_lines_go_through_scipy_in_default_blocks() -> None:
     """Past `LOOP_MAX_SAMPLES` each block is filtered by scipy's compiled sosfilt; with the default
-    block size a 20 s line is five blocks."""
-    track = _speechy(20 * 16000 + 3, 16000, channels=2)
+    block size a 70 s line is five blocks."""
+    track = _speechy(70 * 16000 + 3, 16000, channels=2)
     assert track.num_samples > 4 * BLOCK_SAMPLES
-    _all_equal(envelope(track, Fraction(24000, 1001), 480), _ref_envelope(track, Fraction(24000, 1001), 480))
+    _all_equal(envelope(track, Fraction(24000, 1001), 1680), _ref_envelope(track, Fraction(24000, 1001), 1680))
     _all_equal(speech_probability_fine(track), _ref_probability(track))
 
 
@@ -315,12 +315,15 @@ def _peak_bytes(function: Callable[..., object], *args: object) -> int:
 
 def test_memory_does_not_grow_with_the_line() -> None:
     """A line eight times longer needs no more than its longer per-10 ms results: the whole-line
-    analysis grew by about 30 MB a minute (its float64 copies)."""
-    short, long = _speechy(20 * 16000, 16000), _speechy(160 * 16000, 16000)
+    analysis grew by about 30 MB a minute (its float64 copies). Both lines are several whole blocks long,
+    so the blocks in flight are the same size in both."""
+    short, long = _speechy(3 * BLOCK_SAMPLES, 16000), _speechy(24 * BLOCK_SAMPLES, 16000)
     growth = _peak_bytes(speech_probability_fine, long) - _peak_bytes(speech_probability_fine, short)
     per_hop_values = (long.num_samples - short.num_samples) // 160
     assert growth < 12 * 8 * per_hop_values, growth  # a dozen float64 values per 10 ms, at most
-    growth = _peak_bytes(envelope, long, Fraction(25), 4000) - _peak_bytes(envelope, short, Fraction(25), 500)
+    frames_short, frames_long = short.num_samples // 640, long.num_samples // 640
+    growth = (_peak_bytes(envelope, long, Fraction(25), frames_long)
+              - _peak_bytes(envelope, short, Fraction(25), frames_short))
     assert growth < 1_000_000, growth
 
 

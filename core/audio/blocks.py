@@ -19,10 +19,12 @@ from collections.abc import Iterable
 
 import numpy as np
 
-BLOCK_SAMPLES = 1 << 16
-"""Samples per block (4 s at 16 kHz; 0.5 MB in float64). A few blocks are live at a time (about 3 MB
-in all); larger blocks were no faster. It is more than `bandpass.LOOP_MAX_SAMPLES` plus the filter's
-padding, so a line short enough for the exact Python loop is filtered in one block, each way once."""
+BLOCK_SAMPLES = 1 << 18
+"""Samples per block (16 s at 16 kHz; 2 MB in float64). A few blocks are live at a time (about 12 MB
+in all), whatever the line's length. It is more than `bandpass.LOOP_MAX_SAMPLES` plus the filter's
+padding, so a line short enough for the exact Python loop is filtered in one block, each way once:
+a line of two blocks costs three passes forwards and two backwards (`bandpass._checkpointed_passes`),
+which the loop cannot afford."""
 
 
 def square_sums_at(blocks: Iterable[np.ndarray], counts: np.ndarray) -> np.ndarray:
