@@ -37,8 +37,10 @@ from mytalk.core.audio.activity import (
     speech_probability_fine,
 )
 from mytalk.core.audio.bandpass import LOOP_MAX_SAMPLES, butter4_bandpass, butter4_bandpass_blocks
-from mytalk.core.audio.blocks import BLOCK_SAMPLES, running_mean, running_percentile, square_sums_at
+from mytalk.core.audio.blocks import BLOCK_SAMPLES, square_sums_at
 from mytalk.core.media.audio import AudioTrack
+from mytalk.core.ndfilters import percentile_filter1d
+from mytalk.core.ndfilters import uniform_filter1d as _uniform
 
 # --- the whole-line reference: the analysis as it was before it went by blocks ---------------------
 
@@ -291,11 +293,11 @@ def test_running_floor_filters_are_scipys() -> None:
             values = np.round(values / 5) * 5
         for size in {1, 2, 3, 4, 75, 300, int(rng.integers(1, 2 * n + 5))}:
             clipped = min(size, n)
-            _all_equal(running_percentile(values, 10, clipped),
+            _all_equal(percentile_filter1d(values, 10, clipped),
                        percentile_filter(values, 10, size=clipped, mode="reflect"))
-            _all_equal(running_mean(values, size), uniform_filter1d(values, size, mode="reflect"))
+            _all_equal(_uniform(values, size), uniform_filter1d(values, size, mode="reflect"))
         for percentile in (0, 50, 100):
-            _all_equal(running_percentile(values, percentile, min(9, n)),
+            _all_equal(percentile_filter1d(values, percentile, min(9, n)),
                        percentile_filter(values, percentile, size=min(9, n), mode="reflect"))
 
 

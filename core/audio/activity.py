@@ -30,9 +30,10 @@ from fractions import Fraction
 import numpy as np
 
 from mytalk.core.audio.bandpass import butter4_bandpass_blocks
-from mytalk.core.audio.blocks import BLOCK_SAMPLES, running_mean, running_percentile, square_sums_at
+from mytalk.core.audio.blocks import BLOCK_SAMPLES, square_sums_at
 from mytalk.core.audio.features import resample_to_frames
 from mytalk.core.media.audio import AudioTrack
+from mytalk.core.ndfilters import percentile_filter1d, uniform_filter1d
 
 LEVEL_HOP_S = 0.010
 """Level analysis hop (s): pauses are located to 10 ms."""
@@ -188,8 +189,8 @@ def _running_floor(level: np.ndarray, window: int) -> np.ndarray:
         return level
     # scipy.ndimage's percentile_filter and uniform_filter1d (reflect mode) to the bit, in numpy: a
     # short job that needs nothing else from scipy.ndimage does not pay 0.3 s to import it.
-    floor = running_percentile(level, 10, min(window, level.size))
-    return running_mean(floor, max(1, window // 4))
+    floor = percentile_filter1d(level, 10, min(window, level.size))
+    return uniform_filter1d(floor, max(1, window // 4))
 
 
 def speech_probability_fine(track: AudioTrack, params: ActivityParams = ActivityParams(), *,
