@@ -1,11 +1,12 @@
 """How `mytalk sync` scales with the range's length and the picture's size, against the floor.
 
-Run: `.venv/bin/python -m benchmarks.bench_scaling [--lengths 1,10,60,600] [--sizes 224,512,1080,2160]
-[--codecs ffv1,prores] [--frames 150] [--json out.json]`
+Run: `.venv/bin/python -m benchmarks.bench_scaling [--lengths 1,10,60,600] [--cold-lengths 60]
+[--sizes 224,512,1080,2160] [--codecs ffv1,prores] [--frames 150] [--json out.json]`
 
 One table, every figure measured in this one run:
 - **length sweep** (512 px, FFV1): ranges of 1 s, 10 s, 60 s and 10 min of a looped shared clip
-  (`LOOP_CLIP`, 25 fps) with a looped line, so the mouth moves over the whole range;
+  (`LOOP_CLIP`, 25 fps) with a looped line, so the mouth moves over the whole range; and cold
+  (`--cold-lengths`): a range never tracked, which a long range paints while it is still tracked;
 - **size sweep** (`--frames` frames, FFV1 and ProRes): 224 px (a shared VoxCeleb2 clip as shot),
   512 px (an HDTF clip as shot), 1080p and UHD 3840x2160 (the shared 720p clip scaled up);
 - **one frame**, cold (a fresh MYTALK_HOME: the clip is probed, tracked and profiled) and warm (the
@@ -14,7 +15,9 @@ One table, every figure measured in this one run:
 Each row gives the tool's wall time (the console script, a subprocess: start-up, imports, probe,
 tracking, planning, render, encode, hash), its frames per second, the floor (a plain PyAV seek,
 decode and encode of the same range with the same encoder and options, `bench_io.plain_transcode`)
-and their ratio, and the tool's peak resident memory. Tool runs are warm (the tracking, profile and
+and their ratio, the tool's peak resident memory, and the seconds from the job's start (after
+start-up and imports) to its first written frame (the report's `timings_s.to_first_frame`, of the
+fastest run). Tool runs are warm (the tracking, profile and
 phone caches filled by a first run, and the modules' bytecode cached as in an installed package)
 unless the row says cold; with `--repeat 2` tool and floor alternate and the best
 of each is kept (a shared 2-core machine).
@@ -64,6 +67,7 @@ class Row:
     floor_s: float | None
     ratio: float | None
     peak_rss_mib: float
+    first_frame_s: float | None = None
 
 
 def make_source(clip: Path, target: Path, frames: int, size: tuple[int, int] | None) -> None:
@@ -129,7 +133,14 @@ def run_tool(args: list[str], home: Path) -> tuple[float, float]:
 
 def sync_args(source: Path, line: Path, out: Path, start: int, stop: int, codec: str) -> list[str]:
     return ["sync", str(source), "--audio", str(line), "-o", str(out), "--in", str(start), "--out", str(stop),
-            "--audio-in", "0", "--codec", codec, "--reference", f"0-{REFERENCE_FRAMES}", "--quiet"]
+            "--audio-in", "0", "--codec", codec, "--reference", f"0-{REFERENCE_FRAMES}", "--quiet",
+            "--report", str(out.with_suffix(".json"))]
+
+
+def first_frame_s(report: Path) -> float | None:
+    """The job's own count of seconds until its first frame was written."""
+    value = json.loads(report.read_text()).get("timings_s", {}).get("to_first_frame")
+    return None if value is None else float(value)
 
 
 def measure(case: str, size: str, source: Path, line: Path, work: Path, codec: str, start: int, stop: int,
@@ -139,34 +150,38 @@ def measure(case: str, size: str, source: Path, line: Path, work: Path, codec: s
     args = sync_args(source, line, work / f"tool{ext}", start, stop, codec)
     if warm:
         run_tool(args, home)
-    tools: list[tuple[float, float]] = []
+    tools: list[tuple[float, float, float | None]] = []
     floors: list[float] = []
     for run in range(repeat):
         if floor:
             floors.append(plain_transcode(source, work / f"floor{ext}", codec, start, stop))
-        tools.append(run_tool(args, home if warm else work / f"home-cold-{case}-{run}-{time.monotonic_ns()}"))
-    seconds = min(t for t, _ in tools)
-    rss = max(r for _, r in tools)
+        wall, peak = run_tool(args, home if warm else work / f"home-cold-{case}-{run}-{time.monotonic_ns()}")
+        tools.append((wall, peak, first_frame_s(work / "tool.json")))
+    seconds, _, first = min(tools, key=lambda t: t[0])
+    rss = max(r for _, r, _ in tools)
     floor_s = min(floors) if floors else None
     frames = stop - start
     return Row(case, size, codec, frames, round(seconds, 2), round(frames / seconds, 1),
                None if floor_s is None else round(floor_s, 2),
-               None if floor_s is None else round(seconds / floor_s, 2), round(rss, 1))
+               None if floor_s is None else round(seconds / floor_s, 2), round(rss, 1),
+               None if first is None else round(first, 2))
 
 
 def print_table(rows: list[Row]) -> None:
-    print("| case | size | codec | frames | tool s | fps | floor s | ratio | peak RSS MiB |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| case | size | codec | frames | tool s | fps | floor s | ratio | peak RSS MiB | first frame s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         floor = "–" if r.floor_s is None else f"{r.floor_s:.2f}"
         ratio = "–" if r.ratio is None else f"**{r.ratio:.2f}**"
+        first = "–" if r.first_frame_s is None else f"{r.first_frame_s:.2f}"
         print(f"| {r.case} | {r.size} | {r.codec} | {r.frames} | {r.tool_s:.2f} | {r.fps:.1f} | {floor} | {ratio} "
-              f"| {r.peak_rss_mib:.0f} |", flush=True)
+              f"| {r.peak_rss_mib:.0f} | {first} |", flush=True)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lengths", default="1,10,60,600", help="range lengths in seconds (512 px, FFV1)")
+    parser.add_argument("--cold-lengths", default="60", help="range lengths run cold, never tracked before")
     parser.add_argument("--sizes", default="224,512,1080,2160", help="picture heights of the size sweep")
     parser.add_argument("--codecs", default="ffv1,prores", help="codecs of the size sweep")
     parser.add_argument("--frames", type=int, default=150, help="frames per range of the size sweep")
@@ -178,17 +193,18 @@ def main() -> int:
         print(f"bench_scaling: needs the shared media at {MEDIA}", file=sys.stderr)
         return 2
     lengths = [float(s) for s in args.lengths.split(",") if s.strip()]
+    cold_lengths = [float(s) for s in args.cold_lengths.split(",") if s.strip()]
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     codecs = [c.strip() for c in args.codecs.split(",") if c.strip()]
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="bench-scaling-") as folder:
         work = Path(folder)
-        longest = max(lengths + [args.frames / 25 + REFERENCE_FRAMES / 25 + 1])
+        longest = max(lengths + cold_lengths + [args.frames / 25 + REFERENCE_FRAMES / 25 + 1])
         line = work / "line.wav"
         make_line(line, longest)
         fps = 25
         loop = work / "loop_512.mp4"
-        make_source(LOOP_CLIP, loop, REFERENCE_FRAMES + int(max(lengths, default=10) * fps) + 10, None)
+        make_source(LOOP_CLIP, loop, REFERENCE_FRAMES + int(max(lengths + cold_lengths, default=10) * fps) + 10, None)
         if not args.skip_one_frame:
             start = REFERENCE_FRAMES + 10
             home = work / "home-one"
@@ -204,6 +220,12 @@ def main() -> int:
             repeat = args.repeat if seconds <= 60 else 1
             rows.append(measure(f"{seconds:g} s range", "512x512", loop, line, work, "ffv1", start, stop, repeat,
                                 work / f"home-len-{seconds:g}"))
+            print_table(rows[-1:])
+        for seconds in cold_lengths:
+            start = REFERENCE_FRAMES
+            stop = start + int(round(seconds * fps))
+            rows.append(measure(f"{seconds:g} s range, cold", "512x512", loop, line, work, "ffv1", start, stop, 1,
+                                work / "unused", warm=False))
             print_table(rows[-1:])
         for height in sizes:
             if height == 224:

@@ -9,7 +9,7 @@ through `render` too; the job writes only the in-range ones.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -188,6 +188,15 @@ class RenderedFrame:
     record: FrameRecord
 
 
+WaitFn = Callable[[int], None]
+"""Blocks until the tracking of range frames [0, rows) is final (`track_feed.TrackFeed.wait`): a stage
+that streams plans behind the tracker."""
+
+
+def ready_now(rows: int) -> None:
+    """The `WaitFn` of a range tracked whole before planning: every row is already final."""
+
+
 class Engine(Protocol):
     """A lip-sync engine. The painting ones are a motion stage and an appearance stage composed by
     `mytalk.core.engines.stages.StagedEngine`; `copy` passes frames through.
@@ -209,8 +218,12 @@ class Engine(Protocol):
         """Raise MyTalkError on bad settings or a missing model; nothing heavy is done yet."""
 
     def prepare(self, job: EngineJob, tracked: TrackedRange | None, progress: ProgressFn,
-                is_cancelled: CancelFn) -> None:
-        """Plan the whole line (the tracked range is given when `needs_tracking`); raise MyTalkError on bad input."""
+                is_cancelled: CancelFn, wait: WaitFn = ready_now) -> None:
+        """Plan the line (the tracked range is given when `needs_tracking`); raise MyTalkError on bad input.
+
+        `wait(rows)` returns once the tracking of range frames [0, rows) is final: a job that tracks while
+        it paints (`track_feed`) hands `tracked` over before it is complete, and an engine that does not
+        plan behind the tracker calls `wait(num_frames)` first."""
 
     def render(
         self, frames: Iterator[SourceFrame], progress: ProgressFn, is_cancelled: CancelFn

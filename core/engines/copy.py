@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from mytalk.core.engines.base import EngineJob, FrameRecord, RenderedFrame
+from mytalk.core.engines.base import EngineJob, FrameRecord, RenderedFrame, WaitFn, ready_now
 from mytalk.core.media.reader import SourceFrame
 from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled
 
@@ -33,7 +33,7 @@ class CopyEngine:
         """Every setting is legal and ignored: the frames go through as decoded."""
 
     def prepare(self, job: EngineJob, tracked: TrackedRange | None, progress: ProgressFn,
-                is_cancelled: CancelFn) -> None:
+                is_cancelled: CancelFn, wait: WaitFn = ready_now) -> None:
         check_cancelled(is_cancelled, "preparation")
 
     def render(

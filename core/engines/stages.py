@@ -2,8 +2,9 @@
 
 The paper separates motion from appearance, and so do the engines. A job runs, in order:
 
-1. tracking (`tracking.track_range`), owned by the job: the subject's mesh over the range and its
-   handles, and each frame's face record;
+1. tracking (`tracking.track_range`, or `track_feed.stream_range` on a thread of its own for a long
+   range), owned by the job: the subject's mesh over the range and its handles, and each frame's face
+   record;
 2. `MotionStage.plan(job, tracked) -> MotionPlan`: where the lips and jaw go in every range frame,
    as frame-pixel points, with the mask mode, the phones and (for the guide) the real take to paint
    with. The classic engine plans from the line's phones, the guide or the line's loudness; the
@@ -18,6 +19,12 @@ coordinate system every stage already shares with the tracker. `StagedEngine` is
 it owns the per-job state (made fresh by each `prepare`, so nothing leaks from one job into the
 next) and the streaming loop (frames rendered ahead on a worker thread, in batches for a
 generator, the guide's take frames held only as long as a later frame may still need them).
+
+Stages may also stream: a motion stage with `plan_stream(job, tracked, resources, progress,
+is_cancelled, wait) -> PlanStream` and an appearance stage with `prepare_stream(job, tracked, plans,
+resources, progress, is_cancelled) -> WindowSteps` plan and prepare a window at a time, while the
+job is still tracking (`wait`), and render asks each frame's window as it comes. The classic stages
+do; when either stage of a pair does not, the range is tracked whole and planned whole first.
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ import numpy as np
 
 from mytalk.core.composite.compositor import Compositor
 from mytalk.core.composite.masks import Mask
-from mytalk.core.engines.base import EngineJob, FrameRecord, RenderedFrame
+from mytalk.core.engines.base import EngineJob, FrameRecord, RenderedFrame, WaitFn, ready_now
 from mytalk.core.engines.tracking import NO_FACE, TrackedRange
 from mytalk.core.frame_arrays import FrameArray, FrameSource, read_row
 from mytalk.core.media.reader import SourceFrame
@@ -118,6 +125,56 @@ class MotionPlan:
             if k is not None:
                 out[:, j] = planned[:, k]
         return out
+
+
+class WindowSteps:
+    """Work a stage does a window at a time behind the tracking: frames [0, `ready`) are final.
+
+    `steps` yields the frames final after each window, and the total once the stage has also written
+    its report; None: everything was done at once (a stage that does not stream).
+    """
+
+    def __init__(self, total: int, steps: Iterator[int] | None = None) -> None:
+        self.total = total
+        self._steps = steps
+        self.ready = 0 if steps is not None else total
+
+    def advance(self) -> int:
+        """Do the next window; returns `ready`."""
+        if self._steps is not None:
+            ready = next(self._steps, None)
+            if ready is None or ready >= self.total:
+                self._steps = None
+            self.ready = self.total if ready is None else ready
+        return self.ready
+
+    @property
+    def done(self) -> bool:
+        """Every frame final and the stage's report written."""
+        return self._steps is None
+
+    def until(self, frames: int) -> None:
+        """Work until frames [0, frames) are final (all of them, report included, for the whole range)."""
+        while not self.done and (self.ready < frames or frames >= self.total):
+            self.advance()
+
+
+class PlanStream(WindowSteps):
+    """A motion plan made a window at a time: frames [0, `ready`) of `plan` are final.
+
+    A motion stage that streams returns one whose steps plan the next window (waiting for its
+    tracking); any other stage's whole plan is wrapped as one already complete. The plan's per-frame
+    arrays are filled in place, so the object handed out first is the one that ends complete.
+    """
+
+    def __init__(self, plan: MotionPlan, steps: Iterator[int] | None = None) -> None:
+        super().__init__(plan.num_frames, steps)
+        self.plan = plan
+
+    def complete(self) -> MotionPlan:
+        """The whole plan."""
+        self.until(self.total)
+        return self.plan
 
 
 @dataclass(frozen=True)
@@ -204,13 +261,17 @@ class AppearanceStage(Protocol):
 
 @dataclass
 class _JobState:
-    """Everything one job's render needs; replaced whole by each `prepare`."""
+    """Everything one job's render needs; replaced whole by each `prepare`.
+
+    plans, paints: the motion plan and what the appearance stage needs, made a window at a time behind
+    the tracking (or whole, for stages that do not stream); render asks for each frame's as it comes."""
 
     job: EngineJob
     tracked: TrackedRange
     plan: MotionPlan
     compositor: Compositor
-    report: dict[str, Any]
+    plans: PlanStream
+    paints: WindowSteps
 
 
 class StagedEngine:
@@ -251,23 +312,39 @@ class StagedEngine:
         self._checked = job
 
     def prepare(self, job: EngineJob, tracked: TrackedRange | None, progress: ProgressFn,
-                is_cancelled: CancelFn) -> None:
+                is_cancelled: CancelFn, wait: WaitFn = ready_now) -> None:
+        """Start the plan. With stages that stream (`plan_stream`, `prepare_stream`: the module docstring)
+        the plan and the appearance's inputs are made a window at a time while rendering, as `wait` says
+        the tracking is in; otherwise whole, here, once the whole range is tracked."""
         if tracked is None:
             raise RuntimeError(f"engine {self.name} needs the tracked range")
         if self._checked is not job:
             self.check(job)  # fresh stages and resources for every job, whoever calls
-        plan = self.motion.plan(job, tracked, self._resources, progress, is_cancelled)
+        plan_stream = getattr(self.motion, "plan_stream", None)
+        prepare_stream = getattr(self.appearance, "prepare_stream", None)
+        if plan_stream is not None and prepare_stream is not None:
+            plans: PlanStream = plan_stream(job, tracked, self._resources, progress, is_cancelled, wait)
+        else:
+            wait(job.num_frames)
+            plans = PlanStream(self.motion.plan(job, tracked, self._resources, progress, is_cancelled))
         check_cancelled(is_cancelled, "preparation")
-        self.appearance.prepare(job, tracked, plan, self._resources, progress, is_cancelled)
+        if prepare_stream is not None:
+            paints: WindowSteps = prepare_stream(job, tracked, plans, self._resources, progress, is_cancelled)
+        else:
+            plan = plans.complete()
+            self.appearance.prepare(job, tracked, plan, self._resources, progress, is_cancelled)
+            paints = WindowSteps(job.num_frames)
         check_cancelled(is_cancelled, "preparation")
-        report = {**self.motion.report(), **self.appearance.report(),
-                  "frames_without_face": int((~tracked.found).sum())}
-        self._state = _JobState(job, tracked, plan, Compositor.for_quality(job.settings.quality), report)
+        self._state = _JobState(job, tracked, plans.plan, Compositor.for_quality(job.settings.quality), plans, paints)
 
     def report(self) -> dict[str, Any]:
-        if self._state is None:
+        state = self._state
+        if state is None:
             return {}
-        return {**self._state.report, **self.appearance.report()}
+        state.paints.until(state.job.num_frames)  # a job stopped early has nothing more to report
+        state.plans.until(state.job.num_frames)
+        return {**self.motion.report(), **self.appearance.report(),
+                "frames_without_face": int((~state.tracked.found).sum())}
 
     # --- render ----------------------------------------------------------------------------------
 
@@ -326,6 +403,8 @@ class StagedEngine:
             try:
                 for source in frames:
                     check_cancelled(is_cancelled, f"rendering frame {source.index}")
+                    if source.in_range:  # its plan and reference mouth, made behind the tracking
+                        state.paints.until(source.index - job.start + 1)
                     if ahead or behind:
                         held[source.index] = source
                     waiting.append(source)

@@ -139,3 +139,17 @@ def track_range(job: EngineJob, progress: ProgressFn, is_cancelled: CancelFn,
     if isinstance(tracked, list):
         return TrackedRange.from_observations(job.start, job.stop, tracked, settings)
     return TrackedRange.from_entry(job.start, job.stop, tracked, settings)
+
+
+def cached_range(job: EngineJob) -> TrackedRange | None:
+    """The job's range and handles from the tracking cache, or None when they were never tracked."""
+    from mytalk.core.face.cache import load_track
+    from mytalk.core.hashing import file_sha256
+
+    video = job.video.video
+    assert video is not None
+    settings = TrackerSettings(face_point=job.settings.face_point)
+    first = max(0, job.start - job.handles)
+    last = min(video.frame_count, job.stop + job.handles)
+    entry = load_track(file_sha256(job.video.path), first, last, settings)
+    return None if entry is None else TrackedRange.from_entry(job.start, job.stop, entry, settings)

@@ -18,7 +18,7 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -76,6 +76,137 @@ class CachedTrack:
         ]
 
 
+class TrackWriter:
+    """A cache entry written as the tracker hands out observations, so a long range's meshes are never
+    all in memory: each mesh goes straight into the entry's temporary .npy, and only the few numbers a
+    frame of everything else are kept until `commit`.
+
+    expected: the number of frames the range should have (the .npy's header is written for it first;
+    if the source runs short, the rows are copied into a file with the right header at `commit`).
+    The entry appears complete on `commit` or not at all (`discard`, or the writer dropped unused).
+    """
+
+    def __init__(self, digest: str, start: int, stop: int, settings: TrackerSettings, expected: int,
+                 folder: Path | None = None) -> None:
+        self.target = cache_path(digest, start, stop, settings, folder)
+        self.meta = {"sha256": digest, "start": start, "stop": stop, "settings": settings.key(),
+                     "version": TRACKER_VERSION}
+        UserDirs.ensure(self.target.parent)
+        self._expected = max(0, int(expected))
+        self._meshes = AtomicFile(landmarks_path(self.target))
+        self._handle: BinaryIO | None = open(self._meshes.temp, "wb")  # noqa: SIM115 - closed by commit/discard
+        np.lib.format.write_array_header_1_0(self._handle, _mesh_header(self._expected))
+        self._offset = self._handle.tell()
+        self._arrays: dict[str, Any] = {}
+        self._rows: dict[str, list[Any]] = {name: [] for name in
+                                             ("index", "found", "confidence", "pose", "box", "warnings", "rejected")}
+
+    def __len__(self) -> int:
+        return len(self._rows["index"])
+
+    def add(self, observation: FaceObservation) -> None:
+        """The next frame's observation, in range order."""
+        assert self._handle is not None, "TrackWriter used after commit or discard"
+        mesh = np.ascontiguousarray(observation.landmarks, np.float32)
+        if mesh.shape != (NUM_LANDMARKS, 3):
+            raise ValueError(f"frame {observation.index}: a mesh of shape {mesh.shape}, not ({NUM_LANDMARKS}, 3)")
+        self._handle.write(mesh.tobytes())
+        rows = self._rows
+        rows["index"].append(observation.index)
+        rows["found"].append(observation.found)
+        rows["confidence"].append(observation.confidence)
+        rows["pose"].append(observation.pose)
+        rows["box"].append(observation.box)
+        rows["warnings"].append(observation.warnings)
+        rows["rejected"].append(observation.rejected)
+
+    def commit(self) -> Path:
+        """Put the entry in place (meshes first: the .npz is what makes an entry exist); returns its path."""
+        assert self._handle is not None, "TrackWriter committed twice"
+        handle, self._handle = self._handle, None
+        n = len(self)
+        try:
+            if n != self._expected:
+                handle.close()
+                fixed = AtomicFile(landmarks_path(self.target))
+                try:
+                    _copy_rows(self._meshes.temp, self._offset, fixed.temp, n)
+                except BaseException:
+                    fixed.discard()
+                    raise
+                finally:
+                    self._meshes.discard()
+                self._meshes = fixed
+            else:
+                # Flushed to disk before the rename: the rename makes the name atomic, not the data.
+                handle.flush()
+                os.fsync(handle.fileno())
+                handle.close()
+            self._meshes.commit()
+            rows = self._rows
+            arrays: dict[str, Any] = {
+                "index": np.array(rows["index"], dtype=np.int64),
+                "found": np.array(rows["found"], dtype=bool),
+                "confidence": np.array(rows["confidence"], dtype=np.float64),
+                "pose": np.array(rows["pose"], dtype=np.float64).reshape(n, 3),
+                "box": np.array(rows["box"], dtype=np.int64).reshape(n, 4),
+                "warnings": np.array(json.dumps(rows["warnings"])),
+                "rejected": np.array(json.dumps(rows["rejected"])),
+                "meta": np.array(json.dumps(self.meta)),
+            }
+            with AtomicFile(self.target) as temp, open(temp, "wb") as out:
+                np.savez_compressed(out, **arrays)
+                out.flush()
+                os.fsync(out.fileno())
+        except BaseException:
+            self._meshes.discard()
+            raise
+        self._arrays = arrays
+        return self.target
+
+    def entry(self) -> CachedTrack:
+        """The committed entry, as `load_track` would read it (its meshes left on disk)."""
+        arrays = self._arrays
+        return CachedTrack(arrays["index"], arrays["found"], arrays["confidence"], arrays["pose"], arrays["box"],
+                           [list(w) for w in self._rows["warnings"]], list(self._rows["rejected"]),
+                           NpyFrames(landmarks_path(self.target)))
+
+    def discard(self) -> None:
+        """Leave no entry behind (a failed or cancelled tracking); never raises."""
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+        self._meshes.discard()
+
+    def __del__(self) -> None:
+        if getattr(self, "_handle", None) is not None:
+            self.discard()
+
+
+def _mesh_header(rows: int) -> dict[str, Any]:
+    return {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False,
+            "shape": (rows, NUM_LANDMARKS, 3)}
+
+
+def _copy_rows(source: Path, offset: int, target: Path, rows: int) -> None:
+    """Write `rows` meshes of the .npy being written at `source` (data from `offset`) into a new .npy at
+    `target`, under the header of that count, a chunk at a time. Only for a source that ran short of its
+    probed length: the header's length may change with the count, so the rows cannot stay in place."""
+    row_bytes = NUM_LANDMARKS * 3 * 4
+    with open(source, "rb") as old, open(target, "wb") as new:
+        np.lib.format.write_array_header_1_0(new, _mesh_header(rows))
+        old.seek(offset)
+        left = rows * row_bytes
+        while left:
+            chunk = old.read(min(left, 256 * row_bytes))
+            if not chunk:
+                raise OSError(f"{source.name}: fewer mesh rows on disk than written")
+            new.write(chunk)
+            left -= len(chunk)
+        new.flush()
+        os.fsync(new.fileno())
+
+
 def save_observations(
     observations: Sequence[FaceObservation],
     digest: str,
@@ -84,40 +215,16 @@ def save_observations(
     settings: TrackerSettings,
     folder: Path | None = None,
 ) -> Path:
-    """Write the observations atomically (`AtomicFile`: a temporary name, then one rename); returns
-    the entry's path."""
-    target = cache_path(digest, start, stop, settings, folder)
-    UserDirs.ensure(target.parent)
-    n = len(observations)
-    arrays: dict[str, Any] = {
-        "index": np.array([o.index for o in observations], dtype=np.int64),
-        "found": np.array([o.found for o in observations], dtype=bool),
-        "confidence": np.array([o.confidence for o in observations], dtype=np.float64),
-        "pose": np.array([o.pose for o in observations], dtype=np.float64).reshape(n, 3),
-        "box": np.array([o.box for o in observations], dtype=np.int64).reshape(n, 4),
-        "warnings": np.array(json.dumps([o.warnings for o in observations])),
-        "rejected": np.array(json.dumps([o.rejected for o in observations])),
-        "meta": np.array(
-            json.dumps({"sha256": digest, "start": start, "stop": stop, "settings": settings.key(),
-                        "version": TRACKER_VERSION})
-        ),
-    }
-    landmarks = np.zeros((n, NUM_LANDMARKS, 3), np.float32)
-    for i, o in enumerate(observations):
-        landmarks[i] = o.landmarks
-    # Flushed to disk before the rename: the rename makes the name atomic, not the data, and after a
-    # power cut the new name could otherwise point at blocks that never reached the disk. The meshes
-    # go first: the .npz is what makes the entry exist.
-    with AtomicFile(landmarks_path(target)) as temp, open(temp, "wb") as handle:
-        np.save(handle, landmarks, allow_pickle=False)
-        handle.flush()
-        os.fsync(handle.fileno())
-    del landmarks
-    with AtomicFile(target) as temp, open(temp, "wb") as handle:
-        np.savez_compressed(handle, **arrays)
-        handle.flush()
-        os.fsync(handle.fileno())
-    return target
+    """Write the observations as a cache entry, atomically (`TrackWriter`); returns the entry's path."""
+    writer = TrackWriter(digest, start, stop, settings, len(observations), folder)
+    try:
+        for observation in observations:
+            writer.add(observation)
+        writer.commit()
+    except BaseException:
+        writer.discard()
+        raise
+    return writer.target
 
 
 def load_track(

@@ -180,8 +180,18 @@ def _point_blocks(count: int) -> list[slice]:
     return [slice(first, min(first + POINT_BLOCK, count)) for first in range(0, count, POINT_BLOCK)]
 
 
+def light_points(landmarks: np.ndarray) -> np.ndarray:
+    """`light_point_mask` of the median face of (T, 478, 3) pixel `landmarks` in the canonical frame."""
+    lm = np.asarray(landmarks)
+    transform, _ = similarity_to_canonical_batch(lm)
+    median = np.concatenate([np.median(apply_transform(lm[:, block], transform), axis=0)
+                             for block in _point_blocks(lm.shape[1])])
+    return light_point_mask(median)
+
+
 def smooth_run(
-    landmarks: np.ndarray, fps: float, params: SmoothingParams, out: np.ndarray | None = None
+    landmarks: np.ndarray, fps: float, params: SmoothingParams, out: np.ndarray | None = None,
+    light: np.ndarray | None = None,
 ) -> np.ndarray:
     """Smooth one run of consecutive found frames without a cut: (T, 478, 3) px → (T, 478, 3) px.
 
@@ -189,7 +199,8 @@ def smooth_run(
     separately, so a head turn is not mistaken for lip motion. The shape is filtered
     `POINT_BLOCK` landmarks at a time, which keeps memory flat in the run's length. `out`
     (T, 478, 3), when given, receives the result (in its own dtype) and is returned; by default
-    a new float64 array is.
+    a new float64 array is. `light`: the points to smooth lightly (`light_point_mask`), by default
+    measured on this run.
     """
     lm = np.asarray(landmarks)
     if out is None:
@@ -212,8 +223,9 @@ def smooth_run(
     smoothed_inverse[:, 1, 0], smoothed_inverse[:, 1, 1], smoothed_inverse[:, 1, 2] = b, a, head[:, 1]
     z_scale = np.hypot(a, b)[:, None]
 
-    median = np.concatenate([np.median(apply_transform(lm[:, block], transform), axis=0) for block in blocks])
-    light = light_point_mask(median)
+    if light is None:
+        median = np.concatenate([np.median(apply_transform(lm[:, block], transform), axis=0) for block in blocks])
+        light = light_point_mask(median)
     for block in blocks:
         local = apply_transform(lm[:, block], transform)  # (T, n, 2) canonical units
         shape = np.concatenate([local, (lm[:, block, 2] * scale[:, None])[..., None]], axis=-1)
@@ -230,7 +242,8 @@ def smooth_run(
 
 
 def smooth_landmarks(
-    landmarks: np.ndarray, found: np.ndarray, fps: float, params: SmoothingParams | None = None
+    landmarks: np.ndarray, found: np.ndarray, fps: float, params: SmoothingParams | None = None,
+    light: np.ndarray | None = None,
 ) -> np.ndarray:
     """Smooth a tracked sequence, restarting at every gap and cut.
 
@@ -239,6 +252,9 @@ def smooth_landmarks(
         found: (T,) bool, which frames hold a face.
         fps: frame rate in Hz, so cutoffs are in real time whatever the clip's rate.
         params: filter settings; defaults to `SmoothingParams()`.
+        light: (478,) bool, the points smoothed lightly in every run; by default each run measures its
+            own (`light_point_mask`). A range finished in windows measures them once, so that a point
+            near the mask's edge is not smoothed one way in a window and the other way in the next.
     Returns:
         (T, 478, 3) float32 smoothed landmarks.
     """
@@ -248,5 +264,5 @@ def smooth_landmarks(
     lm = np.asarray(landmarks, dtype=np.float32)
     out = lm.copy()
     for start, stop in split_runs(found, lm, params.max_jump):
-        smooth_run(lm[start:stop], fps, params, out=out[start:stop])
+        smooth_run(lm[start:stop], fps, params, out=out[start:stop], light=light)
     return out

@@ -114,6 +114,22 @@ def appearances(found: list[bool], cuts: Collection[int] = (), bridge: int = BRI
     return groups
 
 
+@dataclass(frozen=True)
+class SubjectDecision:
+    """Which appearances of a stretch of frames are the subject, and against what it was judged.
+
+    rejected: the appearances that are not the subject, in frame order.
+    reference_shape: the subject's face shape (`face_shape`, median over the reference appearance) the
+        candidates were compared with; None when no appearance was a plausible face.
+    established: the subject was seen for at least `MIN_RUN_FRAMES` found frames (or every frame of a
+        shorter stretch), so its shape may judge the stretches that follow.
+    """
+
+    rejected: list[RejectedDetection]
+    reference_shape: np.ndarray | None
+    established: bool
+
+
 def choose_subject(
     landmarks: list[np.ndarray], found: list[bool], indices: list[int], *, first_is_subject: bool,
     cuts: Collection[int] = (),
@@ -125,6 +141,21 @@ def choose_subject(
     plausible, lasting appearance is the reference shape; otherwise the longest one is. cuts: positions
     where a new shot starts (`shots.py`); an appearance never spans one.
     """
+    return decide_subject(landmarks, found, indices, first_is_subject=first_is_subject, cuts=cuts).rejected
+
+
+def decide_subject(
+    landmarks: list[np.ndarray], found: list[bool], indices: list[int], *, first_is_subject: bool,
+    cuts: Collection[int] = (), reference_shape: np.ndarray | None = None,
+) -> SubjectDecision:
+    """`choose_subject`, with what it decided against.
+
+    reference_shape: the subject's shape as an earlier stretch of the same range established it. A long
+    range is judged a window at a time (`finishing.WindowedFinish`): the first window finds the subject,
+    and every later one compares its faces with that shape instead of picking its own longest face, so
+    a window that holds only a cutaway or another person does not take them for the subject. The
+    subject being established already, a brief appearance of it is then not rejected as too brief.
+    """
     groups = appearances(found, cuts)
     rejected: dict[int, str] = {}
     for k, group in enumerate(groups):
@@ -133,9 +164,12 @@ def choose_subject(
         if not group.residual <= MAX_RESIDUAL:
             rejected[k] = f"not a plausible face (mesh fit residual {group.residual:.3f} IOD, above {MAX_RESIDUAL})"
     candidates = [k for k in range(len(groups)) if k not in rejected]
+    ref_shape = reference_shape
+    established = reference_shape is not None
     if candidates:
-        ref = candidates[0] if first_is_subject else max(candidates, key=lambda k: len(groups[k].positions))
-        ref_shape = groups[ref].shape
+        if ref_shape is None:
+            ref = candidates[0] if first_is_subject else max(candidates, key=lambda k: len(groups[k].positions))
+            ref_shape = groups[ref].shape
         assert ref_shape is not None
         subject = []
         for k in candidates:
@@ -149,11 +183,14 @@ def choose_subject(
                                f"above {SHAPE_TOLERANCE})")
         seen = sum(len(groups[k].positions) for k in subject)
         min_run = min(MIN_RUN_FRAMES, len(found))
-        if seen < min_run:
-            for k in subject:
-                rejected[k] = f"seen for only {seen} frame(s), fewer than {min_run}"
+        if not established:
+            if seen < min_run:
+                for k in subject:
+                    rejected[k] = f"seen for only {seen} frame(s), fewer than {min_run}"
+            else:
+                established = True
     out = []
     for k in sorted(rejected):
         pos = groups[k].positions
         out.append(RejectedDetection(indices[pos[0]], indices[pos[-1]], len(pos), rejected[k]))
-    return out
+    return SubjectDecision(out, ref_shape if established else None, established)

@@ -16,7 +16,8 @@ Why it is built this way:
   largest, most central one) and then only re-acquired near its last known box, so the tracker
   never jumps to another person. Frames without that face are reported with `found=False` and a
   warning; they never raise.
-- Smoothing (`smoothing.py`) runs after tracking, over the whole range, restarting at gaps.
+- The subject choice (`subject.py`) and the smoothing (`smoothing.py`) run after the frame loop, a
+  window of a few seconds at a time (`finishing.py`), so a long range is never held whole.
 
 Coordinates: landmark x, y in frame pixels as MediaPipe defines them (normalised coordinate ×
 frame width/height; the frame's top-left corner is (0, 0)); z is MediaPipe's relative depth in
@@ -28,8 +29,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -39,11 +40,13 @@ import numpy as np
 
 from mytalk.core.errors import UsageError
 from mytalk.core.face.canonical import pose_fit
+from mytalk.core.face.finishing import WindowedFinish
+from mytalk.core.face.observation import FaceObservation, landmark_box
 from mytalk.core.face.regions import LEFT_EYE_OUTER, NUM_LANDMARKS, RIGHT_EYE_OUTER
 from mytalk.core.face.shots import is_cut, shot_signature
-from mytalk.core.face.smoothing import OneEuro, SmoothingParams, smooth_landmarks
+from mytalk.core.face.smoothing import OneEuro, SmoothingParams
 from mytalk.core.face.subject import BRIDGE_FRAMES as _BRIDGE_GAP
-from mytalk.core.face.subject import MIN_RUN_FRAMES, RejectedDetection, choose_subject
+from mytalk.core.face.subject import MIN_RUN_FRAMES, RejectedDetection
 from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled, never_cancelled, no_progress
 from mytalk.core.settings.grammar import parse_face_point as parse_face_point  # the one `--face X,Y` parser
 
@@ -51,7 +54,7 @@ if TYPE_CHECKING:
     from mytalk.core.face.cache import CachedTrack
     from mytalk.core.media.reader import SourceFrame
 
-TRACKER_VERSION = "2"
+TRACKER_VERSION = "3"
 """Bumped whenever tracking output changes for the same input, so stale cache entries miss."""
 
 STAGE = "face tracking"
@@ -73,46 +76,6 @@ _GATE_MIN, _GATE_PER_FRAME, _GATE_MAX = 0.75, 0.05, 1.5
 _RESIDUAL_OK, _RESIDUAL_BAD = 0.06, 0.15
 # Confidence is decayed this much when a scheduled re-detection does not confirm the face.
 _UNCONFIRMED_DECAY = 0.7
-
-
-@dataclass
-class FaceObservation:
-    """The tracked face in one frame.
-
-    index: frame number in the clip.
-    found: whether the subject's face was tracked in this frame.
-    landmarks: (478, 3) float32; x, y in frame pixels, z MediaPipe's depth in the same scale;
-        all zeros when not found.
-    confidence: 0..1, detector score of the subject × mesh plausibility; 0 when not found.
-    pose: (yaw, pitch, roll) in degrees (see `canonical.pose_fit` for signs); zeros when not found.
-    box: (x0, y0, x1, y1) integer pixel box of the landmarks; of the last known face (or zeros)
-        when not found.
-    warnings: human-readable notes about this frame (loss, low confidence, re-acquisition).
-    rejected: why a face tracked in this frame was not taken as the subject (`subject.py`: too brief,
-        implausible, another face); empty otherwise. Such a frame has found=False.
-    """
-
-    index: int
-    found: bool
-    landmarks: np.ndarray
-    confidence: float = 0.0
-    pose: tuple[float, float, float] = (0.0, 0.0, 0.0)
-    box: tuple[int, int, int, int] = (0, 0, 0, 0)
-    warnings: list[str] = field(default_factory=list)
-    rejected: str = ""
-
-    @classmethod
-    def missing(
-        cls, index: int, warning: str, box: tuple[int, int, int, int] = (0, 0, 0, 0)
-    ) -> FaceObservation:
-        """A frame without the subject's face."""
-        return cls(
-            index=index,
-            found=False,
-            landmarks=np.zeros((NUM_LANDMARKS, 3), np.float32),
-            box=box,
-            warnings=[warning],
-        )
 
 
 @dataclass(frozen=True)
@@ -419,21 +382,48 @@ class FaceTracker:
         progress: ProgressFn = no_progress,
         is_cancelled: CancelFn = never_cancelled,
     ) -> list[FaceObservation]:
-        """Track the subject through `frames` and return one observation per frame.
+        """Track the subject through `frames` and return one observation per frame (`track_stream`)."""
+        return list(self.track_stream(frames, total=total, fps=fps, progress=progress, is_cancelled=is_cancelled))
+
+    def track_stream(
+        self,
+        frames: Iterable[tuple[int, np.ndarray]],
+        *,
+        total: int | None = None,
+        fps: float = 25.0,
+        progress: ProgressFn = no_progress,
+        is_cancelled: CancelFn = never_cancelled,
+    ) -> Iterator[FaceObservation]:
+        """Track the subject through `frames`, yielding one final observation per frame, in order.
+
+        An observation is final (the subject chosen, the mesh smoothed) a few seconds of frames after
+        it was tracked (`finishing.WindowedFinish`), so a long range is never held whole.
 
         Args:
             frames: (frame index, RGB image (H, W, 3) uint8) pairs in display order.
             total: number of frames, for progress; 0 is reported when unknown.
-            fps: the clip's frame rate in Hz; the smoothing cutoffs are in real time.
+            fps: the clip's frame rate in Hz; the smoothing cutoffs and the windows are in real time.
             progress: called as progress(done, total, "face tracking") after every frame.
             is_cancelled: polled before every frame; raises `JobCancelledError` when it says so.
-        Returns:
-            observations in input order, smoothed when `settings.smooth` is set.
         """
+        finish = WindowedFinish(fps, first_is_subject=self.settings.face_point is not None,
+                                smoothing=self.settings.smoothing_params() if self.settings.smooth else None)
+        for observation, cut in self.track_raw(frames, total=total, progress=progress, is_cancelled=is_cancelled):
+            yield from finish.push(observation, cut)
+        yield from finish.finish()
+
+    def track_raw(
+        self,
+        frames: Iterable[tuple[int, np.ndarray]],
+        *,
+        total: int | None = None,
+        progress: ProgressFn = no_progress,
+        is_cancelled: CancelFn = never_cancelled,
+    ) -> Iterator[tuple[FaceObservation, bool]]:
+        """The frame loop alone: (observation as tracked, whether a new shot starts there) per frame,
+        before the subject choice and the smoothing that `track_stream` adds. Arguments as there."""
         self._reset_mesh()
         subject: _Subject | None = None
-        observations: list[FaceObservation] = []
-        cuts: set[int] = set()
         signature: np.ndarray | None = None
         n_total = int(total) if total is not None else 0
         for done, (index, img) in enumerate(frames, start=1):
@@ -444,20 +434,16 @@ class FaceTracker:
                 )
             img = np.ascontiguousarray(img)
             previous, signature = signature, shot_signature(img)
-            if previous is not None and is_cut(previous, signature):
+            cut = previous is not None and is_cut(previous, signature)
+            if cut:
                 # A new shot: whatever face sits where the subject was may be someone else, so the mesh
                 # starts afresh and the subject must be found again through the detector's gate.
-                cuts.add(len(observations))
                 self._reset_mesh()
                 if subject is not None:
                     subject.landmarks = None
             obs, subject = self._step(int(index), img, subject)
-            observations.append(obs)
             progress(done, max(n_total, done) if total is not None else 0, STAGE)
-        self._keep_subject_only(observations, cuts)
-        if self.settings.smooth and observations:
-            self._smooth(observations, fps)
-        return observations
+            yield obs, cut
 
     def _step(self, index: int, img: np.ndarray, subject: _Subject | None) -> tuple[FaceObservation, _Subject | None]:
         h, w = img.shape[:2]
@@ -510,7 +496,7 @@ class FaceTracker:
             landmarks=lm,
             confidence=confidence,
             pose=(yaw, pitch, roll),
-            box=_landmark_box(lm),
+            box=landmark_box(lm),
             warnings=warnings,
         )
         return obs, subject
@@ -554,34 +540,6 @@ class FaceTracker:
             return subject
         return None
 
-    def _keep_subject_only(self, observations: list[FaceObservation], cuts: set[int]) -> None:
-        """Turn every tracked appearance that is not the subject (`subject.choose_subject`) into not-found
-        frames carrying the reason, so nothing is ever edited on a graphic, a poster or another person.
-        cuts: positions in `observations` where a new shot starts (`shots.is_cut`)."""
-        rejected = choose_subject(
-            [o.landmarks for o in observations], [o.found for o in observations], [o.index for o in observations],
-            first_is_subject=self.settings.face_point is not None, cuts=cuts,
-        )
-        for run in rejected:
-            for k, obs in enumerate(observations):
-                if obs.found and run.first <= obs.index <= run.last:
-                    note = f"frame {obs.index}: a face was tracked but not taken as the subject: {run.reason}"
-                    observations[k] = FaceObservation.missing(obs.index, note, obs.box)
-                    observations[k].warnings[:0] = obs.warnings
-                    observations[k].rejected = run.reason
-
-    def _smooth(self, observations: list[FaceObservation], fps: float) -> None:
-        found = np.array([o.found for o in observations])
-        if found.sum() < 3:
-            return
-        raw = np.stack([o.landmarks for o in observations])
-        smoothed = smooth_landmarks(raw, found, fps, self.settings.smoothing_params())
-        for obs, lm in zip(observations, smoothed, strict=True):
-            if obs.found:
-                obs.landmarks = lm
-                obs.box = _landmark_box(lm)
-                obs.pose = pose_fit(lm)[0]  # the smoothed head turns smoothly too
-
 
 def _dedupe(dets: list[_Detection]) -> list[_Detection]:
     """Merge detections of one face found in several overlapping tiles (keep the best score)."""
@@ -596,12 +554,6 @@ def _distance_to_box(d: _Detection, x: float, y: float) -> float:
     dx = max(abs(x - d.cx) - d.side / 2, 0.0)
     dy = max(abs(y - d.cy) - d.side / 2, 0.0)
     return math.hypot(dx, dy)
-
-
-def _landmark_box(lm: np.ndarray) -> tuple[int, int, int, int]:
-    x0, y0 = np.floor(lm[:, :2].min(axis=0)).astype(int)
-    x1, y1 = np.ceil(lm[:, :2].max(axis=0)).astype(int)
-    return int(x0), int(y0), int(x1), int(y1)
 
 
 def _int_box(subject: _Subject) -> tuple[int, int, int, int]:
@@ -699,14 +651,17 @@ def track_video_entry(
     is_cancelled: CancelFn = never_cancelled,
     use_cache: bool = True,
     on_frame: Callable[[SourceFrame], None] | None = None,
+    on_observation: Callable[[FaceObservation], None] | None = None,
 ) -> CachedTrack | list[FaceObservation]:
     """`track_video`, answering with the cache entry itself (meshes left on disk, read by windows) when
     there is one: a long range's meshes are then never all in memory once tracked. Without the cache
     (`use_cache=False`) the observations come back in memory.
 
     `on_frame` sees every frame this call decodes, in order (none on a cache hit): a job keeps a
-    short range's frames that way and paints them without decoding the range again."""
-    from mytalk.core.face.cache import load_track, save_observations
+    short range's frames that way and paints them without decoding the range again.
+    `on_observation` sees every final observation as soon as it is final, in order (none on a cache
+    hit): a job plans and paints behind the tracker that way (`engines.track_feed`)."""
+    from mytalk.core.face.cache import TrackWriter, load_track
     from mytalk.core.hashing import file_sha256
     from mytalk.core.media.reader import FrameReader
 
@@ -722,13 +677,26 @@ def track_video_entry(
                 progress(cached.index.size, cached.index.size, STAGE)
                 return cached
         total = min(stop, reader.frame_count) - start
-        with FaceTracker(settings) as tracker:
-            frames = ((sf.index, _seen(sf, on_frame).to_rgb()) for sf in reader.frames(start, stop))
-            observations = tracker.track(
-                frames, total=total, fps=float(reader.video.fps), progress=progress, is_cancelled=is_cancelled
-            )
-    if not use_cache:
-        return observations
-    save_observations(observations, digest, start, stop, settings)
-    written = load_track(digest, start, stop, settings)
-    return observations if written is None else written
+        # Each observation goes into the cache entry as soon as it is final, so the meshes of a long
+        # range are never all in memory (`TrackWriter`, `finishing.WindowedFinish`).
+        writer = TrackWriter(digest, start, stop, settings, total) if use_cache else None
+        observations: list[FaceObservation] = []
+        try:
+            with FaceTracker(settings) as tracker:
+                frames = ((sf.index, _seen(sf, on_frame).to_rgb()) for sf in reader.frames(start, stop))
+                for observation in tracker.track_stream(frames, total=total, fps=float(reader.video.fps),
+                                                        progress=progress, is_cancelled=is_cancelled):
+                    if writer is not None:
+                        writer.add(observation)
+                    else:
+                        observations.append(observation)
+                    if on_observation is not None:
+                        on_observation(observation)
+            if writer is None:
+                return observations
+            writer.commit()
+            return writer.entry()
+        except BaseException:
+            if writer is not None:
+                writer.discard()
+            raise

@@ -28,7 +28,7 @@ from typing import Any
 
 from mytalk.core import __version__
 from mytalk.core.engines import create_engine, default_engine
-from mytalk.core.engines.base import EngineJob, FrameRecord, rejected_detections
+from mytalk.core.engines.base import EngineJob, FrameRecord, ready_now, rejected_detections
 from mytalk.core.errors import OutputError, describe_os_error
 from mytalk.core.hashing import FileIdentity, file_sha256
 from mytalk.core.jobs.request import ResolvedRequest, SyncRequest, resolve_request
@@ -139,6 +139,7 @@ def run_sync(
     `journal` is the job-journal folder (default: the user's; see `mytalk.core.jobs.journal`).
     """
     timer = StageTimer()
+    began = time.perf_counter()
     identities = _identities([request.video, request.audio])
     with timer.stage("probe"):
         resolved = resolve_request(request)
@@ -168,71 +169,100 @@ def run_sync(
         settings=resolved.settings,
     )
     check_cancelled(is_cancelled, "preparation")
+    feed = None
     with timer.stage("prepare"):
         # Settings and models are checked before any tracking, so a missing model fails at once;
         # the range is tracked once here for whichever engine paints it (`engines.tracking`).
         engine.check(job)
         tracked = None
+        wait = ready_now
         first = max(0, resolved.start - request.handles)
         last = min(video.frame_count, resolved.stop + request.handles)
         # A short range decoded to track it is kept and painted from memory (`FrameStash`).
         stash = FrameStash(first, last)
         if engine.needs_tracking:
-            from mytalk.core.engines.tracking import track_range
+            from mytalk.core.engines.track_feed import stream_range, streams
+            from mytalk.core.engines.tracking import cached_range, track_range
 
-            tracked = track_range(job, progress, is_cancelled, on_frame=stash.keep)
-        engine.prepare(job, tracked, progress, is_cancelled)
+            tracked = cached_range(job)
+            if tracked is not None:
+                progress(tracked.found_rows.size, tracked.found_rows.size, "face tracking")
+            elif streams(job):
+                # A long range: tracked on a thread of its own while the engine plans and paints behind it.
+                feed = stream_range(job, is_cancelled)
+                tracked = feed.tracked
+                stream = feed
 
-    total = last - first
-    records: list[FrameRecord] = []
-    with StagedOutputs(journal) as staged:
-        writer = VideoWriter(
-            request.output, codec=codec, source=video, audio=line, inputs=inputs,
-            proxy_height=PREVIEW_PROXY_HEIGHT if request.quality == "preview" else None,
-            temp_path=staged.stage(request.output),
-        )
+                def wait(rows: int) -> None:
+                    stream.wait(rows, is_cancelled, progress)
+            else:
+                tracked = track_range(job, progress, is_cancelled, on_frame=stash.keep)
         try:
-            with timer.stage("render"), FrameReader(request.video, resolved.info) as reader:
-                # Decoded on a thread of its own, a few frames ahead: decode, paint (the engine's
-                # workers) and encode (here) overlap on the two cores.
-                # Or, when tracking has just decoded a short range, taken from what it kept.
-                from_stash = stash.complete
-                frames = (stash.frames(resolved.start, resolved.stop) if from_stash
-                          else prefetched(reader.frames(resolved.start, resolved.stop, request.handles), name="decode"))
-                try:
-                    for done, rendered in enumerate(engine.render(frames, progress, is_cancelled), start=1):
-                        check_cancelled(is_cancelled, f"rendering frame {rendered.index}")
-                        if rendered.in_range:
-                            writer.write(rendered.frame)
-                            records.append(rendered.record)
-                            if on_frame is not None:
-                                on_frame(len(records) - 1, rendered.frame)
-                        progress(done, total, "render")
-                finally:
-                    frames.close()  # the decoding thread stops before the reader closes
-                expected = resolved.stop - resolved.start
-                if len(records) != expected:
-                    raise RuntimeError(f"engine {engine.name} produced {len(records)} of {expected} frames")
-            check_cancelled(is_cancelled, "muxing")
-            with timer.stage("mux"):
-                writer.close()
+            engine.prepare(job, tracked, progress, is_cancelled, wait=wait)
         except BaseException:
-            writer.abort()
+            if feed is not None:
+                feed.close(finished=False)
             raise
 
-        with timer.stage("hash"):
-            # Only for the identities seen before the job read the files: see the module docstring.
-            hashes = {str(path): file_sha256(path, expect=identities.get(path)) for path in inputs}
-        report = build_report(resolved, engine_name=engine.name, engine_version=engine.version, codec=codec,
-                              records=records, line=line, engine_report=engine.report(), hashes=hashes,
-                              timings=timer.seconds, range_reads=stash.range_reads(from_stash))
-        if request.report is not None:
-            with timer.stage("report"):
-                _write_report(staged.stage(request.report), request.report, report)
-        check_cancelled(is_cancelled, "saving")
-        with timer.stage("commit"):
-            staged.commit()
-    return SyncResult(request.output, len(records), line.num_samples, report)
+    try:
+        total = last - first
+        records: list[FrameRecord] = []
+        with StagedOutputs(journal) as staged:
+            writer = VideoWriter(
+                request.output, codec=codec, source=video, audio=line, inputs=inputs,
+                proxy_height=PREVIEW_PROXY_HEIGHT if request.quality == "preview" else None,
+                temp_path=staged.stage(request.output),
+            )
+            try:
+                with timer.stage("render"), FrameReader(request.video, resolved.info) as reader:
+                    # Decoded on a thread of its own, a few frames ahead: decode, paint (the engine's
+                    # workers) and encode (here) overlap on the two cores.
+                    # Or, when tracking has just decoded a short range, taken from what it kept.
+                    from_stash = stash.complete
+                    frames = (stash.frames(resolved.start, resolved.stop) if from_stash
+                              else prefetched(reader.frames(resolved.start, resolved.stop, request.handles), name="decode"))
+                    try:
+                        for done, rendered in enumerate(engine.render(frames, progress, is_cancelled), start=1):
+                            check_cancelled(is_cancelled, f"rendering frame {rendered.index}")
+                            if rendered.in_range:
+                                writer.write(rendered.frame)
+                                if not records:  # how long an editor waits for the first frame
+                                    timer.seconds["to_first_frame"] = time.perf_counter() - began
+                                records.append(rendered.record)
+                                if on_frame is not None:
+                                    on_frame(len(records) - 1, rendered.frame)
+                            progress(done, total, "render")
+                    finally:
+                        frames.close()  # the decoding thread stops before the reader closes
+                    if feed is not None:
+                        feed.close(finished=True)  # the range's last handles tracked, its cache entry written
+                    expected = resolved.stop - resolved.start
+                    if len(records) != expected:
+                        raise RuntimeError(f"engine {engine.name} produced {len(records)} of {expected} frames")
+                check_cancelled(is_cancelled, "muxing")
+                with timer.stage("mux"):
+                    writer.close()
+            except BaseException:
+                writer.abort()
+                raise
+
+            with timer.stage("hash"):
+                # Only for the identities seen before the job read the files: see the module docstring.
+                hashes = {str(path): file_sha256(path, expect=identities.get(path)) for path in inputs}
+            report = build_report(resolved, engine_name=engine.name, engine_version=engine.version, codec=codec,
+                                  records=records, line=line, engine_report=engine.report(), hashes=hashes,
+                                  timings=timer.seconds, range_reads=2 if feed is not None else stash.range_reads(from_stash))
+            if request.report is not None:
+                with timer.stage("report"):
+                    _write_report(staged.stage(request.report), request.report, report)
+            check_cancelled(is_cancelled, "saving")
+            with timer.stage("commit"):
+                staged.commit()
+        return SyncResult(request.output, len(records), line.num_samples, report)
+    except BaseException:
+        if feed is not None:
+            feed.close(finished=False)  # the tracker stops at its next frame and caches nothing
+        raise
 
 
 def build_report(

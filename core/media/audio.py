@@ -8,7 +8,7 @@ its filter delay), and `place_line` does all frame/sample arithmetic with Fracti
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from math import gcd
 from pathlib import Path
@@ -33,6 +33,9 @@ class AudioTrack:
 
     samples: np.ndarray
     rate: int
+    _mono: dict[int, AudioTrack] = field(default_factory=dict, init=False, repr=False)
+    """`mono_at`'s answers by rate: a job's analyses (voice activity, envelope, phones, closures) all ask
+    for the line at 16 kHz mono, and a ten-minute line takes seconds to resample."""
 
     def __post_init__(self) -> None:
         samples = np.asarray(self.samples, dtype=np.float32)
@@ -69,17 +72,26 @@ class AudioTrack:
     def mono_at(self, rate: int) -> AudioTrack:
         """`mono().resampled(rate)`, value for value, without the mix at the native rate: each block of
         the resampler mixes only the input it reads, so a long stereo line is never mixed down whole
-        (the mix in float64 is twice the line's own size)."""
+        (the mix in float64 is twice the line's own size). Made once per rate (the samples are never
+        changed in place: every reader treats them as read-only)."""
+        known = self._mono.get(rate)
+        if known is not None:
+            return known
         if self.channels == 1:
-            return self.resampled(rate)
-        samples = self.samples
+            if rate == self.rate:
+                return self  # not remembered: the track would hold itself
+            made = self.resampled(rate)
+        else:
+            samples = self.samples
 
-        def mix(lo: int, hi: int) -> np.ndarray:
-            return samples[:, lo:hi].mean(axis=0, dtype=np.float64).astype(np.float32)
+            def mix(lo: int, hi: int) -> np.ndarray:
+                return samples[:, lo:hi].mean(axis=0, dtype=np.float64).astype(np.float32)
 
-        divisor = gcd(self.rate, rate)
-        return AudioTrack(resample_read(mix, self.num_samples, rate // divisor, self.rate // divisor, np.float32)[None],
-                          rate)
+            divisor = gcd(self.rate, rate)
+            made = AudioTrack(resample_read(mix, self.num_samples, rate // divisor, self.rate // divisor,
+                                            np.float32)[None], rate)
+        made.samples.flags.writeable = False  # shared by every analysis of the job: none may change it
+        return self._mono.setdefault(rate, made)
 
     def resampled(self, rate: int) -> AudioTrack:
         """The same sound at `rate` Hz, every channel; zero-phase, so sample 0 keeps its time."""

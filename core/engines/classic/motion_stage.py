@@ -14,14 +14,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from mytalk.core.engines.base import EngineJob
+from mytalk.core.engines.base import EngineJob, WaitFn, ready_now
 from mytalk.core.engines.classic.geometry import (
     LOWER_MID_POS,
     UPPER_MID_POS,
@@ -41,7 +41,7 @@ from mytalk.core.engines.classic.motion import (
 )
 from mytalk.core.engines.classic.profile import ActorProfile
 from mytalk.core.engines.controls import check_mask_and_strengths
-from mytalk.core.engines.stages import JobResources, MotionPlan
+from mytalk.core.engines.stages import JobResources, MotionPlan, PlanStream
 from mytalk.core.engines.tracking import TrackedRange
 from mytalk.core.errors import UsageError
 from mytalk.core.face.canonical import apply_transform, invert_transform, similarity_to_canonical_batch
@@ -176,6 +176,48 @@ PLAN_WINDOW = 256
 """Frames planned at once: the plan of a ten-minute range is made and kept a window at a time, so the
 job's memory does not grow with the range (256 frames of 166 points are a few MB of work arrays)."""
 
+
+class _Geometry:
+    """Each range frame's head pose, frame → canonical similarity, and whether it can be planned (a face,
+    a finite lower face, a pose): a few numbers a frame, measured `PLAN_WINDOW` frames at a time as the
+    tracking comes in (`until`)."""
+
+    def __init__(self, tracked: TrackedRange, wait: WaitFn) -> None:
+        n = tracked.num_frames
+        self.tracked, self.wait, self.num_frames = tracked, wait, n
+        self.poses = Poses(np.ones(n), np.tile(np.eye(3), (n, 1, 1)), np.zeros((n, 3)), np.zeros(n, bool))
+        self.transforms = np.zeros((n, 2, 3))
+        self.valid = np.zeros(n, bool)
+        self.measured = 0
+
+    def until(self, rows: int) -> None:
+        """Measure every window that holds frames before `rows` (waiting for their tracking)."""
+        n, lf = self.num_frames, lower_face_index()
+        while self.measured < min(rows, n):
+            begin = self.measured
+            end = min(n, begin + PLAN_WINDOW)
+            self.wait(end)
+            lm = self.tracked.landmarks(begin, end)
+            found = self.tracked.found[begin:end]
+            poses = fit_poses(lm, found)
+            p = self.poses
+            p.scale[begin:end], p.rotation[begin:end], p.shift[begin:end] = poses.scale, poses.rotation, poses.shift
+            p.ok[begin:end] = poses.ok
+            self.transforms[begin:end] = similarity_to_canonical_batch(lm)[0]
+            source = apply_transform(lm[:, lf], self.transforms[begin:end])
+            self.valid[begin:end] = found & np.isfinite(source).all(axis=(1, 2)) & poses.ok
+            self.measured = end
+
+    def first_valid(self) -> int:
+        """The first frame that can be planned (0 when none can), measuring as far as needed to find it."""
+        while True:
+            seen = np.flatnonzero(self.valid[: self.measured])
+            if seen.size:
+                return int(seen[0])
+            if self.measured >= self.num_frames:
+                return 0
+            self.until(self.measured + 1)
+
 class ClassicMotion:
     """Guide, phonetic or speech-driven motion of the lower face, in the actor's own shapes."""
 
@@ -202,89 +244,96 @@ class ClassicMotion:
 
     def plan(self, job: EngineJob, tracked: TrackedRange, resources: JobResources, progress: ProgressFn,
              is_cancelled: CancelFn) -> MotionPlan:
+        return self.plan_stream(job, tracked, resources, progress, is_cancelled, ready_now).complete()
+
+    def plan_stream(self, job: EngineJob, tracked: TrackedRange, resources: JobResources, progress: ProgressFn,
+                    is_cancelled: CancelFn, wait: WaitFn) -> PlanStream:
+        """The plan, made `PLAN_WINDOW` frames at a time as `wait` says the tracking is in.
+
+        The speech and phonetic drivers plan from the line and each frame's own head, so a window needs
+        the tracking of its frames and `finish_reach` more. The guide driver re-times the range's real
+        mouth, reading frames anywhere in the range, so it waits for the whole range and plans it at once.
+        Either way the windows fall on the same frames, so the plan is the same however the tracking came.
+        """
         profile, from_cache = job_profile(job, tracked, resources, progress, is_cancelled)
         n = job.num_frames
         found = tracked.found
-        poses, transforms, valid = self._geometry(tracked)
-        inputs = DriveInputs(job, profile, tracked, found, poses, transforms)
-        drive = self._drive(inputs, progress, is_cancelled)
+        geometry = _Geometry(tracked, wait)
+        inputs = DriveInputs(job, profile, tracked, found, geometry.poses, geometry.transforms)
+        drive = self._drive(inputs, progress, is_cancelled, whole_range=lambda: geometry.until(n))
         driver = drive.driver
         s = job.settings
-        template = int(np.flatnonzero(valid)[0]) if valid.any() else 0
+        valid = geometry.valid
+        template = geometry.first_valid()
         template_lm = tracked.landmarks(template, template + 1)
         taper = nose_taper(inputs.lower_face(template, template + 1)[0][0],
-                           subnasale_canonical(template_lm, transforms[template : template + 1])[0])
+                           subnasale_canonical(template_lm, geometry.transforms[template : template + 1])[0])
         lf = lower_face_index()
         reach = finish_reach(s.smoothing, driver)
         pixels = ScratchFrames(n, (lf.size, 2), np.float64, folder=UserDirs.ensure(user_dirs().scratch), fill=np.nan)
         lower = np.zeros(n, bool)
         apertures = np.full(n, np.nan)
-        chin_sum = 0.0
-        for begin in range(0, n, PLAN_WINDOW):
-            check_cancelled(is_cancelled, "planning")
-            end = min(n, begin + PLAN_WINDOW)
-            lo, hi = max(0, begin - reach), min(n, end + reach)
-            source, _ = inputs.lower_face(lo, hi)
-            target = drive.targets(lo, hi)
-            ok = valid[lo:hi] & np.isfinite(target).all(axis=(1, 2))
-            valid[begin:end] = ok[begin - lo : end - lo]
-            closed = frontal_to_canonical(np.repeat(profile.speech.closed[None], hi - lo, axis=0),
-                                          poses.take(np.arange(lo, hi)), transforms[lo:hi])
-            points, lower_w, chin_move = finish_window(
-                np.where(ok[:, None, None], target, source), source, closed, ok, taper,
-                openness=s.openness, smoothing=s.smoothing, mask_mode=s.mask_mode, driver=driver)
-            inner = slice(begin - lo, end - lo)
-            points, ok = points[inner], ok[inner]
-            lower[begin:end] = lower_w[inner]
-            chin_sum += float(np.where(ok, chin_move[inner], 0.0).sum())
-            window = np.full((end - begin, lf.size, 2), np.nan)
-            if ok.any():
-                window[ok] = apply_transform(points[ok], invert_transform(transforms[begin:end][ok]))
-            pixels.write(begin, window)
-            apertures[begin:end] = planned_aperture_px(window, tracked.landmarks(begin, end))
-            progress(end, n, "planning")
-        figures = plan_figures(chin_sum, int(valid.sum()), int(lower.sum()), int((valid & ~lower).sum()))
-        motion_report = {**drive.report, **figures}
-        # The line's phone track sits at the top of the engine report, where every engine puts it
-        # (the panel's viseme lane reads it there); the motion section keeps the decisions.
-        phones = motion_report.pop("phones", None)
-        self._report = {
-            "driver": driver,
-            **({"phones": phones} if phones is not None else {}),
-            "motion": motion_report,
-            "profile": {**profile.summary(), "from_cache": from_cache,
-                        "appearance_source_frames": profile.appearance_frames()},
-            "controls": {"openness": s.openness, "smoothing": s.smoothing,
-                         "mask_mode": s.mask_mode, "quality": s.quality,
-                         "motion_driver": s.motion_driver},
-        }
-        return MotionPlan(points=pixels, point_index=lf, valid=valid, lower_face=lower,
-                          aperture=apertures, driver=driver, report=motion_report,
-                          phones=tuple(self._frame_phones), visemes=tuple(self._frame_visemes),
-                          takes=self._take_frames(job, driver, found, valid))
+        motion_report: dict[str, Any] = {}
+        plan = MotionPlan(points=pixels, point_index=lf, valid=valid, lower_face=lower, aperture=apertures,
+                          driver=driver, report=motion_report, phones=tuple(self._frame_phones),
+                          visemes=tuple(self._frame_visemes), takes=None)
 
-    @staticmethod
-    def _geometry(tracked: TrackedRange) -> tuple[Poses, np.ndarray, np.ndarray]:
-        """Each range frame's head pose, frame → canonical similarity, and whether it can be planned
-        (a face, a finite lower face, a pose), read a window at a time."""
-        n, lf = tracked.num_frames, lower_face_index()
-        found = tracked.found
-        scale, rotation, shift = np.ones(n), np.tile(np.eye(3), (n, 1, 1)), np.zeros((n, 3))
-        pose_ok, valid = np.zeros(n, bool), np.zeros(n, bool)
-        transforms = np.zeros((n, 2, 3))
-        for begin in range(0, n, PLAN_WINDOW):
-            end = min(n, begin + PLAN_WINDOW)
-            lm = tracked.landmarks(begin, end)
-            poses = fit_poses(lm, found[begin:end])
-            scale[begin:end], rotation[begin:end], shift[begin:end] = poses.scale, poses.rotation, poses.shift
-            pose_ok[begin:end] = poses.ok
-            transforms[begin:end] = similarity_to_canonical_batch(lm)[0]
-            source = apply_transform(lm[:, lf], transforms[begin:end])
-            valid[begin:end] = found[begin:end] & np.isfinite(source).all(axis=(1, 2)) & poses.ok
-        return Poses(scale, rotation, shift, pose_ok), transforms, valid
+        def windows() -> Iterator[int]:
+            chin_sum = 0.0
+            for begin in range(0, n, PLAN_WINDOW):
+                check_cancelled(is_cancelled, "planning")
+                end = min(n, begin + PLAN_WINDOW)
+                lo, hi = max(0, begin - reach), min(n, end + reach)
+                geometry.until(hi)
+                source, _ = inputs.lower_face(lo, hi)
+                target = drive.targets(lo, hi)
+                ok = valid[lo:hi] & np.isfinite(target).all(axis=(1, 2))
+                valid[begin:end] = ok[begin - lo : end - lo]
+                closed = frontal_to_canonical(np.repeat(profile.speech.closed[None], hi - lo, axis=0),
+                                              geometry.poses.take(np.arange(lo, hi)), geometry.transforms[lo:hi])
+                points, lower_w, chin_move = finish_window(
+                    np.where(ok[:, None, None], target, source), source, closed, ok, taper,
+                    openness=s.openness, smoothing=s.smoothing, mask_mode=s.mask_mode, driver=driver)
+                inner = slice(begin - lo, end - lo)
+                points, ok = points[inner], ok[inner]
+                lower[begin:end] = lower_w[inner]
+                chin_sum += float(np.where(ok, chin_move[inner], 0.0).sum())
+                window = np.full((end - begin, lf.size, 2), np.nan)
+                if ok.any():
+                    window[ok] = apply_transform(points[ok], invert_transform(geometry.transforms[begin:end][ok]))
+                pixels.write(begin, window)
+                apertures[begin:end] = planned_aperture_px(window, tracked.landmarks(begin, end))
+                progress(end, n, "planning")
+                if end < n:
+                    yield end
+            figures = plan_figures(chin_sum, int(valid.sum()), int(lower.sum()), int((valid & ~lower).sum()))
+            motion_report.update({**drive.report, **figures})
+            # The line's phone track sits at the top of the engine report, where every engine puts it
+            # (the panel's viseme lane reads it there); the motion section keeps the decisions.
+            phones = motion_report.pop("phones", None)
+            self._report = {
+                "driver": driver,
+                **({"phones": phones} if phones is not None else {}),
+                "motion": motion_report,
+                "profile": {**profile.summary(), "from_cache": from_cache,
+                            "appearance_source_frames": profile.appearance_frames()},
+                "controls": {"openness": s.openness, "smoothing": s.smoothing,
+                             "mask_mode": s.mask_mode, "quality": s.quality,
+                             "motion_driver": s.motion_driver},
+            }
+            yield n
 
-    def _drive(self, inputs: DriveInputs, progress: ProgressFn, is_cancelled: CancelFn) -> DriverResult:
-        """Pick the driver and compute its raw targets, gate and report."""
+        stream = PlanStream(plan, windows())
+        if driver != "guide":
+            return stream
+        # The guide's real takes: which frame paints which is known only once the whole range is planned.
+        stream.complete()
+        return PlanStream(replace(plan, takes=self._take_frames(job, driver, found, valid)))
+
+    def _drive(self, inputs: DriveInputs, progress: ProgressFn, is_cancelled: CancelFn,
+               whole_range: Callable[[], None]) -> DriverResult:
+        """Pick the driver and compute its raw targets, gate and report. `whole_range` waits for the
+        tracking and head geometry of the whole range, which only the guide driver needs."""
         job, n = inputs.job, inputs.num_frames
         report: dict[str, Any] = {}
         wanted = job.settings.motion_driver
@@ -310,6 +359,8 @@ class ClassicMotion:
         use_guide = alignment is not None and (wanted == "guide" or alignment.matched)
         from mytalk.core.engines.classic.speech_driver import speech_gate
 
+        if use_guide:
+            whole_range()
         if use_guide and inputs.found.any():
             assert alignment is not None
             guide_targets = GuideTargets(inputs, np.asarray(alignment.time_map, np.float64))

@@ -165,6 +165,44 @@ class Selection:
     stats: dict[str, Any] = field(default_factory=dict)
 
 
+PATH_WINDOW = 250
+"""Frames of a run whose path is decided at once (10 s at 25 fps). A longer run is solved a window at a
+time, each window's path read back from `PATH_LOOKAHEAD` frames further on and continued from its
+last choice, so the search's memory is a window's however long the range (a ten-minute run of 400
+mouths held (15000, 400) distances, 48 MB, before), and a streamed job's frames are decided about
+this far behind the plan."""
+
+PATH_LOOKAHEAD = 125
+"""Frames past a window that its path is read back from (5 s at 25 fps). A Viterbi path's choice at a
+frame rarely depends on frames more than a few mouth runs later: on speech-like targets the windowed
+path costs within 0.01 % of the whole-run optimum (`tests/test_retrieval_windows.py`)."""
+
+DISTANCE_ROWS = 256
+"""Frames whose distances to every reference mouth are computed at once: (256, K) floats."""
+
+
+@dataclass
+class _Successors:
+    """For each index entry, the entry showing the next frame of the same take (frame + 1, else + 2),
+    or -1; `skip` where that successor is two frames on."""
+
+    next: np.ndarray
+    skip: np.ndarray
+
+    @classmethod
+    def of(cls, index_block: np.ndarray, index_frame: np.ndarray) -> _Successors:
+        key = {(int(b), int(f)): k for k, (b, f) in enumerate(zip(index_block, index_frame, strict=True))}
+        successor = np.full(len(index_block), -1, np.int64)
+        skip = np.zeros(len(index_block), bool)
+        for k, (b, f) in enumerate(zip(index_block, index_frame, strict=True)):
+            nxt = key.get((int(b), int(f) + 1))
+            if nxt is None:
+                nxt = key.get((int(b), int(f) + 2))
+                skip[k] = nxt is not None
+            successor[k] = -1 if nxt is None else nxt
+        return cls(successor, skip)
+
+
 def select_path(
     index_desc: np.ndarray,
     index_block: np.ndarray,
@@ -175,54 +213,139 @@ def select_path(
     candidates: int = CANDIDATES,
     switch_cost: float = SWITCH_COST,
     fade: bool = False,
+    window: int = PATH_WINDOW,
+    lookahead: int = PATH_LOOKAHEAD,
 ) -> Selection:
     """Viterbi over candidate reference mouths.
 
     index_desc (K, D) descriptors of the appearance entries, index_block / index_frame (K,) where
     each entry comes from (for "the next frame of the same take"). target_desc (T, D); valid (T,)
-    frames to fill (runs of valid frames are solved independently).
+    frames to fill (runs of valid frames are solved independently). A run longer than `window` plus
+    `lookahead` frames is solved a window at a time (`PATH_WINDOW`); a shorter one in one piece.
     """
-    k_total = index_desc.shape[0]
-    t_total = target_desc.shape[0]
-    choice = np.full(t_total, -1, np.int64)
-    cost_out = np.full(t_total, np.nan)
-    if k_total == 0:
-        return Selection(choice, np.full(t_total, -1, np.int64), np.zeros(t_total), cost_out, {"switches": 0})
-    # successor[k]: entry showing the next frame of the same take (frame + 1, else + 2), or -1.
-    key = {(int(b), int(f)): k for k, (b, f) in enumerate(zip(index_block, index_frame, strict=True))}
-    successor = np.full(k_total, -1, np.int64)
-    skip = np.zeros(k_total, bool)
-    for k, (b, f) in enumerate(zip(index_block, index_frame, strict=True)):
-        nxt = key.get((int(b), int(f) + 1))
-        if nxt is None:
-            nxt = key.get((int(b), int(f) + 2))
-            skip[k] = nxt is not None
-        successor[k] = -1 if nxt is None else nxt
-    jump = JumpDistances(index_desc)
+    search = PathSearch(index_desc, index_block, index_frame, target_desc.shape[0], candidates=candidates,
+                        switch_cost=switch_cost, fade=fade, window=window, lookahead=lookahead)
+    search.add(target_desc, valid)
+    return search.finish()
 
-    t = 0
-    switches = 0
-    while t < t_total:
-        if not valid[t]:
-            t += 1
-            continue
-        end = t
-        while end < t_total and valid[end]:
-            end += 1
-        run = np.arange(t, end)
-        dist_all = pairwise_distance(target_desc[run], index_desc)  # (R, K)
-        k_near = min(candidates, k_total)
-        near = np.argsort(dist_all, axis=1)[:, :k_near]
-        cand: list[np.ndarray] = []
-        score: list[np.ndarray] = []
-        back: list[np.ndarray] = []
-        for i in range(run.size):
+
+class PathSearch:
+    """`select_path` fed with the range's frames in order, a few at a time, as a streamed job plans them.
+
+    A frame's choice is final (`decided`) once the frames its window reads are in: the end of its run,
+    or `lookahead` frames past its window. The choices are those `select_path` makes with every frame at
+    once, since the windows fall on the same frames either way.
+    """
+
+    def __init__(self, index_desc: np.ndarray, index_block: np.ndarray, index_frame: np.ndarray, frames: int, *,
+                 candidates: int = CANDIDATES, switch_cost: float = SWITCH_COST, fade: bool = False,
+                 window: int = PATH_WINDOW, lookahead: int = PATH_LOOKAHEAD) -> None:
+        self.index_desc = index_desc
+        self.selection = Selection(np.full(frames, -1, np.int64), np.full(frames, -1, np.int64), np.zeros(frames),
+                                   np.full(frames, np.nan), {"switches": 0})
+        self.successors = _Successors.of(index_block, index_frame)
+        self.jump = JumpDistances(index_desc)
+        self.candidates = min(candidates, index_desc.shape[0])
+        self.switch_cost = switch_cost
+        self.fade = fade
+        self.window, self.lookahead = max(1, int(window)), max(0, int(lookahead))
+        self._fed = 0
+        self._pending: list[np.ndarray] = []
+        """Descriptors of the current run's undecided frames, from `_begin`."""
+        self._begin = 0
+        self._previous = -1
+        self._switches = 0
+        self._faded = 1
+        """Frames before this one have had their switch counted (and cross-fade set)."""
+
+    @property
+    def decided(self) -> int:
+        """Frames [0, decided) have their final choice."""
+        return self._begin if self._pending else self._fed
+
+    def add(self, target_desc: np.ndarray, valid: np.ndarray) -> int:
+        """The next frames' descriptors (k, D) and whether each has a target (k,); returns `decided`."""
+        for row, ok in zip(target_desc, valid, strict=True):
+            if ok:
+                if not self._pending:
+                    self._begin, self._previous = self._fed, -1
+                self._pending.append(row)
+                if len(self._pending) > self.window + self.lookahead:
+                    self._decide(self.window)
+            elif self._pending:
+                self._decide(len(self._pending))
+            self._fed += 1
+        self._count_switches(self.decided)
+        return self.decided
+
+    def finish(self) -> Selection:
+        """Decide what is left (the last run) and return the whole selection with its figures."""
+        if self._pending:
+            self._decide(len(self._pending))
+        self._count_switches(self._fed)
+        selection = self.selection
+        if self.index_desc.shape[0]:
+            choice, cost = selection.choice[: self._fed], selection.target_cost[: self._fed]
+            finite = cost[np.isfinite(cost)]
+            selection.stats = {"switches": self._switches, "entries_used": int(np.unique(choice[choice >= 0]).size),
+                               "mean_shape_distance_iod": round(float(finite.mean()), 4) if finite.size else None}
+        return selection
+
+    def _decide(self, count: int) -> None:
+        """Fix the choices of the first `count` pending frames, reading `lookahead` more where there are."""
+        if self.index_desc.shape[0] == 0:  # no reference mouths: nothing to choose, every choice stays -1
+            del self._pending[:count]
+            self._begin += count
+            return
+        rows = np.stack(self._pending[: count + self.lookahead])
+        path, cost = _solve(self.index_desc, rows, self.successors, self.jump, self._previous,
+                            candidates=self.candidates, switch_cost=self.switch_cost)
+        begin = self._begin
+        self.selection.choice[begin : begin + count] = path[:count]
+        self.selection.target_cost[begin : begin + count] = cost[:count]
+        self._previous = int(path[count - 1])
+        del self._pending[:count]
+        self._begin += count
+
+    def _count_switches(self, upto: int) -> None:
+        """Count the switches (and set the cross-fades) of the decided frames [`_faded`, upto)."""
+        choice, successor = self.selection.choice, self.successors.next
+        for i in range(self._faded, upto):
+            a, b = choice[i - 1], choice[i]
+            if a < 0 or b < 0 or a == b or successor[a] == b:
+                continue
+            self._switches += 1
+            if self.fade:
+                self.selection.fade_from[i] = successor[a] if successor[a] >= 0 else a
+                self.selection.fade_weight[i] = 0.5
+        self._faded = max(self._faded, upto)
+
+
+def _solve(index_desc: np.ndarray, target: np.ndarray, successors: _Successors, jump: JumpDistances,
+           previous: int, *, candidates: int, switch_cost: float) -> tuple[np.ndarray, np.ndarray]:
+    """The cheapest path through consecutive valid frames `target` (R, D): (R,) entries and (R,) their
+    shape distances. previous: the entry chosen for the frame before, or -1 at the start of a run; a
+    window continues the path from it, as the frame after it would in one piece."""
+    successor, skip = successors.next, successors.skip
+    cand: list[np.ndarray] = []
+    score: list[np.ndarray] = []
+    back: list[np.ndarray] = []
+    unaries: list[np.ndarray] = []
+    if previous >= 0:
+        cand.append(np.array([previous], np.int64))
+        score.append(np.zeros(1))
+    rows = target.shape[0]
+    for first in range(0, rows, DISTANCE_ROWS):
+        dist = pairwise_distance(target[first : first + DISTANCE_ROWS], index_desc)  # (r, K)
+        near = np.argsort(dist, axis=1)[:, :candidates]
+        for i in range(dist.shape[0]):
             c = near[i]
-            if i > 0:
+            if cand:
                 prev_succ = successor[cand[-1]]
                 c = np.unique(np.concatenate([c, prev_succ[prev_succ >= 0]]))
-            unary = dist_all[i, c]
-            if i == 0:
+            unary = dist[i, c]
+            unaries.append(unary)
+            if not cand:
                 cand.append(c)
                 score.append(unary)
                 back.append(np.zeros(c.size, np.int64))
@@ -237,23 +360,12 @@ def select_path(
             cand.append(c)
             score.append(total[arg, np.arange(c.size)] + unary)
             back.append(arg)
-        j = int(np.argmin(score[-1]))
-        for i in range(run.size - 1, -1, -1):
-            choice[run[i]] = cand[i][j]
-            cost_out[run[i]] = dist_all[i, cand[i][j]]
-            j = int(back[i][j])
-        t = end
-    fade_from = np.full(t_total, -1, np.int64)
-    fade_weight = np.zeros(t_total)
-    for i in range(1, t_total):
-        a, b = choice[i - 1], choice[i]
-        if a < 0 or b < 0 or a == b or successor[a] == b:
-            continue
-        switches += 1
-        if fade:
-            fade_from[i] = successor[a] if successor[a] >= 0 else a
-            fade_weight[i] = 0.5
-    finite = cost_out[np.isfinite(cost_out)]
-    stats = {"switches": switches, "entries_used": int(np.unique(choice[choice >= 0]).size),
-             "mean_shape_distance_iod": round(float(finite.mean()), 4) if finite.size else None}
-    return Selection(choice, fade_from, fade_weight, cost_out, stats)
+    offset = 1 if previous >= 0 else 0  # cand[0] is then the previous frame's choice
+    path = np.empty(rows, np.int64)
+    cost = np.empty(rows)
+    j = int(np.argmin(score[-1]))
+    for i in range(rows - 1, -1, -1):
+        path[i] = cand[i + offset][j]
+        cost[i] = unaries[i][j]
+        j = int(back[i][j])
+    return path, cost
