@@ -23,7 +23,7 @@ from mytalk.core.face.smoothing import light_points, smooth_landmarks
 from mytalk.core.face.subject import choose_subject
 from mytalk.core.face.tracker import FaceTracker, TrackerSettings
 from mytalk.core.media.reader import FrameReader
-from tests.conftest import SHARED_MEDIA, media_path
+from conftest import SHARED_MEDIA, media_path
 
 pytestmark = pytest.mark.media
 

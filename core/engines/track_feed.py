@@ -32,6 +32,7 @@ from mytalk.core.userdirs import UserDirs, user_dirs
 if TYPE_CHECKING:
     from mytalk.core.face.cache import CachedTrack
 
+
 class TrackFeed:
     """Rows of a range's tracking, filled in order by one thread and read by another.
 
