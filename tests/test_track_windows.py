@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from benchmarks.fidelity_clips import make_impostor_clip
+from conftest import SHARED_MEDIA, media_path
 from mytalk.core.face.cache import TrackWriter, landmarks_path, load_track, save_observations
 from mytalk.core.face.finishing import WindowedFinish
 from mytalk.core.face.observation import FaceObservation
@@ -23,7 +24,6 @@ from mytalk.core.face.smoothing import light_points, smooth_landmarks
 from mytalk.core.face.subject import choose_subject
 from mytalk.core.face.tracker import FaceTracker, TrackerSettings
 from mytalk.core.media.reader import FrameReader
-from conftest import SHARED_MEDIA, media_path
 
 pytestmark = pytest.mark.media
 
