@@ -17,7 +17,7 @@ from mytalk.core.engines.classic.warp import piecewise_affine
 from mytalk.core.face.canonical import reference_pose_3d
 from mytalk.core.face.regions import LIPS_OUTER, NUM_LANDMARKS, POSE
 from mytalk.core.face.shots import is_cut, shot_signature
-from mytalk.core.face.subject import MIN_RUN_FRAMES, SHAPE_TOLERANCE, appearances, choose_subject
+from mytalk.core.face.subject import MIN_RUN_FRAMES, SHAPE_TOLERANCE, appearances, decide_subject
 
 # --- subject -----------------------------------------------------------------------------------
 
@@ -48,12 +48,12 @@ def test_subject_keeps_the_actor_and_rejects_other_faces_and_graphics(people: di
     landmarks = [_face(people["other" if who == "other" else "actor"], rng, 0.08 if who == "graphic" else 0.0)
                  for who in plan]
     cuts = {30, 42, 52}
-    rejected = choose_subject(landmarks, [True] * len(plan), list(range(100, 100 + len(plan))),
-                              first_is_subject=False, cuts=cuts)
+    rejected = decide_subject(landmarks, [True] * len(plan), list(range(100, 100 + len(plan))),
+                              first_is_subject=False, cuts=cuts).rejected
     assert [(r.first, r.last) for r in rejected] == [(130, 141), (142, 151)]
     assert "different face" in rejected[0].reason and "plausible" in rejected[1].reason
     # Without the cuts, one appearance holds everything: the shot boundaries are what separate faces.
-    assert choose_subject(landmarks, [True] * len(plan), list(range(len(plan))), first_is_subject=False) == []
+    assert decide_subject(landmarks, [True] * len(plan), list(range(len(plan))), first_is_subject=False).rejected == []
 
 
 def test_a_brief_face_is_not_a_subject_but_a_hidden_actor_comes_back(people: dict[str, np.ndarray]) -> None:
@@ -61,13 +61,13 @@ def test_a_brief_face_is_not_a_subject_but_a_hidden_actor_comes_back(people: dic
     flash = [_face(people["actor"], rng) for _ in range(MIN_RUN_FRAMES - 4)]
     found = [False] * 20 + [True] * len(flash) + [False] * 20
     landmarks = [np.zeros((NUM_LANDMARKS, 3), np.float32)] * 20 + flash + [np.zeros((NUM_LANDMARKS, 3), np.float32)] * 20
-    rejected = choose_subject(landmarks, found, list(range(len(found))), first_is_subject=False)
+    rejected = decide_subject(landmarks, found, list(range(len(found))), first_is_subject=False).rejected
     assert len(rejected) == 1 and rejected[0].frames == len(flash) and "seen for only" in rejected[0].reason
     # Five frames, hidden for six, seven more: one actor, 12 frames in all, nothing rejected.
     found = [True] * 5 + [False] * 6 + [True] * 7
     landmarks = [_face(people["actor"], rng) for _ in found]
     assert len(appearances(found)) == 2
-    assert choose_subject(landmarks, found, list(range(len(found))), first_is_subject=True) == []
+    assert decide_subject(landmarks, found, list(range(len(found))), first_is_subject=True).rejected == []
 
 
 # --- shot cuts -----------------------------------------------------------------------------------

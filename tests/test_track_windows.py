@@ -21,7 +21,7 @@ from mytalk.core.face.cache import TrackWriter, landmarks_path, load_track, save
 from mytalk.core.face.finishing import WindowedFinish
 from mytalk.core.face.observation import FaceObservation
 from mytalk.core.face.smoothing import light_points, smooth_landmarks
-from mytalk.core.face.subject import choose_subject
+from mytalk.core.face.subject import decide_subject
 from mytalk.core.face.tracker import FaceTracker, TrackerSettings
 from mytalk.core.media.reader import FrameReader
 
@@ -67,8 +67,8 @@ def test_a_range_within_one_window_is_finished_as_one_piece(
     out, handed = _finish(raw, fps)
     assert handed[-1] == 0  # nothing was final before the range ended
     observations = [o for o, _ in raw]
-    assert choose_subject([o.landmarks for o in observations], [o.found for o in observations],
-                          [o.index for o in observations], first_is_subject=False) == []
+    assert decide_subject([o.landmarks for o in observations], [o.found for o in observations],
+                          [o.index for o in observations], first_is_subject=False).rejected == []
     found = np.array([o.found for o in observations])
     expected = smooth_landmarks(np.stack([o.landmarks for o in observations]), found, fps,
                                 TrackerSettings().smoothing_params())

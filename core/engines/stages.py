@@ -268,10 +268,13 @@ class _JobState:
 
     job: EngineJob
     tracked: TrackedRange
-    plan: MotionPlan
     compositor: Compositor
     plans: PlanStream
     paints: WindowSteps
+
+    @property
+    def plan(self) -> MotionPlan:
+        return self.plans.plan
 
 
 class StagedEngine:
@@ -335,7 +338,7 @@ class StagedEngine:
             self.appearance.prepare(job, tracked, plan, self._resources, progress, is_cancelled)
             paints = WindowSteps(job.num_frames)
         check_cancelled(is_cancelled, "preparation")
-        self._state = _JobState(job, tracked, plans.plan, Compositor.for_quality(job.settings.quality), plans, paints)
+        self._state = _JobState(job, tracked, Compositor.for_quality(job.settings.quality), plans, paints)
 
     def report(self) -> dict[str, Any]:
         state = self._state

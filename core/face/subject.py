@@ -130,25 +130,17 @@ class SubjectDecision:
     established: bool
 
 
-def choose_subject(
+def decide_subject(
     landmarks: list[np.ndarray], found: list[bool], indices: list[int], *, first_is_subject: bool,
-    cuts: Collection[int] = (),
-) -> list[RejectedDetection]:
-    """Decide which appearances are the subject; returns the rejected ones (in frame order).
+    cuts: Collection[int] = (), reference_shape: np.ndarray | None = None,
+) -> SubjectDecision:
+    """Decide which appearances are the subject: the rejected ones (in frame order), and what they were
+    judged against.
 
     landmarks: per observation (478, 3) raw tracked points. found: whether the tracker has a face there.
     indices: the frame numbers. first_is_subject: the editor pointed at a face (`--face`), so the first
     plausible, lasting appearance is the reference shape; otherwise the longest one is. cuts: positions
     where a new shot starts (`shots.py`); an appearance never spans one.
-    """
-    return decide_subject(landmarks, found, indices, first_is_subject=first_is_subject, cuts=cuts).rejected
-
-
-def decide_subject(
-    landmarks: list[np.ndarray], found: list[bool], indices: list[int], *, first_is_subject: bool,
-    cuts: Collection[int] = (), reference_shape: np.ndarray | None = None,
-) -> SubjectDecision:
-    """`choose_subject`, with what it decided against.
 
     reference_shape: the subject's shape as an earlier stretch of the same range established it. A long
     range is judged a window at a time (`finishing.WindowedFinish`): the first window finds the subject,

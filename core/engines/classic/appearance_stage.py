@@ -133,8 +133,7 @@ class RetrievalAppearance:
                 final = n if end == n else end - WEIGHT_REACH
                 if final > weighted:
                     lo, hi = max(0, weighted - WEIGHT_REACH), min(n, final + WEIGHT_REACH)
-                    window = weight_from_change(change[lo:hi], valid[lo:hi]) if n > 1 else \
-                        weight_from_change(change, valid)
+                    window = weight_from_change(change[lo:hi], valid[lo:hi])
                     self._mouth_weight[weighted:final] = window[weighted - lo : final - lo]
                     weighted = final
                 if end < n:

@@ -89,10 +89,6 @@ def opening_share(weight: float) -> float:
     return t * t * (3.0 - 2.0 * t)
 
 
-DESCRIPTOR_SIZE = 2 * len(LIPS_POS) + 1
-"""Floats per frame of `shape_descriptors`: each lip point's (x, y), and the gap."""
-
-
 def shape_descriptors(canon: np.ndarray) -> np.ndarray:
     """Lip descriptors from 2-D canonical lower-face shapes (..., P, 2) → (..., 81).
 
