@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,6 @@ from mytalk.core.engines import track_feed
 from mytalk.core.engines.classic import appearance_stage, motion_stage, retrieval
 from mytalk.core.errors import JobCancelledError
 from mytalk.core.face import finishing
-from mytalk.core.face.tracker import FaceTracker
 from mytalk.core.jobs.request import SyncRequest
 from mytalk.core.jobs.sync import run_sync
 from mytalk.core.media.reader import FrameReader
@@ -66,26 +64,24 @@ def _tracking_threads() -> list[threading.Thread]:
 def test_painting_starts_before_tracking_ends_with_the_frames_of_a_tracked_range(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     run_sync(_request(tmp_path / "profile.mkv", in_point="0", out_point="2"))  # the actor's profile, cached
-    tracked_at: list[float] = []
-    raw = FaceTracker.track_raw
+    # What the engine waited for before its first frame, in range frames: not how long (a timed
+    # assertion fails on a loaded machine), but how much of the range's tracking it needed.
+    asked: list[int] = []
+    written: list[int] = []
+    wait = track_feed.TrackFeed.wait
 
-    def timed(self: FaceTracker, *args: Any, **kwargs: Any) -> Iterator[Any]:
-        for item in raw(self, *args, **kwargs):
-            tracked_at.append(time.perf_counter())
-            yield item
+    def counted(self: track_feed.TrackFeed, rows: int, *args: Any, **kwargs: Any) -> None:
+        if not written:
+            asked.append(rows)
+        wait(self, rows, *args, **kwargs)
 
-    monkeypatch.setattr(FaceTracker, "track_raw", timed)
-    written_at: list[float] = []
-    streamed = run_sync(_request(tmp_path / "streamed.mkv"),
-                        on_frame=lambda offset, frame: written_at.append(time.perf_counter()))
+    monkeypatch.setattr(track_feed.TrackFeed, "wait", counted)
+    streamed = run_sync(_request(tmp_path / "streamed.mkv"), on_frame=lambda offset, frame: written.append(offset))
     assert streamed.report["range_reads"] == 2  # tracked on its thread, painted from a second decode
-    range_done = tracked_at[-1]  # the profile was cached: the one tracker is the range's
-    assert len(written_at) == 150
-    # The first frame is out once the tracker is a few windows in (its finishing window, the template's
-    # and the path's spans); painting is slower than tracking here, so most frames come after it ends.
-    started = tracked_at[0]
-    first_out = (written_at[0] - started) / (range_done - started)
-    assert first_out < 0.9, f"the first frame came at {first_out:.0%} of the range's tracking time"
+    assert len(written) == 150
+    # The first frame needs the tracker's finishing window, the template's span and the path's window and
+    # lookahead of the range, not all of its 150 frames.
+    assert asked and max(asked) < 150, asked
     assert _tracking_threads() == []
 
     tracked_first = run_sync(_request(tmp_path / "tracked.mkv"))  # the range now comes from the cache
@@ -107,7 +103,11 @@ def test_a_cancelled_streamed_job_stops_its_tracker_and_leaves_nothing(tmp_path:
     assert 10 <= len(written) < 150
     assert not (tmp_path / "cancelled.mkv").exists()
     assert _tracking_threads() == []
-    assert _tracking_entries() == before, "a range stopped part-way is not cached (nor half-written)"
+    # Nothing half-written. The tracker may have outrun the painter and finished the range before the
+    # cancel came: then its entry is complete, and only then is it there.
+    added = sorted(set(_tracking_entries()) - set(before))
+    assert not [name for name in added if name.startswith(".")], added
+    assert added == [] or (len(added) == 2 and any(n.endswith(".landmarks.npy") for n in added)), added
 
 
 def test_only_a_range_longer_than_the_trackers_window_streams() -> None:
