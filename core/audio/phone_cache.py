@@ -22,7 +22,7 @@ import numpy as np
 from mytalk.core.atomic import AtomicFile
 from mytalk.core.audio.phone_timing import PhoneTrack, phone_track
 from mytalk.core.audio.phonemes import Phone
-from mytalk.core.media.audio import AudioTrack
+from mytalk.core.media.audio import AudioSource, sweep
 from mytalk.core.progress import CancelFn, ProgressFn, never_cancelled, no_progress
 from mytalk.core.userdirs import UserDirs, user_dirs
 
@@ -30,14 +30,18 @@ PHONE_CACHE_VERSION = 1
 """Bump when phone timing changes what it returns for the same audio (a new model, new rules)."""
 
 
-def line_key(line: AudioTrack, transcript: str | None, language: str) -> str:
-    """Hex sha256 of everything the phone track depends on: samples, rate, transcript, language."""
+def line_key(line: AudioSource, transcript: str | None, language: str) -> str:
+    """Hex sha256 of everything the phone track depends on: samples, rate, transcript, language.
+
+    The samples are hashed a block at a time, channel after channel: the same bytes in the same order
+    as the whole (channels, n) array, so the key is unchanged, but the line is never copied whole."""
     digest = hashlib.sha256()
-    samples = np.ascontiguousarray(line.samples, np.float32)
-    header = {"v": PHONE_CACHE_VERSION, "rate": line.rate, "shape": list(samples.shape),
+    header = {"v": PHONE_CACHE_VERSION, "rate": line.rate, "shape": [line.channels, line.num_samples],
               "transcript": transcript or "", "language": language}
     digest.update(json.dumps(header, sort_keys=True).encode())
-    digest.update(samples.tobytes())
+    for channel in range(line.channels):
+        for block in sweep(line):
+            digest.update(np.ascontiguousarray(block[channel], np.float32).tobytes())
     return digest.hexdigest()
 
 
@@ -51,7 +55,7 @@ def _from_dict(data: dict[str, Any]) -> PhoneTrack:
 
 
 def cached_phone_track(
-    line: AudioTrack,
+    line: AudioSource,
     *,
     transcript: str | None = None,
     language: str = "en",

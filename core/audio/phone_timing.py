@@ -38,8 +38,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from mytalk.core.audio.activity import find_pauses
 from mytalk.core.audio.espeak import check_language, espeak_languages, ipa_words
 from mytalk.core.audio.ipa_arpabet import ipa_to_arpabet
@@ -55,7 +53,7 @@ from mytalk.core.audio.phonemes import (
     carve_silences,
     transcript_words,
 )
-from mytalk.core.media.audio import AudioTrack
+from mytalk.core.media.audio import AudioSource, AudioTrack, peak_level
 from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled, never_cancelled, no_progress
 
 __all__ = ["WORDS_MIN_CONFIDENCE", "PhoneTimer", "PhoneTrack", "espeak_languages", "phone_track"]
@@ -121,7 +119,7 @@ class PhoneTimer:
 
     def track(
         self,
-        line: AudioTrack,
+        line: AudioSource,
         *,
         transcript: str | None = None,
         language: str = "en",
@@ -133,7 +131,7 @@ class PhoneTimer:
         Raises `UsageError` for a language code espeak-ng does not know.
         """
         code = check_language(language)
-        if line.num_samples < ALIGN_RATE // 10 * line.rate // ALIGN_RATE or float(np.max(np.abs(line.samples), initial=0.0)) < SILENT_PEAK:
+        if line.num_samples < ALIGN_RATE // 10 * line.rate // ALIGN_RATE or peak_level(line) < SILENT_PEAK:
             return PhoneTrack((), "none", "the line is empty or silent, so there are no phones to time", None, code)
         mono = line.mono()
         pcm = _to_pcm16(mono)
@@ -353,7 +351,7 @@ def _carve(line: AudioTrack, phones: list[Phone]) -> list[Phone]:
 
 
 def phone_track(
-    line: AudioTrack,
+    line: AudioSource,
     *,
     transcript: str | None = None,
     language: str = "en",

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import av
 
-from mytalk.core.media.audio import AudioTrack
+from mytalk.core.media.audio import AudioSource, AudioTrack
 from mytalk.core.media.probe import MediaInfo
 from mytalk.core.media.reader import SourceFrame
 from mytalk.core.progress import CancelFn, ProgressFn
@@ -106,7 +106,7 @@ class EngineJob:
     start: int
     stop: int
     handles: int
-    line: AudioTrack
+    line: AudioSource
     guide: AudioTrack | None
     guide_mode: str
     references: tuple[ReferenceRange, ...]

@@ -33,12 +33,14 @@ from mytalk.core.errors import OutputError, describe_os_error
 from mytalk.core.hashing import FileIdentity, file_sha256
 from mytalk.core.jobs.request import ResolvedRequest, SyncRequest, resolve_request
 from mytalk.core.jobs.staging import StagedOutputs
-from mytalk.core.media.audio import AudioTrack, decode_placed
+from mytalk.core.media.audio import AudioSource, AudioTrack, decode_placed, peak_level
+from mytalk.core.media.audio_spool import SpooledAudio, decode_placed_spooled
 from mytalk.core.media.frame_stash import FrameStash
 from mytalk.core.media.prefetch import prefetched
 from mytalk.core.media.reader import FrameReader
 from mytalk.core.media.writer import VideoWriter, check_codec_container, check_output_path, default_codec_for
 from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled, never_cancelled, no_progress
+from mytalk.core.userdirs import UserDirs, user_dirs
 
 OUTPUT_AUDIO_RATE = 48_000
 """Muxed audio rate: the post-production standard, whatever the replacement file's rate."""
@@ -79,16 +81,20 @@ class SyncResult:
     report: dict[str, Any]
 
 
-def _line_audio(resolved: ResolvedRequest) -> AudioTrack:
-    """The replacement line, trimmed or padded to exactly the range's length at the output rate."""
+def _line_audio(resolved: ResolvedRequest) -> SpooledAudio:
+    """The replacement line, trimmed or padded to exactly the range's length at the output rate.
+
+    Kept in a scratch file, not in memory: a ten-minute line is 110 MB a channel at 48 kHz, and the
+    job only ever reads it in order (`mytalk.core.media.audio_spool`)."""
     request = resolved.request
-    return decode_placed(request.audio, OUTPUT_AUDIO_RATE, num_frames=resolved.stop - resolved.start,
-                         fps=resolved.fps, line_offset_s=resolved.line_offset_s, channels=None)
+    return decode_placed_spooled(request.audio, OUTPUT_AUDIO_RATE, num_frames=resolved.stop - resolved.start,
+                                 fps=resolved.fps, line_offset_s=resolved.line_offset_s, channels=None,
+                                 folder=UserDirs.ensure(user_dirs().scratch))
 
 
-def _line_warnings(resolved: ResolvedRequest, line: AudioTrack) -> list[str]:
+def _line_warnings(resolved: ResolvedRequest, line: AudioSource) -> list[str]:
     """Suspicious but legal placements: a silent range is a valid edit (the mouth closes)."""
-    if line.samples.any():
+    if peak_level(line) > 0.0:
         return []
     return [
         f"the replacement line is silent over the whole range (audio-in {resolved.line_offset_s}s); "
@@ -272,7 +278,7 @@ def build_report(
     engine_version: str,
     codec: str,
     records: list[FrameRecord],
-    line: AudioTrack,
+    line: AudioSource,
     engine_report: dict[str, Any],
     hashes: dict[str, str],
     timings: dict[str, float],

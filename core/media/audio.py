@@ -8,11 +8,12 @@ its filter delay), and `place_line` does all frame/sample arithmetic with Fracti
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from math import gcd
 from pathlib import Path
-from typing import cast
+from typing import Protocol, cast
 
 import av
 import av.error
@@ -61,13 +62,19 @@ class AudioTrack:
     def duration_s(self) -> float:
         return self.num_samples / self.rate
 
+    def read(self, lo: int, hi: int) -> np.ndarray:
+        """(channels, hi - lo) float32 samples [lo, hi), zeros outside the track (`AudioSource`)."""
+        out = np.zeros((self.channels, max(0, hi - lo)), np.float32)
+        a, b = max(lo, 0), min(hi, self.num_samples)
+        if b > a:
+            out[:, a - lo : b - lo] = self.samples[:, a:b]
+        return out
+
     def mono(self) -> AudioTrack:
         """Average of all channels, shape (1, n)."""
         if self.channels == 1:
             return self
-        return AudioTrack(
-            self.samples.mean(axis=0, keepdims=True, dtype=np.float64).astype(np.float32), self.rate
-        )
+        return AudioTrack(_mono_mix(self.samples)[None], self.rate)
 
     def mono_at(self, rate: int) -> AudioTrack:
         """`mono().resampled(rate)`, value for value, without the mix at the native rate: each block of
@@ -85,7 +92,7 @@ class AudioTrack:
             samples = self.samples
 
             def mix(lo: int, hi: int) -> np.ndarray:
-                return samples[:, lo:hi].mean(axis=0, dtype=np.float64).astype(np.float32)
+                return _mono_mix(samples[:, lo:hi])
 
             divisor = gcd(self.rate, rate)
             made = AudioTrack(resample_read(mix, self.num_samples, rate // divisor, self.rate // divisor,
@@ -98,6 +105,52 @@ class AudioTrack:
         if rate == self.rate:
             return self
         return AudioTrack(resample_samples(self.samples, self.rate, rate), rate)
+
+
+def _mono_mix(samples: np.ndarray) -> np.ndarray:
+    """(n,) float32 average of (channels, n) samples, summed in float64: every mono mix of a line is this one."""
+    return samples.mean(axis=0, dtype=np.float64).astype(np.float32)
+
+
+class AudioSource(Protocol):
+    """What a job asks of its replacement line, whether in memory (`AudioTrack`) or in a file
+    (`mytalk.core.media.audio_spool.SpooledAudio`): its size, windows of samples, and mono mixes."""
+
+    @property
+    def rate(self) -> int: ...
+
+    @property
+    def channels(self) -> int: ...
+
+    @property
+    def num_samples(self) -> int: ...
+
+    @property
+    def duration_s(self) -> float: ...
+
+    def read(self, lo: int, hi: int) -> np.ndarray:
+        """(channels, hi - lo) float32 samples [lo, hi), zeros outside the line."""
+        ...
+
+    def mono(self) -> AudioTrack: ...
+
+    def mono_at(self, rate: int) -> AudioTrack: ...
+
+
+SWEEP_SAMPLES = 1 << 18
+"""Samples a channel read at once by `sweep` (5.5 s at 48 kHz)."""
+
+
+def sweep(source: AudioSource, size: int = SWEEP_SAMPLES) -> Iterator[np.ndarray]:
+    """The whole of `source` in order, (channels, <= size) float32 blocks: a line is looked over
+    (is it silent, how loud is it at most, what is its hash) without holding it whole."""
+    for lo in range(0, source.num_samples, size):
+        yield source.read(lo, min(source.num_samples, lo + size))
+
+
+def peak_level(source: AudioSource) -> float:
+    """The largest absolute sample of `source` (0.0 when empty)."""
+    return max((float(np.max(np.abs(block), initial=0.0)) for block in sweep(source)), default=0.0)
 
 
 def resample_samples(samples: np.ndarray, native_rate: int, rate: int) -> np.ndarray:
@@ -262,12 +315,14 @@ def probe_audio_rate(path: Path, stream_index: int | None = None) -> int:
         return int(stream.codec_context.sample_rate or 0)
 
 
-def _decode_native(path: Path, stream_index: int | None,
-                   keep: tuple[int, int] | None = None) -> tuple[int, np.ndarray, int]:
+def _decode_native(path: Path, stream_index: int | None, keep: tuple[int, int] | None = None,
+                   sink: Callable[[np.ndarray, int], None] | None = None) -> tuple[int, np.ndarray, int]:
     """(native rate, (channels, n) float32 samples, samples decoded) at the stream's own rate.
 
     keep: only native samples [lo, hi) are kept (those before are decoded and dropped, decoding stops
     at hi); None keeps all, and the count is then the file's length.
+    sink: given, each kept piece goes to `sink(samples, index from lo)` as it is decoded instead of
+    being gathered, and the samples returned are empty (`audio_spool` writes them to a file).
     """
     chunks: list[np.ndarray] = []
     native_rate = 0
@@ -288,10 +343,15 @@ def _decode_native(path: Path, stream_index: int | None,
                 return True
             width = max(width, chunk.shape[0])
             if keep is None:
-                chunks.append(chunk)
+                if sink is not None:
+                    sink(chunk, position)
+                else:
+                    chunks.append(chunk)
             else:
                 lo, hi = max(keep[0], position), min(keep[1], position + n)
-                if hi > lo:
+                if hi > lo and sink is not None:
+                    sink(chunk[:, lo - position : hi - position], lo - keep[0])
+                elif hi > lo:
                     chunks.append(chunk[:, lo - position : hi - position])
             position += n
             return keep is None or position < keep[1]

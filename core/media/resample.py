@@ -13,7 +13,7 @@ costs no more memory than the output itself.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from math import gcd
 
 import numpy as np
@@ -57,14 +57,24 @@ def resample_read(read: Callable[[int, int], np.ndarray], n_in: int, up: int, do
     gives samples [lo, hi). A signal made on the fly (a stereo line's mono mix) is then never made whole:
     each block of output reads only the input its taps cover, and the numbers are the same.
     `block`: output samples per step (default `BLOCK_OUTPUTS`)."""
+    out = np.empty(resampled_length(n_in, up, down), dtype)
+    for start, values in resample_blocks(read, n_in, up, down, block):
+        out[start : start + values.size] = values
+    return out
+
+
+def resample_blocks(read: Callable[[int, int], np.ndarray], n_in: int, up: int, down: int,
+                    block: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """`resample_read`'s output a block at a time, as (index of the block's first sample, float64 values):
+    a consumer that stores or converts each block (a line spooled to disk, 16-bit PCM for the phone
+    recogniser) never holds the whole output. The values are `resample_read`'s, bit for bit."""
     block = BLOCK_OUTPUTS if block is None else block
     divisor = gcd(up, down)
     up, down = up // divisor, down // divisor
     if up == down == 1:
-        out = np.empty(n_in, dtype)
         for lo in range(0, n_in, block):
-            out[lo : lo + block] = read(lo, min(n_in, lo + block))
-        return out
+            yield lo, np.asarray(read(lo, min(n_in, lo + block)), np.float64)
+        return
     n_out = -(-n_in * up // down)
     taps = lowpass_taps(up, down)
     half = (taps.size - 1) // 2
@@ -80,7 +90,6 @@ def resample_read(read: Callable[[int, int], np.ndarray], n_in: int, up: int, do
     padded_taps[: taps.size] = taps
     bank = padded_taps.reshape(per_phase, up).T  # bank[p, i] = taps[p + up·i]
     # Input index for tap i of output row b is base - i + b·down; outside the signal it reads zero.
-    out = np.empty(blocks * up, dtype)
     rows = max(1, block // up)
     low, high = int(base.min()) - (per_phase - 1), int(base.max())
     for b0 in range(0, blocks, rows):
@@ -96,8 +105,7 @@ def resample_read(read: Callable[[int, int], np.ndarray], n_in: int, up: int, do
             for i in range(per_phase):
                 start = int(base[r]) - i - low
                 work[:, r] += bank[phase[r], i] * segment[start : start + span : down]
-        out[b0 * up : b1 * up] = work.reshape(-1)
-    return out[:n_out]
+        yield b0 * up, work.reshape(-1)[: max(0, n_out - b0 * up)]
 
 
 def resampler_reach(up: int, down: int) -> int:

@@ -43,7 +43,7 @@ import numpy as np
 
 from mytalk.core.atomic import AtomicFile, undo_on_failure
 from mytalk.core.errors import OutputError, UsageError, describe_os_error
-from mytalk.core.media.audio import AudioTrack
+from mytalk.core.media.audio import AudioSource
 from mytalk.core.media.probe import (
     COLOR_PRIMARIES_NAMES,
     COLOR_RANGE_NAMES,
@@ -280,7 +280,7 @@ class VideoWriter:
         *,
         codec: str,
         source: VideoStreamInfo,
-        audio: AudioTrack | None = None,
+        audio: AudioSource | None = None,
         inputs: Sequence[Path] = (),
         start_timecode: str | None = None,
         proxy_height: int | None = None,
@@ -470,7 +470,7 @@ class VideoWriter:
         start = self._audio_written
         if end <= start:
             return
-        chunk = self.audio.samples[:, start:end]
+        chunk = self.audio.read(start, end)
         stream = self._audio_stream
         if stream.codec_context.name == "pcm_s24le":
             # 24-bit PCM travels as s32 with the low byte zero; round and clip ourselves so the

@@ -33,7 +33,7 @@ import numpy as np
 
 from mytalk.core.audio.features import SpeakerNormaliser, mel_per_frame
 from mytalk.core.engines.classic.geometry import LIPS_POS, aperture
-from mytalk.core.media.audio import AudioTrack
+from mytalk.core.media.audio import AudioSource, AudioTrack
 from mytalk.core.ndfilters import gaussian_filter1d
 
 NUM_BANDS = 8
@@ -73,7 +73,7 @@ the regression: forcing the lips shut there made the shift-protocol error worse 
 two of the shared clips (the real mouth stays half open between syllables)."""
 
 
-def speech_gate(line: AudioTrack, fps: Fraction, num_frames: int) -> np.ndarray:
+def speech_gate(line: AudioSource, fps: Fraction, num_frames: int) -> np.ndarray:
     """1 while the line speaks, 0 in its pauses of `PAUSE_S` or longer, soft over about a frame: (num_frames,)."""
     from mytalk.core.audio.activity import ActivityParams, voiced_frames
 
@@ -94,7 +94,7 @@ MARGIN_FRAMES = 25
 memory is that of a 12 s window whatever the length of the range."""
 
 
-def band_features(track: AudioTrack, fps: Fraction, num_frames: int) -> np.ndarray:
+def band_features(track: AudioSource, fps: Fraction, num_frames: int) -> np.ndarray:
     """Log10 energies of `NUM_BANDS` equal groups of mel bins per video frame: (num_frames, 8) float64.
 
     The track (placed so sample 0 is the start of frame 0) is resampled to `FEATURE_RATE` and analysed
@@ -301,7 +301,7 @@ class SpeechModel:
 
     def predict(
         self,
-        line: AudioTrack,
+        line: AudioSource,
         fps: Fraction,
         num_frames: int,
         *,
@@ -320,7 +320,7 @@ class SpeechModel:
 
     def predict_components(
         self,
-        line: AudioTrack,
+        line: AudioSource,
         fps: Fraction,
         num_frames: int,
         *,

@@ -27,7 +27,7 @@ import numpy as np
 
 from mytalk.core.audio.phonemes import Phone, viseme_coverage
 from mytalk.core.engines.mytalk.motion import NUM_VISEMES
-from mytalk.core.media.audio import AudioTrack
+from mytalk.core.media.audio import AudioSource
 from mytalk.core.progress import CancelFn, ProgressFn, never_cancelled, no_progress
 
 
@@ -47,7 +47,7 @@ class LinePhones:
         return bool(self.phones) and self.summary.get("path") != "none"
 
 
-def time_phones(line: AudioTrack, *, transcript: str | None = None, language: str = "en", timer: Any = None,
+def time_phones(line: AudioSource, *, transcript: str | None = None, language: str = "en", timer: Any = None,
                 progress: ProgressFn = no_progress, is_cancelled: CancelFn = never_cancelled) -> LinePhones:
     """The phone track of `line` (transcript when given, else recognition); see `phone_timing.PhoneTimer`.
 

@@ -1,0 +1,228 @@
+"""A job's replacement line kept in a file instead of memory, decoded and resampled a block at a time.
+
+The line is as long as the range: ten minutes of 48 kHz float32 is 110 MB a channel, and decoding it
+whole held its native samples, their resampled copy and the placed copy at once (about three times
+that). A job reads the line in order anyway: the analyses ask once for a 16 kHz mono mix
+(`mono_at`), and the muxer takes it a frame's worth at a time. So `decode_placed_spooled` decodes the
+file into an anonymous temporary file, resamples it from there block by block into a second one, and
+`SpooledAudio.read` hands out windows with positioned reads (no memory map: the pages of a map stay
+in the process's resident memory once touched). The samples are `decode_placed`'s, bit for bit.
+
+The files have no name (`tempfile.TemporaryFile`): they go away with the object or the process,
+crash included.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from fractions import Fraction
+from math import gcd
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from mytalk.core.media.audio import (
+    AudioTrack,
+    _checked_request,
+    _decode_native,
+    _mono_mix,
+    _reduced,
+    _with_channels,
+    decode_placed,
+    placement,
+    probe_audio_rate,
+)
+from mytalk.core.media.resample import resample_blocks, resample_read, resampled_length, resampler_reach
+
+READ_SAMPLES = 1 << 18
+"""Samples per channel read at once when the line is swept (5.5 s at 48 kHz, 1 MB a channel)."""
+
+
+class _SampleFile:
+    """(n, channels) float32 rows in an anonymous temporary file: appended or written in place, read by windows."""
+
+    def __init__(self, channels: int, folder: Path | None) -> None:
+        self.channels = int(channels)
+        self._file: BinaryIO = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115 - owned by this object
+        self.count = 0
+
+    @property
+    def _row_bytes(self) -> int:
+        return 4 * self.channels
+
+    def write(self, start: int, samples: np.ndarray) -> None:
+        """Store (channels, k) samples as samples [start, start + k)."""
+        rows = np.ascontiguousarray(np.asarray(samples, np.float32).T)
+        os.pwrite(self._file.fileno(), rows.tobytes(), start * self._row_bytes)
+        self.count = max(self.count, start + rows.shape[0])
+
+    def read(self, lo: int, hi: int) -> np.ndarray:
+        """(channels, hi - lo) float32 samples [lo, hi), zeros outside [0, count)."""
+        out = np.zeros((self.channels, max(0, hi - lo)), np.float32)
+        a, b = max(lo, 0), min(hi, self.count)
+        if b > a:
+            data = os.pread(self._file.fileno(), (b - a) * self._row_bytes, a * self._row_bytes)
+            out[:, a - lo : b - lo] = np.frombuffer(data, np.float32).reshape(b - a, self.channels).T
+        return out
+
+    def resize(self, count: int) -> None:
+        """Exactly `count` samples: cut, or zeros added at the end."""
+        self._file.truncate(count * self._row_bytes)
+        self.count = count
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __del__(self) -> None:
+        file = getattr(self, "_file", None)
+        if file is not None:
+            file.close()
+
+
+class SpooledAudio:
+    """Float32 audio (full scale 1.0) of `channels` channels at `rate` Hz, held in a temporary file.
+
+    It answers what a job asks of its line (`mytalk.core.media.audio.AudioSource`): its size, windows of
+    samples, and its mono mix at an analysis rate, made once a block at a time and kept in memory.
+    """
+
+    def __init__(self, store: _SampleFile, rate: int) -> None:
+        self._store = store
+        self.rate = int(rate)
+        self._mono: dict[int, AudioTrack] = {}
+
+    @property
+    def channels(self) -> int:
+        return self._store.channels
+
+    @property
+    def num_samples(self) -> int:
+        return self._store.count
+
+    @property
+    def duration_s(self) -> float:
+        return self.num_samples / self.rate
+
+    def read(self, lo: int, hi: int) -> np.ndarray:
+        """(channels, hi - lo) float32 samples [lo, hi); zeros outside the line."""
+        return self._store.read(lo, hi)
+
+    def blocks(self, size: int = READ_SAMPLES) -> Iterator[np.ndarray]:
+        """The whole line in order, `size` samples a channel at a time."""
+        for lo in range(0, self.num_samples, size):
+            yield self.read(lo, min(self.num_samples, lo + size))
+
+    def mono(self) -> AudioTrack:
+        """The mix of all channels at the line's own rate, in memory (`AudioTrack.mono`, value for value).
+
+        Only the phone recogniser asks for it, when a line's phones are not cached yet."""
+        mixed = np.empty((1, self.num_samples), np.float32)
+        for lo in range(0, self.num_samples, READ_SAMPLES):
+            block = self.read(lo, min(self.num_samples, lo + READ_SAMPLES))
+            mixed[0, lo : lo + block.shape[1]] = _mono_mix(block)
+        return AudioTrack(mixed, self.rate)
+
+    def mono_at(self, rate: int) -> AudioTrack:
+        """`AudioTrack.mono_at`, value for value: the mono mix at `rate`, made once per rate a block at a time."""
+        known = self._mono.get(rate)
+        if known is not None:
+            return known
+
+        def mix(lo: int, hi: int) -> np.ndarray:
+            return _mono_mix(self.read(lo, hi))
+
+        divisor = gcd(self.rate, rate)
+        made = AudioTrack(resample_read(mix, self.num_samples, rate // divisor, self.rate // divisor,
+                                        np.float32)[None], rate)
+        made.samples.flags.writeable = False  # shared by every analysis of the job: none may change it
+        return self._mono.setdefault(rate, made)
+
+    def close(self) -> None:
+        self._store.close()
+
+
+class _Irregular(Exception):
+    """The stream changed rate or channel count part-way: it is decoded whole instead (`decode_placed`)."""
+
+
+def decode_placed_spooled(
+    path: str | Path,
+    rate: int,
+    *,
+    num_frames: int,
+    fps: Fraction,
+    line_offset_s: Fraction = Fraction(0),
+    channels: int | None = None,
+    folder: Path | None = None,
+) -> SpooledAudio:
+    """`decode_placed(path, rate, ...)`, bit for bit, spooled to a temporary file in `folder` (default:
+    the system's): the memory is a few blocks, whatever the line's length.
+
+    Raises what `decode_placed` raises (`MediaNotFoundError`, `MediaFormatError`, `AudioError`).
+    """
+    path, rate = Path(path), _checked_request(rate, channels)
+    first, count = placement(rate, num_frames=num_frames, fps=fps, line_offset_s=line_offset_s)
+    count = max(0, int(count))
+    native_rate = probe_audio_rate(path, None)
+    up, down = _reduced(rate, native_rate)
+    # As `decode_audio_span`: native samples [lo, hi) hold every input of the wanted outputs, and lo
+    # sits on the output grid, so the kept part resampled is the whole file's, shifted.
+    reach = resampler_reach(up, down)
+    lo = max(0, (first * down // up - reach) // down * down)
+    hi = max(lo, (first + count) * down // up + reach + 1)
+    stores: list[_SampleFile] = []
+
+    def keep(chunk: np.ndarray, at: int) -> None:
+        if not stores:
+            stores.append(_SampleFile(chunk.shape[0] if channels is None else channels, folder))
+        native = stores[0]
+        if channels is None and chunk.shape[0] != native.channels:
+            raise _Irregular
+        if channels == 1 and chunk.shape[0] > 1:
+            chunk = _mono_mix(chunk)[None]
+        elif chunk.shape[0] != native.channels:
+            chunk = np.broadcast_to(chunk, (native.channels, chunk.shape[1]))
+        native.write(at, chunk)
+
+    try:
+        kept_rate, empty, decoded = _decode_native(path, None, keep=(lo, hi), sink=keep)
+        width = _with_channels(empty, channels).shape[0]  # the channels of the file as decoded, as requested
+        if kept_rate != native_rate or (stores and stores[0].channels != width):
+            raise _Irregular
+    except _Irregular:
+        for store in stores:
+            store.close()
+        return _spooled(decode_placed(path, rate, num_frames=num_frames, fps=fps, line_offset_s=line_offset_s,
+                                      channels=channels), folder)
+    out = _SampleFile(width, folder)
+    out.resize(count)
+    if not stores:
+        return SpooledAudio(out, rate)  # the span lies wholly outside the sound: silence
+    kept = stores[0]
+    shift = lo * up // down  # output index of the kept part's first sample
+    length = -(-decoded * up // down)  # samples of the file at `rate`, as far as it was decoded
+    dst0 = max(0, shift - first, -first)
+    dst1 = min(count, length - first, shift + resampled_length(kept.count, up, down) - first)
+    per_channel = [resample_blocks(lambda a, b, c=c: kept.read(a, b)[c], kept.count, up, down)
+                   for c in range(kept.channels)]
+    for parts in zip(*per_channel, strict=True):
+        start, size = parts[0][0], parts[0][1].size
+        # Resampled sample `start + j` of the kept part is output sample `shift + start + j - first`.
+        offset = shift + start - first
+        a, b = max(dst0, offset), min(dst1, offset + size)
+        if b > a:
+            out.write(a, np.stack([values[a - offset : b - offset] for _, values in parts]))
+    kept.close()
+    return SpooledAudio(out, rate)
+
+
+def _spooled(track: AudioTrack, folder: Path | None) -> SpooledAudio:
+    """An in-memory track written to a spool file."""
+    store = _SampleFile(track.channels, folder)
+    for lo in range(0, track.num_samples, READ_SAMPLES):
+        store.write(lo, track.samples[:, lo : lo + READ_SAMPLES])
+    store.resize(track.num_samples)
+    return SpooledAudio(store, track.rate)
