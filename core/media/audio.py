@@ -74,7 +74,7 @@ class AudioTrack:
         """Average of all channels, shape (1, n)."""
         if self.channels == 1:
             return self
-        return AudioTrack(_mono_mix(self.samples)[None], self.rate)
+        return AudioTrack(mono_mix(self.samples)[None], self.rate)
 
     def mono_at(self, rate: int) -> AudioTrack:
         """`mono().resampled(rate)`, value for value, without the mix at the native rate: each block of
@@ -92,7 +92,7 @@ class AudioTrack:
             samples = self.samples
 
             def mix(lo: int, hi: int) -> np.ndarray:
-                return _mono_mix(samples[:, lo:hi])
+                return mono_mix(samples[:, lo:hi])
 
             divisor = gcd(self.rate, rate)
             made = AudioTrack(resample_read(mix, self.num_samples, rate // divisor, self.rate // divisor,
@@ -107,7 +107,7 @@ class AudioTrack:
         return AudioTrack(resample_samples(self.samples, self.rate, rate), rate)
 
 
-def _mono_mix(samples: np.ndarray) -> np.ndarray:
+def mono_mix(samples: np.ndarray) -> np.ndarray:
     """(n,) float32 average of (channels, n) samples, summed in float64: every mono mix of a line is this one."""
     return samples.mean(axis=0, dtype=np.float64).astype(np.float32)
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
 from fractions import Fraction
 from math import gcd
 from pathlib import Path
@@ -28,10 +27,10 @@ from mytalk.core.media.audio import (
     AudioTrack,
     _checked_request,
     _decode_native,
-    _mono_mix,
     _reduced,
     _with_channels,
     decode_placed,
+    mono_mix,
     placement,
     probe_audio_rate,
 )
@@ -110,11 +109,6 @@ class SpooledAudio:
         """(channels, hi - lo) float32 samples [lo, hi); zeros outside the line."""
         return self._store.read(lo, hi)
 
-    def blocks(self, size: int = READ_SAMPLES) -> Iterator[np.ndarray]:
-        """The whole line in order, `size` samples a channel at a time."""
-        for lo in range(0, self.num_samples, size):
-            yield self.read(lo, min(self.num_samples, lo + size))
-
     def mono(self) -> AudioTrack:
         """The mix of all channels at the line's own rate, in memory (`AudioTrack.mono`, value for value).
 
@@ -122,7 +116,7 @@ class SpooledAudio:
         mixed = np.empty((1, self.num_samples), np.float32)
         for lo in range(0, self.num_samples, READ_SAMPLES):
             block = self.read(lo, min(self.num_samples, lo + READ_SAMPLES))
-            mixed[0, lo : lo + block.shape[1]] = _mono_mix(block)
+            mixed[0, lo : lo + block.shape[1]] = mono_mix(block)
         return AudioTrack(mixed, self.rate)
 
     def mono_at(self, rate: int) -> AudioTrack:
@@ -132,7 +126,7 @@ class SpooledAudio:
             return known
 
         def mix(lo: int, hi: int) -> np.ndarray:
-            return _mono_mix(self.read(lo, hi))
+            return mono_mix(self.read(lo, hi))
 
         divisor = gcd(self.rate, rate)
         made = AudioTrack(resample_read(mix, self.num_samples, rate // divisor, self.rate // divisor,
@@ -182,7 +176,7 @@ def decode_placed_spooled(
         if channels is None and chunk.shape[0] != native.channels:
             raise _Irregular
         if channels == 1 and chunk.shape[0] > 1:
-            chunk = _mono_mix(chunk)[None]
+            chunk = mono_mix(chunk)[None]
         elif chunk.shape[0] != native.channels:
             chunk = np.broadcast_to(chunk, (native.channels, chunk.shape[1]))
         native.write(at, chunk)
