@@ -93,3 +93,18 @@ def test_the_shared_line_spools_bit_for_bit() -> None:
         expected = place_line(whole, num_frames=frames, fps=Fraction(25), line_offset_s=offset)
         got = decode_placed_spooled(path, 48_000, num_frames=frames, fps=Fraction(25), line_offset_s=offset)
         np.testing.assert_array_equal(got.read(0, got.num_samples), expected.samples)
+
+
+@pytest.mark.usefixtures("small_blocks")
+@pytest.mark.parametrize("rate", [48_000, 16_000, 44_100])
+def test_the_recognisers_pcm_is_made_a_block_at_a_time_with_the_same_bytes(tmp_path: Path, rate: int) -> None:
+    """16-bit PCM for pocketsphinx, block by block, equals the whole-line conversion byte for byte."""
+    from mytalk.core.audio.phonemes import ALIGN_RATE, _to_pcm16
+    from mytalk.core.media.resample import resample_poly
+
+    track = decode_audio(_wav(tmp_path / "line.wav", rate, 3.0, 2), rate, channels=None)
+    mono = track.mono().samples[0].astype(np.float64)
+    if rate != ALIGN_RATE:
+        mono = resample_poly(mono, ALIGN_RATE, rate)
+    whole = (np.clip(mono, -1.0, 1.0) * 32767.0).round().astype("<i2").tobytes()
+    assert _to_pcm16(track) == whole and len(whole) == 2 * 3 * ALIGN_RATE
