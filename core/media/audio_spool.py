@@ -8,21 +8,19 @@ file into an anonymous temporary file, resamples it from there block by block in
 `SpooledAudio.read` hands out windows with positioned reads (no memory map: the pages of a map stay
 in the process's resident memory once touched). The samples are `decode_placed`'s, bit for bit.
 
-The files have no name (`tempfile.TemporaryFile`): they go away with the object or the process,
-crash included.
+The files are `frame_arrays.ScratchFrames`: they have no name, so they go away with the object or
+the process, crash included.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from fractions import Fraction
 from math import gcd
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 
+from mytalk.core.frame_arrays import ScratchFrames
 from mytalk.core.media.audio import (
     AudioTrack,
     _checked_request,
@@ -41,44 +39,32 @@ READ_SAMPLES = 1 << 18
 
 
 class _SampleFile:
-    """(n, channels) float32 rows in an anonymous temporary file: appended or written in place, read by windows."""
+    """(channels, n) float32 samples kept as `ScratchFrames` rows (one row: a sample's channels).
 
-    def __init__(self, channels: int, folder: Path | None) -> None:
+    `count` is how far the samples go: a decode does not know its end, so it is the furthest sample
+    written, or the length given. Reads outside [0, count) give zeros, as `AudioTrack.read` does.
+    """
+
+    def __init__(self, channels: int, capacity: int, folder: Path | None, count: int = 0) -> None:
         self.channels = int(channels)
-        self._file: BinaryIO = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115 - owned by this object
-        self.count = 0
-
-    @property
-    def _row_bytes(self) -> int:
-        return 4 * self.channels
+        self._rows = ScratchFrames(capacity, (self.channels,), np.float32, folder=folder)
+        self.count = int(count)
 
     def write(self, start: int, samples: np.ndarray) -> None:
         """Store (channels, k) samples as samples [start, start + k)."""
-        rows = np.ascontiguousarray(np.asarray(samples, np.float32).T)
-        os.pwrite(self._file.fileno(), rows.tobytes(), start * self._row_bytes)
-        self.count = max(self.count, start + rows.shape[0])
+        self._rows.write(start, np.asarray(samples, np.float32).T)
+        self.count = max(self.count, start + samples.shape[1])
 
     def read(self, lo: int, hi: int) -> np.ndarray:
         """(channels, hi - lo) float32 samples [lo, hi), zeros outside [0, count)."""
         out = np.zeros((self.channels, max(0, hi - lo)), np.float32)
         a, b = max(lo, 0), min(hi, self.count)
         if b > a:
-            data = os.pread(self._file.fileno(), (b - a) * self._row_bytes, a * self._row_bytes)
-            out[:, a - lo : b - lo] = np.frombuffer(data, np.float32).reshape(b - a, self.channels).T
+            out[:, a - lo : b - lo] = self._rows.read(a, b).T
         return out
 
-    def resize(self, count: int) -> None:
-        """Exactly `count` samples: cut, or zeros added at the end."""
-        self._file.truncate(count * self._row_bytes)
-        self.count = count
-
     def close(self) -> None:
-        self._file.close()
-
-    def __del__(self) -> None:
-        file = getattr(self, "_file", None)
-        if file is not None:
-            file.close()
+        self._rows.close()
 
 
 class SpooledAudio:
@@ -171,7 +157,7 @@ def decode_placed_spooled(
 
     def keep(chunk: np.ndarray, at: int) -> None:
         if not stores:
-            stores.append(_SampleFile(chunk.shape[0] if channels is None else channels, folder))
+            stores.append(_SampleFile(chunk.shape[0] if channels is None else channels, hi - lo, folder))
         native = stores[0]
         if channels is None and chunk.shape[0] != native.channels:
             raise _Irregular
@@ -191,8 +177,7 @@ def decode_placed_spooled(
             store.close()
         return _spooled(decode_placed(path, rate, num_frames=num_frames, fps=fps, line_offset_s=line_offset_s,
                                       channels=channels), folder)
-    out = _SampleFile(width, folder)
-    out.resize(count)
+    out = _SampleFile(width, count, folder, count=count)  # silence until written
     if not stores:
         return SpooledAudio(out, rate)  # the span lies wholly outside the sound: silence
     kept = stores[0]
@@ -215,8 +200,7 @@ def decode_placed_spooled(
 
 def _spooled(track: AudioTrack, folder: Path | None) -> SpooledAudio:
     """An in-memory track written to a spool file."""
-    store = _SampleFile(track.channels, folder)
+    store = _SampleFile(track.channels, track.num_samples, folder, count=track.num_samples)
     for lo in range(0, track.num_samples, READ_SAMPLES):
         store.write(lo, track.samples[:, lo : lo + READ_SAMPLES])
-    store.resize(track.num_samples)
     return SpooledAudio(store, track.rate)
