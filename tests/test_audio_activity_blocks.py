@@ -329,12 +329,18 @@ def test_memory_does_not_grow_with_the_line() -> None:
     assert growth < 1_000_000, growth
 
 
-def test_short_line_imports_no_scipy() -> None:
-    """A short line's voice activity and envelope run without scipy.signal (0.6 s to import) or ndimage."""
-    assert modules_loaded_by(
+@pytest.mark.parametrize("seconds", [2, 30])
+def test_voice_activity_imports_no_scipy_package(seconds: int) -> None:
+    """Voice activity and envelope, of a short line or one past `LOOP_MAX_SAMPLES`, run without scipy.signal
+    (0.7 s and 75 MB to import), scipy.stats or scipy.ndimage: only scipy's top package and the compiled
+    filter loop (`mytalk.core.audio.compiled_sosfilt`)."""
+    loaded = modules_loaded_by(
         "from fractions import Fraction\n"
         "import numpy as np\n"
         "from mytalk.core.audio.activity import envelope, voiced_frames\n"
         "from mytalk.core.media.audio import AudioTrack\n"
-        "track = AudioTrack(np.random.default_rng(0).standard_normal((1, 32000)).astype(np.float32) * 0.1, 16000)\n"
-        "voiced_frames(track, Fraction(25), 50); envelope(track, Fraction(25), 50)\n") == []
+        f"track = AudioTrack(np.random.default_rng(0).standard_normal((1, {seconds * 16000})).astype(np.float32) * 0.1, 16000)\n"
+        f"voiced_frames(track, Fraction(25), {seconds * 25}); envelope(track, Fraction(25), {seconds * 25})\n")
+    heavy = [m for m in loaded if m.split(".")[1:2] and m.split(".")[1] in ("signal", "stats", "ndimage", "interpolate")
+             and m != "scipy.signal._sosfilt"]
+    assert heavy == [], heavy

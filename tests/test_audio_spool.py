@@ -78,6 +78,22 @@ def test_the_spool_files_leave_nothing_behind(tmp_path: Path) -> None:
     line.close()
 
 
+def test_forgotten_mixes_are_let_go_and_made_again_the_same(tmp_path: Path) -> None:
+    """The job lets go of the 16 kHz mixes once it has planned (38 MB for a ten-minute line); a later
+    `mono_at` makes them again, value for value, for the spooled line and an in-memory track alike."""
+    path = _wav(tmp_path / "line.wav", 44_100, 2.0, 2)
+    spooled = decode_placed_spooled(path, 48_000, num_frames=40, fps=Fraction(25), folder=tmp_path)
+    in_memory = decode_placed(path, 48_000, num_frames=40, fps=Fraction(25), channels=None)
+    for line in (spooled, in_memory):
+        first = line.mono_at(16_000)
+        assert line.mono_at(16_000) is first  # remembered while planning
+        line.forget_mixes()
+        again = line.mono_at(16_000)
+        assert again is not first
+        np.testing.assert_array_equal(again.samples, first.samples)
+    spooled.close()
+
+
 def test_an_in_memory_track_reads_windows_with_zeros_outside() -> None:
     track = AudioTrack(np.arange(10, dtype=np.float32).reshape(1, 10), 100)
     np.testing.assert_array_equal(track.read(-2, 3), [[0, 0, 0, 1, 2]])

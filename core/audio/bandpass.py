@@ -1,20 +1,20 @@
 """Zero-phase 4th-order Butterworth band-pass: scipy's ``sosfiltfilt`` without importing scipy.signal.
 
 Voice activity and the AV-lag envelope (`mytalk.core.audio.activity`) band-pass every line. Importing
-scipy.signal for that took about 0.6 s (it pulls scipy.stats and scipy.interpolate): a third of a
-one-frame preview job whose line is a few hundred samples long. So for the rates and bands the
-pipeline uses (16 kHz analysis audio, 48 kHz output audio; the 300-4000 Hz voice band and the
-1-4 kHz envelope band) the second-order sections are stored here, exactly as
-``scipy.signal.butter(4, band, btype="bandpass", fs=rate, output="sos")`` returns them, and a short
-signal is filtered by the same steps as ``scipy.signal.sosfiltfilt`` with its defaults: odd extension
-by 3 * ntaps samples at both ends, initial states from ``sosfilt_zi`` scaled by the first sample,
-and the transposed direct form II recurrence of scipy's compiled ``sosfilt`` in the same order of
-operations. On x86-64 the result is the same to the last bit (tests/test_audio_bandpass.py compares
-both the sections and the filtered signal with scipy).
+scipy.signal for that took about 0.7 s and 75 MB (it pulls scipy.stats and scipy.interpolate): a third
+of a one-frame preview job, and the step that made a long range's peak memory exceed a short one's.
+So for the rates and bands the pipeline uses (16 kHz analysis audio, 48 kHz output audio; the
+300-4000 Hz voice band and the 1-4 kHz envelope band) the second-order sections are stored here,
+exactly as ``scipy.signal.butter(4, band, btype="bandpass", fs=rate, output="sos")`` returns them,
+and a signal is filtered by the same steps as ``scipy.signal.sosfiltfilt`` with its defaults: odd
+extension by 3 * ntaps samples at both ends, initial states from ``sosfilt_zi`` scaled by the first
+sample, and the recurrence of scipy's compiled ``sosfilt``, which `compiled_sosfilt` loads on its
+own (20 ms, 2 MB). On x86-64 the result is the same to the last bit (tests/test_audio_bandpass.py
+compares both the sections and the filtered signal with scipy).
 
-A Python loop costs about 1.2 us a sample (both passes, four sections), so a signal longer than
-`LOOP_MAX_SAMPLES`, or a rate or band not in the table, goes to scipy.signal itself: there the
-import costs less than the loop would.
+A signal up to `LOOP_MAX_SAMPLES` (a one-frame preview's line) runs a Python loop with the compiled
+loop's order of operations instead: cheaper than loading anything. Should this scipy not keep its
+compiled loop where expected, a longer one, or a rate or band not in the table, goes to scipy.signal.
 
 `butter4_bandpass_blocks` gives the same samples for a line of any length in bounded memory: a
 ten-minute line filtered whole held four copies of itself in float64 (300 MB at 16 kHz). Both
@@ -30,13 +30,15 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from mytalk.core.audio.blocks import BLOCK_SAMPLES
+from mytalk.core.audio.compiled_sosfilt import compiled_sosfilt
 
-LOOP_MAX_SAMPLES = 160_000
-"""Longest signal filtered by the Python loop (10 s at 16 kHz); longer ones use scipy's compiled loop.
+LOOP_MAX_SAMPLES = 16_000
+"""Longest signal filtered by the Python loop (1 s at 16 kHz); longer ones by scipy's compiled loop.
 
-The loop costs about 1.8 µs a sample for both passes (a 6 s line's voice activity and envelope
-together: 0.35 s); importing scipy.signal costs 0.6 to 1 s once. So lines up to about 10 s, most
-ADR lines, are cheaper by the loop, and a longer one pays the import for a much faster filter."""
+The loop costs about 1.8 µs a sample for both passes, so a one-frame preview's line takes a
+millisecond or two, and needs not even scipy's top package (loading the compiled loop on its own
+costs about 20 ms). From about 10 000 samples the compiled loop is the cheaper. Should it not be
+loadable, a longer signal goes to scipy.signal, whose import (0.6 to 1 s) is then the cheaper."""
 
 BUTTER4_BANDPASS_SOS: dict[tuple[int, float, float], tuple[tuple[float, ...], ...]] = {
     # (rate, low Hz, high Hz): scipy.signal.butter(4, (low, high), btype="bandpass", fs=rate, output="sos")
@@ -73,14 +75,15 @@ def butter4_bandpass(samples: np.ndarray, rate: int, band: tuple[float, float]) 
     `samples` is 1-D and longer than 27 samples (scipy's default padding), as for scipy.
     """
     x = np.asarray(samples, np.float64)
-    stored = BUTTER4_BANDPASS_SOS.get((int(rate), float(band[0]), float(band[1])))
-    if stored is None or x.size > LOOP_MAX_SAMPLES:
-        # Imported here, not at the top: see the module docstring.
-        from scipy.signal import butter, sosfiltfilt
-
-        sos = np.array(stored) if stored is not None else butter(4, band, btype="bandpass", fs=rate, output="sos")
-        return np.asarray(sosfiltfilt(sos, x), np.float64)
-    return sosfiltfilt_loop(np.array(stored, np.float64), x)
+    if x.ndim != 1:
+        raise ValueError(f"the signal must be 1-D (shape {x.shape})")
+    sos, kernel = _butter4_kernel(rate, band, x.size)
+    edge = _pad_length(sos)
+    if x.size <= edge:
+        raise ValueError(f"the signal must be longer than {edge} samples (it has {x.size})")
+    # One block: the forward pass over the whole extended signal, then the backward one, as scipy runs them.
+    ext = _OddExtended(lambda start, stop: x[start:stop], x.size, edge)
+    return np.concatenate(list(_checkpointed_passes(kernel, sosfilt_zi(sos), ext, len(ext))))
 
 
 SosKernel = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -88,20 +91,27 @@ SosKernel = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 def _butter4_kernel(rate: int, band: tuple[float, float], size: int) -> tuple[np.ndarray, SosKernel]:
-    """The sections and the recurrence `butter4_bandpass` would use for a `size`-sample signal.
+    """The sections and the recurrence that filter a `size`-sample signal in `band`.
 
-    The same choice as there (the loop for a short signal in the table, scipy's compiled `sosfilt`
-    otherwise), so a blocked result equals the whole one bit for bit whichever way it goes.
+    The Python loop for a short signal with stored sections (`LOOP_MAX_SAMPLES`); scipy's compiled loop,
+    loaded without scipy.signal (`compiled_sosfilt`), for the rest; scipy.signal's ``sosfilt`` should that
+    not be loadable. All three give the same numbers, so a blocked result equals the whole one bit for
+    bit whichever way it goes.
     """
     stored = BUTTER4_BANDPASS_SOS.get((int(rate), float(band[0]), float(band[1])))
-    if stored is not None and size <= LOOP_MAX_SAMPLES:
-        loop_sos = np.array(stored, np.float64)
-        return loop_sos, lambda x, zi: _sosfilt4_state(loop_sos, x, zi)
-    # Imported here, not at the top: see the module docstring.
-    from scipy.signal import butter, sosfilt
+    if stored is not None:
+        sos = np.array(stored, np.float64)
+    else:
+        # Imported here, not at the top: see the module docstring. Only a rate or band the pipeline never uses.
+        from scipy.signal import butter
 
-    sos = np.array(stored, np.float64) if stored is not None else np.asarray(
-        butter(4, band, btype="bandpass", fs=rate, output="sos"), np.float64)
+        sos = np.asarray(butter(4, band, btype="bandpass", fs=rate, output="sos"), np.float64)
+    if stored is not None and size <= LOOP_MAX_SAMPLES:
+        return sos, lambda x, zi: _sosfilt4_state(sos, x, zi)
+    compiled = compiled_sosfilt()
+    if compiled is not None:
+        return sos, lambda x, zi: compiled(sos, x, zi)
+    from scipy.signal import sosfilt
 
     def kernel(x: np.ndarray, zi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         y, zf = sosfilt(sos, x, zi=zi)

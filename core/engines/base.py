@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import av
 
-from mytalk.core.media.audio import AudioSource, AudioTrack
+from mytalk.core.media.audio import AudioSource
 from mytalk.core.media.probe import MediaInfo
 from mytalk.core.media.reader import SourceFrame
 from mytalk.core.progress import CancelFn, ProgressFn
@@ -107,7 +107,7 @@ class EngineJob:
     stop: int
     handles: int
     line: AudioSource
-    guide: AudioTrack | None
+    guide: AudioSource | None
     guide_mode: str
     references: tuple[ReferenceRange, ...]
     settings: EngineSettings
@@ -122,9 +122,11 @@ class EngineJob:
         return self.stop - self.start
 
 
-@dataclass
+@dataclass(slots=True)
 class FrameRecord:
-    """What the report says about one output frame."""
+    """What the report says about one output frame.
+
+    Slotted: a job keeps one per frame until it writes the report, 15 000 for a ten-minute range."""
 
     index: int
     face_found: bool | None = None

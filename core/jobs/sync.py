@@ -33,7 +33,7 @@ from mytalk.core.errors import OutputError, describe_os_error
 from mytalk.core.hashing import FileIdentity, file_sha256
 from mytalk.core.jobs.request import ResolvedRequest, SyncRequest, resolve_request
 from mytalk.core.jobs.staging import StagedOutputs
-from mytalk.core.media.audio import AudioSource, AudioTrack, decode_placed, peak_level
+from mytalk.core.media.audio import AudioSource, peak_level
 from mytalk.core.media.audio_spool import SpooledAudio, decode_placed_spooled
 from mytalk.core.media.frame_stash import FrameStash
 from mytalk.core.media.prefetch import prefetched
@@ -102,19 +102,25 @@ def _line_warnings(resolved: ResolvedRequest, line: AudioSource) -> list[str]:
     ]
 
 
-def _guide_audio(resolved: ResolvedRequest) -> AudioTrack | None:
-    """The clip's own audio over the range, or None with `--guide none` or when it has none."""
+def _guide_audio(resolved: ResolvedRequest) -> SpooledAudio | None:
+    """The clip's own audio over the range, mono at the analysis rate, or None with `--guide none` or when it
+    has none. In a scratch file like the line: only the guide driver's alignment reads it, whole, while it
+    plans (`AudioSource.mono_at`), and a ten-minute range's guide is 38 MB that the render does not need."""
     if resolved.request.guide == "none" or not resolved.info.audio:
         return None
     offset = Fraction(resolved.start) / resolved.fps
-    return decode_placed(resolved.request.video, ANALYSIS_AUDIO_RATE, num_frames=resolved.stop - resolved.start,
-                         fps=resolved.fps, line_offset_s=offset, channels=1)
+    return decode_placed_spooled(resolved.request.video, ANALYSIS_AUDIO_RATE, num_frames=resolved.stop - resolved.start,
+                                 fps=resolved.fps, line_offset_s=offset, channels=1,
+                                 folder=UserDirs.ensure(user_dirs().scratch))
 
 
 def _write_report(temp: Path, target: Path, data: dict[str, Any]) -> None:
     """The report's bytes into its staged temporary file (put in place by the commit step)."""
     try:
-        temp.write_text(json.dumps(data, indent=2), encoding="utf-8")
+        # Streamed to the file as it is encoded: `json.dumps` of a ten-minute range's report held 35 MB of
+        # pieces before joining them, the largest thing left at the end of a long job. The same bytes.
+        with temp.open("w", encoding="utf-8") as file:
+            json.dump(data, file, indent=2)
     except OSError as error:
         raise OutputError(f"cannot write the report {target}: {describe_os_error(OSError(error.errno, error.strerror))}") from None
 
@@ -209,6 +215,12 @@ def run_sync(
             if feed is not None:
                 feed.close(finished=False)
             raise
+        # The mono mixes served the analyses of the line (voice activity, phones, features), all made while
+        # planning, as did the guide's for its alignment; rendering reads the line by windows. A ten-minute
+        # line's 16 kHz mix is 38 MB, and so is a guide's.
+        line.forget_mixes()
+        if guide is not None:
+            guide.forget_mixes()
 
     try:
         total = last - first

@@ -100,6 +100,10 @@ class AudioTrack:
         made.samples.flags.writeable = False  # shared by every analysis of the job: none may change it
         return self._mono.setdefault(rate, made)
 
+    def forget_mixes(self) -> None:
+        """Let go of the mixes `mono_at` remembers (see `mytalk.core.jobs.sync`: once the motion is planned)."""
+        self._mono.clear()
+
     def resampled(self, rate: int) -> AudioTrack:
         """The same sound at `rate` Hz, every channel; zero-phase, so sample 0 keeps its time."""
         if rate == self.rate:
@@ -135,6 +139,10 @@ class AudioSource(Protocol):
     def mono(self) -> AudioTrack: ...
 
     def mono_at(self, rate: int) -> AudioTrack: ...
+
+    def forget_mixes(self) -> None:
+        """Let go of the mono mixes `mono_at` remembers; a later call makes them again."""
+        ...
 
 
 SWEEP_SAMPLES = 1 << 18

@@ -120,6 +120,11 @@ class SpooledAudio:
         made.samples.flags.writeable = False  # shared by every analysis of the job: none may change it
         return self._mono.setdefault(rate, made)
 
+    def forget_mixes(self) -> None:
+        """Let go of the mixes `mono_at` remembers: at 16 kHz, 38 MB for a ten-minute line, which the job
+        needs while it plans the motion and not while it renders (`mytalk.core.jobs.sync`)."""
+        self._mono.clear()
+
     def close(self) -> None:
         self._store.close()
 

@@ -343,7 +343,7 @@ class ClassicMotion:
             from mytalk.core.media.audio import picture_start_in_audio_s, place_line
 
             line16 = job.line.mono_at(job.guide.rate)
-            guide = job.guide
+            guide = job.guide.mono_at(job.guide.rate)
             # The job's guide puts the clip's first audio sample at frame 0; where the picture starts
             # later than the sound (edit lists, priming), the guide is moved onto the picture's clock.
             picture_start = picture_start_in_audio_s(Path(job.video.path))

@@ -164,12 +164,16 @@ def _rasterise(ids: np.ndarray, corners: np.ndarray, ok: np.ndarray, outline: np
 
 
 def _coefficients(maps: np.ndarray, bary: np.ndarray) -> np.ndarray:
-    """(T + 1, 15) table: per triangle its map (a00 a01 a02 a10 a11 a12) then its barycentric matrix
-    (B00 B01 B02 B10 ... B22), row-major; the last row is zeros, so that an index of -1 (an unmapped
-    cell) taken with ``mode="wrap"`` reads a zero map and a zero barycentric matrix."""
-    table = np.zeros((maps.shape[0] + 1, 15))
-    table[:-1, :6] = maps.reshape(-1, 6)
-    table[:-1, 6:] = bary.reshape(-1, 9)
+    """(15, T + 1) table: per triangle (a column) its map (a00 a01 a02 a10 a11 a12) then its barycentric
+    matrix (B00 B01 B02 B10 ... B22), row-major; the last column is zeros, so that an index of -1 (an
+    unmapped cell) taken with ``mode="wrap"`` reads a zero map and a zero barycentric matrix.
+
+    Coefficient-major, so a gather over the grid gives each coefficient as its own contiguous (gh, gw)
+    plane: the arithmetic on the grid then runs on contiguous arrays, about nine times faster than on
+    every 15th element of a (gh, gw, 15) gather, with the same numbers."""
+    table = np.zeros((15, maps.shape[0] + 1))
+    table[:6, :-1] = maps.reshape(-1, 6).T
+    table[6:, :-1] = bary.reshape(-1, 9).T
     return table
 
 
@@ -191,22 +195,22 @@ def _sample_positions(ids: np.ndarray, px: np.ndarray, py: np.ndarray, maps: np.
     (`EXTRAPOLATE_PX`, `EXTRAPOLATE_GAIN`). px (gw,), py (gh, 1): the cells' centres in output pixels;
     corners: (T, 3, 2) the triangles' `dst` corners.
 
-    The per-triangle coefficients are fetched for every cell by one row gather from a small table
-    (`_coefficients`), and the map and the barycentric test are evaluated on the whole grid with the
-    cell centres broadcast along rows and columns: the same float64 operations per cell as gathering
+    The per-triangle coefficients are fetched for every cell by one gather from a small table
+    (`_coefficients`) as 15 contiguous planes, and the map and the barycentric test are evaluated on
+    the whole grid with the cell centres broadcast along rows and columns: the same float64 operations per cell as gathering
     (N, 2, 3) and (N, 3, 3) blocks for the valid cells and testing with `np.einsum`, at a fraction of
     the memory traffic. A barycentric coordinate is (x B0k + y B1k) + B2k, the order in which
     ``np.einsum("nj,njk->nk", [x, y, 1], B)`` sums, so the test agrees with the einsum form bit for bit.
     Cells of no triangle read zeros: map 0 and never outside.
     """
-    coef = np.take(_coefficients(maps, bary), ids, axis=0, mode="wrap")  # (gh, gw, 15)
+    coef = np.take(_coefficients(maps, bary), ids, axis=1, mode="wrap")  # (15, gh, gw)
     scratch, coordinate = np.empty(ids.shape), np.empty(ids.shape)
-    mx = _affine_on_grid(coef[..., 0], coef[..., 1], coef[..., 2], px, py, scratch)
-    my = _affine_on_grid(coef[..., 3], coef[..., 4], coef[..., 5], px, py, scratch)
+    mx = _affine_on_grid(coef[0], coef[1], coef[2], px, py, scratch)
+    my = _affine_on_grid(coef[3], coef[4], coef[5], px, py, scratch)
     outside = np.zeros(ids.shape, bool)
     below = np.empty(ids.shape, bool)
     for k in range(3):  # B_jk sits at 6 + 3 j + k
-        _affine_on_grid(coef[..., 6 + k], coef[..., 9 + k], coef[..., 12 + k], px, py, scratch, out=coordinate)
+        _affine_on_grid(coef[6 + k], coef[9 + k], coef[12 + k], px, py, scratch, out=coordinate)
         outside |= np.less(coordinate, -1e-9, out=below)
     rows, cols = np.nonzero(outside)
     if rows.size:
@@ -215,9 +219,9 @@ def _sample_positions(ids: np.ndarray, px: np.ndarray, py: np.ndarray, maps: np.
         # `EXTRAPOLATE_GAIN`): a well-shaped triangle extrapolates to what its neighbour maps it to anyway.
         ox, oy = px[cols], py[rows, 0]
         near_x, near_y = _nearest_on_triangles(ox, oy, corners[ids[rows, cols]])
-        a = coef[rows, cols, :6]
-        nx = a[:, 0] * near_x + a[:, 1] * near_y + a[:, 2]
-        ny = a[:, 3] * near_x + a[:, 4] * near_y + a[:, 5]
+        a = coef[:6, rows, cols]  # (6, n)
+        nx = a[0] * near_x + a[1] * near_y + a[2]
+        ny = a[3] * near_x + a[4] * near_y + a[5]
         off = np.hypot(ox - near_x, oy - near_y)
         far = np.hypot(mx[rows, cols] - nx, my[rows, cols] - ny) > np.maximum(EXTRAPOLATE_PX, EXTRAPOLATE_GAIN * off)
         mx[rows[far], cols[far]] = nx[far]
