@@ -3,8 +3,9 @@
 Why: voice activity and the AV-lag envelope band-pass every line (`mytalk.core.audio.bandpass`).
 ``import scipy.signal`` runs the whole package's initialisation, which pulls in scipy.stats,
 scipy.interpolate and scipy.optimize: about 0.7 s and 75 MB of resident memory on our CI machine,
-paid once per job, which alone put a 10-minute range's peak memory 45 MB above a 10-second one's
-(issue #15's bar is +10 %). The filter itself is one small Cython extension,
+paid once per job by any line over 10 s. In a job that was about 45 MB of the peak (20 MB more of
+mapped libraries, 25 MB of Python objects traced), which a 10 s range did not pay: the largest step
+between a short range's peak memory and a long one's (issue #15's bar is +10 %). The filter itself is one small Cython extension,
 ``scipy/signal/_sosfilt``, that needs nothing but numpy; loaded on its own it costs about 20 ms and
 2 MB, and it runs the very same machine code as ``scipy.signal.sosfilt``, so the numbers are
 identical.
@@ -12,8 +13,8 @@ identical.
 It is loaded under its own name, ``scipy.signal._sosfilt``, and registered in ``sys.modules`` there:
 a later ``import scipy.signal`` (a test, another engine) then finds it and uses this one instance
 rather than initialising the extension a second time, which Cython modules refuse. When the
-extension is not where this scipy keeps it (another layout, another version) the caller falls back
-to its own exact loop; nothing here guesses.
+extension is not where this scipy keeps it (another layout, another version) this returns None and
+the caller filters by other means (`bandpass`: its exact Python loop, or scipy.signal itself).
 """
 
 from __future__ import annotations
