@@ -69,25 +69,27 @@ BUTTER4_BANDPASS_SOS: dict[tuple[int, float, float], tuple[tuple[float, ...], ..
 }
 
 
+SosKernel = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+"""One pass over a stretch of signal: (samples, section states) -> (output, states after the stretch)."""
+
+
 def butter4_bandpass(samples: np.ndarray, rate: int, band: tuple[float, float]) -> np.ndarray:
     """``sosfiltfilt(butter(4, band, btype="bandpass", fs=rate, output="sos"), samples)``: (N,) float64.
 
     `samples` is 1-D and longer than 27 samples (scipy's default padding), as for scipy.
     """
-    x = np.asarray(samples, np.float64)
-    if x.ndim != 1:
-        raise ValueError(f"the signal must be 1-D (shape {x.shape})")
-    sos, kernel = _butter4_kernel(rate, band, x.size)
+    sos, kernel = _butter4_kernel(rate, band, np.asarray(samples).size)
+    return _filtfilt(sos, kernel, np.asarray(samples, np.float64))
+
+
+def _filtfilt(sos: np.ndarray, kernel: SosKernel, x: np.ndarray) -> np.ndarray:
+    """scipy's ``sosfiltfilt`` of the 1-D float64 `x` with its default padding, each pass run by `kernel`:
+    one block, the forward pass over the whole extended signal and then the backward one, as scipy runs them."""
     edge = _pad_length(sos)
-    if x.size <= edge:
-        raise ValueError(f"the signal must be longer than {edge} samples (it has {x.size})")
-    # One block: the forward pass over the whole extended signal, then the backward one, as scipy runs them.
+    if x.ndim != 1 or x.size <= edge:
+        raise ValueError(f"the signal must be 1-D and longer than {edge} samples (shape {x.shape})")
     ext = _OddExtended(lambda start, stop: x[start:stop], x.size, edge)
     return np.concatenate(list(_checkpointed_passes(kernel, sosfilt_zi(sos), ext, len(ext))))
-
-
-SosKernel = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
-"""One pass over a stretch of signal: (samples, section states) -> (output, states after the stretch)."""
 
 
 def _butter4_kernel(rate: int, band: tuple[float, float], size: int) -> tuple[np.ndarray, SosKernel]:
@@ -243,22 +245,7 @@ def sosfiltfilt_loop(sos: np.ndarray, samples: np.ndarray) -> np.ndarray:
     """``scipy.signal.sosfiltfilt(sos, samples)`` with its defaults, for 4 normalised sections: (N,) float64."""
     if sos.shape != (4, 6) or not np.all(sos[:, 3] == 1.0):
         raise ValueError(f"sosfiltfilt_loop takes 4 normalised second-order sections, not shape {sos.shape}")
-    x = np.asarray(samples, np.float64)
-    ntaps = 2 * sos.shape[0] + 1 - min(int((sos[:, 2] == 0).sum()), int((sos[:, 5] == 0).sum()))
-    edge = 3 * ntaps
-    if x.ndim != 1 or x.size <= edge:
-        raise ValueError(f"the signal must be 1-D and longer than {edge} samples (shape {x.shape})")
-    # scipy.signal._arraytools.odd_ext: a 180-degree rotation of the signal about each end sample.
-    ext = np.concatenate((2 * x[0:1] - x[edge:0:-1], x, 2 * x[-1:] - x[-2 : -(edge + 2) : -1]))
-    zi = sosfilt_zi(sos)
-    forward = _sosfilt4(sos, ext, zi * ext[0:1])
-    backward = _sosfilt4(sos, forward[::-1], zi * forward[-1:])
-    return backward[::-1][edge:-edge].copy()
-
-
-def _sosfilt4(sos: np.ndarray, x: np.ndarray, zi: np.ndarray) -> np.ndarray:
-    """``scipy.signal.sosfilt(sos, x, zi=zi)[0]`` for 4 sections, in the compiled loop's order of operations."""
-    return _sosfilt4_state(sos, x, zi)[0]
+    return _filtfilt(sos, lambda x, zi: _sosfilt4_state(sos, x, zi), np.asarray(samples, np.float64))
 
 
 def _sosfilt4_state(sos: np.ndarray, x: np.ndarray, zi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -198,9 +198,8 @@ def _sample_positions(ids: np.ndarray, px: np.ndarray, py: np.ndarray, maps: np.
     The per-triangle coefficients are fetched for every cell by gathers from a small table
     (`_coefficients`) as contiguous planes, three at a time, and the map and the barycentric test are
     evaluated on the whole grid with the cell centres broadcast along rows and columns: the same
-    float64 operations per cell as gathering
-    (N, 2, 3) and (N, 3, 3) blocks for the valid cells and testing with `np.einsum`, at a fraction of
-    the memory traffic. A barycentric coordinate is (x B0k + y B1k) + B2k, the order in which
+    float64 operations per cell as gathering (N, 2, 3) and (N, 3, 3) blocks for the valid cells and
+    testing with `np.einsum`, at a fraction of the memory traffic. A barycentric coordinate is (x B0k + y B1k) + B2k, the order in which
     ``np.einsum("nj,njk->nk", [x, y, 1], B)`` sums, so the test agrees with the einsum form bit for bit.
     Cells of no triangle read zeros: map 0 and never outside.
     """
