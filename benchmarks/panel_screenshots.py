@@ -1,11 +1,15 @@
 """Render screenshots of the panel's main states into docs/screenshots/.
 
-    .venv/bin/python benchmarks/panel_screenshots.py [--out docs/screenshots] [--engine NAME]
+    .venv/bin/python benchmarks/panel_screenshots.py [--out docs/screenshots] [--engine NAME] [--only sizes|states]
 
 States: empty, clip loaded with marks, preview in A/B (wipe), commit in progress, error (the
 runtime killed mid-commit, as a crash in an engine would). Uses the real runtime and a shared
 clip from ../shared/media; user data goes to a temporary MYTALK_HOME, renders to a temporary
 folder that is deleted afterwards. Runs offscreen unless QT_QPA_PLATFORM says otherwise.
+
+Sizes: the standalone window (menus, docks) at the small screens the panel must work on,
+1280x720 and 1024x700, with a clip loaded and a range marked: `panel_1280x720.png`,
+`panel_1024x700.png`. Look at them after a layout change: nothing may be cut.
 """
 
 from __future__ import annotations
@@ -24,14 +28,17 @@ MEDIA = Path(os.environ.get("MYTALK_SHARED_MEDIA", REPO.parent / "shared" / "med
 CLIP = MEDIA / "video" / "retalking_face2_swalwell.mp4"
 LINE = MEDIA / "audio" / "jfk_inaugural_en_16k.wav"
 SIZE = (1280, 800)
+SIZES_CLIP = MEDIA / "video" / "hdtf_wda_katiehill_512.mp4"
+WINDOW_SIZES = ((1280, 720), (1024, 700))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
     parser.add_argument("--engine", help="engine to select (default: classic when installed, else the first)")
+    parser.add_argument("--only", choices=("sizes", "states"), help="only the window sizes, or only the states")
     args = parser.parse_args(argv)
-    if not CLIP.is_file() or not LINE.is_file():
+    if not CLIP.is_file() or not LINE.is_file() or not SIZES_CLIP.is_file():
         print(f"shared media not found under {MEDIA}; set MYTALK_SHARED_MEDIA", file=sys.stderr)
         return 2
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -66,6 +73,13 @@ def main(argv: list[str] | None = None) -> int:
         widget.grab().save(str(path))
         shots.append(path)
         print(f"wrote {path}")
+
+    if args.only != "states" and not shoot_sizes(wait, shoot):
+        return 1
+    if args.only == "sizes":
+        home.cleanup()
+        print(f"{len(shots)} screenshots in {args.out}")
+        return 0
 
     # 1. Empty: nothing loaded, runtime up.
     panel = create_panel()
@@ -132,6 +146,33 @@ def main(argv: list[str] | None = None) -> int:
     home.cleanup()
     print(f"{len(shots)} screenshots in {args.out}")
     return 0
+
+
+def shoot_sizes(wait: Callable[..., bool], shoot: Callable[..., None]) -> bool:
+    """The standalone window at each of `WINDOW_SIZES`, a clip loaded and frames 25-74 marked."""
+    from mytalk.plugin.standalone import StandaloneWindow
+
+    window = StandaloneWindow(SIZES_CLIP, LINE)
+    panel = window.panel
+    window.show()
+    try:
+        if not wait(panel.runtime.is_ready, 60):
+            print(f"the runtime did not start: {panel.runtime.stderr_tail}", file=sys.stderr)
+            return False
+        wait(lambda: panel.waveform.line.size > 0 and panel.waveform.production.size > 0, 30)
+        panel.set_range(25, 75)
+        panel.transport.seek(40)
+        for width, height in WINDOW_SIZES:
+            window.resize(width, height)
+            wait(lambda: False, 0.3)
+            if (window.width(), window.height()) != (width, height):
+                print(f"the window cannot shrink to {width}x{height}: it stays {window.width()}x{window.height()}",
+                      file=sys.stderr)
+                return False
+            shoot(window, f"panel_{width}x{height}")
+        return True
+    finally:
+        window.close()
 
 
 if __name__ == "__main__":

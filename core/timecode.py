@@ -91,6 +91,37 @@ def frames_to_smpte(frame: int, fps: Fraction, drop: bool | None = None) -> str:
     return f"{sign}{hh:02d}:{mm:02d}:{ss:02d}{sep}{ff:02d}"
 
 
+def is_drop_frame_label(text: str) -> bool:
+    """True when a SMPTE label is written as drop-frame (`;` or `,` before the frames)."""
+    return ";" in text or "," in text
+
+
+def _frames_per_day(fps: Fraction, drop: bool) -> int:
+    """Frames in 24 hours of timecode labels (drop-frame skips labels, not frames)."""
+    base = nominal_rate(fps)
+    if drop and is_drop_frame_rate(fps):
+        return 24 * 6 * (base * 600 - _drop_per_minute(fps) * 9)
+    return 24 * 3600 * base
+
+
+def source_timecode_at(frame: int, fps: Fraction, source_start: str | None = None) -> str:
+    """The timecode of clip-relative `frame` as a conform sees it: the source's start timecode plus
+    `frame`, or the clip-relative label when the source has no timecode.
+
+    Drop-frame follows the source's own label (`;`), so a non-drop 29.97 source stays non-drop; with
+    no source timecode it is MyTalk's default (drop-frame at 29.97 and 59.94, as every in and out
+    mark is shown). Labels wrap at 24 hours as a timecode track does. Raises `UsageError` when
+    `source_start` is not a valid label at `fps`.
+    """
+    if source_start is None:
+        drop = is_drop_frame_rate(fps)
+        start = 0
+    else:
+        drop = is_drop_frame_label(source_start)
+        start = parse_position(source_start, fps, what="start timecode")
+    return frames_to_smpte((start + frame) % _frames_per_day(fps, drop), fps, drop=drop)
+
+
 def seconds_to_frame(seconds: Fraction | float, fps: Fraction) -> int:
     """Nearest frame to a time in seconds (half-frames round up, so 0.5 frame → frame 1)."""
     exact = Fraction(seconds) * fps

@@ -59,3 +59,32 @@ def user_dirs(env: dict[str, str] | None = None) -> UserDirs:
         cache=Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False)),
         logs=Path(platformdirs.user_log_dir(APP_NAME, appauthor=False)),
     )
+
+
+RENDERS_FOLDER_NAME = "MyTalk Renders"
+
+
+def videos_dir(env: dict[str, str] | None = None) -> Path:
+    """The user's videos folder (`~/Videos`, `~/Movies` on macOS); `MYTALK_HOME/videos` when that is set,
+    so that tests and portable installs never write to the real home."""
+    environ = os.environ if env is None else env
+    home = environ.get("MYTALK_HOME")
+    if home:
+        return Path(home) / "videos"
+    return Path(platformdirs.user_videos_dir())
+
+
+def default_renders_dir(env: dict[str, str] | None = None) -> Path:
+    """Where commits go until the editor picks a folder for the project: `MyTalk Renders` in the videos
+    folder. Never the source clip's folder: camera cards and shared media volumes are often read-only,
+    and editors keep renders apart from the originals."""
+    return videos_dir(env) / RENDERS_FOLDER_NAME
+
+
+def preferences_file(env: dict[str, str] | None = None) -> Path:
+    """The panel's remembered choices (an INI file read by QSettings): under `MYTALK_HOME/config` when that
+    is set, else the platform's config folder. Created by its first write."""
+    environ = os.environ if env is None else env
+    home = environ.get("MYTALK_HOME")
+    root = Path(home) / "config" if home else Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+    return root / "panel.ini"

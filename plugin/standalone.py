@@ -4,7 +4,8 @@ The standalone host works for any editor: pull a shot from the timeline, fix it,
 back. With `--timeline` (an .otio, CMX 3600 .edl or FCP 7 .xml cut) a dock lists the cut's clips
 with their record timecode; double-click a clip, or type a record range, and the panel opens the
 clip's media at the matching source frames. Each commit then writes a new timeline version next
-to the cut (see `mytalk.plugin.hosts.otio_timeline`).
+to the cut (see `mytalk.plugin.hosts.otio_timeline`), and the cut is the project whose render
+folder the panel remembers. View shows and hides the docks; Help ▸ Keyboard lists the keys.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMainWindow,
-    QMessageBox,
+    QMenu,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -33,8 +34,13 @@ from PySide6.QtWidgets import (
 from mytalk.core.errors import MyTalkError
 from mytalk.plugin.hosts import attach
 from mytalk.plugin.hosts.otio_timeline import OtioTimeline, TimelineClip
-from mytalk.ui import panel as panel_module
+from mytalk.ui.key_help import KeyHelpDialog
 from mytalk.ui.panel import MyTalkPanel
+
+INITIAL_SIZE = (1400, 860)
+"""The window's first size, shrunk to the screen's free area on smaller screens."""
+TIMELINE_DOCK_HEIGHT = 170
+"""The timeline dock's first height (px): a header and four clips; the picture gets the rest."""
 
 
 class TimelineDock(QDockWidget):
@@ -59,6 +65,8 @@ class TimelineDock(QDockWidget):
             for column, value in enumerate(values):
                 self.table.setItem(row, column, QTableWidgetItem(value))
         self.table.resizeColumnsToContents()
+        rows = self.table.verticalHeader().defaultSectionSize()
+        self.table.setMinimumHeight(self.table.horizontalHeader().sizeHint().height() + 2 * rows + 4)
         self.table.cellDoubleClicked.connect(lambda row, _column: self.pick_clip(row))
         self.record_in = QLineEdit(self)
         self.record_in.setPlaceholderText("record in (01:00:10:00)")
@@ -116,6 +124,8 @@ class StandaloneWindow(QMainWindow):
         self.panel = MyTalkPanel(self, video=video, audio=audio, start_runtime=start_runtime)
         self.setCentralWidget(self.panel)
         self.timeline_dock: TimelineDock | None = None
+        # The editing keys work in the docks and with nothing focused too (not only in the panel).
+        self.panel.route_keys_from(self)
         menu = self.menuBar().addMenu("&File")
         for text, shortcut, slot in (("Open &clip…", QKeySequence.StandardKey.Open, self.panel.choose_clip),
                                      ("Open &line…", None, self.panel.choose_line),
@@ -126,13 +136,26 @@ class StandaloneWindow(QMainWindow):
                 action.setShortcut(shortcut)
             action.triggered.connect(slot)
             menu.addAction(action)
+        self.view_menu: QMenu = self.menuBar().addMenu("&View")
+        self._no_docks = QAction("(no docks: File ▸ Open timeline… adds the timeline)", self)
+        self._no_docks.setEnabled(False)
+        self.view_menu.addAction(self._no_docks)
         help_menu = self.menuBar().addMenu("&Help")
         keys = QAction("&Keyboard", self)
         keys.triggered.connect(self.show_keys)
         help_menu.addAction(keys)
+        self.key_help: KeyHelpDialog | None = None
         if timeline is not None:
             self.open_timeline(timeline)
-        self.resize(1400, 860)
+        self.resize(*self.initial_size())
+
+    def initial_size(self) -> tuple[int, int]:
+        """`INITIAL_SIZE`, or the screen's free area when that is smaller (a 1280x720 laptop)."""
+        screen = self.screen()
+        if screen is None:
+            return INITIAL_SIZE
+        free = screen.availableGeometry()
+        return min(INITIAL_SIZE[0], free.width()), min(INITIAL_SIZE[1], free.height())
 
     def choose_timeline(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open timeline", str(Path.home()),
@@ -147,16 +170,26 @@ class StandaloneWindow(QMainWindow):
             self.panel.show_error(str(error))
             return False
         if self.timeline_dock is not None:
+            self.view_menu.removeAction(self.timeline_dock.toggleViewAction())
             self.removeDockWidget(self.timeline_dock)
             self.timeline_dock.deleteLater()
         self.timeline_dock = TimelineDock(host, self.panel, self)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.timeline_dock)
+        self.resizeDocks([self.timeline_dock], [TIMELINE_DOCK_HEIGHT], Qt.Orientation.Vertical)
+        toggle = self.timeline_dock.toggleViewAction()
+        toggle.setText("&Timeline")
+        self.view_menu.insertAction(self._no_docks, toggle)
+        self._no_docks.setVisible(False)
+        self.panel.set_project(path)  # every shot of this cut renders into the cut's folder
         return True
 
-    def show_keys(self) -> None:
-        doc = panel_module.__doc__ or ""
-        table = doc[doc.find("I / O"):].strip()
-        QMessageBox.information(self, "MyTalk keyboard", table)
+    def show_keys(self) -> KeyHelpDialog:
+        """Help ▸ Keyboard: the keys as a table (non-modal, so the keys can be tried while it is open)."""
+        if self.key_help is None:
+            self.key_help = KeyHelpDialog(self)
+        self.key_help.show()
+        self.key_help.raise_()
+        return self.key_help
 
     def closeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
         self.panel.shutdown()

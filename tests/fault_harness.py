@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -40,7 +41,9 @@ def _on_stage(stage: str, action: Callable[[], None]) -> None:
 
 
 def _stop() -> None:
-    os.kill(os.getpid(), signal.SIGSTOP)
+    # Sent to this thread, not the process: a process-directed SIGSTOP may be taken by another thread,
+    # and the job's own thread then runs on for a moment (far enough to place a second file).
+    signal.pthread_kill(threading.get_ident(), signal.SIGSTOP)
 
 
 def pause_at(stage: str) -> None:
@@ -49,10 +52,13 @@ def pause_at(stage: str) -> None:
 
 
 def pause_after_first_rename() -> None:
-    """Stop once the commit step's first `os.replace` has returned (observed, not replaced)."""
+    """Stop once the commit step has put its first file in place (observed, not replaced): the return of
+    its first `os.replace`, or of the `os.link` that places a reserved version (which never replaces)."""
 
     def watch(frame: FrameType, event: str, arg: object) -> None:
-        if event == "c_return" and arg is os.replace and frame.f_code.co_name == "_commit":
+        placed = (arg is os.replace and frame.f_code.co_name == "_commit") or \
+            (arg is os.link and frame.f_code.co_name == "_place_new")
+        if event == "c_return" and placed:
             sys.setprofile(None)
             _stop()
 

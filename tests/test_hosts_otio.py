@@ -13,10 +13,12 @@ import opentimelineio as otio
 import pytest
 from opentimelineio import opentime
 
+import media_factory as mf
 from conftest import media_path
 from mytalk.core.engines import available_engines
 from mytalk.core.jobs import commands
 from mytalk.core.jobs.request import SyncRequest
+from mytalk.core.media import probe
 from mytalk.plugin.hosts import attach
 from mytalk.plugin.hosts.otio_timeline import FIX_TRACK_NAME, OtioTimeline
 
@@ -187,3 +189,90 @@ def test_a_range_with_no_clip_is_refused(tmp_path: Path) -> None:
     otio.adapters.write_to_file(build_cut(), str(cut))
     with pytest.raises(IndexError, match="no video clip"):
         OtioTimeline(cut).shot(500, 510)
+
+
+# -- conform metadata (issue #16) ------------------------------------------------------------------------
+
+SOURCE_TC = "10:00:00:00"
+
+
+def timecoded_source(folder: Path) -> tuple[Path, Path]:
+    """A 25 fps clip whose timecode track starts at 10:00:00:00, named so that an EDL's 8-character reel of
+    the clip and of its renders would be the same (`intervie`), and a replacement line."""
+    clip = mf.make_h264(folder / "interview_take2.mov", num_frames=100, fps=Fraction(25), timecode=SOURCE_TC)
+    line = mf.make_click_wav(folder / "line.wav", rate=48000, num_samples=48000 * 2, clicks=[1000, 40000])
+    return clip, line
+
+
+def commit_copy(shot: Any, line: Path, out: Path) -> dict[str, Any]:
+    """Commit a shot with the `copy` engine (the conform metadata is the same for every engine)."""
+    session = commands.JobSession(preview_dir=out / "previews")
+    request = SyncRequest(video=shot.video, audio=line, output=out, engine="copy",
+                          in_point=str(shot.source_start), out_point=str(shot.source_stop))
+    return commands.commit(session, request).to_dict()
+
+
+def test_an_edl_at_one_hour_keeps_its_start_and_the_fix_has_the_sources_timecode_and_its_own_reel(
+        tmp_path: Path) -> None:
+    clip, line = timecoded_source(tmp_path)
+    cut = tmp_path / "REEL1.edl"
+    cut.write_text(
+        "TITLE: REEL1\nFCM: NON-DROP FRAME\n\n"
+        "001  intervie V     C        10:00:00:20 10:00:03:00 01:00:00:00 01:00:02:05\n"
+        f"* FROM CLIP NAME:  interview\n* FROM CLIP: {clip}\n"
+    )
+    host = OtioTimeline(cut)
+    assert host.record_offset == 90000 and "INTERVIE" in host.cut_reels()
+    shot = host.shot(host.parse_record("01:00:01:00"), host.parse_record("01:00:02:00"))
+    assert (shot.source_start, shot.source_stop) == (45, 70), "10:00:01:20 is frame 45 of a clip starting at 10:00"
+    result = commit_copy(shot, line, tmp_path / "renders")
+    render = Path(result["output"])
+    fix_tc = "10:00:01:20"  # the source's timecode at the in point
+    rendered = probe(render).video
+    assert rendered is not None and (rendered.start_timecode, rendered.frame_count) == (fix_tc, 25)
+    reel = rendered.reel_name
+    assert reel is not None and len(reel) == 8 and reel.upper() != "INTERVIE"
+
+    placement = host.place_result(shot, result)
+
+    # The .otio keeps the cut's start and puts the fix at its record time, sourced at its own timecode.
+    timeline = otio.adapters.read_from_file(str(placement.timeline_file))
+    assert placement.timeline_file == tmp_path / "REEL1_mytalk_v001.otio"
+    assert timeline.global_start_time == opentime.from_timecode("01:00:00:00", RATE)
+    fix = next(c for c in fix_track(timeline) if isinstance(c, otio.schema.Clip))
+    assert fix.range_in_parent().start_time == opentime.RationalTime(25, RATE)
+    assert fix.source_range == opentime.TimeRange(opentime.from_timecode(fix_tc, RATE), opentime.RationalTime(25, RATE))
+    assert fix.metadata["cmx_3600"]["reel"] == fix.metadata["mytalk"]["reel"] == reel
+
+    # The EDL of fixes: record times from 01:00:00:00, the source's timecode, the render's own reel.
+    text = (tmp_path / "REEL1_mytalk_v001.edl").read_text()
+    event = next(line for line in text.splitlines() if line.startswith("001"))
+    assert event.split() == ["001", reel, "V", "C", fix_tc, "10:00:02:20", "01:00:01:00", "01:00:02:00"], text
+    fixes = otio.adapters.read_from_file(str(tmp_path / "REEL1_mytalk_v001.edl"), rate=RATE)
+    edl_fix = next(iter(fixes.find_clips()))
+    assert edl_fix.metadata["cmx_3600"]["reel"] == reel != "intervie"
+    assert edl_fix.media_reference.target_url == str(render)
+
+
+def test_each_timeline_file_type_counts_its_own_versions(tmp_path: Path) -> None:
+    """Earlier `.otio` versions of a cut of the same name do not push the first EDL of fixes to v003."""
+    clip, line = timecoded_source(tmp_path)
+    cut = tmp_path / "CUT.edl"
+    cut.write_text(
+        "TITLE: CUT\nFCM: NON-DROP FRAME\n\n"
+        "001  intervie V     C        10:00:00:00 10:00:02:00 01:00:00:00 01:00:02:00\n"
+        f"* FROM CLIP NAME:  interview\n* FROM CLIP: {clip}\n"
+    )
+    for old in ("CUT_mytalk_v001.otio", "CUT_mytalk_v002.otio"):
+        (tmp_path / old).write_text("{}")  # versions written for CUT.otio earlier
+    host = OtioTimeline(cut)
+    shot = host.shot(0, 10)
+    host.place_result(shot, commit_copy(shot, line, tmp_path / "renders"))
+    assert sorted(p.name for p in tmp_path.glob("CUT_mytalk_*")) == [
+        "CUT_mytalk_v001.edl", "CUT_mytalk_v001.otio", "CUT_mytalk_v002.otio", "CUT_mytalk_v003.otio"]
+    assert (tmp_path / "CUT_mytalk_v001.otio").read_text() == "{}", "an earlier version is never written"
+    second = host.shot(20, 30)
+    host.place_result(second, commit_copy(second, line, tmp_path / "renders"))
+    assert sorted(p.name for p in tmp_path.glob("CUT_mytalk_*.edl")) == ["CUT_mytalk_v001.edl", "CUT_mytalk_v002.edl"]
+    assert (tmp_path / "CUT_mytalk_v004.otio").is_file()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [], "nothing half-written beside the cut"

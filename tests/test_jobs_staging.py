@@ -7,6 +7,7 @@ gone, temporary files named for a process that has exited. Nothing of ours is re
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,10 +16,11 @@ from pathlib import Path
 import pytest
 
 from cli_helpers import MYTALK
+from mytalk.core.errors import OutputError
 from mytalk.core.filelock import release, try_lock
 from mytalk.core.jobs.cleanup import clean_leftovers
-from mytalk.core.jobs.staging import StagedOutputs
-from mytalk.core.jobs.versioning import reserve_version
+from mytalk.core.jobs.staging import StagedOutputs, same_mount, staging_root
+from mytalk.core.jobs.versioning import lock_folder, lock_path, reserve_version
 from mytalk.core.tempnames import parse_temp_name, temp_path
 
 
@@ -109,18 +111,76 @@ def test_a_disk_that_turns_read_only_mid_commit_puts_everything_back(tmp_path: P
 
 
 def test_a_lock_file_nobody_holds_does_not_take_the_version(tmp_path: Path) -> None:
-    (tmp_path / ".shot_v001.lock").write_text("left by a killed commit")
-    held = try_lock(tmp_path / ".shot_v002.lock")  # a running commit of v002
+    stale, running = lock_path(tmp_path, "shot_v001.mov"), lock_path(tmp_path, "shot_v002.json")
+    assert stale.parent == lock_folder(), "version locks live in the user cache, not in the render folder"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("left by a killed commit")
+    held = try_lock(running)  # a running commit of v002
     assert held is not None
     try:
         with reserve_version(tmp_path, "shot", (".mov", ".json")) as slot:
             assert slot.version == 1
+            assert list(tmp_path.iterdir()) == [], "a reservation puts nothing in the render folder"
             with reserve_version(tmp_path, "shot", (".mov", ".json")) as other:
                 assert other.version == 3
     finally:
-        release(tmp_path / ".shot_v002.lock", held)
-    assert list(tmp_path.iterdir()) == []
+        release(running, held)
+    assert list(tmp_path.iterdir()) == [] and list(lock_folder().iterdir()) == []
     assert _journal() == []
+
+
+def test_the_lock_is_the_folders_whatever_its_path_is_called(tmp_path: Path) -> None:
+    (tmp_path / "renders").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "renders")
+    assert lock_path(tmp_path / "link", "shot_v001.mov") == lock_path(tmp_path / "renders", "shot_v001.mov")
+    assert lock_path(tmp_path, "shot_v001.mov") != lock_path(tmp_path / "renders", "shot_v001.mov")
+    assert lock_path(tmp_path, "shot_v001.mov") != lock_path(tmp_path, "shot_v001.json")
+    assert len(lock_path(tmp_path, "s" * 250 + ".mov").name) < 64
+
+
+def test_staged_files_wait_in_a_job_folder_of_their_own_outside_the_target_folder(tmp_path: Path) -> None:
+    render = tmp_path / "renders"
+    render.mkdir()
+    with StagedOutputs() as staged:
+        temp = staged.stage(render / "shot_v001.mov")
+        temp.write_bytes(b"frames")
+        assert temp.parent.parent == staging_root() and parse_temp_name(temp.parent.name) is not None
+        assert list(render.iterdir()) == [], "nothing of a running job is in the render folder"
+        staged.commit()
+    assert [p.name for p in render.iterdir()] == ["shot_v001.mov"]
+    assert list(staging_root().iterdir()) == [] and _journal() == []
+
+
+def test_another_mount_gets_a_job_folder_beside_the_target_so_the_rename_stays_atomic(tmp_path: Path) -> None:
+    render = tmp_path / "renders"
+    render.mkdir()
+    elsewhere = Path("/dev/shm")
+    if not elsewhere.is_dir() or same_mount(elsewhere, render):
+        pytest.skip("no second mount to stage on")
+    root = elsewhere / f"mytalk-test-{os.getpid()}"
+    try:
+        with StagedOutputs(root=root) as staged:
+            temp = staged.stage(render / "o.mkv")
+            temp.write_bytes(b"frames")
+            assert temp.parent.parent == render and temp.parent.name.startswith(".mytalk-")
+            staged.commit()
+        assert [p.name for p in render.iterdir()] == ["o.mkv"] and list(root.iterdir()) == []
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_a_claimed_version_that_appears_meanwhile_is_never_replaced(tmp_path: Path) -> None:
+    """Another machine committed the same version into a shared folder: the second commit saves nothing."""
+    with reserve_version(tmp_path, "shot", (".mov", ".json")) as slot:
+        with StagedOutputs() as staged:
+            staged.stage(slot.path(".mov")).write_bytes(b"mine")
+            staged.stage(slot.path(".json")).write_bytes(b"{}")
+            slot.path(".mov").write_bytes(b"theirs")  # appears while the render runs
+            with pytest.raises(OutputError, match="another job wrote this version"):
+                staged.commit()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shot_v001.mov"]
+    assert slot.path(".mov").read_bytes() == b"theirs"
+    assert list(staging_root().iterdir()) == [] and _journal() == []
 
 
 def test_clean_removes_only_what_dead_processes_left(tmp_path: Path) -> None:

@@ -105,7 +105,7 @@ def test_hello_announces_protocol_version_and_installed_engines(runtime: Runtime
     hello = runtime.wait_for("h1", ("hello",))
     assert hello["v"] == PROTOCOL_VERSION and hello["protocol"] == PROTOCOL_VERSION
     assert hello["engines"] == available_engines()
-    assert set(hello["requests"]) == {"hello", "probe", "track", "preview", "commit", "cancel", "shutdown"}
+    assert set(hello["requests"]) == {"hello", "probe", "track", "prepare", "preview", "commit", "cancel", "shutdown"}
     assert hello["mytalk"]
 
 
@@ -161,6 +161,33 @@ def test_preview_of_a_short_range_reports_throttled_progress_then_the_proxy(runt
     stages = {e["stage"] for e in progress}
     assert len(progress) <= 10 * elapsed + 2 * len(stages) + 1
     assert not list(tmp_path.iterdir()), "a preview never writes into the output folder"
+
+
+def test_a_prepared_preview_streams_its_frames_with_an_eta_for_the_whole_job(runtime: Runtime, tmp_path: Path) -> None:
+    request = sync_request(tmp_path, start=25, stop=75)
+    seen: list[dict[str, Any]] = []
+    runtime.send({"type": "prepare", "id": "r1", "request": request})
+    prepared = runtime.wait_for("r1", seen=seen)
+    assert prepared["event"] == "done" and (prepared["result"]["start"], prepared["result"]["stop"]) == (25, 75), prepared
+    assert not list(tmp_path.iterdir()), "prepare writes nothing but caches"
+    runtime.send({"type": "preview", "id": "j1", "request": request})
+    ready = runtime.wait_for("j1", ("preview-ready",), seen=seen)
+    while ready.get("partial"):
+        ready = runtime.wait_for("j1", ("preview-ready",), seen=seen)
+    assert runtime.wait_for("j1", seen=seen)["event"] == "done"
+    mine = [e for e in seen if e.get("id") == "j1"]
+    tracking = [e for e in mine if e["event"] == "progress" and e["stage"] == "face tracking"]
+    assert [(e["done"], e["total"]) for e in tracking] == [(50, 50)], "the prepared range came from the tracking cache"
+    assert not any(e["event"] == "progress" and e["stage"].startswith("learning") for e in mine)
+    streamed = [e for e in mine if e["event"] == "preview-frames"]
+    counts = [e["ready"] for e in streamed]
+    assert counts[0] == 1 and counts[-1] == 50 and counts == sorted(counts), counts
+    assert mine.index(streamed[-1]) < mine.index(ready), "every frame was shown before the proxy was done"
+    assert (streamed[0]["start"], streamed[0]["stop"]) == (25, 75)
+    assert not Path(streamed[0]["folder"]).exists(), "the streamed frames go once the proxy is there"
+    # The ETA covers the whole job: the cached tracking stage is over as it starts (no ETA of its own),
+    # yet it says how long the 50 frames still to render will take.
+    assert tracking[0].get("eta_s", 0) > 0, tracking
 
 
 def test_commit_writes_v001_then_v002_with_sidecars_and_never_overwrites(runtime: Runtime, tmp_path: Path) -> None:

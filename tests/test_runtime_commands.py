@@ -61,6 +61,23 @@ def test_reserving_a_version_is_atomic_and_leaves_no_lock_behind(tmp_path: Path)
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"shot_v00{i}.mov" for i in range(1, 5)]
 
 
+def test_each_suffix_counts_its_own_versions_and_a_running_reservation_holds_only_its_own(tmp_path: Path) -> None:
+    """A timeline's `.edl` versions are numbered apart from its `.otio` ones (issue #16): neither the files
+    nor the locks of one suffix take a number from another."""
+    for name in ("CUT_mytalk_v001.otio", "CUT_mytalk_v002.otio"):
+        (tmp_path / name).touch()
+    assert next_version(tmp_path, "CUT_mytalk", (".edl",)) == 1
+    assert next_version(tmp_path, "CUT_mytalk", (".otio",)) == 3
+    with reserve_version(tmp_path, "CUT_mytalk", (".otio",)) as otio_slot, \
+            reserve_version(tmp_path, "CUT_mytalk", (".edl",)) as edl_slot:
+        assert (otio_slot.version, edl_slot.version) == (3, 1)
+        assert next_version(tmp_path, "CUT_mytalk", (".edl",)) == 2, "v001.edl is held while it is written"
+        # A render and its sidecar share a number: a held sidecar lock takes the number for both.
+        assert next_version(tmp_path, "CUT_mytalk", (".edl", ".json")) == 2
+        assert next_version(tmp_path, "CUT_mytalk", (".mov", ".json")) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["CUT_mytalk_v001.otio", "CUT_mytalk_v002.otio"]
+
+
 def test_names_are_file_system_safe() -> None:
     assert safe_stem("A001 C003: take/2") == "A001_C003_take_2"
     assert safe_stem("  ") == "clip"

@@ -124,11 +124,36 @@ def test_a_killed_runtime_is_reported_and_restarted_and_the_panel_keeps_working(
     entry = panel.jobs.entries[job_id]
     assert entry.state == "failed" and "runtime" in entry.message
     assert panel.runtime.pid() not in (None, old_pid)
-    assert "runtime" in panel.banner.text
+    # The banner now speaks of the new runtime as running and of the old one in the past, never "crashed"
+    # beside "running"; it is a note (blue), not an error, and offers no restart.
+    assert panel.banner.kind == "info" and panel.banner.isVisible(), panel.banner.text
+    assert panel.banner.text.startswith("The runtime was restarted and is ready (the previous one was killed")
+    assert "crashed" not in panel.banner.text and not panel.banner.restart.isVisible()
+    assert "runtime ready" in panel.runtime_label.text()
     # The new runtime renders.
     panel.set_range(0, 5)
     preview = panel.start_preview()
     assert preview and wait_finished(qtbot, panel, preview).state == "done"
+
+
+def test_a_restart_replaces_the_crash_report_but_not_a_later_error(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """The client's signals as it sends them after an unexpected exit, without a process to kill."""
+    widget = MyTalkPanel(start_runtime=False)
+    qtbot.addWidget(widget)
+    try:
+        crash = "the MyTalk runtime exited with status 1; restarting it\nRuntimeError: boom"
+        widget.runtime.crashed.emit(crash)
+        assert widget.banner.kind == "error" and widget.banner.text == crash
+        widget.runtime.restarted.emit()
+        assert widget.banner.kind == "info"
+        assert widget.banner.text == ("The runtime was restarted and is ready (the previous one exited with status 1). "
+                                      "Queue the job again.")
+        widget.runtime.crashed.emit(crash)
+        widget.show_error("mark the range to fix first: I at the first frame, O at the last")
+        widget.runtime.restarted.emit()
+        assert widget.banner.kind == "error" and widget.banner.text.startswith("mark the range"), "a later error stays"
+    finally:
+        widget.shutdown()
 
 
 def test_errors_name_what_is_missing(qtbot) -> None:  # type: ignore[no-untyped-def]
@@ -212,3 +237,37 @@ def test_the_first_frame_of_a_preview_shows_at_once_while_the_rest_renders(qtbot
     entry = wait_finished(qtbot, panel, job_id)
     assert entry.state == "done" and entry.output is not None and entry.output.suffix == ".mp4"
     assert panel.poster is None and panel.preview is not None and panel.viewer.shows_b
+
+
+def test_marks_are_prepared_in_the_background_and_the_preview_streams_its_frames(qtbot, panel: MyTalkPanel) -> None:  # type: ignore[no-untyped-def]
+    events: list[dict[str, Any]] = []
+    panel.runtime.eventReceived.connect(events.append)
+    panel.set_range(25, 100)
+    # The clip, the line and the marks are set: the runtime prepares that range without being asked.
+    qtbot.waitUntil(lambda: panel.preparation.job_id is not None, timeout=READY_MS)
+    prepared = panel.preparation.job_id
+    qtbot.waitUntil(lambda: panel.preparation.done, timeout=JOB_MS)
+    assert any(e.get("id") == prepared and e["event"] == "done" for e in events)
+    assert "Ready to preview" in panel.preview_button.toolTip()
+    assert not panel.jobs.entries, "a preparation is not a job of the list"
+    job_id = panel.start_preview()
+    assert job_id is not None
+    shown: list[int] = []
+    # While the proxy renders, B shows each streamed frame on its own frame.
+    qtbot.waitUntil(lambda: panel.model.preview.stream is not None or panel.jobs.entries[job_id].finished, timeout=JOB_MS)
+    stream = panel.model.preview.stream
+    if stream is not None and stream.ready > 1:
+        panel.transport.seek(stream.start + stream.ready - 1)
+        panel._render_now()
+        if panel.model.preview.stream is not None:  # not replaced by the proxy in between
+            shown.append(panel.transport.position)
+            assert panel.viewer.shows_b and "rendering" in panel.viewer.caption
+    entry = wait_finished(qtbot, panel, job_id)
+    assert entry.state == "done" and panel.model.preview.stream is None and panel.preview is not None
+    mine = [e for e in events if e.get("id") == job_id]
+    assert [e["ready"] for e in mine if e["event"] == "preview-frames"][-1] == 75
+    tracking = [e for e in mine if e["event"] == "progress" and e["stage"] == "face tracking"]
+    assert [(e["done"], e["total"]) for e in tracking] == [(75, 75)], "the preview found the prepared tracking"
+    # A new mark makes the old preparation stale: a new one is sent for the new range.
+    panel.set_range(30, 100)
+    qtbot.waitUntil(lambda: panel.preparation.job_id not in (None, prepared), timeout=READY_MS)

@@ -18,6 +18,7 @@ from conftest import REPO_ROOT
 from mytalk.core.errors import MyTalkError
 from mytalk.core.jobs.commands import TrackResult
 from mytalk.core.runtime import protocol
+from mytalk.core.userdirs import default_renders_dir
 from mytalk.ui.keymap import Command, command_for
 from mytalk.ui.panel_model import JobView, PanelModel, Poster, PreviewRange, RequestInputs, build_request
 from mytalk.ui.panel_model.clock import SoundClock, tick_interval_ms
@@ -34,11 +35,13 @@ FPS = Fraction(25)
 NTSC = Fraction(30000, 1001)
 QT_FREE_MODULES = [
     "mytalk.ui.panel_model",
+    "mytalk.ui.panel_model.axis",
     "mytalk.ui.panel_model.clock",
     "mytalk.ui.panel_model.events",
     "mytalk.ui.panel_model.face",
     "mytalk.ui.panel_model.files",
     "mytalk.ui.panel_model.model",
+    "mytalk.ui.panel_model.output",
     "mytalk.ui.panel_model.preview",
     "mytalk.ui.panel_model.request",
     "mytalk.ui.panel_model.slip",
@@ -108,14 +111,15 @@ def test_the_marks_give_a_half_open_range_and_an_open_side_runs_to_the_clip_edge
     model.transport.set_in(100)  # no out mark: up to the last frame
     request = model.build_request(settings_values(), kind="preview")
     assert (request.in_point, request.out_point) == ("100", "125")
-    model.transport.set_out(20)  # out before in: the in mark goes, the range starts at frame 0
+    model.transport.set_out(20)  # out before in: the marks swap, both stay
     request = model.build_request(settings_values(), kind="preview")
-    assert (request.in_point, request.out_point) == ("0", "21")
+    assert (request.in_point, request.out_point) == ("20", "101")
 
 
-def test_a_preview_without_an_output_folder_renders_beside_the_clip(model: PanelModel) -> None:
+def test_a_preview_without_an_output_folder_names_the_default_render_folder_not_the_clips(model: PanelModel) -> None:
     model.transport.set_range(0, 5)
-    assert model.build_request(settings_values(), kind="preview").output == model.clip.parent  # type: ignore[union-attr]
+    output = model.build_request(settings_values(), kind="preview").output
+    assert output == default_renders_dir() and output != model.clip.parent  # type: ignore[union-attr]
 
 
 def test_the_face_comes_from_the_pick_not_from_the_form(model: PanelModel) -> None:
@@ -132,7 +136,7 @@ def test_the_face_comes_from_the_pick_not_from_the_form(model: PanelModel) -> No
     (dict(line=None), {}, "preview", "open the replacement line first"),
     (dict(marked=None), {}, "preview", "mark the range to fix first"),
     ({}, dict(engine=None), "preview", "no engine is available yet"),
-    ({}, {}, "commit", "choose the output folder for commits"),
+    ({}, {}, "commit", "choose the render folder for commits"),
 ])
 def test_a_missing_input_is_named(tmp_path: Path, inputs: dict[str, Any], values: dict[str, Any], kind: str,
                                   message: str) -> None:
@@ -363,5 +367,19 @@ def test_the_runtime_status_and_the_banner_after_a_restart() -> None:
     crash = "the MyTalk runtime crashed (killed by a signal); restarting it\nTraceback (most recent call last):"
     assert not offers_restart(crash)
     assert offers_restart("the MyTalk runtime exited with status 1; press Restart runtime to try again")
-    assert restarted_message(crash) == ("the MyTalk runtime crashed (killed by a signal). "
-                                        "A new runtime is running: queue the job again.")
+    assert restarted_message(crash) == ("The runtime was restarted and is ready (the previous one was killed by a "
+                                        "signal). Queue the job again.")
+
+
+@pytest.mark.parametrize(("crash", "fate"), [
+    ("the MyTalk runtime crashed (killed by a signal); restarting it\nTraceback (most recent call last):",
+     "the previous one was killed by a signal"),
+    ("the MyTalk runtime exited with status 3; restarting it", "the previous one exited with status 3"),
+    ("the runtime could not start (/usr/bin/python -m mytalk.core.runtime): No such file; restarting it",
+     "the previous one could not start"),
+    ("something else entirely", "the previous one stopped"),
+])
+def test_the_banner_after_a_restart_never_says_crashed_and_running_together(crash: str, fate: str) -> None:
+    message = restarted_message(crash)
+    assert message == f"The runtime was restarted and is ready ({fate}). Queue the job again."
+    assert "crashed" not in message and "restarting it" not in message and "Traceback" not in message

@@ -60,7 +60,7 @@ def test_i_and_o_mark_the_playhead_and_arrows_step_frames(qtbot, panel: MyTalkPa
     press(qtbot, panel, Qt.Key.Key_Right, modifier=Qt.KeyboardModifier.ShiftModifier)  # one second = 25 frames
     press(qtbot, panel, Qt.Key.Key_Left, Qt.Key.Key_O)
     assert (t.mark_in, t.mark_out, t.range()) == (10, 34, (10, 35))
-    assert panel.timecode.marks.text() == "In 00:00:00:10   Out 00:00:01:09   Dur 00:00:01:00"
+    assert panel.timecode.marks_text == "In 00:00:00:10   Out (incl.) 00:00:01:09   Dur 00:00:01:00"
     press(qtbot, panel, Qt.Key.Key_Home)
     assert t.position == 0 and panel.timecode.text == "00:00:00:00"
     press(qtbot, panel, Qt.Key.Key_Down)
@@ -118,7 +118,7 @@ def test_drop_frame_clip_shows_semicolon_timecode_from_its_source_timecode(qtbot
     # ;00 and ;01 do not exist at minute 1: the frame after 59;29 is 01:00;02.
     assert panel.timecode.text == "00:01:00;02"
     press(qtbot, panel, Qt.Key.Key_O)
-    assert panel.timecode.marks.text() == "In 00:00:59;28   Out 00:01:00;02   Dur 00:00:00;03"
+    assert panel.timecode.marks_text == "In 00:00:59;28   Out (incl.) 00:01:00;02   Dur 00:00:00;03"
     # Typing source timecode jumps there (and a label that cannot exist is refused).
     panel.timecode.field.setText("00:01:00;05")
     qtbot.keyClick(panel.timecode.field, Qt.Key.Key_Return)
@@ -148,10 +148,15 @@ def test_marks_stay_ordered_and_ranges_are_half_open() -> None:
     t = Transport()
     t.set_clip(ClipTiming(frame_count=100, fps=Fraction(25)))
     t.seek(50)
-    t.set_out()
+    assert t.set_out() is None
     t.seek(60)
-    t.set_in()
-    assert (t.mark_in, t.mark_out) == (60, None), "an in after the out clears the out"
+    note = t.set_in()
+    assert (t.mark_in, t.mark_out) == (50, 60), "an in after the out keeps both marks, swapped"
+    assert note == "In 00:00:02:10 is after Out: the marks were swapped, In 00:00:02:00, Out 00:00:02:10"
+    t.seek(20)
+    note = t.set_out()
+    assert (t.mark_in, t.mark_out, t.range()) == (20, 50, (20, 51)), "an out before the in: swapped too"
+    assert note is not None and note.startswith("Out 00:00:00:20 is before In: the marks were swapped")
     t.set_range(10, 20)
     assert (t.mark_in, t.mark_out, t.range()) == (10, 19, (10, 20))
     assert t.duration_timecode() == "00:00:00:10"

@@ -1,7 +1,7 @@
 """The panel's editing keys, as a table (no Qt): which command a key with its modifiers gives.
 
-The habits are Avid's, Premiere's and Resolve's (see `mytalk.ui.panel` for the list as editors
-read it). Keys are named as Qt names them without the `Key_` prefix ("I", "Space", "Comma"), so
+The habits are Avid's, Premiere's and Resolve's (`KEY_HELP` is the list as editors read it, and
+what the Help shows). Keys are named as Qt names them without the `Key_` prefix ("I", "Space", "Comma"), so
 the Qt panel looks a key up by `Qt.Key(...).name` and nothing here depends on Qt. With Ctrl or
 Cmd held a key is never ours: those are the host application's shortcuts.
 """
@@ -64,6 +64,27 @@ BINDINGS: tuple[Binding, ...] = (
     Binding("Bar", Command("wipe")),
     Binding("P", Command("preview")),
 )
+
+
+KEY_HELP: tuple[tuple[str, str], ...] = (
+    ("I / O", "mark in / out at the playhead"),
+    ("Alt+I, Alt+O, Alt+X", "clear in, out, both"),
+    ("Space", "play / stop"),
+    ("J / K / L", "shuttle back, stop, forward (repeat: 2×, 4×, 8×)"),
+    ("K+J, K+L", "one frame back / forward"),
+    ("← / →", "one frame back / forward"),
+    ("Shift+← / →", "one second back / forward"),
+    ("↑ / ↓", "go to in / out"),
+    ("Home / End", "first / last frame"),
+    (", / .", "slip the line a frame earlier / later"),
+    ("Shift+, / Shift+.", "slip the line 10 ms earlier / later"),
+    ("\\", "toggle A/B"),
+    ("|", "wipe between A and B"),
+    ("P", "preview the marked range"),
+    ("Esc", "leave a text field: the keys above work again"),
+)
+"""The keys as the Help shows them, one (keys, action) row each, in the order editors look them up.
+They work wherever the focus is in the panel, except inside text and number fields."""
 
 
 def command_for(key: str, *, alt: bool = False, shift: bool = False, control: bool = False,

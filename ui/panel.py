@@ -10,16 +10,12 @@ here; what a request holds, what a runtime event changes, which frame B shows an
 plays are decided by `mytalk.ui.panel_model.PanelModel`, without Qt. Keys are looked up in
 `mytalk.ui.keymap`, and `mytalk.ui.player.Player` runs playback against the sound clock.
 
-Editing habits, as in Avid, Premiere and Resolve (keys work wherever the focus is in the panel,
-except inside text and number fields):
+Editing habits are Avid's, Premiere's and Resolve's; the keys are listed in `mytalk.ui.keymap.KEY_HELP`
+(which the Help shows) and work wherever the focus is in the panel, except inside text and number
+fields, where Esc hands them back (`mytalk.ui.key_router`).
 
-    I / O            mark in / out at the playhead        Alt+I, Alt+O, Alt+X  clear in, out, both
-    Space            play / stop                          J / K / L            shuttle back, stop, forward
-    K+J, K+L         step one frame back / forward        Left / Right         step one frame
-    Shift+Left/Right step one second                      Up / Down            go to in / out
-    Home / End       first / last frame                   , / .                slip the line one frame
-    Shift+, / .      slip the line 10 ms                  \\                    toggle A/B;  | wipe
-    P                preview the marked range
+Commits go to the project's render folder (`mytalk.ui.panel_model.output`): the timeline file's
+when a host opened one (`set_project`), else the clip's; remembered in the user's preferences.
 """
 from __future__ import annotations
 
@@ -29,16 +25,18 @@ from pathlib import Path
 from typing import Any
 
 import cv2
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeyEvent
 from PySide6.QtWidgets import (
     QApplication,
     QButtonGroup,
     QFileDialog,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QSplitter,
     QStyle,
@@ -50,22 +48,30 @@ from mytalk.core.errors import MyTalkError
 from mytalk.core.jobs.request import SyncRequest
 from mytalk.core.media.audio import decode_audio
 from mytalk.core.media.probe import MediaInfo, probe
+from mytalk.core.media.writer import CODEC_PRESETS
 from mytalk.core.runtime.protocol import sync_request_to_json
 from mytalk.ui.decoder import FrameDecoder
+from mytalk.ui.elided_label import ElidedLabel
 from mytalk.ui.error_banner import ErrorBanner
 from mytalk.ui.jobs import JobEntry, JobListWidget
+from mytalk.ui.key_router import KeyRouter
 from mytalk.ui.keymap import Command, command_for
 from mytalk.ui.panel_model import JobView, PanelModel, Poster, PreviewRange, range_label
-from mytalk.ui.panel_model.files import clip_filter, drop_target, line_button_text, line_filter
+from mytalk.ui.panel_model.files import check_line, clip_filter, drop_target, line_button_text, line_filter
+from mytalk.ui.panel_model.output import ProjectFolders, RenderFolders, naming_note, naming_tip
+from mytalk.ui.panel_model.prepare import PREPARE_DELAY_MS, Preparation
+from mytalk.ui.panel_model.preview import StreamedFrames
 from mytalk.ui.panel_model.request import NOT_READY_TIP
 from mytalk.ui.panel_model.slip import NUDGE_S
 from mytalk.ui.panel_model.status import offers_restart, restarted_message, runtime_status
 from mytalk.ui.panel_model.visemes import viseme_outcome
 from mytalk.ui.playback import AudioPlayback
 from mytalk.ui.player import Player
+from mytalk.ui.preferences import QtPreferences
 from mytalk.ui.runtime_client import RuntimeClient
 from mytalk.ui.scrub_bar import ScrubBar
 from mytalk.ui.settings import SettingsPanel
+from mytalk.ui.status_line import StatusLine
 from mytalk.ui.tasks import run_in_background
 from mytalk.ui.timecode_display import TimecodeDisplay
 from mytalk.ui.transport import ClipTiming, Transport
@@ -80,17 +86,26 @@ PREVIEW_TIP = "Render a fast proxy of the marked range (P)"
 
 
 class MyTalkPanel(QWidget):
-    """The panel. Hosts use `load_clip`, `load_line`, `set_range`, the `committed` signal and
-    `commit_hook` (called with each commit result; its return text is shown on the job)."""
+    """The panel. Hosts use `load_clip`, `load_line`, `set_range`, `set_project`, `route_keys_from`,
+    the `committed` signal and `commit_hook` (called with each commit result; its return text is
+    shown on the job).
+
+    `preferences` is where the render folders are remembered (default: the user's preferences file,
+    under `MYTALK_HOME` when set); `playback` plays the sound (default: QtMultimedia's).
+    """
 
     clipLoaded = Signal(str)
     previewReady = Signal(dict)
     previewFirstFrame = Signal(dict)
     committed = Signal(dict)
     errorShown = Signal(str)
+    # Made in _build; named here because slots connected before their line use them.
+    jobs: JobListWidget
+    status_line: StatusLine
 
     def __init__(self, parent: QWidget | None = None, *, video: Path | None = None, audio: Path | None = None,
-                 start_runtime: bool = True, runtime: RuntimeClient | None = None) -> None:
+                 start_runtime: bool = True, runtime: RuntimeClient | None = None,
+                 preferences: QSettings | None = None, playback: AudioPlayback | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("MyTalkPanel")
         self.setWindowTitle("MyTalk")
@@ -103,15 +118,25 @@ class MyTalkPanel(QWidget):
         self.preview_decoder: FrameDecoder | None = None
         self.commit_hook: Any = None
         self._closed = False
+        self.output_folders = ProjectFolders(RenderFolders(QtPreferences(preferences)))
+        self._crash_message: str | None = None
+        self._line_fallback: tuple[Path | None, Any] = (None, None)
+        """The line in use before the one being decoded, and its samples: back in place if that one fails."""
 
         self.runtime = runtime or RuntimeClient(self)
-        self.audio = AudioPlayback(self)
+        self.audio = playback or AudioPlayback()
+        self.audio.setParent(self)
         self.audio.load()  # before any worker thread exists: see AudioPlayback.load
         self.player = Player(self.transport, self.audio, self.model.sound_source, self)
         self._render_timer = QTimer(self)
         self._render_timer.setSingleShot(True)
         self._render_timer.setInterval(0)
         self._render_timer.timeout.connect(self._render_now)
+        self.preparation = Preparation()
+        self._prepare_timer = QTimer(self)
+        self._prepare_timer.setSingleShot(True)
+        self._prepare_timer.setInterval(PREPARE_DELAY_MS)
+        self._prepare_timer.timeout.connect(self._send_prepare)
 
         self._build()
         self.transport.subscribe(self._on_transport)
@@ -122,7 +147,12 @@ class MyTalkPanel(QWidget):
         self.runtime.stateChanged.connect(lambda state: self._update_runtime_label())
         self.banner.restartRequested.connect(self.restart_runtime)
         self.jobs.cancelRequested.connect(self.cancel)
+        self.audio.statusChanged.connect(self._update_audio_note)
+        self.keys = KeyRouter(self, self.handle_key, self.handle_key_release)
+        self.keys.install()
         self._update_runtime_label()
+        self._update_audio_note()
+        self._show_render_folder()
         self._update_buttons()
         if start_runtime:
             self.runtime.start()
@@ -168,15 +198,18 @@ class MyTalkPanel(QWidget):
     def _build(self) -> None:
         self.open_clip_button = self._button("Clip…", "Open the clip to fix", self.choose_clip)
         self.open_line_button = self._button("Line…", "Open the replacement line (wav, mp3, …)", self.choose_line)
-        self.clip_label = QLabel("No clip", self)
+        self.clip_label = ElidedLabel("No clip", self)
         self.clip_label.setObjectName("clipLabel")
-        self.clip_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.audio_note = QLabel(self)
+        self.audio_note.setObjectName("audioNote")
+        self.audio_note.hide()
         self.runtime_label = QLabel(self)
         self.runtime_label.setObjectName("runtimeLabel")
         top = QHBoxLayout()
         top.addWidget(self.open_clip_button)
         top.addWidget(self.open_line_button)
         top.addWidget(self.clip_label, 1)
+        top.addWidget(self.audio_note)
         top.addWidget(self.runtime_label)
 
         self.banner = ErrorBanner(self)
@@ -191,8 +224,10 @@ class MyTalkPanel(QWidget):
                                       lambda: self.set_view_mode("wipe"), checkable=True)
         self._modes = QButtonGroup(self)
         for button in (self.mode_a, self.mode_b, self.mode_wipe):
-            button.setFixedWidth(48)
             self._modes.addButton(button)
+        self.mode_a.setFixedWidth(32)
+        self.mode_b.setFixedWidth(32)
+        self.mode_wipe.setFixedWidth(48)
         self.mode_a.setChecked(True)
 
         t = self.transport
@@ -210,15 +245,19 @@ class MyTalkPanel(QWidget):
                                (self.to_end_button, pixmaps.SP_MediaSkipForward)):
             button.setIcon(icon(pixmap))
         self.play_button.setIcon(self._play_icons[0])
-        self.mark_in_button = self._button("In", "Mark in at the playhead (I)", lambda: t.set_in())
-        self.mark_out_button = self._button("Out", "Mark out at the playhead (O)", lambda: t.set_out())
+        self.mark_in_button = self._button("In", "Mark in at the playhead (I)", lambda: self.run_command(Command("set_in")))
+        self.mark_out_button = self._button("Out", "Mark out at the playhead (O): the last frame of the range, inclusive",
+                                            lambda: self.run_command(Command("set_out")))
         for button in (self.to_start_button, self.back_button, self.play_button, self.forward_button,
                        self.to_end_button):
-            button.setFixedWidth(38)
+            button.setFixedWidth(34)
         for button in (self.mark_in_button, self.mark_out_button):
-            button.setFixedWidth(44)
+            button.setFixedWidth(40)
 
         self.timecode = TimecodeDisplay(self.transport, self)
+        self.timecode.hide()  # a holder: its field, rate and readouts are laid out below
+        self.timecode.entered.connect(self._on_position_typed)
+        self.timecode.rejected.connect(lambda message: self.status_line.show_note(message, "error"))
         controls = QHBoxLayout()
         controls.addWidget(self.mode_a)
         controls.addWidget(self.mode_b)
@@ -229,7 +268,12 @@ class MyTalkPanel(QWidget):
             controls.addWidget(button)
         controls.addStretch(1)
         controls.addWidget(self.timecode.field)
-        controls.addWidget(self.timecode.rate)
+        readouts = QHBoxLayout()
+        readouts.addWidget(self.timecode.rate)
+        readouts.addSpacing(8)
+        for label in self.timecode.readouts:
+            readouts.addWidget(label)
+        readouts.addStretch(1)
 
         self.scrub_bar = ScrubBar(self.transport, self)
         self.waveform = WaveformView(self.transport, self)
@@ -242,21 +286,23 @@ class MyTalkPanel(QWidget):
         ms_nudge_plus = self._button("+10 ms", "Slip the line 10 ms later (Shift+.)", lambda: self.nudge_seconds(NUDGE_S))
         reset = self._button("0", "Line starts at the in point (audio-in 0)", self.reset_offset)
         for button in (fps_nudge, fps_nudge_plus, ms_nudge, ms_nudge_plus, reset):
-            button.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
+            # As wide as the caption (the style's 80 px minimum would push the row past a 1024 px window).
+            button.setFixedWidth(max(30, button.fontMetrics().horizontalAdvance(button.text()) + 18))
         self.offset_label = QLabel(self)
         self.offset_label.setObjectName("offsetLabel")
         slip = QHBoxLayout()
-        slip.addWidget(self.timecode.marks, 1)
         slip.addWidget(QLabel("Slip line", self))
         for button in (fps_nudge, ms_nudge, reset, ms_nudge_plus, fps_nudge_plus):
             slip.addWidget(button)
         slip.addWidget(self.offset_label)
+        slip.addStretch(1)
 
         left = QWidget(self)
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(self.viewer, 1)
         left_layout.addLayout(controls)
+        left_layout.addLayout(readouts)
         left_layout.addWidget(self.scrub_bar)
         left_layout.addWidget(self.waveform)
         left_layout.addWidget(self.visemes)
@@ -264,27 +310,52 @@ class MyTalkPanel(QWidget):
 
         self.settings = SettingsPanel(self)
         self.settings.facePointCleared.connect(self._on_face_cleared)
+        self.settings.outputChosen.connect(self._on_output_chosen)
+        self.settings.changed.connect(self._update_naming_note)
+        self.settings.changed.connect(self._schedule_prepare)
         settings_box = QGroupBox("Settings", self)
-        QVBoxLayout(settings_box).addWidget(self.settings)
+        box_layout = QVBoxLayout(settings_box)
+        box_layout.addWidget(self.settings)
+        # A short window scrolls the form instead of squeezing or clipping its rows.
+        self.settings_scroll = QScrollArea(self)
+        self.settings_scroll.setObjectName("settingsScroll")
+        self.settings_scroll.setWidget(settings_box)
+        self.settings_scroll.setWidgetResizable(True)
+        self.settings_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.settings_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.settings_scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.preview_button = self._button("Preview", PREVIEW_TIP, self.start_preview)
-        self.commit_button = self._button("Commit", "Render the final version into the output folder", self.start_commit)
+        self.commit_button = self._button("Commit", "Render the final version into the render folder", self.start_commit)
         self.preview_button.setObjectName("previewButton")
         self.commit_button.setObjectName("commitButton")
         self.commit_button.setStyleSheet("QPushButton#commitButton:enabled { font-weight: bold; }")
         actions = QHBoxLayout()
         actions.addWidget(self.preview_button)
         actions.addWidget(self.commit_button)
+        self.naming_label = QLabel(self)
+        self.naming_label.setObjectName("namingNote")
+        self.naming_label.setWordWrap(True)
+        self.naming_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
+        self.naming_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.jobs = JobListWidget(self)
         jobs_box = QGroupBox("Jobs", self)
         QVBoxLayout(jobs_box).addWidget(self.jobs)
 
         right = QWidget(self)
-        right.setMinimumWidth(300)
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
-        right_layout.addWidget(settings_box)
+        folder_row = QHBoxLayout()
+        folder_row.addWidget(QLabel("Render folder", self))
+        folder_row.addWidget(self.settings.output_row, 1)
+        right_layout.addWidget(self.settings_scroll, 3)
+        right_layout.addLayout(folder_row)  # outside the scrolled form: where commits go is always in view
         right_layout.addLayout(actions)
+        right_layout.addWidget(self.naming_label)
         right_layout.addWidget(jobs_box, 1)
+        # Wide enough for the form's widest row and a vertical scroll bar: it scrolls up and down, never sideways.
+        scroll_bar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        box_layout.activate()
+        right.setMinimumWidth(box_layout.totalMinimumSize().width() + scroll_bar + 4)
 
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
         splitter.addWidget(left)
@@ -294,11 +365,14 @@ class MyTalkPanel(QWidget):
         splitter.setChildrenCollapsible(False)
         self.splitter = splitter
 
+        self.status_line = StatusLine(self)
+
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(8, 8, 8, 8)
+        layout.setContentsMargins(8, 8, 8, 4)
         layout.addLayout(top)
         layout.addWidget(self.banner)
         layout.addWidget(splitter, 1)
+        layout.addWidget(self.status_line)
         self._update_offset_label()
 
     # -- loading ---------------------------------------------------------------------------------
@@ -339,18 +413,18 @@ class MyTalkPanel(QWidget):
         self.viewer.set_face_point(None)
         self.viewer.set_face_boxes([])
         self.settings.set_face_point(None)
-        self.settings.set_default_output(path)
+        self._show_render_folder()
         self.transport.set_clip(ClipTiming(video.frame_count, video.fps, video.start_timecode))
         if start is not None and stop is not None:
             self.transport.set_range(start, stop)
             self.transport.seek(start)
         self.clip_label.setText(f"{path.name}   {video.width}×{video.height}   {self.timecode.rate.text()}   "
                                 f"{video.frame_count} frames")
-        self.clip_label.setToolTip(str(path))
+        self.clip_label.setToolTip(f"{path}\n{self.clip_label.full_text}")
         self.waveform.set_production(None)
         if info.audio:
             run_in_background(lambda: decode_audio(path, DISPLAY_RATE, channels=1).samples[0],
-                              self._on_production_audio, self._on_audio_failed, owner=self)
+                              self._on_production_audio, self._on_production_failed, owner=self)
         self._render_now()
         self._update_buttons()
         self.viewer.setFocus()
@@ -358,21 +432,36 @@ class MyTalkPanel(QWidget):
         return True
 
     def load_line(self, path: Path) -> bool:
-        """Use `path` as the replacement line (any audio file, or a video's sound)."""
+        """Use `path` as the replacement line (any audio file, or a video's sound).
+
+        A file that is not a line (no sound, unreadable, truncated) is refused like a bad clip: the
+        error is shown and the line in use, with Preview and Commit as they were, stays. False then.
+        """
         path = Path(path).expanduser()
-        if not path.is_file():
-            self.show_error(f"replacement line not found: {path}; pick the file again")
+        try:
+            check_line(path)
+        except MyTalkError as error:
+            self._refuse_line(str(error))
             return False
-        self.model.set_line(path)
-        self.visemes.clear()
-        self.open_line_button.setToolTip(f"Replacement line: {path}")
-        self.open_line_button.setText(line_button_text(path))
+        self._line_fallback = (self.line, self.waveform.line if self.line is not None else None)
+        self._use_line(path)
         self.waveform.message = f"decoding {path.name}…"
         self.waveform.set_line(None)
         run_in_background(lambda: decode_audio(path, DISPLAY_RATE, channels=1).samples[0],
-                          self._on_line_audio, self._on_audio_failed, owner=self)
-        self._update_buttons()
+                          lambda samples: self._on_line_audio(path, samples),
+                          lambda error: self._on_line_failed(path, error), owner=self)
         return True
+
+    def _use_line(self, path: Path | None) -> None:
+        self.model.set_line(path)
+        self.visemes.clear()
+        self.open_line_button.setToolTip(f"Replacement line: {path}" if path else "Open the replacement line (wav, mp3, …)")
+        self.open_line_button.setText(line_button_text(path) if path else "Line…")
+        self._update_buttons()
+
+    def _refuse_line(self, reason: str) -> None:
+        kept = f" The line stays {self.line.name}." if self.line is not None else ""
+        self.show_error(f"Cannot use this replacement line: {reason.rstrip('.')}.{kept}")
 
     def set_range(self, start: int, stop: int) -> None:
         """Mark [start, stop) (stop exclusive) and park the playhead on the in point."""
@@ -382,14 +471,23 @@ class MyTalkPanel(QWidget):
     def _on_production_audio(self, samples: Any) -> None:
         self.waveform.set_production(samples)
 
-    def _on_line_audio(self, samples: Any) -> None:
-        self.waveform.set_line(samples)
+    def _on_line_audio(self, path: Path, samples: Any) -> None:
+        if path == self.line:  # not a line replaced while it decoded
+            self.waveform.set_line(samples)
 
-    def _on_audio_failed(self, error: BaseException) -> None:
-        self.waveform.message = f"cannot draw the line: {error}"
-        self.waveform.update()
-        if isinstance(error, MyTalkError):
-            self.show_error(str(error))
+    def _on_line_failed(self, path: Path, error: BaseException) -> None:
+        """The line passed the probe but its sound cannot be decoded: put the previous line back."""
+        if path != self.line:
+            return
+        previous, samples = self._line_fallback
+        self._use_line(previous)
+        self.waveform.message = "No replacement line: open one with “Line…”"
+        self.waveform.set_line(samples)
+        self._refuse_line(f"{path.name}: its sound cannot be decoded ({error})")
+
+    def _on_production_failed(self, error: BaseException) -> None:
+        """The clip's own sound cannot be drawn: the lane stays flat, and the banner says why."""
+        self.show_error(f"cannot draw the clip's sound: {error}")
 
     # -- drag and drop ---------------------------------------------------------------------------
 
@@ -445,6 +543,10 @@ class MyTalkPanel(QWidget):
         except (MyTalkError, IndexError) as error:
             self.show_error(f"cannot show frame {position} ({self.transport.timecode(position)}): {error}")
             return
+        if b is None and plan.streamed is not None:
+            picture = cv2.imread(str(plan.streamed), cv2.IMREAD_COLOR)
+            if picture is not None:  # gone: the proxy has just replaced the streamed frames
+                b = cv2.cvtColor(picture, cv2.COLOR_BGR2RGB)
         if b is None and plan.poster is not None:
             b = plan.poster.image
         self.viewer.caption = plan.caption
@@ -469,16 +571,20 @@ class MyTalkPanel(QWidget):
 
     # -- keyboard --------------------------------------------------------------------------------
 
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        if not self.handle_key(event):
-            super().keyPressEvent(event)
+    # Keys reach these two from `self.keys` (a KeyRouter on the application), whichever widget of
+    # the panel has the focus, before that widget can eat them; not from keyPressEvent.
 
-    def keyReleaseEvent(self, event: QKeyEvent) -> None:
+    def route_keys_from(self, widget: QWidget) -> None:
+        """Let the editing keys work inside `widget` too (the host window around the panel, its docks)."""
+        self.keys.add_root(widget)
+
+    def handle_key_release(self, event: QKeyEvent) -> bool:
+        """K released: J and L shuttle again instead of stepping."""
         if event.key() == Qt.Key.Key_K and not event.isAutoRepeat():
             self.transport.release_k()
             event.accept()
-            return
-        super().keyReleaseEvent(event)
+            return True
+        return False
 
     def handle_key(self, event: QKeyEvent) -> bool:
         """Apply one editing key (see `mytalk.ui.keymap`); True when it was ours."""
@@ -510,9 +616,20 @@ class MyTalkPanel(QWidget):
             "toggle_ab": self.toggle_ab,
             "wipe": lambda: self.set_view_mode("wipe"),
             "preview": self.start_preview,
+            "set_in": lambda: self._mark(t.set_in()),
+            "set_out": lambda: self._mark(t.set_out()),
         }
         action = own.get(command.name) or getattr(t, command.name)
         action()
+
+    def _mark(self, note: str | None) -> None:
+        """After I or O: say so when the marks had to be swapped (nothing is ever cleared silently)."""
+        self.status_line.show_note(note or "", "warning")
+
+    def _on_position_typed(self) -> None:
+        """Enter in the timecode field jumped: the keyboard goes back to the panel, for I, O and the arrows."""
+        self.status_line.clear_note()
+        self.setFocus(Qt.FocusReason.OtherFocusReason)
 
     # -- the line's slip -------------------------------------------------------------------------
 
@@ -540,6 +657,7 @@ class MyTalkPanel(QWidget):
         self.model.slip.set(value)
         self._update_offset_label()
         self.visemes.clear()  # they were rendered against the old slip
+        self._schedule_prepare()
 
     def _update_offset_label(self) -> None:
         self.offset_label.setText(self.model.slip.label(self.transport.fps))
@@ -572,7 +690,13 @@ class MyTalkPanel(QWidget):
         except MyTalkError as error:
             self.show_error(str(error))
             return None
-        job_id = self.runtime.send(kind, request=sync_request_to_json(request))
+        if kind == "commit":
+            self.render_folders.remember(self.project, request.output)  # typed without leaving the field
+        wire = sync_request_to_json(request)
+        if kind == "preview":
+            self._cancel_stale_prepare(wire)  # one for the same request stays: the preview queues behind it
+            self.preparation.covered(wire)
+        job_id = self.runtime.send(kind, request=wire)
         self.model.job_sent(job_id, request)
         start, stop = int(request.in_point or 0), int(request.out_point or 0)
         self.jobs.add(JobEntry(job_id, kind, range_label(kind, start, stop, self.transport.timecode),
@@ -607,7 +731,14 @@ class MyTalkPanel(QWidget):
 
     def _on_event(self, event: dict[str, Any]) -> None:
         job_id = str(event.get("id"))
+        if job_id == self.preparation.job_id:
+            self._on_prepare_event(event)
+            return
         entry = self.jobs.entries.get(job_id)
+        if event.get("event") == "preview-frames":
+            if entry is not None and not entry.finished:
+                self._show_streamed(StreamedFrames.from_event(event))
+            return
         reaction = self.model.on_event(event, JobView(entry.kind, entry.current_frame) if entry else None)
         if reaction.face_box is not None:
             self.viewer.set_face_boxes([reaction.face_box])
@@ -627,6 +758,60 @@ class MyTalkPanel(QWidget):
         if reaction.poster_dropped:
             self._render_now()  # that preview failed or was cancelled: its first frame is not a result
         self.jobs.update_entry(job_id)
+
+    def _show_streamed(self, frames: StreamedFrames) -> None:
+        """More frames of a rendering preview: B shows them on the frames they cover, until the proxy."""
+        if self.model.preview.take_frames(frames) and self.model.preview.poster is None:
+            self._show_b_from(frames.start)
+        elif frames.covers(self.transport.position):
+            self._schedule_render()
+
+    # -- preparation (`panel_model.prepare`) -----------------------------------------------------------
+
+    def _schedule_prepare(self) -> None:
+        """The inputs changed: prepare them once they have stayed put for a moment."""
+        if self._closed:
+            return
+        self._prepare_timer.start()
+
+    def _prepare_request(self) -> dict[str, Any] | None:
+        if not self.model.ready():
+            return None
+        try:
+            return sync_request_to_json(self.build_request(kind="preview"))
+        except MyTalkError:
+            return None
+
+    def _cancel_stale_prepare(self, wire: dict[str, Any] | None) -> None:
+        stale = self.preparation.stale(wire)
+        if stale is not None and self.runtime.is_running():
+            self.runtime.send("cancel", job=stale)
+
+    def _send_prepare(self) -> None:
+        """Ask the runtime to track, learn and time the marked range now, so that Preview starts at once."""
+        if self._closed or not self.runtime.is_running():
+            return
+        wire = self._prepare_request()
+        self._cancel_stale_prepare(wire)
+        if wire is None or not self.preparation.due(wire):
+            self._update_prepare_note()
+            return
+        self.preparation.sent(self.runtime.send("prepare", request=wire), wire)
+        self._update_prepare_note()
+
+    def _on_prepare_event(self, event: dict[str, Any]) -> None:
+        name = event.get("event")
+        if name in ("done", "error"):
+            self.preparation.finished(str(event.get("id")), ok=name == "done")
+            if name == "error" and event.get("code") != "JobCancelledError":
+                # The preview of the same range will fail the same way and say so; here it is only logged.
+                log.info("preparing the marked range failed: %s", event.get("message"))
+            self._update_prepare_note()
+
+    def _update_prepare_note(self) -> None:
+        note = self.preparation.status(self._prepare_request()) if self.model.ready() else ""
+        tip = PREVIEW_TIP if self.model.ready() else NOT_READY_TIP
+        self.preview_button.setToolTip(f"{tip}\n{note}" if note else tip)
 
     def _show_poster(self, event: Any) -> None:
         """Show a rendering preview's first frame as B on the in point, until its proxy arrives."""
@@ -690,11 +875,14 @@ class MyTalkPanel(QWidget):
         for entry in self.jobs.active():
             self.jobs.update_entry(entry.id)
         self.show_error(message, offer_restart=offers_restart(message))
+        self._crash_message = message
         self._update_runtime_label()
 
     def _on_runtime_restarted(self) -> None:
-        if self.banner.isVisible():
-            self.banner.show_message(restarted_message(self.banner.text), "info")
+        # Replace the crash report only while it is still what the banner says: a later error stays.
+        crash, self._crash_message = self._crash_message, None
+        if crash is not None and not self.banner.isHidden() and self.banner.text == crash:  # not dismissed
+            self.banner.show_message(restarted_message(crash), "info")
         self._update_runtime_label()
 
     def restart_runtime(self) -> None:
@@ -705,11 +893,60 @@ class MyTalkPanel(QWidget):
         colour, text = runtime_status(self.runtime.state, self.runtime.hello)
         self.runtime_label.setText(f"<span style='color:{colour}'>●</span> {text}")
 
+    def _update_audio_note(self) -> None:
+        """Say on screen when nothing will be heard (Qt only tells stderr), and why."""
+        reason = self.audio.reason
+        self.audio_note.setText(f"<span style='color:#c69026'>●</span> {'no sound: playback is silent' if reason else ''}")
+        self.audio_note.setToolTip(reason)
+        self.audio_note.setVisible(bool(reason))
+
     def _update_buttons(self) -> None:
         ready = self.model.ready()
         self.preview_button.setEnabled(ready)
         self.commit_button.setEnabled(ready)
         self.preview_button.setToolTip(PREVIEW_TIP if ready else NOT_READY_TIP)
+        self._schedule_prepare()
+        self._update_naming_note()
+
+    # -- render folder ---------------------------------------------------------------------------
+
+    @property
+    def project(self) -> Path | None:
+        """What commits are filed under: the timeline a host set (`set_project`), else the clip."""
+        return self.output_folders.project(self.clip)
+
+    @property
+    def render_folders(self) -> RenderFolders:
+        """The remembered render folder of each project."""
+        return self.output_folders.folders
+
+    def set_project(self, path: Path | None) -> None:
+        """File commits under `path` (a timeline), whichever clip is open; None: under each clip."""
+        self.output_folders.timeline = Path(path).expanduser() if path is not None else None
+        self._show_render_folder()
+
+    @property
+    def render_folder(self) -> Path | None:
+        """The folder the next commit writes to, as the Render folder field shows it."""
+        text = self.settings.output.text().strip()
+        return Path(text).expanduser() if text else None
+
+    def _show_render_folder(self) -> None:
+        folder, note = self.output_folders.shown(self.clip)
+        self.settings.set_output_folder(folder, note)
+        self._update_naming_note()
+
+    def _on_output_chosen(self, folder: Path) -> None:
+        note = self.output_folders.choose(self.clip, folder)
+        if note:
+            self.status_line.show_note(note)
+        self._show_render_folder()
+
+    def _update_naming_note(self) -> None:
+        preset = CODEC_PRESETS.get(str(self.settings.setting_value("codec"))) if "codec" in self.settings.widgets else None
+        suffix = preset.extensions[0] if preset is not None else ".mov"
+        self.naming_label.setText(naming_note(self.clip, self.transport.range(), suffix))
+        self.naming_label.setToolTip(naming_tip(self.render_folder))
 
     # -- errors ----------------------------------------------------------------------------------
 
@@ -725,7 +962,9 @@ class MyTalkPanel(QWidget):
         if self._closed:
             return
         self._closed = True
+        self.keys.uninstall()
         self.player.stop()
+        self.audio.close()
         self._render_timer.stop()
         self.runtime.stop()
         for decoder in (self.decoder, self.preview_decoder):

@@ -2,7 +2,8 @@
 
 A Qt adapter over `Transport`: it draws the model and turns clicks and drags into `seek`.
 Keyboard habits (I/O, J/K/L, arrows, Space) are handled by the panel, so they work wherever the
-focus is inside it.
+focus is inside it. Frames map to pixels through `mytalk.ui.panel_model.axis.TimeAxis`, shared
+with the waveform and the viseme lane below it, so a frame is at the same x in all three.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen, QPolygonF
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from mytalk.ui.panel_model.axis import TimeAxis
 from mytalk.ui.transport import Transport
 
-_MARGIN = 10
-_TICK_MIN_PX = 90
+_TOP = 16
 
 
 class ScrubBar(QWidget):
@@ -42,19 +43,19 @@ class ScrubBar(QWidget):
 
     # -- geometry --------------------------------------------------------------------------------
 
+    def axis(self) -> TimeAxis:
+        return TimeAxis(self.transport.frame_count, self.transport.fps, self.width())
+
     def _track(self) -> QRectF:
-        return QRectF(_MARGIN, 16, max(1, self.width() - 2 * _MARGIN), self.height() - 22)
+        axis = self.axis()
+        return QRectF(axis.margin, _TOP, axis.inner, self.height() - _TOP - 6)
 
     def x_of(self, frame: float) -> float:
         """Left edge (px) of `frame`; frame_count maps to the right end of the track."""
-        track = self._track()
-        count = max(1, self.transport.frame_count)
-        return track.x() + track.width() * frame / count
+        return self.axis().x_of_frame(frame)
 
     def frame_at(self, x: float) -> int:
-        track = self._track()
-        count = max(1, self.transport.frame_count)
-        return int((x - track.x()) / track.width() * count)
+        return self.axis().frame_at(x)
 
     # -- painting --------------------------------------------------------------------------------
 
@@ -102,14 +103,9 @@ class ScrubBar(QWidget):
 
     def _paint_ticks(self, painter: QPainter, track: QRectF) -> None:
         transport = self.transport
-        count = transport.frame_count
-        fps = max(1, round(transport.fps))
-        step = fps
-        while step * track.width() / count < _TICK_MIN_PX and step < count:
-            step *= 2 if step < fps * 10 else 5 if step % (fps * 10) == 0 else 2
         painter.setPen(QColor(150, 150, 155))
         metrics = painter.fontMetrics()
-        for frame in range(0, count, step):
+        for frame in self.axis().ticks():
             x = self.x_of(frame)
             painter.drawLine(int(x), int(track.bottom()) - 6, int(x), int(track.bottom()))
             label = transport.timecode(frame)

@@ -1,5 +1,6 @@
 """Render settings: one widget per setting of the manifest's schema, plus the line's transcript,
-the guide audio, the face and the output folder.
+the guide audio, the face and the render folder (`output_row`, which the panel places outside the
+scrolled form).
 
 The widgets are built from `manifest.json`'s settings (`mytalk.core.settings`): a setting with an
 `enum` gets a list, a number a spin box with the schema's range, an integer a whole-number box; the
@@ -7,17 +8,17 @@ default is preselected and the description is the tooltip. A setting added to th
 appears here without a change to this file. Three settings get a richer widget over the same
 schema: the engine list comes from the runtime's hello event (`available_engines()` in the
 child), so the panel offers exactly the engines that are installed; the language is a shortlist
-with free typing; codecs show their preset descriptions.
+with free typing; codecs show a short name (`codec_label`) with the preset's description as tooltip.
 """
 
 from __future__ import annotations
 
-import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -58,6 +59,16 @@ def choose_engine(engines: list[str], default: str | None) -> str | None:
     return engines[0] if engines else None
 
 
+def codec_label(name: str) -> str:
+    """A codec as the list shows it: its preset's description up to the first comma, without asides in
+    brackets ("Avid DNxHR HQ or HQX"), so that the list fits a narrow panel; the whole description is
+    the item's tooltip."""
+    preset = CODEC_PRESETS.get(name)
+    if preset is None or not preset.description:
+        return name
+    return re.sub(r"\s*\([^)]*\)", "", preset.description.split(",")[0]).strip() or name
+
+
 def _label(name: str) -> str:
     return name.replace("_", " ").capitalize()
 
@@ -70,6 +81,8 @@ class SettingsPanel(QWidget):
 
     changed = Signal()
     facePointCleared = Signal()
+    outputChosen = Signal(object)
+    """Path: the editor picked (…) or typed (then left the field) a render folder."""
     # Built from the schema in __init__; named here because the methods below use them.
     engine: QComboBox
     language: QComboBox
@@ -132,15 +145,20 @@ class SettingsPanel(QWidget):
 
         self.output = QLineEdit(self)
         self.output.setObjectName("outputFolder")
-        self.output.setPlaceholderText("output folder")
+        self.output.setPlaceholderText("render folder for commits")
+        self.output.editingFinished.connect(self._on_output_typed)
+        self._output_shown = ""
         browse = QPushButton("…", self)
         browse.setFixedWidth(28)
-        browse.setToolTip("Choose the folder commits are written to")
+        browse.setToolTip("Choose the folder commits are written to (remembered for this project)")
+        browse.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         browse.clicked.connect(self._browse)
-        row = QHBoxLayout()
+        self.output_row = QWidget(self)
+        """The render folder and its … button: the panel shows it below the form, always in view."""
+        row = QHBoxLayout(self.output_row)
+        row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.output, 1)
         row.addWidget(browse)
-        form.addRow("Output", row)
 
     # -- widgets from the schema -------------------------------------------------------------------
 
@@ -205,8 +223,8 @@ class SettingsPanel(QWidget):
         combo = QComboBox(self)
         for name in setting.enum or ():
             if name in CODEC_PRESETS:
-                note = " (previews)" if name == "h264" else ""
-                combo.addItem(f"{CODEC_PRESETS[name].description}{note}", name)
+                combo.addItem(codec_label(name), name)
+                combo.setItemData(combo.count() - 1, CODEC_PRESETS[name].description, Qt.ItemDataRole.ToolTipRole)
         combo.setCurrentIndex(max(0, combo.findData(setting.default)))
         combo.currentIndexChanged.connect(self.changed)
         return combo
@@ -250,9 +268,16 @@ class SettingsPanel(QWidget):
                 widget.setText(value)
 
     def _browse(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Commit folder", self.output.text() or str(Path.home()))
+        folder = QFileDialog.getExistingDirectory(self, "Render folder for commits", self.output.text() or str(Path.home()))
         if folder:
             self.output.setText(folder)
+            self._on_output_typed()
+
+    def _on_output_typed(self) -> None:
+        text = self.output.text().strip()
+        if text and text != self._output_shown:
+            self._output_shown = text
+            self.outputChosen.emit(Path(text).expanduser())
 
     # -- engines ---------------------------------------------------------------------------------
 
@@ -316,20 +341,11 @@ class SettingsPanel(QWidget):
 
     # -- output ----------------------------------------------------------------------------------
 
-    def set_default_output(self, clip: Path) -> None:
-        """Suggest a commit folder for a clip, unless the user already chose one.
-
-        Beside the clip when that folder is writable (editors keep fixes with the media);
-        otherwise (camera cards, read-only shares) `~/Movies|Videos/MyTalk`.
-        """
-        if self.output.text().strip():
-            return
-        folder = clip.parent
-        if not os.access(folder, os.W_OK):
-            import platformdirs
-
-            folder = Path(platformdirs.user_videos_dir()) / "MyTalk"
+    def set_output_folder(self, folder: Path, note: str = "") -> None:
+        """Show the project's render folder (remembered or default); `note` says which, in the tooltip."""
+        self._output_shown = str(folder)
         self.output.setText(str(folder))
+        self.output.setToolTip(f"Commits are written here. {note}".strip())
 
     def values(self) -> dict[str, Any]:
         """SyncRequest keyword arguments (without video, audio and the range)."""

@@ -125,23 +125,45 @@ class Transport:
 
     # -- marks -----------------------------------------------------------------------------------
 
-    def set_in(self, frame: int | None = None) -> None:
-        """Mark in at `frame` (default: the playhead). An out mark before it is cleared."""
-        if not self.timing:
-            return
-        self.mark_in = max(0, min(self.frame_count - 1, self.position if frame is None else int(frame)))
-        if self.mark_out is not None and self.mark_out < self.mark_in:
-            self.mark_out = None
-        self._changed("marks")
+    def set_in(self, frame: int | None = None) -> str | None:
+        """Mark in at `frame` (default: the playhead).
 
-    def set_out(self, frame: int | None = None) -> None:
-        """Mark out at `frame` (default: the playhead), inclusive. An in mark after it is cleared."""
+        An in after the out mark keeps both marks and swaps them, so the range runs from the old
+        out to the new in: no mark the editor set is dropped. Returns a note saying so (for the
+        panel's status line), or None when the marks were in order."""
         if not self.timing:
-            return
-        self.mark_out = max(0, min(self.frame_count - 1, self.position if frame is None else int(frame)))
-        if self.mark_in is not None and self.mark_in > self.mark_out:
-            self.mark_in = None
+            return None
+        frame = self._clamp(self.position if frame is None else frame)
+        note = None
+        if self.mark_out is not None and frame > self.mark_out:
+            self.mark_in, self.mark_out = self.mark_out, frame
+            note = (f"In {self.timecode(frame)} is after Out: the marks were swapped, "
+                    f"In {self.timecode(self.mark_in)}, Out {self.timecode(self.mark_out)}")
+        else:
+            self.mark_in = frame
         self._changed("marks")
+        return note
+
+    def set_out(self, frame: int | None = None) -> str | None:
+        """Mark out at `frame` (default: the playhead), inclusive.
+
+        An out before the in mark keeps both marks and swaps them, so the range runs from the new
+        out to the old in: no mark the editor set is dropped. Returns a note saying so, or None."""
+        if not self.timing:
+            return None
+        frame = self._clamp(self.position if frame is None else frame)
+        note = None
+        if self.mark_in is not None and frame < self.mark_in:
+            self.mark_in, self.mark_out = frame, self.mark_in
+            note = (f"Out {self.timecode(frame)} is before In: the marks were swapped, "
+                    f"In {self.timecode(self.mark_in)}, Out {self.timecode(self.mark_out)}")
+        else:
+            self.mark_out = frame
+        self._changed("marks")
+        return note
+
+    def _clamp(self, frame: int) -> int:
+        return max(0, min(self.frame_count - 1, int(frame)))
 
     def set_range(self, start: int, stop: int) -> None:
         """Set both marks from a half-open range (stop exclusive), as hosts and the core give it."""

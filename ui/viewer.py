@@ -36,7 +36,7 @@ class ViewerWidget(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setMinimumSize(320, 180)
+        self.setMinimumSize(213, 120)  # a 1024x700 window with the timeline dock and an error banner still fits
         self.setMouseTracking(True)
         self._a: QImage | None = None
         self._b: QImage | None = None

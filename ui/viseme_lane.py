@@ -1,9 +1,9 @@
 """The viseme lane under the waveform: what the mouth was told to show, frame by frame.
 
-A thin widget over `mytalk.ui.viseme_track`: it shares the waveform's time axis (`view_span`),
-draws one coloured block per run of equal visemes (closures in a strong red, since a missed
-p/b/m is what viewers notice) with its name when the block is wide enough, and a text row of the
-line's phones, or its words when zoomed out. `key_source` gives the clip, line, range and slip
+A thin widget over `mytalk.ui.viseme_track`: it shares the scrub bar's and the waveform's time
+axis (`mytalk.ui.panel_model.axis.TimeAxis`), draws one coloured block per run of equal visemes
+(closures in a strong red, since a missed p/b/m is what viewers notice) with its name when the
+block is wide enough, and a text row of the line's phones, or its words when there is no room. `key_source` gives the clip, line, range and slip
 as they are now; a track rendered for anything else is never drawn.
 """
 
@@ -15,6 +15,7 @@ from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QHelpEvent, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
+from mytalk.ui.panel_model.axis import TimeAxis
 from mytalk.ui.viseme_track import PLACEHOLDER, TrackKey, VisemeLaneModel, VisemeTrack, blocks, text_row
 from mytalk.ui.waveform import WaveformView
 
@@ -68,8 +69,16 @@ class VisemeLane(QWidget):
         track = self.track()
         if track is None:
             return []
-        t0, t1 = self.waveform.view_span()
+        t0, t1 = self.view_span()
         return [(b.x0, b.x1, b.run.viseme) for b in blocks(track, t0, t1, self.width())]
+
+    def axis(self) -> TimeAxis:
+        transport = self.waveform.transport
+        return TimeAxis(transport.frame_count, transport.fps, self.width())
+
+    def view_span(self) -> tuple[float, float]:
+        """Clip time (s) at the lane's left and right edge: the same axis as the waveform above it."""
+        return self.axis().span_seconds()
 
     # -- painting --------------------------------------------------------------------------------
 
@@ -77,12 +86,12 @@ class VisemeLane(QWidget):
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor(26, 26, 30))
         track = self.track()
-        t0, t1 = self.waveform.view_span()
+        t0, t1 = self.view_span()
         width = self.width()
         fps = float(self.waveform.transport.fps)
         marked = self.waveform.transport.range()
         if marked and self.waveform.transport.frame_count:
-            x0, x1 = self.waveform.x_of(marked[0] / fps), self.waveform.x_of(marked[1] / fps)
+            x0, x1 = self.axis().x_of_seconds(marked[0] / fps), self.axis().x_of_seconds(marked[1] / fps)
             painter.fillRect(QRectF(x0, 0, x1 - x0, self.height()), QColor(70, 130, 220, 50))
         if track is None:
             painter.setPen(QColor(140, 140, 145))
@@ -90,7 +99,7 @@ class VisemeLane(QWidget):
         else:
             self._draw_track(painter, track, t0, t1, width)
         if self.waveform.transport.frame_count:
-            x = self.waveform.x_of(self.waveform.transport.position / fps)
+            x = self.axis().x_of_frame(self.waveform.transport.position)
             painter.setPen(QPen(QColor(235, 70, 70), 1.5))
             painter.drawLine(QPointF(x, 0), QPointF(x, self.height()))
         painter.end()
@@ -140,7 +149,7 @@ class VisemeLane(QWidget):
         track = self.track()
         if track is None:
             return self.empty_text
-        t0, t1 = self.waveform.view_span()
+        t0, t1 = self.view_span()
         seconds = t0 + x / max(1, self.width()) * (t1 - t0)
         frame = int(seconds * float(track.fps))
         run = track.run_at(frame)

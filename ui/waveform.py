@@ -4,6 +4,9 @@ The slip is the request's `audio_in`: the time *in the line* that lands on the i
 the line right by 40 ms makes it start 40 ms later against the picture, so `audio_in` drops by
 40 ms. Offsets are kept as exact `Fraction` seconds (a 29.97 frame is 1001/30000 s) and sent as
 a seconds string with microsecond precision, far below one audio sample.
+
+The view shares the scrub bar's time axis (`mytalk.ui.panel_model.axis.TimeAxis`: the whole clip,
+the same margins), so a frame is at the same x in both, and it draws its own time ruler on top.
 """
 
 from __future__ import annotations
@@ -15,12 +18,15 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from mytalk.ui.panel_model.axis import TimeAxis
 from mytalk.ui.transport import Transport
 
 DISPLAY_RATE = 8000
 """Audio is decoded at this rate (Hz) for drawing: plenty for a per-pixel envelope."""
 
 _LANE_GAP = 4
+RULER_H = 16
+"""Height (px) of the time ruler above the lanes."""
 
 
 def envelope(samples: np.ndarray, rate: int, t0: float, t1: float, width: int, offset_s: float = 0.0) -> np.ndarray:
@@ -59,7 +65,7 @@ class WaveformView(QWidget):
         self.message = "No replacement line: open one with “Line…”"
         self._drag_from: tuple[float, Fraction] | None = None
         self._envelopes: dict[tuple[int, int, float, float, int, float], np.ndarray] = {}
-        self.setMinimumHeight(84)
+        self.setMinimumHeight(84 + RULER_H)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setCursor(Qt.CursorShape.OpenHandCursor)
         self.setToolTip("Drag the line (bottom lane) to slip it against the picture; "
@@ -67,7 +73,7 @@ class WaveformView(QWidget):
         transport.subscribe(lambda what: self.update())
 
     def sizeHint(self) -> QSize:
-        return QSize(600, 96)
+        return QSize(600, 96 + RULER_H)
 
     # -- content ---------------------------------------------------------------------------------
 
@@ -97,35 +103,32 @@ class WaveformView(QWidget):
         """Clip time (s) where the line's first sample sits."""
         return float(self.in_seconds() - self.audio_in)
 
+    def axis(self) -> TimeAxis:
+        """The scrub bar's mapping at this widget's width (the two are equally wide, one above the other)."""
+        return TimeAxis(self.transport.frame_count, self.transport.fps, self.width())
+
     def view_span(self) -> tuple[float, float]:
-        """Visible clip time: the marked range with a second of context each side, or the clip."""
-        fps = self.transport.fps
-        count = self.transport.frame_count
-        marked = self.transport.range()
-        if marked:
-            start, stop = marked
-            pad = max(1.0, float((stop - start) / fps) * 0.25)
-            return max(0.0, float(start / fps) - pad), min(float(count / fps), float(stop / fps) + pad)
-        return 0.0, float(count / fps) if count else 1.0
+        """Clip time (s) at the left and the right edge of the widget, margins included."""
+        return self.axis().span_seconds()
 
     def x_of(self, seconds: float) -> float:
-        t0, t1 = self.view_span()
-        return (seconds - t0) / max(1e-9, t1 - t0) * self.width()
+        return self.axis().x_of_seconds(seconds)
 
     # -- painting --------------------------------------------------------------------------------
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor(26, 26, 30))
-        lane_h = (self.height() - _LANE_GAP) / 2
-        top = QRectF(0, 0, self.width(), lane_h)
-        bottom = QRectF(0, lane_h + _LANE_GAP, self.width(), lane_h)
+        lane_h = (self.height() - RULER_H - _LANE_GAP) / 2
+        top = QRectF(0, RULER_H, self.width(), lane_h)
+        bottom = QRectF(0, RULER_H + lane_h + _LANE_GAP, self.width(), lane_h)
         t0, t1 = self.view_span()
         fps = float(self.transport.fps)
         marked = self.transport.range()
         if marked and self.transport.frame_count:
             x0, x1 = self.x_of(marked[0] / fps), self.x_of(marked[1] / fps)
-            painter.fillRect(QRectF(x0, 0, x1 - x0, self.height()), QColor(70, 130, 220, 50))
+            painter.fillRect(QRectF(x0, RULER_H, x1 - x0, self.height() - RULER_H), QColor(70, 130, 220, 50))
+        self._ruler(painter)
         self._lane(painter, top, self.production, 0.0, QColor(120, 200, 140), "production", t0, t1)
         if self.line.size:
             self._lane(painter, bottom, self.line, self.line_start_s(), QColor(255, 190, 60),
@@ -138,6 +141,30 @@ class WaveformView(QWidget):
             painter.setPen(QPen(QColor(235, 70, 70), 1.5))
             painter.drawLine(QPointF(x, 0), QPointF(x, self.height()))
         painter.end()
+
+    def _ruler(self, painter: QPainter) -> None:
+        """Timecode ticks on the shared axis: labelled where the scrub bar labels, and a minor tick per
+        frame when frames are 4 px apart or more (else five per label)."""
+        ruler = QRectF(0, 0, self.width(), RULER_H)
+        painter.fillRect(ruler, QColor(38, 38, 43))
+        if not self.transport.frame_count:
+            return
+        axis = self.axis()
+        step = axis.tick_step()
+        minor = 1 if axis.inner / max(1, axis.frame_count) >= 4 else max(1, step // 5)
+        painter.setPen(QColor(110, 110, 118))
+        for frame in range(0, axis.frame_count + 1, minor):
+            x = axis.x_of_frame(frame)
+            painter.drawLine(QPointF(x, RULER_H - 4), QPointF(x, RULER_H))
+        painter.setPen(QColor(170, 170, 178))
+        metrics = painter.fontMetrics()
+        right = axis.x_of_frame(axis.frame_count)
+        for frame in axis.ticks():
+            x = axis.x_of_frame(frame)
+            painter.drawLine(QPointF(x, 2), QPointF(x, RULER_H))
+            label = self.transport.timecode(frame)
+            if x + 3 + metrics.horizontalAdvance(label) < right:
+                painter.drawText(QPointF(x + 3, RULER_H - 4), label)
 
     def _lane(self, painter: QPainter, lane: QRectF, samples: np.ndarray, offset: float, colour: QColor,
               label: str, t0: float, t1: float) -> None:
@@ -181,7 +208,7 @@ class WaveformView(QWidget):
             return
         x0, audio_in0 = self._drag_from
         t0, t1 = self.view_span()
-        seconds_per_px = (t1 - t0) / max(1, self.width())
+        seconds_per_px = (t1 - t0) / max(1, self.width())  # the axis is linear across the whole width
         moved = Fraction((event.position().x() - x0) * seconds_per_px).limit_denominator(1_000_000)
         self.audio_in = audio_in0 - moved
         self.update()

@@ -1,14 +1,16 @@
 """Remove what killed jobs left behind: the next run does it first, and `mytalk clean` on demand.
 
 Two ways to find leftovers, because a killed process ran none of its own clean-up:
-- the job journal (`mytalk.core.jobs.journal`) names every temporary file, backup and lock of a
-  job, in whatever folder the user rendered to; a record whose process is gone is undone exactly
-  (`mytalk.core.jobs.staging.recover`: targets back as they were, temporary files deleted);
+- the job journal (`mytalk.core.jobs.journal`) names every temporary file, backup, job folder and
+  lock of a job, wherever they are; a record whose process is gone is undone exactly
+  (`mytalk.core.jobs.staging.recover`: targets back as they were, temporary files and the job's
+  folder deleted, its version locks removed);
 - temporary names say which process wrote them (`mytalk.core.tempnames`), so a folder can be
   scanned too: MyTalk's own folders always (`own_folders`), and the folders given to `mytalk clean`.
-  A scan deletes only `partial` files (and scratch folders) of dead processes; it never deletes a
-  `backup` (without its record, it may be the only copy of a file the user had) but lists it for
-  a person to look at.
+  A scan deletes only `partial` files (and scratch and job folders) of dead processes; it never
+  deletes a `backup` (without its record, it may be the only copy of a file the user had), nor a
+  job folder holding one, but lists it for a person to look at. Version lock files in the cache
+  that no process holds are removed too.
 
 Files of running jobs are never touched, whoever runs the clean-up.
 """
@@ -22,10 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mytalk.core import filelock
 from mytalk.core.filelock import release, try_lock
 from mytalk.core.hashing import memo_folder
 from mytalk.core.jobs.journal import Owner, handle_orphans, journal_folder
-from mytalk.core.jobs.staging import recover
+from mytalk.core.jobs.staging import recover, staging_root
+from mytalk.core.jobs.versioning import lock_folder
 from mytalk.core.tempnames import parse_temp_name
 from mytalk.core.userdirs import UserDirs, user_dirs
 
@@ -70,16 +74,42 @@ def _recover_record(record: dict[str, Any], report: CleanReport) -> bool:
         # A target that exists after the undo was put back; anything else that was touched is gone.
         (report.restored if path in targets and os.path.lexists(path) else report.removed).append(path)
     for lock_name in record.get("locks", []):
-        lock = Path(lock_name)
-        try:
-            descriptor = try_lock(lock, create=False)
-        except OSError:
-            continue
-        if descriptor is not None:  # nobody holds it: a dead job's reservation
-            release(lock, descriptor)
-            report.removed.append(lock)
+        if _drop_lock(Path(lock_name), owner_gone=True):
+            report.removed.append(Path(lock_name))
     report.jobs += 1
     return True
+
+
+def _drop_lock(lock: Path, *, owner_gone: bool = False) -> bool:
+    """Remove a lock file that no process holds; True when it was removed."""
+    if filelock.fcntl is None:
+        # No flock (Windows): O_EXCL creation is the lock, so only its dead owner's record may free it.
+        if not owner_gone:
+            return False
+        try:
+            lock.unlink()
+            return True
+        except OSError:
+            return False
+    try:
+        descriptor = try_lock(lock, create=False)
+    except OSError:
+        return False
+    if descriptor is None:  # held by a live job, or already gone
+        return False
+    release(lock, descriptor)
+    return True
+
+
+def _scan_locks(folder: Path, report: CleanReport) -> None:
+    """Lock files in the cache that nobody holds: reservations of commits that were killed."""
+    try:
+        locks = sorted(folder.glob("*.lock"))
+    except OSError:
+        return
+    for lock in locks:
+        if _drop_lock(lock):
+            report.removed.append(lock)
 
 
 def _scan(folder: Path, report: CleanReport) -> None:
@@ -97,7 +127,12 @@ def _scan(folder: Path, report: CleanReport) -> None:
             continue
         try:
             if entry.is_dir(follow_symlinks=False):
-                # A scratch folder (`mytalk.core.atomic.scratch_folder`): all of it was the dead job's.
+                # A scratch folder (`mytalk.core.atomic.scratch_folder`) or a job folder
+                # (`mytalk.core.jobs.staging`): all of it was the dead job's, unless it holds a backup.
+                backups = [p for p in path.iterdir() if (n := parse_temp_name(p.name)) and n.kind == "backup"]
+                if backups:
+                    report.kept.extend(backups)
+                    continue
                 shutil.rmtree(path)
             else:
                 path.unlink()
@@ -130,8 +165,10 @@ def clean_leftovers(folders: Sequence[Path] = (), dirs: UserDirs | None = None) 
     journal = journal_folder(dirs)
     handle_orphans(journal, lambda record: _recover_record(record, report))
     _scan_journal_temps(journal, report)
-    for folder in dict.fromkeys([*own_folders(dirs), *map(Path, folders)]):
+    # The jobs' staging folders too: a job whose journal record could not be written is found there.
+    for folder in dict.fromkeys([*own_folders(dirs), staging_root(dirs), *map(Path, folders)]):
         _scan(folder, report)
+    _scan_locks(lock_folder(dirs), report)
     return report
 
 

@@ -6,10 +6,14 @@ cancel flags of the jobs it knows and the folder its previews go to. Two panels 
 get two sessions and cannot cancel each other's jobs.
 
 Both renders go through `run_sync`, the one render path:
-- **preview** is `run_sync` at quality "preview" into H.264, written to a per-job file in the
-  user cache, so the editor can scrub a proxy with the new audio before paying for a final
-  render. Its first rendered frame is also written at once as a PNG poster (`on_first_frame`),
-  so the editor sees the result on the in point while the rest of the range renders;
+- **preview** is the commit's render (quality "final": the same motion, actor profile and paint)
+  written as an H.264 proxy of at most 540 lines to a per-job file in the user cache, so the editor
+  judges, with the new audio, exactly what a commit would deliver, before paying for the final file.
+  Its first rendered frame is also written at once as a PNG poster (`on_first_frame`), and every
+  frame as it renders (`on_frames`, `preview_stream`), so the editor sees and scrubs the result
+  while the rest of the range renders;
+- **prepare** does everything a preview does before its first frame (tracking, the actor profile,
+  the line's phones) into the caches, so the Preview that follows starts painting at once;
 - **commit** is `run_sync` at final quality in the chosen codec, written as the next free version
   `<clip>_<in>-<out>_v001.mov` in the chosen folder, with a sidecar `<same stem>.json` report
   (inputs, hashes, settings, engine version) that reproduces the render. Nothing existing is
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -33,12 +38,14 @@ from typing import Any
 
 from mytalk.core.atomic import write_atomically
 from mytalk.core.errors import MyTalkError, OutputError, UsageError, describe_os_error
+from mytalk.core.jobs.preview_stream import FRAMES_SUFFIX, FramesFn, FrameStream
 from mytalk.core.jobs.request import SyncRequest, resolve_request
 from mytalk.core.jobs.sync import PREVIEW_PROXY_HEIGHT, FrameHook, SyncResult, run_sync
 from mytalk.core.jobs.versioning import reserve_version, safe_stem
 from mytalk.core.media.writer import CODEC_PRESETS, proxy_size
 from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled, never_cancelled, no_progress
 from mytalk.core.settings import shipped_settings
+from mytalk.core.tempnames import temp_path
 from mytalk.core.timecode import frames_to_smpte
 from mytalk.core.userdirs import user_dirs
 
@@ -259,6 +266,15 @@ def write_poster(frame: Any, path: Path, max_height: int = PREVIEW_PROXY_HEIGHT)
     return path
 
 
+def _proxy_request(session: JobSession, request: SyncRequest, start: int, stop: int, job_id: str) -> tuple[SyncRequest, str]:
+    """(the request a preview renders, the proxy's file stem): the commit's render (quality "final", the
+    same motion, profile and paint) written as a proxy, so what the editor judges is what a commit
+    delivers, apart from size and codec."""
+    stem = safe_stem(f"{request.video.stem}_{start}-{stop}_{job_id}")
+    output = session.preview_dir / f"{stem}{PREVIEW_SUFFIX}"
+    return replace(request, output=output, codec=PREVIEW_CODEC, quality="final", proxy=True, report=None), stem
+
+
 def preview(
     session: JobSession,
     request: SyncRequest,
@@ -267,14 +283,18 @@ def preview(
     *,
     job_id: str | None = None,
     on_first_frame: PosterFn | None = None,
+    on_frames: FramesFn | None = None,
 ) -> PreviewResult:
-    """Render a fast H.264 proxy of the request's range into the session's preview folder.
+    """Render the request's range as the commit would, into an H.264 proxy in the session's preview folder.
 
     The request's `output`, `codec`, `quality` and `report` are replaced: a preview is always a
     per-job file in the cache, never a deliverable. Returns where it went; raises a
     `MyTalkError` (cancelled, bad range, ...) with nothing left on disk. With `on_first_frame`,
     the first rendered frame is written as `<proxy stem>.first.png` as soon as it exists and the
-    callback is told where (a failed or cancelled preview deletes it again).
+    callback is told where (a failed or cancelled preview deletes it again). With `on_frames`, every
+    rendered frame is written to a temporary folder beside the proxy as it comes and the callback is
+    told how many are there (`preview_stream`); the folder is removed when the preview ends, whichever
+    way, and by the cache clean-up when the process was killed.
     """
     job_id = job_id or new_job_id()
     session.register(job_id)
@@ -283,24 +303,78 @@ def preview(
         check_cancelled(cancelled, "preview set-up")
         resolved = resolve_request(request)
         session.preview_dir.mkdir(parents=True, exist_ok=True)
-        stem = safe_stem(f"{request.video.stem}_{resolved.start}-{resolved.stop}_{job_id}")
-        output = session.preview_dir / f"{stem}{PREVIEW_SUFFIX}"
-        proxy = replace(request, output=output, codec=PREVIEW_CODEC, quality="preview", report=None)
+        proxy, stem = _proxy_request(session, request, resolved.start, resolved.stop, job_id)
+        output = proxy.output
         first = max(0, resolved.start - request.handles)
         poster = session.preview_dir / f"{stem}{POSTER_SUFFIX}"
 
-        def show_first(offset: int, frame: Any) -> None:
+        # Named as a temporary of this process: a runtime killed mid-preview leaves it to the next clean-up.
+        stream = None if on_frames is None else FrameStream(
+            temp_path(session.preview_dir / f"{stem}{FRAMES_SUFFIX}"), resolved.stop - resolved.start,
+            lambda folder, ready: on_frames(folder, ready, resolved.start, resolved.stop), PREVIEW_PROXY_HEIGHT)
+
+        def show(offset: int, frame: Any) -> None:
             if offset == 0 and on_first_frame is not None:
                 on_first_frame(write_poster(frame, poster), resolved.start, resolved.stop)
+            if stream is not None:
+                stream.add(offset, frame)
 
         try:
-            result = _run_tracked(proxy, first, progress, cancelled, show_first if on_first_frame else None)
+            result = _run_tracked(proxy, first, progress, cancelled, show if on_first_frame or on_frames else None)
         except BaseException:
             poster.unlink(missing_ok=True)
             raise
+        finally:
+            if stream is not None:
+                stream.discard()
         _prune_previews(session, {output, poster})
         return PreviewResult(job_id, result.output, resolved.start, resolved.stop, resolved.fps,
                              result.frames_written, result.report)
+    finally:
+        session.finish(job_id)
+
+
+@dataclass(frozen=True)
+class PrepareResult:
+    """A prepared range: what a preview or commit of the same request will find in the caches."""
+
+    job_id: str
+    start: int
+    stop: int
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"job_id": self.job_id, "start": self.start, "stop": self.stop, "seconds": round(self.seconds, 3)}
+
+
+def prepare(
+    session: JobSession,
+    request: SyncRequest,
+    progress: ProgressFn = no_progress,
+    is_cancelled: CancelFn = never_cancelled,
+    *,
+    job_id: str | None = None,
+) -> PrepareResult:
+    """Do everything a preview of `request` does before its first frame, and keep it in the caches.
+
+    The tracking of the range and its handles, the actor profile learned from the references, and the
+    line's phones are cached by content (clip hash and range, references, the placed line's samples),
+    so a preview or commit of the same request that follows starts painting at once. The panel sends
+    this as soon as the clip, the line and the marks are set, and cancels it when they change: an
+    editor takes a few seconds between marking a range and pressing Preview, and the first frame then
+    costs only its own painting. Nothing is written outside the caches.
+    """
+    job_id = job_id or new_job_id()
+    session.register(job_id)
+    try:
+        cancelled = _combined_cancel(session, job_id, is_cancelled)
+        check_cancelled(cancelled, "preparation")
+        began = time.perf_counter()
+        resolved = resolve_request(request)
+        session.preview_dir.mkdir(parents=True, exist_ok=True)  # the output's folder is checked, though nothing is written
+        planned, _ = _proxy_request(session, request, resolved.start, resolved.stop, job_id)
+        run_sync(planned, progress, cancelled, plan_only=True)
+        return PrepareResult(job_id, resolved.start, resolved.stop, time.perf_counter() - began)
     finally:
         session.finish(job_id)
 
@@ -338,7 +412,15 @@ def commit(
     frame numbers (out exclusive, as everywhere in MyTalk). The version is reserved atomically, so
     concurrent commits of the same range get different numbers. Quality is forced to "final";
     the codec defaults to the manifest's `codec` setting.
+
+    What killed jobs left is undone first (`mytalk.core.jobs.cleanup`), as the runtime does when it
+    starts: a half-placed picture of a commit killed in another process would otherwise take v001,
+    and the render that follows a crash would be v002 with no v001 anywhere.
     """
+    import logging
+
+    from mytalk.core.jobs.cleanup import clean_leftovers
+
     job_id = job_id or new_job_id()
     session.register(job_id)
     try:
@@ -348,6 +430,12 @@ def commit(
         # The manifest's default preset (ProRes 422 HQ, the mezzanine most editors accept).
         codec = request.codec or str(shipped_settings()["codec"].default_value)
         folder, suffix = commit_target(request, codec)
+        try:
+            swept = clean_leftovers().summary()
+        except Exception as error:  # noqa: BLE001 - tidying up after others must never fail this commit
+            swept = f"could not check for files left by interrupted jobs: {error}"
+        if swept:
+            logging.getLogger("mytalk.commands").warning("%s", swept)
         stem = f"{request.video.stem}_{resolved.start}-{resolved.stop}"
         with reserve_version(folder, stem, (suffix, SIDECAR_SUFFIX)) as slot:
             final = replace(request, output=slot.path(suffix), codec=codec, quality="final",

@@ -1,9 +1,10 @@
 """The job journal: a small record per running job of every path it may leave behind.
 
-A job's temporary files sit beside their targets, in whatever folder the user rendered to, because
-only a rename within one file system is atomic. A process killed with SIGKILL (or by the OOM
-killer, or a power cut) runs no clean-up, so nothing but a record kept elsewhere can say where its
-leftovers are. Before a job creates any such path it adds it to its record, a JSON file in the
+A job's temporary files sit in a folder of its own (`mytalk.core.jobs.staging`), under the user's
+scratch folder or, where that is another mount than the target's (only a rename within one mount
+is atomic), hidden beside their targets; its version locks sit in the cache. A process killed with
+SIGKILL (or by the OOM killer, or a power cut) runs no clean-up, so nothing but a record kept
+elsewhere can say where its leftovers are. Before a job creates any such path it adds it to its record, a JSON file in the
 user cache (`<cache>/journal/<pid>-<token>.json`), and it deletes the record once every path is
 either in place or gone. A record whose owner process is gone is therefore a list of exactly what
 to undo; `mytalk.core.jobs.cleanup` does that at the start of the next run and in `mytalk clean`.
@@ -106,7 +107,8 @@ class JobRecord:
         if folder is not None:
             self.path = folder / f"{self.owner.pid}-{secrets.token_hex(6)}.json"
         self.data: dict[str, Any] = {"format": RECORD_FORMAT, "version": RECORD_VERSION, "kind": kind,
-                                     "owner": self.owner.to_dict(), "state": "staging", "files": [], "locks": []}
+                                     "owner": self.owner.to_dict(), "state": "staging", "files": [], "locks": [],
+                                     "folders": []}
         self._warned = False
 
     def save(self) -> bool:
@@ -133,9 +135,20 @@ class JobRecord:
         self.save()
         return entry
 
+    def add_folder(self, folder: Path) -> None:
+        """Record the job's own folder for its temporary files (removed whole once they are dealt with)."""
+        self.data["folders"].append(str(folder))
+        self.save()
+
     def add_lock(self, lock: Path) -> None:
         self.data["locks"].append(str(lock))
         self.save()
+
+    def drop_lock(self, lock: Path) -> None:
+        """Forget a lock this job tried and did not get: it is another job's, never this one's to remove."""
+        if str(lock) in self.data["locks"]:
+            self.data["locks"].remove(str(lock))
+            self.save()
 
     def set_state(self, state: str) -> None:
         self.data["state"] = state

@@ -83,6 +83,9 @@ class SyncRequest:
     mask_mode: str = field(default_factory=_shipped_default("mask_mode"))
     actor: str | None = None
     device: str = field(default_factory=_shipped_default("device"))
+    proxy: bool = False
+    """Write the output as a proxy (at most `PREVIEW_PROXY_HEIGHT` lines, scaled after the render) whatever
+    the quality: the panel's preview renders exactly as its commit will and only the file is smaller."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Settings of `manifest.json` without a field of their own (one added to the manifest), by name:
     checked through the schema like the others, filled with their defaults, and handed to the engine

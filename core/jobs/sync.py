@@ -143,12 +143,18 @@ def run_sync(
     on_frame: FrameHook | None = None,
     *,
     journal: Path | None = None,
+    plan_only: bool = False,
 ) -> SyncResult:
     """Render frames [in, out) of the clip with the replacement line; return what was written.
 
     `on_frame(offset, frame)` sees each output frame (an `av.VideoFrame` at source size) after it
     is written; an exception from it fails the job like any other, leaving nothing behind.
     `journal` is the job-journal folder (default: the user's; see `mytalk.core.jobs.journal`).
+
+    `plan_only` stops before the render: the range is tracked and the engine prepared (actor profile,
+    the line's phones), all through their caches, and nothing is written but those caches. The panel
+    runs it while the editor is still deciding, so that the Preview that follows starts painting at
+    once (`commands.prepare`); the result has no frames and its report holds only the timings.
     """
     timer = StageTimer()
     began = time.perf_counter()
@@ -221,6 +227,10 @@ def run_sync(
         line.forget_mixes()
         if guide is not None:
             guide.forget_mixes()
+    if plan_only:
+        if feed is not None:
+            feed.close(finished=True)  # the whole range and its handles tracked, its cache entry written
+        return SyncResult(request.output, 0, line.num_samples, {"timings_s": timer.seconds})
 
     try:
         total = last - first
@@ -228,8 +238,8 @@ def run_sync(
         with StagedOutputs(journal) as staged:
             writer = VideoWriter(
                 request.output, codec=codec, source=video, audio=line, inputs=inputs,
-                proxy_height=PREVIEW_PROXY_HEIGHT if request.quality == "preview" else None,
-                temp_path=staged.stage(request.output),
+                proxy_height=PREVIEW_PROXY_HEIGHT if request.quality == "preview" or request.proxy else None,
+                temp_path=staged.stage(request.output), first_frame=resolved.start,
             )
             try:
                 with timer.stage("render"), FrameReader(request.video, resolved.info) as reader:

@@ -103,6 +103,8 @@ class VideoStreamInfo:
     start_timecode: str | None
     is_vfr: bool
     has_b_frames: bool
+    reel_name: str | None = None
+    """The tape/reel name a conform links by (QuickTime's tmcd source reference, Matroska's REEL_NAME)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict; Fractions become ``"num/den"`` strings so 24000/1001 survives exactly."""
@@ -198,16 +200,21 @@ def _bit_depth(pix_fmt: str) -> int:
         return 8
 
 
-def _timecode(container: av.container.InputContainer, stream: av.stream.Stream) -> str | None:
+def _tag(container: av.container.InputContainer, stream: av.stream.Stream, name: str) -> str | None:
     # ffmpeg exposes a QuickTime tmcd track as `timecode` metadata on the video stream and on the
-    # data stream; Matroska uses container-level TIMECODE. Keys differ in case between muxers.
+    # data stream, and its reel as `reel_name` on the data stream only; Matroska keeps both as tags
+    # (TIMECODE on the segment, REEL_NAME on the track). Keys differ in case between muxers.
     sources = [stream.metadata, container.metadata]
     sources += [s.metadata for s in container.streams if s.type == "data"]
     for metadata in sources:
         for key, value in metadata.items():
-            if key.lower() == "timecode" and value:
+            if key.lower() == name and value:
                 return str(value)
     return None
+
+
+def _timecode(container: av.container.InputContainer, stream: av.stream.Stream) -> str | None:
+    return _tag(container, stream, "timecode")
 
 
 def _rotation(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> int:
@@ -290,6 +297,7 @@ def _video_info(
         start_timecode=_timecode(container, stream),
         is_vfr=is_vfr,
         has_b_frames=reordered or bool(ctx.has_b_frames),
+        reel_name=_tag(container, stream, "reel_name"),
     )
 
 

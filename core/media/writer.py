@@ -27,10 +27,12 @@ pose.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
+import re
 import stat
-import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -50,7 +52,10 @@ from mytalk.core.media.probe import (
     COLOR_SPACE_NAMES,
     COLOR_TRC_NAMES,
     VideoStreamInfo,
+    frame_index_for_pts,
 )
+from mytalk.core.tempnames import temp_path
+from mytalk.core.timecode import source_timecode_at
 
 _CONTAINER_FORMATS = {".mov": "mov", ".mp4": "mp4", ".mkv": "matroska"}
 
@@ -228,8 +233,10 @@ def check_output_path(out: Path, inputs: Sequence[Path]) -> None:
     if not os.access(folder, os.W_OK | os.X_OK):
         raise OutputError(f"{out}: the folder {folder} is not writable; pick another output folder")
     try:
-        fd, probe_name = tempfile.mkstemp(prefix=".mytalk-write-check-", dir=folder)
-        os.close(fd)
+        # A MyTalk temporary name: the one thing a process killed right here leaves in the output
+        # folder is one that `mytalk clean FOLDER` recognises as a dead job's.
+        probe_name = temp_path(folder / "write-check")
+        os.close(os.open(probe_name, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
         os.unlink(probe_name)
     except OSError as exc:
         raise OutputError(
@@ -253,6 +260,45 @@ def proxy_size(width: int, height: int, max_height: int | None) -> tuple[int, in
     return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
 
 
+REEL_NAME_LENGTH = 8
+"""CMX 3600 keeps 8 characters of a reel name; ours fit whole, so no EDL writer truncates them."""
+_REEL_PREFIX = "MT"
+
+
+def edl_reel_name(name: str) -> str:
+    """The reel an EDL writer makes up for a file or clip name that has none of its own.
+
+    OpenTimelineIO's CMX 3600 writer (and most NLEs) take the base name without its extension, keep
+    letters, digits and spaces, and cut it to 8 characters: `retalking_face2.mp4` -> `retalkin`.
+    Upper case, for comparing: reel names are matched case-insensitively in a conform.
+    """
+    base = re.sub(r"[.][a-zA-Z]+$", "", name.replace("\\", "/").rsplit("/", 1)[-1])
+    return re.sub(r"[^ a-zA-Z0-9]+", "", base)[:REEL_NAME_LENGTH].strip().upper()
+
+
+def render_reel_name(name: str, avoid: Iterable[str] = ()) -> str:
+    """The reel name of a render called `name`: `MT` and six characters from a hash of the name.
+
+    A conform links media by reel and source timecode. A render carries the source's timecode, so
+    it must not also carry the source's reel, or an EDL could relink the fix to the camera original
+    (an EDL writer cuts both `interview_take2_0-25_v001.mov` and `interview_take2.mov` to `intervie`). The
+    name is 8 characters, so no EDL truncates it; each version of a render gets its own; and it
+    is never one of `avoid` (the inputs' reels, compared after the same 8-character truncation).
+    """
+    taken = {edl_reel_name(reel) for reel in avoid if reel}
+    for salt in range(1000):
+        digest = hashlib.sha256(f"{name}#{salt}".encode() if salt else name.encode()).digest()
+        reel = _REEL_PREFIX + base64.b32encode(digest).decode("ascii")[: REEL_NAME_LENGTH - len(_REEL_PREFIX)]
+        if reel not in taken:
+            return reel
+    raise AssertionError("a thousand hashes all collided with the inputs' reels")  # pragma: no cover
+
+
+def _source_reels(source: VideoStreamInfo, inputs: Sequence[Path]) -> list[str]:
+    """Every reel an input may already go by: its own reel tag, and the name an EDL gives its file."""
+    return [reel for reel in (source.reel_name, *(Path(path).name for path in inputs)) if reel]
+
+
 def _rational_time_base(fps: Fraction) -> Fraction:
     return Fraction(fps.denominator, fps.numerator)
 
@@ -264,10 +310,17 @@ class VideoWriter:
     exception inside the block, or `abort()`, deletes everything it wrote. ``source`` gives the
     size, frame rate, bit depth, colour tags and rotation to reproduce. ``audio`` is muxed as
     pcm_s24le (mov/mkv) or AAC (mp4), interleaved with the video and exactly as long as the track.
-    ``start_timecode`` ("HH:MM:SS:FF") is written as the file's timecode (a tmcd track in mov/mp4).
+    Conform metadata (what an EDL or AAF links the render by): a timecode that starts at the
+    source timecode of the first written frame (`source_timecode_at`: the source's own start
+    timecode plus that frame, or clip-relative when the source has none; a tmcd track in mov/mp4,
+    a TIMECODE tag in mkv), and a reel name of its own (`render_reel_name`; the tmcd track's
+    source reference in mov, a REEL_NAME tag in mkv; mp4 has no place for it). The first frame is
+    ``first_frame`` (a clip-relative index) when given, else read from the first written frame's
+    own timestamps (a decoded source frame, or a copy of one, carries them), else frame 0.
+    ``start_timecode`` ("HH:MM:SS:FF") overrides the timecode and ``reel_name`` the reel.
 
-    ``temp_path`` (a path beside ``path``) makes the writer encode there and leave the finished file
-    for the caller to put in place; without it `close` renames the file onto ``path`` itself.
+    ``temp_path`` (a path on the same mount as ``path``) makes the writer encode there and leave the
+    finished file for the caller to put in place; without it `close` renames the file onto ``path`` itself.
 
     ``proxy_height`` makes a preview proxy instead of a mezzanine: frames are scaled down to at
     most that many lines (even sizes, aspect kept) and H.264 uses its fastest preset. Previews
@@ -283,6 +336,8 @@ class VideoWriter:
         audio: AudioSource | None = None,
         inputs: Sequence[Path] = (),
         start_timecode: str | None = None,
+        first_frame: int | None = None,
+        reel_name: str | None = None,
         proxy_height: int | None = None,
         temp_path: Path | None = None,
     ) -> None:
@@ -306,8 +361,14 @@ class VideoWriter:
         self._container: av.container.OutputContainer | None = None
         self._audio_stream: av.audio.stream.AudioStream | None = None
         self._audio_layout = "mono"
+        self.reel_name = reel_name or render_reel_name(self.path.name, _source_reels(source, inputs))
+        self.start_timecode: str | None = None  # decided by the first frame unless given
         try:
-            self._open(start_timecode)
+            self._open()
+            if start_timecode:
+                self._set_timecode(start_timecode)
+            elif first_frame is not None:
+                self._set_timecode(self._timecode_of(first_frame))
         except BaseException:
             self.abort()
             raise
@@ -326,7 +387,7 @@ class VideoWriter:
                 f"{s.width}x{s.height}; use --codec prores or ffv1"
             )
 
-    def _open(self, start_timecode: str | None) -> None:
+    def _open(self) -> None:
         s = self.source
         fmt = _CONTAINER_FORMATS[self.path.suffix.lower()]
         try:
@@ -335,13 +396,11 @@ class VideoWriter:
             raise OutputError(
                 f"{self.path}: cannot create the output file ({_reason(exc)}); pick another output folder"
             ) from exc
-        if start_timecode:
-            container.metadata["timecode"] = start_timecode
         self.pix_fmt = self.preset.pix_fmt(s)
         self.time_base = _rational_time_base(s.fps)
         options = self.preset.options(s)
         if self.proxy and self.preset.encoder == "libx264":
-            options = {**options, "preset": "ultrafast", "crf": "23"}
+            options = {**options, "preset": "ultrafast", "crf": "18"}
         stream = cast(
             av.video.stream.VideoStream,
             container.add_stream(self.preset.encoder, rate=s.fps, options=options),
@@ -366,6 +425,8 @@ class VideoWriter:
             setattr(ctx, name, value)
         if s.rotation:
             stream.set_display_rotation(s.rotation)
+        # mov writes it as the tmcd track's source reference, mkv as the track's REEL_NAME tag.
+        stream.metadata["reel_name"] = self.reel_name
         self._video = stream
 
         if self.audio is not None:
@@ -450,6 +511,8 @@ class VideoWriter:
         """
         if self._closed or self._container is None:
             raise UsageError(f"{self.path}: the writer is already closed; open a new one")
+        if self.start_timecode is None:
+            self._set_timecode(self._timecode_of(self._source_index(frame)))
         out = self._as_frame(frame, pix_fmt)
         n = self.frames_written
         out.pts = n
@@ -463,6 +526,29 @@ class VideoWriter:
         if self.audio is not None:
             # Keep audio up to the end of this frame so the muxer interleaves without buffering.
             self._write_audio_until(round(Fraction(n + 1) * self.audio.rate / self.source.fps))
+
+    def _source_index(self, frame: av.VideoFrame | np.ndarray) -> int:
+        """Clip-relative index of a frame that still carries the source's timestamps; 0 otherwise."""
+        s = self.source
+        if not isinstance(frame, av.VideoFrame) or frame.pts is None or frame.time_base is None:
+            return 0
+        if Fraction(frame.time_base) != s.time_base:
+            return 0  # not the source's clock: a frame made from an array, or resampled
+        index = frame_index_for_pts(frame.pts, s.start_pts, s.time_base, s.fps)
+        return min(max(index, 0), max(s.frame_count - 1, 0))
+
+    def _timecode_of(self, first_frame: int) -> str:
+        try:
+            return source_timecode_at(first_frame, self.source.fps, self.source.start_timecode)
+        except UsageError:
+            # A source label that cannot exist at its own rate (a broken tmcd track): clip-relative.
+            return source_timecode_at(first_frame, self.source.fps)
+
+    def _set_timecode(self, label: str) -> None:
+        """Must happen before the first packet is muxed: the container header carries it."""
+        assert self._container is not None
+        self._container.metadata["timecode"] = label
+        self.start_timecode = label
 
     def _write_audio_until(self, end: int) -> None:
         assert self.audio is not None and self._audio_stream is not None and self._container is not None

@@ -9,6 +9,7 @@ Requests (panel -> runtime), each with an `"id"` chosen by the sender:
     {"v": 1, "type": "hello", "id": "h1"}
     {"v": 1, "type": "probe", "id": "p1", "path": "/clips/a.mov"}
     {"v": 1, "type": "track", "id": "t1", "video": "/clips/a.mov", "start": 0, "stop": 25, "face": "640,300"}
+    {"v": 1, "type": "prepare", "id": "r1", "request": {<SyncRequest fields, as strings>}}
     {"v": 1, "type": "preview", "id": "j1", "request": {<SyncRequest fields, as strings>}}
     {"v": 1, "type": "commit", "id": "j2", "request": {...}}
       (`request` may carry "transcript": the line's words, and "language": its espeak-ng code, default "en")
@@ -20,6 +21,7 @@ Events (runtime -> panel):
     {"v": 1, "event": "hello", "id": "h1", "protocol": 1, "mytalk": "0.1.0", "engines": ["copy"], ...}
     {"v": 1, "event": "progress", "id": "j1", "done": 12, "total": 25, "stage": "render", "eta_s": 0.4}
     {"v": 1, "event": "preview-ready", "id": "j1", "partial": true, "path": "/cache/previews/a_0-25_j1.first.png", "start": 0, "stop": 25}
+    {"v": 1, "event": "preview-frames", "id": "j1", "folder": "/cache/previews/a_0-25_j1.frames", "ready": 9, "start": 0, "stop": 25}
     {"v": 1, "event": "preview-ready", "id": "j1", "path": "/cache/previews/a_0-25_j1.mp4", ...}
     {"v": 1, "event": "done", "id": "j1", "result": {...}}
     {"v": 1, "event": "error", "id": "j1", "message": "...", "code": "RangeError", "frame": 17}
@@ -27,7 +29,15 @@ Events (runtime -> panel):
 A preview sends `preview-ready` twice: first with `"partial": true` and the path of a PNG of its
 first rendered frame (the in point), as soon as that frame exists, so the editor sees the result
 while the rest renders; then with the proxy's path once it is complete. A reader that only wants
-the proxy skips the partial one.
+the proxy skips the partial one. In between, `preview-frames` says how many frames from the in
+point are ready in `folder` as `NNNNNN.jpg` (`mytalk.core.jobs.preview_stream`), at most five times
+a second: the editor scrubs what has rendered while the rest renders. The folder is gone once the
+proxy is ready.
+
+`prepare` does everything a preview of the same request does before its first frame (tracking,
+learning the actor, timing the line's phones) into the caches, and answers `done`. The panel sends
+it when the clip, the line and the marks are set, and cancels it when they change, so that Preview
+starts painting at once.
 
 Every request ends in exactly one `done` or `error` event with its id (a job after its progress
 events). The module is pure: building and checking messages, no I/O, so the panel's client and
@@ -54,9 +64,9 @@ from mytalk.core.jobs.request import SyncRequest
 from mytalk.core.settings import shipped_settings
 
 PROTOCOL_VERSION = 1
-REQUEST_TYPES: tuple[str, ...] = ("hello", "probe", "track", "preview", "commit", "cancel", "shutdown")
-EVENT_TYPES: tuple[str, ...] = ("hello", "progress", "preview-ready", "done", "error")
-JOB_TYPES: tuple[str, ...] = ("track", "preview", "commit")
+REQUEST_TYPES: tuple[str, ...] = ("hello", "probe", "track", "prepare", "preview", "commit", "cancel", "shutdown")
+EVENT_TYPES: tuple[str, ...] = ("hello", "progress", "preview-ready", "preview-frames", "done", "error")
+JOB_TYPES: tuple[str, ...] = ("track", "prepare", "preview", "commit")
 """Requests that run as queued jobs, one at a time; the others are answered at once."""
 
 PROGRESS_INTERVAL_S = 0.1
@@ -190,6 +200,11 @@ def sync_request_from_json(data: Any, *, what: str = "request") -> SyncRequest:
             if not isinstance(value, list):
                 raise ProtocolError(f"{what}.references: expected a list of ranges such as [\"0-120\"]")
             values[name] = [str(item) for item in value]
+        elif name == "proxy":
+            if isinstance(value, bool) or str(value).lower() in ("true", "false"):
+                values[name] = value if isinstance(value, bool) else str(value).lower() == "true"
+            else:
+                raise ProtocolError(f"{what}.proxy: expected true or false, got {_short(value)}")
         else:
             values[name] = str(value)
     # Ranges and choices are checked by the request itself, through the same schema as the CLI's.
@@ -256,6 +271,11 @@ def preview_poster_event(request_id: str, path: Path, start: int, stop: int) -> 
     return {"event": "preview-ready", "id": request_id, "partial": True, "path": str(path), "start": start, "stop": stop}
 
 
+def preview_frames_event(request_id: str, folder: Path, ready: int, start: int, stop: int) -> dict[str, Any]:
+    """A rendering preview's frames so far: [start, start + ready) are JPEGs in `folder`."""
+    return {"event": "preview-frames", "id": request_id, "folder": str(folder), "ready": ready, "start": start, "stop": stop}
+
+
 def done_event(request_id: str | None, result: Any) -> dict[str, Any]:
     return {"event": "done", "id": request_id, "result": result}
 
@@ -285,12 +305,15 @@ class ProgressThrottle:
     A call passes when `interval_s` has gone by since the last passed call, or when it is the
     first of a new stage or the last of a stage (done == total): the UI then always sees each
     stage begin and end, and never a frozen 99 %. The ETA is the stage's remaining work at the
-    stage's average rate so far, in seconds.
+    stage's average rate so far, in seconds; with `job_eta` (`mytalk.core.runtime.eta.JobEta`) that
+    is turned into the whole job's.
     """
 
     def __init__(self, emit: Callable[[int, int, str, float | None], None], *,
-                 interval_s: float = PROGRESS_INTERVAL_S, clock: Callable[[], float] = time.monotonic) -> None:
+                 interval_s: float = PROGRESS_INTERVAL_S, clock: Callable[[], float] = time.monotonic,
+                 job_eta: Callable[[int, int, str, float | None], float | None] | None = None) -> None:
         self._emit = emit
+        self._job_eta = job_eta
         self._interval = interval_s
         self._clock = clock
         self._last_emit = float("-inf")
@@ -309,6 +332,8 @@ class ProgressThrottle:
         self._last_emit = now
         elapsed = now - self._stage_began
         eta = (total - done) * elapsed / done if done > 0 and total > 0 and elapsed > 0 else None
+        if self._job_eta is not None:
+            eta = self._job_eta(done, total, stage, eta)
         self.emitted += 1
         self._emit(done, total, stage, eta)
 
@@ -346,6 +371,7 @@ __all__ = [
     "error_event",
     "hello_event",
     "parse_job_id",
+    "preview_frames_event",
     "preview_ready_event",
     "progress_event",
     "require",

@@ -6,7 +6,7 @@ process as a child, speaks the JSON-lines protocol of `mytalk.core.runtime.proto
 stdin and stdout, and restarts it when it dies.
 
 Threads: the main thread reads requests, so `cancel` is seen while a job renders; one worker
-thread runs the jobs (track, preview, commit) one at a time, in arrival order. `hello`, `probe`,
+thread runs the jobs (track, prepare, preview, commit) one at a time, in arrival order. `hello`, `probe`,
 `cancel` and `shutdown` are answered by the reader at once. Cancel flags live in a `JobSession`;
 `run_sync` polls them per frame, so a running job stops within a frame and leaves no file.
 
@@ -42,6 +42,7 @@ from mytalk.core.interrupts import Interrupted, stop_on_signals
 from mytalk.core.jobs import commands
 from mytalk.core.jobs.request import parse_face_point
 from mytalk.core.runtime import protocol
+from mytalk.core.runtime.eta import JobEta, RenderRates
 from mytalk.core.runtime.lines import LineReader, Overlong, signal_wakeup
 from mytalk.core.runtime.protocol import ProgressThrottle, ProtocolError
 from mytalk.core.userdirs import UserDirs, user_dirs
@@ -73,6 +74,7 @@ class RuntimeServer:
         self._write_line = write_line
         self._write_lock = threading.Lock()
         self.session = session or commands.JobSession()
+        self.render_rates = RenderRates()  # seconds per rendered frame, learned from this runtime's own jobs (the ETA)
         self._log_dir = log_dir
         self._queue: deque[_Job] = deque()
         self._running: _Job | None = None
@@ -178,7 +180,7 @@ class RuntimeServer:
 
     def _enqueue(self, job: _Job) -> None:
         # Validate before queueing, so a malformed request fails now rather than after a long job.
-        if job.kind in ("preview", "commit"):
+        if job.kind in ("prepare", "preview", "commit"):
             protocol.sync_request_from_json(job.message.get("request"), what=f"{job.kind}.request")
         else:
             protocol.require(job.message, "video", str, "track")
@@ -273,7 +275,10 @@ class RuntimeServer:
         def emit_progress(done: int, total: int, stage: str, eta: float | None) -> None:
             self.emit(protocol.progress_event(job.id, done, total, stage, eta))
 
-        throttle = ProgressThrottle(emit_progress)
+        raw = job.message.get("request")
+        clip = str(raw.get("video", "")) if isinstance(raw, dict) else str(job.message.get("video", ""))
+        throttle = ProgressThrottle(emit_progress, job_eta=JobEta(self.render_rates, clip,
+                                                                  renders=job.kind in ("preview", "commit")))
         if self.session.is_cancelled(job.id):
             raise JobCancelledError(f"{job.kind} cancelled before it started; nothing was written")
         if job.kind == "preview":
@@ -281,10 +286,16 @@ class RuntimeServer:
             result = commands.preview(
                 self.session, request, throttle, job_id=job.id,
                 on_first_frame=lambda path, start, stop: self.emit(protocol.preview_poster_event(job.id, path, start, stop)),
+                on_frames=lambda folder, ready, start, stop: self.emit(
+                    protocol.preview_frames_event(job.id, folder, ready, start, stop)),
             )
             summary = result.to_dict()
             self.emit(protocol.preview_ready_event(job.id, result.path, summary))
             self.emit(protocol.done_event(job.id, {**summary, "report": result.report}))
+        elif job.kind == "prepare":
+            request = protocol.sync_request_from_json(job.message.get("request"), what="prepare.request")
+            prepared = commands.prepare(self.session, request, throttle, job_id=job.id)
+            self.emit(protocol.done_event(job.id, prepared.to_dict()))
         elif job.kind == "commit":
             request = protocol.sync_request_from_json(job.message.get("request"), what="commit.request")
             commit_result = commands.commit(self.session, request, throttle, job_id=job.id)

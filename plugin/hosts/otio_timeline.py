@@ -15,7 +15,15 @@ Format notes (what OTIO's adapters can and cannot carry):
 - `.edl` holds a single video track, so the same-format version is an EDL of the fixes only,
   at their record timecodes, to lay over the original cut in the NLE.
 - The CMX reader drops the cut's first record timecode (it starts the track at 0), so it is read
-  from the first event and added back, and rates come from the media, because an EDL has none.
+  from the first event and added back (to the EDL's records, and as the `.otio`'s global start
+  time), and rates come from the media, because an EDL has none.
+- Each file type is versioned on its own: `CUT_mytalk_v001.edl` counts only `.edl` files, so the
+  first EDL of fixes is v001 even beside earlier `.otio` versions.
+
+Conform: a fix's source range is the render's own timecode (the source's timecode at the in
+point, `mytalk.core.media.writer`), and its reel is the render's reel, `MT` and six characters,
+written into the EDL as is (8 characters, so never truncated) and never one of the cut's reels,
+so a conform cannot link the fix to the camera original or the original to the fix.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from __future__ import annotations
 import copy
 import os
 import re
+from contextlib import ExitStack
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -34,8 +43,10 @@ import opentimelineio as otio
 from opentimelineio import opentime
 
 from mytalk.core.errors import MediaNotFoundError, RangeError, UsageError
+from mytalk.core.jobs.staging import StagedOutputs
 from mytalk.core.jobs.versioning import reserve_version
 from mytalk.core.media.probe import MediaInfo, probe
+from mytalk.core.media.writer import edl_reel_name, render_reel_name
 from mytalk.core.timecode import frames_to_smpte, is_drop_frame_rate, parse_position
 from mytalk.plugin.hosts import HostError, Placement, Shot
 
@@ -224,7 +235,7 @@ class OtioTimeline:
             origin = available.start_time
         elif video.start_timecode:
             # EDLs give source timecode; the file's own start timecode is its frame 0.
-            origin = opentime.from_timecode(video.start_timecode.replace(";", ":"), float(video.fps))
+            origin = _timecode_time(video.start_timecode, video.fps)
         else:
             origin = opentime.RationalTime(0, source_time.rate)
         offset = (source_time - origin.rescaled_to(source_time.rate)).to_seconds()
@@ -271,24 +282,52 @@ class OtioTimeline:
 
     # -- writing versions ------------------------------------------------------------------------
 
-    def _fix_clip(self, render: Path, start: int, frames: int, provenance: dict[str, Any]) -> otio.schema.Clip:
+    def cut_reels(self) -> set[str]:
+        """Every reel the cut's clips go by, as an EDL writer names them (upper case, 8 characters):
+        the EDL's own reel, else the media's or the clip's name, cut as the CMX writer cuts it."""
+        reels: set[str] = set()
+        for clip in self.timeline.find_clips():
+            reel = clip.metadata.get("cmx_3600", {}).get("reel")
+            url = getattr(clip.media_reference, "target_url", None) or ""
+            names = [reel] if reel else [getattr(clip.media_reference, "name", None) or os.path.basename(url),
+                                         clip.name]
+            reels |= {edl_reel_name(name) for name in names if name}
+        return reels - {""}
+
+    def _fix_clip(self, render: Path, start: int, frames: int, provenance: dict[str, Any],
+                  source: Path | None = None) -> otio.schema.Clip:
+        """The fix as a clip: the render's own timecode as its source range, the render's reel as its reel."""
         info = self._probe(render)
         video = info.video
         assert video is not None
         rate = float(video.fps)
-        first = opentime.from_timecode(video.start_timecode.replace(";", ":"), rate) if video.start_timecode else \
+        first = _timecode_time(video.start_timecode, video.fps) if video.start_timecode else \
             opentime.RationalTime(0, rate)
+        taken = self.cut_reels()
+        if source is not None:
+            source_video = self._probe(source).video
+            taken |= {edl_reel_name(name) for name in (source.name, source_video and source_video.reel_name) if name}
+        # mp4 has no place for a reel: then the writer's own choice is made again.
+        reel = video.reel_name or render_reel_name(render.name, taken)
+        if edl_reel_name(reel) in taken:
+            raise HostError(f"{render.name}: its reel {reel} is also a reel of {self.path.name}, so a conform could "
+                            "link the wrong media; commit again (a new version gets a new reel)")
         available = opentime.TimeRange(first, opentime.RationalTime(video.frame_count, rate))
         reference = otio.schema.ExternalReference(target_url=str(render.resolve()), available_range=available)
         clip = otio.schema.Clip(name=render.stem, media_reference=reference,
                                 source_range=opentime.TimeRange(first, opentime.RationalTime(frames, rate)))
-        clip.metadata["mytalk"] = provenance
+        clip.metadata["mytalk"] = {**provenance, "reel": reel, "source_timecode": video.start_timecode}
+        # An explicit reel is written as is by the CMX writer, instead of one cut from the file name.
+        clip.metadata["cmx_3600"] = {"reel": reel}
         return clip
 
     def _version_timeline(self) -> otio.schema.Timeline:
         """The original cut plus every fix so far, each on the lowest MyTalk track where it fits."""
         timeline = copy.deepcopy(self.timeline)
         timeline.name = f"{self.timeline.name or self.path.stem} (MyTalk)"
+        if timeline.global_start_time is None and self.record_offset:
+            # The cut's start timecode, which the CMX reader drops (01:00:00:00 in most cuts).
+            timeline.global_start_time = opentime.RationalTime(self.record_offset, float(self.fps))
         tracks: list[list[tuple[int, otio.schema.Clip]]] = []
         for start, clip in sorted(self._fixes, key=lambda fix: fix[0]):
             for placed in tracks:
@@ -318,28 +357,27 @@ class OtioTimeline:
         return folder if os.access(folder, os.W_OK) else fallback
 
     def write_version(self, render: Path, record_start: int, frames: int, provenance: dict[str, Any], *,
-                      folder: Path | None = None) -> list[Path]:
+                      folder: Path | None = None, source: Path | None = None) -> list[Path]:
         """Add a fix at `record_start` and write the next `CUT_mytalk_vNNN` version; returns the files.
 
         Always `.otio`; plus the input's own format for `.xml` (whole cut) and `.edl` (the fixes).
+        Each format takes its own next free number, and the files appear together or not at all.
+        `source` is the fixed clip's media (its reel is avoided when the render has none of its own).
         """
-        self._fixes.append((record_start, self._fix_clip(render, record_start, frames, provenance)))
+        self._fixes.append((record_start, self._fix_clip(render, record_start, frames, provenance, source)))
         try:
             timeline = self._version_timeline()
             suffixes = [".otio"] + ([self.suffix] if self.suffix != ".otio" else [])
+            texts = {suffix: self._serialise(timeline, suffix) for suffix in suffixes}
             target = folder or self._output_folder(render.parent)
-            with reserve_version(target, f"{self.path.stem}_mytalk", suffixes) as slot:
-                written: list[Path] = []
-                try:
-                    for suffix in suffixes:
-                        path = slot.path(suffix)
-                        path.write_text(self._serialise(timeline, suffix), encoding="utf-8")
-                        written.append(path)
-                except BaseException:
-                    for path in written:
-                        path.unlink(missing_ok=True)
-                    raise
-                return written
+            with ExitStack() as reservations:
+                paths = [reservations.enter_context(reserve_version(target, f"{self.path.stem}_mytalk", [suffix]))
+                         .path(suffix) for suffix in suffixes]
+                with StagedOutputs() as staged:
+                    for path, suffix in zip(paths, suffixes, strict=True):
+                        staged.stage(path).write_text(texts[suffix], encoding="utf-8")
+                    staged.commit()
+                return paths
         except BaseException:
             self._fixes.pop()
             raise
@@ -386,10 +424,15 @@ class OtioTimeline:
             "record_start": record_start,
             "from_timeline": str(self.path),
         }
-        written = self.write_version(render, record_start, stop - start, provenance)
+        written = self.write_version(render, record_start, stop - start, provenance, source=shot.video)
         otio_file = written[0]
         return Placement(f"placed on track {FIX_TRACK_NAME} at {self.record_timecode(record_start)} in {otio_file.name}",
                          record_start, FIX_TRACK_NAME, otio_file)
+
+
+def _timecode_time(label: str, fps: Fraction) -> opentime.RationalTime:
+    """A SMPTE label as OTIO time at `fps`; drop-frame labels (`;`) are counted as drop-frame."""
+    return opentime.RationalTime(parse_position(label, fps, what="timecode"), float(fps))
 
 
 __all__ = ["ADAPTERS", "FIX_TRACK_NAME", "OtioTimeline", "TimelineClip", "media_path", "rate_of"]

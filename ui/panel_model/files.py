@@ -1,4 +1,4 @@
-"""Which files the panel opens as the clip and which as the replacement line.
+"""Which files the panel opens as the clip and which as the replacement line, and which lines it refuses.
 
 Any video can also serve as the line (its sound is used): dropped with Alt held once a clip is
 open, or picked in the line dialog. Suffixes decide, not content: probing a file on drag would
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mytalk.core.errors import MediaFormatError, MediaNotFoundError
+from mytalk.core.media.probe import MediaInfo, probe
 from mytalk.core.settings import VIDEO_SUFFIXES
 
 AUDIO_SUFFIXES = frozenset({".wav", ".mp3", ".flac", ".aac", ".m4a", ".aif", ".aiff", ".ogg"})
@@ -37,3 +39,26 @@ def line_filter() -> str:
 def line_button_text(path: Path) -> str:
     """The Line button's caption once a line is open: its name, shortened to fit the button."""
     return f"Line: {path.name}" if len(path.name) <= 28 else f"Line: {path.name[:25]}…"
+
+
+MIN_LINE_S = 0.1
+"""A replacement line shorter than this is refused: no line of dialogue is, and a file that short is
+almost always a truncated copy (a header and a few samples)."""
+
+
+def check_line(path: Path) -> MediaInfo:
+    """Probe `path` as a replacement line; `MyTalkError` says why it cannot be one.
+
+    A line is refused like a bad clip, before it replaces the current one: what the panel cannot
+    read would only fail later, in a preview job, with the editor's working line already gone.
+    """
+    if not path.is_file():
+        raise MediaNotFoundError(f"replacement line not found: {path}; pick the file again")
+    info = probe(path)
+    if not info.audio:
+        raise MediaFormatError(f"{path.name}: has no sound; pick an audio file, or a video with the line in its sound")
+    duration = max(stream.duration_s for stream in info.audio) or info.duration_s
+    if duration < MIN_LINE_S:
+        raise MediaFormatError(f"{path.name}: holds only {duration:.3f} s of sound; the file looks truncated, "
+                               "copy or export it again")
+    return info

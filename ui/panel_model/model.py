@@ -45,7 +45,8 @@ class PanelModel:
         self.preview.drop_proxy()
         self.face.reset()
 
-    def set_line(self, path: Path) -> None:
+    def set_line(self, path: Path | None) -> None:
+        """The replacement line (None: back to none, when a first line failed to decode)."""
         self.line = path
 
     def inputs(self) -> RequestInputs:

@@ -16,6 +16,7 @@ from typing import Any
 
 from mytalk.core.errors import MyTalkError
 from mytalk.core.jobs.request import SyncRequest
+from mytalk.core.userdirs import default_renders_dir
 from mytalk.ui.panel_model.face import Point, face_text
 from mytalk.ui.panel_model.slip import audio_in_text
 from mytalk.ui.viseme_track import TrackKey
@@ -50,8 +51,9 @@ def build_request(inputs: RequestInputs, settings: Mapping[str, Any], *, kind: s
     """The request for `kind` ("preview" or "commit") of the marked range.
 
     `settings` is the settings form's `values()`: SyncRequest keyword arguments plus `engine` and
-    `output` (None when unset). A preview without an output folder renders beside the clip (its
-    proxy goes to the cache anyway); a commit must name the folder it writes versions into. The
+    `output` (None when unset). A preview without an output folder names the default render folder
+    (its proxy goes to the cache anyway; nothing is written beside the clip); a commit must name the
+    folder it writes versions into. The
     face comes from `inputs`: the form only displays the picked point.
     """
     if inputs.clip is None:
@@ -67,8 +69,8 @@ def build_request(inputs: RequestInputs, settings: Mapping[str, Any], *, kind: s
     output = values.pop("output", None)
     if output is None:
         if kind == "commit":
-            raise MyTalkError("choose the output folder for commits (Settings ▸ Output)")
-        output = inputs.clip.parent
+            raise MyTalkError("choose the render folder for commits (Render folder, under the settings)")
+        output = default_renders_dir()
     values["face"] = face_text(inputs.face_point)
     start, stop = inputs.marked
     return SyncRequest.with_settings(video=inputs.clip, audio=inputs.line, output=Path(output), in_point=str(start),

@@ -1,0 +1,186 @@
+"""Preview → first frame on screen, and → the whole proxy, for a 5 s range of an 8 s clip and of a 60 s clip.
+
+    .venv/bin/python -m benchmarks.bench_first_frame [--json OUT.json]
+
+Everything goes through the real runtime child, as the panel drives it. The 60 s clip is the 8 s
+clip looped (its packets copied, so nothing is re-encoded) into a temporary file. For each clip:
+
+- **cold, at once**: a new runtime with empty caches; Preview is sent as soon as it says hello. The
+  whole preparation (tracking the range, learning the actor from the whole clip, timing the line's
+  phones) is inside the timing: an editor who presses P the instant the marks are set.
+- **cold, prepared**: a new runtime with empty caches; `prepare` is sent as the panel sends it when
+  the clip, the line and the marks are set, and Preview once it is done (its time is printed too).
+- **cold, cached**: a new runtime over the caches the prepared one left (the panel was restarted, or
+  its runtime crashed and came back); Preview at once.
+- **warm**: the same runtime, Preview of the same range again.
+- **warm, slipped**: the same runtime, the line slipped by 3 frames: the range's tracking and the
+  actor are cached, the placed line is new (its phones are timed again).
+
+First frame on screen: the `preview-ready` poster event has arrived and its PNG is decoded; first
+streamed frame: the first `preview-frames` event; whole proxy: the final `preview-ready` has arrived
+and the proxy's first frame is decoded. Bars (issue #16): warm ≤ 1.0 s and cold ≤ 3 s to the first
+frame, on both clips. The ratio line divides each by its bar, in this run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+
+from benchmarks.runtime_client import Runtime
+
+REPO = Path(__file__).resolve().parent.parent
+MEDIA = Path(os.environ.get("MYTALK_SHARED_MEDIA", REPO.parent / "shared" / "media"))
+CLIP = "hdtf_wda_katiehill_512.mp4"
+LINE = "jfk_inaugural_en_16k.wav"
+RANGE_S = 5
+LONG_S = 60
+WARM_BAR_S = 1.0
+COLD_BAR_S = 3.0
+
+
+def looped_clip(source: Path, seconds: float, target: Path) -> Path:
+    """`source` repeated until it lasts `seconds`, by copying its packets with shifted timestamps."""
+    import av
+
+    with av.open(str(source)) as probe:
+        duration = float(probe.duration or 0) / 1e6
+    loops = max(1, round(seconds / duration))
+    with av.open(str(target), "w") as out:
+        with av.open(str(source)) as first:
+            streams = {s.index: out.add_stream_from_template(s) for s in first.streams if s.type in ("video", "audio")}
+        offsets = dict.fromkeys(streams, 0)
+        for loop in range(loops):
+            with av.open(str(source)) as container:
+                ends = dict(offsets)
+                for packet in container.demux(*[container.streams[i] for i in streams]):
+                    if packet.dts is None or packet.size == 0 or (loop and packet.dts < 0):
+                        continue  # the encoder's priming (negative times) only once, at the very start
+                    index = packet.stream.index
+                    shift = offsets[index]
+                    packet.pts = None if packet.pts is None else packet.pts + shift
+                    packet.dts += shift
+                    ends[index] = max(ends[index], packet.dts + (packet.duration or 0))
+                    packet.stream = streams[index]
+                    out.mux(packet)
+                offsets = ends
+    return target
+
+
+def preview(runtime: Runtime, clip: Path, frames: int, job: str, audio_in: str = "0") -> dict[str, Any]:
+    """One preview; seconds from sending it to each picture the editor can see."""
+    from mytalk.ui.decoder import FrameDecoder
+
+    began = time.perf_counter()
+    runtime.send(type="preview", id=job, request=request(clip, frames, audio_in))
+    times: dict[str, Any] = {}
+    while True:
+        event = runtime.events.get(timeout=900)
+        if event.get("id") != job:
+            continue
+        name = event["event"]
+        if name == "preview-ready" and event.get("partial"):
+            assert cv2.imread(event["path"]) is not None
+            times["first_frame_s"] = time.perf_counter() - began
+        elif name == "preview-frames" and "first_streamed_s" not in times:
+            times["first_streamed_s"] = time.perf_counter() - began
+        elif name == "preview-ready":
+            decoder = FrameDecoder(Path(event["path"]))
+            decoder.frame(0)
+            decoder.close()
+            times["whole_proxy_s"] = time.perf_counter() - began
+        elif name == "error":
+            raise RuntimeError(f"{clip.name}: {event['message']}")
+        elif name == "done":
+            times["stages_s"] = {k: round(v, 2) for k, v in event["result"]["report"]["timings_s"].items()}
+            return times
+
+
+def request(clip: Path, frames: int, audio_in: str = "0") -> dict[str, str]:
+    return {"video": str(clip), "audio": str(MEDIA / "audio" / LINE), "output": "/tmp", "in_point": "0",
+            "out_point": str(frames), "audio_in": audio_in, "engine": "classic"}
+
+
+def prepare(runtime: Runtime, clip: Path, frames: int, job: str) -> float:
+    began = time.perf_counter()
+    runtime.send(type="prepare", id=job, request=request(clip, frames))
+    while True:
+        event = runtime.events.get(timeout=900)
+        if event.get("id") != job:
+            continue
+        if event["event"] == "error":
+            raise RuntimeError(f"{clip.name}: {event['message']}")
+        if event["event"] == "done":
+            return time.perf_counter() - began
+
+
+def fresh_runtime(home: Path) -> tuple[Runtime, float]:
+    """A new runtime child over the user folder `home` (empty the first time); (runtime, seconds until its hello)."""
+    os.environ["MYTALK_HOME"] = str(home)
+    began = time.perf_counter()
+    runtime = Runtime()
+    return runtime, time.perf_counter() - began
+
+
+def measure(clip: Path, frames: int, scratch: Path) -> dict[str, Any]:
+    rows: dict[str, Any] = {}
+    runtime, hello_s = fresh_runtime(scratch / f"{clip.stem}-at-once")
+    try:
+        rows["cold, at once"] = {**preview(runtime, clip, frames, "cold"), "runtime_hello_s": hello_s}
+    finally:
+        runtime.close()
+    runtime, hello_s = fresh_runtime(scratch / f"{clip.stem}-prepared")
+    try:
+        prepare_s = prepare(runtime, clip, frames, "prep")
+        rows["cold, prepared"] = {**preview(runtime, clip, frames, "cold-p"), "runtime_hello_s": hello_s,
+                                  "prepare_s": prepare_s}
+        rows["warm"] = preview(runtime, clip, frames, "warm")
+        rows["warm, slipped"] = preview(runtime, clip, frames, "warm-s", audio_in="3")
+    finally:
+        runtime.close()
+    runtime, hello_s = fresh_runtime(scratch / f"{clip.stem}-prepared")
+    try:
+        rows["cold, cached"] = {**preview(runtime, clip, frames, "cold-c"), "runtime_hello_s": hello_s}
+    finally:
+        runtime.close()
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+    source = MEDIA / "video" / CLIP
+    if not source.is_file():
+        print(f"skip: {source} not found", file=sys.stderr)
+        return 0
+    results: dict[str, Any] = {"range_s": RANGE_S, "clips": {}}
+    with tempfile.TemporaryDirectory(prefix="mytalk-first-frame-") as tmp:
+        scratch = Path(tmp)
+        long_clip = looped_clip(source, LONG_S, scratch / f"{source.stem}_looped_{LONG_S}s.mp4")
+        frames = RANGE_S * 25
+        for clip, label in ((source, "8 s clip"), (long_clip, f"{LONG_S} s clip")):
+            rows = measure(clip, frames, scratch)
+            results["clips"][label] = rows
+            for case, row in rows.items():
+                bar = WARM_BAR_S if case.startswith("warm") else COLD_BAR_S
+                extra = "".join(f"  {k} {row[k]:.2f} s" for k in ("runtime_hello_s", "prepare_s") if k in row)
+                print(f"{label:10s} {case:15s} first frame {row['first_frame_s']:5.2f} s "
+                      f"(÷ bar {bar:.0f} s = {row['first_frame_s'] / bar:4.2f})  first streamed "
+                      f"{row.get('first_streamed_s', float('nan')):5.2f} s  whole proxy {row['whole_proxy_s']:5.2f} s"
+                      f"{extra}  stages {row['stages_s']}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""When the panel asks the runtime to prepare the marked range, and when it cancels that.
+
+Everything a preview does before its first frame (tracking the range, learning the actor from the
+clip, timing the line's phones) takes seconds on a new clip, and all of it is cached by content
+(`mytalk.core.jobs.commands.prepare`). So as soon as the clip, the line and the marks are set and
+have stayed put for a moment, the panel sends `prepare` for exactly the request a Preview would
+send; when any of them changes, the outdated one is cancelled and a new one follows. By the time
+the editor presses P the work is usually done and the first frame comes at once. A Preview of the
+same request does not cancel a prepare still running: it queues behind it and finds its results.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+PREPARE_DELAY_MS = 600
+"""How long the inputs must stay put before a prepare is sent: marking In then Out, or a burst of
+slip nudges, sends one request, not one per key."""
+
+
+def request_key(request: Mapping[str, Any]) -> str:
+    """The identity of a request as sent on the wire (its JSON fields, in a stable order)."""
+    return json.dumps(dict(request), sort_keys=True, default=str)
+
+
+@dataclass
+class Preparation:
+    """The last prepare sent: its job id, the request it prepares, and whether it is still running."""
+
+    job_id: str | None = None
+    key: str | None = None
+    running: bool = False
+    done: bool = False
+
+    def due(self, request: Mapping[str, Any]) -> bool:
+        """A prepare for `request` should be sent: none was, for these exact inputs."""
+        return request_key(request) != self.key
+
+    def stale(self, request: Mapping[str, Any] | None) -> str | None:
+        """The job id of a running prepare that no longer matches the inputs (cancel it), or None.
+
+        `request` None: the inputs are incomplete now (a mark cleared, the line removed)."""
+        if not self.running or self.job_id is None:
+            return None
+        if request is not None and request_key(request) == self.key:
+            return None
+        return self.job_id
+
+    def covered(self, request: Mapping[str, Any]) -> None:
+        """A preview or commit of `request` was sent: it fills the same caches, so no prepare is due for it."""
+        if request_key(request) != self.key:
+            self.job_id, self.key, self.running, self.done = None, request_key(request), False, False
+
+    def sent(self, job_id: str, request: Mapping[str, Any]) -> None:
+        self.job_id, self.key, self.running, self.done = job_id, request_key(request), True, False
+
+    def finished(self, job_id: str, ok: bool) -> bool:
+        """The runtime answered job `job_id`; True when it was this preparation."""
+        if job_id != self.job_id:
+            return False
+        self.running, self.done = False, ok
+        if not ok:
+            self.key = None  # failed or cancelled: the same inputs may be prepared again
+        return True
+
+    def status(self, request: Mapping[str, Any] | None) -> str:
+        """A short note for the panel: what the runtime is doing with the marked range."""
+        if request is None or self.key != request_key(request):
+            return ""
+        if self.running:
+            return "Preparing the marked range…"
+        return "Ready to preview" if self.done else ""
