@@ -383,3 +383,22 @@ def test_the_banner_after_a_restart_never_says_crashed_and_running_together(cras
     message = restarted_message(crash)
     assert message == f"The runtime was restarted and is ready ({fate}). Queue the job again."
     assert "crashed" not in message and "restarting it" not in message and "Traceback" not in message
+
+
+def test_the_panels_preparations_are_its_own_business_even_once_superseded() -> None:
+    from mytalk.ui.panel_model.prepare import Preparation
+
+    prep = Preparation()
+    first = {"video": "/a.mov", "audio": "/l.wav", "in_point": "0", "out_point": "25"}
+    second = {**first, "out_point": "50"}
+    assert prep.due(first)
+    prep.sent("r1", first)
+    assert not prep.due(first) and prep.status(first) == "Preparing the marked range…"
+    assert prep.stale(first) is None and prep.stale(second) == "r1" and prep.stale(None) == "r1"
+    prep.sent("r2", second)  # r1 was cancelled: its answer comes later and must not be shown as an error
+    assert prep.owns("r1") and prep.owns("r2")
+    assert prep.finished("r1", ok=False) is False and not prep.owns("r1")
+    assert prep.running and prep.status(second) == "Preparing the marked range…"
+    assert prep.finished("r2", ok=True) and prep.status(second) == "Ready to preview" and not prep.owns("r2")
+    prep.covered(first)  # a preview of `first` was sent: it fills the caches itself
+    assert not prep.due(first) and prep.due(second)

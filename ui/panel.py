@@ -731,7 +731,7 @@ class MyTalkPanel(QWidget):
 
     def _on_event(self, event: dict[str, Any]) -> None:
         job_id = str(event.get("id"))
-        if job_id == self.preparation.job_id:
+        if self.preparation.owns(job_id):
             self._on_prepare_event(event)
             return
         entry = self.jobs.entries.get(job_id)

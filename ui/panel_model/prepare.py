@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 PREPARE_DELAY_MS = 600
@@ -34,6 +34,13 @@ class Preparation:
     key: str | None = None
     running: bool = False
     done: bool = False
+    pending: set[str] = field(default_factory=set)
+    """Every prepare sent and not yet answered, the cancelled ones included: their answers are the panel's
+    own business, never an error to show the editor."""
+
+    def owns(self, job_id: str) -> bool:
+        """The event with id `job_id` answers one of the panel's prepares."""
+        return job_id in self.pending
 
     def due(self, request: Mapping[str, Any]) -> bool:
         """A prepare for `request` should be sent: none was, for these exact inputs."""
@@ -56,9 +63,11 @@ class Preparation:
 
     def sent(self, job_id: str, request: Mapping[str, Any]) -> None:
         self.job_id, self.key, self.running, self.done = job_id, request_key(request), True, False
+        self.pending.add(job_id)
 
     def finished(self, job_id: str, ok: bool) -> bool:
-        """The runtime answered job `job_id`; True when it was this preparation."""
+        """The runtime answered job `job_id`; True when it was the latest preparation."""
+        self.pending.discard(job_id)
         if job_id != self.job_id:
             return False
         self.running, self.done = False, ok
