@@ -63,7 +63,8 @@ class FrameStream:
         width, height = proxy_size(frame.width, frame.height, self._max_height)
         bgr = frame.reformat(width=width, height=height, format="bgr24", interpolation="BILINEAR").to_ndarray()
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            if offset == 0:  # once, not on every frame of the per-frame path
+                self.folder.mkdir(parents=True, exist_ok=True)
             ok = cv2.imwrite(str(self.folder / streamed_frame_name(offset)), bgr, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
         except OSError as error:
             raise OutputError(f"cannot write {self.folder}: {describe_os_error(error)}") from None
