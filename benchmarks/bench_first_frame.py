@@ -8,6 +8,10 @@ clip looped (its packets copied, so nothing is re-encoded) into a temporary file
 - **cold, at once**: a new runtime with empty caches; Preview is sent as soon as it says hello. The
   whole preparation (tracking the range, learning the actor from the whole clip, timing the line's
   phones) is inside the timing: an editor who presses P the instant the marks are set.
+- **cold, learned at load**: a new runtime with empty caches; `learn` is sent as the panel sends it
+  the moment a clip is open (before a line or marks), and Preview, with nothing else prepared, once
+  it is done (its time is printed too): an editor who marks and picks the line while the actor is
+  learned, then presses P at once.
 - **cold, prepared**: a new runtime with empty caches; `prepare` is sent as the panel sends it when
   the clip, the line and the marks are set, and Preview once it is done (its time is printed too).
 - **cold, cached**: a new runtime over the caches the prepared one left (the panel was restarted, or
@@ -15,6 +19,8 @@ clip looped (its packets copied, so nothing is re-encoded) into a temporary file
 - **warm**: the same runtime, Preview of the same range again.
 - **warm, slipped**: the same runtime, the line slipped by 3 frames: the range's tracking and the
   actor are cached, the placed line is new (its phones are timed again).
+- **warm, slipped, prepared**: the same, slipped by 3 more frames, with the `prepare` the panel sends
+  0.6 s after a slip done before Preview.
 
 First frame on screen: the `preview-ready` poster event has arrived and its PNG is decoded; first
 streamed frame: the first `preview-frames` event; whole proxy: the final `preview-ready` has arrived
@@ -109,9 +115,23 @@ def request(clip: Path, frames: int, audio_in: str = "0") -> dict[str, str]:
             "out_point": str(frames), "audio_in": audio_in, "engine": "classic"}
 
 
-def prepare(runtime: Runtime, clip: Path, frames: int, job: str) -> float:
+def prepare(runtime: Runtime, clip: Path, frames: int, job: str, audio_in: str = "0") -> float:
     began = time.perf_counter()
-    runtime.send(type="prepare", id=job, request=request(clip, frames))
+    runtime.send(type="prepare", id=job, request=request(clip, frames, audio_in))
+    while True:
+        event = runtime.events.get(timeout=900)
+        if event.get("id") != job:
+            continue
+        if event["event"] == "error":
+            raise RuntimeError(f"{clip.name}: {event['message']}")
+        if event["event"] == "done":
+            return time.perf_counter() - began
+
+
+def learn(runtime: Runtime, clip: Path, job: str) -> float:
+    """The panel's `learn` of a clip just opened: only the clip and the engine."""
+    began = time.perf_counter()
+    runtime.send(type="learn", id=job, request={"video": str(clip), "engine": "classic"})
     while True:
         event = runtime.events.get(timeout=900)
         if event.get("id") != job:
@@ -137,6 +157,13 @@ def measure(clip: Path, frames: int, scratch: Path) -> dict[str, Any]:
         rows["cold, at once"] = {**preview(runtime, clip, frames, "cold"), "runtime_hello_s": hello_s}
     finally:
         runtime.close()
+    runtime, hello_s = fresh_runtime(scratch / f"{clip.stem}-learned")
+    try:
+        learn_s = learn(runtime, clip, "learn")
+        rows["cold, learned at load"] = {**preview(runtime, clip, frames, "cold-l"), "runtime_hello_s": hello_s,
+                                         "learn_s": learn_s}
+    finally:
+        runtime.close()
     runtime, hello_s = fresh_runtime(scratch / f"{clip.stem}-prepared")
     try:
         prepare_s = prepare(runtime, clip, frames, "prep")
@@ -144,6 +171,9 @@ def measure(clip: Path, frames: int, scratch: Path) -> dict[str, Any]:
                                   "prepare_s": prepare_s}
         rows["warm"] = preview(runtime, clip, frames, "warm")
         rows["warm, slipped"] = preview(runtime, clip, frames, "warm-s", audio_in="3")
+        slip_prepare_s = prepare(runtime, clip, frames, "prep-s", audio_in="6")
+        rows["warm, slipped, prepared"] = {**preview(runtime, clip, frames, "warm-sp", audio_in="6"),
+                                           "prepare_s": slip_prepare_s}
     finally:
         runtime.close()
     runtime, hello_s = fresh_runtime(scratch / f"{clip.stem}-prepared")
@@ -172,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
             results["clips"][label] = rows
             for case, row in rows.items():
                 bar = WARM_BAR_S if case.startswith("warm") else COLD_BAR_S
-                extra = "".join(f"  {k} {row[k]:.2f} s" for k in ("runtime_hello_s", "prepare_s") if k in row)
+                extra = "".join(f"  {k} {row[k]:.2f} s" for k in ("runtime_hello_s", "learn_s", "prepare_s") if k in row)
                 print(f"{label:10s} {case:15s} first frame {row['first_frame_s']:5.2f} s "
                       f"(÷ bar {bar:.0f} s = {row['first_frame_s'] / bar:4.2f})  first streamed "
                       f"{row.get('first_streamed_s', float('nan')):5.2f} s  whole proxy {row['whole_proxy_s']:5.2f} s"

@@ -105,7 +105,8 @@ def test_hello_announces_protocol_version_and_installed_engines(runtime: Runtime
     hello = runtime.wait_for("h1", ("hello",))
     assert hello["v"] == PROTOCOL_VERSION and hello["protocol"] == PROTOCOL_VERSION
     assert hello["engines"] == available_engines()
-    assert set(hello["requests"]) == {"hello", "probe", "track", "prepare", "preview", "commit", "cancel", "shutdown"}
+    assert set(hello["requests"]) == {"hello", "probe", "track", "learn", "prepare", "preview", "commit", "cancel",
+                                      "shutdown"}
     assert hello["mytalk"]
 
 
@@ -188,6 +189,31 @@ def test_a_prepared_preview_streams_its_frames_with_an_eta_for_the_whole_job(run
     # The ETA covers the whole job: the cached tracking stage is over as it starts (no ETA of its own),
     # yet it says how long the 50 frames still to render will take.
     assert tracking[0].get("eta_s", 0) > 0, tracking
+
+
+def test_the_actor_learned_at_clip_load_is_what_the_prepare_of_a_range_then_finds(tmp_path: Path) -> None:
+    """`learn` needs only the clip; the prepare that follows learns nothing more about the actor."""
+    runtime = Runtime(env={"MYTALK_HOME": str(tmp_path / "home")})  # an empty profile cache: nothing learned yet
+    try:
+        assert runtime.next_event(timeout=60)["event"] == "hello"
+        seen: list[dict[str, Any]] = []
+        runtime.send({"type": "learn", "id": "l1", "request": {"video": str(media_path("video", CLIP)), "engine": "classic"}})
+        learned = runtime.wait_for("l1", seen=seen)
+        assert learned["event"] == "done" and learned["result"]["learned"] is True, learned
+        assert any(e["event"] == "progress" and e["stage"].startswith("learning") for e in seen if e.get("id") == "l1")
+        runtime.send({"type": "prepare", "id": "r1", "request": sync_request(tmp_path / "out", start=25, stop=75)})
+        seen.clear()
+        assert runtime.wait_for("r1", seen=seen)["event"] == "done"
+        stages = {e["stage"] for e in seen if e.get("id") == "r1" and e["event"] == "progress"}
+        assert "face tracking" in stages and not any(stage.startswith("learning") for stage in stages), stages
+        # Unguided, the range's own sound must be left out of what is learned, and the range is not known yet.
+        runtime.send({"type": "learn", "id": "l2", "request": {"video": str(media_path("video", CLIP)), "guide": "none"}})
+        assert runtime.wait_for("l2")["result"]["learned"] is False
+        runtime.send({"type": "learn", "id": "l3", "request": {"audio": "x.wav"}})
+        refused = runtime.wait_for("l3")
+        assert refused["code"] == "ProtocolError" and "at least video" in refused["message"], refused
+    finally:
+        runtime.close()
 
 
 def test_commit_writes_v001_then_v002_with_sidecars_and_never_overwrites(runtime: Runtime, tmp_path: Path) -> None:

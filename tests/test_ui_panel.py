@@ -271,3 +271,34 @@ def test_marks_are_prepared_in_the_background_and_the_preview_streams_its_frames
     # A new mark makes the old preparation stale: a new one is sent for the new range.
     panel.set_range(30, 100)
     qtbot.waitUntil(lambda: panel.preparation.job_id not in (None, prepared), timeout=READY_MS)
+
+
+def test_the_actor_is_learned_as_soon_as_a_clip_is_open_and_a_new_clip_cancels_the_old_learning(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """Before any line or mark: learning the actor is most of a first preview's wait, and needs only the clip."""
+    long_clip = media_path("video", "hdtf_wda_katiehill_512.mp4")  # 8 s: its learning is still running below
+    widget = create_panel(video=long_clip)
+    qtbot.addWidget(widget)
+    events: list[dict[str, Any]] = []
+    widget.runtime.eventReceived.connect(events.append)
+    try:
+        qtbot.waitUntil(widget.runtime.is_ready, timeout=READY_MS)
+        widget.settings.select_engine("classic")
+        qtbot.waitUntil(lambda: widget.learning.running, timeout=READY_MS)
+        first = widget.learning.job_id
+        assert widget.preparation.job_id is None, "no line, no marks: nothing else to prepare"
+        assert widget.load_clip(media_path("video", CLIP))
+        qtbot.waitUntil(lambda: widget.learning.job_id not in (None, first), timeout=READY_MS)
+        second = widget.learning.job_id
+        qtbot.waitUntil(lambda: not widget.learning.running, timeout=JOB_MS)
+        answers = {e["id"]: e for e in events if e.get("event") in ("done", "error")}
+        assert answers[first]["event"] == "error" and answers[first]["code"] == "JobCancelledError", answers[first]
+        assert answers[second]["event"] == "done" and answers[second]["result"]["learned"] is True, answers[second]
+        assert not widget.banner.isVisible() and not widget.jobs.entries, "learning is the panel's own business"
+        # The line and the marks follow: their preparation finds the actor learned.
+        widget.load_line(media_path("audio", LINE))
+        widget.set_range(25, 75)
+        qtbot.waitUntil(lambda: widget.preparation.done, timeout=JOB_MS)
+        stages = {e["stage"] for e in events if e.get("id") == widget.preparation.job_id and e["event"] == "progress"}
+        assert not any(stage.startswith("learning") for stage in stages), stages
+    finally:
+        widget.shutdown()

@@ -59,9 +59,9 @@ from mytalk.ui.keymap import Command, command_for
 from mytalk.ui.panel_model import JobView, PanelModel, Poster, PreviewRange, range_label
 from mytalk.ui.panel_model.files import check_line, clip_filter, drop_target, line_button_text, line_filter
 from mytalk.ui.panel_model.output import ProjectFolders, RenderFolders, naming_note, naming_tip
-from mytalk.ui.panel_model.prepare import PREPARE_DELAY_MS, Preparation
+from mytalk.ui.panel_model.prepare import PREPARE_DELAY_MS, ActorLearning, Preparation
 from mytalk.ui.panel_model.preview import StreamedFrames
-from mytalk.ui.panel_model.request import NOT_READY_TIP
+from mytalk.ui.panel_model.request import NOT_READY_TIP, learn_request
 from mytalk.ui.panel_model.slip import NUDGE_S
 from mytalk.ui.panel_model.status import offers_restart, restarted_message, runtime_status
 from mytalk.ui.panel_model.visemes import viseme_outcome
@@ -133,6 +133,7 @@ class MyTalkPanel(QWidget):
         self._render_timer.setInterval(0)
         self._render_timer.timeout.connect(self._render_now)
         self.preparation = Preparation()
+        self.learning = ActorLearning()
         self._prepare_timer = QTimer(self)
         self._prepare_timer.setSingleShot(True)
         self._prepare_timer.setInterval(PREPARE_DELAY_MS)
@@ -725,6 +726,7 @@ class MyTalkPanel(QWidget):
     # -- runtime events --------------------------------------------------------------------------
 
     def _on_runtime_ready(self, hello: dict[str, Any]) -> None:
+        self.learning.forget()  # a new runtime (a restart after a crash too): learn the clip's actor again
         self.settings.set_engines(list(hello.get("engines", [])), hello.get("default_engine"))
         self._update_runtime_label()
         self._update_buttons()
@@ -733,6 +735,10 @@ class MyTalkPanel(QWidget):
         job_id = str(event.get("id"))
         if self.preparation.owns(job_id):
             self._on_prepare_event(event)
+            return
+        if self.learning.owns(job_id):
+            if event.get("event") in ("done", "error"):
+                self.learning.finished(job_id, ok=event.get("event") == "done")
             return
         entry = self.jobs.entries.get(job_id)
         if event.get("event") == "preview-frames":
@@ -787,10 +793,26 @@ class MyTalkPanel(QWidget):
         if stale is not None and self.runtime.is_running():
             self.runtime.send("cancel", job=stale)
 
+    def _send_learn(self) -> None:
+        """Ask the runtime to learn the open clip's actor now, before the line and the marks are set: it is
+        most of a first preview's wait, and needs only the clip (`panel_model.prepare`)."""
+        try:
+            request = learn_request(self.clip, self.settings.values(), self.model.face.point)
+        except MyTalkError:
+            request = None  # a setting the form has not accepted yet: the preview will say what is wrong
+        wire = None if request is None else sync_request_to_json(request)
+        stale = self.learning.stale(wire)
+        if stale is not None:
+            self.runtime.send("cancel", job=stale)
+        if wire is not None and self.learning.due(wire):
+            self.learning.sent(self.runtime.send("learn", request=wire), wire)
+
     def _send_prepare(self) -> None:
-        """Ask the runtime to track, learn and time the marked range now, so that Preview starts at once."""
+        """Ask the runtime to track, learn and time the marked range now, so that Preview starts at once.
+        The clip's actor is asked for first, alone, as soon as a clip is open (`_send_learn`)."""
         if self._closed or not self.runtime.is_running():
             return
+        self._send_learn()
         wire = self._prepare_request()
         self._cancel_stale_prepare(wire)
         if wire is None or not self.preparation.due(wire):

@@ -41,7 +41,7 @@ import numpy as np
 
 from mytalk.core.composite.compositor import Compositor
 from mytalk.core.composite.masks import Mask
-from mytalk.core.engines.base import EngineJob, FrameRecord, RenderedFrame, WaitFn, ready_now
+from mytalk.core.engines.base import ActorFootage, EngineJob, FrameRecord, RenderedFrame, WaitFn, ready_now
 from mytalk.core.engines.tracking import NO_FACE, TrackedRange
 from mytalk.core.frame_arrays import FrameArray, FrameSource, read_row
 from mytalk.core.media.reader import SourceFrame
@@ -339,6 +339,20 @@ class StagedEngine:
             paints = WindowSteps(job.num_frames)
         check_cancelled(is_cancelled, "preparation")
         self._state = _JobState(job, tracked, Compositor.for_quality(job.settings.quality), plans, paints)
+
+    def learn_actor(self, footage: ActorFootage, progress: ProgressFn, is_cancelled: CancelFn) -> bool:
+        """Learn, into the caches, what this engine's stages will learn about the actor from `footage`
+        in a job; True when a stage had something to learn (or found it cached).
+
+        A stage opts in with a `learn_actor(footage, resources, progress, is_cancelled)` method; the two
+        stages share one `JobResources`, so a profile both read is learned once, as in a job."""
+        resources = JobResources()
+        learned = False
+        for stage in (self.motion, self.appearance):
+            learn = getattr(stage, "learn_actor", None)
+            if learn is not None:
+                learned = learn(footage, resources, progress, is_cancelled) or learned
+        return learned
 
     def report(self) -> dict[str, Any]:
         state = self._state

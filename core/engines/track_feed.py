@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mytalk.core.engines.base import EngineJob
-from mytalk.core.engines.tracking import TrackedRange
+from mytalk.core.engines.tracking import TrackedRange, job_tracker_settings
 from mytalk.core.face.observation import FaceObservation
 from mytalk.core.face.regions import NUM_LANDMARKS
 from mytalk.core.face.tracker import STAGE, TrackerSettings
@@ -157,7 +157,7 @@ def stream_range(job: EngineJob, is_cancelled: CancelFn) -> TrackFeed:
 
     video = job.video.video
     assert video is not None
-    settings = TrackerSettings(face_point=job.settings.face_point)
+    settings = job_tracker_settings(job.settings)
     first = max(0, job.start - job.handles)
     last = min(video.frame_count, job.stop + job.handles)
     feed = TrackFeed(job.start, job.stop, first, last, settings)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mytalk.core.engines.base import EngineJob, FrameRecord
+from mytalk.core.engines.base import EngineJob, EngineSettings, FrameRecord
 from mytalk.core.face.regions import NUM_LANDMARKS
 from mytalk.core.face.tracker import FaceObservation, TrackerSettings, track_video_entry
 from mytalk.core.frame_arrays import READ_CHUNK, FrameArray, FrameSource, read_row
@@ -123,6 +123,12 @@ def _notes(index: Sequence[int], warnings: Sequence[Sequence[str]],
             for i, warn, rej in zip(index, warnings, rejected, strict=True) if warn or rej}
 
 
+def job_tracker_settings(settings: EngineSettings) -> TrackerSettings:
+    """How a job with these settings tracks its subject: the one definition shared by the range's tracking
+    and by an actor profile learned ahead of the job (`ActorFootage`), whose cache key includes it."""
+    return TrackerSettings(face_point=settings.face_point)
+
+
 def track_range(job: EngineJob, progress: ProgressFn, is_cancelled: CancelFn,
                 on_frame: Callable[[SourceFrame], None] | None = None) -> TrackedRange:
     """Track frames [start - handles, stop + handles) of the job's clip (cached by file hash).
@@ -130,7 +136,7 @@ def track_range(job: EngineJob, progress: ProgressFn, is_cancelled: CancelFn,
     `on_frame` sees each frame decoded to track it (none when the cache answers): see `FrameStash`."""
     video = job.video.video
     assert video is not None
-    settings = TrackerSettings(face_point=job.settings.face_point)
+    settings = job_tracker_settings(job.settings)
     first = max(0, job.start - job.handles)
     last = min(video.frame_count, job.stop + job.handles)
     tracked = track_video_entry(job.video.path, first, last, settings, progress=progress, is_cancelled=is_cancelled,
@@ -148,7 +154,7 @@ def cached_range(job: EngineJob) -> TrackedRange | None:
 
     video = job.video.video
     assert video is not None
-    settings = TrackerSettings(face_point=job.settings.face_point)
+    settings = job_tracker_settings(job.settings)
     first = max(0, job.start - job.handles)
     last = min(video.frame_count, job.stop + job.handles)
     entry = load_track(file_sha256(job.video.path), first, last, settings)

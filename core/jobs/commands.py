@@ -379,6 +379,56 @@ def prepare(
         session.finish(job_id)
 
 
+@dataclass
+class LearnResult:
+    """An actor learned ahead of any job: whether the engine had anything to learn from the clip."""
+
+    job_id: str
+    learned: bool
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"job_id": self.job_id, "learned": self.learned, "seconds": round(self.seconds, 3)}
+
+
+def learn_actor(
+    session: JobSession,
+    request: SyncRequest,
+    progress: ProgressFn = no_progress,
+    is_cancelled: CancelFn = never_cancelled,
+    *,
+    job_id: str | None = None,
+) -> LearnResult:
+    """Learn the actor from the clip of `request` into the caches, before a line or a range is chosen.
+
+    Only the clip, the references, the engine and the settings of `request` are read: its line, marks
+    and output are not. The panel sends this as soon as a clip is open. Learning the actor from the
+    whole clip is most of a first preview's wait (7 s for an 8 s clip, 30 s for a minute on two cores)
+    and depends on neither the line nor the marks, so it runs while the editor marks the range and
+    picks the line; the `prepare` and the preview that follow find it in the profile cache. An engine
+    with nothing to learn ahead (`copy`, the neural engine, a stored `--actor`, `--guide none`)
+    answers at once with `learned` false.
+    """
+    from mytalk.core.engines import create_engine, default_engine
+    from mytalk.core.engines.base import ActorFootage
+
+    job_id = job_id or new_job_id()
+    session.register(job_id)
+    try:
+        cancelled = _combined_cancel(session, job_id, is_cancelled)
+        check_cancelled(cancelled, "learning the actor")
+        began = time.perf_counter()
+        resolved = resolve_request(replace(request, in_point=None, out_point=None, audio_in=None))
+        engine = create_engine(request.engine or default_engine())
+        footage = ActorFootage(resolved.info, resolved.references, resolved.settings,
+                               guided=request.guide != "none" and resolved.info.audio is not None)
+        learn = getattr(engine, "learn_actor", None)
+        learned = bool(learn(footage, progress, cancelled)) if learn is not None else False
+        return LearnResult(job_id, learned, time.perf_counter() - began)
+    finally:
+        session.finish(job_id)
+
+
 def commit_target(request: SyncRequest, codec: str) -> tuple[Path, str]:
     """Output folder and container suffix of a commit.
 

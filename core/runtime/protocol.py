@@ -9,6 +9,7 @@ Requests (panel -> runtime), each with an `"id"` chosen by the sender:
     {"v": 1, "type": "hello", "id": "h1"}
     {"v": 1, "type": "probe", "id": "p1", "path": "/clips/a.mov"}
     {"v": 1, "type": "track", "id": "t1", "video": "/clips/a.mov", "start": 0, "stop": 25, "face": "640,300"}
+    {"v": 1, "type": "learn", "id": "l1", "request": {"video": "/clips/a.mov", <other SyncRequest fields, optional>}}
     {"v": 1, "type": "prepare", "id": "r1", "request": {<SyncRequest fields, as strings>}}
     {"v": 1, "type": "preview", "id": "j1", "request": {<SyncRequest fields, as strings>}}
     {"v": 1, "type": "commit", "id": "j2", "request": {...}}
@@ -33,6 +34,11 @@ the proxy skips the partial one. In between, `preview-frames` says how many fram
 point are ready in `folder` as `NNNNNN.jpg` (`mytalk.core.jobs.preview_stream`), at most five times
 a second: the editor scrubs what has rendered while the rest renders. The folder is gone once the
 proxy is ready.
+
+`learn` learns the actor from the clip (`commands.learn_actor`) into the caches; only the clip, the
+references, the engine and its settings are read, so a request without line, marks or output is
+complete. The panel sends it as soon as a clip is open: the largest part of a first preview's wait
+is then done while the editor marks the range and picks the line.
 
 `prepare` does everything a preview of the same request does before its first frame (tracking,
 learning the actor, timing the line's phones) into the caches, and answers `done`. The panel sends
@@ -64,9 +70,10 @@ from mytalk.core.jobs.request import SyncRequest
 from mytalk.core.settings import shipped_settings
 
 PROTOCOL_VERSION = 1
-REQUEST_TYPES: tuple[str, ...] = ("hello", "probe", "track", "prepare", "preview", "commit", "cancel", "shutdown")
+REQUEST_TYPES: tuple[str, ...] = ("hello", "probe", "track", "learn", "prepare", "preview", "commit", "cancel",
+                                  "shutdown")
 EVENT_TYPES: tuple[str, ...] = ("hello", "progress", "preview-ready", "preview-frames", "done", "error")
-JOB_TYPES: tuple[str, ...] = ("track", "prepare", "preview", "commit")
+JOB_TYPES: tuple[str, ...] = ("track", "learn", "prepare", "preview", "commit")
 """Requests that run as queued jobs, one at a time; the others are answered at once."""
 
 PROGRESS_INTERVAL_S = 0.1
@@ -167,6 +174,15 @@ def request_event_id(message: Mapping[str, Any]) -> str | None:
 def sync_request_to_json(request: SyncRequest) -> dict[str, Any]:
     """The JSON form of a request: paths and positions as strings, like the CLI's flags."""
     return request.to_dict()
+
+
+def learn_request_from_json(data: Any, *, what: str = "learn.request") -> SyncRequest:
+    """The `SyncRequest` of a `learn`: the clip is required; the line and output, which learning never
+    reads, default to the clip and its folder so the request checks like any other."""
+    if not isinstance(data, dict) or not data.get("video"):
+        raise ProtocolError(f"{what} must be an object with at least video")
+    video = str(data["video"])
+    return sync_request_from_json({"audio": video, "output": str(Path(video).expanduser().parent), **data}, what=what)
 
 
 def sync_request_from_json(data: Any, *, what: str = "request") -> SyncRequest:

@@ -6,7 +6,7 @@ process as a child, speaks the JSON-lines protocol of `mytalk.core.runtime.proto
 stdin and stdout, and restarts it when it dies.
 
 Threads: the main thread reads requests, so `cancel` is seen while a job renders; one worker
-thread runs the jobs (track, prepare, preview, commit) one at a time, in arrival order. `hello`, `probe`,
+thread runs the jobs (track, learn, prepare, preview, commit) one at a time, in arrival order. `hello`, `probe`,
 `cancel` and `shutdown` are answered by the reader at once. Cancel flags live in a `JobSession`;
 `run_sync` polls them per frame, so a running job stops within a frame and leaves no file.
 
@@ -182,6 +182,8 @@ class RuntimeServer:
         # Validate before queueing, so a malformed request fails now rather than after a long job.
         if job.kind in ("prepare", "preview", "commit"):
             protocol.sync_request_from_json(job.message.get("request"), what=f"{job.kind}.request")
+        elif job.kind == "learn":
+            protocol.learn_request_from_json(job.message.get("request"))
         else:
             protocol.require(job.message, "video", str, "track")
         with self._cond:
@@ -292,6 +294,10 @@ class RuntimeServer:
             summary = result.to_dict()
             self.emit(protocol.preview_ready_event(job.id, result.path, summary))
             self.emit(protocol.done_event(job.id, {**summary, "report": result.report}))
+        elif job.kind == "learn":
+            learned = commands.learn_actor(self.session, protocol.learn_request_from_json(job.message.get("request")),
+                                           throttle, job_id=job.id)
+            self.emit(protocol.done_event(job.id, learned.to_dict()))
         elif job.kind == "prepare":
             request = protocol.sync_request_from_json(job.message.get("request"), what="prepare.request")
             prepared = commands.prepare(self.session, request, throttle, job_id=job.id)

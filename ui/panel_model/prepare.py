@@ -7,6 +7,10 @@ have stayed put for a moment, the panel sends `prepare` for exactly the request 
 send; when any of them changes, the outdated one is cancelled and a new one follows. By the time
 the editor presses P the work is usually done and the first frame comes at once. A Preview of the
 same request does not cancel a prepare still running: it queues behind it and finds its results.
+
+Learning the actor from the whole clip is most of that work, and needs only the clip: so the panel
+asks for it (`learn`, tracked by `ActorLearning`) as soon as a clip is open, before a line is
+chosen or a range marked, and the prepare of the range later finds the profile in the cache.
 """
 
 from __future__ import annotations
@@ -82,3 +86,45 @@ class Preparation:
         if self.running:
             return "Preparing the marked range…"
         return "Ready to preview" if self.done else ""
+
+
+@dataclass
+class ActorLearning:
+    """The last `learn` sent (the actor of the open clip, learned ahead), and every one not yet answered."""
+
+    job_id: str | None = None
+    key: str | None = None
+    running: bool = False
+    pending: set[str] = field(default_factory=set)
+    """Answers to these are the panel's own business: a cancelled or failed learn is never shown as an
+    error (the preview of a range of that clip would fail the same way, and says so)."""
+
+    def owns(self, job_id: str) -> bool:
+        return job_id in self.pending
+
+    def due(self, request: Mapping[str, Any]) -> bool:
+        """A learn of `request` should be sent: none was for this clip and these settings, or it failed."""
+        return request_key(request) != self.key
+
+    def stale(self, request: Mapping[str, Any] | None) -> str | None:
+        """The job id of a running learn for another clip or other settings (cancel it), or None."""
+        if not self.running or self.job_id is None:
+            return None
+        if request is not None and request_key(request) == self.key:
+            return None
+        return self.job_id
+
+    def sent(self, job_id: str, request: Mapping[str, Any]) -> None:
+        self.job_id, self.key, self.running = job_id, request_key(request), True
+        self.pending.add(job_id)
+
+    def finished(self, job_id: str, ok: bool) -> None:
+        self.pending.discard(job_id)
+        if job_id == self.job_id:
+            self.running = False
+            if not ok:
+                self.key = None  # failed or cancelled: the same clip may be learned again
+
+    def forget(self) -> None:
+        """A new runtime: its caches may be empty (another user folder) and nothing is running any more."""
+        self.job_id, self.key, self.running = None, None, False

@@ -77,6 +77,20 @@ def build_request(inputs: RequestInputs, settings: Mapping[str, Any], *, kind: s
                        out_point=str(stop), audio_in=audio_in_text(inputs.audio_in), engine=engine, **values)
 
 
+def learn_request(clip: Path | None, settings: Mapping[str, Any], face_point: Point | None) -> SyncRequest | None:
+    """The `learn` request for the open clip (`commands.learn_actor`), or None without a clip or an engine.
+
+    Only the clip, the engine and the settings matter to what is learned; the line and output fields
+    are the clip and the default render folder, which learning never reads or writes."""
+    values = dict(settings)
+    engine = values.pop("engine", None)
+    values.pop("output", None)
+    if clip is None or not engine:
+        return None
+    values["face"] = face_text(face_point)
+    return SyncRequest.with_settings(video=clip, audio=clip, output=default_renders_dir(), engine=engine, **values)
+
+
 def request_track_key(request: SyncRequest, audio_in: Fraction) -> TrackKey:
     """The key a job was sent with, so that its visemes are drawn only while nothing moved.
 

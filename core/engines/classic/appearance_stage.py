@@ -18,10 +18,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from mytalk.core.engines.base import EngineJob
+from mytalk.core.engines.base import ActorFootage, EngineJob
 from mytalk.core.engines.classic import retrieval
 from mytalk.core.engines.classic.geometry import lower_face_index
-from mytalk.core.engines.classic.job_profile import job_profile
+from mytalk.core.engines.classic.job_profile import job_profile, learn_footage_profile
 from mytalk.core.engines.classic.retrieval import (
     PathSearch,
     Selection,
@@ -71,6 +71,11 @@ class RetrievalAppearance:
 
     def check(self, job: EngineJob, resources: JobResources) -> None:
         """Nothing to check before tracking: the profile is loaded with the plan."""
+
+    def learn_actor(self, footage: ActorFootage, resources: JobResources, progress: ProgressFn,
+                    is_cancelled: CancelFn) -> bool:
+        """Learn the actor profile this stage will read, ahead of any job (`StagedEngine.learn_actor`)."""
+        return learn_footage_profile(footage, resources, progress, is_cancelled)
 
     def prepare(self, job: EngineJob, tracked: TrackedRange, plan: MotionPlan, resources: JobResources,
                 progress: ProgressFn, is_cancelled: CancelFn) -> None:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mytalk.core.engines.base import EngineJob, ReferenceRange
+from mytalk.core.engines.base import ActorFootage, EngineJob, ReferenceRange
 from mytalk.core.engines.classic.profile import ActorProfile
 from mytalk.core.engines.classic.profile_cache import cached_build_profile
 from mytalk.core.engines.classic.profile_store import load_profile
 from mytalk.core.engines.stages import JobResources
-from mytalk.core.engines.tracking import TrackedRange
+from mytalk.core.engines.tracking import TrackedRange, job_tracker_settings
 from mytalk.core.progress import CancelFn, ProgressFn
 
 RESOURCE = "classic-profile"
@@ -35,3 +35,23 @@ def job_profile(job: EngineJob, tracked: TrackedRange, resources: JobResources, 
 
     profile, cached = resources.get(RESOURCE, load)
     return profile, cached
+
+
+def learn_footage_profile(footage: ActorFootage, resources: JobResources, progress: ProgressFn,
+                          is_cancelled: CancelFn) -> bool:
+    """Learn into the profile cache the profile a job on this footage will ask `job_profile` for; True when
+    one was learned or found there, False when nothing can be learned ahead.
+
+    The cache key is the one `job_profile` uses for a guided job with the same references and tracker
+    settings (those `tracking.track_range` makes from the face point), so the job's lookup is a hit.
+    A stored `--actor` profile needs no learning; an unguided job's profile leaves out the range's own
+    sound, and the range is not known yet (`ActorFootage.guided`)."""
+    if footage.settings.actor or not footage.guided:
+        return False
+
+    def load() -> tuple[ActorProfile, bool]:
+        return cached_build_profile(footage.references, tracker_settings=job_tracker_settings(footage.settings),
+                                    progress=progress, is_cancelled=is_cancelled)
+
+    resources.get(RESOURCE, load)
+    return True

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from mytalk.core.engines.base import EngineJob, WaitFn, ready_now
+from mytalk.core.engines.base import ActorFootage, EngineJob, WaitFn, ready_now
 from mytalk.core.engines.classic.geometry import (
     LOWER_MID_POS,
     UPPER_MID_POS,
@@ -30,7 +30,7 @@ from mytalk.core.engines.classic.geometry import (
     frontalise,
     lower_face_index,
 )
-from mytalk.core.engines.classic.job_profile import job_profile
+from mytalk.core.engines.classic.job_profile import job_profile, learn_footage_profile
 from mytalk.core.engines.classic.motion import (
     finish_reach,
     finish_window,
@@ -241,6 +241,11 @@ class ClassicMotion:
 
     def report(self) -> dict[str, Any]:
         return self._report
+
+    def learn_actor(self, footage: ActorFootage, resources: JobResources, progress: ProgressFn,
+                    is_cancelled: CancelFn) -> bool:
+        """Learn the actor profile this stage will read, ahead of any job (`StagedEngine.learn_actor`)."""
+        return learn_footage_profile(footage, resources, progress, is_cancelled)
 
     def plan(self, job: EngineJob, tracked: TrackedRange, resources: JobResources, progress: ProgressFn,
              is_cancelled: CancelFn) -> MotionPlan:
