@@ -19,7 +19,8 @@ pip=(.venv/bin/python -m pip --quiet --disable-pip-version-check)
 "${pip[@]}" install --upgrade pip
 # torch==2.13.0 and PySide6 6.11.3 are pinned in pyproject.toml: an unpinned torch pulls CUDA
 # wheels, and PySide6 6.12.0 crashes on Python 3.11.
-"${pip[@]}" install -e ".[test]"
+# [cluster] is Ray, for `mytalk batch --cluster ray` and its tests (a plain install leaves it out).
+"${pip[@]}" install -e ".[test,cluster]"
 # mediapipe 0.10.21 is the newest release with the face-mesh models; its declared pins would
 # downgrade numpy and opencv, so it goes in without them (its real needs are in pyproject.toml).
 "${pip[@]}" install --no-deps "mediapipe==0.10.21"

@@ -11,6 +11,8 @@
     mytalk probe FILE            print what MyTalk reads from a clip, as JSON
     mytalk validate [MANIFEST]   check a plugin manifest
     mytalk panel [VIDEO] [--audio FILE]
+    mytalk blender install [--target DIR] [--print]   the Blender sequencer extension
+    mytalk batch CUT -o FOLDER (--stem DUB.wav | --cues CUES.csv)   fix a whole cut, with a QC report
     mytalk runtime               the local core process: JSON lines on stdin/stdout (for the panel)
     mytalk clean [FOLDER ...]    remove what killed jobs left behind, and say what was removed
 
@@ -38,6 +40,8 @@ from mytalk.core.interrupts import Interrupted, stop_on_signals
 from mytalk.core.malloc import limit_malloc_arenas
 from mytalk.core.native_stderr import filtered_native_stderr
 from mytalk.core.settings import GUIDE_MODES, Setting, shipped_settings
+from mytalk.plugin.batch.cli import add_batch_arguments, run_batch_command
+from mytalk.plugin.hosts.blender_cli import add_blender_commands, is_gui, run_blender
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -163,7 +167,12 @@ def build_parser(schema: Mapping[str, Setting] | None = None) -> argparse.Argume
     panel_parser.add_argument("video", nargs="?", type=Path)
     panel_parser.add_argument("--audio", type=Path)
     panel_parser.add_argument("--timeline", type=Path)
+    panel_parser.add_argument("--shot", type=int, metavar="N",
+                              help="with --timeline: open the cut's clip N (as `mytalk batch CUT --list` numbers it)")
     commands.add_parser("runtime", help="run the core runtime: versioned JSON lines on stdin and stdout")
+    add_batch_arguments(commands.add_parser("batch", help="fix a whole cut: every shot of a dub stem or an ADR cue sheet"),
+                        schema, add_setting_arguments)
+    add_blender_commands(commands.add_parser("blender", help="Blender's video sequencer: install the extension"))
     clean_parser = commands.add_parser("clean", help="remove temporary files and locks that killed jobs left behind")
     clean_parser.add_argument("folders", nargs="*", type=Path, metavar="FOLDER",
                               help="also look in these folders (the job journal and MyTalk's cache are always checked)")
@@ -265,7 +274,9 @@ def _run_validate(args: argparse.Namespace) -> int:
 def _run_panel(args: argparse.Namespace) -> int:
     from mytalk.plugin.standalone import run_standalone
 
-    return run_standalone(video=args.video, audio=args.audio, timeline=args.timeline)
+    if args.shot is not None and args.timeline is None:
+        raise UsageError("--shot N needs --timeline CUT: the shot is the cut's clip N")
+    return run_standalone(video=args.video, audio=args.audio, timeline=args.timeline, shot=args.shot)
 
 
 def _run_actor(args: argparse.Namespace) -> int:
@@ -340,9 +351,13 @@ def _run_runtime(args: argparse.Namespace) -> int:
     return runtime_main()
 
 
+def _run_batch(args: argparse.Namespace) -> int:
+    return run_batch_command(args, shipped_settings())
+
+
 _COMMANDS = {"sync": _run_sync, "probe": _run_probe, "validate": _run_validate, "panel": _run_panel,
              "runtime": _run_runtime, "actor": _run_actor, "dataset": _run_dataset, "train": _run_train,
-             "clean": _run_clean}
+             "clean": _run_clean, "blender": run_blender, "batch": _run_batch}
 
 
 def _log_internal_error(argv: Sequence[str]) -> Path | None:
@@ -386,7 +401,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(args_list: list[str]) -> int:
     try:
         args = build_parser().parse_args(args_list)
-        if args.command == "panel":
+        if args.command == "panel" or is_gui(args):
             # A GUI process: its runtime child filters its own stderr and handles its own stop
             # signals; a Python handler here would only run when Qt next returns to Python.
             return _COMMANDS[args.command](args)

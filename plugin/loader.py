@@ -4,6 +4,10 @@ A host lists plugins at start-up. One broken bundle (bad JSON, an unknown key, a
 must not hide the others or crash the host, so `discover` never raises for a bad manifest: it
 returns a `PluginRecord` whose `error` says what is wrong, and the host shows that and skips it.
 Discovery reads JSON only; a module is imported when `load_entry` is asked for it.
+
+Timeline files are opened the same way: `open_timeline` picks the host whose manifest `formats`
+include the file's suffix and calls that host's entry, so a new editor format is a manifest
+line and a module, and the standalone window never names a reader class.
 """
 
 from __future__ import annotations
@@ -13,10 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mytalk.core.errors import ManifestError
-from mytalk.plugin.manifest import MANIFEST_FILENAME, Manifest, load_manifest, resolve_entry_point
+from mytalk.core.errors import ManifestError, UsageError
+from mytalk.plugin.hosts.timeline import TimelineHost
+from mytalk.plugin.manifest import MANIFEST_FILENAME, Host, Manifest, load_manifest, resolve_entry_point
 
-__all__ = ["PluginRecord", "discover", "load_entry"]
+__all__ = ["PluginRecord", "discover", "host_for", "load_entry", "open_timeline"]
 
 
 @dataclass
@@ -95,3 +100,46 @@ def load_entry(record: PluginRecord, name: str) -> Callable[..., Any]:
         raise ManifestError(record.error or f"{record.path.name}: plugin failed to load")
     spec = record.manifest.entry_points.spec(name)
     return resolve_entry_point(spec, name=name)
+
+
+def host_for(manifests: Iterable[Manifest], path: Path) -> tuple[Manifest, Host]:
+    """The first host, over `manifests` in order, whose `formats` include `path`'s suffix (any case).
+
+    Raises `UsageError`, one line naming the file and every format the manifests offer.
+    """
+    suffix = Path(path).suffix.lower()
+    offered: list[str] = []
+    count = 0
+    for manifest in manifests:
+        count += 1
+        for host in manifest.hosts:
+            if suffix and suffix in host.formats:
+                return manifest, host
+            offered += [fmt for fmt in host.formats if fmt not in offered]
+    what = f"'{suffix}' files" if suffix else "files without a suffix"
+    offers = "the manifest offers" if count == 1 else "the manifests offer"
+    choice = ", ".join(offered) if offered else "no timeline formats"
+    raise UsageError(f"{Path(path).name}: no host opens {what}; {offers} {choice}")
+
+
+def open_timeline(manifests: Iterable[Manifest], path: Path) -> TimelineHost:
+    """Open a timeline file with the entry of the host whose `formats` include its suffix.
+
+    The entry (`module:callable`, imported now) takes the path and returns the timeline host.
+    Raises `UsageError` for a suffix no host opens, `ManifestError` when the entry cannot be
+    imported or returns something that is not a timeline host, and whatever the host raises for
+    a file it cannot read (a `MyTalkError` naming the file).
+    """
+    manifest, host = host_for(manifests, path)
+    if host.entry is None:  # the manifest check refuses formats without an entry; a hand-built model may not
+        raise ManifestError(f"{manifest.label}: hosts '{host.app}' lists formats but no entry to open them")
+    spec = host.entry_spec or manifest.entry_points.spec(host.entry)
+    opener = resolve_entry_point(spec, name=f"hosts.{host.app}")
+    timeline = opener(Path(path))
+    if not isinstance(timeline, TimelineHost):
+        raise ManifestError(
+            f"{manifest.label}: hosts '{host.app}': {spec!r} returned {type(timeline).__name__}, not a timeline "
+            "host (path, clips, shot, parse_record, record_timecode, place_result); point the entry at the "
+            "function that opens the file"
+        )
+    return timeline

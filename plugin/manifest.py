@@ -52,6 +52,7 @@ __all__ = [
     "Runtime",
     "Setting",
     "check_entry_points",
+    "check_host_entries",
     "default_manifest_path",
     "load_manifest",
     "parse_manifest",
@@ -61,7 +62,7 @@ __all__ = [
 ]
 
 SUPPORTED_MANIFEST_VERSIONS: tuple[int, ...] = (1,)
-INTEGRATIONS: tuple[str, ...] = ("standalone", "file-roundtrip", "script")
+INTEGRATIONS: tuple[str, ...] = ("standalone", "file-roundtrip", "script", "extension")
 DEVICES: tuple[str, ...] = ("cuda", "cpu")
 # The runtime is reached by a thin host shim over a local pipe; anything that listens on a
 # network interface would turn a video-editing plugin into a network service.
@@ -118,6 +119,17 @@ def _entry_point_syntax_problem(spec: Any) -> str | None:
     return None
 
 
+def _host_entry_problem(value: Any) -> str | None:
+    """Why `value` is not a host entry: the name of one of `entry_points` ('panel'), or the host's
+    own 'module:callable' (a timeline opener, an installer), checked like any entry point."""
+    if isinstance(value, str) and ":" in value:
+        return _entry_point_syntax_problem(value)
+    if not isinstance(value, str) or not value.strip():
+        return (f"must name an entry point such as 'panel' or be a 'module:callable' string "
+                f"(got {describe(value)})")
+    return None
+
+
 def _relative_path_problem(value: str) -> str | None:
     """Model files must stay inside the bundle: relative, POSIX, no '..', no drive letters."""
     example = "a relative path inside the plugin bundle such as 'models/mouth.safetensors'"
@@ -153,6 +165,7 @@ def _size_problem(value: Any) -> str | None:
 # --------------------------------------------------------------------------------------------
 
 EntryPointSpec = Annotated[str, check_with(_entry_point_syntax_problem, plain=True)]
+HostEntry = Annotated[str, check_with(_host_entry_problem, plain=True)]
 Extension = Annotated[str, matching(_EXTENSION, "a lower-case file extension such as '.mov'")]
 Slug = Annotated[str, matching(_SLUG, "a lower-case slug such as 'davinci-resolve'")]
 Text = Annotated[str, text()]
@@ -213,17 +226,28 @@ class EntryPoints(_Model):
 
 
 class Host(_Model):
-    """One host application the plugin integrates with, and how."""
+    """One host application the plugin integrates with, and how.
+
+    `entry` is what starts the integration: the name of one of `entry_points` (the standalone
+    host's 'panel'), or the host's own `module:callable`. For a host with `formats` that callable
+    takes the timeline file's path and returns a timeline host (see
+    `mytalk.plugin.loader.open_timeline`); like every entry point it is imported only on use.
+    """
 
     app: Slug = Field(description="a lower-case slug such as 'davinci-resolve'")
     min_version: Annotated[str, matching(_HOST_VERSION, "a dotted version such as '19.1'")] = Field(
         description="the oldest host version supported, such as '19.1'"
     )
-    integration: Annotated[Literal["standalone", "file-roundtrip", "script"], one_of(INTEGRATIONS)]
-    entry: Text | None = None
+    integration: Annotated[Literal["standalone", "file-roundtrip", "script", "extension"], one_of(INTEGRATIONS)]
+    entry: HostEntry | None = None
     formats: _strings(  # type: ignore[valid-type]
         Annotated[str, matching(_EXTENSION, "a lower-case file extension such as '.otio'")], None
     ) = ()
+
+    @property
+    def entry_spec(self) -> str | None:
+        """`entry` when it is the host's own 'module:callable' (None for an entry point name)."""
+        return self.entry if self.entry is not None and ":" in self.entry else None
 
 
 class DevicePreference(_Model):
@@ -423,10 +447,18 @@ def _cross_section_problems(manifest: Manifest, expected_version: str | None) ->
         ))
     names = sorted(manifest.entry_points.names())
     for index, host in enumerate(manifest.hosts):
-        if host.entry is not None and host.entry not in names:
+        if host.entry is not None and host.entry_spec is None and host.entry not in names:
             problems.append((
                 f"hosts[{index}].entry",
-                f"must name an entry point, one of {names!r} (got {host.entry!r}){did_you_mean(host.entry, names)}",
+                f"must name an entry point, one of {names!r}, or be a 'module:callable' string "
+                f"(got {host.entry!r}){did_you_mean(host.entry, names)}",
+            ))
+        if host.formats and host.entry is None:
+            # The loader opens a timeline file through its host's entry: formats without one are dead.
+            problems.append((
+                f"hosts[{index}].entry",
+                f"{host.app!r} lists formats {list(host.formats)} but no entry; add the 'module:callable' "
+                "that opens them",
             ))
     codec = manifest.settings.get("codec")
     # The codec setting picks an output preset; a value with no preset would fail at render time.
@@ -481,6 +513,8 @@ def parse_manifest(
             _, problem = _try_resolve(spec)
             if problem:
                 lines.append(f"{label}: entry_points.{name}: {problem}")
+    if resolve and manifest is not None:
+        lines += [f"{label}: {line}" for line in _host_entry_problems(manifest)]
     if lines:
         raise ManifestError("\n".join(lines))
     assert manifest is not None
@@ -573,6 +607,22 @@ def check_entry_points(manifest: Manifest) -> list[str]:
     return problems
 
 
+def _host_entry_problems(manifest: Manifest) -> list[str]:
+    """`hosts[i].entry: why` for each host whose own 'module:callable' does not resolve."""
+    problems: list[str] = []
+    for index, host in enumerate(manifest.hosts):
+        if host.entry_spec is not None:
+            _, problem = _try_resolve(host.entry_spec)
+            if problem:
+                problems.append(f"hosts[{index}].entry: {problem}")
+    return problems
+
+
+def check_host_entries(manifest: Manifest) -> list[str]:
+    """Resolve each host's own 'module:callable' entry; one error line per failure (empty when all resolve)."""
+    return [f"{manifest.label}: {line}" for line in _host_entry_problems(manifest)]
+
+
 def validate_settings(manifest: Manifest, values: Mapping[str, Any]) -> dict[str, Any]:
     """Check user settings against the manifest's schema and return them merged over the defaults.
 
@@ -585,8 +635,9 @@ def validate_settings(manifest: Manifest, values: Mapping[str, Any]) -> dict[str
 def validate_command(path: str | None) -> int:
     """What `mytalk validate [MANIFEST]` runs: full validation including entry point imports.
 
-    Prints `manifest.json: OK (<id>, <version>, N entry points resolved)` and returns 0, or
-    prints the error lines to stderr and returns 2 (the exit code of every `MyTalkError`).
+    Prints `manifest.json: OK (<id>, <version>, N entry points resolved)` (with `and M host
+    entries` when hosts name their own callables) and returns 0, or prints the error lines to
+    stderr and returns 2 (the exit code of every `MyTalkError`).
     """
     try:
         manifest = load_manifest(Path(path) if path else None, resolve=True)
@@ -594,5 +645,7 @@ def validate_command(path: str | None) -> int:
         print(str(exc), file=sys.stderr)
         return exc.exit_code
     count = len(manifest.entry_points.items())
-    print(f"{manifest.label}: OK ({manifest.id}, {manifest.version}, {count} entry points resolved)")
+    hosts = sum(host.entry_spec is not None for host in manifest.hosts)
+    resolved = f"{count} entry points" + (f" and {hosts} host entries" if hosts else "")
+    print(f"{manifest.label}: OK ({manifest.id}, {manifest.version}, {resolved} resolved)")
     return 0

@@ -1,16 +1,19 @@
-"""`mytalk panel [VIDEO] [--audio FILE] [--timeline CUT]`: the panel in a window of its own.
+"""`mytalk panel [VIDEO] [--audio FILE] [--timeline CUT [--shot N]]`: the panel in a window of its own.
 
 The standalone host works for any editor: pull a shot from the timeline, fix it, put the result
-back. With `--timeline` (an .otio, CMX 3600 .edl or FCP 7 .xml cut) a dock lists the cut's clips
-with their record timecode; double-click a clip, or type a record range, and the panel opens the
-clip's media at the matching source frames. Each commit then writes a new timeline version next
-to the cut (see `mytalk.plugin.hosts.otio_timeline`), and the cut is the project whose render
-folder the panel remembers. View shows and hides the docks; Help ▸ Keyboard lists the keys.
+back. With `--timeline` (any cut format a host in the package's `manifest.json` lists: .otio,
+CMX 3600 .edl, FCP 7 .xml, Kdenlive, Shotcut) a dock lists the cut's clips with their record
+timecode; double-click a clip, or type a record range, and the panel opens the clip's media at the
+matching source frames. The file is opened through `mytalk.plugin.loader.open_timeline`, so the
+dock knows its host only as a `TimelineHost`. Each commit then writes a new timeline version next
+to the cut, and the cut is the project whose render folder the panel remembers. View shows and
+hides the docks; Help ▸ Keyboard lists the keys.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -33,7 +36,9 @@ from PySide6.QtWidgets import (
 
 from mytalk.core.errors import MyTalkError
 from mytalk.plugin.hosts import attach
-from mytalk.plugin.hosts.otio_timeline import OtioTimeline, TimelineClip
+from mytalk.plugin.hosts.timeline import TimelineEntry, TimelineHost
+from mytalk.plugin.loader import open_timeline
+from mytalk.plugin.manifest import load_manifest
 from mytalk.ui.key_help import KeyHelpDialog
 from mytalk.ui.panel import MyTalkPanel
 
@@ -48,12 +53,12 @@ class TimelineDock(QDockWidget):
 
     COLUMNS = ("Track", "Clip", "Record in", "Record out", "Media")
 
-    def __init__(self, host: OtioTimeline, panel: MyTalkPanel, parent: QWidget | None = None) -> None:
+    def __init__(self, host: TimelineHost, panel: MyTalkPanel, parent: QWidget | None = None) -> None:
         super().__init__(f"Timeline — {host.path.name}", parent)
         self.setObjectName("timelineDock")
         self.host = host
         self.panel = panel
-        self.clips: list[TimelineClip] = host.clips()
+        self.clips: Sequence[TimelineEntry] = host.clips()
         self.table = QTableWidget(len(self.clips), len(self.COLUMNS), self)
         self.table.setHorizontalHeaderLabels(self.COLUMNS)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
@@ -91,6 +96,18 @@ class TimelineDock(QDockWidget):
         clip = self.clips[row]
         self._use(clip.record_start, clip.record_stop)
 
+    def pick_number(self, number: int) -> bool:
+        """Load the cut's clip `number` (as `mytalk batch CUT --list` and the batch report number them)."""
+        rows = [row for row, clip in enumerate(self.clips) if clip.number == number]
+        if not rows:
+            message = f"{self.host.path.name} has no clip {number}; it has clips 1-{len(self.clips)}"
+            self.status.setText(message)
+            self.panel.show_error(message)
+            return False
+        self.table.selectRow(rows[0])
+        self.pick_clip(rows[0])
+        return True
+
     def pick_range(self) -> None:
         try:
             start = self.host.parse_record(self.record_in.text())
@@ -116,7 +133,7 @@ class StandaloneWindow(QMainWindow):
     """The panel as the central widget, with a File menu and the optional timeline dock."""
 
     def __init__(self, video: Path | None = None, audio: Path | None = None, timeline: Path | None = None,
-                 *, start_runtime: bool = True) -> None:
+                 *, shot: int | None = None, start_runtime: bool = True) -> None:
         super().__init__()
         self.setWindowTitle("MyTalk")
         if QApplication.instance() is None:
@@ -145,8 +162,9 @@ class StandaloneWindow(QMainWindow):
         keys.triggered.connect(self.show_keys)
         help_menu.addAction(keys)
         self.key_help: KeyHelpDialog | None = None
-        if timeline is not None:
-            self.open_timeline(timeline)
+        if timeline is not None and self.open_timeline(timeline) and shot is not None:
+            assert self.timeline_dock is not None
+            self.timeline_dock.pick_number(shot)  # a shot flagged in a batch's report, opened from there
         self.resize(*self.initial_size())
 
     def initial_size(self) -> tuple[int, int]:
@@ -158,14 +176,21 @@ class StandaloneWindow(QMainWindow):
         return min(INITIAL_SIZE[0], free.width()), min(INITIAL_SIZE[1], free.height())
 
     def choose_timeline(self) -> None:
+        try:
+            formats = [fmt for host in load_manifest().hosts for fmt in host.formats]
+        except MyTalkError as error:
+            self.panel.show_error(str(error))
+            return
+        patterns = " ".join(f"*{fmt}" for fmt in formats)
         path, _ = QFileDialog.getOpenFileName(self, "Open timeline", str(Path.home()),
-                                              "Timelines (*.otio *.edl *.xml);;All files (*)")
+                                              f"Timelines ({patterns});;All files (*)")
         if path:
             self.open_timeline(Path(path))
 
     def open_timeline(self, path: Path) -> bool:
+        """Open a cut through the host the package's manifest names for its suffix; errors go to the panel."""
         try:
-            host = OtioTimeline(path)
+            host = open_timeline([load_manifest()], path)
         except MyTalkError as error:
             self.panel.show_error(str(error))
             return False
@@ -196,10 +221,11 @@ class StandaloneWindow(QMainWindow):
         super().closeEvent(event)
 
 
-def run_standalone(video: Path | None = None, audio: Path | None = None, timeline: Path | None = None) -> int:
+def run_standalone(video: Path | None = None, audio: Path | None = None, timeline: Path | None = None,
+                   shot: int | None = None) -> int:
     """Open the standalone window and run until it closes; returns the exit status."""
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("MyTalk")
-    window = StandaloneWindow(video, audio, timeline)
+    window = StandaloneWindow(video, audio, timeline, shot=shot)
     window.show()
     return int(app.exec())

@@ -2,18 +2,25 @@
 
 Resolve cannot run on the test machines, so `mytalk.plugin.hosts.resolve` is tested against this
 recorded fake. It implements exactly the `DaVinciResolveScript` calls that the adapter uses, with
-the signatures and return shapes of Resolve's scripting README (19.1+), and nothing else: any
-other call raises AttributeError, so the adapter cannot start depending on an undocumented call
-without a test noticing. Every call is appended to `FakeResolve.calls` as
-`(object_name, method, args)` so tests can check the exact conversation.
+the parameter names, defaults and return types of Resolve's documentation (transcribed in
+`tests/resolve_api.pyi`, from Resolve 21.1's `DaVinciResolveScript.pyi` and the README of earlier
+releases), and nothing else: any other call raises AttributeError, so the adapter cannot start
+depending on an undocumented call without a test noticing. `test_hosts_resolve_signatures.py`
+checks both: the adapter's calls against the documentation, and this fake against the same.
+Every call is appended to `FakeResolve.calls` as `(object_name, method, args)` so tests can check
+the exact conversation.
 
 Behaviour taken from the documentation (and from published scripts that use it):
 - `Timeline.GetMarkInOut()` -> {"video": {"in": i, "out": o}, "audio": {...}}, keys omitted when
   unset; frames counted from the timeline start, out inclusive;
 - `TimelineItem.GetStart()/GetEnd()` are absolute timeline frames, GetEnd exclusive;
   `GetLeftOffset()` is the source frame at the item's start;
+- `MediaPool.ImportMedia([{"FilePath": path}])` -> [MediaPoolItem] (the list-of-paths form is
+  deprecated in 21.1, so the fake refuses it);
 - `MediaPool.AppendToTimeline([clipInfo])` -> [TimelineItem]; clipInfo keys mediaPoolItem,
   startFrame, endFrame (inclusive), mediaType (1 video), trackIndex, recordFrame (absolute);
+- `MediaPoolItem.GetClipProperty()` -> a dict of all properties (the keyed form is deprecated in
+  21.1; the fake still answers it as documented);
 - `Timeline.AddTrack("video")` -> True and appends a track; `GetTrackCount("video")` counts them;
 - `TimelineItem.AddMarker(frameId, color, name, note, duration, customData)` -> True.
 """
@@ -25,6 +32,12 @@ from pathlib import Path
 from typing import Any
 
 Call = tuple[str, str, tuple[Any, ...]]
+
+# The documented TypedDicts (tests/resolve_api.pyi), as the plain dicts Resolve passes and returns.
+MarkInOut = dict[str, dict[str, int]]
+ClipProperties = dict[str, str]
+AppendClipInfo = dict[str, Any]
+ImportClipInfo = dict[str, Any]
 
 
 class _Recorder:
@@ -44,13 +57,13 @@ class FakeMediaPoolItem(_Recorder):
         self.path = path
         self.frames = frames
 
-    def GetClipProperty(self, name: str) -> str:  # noqa: N802 - Resolve's API names
-        self._record("GetClipProperty", name)
-        return {"File Path": self.path, "Frames": str(self.frames)}.get(name, "")
-
-    def GetName(self) -> str:  # noqa: N802
-        self._record("GetName")
-        return Path(self.path).name
+    def GetClipProperty(self, propertyName: str | None = None) -> str | ClipProperties:  # noqa: N802, N803 - Resolve's API names
+        properties = {"File Path": self.path, "Frames": str(self.frames)}
+        if propertyName is None:
+            self._record("GetClipProperty")
+            return properties
+        self._record("GetClipProperty", propertyName)
+        return properties.get(propertyName, "")
 
 
 @dataclass
@@ -74,32 +87,32 @@ class FakeTimelineItem(_Recorder):
         self._record("GetName")
         return self.name
 
-    def GetStart(self) -> int:  # noqa: N802
-        self._record("GetStart")
-        return self.start
+    def GetStart(self, subframePrecision: bool = False) -> float:  # noqa: N802, N803
+        self._record("GetStart", *((True,) if subframePrecision else ()))
+        return float(self.start)
 
-    def GetEnd(self) -> int:  # noqa: N802
-        self._record("GetEnd")
-        return self.end
+    def GetEnd(self, subframePrecision: bool = False) -> float:  # noqa: N802, N803
+        self._record("GetEnd", *((True,) if subframePrecision else ()))
+        return float(self.end)
 
-    def GetDuration(self) -> int:  # noqa: N802
-        self._record("GetDuration")
-        return self.end - self.start
+    def GetDuration(self, subframePrecision: bool = False) -> float:  # noqa: N802, N803
+        self._record("GetDuration", *((True,) if subframePrecision else ()))
+        return float(self.end - self.start)
 
-    def GetLeftOffset(self) -> int:  # noqa: N802
-        self._record("GetLeftOffset")
-        return self.left_offset
+    def GetLeftOffset(self, subframePrecision: bool = False) -> float:  # noqa: N802, N803
+        self._record("GetLeftOffset", *((True,) if subframePrecision else ()))
+        return float(self.left_offset)
 
     def GetMediaPoolItem(self) -> FakeMediaPoolItem | None:  # noqa: N802
         self._record("GetMediaPoolItem")
         return self.media
 
-    def AddMarker(self, frame_id: int, color: str, name: str, note: str, duration: int,  # noqa: N802
-                  custom_data: str = "") -> bool:
-        self._record("AddMarker", frame_id, color, name, note, duration, custom_data)
-        if any(marker.frame == frame_id for marker in self.markers):
+    def AddMarker(self, frameId: int, color: str, name: str, note: str, duration: int,  # noqa: N802, N803
+                  customData: str | None = None) -> bool:
+        self._record("AddMarker", frameId, color, name, note, duration, customData)
+        if any(marker.frame == frameId for marker in self.markers):
             return False  # Resolve refuses a second marker on the same frame
-        self.markers.append(FakeMarker(frame_id, color, name, note, duration, custom_data))
+        self.markers.append(FakeMarker(frameId, color, name, note, duration, customData or ""))
         return True
 
 
@@ -115,15 +128,16 @@ class FakeTimeline(_Recorder):
         self._record("GetName")
         return self.name
 
-    def GetSetting(self, name: str) -> str:  # noqa: N802
-        self._record("GetSetting", name)
-        return {"timelineFrameRate": self.fps, "timelineDropFrameTimecode": "1" if self.drop_frame else "0"}.get(name, "")
+    def GetSetting(self, settingName: str) -> str:  # noqa: N802, N803
+        self._record("GetSetting", settingName)
+        return {"timelineFrameRate": self.fps,
+                "timelineDropFrameTimecode": "1" if self.drop_frame else "0"}.get(settingName, "")
 
     def GetStartFrame(self) -> int:  # noqa: N802
         self._record("GetStartFrame")
         return self.start_frame
 
-    def GetMarkInOut(self) -> dict[str, dict[str, int]]:  # noqa: N802
+    def GetMarkInOut(self) -> MarkInOut:  # noqa: N802
         self._record("GetMarkInOut")
         return {kind: dict(marks) for kind, marks in self.marks.items()}
 
@@ -131,37 +145,40 @@ class FakeTimeline(_Recorder):
         self._record("GetCurrentVideoItem")
         return self.current_item
 
-    def GetTrackCount(self, track_type: str) -> int:  # noqa: N802
-        self._record("GetTrackCount", track_type)
-        return len(self.video_tracks) if track_type == "video" else 1
+    def GetTrackCount(self, trackType: str) -> int:  # noqa: N802, N803
+        self._record("GetTrackCount", trackType)
+        return len(self.video_tracks) if trackType == "video" else 1
 
-    def AddTrack(self, track_type: str, sub_track_type: str | None = None) -> bool:  # noqa: N802
-        if sub_track_type is None:
-            self._record("AddTrack", track_type)
+    def AddTrack(self, trackType: str, subTrackType: str | None = None) -> bool:  # noqa: N802, N803
+        if subTrackType is None:
+            self._record("AddTrack", trackType)
         else:
-            self._record("AddTrack", track_type, sub_track_type)
-        if track_type != "video":
+            self._record("AddTrack", trackType, subTrackType)
+        if trackType != "video":
             return False
         self.video_tracks.append([])
         return True
 
 
 class FakeMediaPool(_Recorder):
-    def __init__(self, log: list[Call], timeline: FakeTimeline) -> None:
+    def __init__(self, log: list[Call], timeline: FakeTimeline | None) -> None:
         super().__init__(log, "MediaPool")
         self.timeline = timeline
         self.items: list[FakeMediaPoolItem] = []
 
-    def ImportMedia(self, paths: list[str]) -> list[FakeMediaPoolItem]:  # noqa: N802
-        self._record("ImportMedia", list(paths))
+    def ImportMedia(self, clipInfos: list[ImportClipInfo]) -> list[FakeMediaPoolItem]:  # noqa: N802, N803
+        self._record("ImportMedia", [dict(info) for info in clipInfos])
+        paths = [str(info["FilePath"]) for info in clipInfos]
         imported = [FakeMediaPoolItem(self._log, p, frames=0) for p in paths if Path(p).is_file()]
         self.items += imported
         return imported
 
-    def AppendToTimeline(self, clip_infos: list[dict[str, Any]]) -> list[FakeTimelineItem]:  # noqa: N802
-        self._record("AppendToTimeline", [dict(info) for info in clip_infos])
+    def AppendToTimeline(self, clipInfos: list[AppendClipInfo]) -> list[FakeTimelineItem]:  # noqa: N802, N803
+        self._record("AppendToTimeline", [dict(info) for info in clipInfos])
+        if self.timeline is None:
+            return []  # Resolve appends to the current timeline only
         placed: list[FakeTimelineItem] = []
-        for info in clip_infos:
+        for info in clipInfos:
             track = int(info.get("trackIndex", 1))
             if not 1 <= track <= len(self.timeline.video_tracks):
                 return []
@@ -179,23 +196,23 @@ class FakeProject(_Recorder):
     def __init__(self, log: list[Call], timeline: FakeTimeline | None) -> None:
         super().__init__(log, "Project")
         self.timeline = timeline
-        self.media_pool = FakeMediaPool(log, timeline) if timeline else None
+        self.media_pool = FakeMediaPool(log, timeline)
 
-    def GetCurrentTimeline(self) -> FakeTimeline | None:  # noqa: N802
+    def GetCurrentTimeline(self) -> FakeTimeline | None:  # noqa: N802 - documented as Timeline; None without one
         self._record("GetCurrentTimeline")
         return self.timeline
 
-    def GetMediaPool(self) -> FakeMediaPool | None:  # noqa: N802
+    def GetMediaPool(self) -> FakeMediaPool:  # noqa: N802
         self._record("GetMediaPool")
         return self.media_pool
 
 
 class FakeProjectManager(_Recorder):
-    def __init__(self, log: list[Call], project: FakeProject | None) -> None:
+    def __init__(self, log: list[Call], project: FakeProject) -> None:
         super().__init__(log, "ProjectManager")
         self.project = project
 
-    def GetCurrentProject(self) -> FakeProject | None:  # noqa: N802
+    def GetCurrentProject(self) -> FakeProject:  # noqa: N802
         self._record("GetCurrentProject")
         return self.project
 

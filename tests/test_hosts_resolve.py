@@ -67,7 +67,7 @@ def test_result_is_imported_placed_on_a_new_track_at_the_record_frame_and_marked
     placement = host.place_result(shot, result)
     assert placement.description == "placed on V2 at 01:00:02:10 in Resolve"
     conversation = [(method, args) for _, method, args in fake.calls]
-    assert ("ImportMedia", ([result["output"]],)) in conversation
+    assert ("ImportMedia", ([{"FilePath": result["output"]}],)) in conversation
     assert ("AddTrack", ("video",)) in conversation
     append = next(args[0][0] for method, args in conversation if method == "AppendToTimeline")
     assert {k: v for k, v in append.items() if k != "mediaPoolItem"} == {

@@ -48,3 +48,19 @@ def test_a_bad_timeline_is_reported_in_the_panel(qtbot, tmp_path: Path) -> None:
         assert window.timeline_dock is None and "timeline not found" in window.panel.banner.text
     finally:
         window.panel.shutdown()
+
+
+def test_a_shot_flagged_in_a_batch_report_opens_by_its_clip_number(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`mytalk panel --timeline CUT --shot N`, the command the batch report gives for a flagged shot."""
+    cut = tmp_path / "CUT.otio"
+    otio.adapters.write_to_file(build_cut(), str(cut))
+    window = StandaloneWindow(timeline=cut, shot=2, start_runtime=False)
+    qtbot.addWidget(window)
+    try:
+        assert window.panel.clip is not None and window.panel.clip.name == "retalking_face2_swalwell.mp4"
+        assert window.panel.transport.range() == (20, 100)
+        assert window.timeline_dock is not None and window.timeline_dock.table.currentRow() == 1
+        assert not window.timeline_dock.pick_number(3)
+        assert "has no clip 3; it has clips 1-2" in window.panel.banner.text
+    finally:
+        window.panel.shutdown()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import json
+import pathlib
 import subprocess
 import sys
 import tomllib
@@ -17,6 +18,7 @@ from mytalk.core.errors import ManifestError, UsageError
 from mytalk.plugin.manifest import (
     Manifest,
     check_entry_points,
+    check_host_entries,
     default_manifest_path,
     load_manifest,
     resolve_entry_point,
@@ -34,6 +36,11 @@ def manifest() -> Manifest:
 
 def _shipped_entry_points() -> list[tuple[str, str]]:
     return load_manifest().entry_points.items()
+
+
+def _shipped_host_entries() -> list[tuple[str, str]]:
+    return [(host.app, host.entry_spec) for host in load_manifest().hosts
+            if host.entry_spec is not None]
 
 
 def test_shipped_manifest_loads_and_validates(manifest: Manifest) -> None:
@@ -56,11 +63,25 @@ def test_manifest_version_equals_the_package_version(manifest: Manifest) -> None
 def test_shipped_manifest_promises_what_the_product_needs(manifest: Manifest) -> None:
     assert manifest.runtime.ipc == "pipe"
     assert manifest.permissions.network == "none"
-    assert {host.integration for host in manifest.hosts} == {"standalone", "file-roundtrip", "script"}
+    assert {host.integration for host in manifest.hosts} == {"standalone", "file-roundtrip", "script", "extension"}
     assert {"29.97DF", "59.94DF", "23.976"} <= set(manifest.inputs.frame_rates)
     assert manifest.outputs["h264"].use == "preview"
     assert all(preset.use == "final" for name, preset in manifest.outputs.items() if name != "h264")
     assert set(manifest.settings["codec"].enum or ()) == set(manifest.outputs)
+
+
+def test_shipped_hosts_and_their_entries(manifest: Manifest) -> None:
+    hosts = {host.app: (host.integration, host.min_version, host.formats, host.entry) for host in manifest.hosts}
+    timeline = "mytalk.plugin.hosts.mlt_timeline:open_timeline"
+    assert hosts == {
+        "standalone": ("standalone", "0.1.0", (), "panel"),
+        "opentimelineio": ("file-roundtrip", "0.17", (".otio", ".edl", ".xml"),
+                           "mytalk.plugin.hosts.otio_timeline:open_timeline"),
+        "davinci-resolve": ("script", "19.1", (), "mytalk.plugin.hosts.resolve:main"),
+        "kdenlive": ("file-roundtrip", "20.08", (".kdenlive",), timeline),
+        "shotcut": ("file-roundtrip", "24.02", (".mlt",), timeline),
+        "blender": ("extension", "4.2", (), "mytalk.plugin.hosts.blender_install:extension_path"),
+    }
 
 
 def test_loading_imports_no_entry_point_and_nothing_heavy() -> None:
@@ -71,7 +92,8 @@ def test_loading_imports_no_entry_point_and_nothing_heavy() -> None:
         "m = mytalk.plugin.manifest.load_manifest(); "
         "mytalk.plugin.loader.discover([m.source]); "
         f"heavy = [m for m in {list(HEAVY_MODULES)!r} if m in sys.modules]; "
-        "named = [s.split(':')[0] for _, s in m.entry_points.items()]; "
+        "named = [s.split(':')[0] for _, s in m.entry_points.items()] "
+        "+ [h.entry_spec.split(':')[0] for h in m.hosts if h.entry_spec]; "
         "imported = [n for n in named if n in sys.modules]; "
         "assert not heavy and not imported, (heavy, imported)"
     )
@@ -93,13 +115,24 @@ def test_every_entry_point_resolves(name: str, spec: str) -> None:
     assert callable(resolve_entry_point(spec, name=name))
 
 
+@pytest.mark.parametrize(("app", "spec"), _shipped_host_entries(), ids=[a for a, _ in _shipped_host_entries()])
+def test_every_host_entry_resolves(app: str, spec: str) -> None:
+    assert callable(resolve_entry_point(spec, name=f"hosts.{app}"))
+
+
 def test_validate_command_accepts_the_shipped_manifest(
-    manifest: Manifest, capsys: pytest.CaptureFixture[str]
+    manifest: Manifest, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert check_entry_points(manifest) == []
-    assert validate_command(None) == 0
+    data = json.loads(default_manifest_path().read_text(encoding="utf-8"))
+    shipped = tmp_path / "manifest.json"
+    shipped.write_text(json.dumps(data), encoding="utf-8")
+    assert check_host_entries(load_manifest(shipped)) == []
+    assert validate_command(str(shipped)) == 0
+    hosts = sum(":" in host.get("entry", "") for host in data["hosts"])
     out = capsys.readouterr().out
-    assert out == f"manifest.json: OK (com.mytalk.lipsync, {manifest.version}, 6 entry points resolved)\n"
+    assert out == (f"manifest.json: OK (com.mytalk.lipsync, {manifest.version}, 6 entry points and {hosts} host "
+                   "entries resolved)\n")
 
 
 def test_resolve_entry_point_names_the_entry_point_it_cannot_import() -> None:

@@ -30,7 +30,8 @@ GOOD_MODEL = {
 
 
 def resolvable_manifest() -> dict[str, Any]:
-    """The shipped manifest, with entry points that resolve today to cheap, existing callables."""
+    """The shipped manifest, with entry points and host entries that resolve today to cheap, existing
+    callables (a host's real entry may be a module still being written, or slow to import)."""
     data: dict[str, Any] = json.loads(default_manifest_path().read_text(encoding="utf-8"))
     data["entry_points"] = {
         "panel": "mytalk.plugin.manifest:load_manifest",
@@ -42,6 +43,9 @@ def resolvable_manifest() -> dict[str, Any]:
         "cli": "mytalk.plugin.manifest:validate_command",
         "runtime": "mytalk.plugin.loader:discover",
     }
+    for host in data["hosts"]:
+        if ":" in host.get("entry", ""):
+            host["entry"] = "mytalk.plugin.loader:host_for"
     return data
 
 
@@ -224,7 +228,7 @@ BAD_MANIFESTS = [
         [
             (
                 "hosts[2].integration",
-                "missing required key; add it (one of ['standalone', 'file-roundtrip', 'script'])",
+                "missing required key; add it (one of ['standalone', 'file-roundtrip', 'script', 'extension'])",
             )
         ],
         id="host-missing-integration",
@@ -233,6 +237,31 @@ BAD_MANIFESTS = [
         _set("hosts.0.entry", "pannel"),
         [("hosts[0].entry", "did you mean 'panel'?")],
         id="host-entry-unknown",
+    ),
+    pytest.param(
+        _set("hosts.1.entry", "mytalk.plugin.hosts.otio_timeline:"),
+        [("hosts[1].entry", "callable part '' is not a dotted Python name")],
+        id="host-entry-spec-syntax",
+    ),
+    pytest.param(
+        _set("hosts.1.entry", "mytalk.plugin.hosts.nowhere:open_timeline"),
+        [("hosts[1].entry", "module 'mytalk.plugin.hosts.nowhere' not found")],
+        id="host-entry-not-importable",
+    ),
+    pytest.param(
+        _set("hosts.1.entry", "mytalk.plugin.loader:no_such_opener"),
+        [("hosts[1].entry", "has no attribute 'no_such_opener'")],
+        id="host-entry-no-callable",
+    ),
+    pytest.param(
+        _delete("hosts.1.entry"),
+        [("hosts[1].entry", "lists formats ['.otio', '.edl', '.xml'] but no entry")],
+        id="host-formats-without-entry",
+    ),
+    pytest.param(
+        _set("hosts.5.integration", "addon"),
+        [("hosts[5].integration", "one of ['standalone', 'file-roundtrip', 'script', 'extension']")],
+        id="host-integration-unknown",
     ),
     pytest.param(
         _set("hosts.1.formats", [".otio", "edl"]),

@@ -1,4 +1,5 @@
-"""Discovery returns every plugin with its error, and `mytalk validate` reports like a CLI should."""
+"""Discovery returns every plugin with its error, `mytalk validate` reports like a CLI should, and a
+timeline file opens through the manifest host that lists its suffix."""
 
 from __future__ import annotations
 
@@ -6,15 +7,27 @@ import json
 from pathlib import Path
 from typing import Any
 
+import opentimelineio as otio
 import pytest
+from test_hosts_otio import build_cut
 
-from mytalk.core.errors import ManifestError
-from mytalk.plugin.loader import PluginRecord, discover, load_entry
-from mytalk.plugin.manifest import default_manifest_path, validate_command, validate_settings
+from mytalk.core.errors import ManifestError, MediaNotFoundError, UsageError
+from mytalk.plugin.hosts.otio_timeline import OtioTimeline
+from mytalk.plugin.hosts.timeline import TimelineHost
+from mytalk.plugin.loader import PluginRecord, discover, host_for, load_entry, open_timeline
+from mytalk.plugin.manifest import (
+    Manifest,
+    default_manifest_path,
+    load_manifest,
+    parse_manifest,
+    validate_command,
+    validate_settings,
+)
 
 
 def resolvable_manifest() -> dict[str, Any]:
-    """The shipped manifest, with entry points that resolve today to cheap, existing callables."""
+    """The shipped manifest, with entry points and host entries that resolve today to cheap, existing
+    callables (a host's real entry may be a module still being written, or slow to import)."""
     data: dict[str, Any] = json.loads(default_manifest_path().read_text(encoding="utf-8"))
     data["entry_points"] = {
         "panel": "mytalk.plugin.manifest:load_manifest",
@@ -26,6 +39,9 @@ def resolvable_manifest() -> dict[str, Any]:
         "cli": "mytalk.plugin.manifest:validate_command",
         "runtime": "mytalk.plugin.loader:discover",
     }
+    for host in data["hosts"]:
+        if ":" in host.get("entry", ""):
+            host["entry"] = "mytalk.plugin.loader:host_for"
     return data
 
 
@@ -120,7 +136,7 @@ def test_plugin_record_is_plain_data(tmp_path: Path) -> None:
 def test_validate_command_prints_ok_and_returns_0(plugins: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert validate_command(str(plugins / "a-good" / "manifest.json")) == 0
     captured = capsys.readouterr()
-    assert captured.out == "manifest.json: OK (com.mytalk.lipsync, 0.1.0, 6 entry points resolved)\n"
+    assert captured.out == "manifest.json: OK (com.mytalk.lipsync, 0.1.0, 6 entry points and 5 host entries resolved)\n"
     assert captured.err == ""
 
 
@@ -148,3 +164,61 @@ def test_validate_command_reports_a_missing_file(tmp_path: Path, capsys: pytest.
     assert validate_command(str(tmp_path / "nowhere.json")) == 2
     err = capsys.readouterr().err
     assert err.startswith("nowhere.json: cannot read ") and err.count("\n") == 1
+
+
+# --- timeline files open through the manifest's hosts --------------------------------------------
+
+
+def shipped_with(app: str, entry: str) -> Manifest:
+    """The shipped manifest with host `app`'s entry replaced (parsed, not resolved: as the loader sees it)."""
+    data: dict[str, Any] = json.loads(default_manifest_path().read_text(encoding="utf-8"))
+    (host,) = [host for host in data["hosts"] if host["app"] == app]
+    host["entry"] = entry
+    return parse_manifest(data)
+
+
+def test_an_otio_cut_opens_through_the_opentimelineio_entry(tmp_path: Path) -> None:
+    cut = tmp_path / "CUT.otio"
+    otio.adapters.write_to_file(build_cut(), str(cut))
+    host = open_timeline([load_manifest()], cut)
+    assert type(host) is OtioTimeline and isinstance(host, TimelineHost)
+    assert host.path == cut and [clip.name for clip in host.clips()] == ["intro", "swalwell"]
+    assert host.record_timecode(host.parse_record("01:00:02:10")) == "01:00:02:10"
+
+
+@pytest.mark.parametrize(("name", "app"), [("cut.edl", "opentimelineio"), ("CUT.XML", "opentimelineio"),
+                                           ("reel.kdenlive", "kdenlive"), ("reel.mlt", "shotcut")])
+def test_the_host_is_picked_by_suffix_in_any_case(name: str, app: str) -> None:
+    manifest = load_manifest()
+    picked, host = host_for([manifest], Path(name))
+    assert picked is manifest and host.app == app
+
+
+def test_an_unknown_suffix_is_one_usage_error_listing_the_offered_formats(tmp_path: Path) -> None:
+    with pytest.raises(UsageError) as caught:
+        open_timeline([load_manifest()], tmp_path / "cut.aaf")
+    assert str(caught.value) == "cut.aaf: no host opens '.aaf' files; the manifest offers .otio, .edl, .xml, .kdenlive, .mlt"
+    assert caught.value.exit_code == 2
+    with pytest.raises(UsageError, match=r"^cut: no host opens files without a suffix; the manifest offers \.otio"):
+        open_timeline([load_manifest()], tmp_path / "cut")
+
+
+def test_a_broken_entry_is_one_clear_manifest_error(tmp_path: Path) -> None:
+    manifest = shipped_with("opentimelineio", "mytalk.plugin.hosts.nowhere:open_timeline")
+    with pytest.raises(ManifestError) as caught:
+        open_timeline([manifest], tmp_path / "CUT.otio")
+    assert str(caught.value) == (
+        "entry point 'hosts.opentimelineio': cannot import 'mytalk.plugin.hosts.nowhere:open_timeline': module "
+        "'mytalk.plugin.hosts.nowhere' not found; check the module path or install the package that provides it")
+
+
+def test_an_entry_that_returns_no_timeline_host_is_refused(tmp_path: Path) -> None:
+    manifest = shipped_with("opentimelineio", "pathlib:Path")
+    with pytest.raises(ManifestError, match=r"^manifest.json: hosts 'opentimelineio': 'pathlib:Path' returned "
+                                            r"PosixPath, not a timeline host"):
+        open_timeline([manifest], tmp_path / "CUT.otio")
+
+
+def test_the_host_reports_a_file_it_cannot_open(tmp_path: Path) -> None:
+    with pytest.raises(MediaNotFoundError, match="timeline not found"):
+        open_timeline([load_manifest()], tmp_path / "missing.otio")

@@ -391,7 +391,10 @@ class VideoWriter:
         s = self.source
         fmt = _CONTAINER_FORMATS[self.path.suffix.lower()]
         try:
-            self._container = container = av.open(str(self.temp_path), mode="w", format=fmt)
+            # bitexact: no random segment or track UIDs and no wall-clock dates in the container, so the same
+            # request gives the same bytes wherever it runs (a batch's local and Ray workers, a re-render).
+            self._container = container = av.open(str(self.temp_path), mode="w", format=fmt,
+                                                  container_options={"fflags": "+bitexact"})
         except (av.error.FFmpegError, OSError) as exc:
             raise OutputError(
                 f"{self.path}: cannot create the output file ({_reason(exc)}); pick another output folder"

@@ -31,6 +31,7 @@ from __future__ import annotations
 import copy
 import os
 import re
+from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from fractions import Fraction
@@ -108,14 +109,16 @@ class OtioTimeline:
     """A cut read through OpenTimelineIO; picks shots and writes new versions with fixes."""
 
     name = "timeline"
+    formats: dict[str, str] = ADAPTERS
+    """Suffix -> reader; a subclass for another family of formats supplies its own (and `_read`)."""
 
     def __init__(self, path: Path, *, rate: Fraction | None = None) -> None:
         self.path = Path(path).expanduser()
         if not self.path.is_file():
             raise MediaNotFoundError(f"timeline not found: {self.path}")
         self.suffix = self.path.suffix.lower()
-        if self.suffix not in ADAPTERS:
-            raise UsageError(f"{self.path.name}: unsupported timeline format; use {', '.join(ADAPTERS)}")
+        if self.suffix not in self.formats:
+            raise UsageError(f"{self.path.name}: unsupported timeline format; use {', '.join(self.formats)}")
         self._probes: dict[Path, MediaInfo] = {}
         self._text = self.path.read_text(encoding="utf-8", errors="replace")
         self.timeline = self._read(rate)
@@ -364,12 +367,22 @@ class OtioTimeline:
         Each format takes its own next free number, and the files appear together or not at all.
         `source` is the fixed clip's media (its reel is avoided when the render has none of its own).
         """
-        self._fixes.append((record_start, self._fix_clip(render, record_start, frames, provenance, source)))
+        return self.write_version_with([(render, record_start, frames, provenance, source)], folder=folder)
+
+    def write_version_with(self, fixes: Sequence[tuple[Path, int, int, dict[str, Any], Path | None]], *,
+                           folder: Path | None = None) -> list[Path]:
+        """Add several fixes, each (render, record_start, frames, provenance, source), and write one version
+        holding them all: a batch's shots land in a single new version of the cut, not one version each."""
+        added = [(record_start, self._fix_clip(render, record_start, frames, provenance, source))
+                 for render, record_start, frames, provenance, source in fixes]
+        if not added:
+            raise UsageError("no fixes to place in a new version of the cut")
+        self._fixes.extend(added)
         try:
             timeline = self._version_timeline()
             suffixes = [".otio"] + ([self.suffix] if self.suffix != ".otio" else [])
             texts = {suffix: self._serialise(timeline, suffix) for suffix in suffixes}
-            target = folder or self._output_folder(render.parent)
+            target = folder or self._output_folder(Path(fixes[0][0]).parent)
             with ExitStack() as reservations:
                 paths = [reservations.enter_context(reserve_version(target, f"{self.path.stem}_mytalk", [suffix]))
                          .path(suffix) for suffix in suffixes]
@@ -379,7 +392,7 @@ class OtioTimeline:
                     staged.commit()
                 return paths
         except BaseException:
-            self._fixes.pop()
+            del self._fixes[-len(added):]
             raise
 
     def _serialise(self, timeline: otio.schema.Timeline, suffix: str) -> str:
@@ -435,4 +448,9 @@ def _timecode_time(label: str, fps: Fraction) -> opentime.RationalTime:
     return opentime.RationalTime(parse_position(label, fps, what="timecode"), float(fps))
 
 
-__all__ = ["ADAPTERS", "FIX_TRACK_NAME", "OtioTimeline", "TimelineClip", "media_path", "rate_of"]
+def open_timeline(path: Path) -> OtioTimeline:
+    """The manifest's entry for `.otio`, `.edl` and `.xml` cuts (see `mytalk.plugin.loader.open_timeline`)."""
+    return OtioTimeline(path)
+
+
+__all__ = ["ADAPTERS", "FIX_TRACK_NAME", "OtioTimeline", "TimelineClip", "media_path", "open_timeline", "rate_of"]

@@ -5,16 +5,24 @@ Workspace ▸ Scripts (`mytalk/resources/resolve_launcher.py`) starts our Qt pan
 process with MyTalk's own Python; that process talks to the running Resolve through the
 scripting API ("External scripting using: Local" in Resolve's preferences).
 
-Only these documented calls are used (and `tests/fake_resolve.py` fakes exactly these):
+Only these documented calls are used (and `tests/fake_resolve.py` fakes exactly these;
+`tests/resolve_api.pyi` holds their documented signatures, which
+`tests/test_hosts_resolve_signatures.py` checks this module against):
 
 - read: `GetProjectManager().GetCurrentProject().GetCurrentTimeline()`,
   `Timeline.GetSetting("timelineFrameRate" | "timelineDropFrameTimecode")`, `Timeline.GetStartFrame()`,
   `Timeline.GetMarkInOut()` (19.1+), `Timeline.GetCurrentVideoItem()`, `TimelineItem.GetName/GetStart/
-  GetEnd/GetLeftOffset/GetMediaPoolItem()`, `MediaPoolItem.GetClipProperty("File Path")`;
-- write: `Project.GetMediaPool()`, `MediaPool.ImportMedia([path])`, `Timeline.GetTrackCount("video")`,
-  `Timeline.AddTrack("video")`, `MediaPool.AppendToTimeline([{mediaPoolItem, startFrame, endFrame,
-  mediaType, trackIndex, recordFrame}])`, `TimelineItem.AddMarker(frameId, color, name, note,
-  duration, customData)` and `TimelineItem.GetDuration()` to check the placement.
+  GetEnd/GetLeftOffset/GetMediaPoolItem()`, `MediaPoolItem.GetClipProperty()` (all properties);
+- write: `Project.GetMediaPool()`, `MediaPool.ImportMedia([{"FilePath": path}])`,
+  `Timeline.GetTrackCount("video")`, `Timeline.AddTrack("video")`, `MediaPool.AppendToTimeline(
+  [{mediaPoolItem, startFrame, endFrame, mediaType, trackIndex, recordFrame}])`,
+  `TimelineItem.AddMarker(frameId, color, name, note, duration, customData)` and
+  `TimelineItem.GetDuration()` to check the placement.
+
+Resolve 21.1 deprecates the list-of-paths `ImportMedia`, the keyed `GetClipProperty(name)` and
+`GetSetting(name)`. We use the forms that every release from 19.1 documents and 21.1 keeps:
+the clipInfo `ImportMedia`, `GetClipProperty()` as a dict. `GetSetting(name)` stays, because its
+replacement `GetSettings()` does not exist before 21.1.
 
 Frame conventions (Resolve's, which we convert at this boundary only): `GetStart`/`GetEnd` and
 `recordFrame` are absolute timeline frames (01:00:00:00 at 24 fps is 86400), `GetEnd` exclusive;
@@ -93,7 +101,8 @@ class ResolveHost:
         if not item:
             raise HostError("no clip under the playhead on the current video track; park the playhead on the shot")
         media_item = item.GetMediaPoolItem()
-        path_text = media_item.GetClipProperty("File Path") if media_item else ""
+        properties = media_item.GetClipProperty() if media_item else {}
+        path_text = properties.get("File Path", "") if isinstance(properties, dict) else ""
         if not path_text:
             raise HostError(f"clip {item.GetName()!r} has no media file (a generator or compound clip?); "
                             "MyTalk needs a video file")
@@ -135,7 +144,7 @@ class ResolveHost:
         project = self._project()
         timeline = self._timeline()
         pool = project.GetMediaPool()
-        imported = pool.ImportMedia([str(output)])
+        imported = pool.ImportMedia([{"FilePath": str(output)}])
         if not imported:
             raise HostError(f"Resolve did not import {output}; check that the file exists and its codec is supported")
         media_item = imported[0]

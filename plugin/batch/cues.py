@@ -1,0 +1,191 @@
+"""ADR cue sheets: one row per cue, read into record ranges of a cut and the line that replaces each.
+
+A cue sheet comes out of whatever the dialogue editor tracks ADR in (a spreadsheet, Pro Tools
+markers exported by a script, a studio's own database), so its columns go by many names. The sheet
+is a CSV file (comma, semicolon or tab; UTF-8, with or without a BOM) with a header row, and the
+header names are matched without regard to case, spaces, dots, `_`, `-` or `#`:
+
+| what | required | accepted names |
+|---|---|---|
+| cue id | no (row number) | cue, cue id, cue number, cue no, id, number, # |
+| record in | yes, or event | record in, rec in, in, tc in, timecode in, start |
+| record out | yes, or event | record out, rec out, out, tc out, timecode out, end, stop |
+| event | instead of in/out | event, event number, shot, clip, clip number |
+| line file | yes | line, line file, file, filename, audio, audio file, take, adr file |
+| transcript | no | transcript, dialogue, dialog, text, line text, words |
+| actor | no | actor, character, talent, speaker |
+| notes | no | notes, note, comment, comments |
+
+Record positions are the cut's timecode (`01:00:10:00`, `;` for drop frame), frames from the
+cut's start (`240`) or seconds (`10s`), exactly as the panel's record field takes them. The out is
+exclusive, as an EDL's record out is: the first frame after the cue. An event is the clip's number in
+the cut, in record order, as `mytalk batch CUT --list` prints it; the cue then covers that whole clip.
+Line files are relative to the sheet's folder unless absolute.
+
+Every problem is found before anything renders, and reported as one line naming the sheet, the row
+and the column (`MyTalkError`, exit code 2): a missing column, an empty or unreadable position, an out
+before its in, a range outside the cut, an event the cut does not have, a line file that is not there.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from mytalk.core.errors import MediaNotFoundError, MyTalkError, RangeError, UsageError
+
+COLUMN_NAMES: dict[str, tuple[str, ...]] = {
+    "cue": ("cue", "cueid", "cuenumber", "cueno", "id", "number", ""),
+    "record_in": ("recordin", "recin", "in", "tcin", "timecodein", "start", "recordstart"),
+    "record_out": ("recordout", "recout", "out", "tcout", "timecodeout", "end", "stop", "recordend"),
+    "event": ("event", "eventnumber", "eventno", "shot", "shotnumber", "clip", "clipnumber"),
+    "line": ("line", "linefile", "file", "filename", "audio", "audiofile", "take", "adrfile", "path"),
+    "transcript": ("transcript", "dialogue", "dialog", "text", "linetext", "words"),
+    "actor": ("actor", "character", "talent", "speaker"),
+    "notes": ("notes", "note", "comment", "comments"),
+}
+"""Canonical column → the header names that mean it, normalised by `_normalise` (so `Rec. In`, `REC_IN`
+and `rec-in` are all `recin`; a bare `#` is the empty name, the cue number)."""
+
+
+class CutExtent(Protocol):
+    """What a cue sheet is checked against: the cut's clips, its record positions and its length."""
+
+    path: Path
+
+    def parse_record(self, text: str) -> int: ...
+
+    def record_timecode(self, frame: int) -> str: ...
+
+
+@dataclass(frozen=True)
+class CutClip:
+    """A clip of the cut by its number, for cues given by event."""
+
+    number: int
+    record_start: int
+    record_stop: int
+
+
+@dataclass(frozen=True)
+class Cue:
+    """One cue: record frames [record_start, record_stop) of the cut, and the line that replaces them."""
+
+    row: int
+    """The sheet's line number of the cue (the header is line 1), for messages and the report."""
+    cue_id: str
+    record_start: int
+    record_stop: int
+    line: Path
+    transcript: str | None = None
+    actor: str | None = None
+    notes: str | None = None
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[\s._\-#]+", "", name.strip().lower())
+
+
+def _columns(header: Sequence[str], sheet: Path) -> dict[str, int]:
+    """Canonical column → index in the header; a header name matching two columns is the first's."""
+    found: dict[str, int] = {}
+    for index, raw in enumerate(header):
+        key = _normalise(raw)
+        for column, names in COLUMN_NAMES.items():
+            if key in names and column not in found:
+                found[column] = index
+                break
+    has_range = "record_in" in found and "record_out" in found
+    if not has_range and "event" not in found:
+        missing = [name for name in ("record in", "record out") if name.replace(" ", "_") not in found]
+        raise UsageError(f"{sheet.name}: no {' or '.join(missing)} column and no event column; a cue needs "
+                         f"'record in' and 'record out' (or 'event'); the header has: {', '.join(header)}")
+    if "line" not in found:
+        raise UsageError(f"{sheet.name}: no line file column ('line', 'file', 'audio', 'take'...); "
+                         f"the header has: {', '.join(header)}")
+    return found
+
+
+def _read_rows(sheet: Path) -> list[list[str]]:
+    try:
+        text = sheet.read_text(encoding="utf-8-sig")
+    except FileNotFoundError as error:
+        raise MediaNotFoundError(f"cue sheet not found: {sheet}") from error
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(f"{sheet.name}: cannot be read as UTF-8 text ({error}); save it as CSV (UTF-8)") from error
+    try:
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text.split("\n", 1)[0], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    return [row for row in csv.reader(text.splitlines(), dialect) if any(cell.strip() for cell in row)]
+
+
+def read_cue_sheet(sheet: Path, cut: CutExtent, clips: Sequence[CutClip]) -> list[Cue]:
+    """The cues of `sheet`, checked against `cut` (its clips give its length and the event numbers).
+
+    Raises a `MyTalkError` with one line for the first problem; nothing is rendered before this returns.
+    """
+    sheet = Path(sheet).expanduser()
+    rows = _read_rows(sheet)
+    if not rows:
+        raise UsageError(f"{sheet.name}: the cue sheet is empty; it needs a header row and one row per cue")
+    header, body = rows[0], rows[1:]
+    columns = _columns(header, sheet)
+    if not body:
+        raise UsageError(f"{sheet.name}: the cue sheet has a header but no cues")
+    cut_end = max((clip.record_stop for clip in clips), default=0)
+    by_number = {clip.number: clip for clip in clips}
+    cues: list[Cue] = []
+    for offset, row in enumerate(body):
+        line_number = offset + 2
+
+        def cell(column: str, row: list[str] = row) -> str:
+            index = columns.get(column)
+            return row[index].strip() if index is not None and index < len(row) else ""
+
+        where = f"{sheet.name} line {line_number}"
+        start, stop = _record_range(cut, where, cell("record_in"), cell("record_out"), cell("event"), by_number)
+        if not 0 <= start < stop <= cut_end:
+            raise RangeError(f"{where}: record {cut.record_timecode(start)}-{cut.record_timecode(stop)} lies outside "
+                             f"the cut ({cut.record_timecode(0)}-{cut.record_timecode(cut_end)}); check the cue's "
+                             "in and out against this cut")
+        line_text = cell("line")
+        if not line_text:
+            raise UsageError(f"{where}: the line file column is empty; name the cue's recorded line")
+        line = Path(line_text).expanduser()
+        line = line if line.is_absolute() else sheet.parent / line
+        if not line.is_file():
+            raise MediaNotFoundError(f"{where}: line file not found: {line}")
+        cues.append(Cue(line_number, cell("cue") or str(line_number - 1), start, stop, line,
+                        cell("transcript") or None, cell("actor") or None, cell("notes") or None))
+    return cues
+
+
+def _record_range(cut: CutExtent, where: str, record_in: str, record_out: str, event: str,
+                  by_number: dict[int, CutClip]) -> tuple[int, int]:
+    if record_in or record_out:
+        if not (record_in and record_out):
+            raise UsageError(f"{where}: give both record in and record out (got {record_in or '-'} / {record_out or '-'})")
+        try:
+            start, stop = cut.parse_record(record_in), cut.parse_record(record_out)
+        except MyTalkError as error:
+            raise UsageError(f"{where}: {error}") from error
+        if stop <= start:
+            raise RangeError(f"{where}: record out {record_out} is not after record in {record_in}")
+        return start, stop
+    if not event:
+        raise UsageError(f"{where}: no record in/out and no event; say where the cue is in the cut")
+    try:
+        number = int(event)
+    except ValueError as error:
+        raise UsageError(f"{where}: event {event!r} is not a number; events are the cut's clips in record order "
+                         "(mytalk batch CUT --list)") from error
+    clip = by_number.get(number)
+    if clip is None:
+        raise RangeError(f"{where}: event {number} is not in the cut, which has clips 1-{max(by_number, default=0)} "
+                         "(mytalk batch CUT --list)")
+    return clip.record_start, clip.record_stop

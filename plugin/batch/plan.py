@@ -1,0 +1,195 @@
+"""A whole cut as a list of jobs: one per shot with a face on screen, and the shots skipped, with why.
+
+The lines come from one of two places:
+
+- **a dialogue stem** (`--stem DUB.wav`): one file for the whole cut, in record time, its first
+  sample on the cut's first frame (a stem printed from the start of the reel). Each shot takes its
+  slice of it: the shot's line is the stem placed so that its time `record_start / fps` falls on the
+  shot's first frame (`SyncRequest.audio_in`), and its handles take the stem's sound on either side.
+  Every video clip of the cut is a shot.
+- **an ADR cue sheet** (`--cues CUES.csv`, `plugin.batch.cues`): each cue is a shot, the part of the
+  clip under the cue's record range, and its line file starts on the cue's record in.
+
+A shot is rendered only when a face is on screen: the face detector looks at its first, middle and
+last frames (`core.face.presence`), a fraction of a second per shot, and a shot where it finds none
+(a cutaway, a wide shot of a landscape, a title) is listed as skipped with that reason. A shot whose
+clip has no media file, or a speed change, is skipped with the host's own message. Nothing here
+renders or writes: the plan is made, shown and checked before the first job starts.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Protocol
+
+from mytalk.core.errors import MyTalkError
+from mytalk.core.jobs.versioning import safe_stem
+from mytalk.plugin.batch.cues import Cue, CutClip, read_cue_sheet
+from mytalk.plugin.hosts import Shot
+
+PRESENCE_SAMPLES = 3
+"""Frames of a shot the face detector looks at: its first, middle and last."""
+
+
+class BatchTimeline(Protocol):
+    """What a batch needs from a timeline host (`OtioTimeline` and the other file hosts)."""
+
+    path: Path
+    fps: Fraction
+
+    def clips(self) -> Sequence[Any]: ...
+
+    def shot(self, record_start: int, record_stop: int | None = None) -> Shot: ...
+
+    def parse_record(self, text: str) -> int: ...
+
+    def record_timecode(self, frame: int) -> str: ...
+
+
+@dataclass(frozen=True)
+class ShotJob:
+    """One shot to render: plain values only, so it pickles to a worker process or a Ray task."""
+
+    number: int
+    """The shot's place in the batch (1-based, record order): the name of its files and its row in the report."""
+    cue: str
+    """The cue id (a cue sheet) or the clip's name (a stem)."""
+    clip_name: str
+    video: str
+    source_start: int
+    source_stop: int
+    record_start: int
+    record_stop: int
+    record_in_tc: str
+    line: str
+    audio_in: str
+    """Where the line is placed: its time on the shot's first frame, as `--audio-in` takes it (`3.840000s`)."""
+    transcript: str | None = None
+    actor: str | None = None
+    notes: str | None = None
+
+    @property
+    def name(self) -> str:
+        """File name stem of the shot's render and sidecars: number, clip and source range."""
+        return f"{self.number:03d}_{safe_stem(Path(self.video).stem)}_{self.source_start}-{self.source_stop}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SkippedShot:
+    """A shot of the cut that is not rendered, and why, for the report."""
+
+    cue: str
+    clip_name: str
+    record_start: int
+    record_stop: int
+    record_in_tc: str
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """The jobs of a batch in record order, and the shots left out."""
+
+    jobs: tuple[ShotJob, ...]
+    skipped: tuple[SkippedShot, ...]
+    source: str
+    """`stem` or `cues`, and the file: what the lines came from, for the report."""
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    cue: str
+    clip_name: str
+    record_start: int
+    record_stop: int
+    line: Path
+    line_time: Fraction
+    transcript: str | None = None
+    actor: str | None = None
+    notes: str | None = None
+
+
+def cut_clips(timeline: BatchTimeline) -> list[CutClip]:
+    """The cut's clips by number, for cue sheets that name events and for the cut's length."""
+    return [CutClip(int(clip.number), int(clip.record_start), int(clip.record_stop)) for clip in timeline.clips()]
+
+
+def stem_candidates(timeline: BatchTimeline, stem: Path) -> list[_Candidate]:
+    """Every video clip of the cut, its line the stem's slice under it."""
+    fps = Fraction(timeline.fps)
+    return [_Candidate(str(clip.name), str(clip.name), int(clip.record_start), int(clip.record_stop), stem,
+                       Fraction(int(clip.record_start)) / fps) for clip in timeline.clips()]
+
+
+def cue_candidates(cues: Sequence[Cue]) -> list[_Candidate]:
+    return [_Candidate(cue.cue_id, "", cue.record_start, cue.record_stop, cue.line, Fraction(0), cue.transcript,
+                       cue.actor, cue.notes) for cue in cues]
+
+
+def plan_batch(timeline: BatchTimeline, *, stem: Path | None = None, cue_sheet: Path | None = None,
+               face_check: Any = None) -> BatchPlan:
+    """The batch's jobs and skipped shots; raises a `MyTalkError` for a bad stem or cue sheet.
+
+    `face_check(video, frames) -> bool` says whether a face is on screen in those frames of the clip
+    (default: `core.face.presence.face_on_screen`)."""
+    if (stem is None) == (cue_sheet is None):
+        raise MyTalkError("give the lines as either --stem DUB.wav or --cues CUES.csv")
+    if face_check is None:
+        from mytalk.core.face.presence import face_on_screen
+
+        face_check = face_on_screen
+    if stem is not None:
+        stem = Path(stem).expanduser()
+        _check_stem(stem)
+        candidates, source = stem_candidates(timeline, stem), f"stem {stem}"
+    else:
+        assert cue_sheet is not None
+        cues = read_cue_sheet(Path(cue_sheet).expanduser(), timeline, cut_clips(timeline))
+        candidates, source = cue_candidates(cues), f"cues {cue_sheet}"
+    jobs: list[ShotJob] = []
+    skipped: list[SkippedShot] = []
+    for candidate in sorted(candidates, key=lambda c: (c.record_start, c.record_stop)):
+        tc = timeline.record_timecode(candidate.record_start)
+        try:
+            shot = timeline.shot(candidate.record_start, candidate.record_stop)
+        except MyTalkError as error:
+            skipped.append(SkippedShot(candidate.cue, candidate.clip_name, candidate.record_start,
+                                       candidate.record_stop, tc, str(error)))
+            continue
+        frames = _presence_frames(shot.source_start, shot.source_stop)
+        if not face_check(shot.video, frames):
+            skipped.append(SkippedShot(candidate.cue, shot.name, candidate.record_start, candidate.record_stop, tc,
+                                       f"no face on screen (looked at source frames {', '.join(map(str, frames))})"))
+            continue
+        # A cue wider than its clip is clipped to it by `shot`: the line keeps its place against the record time.
+        line_time = candidate.line_time + Fraction(shot.record_start - candidate.record_start) / Fraction(timeline.fps)
+        # Absolute paths: a worker (a Ray task on another node) has another working folder.
+        jobs.append(ShotJob(len(jobs) + 1, candidate.cue, shot.name, os.path.abspath(shot.video), shot.source_start,
+                            shot.source_stop, shot.record_start, shot.record_start + shot.frames,
+                            timeline.record_timecode(shot.record_start), os.path.abspath(candidate.line),
+                            f"{float(line_time):.6f}s",
+                            candidate.transcript, candidate.actor, candidate.notes))
+    return BatchPlan(tuple(jobs), tuple(skipped), source)
+
+
+def _presence_frames(start: int, stop: int) -> list[int]:
+    last = stop - 1
+    return sorted({start, (start + last) // 2, last})[:PRESENCE_SAMPLES]
+
+
+def _check_stem(stem: Path) -> None:
+    from mytalk.core.media.probe import probe
+
+    info = probe(stem)  # a missing or unreadable file is its own clear error
+    if info.audio is None:
+        raise MyTalkError(f"--stem {stem.name}: has no sound; give the dialogue stem's audio file")

@@ -1,0 +1,122 @@
+"""A committed render put back in Blender's sequencer, on new strips above the shot.
+
+The render holds exactly the marked frames, so its movie strip starts at the marks' first scene
+frame and lasts the range's length: channels stacked higher are drawn on top, and the fix covers
+the original for exactly those frames. Its sound (the line, muxed for exactly the range) goes on
+the next free channel. Nothing that was in the scene is moved, trimmed or changed.
+
+Each new strip carries its provenance as custom properties (`mytalk_*`, Strip ▸ Custom
+Properties), so a render found in a .blend later can be traced to its source, line and report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import marks
+from .shot import BlenderShot, sibling_strips
+
+PROVENANCE_PREFIX = "mytalk_"
+_TRANSFORM = ("offset_x", "offset_y", "scale_x", "scale_y", "rotation", "filter")
+_CROP = ("min_x", "max_x", "min_y", "max_y")
+
+
+@dataclass(frozen=True)
+class Placed:
+    """Names and channels of the new strips, and a sentence for the status bar."""
+
+    movie: str
+    movie_channel: int
+    sound: str | None
+    sound_channel: int | None
+    description: str
+
+
+def provenance(shot: BlenderShot, result: dict[str, Any], *, engine: str, mytalk_version: str) -> dict[str, Any]:
+    """The custom properties of both new strips (ID properties: strings, ints and floats only)."""
+    return {
+        "source_file": str(shot.video),
+        "source_start": int(result.get("start", shot.source.start)),
+        "source_stop": int(result.get("stop", shot.source.stop)),
+        "line_file": str(shot.line),
+        "line_offset_s": float(shot.line_offset_s),
+        "engine": engine,
+        "version": mytalk_version,
+        "render_version": int(result.get("version", 0)),
+        "report": str(result.get("sidecar", "")),
+        "codec": str(result.get("codec", "")),
+    }
+
+
+def _unusable_channels(editor: Any) -> list[int]:
+    """Locked or muted channels: a strip placed there could not be edited or would not show."""
+    channels = getattr(editor, "channels", None)
+    if channels is None:
+        return []
+    return [index for index, channel in enumerate(channels) if index > 0 and (channel.lock or channel.mute)]
+
+
+def _copy_picture_settings(source: Any, target: Any) -> None:
+    """The fix has the source's size, so the source strip's transform and crop place it identically
+    (a clip added with Fit or Fill to another resolution is scaled the same)."""
+    for name in _TRANSFORM:
+        if hasattr(source.transform, name):
+            setattr(target.transform, name, getattr(source.transform, name))
+    if hasattr(source.transform, "origin"):
+        target.transform.origin = tuple(source.transform.origin)
+    for name in _CROP:
+        setattr(target.crop, name, getattr(source.crop, name))
+    target.blend_type, target.blend_alpha = source.blend_type, source.blend_alpha
+    if hasattr(source, "colorspace_settings"):
+        target.colorspace_settings.name = source.colorspace_settings.name
+
+
+def _occupied(strips: Any, *, ignore: tuple[Any, ...] = ()) -> list[tuple[int, int, int]]:
+    return [(int(s.channel), int(s.frame_final_start), int(s.frame_final_end)) for s in strips if s not in ignore]
+
+
+def _fit_length(strip: Any, start: int, frames: int) -> None:
+    """Trim a strip to exactly `frames` from `start` (a muxed sound may run a fraction of a frame long)."""
+    if int(strip.frame_final_end) > start + frames:
+        strip.frame_final_end = start + frames
+
+
+def place(scene: Any, source_strip: Any, shot: BlenderShot, result: dict[str, Any], properties: dict[str, Any]) -> Placed:
+    """Add the render's movie and sound strips on the first free channels above the shot."""
+    editor = scene.sequence_editor
+    strips = sibling_strips(editor, source_strip)
+    output = Path(str(result["output"]))
+    frames = int(result.get("frames") or (int(result["stop"]) - int(result["start"])))
+    start = shot.scene_range.start + (int(result["start"]) - shot.source.start)
+    stop = start + frames
+    unusable = _unusable_channels(editor)
+    channel = marks.free_channel(_occupied(strips), above=int(source_strip.channel), start=start, stop=stop,
+                                 unusable=unusable)
+    name = output.stem
+    movie = strips.new_movie(name=name, filepath=str(output), channel=channel, frame_start=start)
+    _fit_length(movie, start, frames)
+    _copy_picture_settings(source_strip, movie)
+    for key, value in properties.items():
+        movie[PROVENANCE_PREFIX + key] = value
+    sound = None
+    sound_channel: int | None = None
+    try:
+        sound_channel = marks.free_channel(_occupied(strips), above=channel, start=start, stop=stop, unusable=unusable)
+        sound = strips.new_sound(name=f"{name} line", filepath=str(output), channel=sound_channel, frame_start=start)
+    except (marks.Refused, RuntimeError):
+        sound = None  # a render whose sound Blender cannot read still places its picture
+    if sound is not None:
+        _fit_length(sound, start, frames)
+        for key, value in properties.items():
+            sound[PROVENANCE_PREFIX + key] = value
+    placed_frames = int(movie.frame_final_duration)
+    warning = "" if placed_frames == frames else f" (Blender placed {placed_frames} of {frames} frames: check the file)"
+    where = f"channel {channel}" + (f", its sound on {sound_channel}" if sound is not None else ", without its sound")
+    description = f"placed {output.name} at frame {start} on {where}{warning}"
+    return Placed(movie.name, channel, sound.name if sound is not None else None,
+                  sound_channel if sound is not None else None, description)
+
+
+__all__ = ["PROVENANCE_PREFIX", "Placed", "place", "provenance"]

@@ -1,0 +1,72 @@
+"""What a timeline-file host offers the standalone window's timeline dock.
+
+Every cut format (OTIO/EDL/FCP XML through `OtioTimeline`, Kdenlive and Shotcut projects through
+the MLT host) is opened by its manifest entry (`mytalk.plugin.loader.open_timeline`), so the dock
+cannot name a class: it types its host as this protocol, the small set of things it uses. A host
+is a plain class that happens to have them (structural typing, as `HostAdapter`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from mytalk.plugin.hosts import HostAdapter, Shot
+
+
+class TimelineEntry(Protocol):
+    """One clip row of the dock: its number, its track, its name, its record span and its media file."""
+
+    @property
+    def number(self) -> int:
+        """1-based, in record order: how `mytalk batch CUT --list`, cue sheets' events and `--shot` name it."""
+        ...
+
+    @property
+    def track_name(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def record_start(self) -> int:
+        """First record frame, counted from the cut's start."""
+        ...
+
+    @property
+    def record_stop(self) -> int:
+        """Record frame after the last one (exclusive)."""
+        ...
+
+    @property
+    def media(self) -> Path | None:
+        """The clip's media file, or None for a generator or offline media."""
+        ...
+
+
+@runtime_checkable
+class TimelineHost(HostAdapter, Protocol):
+    """A cut file as a host: list its clips, turn a record range into a `Shot`, place results.
+
+    Record frames are counted from the cut's start; `record_timecode` adds the cut's start
+    timecode, and `parse_record` reads back what an editor types (frames, seconds or timecode).
+    `place_result` (from `HostAdapter`) writes a new version of the cut, never the cut itself.
+    """
+
+    path: Path
+
+    def clips(self) -> Sequence[TimelineEntry]:
+        """Video clips of every track, top track first, in record order."""
+        ...
+
+    def shot(self, record_start: int, record_stop: int | None = None) -> Shot:
+        """The clip under a record range as a `Shot`; a MyTalkError says why there is none."""
+        ...
+
+    def parse_record(self, text: str) -> int: ...
+
+    def record_timecode(self, frame: int) -> str: ...
+
+
+__all__ = ["TimelineEntry", "TimelineHost"]

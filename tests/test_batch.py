@@ -1,0 +1,260 @@
+"""`mytalk batch`: a whole cut from a dub stem or an ADR cue sheet, on the local pool and on Ray.
+
+Real clips, the real engine, the real Ray (a local cluster the test starts with `num_cpus=2`); the
+cut is three shots of three shared clips, 1.6 s each, as an `.otio` and as a CMX 3600 `.edl`. The user folder is shared by the module's tests
+so each clip's actor is learned once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import opentimelineio as otio
+import pytest
+from opentimelineio import opentime
+
+from conftest import media_path
+from mytalk.plugin.batch.cues import read_cue_sheet
+from mytalk.plugin.batch.driver import BatchEvents, run_batch
+from mytalk.plugin.batch.local_pool import LocalRunner
+from mytalk.plugin.batch.plan import cut_clips, plan_batch
+from mytalk.plugin.batch.shots import BatchSettings
+from mytalk.plugin.cli import main as mytalk_main
+from mytalk.plugin.hosts.otio_timeline import FIX_TRACK_NAME, OtioTimeline
+
+RATE = 25
+STEM = "jfk_inaugural_en_16k.wav"
+SHOTS = (("katie", "hdtf_wda_katiehill_512.mp4", 20, 200), ("swalwell", "retalking_face2_swalwell.mp4", 30, 125),
+         ("bob", "hdtf_wda_bobmenendez_512.mp4", 40, 200))
+FRAMES = 40
+MYTALK = Path(sys.executable).with_name("mytalk")
+SETTINGS = BatchSettings(engine="classic", codec="ffv1")
+
+
+@pytest.fixture(scope="module")
+def shared_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("batch_home")
+
+
+@pytest.fixture(autouse=True)
+def _one_user_folder(shared_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MYTALK_HOME", str(shared_home))
+
+
+def build_cut() -> otio.schema.Timeline:
+    """V1: three shots of 40 frames, record 0-120, starting at 01:00:00:00."""
+    timeline = otio.schema.Timeline(name="REEL", global_start_time=opentime.from_timecode("01:00:00:00", RATE))
+    track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    timeline.tracks.append(track)
+    for name, clip, first, _ in SHOTS:
+        reference = otio.schema.ExternalReference(target_url=str(media_path("video", clip)))
+        track.append(otio.schema.Clip(name=name, media_reference=reference, source_range=opentime.TimeRange(
+            opentime.RationalTime(first, RATE), opentime.RationalTime(FRAMES, RATE))))
+    return timeline
+
+
+def write_cut(folder: Path, suffix: str = ".otio") -> Path:
+    """The cut as `.otio`, or as a CMX 3600 EDL whose records start at 01:00:00:00 as a real reel's do
+    (OTIO's CMX writer starts them at 0: they are moved by an hour here)."""
+    cut = folder / f"REEL{suffix}"
+    if suffix != ".edl":
+        otio.adapters.write_to_file(build_cut(), str(cut))
+        return cut
+    text = otio.adapters.write_to_string(build_cut(), "cmx_3600")
+    records = re.compile(r"(\d{2}:\d{2}:\d{2}:\d{2} \d{2}:\d{2}:\d{2}:\d{2} )00:(\d{2}:\d{2}:\d{2}) 00:(\d{2}:\d{2}:\d{2})$",
+                         re.MULTILINE)
+    cut.write_text(records.sub(r"\g<1>01:\2 01:\3", text), encoding="utf-8")
+    return cut
+
+
+def write_cues(folder: Path, rows: list[str], header: str = "Cue,Rec In,Rec Out,Line File,Dialogue,Character") -> Path:
+    sheet = folder / "cues.csv"
+    sheet.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    return sheet
+
+
+def fix_clips(version: Path) -> list[tuple[int, int, str]]:
+    """(record start, frames, render name) of every fix in a timeline version."""
+    timeline = otio.adapters.read_from_file(str(version))
+    track = next(t for t in timeline.video_tracks() if t.name == FIX_TRACK_NAME)
+    return [(int(c.range_in_parent().start_time.value), int(c.range_in_parent().duration.value),
+             Path(c.media_reference.target_url).name) for c in track if isinstance(c, otio.schema.Clip)]
+
+
+def test_cue_sheets_take_the_common_column_names_delimiters_and_events(tmp_path: Path) -> None:
+    line = media_path("audio", STEM)
+    host = OtioTimeline(write_cut(tmp_path))
+    sheet = tmp_path / "adr.csv"
+    sheet.write_text("\ufeffCUE #;TC In;TC Out;Take;Text;Actor;Notes\n"
+                     f"A1;01:00:00:10;01:00:01:05;{line};Ask not;Katie;softer\n"
+                     f"A2;;;{line.name};;;\n", encoding="utf-8")
+    with pytest.raises(Exception, match="line 3: no record in/out and no event"):
+        read_cue_sheet(sheet, host, cut_clips(host))
+    (tmp_path / line.name).symlink_to(line)
+    sheet.write_text("Event,File\n2," + line.name + "\n", encoding="utf-8")
+    (cue,) = read_cue_sheet(sheet, host, cut_clips(host))
+    assert (cue.record_start, cue.record_stop, cue.line) == (40, 80, tmp_path / line.name)
+    sheet.write_text("\ufeffCUE #;TC In;TC Out;Take;Text;Actor;Notes\n"
+                     f"A1;01:00:00:10;01:00:01:05;{line};Ask not;Katie;softer\n", encoding="utf-8")
+    (cue,) = read_cue_sheet(sheet, host, cut_clips(host))
+    assert (cue.cue_id, cue.record_start, cue.record_stop, cue.transcript, cue.actor, cue.notes) == (
+        "A1", 10, 30, "Ask not", "Katie", "softer")
+
+
+@pytest.mark.parametrize(("rows", "header", "message"), [
+    (["1,01:00:00:00,01:00:01:00"], "Cue,Rec In,Rec Out", "no line file column"),
+    (["1,{line}"], "Cue,Line", "no record in or record out column and no event column"),
+    (["1,01:00:04:00,01:00:06:00,{line}"], None, "lies outside the cut"),
+    (["1,01:00:01:00,01:00:00:10,{line}"], None, "is not after record in"),
+    (["1,01:00:00:00,01:00:01:00,missing_take.wav"], None, "line file not found"),
+    (["7,{line}"], "Event,Line", "event 7 is not in the cut, which has clips 1-3"),
+])
+def test_a_bad_cue_sheet_is_one_line_and_exit_2_before_anything_renders(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], rows: list[str], header: str | None, message: str) -> None:
+    cut = write_cut(tmp_path)
+    line = media_path("audio", STEM)
+    sheet = write_cues(tmp_path, [row.format(line=line) for row in rows], header or "Cue,Rec In,Rec Out,Line File")
+    out = tmp_path / "batch"
+    assert mytalk_main(["batch", str(cut), "--cues", str(sheet), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert not out.exists(), "nothing is written before the whole sheet is checked"
+
+
+@pytest.mark.parametrize("suffix", [".otio", ".edl"])
+def test_a_stem_batch_renders_every_shot_with_a_face_versions_the_cut_and_reports(tmp_path: Path, suffix: str) -> None:
+    cut = write_cut(tmp_path, suffix)
+    before = cut.read_bytes()
+    outcomes: list[Any] = []
+    result = run_batch(cut, tmp_path / "batch", LocalRunner(2), SETTINGS, stem=media_path("audio", STEM),
+                       events=BatchEvents(on_outcome=lambda progress, outcome: outcomes.append(outcome)))
+    assert cut.read_bytes() == before, "the cut is never written"
+    assert [o.status for o in result.outcomes] == ["done"] * 3 and len(outcomes) == 3
+    # Each shot's line is the stem's slice under it: shot 2 starts 40 frames (1.6 s) into the cut.
+    assert [job.audio_in for job in result.plan.jobs] == ["0.000000s", "1.600000s", "3.200000s"]
+    for outcome in result.outcomes:
+        report = json.loads(Path(outcome.report).read_text())
+        assert report["output"]["frames"] == FRAMES and report["tracking"]["faceless_frames"] == []
+        assert outcome.qc["confidence"] is not None and Path(outcome.qc["thumbnails"]).is_file()
+    assert sorted(path.name for path in result.timeline_versions) == sorted({"REEL_mytalk_v001.otio",
+                                                                             f"REEL_mytalk_v001{suffix}"})
+    version = next(path for path in result.timeline_versions if path.suffix == ".otio")
+    assert [(start, frames) for start, frames, _ in fix_clips(version)] == [(0, 40), (40, 40), (80, 40)]
+    data = json.loads(result.reports[0].read_text())
+    assert data["counts"] == {"shots": 3, "rendered": 3, "already_done": 0, "failed": 0,
+                              "flagged": sum(row["flagged"] for row in data["shots"]), "not_planned": 0}
+    flagged = [row["flagged"] for row in data["shots"]]
+    assert flagged == sorted(flagged, reverse=True), "flagged shots come first"
+    page = result.reports[1].read_text()
+    assert page.count("<tr class=") == 3 and "qc/001_" in page
+
+
+@pytest.mark.parametrize("suffix", [".edl", ".otio"])
+def test_a_cue_sheet_renders_one_shot_per_cue_and_versions_the_cut(tmp_path: Path, suffix: str) -> None:
+    cut = write_cut(tmp_path, suffix)
+    line = media_path("audio", STEM)
+    sheet = write_cues(tmp_path, [f"C1,01:00:00:05,01:00:01:05,{line},,Katie",
+                                  f"C2,01:00:03:05,01:00:04:05,{line},,Bob"])
+    result = run_batch(cut, tmp_path / "batch", LocalRunner(1), SETTINGS, cues=sheet)
+    assert [(job.cue, job.source_start, job.source_stop, job.audio_in) for job in result.plan.jobs] == [
+        ("C1", 25, 50, "0.000000s"), ("C2", 40, 65, "0.000000s")]
+    assert [o.status for o in result.outcomes] == ["done", "done"]
+    names = sorted(path.name for path in result.timeline_versions)
+    assert names == sorted({"REEL_mytalk_v001.otio", f"REEL_mytalk_v001{suffix}"})
+
+
+@pytest.fixture(scope="module")
+def ray_cluster(shared_home: Path) -> Iterator[Any]:
+    ray = pytest.importorskip("ray", reason="Ray is the optional extra mytalk[cluster]; pip install ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"MYTALK_HOME": str(shared_home)}})
+    yield ray
+    ray.shutdown()
+
+
+def _shot_task_pids() -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if b"ray::_shot_task" in (entry / "cmdline").read_bytes():
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def test_ray_gives_the_local_pools_bytes_and_survives_a_killed_worker(tmp_path: Path, ray_cluster: Any) -> None:
+    from mytalk.plugin.batch.ray_pool import RayRunner
+
+    cut = write_cut(tmp_path)
+    stem = media_path("audio", STEM)
+    local = run_batch(cut, tmp_path / "local", LocalRunner(2), SETTINGS, stem=stem)
+    killed: list[int] = []
+
+    def kill_one(progress: Any, event: tuple[int, int, int, str]) -> None:
+        if not killed and event[3] == "render" and event[1] > 5:
+            pids = _shot_task_pids()
+            if pids:
+                os.kill(pids[0], signal.SIGKILL)
+                killed.append(pids[0])
+
+    on_ray = run_batch(cut, tmp_path / "ray", RayRunner("ray"), SETTINGS, stem=stem,
+                       events=BatchEvents(on_progress=kill_one))
+    assert killed, "a Ray worker was killed in the middle of a shot"
+    assert [o.status for o in on_ray.outcomes] == ["done"] * 3, [o.to_dict() for o in on_ray.outcomes]
+    assert all(o.worker and o.worker.startswith("ray node") for o in on_ray.outcomes)
+    for mine, theirs in zip(local.outcomes, on_ray.outcomes, strict=True):
+        assert Path(mine.output).read_bytes() == Path(theirs.output).read_bytes(), mine.output
+    assert fix_clips(local.timeline_versions[0]) == fix_clips(on_ray.timeline_versions[0])
+
+
+def test_an_interrupted_batch_keeps_its_finished_shots_and_goes_on_from_there(tmp_path: Path) -> None:
+    cut = write_cut(tmp_path)
+    out = tmp_path / "batch"
+    command = [str(MYTALK), "batch", str(cut), "--stem", str(media_path("audio", STEM)), "-o", str(out),
+               "--codec", "ffv1", "--engine", "classic", "--workers", "1"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = out / "shots" / "001_hdtf_wda_katiehill_512_20-60.json"
+    deadline = time.monotonic() + 300
+    while not first.is_file() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert first.is_file(), process.stderr.read().decode() if process.poll() is not None else "shot 1 never finished"
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=120) == 130
+    left = sorted(p.name for p in (out / "shots").iterdir())
+    assert all(not name.startswith(".") and "partial" not in name for name in left), left
+    assert len(left) % 2 == 0 and "001_hdtf_wda_katiehill_512_20-60.mkv" in left, left
+    again = subprocess.run(command, capture_output=True, timeout=600)
+    assert again.returncode == 0, again.stderr.decode()
+    statuses = {row["number"]: row["status"] for row in json.loads((out / "report.json").read_text())["shots"]}
+    assert statuses[1] == "skipped" and statuses[3] == "done", statuses
+
+
+def test_the_plan_skips_a_shot_without_a_face(tmp_path: Path) -> None:
+    from media_factory import write_clip
+
+    bars = write_clip(tmp_path / "bars.mp4", codec="libx264", num_frames=60, fps=Fraction(RATE))
+    timeline = build_cut()
+    track = timeline.tracks[0]
+    track.insert(1, otio.schema.Clip(name="bars", media_reference=otio.schema.ExternalReference(target_url=str(bars)),
+                                     source_range=opentime.TimeRange(opentime.RationalTime(0, RATE),
+                                                                     opentime.RationalTime(30, RATE))))
+    cut = tmp_path / "REEL.otio"
+    otio.adapters.write_to_file(timeline, str(cut))
+    plan = plan_batch(OtioTimeline(cut), stem=media_path("audio", STEM))
+    assert [job.clip_name for job in plan.jobs] == ["katie", "swalwell", "bob"]
+    (skipped,) = plan.skipped
+    assert skipped.clip_name == "bars" and skipped.reason.startswith("no face on screen")
+    # The stem keeps its place: the shot after the bars starts 70 frames (2.8 s) into the cut.
+    assert plan.jobs[1].audio_in == "2.800000s"

@@ -1,0 +1,308 @@
+"""Kdenlive and Shotcut projects as timelines, judged by MLT's own renderer.
+
+A 4-second cut of two shared clips (`hdtf_wda_bobmenendez_512.mp4` frames 0-50, then
+`hdtf_wda_katiehill_512.mp4` frames 60-110) is written as Kdenlive and Shotcut write it
+(`mlt_projects`). One real commit (classic engine, the JFK line, FFV1) of record 60-85 (Katie's
+frames 70-95) is placed by the MLT host; `melt` renders the cut and the version, and PyAV checks
+every frame and the sound:
+
+- picture: the render's frame against the fix's frame inside the range and the source frame
+  outside, as mean absolute difference in 8-bit RGB levels, within `PICTURE_TOLERANCE` (melt's own
+  colour conversion), below the distance to a neighbouring frame; every frame must match its own
+  frame better than its neighbours (`assert_frame_accurate`), so a one-frame shift or two swapped
+  frames fail; and where the fix changed the picture (the mouth), the render is the fix and not
+  the original under it (`assert_the_fix_not_the_source`);
+- sound: the render over the range correlates with the fix's sound (the new line) and not with
+  the original's; outside the range it is the original cut's render, sample for sample up to MLT's
+  own seek (correlation with `melt`'s render of the cut).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import mlt_projects
+import mlt_render
+import numpy as np
+import pytest
+
+from conftest import media_path
+from mytalk.core.engines import available_engines
+from mytalk.core.errors import MyTalkError, UsageError
+from mytalk.core.jobs import commands
+from mytalk.core.jobs.request import SyncRequest
+from mytalk.plugin.hosts.mlt_project import MltProject, mlt_clock, mlt_time, prop
+from mytalk.plugin.hosts.mlt_timeline import MltTimeline, open_timeline
+
+FIRST, SECOND = "hdtf_wda_bobmenendez_512.mp4", "hdtf_wda_katiehill_512.mp4"  # 25 fps, 512x512, 200 frames
+LINE = "jfk_inaugural_en_16k.wav"
+RANGE = (60, 85)  # record frames: Katie's frames 70-95
+SUFFIXES = [".kdenlive", ".mlt"]
+PICTURE_TOLERANCE = 0.6
+"""Mean absolute difference (8-bit RGB levels, whole frame) allowed between melt's frame and the expected
+one (the fix's inside the range, the source's outside). melt's own colour conversion leaves at most
+0.19 here; neighbouring frames are at least 1.1 apart in the source and 5.0 in the fix."""
+MOUTH_TOLERANCE = 3.0
+"""The same, only where the fix changed the picture (`CHANGED_LEVELS`): melt leaves at most 1.4 there,
+while the original under the fix is at least 22 levels away."""
+SOUND_MATCH = 0.9
+"""Lowest correlation that counts as the same sound (identical sound measures 0.99 or more)."""
+SOUND_UNRELATED = 0.5
+"""Highest correlation allowed with the sound that must NOT be heard (unrelated speech measures under 0.2)."""
+
+needs_melt = pytest.mark.skipif(mlt_render.melt_command() is None,
+                                reason="MLT's `melt` (Debian package melt) and, without a display, xvfb-run are "
+                                       "needed to render Kdenlive/Shotcut projects; install them to run this test")
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def shots() -> list[mlt_projects.Shot]:
+    return [(media_path("video", FIRST), 0, 50), (media_path("video", SECOND), 60, 50)]
+
+
+def write_cut(folder: Path, suffix: str) -> Path:
+    lengths = {file: 200 for file, _, _ in shots()}
+    writer = mlt_projects.write_kdenlive if suffix == ".kdenlive" else mlt_projects.write_shotcut
+    return writer(folder / f"CUT{suffix}", shots(), lengths=lengths)
+
+
+def source_frame(record: int) -> tuple[str, int]:
+    return (FIRST, record) if record < 50 else (SECOND, record + 10)
+
+
+# -- reading -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_a_project_lists_its_clips_and_maps_a_record_range_to_source_frames(tmp_path: Path, suffix: str) -> None:
+    host = open_timeline(write_cut(tmp_path, suffix))
+    assert isinstance(host, MltTimeline) and host.fps == Fraction(25) and host.record_offset == 0
+    clips = host.clips()
+    assert [(c.track_name, c.media.name if c.media else None, c.record_start, c.record_stop) for c in clips] == [
+        ("V1", FIRST, 0, 50), ("V1", SECOND, 50, 100)]
+    shot = host.shot(*RANGE)
+    assert (shot.video.name, shot.source_start, shot.source_stop, shot.record_start) == (SECOND, 70, 95, 60)
+    assert shot.record_timecode == "00:00:02:10" and host.record_timecode(100) == "00:00:04:00"
+    assert host.parse_record("00:00:02:10") == 60
+    # A range over the cut picks the clip under most of it, clipped to that clip.
+    assert (host.shot(40, 70).source_start, host.shot(40, 70).source_stop) == (60, 80)
+
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_the_manifest_opens_both_suffixes_with_the_mlt_host(tmp_path: Path, suffix: str) -> None:
+    from mytalk.plugin.hosts.timeline import TimelineHost
+    from mytalk.plugin.loader import open_timeline as open_with_manifest
+    from mytalk.plugin.manifest import load_manifest
+
+    cut = write_cut(tmp_path, suffix)
+    host = open_with_manifest([load_manifest(Path(__file__).resolve().parent.parent / "manifest.json")], cut)
+    assert isinstance(host, MltTimeline) and isinstance(host, TimelineHost) and host.path == cut
+
+
+def test_kdenlive_tracks_are_named_as_kdenlive_shows_them(tmp_path: Path) -> None:
+    project = MltProject(tmp_path / "CUT.kdenlive", write_cut(tmp_path, ".kdenlive").read_text())
+    assert project.flavour == "kdenlive" and project.sequence.get("id") == mlt_projects.SEQUENCE_UUID
+    assert [(t.index, t.name, t.audio) for t in project.tracks] == [
+        (1, "A2", True), (2, "A1", True), (3, "V1", False), (4, "V2", False)]
+
+
+@pytest.mark.parametrize(("text", "times"), [
+    ("124", 124), ("00:00:04.960", 124), ("00:00:04:24", 124), ("01:00:00.000", 90000), ("00:04.960", 124)])
+def test_mlt_times_read_as_frames(text: str, times: int) -> None:
+    assert mlt_time(text, Fraction(25)) == times
+
+
+def test_clock_times_round_trip_at_ntsc_rates() -> None:
+    rate = Fraction(30000, 1001)
+    assert all(mlt_time(mlt_clock(frame, rate), rate) == frame for frame in range(0, 200_000, 997))
+
+
+BAD_PROJECTS = [
+    ("not-mlt", "<tractor/>", "not <mlt>"),
+    ("not-xml", "<mlt><profile", "not readable as MLT XML"),
+    ("no-profile", "<mlt><tractor id='t'/></mlt>", "no <profile>"),
+    ("no-timeline", "<mlt><profile frame_rate_num='25'/><producer id='p'/></mlt>", "has no timeline"),
+    ("bad-time", "<mlt><profile frame_rate_num='25'/><playlist id='p'><blank length='soon'/></playlist>"
+                 "<tractor id='t'><track producer='p'/><track producer='p'/></tractor></mlt>", "not frames"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), [row[1:] for row in BAD_PROJECTS], ids=[row[0] for row in BAD_PROJECTS])
+def test_a_broken_project_is_refused_with_one_clear_line(tmp_path: Path, text: str, message: str) -> None:
+    cut = tmp_path / "CUT.mlt"
+    cut.write_text(text)
+    with pytest.raises(UsageError, match=message) as refused:
+        open_timeline(cut).clips()
+    assert isinstance(refused.value, MyTalkError) and "\n" not in str(refused.value)
+
+
+# -- a real fix, rendered by melt ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Committed:
+    folder: Path
+    result: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def committed(tmp_path_factory: pytest.TempPathFactory) -> Committed:
+    """One classic-engine commit of Katie's frames 70-95 with the JFK line, FFV1, shared by both formats."""
+    folder = tmp_path_factory.mktemp("mlt_commit")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MYTALK_HOME", str(folder / "home"))
+        engines = available_engines()
+        request = SyncRequest(video=media_path("video", SECOND), audio=media_path("audio", LINE),
+                              output=folder / "renders" / "fix.mkv", codec="ffv1",
+                              engine="classic" if "classic" in engines else engines[0], in_point="70", out_point="95")
+        result = commands.commit(commands.JobSession(preview_dir=folder / "previews"), request).to_dict()
+    return Committed(folder, result)
+
+
+def assert_frame_accurate(rendered: list[np.ndarray], expected: list[np.ndarray], what: str,
+                          tolerance: float) -> list[float]:
+    """Each rendered frame is its expected frame within tolerance, and nearer to it than to its neighbours."""
+    assert len(rendered) == len(expected), what
+    differences = []
+    for index, (frame, wanted) in enumerate(zip(rendered, expected, strict=True)):
+        difference = mlt_render.mean_abs_difference(frame, wanted)
+        assert difference <= tolerance, f"{what}: frame {index} differs by {difference:.2f} levels"
+        for neighbour in (index - 1, index + 1):
+            if 0 <= neighbour < len(expected):
+                other = mlt_render.mean_abs_difference(frame, expected[neighbour])
+                assert difference < other, f"{what}: frame {index} looks more like frame {neighbour}"
+        differences.append(difference)
+    return differences
+
+
+CHANGED_LEVELS = 12
+"""Where the fix differs from the source by more than this (8-bit levels, any channel), the fix changed
+the picture: the mouth. Whole-frame differences hide it (the mouth is a few percent of the frame)."""
+
+
+def assert_the_fix_not_the_source(rendered: list[np.ndarray], fix: list[np.ndarray],
+                                  source: list[np.ndarray]) -> list[tuple[float, float]]:
+    """Where the fix changed the picture, each rendered frame is the fix (within `MOUTH_TOLERANCE`) and
+    at least twice as far from the source: the version shows the fix, not the original under it."""
+    measured = []
+    for index, (frame, fixed, original) in enumerate(zip(rendered, fix, source, strict=True)):
+        changed = np.abs(fixed.astype(np.int16) - original.astype(np.int16)).max(axis=2) > CHANGED_LEVELS
+        if changed.sum() < 50:
+            continue  # a frame the engine left (almost) as it was
+        off_fix = float(np.abs(frame.astype(np.int16) - fixed.astype(np.int16))[changed].mean())
+        off_source = float(np.abs(frame.astype(np.int16) - original.astype(np.int16))[changed].mean())
+        assert off_fix <= MOUTH_TOLERANCE and off_source >= 2 * off_fix, (index, off_fix, off_source)
+        measured.append((off_fix, off_source))
+    assert len(measured) >= len(rendered) // 2, "the fix changed too few frames to tell it from the source"
+    return measured
+
+
+def expected_source_frames(start: int, stop: int) -> list[np.ndarray]:
+    frames: list[np.ndarray] = []
+    for record in range(start, stop):
+        name, frame = source_frame(record)
+        frames.extend(mlt_render.frames_rgb(media_path("video", name), frame, frame + 1))
+    return frames
+
+
+def seconds(samples: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """Record frames [start, stop) of a sound at `AUDIO_RATE`."""
+    per_frame = mlt_render.AUDIO_RATE // 25
+    return samples[start * per_frame:stop * per_frame]
+
+
+@needs_melt
+@pytest.mark.media
+@pytest.mark.slow
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_melt_renders_the_version_with_the_fix_over_the_range_and_the_cut_elsewhere(
+        tmp_path: Path, committed: Committed, suffix: str) -> None:
+    cut = write_cut(tmp_path, suffix)
+    before = digest(cut)
+    host = open_timeline(cut)
+    shot = host.shot(*RANGE)
+    placement = host.place_result(shot, committed.result)
+    version = tmp_path / f"CUT_mytalk_v001{suffix}"
+    assert placement.timeline_file == version and placement.record_start == RANGE[0]
+    assert placement.description.endswith(f"at 00:00:02:10 in {version.name}")
+    assert sorted(p.name for p in tmp_path.glob("CUT_mytalk_*")) == sorted([version.name, "CUT_mytalk_v001.otio"])
+    assert digest(cut) == before, "the cut's own file is never written"
+
+    # The version: the cut's tracks as they were, plus the fix on a new track named MyTalk on top.
+    project = MltProject(version, version.read_text())
+    names = [(t.name, t.audio) for t in project.tracks]
+    assert names[-1] == ("MyTalk", False)
+    fix_track = project.tracks[-1]
+    entries = project.entries(fix_track.playlists[0])
+    assert [(e.record_start, e.frames) for e in entries] == [(RANGE[0], RANGE[1] - RANGE[0])]
+    chain = project.by_id[entries[0].producer_id]
+    assert prop(chain, "resource") == committed.result["output"] and prop(chain, "mytalk:sidecar")
+    if suffix == ".kdenlive":
+        assert names[0] == ("MyTalk", True), "Kdenlive keeps audio tracks under the video tracks"
+
+    out = tmp_path / "render"
+    out.mkdir()
+    original = mlt_render.render(cut, out / "cut.mkv")
+    rendered = mlt_render.render(version, out / "version.mkv")
+    fix = Path(committed.result["output"])
+
+    # Picture: the fix inside the range, the cut's source frames outside, frame for frame.
+    picture = mlt_render.frames_rgb(rendered)
+    assert len(picture) == 100
+    inside = assert_frame_accurate(picture[RANGE[0]:RANGE[1]], mlt_render.frames_rgb(fix), "inside the range",
+                                   PICTURE_TOLERANCE)
+    outside = assert_frame_accurate(picture[:RANGE[0]] + picture[RANGE[1]:],
+                                    expected_source_frames(0, RANGE[0]) + expected_source_frames(RANGE[1], 100),
+                                    "outside the range", PICTURE_TOLERANCE)
+    mouth = assert_the_fix_not_the_source(picture[RANGE[0]:RANGE[1]], mlt_render.frames_rgb(fix),
+                                          expected_source_frames(*RANGE))
+    print(f"{suffix}: inside max {max(inside):.3f}, outside max {max(outside):.3f} levels; where the fix "
+          f"changed the picture: off the fix by at most {max(m[0] for m in mouth):.2f}, off the source by at "
+          f"least {min(m[1] for m in mouth):.2f}")
+
+    doc_frame = os.environ.get("MYTALK_MLT_DOC_FRAME")  # docs/hosts/melt_frame.png is made this way
+    if doc_frame and suffix == ".kdenlive":
+        record = RANGE[0] + 12
+        name, frame = source_frame(record)
+        mlt_render.write_side_by_side(
+            mlt_render.frames_rgb(media_path("video", name), frame, frame + 1)[0], picture[record],
+            (f"source: {name} frame {frame}", f"melt, {version.name} at {host.record_timecode(record)}"),
+            Path(doc_frame))
+
+    # Sound: the new line over the range, the cut's own sound elsewhere.
+    heard, cut_sound, line = mlt_render.sound(rendered), mlt_render.sound(original), mlt_render.sound(fix)
+    range_frames = RANGE[1] - RANGE[0]
+    with_line = mlt_render.correlation(seconds(heard, *RANGE), seconds(line, 0, range_frames))
+    with_old = mlt_render.correlation(seconds(heard, *RANGE), seconds(cut_sound, *RANGE))
+    assert with_line >= SOUND_MATCH and with_old <= SOUND_UNRELATED, (with_line, with_old)
+    kept = [mlt_render.correlation(seconds(heard, start, stop), seconds(cut_sound, start, stop))
+            for start, stop in ((0, RANGE[0]), (RANGE[1], 100))]
+    assert min(kept) >= SOUND_MATCH, kept
+    print(f"{suffix}: range with line {with_line:.3f}, with old sound {with_old:.3f}, outside with the cut "
+          f"{min(kept):.3f}")
+
+
+@needs_melt
+@pytest.mark.media
+@pytest.mark.slow
+def test_overlapping_fixes_stack_on_a_second_track_and_v002_keeps_both(tmp_path: Path, committed: Committed) -> None:
+    cut = write_cut(tmp_path, ".mlt")
+    host = open_timeline(cut)
+    shot = host.shot(*RANGE)
+    host.place_result(shot, committed.result)
+    placement = host.place_result(shot, committed.result)
+    assert placement.timeline_file == tmp_path / "CUT_mytalk_v002.mlt"
+    project = MltProject(placement.timeline_file, placement.timeline_file.read_text())
+    assert [t.name for t in project.tracks] == ["V1", "MyTalk", "MyTalk 2"]
+    # The original's sound is split once around the range, whatever the number of fixes over it.
+    pieces = [(e.record_start, e.frames) for e in project.entries(project.tracks[0].playlists[0])]
+    assert pieces == [(0, 50), (50, 10), (60, 25), (85, 15)]
+    assert mlt_render.render(placement.timeline_file, tmp_path / "v002.mkv").is_file()
