@@ -8,6 +8,8 @@
     mytalk actor build NAME FOOTAGE... --engine mytalk [--config small|FILE.toml]   fine-tune the neural engine
     mytalk dataset build VIDEOS[:IN-OUT]... -o DIR [--crop-size PX]   training data for the neural engine
     mytalk train motion|appearance DIR --config FILE.toml [--resume] [--out NAME] [--steps N] [--device D]
+                [--nproc N [--nnodes N --node-rank I --master-addr HOST --master-port P]]   (torchrun, DDP)
+    mytalk models pack NAME -o FILE --version V --license L | models install FILE | models list
     mytalk probe FILE            print what MyTalk reads from a clip, as JSON
     mytalk validate [MANIFEST]   check a plugin manifest
     mytalk panel [VIDEO] [--audio FILE]
@@ -42,6 +44,7 @@ from mytalk.core.native_stderr import filtered_native_stderr
 from mytalk.core.settings import GUIDE_MODES, Setting, shipped_settings
 from mytalk.plugin.batch.cli import add_batch_arguments, run_batch_command
 from mytalk.plugin.hosts.blender_cli import add_blender_commands, is_gui, run_blender
+from mytalk.plugin.models_cli import add_models_commands, run_models
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -195,6 +198,9 @@ def build_parser(schema: Mapping[str, Setting] | None = None) -> argparse.Argume
 def _add_neural_commands(commands: argparse._SubParsersAction, actor_build: argparse.ArgumentParser,
                          schema: Mapping[str, Setting]) -> None:
     """`dataset build`, `train` and the neural options of `actor build` (the mytalk engine)."""
+    from mytalk.core.engines.mytalk.dataset_build import MIN_CLIP_FRAMES
+    from mytalk.core.engines.mytalk.dataset_layouts import LAYOUTS
+
     device, language = schema["device"], schema["language"]
     actor_build.add_argument("--engine", choices=("classic", "mytalk"), default="classic",
                              help="classic: a profile for the classic engine (default); mytalk: fine-tune the neural engine")
@@ -203,7 +209,8 @@ def _add_neural_commands(commands: argparse._SubParsersAction, actor_build: argp
     dataset_parser = commands.add_parser("dataset", help="training data for the mytalk engine")
     dataset_commands = dataset_parser.add_subparsers(dest="dataset_command", required=True, parser_class=_OneLineParser)
     dataset_build = dataset_commands.add_parser("build", help="track, crop and extract mel and landmarks of videos")
-    dataset_build.add_argument("videos", nargs="+", metavar="VIDEO[:IN-OUT]", help="videos, folders of videos, or ranges")
+    dataset_build.add_argument("videos", nargs="+", metavar="CORPUS|VIDEO[:IN-OUT]",
+                               help="corpus folders (read by --layout), videos, or ranges of videos")
     dataset_build.add_argument("-o", "--output", type=Path, required=True, help="dataset folder (created, or resumed)")
     dataset_build.add_argument("--crop-size", type=int, default=128, help="side of the aligned mouth crops in px (default 128)")
     dataset_build.add_argument("--face", help="pixel X,Y of the face to track when there are several")
@@ -211,7 +218,22 @@ def _add_neural_commands(commands: argparse._SubParsersAction, actor_build: argp
                                help="also time each clip's phones (for a motion model with phone_features = \"visemes\")")
     dataset_build.add_argument("--language", default=language.default, metavar="CODE",
                                help="language of the clips' speech (with --phones)")
+    dataset_build.add_argument("--layout", default="auto",
+                               choices=LAYOUTS,
+                               help="how corpus folders are laid out (default: detected)")
+    dataset_build.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) // 2), metavar="N",
+                               help="processes extracting clips in parallel (default: half the cores)")
+    dataset_build.add_argument("--val-share", type=float, default=0.05, metavar="F",
+                               help="share of speakers held out for validation where the corpus has no split "
+                                    "(default 0.05)")
+    dataset_build.add_argument("--shard-size", type=int, default=256, metavar="MB",
+                               help="start a new tar shard past this size (default 256 MB)")
+    dataset_build.add_argument("--min-frames", type=int, default=MIN_CLIP_FRAMES, metavar="N",
+                               help=f"reject clips shorter than this (default {MIN_CLIP_FRAMES})")
+    dataset_build.add_argument("--keep-silent", action="store_true",
+                               help="keep clips without sound (they train the appearance stage only)")
     dataset_build.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_models_commands(commands.add_parser("models", help="publish, install and list trained mytalk models"))
     train_parser = commands.add_parser("train", help="train a stage of the mytalk engine on a dataset")
     train_parser.add_argument("stage", choices=("motion", "appearance"))
     train_parser.add_argument("data", type=Path, help="dataset folder from 'mytalk dataset build'")
@@ -221,6 +243,15 @@ def _add_neural_commands(commands: argparse._SubParsersAction, actor_build: argp
     train_parser.add_argument("--steps", type=int, help="train to this many steps instead of the config's")
     train_parser.add_argument("--device", choices=device.enum, default=device.default, help=device.description)
     train_parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    train_parser.add_argument("--loader-workers", type=int, metavar="N",
+                              help="processes drawing batches ahead, per rank (default: none on the CPU, some on CUDA)")
+    ranks = train_parser.add_argument_group("distributed (PyTorch DDP through torchrun)")
+    ranks.add_argument("--nproc", type=int, default=1, metavar="N", help="processes (GPUs) on this node (default 1)")
+    ranks.add_argument("--nnodes", type=int, default=1, metavar="N", help="nodes in the run (default 1)")
+    ranks.add_argument("--node-rank", type=int, default=0, metavar="I", help="this node's index, 0 to nnodes-1")
+    ranks.add_argument("--master-addr", default="127.0.0.1", metavar="HOST", help="node 0's address (multi-node)")
+    ranks.add_argument("--master-port", type=int, default=29500, metavar="PORT", help="node 0's free TCP port")
+    ranks.add_argument("--rdzv-endpoint", metavar="HOST:PORT", help="an elastic rendezvous instead of --master-addr")
 
 
 def _sweep_leftovers() -> str:
@@ -299,33 +330,69 @@ def _run_actor(args: argparse.Namespace) -> int:
 
 def _run_dataset(args: argparse.Namespace) -> int:
     from mytalk.core.engines.mytalk.dataset import build_dataset
+    from mytalk.core.engines.mytalk.dataset_build import rejection_summary
     from mytalk.core.face.tracker import TrackerSettings
     from mytalk.core.jobs.request import parse_face_point
 
     bar = ProgressBar(sys.stderr, enabled=not args.quiet and sys.stderr.isatty())
     from mytalk.core.jobs.request import check_language
 
+    if args.shard_size < 1:
+        raise UsageError(f"--shard-size {args.shard_size}: give 1 MB or more")
     result = build_dataset(args.videos, args.output, crop_size=args.crop_size,
                            tracker_settings=TrackerSettings(face_point=parse_face_point(args.face)),
-                           phones=args.phones, language=check_language(args.language), progress=bar)
+                           phones=args.phones, language=check_language(args.language), layout=args.layout,
+                           workers=args.workers, val_share=args.val_share, shard_bytes=args.shard_size * 2**20,
+                           min_frames=args.min_frames, require_audio=not args.keep_silent, progress=bar)
     if not args.quiet:
-        videos = result.manifest["videos"]
-        print(f"dataset {args.output}: {len(videos)} video(s), {sum(v['frames_with_face'] for v in videos)} frames "
-              f"with a face ({len(result.built)} built, {len(result.skipped)} already done)", file=sys.stderr)
+        clips = result.manifest["videos"]
+        val = [v for v in clips if v.get("split") == "val"]
+        layouts = ", ".join(f"{k} read as {v}" for k, v in result.layouts.items())
+        rejected = (f"{len(result.rejected)} rejected now ({rejection_summary(result.rejected)}; reasons in "
+                    f"{args.output / 'rejected.json'})" if result.rejected else "none rejected now")
+        print(f"dataset {args.output}: {len(clips)} clip(s) of {len({v.get('speaker') for v in clips})} speaker(s), "
+              f"{sum(v['frames_with_face'] for v in clips)} frames with a face; validation {len(val)} clip(s) of "
+              f"{len({v.get('speaker') for v in val})} speaker(s); {len(result.built)} built, {len(result.skipped)} "
+              f"done or rejected before, {rejected}" + (f"; {layouts}" if layouts else ""), file=sys.stderr)
     return 0
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from mytalk.core.engines.mytalk.train import train_command
+    from mytalk.core.engines.mytalk.distributed import ranks_from_env
+    from mytalk.core.engines.mytalk.launch import Launch, run_torchrun
+    from mytalk.core.engines.mytalk.train import check_run, train_command
 
-    bar = ProgressBar(sys.stderr, enabled=not args.quiet and sys.stderr.isatty())
+    launch = Launch(args.nproc, args.nnodes, args.node_rank, args.master_addr, args.master_port,
+                    args.rdzv_endpoint).check()
+    if args.loader_workers is not None and args.loader_workers < 0:
+        raise UsageError(f"--loader-workers {args.loader_workers}: give 0 or more")
+    ranks = ranks_from_env()
+    if launch.distributed and not ranks.distributed:
+        check_run(args.stage, args.data, args.config, world=launch.nproc * launch.nnodes, resume=args.resume,
+                  out=args.out, steps=args.steps)
+        return run_torchrun(launch, _rank_args(args))
+    bar = ProgressBar(sys.stderr, enabled=not args.quiet and sys.stderr.isatty() and ranks.is_main)
     result = train_command(args.stage, args.data, args.config, resume=args.resume, out=args.out, device=args.device,
-                           steps=args.steps, progress=bar)
-    if not args.quiet:
+                           steps=args.steps, loader_workers=args.loader_workers, progress=bar)
+    if not args.quiet and ranks.is_main:
         losses = ", ".join(f"{k} {result.first_eval[k]:.4g} -> {v:.4g}" for k, v in result.last_eval.items())
         print(f"trained {args.stage} for {result.steps} steps on {result.device} in {result.seconds:.0f} s ({losses}) "
               f"-> {result.weights}; log and loss plot in {result.run_dir}", file=sys.stderr)
     return 0
+
+
+def _rank_args(args: argparse.Namespace) -> list[str]:
+    """`mytalk train`'s arguments as each rank gets them: the same run, without the launcher's options."""
+    out = [args.stage, str(args.data), "--config", str(args.config), "--out", args.out, "--device", args.device]
+    if args.resume:
+        out.append("--resume")
+    if args.steps is not None:
+        out += ["--steps", str(args.steps)]
+    if args.loader_workers is not None:
+        out += ["--loader-workers", str(args.loader_workers)]
+    if args.quiet:
+        out.append("--quiet")
+    return out
 
 
 def _run_clean(args: argparse.Namespace) -> int:
@@ -357,6 +424,7 @@ def _run_batch(args: argparse.Namespace) -> int:
 
 _COMMANDS = {"sync": _run_sync, "probe": _run_probe, "validate": _run_validate, "panel": _run_panel,
              "runtime": _run_runtime, "actor": _run_actor, "dataset": _run_dataset, "train": _run_train,
+             "models": run_models,
              "clean": _run_clean, "blender": run_blender, "batch": _run_batch}
 
 

@@ -14,6 +14,7 @@ The settings section is modelled in `mytalk.core.settings`, where the core reads
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.metadata
 import keyword
@@ -132,7 +133,7 @@ def _host_entry_problem(value: Any) -> str | None:
 
 def _relative_path_problem(value: str) -> str | None:
     """Model files must stay inside the bundle: relative, POSIX, no '..', no drive letters."""
-    example = "a relative path inside the plugin bundle such as 'models/mouth.safetensors'"
+    example = "a relative path inside the plugin bundle such as 'models/base-1.0.0.mytalk-model'"
     posix = PurePosixPath(value)
     if ".." in posix.parts:
         return f"must not contain '..'; write {example} (got {value!r})"
@@ -271,14 +272,20 @@ class Runtime(_Model):
 
 
 class ModelEntry(_Model):
-    """A weights file shipped in the bundle, pinned by hash so a swapped file is refused."""
+    """A published model (`mytalk models pack`'s archive) shipped in the bundle, pinned by hash and size.
+
+    The pin is what makes the entry more than a note: `mytalk models install` refuses an archive whose
+    card has this name unless it is exactly this file, `mytalk models list` says which installed model
+    came from it, and `mytalk validate` checks the bundle's file against it. `mytalk models pack` prints
+    the entry to paste here.
+    """
 
     name: Annotated[str, matching(_SLUG, "a lower-case slug such as 'mouth-generator'")] = Field(
         description="a lower-case slug such as 'mouth-generator'"
     )
     version: Text = Field(description="the weights' own version, such as '1.0.0'")
     file: Annotated[str, text(), check_with(_relative_path_problem)] = Field(
-        description="a path relative to the bundle, such as 'models/mouth.safetensors'"
+        description="a path relative to the bundle, such as 'models/base-1.0.0.mytalk-model'"
     )
     sha256: Annotated[str, matching(_SHA256, "the file's SHA-256 as 64 lower-case hex digits")] = Field(
         description="the 64 lower-case hex digits of the file's SHA-256"
@@ -495,7 +502,8 @@ def parse_manifest(
     `expected_version` is the version `version` must equal; None looks up the installed
     distribution named by the manifest's `name` (and skips the check when none is installed,
     as for a bundle being developed outside any environment). `resolve=True` also imports every
-    entry point, which is what `mytalk validate` does; discovery never does. Raises one
+    entry point and, for a manifest read from a bundle (`source`), checks each listed model's
+    archive against its pin: what `mytalk validate` does; discovery never does. Raises one
     `ManifestError` listing every problem, one per line.
     """
     label = source.name if source is not None else MANIFEST_FILENAME
@@ -515,6 +523,8 @@ def parse_manifest(
                 lines.append(f"{label}: entry_points.{name}: {problem}")
     if resolve and manifest is not None:
         lines += [f"{label}: {line}" for line in _host_entry_problems(manifest)]
+        if source is not None:
+            lines += [f"{label}: {line}" for line in _model_file_problems(manifest.models, source.parent)]
     if lines:
         raise ManifestError("\n".join(lines))
     assert manifest is not None
@@ -615,6 +625,36 @@ def _host_entry_problems(manifest: Manifest) -> list[str]:
             _, problem = _try_resolve(host.entry_spec)
             if problem:
                 problems.append(f"hosts[{index}].entry: {problem}")
+    return problems
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _model_file_problems(models: tuple[ModelEntry, ...], bundle: Path) -> list[str]:
+    """`models[i].file: why` for each listed model whose archive is not in the bundle exactly as pinned.
+
+    Only `mytalk validate` (resolve=True) runs this: hashing a model takes seconds, and discovery must
+    stay cheap. A bundle that ships a model must ship the very file its entry pins, or every
+    `mytalk models install NAME` from it would be refused.
+    """
+    problems: list[str] = []
+    for index, model in enumerate(models):
+        path = bundle / model.file
+        if not path.is_file():
+            problems.append(f"models[{index}].file: {model.file!r} is not in the bundle ({path}); put the archive "
+                            "'mytalk models pack' wrote there, or remove the entry")
+        elif path.stat().st_size != model.size:
+            problems.append(f"models[{index}].size: the bundle's {model.file} is {path.stat().st_size} bytes, the "
+                            f"entry says {model.size}; paste the entry 'mytalk models pack' printed for this file")
+        elif _file_sha256(path) != model.sha256:
+            problems.append(f"models[{index}].sha256: the bundle's {model.file} has another SHA-256 than the entry; "
+                            "paste the entry 'mytalk models pack' printed for this file")
     return problems
 
 

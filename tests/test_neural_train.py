@@ -112,3 +112,22 @@ def test_dataset_build_skips_finished_videos(datasets: dict[str, Path]) -> None:
     shard = data.clip(0)
     assert shard.points.shape == (50, 100, 2) and shard.crops.shape == (50, 64, 64, 3)
     assert shard.mel.shape[1] == 80 and abs(shard.mel.shape[0] - 2 * 80) <= 1
+
+
+def test_a_diverging_run_stops_before_it_saves_anything_of_it(datasets: dict[str, Path], tmp_path: Path) -> None:
+    """A learning rate far too high makes the loss blow up; the run stops at the next check and keeps the
+    last good checkpoint instead of training on (and saving) NaN weights."""
+    import dataclasses
+
+    from mytalk.core.engines.mytalk.checkpoint import read_checkpoint
+
+    config = load_config("tiny")
+    fine = dataclasses.replace(config.motion_train, checkpoint_every=10, log_every=10, warmup=1)
+    train_motion(Dataset(datasets["motion"]), dataclasses.replace(config, motion_train=fine), tmp_path, steps=10,
+                 device="cpu")
+    wild = dataclasses.replace(fine, lr=1e9)
+    with pytest.raises(UsageError, match=r"diverged: the loss is .* at step \d+; the weights and state of step 10 are kept"):
+        train_motion(Dataset(datasets["motion"]), dataclasses.replace(config, motion_train=wild), tmp_path, steps=200,
+                     device="cpu", resume=True)
+    tensors, info = read_checkpoint(tmp_path / "motion.safetensors", "motion")
+    assert info.step == 10 and all(bool(torch.isfinite(t).all()) for t in tensors.values())

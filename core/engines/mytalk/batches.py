@@ -40,7 +40,7 @@ class MotionBatches:
         self.visemes: dict[int, np.ndarray] | None = {} if config.phone_features != "none" else None
         w = config.window
         for i in range(len(dataset)):
-            if not dataset.manifest["videos"][i].get("has_audio"):
+            if not dataset.entry(i).get("has_audio"):
                 continue
             clip = dataset.clip(i)
             found = clip.found

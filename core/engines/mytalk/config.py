@@ -126,7 +126,9 @@ class MotionTrainConfig:
     (share of windows trained without audio, for classifier-free guidance), phone_dropout (share
     of windows of a phone-fed model trained with the phone input zeroed, as when a line's phone
     track is missing or unusable: the model must still speak from the audio alone), log_every,
-    eval_every, checkpoint_every (steps), seed, eval_windows (windows in the fixed probe batch).
+    eval_every, checkpoint_every (steps), seed, eval_windows (windows in the fixed probe batch),
+    grad_accum (micro-batches per step: batch_size stays the windows of one optimizer step, summed
+    over the ranks of a distributed run and its micro-batches, so it must divide by both).
     """
 
     steps: int = 2000
@@ -145,6 +147,7 @@ class MotionTrainConfig:
     checkpoint_every: int = 500
     seed: int = 0
     eval_windows: int = 8
+    grad_accum: int = 1
 
 
 @dataclass(frozen=True)
@@ -187,7 +190,8 @@ class AppearanceTrainConfig:
     adversarial term starts: the generator first learns the picture, then the texture),
     log_every, eval_every, checkpoint_every, seed, eval_frames (probe batch size),
     exclude_radius (reference lips are never taken within this many frames of the target, so the
-    generator cannot learn to copy the answer).
+    generator cannot learn to copy the answer), grad_accum (micro-batches per step, as in
+    `MotionTrainConfig`).
     """
 
     steps: int = 4000
@@ -206,6 +210,7 @@ class AppearanceTrainConfig:
     seed: int = 0
     eval_frames: int = 8
     exclude_radius: int = 3
+    grad_accum: int = 1
 
 
 @dataclass(frozen=True)
@@ -374,6 +379,9 @@ def validate(config: MyTalkConfig) -> MyTalkConfig:
         (a.image_size % (2 ** a.levels) == 0, f"appearance.model image_size {a.image_size} must divide by 2**levels"),
         (a.image_size >= 32, f"appearance.model image_size {a.image_size}: use at least 32 px"),
         (a.num_refs >= 1, "appearance.model num_refs must be at least 1"),
+        (config.motion_train.grad_accum >= 1, f"motion.train grad_accum {config.motion_train.grad_accum}: use 1 or more"),
+        (config.appearance_train.grad_accum >= 1,
+         f"appearance.train grad_accum {config.appearance_train.grad_accum}: use 1 or more"),
         (config.appearance_train.adv_loss in ("hinge", "lsgan"),
          f"appearance.train adv_loss {config.appearance_train.adv_loss!r}: use hinge or lsgan"),
     ]

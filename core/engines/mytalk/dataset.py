@@ -1,6 +1,10 @@
-"""Training data: `mytalk dataset build VIDEOS... -o DIR`, and the samplers both stages train from.
+"""Training data: what one clip holds, extracting it from a video, and reading a built dataset.
 
-Per video (or range), one shard `shards/<sha256[:16]>-<in>-<out>.npz` (plain arrays, loaded with allow_pickle=False):
+Building a dataset folder (corpus layouts, workers, tar shards, rejections, splits) is
+`dataset_build`. Per clip (a video or a range of one), one `.npz` of plain arrays (loaded with
+allow_pickle=False): a member of a tar shard `shards/shard-NNNNNN.tar` (format version 2,
+`dataset_shards`), or its own file `shards/<sha256[:16]>-<in>-<out>.npz` in datasets built before
+(version 1, still read). The arrays:
 
 - points (T, P, 2) float32: the `landmarks.POINTS` in canonical units (NaN without a face);
 - transforms (T, 2, 3) float64: tracker pixels → canonical units, per frame;
@@ -22,11 +26,10 @@ dataset built without (decoding each source video's sound again; the source must
 unchanged): `train_motion` calls it for a model with `phone_features = "visemes"`, so a dataset
 built by `mytalk dataset build` serves both kinds of model.
 
-Videos may be given whole, as folders of videos, or as ranges `VIDEO:IN-OUT` (frames, seconds or
-timecode, as `--in`/`--out`). `manifest.json` lists them with their content hash and range, so a build that was interrupted (or is
-given more videos later) skips every video already done: shards and the manifest are written
-atomically, one video at a time. The dataset hash (`data_hash`) is the hash of the sorted shard
-hashes and the crop geometry, and is recorded in every checkpoint trained on it.
+`manifest.json` lists the clips with their source, content hash, range, speaker and split. The
+dataset hash (`data_hash`) is the hash of the sorted clip hashes and the crop geometry, and is
+recorded in every checkpoint trained on it. `Dataset(folder, split="train")` reads one split only
+(datasets of version 1 have no split: all of it is "train").
 """
 
 from __future__ import annotations
@@ -34,8 +37,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import OrderedDict
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,6 +46,18 @@ import cv2
 import numpy as np
 
 from mytalk.core.atomic import AtomicFile, write_atomically
+from mytalk.core.engines.mytalk.dataset_build import FORMAT, BuildResult
+from mytalk.core.engines.mytalk.dataset_build import build_dataset as build_dataset
+from mytalk.core.engines.mytalk.dataset_shards import (
+    TarShardWriter,
+    compact,
+    member_key,
+    npz_bytes,
+    read_member,
+    remove_unindexed,
+    shard_ends,
+    stale_shards,
+)
 from mytalk.core.engines.mytalk.landmarks import (
     MIN_CONFIDENCE,
     CropGeometry,
@@ -51,16 +65,13 @@ from mytalk.core.engines.mytalk.landmarks import (
     crop_frame,
     lip_descriptors,
 )
-from mytalk.core.errors import MediaFormatError, MediaNotFoundError, UsageError
+from mytalk.core.errors import MediaFormatError, UsageError
 from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled, never_cancelled, no_progress
 
 if TYPE_CHECKING:
     from mytalk.core.engines.mytalk.phones import LinePhones
     from mytalk.core.media.audio import AudioTrack
 
-FORMAT = "mytalk-dataset"
-VERSION = 1
-VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".mxf", ".m4v", ".webm"}
 DEFAULT_CROP_BOX = (-0.85, 0.15, 0.85, 1.85)
 
 
@@ -141,11 +152,12 @@ def clip_mel(path: Path, start: int, num_frames: int, fps: Fraction, sample_rate
 
 def video_transcript(path: Path, start: int, stop: int, frame_count: int) -> str | None:
     """The text of `VIDEO.txt` beside the video when it exists and the range is the whole video, else None."""
+    from mytalk.core.engines.mytalk.dataset_layouts import read_transcript
+
     sidecar = Path(path).with_suffix(".txt")
     if start != 0 or stop < frame_count or not sidecar.is_file():
         return None
-    text = sidecar.read_text(errors="replace").strip()
-    return text or None
+    return read_transcript(sidecar)
 
 
 def clip_phones(placed: AudioTrack | None, transcript: str | None, language: str, timer: Any = None,
@@ -170,6 +182,7 @@ def extract_clip(
     keep: np.ndarray | None = None,
     phones: bool = False,
     language: str = "en",
+    transcript: str | None = None,
     progress: ProgressFn = no_progress,
     is_cancelled: CancelFn = never_cancelled,
 ) -> ClipData:
@@ -177,7 +190,7 @@ def extract_clip(
 
     keep: optional bool (T,) of frames whose crop is wanted (others stay zero); default all found.
     phones: also time the phones of its sound (`clip_phones`; `VIDEO.txt` is the transcript when
-    the whole video is taken), in `language` (espeak-ng code).
+    the whole video is taken, unless the corpus gave its `transcript`), in `language` (espeak-ng code).
     """
     from mytalk.core.face.tracker import track_video
     from mytalk.core.media.probe import probe
@@ -212,7 +225,7 @@ def extract_clip(
     mel = placed_mel(placed)
     timed = None
     if phones:
-        transcript = video_transcript(path, start, stop, info.video.frame_count)
+        transcript = transcript or video_transcript(path, start, stop, info.video.frame_count)
         timed = clip_phones(placed, transcript, language, progress=progress, is_cancelled=is_cancelled)
     return ClipData(points.astype(np.float32), transforms, found, confidence, crops, mel, fps, start, timed)
 
@@ -228,125 +241,18 @@ def parse_spec(spec: str | Path) -> tuple[Path, str]:
     return path, span or ""
 
 
-def _expand_videos(videos: Sequence[str | Path]) -> list[tuple[Path, str]]:
-    """Video files, folders of videos (searched recursively) and `VIDEO:IN-OUT` ranges → (path, range)."""
-    out: list[tuple[Path, str]] = []
-    for item in videos:
-        p, span = parse_spec(item)
-        if p.is_dir() and not span:
-            out += [(q, "") for q in sorted(p.rglob("*")) if q.suffix.lower() in VIDEO_SUFFIXES and q.is_file()]
-        elif p.is_file():
-            out.append((p, span))
-        else:
-            raise MediaNotFoundError(f"{p}: no such video or folder; give video files (optionally VIDEO:IN-OUT) "
-                                     "or folders of them")
-    if not out:
-        raise UsageError("dataset build: no videos found; give video files or folders that contain some")
-    return list(dict.fromkeys(out))
-
-
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     write_atomically(path, json.dumps(data, indent=2))
 
 
 def data_hash(manifest: dict[str, Any]) -> str:
     """16 hex digits identifying a dataset's content: shard hashes and crop geometry."""
-    items = sorted(v["shard_sha256"] for v in manifest["videos"])
+    items = sorted(v.get("member_sha256") or v["shard_sha256"] for v in manifest["videos"])
     payload = json.dumps({"crop": manifest["crop_size"], "box": manifest["crop_box"], "shards": items})
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-@dataclass
-class BuildResult:
-    """What `build_dataset` did: the manifest, and which videos were built or skipped."""
-
-    manifest: dict[str, Any]
-    built: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-
-
-def build_dataset(
-    videos: Sequence[str | Path],
-    out: Path,
-    *,
-    crop_size: int = 128,
-    crop_box: tuple[float, float, float, float] = DEFAULT_CROP_BOX,
-    tracker_settings: Any = None,
-    phones: bool = False,
-    language: str = "en",
-    progress: ProgressFn = no_progress,
-    is_cancelled: CancelFn = never_cancelled,
-) -> BuildResult:
-    """Build (or extend, or resume) a dataset folder from whole videos; see the module docstring.
-
-    phones: also time each clip's phones (for a phone-fed motion model), in `language`; clips
-    built earlier without them get them too (`ensure_phones`).
-    """
-    from mytalk.core.hashing import file_sha256
-    from mytalk.core.jobs.request import parse_range
-    from mytalk.core.media.probe import probe
-
-    if not 32 <= crop_size <= 1024:
-        raise UsageError(f"--crop-size {crop_size}: use 32 to 1024 px (128 or 256 for real training)")
-    paths = _expand_videos(videos)
-    out = Path(out)
-    (out / "shards").mkdir(parents=True, exist_ok=True)
-    manifest_path = out / "manifest.json"
-    if manifest_path.is_file():
-        manifest = json.loads(manifest_path.read_text())
-        if manifest.get("format") != FORMAT:
-            raise UsageError(f"{out}: is not a MyTalk dataset folder (its manifest.json is something else)")
-        if manifest["crop_size"] != crop_size or tuple(manifest["crop_box"]) != tuple(crop_box):
-            raise UsageError(f"{out}: was built with --crop-size {manifest['crop_size']}; use the same size "
-                             "or another output folder")
-    else:
-        manifest = {"format": FORMAT, "version": VERSION, "crop_size": crop_size, "crop_box": list(crop_box),
-                    "videos": []}
-    geometry = CropGeometry(tuple(crop_box), crop_size)  # type: ignore[arg-type]
-    done = {v["key"]: v for v in manifest["videos"] if (out / "shards" / v["shard"]).is_file()}
-    result = BuildResult(manifest)
-    for number, (path, span) in enumerate(paths):
-        check_cancelled(is_cancelled, f"dataset build ({path.name})")
-        info = probe(path)
-        if info.video is None:
-            raise MediaFormatError(f"{path}: has no video stream; give videos of the actor")
-        start, stop = parse_range(span, info, label=f"video {path.name}") if span else (0, info.video.frame_count)
-        digest = file_sha256(path)
-        key = f"{digest}:{start}-{stop}"
-        if key in done:
-            result.skipped.append(str(path))
-            progress(number + 1, len(paths), "dataset")
-            continue
-
-        def step(done_: int, total: int, stage: str, _n: int = number, _name: str = path.name) -> None:
-            progress(done_, total, f"dataset {_n + 1}/{len(paths)} {_name}: {stage}")
-
-        clip = extract_clip(path, start, stop, geometry, tracker_settings=tracker_settings, phones=phones,
-                            language=language, progress=step, is_cancelled=is_cancelled)
-        shard = f"{digest[:16]}-{start}-{stop}.npz"
-        shard_path = out / "shards" / shard
-        _save_shard(shard_path, clip.arrays())
-        entry = {"key": key, "path": str(path.resolve()), "sha256": digest, "start": start, "stop": stop,
-                 "shard": shard, "shard_sha256": file_sha256(shard_path), "frames": clip.num_frames,
-                 "frames_with_face": int(clip.found.sum()), "fps": f"{clip.fps.numerator}/{clip.fps.denominator}",
-                 "has_audio": bool(clip.mel.shape[0] > 0)}
-        if clip.phones is not None:
-            entry["phones"] = _phones_entry(clip.phones)
-        manifest["videos"] = [v for v in manifest["videos"] if v["key"] != key] + [entry]
-        manifest["data_hash"] = data_hash(manifest)
-        _write_json(manifest_path, manifest)
-        done[key] = entry
-        result.built.append(str(path))
-        progress(number + 1, len(paths), "dataset")
-    manifest["data_hash"] = data_hash(manifest)
-    _write_json(manifest_path, manifest)
-    if phones:
-        ensure_phones(Dataset(out), language=language, progress=progress, is_cancelled=is_cancelled)
-        result.manifest = json.loads(manifest_path.read_text())
-    return result
-
-
-def _phones_entry(phones: LinePhones) -> dict[str, Any]:
+def phones_entry(phones: LinePhones) -> dict[str, Any]:
     return {"path": phones.summary.get("path", ""), "count": len(phones.phones),
             "confidence": phones.summary.get("confidence"), "language": phones.summary.get("language")}
 
@@ -362,47 +268,84 @@ def ensure_phones(dataset: Dataset, *, language: str = "en", progress: ProgressF
                   is_cancelled: CancelFn = never_cancelled) -> int:
     """Time the phones of every clip with sound that has none yet, from its source video; returns how many.
 
-    Each shard is rewritten with its phones, and the manifest (shard hash, data hash) updated, one
-    clip at a time, so an interrupted run keeps what it did. A source that is gone or changed since
-    the build is a UsageError: its phones would not match the stored sound.
+    Works on the whole dataset, whatever split `dataset` shows. Each clip is stored again with its
+    phones and the manifest saved, one clip at a time, so an interrupted run keeps what it did. A
+    source that is gone or changed since the build is a UsageError: its phones would not match the
+    stored sound.
+
+    Why rewritten clips go to new tar shards rather than into their own: a tar member cannot grow
+    in place, and rewriting a 256 MB shard for each clip would cost far more than timing its
+    phones. So each rewritten member is appended to a fresh shard and its entry repointed, then
+    the still-live members of the shards this left stale are copied over too (`dataset_shards.
+    compact`) and those shards deleted once the manifest no longer names them: the dataset ends
+    with every clip stored once, so a sequential tar reader never streams an old copy. A
+    version-1 clip's own `.npz` file is simply rewritten.
     """
     from mytalk.core.audio.phone_timing import PhoneTimer
     from mytalk.core.hashing import file_sha256
     from mytalk.core.media.probe import probe
 
-    todo = [i for i, v in enumerate(dataset.manifest["videos"]) if v.get("has_audio") and "phones" not in v]
+    whole = Dataset(dataset.folder)
+    todo = [i for i, v in enumerate(whole.entries) if v.get("has_audio") and "phones" not in v]
+    if not todo:
+        return 0
     timer = PhoneTimer()
-    for number, i in enumerate(todo):
-        check_cancelled(is_cancelled, "timing phones")
-        entry = dataset.manifest["videos"][i]
-        source = Path(entry["path"])
-        if not source.is_file() or file_sha256(source) != entry["sha256"]:
-            raise UsageError(f"{dataset.folder}: timing phones needs the source video {source}, which is missing or "
-                             "changed since the build; rebuild the dataset with the videos where they are now")
-        clip = dataset.clip(i)
-        stop = int(entry["stop"])
-        placed = clip_audio(source, clip.start, clip.num_frames, clip.fps)
-        frame_count = probe(source).video.frame_count  # type: ignore[union-attr]
-        transcript = video_transcript(source, clip.start, stop, frame_count)
-        timed = clip_phones(placed, transcript, language, timer, is_cancelled=is_cancelled)
-        shard_path = dataset.folder / "shards" / entry["shard"]
-        _save_shard(shard_path, replace(clip, phones=timed).arrays())
-        entry["shard_sha256"] = file_sha256(shard_path)
-        entry["phones"] = _phones_entry(timed)
-        dataset.manifest["data_hash"] = data_hash(dataset.manifest)
-        _write_json(dataset.folder / "manifest.json", dataset.manifest)
-        dataset.forget(i)
-        progress(number + 1, len(todo), "timing phones")
+    shards = whole.folder / "shards"
+    entries = whole.manifest["videos"]
+    writer = TarShardWriter(shards, shard_ends(entries), fresh=True)
+    try:
+        for number, i in enumerate(todo):
+            check_cancelled(is_cancelled, "timing phones")
+            entry = whole.entries[i]
+            source = Path(entry["path"])
+            if not source.is_file() or file_sha256(source) != entry["sha256"]:
+                raise UsageError(f"{whole.folder}: timing phones needs the source video {source}, which is missing "
+                                 "or changed since the build; rebuild the dataset with the videos where they are now")
+            clip = whole.clip(i)
+            stop = int(entry["stop"])
+            placed = clip_audio(source, clip.start, clip.num_frames, clip.fps)
+            frame_count = probe(source).video.frame_count  # type: ignore[union-attr]
+            transcript = entry.get("transcript") or video_transcript(source, clip.start, stop, frame_count)
+            timed = clip_phones(placed, transcript, language, timer, is_cancelled=is_cancelled)
+            arrays = replace(clip, phones=timed).arrays()
+            if "offset" in entry:
+                payload = npz_bytes(arrays)
+                shard, offset, size = writer.append(member_key(entry), payload)
+                entry.update(shard=shard, offset=offset, size=size, member_sha256=hashlib.sha256(payload).hexdigest())
+            else:
+                shard_path = shards / entry["shard"]
+                _save_shard(shard_path, arrays)
+                entry["shard_sha256"] = file_sha256(shard_path)
+            entry["phones"] = phones_entry(timed)
+            whole.manifest["data_hash"] = data_hash(whole.manifest)
+            _write_json(whole.folder / "manifest.json", whole.manifest)
+            whole.forget(i)
+            progress(number + 1, len(todo), "timing phones")
+    finally:
+        writer.close()
+    # Found again rather than remembered, so the old copies left by an interrupted run go too.
+    stale = stale_shards(shards, entries)
+    if stale:
+        compact(shards, entries, stale)
+        _write_json(whole.folder / "manifest.json", whole.manifest)
+        remove_unindexed(shards, entries)
     return len(todo)
 
 
 # --- reading -----------------------------------------------------------------------------------------
 
 
-class Dataset:
-    """A built dataset folder; shards are loaded on demand and kept in a small LRU cache."""
+SPLITS = ("train", "val")
 
-    def __init__(self, folder: Path, max_loaded: int = 64) -> None:
+
+class Dataset:
+    """A built dataset folder, or one split of it; clips are loaded on demand and kept in a small LRU cache.
+
+    `entries` are the manifest entries of the clips this view shows (all, or one split's), in
+    the manifest's order; `clip(i)` and `entry(i)` index them.
+    """
+
+    def __init__(self, folder: Path, max_loaded: int = 64, split: str | None = None) -> None:
         self.folder = Path(folder)
         path = self.folder / "manifest.json"
         if not path.is_file():
@@ -413,16 +356,46 @@ class Dataset:
             raise UsageError(f"{self.folder}: is not a MyTalk dataset folder")
         if not self.manifest["videos"]:
             raise UsageError(f"{self.folder}: the dataset holds no video yet; run 'mytalk dataset build'")
+        if split is not None and split not in SPLITS:
+            raise UsageError(f"dataset split {split!r}: use train or val")
+        self.split = split
+        self.entries: list[dict[str, Any]] = [
+            v for v in self.manifest["videos"] if split is None or v.get("split", "train") == split]
         self.geometry = CropGeometry(tuple(self.manifest["crop_box"]), int(self.manifest["crop_size"]))  # type: ignore[arg-type]
         self._cache: OrderedDict[int, ClipData] = OrderedDict()
         self._max = max_loaded
+
+    def reloaded(self) -> Dataset:
+        """The same view read again from disk (after `ensure_phones` rewrote clips)."""
+        return Dataset(self.folder, self._max, self.split)
+
+    def entry(self, i: int) -> dict[str, Any]:
+        return self.entries[i]
+
+    def split_sizes(self) -> dict[str, int]:
+        """Clips per split of the whole dataset, whatever this view shows: {"train": n, "val": m}.
+
+        Ask it before training on a split: `Dataset(folder, split="val")` of a dataset without
+        validation speakers (one speaker, `--val-share 0`, or version 1) is an empty view.
+        """
+        return {name: sum(v.get("split", "train") == name for v in self.manifest["videos"]) for name in SPLITS}
+
+    def has_split(self, name: str) -> bool:
+        """Whether split `name` ("train" or "val") holds any clip."""
+        if name not in SPLITS:
+            raise UsageError(f"dataset split {name!r}: use train or val")
+        return self.split_sizes()[name] > 0
+
+    def speakers(self) -> set[str]:
+        """The speakers of this view (a version-1 dataset's clips each count as their own)."""
+        return {str(v.get("speaker", v["key"])) for v in self.entries}
 
     @property
     def data_hash(self) -> str:
         return str(self.manifest.get("data_hash") or data_hash(self.manifest))
 
     def __len__(self) -> int:
-        return len(self.manifest["videos"])
+        return len(self.entries)
 
     def forget(self, i: int) -> None:
         """Drop clip `i` from the cache (its shard was rewritten)."""
@@ -432,11 +405,14 @@ class Dataset:
         if i in self._cache:
             self._cache.move_to_end(i)
             return self._cache[i]
-        entry = self.manifest["videos"][i]
+        entry = self.entries[i]
         path = self.folder / "shards" / entry["shard"]
         try:
-            with np.load(path, allow_pickle=False) as data:
-                clip = ClipData.from_arrays({k: data[k] for k in data.files})
+            if "offset" in entry:
+                clip = ClipData.from_arrays(read_member(path, int(entry["offset"]), int(entry["size"])))
+            else:
+                with np.load(path, allow_pickle=False) as data:
+                    clip = ClipData.from_arrays({k: data[k] for k in data.files})
         except (OSError, ValueError, KeyError) as error:
             raise MediaFormatError(f"{path}: damaged shard ({error}); delete it and run 'mytalk dataset build' again") from None
         self._cache[i] = clip

@@ -94,7 +94,13 @@ def build_actor(
         result = build_dataset(footage, data, crop_size=a.image_size, crop_box=a.crop_box,
                                tracker_settings=TrackerSettings(face_point=parse_face_point(face)),
                                phones=cfg.motion_model.phone_features != "none",
+                               # One actor, every frame of whose footage counts: no held-out
+                               # speaker, and short or silent takes still teach the appearance.
+                               val_share=0, min_frames=2, require_audio=False,
                                progress=progress, is_cancelled=is_cancelled)
+        if not result.manifest["videos"]:
+            reasons = "; ".join(f"{Path(r['path']).name}: {r['reason']}" for r in result.rejected)
+            raise UsageError(f"actor build: no usable footage ({reasons})")
         dataset = Dataset(data)
 
         def fill(model_dir: Path) -> None:

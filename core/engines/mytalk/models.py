@@ -2,6 +2,7 @@
 
     user_dirs().models / NAME / motion.safetensors, appearance.safetensors   `mytalk train … --out NAME`
     user_dirs().models / "actors" / ACTOR / …                                 `mytalk actor build ACTOR … --engine mytalk`
+    user_dirs().models / NAME / + installed.json                              `mytalk models install FILE` (model_bundle)
 
 The engine uses `base` unless `--actor` names a fine-tuned actor. Actor models sit in the models
 folder rather than in the classic engine's actor profile folder, which that engine replaces
@@ -35,7 +36,8 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 HOW_TO_TRAIN = (
     "train one: 'mytalk dataset build VIDEOS... -o DATA', then 'mytalk train motion DATA --config small' and "
-    "'mytalk train appearance DATA --config small' (or 'mytalk actor build NAME FOOTAGE... --engine mytalk')"
+    "'mytalk train appearance DATA --config small' (or 'mytalk actor build NAME FOOTAGE... --engine mytalk'), "
+    "or install a published one: 'mytalk models install FILE --name base'"
 )
 
 

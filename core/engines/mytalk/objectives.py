@@ -48,3 +48,22 @@ def appearance_losses(generator: AppearanceGenerator, batch: dict[str, torch.Ten
     fake = generator(batch["masked"], batch["mask"], batch["sketch"], batch["refs"], batch["ref_sketches"]).float()
     target = batch["target"]
     return fake, {"l1": l1_loss(fake, target), "ssim": ssim_loss(fake, target), "gradient": gradient_loss(fake, target)}
+
+
+class MotionObjective(torch.nn.Module):
+    """Stage 1's losses as the forward of a module holding the motion model.
+
+    `motion_losses` reaches the model through its parts (normaliser, encoders, denoiser), never
+    through `model(...)`; DistributedDataParallel averages gradients only for what runs inside the
+    forward of the module it wraps, so a distributed run wraps this instead of the model. Its
+    parameters are the model's own: the weights saved are the model's, with their usual names.
+    """
+
+    def __init__(self, model: MotionModel, scheduler: DDIMScheduler) -> None:
+        super().__init__()
+        self.model = model
+        self.scheduler = scheduler
+
+    def forward(self, batch: dict[str, torch.Tensor], timesteps: torch.Tensor, noise: torch.Tensor,
+                drop: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        return motion_losses(self.model, self.scheduler, batch, timesteps, noise, drop)

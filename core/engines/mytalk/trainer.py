@@ -11,8 +11,15 @@ the losses of its probe batch; see `train.train_motion` and `train.train_appeara
   the per-step losses it is comparable across steps, and is what the overfitting tests measure;
 - checkpoints: the weights and the optimizer state every `checkpoint_every` steps and at the end,
   plus a snapshot of the weights under `checkpoints/step-NNNNNN.safetensors`;
+- divergence: a loss that is no longer finite (checked at every log step and before every save)
+  stops the run with a UsageError before anything of it is written, so the last good checkpoint stays;
 - cancellation: `is_cancelled()` is polled before every step; a cancelled run saves its state
   first, so `--resume` continues from there.
+
+In a distributed run (`distributed.Ranks`) every rank runs this loop in step; rank 0 alone
+scores the probe and writes the log, the weights, the state and the snapshots, and the others
+wait for it at a barrier after each save. A cancel seen by any rank stops them all at the same
+step (`distributed.any_rank`).
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from mytalk.core.engines.mytalk.checkpoint import (
     restore_optimizer,
     save_checkpoint,
 )
+from mytalk.core.engines.mytalk.distributed import Ranks, any_rank, barrier
 from mytalk.core.engines.mytalk.runlog import RunLog
 from mytalk.core.errors import JobCancelledError, UsageError
 from mytalk.core.progress import CancelFn, ProgressFn
@@ -79,6 +87,10 @@ def _nothing() -> None:
     return None
 
 
+def _quiet(done: int, total: int, stage: str) -> None:
+    """The progress of ranks other than 0: they train silently, rank 0 reports for the run."""
+
+
 @dataclass
 class StageRun:
     """One stage's training, as the loop needs it.
@@ -89,6 +101,8 @@ class StageRun:
     `probed` is the network switched to eval mode while `probe()` scores the fixed batch (under
     no_grad and autocast). `step(index)` is one optimisation step. `fresh_start()` runs only for
     a run that neither resumes nor starts from a model (stage 1 fits its normaliser there).
+    `on_device()` runs once the networks hold their starting weights on the run's device: where a
+    distributed run wraps them for data-parallel training (the files keep the unwrapped names).
     """
 
     stage: str
@@ -100,6 +114,7 @@ class StageRun:
     probe: Callable[[], dict[str, torch.Tensor]]
     step: Callable[[int], StepOutcome]
     fresh_start: Callable[[], None] = _nothing
+    on_device: Callable[[], None] = _nothing
 
     def weights(self) -> dict[str, torch.Tensor]:
         """Every network's tensors under its prefix: the content of the weights file."""
@@ -155,7 +170,7 @@ def descend(optimizer: torch.optim.Optimizer, loss: torch.Tensor,
     optimizer.step()
 
 
-def _steps(total: int, start: int, progress: ProgressFn, is_cancelled: CancelFn, stage: str,
+def _steps(total: int, start: int, progress: ProgressFn, is_cancelled: Callable[[], bool], stage: str,
            on_cancel: Callable[[int], None]) -> Iterator[int]:
     for step in range(start, total):
         if is_cancelled():
@@ -201,12 +216,39 @@ def run_stage(
     progress: ProgressFn,
     is_cancelled: CancelFn,
     began: float,
+    ranks: Ranks | None = None,
 ) -> TrainResult:
     """Train `run` up to step `total` (see the module docstring); `began` is the run's perf_counter start."""
+    ranks = ranks or Ranks()
     start = _load(run, paths, resume, init, device)
-    log = RunLog(paths.run_dir, fresh=not resume)
+    run.on_device()
+    log = RunLog(paths.run_dir, fresh=not resume) if ranks.is_main else None
+    if log is not None:
+        # How this (re)start trains, e.g. its world size: a resumed run may continue with another.
+        log.write({"kind": "start", "step": start, "resumed": resume, "run": run.extra})
+
+    latest: list[torch.Tensor] = []  # the loss of the last step taken
+    saved: list[int] = [start] if resume else []
+
+    def check_finite(step: int) -> None:
+        """Stop a run whose loss is no longer finite before it writes any of it: hours of training on
+        NaN weights, saved over the last good checkpoint, would be worse than stopping."""
+        bad = bool(latest) and not bool(torch.isfinite(latest[-1]).item())
+        if any_rank(bad, ranks, device):
+            kept = (f"the weights and state of step {saved[-1]} are kept (continue from there with --resume)"
+                    if saved else "nothing was saved")
+            raise UsageError(f"training {run.stage} diverged: the loss is {float(latest[-1]) if latest else 'nan'} at "
+                             f"step {step}; {kept}; lower the learning rate (lr) or lengthen the warm-up in the "
+                             "config and run again")
 
     def save(step: int) -> None:
+        check_finite(step)
+        if ranks.is_main:
+            _save(step)
+        barrier(ranks)
+        saved.append(step)
+
+    def _save(step: int) -> None:
         save_checkpoint(paths.weights, run.stage, run.weights(), run.checkpoint_config, data_hash=data_hash,
                         step=step, extra=run.extra)
         state: dict[str, torch.Tensor] = {}
@@ -218,6 +260,8 @@ def run_stage(
                         step=step, extra=groups)
 
     def evaluate(step: int) -> dict[str, float]:
+        if log is None:
+            return {}
         run.probed.eval()
         with torch.no_grad(), autocast(device):
             losses = run.probe()
@@ -230,21 +274,31 @@ def run_stage(
     last = first
     for network in run.networks.values():
         network.train()
-    for step in _steps(total, start, progress, is_cancelled, run.stage, save):
+    def stop_now() -> bool:
+        return any_rank(is_cancelled(), ranks, device)
+
+    shown = progress if ranks.is_main else _quiet
+    for step in _steps(total, start, shown, stop_now, run.stage, save):
         outcome = run.step(step)
+        latest[:] = [outcome.loss.detach()]
         done = step + 1
         if done % cadence.log_every == 0 or done == total:
+            check_finite(done)
+        if log is not None and (done % cadence.log_every == 0 or done == total):
             log.write({"kind": "train", "step": done, "loss": outcome.loss.item(), "lr": outcome.lr,
                        "losses": {k: v.item() for k, v in outcome.losses.items()}})
         if done % cadence.eval_every == 0 and done != total:
             last = evaluate(done)
         if done % cadence.checkpoint_every == 0 and done != total:
+            check_finite(done)
+            if ranks.is_main:
+                save_checkpoint(paths.snapshot(done), run.stage, run.weights(), run.checkpoint_config,
+                                data_hash=data_hash, step=done, extra=run.extra)
             save(done)
-            save_checkpoint(paths.snapshot(done), run.stage, run.weights(), run.checkpoint_config,
-                            data_hash=data_hash, step=done, extra=run.extra)
     if total > start:
         last = evaluate(total)
     save(max(total, start))
-    log.plot(title)
+    if log is not None:
+        log.plot(title)
     return TrainResult(run.stage, paths.weights, paths.run_dir, max(total, start), device.type, first, last,
                        time.perf_counter() - began)
