@@ -29,9 +29,10 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
@@ -72,6 +73,7 @@ from mytalk.core.errors import UsageError
 from mytalk.core.progress import CancelFn, ProgressFn, never_cancelled, no_progress
 
 STAGES = ("motion", "appearance")
+_B = TypeVar("_B", MotionBatches, AppearanceBatches)
 
 
 def _shares(batch_size: int, ranks: Ranks, accum: int, section: str) -> tuple[int, tuple[int, ...], int]:
@@ -142,7 +144,7 @@ def train_motion(
             dataset = dataset.reloaded()  # the phones rank 0 just added
             validation = validation.reloaded() if validation is not None else None
         batches = MotionBatches(dataset, mc)
-        probe_from = MotionBatches(validation, mc) if validation is not None else batches
+        probe_from = _probe_source(lambda held_out: MotionBatches(held_out, mc), validation, batches)
         with seeded(tc.seed):
             model = build_motion(mc)
         scheduler = DDIMScheduler(config.scheduler)
@@ -264,7 +266,8 @@ def train_appearance(
             disc = build_discriminator(ac)
         opt_g = torch.optim.Adam(generator.parameters(), lr=tc.lr, betas=(0.5, 0.999))
         opt_d = torch.optim.Adam(disc.parameters(), lr=tc.lr_disc, betas=(0.5, 0.999))
-        probe_from = AppearanceBatches(validation, ac, tc.exclude_radius) if validation is not None else batches
+        probe_from = _probe_source(lambda held_out: AppearanceBatches(held_out, ac, tc.exclude_radius), validation,
+                                   batches)
         probe = to_device(probe_from.probe(tc.eval_frames), dev)
         nets: dict[str, torch.nn.Module] = {"gen": generator, "disc": disc}
 
@@ -387,7 +390,7 @@ def train_command(stage: str, data_dir: Path, config_source: str | Path, *, resu
     fn = train_motion if stage == "motion" else train_appearance
     return fn(dataset, config, folder, resume=resume, steps=steps, device=device, progress=progress,
               is_cancelled=is_cancelled, ranks=ranks_from_env(), loader_workers=loader_workers,
-              validation=_usable_validation(held_out, stage, config))
+              validation=held_out if len(held_out) else None)
 
 
 def check_run(stage: str, data_dir: Path, config_source: str | Path, *, world: int, resume: bool = False,
@@ -416,16 +419,12 @@ def _command_inputs(stage: str, data_dir: Path, config_source: str | Path, steps
     return config, Dataset(Path(data_dir), split="train"), model_folder(out)
 
 
-def _usable_validation(held_out: Dataset, stage: str, config: MyTalkConfig) -> Dataset | None:
-    """The validation speakers' clips when they can make the stage's probe batch, else None (the
-    probe then comes from the training clips, as for a dataset without a split)."""
-    if len(held_out) == 0:
-        return None
+def _probe_source(make: Callable[[Dataset], _B], validation: Dataset | None, training: _B) -> _B:
+    """Where the probe batch comes from: the validation speakers' clips when they can make one,
+    else the training clips (as for a dataset without a split, or validation clips too short)."""
+    if validation is None or len(validation) == 0:
+        return training
     try:
-        if stage == "motion":
-            MotionBatches(held_out, config.motion_model)
-        else:
-            AppearanceBatches(held_out, config.appearance_model, config.appearance_train.exclude_radius)
+        return make(validation)
     except UsageError:
-        return None
-    return held_out
+        return training
