@@ -9,9 +9,10 @@ clip looped (its packets copied, so nothing is re-encoded) into a temporary file
   whole preparation (tracking the range, learning the actor from the whole clip, timing the line's
   phones) is inside the timing: an editor who presses P the instant the marks are set.
 - **cold, learned at load**: a new runtime with empty caches; `learn` is sent as the panel sends it
-  the moment a clip is open (before a line or marks), and Preview, with nothing else prepared, once
-  it is done (its time is printed too): an editor who marks and picks the line while the actor is
-  learned, then presses P at once.
+  the moment a clip is open (before a line or marks), then the `learn` with the line it sends when a
+  line is picked (the line's phones timed ahead, before any marks), and Preview, with nothing else
+  prepared, once both are done (their times are printed too): an editor who picks the line and marks
+  the range while the actor is learned, then presses P at once.
 - **cold, prepared**: a new runtime with empty caches; `prepare` is sent as the panel sends it when
   the clip, the line and the marks are set, and Preview once it is done (its time is printed too).
 - **cold, cached**: a new runtime over the caches the prepared one left (the panel was restarted, or
@@ -128,10 +129,14 @@ def prepare(runtime: Runtime, clip: Path, frames: int, job: str, audio_in: str =
             return time.perf_counter() - began
 
 
-def learn(runtime: Runtime, clip: Path, job: str) -> float:
-    """The panel's `learn` of a clip just opened: only the clip and the engine."""
+def learn(runtime: Runtime, clip: Path, job: str, line: bool = False) -> float:
+    """The panel's `learn` of a clip just opened (only the clip and the engine), or with `line` the one it
+    sends when the line is picked (the clip, the line and its slip: the line's phones timed ahead)."""
     began = time.perf_counter()
-    runtime.send(type="learn", id=job, request={"video": str(clip), "engine": "classic"})
+    request = {"video": str(clip), "engine": "classic"}
+    if line:
+        request.update(audio=str(MEDIA / "audio" / LINE), audio_in="0")
+    runtime.send(type="learn", id=job, request=request)
     while True:
         event = runtime.events.get(timeout=900)
         if event.get("id") != job:
@@ -160,8 +165,9 @@ def measure(clip: Path, frames: int, scratch: Path) -> dict[str, Any]:
     runtime, hello_s = fresh_runtime(scratch / f"{clip.stem}-learned")
     try:
         learn_s = learn(runtime, clip, "learn")
+        line_s = learn(runtime, clip, "learn-line", line=True)
         rows["cold, learned at load"] = {**preview(runtime, clip, frames, "cold-l"), "runtime_hello_s": hello_s,
-                                         "learn_s": learn_s}
+                                         "learn_s": learn_s, "learn_line_s": line_s}
     finally:
         runtime.close()
     runtime, hello_s = fresh_runtime(scratch / f"{clip.stem}-prepared")
@@ -202,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             results["clips"][label] = rows
             for case, row in rows.items():
                 bar = WARM_BAR_S if case.startswith("warm") else COLD_BAR_S
-                extra = "".join(f"  {k} {row[k]:.2f} s" for k in ("runtime_hello_s", "learn_s", "prepare_s") if k in row)
+                extra = "".join(f"  {k} {row[k]:.2f} s" for k in ("runtime_hello_s", "learn_s", "learn_line_s", "prepare_s") if k in row)
                 print(f"{label:10s} {case:15s} first frame {row['first_frame_s']:5.2f} s "
                       f"(÷ bar {bar:.0f} s = {row['first_frame_s'] / bar:4.2f})  first streamed "
                       f"{row.get('first_streamed_s', float('nan')):5.2f} s  whole proxy {row['whole_proxy_s']:5.2f} s"

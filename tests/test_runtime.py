@@ -201,6 +201,16 @@ def test_the_actor_learned_at_clip_load_is_what_the_prepare_of_a_range_then_find
         learned = runtime.wait_for("l1", seen=seen)
         assert learned["event"] == "done" and learned["result"]["learned"] is True, learned
         assert any(e["event"] == "progress" and e["stage"].startswith("learning") for e in seen if e.get("id") == "l1")
+        assert learned["result"]["line_timed"] is False, "no line was named"
+        # The line, once picked: its phones are timed ahead, before any marks; the actor is not learned again.
+        line_request = {"video": str(media_path("video", CLIP)), "engine": "classic",
+                        "audio": str(media_path("audio", LINE)), "audio_in": "0"}
+        runtime.send({"type": "learn", "id": "l0", "request": line_request})
+        seen.clear()
+        timed = runtime.wait_for("l0", seen=seen)
+        assert timed["event"] == "done" and timed["result"]["line_timed"] is True, timed
+        stages = {e["stage"] for e in seen if e.get("id") == "l0" and e["event"] == "progress"}
+        assert "phone timing: recognition" in stages and not any(s.startswith("learning") for s in stages), stages
         runtime.send({"type": "prepare", "id": "r1", "request": sync_request(tmp_path / "out", start=25, stop=75)})
         seen.clear()
         assert runtime.wait_for("r1", seen=seen)["event"] == "done"

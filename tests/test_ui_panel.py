@@ -296,6 +296,13 @@ def test_the_actor_is_learned_as_soon_as_a_clip_is_open_and_a_new_clip_cancels_t
         assert not widget.banner.isVisible() and not widget.jobs.entries, "learning is the panel's own business"
         # The line and the marks follow: their preparation finds the actor learned.
         widget.load_line(media_path("audio", LINE))
+        # The picked line's phones are timed ahead too, without cancelling the actor's learning.
+        qtbot.waitUntil(lambda: widget.line_learning.job_id is not None, timeout=READY_MS)
+        line_job = widget.line_learning.job_id
+        qtbot.waitUntil(lambda: not widget.line_learning.running, timeout=JOB_MS)
+        answers = {e["id"]: e for e in events if e.get("event") in ("done", "error")}
+        assert answers[line_job]["event"] == "done" and answers[line_job]["result"]["line_timed"] is True, answers[line_job]
+        assert answers[second]["event"] == "done"
         widget.set_range(25, 75)
         qtbot.waitUntil(lambda: widget.preparation.done, timeout=JOB_MS)
         stages = {e["stage"] for e in events if e.get("id") == widget.preparation.job_id and e["event"] == "progress"}

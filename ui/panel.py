@@ -61,7 +61,7 @@ from mytalk.ui.panel_model.files import check_line, clip_filter, drop_target, li
 from mytalk.ui.panel_model.output import ProjectFolders, RenderFolders, naming_note, naming_tip
 from mytalk.ui.panel_model.prepare import PREPARE_DELAY_MS, ActorLearning, Preparation
 from mytalk.ui.panel_model.preview import StreamedFrames
-from mytalk.ui.panel_model.request import NOT_READY_TIP, learn_request
+from mytalk.ui.panel_model.request import NOT_READY_TIP, learn_request, line_learn_request
 from mytalk.ui.panel_model.slip import NUDGE_S
 from mytalk.ui.panel_model.status import offers_restart, restarted_message, runtime_status
 from mytalk.ui.panel_model.visemes import viseme_outcome
@@ -134,6 +134,7 @@ class MyTalkPanel(QWidget):
         self._render_timer.timeout.connect(self._render_now)
         self.preparation = Preparation()
         self.learning = ActorLearning()
+        self.line_learning = ActorLearning()  # the same bookkeeping for the picked line's phones, timed ahead
         self._prepare_timer = QTimer(self)
         self._prepare_timer.setSingleShot(True)
         self._prepare_timer.setInterval(PREPARE_DELAY_MS)
@@ -727,6 +728,7 @@ class MyTalkPanel(QWidget):
 
     def _on_runtime_ready(self, hello: dict[str, Any]) -> None:
         self.learning.forget()  # a new runtime (a restart after a crash too): learn the clip's actor again
+        self.line_learning.forget()
         self.settings.set_engines(list(hello.get("engines", [])), hello.get("default_engine"))
         self._update_runtime_label()
         self._update_buttons()
@@ -736,10 +738,11 @@ class MyTalkPanel(QWidget):
         if self.preparation.owns(job_id):
             self._on_prepare_event(event)
             return
-        if self.learning.owns(job_id):
-            if event.get("event") in ("done", "error"):
-                self.learning.finished(job_id, ok=event.get("event") == "done")
-            return
+        for learning in (self.learning, self.line_learning):
+            if learning.owns(job_id):
+                if event.get("event") in ("done", "error"):
+                    learning.finished(job_id, ok=event.get("event") == "done")
+                return
         entry = self.jobs.entries.get(job_id)
         if event.get("event") == "preview-frames":
             if entry is not None and not entry.finished:
@@ -806,6 +809,24 @@ class MyTalkPanel(QWidget):
             self.runtime.send("cancel", job=stale)
         if wire is not None and self.learning.due(wire):
             self.learning.sent(self.runtime.send("learn", request=wire), wire)
+        self._send_line_learn()
+
+    def _send_line_learn(self) -> None:
+        """Ask the runtime to time the picked line's phones now, from its slip on, before the range is
+        marked: after the actor, the largest part of a first preview's wait. Queued behind the actor's
+        `learn`, never cancelling it; a slip does not resend it (the phones are timed per utterance of
+        the line's file, and a slip reuses them)."""
+        try:
+            request = line_learn_request(self.model.inputs(), self.settings.values())
+        except MyTalkError:
+            request = None
+        wire = None if request is None else sync_request_to_json(request)
+        key = None if wire is None else {k: v for k, v in wire.items() if k != "audio_in"}
+        stale = self.line_learning.stale(key)
+        if stale is not None:
+            self.runtime.send("cancel", job=stale)
+        if wire is not None and key is not None and self.line_learning.due(key):
+            self.line_learning.sent(self.runtime.send("learn", request=wire), key)
 
     def _send_prepare(self) -> None:
         """Ask the runtime to track, learn and time the marked range now, so that Preview starts at once.

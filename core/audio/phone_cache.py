@@ -15,13 +15,11 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from mytalk.core.atomic import AtomicFile
 from mytalk.core.audio.phone_timing import PhoneTrack, phone_track
-from mytalk.core.audio.phonemes import Phone
 from mytalk.core.media.audio import AudioSource, sweep
 from mytalk.core.progress import CancelFn, ProgressFn, never_cancelled, no_progress
 from mytalk.core.userdirs import UserDirs, user_dirs
@@ -45,15 +43,6 @@ def line_key(line: AudioSource, transcript: str | None, language: str) -> str:
     return digest.hexdigest()
 
 
-def _from_dict(data: dict[str, Any]) -> PhoneTrack:
-    return PhoneTrack(
-        phones=tuple(Phone(str(p[0]), float(p[1]), float(p[2]), str(p[3])) for p in data["phones"]),
-        path=str(data["path"]), reason=str(data["reason"]),
-        confidence=None if data["confidence"] is None else float(data["confidence"]),
-        language=str(data["language"]), words=tuple(str(w) for w in data["words"]), details=dict(data["details"]),
-    )
-
-
 def cached_phone_track(
     line: AudioSource,
     *,
@@ -67,7 +56,7 @@ def cached_phone_track(
     root = folder if folder is not None else user_dirs().cache / "phones"
     path = root / f"{line_key(line, transcript, language)[:40]}.json"
     try:
-        return _from_dict(json.loads(path.read_text(encoding="utf-8"))), True
+        return PhoneTrack.from_dict(json.loads(path.read_text(encoding="utf-8"))), True
     except (OSError, ValueError, KeyError, TypeError, IndexError):
         pass
     track = phone_track(line, transcript=transcript, language=language, progress=progress, is_cancelled=is_cancelled)

@@ -53,22 +53,26 @@ class LoopResult:
     score_per_frame: float
 
 
-def split_utterances(line: AudioTrack, pcm: bytes, max_s: float = MAX_UTTERANCE_S) -> list[Utterance]:
-    """``pcm`` (the line at 16 kHz, `phonemes._to_pcm16`) cut at pause midpoints into pieces of at most ``max_s``."""
-    total = len(pcm) // _BYTES_PER_SAMPLE
+def split_utterances(line: AudioTrack, pcm: bytes, max_s: float = MAX_UTTERANCE_S,
+                     min_pause_s: float = SPLIT_MIN_PAUSE_S) -> list[Utterance]:
+    """``pcm`` (the line at 16 kHz, `phonemes._to_pcm16`) cut at the midpoints of pauses of at least
+    ``min_pause_s`` into pieces of at most ``max_s``."""
+    return [Utterance(a / ALIGN_RATE, b / ALIGN_RATE, pcm[a * _BYTES_PER_SAMPLE : b * _BYTES_PER_SAMPLE])
+            for a, b in utterance_cuts(line, len(pcm) // _BYTES_PER_SAMPLE, max_s, min_pause_s)]
+
+
+def utterance_cuts(line: AudioTrack, total: int, max_s: float = MAX_UTTERANCE_S,
+                   min_pause_s: float = SPLIT_MIN_PAUSE_S) -> list[tuple[int, int]]:
+    """`split_utterances`' pieces as (first, end) samples at 16 kHz of a line of ``total`` samples."""
     cuts = [0]
-    midpoints = [round((a + b) / 2 * ALIGN_RATE) for a, b in find_pauses(line, min_pause_s=SPLIT_MIN_PAUSE_S)]
+    midpoints = [round((a + b) / 2 * ALIGN_RATE) for a, b in find_pauses(line, min_pause_s=min_pause_s)]
     limit = int(max_s * ALIGN_RATE)
     while total - cuts[-1] > limit:
         inside = [m for m in midpoints if cuts[-1] < m <= cuts[-1] + limit]
         # No pause in reach: a fixed cut; the aligner's silence model absorbs a cut mid-word.
         cuts.append(inside[-1] if inside and inside[-1] - cuts[-1] > limit // 4 else cuts[-1] + limit)
     cuts.append(total)
-    return [
-        Utterance(a / ALIGN_RATE, b / ALIGN_RATE, pcm[a * _BYTES_PER_SAMPLE : b * _BYTES_PER_SAMPLE])
-        for a, b in zip(cuts[:-1], cuts[1:], strict=True)
-        if b > a
-    ]
+    return [(a, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if b > a]
 
 
 class PhoneRecogniser:

@@ -89,6 +89,16 @@ class PhoneTrack:
     words: tuple[str, ...] = ()
     details: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PhoneTrack:
+        """The track `to_dict` wrote (KeyError, TypeError, ValueError or IndexError when it is not one)."""
+        return cls(
+            phones=tuple(Phone(str(p[0]), float(p[1]), float(p[2]), str(p[3])) for p in data["phones"]),
+            path=str(data["path"]), reason=str(data["reason"]),
+            confidence=None if data["confidence"] is None else float(data["confidence"]),
+            language=str(data["language"]), words=tuple(str(w) for w in data["words"]), details=dict(data["details"]),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form; phones as [label, start_s, end_s, word]."""
         return {
@@ -226,80 +236,53 @@ class PhoneTimer:
 
     # -- recognition --------------------------------------------------------------------------
 
+    def time_utterance(self, utt: Utterance, english: bool) -> UtteranceTiming:
+        """Recognition of one utterance: the phone loop always, and for English the recognised words
+        force-aligned (piecewise where they cannot be aligned whole). Times are in the same seconds as
+        ``utt.start_s`` (give ``start_s=0`` for times relative to the utterance)."""
+        frames = max(1, round((utt.end_s - utt.start_s) * 100))
+        t0 = time.process_time()
+        loop = self._recogniser.phone_loop(utt)
+        seconds = {"phone_loop": time.process_time() - t0, "words": 0.0, "align": 0.0}
+        if not english:
+            return UtteranceTiming(frames, tuple(loop.phones), loop.score_per_frame, seconds=seconds)
+        t0 = time.process_time()
+        segments = self._recogniser.word_segments(utt)
+        recognised = [w for w, _, _ in segments]
+        seconds["words"] = time.process_time() - t0
+        if not recognised:
+            # Nothing but silence or noise here: the loop's phones stand (mostly SIL).
+            return UtteranceTiming(frames, tuple(loop.phones), loop.score_per_frame, word_phones=tuple(loop.phones),
+                                   align_score=loop.score_per_frame, seconds=seconds)
+        t0 = time.process_time()
+        piecewise, lost = 0, 0.0
+        try:
+            phones, score = self._aligner.align_words(utt.pcm, recognised, utt.end_s - utt.start_s)
+            phones = [Phone(p.label, round(p.start_s + utt.start_s, 4), round(p.end_s + utt.start_s, 4), p.word)
+                      for p in phones]
+        except RuntimeError:
+            phones, score, lost = self._align_piecewise(utt, segments, loop)
+            piecewise = 1
+        seconds["align"] = time.process_time() - t0
+        return UtteranceTiming(frames, tuple(loop.phones), loop.score_per_frame, tuple(recognised), tuple(phones),
+                               score, piecewise, lost, seconds)
+
     def _recognise(
         self, line: AudioTrack, pcm: bytes, duration: float, language: str, fallback: str,
         details: dict[str, Any], progress: ProgressFn, is_cancelled: CancelFn,
     ) -> tuple[PhoneTrack, dict[str, tuple[Phone, ...]]]:
         utterances = split_utterances(line, pcm)
         english = language in ENGLISH
-        loop_phones: list[Phone] = []
-        word_phones: list[Phone] = []
-        words: list[str] = []
-        loop_score = align_score = 0.0
-        frames = 0
-        seconds = {"words": 0.0, "align": 0.0, "phone_loop": 0.0}
+        timings: list[UtteranceTiming] = []
         total = len(utterances)
         for i, utt in enumerate(utterances):
             check_cancelled(is_cancelled, "phone timing")
             progress(i, total, "phone timing: recognition")
-            n = max(1, round((utt.end_s - utt.start_s) * 100))
-            t0 = time.process_time()
-            loop = self._recogniser.phone_loop(utt)
-            seconds["phone_loop"] += time.process_time() - t0
-            loop_phones += loop.phones
-            loop_score += loop.score_per_frame * n
-            frames += n
-            if not english:
-                continue
-            t0 = time.process_time()
-            segments = self._recogniser.word_segments(utt)
-            recognised = [w for w, _, _ in segments]
-            seconds["words"] += time.process_time() - t0
-            if not recognised:
-                # Nothing but silence or noise here: the loop's phones stand (mostly SIL).
-                word_phones += [p for p in loop.phones]
-                align_score += loop.score_per_frame * n
-                continue
-            t0 = time.process_time()
-            try:
-                phones, score = self._aligner.align_words(utt.pcm, recognised, utt.end_s - utt.start_s)
-                phones = [Phone(p.label, round(p.start_s + utt.start_s, 4), round(p.end_s + utt.start_s, 4), p.word)
-                          for p in phones]
-            except RuntimeError:
-                phones, score, lost = self._align_piecewise(utt, segments, loop)
-                details["piecewise"] = details.get("piecewise", 0) + 1
-                details["piecewise_lost_s"] = round(details.get("piecewise_lost_s", 0.0) + lost, 3)
-            seconds["align"] += time.process_time() - t0
-            words += recognised
-            word_phones += phones
-            align_score += score * n
+            timings.append(self.time_utterance(utt, english))
         progress(total, total, "phone timing: recognition")
-        details.update(seconds={k: round(v, 3) for k, v in seconds.items()}, utterances=total,
-                       loop_score=round(loop_score / max(frames, 1), 4))
-        candidates = {"phone-loop": tuple(_carve(line, loop_phones))}
-        if word_phones:
-            candidates["words"] = tuple(_carve(line, word_phones))
-        if not any(p.label != SILENCE for p in loop_phones):
-            reason = fallback + "recognition found no speech in the line"
-            return PhoneTrack((), "none", reason, None, language, (), details), candidates
-        if english:
-            confidence = round((align_score - loop_score) / max(frames, 1), 4) if words else None
-            details["align_score"] = round(align_score / max(frames, 1), 4) if words else None
-            if confidence is not None and confidence >= WORDS_MIN_CONFIDENCE:
-                reason = (f"{fallback}recognised English words fit {confidence:+.2f} nats/frame against free "
-                          f"phones (threshold {WORDS_MIN_CONFIDENCE:+.2f}), so their forced alignment is used")
-                return PhoneTrack(candidates["words"], "words", reason, confidence, language,
-                                  tuple(words), details), candidates
-            why = ("no words were recognised" if confidence is None else
-                   f"recognised words fit only {confidence:+.2f} nats/frame against free phones "
-                   f"(threshold {WORDS_MIN_CONFIDENCE:+.2f})")
-            reason = f"{fallback}{why}, so phone-loop recognition is used"
-            return PhoneTrack(candidates["phone-loop"], "phone-loop", reason, confidence, language,
-                              tuple(words), details), candidates
-        reason = (f"{fallback}no transcript and the language is '{language}', which the English word "
-                  "recogniser cannot read, so phone-loop recognition is used")
-        return PhoneTrack(candidates["phone-loop"], "phone-loop", reason, None, language, (), details), candidates
-
+        pieces = [(t, list(t.loop_phones), None if t.word_phones is None else list(t.word_phones), t.frames)
+                  for t in timings]
+        return decide_recognition(line, pieces, language, fallback, details)
 
     def _align_piecewise(
         self, utt: Utterance, segments: list[tuple[str, float, float]], loop: LoopResult,
@@ -342,6 +325,87 @@ class PhoneTimer:
         shifted = [Phone(p.label, round(p.start_s + utt.start_s, 4), round(p.end_s + utt.start_s, 4), p.word)
                    for p in phones if p.end_s > p.start_s]
         return shifted, total / max(length, 1e-9), lost
+
+
+@dataclass(frozen=True)
+class UtteranceTiming:
+    """What recognition found in one utterance (`PhoneTimer.time_utterance`).
+
+    ``frames``: its length in 10 ms frames; ``loop_phones`` and ``loop_score`` (nats per frame): the free
+    phone loop; ``words``, ``word_phones`` and ``align_score``: the recognised English words force-aligned
+    (None when not tried: not English); ``piecewise``/``lost_s``: whether the words had to be aligned one by
+    one and how many seconds fell back to the loop; ``seconds``: processor time per pass.
+    """
+
+    frames: int
+    loop_phones: tuple[Phone, ...]
+    loop_score: float
+    words: tuple[str, ...] = ()
+    word_phones: tuple[Phone, ...] | None = None
+    align_score: float | None = None
+    piecewise: int = 0
+    lost_s: float = 0.0
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+RecognisedPiece = tuple[UtteranceTiming, list[Phone], list[Phone] | None, int]
+"""(an utterance's timing, its loop phones and its word phones in the line's seconds, the frames it counts for)."""
+
+
+def decide_recognition(
+    line: AudioTrack, pieces: list[RecognisedPiece], language: str, fallback: str, details: dict[str, Any],
+) -> tuple[PhoneTrack, dict[str, tuple[Phone, ...]]]:
+    """The phone track of ``line`` from its recognised pieces: the words' alignment where it fits the
+    audio better than free phones by `WORDS_MIN_CONFIDENCE` (English only), else the phone loop.
+
+    Each piece's scores count for its ``frames`` (all of an utterance when the line is the utterances;
+    only the part inside the line when a line is cut from longer, separately timed utterances)."""
+    english = language in ENGLISH
+    loop_phones: list[Phone] = []
+    word_phones: list[Phone] = []
+    words: list[str] = []
+    loop_score = align_score = 0.0
+    frames = 0
+    seconds = {"words": 0.0, "align": 0.0, "phone_loop": 0.0}
+    for timing, loop, aligned, n in pieces:
+        for name, value in timing.seconds.items():
+            seconds[name] = seconds.get(name, 0.0) + value
+        loop_phones += loop
+        loop_score += timing.loop_score * n
+        frames += n
+        if aligned is None or timing.align_score is None:
+            continue
+        word_phones += aligned
+        align_score += timing.align_score * n
+        words += timing.words
+        if timing.piecewise:
+            details["piecewise"] = details.get("piecewise", 0) + timing.piecewise
+            details["piecewise_lost_s"] = round(details.get("piecewise_lost_s", 0.0) + timing.lost_s, 3)
+    details.update(seconds={k: round(v, 3) for k, v in seconds.items()}, utterances=len(pieces),
+                   loop_score=round(loop_score / max(frames, 1), 4))
+    candidates = {"phone-loop": tuple(_carve(line, loop_phones))}
+    if word_phones:
+        candidates["words"] = tuple(_carve(line, word_phones))
+    if not any(p.label != SILENCE for p in loop_phones):
+        reason = fallback + "recognition found no speech in the line"
+        return PhoneTrack((), "none", reason, None, language, (), details), candidates
+    if english:
+        confidence = round((align_score - loop_score) / max(frames, 1), 4) if words else None
+        details["align_score"] = round(align_score / max(frames, 1), 4) if words else None
+        if confidence is not None and confidence >= WORDS_MIN_CONFIDENCE:
+            reason = (f"{fallback}recognised English words fit {confidence:+.2f} nats/frame against free "
+                      f"phones (threshold {WORDS_MIN_CONFIDENCE:+.2f}), so their forced alignment is used")
+            return PhoneTrack(candidates["words"], "words", reason, confidence, language,
+                              tuple(words), details), candidates
+        why = ("no words were recognised" if confidence is None else
+               f"recognised words fit only {confidence:+.2f} nats/frame against free phones "
+               f"(threshold {WORDS_MIN_CONFIDENCE:+.2f})")
+        reason = f"{fallback}{why}, so phone-loop recognition is used"
+        return PhoneTrack(candidates["phone-loop"], "phone-loop", reason, confidence, language,
+                          tuple(words), details), candidates
+    reason = (f"{fallback}no transcript and the language is '{language}', which the English word "
+              "recogniser cannot read, so phone-loop recognition is used")
+    return PhoneTrack(candidates["phone-loop"], "phone-loop", reason, None, language, (), details), candidates
 
 
 def _carve(line: AudioTrack, phones: list[Phone]) -> list[Phone]:

@@ -23,6 +23,7 @@ from mytalk.core.media.reader import SourceFrame
 from mytalk.core.progress import CancelFn, ProgressFn
 
 if TYPE_CHECKING:
+    from mytalk.core.audio.line_phones import LineOrigin
     from mytalk.core.engines.tracking import TrackedRange
 
 
@@ -111,6 +112,9 @@ class EngineJob:
     guide_mode: str
     references: tuple[ReferenceRange, ...]
     settings: EngineSettings
+    line_origin: LineOrigin | None = None
+    """The file `line` was cut from and its time on the range's first frame, when it came from one: phone
+    timing then works on the file's own utterances, so a slip reuses it (`mytalk.core.audio.line_phones`)."""
 
     @property
     def fps(self) -> Fraction:

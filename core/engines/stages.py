@@ -39,9 +39,18 @@ from typing import Any, ClassVar, Protocol
 import av
 import numpy as np
 
+from mytalk.core.audio.line_phones import LineOrigin
 from mytalk.core.composite.compositor import Compositor
 from mytalk.core.composite.masks import Mask
-from mytalk.core.engines.base import ActorFootage, EngineJob, FrameRecord, RenderedFrame, WaitFn, ready_now
+from mytalk.core.engines.base import (
+    ActorFootage,
+    EngineJob,
+    EngineSettings,
+    FrameRecord,
+    RenderedFrame,
+    WaitFn,
+    ready_now,
+)
 from mytalk.core.engines.tracking import NO_FACE, TrackedRange
 from mytalk.core.frame_arrays import FrameArray, FrameSource, read_row
 from mytalk.core.media.reader import SourceFrame
@@ -353,6 +362,14 @@ class StagedEngine:
             if learn is not None:
                 learned = learn(footage, resources, progress, is_cancelled) or learned
         return learned
+
+    def learn_line(self, origin: LineOrigin, settings: EngineSettings, progress: ProgressFn,
+                   is_cancelled: CancelFn) -> bool:
+        """Time into the caches what the motion stage will read of a line placed at `origin`, before any
+        range is marked; True when it had something to time. A stage opts in with a `learn_line` method
+        of the same signature."""
+        learn = getattr(self.motion, "learn_line", None)
+        return bool(learn(origin, settings, progress, is_cancelled)) if learn is not None else False
 
     def report(self) -> dict[str, Any]:
         state = self._state

@@ -37,9 +37,9 @@ from pathlib import Path
 from typing import Any
 
 from mytalk.core.atomic import write_atomically
-from mytalk.core.errors import MyTalkError, OutputError, UsageError, describe_os_error
+from mytalk.core.errors import MediaNotFoundError, MyTalkError, OutputError, UsageError, describe_os_error
 from mytalk.core.jobs.preview_stream import FRAMES_SUFFIX, FramesFn, FrameStream
-from mytalk.core.jobs.request import SyncRequest, resolve_request
+from mytalk.core.jobs.request import ResolvedRequest, SyncRequest, resolve_request
 from mytalk.core.jobs.sync import PREVIEW_PROXY_HEIGHT, FrameHook, SyncResult, run_sync
 from mytalk.core.jobs.versioning import reserve_version, safe_stem
 from mytalk.core.media.writer import CODEC_PRESETS, proxy_size
@@ -386,9 +386,32 @@ class LearnResult:
     job_id: str
     learned: bool
     seconds: float
+    line_timed: bool = False
+    """The request named a line (an `audio` other than the clip) and its phones were timed ahead."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"job_id": self.job_id, "learned": self.learned, "seconds": round(self.seconds, 3)}
+        return {"job_id": self.job_id, "learned": self.learned, "seconds": round(self.seconds, 3),
+                "line_timed": self.line_timed}
+
+
+def _learn_line(engine: Any, request: SyncRequest, resolved: ResolvedRequest, progress: ProgressFn,
+                cancelled: CancelFn) -> bool:
+    """Have the engine time the request's line ahead (`StagedEngine.learn_line`) when the request names
+    one other than the clip; whether it had anything to time."""
+    from mytalk.core.audio.line_phones import LineOrigin
+    from mytalk.core.timecode import parse_offset_seconds
+
+    line = Path(request.audio)
+    learn = getattr(engine, "learn_line", None)
+    if learn is None or line.resolve() == Path(request.video).resolve():
+        return False
+    if not line.is_file():
+        raise MediaNotFoundError(f"{line}: no such file (the replacement line)")
+    assert resolved.info.video is not None
+    offset = (parse_offset_seconds(request.audio_in, resolved.info.video.fps, what="--audio-in")
+              if request.audio_in else Fraction(0))
+    check_cancelled(cancelled, "timing the line")
+    return bool(learn(LineOrigin(line, offset), resolved.settings, progress, cancelled))
 
 
 def learn_actor(
@@ -401,13 +424,17 @@ def learn_actor(
 ) -> LearnResult:
     """Learn the actor from the clip of `request` into the caches, before a line or a range is chosen.
 
-    Only the clip, the references, the engine and the settings of `request` are read: its line, marks
-    and output are not. The panel sends this as soon as a clip is open. Learning the actor from the
-    whole clip is most of a first preview's wait (7 s for an 8 s clip, 30 s for a minute on two cores)
-    and depends on neither the line nor the marks, so it runs while the editor marks the range and
-    picks the line; the `prepare` and the preview that follow find it in the profile cache. An engine
-    with nothing to learn ahead (`copy`, the neural engine, a stored `--actor`, `--guide none`)
-    answers at once with `learned` false.
+    Only the clip, the references, the engine and the settings of `request` are read: its marks and
+    output are not, and its line only when it names one. The panel sends this as soon as a clip is
+    open. Learning the actor from the whole clip is most of a first preview's wait (seconds for an 8 s
+    clip, tens of seconds for a minute on two cores) and depends on neither the line nor the marks, so
+    it runs while the editor marks the range and picks the line; the `prepare` and the preview that
+    follow find it in the profile cache. An engine with nothing to learn ahead (`copy`, the neural
+    engine, a stored `--actor`, `--guide none`) answers at once with `learned` false.
+
+    When `request.audio` names a line other than the clip, the engine then also times that line's
+    phones from `audio_in` on (`StagedEngine.learn_line`, `line_timed` in the result): the panel sends
+    such a learn when a line is picked, before the marks are set.
     """
     from mytalk.core.engines import create_engine, default_engine
     from mytalk.core.engines.base import ActorFootage
@@ -424,7 +451,8 @@ def learn_actor(
                                guided=request.guide != "none" and resolved.info.audio is not None)
         learn = getattr(engine, "learn_actor", None)
         learned = bool(learn(footage, progress, cancelled)) if learn is not None else False
-        return LearnResult(job_id, learned, time.perf_counter() - began)
+        line_timed = _learn_line(engine, request, resolved, progress, cancelled)
+        return LearnResult(job_id, learned, time.perf_counter() - began, line_timed)
     finally:
         session.finish(job_id)
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from mytalk.core import __version__
+from mytalk.core.audio.line_phones import LineOrigin
 from mytalk.core.engines import create_engine, default_engine
 from mytalk.core.engines.base import EngineJob, FrameRecord, ready_now, rejected_detections
 from mytalk.core.errors import OutputError, describe_os_error
@@ -185,6 +186,7 @@ def run_sync(
         guide_mode=request.guide,
         references=resolved.references,
         settings=resolved.settings,
+        line_origin=LineOrigin(Path(request.audio), resolved.line_offset_s),
     )
     check_cancelled(is_cancelled, "preparation")
     feed = None

@@ -38,7 +38,10 @@ proxy is ready.
 `learn` learns the actor from the clip (`commands.learn_actor`) into the caches; only the clip, the
 references, the engine and its settings are read, so a request without line, marks or output is
 complete. The panel sends it as soon as a clip is open: the largest part of a first preview's wait
-is then done while the editor marks the range and picks the line.
+is then done while the editor marks the range and picks the line. A `learn` that also names a line
+(`audio` other than the clip, and its `audio_in`) then times that line's phones ahead as well, per
+utterance of the line's file (`mytalk.core.audio.line_phones`), and says `line_timed`: the panel sends
+it when a line is picked, and any range or slip of that line later reuses them.
 
 `prepare` does everything a preview of the same request does before its first frame (tracking,
 learning the actor, timing the line's phones) into the caches, and answers `done`. The panel sends

@@ -9,7 +9,7 @@ the clip by the core, exactly as when typed on the command line.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -89,6 +89,16 @@ def learn_request(clip: Path | None, settings: Mapping[str, Any], face_point: Po
         return None
     values["face"] = face_text(face_point)
     return SyncRequest.with_settings(video=clip, audio=clip, output=default_renders_dir(), engine=engine, **values)
+
+
+def line_learn_request(inputs: RequestInputs, settings: Mapping[str, Any]) -> SyncRequest | None:
+    """The `learn` request that times the picked line's phones ahead, from its slip on
+    (`commands.learn_actor` with a line), or None without a clip, a line or an engine. The marks are not
+    needed: the phones are timed per utterance of the line's file, so any range placed there reuses them."""
+    learn = learn_request(inputs.clip, settings, inputs.face_point)
+    if learn is None or inputs.line is None:
+        return None
+    return replace(learn, audio=inputs.line, audio_in=audio_in_text(inputs.audio_in))
 
 
 def request_track_key(request: SyncRequest, audio_in: Fraction) -> TrackKey:

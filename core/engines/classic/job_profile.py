@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mytalk.core.audio.phone_timing import PhoneTimer
 from mytalk.core.engines.base import ActorFootage, EngineJob, ReferenceRange
 from mytalk.core.engines.classic.profile import ActorProfile
 from mytalk.core.engines.classic.profile_cache import cached_build_profile
@@ -18,6 +19,14 @@ from mytalk.core.engines.tracking import TrackedRange, job_tracker_settings
 from mytalk.core.progress import CancelFn, ProgressFn
 
 RESOURCE = "classic-profile"
+PHONE_TIMER = "phone-timer"
+"""The job's `PhoneTimer`: the actor's own phones and the line's are timed with the same decoders."""
+
+
+def job_phone_timer(resources: JobResources) -> PhoneTimer:
+    """The one phone timer of a job (its pocketsphinx decoders take half a second to load)."""
+    timer: PhoneTimer = resources.get(PHONE_TIMER, PhoneTimer)
+    return timer
 
 
 def job_profile(job: EngineJob, tracked: TrackedRange, resources: JobResources, progress: ProgressFn,
@@ -31,7 +40,7 @@ def job_profile(job: EngineJob, tracked: TrackedRange, resources: JobResources, 
             return load_profile(job.settings.actor), False
         exclude = (ReferenceRange(Path(job.video.path), job.start, job.stop),) if job.guide is None else ()
         return cached_build_profile(job.references, exclude_audio=exclude, tracker_settings=tracked.settings,
-                                    progress=progress, is_cancelled=is_cancelled)
+                                    progress=progress, is_cancelled=is_cancelled, timer=job_phone_timer(resources))
 
     profile, cached = resources.get(RESOURCE, load)
     return profile, cached
@@ -51,7 +60,7 @@ def learn_footage_profile(footage: ActorFootage, resources: JobResources, progre
 
     def load() -> tuple[ActorProfile, bool]:
         return cached_build_profile(footage.references, tracker_settings=job_tracker_settings(footage.settings),
-                                    progress=progress, is_cancelled=is_cancelled)
+                                    progress=progress, is_cancelled=is_cancelled, timer=job_phone_timer(resources))
 
     resources.get(RESOURCE, load)
     return True

@@ -21,7 +21,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from mytalk.core.engines.base import ActorFootage, EngineJob, WaitFn, ready_now
+from mytalk.core.audio.line_phones import LineOrigin
+from mytalk.core.audio.phone_timing import PhoneTimer
+from mytalk.core.engines.base import ActorFootage, EngineJob, EngineSettings, WaitFn, ready_now
 from mytalk.core.engines.classic.geometry import (
     LOWER_MID_POS,
     UPPER_MID_POS,
@@ -30,7 +32,7 @@ from mytalk.core.engines.classic.geometry import (
     frontalise,
     lower_face_index,
 )
-from mytalk.core.engines.classic.job_profile import job_profile, learn_footage_profile
+from mytalk.core.engines.classic.job_profile import job_phone_timer, job_profile, learn_footage_profile
 from mytalk.core.engines.classic.motion import (
     finish_reach,
     finish_window,
@@ -230,6 +232,7 @@ class ClassicMotion:
         self._time_map: np.ndarray | None = None
         self._frame_phones: list[str] = []
         self._frame_visemes: list[str] = []
+        self._timer: PhoneTimer | None = None
 
     def check(self, job: EngineJob, resources: JobResources) -> None:
         s = job.settings
@@ -247,6 +250,18 @@ class ClassicMotion:
         """Learn the actor profile this stage will read, ahead of any job (`StagedEngine.learn_actor`)."""
         return learn_footage_profile(footage, resources, progress, is_cancelled)
 
+    def learn_line(self, origin: LineOrigin, settings: EngineSettings, progress: ProgressFn,
+                   is_cancelled: CancelFn) -> bool:
+        """Time the phones of a line placed at `origin` ahead of any job (`StagedEngine.learn_line`): the
+        phonetic driver reads them per utterance of the line's file (`line_phones`). Nothing to time
+        when the driver never reads phones, or when a transcript is aligned over the placed line."""
+        if settings.motion_driver not in ("auto", "phonetic") or (settings.transcript or "").strip():
+            return False
+        from mytalk.core.audio.line_phones import learn_line_ahead
+
+        learn_line_ahead(origin, language=settings.language or "en", progress=progress, is_cancelled=is_cancelled)
+        return True
+
     def plan(self, job: EngineJob, tracked: TrackedRange, resources: JobResources, progress: ProgressFn,
              is_cancelled: CancelFn) -> MotionPlan:
         return self.plan_stream(job, tracked, resources, progress, is_cancelled, ready_now).complete()
@@ -261,6 +276,7 @@ class ClassicMotion:
         Either way the windows fall on the same frames, so the plan is the same however the tracking came.
         """
         profile, from_cache = job_profile(job, tracked, resources, progress, is_cancelled)
+        self._timer = job_phone_timer(resources)
         n = job.num_frames
         found = tracked.found
         geometry = _Geometry(tracked, wait)
@@ -403,13 +419,19 @@ class ClassicMotion:
         The phone track and the decision go into the report either way.
         """
         from mytalk.core.audio.activity import envelope
+        from mytalk.core.audio.line_phones import placed_phone_track
         from mytalk.core.audio.phone_cache import cached_phone_track
         from mytalk.core.engines.classic.phonetic_driver import SIL, phone_coverage
 
         job, profile, n = inputs.job, inputs.profile, inputs.num_frames
         language = job.settings.language or "en"
-        track, from_cache = cached_phone_track(job.line, transcript=job.settings.transcript, language=language,
-                                               progress=progress, is_cancelled=is_cancelled)
+        if job.line_origin is not None and not (job.settings.transcript or "").strip():
+            track = placed_phone_track(job.line_origin, n, job.fps, language=language, timer=self._timer,
+                                       progress=progress, is_cancelled=is_cancelled)
+            from_cache = track.details.get("utterances_recognised") == 0
+        else:
+            track, from_cache = cached_phone_track(job.line, transcript=job.settings.transcript, language=language,
+                                                   progress=progress, is_cancelled=is_cancelled)
         report["phones"] = {**track.to_dict(), "lag_frames": profile.phonetic.lead, "from_cache": from_cache}
         voiced = prob > 0.5
         cover = phone_coverage(track.phones, job.fps, n)

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from mytalk.core.audio.phone_timing import PhoneTimer
+from mytalk.core.audio.phone_helper import PhoneHelper
+from mytalk.core.audio.phone_timing import PhoneTimer, PhoneTrack
 from mytalk.core.engines.actors import AppearanceIndex
 from mytalk.core.engines.base import ReferenceRange
 from mytalk.core.engines.classic.geometry import fit_poses, frontalise, lower_face_index
@@ -48,6 +49,28 @@ def _own_sound(path: Path, info: MediaInfo, cache: dict[Path, ClipSound | None])
     return cache[path]
 
 
+def _learnable_sound(ref: ReferenceRange, n: int, sound: ClipSound, fps: Fraction,
+                     exclude_audio: Sequence[ReferenceRange]) -> tuple[AudioTrack, np.ndarray, AudioTrack | None]:
+    """(the sound over the range's `n` frames, which frames' sound may be learned from (n,), the sound phones
+    are timed on: excluded frames silenced, None when no frame's sound may be learned from).
+
+    The sound of excluded frames (the edit range under --guide none) is silenced before recognition, so
+    not even the phone labels hear it."""
+    frame = np.arange(ref.start, ref.start + n, dtype=np.int64)
+    placed = sound.frames(ref.start, n, fps)
+    audio_ok = np.ones(n, bool)
+    for ex in exclude_audio:
+        if Path(ex.path).resolve() == Path(ref.path).resolve():
+            audio_ok &= ~((frame >= ex.start) & (frame < ex.stop))
+    if not audio_ok.any():
+        return placed, audio_ok, None
+    allowed = placed.samples.copy()
+    per_frame = placed.rate / float(fps)
+    for f in np.flatnonzero(~audio_ok):
+        allowed[:, int(round(f * per_frame)) : int(round((f + 1) * per_frame))] = 0.0
+    return placed, audio_ok, AudioTrack(allowed, placed.rate)
+
+
 def _range_rows(
     block: int,
     ref: ReferenceRange,
@@ -57,8 +80,12 @@ def _range_rows(
     exclude_audio: Sequence[ReferenceRange],
     timer: PhoneTimer,
     labels: list[dict[str, Any]],
+    timed: PhoneTrack | None = None,
 ) -> ReferenceFrames:
-    """Per-frame rows of one tracked reference range; how its phones were timed is appended to `labels`."""
+    """Per-frame rows of one tracked reference range; how its phones were timed is appended to `labels`.
+
+    timed: the phones of its learnable sound, already timed (by the `PhoneHelper` while the range was
+    tracked); None: timed here."""
     from mytalk.core.audio.activity import envelope, speech_probability
 
     n = len(observations)
@@ -85,21 +112,12 @@ def _range_rows(
         speech = np.zeros(n)
         labels.append({"block": block, "path": "none", "reason": "the footage has no sound"})
     else:
-        placed = sound.frames(ref.start, n, fps)
+        placed, audio_ok, learnable = _learnable_sound(ref, n, sound, fps, exclude_audio)
         bands = band_features(placed, fps, n)
         env = envelope(placed, fps, n)
         speech = speech_probability(placed, fps, n).astype(np.float64)
-        for ex in exclude_audio:
-            if Path(ex.path).resolve() == Path(ref.path).resolve():
-                audio_ok &= ~((frame >= ex.start) & (frame < ex.stop))
-        if audio_ok.any():
-            # The sound of excluded frames (the edit range under --guide none) is silenced before
-            # recognition, so not even the phone labels hear it.
-            allowed = placed.samples.copy()
-            per_frame = placed.rate / float(fps)
-            for f in np.flatnonzero(~audio_ok):
-                allowed[:, int(round(f * per_frame)) : int(round((f + 1) * per_frame))] = 0.0
-            track = timer.track(AudioTrack(allowed, placed.rate))
+        if learnable is not None:
+            track = timed if timed is not None else timer.track(learnable)
             phones = phone_coverage(track.phones, fps, n)
             labelled = audio_ok & (track.path != "none")
             labels.append({"block": block, "path": track.path, "reason": track.reason,
@@ -123,12 +141,14 @@ def build_profile(
     use_cache: bool = True,
     progress: ProgressFn = no_progress,
     is_cancelled: CancelFn = never_cancelled,
+    timer: PhoneTimer | None = None,
 ) -> ActorProfile:
     """Learn an actor from reference ranges. Only frames inside `references` are ever read.
 
     exclude_audio: ranges whose *sound* must not be learned from (the edit range under `--guide
-    none`); their pictures may still serve. Raises UsageError when the references hold too few
-    frames with a face.
+    none`); their pictures may still serve. timer: the job's phone timer, whose decoders the line's
+    phone timing then reuses (loading them costs half a second). Raises UsageError when the references
+    hold too few frames with a face.
     """
     from mytalk.core.hashing import file_sha256
 
@@ -141,27 +161,45 @@ def build_profile(
     observations: list[list[FaceObservation]] = []
     sources: list[ProfileSource] = []
     fps_values: list[float] = []
-    timer = PhoneTimer()
+    timer = timer or PhoneTimer()
     labels: list[dict[str, Any]] = []
-    for block, ref in enumerate(references):
-        path = Path(ref.path)
-        info = infos.setdefault(path, probe(path))
+    for ref in references:
+        info = infos.setdefault(Path(ref.path), probe(Path(ref.path)))
         if info.video is None:
-            raise MediaFormatError(f"{path}: has no video; a reference must show the actor")
-        fps = info.video.fps
+            raise MediaFormatError(f"{ref.path}: has no video; a reference must show the actor")
+    with PhoneHelper() as helper:
+        # Every reference's sound goes to the helper first: pocketsphinx times it while the frames are
+        # tracked here (`phone_helper`), in the order sent.
+        sent: list[bool] = []
+        for ref in references:
+            info = infos[Path(ref.path)]
+            assert info.video is not None
+            sound = _own_sound(Path(ref.path), info, sounds)
+            learnable = None if sound is None else _learnable_sound(ref, ref.stop - ref.start, sound, info.video.fps,
+                                                                    exclude_audio)[2]
+            sent.append(learnable is not None and helper.send(learnable))
+        for block, ref in enumerate(references):
+            path = Path(ref.path)
+            info = infos[path]
+            assert info.video is not None
+            fps = info.video.fps
 
-        def tracked(done: int, total: int, stage: str, _b: int = block) -> None:
-            progress(done, total, f"learning the actor ({_b + 1}/{len(references)}): {stage}")
+            def tracked(done: int, total: int, stage: str, _b: int = block) -> None:
+                progress(done, total, f"learning the actor ({_b + 1}/{len(references)}): {stage}")
 
-        obs = track_video(path, ref.start, ref.stop, settings, progress=tracked, is_cancelled=is_cancelled,
-                          use_cache=use_cache)
-        check_cancelled(is_cancelled, "learning the actor")
-        progress(block, len(references), f"learning the actor ({block + 1}/{len(references)}): phones")
-        parts.append(_range_rows(block, ref, obs, _own_sound(path, info, sounds), fps, exclude_audio, timer, labels))
-        observations.append(obs)
-        sources.append(ProfileSource(str(path.resolve()), file_sha256(path), ref.start, ref.start + len(obs),
-                                     f"{fps.numerator}/{fps.denominator}"))
-        fps_values.append(float(fps))
+            obs = track_video(path, ref.start, ref.stop, settings, progress=tracked, is_cancelled=is_cancelled,
+                              use_cache=use_cache)
+            check_cancelled(is_cancelled, "learning the actor")
+            progress(block, len(references), f"learning the actor ({block + 1}/{len(references)}): phones")
+            timed = helper.track(is_cancelled) if sent[block] else None
+            if len(obs) != ref.stop - ref.start:
+                timed = None  # the footage ended early: its rows cover other frames than the sound sent
+            parts.append(_range_rows(block, ref, obs, _own_sound(path, info, sounds), fps, exclude_audio, timer,
+                                     labels, timed))
+            observations.append(obs)
+            sources.append(ProfileSource(str(path.resolve()), file_sha256(path), ref.start, ref.start + len(obs),
+                                         f"{fps.numerator}/{fps.denominator}"))
+            fps_values.append(float(fps))
     frames = ReferenceFrames.concatenate(parts)
     if int(frames.found.sum()) < 5:
         raise UsageError(

@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from mytalk.core.audio.phone_timing import PhoneTimer
 from mytalk.core.engines.base import ReferenceRange
 from mytalk.core.engines.classic.profile import ActorProfile
 from mytalk.core.engines.classic.profile_builder import build_profile
@@ -24,6 +25,7 @@ def cached_build_profile(
     tracker_settings: TrackerSettings | None = None,
     progress: ProgressFn = no_progress,
     is_cancelled: CancelFn = never_cancelled,
+    timer: PhoneTimer | None = None,
 ) -> tuple[ActorProfile, bool]:
     """A temporary profile (`build_profile`), kept in the user cache folder between jobs.
 
@@ -54,7 +56,7 @@ def cached_build_profile(
         except MediaFormatError:
             pass  # damaged or stale: rebuilt below and overwritten
     profile = build_profile(references, exclude_audio=exclude_audio, tracker_settings=settings,
-                            progress=progress, is_cancelled=is_cancelled)
+                            progress=progress, is_cancelled=is_cancelled, timer=timer)
     try:
         profile.save(folder)
     except OSError:

@@ -1,0 +1,300 @@
+"""Phones of a placed line, timed once per utterance of the line's *file*, so that a slip costs nothing.
+
+An editor slips a replacement line against the picture a few frames at a time and previews after
+each slip. Timing the placed line's phones from scratch (`phone_timing.PhoneTimer.track`) costs about
+a quarter of its length in word recognition, 1.7 s for a 5 s range, and a slip changes the placed
+samples, so a cache keyed by them (`phone_cache`) always misses: the slip paid it every time.
+
+Here the recognition is tied to the file, not to the placement:
+
+- the file is read in fixed blocks of `BLOCK_S` (decoded at 16 kHz mono exactly as a whole decode
+  would give them, `media.audio.decode_audio_span`), and each block is cut at its pauses into
+  utterances of at most `UTTERANCE_S` (`phone_recognition.split_utterances`). Where the cuts fall
+  depends only on the file, never on where the line is placed;
+- each utterance the placement touches is recognised once (the phone loop, and for English the
+  recognised words force-aligned, `PhoneTimer.time_utterance`) and the result is cached on disk,
+  keyed by the utterance's samples and the language;
+- the placement's phones are the utterances' phones moved to the range's clock and cut to it; the
+  choice between words and the phone loop weighs each utterance by the part of it inside the range
+  (`phone_timing.decide_recognition`), and real pauses of the placed line are carved to silence.
+
+A preview and the commit of the same placement read the same cache entries, or make identical ones,
+so they get the same phones; a slip of a few frames reuses every utterance already timed, and only
+an utterance newly entering the range is recognised. A word cut by the range's edge is recognised
+with its whole sound, as it was spoken. A transcript is aligned over the placed line itself (cheap)
+and does not come here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mytalk.core.atomic import AtomicFile
+from mytalk.core.audio.espeak import check_language
+from mytalk.core.audio.phone_recognition import Utterance, utterance_cuts
+from mytalk.core.audio.phone_timing import (
+    ENGLISH,
+    SILENT_PEAK,
+    PhoneTimer,
+    PhoneTrack,
+    RecognisedPiece,
+    UtteranceTiming,
+    decide_recognition,
+)
+from mytalk.core.audio.phonemes import ALIGN_RATE, SILENCE, Phone, _to_pcm16
+from mytalk.core.media.audio import AudioTrack, decode_audio_span, peak_level, placement
+from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled, never_cancelled, no_progress
+from mytalk.core.userdirs import UserDirs, user_dirs
+
+BLOCK_S = 30
+"""The file is cut into utterances a block of this many seconds at a time: the memory of one block
+(2 MB at 16 kHz), however long the file (a dub stem may last an hour)."""
+
+UTTERANCE_S = 4.0
+"""Longest utterance. A range touches the utterances it overlaps, so the sound recognised beyond the
+range is at most one utterance each side; short ones keep the first preview of a line close to the
+cost of recognising the range alone (phrases of speech are shorter than this anyway)."""
+
+CUT_MIN_PAUSE_S = 0.12
+"""Pauses this long are places to cut: shorter than a line's own split (0.25 s), so that fluent speech
+still finds a pause before a fixed cut at `UTTERANCE_S` has to fall inside a word."""
+
+UTTERANCE_CACHE_VERSION = 1
+"""Bump when recognition changes what it returns for the same samples."""
+
+
+@dataclass(frozen=True)
+class LineOrigin:
+    """Where a job's line comes from: the replacement file, and its time (s) on the range's first frame."""
+
+    path: Path
+    offset_s: Fraction
+
+
+def _phones_to_json(phones: tuple[Phone, ...] | None) -> list[list[Any]] | None:
+    return None if phones is None else [[p.label, p.start_s, p.end_s, p.word] for p in phones]
+
+
+def _phones_from_json(data: list[list[Any]] | None) -> tuple[Phone, ...] | None:
+    return None if data is None else tuple(Phone(str(p[0]), float(p[1]), float(p[2]), str(p[3])) for p in data)
+
+
+def _timing_to_json(timing: UtteranceTiming) -> dict[str, Any]:
+    return {"frames": timing.frames, "loop_phones": _phones_to_json(timing.loop_phones), "loop_score": timing.loop_score,
+            "words": list(timing.words), "word_phones": _phones_to_json(timing.word_phones),
+            "align_score": timing.align_score, "piecewise": timing.piecewise, "lost_s": timing.lost_s}
+
+
+def _timing_from_json(data: dict[str, Any]) -> UtteranceTiming:
+    loop = _phones_from_json(data["loop_phones"])
+    assert loop is not None
+    return UtteranceTiming(int(data["frames"]), loop, float(data["loop_score"]), tuple(str(w) for w in data["words"]),
+                           _phones_from_json(data["word_phones"]),
+                           None if data["align_score"] is None else float(data["align_score"]),
+                           int(data["piecewise"]), float(data["lost_s"]), {})
+
+
+class UtteranceCache:
+    """Recognised utterances on disk (small JSON files written atomically), keyed by their samples."""
+
+    def __init__(self, folder: Path | None = None) -> None:
+        self.folder = folder if folder is not None else user_dirs().cache / "phones" / "utterances"
+
+    @staticmethod
+    def key(pcm: bytes, language: str) -> str:
+        digest = hashlib.sha256(json.dumps({"v": UTTERANCE_CACHE_VERSION, "language": language}).encode())
+        digest.update(pcm)
+        return digest.hexdigest()[:40]
+
+    def get_json(self, key: str) -> Any:
+        try:
+            return json.loads((self.folder / f"{key}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None  # missing or unreadable: made again and rewritten
+
+    def put_json(self, key: str, value: Any) -> None:
+        try:
+            UserDirs.ensure(self.folder)
+            with AtomicFile(self.folder / f"{key}.json") as temp:
+                temp.write_text(json.dumps(value), encoding="utf-8")
+        except OSError:
+            pass  # a cache that cannot be written costs time, never the job
+
+    def get(self, key: str) -> UtteranceTiming | None:
+        data = self.get_json(key)
+        try:
+            return None if data is None else _timing_from_json(data)
+        except (ValueError, KeyError, TypeError, IndexError, AssertionError):
+            return None
+
+    def put(self, key: str, timing: UtteranceTiming) -> None:
+        self.put_json(key, _timing_to_json(timing))
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """An utterance of the file: samples [first, first + len) at `ALIGN_RATE`, and its pcm."""
+
+    first: int
+    pcm: bytes
+
+    @property
+    def count(self) -> int:
+        return len(self.pcm) // 2
+
+
+def _block_cuts(track: AudioTrack, pcm: bytes, cache: UtteranceCache) -> list[tuple[int, int]]:
+    """Where a block is cut into utterances (`utterance_cuts`), remembered by the block's samples: finding
+    the pauses of 30 s of sound takes longer (0.45 s) than everything else a slip asks. The zeros after
+    the file's end (the last block is decoded whole) are one silent piece, never searched for pauses."""
+    key = "cuts-" + UtteranceCache.key(pcm, f"{UTTERANCE_S}/{CUT_MIN_PAUSE_S}")
+    known = cache.get_json(key)
+    if isinstance(known, list):
+        try:
+            return [(int(a), int(b)) for a, b in known]
+        except (TypeError, ValueError):
+            pass
+    total = len(pcm) // 2
+    nonzero = np.flatnonzero(np.frombuffer(pcm, np.int16))
+    sound = int(nonzero[-1]) + 1 if nonzero.size else 0
+    cuts = utterance_cuts(AudioTrack(track.samples[:, :sound], track.rate), sound, UTTERANCE_S, CUT_MIN_PAUSE_S) \
+        if sound else []
+    if sound < total:
+        cuts.append((sound, total))
+    cache.put_json(key, cuts)
+    return cuts
+
+
+def _file_utterances(path: Path, lo: int, hi: int, cache: UtteranceCache) -> tuple[list[_Piece], AudioTrack]:
+    """(the utterances of the file that overlap samples [lo, hi) at 16 kHz, each whole, in time order;
+    those samples themselves, zeros outside the file). One decode serves both: the blocks' samples are
+    the whole file's (`decode_audio_span`), and so is the placed part cut from them."""
+    block = BLOCK_S * ALIGN_RATE
+    pieces: list[_Piece] = []
+    if hi <= 0:
+        return pieces, AudioTrack(np.zeros((1, max(0, hi - lo)), np.float32), ALIGN_RATE)
+    first_block, last_block = max(0, lo) // block, (hi - 1) // block
+    span = decode_audio_span(path, ALIGN_RATE, first_block * block, (last_block - first_block + 1) * block, channels=1)
+    for index in range(first_block, last_block + 1):
+        at = (index - first_block) * block
+        track = AudioTrack(span.samples[:, at : at + block], ALIGN_RATE)
+        pcm = _to_pcm16(track)
+        for a, b in _block_cuts(track, pcm, cache):
+            first = index * block + a
+            if first < hi and index * block + b > lo:
+                pieces.append(_Piece(first, pcm[2 * a : 2 * b]))
+    placed = np.zeros((1, hi - lo), np.float32)
+    src0 = first_block * block
+    a, b = max(lo, src0), min(hi, src0 + span.num_samples)
+    if b > a:
+        placed[:, a - lo : b - lo] = span.samples[:, a - src0 : b - src0]
+    return pieces, AudioTrack(placed, ALIGN_RATE)
+
+
+def _moved(phones: tuple[Phone, ...], shift_s: float, end_s: float) -> list[Phone]:
+    """`phones` moved by `shift_s` and cut to [0, end_s]."""
+    out = []
+    for p in phones:
+        a, b = max(0.0, p.start_s + shift_s), min(end_s, p.end_s + shift_s)
+        if b > a:
+            out.append(Phone(p.label, round(a, 4), round(b, 4), p.word))
+    return out
+
+
+def _with_silence_between(phones: list[Phone], end_s: float) -> list[Phone]:
+    """`phones` (time order) with SIL over every stretch of [0, end_s] none of them covers."""
+    out: list[Phone] = []
+    cursor = 0.0
+    for p in phones:
+        if p.start_s > cursor + 1e-4:
+            out.append(Phone(SILENCE, round(cursor, 4), p.start_s))
+        out.append(p)
+        cursor = max(cursor, p.end_s)
+    if end_s > cursor + 1e-4:
+        out.append(Phone(SILENCE, round(cursor, 4), round(end_s, 4)))
+    return out
+
+
+def placed_phone_track(
+    origin: LineOrigin,
+    num_frames: int,
+    fps: Fraction,
+    *,
+    language: str = "en",
+    timer: PhoneTimer | None = None,
+    cache: UtteranceCache | None = None,
+    progress: ProgressFn = no_progress,
+    is_cancelled: CancelFn = never_cancelled,
+) -> PhoneTrack:
+    """Phones of the line `origin` placed on `num_frames` frames at `fps`, seconds from the range's first
+    frame (module docstring). ``details`` says how many utterances were recognised and how many reused.
+
+    Raises what decoding the file raises (`MediaNotFoundError`, `MediaFormatError`); UsageError for an
+    unknown language."""
+    code = check_language(language)
+    first, count = placement(ALIGN_RATE, num_frames=num_frames, fps=fps, line_offset_s=origin.offset_s)
+    cache = cache or UtteranceCache()
+    pieces, placed = _file_utterances(Path(origin.path), first, first + count, cache)
+    if count < ALIGN_RATE // 10 or peak_level(placed) < SILENT_PEAK:
+        return PhoneTrack((), "none", "the line is empty or silent, so there are no phones to time", None, code)
+    english = code in ENGLISH
+    end_s = count / ALIGN_RATE
+    todo = [i for i, piece in enumerate(pieces)
+            if peak_level(AudioTrack(np.frombuffer(piece.pcm, np.int16)[None].astype(np.float32) / 32768.0,
+                                     ALIGN_RATE)) >= SILENT_PEAK]
+    recognised: list[RecognisedPiece] = []
+    reused = 0
+    for step, i in enumerate(todo):
+        check_cancelled(is_cancelled, "phone timing")
+        progress(step, len(todo), "phone timing: recognition")
+        piece = pieces[i]
+        key = UtteranceCache.key(piece.pcm, code)
+        timing = cache.get(key)
+        if timing is None:
+            timer = timer or PhoneTimer()
+            timing = timer.time_utterance(Utterance(0.0, piece.count / ALIGN_RATE, piece.pcm), english)
+            cache.put(key, timing)
+        else:
+            reused += 1
+        shift = (piece.first - first) / ALIGN_RATE
+        inside = min(first + count, piece.first + piece.count) - max(first, piece.first)
+        recognised.append((timing, _moved(timing.loop_phones, shift, end_s),
+                           None if timing.word_phones is None else _moved(timing.word_phones, shift, end_s),
+                           max(1, round(inside / ALIGN_RATE * 100))))
+    progress(len(todo), len(todo), "phone timing: recognition")
+    details: dict[str, Any] = {"scope": "utterances of the line's file", "utterances_reused": reused,
+                               "utterances_recognised": len(todo) - reused}
+    if not recognised:
+        return PhoneTrack((), "none", "recognition found no speech in the line", None, code, (), details)
+    track, _ = decide_recognition(placed, recognised, code, "", details)
+    if track.path == "none":
+        return track
+    return PhoneTrack(tuple(_with_silence_between(list(track.phones), end_s)), track.path, track.reason,
+                      track.confidence, track.language, track.words, track.details)
+
+
+LEARN_AHEAD_S = 15
+"""How much of a line `learn_line_ahead` times from its placement, before any range is marked: more
+than a usual replacement range, so the first preview's utterances are all there."""
+
+
+def learn_line_ahead(
+    origin: LineOrigin,
+    *,
+    language: str = "en",
+    seconds: int = LEARN_AHEAD_S,
+    progress: ProgressFn = no_progress,
+    is_cancelled: CancelFn = never_cancelled,
+) -> PhoneTrack:
+    """Recognise into the cache the utterances of the line's file over `seconds` from `origin`: what the
+    first preview of any range placed there reads (`placed_phone_track`). The panel asks for it when
+    a line is picked, while the editor marks the range; the phones it returns are only informative."""
+    return placed_phone_track(origin, seconds * 100, Fraction(100), language=language, progress=progress,
+                              is_cancelled=is_cancelled)

@@ -1,0 +1,146 @@
+"""Phone timing in a helper process, so that pocketsphinx runs beside the face tracker.
+
+Learning an actor does two long things: it tracks every reference frame (mediapipe) and it times
+the phones of the footage's own sound (pocketsphinx). They need nothing from each other, but
+pocketsphinx holds the GIL while it decodes, so a thread would not overlap them: on two cores the
+learning of an 8 s clip took 1.6 s of tracking *then* 2.2 s of phones, and of a minute 13 s then
+15 s. A `PhoneHelper` times them in one spawned process (spawned, not forked: mediapipe and torch
+are not fork-safe) while the caller tracks.
+
+The helper's answer is the same `PhoneTrack` the caller would have timed itself: a fresh
+`PhoneTimer` per helper, the same samples. When the helper cannot be started or dies, the caller
+times in-process (`PhoneHelper.track` says so by returning None), so a job never fails for it.
+Its standard output is pointed at its standard error before anything runs: the runtime's stdout is
+the protocol pipe, and nothing else may reach it. Cancelling terminates it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from multiprocessing import get_context
+from multiprocessing.connection import Connection
+from typing import Any
+
+import numpy as np
+
+from mytalk.core.audio.phone_timing import PhoneTrack
+from mytalk.core.media.audio import AudioTrack
+from mytalk.core.progress import CancelFn, check_cancelled, never_cancelled
+
+log = logging.getLogger(__name__)
+
+POLL_S = 0.1
+"""How often a wait for the helper checks for cancellation."""
+
+
+def _serve(conn: Connection) -> None:
+    """The helper's loop: (samples, rate) in, ("ok", PhoneTrack dict) or ("error", text) out; None ends it."""
+    os.dup2(2, 1)  # whatever a library prints must never reach the parent's stdout (the runtime's protocol)
+    from mytalk.core.audio.phone_timing import PhoneTimer
+
+    timer = PhoneTimer()
+    while True:
+        try:
+            task = conn.recv()
+        except EOFError:
+            return
+        if task is None:
+            return
+        samples, rate = task
+        try:
+            conn.send(("ok", timer.track(AudioTrack(samples, rate)).to_dict()))
+        except Exception as error:  # reported to the parent, which times in-process instead
+            conn.send(("error", f"{type(error).__name__}: {error}"))
+
+
+class PhoneHelper:
+    """One helper process that times lines in the order they are sent (`send`, then `track` for each).
+
+    Use as a context manager: leaving it ends the process (terminated if it is still busy)."""
+
+    def __init__(self) -> None:
+        self._conn: Connection | None = None
+        self._process: Any = None
+        self._sent = 0
+        self._broken = False
+
+    def __enter__(self) -> PhoneHelper:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _start(self) -> bool:
+        if self._process is not None or self._broken:
+            return not self._broken
+        try:
+            context = get_context("spawn")
+            parent, child = context.Pipe()
+            process = context.Process(target=_serve, args=(child,), daemon=True, name="mytalk-phones")
+            process.start()
+            child.close()
+        except (OSError, RuntimeError, ValueError) as error:
+            log.info("phone helper could not start (%s); phones are timed in-process", error)
+            self._broken = True
+            return False
+        self._conn, self._process = parent, process
+        return True
+
+    def send(self, line: AudioTrack) -> bool:
+        """Queue `line` for timing; False when the helper is not available (time it yourself)."""
+        if not self._start():
+            return False
+        assert self._conn is not None
+        try:
+            self._conn.send((np.ascontiguousarray(line.samples, np.float32), int(line.rate)))
+        except (OSError, ValueError, BrokenPipeError) as error:
+            log.info("phone helper is gone (%s); phones are timed in-process", error)
+            self._broken = True
+            return False
+        self._sent += 1
+        return True
+
+    def track(self, is_cancelled: CancelFn = never_cancelled) -> PhoneTrack | None:
+        """The phone track of the oldest line sent and not yet read; None when the helper failed on it
+        (time it yourself). Raises JobCancelledError when cancelled while waiting."""
+        if self._broken or self._conn is None or self._sent == 0:
+            return None
+        conn = self._conn
+        try:
+            while not conn.poll(POLL_S):
+                # (JobCancelledError is an OSError: it must not be caught below as a lost helper.)
+                if is_cancelled():
+                    break
+                if not self._process.is_alive():
+                    raise EOFError("the helper process ended")
+            else:
+                status, payload = conn.recv()
+        except (EOFError, OSError) as error:
+            log.info("phone helper is gone (%s); phones are timed in-process", error)
+            self._broken = True
+            return None
+        check_cancelled(is_cancelled, "timing the footage's phones")
+        self._sent -= 1
+        if status != "ok":
+            log.info("phone helper failed (%s); timing in-process", payload)
+            return None
+        return PhoneTrack.from_dict(payload)
+
+    def close(self) -> None:
+        """End the helper: at once if it is busy (a cancelled job), else after its last answer."""
+        process, conn = self._process, self._conn
+        self._process = self._conn = None
+        if process is None or conn is None:
+            return
+        try:
+            if self._sent == 0 and not self._broken:
+                conn.send(None)
+                process.join(timeout=2)
+        except (OSError, ValueError):
+            pass
+        finally:
+            if process.is_alive():
+                process.terminate()
+                process.join(timeout=5)
+            conn.close()

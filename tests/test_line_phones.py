@@ -1,0 +1,136 @@
+"""A placed line's phones are timed per utterance of the line's file: a slip reuses them, and the result
+never depends on what was timed before (a preview and the commit of one placement agree)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import media_path
+from mytalk.core.audio.line_phones import (
+    BLOCK_S,
+    UTTERANCE_S,
+    LineOrigin,
+    UtteranceCache,
+    _file_utterances,
+    learn_line_ahead,
+    placed_phone_track,
+)
+from mytalk.core.audio.phonemes import SILENCE, Phone
+from mytalk.core.errors import JobCancelledError
+from mytalk.core.media.audio import decode_audio_span
+
+FPS = Fraction(25)
+FRAMES = 100  # a 4 s range
+LINE = "jfk_inaugural_en_16k.wav"
+
+
+def _origin(offset_frames: int = 0) -> LineOrigin:
+    return LineOrigin(media_path("audio", LINE), Fraction(offset_frames) / FPS)
+
+
+def _spoken(phones: tuple[Phone, ...], lo: float, hi: float, shift: float = 0.0) -> list[tuple[str, float, float]]:
+    """Non-silent phones lying wholly inside [lo, hi], moved by `shift`."""
+    return [(p.label, round(p.start_s + shift, 3), round(p.end_s + shift, 3))
+            for p in phones if p.label != SILENCE and p.start_s >= lo and p.end_s <= hi]
+
+
+def test_a_slip_reuses_every_utterance_and_moves_the_phones_with_the_line(tmp_path: Path) -> None:
+    cache = UtteranceCache(tmp_path)
+    placed = placed_phone_track(_origin(0), FRAMES, FPS, cache=cache)
+    slipped = placed_phone_track(_origin(3), FRAMES, FPS, cache=cache)  # the line 3 frames (0.12 s) later
+    assert placed.path in ("words", "phone-loop") and placed.details["utterances_recognised"] >= 1
+    assert slipped.details["utterances_recognised"] == 0, slipped.details
+    assert slipped.details["utterances_reused"] >= 1
+    assert slipped.path == placed.path
+    # The same speech, 0.12 s earlier on the range's clock, away from the range's edges.
+    moved = _spoken(placed.phones, 0.5, 3.0, shift=-0.12)
+    assert len(moved) >= 5
+    assert moved == _spoken(slipped.phones, 0.38, 2.88)
+
+
+def test_a_placement_times_the_same_phones_whatever_was_timed_before(tmp_path: Path) -> None:
+    """Reused utterances give exactly what a fresh timing gives: a preview after slips and a commit on an
+    empty cache paint the same mouth."""
+    warm = UtteranceCache(tmp_path / "warm")
+    placed_phone_track(_origin(0), FRAMES, FPS, cache=warm)
+    after_slip = placed_phone_track(_origin(6), FRAMES, FPS, cache=warm)
+    fresh = placed_phone_track(_origin(6), FRAMES, FPS, cache=UtteranceCache(tmp_path / "cold"))
+    assert fresh.details["utterances_reused"] == 0
+    assert after_slip.phones == fresh.phones
+    assert (after_slip.path, after_slip.confidence, after_slip.words) == (fresh.path, fresh.confidence, fresh.words)
+
+
+def test_the_phones_cover_the_range_in_time_order(tmp_path: Path) -> None:
+    track = placed_phone_track(_origin(10), FRAMES, FPS, cache=UtteranceCache(tmp_path))
+    end = FRAMES / float(FPS)
+    assert track.phones[0].start_s == 0.0 and abs(track.phones[-1].end_s - end) < 1e-3
+    for before, after in zip(track.phones, track.phones[1:], strict=False):
+        assert after.start_s >= before.start_s and abs(after.start_s - before.end_s) < 2e-3, (before, after)
+    assert all(0.0 <= p.start_s < p.end_s <= end + 1e-4 for p in track.phones)
+
+
+def test_the_utterances_are_the_files_whatever_the_placement(tmp_path: Path) -> None:
+    cache = UtteranceCache(tmp_path)
+    line = media_path("audio", LINE)
+    rate = 16_000
+    near, placed = _file_utterances(line, 0, 4 * rate, cache)
+    wider, _ = _file_utterances(line, 0, 10 * rate, cache)
+    whole = decode_audio_span(line, rate, 0, 4 * rate, channels=1)
+    assert np.array_equal(placed.samples, whole.samples), "the placed part is the file's own samples"
+    assert [(u.first, u.count) for u in near] == [(u.first, u.count) for u in wider[: len(near)]]
+    assert all(u.count <= UTTERANCE_S * rate for u in wider)
+    assert all(b.first == a.first + a.count for a, b in zip(wider, wider[1:], strict=False)), "no gaps"
+    assert all((u.first // (BLOCK_S * rate)) == ((u.first + u.count - 1) // (BLOCK_S * rate)) for u in wider)
+
+
+def test_silence_beyond_the_file_is_silence_and_a_range_wholly_outside_has_no_phones(tmp_path: Path) -> None:
+    cache = UtteranceCache(tmp_path)
+    line_s = 11.0
+    tail = placed_phone_track(_origin(int((line_s - 2) * 25)), FRAMES, FPS, cache=cache)  # 2 s of line, then nothing
+    assert tail.path != "none"
+    assert all(p.label == SILENCE for p in tail.phones if p.start_s >= 2.1), tail.phones[-3:]
+    early = placed_phone_track(_origin(-50), FRAMES, FPS, cache=cache)  # the line starts 2 s into the range
+    assert all(p.label == SILENCE for p in early.phones if p.end_s <= 1.95)
+    assert any(p.label != SILENCE for p in early.phones)
+    outside = placed_phone_track(_origin(40 * 25), FRAMES, FPS, cache=cache)
+    assert outside.path == "none" and outside.phones == ()
+
+
+def test_an_unreadable_entry_is_timed_again(tmp_path: Path) -> None:
+    cache = UtteranceCache(tmp_path)
+    first = placed_phone_track(_origin(0), FRAMES, FPS, cache=cache)
+    for entry in tmp_path.glob("*.json"):
+        entry.write_text("{not json", encoding="utf-8")
+    again = placed_phone_track(_origin(0), FRAMES, FPS, cache=cache)
+    assert again.details["utterances_reused"] == 0 and again.phones == first.phones
+
+
+def test_timing_a_line_ahead_fills_what_any_range_placed_there_reads() -> None:
+    """What the panel's `learn` of a picked line does, in the user folder's cache (the test's own)."""
+    ahead = learn_line_ahead(_origin(0), seconds=8)
+    assert ahead.details["utterances_recognised"] >= 2
+    for offset in (0, 3, 25):
+        track = placed_phone_track(_origin(offset), FRAMES, FPS)
+        assert track.details["utterances_recognised"] == 0, (offset, track.details)
+
+
+def test_cancelling_stops_between_utterances(tmp_path: Path) -> None:
+    with pytest.raises(JobCancelledError):
+        placed_phone_track(_origin(0), FRAMES, FPS, cache=UtteranceCache(tmp_path), is_cancelled=lambda: True)
+
+
+def test_a_silent_line_has_no_phones(tmp_path: Path) -> None:
+    import wave
+
+    path = tmp_path / "silence.wav"
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16_000)
+        out.writeframes(np.zeros(16_000 * 5, np.int16).tobytes())
+    track = placed_phone_track(LineOrigin(path, Fraction(0)), FRAMES, FPS, cache=UtteranceCache(tmp_path / "c"))
+    assert track.path == "none" and "silent" in track.reason
