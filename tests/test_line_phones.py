@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import media_path
+from media_factory import make_click_wav
 from mytalk.core.audio.line_phones import (
     BLOCK_S,
     UTTERANCE_S,
@@ -124,13 +125,6 @@ def test_cancelling_stops_between_utterances(tmp_path: Path) -> None:
 
 
 def test_a_silent_line_has_no_phones(tmp_path: Path) -> None:
-    import wave
-
-    path = tmp_path / "silence.wav"
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(16_000)
-        out.writeframes(np.zeros(16_000 * 5, np.int16).tobytes())
+    path = make_click_wav(tmp_path / "silence.wav", rate=16_000, num_samples=16_000 * 5, clicks=[])
     track = placed_phone_track(LineOrigin(path, Fraction(0)), FRAMES, FPS, cache=UtteranceCache(tmp_path / "c"))
     assert track.path == "none" and "silent" in track.reason

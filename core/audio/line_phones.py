@@ -47,6 +47,8 @@ from mytalk.core.audio.phone_timing import (
     RecognisedPiece,
     UtteranceTiming,
     decide_recognition,
+    phones_from_json,
+    phones_to_json,
 )
 from mytalk.core.audio.phonemes import ALIGN_RATE, SILENCE, Phone, _to_pcm16
 from mytalk.core.media.audio import AudioTrack, decode_audio_span, peak_level, placement
@@ -78,25 +80,19 @@ class LineOrigin:
     offset_s: Fraction
 
 
-def _phones_to_json(phones: tuple[Phone, ...] | None) -> list[list[Any]] | None:
-    return None if phones is None else [[p.label, p.start_s, p.end_s, p.word] for p in phones]
-
-
-def _phones_from_json(data: list[list[Any]] | None) -> tuple[Phone, ...] | None:
-    return None if data is None else tuple(Phone(str(p[0]), float(p[1]), float(p[2]), str(p[3])) for p in data)
+def _optional_phones(data: list[list[Any]] | None) -> tuple[Phone, ...] | None:
+    return None if data is None else phones_from_json(data)
 
 
 def _timing_to_json(timing: UtteranceTiming) -> dict[str, Any]:
-    return {"frames": timing.frames, "loop_phones": _phones_to_json(timing.loop_phones), "loop_score": timing.loop_score,
-            "words": list(timing.words), "word_phones": _phones_to_json(timing.word_phones),
+    return {"frames": timing.frames, "loop_phones": phones_to_json(timing.loop_phones), "loop_score": timing.loop_score,
+            "words": list(timing.words), "word_phones": None if timing.word_phones is None else phones_to_json(timing.word_phones),
             "align_score": timing.align_score, "piecewise": timing.piecewise, "lost_s": timing.lost_s}
 
 
 def _timing_from_json(data: dict[str, Any]) -> UtteranceTiming:
-    loop = _phones_from_json(data["loop_phones"])
-    assert loop is not None
-    return UtteranceTiming(int(data["frames"]), loop, float(data["loop_score"]), tuple(str(w) for w in data["words"]),
-                           _phones_from_json(data["word_phones"]),
+    return UtteranceTiming(int(data["frames"]), phones_from_json(data["loop_phones"]), float(data["loop_score"]), tuple(str(w) for w in data["words"]),
+                           _optional_phones(data["word_phones"]),
                            None if data["align_score"] is None else float(data["align_score"]),
                            int(data["piecewise"]), float(data["lost_s"]), {})
 
@@ -148,6 +144,12 @@ class _Piece:
     @property
     def count(self) -> int:
         return len(self.pcm) // 2
+
+    @property
+    def peak(self) -> float:
+        """Largest absolute sample, full scale 1 (as `peak_level`): silent pieces are never recognised."""
+        samples = np.frombuffer(self.pcm, np.int16)
+        return float(np.abs(samples.astype(np.int32)).max()) / 32768.0 if samples.size else 0.0
 
 
 def _block_cuts(track: AudioTrack, pcm: bytes, cache: UtteranceCache) -> list[tuple[int, int]]:
@@ -246,9 +248,7 @@ def placed_phone_track(
         return PhoneTrack((), "none", "the line is empty or silent, so there are no phones to time", None, code)
     english = code in ENGLISH
     end_s = count / ALIGN_RATE
-    todo = [i for i, piece in enumerate(pieces)
-            if peak_level(AudioTrack(np.frombuffer(piece.pcm, np.int16)[None].astype(np.float32) / 32768.0,
-                                     ALIGN_RATE)) >= SILENT_PEAK]
+    todo = [i for i, piece in enumerate(pieces) if piece.peak >= SILENT_PEAK]
     recognised: list[RecognisedPiece] = []
     reused = 0
     for step, i in enumerate(todo):

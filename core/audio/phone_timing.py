@@ -71,6 +71,16 @@ ALIGN_BEAMS: dict[str, float] = {}
 lines that fail ("Final result does not match the grammar") and made JFK's word alignment fail."""
 
 
+def phones_to_json(phones: tuple[Phone, ...] | list[Phone]) -> list[list[Any]]:
+    """Phones as JSON lists [label, start_s, end_s, word] (the form every phone cache stores)."""
+    return [[p.label, p.start_s, p.end_s, p.word] for p in phones]
+
+
+def phones_from_json(data: list[list[Any]]) -> tuple[Phone, ...]:
+    """The phones `phones_to_json` wrote (TypeError, ValueError or IndexError when they are not)."""
+    return tuple(Phone(str(p[0]), float(p[1]), float(p[2]), str(p[3])) for p in data)
+
+
 @dataclass(frozen=True)
 class PhoneTrack:
     """Phones of one line and how they were found.
@@ -93,7 +103,7 @@ class PhoneTrack:
     def from_dict(cls, data: dict[str, Any]) -> PhoneTrack:
         """The track `to_dict` wrote (KeyError, TypeError, ValueError or IndexError when it is not one)."""
         return cls(
-            phones=tuple(Phone(str(p[0]), float(p[1]), float(p[2]), str(p[3])) for p in data["phones"]),
+            phones=phones_from_json(data["phones"]),
             path=str(data["path"]), reason=str(data["reason"]),
             confidence=None if data["confidence"] is None else float(data["confidence"]),
             language=str(data["language"]), words=tuple(str(w) for w in data["words"]), details=dict(data["details"]),
@@ -107,7 +117,7 @@ class PhoneTrack:
             "confidence": self.confidence,
             "language": self.language,
             "words": list(self.words),
-            "phones": [[p.label, p.start_s, p.end_s, p.word] for p in self.phones],
+            "phones": phones_to_json(self.phones),
             "details": dict(self.details),
         }
 
