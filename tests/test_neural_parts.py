@@ -14,7 +14,11 @@ import torch
 
 from conftest import media_path
 from mytalk.core.engines.mytalk.appearance import AppearanceGenerator
-from mytalk.core.engines.mytalk.builders import motion_checkpoint_config
+from mytalk.core.engines.mytalk.builders import (
+    appearance_checkpoint_config,
+    build_generator,
+    motion_checkpoint_config,
+)
 from mytalk.core.engines.mytalk.checkpoint import load_state, prefixed, read_checkpoint, save_checkpoint
 from mytalk.core.engines.mytalk.config import MotionModelConfig, config_hash, load_config
 from mytalk.core.engines.mytalk.landmarks import (
@@ -296,6 +300,78 @@ def test_generator_output_is_the_input_exactly_outside_its_mask() -> None:
     assert out.shape == (2, 3, s, s) and float(out.min()) >= 0 and float(out.max()) <= 1
     outside = (mask == 0).expand_as(out)
     assert torch.equal(out[outside], frame[outside])
+
+
+def test_ms_ssim_under_bf16_autocast_is_the_float32_value() -> None:
+    """Training runs the losses inside bf16 autocast on CUDA, which runs convolutions (SSIM's blurs) in
+    bf16: the variances E[x²] − E[x]² then cancel and the loss was -inf or garbage, which made the base
+    preset diverge. The CPU's bf16 autocast runs the same convolutions in bf16, so it shows it here."""
+    g = torch.Generator().manual_seed(4)
+    target = torch.rand(4, 3, 128, 128, generator=g)
+    fake = (target + 0.05 * torch.randn(4, 3, 128, 128, generator=g)).clamp(0, 1).requires_grad_(True)
+    plain = ms_ssim(fake, target)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = ms_ssim(fake, target)
+    assert mixed.dtype == torch.float32 and torch.isfinite(mixed).all()
+    assert torch.allclose(mixed, plain, atol=1e-6)
+    (1 - mixed).mean().backward()
+    assert fake.grad is not None and torch.isfinite(fake.grad).all()
+
+
+def test_fusion_norm_is_the_base_presets_and_older_checkpoints_keep_their_networks_and_config(tmp_path: Path) -> None:
+    """`fusion_norm` adds group norms to the merged features of the base preset only; a generator without it
+    has exactly the weights and checkpoint config it had before the option existed, so old checkpoints
+    load and resume as they did."""
+    from mytalk.core.engines.mytalk.models import load_generator
+
+    assert load_config("base").appearance_model.fusion_norm is True
+    tiny = load_config("tiny").appearance_model
+    assert tiny.fusion_norm is False
+    assert "fusion_norm" not in appearance_checkpoint_config(tiny)["model"]
+    plain = build_generator(tiny).state_dict()
+    assert not [k for k in plain if "norm" in k]
+    normed_cfg = dataclasses.replace(tiny, fusion_norm=True)
+    assert appearance_checkpoint_config(normed_cfg)["model"]["fusion_norm"] is True
+    with seeded(0):
+        normed = build_generator(normed_cfg)
+    added = sorted(set(normed.state_dict()) - set(plain))
+    assert added == ["bottleneck.3.bias", "bottleneck.3.weight", "fusion.norm.bias", "fusion.norm.weight",
+                     "fusion_mid.norm.bias", "fusion_mid.norm.weight"], added
+    # A checkpoint of the normed networks is loaded as normed networks, weights and all.
+    path = tmp_path / "appearance.safetensors"
+    save_checkpoint(path, "appearance", prefixed(normed, "gen."), appearance_checkpoint_config(normed_cfg))
+    loaded, cfg, _ = load_generator(path)
+    assert cfg.fusion_norm and all(torch.equal(v, normed.state_dict()[k]) for k, v in loaded.state_dict().items())
+
+
+def _bottleneck_output(generator: AppearanceGenerator, inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    seen: list[torch.Tensor] = []
+    hook = generator.bottleneck.register_forward_hook(lambda module, args, out: seen.append(out))
+    generator(*inputs)
+    hook.remove()
+    return seen[0]
+
+
+def test_fusion_norm_stops_growth_of_the_merged_features_at_the_bottleneck() -> None:
+    """What diverged in bf16 at the base width: the fused features grew (0.2 → 17 → 784) and the bottleneck
+    and decoder multiplied them. With `fusion_norm` the bottleneck's output keeps its scale however far
+    the FusionNet's weights have grown."""
+    cfg = load_config("tiny").appearance_model
+    s, k = cfg.image_size, cfg.num_refs
+    inputs = (torch.rand(2, 3, s, s), torch.ones(1, 1, s, s), torch.rand(2, 3, s, s), torch.rand(2, k, 3, s, s),
+              torch.rand(2, k, 3, s, s))
+    spread = {}
+    for norm in (False, True):
+        with seeded(0):
+            generator = build_generator(dataclasses.replace(cfg, fusion_norm=norm)).eval()
+        with torch.no_grad():
+            before = float(_bottleneck_output(generator, inputs).std())
+            for conv in generator.fusion.modules():
+                if isinstance(conv, torch.nn.Conv2d):
+                    conv.weight.mul_(20.0)  # the fused features grown, as in the diverging run
+            spread[norm] = float(_bottleneck_output(generator, inputs).std()) / before
+    assert spread[False] > 20.0, spread
+    assert 0.5 < spread[True] < 2.0, spread
 
 
 def test_ms_ssim_is_one_for_identical_images_and_lower_for_noise() -> None:

@@ -29,9 +29,12 @@ refs (B, K, 3, S, S); ref_sketches (B, K, 3, S, S) → (B, 3, S, S) in [0, 1].
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
+from mytalk.core.engines.mytalk.config import AppearanceModelConfig
 from mytalk.core.engines.mytalk.rasterize import SKETCH_CHANNELS
 
 
@@ -93,16 +96,22 @@ class ReferenceAttention(nn.Module):
 class FusionNet(nn.Module):
     """Learned merge of aligned lip features and non-lip features: gate, then residual refinement."""
 
-    def __init__(self, ch: int, blocks: int = 1) -> None:
+    def __init__(self, ch: int, blocks: int = 1, norm: bool = False) -> None:
         super().__init__()
         self.gate = nn.Sequential(nn.Conv2d(2 * ch, ch, 3, padding=1), nn.Sigmoid())
         self.mix = nn.Sequential(nn.Conv2d(2 * ch, ch, 3, padding=1), _act())
         self.refine = nn.Sequential(*[ResBlock(ch) for _ in range(blocks)])
+        self.norm = _group_norm(ch) if norm else nn.Identity()
 
     def forward(self, lip: torch.Tensor, non_lip: torch.Tensor) -> torch.Tensor:
         both = torch.cat([lip, non_lip], dim=1)
         g = self.gate(both)
-        return self.refine(g * lip + (1 - g) * non_lip + self.mix(both))
+        return self.norm(self.refine(g * lip + (1 - g) * non_lip + self.mix(both)))
+
+
+def _group_norm(ch: int) -> nn.GroupNorm:
+    """Group normalisation in groups of `ch` / 8 channels (fewer groups when 8 does not divide `ch`)."""
+    return nn.GroupNorm(math.gcd(8, ch), ch)
 
 
 class ReferenceWarp(nn.Module):
@@ -141,7 +150,7 @@ class AppearanceGenerator(nn.Module):
     """Stage 2 generator; constructor arguments are `AppearanceModelConfig` fields."""
 
     def __init__(self, image_size: int = 128, channels: int = 16, levels: int = 3, res_blocks: int = 1,
-                 num_refs: int = 3, detail_channels: int = 32) -> None:
+                 num_refs: int = 3, detail_channels: int = 32, *, fusion_norm: bool = False) -> None:
         super().__init__()
         self.image_size = image_size
         self.num_refs = num_refs
@@ -153,10 +162,13 @@ class AppearanceGenerator(nn.Module):
         self.attention = ReferenceAttention(widths[-1], widths[-1], widths[-1])
         self.attention_mid = nn.Conv2d(widths[-2], widths[-2], 1)
         self.warp = ReferenceWarp(widths[-1], widths[-1])
-        self.fusion = FusionNet(widths[-1], res_blocks)
-        self.fusion_mid = FusionNet(widths[-2], 0)
+        # `fusion_norm` (`AppearanceModelConfig`): the merged features, the one place the generator's
+        # activations grew without bound in bf16 training, are group-normalised.
+        self.fusion = FusionNet(widths[-1], res_blocks, fusion_norm)
+        self.fusion_mid = FusionNet(widths[-2], 0, fusion_norm)
         self.bottleneck = nn.Sequential(nn.Conv2d(2 * widths[-1], widths[-1], 3, padding=1), _act(),
-                                        *[ResBlock(widths[-1]) for _ in range(res_blocks)])
+                                        *[ResBlock(widths[-1]) for _ in range(res_blocks)],
+                                        *([_group_norm(widths[-1])] if fusion_norm else []))
         self.up = nn.ModuleList()
         # Sub-pixel upsampling: each coarse feature writes its 2x2 children directly, so fine detail
         # (lip lines, teeth edges) is not low-passed by an interpolation before the convolutions.
@@ -211,3 +223,11 @@ class AppearanceGenerator(nn.Module):
             generated = generated.clamp(0.0, 1.0)
         # `masked` is frame·(1 − m), so this is frame·(1 − m) + generated·m without ever showing the mouth.
         return masked + generated * mask
+
+
+def generator_for(config: AppearanceModelConfig) -> AppearanceGenerator:
+    """Stage 2's generator, freshly initialised, for `config`: the one place the config's fields become the
+    networks' arguments, shared by training (`builders`) and rendering (`models`, which may not import
+    training code such as the discriminator)."""
+    return AppearanceGenerator(config.image_size, config.channels, config.levels, config.res_blocks, config.num_refs,
+                               config.detail_channels, fusion_norm=config.fusion_norm)

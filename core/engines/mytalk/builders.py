@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from mytalk.core.engines.mytalk.appearance import AppearanceGenerator
+from mytalk.core.engines.mytalk.appearance import AppearanceGenerator, generator_for
 from mytalk.core.engines.mytalk.config import AppearanceModelConfig, MotionModelConfig, SchedulerConfig
 from mytalk.core.engines.mytalk.discriminator import PatchDiscriminator
 from mytalk.core.engines.mytalk.motion import MotionModel
@@ -26,8 +26,14 @@ def motion_checkpoint_config(model: MotionModelConfig, scheduler: SchedulerConfi
 
 
 def appearance_checkpoint_config(model: AppearanceModelConfig) -> dict[str, Any]:
-    """What an appearance checkpoint's config covers: generator and discriminator, one section."""
-    return {"model": asdict(model)}
+    """What an appearance checkpoint's config covers: generator and discriminator, one section.
+
+    `fusion_norm` is written only when on: a checkpoint trained before it existed has no such key, and
+    a run of the same networks must still match its config hash (to resume, or to start from it)."""
+    fields = asdict(model)
+    if not fields["fusion_norm"]:
+        del fields["fusion_norm"]
+    return {"model": fields}
 
 
 def build_motion(config: MotionModelConfig) -> MotionModel:
@@ -37,8 +43,7 @@ def build_motion(config: MotionModelConfig) -> MotionModel:
 
 def build_generator(config: AppearanceModelConfig) -> AppearanceGenerator:
     """Stage 2's generator with freshly initialised weights."""
-    return AppearanceGenerator(config.image_size, config.channels, config.levels, config.res_blocks, config.num_refs,
-                               config.detail_channels)
+    return generator_for(config)
 
 
 def build_discriminator(config: AppearanceModelConfig) -> PatchDiscriminator:

@@ -164,6 +164,11 @@ class AppearanceModelConfig:
         image_size / 2**levels); res_blocks: residual blocks of the FusionNet and the decoder;
         detail_channels: width of the decoder's full-size stage (renders the fine detail).
     num_refs: K, reference lip crops per frame. disc_channels, disc_layers: PatchGAN width, depth.
+    fusion_norm: group-normalise the FusionNets' and the bottleneck's outputs. Nothing else in the
+        generator is normalised, and at the `base` width, under bf16 autocast at lr 2e-4, the fused
+        features grew until the decoder blew up (loss 1e3 by step 84-117 of a CPU run; 1e12 at step 80
+        on an H200). With it the same run trains on. Off by default so that checkpoints trained
+        without it load as they were (`builders.appearance_checkpoint_config`).
     """
 
     image_size: int = 128
@@ -178,6 +183,7 @@ class AppearanceModelConfig:
     num_refs: int = 3
     disc_channels: int = 16
     disc_layers: int = 2
+    fusion_norm: bool = False
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,17 @@ def _ssim_parts(x: torch.Tensor, y: torch.Tensor, size: int = 11) -> tuple[torch
 
 
 def ms_ssim(x: torch.Tensor, y: torch.Tensor, max_scales: int = 5) -> torch.Tensor:
-    """Multi-scale SSIM (B,) of images in [0, 1]; scales stop while the side is at least 16 px."""
+    """Multi-scale SSIM (B,) of images in [0, 1]; scales stop while the side is at least 16 px.
+
+    Always computed in float32, even inside an autocast region: its variances are differences of means
+    (E[x²] − E[x]²), and with the blurs run in bf16, as autocast runs convolutions, they cancel to zero
+    or below. The loss then became garbage, -inf on the CPU from the second step; on CUDA the generator
+    learned to exploit it (1 − MS-SSIM fell while L1 rose) until the `base` run diverged at step 80."""
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        return _ms_ssim(x.float(), y.float(), max_scales)
+
+
+def _ms_ssim(x: torch.Tensor, y: torch.Tensor, max_scales: int) -> torch.Tensor:
     scales = 1
     side = min(x.shape[-2:])
     while scales < max_scales and side // (2**scales) >= 16:
@@ -93,7 +103,7 @@ def ms_ssim(x: torch.Tensor, y: torch.Tensor, max_scales: int = 5) -> torch.Tens
     weights = weights / weights.sum()
     values = []
     for i in range(scales):
-        ssim, cs = _ssim_parts(x.float(), y.float())
+        ssim, cs = _ssim_parts(x, y)
         values.append((ssim if i == scales - 1 else cs).clamp_min(1e-6))
         if i < scales - 1:
             x, y = nn.functional.avg_pool2d(x, 2), nn.functional.avg_pool2d(y, 2)

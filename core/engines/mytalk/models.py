@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from mytalk.core.engines.mytalk.appearance import AppearanceGenerator
+from mytalk.core.engines.mytalk.appearance import AppearanceGenerator, generator_for
 from mytalk.core.engines.mytalk.checkpoint import CheckpointInfo, load_state, read_checkpoint
 from mytalk.core.engines.mytalk.config import (
     AppearanceModelConfig,
@@ -118,7 +118,7 @@ def load_generator(path: Path, device: torch.device | str = "cpu") -> tuple[Appe
         cfg = appearance_model_from_dict(info.config["model"])
     except (KeyError, UsageError) as error:
         raise CheckpointError(f"{path}: its config cannot be read by this MyTalk ({error}); train it again") from None
-    generator = AppearanceGenerator(cfg.image_size, cfg.channels, cfg.levels, cfg.res_blocks, cfg.num_refs, cfg.detail_channels)
+    generator = generator_for(cfg)  # the same networks `mytalk train` built, `fusion_norm` included
     load_state(generator, tensors, path, "gen.")
     return generator.to(device).eval(), cfg, info
 
