@@ -8,9 +8,10 @@ plan in windows, so they can live in a file instead:
 - `FrameArray`: rows in memory (a short range, a test, a plan the neural engine sampled whole);
 - `NpyFrames`: the rows of an `.npy` file on disk (the tracking cache's meshes), read by windows;
 - `ScratchFrames`: rows written once by the job in windows and read back, in an anonymous temporary
-  file that the system deletes when the job drops it, even after a crash: nothing is left behind.
+  file that the system deletes when the job drops it, even after a crash: nothing is left behind;
+- `FrameWindow`: a window of rows of another source (a range inside a longer reference's tracking).
 
-All three answer `read(start, stop)` with a fresh array of rows [start, stop), so what a reader keeps
+All four answer `read(start, stop)` with a fresh array of rows [start, stop), so what a reader keeps
 is what it asked for, and the resident memory is the window's, whatever the range's length.
 """
 
@@ -62,6 +63,27 @@ class FrameArray:
     def read(self, start: int, stop: int) -> np.ndarray:
         start, stop = _clip(start, stop, len(self))
         return self._rows[start:stop].copy()
+
+
+class FrameWindow:
+    """Rows [begin, end) of another `FrameSource`, read through it: a job's range and handles inside
+    the tracking of a longer reference, without copying the reference's meshes."""
+
+    def __init__(self, source: FrameSource, begin: int, end: int) -> None:
+        if not 0 <= begin <= end <= len(source):
+            raise ValueError(f"rows [{begin}, {end}) are not inside a source of {len(source)} rows")
+        self._source, self._begin, self._end = source, begin, end
+
+    @property
+    def row_shape(self) -> tuple[int, ...]:
+        return tuple(self._source.row_shape)
+
+    def __len__(self) -> int:
+        return self._end - self._begin
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        start, stop = _clip(start, stop, len(self))
+        return self._source.read(self._begin + start, self._begin + stop)
 
 
 class NpyFrames:

@@ -138,6 +138,38 @@ def test_reference_restriction_is_honoured(tmp_path: Path) -> None:
     assert again["engine_report"]["profile"]["appearance_source_frames"] == profile["appearance_source_frames"]
 
 
+def test_a_range_inside_the_reference_is_tracked_once_as_part_of_it(tmp_path: Path) -> None:
+    """The default reference is the whole clip: learning the actor tracks every frame of it, so the range
+    is read from that tracking rather than tracked a second time. A range outside the references is still
+    tracked on its own."""
+    from mytalk.core.engines.base import EngineSettings
+    from mytalk.core.engines.tracking import job_tracker_settings
+    from mytalk.core.face.cache import load_track
+    from mytalk.core.hashing import file_sha256
+    from mytalk.core.jobs.request import SyncRequest
+    from mytalk.core.jobs.sync import run_sync
+    from mytalk.core.userdirs import user_dirs
+
+    clip = media_path("video", "hdtf_wda_katiehill_512.mp4")
+    entries = user_dirs().cache / "tracking"
+    stages: list[tuple[int, int, str]] = []
+    report = run_sync(SyncRequest(video=clip, audio=media_path("audio", LINE), output=tmp_path / "inside.mkv",
+                                  in_point="40", out_point="70", engine="classic", codec="ffv1"),
+                      progress=lambda done, total, stage: stages.append((done, total, stage))).report
+    assert [p.name.split("_")[1] for p in entries.glob("*.npz")] == ["0-200"]
+    # The range's tracking still opens the job's progress, with the frames the render will paint (the
+    # runtime's whole-job ETA adds the render from it), before the actor's learning.
+    handles = SyncRequest(video=clip, audio=clip, output=tmp_path / "x.mkv").handles
+    assert stages[0] == (0, min(200, 70 + handles) - max(0, 40 - handles), "face tracking"), stages[:3]
+    assert any(stage.startswith("learning the actor") for _, _, stage in stages[1:])
+    whole = load_track(file_sha256(clip), 0, 200, job_tracker_settings(EngineSettings()))
+    assert whole is not None
+    assert [f["confidence"] for f in report["frames"]] == [round(float(c), 4) for c in whole.confidence[40:70]]
+    _sync(clip, media_path("audio", LINE), tmp_path / "outside.mkv", 40, 70, "--reference", "100-200")
+    names = {p.name.split("_")[1] for p in entries.glob("*.npz")}
+    assert len(names) == 3 and {"0-200", "100-200"} <= names, names  # and the range with its handles
+
+
 def _landmarks(path: Path, start: int, stop: int) -> np.ndarray:
     observations = track_video(path, start, stop, use_cache=False)
     return np.stack([o.landmarks if o.found else np.full((478, 3), np.nan, np.float32) for o in observations])

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mytalk.core.frame_arrays import FrameArray, NpyFrames, ScratchFrames, read_row
+from mytalk.core.frame_arrays import FrameArray, FrameWindow, NpyFrames, ScratchFrames, read_row
 
 
 def _rows(count: int = 40) -> np.ndarray:
@@ -26,6 +26,18 @@ def test_every_kind_reads_the_same_windows_clipped_to_the_array(tmp_path: Path) 
             np.testing.assert_array_equal(source.read(start, stop), rows[max(0, start) : min(40, stop)])
         np.testing.assert_array_equal(read_row(source, 21), rows[21])
     scratch.close()
+
+
+def test_a_window_reads_its_rows_of_the_source_clipped_to_the_window(tmp_path: Path) -> None:
+    rows = _rows()
+    np.save(tmp_path / "rows.npy", rows)
+    window = FrameWindow(NpyFrames(tmp_path / "rows.npy"), 10, 25)
+    assert len(window) == 15 and window.row_shape == (5, 3)
+    for start, stop in ((0, 15), (2, 6), (10, 40), (-3, 1), (7, 7)):
+        np.testing.assert_array_equal(window.read(start, stop), rows[10:25][max(0, start) : min(15, stop)])
+    np.testing.assert_array_equal(read_row(window, 0), rows[10])
+    with pytest.raises(ValueError, match="not inside"):
+        FrameWindow(FrameArray(rows), 30, 41)
 
 
 def test_a_read_is_a_copy_that_the_reader_owns(tmp_path: Path) -> None:

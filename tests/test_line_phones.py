@@ -128,3 +128,38 @@ def test_a_silent_line_has_no_phones(tmp_path: Path) -> None:
     path = make_click_wav(tmp_path / "silence.wav", rate=16_000, num_samples=16_000 * 5, clicks=[])
     track = placed_phone_track(LineOrigin(path, Fraction(0)), FRAMES, FPS, cache=UtteranceCache(tmp_path / "c"))
     assert track.path == "none" and "silent" in track.reason
+
+
+def test_a_line_timed_aside_leaves_the_job_nothing_to_recognise_and_the_same_phones(tmp_path: Path) -> None:
+    """The job's line timed in a process of its own (`line_aside`) fills the utterance cache the job then
+    reads: the job recognises nothing itself, and its phones are those of an in-process timing."""
+    from mytalk.core.audio.line_aside import LineTimingAside
+    from mytalk.core.audio.line_phones import needs_timing
+
+    assert needs_timing(_origin(5), FRAMES, FPS)
+    with LineTimingAside(_origin(5), FRAMES, FPS, "en") as aside:
+        assert aside.started
+        assert aside.wait()
+    assert not needs_timing(_origin(5), FRAMES, FPS)
+    job = placed_phone_track(_origin(5), FRAMES, FPS)
+    assert job.details["utterances_recognised"] == 0 and job.details["utterances_reused"] >= 1
+    fresh = placed_phone_track(_origin(5), FRAMES, FPS, cache=UtteranceCache(tmp_path / "fresh"))
+    assert fresh.details["utterances_recognised"] >= 1
+    assert (job.phones, job.path, job.confidence, job.words) == (fresh.phones, fresh.path, fresh.confidence,
+                                                                 fresh.words)
+    with LineTimingAside(_origin(5), FRAMES, FPS, "en") as again:
+        assert not again.started, "everything is cached: no process"
+
+
+def test_cancelling_a_line_timed_aside_ends_its_process() -> None:
+    import time
+
+    from mytalk.core.audio.line_aside import LineTimingAside
+
+    aside = LineTimingAside(_origin(0), 25 * 20, FPS, "en")
+    process = aside._process
+    began = time.monotonic()
+    with pytest.raises(JobCancelledError):
+        aside.wait(is_cancelled=lambda: time.monotonic() - began > 0.2)
+    assert process is not None and not process.is_alive()
+    aside.close()

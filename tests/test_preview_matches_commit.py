@@ -123,5 +123,7 @@ def test_prepare_leaves_what_the_preview_needs_in_the_caches(tmp_path: Path) -> 
     assert engine["profile"]["from_cache"] is True
     assert engine["phones"]["from_cache"] is True
     tracking = [s for s in stages if s[2] == "face tracking"]
-    assert tracking == [(25, 25, "face tracking")], "the range and its handles came from the tracking cache"
+    # Opened at 0 (the count the whole-job ETA needs), then whole at once: the range and its handles
+    # came from the tracking cache.
+    assert tracking == [(0, 25, "face tracking"), (25, 25, "face tracking")], tracking
     assert not any(s[2].startswith("learning the actor") for s in stages)

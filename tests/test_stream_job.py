@@ -40,7 +40,10 @@ def small_windows(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _request(out: Path, **extra: Any) -> SyncRequest:
-    fields: dict[str, Any] = {"in_point": "20", "out_point": "170", "engine": "classic", "codec": "ffv1", **extra}
+    # The actor is learned from frames 0-100, which do not hold the range: a range inside its reference
+    # is read from the reference's tracking (`StagedEngine.reference_tracking`) and never streamed.
+    fields: dict[str, Any] = {"in_point": "20", "out_point": "170", "engine": "classic", "codec": "ffv1",
+                              "references": ["0-100"], **extra}
     return SyncRequest(video=media_path("video", "hdtf_wda_katiehill_512.mp4"),
                        audio=media_path("audio", "jfk_inaugural_en_16k.wav"), output=out, **fields)
 

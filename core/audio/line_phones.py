@@ -152,17 +152,25 @@ class _Piece:
         return float(np.abs(samples.astype(np.int32)).max()) / 32768.0 if samples.size else 0.0
 
 
-def _block_cuts(track: AudioTrack, pcm: bytes, cache: UtteranceCache) -> list[tuple[int, int]]:
-    """Where a block is cut into utterances (`utterance_cuts`), remembered by the block's samples: finding
-    the pauses of 30 s of sound takes longer (0.45 s) than everything else a slip asks. The zeros after
-    the file's end (the last block is decoded whole) are one silent piece, never searched for pauses."""
+def _known_cuts(pcm: bytes, cache: UtteranceCache) -> tuple[str, list[tuple[int, int]] | None]:
+    """(the cache key of a block's cuts, the cuts when the cache has them)."""
     key = "cuts-" + UtteranceCache.key(pcm, f"{UTTERANCE_S}/{CUT_MIN_PAUSE_S}")
     known = cache.get_json(key)
     if isinstance(known, list):
         try:
-            return [(int(a), int(b)) for a, b in known]
+            return key, [(int(a), int(b)) for a, b in known]
         except (TypeError, ValueError):
             pass
+    return key, None
+
+
+def _block_cuts(track: AudioTrack, pcm: bytes, cache: UtteranceCache) -> list[tuple[int, int]]:
+    """Where a block is cut into utterances (`utterance_cuts`), remembered by the block's samples: finding
+    the pauses of 30 s of sound takes longer (0.45 s) than everything else a slip asks. The zeros after
+    the file's end (the last block is decoded whole) are one silent piece, never searched for pauses."""
+    key, known = _known_cuts(pcm, cache)
+    if known is not None:
+        return known
     total = len(pcm) // 2
     nonzero = np.flatnonzero(np.frombuffer(pcm, np.int16))
     sound = int(nonzero[-1]) + 1 if nonzero.size else 0
@@ -174,10 +182,12 @@ def _block_cuts(track: AudioTrack, pcm: bytes, cache: UtteranceCache) -> list[tu
     return cuts
 
 
-def _file_utterances(path: Path, lo: int, hi: int, cache: UtteranceCache) -> tuple[list[_Piece], AudioTrack]:
+def _file_utterances(path: Path, lo: int, hi: int, cache: UtteranceCache,
+                     known_only: bool = False) -> tuple[list[_Piece] | None, AudioTrack]:
     """(the utterances of the file that overlap samples [lo, hi) at 16 kHz, each whole, in time order;
     those samples themselves, zeros outside the file). One decode serves both: the blocks' samples are
-    the whole file's (`decode_audio_span`), and so is the placed part cut from them."""
+    the whole file's (`decode_audio_span`), and so is the placed part cut from them. `known_only`: None
+    instead of the utterances when a block's cuts are not cached yet (they are not searched for)."""
     block = BLOCK_S * ALIGN_RATE
     pieces: list[_Piece] = []
     if hi <= 0:
@@ -188,7 +198,10 @@ def _file_utterances(path: Path, lo: int, hi: int, cache: UtteranceCache) -> tup
         at = (index - first_block) * block
         track = AudioTrack(span.samples[:, at : at + block], ALIGN_RATE)
         pcm = _to_pcm16(track)
-        for a, b in _block_cuts(track, pcm, cache):
+        cuts = _known_cuts(pcm, cache)[1] if known_only else _block_cuts(track, pcm, cache)
+        if cuts is None:
+            return None, AudioTrack(np.zeros((1, 0), np.float32), ALIGN_RATE)
+        for a, b in cuts:
             first = index * block + a
             if first < hi and index * block + b > lo:
                 pieces.append(_Piece(first, pcm[2 * a : 2 * b]))
@@ -224,6 +237,31 @@ def _with_silence_between(phones: list[Phone], end_s: float) -> list[Phone]:
     return out
 
 
+def _placed_pieces(origin: LineOrigin, num_frames: int, fps: Fraction, cache: UtteranceCache,
+                   known_only: bool = False) -> tuple[int, int, list[_Piece] | None, AudioTrack]:
+    """(the placement's first sample and count at 16 kHz, the file's utterances it overlaps, its samples);
+    `known_only` as `_file_utterances`."""
+    first, count = placement(ALIGN_RATE, num_frames=num_frames, fps=fps, line_offset_s=origin.offset_s)
+    pieces, placed = _file_utterances(Path(origin.path), first, first + count, cache, known_only)
+    return first, count, pieces, placed
+
+
+def needs_timing(origin: LineOrigin, num_frames: int, fps: Fraction, *, language: str = "en",
+                 cache: UtteranceCache | None = None) -> bool:
+    """Whether `placed_phone_track` of this placement would recognise anything (an utterance, or even
+    the cuts of a block, not cached yet): a job starts timing the line aside only then. Reads the cache
+    only; costs the decode of the placement's blocks."""
+    code = check_language(language)
+    cache = cache or UtteranceCache()
+    _, count, pieces, placed = _placed_pieces(origin, num_frames, fps, cache, known_only=True)
+    if pieces is None:
+        return True  # a block never cut: nothing of it can have been timed
+    if count < ALIGN_RATE // 10 or peak_level(placed) < SILENT_PEAK:
+        return False  # nothing is recognised for an empty or silent placement
+    return any(piece.peak >= SILENT_PEAK and cache.get_json(UtteranceCache.key(piece.pcm, code)) is None
+               for piece in pieces)
+
+
 def placed_phone_track(
     origin: LineOrigin,
     num_frames: int,
@@ -241,9 +279,9 @@ def placed_phone_track(
     Raises what decoding the file raises (`MediaNotFoundError`, `MediaFormatError`); UsageError for an
     unknown language."""
     code = check_language(language)
-    first, count = placement(ALIGN_RATE, num_frames=num_frames, fps=fps, line_offset_s=origin.offset_s)
     cache = cache or UtteranceCache()
-    pieces, placed = _file_utterances(Path(origin.path), first, first + count, cache)
+    first, count, pieces, placed = _placed_pieces(origin, num_frames, fps, cache)
+    assert pieces is not None  # cuts are made, not only read
     if count < ALIGN_RATE // 10 or peak_level(placed) < SILENT_PEAK:
         return PhoneTrack((), "none", "the line is empty or silent, so there are no phones to time", None, code)
     english = code in ENGLISH

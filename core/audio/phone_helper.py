@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
+import threading
 from multiprocessing import get_context
 from multiprocessing.connection import Connection
 from typing import Any
@@ -54,6 +56,23 @@ def _serve(conn: Connection) -> None:
             conn.send(("error", f"{type(error).__name__}: {error}"))
 
 
+_STOP = object()
+"""Ends the sending thread (`_send_all`)."""
+
+
+def _send_all(conn: Connection, outbox: queue.Queue[Any]) -> None:
+    """Writes what `PhoneHelper.send` queued to the helper, in order, until `_STOP`; stops at the first
+    failed write (the helper is gone: `PhoneHelper.track` finds out, and the caller times it itself)."""
+    while True:
+        task = outbox.get()
+        if task is _STOP:
+            return
+        try:
+            conn.send(task)
+        except (OSError, ValueError):
+            return
+
+
 class PhoneHelper:
     """One helper process that times lines in the order they are sent (`send`, then `track` for each).
 
@@ -62,6 +81,8 @@ class PhoneHelper:
     def __init__(self) -> None:
         self._conn: Connection | None = None
         self._process: Any = None
+        self._outbox: queue.Queue[Any] | None = None
+        self._sender: threading.Thread | None = None
         self._sent = 0
         self._broken = False
 
@@ -85,19 +106,22 @@ class PhoneHelper:
             self._broken = True
             return False
         self._conn, self._process = parent, process
+        self._outbox = queue.Queue()
+        self._sender = threading.Thread(target=_send_all, args=(parent, self._outbox), daemon=True,
+                                        name="mytalk-phones-send")
+        self._sender.start()
         return True
 
     def send(self, line: AudioTrack) -> bool:
-        """Queue `line` for timing; False when the helper is not available (time it yourself)."""
+        """Queue `line` for timing, without waiting; False when the helper is not available (time it yourself).
+
+        The samples are written to the helper by a thread of its own (`_send_all`): a line is larger than
+        the pipe's buffer, so writing blocks until the helper reads, and the helper reads only once it has
+        loaded pocketsphinx. The caller tracks frames meanwhile, and can be cancelled."""
         if not self._start():
             return False
-        assert self._conn is not None
-        try:
-            self._conn.send((np.ascontiguousarray(line.samples, np.float32), int(line.rate)))
-        except (OSError, ValueError, BrokenPipeError) as error:
-            log.info("phone helper is gone (%s); phones are timed in-process", error)
-            self._broken = True
-            return False
+        assert self._outbox is not None
+        self._outbox.put((np.ascontiguousarray(line.samples, np.float32), int(line.rate)))
         self._sent += 1
         return True
 
@@ -129,18 +153,18 @@ class PhoneHelper:
 
     def close(self) -> None:
         """End the helper: at once if it is busy (a cancelled job), else after its last answer."""
-        process, conn = self._process, self._conn
-        self._process = self._conn = None
-        if process is None or conn is None:
+        process, conn, outbox, sender = self._process, self._conn, self._outbox, self._sender
+        self._process = self._conn = self._outbox = self._sender = None
+        if process is None or conn is None or outbox is None or sender is None:
             return
         try:
             if self._sent == 0 and not self._broken:
-                conn.send(None)
+                outbox.put(None)  # after everything queued: the helper's signal to end
                 process.join(timeout=2)
-        except (OSError, ValueError):
-            pass
         finally:
+            outbox.put(_STOP)
             if process.is_alive():
-                process.terminate()
+                process.terminate()  # a write still blocked on it fails, and the sending thread ends
                 process.join(timeout=5)
+            sender.join(timeout=5)
             conn.close()

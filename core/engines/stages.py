@@ -34,7 +34,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import av
 import numpy as np
@@ -55,6 +55,9 @@ from mytalk.core.engines.tracking import NO_FACE, TrackedRange
 from mytalk.core.frame_arrays import FrameArray, FrameSource, read_row
 from mytalk.core.media.reader import SourceFrame
 from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled
+
+if TYPE_CHECKING:
+    from mytalk.core.audio.line_aside import LineTimingAside
 
 PIPELINE_DEPTH = 1
 """Batches rendered ahead of the one being written: the mouth of frame n+1 is built while the writer
@@ -362,6 +365,50 @@ class StagedEngine:
             if learn is not None:
                 learned = learn(footage, resources, progress, is_cancelled) or learned
         return learned
+
+    def reference_tracking(self, job: EngineJob, progress: ProgressFn, is_cancelled: CancelFn) -> TrackedRange | None:
+        """The job's range and handles read from the tracking of a reference that covers them, once the
+        stages have learned the actor from the job's references; None when no reference on the clip covers
+        them or no stage learns from references (a stored `--actor`, `--guide none`, the neural engine).
+
+        Learning tracks every reference frame, so a range inside the default reference (the whole clip)
+        used to be tracked twice: once on its own, once to learn the actor. Now it is tracked once. The
+        rule depends only on the job, never on what is cached, so a preview and the commit of the same
+        job read the same meshes. The profile is learned into this job's resources, so the stages'
+        `prepare` finds it without loading it again."""
+        from mytalk.core.engines.tracking import covering_reference, job_tracker_settings, range_rows
+        from mytalk.core.face.tracker import track_video_entry
+
+        if self._checked is not job:
+            self.check(job)
+        ref = covering_reference(job)
+        if ref is None:
+            return None
+        footage = ActorFootage(job.video, job.references, job.settings, guided=job.guide is not None)
+        learned = False
+        for stage in (self.motion, self.appearance):
+            learn = getattr(stage, "learn_actor", None)
+            if learn is not None:
+                learned = bool(learn(footage, self._resources, progress, is_cancelled)) or learned
+        if not learned:
+            return None
+        settings = job_tracker_settings(job.settings)
+        first, last = range_rows(job)
+        # Learning left the reference's tracking in the cache; this reads it (or, if the cache lost it,
+        # tracks the reference again, the same frames with the same settings).
+        entry = track_video_entry(ref.path, ref.start, ref.stop, settings, is_cancelled=is_cancelled)
+        check_cancelled(is_cancelled, "preparation")
+        assert not isinstance(entry, list)  # observations in memory come back only without the cache
+        if entry.index.size < last - int(ref.start):
+            return None  # the footage ends before its probed length: the range is tracked on its own
+        return TrackedRange.window_of(job.start, job.stop, first, last, entry, settings)
+
+    def line_timing_aside(self, job: EngineJob) -> LineTimingAside | None:
+        """The job's line timed in a process of its own from now on, when the motion stage will read its
+        phones (`line_aside`; a stage opts in with a `line_timing_aside(job)` method); None otherwise.
+        The job `wait`s for it before `prepare` and closes it when done."""
+        start = getattr(self.motion, "line_timing_aside", None)
+        return start(job) if start is not None else None
 
     def learn_line(self, origin: LineOrigin, settings: EngineSettings, progress: ProgressFn,
                    is_cancelled: CancelFn) -> bool:

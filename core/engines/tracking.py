@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mytalk.core.engines.base import EngineJob, EngineSettings, FrameRecord
+from mytalk.core.engines.base import EngineJob, EngineSettings, FrameRecord, ReferenceRange
 from mytalk.core.face.regions import NUM_LANDMARKS
 from mytalk.core.face.tracker import FaceObservation, TrackerSettings, track_video_entry
-from mytalk.core.frame_arrays import READ_CHUNK, FrameArray, FrameSource, read_row
+from mytalk.core.frame_arrays import READ_CHUNK, FrameArray, FrameSource, FrameWindow, read_row
 from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled
 
 if TYPE_CHECKING:
@@ -73,6 +74,22 @@ class TrackedRange:
         return cls(start, stop, first, entry.landmarks, np.asarray(entry.found, bool),
                    np.asarray(entry.confidence, np.float64),
                    _notes(index.tolist(), entry.warnings, entry.rejected), settings)
+
+    @classmethod
+    def window_of(cls, start: int, stop: int, first: int, last: int, entry: CachedTrack,
+                  settings: TrackerSettings) -> TrackedRange:
+        """A range and its handles, clip frames [first, last), as rows of a longer cache entry (a reference
+        that covers them): the meshes stay in the entry's file."""
+        index = np.asarray(entry.index, np.int64)
+        if not index.size or not np.array_equal(index, np.arange(int(index[0]), int(index[0]) + index.size)):
+            raise ValueError("a tracking cache entry must hold consecutive frames")
+        begin, end = first - int(index[0]), last - int(index[0])
+        if begin < 0 or end > index.size:
+            raise ValueError(f"frames [{first}, {last}) are not inside the entry's {int(index[0])}-{int(index[-1]) + 1}")
+        rows = slice(begin, end)
+        return cls(start, stop, first, FrameWindow(entry.landmarks, begin, end), np.asarray(entry.found[rows], bool),
+                   np.asarray(entry.confidence[rows], np.float64),
+                   _notes(index[rows].tolist(), entry.warnings[rows], entry.rejected[rows]), settings)
 
     @property
     def num_frames(self) -> int:
@@ -134,11 +151,8 @@ def track_range(job: EngineJob, progress: ProgressFn, is_cancelled: CancelFn,
     """Track frames [start - handles, stop + handles) of the job's clip (cached by file hash).
 
     `on_frame` sees each frame decoded to track it (none when the cache answers): see `FrameStash`."""
-    video = job.video.video
-    assert video is not None
     settings = job_tracker_settings(job.settings)
-    first = max(0, job.start - job.handles)
-    last = min(video.frame_count, job.stop + job.handles)
+    first, last = range_rows(job)
     tracked = track_video_entry(job.video.path, first, last, settings, progress=progress, is_cancelled=is_cancelled,
                                 on_frame=on_frame)
     check_cancelled(is_cancelled, "preparation")
@@ -152,10 +166,27 @@ def cached_range(job: EngineJob) -> TrackedRange | None:
     from mytalk.core.face.cache import load_track
     from mytalk.core.hashing import file_sha256
 
-    video = job.video.video
-    assert video is not None
     settings = job_tracker_settings(job.settings)
-    first = max(0, job.start - job.handles)
-    last = min(video.frame_count, job.stop + job.handles)
+    first, last = range_rows(job)
     entry = load_track(file_sha256(job.video.path), first, last, settings)
     return None if entry is None else TrackedRange.from_entry(job.start, job.stop, entry, settings)
+
+
+def range_rows(job: EngineJob) -> tuple[int, int]:
+    """Clip frames [first, last) a job tracks: its range and its handles, inside the clip."""
+    video = job.video.video
+    assert video is not None
+    return max(0, job.start - job.handles), min(video.frame_count, job.stop + job.handles)
+
+
+def covering_reference(job: EngineJob) -> ReferenceRange | None:
+    """The first of the job's references on the job's own clip that holds its range and handles, if any.
+
+    An engine that learns the actor from such a reference tracks those frames anyway; the range is then
+    read from that tracking (`StagedEngine.reference_tracking`) instead of being tracked a second time."""
+    first, last = range_rows(job)
+    clip = Path(job.video.path).resolve()
+    for ref in job.references:
+        if ref.start <= first and ref.stop >= last and Path(ref.path).resolve() == clip:
+            return ref
+    return None

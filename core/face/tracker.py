@@ -54,8 +54,9 @@ if TYPE_CHECKING:
     from mytalk.core.face.cache import CachedTrack
     from mytalk.core.media.reader import SourceFrame
 
-TRACKER_VERSION = "3"
-"""Bumped whenever tracking output changes for the same input, so stale cache entries miss."""
+TRACKER_VERSION = "4"
+"""Bumped whenever tracking output changes for the same input, so stale cache entries miss (4: frames
+converted to RGB by OpenCV from their 4:2:0 planes, `SourceFrame.to_rgb`)."""
 
 STAGE = "face tracking"
 
@@ -175,6 +176,13 @@ class _Subject:
     lost_frames: int = 0
     seen: int = 0  # frames tracked since it was chosen: under MIN_RUN_FRAMES it is not yet established
     since_detect: int = 0
+
+
+def load_face_stack() -> None:
+    """Import mediapipe's face models now (half a second, more while other processes start; an import
+    cannot be cancelled). A job does it before its first progress event, so that from then on a cancel
+    is honoured within a frame."""
+    import mediapipe.python.solutions.face_mesh  # noqa: F401 - the import is the point
 
 
 def _crop_square(img: np.ndarray, cx: float, cy: float, side: float, out: int) -> tuple[np.ndarray, float, float, float]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -190,7 +190,7 @@ def run_sync(
     )
     check_cancelled(is_cancelled, "preparation")
     feed = None
-    with timer.stage("prepare"):
+    with timer.stage("prepare"), ExitStack() as stack:
         # Settings and models are checked before any tracking, so a missing model fails at once;
         # the range is tracked once here for whichever engine paints it (`engines.tracking`).
         engine.check(job)
@@ -200,11 +200,31 @@ def run_sync(
         last = min(video.frame_count, resolved.stop + request.handles)
         # A short range decoded to track it is kept and painted from memory (`FrameStash`).
         stash = FrameStash(first, last)
+        # The line's phones are timed in a process of their own while the actor is learned and the range
+        # tracked, when the engine will read them (`line_aside`); the plan then finds them cached.
+        line_timing_aside = getattr(engine, "line_timing_aside", None)
+        aside = line_timing_aside(job) if line_timing_aside is not None else None
+        if aside is not None:
+            stack.callback(aside.close)
         if engine.needs_tracking:
             from mytalk.core.engines.track_feed import stream_range, streams
             from mytalk.core.engines.tracking import cached_range, track_range
+            from mytalk.core.face.tracker import STAGE as TRACKING_STAGE
+            from mytalk.core.face.tracker import load_face_stack
 
-            tracked = cached_range(job)
+            # A range inside a reference the engine learns the actor from is read from that reference's
+            # tracking, once the actor is learned (`StagedEngine.reference_tracking`); otherwise it is
+            # tracked on its own (or found in the cache).
+            reference_tracking = getattr(engine, "reference_tracking", None)
+            # The range's tracking starts the job's progress even when it comes after the actor's learning:
+            # its count (the range and its handles) is what the runtime's whole-job ETA adds the render for.
+            # The face models are loaded first: from the first progress event on, a cancel stops the job
+            # within a frame.
+            load_face_stack()
+            progress(0, last - first, TRACKING_STAGE)
+            tracked = reference_tracking(job, progress, is_cancelled) if reference_tracking is not None else None
+            if tracked is None:
+                tracked = cached_range(job)
             if tracked is not None:
                 progress(tracked.found_rows.size, tracked.found_rows.size, "face tracking")
             elif streams(job):
@@ -218,6 +238,8 @@ def run_sync(
             else:
                 tracked = track_range(job, progress, is_cancelled, on_frame=stash.keep)
         try:
+            if aside is not None:
+                aside.wait(is_cancelled)
             engine.prepare(job, tracked, progress, is_cancelled, wait=wait)
         except BaseException:
             if feed is not None:

@@ -28,6 +28,9 @@ from mytalk.core.media.probe import (
     probe,
 )
 
+_FULL_RANGE = 2
+"""`AVCOL_RANGE_JPEG`: full-range (0-255) luma, which OpenCV's limited-range conversion would misread."""
+
 # Seeks to try before decoding the clip from its first packet (a seek that lands after the wanted
 # frame is retried from just before the keyframe it landed on).
 _MAX_SEEKS = 4
@@ -47,8 +50,19 @@ class SourceFrame:
     in_range: bool
 
     def to_rgb(self) -> np.ndarray:
-        """The picture as an (H, W, 3) uint8 RGB array, converted by swscale with its defaults."""
-        return self.frame.to_ndarray(format="rgb24")
+        """The picture as an (H, W, 3) uint8 RGB array, for the face tracker (never painted back).
+
+        8-bit limited-range 4:2:0, what most clips are, is converted by OpenCV from the planes (BT.601, as
+        swscale's default): 0.8 ms a 512 px frame against swscale's 3.5-5.9 ms on two cores, a quarter of
+        what tracking a frame costs. The two differ by about one level (at most 5), nothing a face mesh
+        sees. Anything else goes through swscale with its defaults."""
+        frame = self.frame
+        if (frame.format.name == "yuv420p" and frame.color_range != _FULL_RANGE
+                and frame.width % 2 == 0 and frame.height % 2 == 0):
+            import cv2
+
+            return cv2.cvtColor(frame.to_ndarray(), cv2.COLOR_YUV2RGB_I420)
+        return frame.to_ndarray(format="rgb24")
 
 
 @dataclass

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -52,6 +52,9 @@ from mytalk.core.frame_arrays import ScratchFrames
 from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled
 from mytalk.core.settings import check_attributes, shipped_settings
 from mytalk.core.userdirs import UserDirs, user_dirs
+
+if TYPE_CHECKING:
+    from mytalk.core.audio.line_aside import LineTimingAside
 
 TAKE_WINDOW_S = 0.6
 TAKE_BUFFER_BYTES = 256 * 2**20
@@ -261,6 +264,18 @@ class ClassicMotion:
 
         learn_line_ahead(origin, language=settings.language or "en", progress=progress, is_cancelled=is_cancelled)
         return True
+
+    def line_timing_aside(self, job: EngineJob) -> LineTimingAside | None:
+        """Start timing the job's line in a process of its own (`line_aside`), for a job whose phonetic
+        driver will read its phones per utterance: they are then timed while the actor is learned and
+        the range tracked. None when the driver never reads them or a transcript is aligned instead."""
+        settings = job.settings
+        if (job.line_origin is None or settings.motion_driver not in ("auto", "phonetic")
+                or (settings.transcript or "").strip()):
+            return None
+        from mytalk.core.audio.line_aside import LineTimingAside
+
+        return LineTimingAside(job.line_origin, job.num_frames, job.fps, settings.language or "en")
 
     def plan(self, job: EngineJob, tracked: TrackedRange, resources: JobResources, progress: ProgressFn,
              is_cancelled: CancelFn) -> MotionPlan:
