@@ -405,8 +405,8 @@ class StagedEngine:
 
     def line_timing_aside(self, job: EngineJob) -> LineTimingAside | None:
         """The job's line timed in a process of its own from now on, when the motion stage will read its
-        phones (`line_aside`; a stage opts in with a `line_timing_aside(job)` method); None otherwise.
-        The job `wait`s for it before `prepare` and closes it when done."""
+        phones (`line_aside`; a stage opts in with a `line_timing_aside(job)` method, and waits for it
+        before it reads them); None otherwise. The job closes it once `prepare` has returned."""
         start = getattr(self.motion, "line_timing_aside", None)
         return start(job) if start is not None else None
 

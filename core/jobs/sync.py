@@ -201,7 +201,8 @@ def run_sync(
         # A short range decoded to track it is kept and painted from memory (`FrameStash`).
         stash = FrameStash(first, last)
         # The line's phones are timed in a process of their own while the actor is learned and the range
-        # tracked, when the engine will read them (`line_aside`); the plan then finds them cached.
+        # tracked, when the engine may read them (`line_aside`); the plan waits for it and finds them
+        # cached. It ends with this stage: the plan, made here, is the last that reads them.
         line_timing_aside = getattr(engine, "line_timing_aside", None)
         aside = line_timing_aside(job) if line_timing_aside is not None else None
         if aside is not None:
@@ -238,8 +239,6 @@ def run_sync(
             else:
                 tracked = track_range(job, progress, is_cancelled, on_frame=stash.keep)
         try:
-            if aside is not None:
-                aside.wait(is_cancelled)
             engine.prepare(job, tracked, progress, is_cancelled, wait=wait)
         except BaseException:
             if feed is not None:

@@ -236,6 +236,7 @@ class ClassicMotion:
         self._frame_phones: list[str] = []
         self._frame_visemes: list[str] = []
         self._timer: PhoneTimer | None = None
+        self._line_aside: LineTimingAside | None = None
 
     def check(self, job: EngineJob, resources: JobResources) -> None:
         s = job.settings
@@ -267,15 +268,20 @@ class ClassicMotion:
 
     def line_timing_aside(self, job: EngineJob) -> LineTimingAside | None:
         """Start timing the job's line in a process of its own (`line_aside`), for a job whose phonetic
-        driver will read its phones per utterance: they are then timed while the actor is learned and
-        the range tracked. None when the driver never reads them or a transcript is aligned instead."""
+        driver may read its phones per utterance: they are then timed while the actor is learned and
+        the range tracked. None when the driver never reads them or a transcript is aligned instead.
+        Under `auto` with a guide the line may turn out to say the guide's words (ADR): the guide then
+        drives, the phones are never waited for, and the job ends the process when its plan is made."""
         settings = job.settings
         if (job.line_origin is None or settings.motion_driver not in ("auto", "phonetic")
                 or (settings.transcript or "").strip()):
             return None
         from mytalk.core.audio.line_aside import LineTimingAside
 
-        return LineTimingAside(job.line_origin, job.num_frames, job.fps, settings.language or "en")
+        # Kept: the phonetic driver waits for it before reading the phones. A job the guide drives never
+        # reads them, and never waits.
+        self._line_aside = LineTimingAside(job.line_origin, job.num_frames, job.fps, settings.language or "en")
+        return self._line_aside
 
     def plan(self, job: EngineJob, tracked: TrackedRange, resources: JobResources, progress: ProgressFn,
              is_cancelled: CancelFn) -> MotionPlan:
@@ -441,6 +447,8 @@ class ClassicMotion:
         job, profile, n = inputs.job, inputs.profile, inputs.num_frames
         language = job.settings.language or "en"
         if job.line_origin is not None and not (job.settings.transcript or "").strip():
+            if self._line_aside is not None:
+                self._line_aside.wait(is_cancelled)  # what it timed is in the cache; the rest is timed here
             track = placed_phone_track(job.line_origin, n, job.fps, language=language, timer=self._timer,
                                        progress=progress, is_cancelled=is_cancelled)
             from_cache = track.details.get("utterances_recognised") == 0
