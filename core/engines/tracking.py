@@ -190,3 +190,17 @@ def covering_reference(job: EngineJob) -> ReferenceRange | None:
         if ref.start <= first and ref.stop >= last and Path(ref.path).resolve() == clip:
             return ref
     return None
+
+
+def tracking_cached(job: EngineJob) -> bool:
+    """Whether the job's range and handles, or a reference on its clip that covers them, are in the tracking
+    cache: then the job may never run the tracker (nor load its models)."""
+    from mytalk.core.face.cache import load_track
+    from mytalk.core.hashing import file_sha256
+
+    settings = job_tracker_settings(job.settings)
+    first, last = range_rows(job)
+    digest = file_sha256(job.video.path)
+    ref = covering_reference(job)
+    spans = [(first, last)] + ([(ref.start, ref.stop)] if ref is not None else [])
+    return any(load_track(digest, a, b, settings) is not None for a, b in spans)

@@ -209,7 +209,7 @@ def run_sync(
             stack.callback(aside.close)
         if engine.needs_tracking:
             from mytalk.core.engines.track_feed import stream_range, streams
-            from mytalk.core.engines.tracking import cached_range, track_range
+            from mytalk.core.engines.tracking import cached_range, track_range, tracking_cached
             from mytalk.core.face.tracker import STAGE as TRACKING_STAGE
             from mytalk.core.face.tracker import load_face_stack
 
@@ -219,9 +219,10 @@ def run_sync(
             reference_tracking = getattr(engine, "reference_tracking", None)
             # The range's tracking starts the job's progress even when it comes after the actor's learning:
             # its count (the range and its handles) is what the runtime's whole-job ETA adds the render for.
-            # The face models are loaded first: from the first progress event on, a cancel stops the job
-            # within a frame.
-            load_face_stack()
+            # The face models are loaded first when the job will track (an import cannot be cancelled): from
+            # the first progress event on, a cancel stops the job within a frame.
+            if not tracking_cached(job):
+                load_face_stack()
             progress(0, last - first, TRACKING_STAGE)
             tracked = reference_tracking(job, progress, is_cancelled) if reference_tracking is not None else None
             if tracked is None:
