@@ -20,6 +20,7 @@ from benchmarks.eval.lower_face import changed_pixels, region_mask
 from benchmarks.eval.mediaio import iter_frames
 from benchmarks.fidelity_clips import IMPOSTOR_SEGMENTS, chin_shift, make_chin_out_clip, make_impostor_clip
 from mytalk.core.face.tracker import track_video
+from mytalk.core.media.reader import FrameReader
 from tests.cli_helpers import run_mytalk
 from tests.conftest import SHARED_MEDIA, media_path, shared_videos
 
@@ -43,8 +44,15 @@ def frames_changed(video: Path, out: Path, start: int, stop: int) -> list[int]:
 def test_cutaway_graphic_is_never_edited(tmp_path: Path) -> None:
     """The shared cutaway's spinning-text graphic once got a mouth on 4 frames of 330-420."""
     video = media_path("video", "wav2lip_pr600_man_720p_cutaway.mov")
+    # The default reference, the whole clip: the range is read from its tracking, which knows the actor from
+    # the frames before the cut, and finds him nowhere in the cutaway.
     report = sync(video, tmp_path / "cut.mkv", "--in", "330", "--out", "420")
     assert frames_changed(video, tmp_path / "cut.mkv", 330, 420) == []
+    assert report["tracking"]["frames_with_face"] == 0
+    # The range tracked on its own (the actor learned from other frames): the tracker starts in the cutaway,
+    # sees the graphic's "face" and refuses it as the subject, and says so.
+    report = sync(video, tmp_path / "cut-alone.mkv", "--in", "330", "--out", "420", "--reference", "0-300")
+    assert frames_changed(video, tmp_path / "cut-alone.mkv", 330, 420) == []
     rejected = report["tracking"]["rejected_detections"]
     assert rejected and all(399 <= r["first"] <= r["last"] <= 402 for r in rejected), rejected
     assert any("not taken as the subject" in w for w in report["warnings"])
@@ -92,7 +100,10 @@ def test_chin_leaving_the_frame_edits_only_what_is_inside(tmp_path: Path) -> Non
 def test_changes_stay_inside_the_lower_face_region(video: Path, tmp_path: Path) -> None:
     """Every shared clip, the 224 px one included: zero changed pixels outside the independent region."""
     report = sync(video, tmp_path / "out.mkv", "--in", "0", "--out", "40")
-    landmarks = {o.index: o.landmarks for o in track_video(video, 0, 40) if o.found}
+    # The region from the tracking the job read its range from: the default reference's, the whole clip
+    # (a track of frames 0-40 alone ends its smoothing at frame 39, a few pixels off the whole clip's).
+    with FrameReader(video) as reader:
+        landmarks = {o.index: o.landmarks for o in track_video(video, 0, reader.frame_count)[:40] if o.found}
     edited = 0
     for (i, s), (_, o) in zip(iter_frames(video, 0, 40), iter_frames(tmp_path / "out.mkv"), strict=True):
         changed = changed_pixels(s, o)
