@@ -196,8 +196,9 @@ def run_sync(
         engine.check(job)
         tracked = None
         wait = ready_now
-        first = max(0, resolved.start - request.handles)
-        last = min(video.frame_count, resolved.stop + request.handles)
+        from mytalk.core.engines.tracking import range_rows
+
+        first, last = range_rows(job)
         # A short range decoded to track it is kept and painted from memory (`FrameStash`).
         stash = FrameStash(first, last)
         # The line's phones are timed in a process of their own while the actor is learned and the range
