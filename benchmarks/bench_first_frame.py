@@ -3,10 +3,13 @@
     .venv/bin/python -m benchmarks.bench_first_frame [--json OUT.json]
 
 Everything goes through the real runtime child, as the panel drives it. The 60 s clip is the 8 s
-clip looped (its packets copied, so nothing is re-encoded) into a temporary file. For each clip:
+clip looped (its packets copied, so nothing is re-encoded) into a temporary file. The actor is learned
+from the whole 8 s clip, and from the default 20 s sample of the 60 s one
+(`mytalk.core.jobs.default_reference`), whose windows miss the range, so there the range is tracked on
+its own. For each clip:
 
 - **cold, at once**: a new runtime with empty caches; Preview is sent as soon as it says hello. The
-  whole preparation (tracking the range, learning the actor from the whole clip, timing the line's
+  whole preparation (tracking the range, learning the actor from the clip, timing the line's
   phones) is inside the timing: an editor who presses P the instant the marks are set.
 - **cold, learned at load**: a new runtime with empty caches; `learn` is sent as the panel sends it
   the moment a clip is open (before a line or marks), then the `learn` with the line it sends when a

@@ -21,6 +21,7 @@ from benchmarks.eval.tools import MyTalkTool, ToolJob, ToolRun
 from benchmarks.eval.voices import KNOWN_TEXT_LINES
 from mytalk.core.audio.phonemes import Phone, transcript_words
 from mytalk.core.face.regions import LEFT_EYE_OUTER, MOUTH_CORNER_LEFT, MOUTH_CORNER_RIGHT, RIGHT_EYE_OUTER
+from tests.conftest import media_path
 
 FPS = Fraction(25)
 
@@ -215,6 +216,26 @@ def test_motion_driver_reaches_the_command_line_only_when_asked_for() -> None:
     assert build_parser().parse_args(["--engine", "classic", "--out", "o"]).motion_driver is None
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--engine", "classic", "--out", "o", "--motion-driver", "loud"])
+
+
+@pytest.mark.media
+def test_learn_seconds_passes_the_products_sample_of_the_references() -> None:
+    """`--learn-seconds S`: each frame-span reference (or the whole clip, for a job without one) becomes the
+    product's own sample of it, so the suite measures what a long clip's default costs."""
+    video = media_path("video", "wav2lip_pr600_man_720p_cutaway.mov")  # 681 frames at 30 fps
+    base = dict(video=video, audio=Path("a.wav"), output=Path("o.mkv"), report=Path("r.json"), start=300, stop=400)
+
+    def references(cmd: list[str]) -> list[str]:
+        return [cmd[i + 1] for i, arg in enumerate(cmd) if arg == "--reference"]
+
+    args = build_parser().parse_args(["--engine", "classic", "--out", "o", "--learn-seconds", "4"])
+    tool = make_tool(args.engine, SETTINGS["fast"], args.motion_driver, args.learn_seconds)
+    assert references(tool.command(ToolJob(**base, references=("0-273",)))) == ["76-196"]  # type: ignore[arg-type]
+    assert references(tool.command(ToolJob(**base, references=("other.mov:0-50",)))) == ["other.mov:0-50"]  # type: ignore[arg-type]
+    assert references(tool.command(ToolJob(**base))) == ["280-400"]  # type: ignore[arg-type]
+    plain = MyTalkTool("classic", executable=Path("/bin/mytalk"))
+    assert references(plain.command(ToolJob(**base, references=("0-273",)))) == ["0-273"]  # type: ignore[arg-type]
+    assert references(plain.command(ToolJob(**base))) == []  # type: ignore[arg-type]
 
 
 # --- report ------------------------------------------------------------------------------------------------

@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--motion-driver", choices=("auto", "guide", "phonetic", "speech"), default=None,
                         help="passed to `mytalk sync --motion-driver` (speech = the previous loudness-driven driver); "
                              "default: not passed, the product's own default")
+    parser.add_argument("--learn-seconds", type=float, default=None,
+                        help="learn the actor from the product's sample of each protocol's reference footage, at "
+                             "most this many seconds (what a clip longer than that gets by default); default: all of it")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     return parser
 
@@ -121,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = RunOptions(
         engine=args.engine, clips=tuple(clips), out=out, settings=settings, media_dir=media,
         protocols=protocols, cache_dir=cache, keep_outputs=args.keep_outputs, repeat=args.repeat,
-        dub_voices=tuple(voices), motion_driver=args.motion_driver,
+        dub_voices=tuple(voices), motion_driver=args.motion_driver, learn_seconds=args.learn_seconds,
     )
     try:
         report = evaluate(options, log)

@@ -50,10 +50,12 @@ class RunOptions:
     dub_voices: tuple[Path, ...] = ()
     """Extra speech files for the dub rotation (synthetic non-English lines); empty = shared only."""
     motion_driver: str | None = None
+    learn_seconds: float | None = None
     """`mytalk sync --motion-driver` for the product's engine; None = not passed (the product's default)."""
 
 
-def make_tool(engine: str, settings: EvalSettings, motion_driver: str | None = None) -> Tool:
+def make_tool(engine: str, settings: EvalSettings, motion_driver: str | None = None,
+              learn_seconds: float | None = None) -> Tool:
     """`ref:do-nothing` and `ref:oracle` are the suite's references; any other name is a product engine."""
     if engine == DO_NOTHING:
         return DoNothingTool()
@@ -61,7 +63,8 @@ def make_tool(engine: str, settings: EvalSettings, motion_driver: str | None = N
         return OracleTool()
     if engine.startswith("ref:"):
         raise ValueError(f"unknown reference tool {engine!r}; the suite has {DO_NOTHING} and {ORACLE}")
-    return MyTalkTool(engine, timeout_s=settings.tool_timeout_s, motion_driver=motion_driver)
+    return MyTalkTool(engine, timeout_s=settings.tool_timeout_s, motion_driver=motion_driver,
+                      learn_seconds=learn_seconds)
 
 
 def _clip_info(ctx: ClipContext) -> dict[str, Any]:
@@ -90,7 +93,9 @@ def evaluate(options: RunOptions, log: Log = lambda _: None) -> dict[str, Any]:
     began = time.perf_counter()
     if options.motion_driver is not None and options.engine.startswith("ref:"):
         raise ValueError(f"--motion-driver applies to a product engine, not to the reference tool {options.engine}")
-    tool = make_tool(options.engine, options.settings, options.motion_driver)
+    if options.learn_seconds is not None and options.engine.startswith("ref:"):
+        raise ValueError(f"--learn-seconds applies to a product engine, not to the reference tool {options.engine}")
+    tool = make_tool(options.engine, options.settings, options.motion_driver, options.learn_seconds)
     store = LandmarkStore(options.cache_dir)
     clips: dict[str, Any] = {}
     for clip in options.clips:
@@ -130,7 +135,8 @@ def evaluate(options: RunOptions, log: Log = lambda _: None) -> dict[str, Any]:
         "engine": options.engine,
         "reference_tool": options.engine.startswith("ref:"),
         "setting": {**options.settings.to_dict(),
-                    **({"motion_driver": options.motion_driver} if options.motion_driver is not None else {})},
+                    **({"motion_driver": options.motion_driver} if options.motion_driver is not None else {}),
+                    **({"learn_seconds": options.learn_seconds} if options.learn_seconds is not None else {})},
         "media_dir": str(options.media_dir),
         "protocols": list(options.protocols),
         "repeat": options.repeat,

@@ -96,14 +96,19 @@ class MyTalkTool:
 
     `MYTALK_HOME` and the rest of the environment are inherited, so a test's isolated user folder
     applies to the tool too. motion_driver: `--motion-driver` for every job (auto, guide, phonetic,
-    speech), passed only when set (None: the product's default).
+    speech), passed only when set (None: the product's default). learn_seconds: each frame-span
+    `--reference A-B` of a job (the whole clip for a job without one) is replaced by the product's own
+    sample of it for that much footage
+    (`mytalk.core.jobs.default_reference.spread_windows`), to measure what learning from a sample of the
+    footage costs against learning from all of it (None: the references as the protocol gives them).
     """
 
     is_reference = False
 
     def __init__(self, engine: str, timeout_s: float = 1800.0, executable: Path | None = None,
-                 motion_driver: str | None = None) -> None:
+                 motion_driver: str | None = None, learn_seconds: float | None = None) -> None:
         self.engine = engine
+        self.learn_seconds = learn_seconds
         self.name = engine
         self.timeout_s = timeout_s
         self.executable = executable or mytalk_executable()
@@ -120,7 +125,7 @@ class MyTalkTool:
         if job.stop is not None:
             cmd += ["--out", str(job.stop)]
         cmd += ["--guide", job.guide, "--engine", self.engine, "--codec", job.codec, "--report", str(job.report), "--quiet"]
-        for reference in job.references:
+        for reference in self._references(job):
             cmd += ["--reference", reference]
         if job.transcript is not None:
             cmd += ["--transcript", job.transcript]
@@ -129,6 +134,25 @@ class MyTalkTool:
         if self.motion_driver is not None:
             cmd += ["--motion-driver", self.motion_driver]
         return cmd
+
+    def _references(self, job: ToolJob) -> list[str]:
+        """The job's `--reference` values, each frame span sampled when `learn_seconds` is set."""
+        if self.learn_seconds is None:
+            return list(job.references)
+        from mytalk.core.jobs.default_reference import spread_windows
+        from mytalk.core.media.probe import probe
+
+        info = probe(job.video)
+        assert info.video is not None
+        out: list[str] = []
+        for reference in job.references or (f"0-{info.video.frame_count}",):  # none: the whole clip's sample
+            a, sep, b = reference.partition("-")
+            if not (sep and a.isdigit() and b.isdigit()):
+                out.append(reference)
+                continue
+            spans = spread_windows(int(a), int(b), info.video.fps, budget_s=self.learn_seconds)
+            out += [f"{x}-{y}" for x, y in spans]
+        return out
 
     def run(self, job: ToolJob) -> ToolRun:
         cmd = self.command(job)

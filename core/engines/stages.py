@@ -371,8 +371,8 @@ class StagedEngine:
         stages have learned the actor from the job's references; None when no reference on the clip covers
         them or no stage learns from references (a stored `--actor`, `--guide none`, the neural engine).
 
-        Learning tracks every reference frame, so a range inside the default reference (the whole clip)
-        used to be tracked twice: once on its own, once to learn the actor. Now it is tracked once. The
+        Learning tracks every reference frame, so a range inside the default reference (the whole clip,
+        up to 30 s) used to be tracked twice: once on its own, once to learn the actor. Now it is tracked once. The
         rule depends only on the job, never on what is cached, so a preview and the commit of the same
         job read the same meshes. The profile is learned into this job's resources, so the stages'
         `prepare` finds it without loading it again."""

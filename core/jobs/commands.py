@@ -426,8 +426,8 @@ def learn_actor(
 
     Only the clip, the references, the engine and the settings of `request` are read: its marks and
     output are not, and its line only when it names one. The panel sends this as soon as a clip is
-    open. Learning the actor from the whole clip is most of a first preview's wait (seconds for an 8 s
-    clip, tens of seconds for a minute on two cores) and depends on neither the line nor the marks, so
+    open. Learning the actor from the clip (the whole clip up to 30 s, else a 20 s sample of it) is most
+    of a first preview's wait (seconds on two cores) and depends on neither the line nor the marks, so
     it runs while the editor marks the range and picks the line; the `prepare` and the preview that
     follow find it in the profile cache. An engine with nothing to learn ahead (`copy`, the neural
     engine, a stored `--actor`, `--guide none`) answers at once with `learned` false.

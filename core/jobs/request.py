@@ -20,6 +20,7 @@ from typing import Any
 from mytalk.core.engines import engine_spec
 from mytalk.core.engines.base import EngineSettings, ReferenceRange
 from mytalk.core.errors import MediaFormatError, MediaNotFoundError, RangeError, UsageError
+from mytalk.core.jobs.default_reference import default_references
 from mytalk.core.media.probe import MediaInfo, probe
 from mytalk.core.settings import (
     GUIDE_MODES,
@@ -291,7 +292,7 @@ def resolve_request(request: SyncRequest) -> ResolvedRequest:
     check_range(start, stop, video.frame_count, label=str(request.video.name))
     offset = parse_offset_seconds(request.audio_in, fps, what="--audio-in") if request.audio_in else Fraction(0)
     references = tuple(parse_reference(text, request.video, info) for text in request.references) or (
-        ReferenceRange(request.video, 0, video.frame_count),
+        default_references(request.video, video.frame_count, fps)
     )
     settings = EngineSettings(
         motion_driver=request.motion_driver,
