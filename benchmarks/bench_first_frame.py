@@ -5,7 +5,7 @@
 Everything goes through the real runtime child, as the panel drives it. The 60 s clip is the 8 s
 clip looped (its packets copied, so nothing is re-encoded) into a temporary file. The actor is learned
 from the whole 8 s clip, and from the default 20 s sample of the 60 s one
-(`mytalk.core.jobs.default_reference`), whose windows miss the range, so there the range is tracked on
+(`mytalk.core.engines.default_reference`), whose windows miss the range, so there the range is tracked on
 its own. For each clip:
 
 - **cold, at once**: a new runtime with empty caches; Preview is sent as soon as it says hello. The

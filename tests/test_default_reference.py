@@ -12,7 +12,7 @@ import pytest
 from benchmarks.bench_first_frame import looped_clip
 from benchmarks.eval.lower_face import changed_pixels
 from benchmarks.eval.mediaio import iter_frames
-from mytalk.core.jobs.default_reference import (
+from mytalk.core.engines.default_reference import (
     SAMPLE_SECONDS,
     WHOLE_CLIP_SECONDS,
     WINDOW_SECONDS,
@@ -95,3 +95,68 @@ def test_a_long_clip_syncs_from_its_sample(tmp_path: Path) -> None:
     changed = [bool(changed_pixels(s, o).any()) for (_, s), (_, o)
                in zip(iter_frames(clip, 800, 850), iter_frames(out), strict=True)]
     assert np.mean(changed) > 0.5, changed
+
+
+@pytest.mark.media
+def test_learning_from_several_windows_counts_their_frames_as_one_stage() -> None:
+    """Five windows are one stage to the runtime's ETA: the count runs over all their frames, in order."""
+    from mytalk.core.engines.base import ReferenceRange
+    from mytalk.core.engines.classic.profile_builder import build_profile
+
+    clip = media_path("video", "hdtf_wda_katiehill_512.mp4")
+    events: list[tuple[int, int, str]] = []
+    build_profile([ReferenceRange(clip, 0, 40), ReferenceRange(clip, 100, 160)], use_cache=False,
+                  progress=lambda done, total, stage: events.append((done, total, stage)))
+    tracking = [(done, total) for done, total, stage in events if stage == "learning the actor: face tracking"]
+    assert tracking and {total for _, total in tracking} == {100}, tracking
+    done = [d for d, _ in tracking]
+    assert done == sorted(done) and done[-1] == 100 and any(0 < d < 40 for d in done) and any(d > 40 for d in done)
+    stages = list(dict.fromkeys(stage for _, _, stage in events))
+    assert stages == ["learning the actor: face tracking", "learning the actor: phones",
+                      "learning the actor: mouth crops"], stages
+
+
+def _actor_between_the_windows(target: Path) -> tuple[int, int]:
+    """A 36 s clip (900 frames at 25 fps), black but for 80 frames of the actor at 140-220: between the first
+    two windows of its default sample, so the sample shows no face. Returns the actor's span."""
+    import av
+
+    span = (140, 220)
+    with av.open(str(media_path("video", "hdtf_wda_katiehill_512.mp4"))) as source:
+        actor = [frame.to_ndarray(format="rgb24") for _, frame in zip(range(span[1] - span[0]),
+                                                                      source.decode(video=0), strict=False)]
+    black = np.zeros_like(actor[0])
+    with av.open(str(target), "w") as out:
+        stream = out.add_stream("libx264", rate=25, options={"preset": "ultrafast"})
+        stream.width, stream.height, stream.pix_fmt = black.shape[1], black.shape[0], "yuv420p"
+        for i in range(900):
+            picture = actor[i - span[0]] if span[0] <= i < span[1] else black
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")))
+        out.mux(stream.encode(None))
+    return span
+
+
+@pytest.mark.media
+def test_a_sample_without_the_actor_falls_back_to_the_whole_clip(tmp_path: Path) -> None:
+    """Whole-clip learning found the actor wherever he was; the sample must never turn that into a failure."""
+    clip = tmp_path / "cutaways.mp4"
+    first, last = _actor_between_the_windows(clip)
+    assert all(b <= first or a >= last for a, b in spread_windows(0, 900, FPS, whole_s=WHOLE_CLIP_SECONDS))
+    out, report_path = tmp_path / "out.mkv", tmp_path / "out.json"
+    result = run_mytalk("sync", clip, "--audio", SHARED_MEDIA / "audio" / "jfk_inaugural_en_16k.wav", "-o", out,
+                        "--in", "150", "--out", "200", "--codec", "ffv1", "--report", report_path)
+    assert result.code == 0, result.stderr
+    report = json.loads(report_path.read_text())
+    profiles = [v["profile"] for v in report.values() if isinstance(v, dict) and "profile" in v]
+    assert profiles, list(report)
+    for profile in profiles:
+        assert [(s["start"], s["stop"]) for s in profile["sources"]] == [(0, 900)], profile["sources"]
+        assert any("learned from the whole clip instead" in note for note in profile["notes"]), profile["notes"]
+    changed = [bool(changed_pixels(s, o).any()) for (_, s), (_, o)
+               in zip(iter_frames(clip, 150, 200), iter_frames(out), strict=True)]
+    assert np.mean(changed) > 0.5, changed
+    # Named footage without the actor is still refused, with the same one line.
+    named = run_mytalk("sync", clip, "--audio", SHARED_MEDIA / "audio" / "jfk_inaugural_en_16k.wav",
+                       "-o", tmp_path / "named.mkv", "--in", "150", "--out", "200", "--reference", "400-500")
+    assert named.code == 2 and "shows a face in only 0 frames" in named.stderr, named.stderr
+    assert not (tmp_path / "named.mkv").exists()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -41,6 +42,14 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
         patch.setenv("MYTALK_HOME", str(root / "home"))
         build_dataset([f"{media_path('video', BOB)}:0-50"], root / "data", crop_size=64)
     return root / "data"
+
+
+def free_port() -> str:
+    """A TCP port nothing listens on now, for one run's rendezvous. Fixed ports made two test runs on one
+    machine (a local run beside CI's) join each other's process groups and wait on them."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return str(probe.getsockname()[1])
 
 
 def _train(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -77,7 +86,7 @@ def test_two_ranks_train_both_stages_and_the_weights_load_in_one_process(data: P
     config = _config(tmp_path, "[appearance.train]\nadv_start = 40\n")
     for stage, steps in (("motion", 120), ("appearance", 80)):
         done = _train(home, stage, str(data), "--config", str(config), "--steps", str(steps), "--nproc", "2",
-                      "--out", "ddp", "--master-port", "29531")
+                      "--out", "ddp", "--master-port", free_port())
         assert done.returncode == 0, done.stderr[-3000:]
     folder = _model(home, "ddp")
     motion, appearance = _evals(folder / "runs" / "motion"), _evals(folder / "runs" / "appearance")
@@ -99,8 +108,8 @@ def test_two_ranks_train_both_stages_and_the_weights_load_in_one_process(data: P
 
 def test_a_two_rank_run_resumes_with_one_process_and_back(data: Path, tmp_path: Path) -> None:
     home = tmp_path / "home"
-    runs = [("30", ["--nproc", "2", "--master-port", "29532"]), ("50", ["--resume"]),
-            ("70", ["--resume", "--nproc", "2", "--master-port", "29534"])]
+    runs = [("30", ["--nproc", "2", "--master-port", free_port()]), ("50", ["--resume"]),
+            ("70", ["--resume", "--nproc", "2", "--master-port", free_port()])]
     folder = _model(home, "r")
     for steps, launch in runs:
         done = _train(home, "motion", str(data), "--config", "tiny", "--steps", steps, "--out", "r", *launch)
@@ -123,7 +132,7 @@ def test_two_ranks_average_gradients_like_one_process_accumulating(data: Path, t
     (`seeding.shard_generators`), so only the all-reduce can make their weights agree."""
     config = _config(tmp_path, "[motion.train]\ngrad_accum = 2\n")
     two = _train(tmp_path / "two", "motion", str(data), "--config", "tiny", "--steps", "8", "--nproc", "2",
-                 "--out", "m", "--master-port", "29533")
+                 "--out", "m", "--master-port", free_port())
     assert two.returncode == 0, two.stderr[-3000:]
     one = _train(tmp_path / "one", "motion", str(data), "--config", str(config), "--steps", "8", "--out", "m")
     assert one.returncode == 0, one.stderr[-3000:]
@@ -197,7 +206,7 @@ def _two_ranks(data: Path, out: Path, port: int, stop_rank: int, stop_at: int, h
 
 
 def test_a_cancel_on_one_rank_stops_every_rank_at_the_same_step_and_saves(data: Path, tmp_path: Path) -> None:
-    outcomes = _two_ranks(data, tmp_path / "m", 29535, stop_rank=1, stop_at=12, how="cancel")
+    outcomes = _two_ranks(data, tmp_path / "m", int(free_port()), stop_rank=1, stop_at=12, how="cancel")
     assert [o["outcome"] for o in outcomes] == ["JobCancelledError"] * 2, outcomes
     assert all("at step 12" in o["message"] for o in outcomes), outcomes
     _, info = read_checkpoint(tmp_path / "m" / "motion.safetensors", "motion")
@@ -206,7 +215,7 @@ def test_a_cancel_on_one_rank_stops_every_rank_at_the_same_step_and_saves(data: 
 
 
 def test_a_failing_rank_does_not_leave_its_peer_hanging(data: Path, tmp_path: Path) -> None:
-    outcomes = _two_ranks(data, tmp_path / "m", 29536, stop_rank=1, stop_at=12, how="fail")
+    outcomes = _two_ranks(data, tmp_path / "m", int(free_port()), stop_rank=1, stop_at=12, how="fail")
     print("the peer of a failed rank:", outcomes[0])
     assert outcomes[1] == {"outcome": "RuntimeError", "message": "rank failed"}
     assert outcomes[0]["outcome"] != "finished", outcomes  # it stopped with an error, within the timeout

@@ -99,7 +99,7 @@ class MyTalkTool:
     speech), passed only when set (None: the product's default). learn_seconds: each frame-span
     `--reference A-B` of a job (the whole clip for a job without one) is replaced by the product's own
     sample of it for that much footage
-    (`mytalk.core.jobs.default_reference.spread_windows`), to measure what learning from a sample of the
+    (`mytalk.core.engines.default_reference.spread_windows`), to measure what learning from a sample of the
     footage costs against learning from all of it (None: the references as the protocol gives them).
     """
 
@@ -139,7 +139,7 @@ class MyTalkTool:
         """The job's `--reference` values, each frame span sampled when `learn_seconds` is set."""
         if self.learn_seconds is None:
             return list(job.references)
-        from mytalk.core.jobs.default_reference import spread_windows
+        from mytalk.core.engines.default_reference import spread_windows
         from mytalk.core.media.probe import probe
 
         info = probe(job.video)

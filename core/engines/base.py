@@ -132,7 +132,7 @@ class ActorFootage:
     is chosen or a range marked.
 
     Learning the actor is the largest cost of a first preview (seconds for a short clip; a clip over
-    30 s is learned from a 20 s sample of it by default, `mytalk.core.jobs.default_reference`), and it
+    30 s is learned from a 20 s sample of it by default, `mytalk.core.engines.default_reference`), and it
     depends on neither the line nor the marks, so the panel has it learned while the editor is still
     marking (`commands.learn_actor`). `guided` is false under `--guide none` or for a clip without
     sound: the edit range's own sound must then be left out of what is learned, and the range is not

@@ -19,8 +19,8 @@ from typing import Any
 
 from mytalk.core.engines import engine_spec
 from mytalk.core.engines.base import EngineSettings, ReferenceRange
+from mytalk.core.engines.default_reference import default_references
 from mytalk.core.errors import MediaFormatError, MediaNotFoundError, RangeError, UsageError
-from mytalk.core.jobs.default_reference import default_references
 from mytalk.core.media.probe import MediaInfo, probe
 from mytalk.core.settings import (
     GUIDE_MODES,

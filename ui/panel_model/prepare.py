@@ -8,9 +8,10 @@ send; when any of them changes, the outdated one is cancelled and a new one foll
 the editor presses P the work is usually done and the first frame comes at once. A Preview of the
 same request does not cancel a prepare still running: it queues behind it and finds its results.
 
-Learning the actor from the clip (the whole clip, or a 20 s sample of one over 30 s) is most of that work, and needs only the clip: so the panel
-asks for it (`learn`, tracked by `ActorLearning`) as soon as a clip is open, before a line is
-chosen or a range marked, and the prepare of the range later finds the profile in the cache.
+Learning the actor from the clip (the whole clip, or a 20 s sample of one over 30 s) is most of
+that work, and needs only the clip: so the panel asks for it (`learn`, tracked by `ActorLearning`)
+as soon as a clip is open, before a line is chosen or a range marked, and the prepare of the range
+later finds the profile in the cache.
 """
 
 from __future__ import annotations

@@ -12,10 +12,14 @@ from pathlib import Path
 from mytalk.core.audio.phone_timing import PhoneTimer
 from mytalk.core.engines.base import ActorFootage, EngineJob, ReferenceRange
 from mytalk.core.engines.classic.profile import ActorProfile
+from mytalk.core.engines.classic.profile_builder import ActorNotInFootage
 from mytalk.core.engines.classic.profile_cache import cached_build_profile
 from mytalk.core.engines.classic.profile_store import load_profile
+from mytalk.core.engines.default_reference import whole_clip_instead
 from mytalk.core.engines.stages import JobResources
 from mytalk.core.engines.tracking import TrackedRange, job_tracker_settings
+from mytalk.core.face.tracker import TrackerSettings
+from mytalk.core.media.probe import MediaInfo
 from mytalk.core.progress import CancelFn, ProgressFn
 
 RESOURCE = "classic-profile"
@@ -29,6 +33,28 @@ def job_phone_timer(resources: JobResources) -> PhoneTimer:
     return timer
 
 
+def _learn(video: MediaInfo, references: tuple[ReferenceRange, ...], exclude: tuple[ReferenceRange, ...],
+           settings: TrackerSettings, resources: JobResources, progress: ProgressFn,
+           is_cancelled: CancelFn) -> tuple[ActorProfile, bool]:
+    """(profile, whether it came from the cache) learned from `references`; from the whole clip instead
+    when they are the clip's default sample and it shows no actor (`default_reference.whole_clip_instead`),
+    with a note in the profile saying so (the report's `profile.notes`)."""
+    timer = job_phone_timer(resources)
+    try:
+        return cached_build_profile(references, exclude_audio=exclude, tracker_settings=settings,
+                                    progress=progress, is_cancelled=is_cancelled, timer=timer)
+    except ActorNotInFootage as error:
+        assert video.video is not None
+        whole = whole_clip_instead(references, Path(video.path), video.video.frame_count, video.video.fps)
+        if whole is None:
+            raise
+        profile, cached = cached_build_profile(whole, exclude_audio=exclude, tracker_settings=settings,
+                                               progress=progress, is_cancelled=is_cancelled, timer=timer)
+        profile.notes = [*profile.notes, f"the clip's default sample ({len(references)} windows) shows a face in "
+                                         f"only {error.with_face} frames: learned from the whole clip instead"]
+        return profile, cached
+
+
 def job_profile(job: EngineJob, tracked: TrackedRange, resources: JobResources, progress: ProgressFn,
                 is_cancelled: CancelFn) -> tuple[ActorProfile, bool]:
     """(profile, whether it came from the profile cache): `--actor NAME`'s stored profile, or one learned
@@ -39,8 +65,7 @@ def job_profile(job: EngineJob, tracked: TrackedRange, resources: JobResources, 
         if job.settings.actor:
             return load_profile(job.settings.actor), False
         exclude = (ReferenceRange(Path(job.video.path), job.start, job.stop),) if job.guide is None else ()
-        return cached_build_profile(job.references, exclude_audio=exclude, tracker_settings=tracked.settings,
-                                    progress=progress, is_cancelled=is_cancelled, timer=job_phone_timer(resources))
+        return _learn(job.video, job.references, exclude, tracked.settings, resources, progress, is_cancelled)
 
     profile, cached = resources.get(RESOURCE, load)
     return profile, cached
@@ -59,8 +84,8 @@ def learn_footage_profile(footage: ActorFootage, resources: JobResources, progre
         return False
 
     def load() -> tuple[ActorProfile, bool]:
-        return cached_build_profile(footage.references, tracker_settings=job_tracker_settings(footage.settings),
-                                    progress=progress, is_cancelled=is_cancelled, timer=job_phone_timer(resources))
+        return _learn(footage.video, footage.references, (), job_tracker_settings(footage.settings), resources,
+                      progress, is_cancelled)
 
     resources.get(RESOURCE, load)
     return True

@@ -35,10 +35,25 @@ from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled, never_ca
 ANALYSIS_RATE = 16_000
 """Sample rate (Hz) the footage's own sound is analysed at: band energies, voice activity, phones."""
 
+MIN_FACE_FRAMES = 5
+"""Fewer frames with a face than this in the references, and there is no actor to learn."""
+
 MIN_CONFIDENCE = 0.5
 MAX_YAW_DEG = 35.0
 """Appearance donors must be confidently tracked and not turned far away: a profile mouth is warped
 onto other head poses, and a side view of a mouth does not warp into a frontal one."""
+
+
+class ActorNotInFootage(UsageError):
+    """The reference footage shows the actor's face in fewer than `MIN_FACE_FRAMES` frames (`with_face`)."""
+
+    def __init__(self, with_face: int) -> None:
+        super().__init__(f"the reference footage shows a face in only {with_face} frames; "
+                         "give a longer --reference range where the actor faces the camera")
+        self.with_face = with_face
+
+    def __reduce__(self) -> tuple[type[ActorNotInFootage], tuple[int]]:
+        return type(self), (self.with_face,)  # a batch worker's error crosses processes intact
 
 
 def _own_sound(path: Path, info: MediaInfo, cache: dict[Path, ClipSound | None]) -> ClipSound | None:
@@ -178,34 +193,42 @@ def build_profile(
             learnable = None if sound is None else _learnable_sound(ref, ref.stop - ref.start, sound, info.video.fps,
                                                                     exclude_audio)[2]
             sent.append(learnable is not None and helper.send(learnable))
+        # One count over every reference's frames, under one stage name: the stage's ETA (the runtime's
+        # `ProgressThrottle`) then covers all of them, not just the reference being tracked (a long clip's
+        # default reference is five windows, `mytalk.core.engines.default_reference`).
+        all_frames = sum(ref.stop - ref.start for ref in references)
+        before = 0
+        for ref in references:
+            path = Path(ref.path)
+
+            def tracked(done: int, total: int, stage: str, _before: int = before) -> None:
+                progress(_before + done, max(all_frames, _before + total), f"learning the actor: {stage}")
+
+            observations.append(track_video(path, ref.start, ref.stop, settings, progress=tracked,
+                                            is_cancelled=is_cancelled, use_cache=use_cache))
+            check_cancelled(is_cancelled, "learning the actor")
+            before += ref.stop - ref.start
+        # Checked before waiting for any phones: footage without the actor fails at once (and a caller that
+        # falls back to other footage, `job_profile`, loses no time on the phones).
+        with_face = sum(int(o.found) for obs in observations for o in obs)
+        if with_face < MIN_FACE_FRAMES:
+            raise ActorNotInFootage(with_face)
+        progress(len(references) - 1, len(references), "learning the actor: phones")
         for block, ref in enumerate(references):
             path = Path(ref.path)
             info = infos[path]
             assert info.video is not None
             fps = info.video.fps
-
-            def tracked(done: int, total: int, stage: str, _b: int = block) -> None:
-                progress(done, total, f"learning the actor ({_b + 1}/{len(references)}): {stage}")
-
-            obs = track_video(path, ref.start, ref.stop, settings, progress=tracked, is_cancelled=is_cancelled,
-                              use_cache=use_cache)
-            check_cancelled(is_cancelled, "learning the actor")
-            progress(block, len(references), f"learning the actor ({block + 1}/{len(references)}): phones")
+            obs = observations[block]
             timed = helper.track(is_cancelled) if sent[block] else None
             if len(obs) != ref.stop - ref.start:
                 timed = None  # the footage ended early: its rows cover other frames than the sound sent
             parts.append(_range_rows(block, ref, obs, _own_sound(path, info, sounds), fps, exclude_audio, timer,
                                      labels, timed))
-            observations.append(obs)
             sources.append(ProfileSource(str(path.resolve()), file_sha256(path), ref.start, ref.start + len(obs),
                                          f"{fps.numerator}/{fps.denominator}"))
             fps_values.append(float(fps))
     frames = ReferenceFrames.concatenate(parts)
-    if int(frames.found.sum()) < 5:
-        raise UsageError(
-            f"the reference footage shows a face in only {int(frames.found.sum())} frames; "
-            "give a longer --reference range where the actor faces the camera"
-        )
     fps_mean = float(np.mean(fps_values))
     speech = SpeechModel.fit(frames.shapes.astype(np.float64), frames.bands.astype(np.float64), frames.block,
                              frames.audio_ok, frames.speech.astype(np.float64), frames.aperture.astype(np.float64),

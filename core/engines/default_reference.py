@@ -12,11 +12,13 @@ itself in pieces.
 The sample depends only on the clip, never on the marks: the panel learns it the moment a clip is open,
 every preview and commit of that clip finds it in the cache, and a slip or a new range never changes
 what the actor was learned from. A range outside the sample is tracked on its own, as a range outside
-any `--reference` always was.
+any `--reference` always was. A sample that shows no face gives way to the whole clip
+(`whole_clip_instead`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 
@@ -66,3 +68,18 @@ def default_references(video: Path, frame_count: int, fps: Fraction) -> tuple[Re
     """What an engine learns the actor from without `--reference`: the whole clip, or a sample of a long one."""
     spans = spread_windows(0, frame_count, fps, budget_s=SAMPLE_SECONDS, whole_s=WHOLE_CLIP_SECONDS)
     return tuple(ReferenceRange(video, a, b) for a, b in spans)
+
+
+def whole_clip_instead(references: Sequence[ReferenceRange], video: Path, frame_count: int,
+                       fps: Fraction) -> tuple[ReferenceRange, ...] | None:
+    """The whole clip, when `references` are its default sample (not the whole clip itself), else None.
+
+    A sample is five short windows, and a long clip whose actor is on screen only now and then (an
+    interview with long cutaways) can show no face in any of them. Whole-clip learning found the actor
+    wherever he was, so an engine that finds no actor in the sample learns from the whole clip instead,
+    as it did before the sample: slower, never a failure the whole clip would not have had. The choice
+    depends only on the clip's content, so a preview and its commit make the same one."""
+    default = default_references(video, frame_count, fps)
+    if len(default) < 2 or tuple(references) != default:
+        return None
+    return (ReferenceRange(video, 0, frame_count),)
