@@ -136,6 +136,31 @@ def test_ten_bit_prores_stays_ten_bit(tmp_path: Path, sources: dict[str, Path]) 
     assert np.abs(luma.astype(int) - original.astype(int)).mean() < 2.0
 
 
+@pytest.mark.parametrize("codec", ["prores", "prores4444"])
+def test_tall_frames_convert_exactly_and_the_same_every_time(tmp_path: Path, codec: str) -> None:
+    """swscale's slice threads once left garbage in the first luma samples of each slice's first row when
+    4:2:0 became 10-bit 4:2:2 or 4:4:4 (off by up to 208 of 1023, different every run): a ProRes render of
+    the same frames was never the same file, and a few pixels outside the mouth were wrong."""
+    source_path = mf.make_ffv1(tmp_path / "tall.mkv", size=(1080, 1920), num_frames=3)
+    source = _source(source_path)
+    packets = []
+    for run in range(3):
+        out = tmp_path / f"run{run}.mov"
+        _copy_range(source_path, out, codec, 0, 3, reel_name="MTSAME00")
+        with av.open(str(out)) as container:
+            packets.append([bytes(p) for p in container.demux(container.streams.video[0]) if p.size])
+    assert packets[0] == packets[1] == packets[2]
+    # And exactly: every decoded luma sample within ProRes's quantisation of the 8-bit source's (scaled to
+    # the decoder's depth: 10 bits for 422, 12 for 4444), on every row.
+    originals = [mf.plane_arrays(f)[0].astype(int) for f in _decoded(source_path)]
+    for original, copy in zip(originals, _decoded(tmp_path / "run0.mov"), strict=True):
+        scale = 16 if "12" in copy.format.name else 4
+        luma = mf.plane_arrays(copy)[0].astype(int)
+        assert luma.shape == original.shape == (source.height, source.width)
+        worst = np.abs(luma - original * scale).max(axis=1) / scale  # in 8-bit levels
+        assert worst.max() < 12, np.flatnonzero(worst >= 12)[:10]
+
+
 def test_rotation_and_timecode(tmp_path: Path, sources: dict[str, Path]) -> None:
     out = tmp_path / "rotated.mov"
     source = _copy_range(sources["h264"], out, "prores", 0, 3, start_timecode="01:00:00:05")

@@ -59,6 +59,13 @@ from mytalk.core.timecode import source_timecode_at
 
 _CONTAINER_FORMATS = {".mov": "mov", ".mp4": "mp4", ".mkv": "matroska"}
 
+SWSCALE_THREADS = 1
+"""Threads for the conversion to the codec's pixel format. swscale's own slice threads (PyAV's default,
+one per core) leave garbage in the first 8 luma samples of each slice's first row when converting 4:2:0
+to 4:2:2 or 4:4:4 at 10 bits (ProRes, 10-bit DNxHR): values off by up to 208 of 1023, different on
+every run (measured with FFmpeg 8's libswscale 9.5 in PyAV 18: rows 640 and 1280 of a 1080x1920 frame
+on two cores). One thread converts exactly, so the same frames always give the same file."""
+
 # swscale only knows a few YUV matrices; anything else (bt2020c, ycgco, ...) falls back to bt709.
 _SWS_MATRIX = {
     "bt709": 1,
@@ -484,7 +491,8 @@ class VideoWriter:
                 f"{s.width}x{s.height}; frames must keep the source size"
             )
         if (self.width, self.height) != (s.width, s.height):
-            return frame.reformat(width=self.width, height=self.height, format=self.pix_fmt, interpolation="BILINEAR")
+            return frame.reformat(width=self.width, height=self.height, format=self.pix_fmt, interpolation="BILINEAR",
+                                  threads=SWSCALE_THREADS)
         if frame.format.name == self.pix_fmt:
             # Same layout: hand the decoded frame over untouched so lossless output is bit-exact.
             return frame
@@ -501,6 +509,7 @@ class VideoWriter:
             dst_colorspace=matrix,
             src_color_range=2 if is_rgb_in or name.startswith("yuvj") else range_code,
             dst_color_range=range_code,
+            threads=SWSCALE_THREADS,
         )
 
     def write(self, frame: av.VideoFrame | np.ndarray, *, pix_fmt: str | None = None) -> None:
