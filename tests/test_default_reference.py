@@ -12,12 +12,14 @@ import pytest
 from benchmarks.bench_first_frame import looped_clip
 from benchmarks.eval.lower_face import changed_pixels
 from benchmarks.eval.mediaio import iter_frames
+from mytalk.core.engines.base import ReferenceRange
 from mytalk.core.engines.default_reference import (
     SAMPLE_SECONDS,
     WHOLE_CLIP_SECONDS,
     WINDOW_SECONDS,
     default_references,
     spread_windows,
+    whole_clip_instead,
 )
 from mytalk.core.jobs.request import SyncRequest, resolve_request
 from tests.cli_helpers import run_mytalk
@@ -61,6 +63,18 @@ def test_windows_that_would_touch_are_one_span() -> None:
     assert spread_windows(0, 273, Fraction(30), budget_s=4.0) == [(76, 196)]
     with pytest.raises(ValueError):
         spread_windows(10, 10, FPS)
+
+
+def test_only_the_default_sample_gives_way_to_the_whole_clip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    clip = tmp_path / "long.mov"
+    sample = default_references(clip, 1500, FPS)
+    assert whole_clip_instead(sample, clip, 1500, FPS) == (ReferenceRange(clip, 0, 1500),)
+    monkeypatch.chdir(tmp_path)  # the same clip named relatively (as typed on a command line)
+    assert whole_clip_instead(default_references(Path("long.mov"), 1500, FPS), clip, 1500, FPS) is not None
+    assert whole_clip_instead(sample[:4], clip, 1500, FPS) is None  # footage the user named
+    assert whole_clip_instead((ReferenceRange(clip, 0, 1500),), clip, 1500, FPS) is None  # already whole
+    short = default_references(clip, 200, FPS)
+    assert whole_clip_instead(short, clip, 200, FPS) is None
 
 
 def test_resolve_request_uses_the_sample_only_without_a_reference(tmp_path: Path) -> None:
