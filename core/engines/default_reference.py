@@ -79,10 +79,11 @@ def whole_clip_instead(references: Sequence[ReferenceRange], video: Path, frame_
     wherever he was, so an engine that finds no actor in the sample learns from the whole clip instead,
     as it did before the sample: slower, never a failure the whole clip would not have had. The choice
     depends only on the clip's content, so a preview and its commit make the same one."""
-    spans = spread_windows(0, frame_count, fps, budget_s=SAMPLE_SECONDS, whole_s=WHOLE_CLIP_SECONDS)
-    clip = Path(video).resolve()
-    if len(spans) < 2 or [(Path(r.path).resolve(), r.start, r.stop) for r in references] != [
-        (clip, a, b) for a, b in spans
-    ]:
+    default = default_references(video, frame_count, fps)
+
+    def spans(ranges: Sequence[ReferenceRange]) -> list[tuple[Path, int, int]]:
+        return [(Path(r.path).resolve(), r.start, r.stop) for r in ranges]  # a relative name is the same clip
+
+    if len(default) < 2 or spans(references) != spans(default):
         return None  # the whole clip already, or footage the user named
     return (ReferenceRange(video, 0, frame_count),)

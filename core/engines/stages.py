@@ -372,9 +372,9 @@ class StagedEngine:
         them or no stage learns from references (a stored `--actor`, `--guide none`, the neural engine).
 
         Learning tracks every reference frame, so a range inside the default reference (the whole clip,
-        up to 30 s) used to be tracked twice: once on its own, once to learn the actor. Now it is tracked once. The
-        rule depends only on the job, never on what is cached, so a preview and the commit of the same
-        job read the same meshes. The profile is learned into this job's resources, so the stages'
+        up to 30 s) used to be tracked twice: once on its own, once to learn the actor. Now it is tracked
+        once. The rule depends only on the job, never on what is cached, so a preview and the commit of
+        the same job read the same meshes. The profile is learned into this job's resources, so the stages'
         `prepare` finds it without loading it again."""
         from mytalk.core.engines.tracking import covering_reference, job_tracker_settings, range_rows
         from mytalk.core.face.tracker import track_video_entry

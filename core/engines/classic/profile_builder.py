@@ -213,13 +213,13 @@ def build_profile(
         with_face = sum(int(o.found) for obs in observations for o in obs)
         if with_face < MIN_FACE_FRAMES:
             raise ActorNotInFootage(with_face)
-        progress(len(references) - 1, len(references), "learning the actor: phones")
         for block, ref in enumerate(references):
             path = Path(ref.path)
             info = infos[path]
             assert info.video is not None
             fps = info.video.fps
             obs = observations[block]
+            progress(block, len(references), "learning the actor: phones")
             timed = helper.track(is_cancelled) if sent[block] else None
             if len(obs) != ref.stop - ref.start:
                 timed = None  # the footage ended early: its rows cover other frames than the sound sent
