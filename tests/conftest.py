@@ -1,8 +1,9 @@
-"""Shared fixtures: where the real clips are, and an isolated user-data folder per test."""
+"""Shared fixtures: where the real clips are, and isolated user-data folders (one per test, one for the session)."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,19 @@ def media_path(kind: str, name: str) -> Path:
     if not path.is_file():
         pytest.skip(f"shared clip missing: {path}")
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_session_user_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """User folders for what runs outside any one test: module- and session-scoped fixtures are set up
+    before a test's own `isolated_user_dirs`, and without this they would read and write the real user
+    cache. A tracking entry left there by an earlier run (another machine, another build of the tracker's
+    libraries) then answered a fixture's tracking instead of the tracker, and a comparison of two builds
+    failed on one CI run."""
+    home = tmp_path_factory.mktemp("mytalk_session_home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MYTALK_HOME", str(home))
+        yield home
 
 
 @pytest.fixture(autouse=True)
