@@ -20,7 +20,9 @@ pip=(.venv/bin/python -m pip --quiet --disable-pip-version-check)
 # torch==2.13.0 and PySide6 6.11.3 are pinned in pyproject.toml: an unpinned torch pulls CUDA
 # wheels, and PySide6 6.12.0 crashes on Python 3.11.
 # [cluster] is Ray, for `mytalk batch --cluster ray` and its tests (a plain install leaves it out).
-"${pip[@]}" install -e ".[test,cluster]"
+# constraints.txt holds every other package at the version the tests last passed with: a new release on
+# the registry never changes a fresh machine's environment unseen.
+"${pip[@]}" install -c constraints.txt -e ".[test,cluster]"
 # mediapipe 0.10.21 is the newest release with the face-mesh models; its declared pins would
 # downgrade numpy and opencv, so it goes in without them (its real needs are in pyproject.toml).
 "${pip[@]}" install --no-deps "mediapipe==0.10.21"

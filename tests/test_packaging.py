@@ -66,3 +66,56 @@ def test_importing_core_has_no_side_effects() -> None:
         "assert not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def _constraints() -> dict[str, str]:
+    """constraints.txt as {normalised name: version}."""
+    from packaging.utils import canonicalize_name
+
+    pins: dict[str, str] = {}
+    for line in (REPO_ROOT / "constraints.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            assert version, f"constraints.txt: {line!r} is not NAME==VERSION"
+            pins[canonicalize_name(name)] = version
+    return pins
+
+
+def test_the_environment_is_the_one_constraints_txt_names() -> None:
+    """setup.sh installs with `-c constraints.txt`: what the tests run on must be exactly that, or a
+    version moved (by hand or by a registry) without the file saying so."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    pins = _constraints()
+    assert {"av", "numpy", "opencv-python-headless", "pyside6-essentials", "pocketsphinx", "ray"} <= set(pins)
+    assert "torch" not in pins and "mediapipe" not in pins  # pinned where they are installed
+    moved = {}
+    for name, pinned in pins.items():
+        try:
+            installed = version(name)
+        except PackageNotFoundError:
+            installed = "not installed"
+        if installed != pinned:
+            moved[name] = f"{installed} installed, {pinned} pinned"
+    assert not moved, f"run `bash setup.sh` or update constraints.txt: {moved}"
+
+
+def test_the_constraints_fall_inside_pyprojects_ranges() -> None:
+    """A pin outside a range pyproject.toml declares would make setup.sh fail to resolve."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    declared = [*project["dependencies"], *(d for group in project["optional-dependencies"].values() for d in group)]
+    pins = _constraints()
+    checked = 0
+    for text in declared:
+        requirement = Requirement(text)
+        pinned = pins.get(canonicalize_name(requirement.name))
+        if pinned is not None:
+            assert requirement.specifier.contains(pinned, prereleases=True), f"{requirement} excludes the pin {pinned}"
+            checked += 1
+    assert checked >= 10
