@@ -16,7 +16,8 @@
     mytalk blender install [--target DIR] [--print]   the Blender sequencer extension
     mytalk batch CUT -o FOLDER (--stem DUB.wav | --cues CUES.csv)   fix a whole cut, with a QC report
     mytalk runtime               the local core process: JSON lines on stdin/stdout (for the panel)
-    mytalk clean [FOLDER ...]    remove what killed jobs left behind, and say what was removed
+    mytalk clean [FOLDER ...]    remove what killed jobs left behind, and say what was removed;
+                                 keep the cache within MYTALK_CACHE_LIMIT (--cache: empty it)
 
 Exit codes: 0 success; 2 bad input or usage (also a full disk, a read-only folder, a closed output
 pipe), with one line on stderr and no traceback; 1 an internal error, with the path of a log file;
@@ -179,6 +180,9 @@ def build_parser(schema: Mapping[str, Setting] | None = None) -> argparse.Argume
     clean_parser = commands.add_parser("clean", help="remove temporary files and locks that killed jobs left behind")
     clean_parser.add_argument("folders", nargs="*", type=Path, metavar="FOLDER",
                               help="also look in these folders (the job journal and MyTalk's cache are always checked)")
+    clean_parser.add_argument("--cache", action="store_true",
+                              help="also empty the cache (tracking, learned actors, phones), which is otherwise kept "
+                                   "within MYTALK_CACHE_LIMIT (default 10G); what a job needs is made again")
     actor_parser = commands.add_parser("actor", help="manage actor profiles of the classic engine")
     actor_commands = actor_parser.add_subparsers(dest="actor_command", required=True, parser_class=_OneLineParser)
     build_parser_ = actor_commands.add_parser("build", help="learn an actor from footage and store it as NAME")
@@ -258,12 +262,20 @@ def _sweep_leftovers() -> str:
     """Undo what killed earlier jobs left (see `mytalk.core.jobs.cleanup`); returns what was done, in words
     ("" when nothing). The caller says so only once its own job has succeeded, so a failing command still
     prints exactly one line."""
+    from mytalk.core.cache_budget import cache_limit, trim_cache
     from mytalk.core.jobs.cleanup import clean_leftovers
 
+    limit = cache_limit()  # a bad MYTALK_CACHE_LIMIT is a usage error: one line and exit 2, before any work
+    done = []
     try:
-        return clean_leftovers().summary()
+        done.append(clean_leftovers().summary())
     except Exception:  # noqa: BLE001 - tidying up after others must never fail this render
-        return ""
+        pass
+    try:
+        done.append(trim_cache(limit).summary())
+    except Exception:  # noqa: BLE001 - nor must keeping the cache in its size
+        pass
+    return "; ".join(line for line in done if line)
 
 
 def _run_sync(args: argparse.Namespace) -> int:
@@ -396,19 +408,25 @@ def _rank_args(args: argparse.Namespace) -> list[str]:
 
 
 def _run_clean(args: argparse.Namespace) -> int:
+    from mytalk.core.cache_budget import RECENT_S, cache_limit, format_size, trim_cache
     from mytalk.core.jobs.cleanup import clean_leftovers
 
     for folder in args.folders:
         if not folder.is_dir():
             raise UsageError(f"clean: {folder} is not a folder; give folders that renders were written to")
+    limit = cache_limit()
     report = clean_leftovers(args.folders)
+    trimmed = trim_cache(limit, everything=args.cache)
     for path in report.removed:
         print(f"removed {path}")
     for path in report.restored:
         print(f"put back {path}")
     for path in report.kept:
         print(f"left {path} (a backup of unknown origin: check it, then delete it yourself)")
-    print(f"mytalk: {report.summary() or 'nothing left behind by interrupted jobs'}", file=sys.stderr)
+    kept = f", kept what was used in the last {RECENT_S / 60:.0f} minutes" if args.cache and trimmed.after else ""
+    print(f"mytalk: {report.summary() or 'nothing left behind by interrupted jobs'}; cache "
+          f"{format_size(trimmed.after)} (limit {format_size(limit)}), {trimmed.removed} "
+          f"entr{'y' if trimmed.removed == 1 else 'ies'} removed{kept}", file=sys.stderr)
     return 0
 
 

@@ -51,6 +51,7 @@ from mytalk.core.audio.phone_timing import (
     phones_to_json,
 )
 from mytalk.core.audio.phonemes import ALIGN_RATE, SILENCE, Phone, _to_pcm16
+from mytalk.core.cache_budget import touch
 from mytalk.core.media.audio import AudioTrack, decode_audio_span, peak_level, placement
 from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled, never_cancelled, no_progress
 from mytalk.core.userdirs import UserDirs, user_dirs
@@ -110,10 +111,13 @@ class UtteranceCache:
         return digest.hexdigest()[:40]
 
     def get_json(self, key: str) -> Any:
+        path = self.folder / f"{key}.json"
         try:
-            return json.loads((self.folder / f"{key}.json").read_text(encoding="utf-8"))
+            value = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None  # missing or unreadable: made again and rewritten
+        touch(path)  # used now: the cache's trim (`mytalk.core.cache_budget`) removes entries used longest ago
+        return value
 
     def put_json(self, key: str, value: Any) -> None:
         try:

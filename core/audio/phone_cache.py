@@ -20,6 +20,7 @@ import numpy as np
 
 from mytalk.core.atomic import AtomicFile
 from mytalk.core.audio.phone_timing import PhoneTrack, phone_track
+from mytalk.core.cache_budget import touch
 from mytalk.core.media.audio import AudioSource, sweep
 from mytalk.core.progress import CancelFn, ProgressFn, never_cancelled, no_progress
 from mytalk.core.userdirs import UserDirs, user_dirs
@@ -56,7 +57,9 @@ def cached_phone_track(
     root = folder if folder is not None else user_dirs().cache / "phones"
     path = root / f"{line_key(line, transcript, language)[:40]}.json"
     try:
-        return PhoneTrack.from_dict(json.loads(path.read_text(encoding="utf-8"))), True
+        cached = PhoneTrack.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        touch(path)  # used now: the cache's trim (`mytalk.core.cache_budget`) removes entries used longest ago
+        return cached, True
     except (OSError, ValueError, KeyError, TypeError, IndexError):
         pass
     track = phone_track(line, transcript=transcript, language=language, progress=progress, is_cancelled=is_cancelled)

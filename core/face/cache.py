@@ -23,6 +23,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from mytalk.core.atomic import AtomicFile
+from mytalk.core.cache_budget import touch
 from mytalk.core.face.regions import NUM_LANDMARKS
 from mytalk.core.face.tracker import TRACKER_VERSION, FaceObservation, TrackerSettings
 from mytalk.core.frame_arrays import NpyFrames
@@ -257,6 +258,7 @@ def load_track(
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError):
         # Truncated, corrupt or foreign file: a miss; the caller's fresh result overwrites it.
         return None
+    touch(path)  # used now: the cache's trim (`mytalk.core.cache_budget`) removes entries used longest ago
     return CachedTrack(index, found, confidence, pose, box, warnings, rejected, landmarks)
 
 

@@ -27,6 +27,7 @@ import logging
 import os
 import sys
 import threading
+import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -80,6 +81,7 @@ class RuntimeServer:
         self._running: _Job | None = None
         self._cond = threading.Condition()
         self._closing = False
+        self._last_trim: float | None = None  # monotonic time of the cache's last trim (`_trim_cache`)
         self._worker = threading.Thread(target=self._work, name="mytalk-runtime-worker", daemon=True)
         self._worker.start()
 
@@ -272,6 +274,9 @@ class RuntimeServer:
                 self.session.finish(job.id)
                 with self._cond:
                     self._running = None
+                if self._last_trim is None or time.monotonic() - self._last_trim >= TRIM_EVERY_S:
+                    self._last_trim = time.monotonic()
+                    _trim_cache()
 
     def _run(self, job: _Job) -> None:
         def emit_progress(done: int, total: int, stage: str, eta: float | None) -> None:
@@ -338,6 +343,24 @@ def _sweep_leftovers() -> None:
         return
     if summary:
         log.warning("%s", summary)
+
+
+TRIM_EVERY_S = 300.0
+"""The runtime trims the cache after a job at most this often: a trim reads every entry's size (a large
+cache is some hundred thousand files), and a few minutes of jobs add little to it."""
+
+
+def _trim_cache() -> None:
+    """Keep the user cache within its limit after a job (`mytalk.core.cache_budget`); log what went."""
+    from mytalk.core.cache_budget import cache_limit, trim_cache
+
+    try:
+        summary = trim_cache(cache_limit()).summary()
+    except Exception as error:  # noqa: BLE001 - a bad limit or an unreadable cache must not stop the runtime
+        log.warning("could not keep the cache within its limit: %s", error)
+        return
+    if summary:
+        log.info("%s", summary)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mytalk.core.audio.phone_timing import PhoneTimer
+from mytalk.core.cache_budget import touch
 from mytalk.core.engines.base import ReferenceRange
 from mytalk.core.engines.classic.profile import ActorProfile
 from mytalk.core.engines.classic.profile_builder import build_profile
@@ -52,7 +53,9 @@ def cached_build_profile(
     folder = user_dirs().cache / "classic-profiles" / key
     if (folder / "profile.json").is_file():
         try:
-            return ActorProfile.load(folder), True
+            profile = ActorProfile.load(folder)
+            touch(folder / "profile.json")  # used now: the cache's trim removes entries used longest ago
+            return profile, True
         except MediaFormatError:
             pass  # damaged or stale: rebuilt below and overwritten
     profile = build_profile(references, exclude_audio=exclude_audio, tracker_settings=settings,
