@@ -16,7 +16,7 @@ recently used first, until the cache fits.
 - **Never in use**: an entry used in the last `RECENT_S` is kept even over the limit (a job running
   in another process may be reading it), and so are hidden names, which are temporary files and
   folders of live or killed writers (`mytalk.core.jobs.cleanup` handles those).
-- It runs when `mytalk sync` starts (beside the clean-up of killed jobs), after a runtime job (at most
+- It runs after a `mytalk sync` (so what the job used counts as used), after a runtime job (at most
   every `server.TRIM_EVERY_S`), and on `mytalk clean`; `mytalk clean --cache` empties it.
 """
 

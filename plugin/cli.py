@@ -262,23 +262,27 @@ def _sweep_leftovers() -> str:
     """Undo what killed earlier jobs left (see `mytalk.core.jobs.cleanup`); returns what was done, in words
     ("" when nothing). The caller says so only once its own job has succeeded, so a failing command still
     prints exactly one line."""
-    from mytalk.core.cache_budget import cache_limit, trim_cache
     from mytalk.core.jobs.cleanup import clean_leftovers
 
-    limit = cache_limit()  # a bad MYTALK_CACHE_LIMIT is a usage error: one line and exit 2, before any work
-    done = []
     try:
-        done.append(clean_leftovers().summary())
+        return clean_leftovers().summary()
     except Exception:  # noqa: BLE001 - tidying up after others must never fail this render
-        pass
+        return ""
+
+
+def _trim_cache(limit: int | None) -> str:
+    """Keep the cache within `limit` (`mytalk.core.cache_budget`), after the job, so what it just used
+    counts as used; returns what was removed, in words ("" when nothing)."""
+    from mytalk.core.cache_budget import trim_cache
+
     try:
-        done.append(trim_cache(limit).summary())
-    except Exception:  # noqa: BLE001 - nor must keeping the cache in its size
-        pass
-    return "; ".join(line for line in done if line)
+        return trim_cache(limit).summary()
+    except Exception:  # noqa: BLE001 - keeping the cache in its size must never fail a render that is done
+        return ""
 
 
 def _run_sync(args: argparse.Namespace) -> int:
+    from mytalk.core.cache_budget import cache_limit
     from mytalk.core.jobs.request import SyncRequest
     from mytalk.core.jobs.sync import run_sync
 
@@ -289,15 +293,18 @@ def _run_sync(args: argparse.Namespace) -> int:
         audio_in=args.audio_in, guide=args.guide, transcript=args.transcript, references=list(args.reference),
         face=args.face, report=args.report, actor=args.actor, **typed,
     )
+    limit = cache_limit()  # a bad MYTALK_CACHE_LIMIT is a usage error: one line and exit 2, before any work
     swept = _sweep_leftovers()
     bar = ProgressBar(sys.stderr, enabled=not args.quiet and sys.stderr.isatty())
     result = run_sync(request, progress=bar)
+    trimmed = _trim_cache(limit)
     faceless = result.report["tracking"]["faceless_frames"]
     if not args.quiet:
         note = f", {len(faceless)} frames without a face passed through" if faceless else ""
         print(f"wrote {result.output} ({result.frames_written} frames{note})", file=sys.stderr)
-        if swept:
-            print(f"mytalk: {swept}", file=sys.stderr)
+        for done in (swept, trimmed):
+            if done:
+                print(f"mytalk: {done}", file=sys.stderr)
     return 0
 
 

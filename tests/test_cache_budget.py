@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import media_path
 from mytalk.core.audio.line_phones import UtteranceCache
 from mytalk.core.cache_budget import (
     DEFAULT_LIMIT,
@@ -161,6 +162,18 @@ def test_a_bad_limit_stops_a_sync_with_one_line_before_any_work(tmp_path: Path) 
     assert result.returncode == 2 and not out.exists()
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "MYTALK_CACHE_LIMIT='plenty'" in lines[0], result.stderr
+
+
+@pytest.mark.media
+def test_a_finished_sync_trims_the_cache_and_says_so(tmp_path: Path) -> None:
+    old = _tracking_entry("6" * 64)
+    _age(_entry_files(old), 48)
+    out = tmp_path / "out.mkv"
+    result = _cli("sync", str(media_path("video", "retalking_face2_swalwell.mp4")), "--audio",
+                  str(media_path("audio", "jfk_inaugural_en_16k.wav")), "-o", str(out), "--in", "0", "--out", "10",
+                  "--engine", "copy", env={"MYTALK_CACHE_LIMIT": "0"})
+    assert result.returncode == 0 and out.exists(), result.stderr
+    assert not old.exists() and "cache trimmed to its limit: removed 1 entry" in result.stderr
 
 
 def test_the_runtime_trims_the_cache_after_each_job(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
