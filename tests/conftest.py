@@ -46,9 +46,9 @@ def media_path(kind: str, name: str) -> Path:
 def isolated_session_user_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """User folders for what runs outside any one test: module- and session-scoped fixtures are set up
     before a test's own `isolated_user_dirs`, and without this they would read and write the real user
-    cache. A tracking entry left there by an earlier run (another machine, another build of the tracker's
-    libraries) then answered a fixture's tracking instead of the tracker, and a comparison of two builds
-    failed on one CI run."""
+    cache. On one CI run a tracking entry found there answered a fixture's tracking instead of the
+    tracker, and a comparison of two dataset builds failed (an altered entry in the real cache reproduces
+    it)."""
     home = tmp_path_factory.mktemp("mytalk_session_home")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MYTALK_HOME", str(home))
