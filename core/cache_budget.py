@@ -14,8 +14,10 @@ recently used first, until the cache fits.
   folder. The file that makes an entry exist (the `.npz`, `profile.json`) is removed first, so a reader
   in another process meets a miss (and rebuilds), never half an entry.
 - **Never in use**: an entry used in the last `RECENT_S` is kept even over the limit (a job running
-  in another process may be reading it), and so are hidden names, which are temporary files and
-  folders of live or killed writers (`mytalk.core.jobs.cleanup` handles those).
+  in another process may be reading it). Hidden files are temporary files of live or killed writers,
+  named by their owner, and left to `mytalk.core.jobs.cleanup`. A profile's hidden folders (the build
+  and the previous version of `atomic.replace_folder`, whose names say no owner) are entries like any
+  other: only one a killed save left stays unused long enough to be removed.
 - It runs after a `mytalk sync` (so what the job used counts as used), after a runtime job (at most
   every `server.TRIM_EVERY_S`), and on `mytalk clean`; `mytalk clean --cache` empties it.
 """
@@ -149,7 +151,12 @@ def _file_groups(folder: Path) -> Iterator[CacheEntry]:
 
 
 def _folder_entries(folder: Path) -> Iterator[CacheEntry]:
-    for entry in _visible(folder):
+    """Each folder is an entry, hidden ones too (see the module's docstring)."""
+    try:
+        found = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in found:
         if entry.is_dir(follow_symlinks=False):
             path = Path(entry.path)
             yield CacheEntry((path,), _tree_size(path), _tree_used(path))

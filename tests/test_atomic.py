@@ -248,7 +248,10 @@ import numpy as np
 os.replace = lambda src, dst: None
 
 from mytalk.core.atomic import scratch_folder
+from mytalk.core.audio.line_phones import UtteranceCache
+from mytalk.core.audio.phone_cache import cached_phone_track
 from mytalk.core.engines.mytalk.dataset import _save_shard, _write_json
+from mytalk.core.media.audio import AudioTrack
 from mytalk.core.face.cache import save_observations
 from mytalk.core.face.tracker import TrackerSettings
 from mytalk.core.hashing import file_sha256
@@ -263,6 +266,8 @@ write_poster(frame, dirs.cache / "previews" / "clip_0-25_j1.first.png")
 JobRecord(journal_folder(dirs)).save()
 file_sha256(Path(json.__file__))  # a file unchanged for long: its digest is remembered
 save_observations([], "0" * 64, 0, 25, TrackerSettings())
+cached_phone_track(AudioTrack(np.zeros(1600, np.float32), 16000))  # a silent line: timed at once, then cached
+UtteranceCache().put_json("0" * 40, {"phones": []})
 (data / "shards").mkdir(parents=True)
 _save_shard(data / "shards" / "0123-0-25.npz", {"points": np.zeros((25, 2), np.float32)})
 _write_json(data / "manifest.json", {"videos": []})
@@ -287,7 +292,8 @@ def test_what_killed_writers_leave_is_found_and_removed_by_clean(tmp_path: Path)
                   for p in folder.iterdir() if p.name.startswith("."))
     assert [p for p in left if parse_temp_name(p.name) is None] == []
     expected = {dirs.cache / "previews", dirs.cache / "journal", dirs.cache / "hashes", dirs.tracking_cache,
-                dirs.models / "actors", data, data / "shards"}
+                dirs.cache / "phones", dirs.cache / "phones" / "utterances", dirs.models / "actors", data,
+                data / "shards"}
     # One leftover per file a writer writes: the tracking cache writes an entry's meshes and its .npz.
     assert {p.parent for p in left} == expected and len(left) == len(expected) + 1, "one leftover per file"
     assert len([p for p in left if p.parent == dirs.tracking_cache]) == 2

@@ -132,6 +132,32 @@ def test_temporary_names_are_left_to_the_clean_up_of_killed_jobs() -> None:
     assert trim_cache(0).removed == 0 and partial.exists()
 
 
+def test_a_killed_profile_save_is_removed_once_stale_and_a_live_one_stays() -> None:
+    profiles = user_dirs().cache / "classic-profiles"
+    stale = profiles / ".0123abcd.x1y2z3"  # `replace_folder`'s build folder, left by a killed save
+    live = profiles / ".4567efgh.a1b2c3"  # one being filled now
+    for folder in (stale, live):
+        (folder / "crops").mkdir(parents=True)
+        (folder / "crops" / "00000.png").write_bytes(b"p" * 5000)
+    _age([stale], 48)
+    assert trim_cache(0).removed == 1 and not stale.exists() and live.exists()
+
+
+def test_a_killed_phone_timing_writer_is_cleaned_up() -> None:
+    from mytalk.core.jobs.cleanup import clean_leftovers, own_folders
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    folders = [user_dirs().cache / "phones", UtteranceCache().folder]
+    assert all(folder in own_folders(user_dirs()) for folder in folders)
+    left = []
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+        left.append(folder / f".mytalk-{dead}-0123456789abcdef.partial.json")
+        left[-1].write_text("{")
+    assert sorted(clean_leftovers().removed) == sorted(left) and not any(p.exists() for p in left)
+
+
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "mytalk.plugin.cli", *args], capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, timeout=120)
