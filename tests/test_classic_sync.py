@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from fractions import Fraction
 from pathlib import Path
 
@@ -88,6 +89,10 @@ def test_faceless_cutaway_frames_pass_through_with_warnings(tmp_path: Path) -> N
     assert all(f["changed_pixels"] == 0 and f["mask_box"] is None for f in faceless)
     assert all(any("passed through unchanged" in w for w in f["warnings"]) for f in faceless)
     assert report["tracking"]["faceless_frames"] == [f["index"] for f in faceless]
+    # The report's list names each of those frames once per warning, its number leading it once.
+    listed = [w for w in report["warnings"] if w.startswith(f"frame {faceless[0]['index']}: ")]
+    assert any("passed through unchanged" in w for w in listed), report["warnings"][:5]
+    assert not [w for w in report["warnings"] if re.match(r"frame \d+: frame \d+:", w)], report["warnings"][:5]
     # Faceless frames are the decoded source, bit for bit (no box: the whole frame is compared).
     boxes = [tuple(f["mask_box"]) if f["mask_box"] else None for f in frames]
     diff = _outside_diff(clip, out, start, stop, boxes)

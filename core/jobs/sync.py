@@ -103,6 +103,13 @@ def _line_warnings(resolved: ResolvedRequest, line: AudioSource) -> list[str]:
     ]
 
 
+def _frame_warning(index: int, warning: str) -> str:
+    """A frame's warning in the report's list, led by its frame number once: the tracker's own notes
+    already start with it ("frame 30: the face detector did not confirm..."), an engine's do not."""
+    lead = f"frame {index}: "
+    return warning if warning.startswith(lead) else lead + warning
+
+
 def _guide_audio(resolved: ResolvedRequest) -> SpooledAudio | None:
     """The clip's own audio over the range, mono at the analysis rate, or None with `--guide none` or when it
     has none. In a scratch file like the line: only the guide driver's alignment reads it, whole, while it
@@ -335,7 +342,7 @@ def build_report(
     request = resolved.request
     tracked = [r for r in records if r.face_found is not None]
     faceless = [r.index for r in tracked if not r.face_found]
-    warnings = _line_warnings(resolved, line) + [f"frame {r.index}: {w}" for r in records for w in r.warnings]
+    warnings = _line_warnings(resolved, line) + [_frame_warning(r.index, w) for r in records for w in r.warnings]
     return {
         "mytalk_version": __version__,
         "engine": {"name": engine_name, "version": engine_version},
