@@ -123,6 +123,11 @@ BAD_INPUTS = [
     ("bad-reference", lambda c, a, t: [c, "--audio", a, "-o", t / "o.mkv", "--reference", "50-10"], "reference"),
     ("bad-face", lambda c, a, t: [c, "--audio", a, "-o", t / "o.mkv", "--face", "left"], "--face"),
     ("bad-language", lambda c, a, t: [c, "--audio", a, "-o", t / "o.mkv", "--language", "klingon"], "--language"),
+    # The range (0.8 s here) must take some of the line: wholly after its end or before its start is a mistake.
+    ("line-after-its-end", lambda c, a, t: [c, "--audio", a, "-o", t / "o.mkv", "--in", "0", "--out", "20",
+                                            "--audio-in", "600s"], "after the line ends"),
+    ("line-before-its-start", lambda c, a, t: [c, "--audio", a, "-o", t / "o.mkv", "--in", "0", "--out", "20",
+                                               "--audio-in=-0.8s"], "before the line begins"),
 ]
 
 
@@ -191,3 +196,16 @@ def test_a_silent_line_is_a_valid_edit_with_a_warning(tmp_path: Path) -> None:
     assert result.code == 0, result.stderr
     warnings = json.loads(report.read_text())["warnings"]
     assert any("silent over the whole range" in w for w in warnings)
+    # Without --quiet the editor sees it too, not only the report.
+    shown = run_mytalk("sync", media_path("video", "retalking_face5_woman_glasses_eu.mp4"), "--audio", silence,
+                       "-o", tmp_path / "o2.mkv", "--in", "0", "--out", "20", "--engine", "copy")
+    assert shown.code == 0, shown.stderr
+    assert any(line.startswith("mytalk: warning: the replacement line is silent") for line in shown.stderr_lines), shown.stderr
+    # A line that only just reaches the range (its last 0.2 s on the range's first frames) is an edit, not a mistake.
+    line = media_path("audio", AUDIO)
+    with wave.open(str(line), "rb") as handle:
+        length = handle.getnframes() / handle.getframerate()
+    edge = run_mytalk("sync", media_path("video", "retalking_face5_woman_glasses_eu.mp4"), "--audio", line,
+                      "-o", tmp_path / "o3.mkv", "--in", "0", "--out", "20", "--engine", "copy",
+                      "--audio-in", f"{length - 0.2:.3f}s", "--quiet")
+    assert edge.code == 0, edge.stderr

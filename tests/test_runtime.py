@@ -277,6 +277,10 @@ def test_a_failing_job_names_the_error_and_the_next_job_still_runs(runtime: Runt
     runtime.send({"type": "preview", "id": "bad", "request": sync_request(tmp_path, start=100, stop=400)})
     error = runtime.wait_for("bad")
     assert error["event"] == "error" and error["code"] == "RangeError" and "125 frames" in error["message"]
+    # A line slipped wholly off the range (the panel's slip sets audio_in) is refused, not rendered shut.
+    runtime.send({"type": "preview", "id": "off", "request": sync_request(tmp_path, start=0, stop=5, audio_in="600s")})
+    error = runtime.wait_for("off")
+    assert error["event"] == "error" and error["code"] == "UsageError" and "does not reach" in error["message"], error
     runtime.send({"type": "preview", "id": "good", "request": sync_request(tmp_path, start=0, stop=5)})
     assert runtime.wait_for("good")["event"] == "done"
 

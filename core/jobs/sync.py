@@ -30,7 +30,7 @@ from mytalk.core import __version__
 from mytalk.core.audio.line_phones import LineOrigin
 from mytalk.core.engines import create_engine, default_engine
 from mytalk.core.engines.base import EngineJob, FrameRecord, ready_now, rejected_detections
-from mytalk.core.errors import OutputError, describe_os_error
+from mytalk.core.errors import OutputError, UsageError, describe_os_error
 from mytalk.core.hashing import FileIdentity, file_sha256
 from mytalk.core.jobs.request import ResolvedRequest, SyncRequest, resolve_request
 from mytalk.core.jobs.staging import StagedOutputs
@@ -91,6 +91,31 @@ def _line_audio(resolved: ResolvedRequest) -> SpooledAudio:
     return decode_placed_spooled(request.audio, OUTPUT_AUDIO_RATE, num_frames=resolved.stop - resolved.start,
                                  fps=resolved.fps, line_offset_s=resolved.line_offset_s, channels=None,
                                  folder=UserDirs.ensure(user_dirs().scratch))
+
+
+def _check_line_reaches_range(resolved: ResolvedRequest, line: AudioSource) -> None:
+    """Refuse a placement that leaves the whole range outside the line's file (`UsageError`, exit 2).
+
+    Silence *in* the line is a valid edit (the mouth closes, with a warning in the report), but a range
+    that gets none of the file is a mistyped `--audio-in` or a line slipped off its range: rendering a
+    closed mouth for it would hide the mistake until the conform. The file's length is the probe's (an
+    estimate for some MP3s), so a placement is refused only when the placed sound is silent as well.
+    """
+    from mytalk.core.media.probe import probe
+
+    request = resolved.request
+    begins = resolved.line_offset_s
+    span = Fraction(resolved.stop - resolved.start) / resolved.fps
+    length = probe(request.audio).duration_s
+    if length <= 0.0 or (begins < Fraction(length) and begins + span > 0) or peak_level(line) > 0.0:
+        return
+    where = "after the line ends" if begins >= Fraction(length) else "before the line begins"
+    # Worded for the panel's slip as well as for `--audio-in`: both set `line_offset_s`.
+    raise UsageError(
+        f"the replacement line does not reach the range: with audio-in {float(begins):.3f}s the range's "
+        f"{float(span):.2f} s fall wholly {where} ({Path(request.audio).name} lasts {length:.2f} s); "
+        f"place the line so that it overlaps the range"
+    )
 
 
 def _line_warnings(resolved: ResolvedRequest, line: AudioSource) -> list[str]:
@@ -182,6 +207,7 @@ def run_sync(
 
     with timer.stage("audio"):
         line = _line_audio(resolved)
+        _check_line_reaches_range(resolved, line)
         guide = _guide_audio(resolved)
     job = EngineJob(
         video=resolved.info,
