@@ -115,6 +115,7 @@ BAD_INPUTS = [
     ("in-equals-out", lambda c, a, t: [c, "--audio", a, "-o", t / "o.mkv", "--in", "10", "--out", "10"], "after the in point"),
     ("in-after-out", lambda c, a, t: [c, "--audio", a, "-o", t / "o.mkv", "--in", "20", "--out", "10"], "after the in point"),
     ("out-is-video", lambda c, a, t: [c, "--audio", a, "-o", c], "input"),
+    ("out-is-a-folder", lambda c, a, t: [c, "--audio", a, "-o", t], "is a folder"),
     ("unwritable-folder", lambda c, a, t: [c, "--audio", a, "-o", t / "no" / "such" / "o.mkv"], "folder"),
     ("bad-codec-for-container", lambda c, a, t: [c, "--audio", a, "-o", t / "o.mp4", "--codec", "prores"], "prores"),
     ("bad-timecode", lambda c, a, t: [c, "--audio", a, "-o", t / "o.mkv", "--in", "1:2"], "not a position"),

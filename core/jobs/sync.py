@@ -196,13 +196,14 @@ def run_sync(
         resolved = resolve_request(request)
     video = resolved.info.video
     assert video is not None
-    codec = request.codec or default_codec_for(request.output)
-    check_codec_container(codec, request.output)
     inputs = list(dict.fromkeys([request.video, request.audio] + [ref.path for ref in resolved.references]))
     identities |= {path: identity for path, identity in _identities(inputs).items() if path not in identities}
+    # The path first: `-o renders/` is a folder, which says more than "unsupported extension".
     check_output_path(request.output, inputs)
     if request.report is not None:
         check_output_path(request.report, inputs + [request.output])
+    codec = request.codec or default_codec_for(request.output)
+    check_codec_container(codec, request.output)
     engine = create_engine(request.engine or default_engine())
 
     with timer.stage("audio"):
