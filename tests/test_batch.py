@@ -241,6 +241,27 @@ def test_an_interrupted_batch_keeps_its_finished_shots_and_goes_on_from_there(tm
     assert statuses[1] == "skipped" and statuses[3] == "done", statuses
 
 
+def test_the_plan_skips_the_shots_a_short_stem_does_not_reach(tmp_path: Path) -> None:
+    """A stem printed short (2 s of JFK under a 4.8 s cut): the third shot, from 3.2 s, gets none of it.
+    It is listed as skipped with why, not rendered shut or failed (`mytalk sync` refuses it)."""
+    import wave
+
+    short = tmp_path / "short_stem.wav"
+    with wave.open(str(media_path("audio", STEM)), "rb") as source, wave.open(str(short), "wb") as target:
+        target.setparams(source.getparams())
+        target.writeframes(source.readframes(2 * source.getframerate()))
+    plan = plan_batch(OtioTimeline(write_cut(tmp_path)), stem=short)
+    # The second shot (1.6-3.2 s) takes the stem's last 0.4 s: reached.
+    assert [job.clip_name for job in plan.jobs] == ["katie", "swalwell"]
+    (skipped,) = plan.skipped
+    assert skipped.clip_name == "bob" and skipped.record_in_tc == "01:00:03:05", skipped
+    assert skipped.reason == ("the line does not reach this shot: its slice starts 3.20 s into short_stem.wav, "
+                              "which lasts 2.00 s"), skipped.reason
+    # The whole stem reaches every shot.
+    assert [job.clip_name for job in plan_batch(OtioTimeline(write_cut(tmp_path)), stem=media_path("audio", STEM)).jobs] \
+        == ["katie", "swalwell", "bob"]
+
+
 def test_the_plan_skips_a_shot_without_a_face(tmp_path: Path) -> None:
     from media_factory import write_clip
 

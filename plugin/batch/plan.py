@@ -10,8 +10,11 @@ The lines come from one of two places:
 - **an ADR cue sheet** (`--cues CUES.csv`, `plugin.batch.cues`): each cue is a shot, the part of the
   clip under the cue's record range, and its line file starts on the cue's record in.
 
-A shot is rendered only when a face is on screen: the face detector looks at its first, middle and
-last frames (`core.face.presence`), a fraction of a second per shot, and a shot where it finds none
+A shot is rendered only when its line reaches it and a face is on screen. A stem that ends before
+the cut does (or a cue placed past its line file's end) leaves later shots no sound to sync to: they
+are listed as skipped with that reason, rather than failing one by one (`mytalk sync` refuses such a
+placement). The face detector looks at the shot's first, middle and last frames
+(`core.face.presence`), a fraction of a second per shot, and a shot where it finds none
 (a cutaway, a wide shot of a landscape, a title) is listed as skipped with that reason. A shot whose
 clip has no media file, or a speed change, is skipped with the host's own message. Nothing here
 renders or writes: the plan is made, shown and checked before the first job starts.
@@ -33,6 +36,10 @@ from mytalk.plugin.hosts import Shot
 
 PRESENCE_SAMPLES = 3
 """Frames of a shot the face detector looks at: its first, middle and last."""
+
+LINE_LENGTH_SLACK_S = Fraction(1, 2)
+"""How far past a line file's probed length a shot must start to be skipped for it (s): a compressed
+file's length is an estimate, and a shot just past it is left to the job, which checks the sound itself."""
 
 
 class BatchTimeline(Protocol):
@@ -158,6 +165,7 @@ def plan_batch(timeline: BatchTimeline, *, stem: Path | None = None, cue_sheet: 
         candidates, source = cue_candidates(cues), f"cues {cue_sheet}"
     jobs: list[ShotJob] = []
     skipped: list[SkippedShot] = []
+    lengths: dict[str, float] = {}
     for candidate in sorted(candidates, key=lambda c: (c.record_start, c.record_stop)):
         tc = timeline.record_timecode(candidate.record_start)
         try:
@@ -166,13 +174,19 @@ def plan_batch(timeline: BatchTimeline, *, stem: Path | None = None, cue_sheet: 
             skipped.append(SkippedShot(candidate.cue, candidate.clip_name, candidate.record_start,
                                        candidate.record_stop, tc, str(error)))
             continue
+        # A cue wider than its clip is clipped to it by `shot`: the line keeps its place against the record time.
+        line_time = candidate.line_time + Fraction(shot.record_start - candidate.record_start) / Fraction(timeline.fps)
+        unreached = _line_misses(Path(candidate.line), line_time, Fraction(shot.frames) / Fraction(timeline.fps),
+                                 lengths)
+        if unreached:
+            skipped.append(SkippedShot(candidate.cue, shot.name, candidate.record_start, candidate.record_stop, tc,
+                                       unreached))
+            continue
         frames = _presence_frames(shot.source_start, shot.source_stop)
         if not face_check(shot.video, frames):
             skipped.append(SkippedShot(candidate.cue, shot.name, candidate.record_start, candidate.record_stop, tc,
                                        f"no face on screen (looked at source frames {', '.join(map(str, frames))})"))
             continue
-        # A cue wider than its clip is clipped to it by `shot`: the line keeps its place against the record time.
-        line_time = candidate.line_time + Fraction(shot.record_start - candidate.record_start) / Fraction(timeline.fps)
         # Absolute paths: a worker (a Ray task on another node) has another working folder.
         jobs.append(ShotJob(len(jobs) + 1, candidate.cue, shot.name, os.path.abspath(shot.video), shot.source_start,
                             shot.source_stop, shot.record_start, shot.record_start + shot.frames,
@@ -180,6 +194,29 @@ def plan_batch(timeline: BatchTimeline, *, stem: Path | None = None, cue_sheet: 
                             f"{float(line_time):.6f}s",
                             candidate.transcript, candidate.actor, candidate.notes))
     return BatchPlan(tuple(jobs), tuple(skipped), source)
+
+
+def _line_misses(line: Path, begins: Fraction, span: Fraction, lengths: dict[str, float]) -> str:
+    """Why the shot's line gives it no sound ("" when it does): its span [begins, begins + span) of the
+    file lies wholly before the file's start or past its end. `lengths` keeps each file's probed length."""
+    from mytalk.core.media.probe import probe
+
+    key = str(line)
+    if key not in lengths:
+        try:
+            lengths[key] = probe(line).duration_s
+        except MyTalkError:
+            lengths[key] = 0.0  # missing or unreadable: that is the job's own clear error, not a reach
+    length = lengths[key]
+    if length <= 0.0:
+        return ""  # unknown: the job checks the sound it gets
+    if begins + span <= 0:
+        where = f"ends {float(-begins - span):.2f} s before {line.name} begins"
+    elif begins >= Fraction(length) + LINE_LENGTH_SLACK_S:
+        where = f"starts {float(begins):.2f} s into {line.name}, which lasts {length:.2f} s"
+    else:
+        return ""
+    return f"the line does not reach this shot: its slice {where}"
 
 
 def _presence_frames(start: int, stop: int) -> list[int]:
