@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 import time
 import traceback
@@ -282,10 +281,6 @@ def _trim_cache(limit: int | None) -> str:
         return ""
 
 
-_FRAME_WARNING = re.compile(r"frame \d+: ")
-"""How a report's warning about one frame begins (`mytalk.core.jobs.sync`): those are many and stay in the report."""
-
-
 def _run_sync(args: argparse.Namespace) -> int:
     from mytalk.core.cache_budget import cache_limit
     from mytalk.core.jobs.request import SyncRequest
@@ -307,10 +302,8 @@ def _run_sync(args: argparse.Namespace) -> int:
     if not args.quiet:
         note = f", {len(faceless)} frames without a face passed through" if faceless else ""
         print(f"wrote {result.output} ({result.frames_written} frames{note})", file=sys.stderr)
-        # The job's own warnings (a line silent over the whole range); those of single frames stay in the report.
-        for warning in result.report["warnings"]:
-            if not _FRAME_WARNING.match(warning):
-                print(f"mytalk: warning: {warning}", file=sys.stderr)
+        for warning in result.job_warnings:  # those of single frames stay in the report
+            print(f"mytalk: warning: {warning}", file=sys.stderr)
         for done in (swept, trimmed):
             if done:
                 print(f"mytalk: {done}", file=sys.stderr)

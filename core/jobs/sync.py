@@ -80,6 +80,9 @@ class SyncResult:
     frames_written: int
     audio_samples: int
     report: dict[str, Any]
+    job_warnings: tuple[str, ...] = ()
+    """The warnings about the whole job (a line silent over the range), also first in the report's list;
+    the command line prints these, and leaves the per-frame ones to the report."""
 
 
 def _line_audio(resolved: ResolvedRequest) -> SpooledAudio:
@@ -336,8 +339,10 @@ def run_sync(
             with timer.stage("hash"):
                 # Only for the identities seen before the job read the files: see the module docstring.
                 hashes = {str(path): file_sha256(path, expect=identities.get(path)) for path in inputs}
+            job_warnings = _line_warnings(resolved, line)
             report = build_report(resolved, engine_name=engine.name, engine_version=engine.version, codec=codec,
-                                  records=records, line=line, engine_report=engine.report(), hashes=hashes,
+                                  records=records, line=line, job_warnings=job_warnings,
+                                  engine_report=engine.report(), hashes=hashes,
                                   timings=timer.seconds, range_reads=2 if feed is not None else stash.range_reads(from_stash))
             if request.report is not None:
                 with timer.stage("report"):
@@ -345,7 +350,7 @@ def run_sync(
             check_cancelled(is_cancelled, "saving")
             with timer.stage("commit"):
                 staged.commit()
-        return SyncResult(request.output, len(records), line.num_samples, report)
+        return SyncResult(request.output, len(records), line.num_samples, report, tuple(job_warnings))
     except BaseException:
         if feed is not None:
             feed.close(finished=False)  # the tracker stops at its next frame and caches nothing
@@ -360,6 +365,7 @@ def build_report(
     codec: str,
     records: list[FrameRecord],
     line: AudioSource,
+    job_warnings: list[str],
     engine_report: dict[str, Any],
     hashes: dict[str, str],
     timings: dict[str, float],
@@ -369,7 +375,7 @@ def build_report(
     request = resolved.request
     tracked = [r for r in records if r.face_found is not None]
     faceless = [r.index for r in tracked if not r.face_found]
-    warnings = _line_warnings(resolved, line) + [_frame_warning(r.index, w) for r in records for w in r.warnings]
+    warnings = job_warnings + [_frame_warning(r.index, w) for r in records for w in r.warnings]
     return {
         "mytalk_version": __version__,
         "engine": {"name": engine_name, "version": engine_version},
