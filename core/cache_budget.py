@@ -94,15 +94,18 @@ class CacheEntry:
         return freed
 
 
-def _tree_size(folder: Path) -> int:
-    total = 0
+def _tree_files(folder: Path) -> Iterator[os.stat_result]:
+    """The stat of every file under `folder`; files that vanish meanwhile are skipped."""
     for root, _, files in os.walk(folder):
         for name in files:
             try:
-                total += os.lstat(os.path.join(root, name)).st_size
+                yield os.lstat(os.path.join(root, name))
             except OSError:
                 pass
-    return total
+
+
+def _tree_size(folder: Path) -> int:
+    return sum(stat.st_size for stat in _tree_files(folder))
 
 
 def _tree_used(folder: Path) -> float:
@@ -110,15 +113,7 @@ def _tree_used(folder: Path) -> float:
     try:
         return (folder / "profile.json").stat().st_mtime
     except OSError:
-        pass
-    newest = 0.0
-    for root, _, files in os.walk(folder):
-        for name in files:
-            try:
-                newest = max(newest, os.lstat(os.path.join(root, name)).st_mtime)
-            except OSError:
-                pass
-    return newest
+        return max((stat.st_mtime for stat in _tree_files(folder)), default=0.0)
 
 
 def _visible(folder: Path) -> list[os.DirEntry[str]]:

@@ -157,16 +157,15 @@ class ExtractSettings:
     require_audio: bool = True
 
 
-def _extract(clip: ClipSource, settings: ExtractSettings, cancel_flag: Path | None = None,
-             is_cancelled: CancelFn = never_cancelled) -> dict[str, Any]:
+def _extract(clip: ClipSource, settings: ExtractSettings, cancel_flag: Path) -> dict[str, Any]:
     """One clip, in a worker: {"arrays", "entry"}, {"kind", "reason"} (why it is left out) or {"cancelled"}.
 
-    Never raises: a bad clip is reported and the build goes on. The cancel check is `is_cancelled`
-    in the parent's own process, the existence of `cancel_flag` in a worker.
+    Never raises: a bad clip is reported and the build goes on. A worker cannot see the parent's cancel
+    callback, so the parent asks for a stop by creating `cancel_flag`.
     """
-    if cancel_flag is not None:
-        def is_cancelled() -> bool:
-            return cancel_flag.exists()
+    def is_cancelled() -> bool:
+        return cancel_flag.exists()
+
     try:
         return _extract_or_raise(clip, settings, is_cancelled)
     except JobCancelledError:
