@@ -16,6 +16,7 @@ from opentimelineio import opentime
 import media_factory as mf
 from conftest import media_path
 from mytalk.core.engines import available_engines
+from mytalk.core.errors import UsageError
 from mytalk.core.jobs import commands
 from mytalk.core.jobs.request import SyncRequest
 from mytalk.core.media import probe
@@ -189,6 +190,35 @@ def test_a_range_with_no_clip_is_refused(tmp_path: Path) -> None:
     otio.adapters.write_to_file(build_cut(), str(cut))
     with pytest.raises(IndexError, match="no video clip"):
         OtioTimeline(cut).shot(500, 510)
+
+
+@pytest.mark.parametrize("name, text, says", [
+    ("broken.otio", "not json", "cannot be read as otio_json"),
+    ("empty.otio", "", "cannot be read as otio_json"),
+    ("dictionary.otio", "{}", "holds no timeline"),
+    ("list.otio", "[1, 2]", "holds no timeline"),
+    ("clip.otio", '{"OTIO_SCHEMA": "Clip.2", "name": "x"}', "cannot be read as otio_json"),
+    ("broken.xml", "<xmeml", "cannot be read as fcp_xml"),
+    ("other.xml", '<?xml version="1.0"?><foo/>', "cannot be read as fcp_xml"),
+    ("broken.edl", "garbage\n001 AX V C 00:00:00:00\n", "cannot be read as cmx_3600"),
+])
+def test_a_damaged_cut_is_a_usage_error_naming_the_file(tmp_path: Path, name: str, text: str, says: str) -> None:
+    """Each adapter reports damage its own way (a JSON syntax error is a ValueError, an OTIO object missing
+    a field a KeyError, broken XML a ParseError): all are one line naming the file, never an internal error."""
+    cut = tmp_path / name
+    cut.write_text(text)
+    with pytest.raises(UsageError, match=f"^{name}: {says}"):
+        OtioTimeline(cut)
+
+
+def test_an_fcp_xml_of_several_sequences_asks_for_one(tmp_path: Path) -> None:
+    cut = tmp_path / "PROJECT.xml"
+    first, second = build_cut(), build_cut()
+    first.name, second.name = "REEL 1", "REEL 2"
+    otio.adapters.write_to_file(otio.schema.SerializableCollection(children=[first, second]), str(cut),
+                                adapter_name="fcp_xml")
+    with pytest.raises(UsageError, match="holds 2 sequences .'REEL 1', 'REEL 2'.; export the one cut"):
+        OtioTimeline(cut)
 
 
 # -- conform metadata (issue #16) ------------------------------------------------------------------------

@@ -39,11 +39,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 from urllib.request import url2pathname
+from xml.etree import ElementTree
 
 import opentimelineio as otio
 from opentimelineio import opentime
 
-from mytalk.core.errors import MediaNotFoundError, RangeError, UsageError
+from mytalk.core.errors import MediaNotFoundError, MyTalkError, RangeError, UsageError
 from mytalk.core.jobs.staging import StagedOutputs
 from mytalk.core.jobs.versioning import reserve_version
 from mytalk.core.media.probe import MediaInfo, probe
@@ -131,24 +132,51 @@ class OtioTimeline:
     def _read(self, rate: Fraction | None) -> otio.schema.Timeline:
         adapter = ADAPTERS[self.suffix]
         try:
-            if adapter != "cmx_3600":
-                return otio.adapters.read_from_string(self._text, adapter)
-            # An EDL has no rate of its own: read it, probe its first playable media for the
-            # rate, and read again at that rate when it differs.
-            if rate is None:
-                # A provisional read only to find the media: at a wrong rate, source and record
-                # durations may disagree by a frame, which is not an error yet.
-                rate = DEFAULT_EDL_RATE
-                draft = otio.adapters.read_from_string(self._text, adapter, rate=float(rate),
-                                                       ignore_timecode_mismatch=True)
-                for clip in draft.find_clips():
-                    path = media_path(clip, self.path)
-                    if path is not None and path.is_file():
-                        rate = self._probe(path).video.fps  # type: ignore[union-attr]
-                        break
-            return otio.adapters.read_from_string(self._text, adapter, rate=float(rate))
-        except otio.exceptions.OTIOError as error:
-            raise UsageError(f"{self.path.name}: cannot be read as {adapter} ({error}); export the cut again") from None
+            read = self._parse(adapter, rate)
+        except MyTalkError:
+            raise
+        except (otio.exceptions.OTIOError, ValueError, KeyError, TypeError, ElementTree.ParseError) as error:
+            # The adapters report a damaged file in their own ways: OTIOError (EDL), ValueError (a JSON
+            # syntax error, an FCP XML without a sequence), KeyError (an OTIO object missing a field),
+            # ParseError (broken XML). Each is the file's fault, not ours: one line, exit 2.
+            detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise UsageError(f"{self.path.name}: cannot be read as {adapter} ({detail}); export the cut again") from None
+        return self._one_timeline(read)
+
+    def _one_timeline(self, read: Any) -> otio.schema.Timeline:
+        """The timeline in what an adapter returned: a file may hold another OTIO object (a bare clip, a
+        dictionary) or a collection of several sequences, and neither names one cut to work on."""
+        if isinstance(read, otio.schema.SerializableCollection):
+            timelines = [item for item in read if isinstance(item, otio.schema.Timeline)]
+            if len(timelines) == 1:
+                return timelines[0]
+            if timelines:
+                names = ", ".join(repr(t.name) for t in timelines[:5])
+                raise UsageError(f"{self.path.name}: holds {len(timelines)} sequences ({names}); "
+                                 "export the one cut to work on by itself")
+        if not isinstance(read, otio.schema.Timeline):
+            raise UsageError(f"{self.path.name}: holds no timeline (it reads as {type(read).__name__}); "
+                             "export the cut as a timeline")
+        return read
+
+    def _parse(self, adapter: str, rate: Fraction | None) -> Any:
+        """What the adapter reads from the file (see `_read` for its errors)."""
+        if adapter != "cmx_3600":
+            return otio.adapters.read_from_string(self._text, adapter)
+        # An EDL has no rate of its own: read it, probe its first playable media for the
+        # rate, and read again at that rate when it differs.
+        if rate is None:
+            # A provisional read only to find the media: at a wrong rate, source and record
+            # durations may disagree by a frame, which is not an error yet.
+            rate = DEFAULT_EDL_RATE
+            draft = otio.adapters.read_from_string(self._text, adapter, rate=float(rate),
+                                                   ignore_timecode_mismatch=True)
+            for clip in draft.find_clips():
+                path = media_path(clip, self.path)
+                if path is not None and path.is_file():
+                    rate = self._probe(path).video.fps  # type: ignore[union-attr]
+                    break
+        return otio.adapters.read_from_string(self._text, adapter, rate=float(rate))
 
     def _probe(self, path: Path) -> MediaInfo:
         info = self._probes.get(path)
