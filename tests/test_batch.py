@@ -131,6 +131,51 @@ def test_a_bad_cue_sheet_is_one_line_and_exit_2_before_anything_renders(
     assert not out.exists(), "nothing is written before the whole sheet is checked"
 
 
+@pytest.mark.parametrize("options, message", [
+    (["--actors", "{map}"], "--actors: 'nosuchclip' is no clip of the cut; give a clip's name in the cut (katie, swalwell, bob)"),
+    (["--actors", "{typo}"], "--actors: no actor profile named 'nosuchprofile'"),
+    (["--actors", "{twice}"], "hdtf_wda_katiehill_512.mp4 is given two actors"),
+    (["--openness", "5"], "setting 'openness': must be between 0.0 and 2.0"),
+    (["--language", "zz-qq"], "--language 'zz-qq': espeak-ng has no language"),
+    (["--handles", "-1"], "--handles -1"),
+])
+def test_bad_batch_options_are_one_line_and_exit_2_before_anything_is_made(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], options: list[str], message: str) -> None:
+    """Checked before the batch folder is made or an actor learned: a typo in the actor map used to be
+    ignored (the clip's actor was learned instead), a bad setting failed every shot (exit 3)."""
+    cut = write_cut(tmp_path)
+    maps = {"map": "nosuchclip,anyone\n", "typo": "clip,profile\nkatie,nosuchprofile\n",
+            "twice": "katie,one\nhdtf_wda_katiehill_512.mp4,two\n"}
+    for name, text in maps.items():
+        (tmp_path / f"{name}.csv").write_text(text, encoding="utf-8")
+    out = tmp_path / "batch"
+    args = [option.format(**{name: tmp_path / f"{name}.csv" for name in maps}) for option in options]
+    code = mytalk_main(["batch", str(cut), "--stem", str(media_path("audio", STEM)), "-o", str(out), *args])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and message in err[0], (code, err)
+    assert not out.exists(), "nothing is made before the options are checked"
+
+
+def test_an_actor_map_paints_the_clip_it_names_with_the_stored_profile(tmp_path: Path) -> None:
+    """`--actors` names a clip as the cut shows it; that clip's shot is painted from the stored profile,
+    and only the other clips' actors are learned."""
+    clip = media_path("video", SHOTS[0][1])
+    assert mytalk_main(["actor", "build", "katie_stored", f"{clip}:0-75", "--quiet"]) == 0
+    stages: list[str] = []
+    settings = BatchSettings(engine="classic", codec="ffv1", actors={"katie": "katie_stored"})
+    result = run_batch(write_cut(tmp_path), tmp_path / "batch", LocalRunner(1), settings,
+                       stem=media_path("audio", STEM), events=BatchEvents(on_stage=stages.append))
+    assert [o.status for o in result.outcomes] == ["done"] * 3
+    assert "learning the actor of 2 source clip(s)" in stages
+    profiles = {}
+    for outcome in result.outcomes:
+        report = json.loads(Path(outcome.report).read_text())
+        profiles[Path(report["inputs"]["video"]["path"]).name] = (report["settings"]["actor"],
+                                                                 report["engine_report"]["profile"]["name"])
+    assert profiles == {SHOTS[0][1]: ("katie_stored", "katie_stored"), SHOTS[1][1]: (None, None),
+                        SHOTS[2][1]: (None, None)}
+
+
 @pytest.mark.parametrize("suffix", [".otio", ".edl"])
 def test_a_stem_batch_renders_every_shot_with_a_face_versions_the_cut_and_reports(tmp_path: Path, suffix: str) -> None:
     cut = write_cut(tmp_path, suffix)

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from mytalk.core.errors import MediaNotFoundError, UsageError
-from mytalk.core.settings import Setting
+from mytalk.core.jobs.request import check_language
+from mytalk.core.settings import Setting, check_values
 from mytalk.plugin.batch.driver import BatchEvents, BatchProgress, Runner, open_cut, run_batch
 from mytalk.plugin.batch.plan import BatchPlan
 from mytalk.plugin.batch.shots import BatchSettings, ShotOutcome
@@ -76,7 +77,14 @@ def read_actor_map(path: Path) -> dict[str, str]:
 
 
 def batch_settings(args: argparse.Namespace, schema: Mapping[str, Setting]) -> BatchSettings:
+    """The shots' settings from the command line, each checked here: a bad value is one line and exit 2
+    before the batch folder is made or an actor learned, not an error from the first shot's request."""
     values = {name: getattr(args, name) for name in schema if name not in _RUN_ONLY and getattr(args, name, None) is not None}
+    check_values(schema, values)
+    if "language" in values:
+        check_language(values["language"])  # against espeak-ng's list, which the schema cannot know
+    if args.handles is not None and args.handles < 0:
+        raise UsageError(f"--handles {args.handles}: give 0 or more frames")
     return BatchSettings(engine=args.engine, codec=args.codec or "prores", handles=args.handles or 0,
                          settings=values, actors=read_actor_map(args.actors) if args.actors else {})
 

@@ -3,8 +3,9 @@
 In order, and nothing written before the plan is complete and checked:
 
 1. **plan** (`plan.plan_batch`): the cut's shots with their lines (stem or cue sheet), a quick look for
-   a face in each; a bad cue sheet or stem stops here with one line, exit code 2;
-2. **actors**: without `--actors`, each source clip's actor is learned once, before its shots, as a task
+   a face in each; a bad cue sheet or stem, or an `--actors` map naming a clip not in the cut or a
+   profile not stored (`shots.resolve_actor_map`), stops here with one line, exit code 2;
+2. **actors**: for a clip `--actors` does not name, each source clip's actor is learned once, before its shots, as a task
    of its own (`commands.learn_actor`), so two workers never learn the same clip at once; the shots
    then find it in the profile cache (a shared user folder on a cluster: `docs/scale.md`);
 3. **shots**, on the local pool (`local_pool`) or on Ray (`ray_pool`): each writes its render and report
@@ -25,7 +26,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -148,12 +149,14 @@ def run_batch(cut: Path, folder: Path, runner: Runner, settings: BatchSettings, 
     """The whole batch (module docstring); raises a `MyTalkError` for bad input before anything renders."""
     from mytalk.plugin.batch.plan import plan_batch
     from mytalk.plugin.batch.report import BatchSummary, write_reports
-    from mytalk.plugin.batch.shots import actor_for
+    from mytalk.plugin.batch.shots import actor_for, resolve_actor_map
 
     events = events or BatchEvents()
     cancel = cancel or threading.Event()
     began = time.perf_counter()
     host = open_cut(cut)
+    if settings.actors:
+        settings = replace(settings, actors=resolve_actor_map(settings.actors, host.clips(), "--actors"))
     plan = plan_batch(host, stem=stem, cue_sheet=cues)
     folder = check_folder(folder)
     events.on_plan(plan)

@@ -16,13 +16,14 @@ again; anything else is skipped in a fraction of a second.
 from __future__ import annotations
 
 import json
+import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mytalk.core.errors import JobCancelledError, MyTalkError
+from mytalk.core.errors import JobCancelledError, MyTalkError, UsageError
 from mytalk.core.jobs.request import SyncRequest
 from mytalk.plugin.batch.plan import ShotJob
 
@@ -40,7 +41,9 @@ class BatchSettings:
     settings: Mapping[str, Any] = field(default_factory=dict)
     """Manifest settings by name (`openness`, `mask_mode`, `language`, ...), as `SyncRequest.with_settings` takes them."""
     actors: Mapping[str, str] = field(default_factory=dict)
-    """Source clip (file name or full path) → stored actor profile name (`--actors MAP`)."""
+    """Source clip → stored actor profile name (`--actors MAP`). As read, keyed by whatever the editor
+    wrote (the clip's name in the cut, its file name or its path); the driver keys it by the clips' absolute
+    paths before any work (`resolve_actor_map`), as `actor_for` reads it."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"engine": self.engine, "codec": self.codec, "handles": self.handles,
@@ -82,9 +85,41 @@ def shot_paths(job: ShotJob, folder: Path, settings: BatchSettings) -> tuple[Pat
 
 
 def actor_for(job: ShotJob, settings: BatchSettings) -> str | None:
-    """The stored profile the shot's actor is painted from: the cue's actor column, else `--actors` by clip."""
-    video = Path(job.video)
-    return (settings.actors.get(str(video)) or settings.actors.get(video.name) or None) if settings.actors else None
+    """The stored profile the shot's actor is painted from (`--actors`, by the shot's source clip), or None
+    to learn it from the clip. A cue sheet's actor column is the character's name for the report, not a
+    profile: it is often the same for two actors, or the name of someone never stored."""
+    return settings.actors.get(job.video) if settings.actors else None
+
+
+def resolve_actor_map(actors: Mapping[str, str], clips: Iterable[Any], where: str) -> dict[str, str]:
+    """`--actors` keyed by each clip's absolute media path, as `actor_for` reads it; UsageError before any
+    work for a key that names no clip of the cut, a clip given two profiles, or a profile not stored.
+
+    A key is the clip's name in the cut, its media's file name, or its media's path: the editor writes
+    what the timeline shows. A mistyped key or profile would otherwise go unnoticed (the clip's actor is
+    learned instead) or fail every one of its shots after the batch has started.
+    """
+    from mytalk.core.engines.actors import stored_actors
+
+    media = [(str(clip.name), Path(os.path.abspath(clip.media))) for clip in clips if clip.media is not None]
+    resolved: dict[str, str] = {}
+    for key, profile in actors.items():
+        as_path = Path(os.path.abspath(Path(key).expanduser()))
+        matched = {str(path) for name, path in media if key in (name, path.name) or as_path == path}
+        if not matched:
+            names = ", ".join(dict.fromkeys(name for name, _ in media)) or "none"
+            raise UsageError(f"{where}: {key!r} is no clip of the cut; give a clip's name in the cut "
+                             f"({names}), its file name or its path")
+        for path in matched:
+            if resolved.setdefault(path, profile) != profile:
+                raise UsageError(f"{where}: {Path(path).name} is given two actors, {resolved[path]!r} and "
+                                 f"{profile!r}; keep one")
+    stored = stored_actors()
+    missing = sorted(set(resolved.values()) - set(stored))
+    if missing:
+        raise UsageError(f"{where}: no actor profile named {', '.join(map(repr, missing))} (stored: "
+                         f"{', '.join(stored) or 'none yet'}); build one with 'mytalk actor build NAME FOOTAGE'")
+    return resolved
 
 
 def shot_request(job: ShotJob, folder: Path, settings: BatchSettings) -> SyncRequest:
