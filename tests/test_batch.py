@@ -138,11 +138,14 @@ def test_a_bad_cue_sheet_is_one_line_and_exit_2_before_anything_renders(
     (["--openness", "5"], "setting 'openness': must be between 0.0 and 2.0"),
     (["--language", "zz-qq"], "--language 'zz-qq': espeak-ng has no language"),
     (["--handles", "-1"], "--handles -1"),
+    (["--engine", "mytalk"], "no trained MyTalk model"),
+    (["--engine", "classic-neural"], "no trained MyTalk model"),
 ])
 def test_bad_batch_options_are_one_line_and_exit_2_before_anything_is_made(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], options: list[str], message: str) -> None:
     """Checked before the batch folder is made or an actor learned: a typo in the actor map used to be
-    ignored (the clip's actor was learned instead), a bad setting failed every shot (exit 3)."""
+    ignored (the clip's actor was learned instead); a bad setting or an engine without its trained
+    models failed every shot (exit 3)."""
     cut = write_cut(tmp_path)
     maps = {"map": "nosuchclip,anyone\n", "typo": "clip,profile\nkatie,nosuchprofile\n",
             "twice": "katie,one\nhdtf_wda_katiehill_512.mp4,two\n"}

@@ -326,6 +326,16 @@ class StagedEngine:
         self.appearance.check(job, self._resources)
         self._checked = job
 
+    def check_installed(self, settings: EngineSettings) -> None:
+        """What `check` would find missing whatever the clip: trained models, a stored actor, the device.
+
+        Cheap (files are looked at, nothing is loaded), so a batch asks it once before its first shot: a
+        missing model is then one line and exit 2, not every shot failing the same way."""
+        for stage in (self.motion, self.appearance):
+            installed = getattr(stage, "check_installed", None)
+            if installed is not None:
+                installed(settings)
+
     def prepare(self, job: EngineJob, tracked: TrackedRange | None, progress: ProgressFn,
                 is_cancelled: CancelFn, wait: WaitFn = ready_now) -> None:
         """Start the plan. With stages that stream (`plan_stream`, `prepare_stream`: the module docstring)

@@ -4,7 +4,8 @@ In order, and nothing written before the plan is complete and checked:
 
 1. **plan** (`plan.plan_batch`): the cut's shots with their lines (stem or cue sheet), a quick look for
    a face in each; a bad cue sheet or stem, or an `--actors` map naming a clip not in the cut or a
-   profile not stored (`shots.resolve_actor_map`), stops here with one line, exit code 2;
+   profile not stored (`shots.resolve_actor_map`), or an engine missing its trained models
+   (`shots.check_engine_installed`), stops here with one line, exit code 2;
 2. **actors**: for a clip `--actors` does not name, each source clip's actor is learned once, before its shots, as a task
    of its own (`commands.learn_actor`), so two workers never learn the same clip at once; the shots
    then find it in the profile cache (a shared user folder on a cluster: `docs/scale.md`);
@@ -149,7 +150,7 @@ def run_batch(cut: Path, folder: Path, runner: Runner, settings: BatchSettings, 
     """The whole batch (module docstring); raises a `MyTalkError` for bad input before anything renders."""
     from mytalk.plugin.batch.plan import plan_batch
     from mytalk.plugin.batch.report import BatchSummary, write_reports
-    from mytalk.plugin.batch.shots import actor_for, resolve_actor_map
+    from mytalk.plugin.batch.shots import actor_for, check_engine_installed, resolve_actor_map
 
     events = events or BatchEvents()
     cancel = cancel or threading.Event()
@@ -158,6 +159,7 @@ def run_batch(cut: Path, folder: Path, runner: Runner, settings: BatchSettings, 
     if settings.actors:
         settings = replace(settings, actors=resolve_actor_map(settings.actors, host.clips(), "--actors"))
     plan = plan_batch(host, stem=stem, cue_sheet=cues)
+    check_engine_installed(plan.jobs, Path(os.path.abspath(Path(folder).expanduser())), settings)
     folder = check_folder(folder)
     events.on_plan(plan)
     progress = BatchProgress(sum(job.source_stop - job.source_start for job in plan.jobs), shots=len(plan.jobs))

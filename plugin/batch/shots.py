@@ -122,6 +122,25 @@ def resolve_actor_map(actors: Mapping[str, str], clips: Iterable[Any], where: st
     return resolved
 
 
+def check_engine_installed(jobs: Iterable[ShotJob], folder: Path, settings: BatchSettings) -> None:
+    """The batch's engine finds what it needs installed (trained models, a stored actor, the device),
+    asked once per actor before any shot: otherwise a missing model fails every shot the same way and
+    the batch ends with exit code 3 and a folder of nothing, where one line and exit 2 say it all."""
+    from mytalk.core.engines import create_engine, default_engine
+    from mytalk.core.jobs.request import resolve_request
+
+    engine = create_engine(settings.engine or default_engine())
+    installed = getattr(engine, "check_installed", None)
+    if installed is None:
+        return  # an engine with nothing to install (`copy`)
+    asked: set[str | None] = set()
+    for job in jobs:
+        actor = actor_for(job, settings)
+        if actor not in asked:
+            asked.add(actor)
+            installed(resolve_request(shot_request(job, folder, settings)).settings)
+
+
 def shot_request(job: ShotJob, folder: Path, settings: BatchSettings) -> SyncRequest:
     """The `SyncRequest` that renders `job` into the batch folder."""
     output, report = shot_paths(job, folder, settings)

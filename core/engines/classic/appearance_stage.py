@@ -18,10 +18,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from mytalk.core.engines.base import ActorFootage, EngineJob
+from mytalk.core.engines.base import ActorFootage, EngineJob, EngineSettings
 from mytalk.core.engines.classic import retrieval
 from mytalk.core.engines.classic.geometry import lower_face_index
-from mytalk.core.engines.classic.job_profile import job_profile, learn_footage_profile
+from mytalk.core.engines.classic.job_profile import check_profile_stored, job_profile, learn_footage_profile
 from mytalk.core.engines.classic.retrieval import (
     PathSearch,
     Selection,
@@ -68,6 +68,10 @@ class RetrievalAppearance:
         self._template: np.ndarray | None = None
         self._quality = "final"
         self._appearance: Any = None
+
+    def check_installed(self, settings: EngineSettings) -> None:
+        """A stored actor `--actor` names, without a job (`StagedEngine.check_installed`)."""
+        check_profile_stored(settings)
 
     def check(self, job: EngineJob, resources: JobResources) -> None:
         """Nothing to check before tracking: the profile is loaded with the plan."""

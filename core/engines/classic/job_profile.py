@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from mytalk.core.audio.phone_timing import PhoneTimer
-from mytalk.core.engines.base import ActorFootage, EngineJob, ReferenceRange
+from mytalk.core.engines.base import ActorFootage, EngineJob, EngineSettings, ReferenceRange
 from mytalk.core.engines.classic.profile import ActorProfile
 from mytalk.core.engines.classic.profile_builder import ActorNotInFootage
 from mytalk.core.engines.classic.profile_cache import cached_build_profile
-from mytalk.core.engines.classic.profile_store import load_profile
+from mytalk.core.engines.classic.profile_store import load_profile, require_profile
 from mytalk.core.engines.default_reference import whole_clip_instead
 from mytalk.core.engines.stages import JobResources
 from mytalk.core.engines.tracking import TrackedRange, job_tracker_settings
@@ -53,6 +53,13 @@ def _learn(video: MediaInfo, references: tuple[ReferenceRange, ...], exclude: tu
         profile.notes = [*profile.notes, f"the clip's default sample ({len(references)} windows) shows a face in "
                                          f"only {error.with_face} frames: learned from the whole clip instead"]
         return profile, cached
+
+
+def check_profile_stored(settings: EngineSettings) -> None:
+    """`--actor NAME` names a stored profile (UsageError otherwise, as `job_profile` would raise later);
+    without one the actor is learned from the footage, which needs nothing installed."""
+    if settings.actor:
+        require_profile(settings.actor)
 
 
 def job_profile(job: EngineJob, tracked: TrackedRange, resources: JobResources, progress: ProgressFn,

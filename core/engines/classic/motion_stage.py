@@ -32,7 +32,12 @@ from mytalk.core.engines.classic.geometry import (
     frontalise,
     lower_face_index,
 )
-from mytalk.core.engines.classic.job_profile import job_phone_timer, job_profile, learn_footage_profile
+from mytalk.core.engines.classic.job_profile import (
+    check_profile_stored,
+    job_phone_timer,
+    job_profile,
+    learn_footage_profile,
+)
 from mytalk.core.engines.classic.motion import (
     finish_reach,
     finish_window,
@@ -237,6 +242,10 @@ class ClassicMotion:
         self._frame_visemes: list[str] = []
         self._timer: PhoneTimer | None = None
         self._line_aside: LineTimingAside | None = None
+
+    def check_installed(self, settings: EngineSettings) -> None:
+        """A stored actor `--actor` names, without a job (`StagedEngine.check_installed`)."""
+        check_profile_stored(settings)
 
     def check(self, job: EngineJob, resources: JobResources) -> None:
         s = job.settings

@@ -35,14 +35,19 @@ def list_profiles() -> list[dict[str, Any]]:
     return out
 
 
-def load_profile(name: str) -> ActorProfile:
-    """Load a stored profile by name; UsageError lists the stored names when it does not exist."""
+def require_profile(name: str) -> Path:
+    """The folder of the stored profile `name`; UsageError lists the stored names when there is none."""
     folder = profile_folder(name)
     if not (folder / "profile.json").is_file():
         names = [p["name"] for p in list_profiles()]
         known = ", ".join(names) if names else "none yet"
         raise UsageError(f"no actor profile named {name!r} (stored: {known}); build one with 'mytalk actor build {name} FOOTAGE'")
-    return ActorProfile.load(folder)
+    return folder
+
+
+def load_profile(name: str) -> ActorProfile:
+    """Load a stored profile by name; UsageError lists the stored names when it does not exist."""
+    return ActorProfile.load(require_profile(name))
 
 
 def remove_profile(name: str) -> Path:

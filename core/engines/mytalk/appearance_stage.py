@@ -15,8 +15,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from mytalk.core.engines.base import EngineJob
-from mytalk.core.engines.mytalk.job_models import job_bank, job_models
+from mytalk.core.engines.base import EngineJob, EngineSettings
+from mytalk.core.engines.mytalk.job_models import check_models_installed, job_bank, job_models
 from mytalk.core.engines.stages import JobResources, MotionPlan, MouthPatch, PaintRow
 from mytalk.core.engines.tracking import TrackedRange
 from mytalk.core.progress import CancelFn, ProgressFn
@@ -40,6 +40,10 @@ class GeneratorAppearance:
         self._transforms = np.zeros((0, 2, 3))
         self._target = np.zeros(0)
         self._choice = np.zeros(0, np.int64)
+
+    def check_installed(self, settings: EngineSettings) -> None:
+        """The trained models, without a job (`StagedEngine.check_installed`)."""
+        check_models_installed(settings)
 
     def check(self, job: EngineJob, resources: JobResources) -> None:
         """The trained models are found before any tracking, so a missing one fails at once."""

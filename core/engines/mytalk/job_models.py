@@ -13,13 +13,23 @@ from typing import Any
 
 import numpy as np
 
-from mytalk.core.engines.base import EngineJob
+from mytalk.core.engines.base import EngineJob, EngineSettings
 from mytalk.core.engines.stages import JobResources
 from mytalk.core.engines.tracking import TrackedRange
 from mytalk.core.progress import CancelFn, ProgressFn
 
 REFERENCE_LIMIT = 200
 """Most reference frames in a bank: plenty for retrieval, and bounded memory whatever the footage."""
+
+
+def check_models_installed(settings: EngineSettings) -> None:
+    """The model files `job_models` would load are there and the device exists; nothing is loaded.
+    Raises ModelNotFoundError or UsageError, as `job_models` would at the first shot."""
+    from mytalk.core.engines.devices import resolve_device
+    from mytalk.core.engines.mytalk.models import find_models
+
+    find_models(settings.actor)
+    resolve_device(settings.device)
 
 
 def job_models(job: EngineJob, resources: JobResources) -> tuple[Any, Any]:

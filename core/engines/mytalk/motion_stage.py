@@ -17,9 +17,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from mytalk.core.engines.base import EngineJob
+from mytalk.core.engines.base import EngineJob, EngineSettings
 from mytalk.core.engines.controls import check_mask_and_strengths
-from mytalk.core.engines.mytalk.job_models import job_bank, job_models
+from mytalk.core.engines.mytalk.job_models import check_models_installed, job_bank, job_models
 from mytalk.core.engines.stages import JobResources, MotionPlan
 from mytalk.core.engines.tracking import TrackedRange
 from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled
@@ -34,6 +34,10 @@ class DiffusionMotion:
 
     def __init__(self) -> None:
         self._report: dict[str, Any] = {}
+
+    def check_installed(self, settings: EngineSettings) -> None:
+        """The trained models, without a job (`StagedEngine.check_installed`)."""
+        check_models_installed(settings)
 
     def check(self, job: EngineJob, resources: JobResources) -> None:
         """The controls, then the trained models: a missing model fails here, before any tracking."""
