@@ -159,6 +159,21 @@ def test_bad_batch_options_are_one_line_and_exit_2_before_anything_is_made(
     assert not out.exists(), "nothing is made before the options are checked"
 
 
+def test_an_unreachable_ray_cluster_is_one_line_and_exit_2_before_anything_is_made(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Ray Client needs grpcio (`mytalk[cluster]` installs `ray[client]`); without it, and when nothing
+    answers at the address (Ray gives up after its 30 s timeout), the batch said 'internal error' after
+    it had made the folder and learned the actors."""
+    pytest.importorskip("ray", reason="Ray is the optional extra mytalk[cluster]; pip install ray")
+    out = tmp_path / "batch"
+    code = mytalk_main(["batch", str(write_cut(tmp_path)), "--stem", str(media_path("audio", STEM)), "-o", str(out),
+                        "--cluster", "ray://127.0.0.1:1"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1, (code, err)
+    assert err[0].startswith("mytalk: error: --cluster ray://127.0.0.1:1: cannot reach the Ray cluster"), err
+    assert not out.exists()
+
+
 def test_an_actor_map_paints_the_clip_it_names_with_the_stored_profile(tmp_path: Path) -> None:
     """`--actors` names a clip as the cut shows it; that clip's shot is painted from the stored profile,
     and only the other clips' actors are learned."""

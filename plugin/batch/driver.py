@@ -125,6 +125,10 @@ class Runner:
     name = "runner"
     workers = 1
 
+    def connect(self) -> None:
+        """Reach where the shots will run, before anything is made: a cluster that cannot be reached is one
+        line (a `MyTalkError`) while the batch folder is still untouched. The local pool has nothing to reach."""
+
     def learn(self, clips: Sequence[str], settings: BatchSettings) -> None:
         raise NotImplementedError
 
@@ -160,6 +164,8 @@ def run_batch(cut: Path, folder: Path, runner: Runner, settings: BatchSettings, 
         settings = replace(settings, actors=resolve_actor_map(settings.actors, host.clips(), "--actors"))
     plan = plan_batch(host, stem=stem, cue_sheet=cues)
     check_engine_installed(plan.jobs, Path(os.path.abspath(Path(folder).expanduser())), settings)
+    if plan.jobs:
+        runner.connect()
     folder = check_folder(folder)
     events.on_plan(plan)
     progress = BatchProgress(sum(job.source_stop - job.source_start for job in plan.jobs), shots=len(plan.jobs))

@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -82,6 +83,19 @@ def _learn_task(video: str, settings: BatchSettings) -> bool:
     return learn_clip(video, settings)
 
 
+def _init(ray: Any, address: str | None, env: dict[str, str]) -> None:
+    """`ray.init`, quietly; on failure Ray is shut down again, since a failed connection leaves it half
+    set up in this process and the next `ray.init` here would trip over it."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Ray's own timeout warning would be a second line
+            ray.init(address=address, runtime_env={"env_vars": env} if env else None, log_to_driver=False,
+                     include_dashboard=False, configure_logging=False)
+    except BaseException:
+        ray.shutdown()
+        raise
+
+
 class RayRunner(Runner):
     """Shots as Ray tasks (module docstring)."""
 
@@ -93,14 +107,29 @@ class RayRunner(Runner):
         self.workers = workers or 0
         self._ray: Any = None
 
+    def connect(self) -> None:
+        self._connect()
+
     def _connect(self) -> Any:
         if self._ray is not None:
             return self._ray
         ray = _ray()
         if not ray.is_initialized():
             env = {name: os.environ[name] for name in ("MYTALK_HOME",) if name in os.environ}
-            ray.init(address=self.address, runtime_env={"env_vars": env} if env else None, log_to_driver=False,
-                     include_dashboard=False, configure_logging=False)
+            where = self.address or "this machine"
+            try:
+                _init(ray, self.address, env)
+            except ImportError as error:
+                raise NotInstalledError(f"--cluster {where}: Ray Client is not installed ({error}); "
+                                        "pip install 'mytalk[cluster]' (or pip install 'ray[client]')") from None
+            except ValueError as error:
+                if "ray[client]" in str(error):  # Ray says so with a ValueError when grpcio is missing
+                    raise NotInstalledError(f"--cluster {where}: Ray Client is not installed; "
+                                            "pip install 'mytalk[cluster]' (or pip install 'ray[client]')") from None
+                raise UsageError(f"--cluster {where}: {error}") from None
+            except (ConnectionError, TimeoutError) as error:
+                raise UsageError(f"--cluster {where}: cannot reach the Ray cluster ({error}); check the address "
+                                 "and that its head node runs the Ray Client server (port 10001 by default)") from None
         cpus = int(ray.cluster_resources().get("CPU", 1))
         self.workers = self.requested_workers or max(1, cpus // SHOT_CPUS)
         self._ray = ray
