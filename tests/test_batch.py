@@ -226,14 +226,19 @@ def test_a_stem_batch_renders_every_shot_with_a_face_versions_the_cut_and_report
 def test_a_cue_sheet_renders_one_shot_per_cue_and_versions_the_cut(tmp_path: Path, suffix: str) -> None:
     cut = write_cut(tmp_path, suffix)
     line = media_path("audio", STEM)
-    sheet = write_cues(tmp_path, [f"C1,01:00:00:05,01:00:01:05,{line},,Katie",
-                                  f"C2,01:00:03:05,01:00:04:05,{line},,Bob"])
+    sheet = write_cues(tmp_path, [f"C1,01:00:00:05,01:00:01:05,{line},And so my fellow,Katie,softer",
+                                  f"C2,01:00:03:05,01:00:04:05,{line},,Bob,"],
+                       header="Cue,Rec In,Rec Out,Line File,Dialogue,Character,Notes")
     result = run_batch(cut, tmp_path / "batch", LocalRunner(1), SETTINGS, cues=sheet)
     assert [(job.cue, job.source_start, job.source_stop, job.audio_in) for job in result.plan.jobs] == [
         ("C1", 25, 50, "0.000000s"), ("C2", 40, 65, "0.000000s")]
     assert [o.status for o in result.outcomes] == ["done", "done"]
     names = sorted(path.name for path in result.timeline_versions)
     assert names == sorted({"REEL_mytalk_v001.otio", f"REEL_mytalk_v001{suffix}"})
+    # The QC page shows what the ADR editor wrote on each cue.
+    page = result.reports[1].read_text()
+    assert "character Katie" in page and "words <i>And so my fellow</i>" in page and "note: softer" in page
+    assert "character Bob" in page and page.count("note:") == 1
 
 
 @pytest.fixture(scope="module")

@@ -131,6 +131,9 @@ def render_html(data: dict[str, Any], folder: Path) -> str:
   <td><b>{esc(row['cue'])}</b>{'' if row['cue'] == row['clip_name'] else f" · {esc(row['clip_name'])}"}<br>record {esc(row['record_in_tc'])} · {row['record_stop'] - row['record_start']} fr
       <br>source {row['source_start']}–{row['source_stop']} of {esc(Path(row['video']).name)}
       <br>line {esc(Path(row['line']).name)} at {esc(row['audio_in'])}
+      {f'<br>character {esc(row["actor"])}' if row.get('actor') else ''}
+      {f'<br>words <i>{esc(row["transcript"])}</i>' if row.get('transcript') else ''}
+      {f'<br><span class="note">note: {esc(row["notes"])}</span>' if row.get('notes') else ''}
       {f'<br>file <a href="{esc(output)}">{esc(Path(row["output"]).name)}</a>' if output else ''}</td>
   <td class="fig">offset {_figure(qc.get('offset_frames'), ' fr')}<br>confidence {_figure(qc.get('confidence'))}
       <br>closed in pauses {_figure(None if qc.get('closed_in_silence') is None else f"{qc['closed_in_silence']:.0%}")}
@@ -157,7 +160,7 @@ tr.ok td.num {{ border-left: 4px solid #2b8a3e; }}
 img {{ height: 72px; border-radius: 3px; }} .none {{ color: #999; }}
 .fig {{ white-space: nowrap; color: #333; }} .num {{ font-weight: 600; }}
 .status {{ font-weight: normal; font-size: 12px; color: #666; }} .status.failed {{ color: #c92a2a; }}
-.flags {{ margin: 0; padding-left: 18px; color: #c2410c; }} .good {{ color: #2b8a3e; }}
+.flags {{ margin: 0; padding-left: 18px; color: #c2410c; }} .good {{ color: #2b8a3e; }} .note {{ color: #7c4a03; }}
 .cmd code {{ font-size: 12px; background: #f1f3f5; padding: 2px 4px; }}
 </style></head><body>
 <h1>MyTalk batch QC: {esc(Path(data['cut']).name)}</h1>
