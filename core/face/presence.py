@@ -15,7 +15,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from mytalk.core.face.canonical import pose_fit
+from mytalk.core.face.display import DisplayGeometry
 from mytalk.core.face.subject import MAX_RESIDUAL
 from mytalk.core.face.tracker import FaceTracker, TrackerSettings
 from mytalk.core.media.probe import probe
@@ -28,12 +31,22 @@ def plausible_faces(video: Path | str, frames: Sequence[int], settings: TrackerS
     info = probe(path)
     fps = float(info.video.fps) if info.video is not None else 25.0
     found: dict[int, bool] = {}
-    with FaceTracker(settings or TrackerSettings(smooth=False)) as tracker, FrameReader(path, info) as reader:
+    geometry = DisplayGeometry.of(info.video) if info.video is not None else None
+    with FaceTracker(settings or TrackerSettings(smooth=False), geometry) as tracker, \
+            FrameReader(path, info) as reader:
         for frame in sorted(set(frames)):
             pictures = [(source.index, source.to_rgb()) for source in reader.frames(frame, frame + 1)]
             observation = tracker.track(pictures, total=1, fps=fps)[0]
-            found[frame] = bool(observation.found) and pose_fit(observation.landmarks)[1] <= MAX_RESIDUAL
+            found[frame] = bool(observation.found) and _residual_as_shown(observation.landmarks, geometry) <= MAX_RESIDUAL
     return [found[frame] for frame in frames]
+
+
+def _residual_as_shown(landmarks: np.ndarray, geometry: DisplayGeometry | None) -> float:
+    """The rigid fit's residual of the face as shown: squeezed pixels would spoil a fit to a real face."""
+    if geometry is not None and geometry.sample_aspect != 1:
+        landmarks = landmarks.copy()
+        landmarks[:, 0] *= float(geometry.sample_aspect)
+    return float(pose_fit(landmarks)[1])
 
 
 def face_on_screen(video: Path | str, frames: Sequence[int], settings: TrackerSettings | None = None) -> bool:

@@ -30,7 +30,7 @@ import hashlib
 import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -40,6 +40,7 @@ import numpy as np
 
 from mytalk.core.errors import UsageError
 from mytalk.core.face.canonical import pose_fit
+from mytalk.core.face.display import DisplayGeometry
 from mytalk.core.face.finishing import WindowedFinish
 from mytalk.core.face.observation import FaceObservation, landmark_box
 from mytalk.core.face.regions import LEFT_EYE_OUTER, NUM_LANDMARKS, RIGHT_EYE_OUTER
@@ -54,9 +55,10 @@ if TYPE_CHECKING:
     from mytalk.core.face.cache import CachedTrack
     from mytalk.core.media.reader import SourceFrame
 
-TRACKER_VERSION = "4"
+TRACKER_VERSION = "5"
 """Bumped whenever tracking output changes for the same input, so stale cache entries miss (4: frames
-converted to RGB by OpenCV from their 4:2:0 planes, `SourceFrame.to_rgb`)."""
+converted to RGB by OpenCV from their 4:2:0 planes, `SourceFrame.to_rgb`; 5: rotated and anamorphic
+clips tracked as shown, `display.DisplayGeometry`)."""
 
 STAGE = "face tracking"
 
@@ -234,8 +236,12 @@ class FaceTracker:
     `with` block). One tracker is not thread-safe; each `track` call is independent.
     """
 
-    def __init__(self, settings: TrackerSettings | None = None) -> None:
+    def __init__(self, settings: TrackerSettings | None = None, geometry: DisplayGeometry | None = None) -> None:
+        """`geometry`: how the frames given are shown (`display.DisplayGeometry`); the tracker looks at
+        them as shown and returns landmarks, boxes and the face point's meaning in the frames' own pixels.
+        None: shown as stored."""
         self.settings = settings or TrackerSettings()
+        self.geometry = geometry if geometry is not None and not geometry.is_identity else None
         self._detector: Any = None
         self._mesh: Any = None
 
@@ -330,14 +336,16 @@ class FaceTracker:
             return None, ""
         point = self.settings.face_point
         if point is not None:
-            px, py = point
+            px, py = point if self.geometry is None else self.geometry.point_to_display(*point)
             inside = [d for d in dets if d.contains(px, py)]
             if inside:
                 return min(inside, key=lambda d: math.hypot(d.cx - px, d.cy - py)), ""
             best = min(dets, key=lambda d: _distance_to_box(d, px, py))
+            centre = np.array([best.cx, best.cy]) if self.geometry is None else \
+                self.geometry.points_to_stored(np.array([best.cx, best.cy]))
             return best, (
-                f"no face contains the face point ({px:.0f}, {py:.0f}); tracking the nearest face, "
-                f"centred at ({best.cx:.0f}, {best.cy:.0f})"
+                f"no face contains the face point ({point[0]:.0f}, {point[1]:.0f}); tracking the nearest face, "
+                f"centred at ({centre[0]:.0f}, {centre[1]:.0f})"
             )
         half_diag = math.hypot(w, h) / 2
 
@@ -416,9 +424,20 @@ class FaceTracker:
         """
         finish = WindowedFinish(fps, first_is_subject=self.settings.face_point is not None,
                                 smoothing=self.settings.smoothing_params() if self.settings.smooth else None)
+        # Smoothed and chosen as shown (square pixels, upright: the head's similarity and the subject's
+        # rigid fit mean what they say there), then handed back in the frames' own pixels.
         for observation, cut in self.track_raw(frames, total=total, progress=progress, is_cancelled=is_cancelled):
-            yield from finish.push(observation, cut)
-        yield from finish.finish()
+            yield from map(self._as_stored, finish.push(observation, cut))
+        yield from map(self._as_stored, finish.finish())
+
+    def _as_stored(self, observation: FaceObservation) -> FaceObservation:
+        """An observation of the shown picture in the stored frame's pixels (`display`)."""
+        if self.geometry is None:
+            return observation
+        if not observation.found:
+            return replace(observation, box=self.geometry.box_to_stored(observation.box))
+        landmarks = self.geometry.points_to_stored(observation.landmarks).astype(observation.landmarks.dtype)
+        return replace(observation, landmarks=landmarks, box=landmark_box(landmarks))
 
     def track_raw(
         self,
@@ -440,7 +459,7 @@ class FaceTracker:
                 raise UsageError(
                     f"frame {index}: face tracking needs RGB uint8 frames (H, W, 3), got {img.dtype} {img.shape}"
                 )
-            img = np.ascontiguousarray(img)
+            img = np.ascontiguousarray(img) if self.geometry is None else self.geometry.to_display(img)
             previous, signature = signature, shot_signature(img)
             cut = previous is not None and is_cut(previous, signature)
             if cut:
@@ -690,7 +709,7 @@ def track_video_entry(
         writer = TrackWriter(digest, start, stop, settings, total) if use_cache else None
         observations: list[FaceObservation] = []
         try:
-            with FaceTracker(settings) as tracker:
+            with FaceTracker(settings, DisplayGeometry.of(reader.video)) as tracker:
                 frames = ((sf.index, _seen(sf, on_frame).to_rgb()) for sf in reader.frames(start, stop))
                 for observation in tracker.track_stream(frames, total=total, fps=float(reader.video.fps),
                                                         progress=progress, is_cancelled=is_cancelled):

@@ -105,6 +105,9 @@ class VideoStreamInfo:
     has_b_frames: bool
     reel_name: str | None = None
     """The tape/reel name a conform links by (QuickTime's tmcd source reference, Matroska's REEL_NAME)."""
+    sample_aspect: Fraction = Fraction(1)
+    """Width ÷ height of one stored pixel: 1 for square pixels; 4/3 for HDV's 1440x1080 shown 1920 wide,
+    2 for a 2x anamorphic camera original. Players show the picture `width × sample_aspect` wide."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict; Fractions become ``"num/den"`` strings so 24000/1001 survives exactly."""
@@ -217,6 +220,17 @@ def _timecode(container: av.container.InputContainer, stream: av.stream.Stream) 
     return _tag(container, stream, "timecode")
 
 
+def _sample_aspect(stream: av.video.stream.VideoStream) -> Fraction:
+    """The stored pixel's aspect: the container's (a QuickTime `pasp` atom) before the codec's, as FFmpeg
+    guesses it; 1 when neither says or a value is unusable (0, or beyond 1:4-4:1)."""
+    for value in (stream.sample_aspect_ratio, stream.codec_context.sample_aspect_ratio):
+        if value is not None and value.numerator > 0 and value.denominator > 0:
+            aspect = Fraction(value.numerator, value.denominator)
+            if Fraction(1, 4) <= aspect <= 4:
+                return aspect
+    return Fraction(1)
+
+
 def _rotation(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> int:
     """Counter-clockwise display rotation in degrees, normalised to 0/90/180/270.
 
@@ -298,6 +312,7 @@ def _video_info(
         is_vfr=is_vfr,
         has_b_frames=reordered or bool(ctx.has_b_frames),
         reel_name=_tag(container, stream, "reel_name"),
+        sample_aspect=_sample_aspect(stream),
     )
 
 

@@ -435,6 +435,10 @@ class VideoWriter:
             setattr(ctx, name, value)
         if s.rotation:
             stream.set_display_rotation(s.rotation)
+        if s.sample_aspect != 1:
+            # Anamorphic or HDV pixels: without the tag an editor shows the render squeezed. A proxy is
+            # scaled by the same factor on both axes, so its pixels keep the source's aspect too.
+            ctx.sample_aspect_ratio = s.sample_aspect
         # mov writes it as the tmcd track's source reference, mkv as the track's REEL_NAME tag.
         stream.metadata["reel_name"] = self.reel_name
         self._video = stream
