@@ -104,3 +104,32 @@ def test_a_render_of_a_turned_squeezed_clip_keeps_its_rotation_and_aspect(tmp_pa
     assert sum(f["changed_pixels"] > 0 for f in report["frames"]) == FRAMES
     written = probe(output).video
     assert written is not None and (written.rotation, written.sample_aspect) == (90, Fraction(4, 3))
+
+
+@pytest.mark.parametrize("rotation, aspect", [(90, Fraction(4, 3)), (270, Fraction(1)), (0, Fraction(2))])
+def test_the_viewer_shows_the_picture_as_shown_and_picks_in_stored_pixels(qtbot, rotation: int,  # type: ignore[no-untyped-def]
+                                                                          aspect: Fraction) -> None:
+    """The panel's picture is drawn turned and desqueezed, as players show the clip; a click still
+    gives the stored pixel the tracker's `--face X,Y` means, and a stored point is drawn where it shows."""
+    from PySide6.QtCore import QPointF
+
+    from mytalk.ui.viewer import ViewerWidget
+
+    stored = np.zeros((120, 160, 3), np.uint8)
+    stored[20:30, 100:110] = (255, 0, 0)  # a red mark around stored pixel (105, 25)
+    geometry = DisplayGeometry(160, 120, rotation, aspect)
+    viewer = ViewerWidget()
+    qtbot.addWidget(viewer)
+    viewer.resize(800, 800)
+    viewer.set_source_size((160, 120))
+    viewer.set_geometry(geometry)
+    viewer.set_frames(stored)
+    rect = viewer.image_rect()
+    shown_w, shown_h = geometry.shown_size
+    assert abs(rect.width() / rect.height() - shown_w / shown_h) < 0.01, "drawn with the shape it is shown with"
+    point = viewer.from_source(105.0, 25.0)
+    assert np.allclose(viewer.to_source(point), (105.0, 25.0), atol=1e-6)
+    grabbed = viewer.grab().toImage()
+    colour = grabbed.pixelColor(round(point.x()), round(point.y()))
+    assert (colour.red(), colour.green(), colour.blue()) == (255, 0, 0), "the mark is drawn where the point maps"
+    assert viewer.to_source(QPointF(rect.x() - 5, rect.y())) is None

@@ -45,6 +45,7 @@ from PySide6.QtWidgets import (
 )
 
 from mytalk.core.errors import MyTalkError
+from mytalk.core.face.display import DisplayGeometry
 from mytalk.core.jobs.request import SyncRequest
 from mytalk.core.media.audio import decode_audio
 from mytalk.core.media.probe import MediaInfo, probe
@@ -412,6 +413,7 @@ class MyTalkPanel(QWidget):
         self.info, self.decoder = info, decoder
         video = info.video
         self.viewer.set_source_size((video.width, video.height))
+        self.viewer.set_geometry(DisplayGeometry.of(video))  # a phone clip upright, anamorphic desqueezed
         self.viewer.set_face_point(None)
         self.viewer.set_face_boxes([])
         self.settings.set_face_point(None)
@@ -420,7 +422,9 @@ class MyTalkPanel(QWidget):
         if start is not None and stop is not None:
             self.transport.set_range(start, stop)
             self.transport.seek(start)
-        self.clip_label.setText(f"{path.name}   {video.width}×{video.height}   {self.timecode.rate.text()}   "
+        geometry = DisplayGeometry.of(video)
+        shown = "" if geometry.is_identity else " (shown {}×{})".format(*geometry.shown_size)
+        self.clip_label.setText(f"{path.name}   {video.width}×{video.height}{shown}   {self.timecode.rate.text()}   "
                                 f"{video.frame_count} frames")
         self.clip_label.setToolTip(f"{path}\n{self.clip_label.full_text}")
         self.waveform.set_production(None)

@@ -12,6 +12,8 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from mytalk.core.face.display import DisplayGeometry
+
 MODES = ("A", "B", "wipe")
 _WIPE_GRAB_PX = 8
 
@@ -27,7 +29,9 @@ class ViewerWidget(QWidget):
     """Draws A, B or a wipe, with the face pick and face boxes as overlays.
 
     Coordinates given to and emitted by the widget are *source* pixels (the clip's full
-    resolution), whatever the display copy's size: that is what `--face X,Y` means.
+    resolution, as stored), whatever the display copy's size: that is what `--face X,Y` means. A clip
+    with a display rotation or non-square pixels (`set_geometry`) is drawn turned and desqueezed, as
+    players show it, and its points are still stored pixels.
     """
 
     facePicked = Signal(float, float)
@@ -41,6 +45,7 @@ class ViewerWidget(QWidget):
         self._a: QImage | None = None
         self._b: QImage | None = None
         self._source_size: tuple[int, int] | None = None
+        self._geometry: DisplayGeometry | None = None
         self.mode = "A"
         self.wipe = 0.5
         self.face_point: tuple[float, float] | None = None
@@ -58,10 +63,17 @@ class ViewerWidget(QWidget):
         self._source_size = size
         self.update()
 
+    def set_geometry(self, geometry: DisplayGeometry | None) -> None:
+        """How the clip is shown: turned by its display rotation, stretched by its pixel aspect."""
+        self._geometry = None if geometry is None or geometry.is_identity else geometry
+        self.update()
+
     def set_frames(self, a: np.ndarray | None, b: np.ndarray | None = None) -> None:
-        """Show `a` (the original) and optionally `b` (the proxy of the same frame)."""
-        self._a = to_qimage(a) if a is not None else None
-        self._b = to_qimage(b) if b is not None else None
+        """Show `a` (the original) and optionally `b` (the proxy of the same frame), both as stored: they
+        are turned here, and `image_rect`'s shape desqueezes them as they are drawn."""
+        turns = self._geometry.quarter_turns if self._geometry is not None else 0
+        self._a = to_qimage(np.rot90(a, turns)) if a is not None else None
+        self._b = to_qimage(np.rot90(b, turns)) if b is not None else None
         self.update()
 
     def set_mode(self, mode: str) -> None:
@@ -95,7 +107,9 @@ class ViewerWidget(QWidget):
     def image_rect(self) -> QRectF:
         """Where the picture is drawn: aspect-correct, centred, letterboxed."""
         image = self._a or self._b
-        if self._source_size:
+        if self._geometry is not None:
+            width, height = self._geometry.shown_size
+        elif self._source_size:
             width, height = self._source_size
         elif image is not None:
             width, height = image.width(), image.height()
@@ -109,12 +123,19 @@ class ViewerWidget(QWidget):
         rect = self.image_rect()
         if rect.isEmpty() or not rect.contains(point) or not self._source_size:
             return None
-        width, height = self._source_size
-        return ((point.x() - rect.x()) / rect.width() * width, (point.y() - rect.y()) / rect.height() * height)
+        width, height = self._geometry.shown_size if self._geometry is not None else self._source_size
+        x, y = (point.x() - rect.x()) / rect.width() * width, (point.y() - rect.y()) / rect.height() * height
+        if self._geometry is None:
+            return x, y
+        stored = self._geometry.points_to_stored(np.array([x, y], np.float64))
+        return float(stored[0]), float(stored[1])
 
     def from_source(self, x: float, y: float) -> QPointF:
         rect = self.image_rect()
-        width, height = self._source_size or (1, 1)
+        if self._geometry is not None:
+            (width, height), (x, y) = self._geometry.shown_size, self._geometry.point_to_display(x, y)
+        else:
+            width, height = self._source_size or (1, 1)
         return QPointF(rect.x() + x / width * rect.width(), rect.y() + y / height * rect.height())
 
     def _wipe_x(self) -> float:
@@ -154,7 +175,7 @@ class ViewerWidget(QWidget):
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.setPen(QPen(QColor(80, 200, 255), 1.5))
         for x0, y0, x1, y1 in self.face_boxes:
-            painter.drawRect(QRectF(self.from_source(x0, y0), self.from_source(x1, y1)))
+            painter.drawRect(QRectF(self.from_source(x0, y0), self.from_source(x1, y1)).normalized())
         if self.face_point is not None:
             centre = self.from_source(*self.face_point)
             painter.setPen(QPen(QColor(80, 200, 255), 2))

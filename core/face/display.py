@@ -45,8 +45,14 @@ class DisplayGeometry:
         return self.rotation == 0 and self.sample_aspect == 1
 
     @property
-    def _turns(self) -> int:
+    def quarter_turns(self) -> int:
+        """Counter-clockwise quarter turns from stored to shown (`np.rot90`'s k)."""
         return (self.rotation // 90) % 4
+
+    @property
+    def shown_size(self) -> tuple[int, int]:
+        """(width, height) of the picture as shown, in square pixels."""
+        return (self.height, self.desqueezed_width) if self.quarter_turns % 2 else (self.desqueezed_width, self.height)
 
     @property
     def desqueezed_width(self) -> int:
@@ -59,8 +65,8 @@ class DisplayGeometry:
             wider = self.desqueezed_width > image.shape[1]
             image = cv2.resize(image, (self.desqueezed_width, image.shape[0]),
                                interpolation=cv2.INTER_LINEAR if wider else cv2.INTER_AREA)
-        if self._turns:
-            image = np.ascontiguousarray(np.rot90(image, self._turns))
+        if self.quarter_turns:
+            image = np.ascontiguousarray(np.rot90(image, self.quarter_turns))
         return image
 
     def points_to_stored(self, points: np.ndarray) -> np.ndarray:
@@ -68,7 +74,7 @@ class DisplayGeometry:
         out = np.array(points, dtype=np.result_type(points, np.float32), copy=True)
         x, y = np.asarray(points)[..., 0], np.asarray(points)[..., 1]
         wide, high = self.desqueezed_width, self.height
-        turns = self._turns
+        turns = self.quarter_turns
         if turns == 1:
             x, y = wide - y, x
         elif turns == 2:
@@ -83,7 +89,7 @@ class DisplayGeometry:
         """A stored pixel position in the shown picture (the inverse of `points_to_stored`)."""
         x = x * self.desqueezed_width / self.width
         wide, high = self.desqueezed_width, self.height
-        turns = self._turns
+        turns = self.quarter_turns
         if turns == 1:
             return y, wide - x
         if turns == 2:
