@@ -183,6 +183,26 @@ def test_preview_quality_writes_a_small_proxy_with_exact_frames(tmp_path: Path) 
 
 
 @pytest.mark.media
+def test_a_surround_line_is_mixed_to_stereo_with_a_warning(tmp_path: Path) -> None:
+    """A 5.1 stem as the line: the render's sound is its stereo downmix, and the editor is told so."""
+    line = tmp_path / "stem_51.wav"
+    with wave.open(str(line), "wb") as handle:
+        handle.setnchannels(6)
+        handle.setsampwidth(2)
+        handle.setframerate(48000)
+        tone = (8000 * np.sin(np.arange(48000) * 2 * np.pi * 220 / 48000)).astype(np.int16)
+        handle.writeframes(np.repeat(tone[:, None], 6, axis=1).tobytes())
+    out, report = tmp_path / "o.mov", tmp_path / "r.json"
+    result = run_mytalk("sync", media_path("video", "retalking_face5_woman_glasses_eu.mp4"), "--audio", line,
+                        "-o", out, "--in", "0", "--out", "20", "--engine", "copy", "--report", report)
+    assert result.code == 0, result.stderr
+    assert any(text.startswith("mytalk: warning: the replacement line has 6 channels; the render carries its "
+                               "stereo downmix") for text in result.stderr_lines), result.stderr
+    assert json.loads(report.read_text())["output"]["audio_channels"] == 2
+    assert probe(out).audio[0].channels == 2
+
+
+@pytest.mark.media
 def test_a_silent_line_is_a_valid_edit_with_a_warning(tmp_path: Path) -> None:
     """Replacing dialogue with silence is legitimate (the mouth should close): exit 0, warn."""
     silence = tmp_path / "silence.wav"

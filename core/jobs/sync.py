@@ -38,6 +38,7 @@ from mytalk.core.media.audio import AudioSource, peak_level
 from mytalk.core.media.audio_spool import SpooledAudio, decode_placed_spooled
 from mytalk.core.media.frame_stash import FrameStash
 from mytalk.core.media.prefetch import prefetched
+from mytalk.core.media.probe import MediaInfo, probe
 from mytalk.core.media.reader import FrameReader
 from mytalk.core.media.writer import VideoWriter, check_codec_container, check_output_path, default_codec_for
 from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled, never_cancelled, no_progress
@@ -96,7 +97,7 @@ def _line_audio(resolved: ResolvedRequest) -> SpooledAudio:
                                  folder=UserDirs.ensure(user_dirs().scratch))
 
 
-def _check_line_reaches_range(resolved: ResolvedRequest, line: AudioSource) -> None:
+def _check_line_reaches_range(resolved: ResolvedRequest, line: AudioSource, line_info: MediaInfo) -> None:
     """Refuse a placement that leaves the whole range outside the line's file (`UsageError`, exit 2).
 
     Silence *in* the line is a valid edit (the mouth closes, with a warning in the report), but a range
@@ -104,12 +105,10 @@ def _check_line_reaches_range(resolved: ResolvedRequest, line: AudioSource) -> N
     closed mouth for it would hide the mistake until the conform. The file's length is the probe's (an
     estimate for some MP3s), so a placement is refused only when the placed sound is silent as well.
     """
-    from mytalk.core.media.probe import probe
-
     request = resolved.request
     begins = resolved.line_offset_s
     span = Fraction(resolved.stop - resolved.start) / resolved.fps
-    length = probe(request.audio).duration_s
+    length = line_info.duration_s
     if length <= 0.0 or (begins < Fraction(length) and begins + span > 0) or peak_level(line) > 0.0:
         return
     where = "after the line ends" if begins >= Fraction(length) else "before the line begins"
@@ -121,14 +120,18 @@ def _check_line_reaches_range(resolved: ResolvedRequest, line: AudioSource) -> N
     )
 
 
-def _line_warnings(resolved: ResolvedRequest, line: AudioSource) -> list[str]:
-    """Suspicious but legal placements: a silent range is a valid edit (the mouth closes)."""
-    if peak_level(line) > 0.0:
-        return []
-    return [
-        f"the replacement line is silent over the whole range (audio-in {resolved.line_offset_s}s); "
-        f"the mouth will stay closed - check --audio-in if that is not intended"
-    ]
+def _line_warnings(resolved: ResolvedRequest, line: AudioSource, line_info: MediaInfo) -> list[str]:
+    """Suspicious but legal lines: a silent range is a valid edit (the mouth closes), and a surround
+    stem is mixed to stereo for the render (its mouth follows every channel's speech)."""
+    warnings: list[str] = []
+    channels = max((stream.channels for stream in line_info.audio[:1]), default=0)
+    if channels > 2:
+        warnings.append(f"the replacement line has {channels} channels; the render carries its stereo downmix "
+                        f"(give a mono or stereo line to choose the mix)")
+    if peak_level(line) <= 0.0:
+        warnings.append(f"the replacement line is silent over the whole range (audio-in {resolved.line_offset_s}s); "
+                        f"the mouth will stay closed - check --audio-in if that is not intended")
+    return warnings
 
 
 def _frame_warning(index: int, warning: str) -> str:
@@ -211,7 +214,8 @@ def run_sync(
 
     with timer.stage("audio"):
         line = _line_audio(resolved)
-        _check_line_reaches_range(resolved, line)
+        line_info = probe(request.audio)
+        _check_line_reaches_range(resolved, line, line_info)
         guide = _guide_audio(resolved)
     job = EngineJob(
         video=resolved.info,
@@ -339,7 +343,7 @@ def run_sync(
             with timer.stage("hash"):
                 # Only for the identities seen before the job read the files: see the module docstring.
                 hashes = {str(path): file_sha256(path, expect=identities.get(path)) for path in inputs}
-            job_warnings = _line_warnings(resolved, line)
+            job_warnings = _line_warnings(resolved, line, line_info)
             report = build_report(resolved, engine_name=engine.name, engine_version=engine.version, codec=codec,
                                   records=records, line=line, job_warnings=job_warnings,
                                   engine_report=engine.report(), hashes=hashes,
