@@ -327,7 +327,7 @@ class StagedEngine:
         self._checked = job
 
     def check_installed(self, settings: EngineSettings) -> None:
-        """What `check` would find missing whatever the clip: trained models, a stored actor, the device.
+        """What `check` would find missing whatever the clip: trained models, a stored actor.
 
         Cheap (files are looked at, nothing is loaded), so a batch asks it once before its first shot: a
         missing model is then one line and exit 2, not every shot failing the same way."""

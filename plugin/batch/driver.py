@@ -124,6 +124,9 @@ class Runner:
 
     name = "runner"
     workers = 1
+    runs_here = True
+    """Whether the shots run on this machine, with its user folder and devices: only then can the driver
+    check before any shot what the engine needs installed (a cluster's nodes have their own)."""
 
     def connect(self) -> None:
         """Reach where the shots will run, before anything is made: a cluster that cannot be reached is one
@@ -161,9 +164,11 @@ def run_batch(cut: Path, folder: Path, runner: Runner, settings: BatchSettings, 
     began = time.perf_counter()
     host = open_cut(cut)
     if settings.actors:
-        settings = replace(settings, actors=resolve_actor_map(settings.actors, host.clips(), "--actors"))
+        settings = replace(settings, actors=resolve_actor_map(settings.actors, host.clips(), "--actors",
+                                                              check_stored=runner.runs_here))
     plan = plan_batch(host, stem=stem, cue_sheet=cues)
-    check_engine_installed(plan.jobs, Path(os.path.abspath(Path(folder).expanduser())), settings)
+    if runner.runs_here:
+        check_engine_installed(plan.jobs, Path(os.path.abspath(Path(folder).expanduser())), settings)
     if plan.jobs:
         runner.connect()
     folder = check_folder(folder)

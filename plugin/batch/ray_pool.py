@@ -100,6 +100,7 @@ class RayRunner(Runner):
     """Shots as Ray tasks (module docstring)."""
 
     name = "ray"
+    runs_here = False
 
     def __init__(self, cluster: str = "ray", workers: int | None = None) -> None:
         self.address = cluster_address(cluster)

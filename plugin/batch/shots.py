@@ -91,9 +91,11 @@ def actor_for(job: ShotJob, settings: BatchSettings) -> str | None:
     return settings.actors.get(job.video) if settings.actors else None
 
 
-def resolve_actor_map(actors: Mapping[str, str], clips: Iterable[Any], where: str) -> dict[str, str]:
+def resolve_actor_map(actors: Mapping[str, str], clips: Iterable[Any], where: str, *,
+                      check_stored: bool = True) -> dict[str, str]:
     """`--actors` keyed by each clip's absolute media path, as `actor_for` reads it; UsageError before any
-    work for a key that names no clip of the cut, a clip given two profiles, or a profile not stored.
+    work for a key that names no clip of the cut, a clip given two profiles, or (`check_stored`: the
+    shots run here, with this user folder) a profile not stored.
 
     A key is the clip's name in the cut, its media's file name, or its media's path: the editor writes
     what the timeline shows. A mistyped key or profile would otherwise go unnoticed (the clip's actor is
@@ -114,7 +116,7 @@ def resolve_actor_map(actors: Mapping[str, str], clips: Iterable[Any], where: st
             if resolved.setdefault(path, profile) != profile:
                 raise UsageError(f"{where}: {Path(path).name} is given two actors, {resolved[path]!r} and "
                                  f"{profile!r}; keep one")
-    stored = stored_actors()
+    stored = stored_actors() if check_stored else sorted(set(resolved.values()))
     missing = sorted(set(resolved.values()) - set(stored))
     if missing:
         raise UsageError(f"{where}: no actor profile named {', '.join(map(repr, missing))} (stored: "
@@ -123,8 +125,8 @@ def resolve_actor_map(actors: Mapping[str, str], clips: Iterable[Any], where: st
 
 
 def check_engine_installed(jobs: Iterable[ShotJob], folder: Path, settings: BatchSettings) -> None:
-    """The batch's engine finds what it needs installed (trained models, a stored actor, the device),
-    asked once per actor before any shot: otherwise a missing model fails every shot the same way and
+    """The batch's engine finds what it needs installed on this machine (trained models, a stored actor),
+    asked once per actor before any shot of a local batch: otherwise a missing model fails every shot the same way and
     the batch ends with exit code 3 and a folder of nothing, where one line and exit 2 say it all."""
     from mytalk.core.engines import create_engine, default_engine
     from mytalk.core.jobs.request import resolve_request

@@ -23,13 +23,12 @@ REFERENCE_LIMIT = 200
 
 
 def check_models_installed(settings: EngineSettings) -> None:
-    """The model files `job_models` would load are there and the device exists; nothing is loaded.
-    Raises ModelNotFoundError or UsageError, as `job_models` would at the first shot."""
-    from mytalk.core.engines.devices import resolve_device
+    """The model files `job_models` would load are there (ModelNotFoundError, as `job_models` would
+    raise at the first shot); nothing is loaded. The device is not asked: where the job runs may not
+    be where this is asked (a batch's cluster nodes have GPUs its driver lacks)."""
     from mytalk.core.engines.mytalk.models import find_models
 
     find_models(settings.actor)
-    resolve_device(settings.device)
 
 
 def job_models(job: EngineJob, resources: JobResources) -> tuple[Any, Any]:
