@@ -150,7 +150,8 @@ def _add_sync_arguments(parser: argparse.ArgumentParser, schema: Mapping[str, Se
     parser.add_argument("--transcript", help="words of the new line, or @FILE")
     parser.add_argument("--reference", action="append", default=[], metavar="RANGE",
                         help="footage to learn the actor from: 0-120, 0s-4.8s or OTHER.mov:IN-OUT (repeatable)")
-    parser.add_argument("--face", help="pixel X,Y of the face to edit when there are several")
+    parser.add_argument("--face", help="pixel X,Y of the face to edit when there are several (in the frame as "
+                                       "stored, as the report's boxes; a click in the panel gives it)")
     parser.add_argument("--report", type=Path, help="write a JSON report here")
     parser.add_argument("--actor", help="actor profile to use")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
