@@ -182,16 +182,21 @@ def test_preview_quality_writes_a_small_proxy_with_exact_frames(tmp_path: Path) 
     assert info.video.frame_count == 30
 
 
+def write_wav(path: Path, samples: np.ndarray, rate: int = 48000) -> Path:
+    """16-bit WAV of (samples, channels) int16."""
+    with wave.open(str(path), "wb") as handle:
+        handle.setnchannels(samples.shape[1])
+        handle.setsampwidth(2)
+        handle.setframerate(rate)
+        handle.writeframes(np.ascontiguousarray(samples, np.int16).tobytes())
+    return path
+
+
 @pytest.mark.media
 def test_a_surround_line_is_mixed_to_stereo_with_a_warning(tmp_path: Path) -> None:
     """A 5.1 stem as the line: the render's sound is its stereo downmix, and the editor is told so."""
-    line = tmp_path / "stem_51.wav"
-    with wave.open(str(line), "wb") as handle:
-        handle.setnchannels(6)
-        handle.setsampwidth(2)
-        handle.setframerate(48000)
-        tone = (8000 * np.sin(np.arange(48000) * 2 * np.pi * 220 / 48000)).astype(np.int16)
-        handle.writeframes(np.repeat(tone[:, None], 6, axis=1).tobytes())
+    tone = (8000 * np.sin(np.arange(48000) * 2 * np.pi * 220 / 48000)).astype(np.int16)
+    line = write_wav(tmp_path / "stem_51.wav", np.repeat(tone[:, None], 6, axis=1))
     out, report = tmp_path / "o.mov", tmp_path / "r.json"
     result = run_mytalk("sync", media_path("video", "retalking_face5_woman_glasses_eu.mp4"), "--audio", line,
                         "-o", out, "--in", "0", "--out", "20", "--engine", "copy", "--report", report)
@@ -205,12 +210,7 @@ def test_a_surround_line_is_mixed_to_stereo_with_a_warning(tmp_path: Path) -> No
 @pytest.mark.media
 def test_a_silent_line_is_a_valid_edit_with_a_warning(tmp_path: Path) -> None:
     """Replacing dialogue with silence is legitimate (the mouth should close): exit 0, warn."""
-    silence = tmp_path / "silence.wav"
-    with wave.open(str(silence), "wb") as handle:
-        handle.setnchannels(1)
-        handle.setsampwidth(2)
-        handle.setframerate(48000)
-        handle.writeframes(bytes(2 * 48000))
+    silence = write_wav(tmp_path / "silence.wav", np.zeros((48000, 1), np.int16))
     out, report = tmp_path / "o.mkv", tmp_path / "r.json"
     result = run_mytalk("sync", media_path("video", "retalking_face5_woman_glasses_eu.mp4"), "--audio", silence,
                         "-o", out, "--in", "0", "--out", "20", "--engine", "copy", "--report", report, "--quiet")

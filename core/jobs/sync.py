@@ -97,7 +97,7 @@ def _line_audio(resolved: ResolvedRequest) -> SpooledAudio:
                                  folder=UserDirs.ensure(user_dirs().scratch))
 
 
-def _check_line_reaches_range(resolved: ResolvedRequest, line: AudioSource, line_info: MediaInfo) -> None:
+def _check_line_reaches_range(resolved: ResolvedRequest, line_peak: float, line_info: MediaInfo) -> None:
     """Refuse a placement that leaves the whole range outside the line's file (`UsageError`, exit 2).
 
     Silence *in* the line is a valid edit (the mouth closes, with a warning in the report), but a range
@@ -109,7 +109,7 @@ def _check_line_reaches_range(resolved: ResolvedRequest, line: AudioSource, line
     begins = resolved.line_offset_s
     span = Fraction(resolved.stop - resolved.start) / resolved.fps
     length = line_info.duration_s
-    if length <= 0.0 or (begins < Fraction(length) and begins + span > 0) or peak_level(line) > 0.0:
+    if length <= 0.0 or (begins < Fraction(length) and begins + span > 0) or line_peak > 0.0:
         return
     where = "after the line ends" if begins >= Fraction(length) else "before the line begins"
     # Worded for the panel's slip as well as for `--audio-in`: both set `line_offset_s`.
@@ -120,7 +120,7 @@ def _check_line_reaches_range(resolved: ResolvedRequest, line: AudioSource, line
     )
 
 
-def _line_warnings(resolved: ResolvedRequest, line: AudioSource, line_info: MediaInfo) -> list[str]:
+def _line_warnings(resolved: ResolvedRequest, line_peak: float, line_info: MediaInfo) -> list[str]:
     """Suspicious but legal lines: a silent range is a valid edit (the mouth closes), and a surround
     stem is mixed to stereo for the render (its mouth follows every channel's speech)."""
     warnings: list[str] = []
@@ -128,7 +128,7 @@ def _line_warnings(resolved: ResolvedRequest, line: AudioSource, line_info: Medi
     if channels > 2:
         warnings.append(f"the replacement line has {channels} channels; the render carries its stereo downmix "
                         f"(give a mono or stereo line to choose the mix)")
-    if peak_level(line) <= 0.0:
+    if line_peak <= 0.0:
         warnings.append(f"the replacement line is silent over the whole range (audio-in {resolved.line_offset_s}s); "
                         f"the mouth will stay closed - check --audio-in if that is not intended")
     return warnings
@@ -214,8 +214,8 @@ def run_sync(
 
     with timer.stage("audio"):
         line = _line_audio(resolved)
-        line_info = probe(request.audio)
-        _check_line_reaches_range(resolved, line, line_info)
+        line_info, line_peak = probe(request.audio), peak_level(line)  # each read once, for both line checks
+        _check_line_reaches_range(resolved, line_peak, line_info)
         guide = _guide_audio(resolved)
     job = EngineJob(
         video=resolved.info,
@@ -343,7 +343,7 @@ def run_sync(
             with timer.stage("hash"):
                 # Only for the identities seen before the job read the files: see the module docstring.
                 hashes = {str(path): file_sha256(path, expect=identities.get(path)) for path in inputs}
-            job_warnings = _line_warnings(resolved, line, line_info)
+            job_warnings = _line_warnings(resolved, line_peak, line_info)
             report = build_report(resolved, engine_name=engine.name, engine_version=engine.version, codec=codec,
                                   records=records, line=line, job_warnings=job_warnings,
                                   engine_report=engine.report(), hashes=hashes,
