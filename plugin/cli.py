@@ -494,9 +494,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _main(args_list)
 
 
+SIGNED_VALUE_OPTIONS = ("--audio-in",)
+"""Options whose value may be negative (`--audio-in -0.5s`: the line starts half a second after the in point)."""
+
+
+def attach_signed_values(args_list: Sequence[str]) -> list[str]:
+    """`--audio-in -0.5s` as `--audio-in=-0.5s`.
+
+    argparse reads a value that starts with "-" as the next option unless it is a bare number, so the
+    README's negative placements (`-0.5s`, `-12`, `-00:00:00:12`) failed with "expected one argument".
+    Only a value that starts with "-" and a digit or "." is attached, so a missing value before a real
+    option (`--audio-in --quiet`) is still reported as missing.
+    """
+    out: list[str] = []
+    items = list(args_list)
+    index = 0
+    while index < len(items):
+        item = items[index]
+        value = items[index + 1] if index + 1 < len(items) else ""
+        if item in SIGNED_VALUE_OPTIONS and len(value) > 1 and value[0] == "-" and (value[1].isdigit() or value[1] == "."):
+            out.append(f"{item}={value}")
+            index += 2
+            continue
+        if item == "--":  # everything after it is positional, as argparse reads it
+            out.extend(items[index:])
+            break
+        out.append(item)
+        index += 1
+    return out
+
+
 def _main(args_list: list[str]) -> int:
     try:
-        args = build_parser().parse_args(args_list)
+        args = build_parser().parse_args(attach_signed_values(args_list))
         if args.command == "panel" or is_gui(args):
             # A GUI process: its runtime child filters its own stderr and handles its own stop
             # signals; a Python handler here would only run when Qt next returns to Python.

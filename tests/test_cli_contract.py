@@ -230,3 +230,29 @@ def test_a_silent_line_is_a_valid_edit_with_a_warning(tmp_path: Path) -> None:
                       "-o", tmp_path / "o3.mkv", "--in", "0", "--out", "20", "--engine", "copy",
                       "--audio-in", f"{length - 0.2:.3f}s", "--quiet")
     assert edge.code == 0, edge.stderr
+
+
+@pytest.mark.media
+@pytest.mark.parametrize("form", [("--audio-in", "-0.4s"), ("--audio-in", "-10"), ("--audio-in=-0.4s",)])
+def test_a_negative_audio_in_places_the_line_after_the_in_point(form: tuple[str, ...], tmp_path: Path) -> None:
+    """The README's negative placement, written as editors type it (`--audio-in -0.4s`), not only with "=":
+    argparse took "-0.4s" for an option and answered "expected one argument"."""
+    from mytalk.core.media.audio import decode_audio
+
+    tone = (8000 * np.sin(np.arange(48000) * 2 * np.pi * 220 / 48000)).astype(np.int16)
+    line = write_wav(tmp_path / "tone.wav", tone[:, None])
+    out = tmp_path / "o.mov"
+    result = run_mytalk("sync", media_path("video", "retalking_face5_woman_glasses_eu.mp4"), "--audio", line,
+                        "-o", out, "--in", "0", "--out", "25", "--engine", "copy", *form, "--quiet")
+    assert result.code == 0, result.stderr
+    sound = np.abs(decode_audio(out, 48000).samples[0])
+    assert sound.size == 48000  # 25 frames at 25 fps
+    assert sound[: int(0.4 * 48000) - 48].max() < 1e-4, "the line sounds before the 0.4 s it was placed after the in point"
+    assert sound[int(0.4 * 48000) + 48 :].min() >= 0 and sound[int(0.4 * 48000) + 48 :].max() > 0.2
+
+
+def test_a_missing_audio_in_value_is_still_reported() -> None:
+    """Only a value that starts with "-" and a digit is attached: before another option it is still missing."""
+    result = run_mytalk("sync", "clip.mov", "--audio", "line.wav", "-o", "o.mov", "--audio-in", "--quiet")
+    assert result.code == 2 and len(result.stderr_lines) == 1
+    assert "--audio-in: expected one argument" in result.stderr
