@@ -123,12 +123,15 @@ BAD_INPUTS = [
     ("unknown-flag", lambda c, a, t: [c, "--audio", a, "-o", t / "o.mkv", "--frobnicate"], "frobnicate"),
     ("bad-reference", lambda c, a, t: [c, "--audio", a, "-o", t / "o.mkv", "--reference", "50-10"], "reference"),
     ("bad-face", lambda c, a, t: [c, "--audio", a, "-o", t / "o.mkv", "--face", "left"], "--face"),
+    ("face-outside-frame", lambda c, a, t: [c, "--audio", a, "-o", t / "o.mkv", "--face", "100000,10"], "outside the frame"),
     ("bad-language", lambda c, a, t: [c, "--audio", a, "-o", t / "o.mkv", "--language", "klingon"], "--language"),
     # The range (0.8 s here) must take some of the line: wholly after its end or before its start is a mistake.
     ("line-after-its-end", lambda c, a, t: [c, "--audio", a, "-o", t / "o.mkv", "--in", "0", "--out", "20",
                                             "--audio-in", "600s"], "after the line ends"),
     ("line-before-its-start", lambda c, a, t: [c, "--audio", a, "-o", t / "o.mkv", "--in", "0", "--out", "20",
                                                "--audio-in=-0.8s"], "before the line begins"),
+    ("line-before-its-start-spaced", lambda c, a, t: [c, "--audio", a, "-o", t / "o.mkv", "--in", "0", "--out", "20",
+                                                      "--audio-in", "-0.8s"], "before the line begins"),
 ]
 
 

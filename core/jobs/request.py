@@ -278,6 +278,16 @@ def _espeak_languages() -> frozenset[str]:
         return frozenset()
 
 
+def _face_point_in_frame(text: str | None, width: int, height: int) -> tuple[float, float] | None:
+    """`--face X,Y`, refused when it lies outside the stored frame: such a point can only be a typo (or
+    another clip's click), and the tracker would otherwise quietly take whichever face is nearest to it."""
+    point = parse_face_point(text)
+    if point is not None and not (0 <= point[0] <= width and 0 <= point[1] <= height):
+        raise UsageError(f"--face {text}: the point is outside the frame ({width}×{height} stored pixels, "
+                         "X from 0 to the width, Y from 0 to the height); give a point on the face to edit")
+    return point
+
+
 def resolve_request(request: SyncRequest) -> ResolvedRequest:
     """Check a request against its media; raise a MyTalkError naming the first bad field."""
     if request.guide not in GUIDE_MODES:
@@ -300,7 +310,7 @@ def resolve_request(request: SyncRequest) -> ResolvedRequest:
         smoothing=request.smoothing,
         mask_mode=request.mask_mode,
         quality=request.quality,
-        face_point=parse_face_point(request.face),
+        face_point=_face_point_in_frame(request.face, video.width, video.height),
         transcript=read_transcript(request.transcript),
         actor=request.actor,
         device=request.device,
