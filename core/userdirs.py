@@ -32,6 +32,12 @@ class UserDirs:
         return self.data / "models"
 
     @property
+    def neural_actors(self) -> Path:
+        """Fine-tunes of the neural engine, one folder per actor (`mytalk.core.engines.mytalk.models.actor_folder`);
+        named here so that code which only lists or sweeps them imports no torch."""
+        return self.models / "actors"
+
+    @property
     def tracking_cache(self) -> Path:
         return self.cache / "tracking"
 

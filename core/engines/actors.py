@@ -47,13 +47,13 @@ def profile_folder(name: str) -> Path:
 
 def stored_actors() -> list[str]:
     """The names of every stored actor, whichever engine stored it: a classic profile
-    (`actors/NAME/profile.json`) or a fine-tune of the neural engine (`models/actors/NAME`, the folder
-    `mytalk.core.engines.mytalk.models.actor_folder` names), sorted. Read from the folders alone, so a
-    caller that only checks a name (a batch's `--actors`) imports no engine."""
+    (`actors/NAME/profile.json`) or a fine-tune of the neural engine (`UserDirs.neural_actors`), sorted.
+    Read from the folders alone, so a caller that only checks a name (a batch's `--actors`) imports no
+    engine."""
     from mytalk.core.userdirs import user_dirs
 
     names: set[str] = set()
-    for root, marker in ((actors_folder(), "profile.json"), (user_dirs().models / "actors", "motion.safetensors")):
+    for root, marker in ((actors_folder(), "profile.json"), (user_dirs().neural_actors, "motion.safetensors")):
         try:
             names.update(entry.name for entry in root.iterdir()
                          if not entry.name.startswith(".") and (entry / marker).is_file())

@@ -177,8 +177,6 @@ def own_folders(dirs: UserDirs) -> list[Path]:
     every clean-up: previews and their posters, job records, remembered hashes, tracking results,
     and the neural actors (a fine-tune's scratch dataset sits beside them). A writer that puts a
     file into another folder of ours adds it here, or a killed job's temporary file stays forever."""
-    # `models / "actors"` is `mytalk.core.engines.mytalk.models.actor_folder`'s parent, spelled out
-    # here because importing the neural package would import torch into every clean-up.
     # The phone timings (`audio.phone_cache`, `audio.line_phones`) write with `AtomicFile` too.
     return [dirs.cache / "previews", journal_folder(dirs), memo_folder(dirs), dirs.tracking_cache,
-            dirs.cache / "phones", dirs.cache / "phones" / "utterances", dirs.models / "actors"]
+            dirs.cache / "phones", dirs.cache / "phones" / "utterances", dirs.neural_actors]

@@ -60,7 +60,9 @@ def model_folder(name: str = DEFAULT_MODEL) -> Path:
 
 def actor_folder(name: str) -> Path:
     """Folder of an actor's fine-tuned models and reference lips."""
-    return models_root() / "actors" / check_name(name)
+    from mytalk.core.userdirs import user_dirs
+
+    return user_dirs().neural_actors / check_name(name)
 
 
 @dataclass
