@@ -282,7 +282,9 @@ def _face_point_in_frame(text: str | None, width: int, height: int) -> tuple[flo
     """`--face X,Y`, refused when it lies outside the stored frame: such a point can only be a typo (or
     another clip's click), and the tracker would otherwise quietly take whichever face is nearest to it."""
     point = parse_face_point(text)
-    if point is not None and not (0 <= point[0] <= width and 0 <= point[1] <= height):
+    # One pixel of slack: a click on the picture's very edge, turned and desqueezed to stored pixels
+    # (`DisplayGeometry.points_to_stored`) in floating point, may land a hair outside it.
+    if point is not None and not (-1 <= point[0] <= width + 1 and -1 <= point[1] <= height + 1):
         raise UsageError(f"--face {text}: the point is outside the frame ({width}×{height} stored pixels, "
                          "X from 0 to the width, Y from 0 to the height); give a point on the face to edit")
     return point
