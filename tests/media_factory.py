@@ -99,8 +99,10 @@ def write_clip(
     timecode: str | None = None,
     ten_bit_content: bool = False,
     bit_rate: int | None = None,
+    field_order: int | None = None,
 ) -> Path:
-    """Encode ``num_frames`` stamped frames; ``pts`` (in ``time_base``, default 1/fps) makes VFR."""
+    """Encode ``num_frames`` stamped frames; ``pts`` (in ``time_base``, default 1/fps) makes VFR.
+    ``field_order``: FFmpeg's AVFieldOrder for the stream's tag (2 top field first, 3 bottom)."""
     width, height = size
     with av.open(str(path), mode="w") as container:
         if timecode:
@@ -121,6 +123,8 @@ def write_clip(
             ctx.color_range, ctx.colorspace, ctx.color_primaries, ctx.color_trc = 1, 1, 1, 1
         if rotation:
             stream.set_display_rotation(rotation)
+        if field_order is not None:
+            ctx.field_order = field_order
         for i in range(num_frames):
             if ten_bit_content:
                 frame = _yuv10(i, width, height)
@@ -143,6 +147,15 @@ def make_h264(path: Path, **kw: object) -> Path:
     """libx264 with 3 B-frames (pyramid) and a keyframe every 12 frames."""
     options = {"preset": "veryfast", "x264-params": _X264, "crf": "16"}
     return write_clip(path, codec="libx264", options=options, **kw)  # type: ignore[arg-type]
+
+
+def make_interlaced_h264(path: Path, *, top_first: bool = True, **kw: object) -> Path:
+    """libx264 coding fields (PAFF/MBAFF), as 1080i cameras and broadcast encoders write, tagged top or
+    bottom field first."""
+    params = f"keyint=12:min-keyint=12:scenecut=0:interlaced=1:{'tff' if top_first else 'bff'}=1"
+    options = {"preset": "veryfast", "x264-params": params, "crf": "16", "flags": "+ildct+ilme"}
+    return write_clip(path, codec="libx264", options=options, field_order=2 if top_first else 3,  # type: ignore[arg-type]
+                      **kw)
 
 
 def make_hevc(path: Path, **kw: object) -> Path:

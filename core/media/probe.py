@@ -108,6 +108,15 @@ class VideoStreamInfo:
     sample_aspect: Fraction = Fraction(1)
     """Width ÷ height of one stored pixel: 1 for square pixels; 4/3 for HDV's 1440x1080 shown 1920 wide,
     2 for a 2x anamorphic camera original. Players show the picture `width × sample_aspect` wide."""
+    field_order: str = "unknown"
+    """How the stream says its lines were scanned (FFmpeg's names): "progressive"; "tt" (top field first,
+    coded and shown: 1080i), "bb" (bottom field first: PAL and NTSC DV), "tb" or "bt" (coded one way and
+    shown the other); "unknown" when neither the container nor the codec says."""
+
+    @property
+    def interlaced(self) -> bool:
+        """True when the stream says its frames hold two fields."""
+        return self.field_order in INTERLACED_FIELD_ORDERS
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict; Fractions become ``"num/den"`` strings so 24000/1001 survives exactly."""
@@ -220,6 +229,18 @@ def _timecode(container: av.container.InputContainer, stream: av.stream.Stream) 
     return _tag(container, stream, "timecode")
 
 
+FIELD_ORDER_NAMES: dict[int, str] = {0: "unknown", 1: "progressive", 2: "tt", 3: "bb", 4: "tb", 5: "bt"}
+"""FFmpeg's `AVFieldOrder` values and its own short names for them (`-field_order` of ffmpeg's options)."""
+
+INTERLACED_FIELD_ORDERS = ("tt", "bb", "tb", "bt")
+
+
+def _field_order(stream: av.video.stream.VideoStream) -> str:
+    """The stream's field order: the container's (a QuickTime `fiel` atom, Matroska's FieldOrder) or,
+    without one, what FFmpeg read from the codec's headers while probing."""
+    return FIELD_ORDER_NAMES.get(int(stream.codec_context.field_order or 0), "unknown")
+
+
 def _sample_aspect(stream: av.video.stream.VideoStream) -> Fraction:
     """The stored pixel's aspect: the container's (a QuickTime `pasp` atom) before the codec's, as FFmpeg
     guesses it; 1 when neither says or a value is unusable (0, or beyond 1:4-4:1)."""
@@ -313,6 +334,7 @@ def _video_info(
         has_b_frames=reordered or bool(ctx.has_b_frames),
         reel_name=_tag(container, stream, "reel_name"),
         sample_aspect=_sample_aspect(stream),
+        field_order=_field_order(stream),
     )
 
 

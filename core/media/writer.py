@@ -51,6 +51,7 @@ from mytalk.core.media.probe import (
     COLOR_RANGE_NAMES,
     COLOR_SPACE_NAMES,
     COLOR_TRC_NAMES,
+    FIELD_ORDER_NAMES,
     VideoStreamInfo,
     frame_index_for_pts,
 )
@@ -439,6 +440,13 @@ class VideoWriter:
             # Anamorphic or HDV pixels: without the tag an editor shows the render squeezed. A proxy is
             # scaled by the same factor on both axes, so its pixels keep the source's aspect too.
             ctx.sample_aspect_ratio = s.sample_aspect
+        if s.interlaced and not self.proxy:
+            # The source's field order as a tag (QuickTime `fiel`, Matroska FieldOrder), so an editor
+            # plays and deinterlaces the render as it does the original; untagged, it would take two fields
+            # for one progressive picture. Tag only: the frames are coded as frames (PyAV cannot mark a
+            # frame top-field-first, which ProRes' field coding reads per frame), and their samples are
+            # the source's, line for line. A proxy is scaled across the fields, so it is left untagged.
+            ctx.field_order = next(code for code, name in FIELD_ORDER_NAMES.items() if name == s.field_order)
         # mov writes it as the tmcd track's source reference, mkv as the track's REEL_NAME tag.
         stream.metadata["reel_name"] = self.reel_name
         self._video = stream

@@ -1,0 +1,112 @@
+"""Interlaced sources: the render carries the source's field order, so an editor plays it as the original.
+
+A 1080i or DV clip holds two fields per frame. MyTalk reads and writes its frames line for line, so the
+samples stay right; what was lost was the tag (QuickTime `fiel`, Matroska FieldOrder), and an editor then
+takes the render for progressive pictures and shows its fields combed, or deinterlaces it differently
+from the original beside it. Sources are synthetic interlaced H.264 clips (`media_factory`) and one shared
+clip re-encoded as interlaced for a real render.
+"""
+
+from __future__ import annotations
+
+import json
+import wave
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+import media_factory as mf
+from cli_helpers import run_mytalk
+from conftest import media_path
+from mytalk.core.media import probe
+
+SIZE = (128, 64)
+
+
+def _line(folder: Path) -> Path:
+    """Two seconds of a 220 Hz tone at 48 kHz: a line the copy engine places and muxes."""
+    path = folder / "line.wav"
+    tone = (8000 * np.sin(np.arange(96000) * 2 * np.pi * 220 / 48000)).astype(np.int16)
+    with wave.open(str(path), "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(48000)
+        handle.writeframes(tone.tobytes())
+    return path
+
+
+@pytest.mark.parametrize(("top_first", "order"), [(True, "tt"), (False, "bb")])
+def test_probe_reads_the_field_order(top_first: bool, order: str, tmp_path: Path) -> None:
+    clip = mf.make_interlaced_h264(tmp_path / "i.mov", top_first=top_first, num_frames=24, size=SIZE)
+    video = probe(clip).video
+    assert video is not None and video.field_order == order and video.interlaced
+    progressive = probe(mf.make_h264(tmp_path / "p.mp4", num_frames=24, size=SIZE)).video
+    assert progressive is not None and not progressive.interlaced
+
+
+@pytest.mark.parametrize(("top_first", "order"), [(True, "tt"), (False, "bb")])
+@pytest.mark.parametrize("suffix", [".mov", ".mkv"])
+def test_a_render_carries_the_sources_field_order(top_first: bool, order: str, suffix: str, tmp_path: Path) -> None:
+    clip = mf.make_interlaced_h264(tmp_path / "i.mov", top_first=top_first, num_frames=24, size=SIZE,
+                                   fps=Fraction(25))
+    out = tmp_path / f"o{suffix}"
+    result = run_mytalk("sync", clip, "--audio", _line(tmp_path), "-o", out, "--engine", "copy", "--in", "2",
+                        "--out", "20", "--quiet")
+    assert result.code == 0, result.stderr
+    video = probe(out).video
+    assert video is not None and video.field_order == order
+    # The fields are the source's, line for line (FFV1 is lossless).
+    if suffix == ".mkv":
+        with av.open(str(clip)) as source, av.open(str(out)) as render:
+            wanted = [f.to_ndarray(format="yuv420p") for f in source.decode(video=0)][2:20]
+            got = [f.to_ndarray(format="yuv420p") for f in render.decode(video=0)]
+        assert len(got) == len(wanted) and all(np.array_equal(a, b) for a, b in zip(wanted, got, strict=True))
+
+
+def test_progressive_sources_and_proxies_are_not_tagged(tmp_path: Path) -> None:
+    line = _line(tmp_path)
+    progressive = mf.make_h264(tmp_path / "p.mp4", num_frames=24, size=SIZE, fps=Fraction(25))
+    out = tmp_path / "p.mov"
+    assert run_mytalk("sync", progressive, "--audio", line, "-o", out, "--engine", "copy", "--quiet").code == 0
+    video = probe(out).video
+    assert video is not None and not video.interlaced
+    # A preview proxy is scaled across the fields: it is shown as pictures, so it claims no field order.
+    clip = mf.make_interlaced_h264(tmp_path / "i.mov", num_frames=24, size=(1280, 720), fps=Fraction(25))
+    proxy = tmp_path / "proxy.mp4"
+    result = run_mytalk("sync", clip, "--audio", line, "-o", proxy, "--engine", "copy", "--quality", "preview",
+                        "--quiet")
+    assert result.code == 0, result.stderr
+    video = probe(proxy).video
+    assert video is not None and video.height < 720 and not video.interlaced
+
+
+@pytest.mark.media
+def test_an_interlaced_shared_clip_renders_with_its_field_order(tmp_path: Path) -> None:
+    """A real face, coded as fields top first: the classic engine paints its mouth and the ProRes keeps the tag."""
+    source = media_path("video", "hdtf_wda_katiehill_512.mp4")
+    clip = tmp_path / "katie_1080i.mov"
+    with av.open(str(source)) as reader, av.open(str(clip), "w") as writer:
+        stream = writer.add_stream("libx264", rate=25, options={
+            "x264-params": "interlaced=1:tff=1", "crf": "16", "preset": "veryfast", "flags": "+ildct+ilme"})
+        stream.width, stream.height, stream.pix_fmt = 512, 512, "yuv420p"
+        stream.codec_context.field_order = 2
+        for index, frame in enumerate(reader.decode(video=0)):
+            if index == 75:
+                break
+            picture = av.VideoFrame.from_ndarray(frame.to_ndarray(format="rgb24"), format="rgb24").reformat(format="yuv420p")
+            picture.pts, picture.time_base = index, Fraction(1, 25)
+            writer.mux(stream.encode(picture))
+        writer.mux(stream.encode(None))
+    out, report = tmp_path / "fixed.mov", tmp_path / "fixed.json"
+    result = run_mytalk("sync", clip, "--audio", media_path("audio", "jfk_inaugural_en_16k.wav"), "-o", out,
+                        "--in", "0", "--out", "50", "--report", report, "--quiet")
+    assert result.code == 0, result.stderr
+    video = probe(out).video
+    assert video is not None and video.field_order == "tt" and video.frame_count == 50
+    data = json.loads(report.read_text())
+    assert data["inputs"]["video"]["probe"]["video"]["field_order"] == "tt"
+    assert data["tracking"]["share_with_face"] == 1.0
+    assert sum(frame["changed_pixels"] > 0 for frame in data["frames"]) > 25
