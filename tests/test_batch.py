@@ -111,6 +111,28 @@ def test_cue_sheets_take_the_common_column_names_delimiters_and_events(tmp_path:
         "A1", 10, 30, "Ask not", "Katie", "softer")
 
 
+def test_a_cue_sheet_from_a_spreadsheet_keeps_wrapped_dialogue_and_true_line_numbers(tmp_path: Path) -> None:
+    """A dialogue cell wrapped by hand holds a line break, and a sheet may have blank rows: the words stay
+    apart (they are the transcript the line is aligned to), and a message names the sheet's real line. A
+    spreadsheet's "Unicode text" export (UTF-16, tabs) reads too."""
+    line = media_path("audio", STEM)
+    host = OtioTimeline(write_cut(tmp_path))
+    text = ("Cue,Rec In,Rec Out,Line File,Dialogue\r\n"
+            f'A1,01:00:00:10,01:00:01:05,{line},"Ask not\r\nwhat your country"\r\n'
+            "\r\n"
+            f"A2,01:00:01:10,01:00:01:20,{line},can do\r\n")
+    sheet = tmp_path / "adr.csv"
+    sheet.write_text(text, encoding="utf-8", newline="")
+    first, second = read_cue_sheet(sheet, host, cut_clips(host))
+    assert first.transcript == "Ask not\r\nwhat your country" and first.row == 2
+    assert (second.cue_id, second.row, second.transcript) == ("A2", 5, "can do")
+    sheet.write_text(text.replace("01:00:01:20", "01:00:01:00"), encoding="utf-8", newline="")
+    with pytest.raises(Exception, match=r"adr.csv line 5: record out 01:00:01:00 is not after record in"):
+        read_cue_sheet(sheet, host, cut_clips(host))
+    sheet.write_text(text.replace(",", "\t"), encoding="utf-16", newline="")
+    assert [cue.row for cue in read_cue_sheet(sheet, host, cut_clips(host))] == [2, 5]
+
+
 @pytest.mark.parametrize(("rows", "header", "message"), [
     (["1,01:00:00:00,01:00:01:00"], "Cue,Rec In,Rec Out", "no line file column"),
     (["1,{line}"], "Cue,Line", "no record in or record out column and no event column"),

@@ -2,8 +2,8 @@
 
 A cue sheet comes out of whatever the dialogue editor tracks ADR in (a spreadsheet, Pro Tools
 markers exported by a script, a studio's own database), so its columns go by many names. The sheet
-is a CSV file (comma, semicolon or tab; UTF-8, with or without a BOM) with a header row, and the
-header names are matched without regard to case, spaces, dots, `_`, `-` or `#`:
+is a CSV file (comma, semicolon or tab; UTF-8, with or without a BOM, or UTF-16 with one) with a header
+row, and the header names are matched without regard to case, spaces, dots, `_`, `-` or `#`:
 
 | what | required | accepted names |
 |---|---|---|
@@ -29,7 +29,9 @@ before its in, a range outside the cut, an event the cut does not have, a line f
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -110,18 +112,45 @@ def _columns(header: Sequence[str], sheet: Path) -> dict[str, int]:
     return found
 
 
-def _read_rows(sheet: Path) -> list[list[str]]:
+def _read_text(sheet: Path) -> str:
+    """The sheet's text: UTF-8 (with or without a BOM), or UTF-16 with its BOM, as a spreadsheet's
+    "Unicode text" export writes it."""
     try:
-        text = sheet.read_text(encoding="utf-8-sig")
+        data = sheet.read_bytes()
     except FileNotFoundError as error:
         raise MediaNotFoundError(f"cue sheet not found: {sheet}") from error
-    except (OSError, UnicodeDecodeError) as error:
-        raise UsageError(f"{sheet.name}: cannot be read as UTF-8 text ({error}); save it as CSV (UTF-8)") from error
+    except OSError as error:
+        raise UsageError(f"{sheet.name}: cannot be read ({error.strerror or error}); check the file") from error
+    encoding = "utf-16" if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else "utf-8-sig"
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as error:
+        raise UsageError(f"{sheet.name}: cannot be read as {encoding.upper().replace('-SIG', '')} text ({error}); "
+                         "save it as CSV (UTF-8)") from error
+
+
+def _read_rows(sheet: Path) -> list[tuple[int, list[str]]]:
+    """The sheet's non-empty rows, each with the sheet line it starts on (the header is line 1).
+
+    Read as one stream, not line by line: a quoted cell may hold line breaks (a spreadsheet's dialogue
+    cell wrapped by hand), which stay in the cell, and the rows after it keep their true line numbers.
+    """
+    text = _read_text(sheet)
     try:
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text.split("\n", 1)[0], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    return [row for row in csv.reader(text.splitlines(), dialect) if any(cell.strip() for cell in row)]
+    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    rows: list[tuple[int, list[str]]] = []
+    next_line = 1
+    try:
+        for row in reader:
+            if any(cell.strip() for cell in row):
+                rows.append((next_line, row))
+            next_line = reader.line_num + 1
+    except csv.Error as error:
+        raise UsageError(f"{sheet.name} line {next_line}: not a CSV row ({error}); check its quotes") from error
+    return rows
 
 
 def read_cue_sheet(sheet: Path, cut: CutExtent, clips: Sequence[CutClip]) -> list[Cue]:
@@ -133,15 +162,14 @@ def read_cue_sheet(sheet: Path, cut: CutExtent, clips: Sequence[CutClip]) -> lis
     rows = _read_rows(sheet)
     if not rows:
         raise UsageError(f"{sheet.name}: the cue sheet is empty; it needs a header row and one row per cue")
-    header, body = rows[0], rows[1:]
+    header, body = rows[0][1], rows[1:]
     columns = _columns(header, sheet)
     if not body:
         raise UsageError(f"{sheet.name}: the cue sheet has a header but no cues")
     cut_end = max((clip.record_stop for clip in clips), default=0)
     by_number = {clip.number: clip for clip in clips}
     cues: list[Cue] = []
-    for offset, row in enumerate(body):
-        line_number = offset + 2
+    for number, (line_number, row) in enumerate(body, start=1):
 
         def cell(column: str, row: list[str] = row) -> str:
             index = columns.get(column)
@@ -160,7 +188,7 @@ def read_cue_sheet(sheet: Path, cut: CutExtent, clips: Sequence[CutClip]) -> lis
         line = line if line.is_absolute() else sheet.parent / line
         if not line.is_file():
             raise MediaNotFoundError(f"{where}: line file not found: {line}")
-        cues.append(Cue(line_number, cell("cue") or str(line_number - 1), start, stop, line,
+        cues.append(Cue(line_number, cell("cue") or str(number), start, stop, line,
                         cell("transcript") or None, cell("actor") or None, cell("notes") or None))
     return cues
 
