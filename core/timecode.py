@@ -91,6 +91,11 @@ def frames_to_smpte(frame: int, fps: Fraction, drop: bool | None = None) -> str:
     return f"{sign}{hh:02d}:{mm:02d}:{ss:02d}{sep}{ff:02d}"
 
 
+def is_smpte_label(text: str) -> bool:
+    """True when `text` is written as SMPTE timecode (`01:00:00:00`, drop-frame `01:00:00;00`)."""
+    return bool(_SMPTE.match(text.strip()))
+
+
 def is_drop_frame_label(text: str) -> bool:
     """True when a SMPTE label is written as drop-frame (`;` or `,` before the frames)."""
     return ";" in text or "," in text

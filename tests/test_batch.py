@@ -19,11 +19,13 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import opentimelineio as otio
 import pytest
 from opentimelineio import opentime
 
 from conftest import media_path
+from mytalk.core.errors import UsageError
 from mytalk.plugin.batch.cues import read_cue_sheet
 from mytalk.plugin.batch.driver import BatchEvents, run_batch
 from mytalk.plugin.batch.local_pool import LocalRunner
@@ -352,6 +354,58 @@ def test_the_plan_skips_the_shots_a_short_stem_does_not_reach(tmp_path: Path) ->
     # The whole stem reaches every shot.
     assert [job.clip_name for job in plan_batch(OtioTimeline(write_cut(tmp_path)), stem=media_path("audio", STEM)).jobs] \
         == ["katie", "swalwell", "bob"]
+
+
+def _bwf(path: Path, samples: np.ndarray, rate: int, stamp_samples: int | None) -> Path:
+    """A Broadcast WAV (16-bit mono) whose bext TimeReference is `stamp_samples`, as a DAW bounces a stem."""
+    import av
+
+    options = {"write_bext": "1"} if stamp_samples is not None else {}
+    with av.open(str(path), "w", format="wav", options=options) as container:
+        if stamp_samples is not None:
+            container.metadata["time_reference"] = str(stamp_samples)
+        stream = container.add_stream("pcm_s16le", rate=rate, layout="mono")
+        frame = av.AudioFrame.from_ndarray(samples[None, :].astype(np.int16), format="s16", layout="mono")
+        frame.sample_rate, frame.pts = rate, 0
+        container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
+def test_a_stem_starts_where_its_broadcast_wav_time_stamp_says(tmp_path: Path) -> None:
+    """A stem printed from the reel's pre-roll (2 s before the cut's 01:00:00:00, where the 2-pop sits) is
+    stamped 00:59:58:00: every shot's line is then 2 s further into the file than for a stem that starts on
+    the cut's first frame. `--stem-start` says the same for an unstamped file, and a stamp that puts the
+    stem outside the cut, or a start that is no timecode, is refused before anything is made."""
+    import wave
+
+    with wave.open(str(media_path("audio", STEM)), "rb") as source:
+        rate = source.getframerate()
+        speech = np.frombuffer(source.readframes(source.getnframes()), np.int16)
+    preroll = np.concatenate([np.zeros(2 * rate, np.int16), speech])
+    cut = OtioTimeline(write_cut(tmp_path))
+    plain = plan_batch(cut, stem=media_path("audio", STEM))
+    assert [job.audio_in for job in plain.jobs] == ["0.000000s", "1.600000s", "3.200000s"]
+    assert "no Broadcast WAV time stamp" in plain.source
+    stamped = _bwf(tmp_path / "stamped.wav", preroll, rate, (59 * 60 + 58) * rate)
+    plan = plan_batch(cut, stem=stamped)
+    assert [job.audio_in for job in plan.jobs] == ["2.000000s", "3.600000s", "5.200000s"]
+    assert "its first sample at 00:59:58:00 by its Broadcast WAV time stamp, 2.000 s before the cut's first frame" \
+        in plan.source, plan.source
+    unstamped = _bwf(tmp_path / "unstamped.wav", preroll, rate, None)
+    by_hand = plan_batch(cut, stem=unstamped, stem_start="00:59:58:00")
+    assert [job.audio_in for job in by_hand.jobs] == ["2.000000s", "3.600000s", "5.200000s"]
+    # The option wins over the stamp: a stem known to start on the picture's first frame.
+    assert plan_batch(cut, stem=stamped, stem_start="01:00:00:00").jobs[0].audio_in == "0.000000s"
+    elsewhere = _bwf(tmp_path / "ten.wav", preroll, rate, 10 * 3600 * rate)
+    with pytest.raises(UsageError, match=r"placed by its Broadcast WAV time stamp it plays 10:00:00:00-10:00:13:00, "
+                                         r"wholly outside the cut \(01:00:00:00-01:00:04:20\); give --stem-start TC"):
+        plan_batch(cut, stem=elsewhere)
+    with pytest.raises(UsageError, match="--stem-start '2s': give the record timecode"):
+        plan_batch(cut, stem=unstamped, stem_start="2s")
+    out = tmp_path / "batch"
+    assert mytalk_main(["batch", str(write_cut(tmp_path)), "--stem", str(elsewhere), "-o", str(out)]) == 2
+    assert not out.exists()
 
 
 def test_the_plan_skips_a_shot_without_a_face(tmp_path: Path) -> None:

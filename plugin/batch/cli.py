@@ -2,6 +2,7 @@
 
     mytalk batch CUT.otio --list                       the cut's clips, numbered as events and --shot
     mytalk batch CUT.otio --stem DUB.wav -o FOLDER     every shot with a face, its slice of the stem
+        [--stem-start TC]                              where the stem starts (default: its BWF time stamp)
     mytalk batch CUT.edl --cues CUES.csv -o FOLDER     one shot per cue (format: `plugin.batch.cues`)
         [--actors MAP.csv] [--workers N] [--cluster ray|ray://HOST:PORT|auto] [--codec ...] [settings]
 
@@ -39,8 +40,11 @@ def add_batch_arguments(parser: argparse.ArgumentParser, schema: Mapping[str, Se
     parser.add_argument("cut", type=Path, help="the cut: any timeline the panel reads (.otio, .edl, .xml, .kdenlive, .mlt)")
     parser.add_argument("-o", "--output", type=Path, help="batch folder: shots/, qc/, the cut's new version, report.html")
     lines = parser.add_mutually_exclusive_group()
-    lines.add_argument("--stem", type=Path, help="one dialogue stem for the whole cut, starting on its first frame")
+    lines.add_argument("--stem", type=Path, help="one dialogue stem for the whole cut; it starts where its Broadcast "
+                       "WAV time stamp says, else on the cut's first frame")
     lines.add_argument("--cues", type=Path, help="ADR cue sheet (CSV): record in/out or event, line file, ...")
+    parser.add_argument("--stem-start", metavar="TC", help="record timecode of the stem's first sample "
+                        "(00:59:58:00 for a stem printed from its 2-pop), over its time stamp")
     parser.add_argument("--actors", type=Path, help="CSV or JSON: source clip (name or path) -> stored actor profile")
     parser.add_argument("--workers", type=int, help="worker processes (default: one per two cores here)")
     parser.add_argument("--cluster", default="local",
@@ -115,6 +119,7 @@ class _Printer:
         self.stream, self.quiet, self.last = stream, quiet, 0.0
 
     def plan(self, plan: BatchPlan) -> None:
+        self.stream.write(f"batch: lines from {plan.source}\n")
         self.stream.write(f"batch: {len(plan.jobs)} shot(s) to render, {len(plan.skipped)} not planned\n")
         for skipped in plan.skipped:
             self.stream.write(f"  not planned: {skipped.record_in_tc} {skipped.clip_name or skipped.cue}: {skipped.reason}\n")
@@ -156,7 +161,7 @@ def run_batch_command(args: argparse.Namespace, schema: Mapping[str, Setting]) -
     settings = batch_settings(args, schema)
     runner = make_runner(args.cluster, args.workers)
     printer = _Printer(sys.stderr, args.quiet)
-    result = run_batch(args.cut, args.output, runner, settings, stem=args.stem, cues=args.cues,
+    result = run_batch(args.cut, args.output, runner, settings, stem=args.stem, cues=args.cues, stem_start=args.stem_start,
                        events=BatchEvents(printer.plan, printer.stage, printer.progress, printer.outcome))
     json_report, html_report = result.reports
     sys.stderr.write(f"batch: {len(result.outcomes)} shot(s) in {result.seconds:.1f} s; report {html_report}\n")

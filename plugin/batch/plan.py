@@ -2,11 +2,13 @@
 
 The lines come from one of two places:
 
-- **a dialogue stem** (`--stem DUB.wav`): one file for the whole cut, in record time, its first
-  sample on the cut's first frame (a stem printed from the start of the reel). Each shot takes its
-  slice of it: the shot's line is the stem placed so that its time `record_start / fps` falls on the
-  shot's first frame (`SyncRequest.audio_in`), and its handles take the stem's sound on either side.
-  Every video clip of the cut is a shot.
+- **a dialogue stem** (`--stem DUB.wav`): one file for the whole cut, in record time. Where it starts
+  (`place_stem`): at `--stem-start TC` when given; else where its Broadcast WAV time stamp says (a
+  stem printed with the reel's pre-roll, its 2-pop at 00:59:58:00, starts 2 s before a cut at
+  01:00:00:00; `core.media.bwf`); else on the cut's first frame. Each shot takes its slice of it: the
+  shot's line is the stem placed so that the shot's record time falls on the shot's first frame
+  (`SyncRequest.audio_in`), and its handles take the stem's sound on either side. Every video clip of
+  the cut is a shot.
 - **an ADR cue sheet** (`--cues CUES.csv`, `plugin.batch.cues`): each cue is a shot, the part of the
   clip under the cue's record range, and its line file starts on the cue's record in.
 
@@ -29,8 +31,16 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Protocol
 
-from mytalk.core.errors import MyTalkError
+from mytalk.core.errors import MyTalkError, UsageError
 from mytalk.core.jobs.versioning import safe_stem
+from mytalk.core.media.bwf import bwf_start_seconds
+from mytalk.core.timecode import (
+    frames_to_smpte,
+    is_drop_frame_label,
+    is_smpte_label,
+    parse_position,
+    seconds_to_frame,
+)
 from mytalk.plugin.batch.cues import Cue, CutClip, read_cue_sheet
 from mytalk.plugin.hosts import Shot
 
@@ -110,7 +120,7 @@ class BatchPlan:
     jobs: tuple[ShotJob, ...]
     skipped: tuple[SkippedShot, ...]
     source: str
-    """`stem` or `cues`, and the file: what the lines came from, for the report."""
+    """`stem` or `cues`, and the file: what the lines came from, for the report (with where a stem starts)."""
 
 
 @dataclass(frozen=True)
@@ -131,11 +141,58 @@ def cut_clips(timeline: BatchTimeline) -> list[CutClip]:
     return [CutClip(int(clip.number), int(clip.record_start), int(clip.record_stop)) for clip in timeline.clips()]
 
 
-def stem_candidates(timeline: BatchTimeline, stem: Path) -> list[_Candidate]:
-    """Every video clip of the cut, its line the stem's slice under it."""
+@dataclass(frozen=True)
+class StemPlacement:
+    """Where a stem sits against the cut."""
+
+    at_cut_start: Fraction
+    """Seconds into the stem on the cut's first frame (negative: the stem starts after it)."""
+    how: str
+    """Where it starts and why, in words, for the plan's printout and the report."""
+
+
+def place_stem(timeline: BatchTimeline, stem: Path, stem_start: str | None = None) -> StemPlacement:
+    """Where `stem` starts: `stem_start` (the record timecode of its first sample), else its Broadcast WAV
+    time stamp, else the cut's first frame. Raises `UsageError` for a `stem_start` that is no timecode,
+    and for a placement that leaves the whole cut without the stem's sound (a stamp from a session at
+    another hour, say), naming both spans."""
+    fps = Fraction(timeline.fps)
+    cut_label = timeline.record_timecode(0)
+    drop = is_drop_frame_label(cut_label)
+    cut_start = Fraction(parse_position(cut_label, fps, what="the cut's start timecode")) / fps
+    if stem_start is not None:
+        if not is_smpte_label(stem_start):
+            raise UsageError(f"--stem-start {stem_start!r}: give the record timecode of the stem's first sample, "
+                             f"as the cut's ({cut_label})")
+        begins = Fraction(parse_position(stem_start, fps, what="--stem-start")) / fps
+        why = "--stem-start"
+    else:
+        stamp = bwf_start_seconds(stem)
+        if stamp is None:
+            return StemPlacement(Fraction(0), f"its first sample on the cut's first frame, {cut_label} "
+                                              "(it has no Broadcast WAV time stamp; --stem-start TC places it)")
+        begins, why = stamp, "its Broadcast WAV time stamp"
+    label = frames_to_smpte(seconds_to_frame(begins, fps), fps, drop=drop)
+    offset = cut_start - begins
+    from mytalk.core.media.probe import probe
+
+    length = Fraction(probe(stem).duration_s)
+    cut_end = Fraction(max((int(clip.record_stop) for clip in timeline.clips()), default=0)) / fps
+    if length > 0 and (offset >= length or offset + cut_end <= 0):
+        end_label = frames_to_smpte(seconds_to_frame(begins + length, fps), fps, drop=drop)
+        raise UsageError(f"--stem {stem.name}: placed by {why} it plays {label}-{end_label}, wholly outside the cut "
+                         f"({cut_label}-{timeline.record_timecode(int(cut_end * fps))}); give --stem-start TC, the "
+                         "record timecode of its first sample")
+    side = "before" if offset > 0 else "after"
+    gap = "on the cut's first frame" if offset == 0 else f"{float(abs(offset)):.3f} s {side} the cut's first frame"
+    return StemPlacement(offset, f"its first sample at {label} by {why}, {gap} ({cut_label})")
+
+
+def stem_candidates(timeline: BatchTimeline, stem: Path, at_cut_start: Fraction = Fraction(0)) -> list[_Candidate]:
+    """Every video clip of the cut, its line the stem's slice under it (`at_cut_start`: `StemPlacement`)."""
     fps = Fraction(timeline.fps)
     return [_Candidate(str(clip.name), str(clip.name), int(clip.record_start), int(clip.record_stop), stem,
-                       Fraction(int(clip.record_start)) / fps) for clip in timeline.clips()]
+                       Fraction(int(clip.record_start)) / fps + at_cut_start) for clip in timeline.clips()]
 
 
 def cue_candidates(cues: Sequence[Cue]) -> list[_Candidate]:
@@ -144,8 +201,10 @@ def cue_candidates(cues: Sequence[Cue]) -> list[_Candidate]:
 
 
 def plan_batch(timeline: BatchTimeline, *, stem: Path | None = None, cue_sheet: Path | None = None,
-               face_check: Any = None) -> BatchPlan:
+               face_check: Any = None, stem_start: str | None = None) -> BatchPlan:
     """The batch's jobs and skipped shots; raises a `MyTalkError` for a bad stem or cue sheet.
+
+    `stem_start`: the record timecode of the stem's first sample (`place_stem`).
 
     `face_check(video, frames) -> bool` says whether a face is on screen in those frames of the clip
     (default: `core.face.presence.face_on_screen`)."""
@@ -158,8 +217,11 @@ def plan_batch(timeline: BatchTimeline, *, stem: Path | None = None, cue_sheet: 
     if stem is not None:
         stem = Path(stem).expanduser()
         _check_stem(stem)
-        candidates, source = stem_candidates(timeline, stem), f"stem {stem}"
+        placement = place_stem(timeline, stem, stem_start)
+        candidates, source = stem_candidates(timeline, stem, placement.at_cut_start), f"stem {stem}, {placement.how}"
     else:
+        if stem_start is not None:
+            raise UsageError("--stem-start places a --stem; a cue sheet's lines start on their cues' record in")
         assert cue_sheet is not None
         cues = read_cue_sheet(Path(cue_sheet).expanduser(), timeline, cut_clips(timeline))
         candidates, source = cue_candidates(cues), f"cues {cue_sheet}"
