@@ -13,6 +13,7 @@ import json
 import wave
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -110,3 +111,21 @@ def test_an_interlaced_shared_clip_renders_with_its_field_order(tmp_path: Path) 
     assert data["inputs"]["video"]["probe"]["video"]["field_order"] == "tt"
     assert data["tracking"]["share_with_face"] == 1.0
     assert sum(frame["changed_pixels"] > 0 for frame in data["frames"]) > 25
+
+
+@pytest.mark.parametrize(("top_first", "words"), [(True, "interlaced, upper field first"),
+                                                  (False, "interlaced, lower field first")])
+def test_the_panel_says_a_clip_is_interlaced(qtbot: Any, top_first: bool, words: str, tmp_path: Path) -> None:
+    """An editor sees the field order next to the size, as the render will carry it."""
+    from mytalk.plugin.standalone import StandaloneWindow
+
+    clip = mf.make_interlaced_h264(tmp_path / "i.mov", top_first=top_first, num_frames=24, size=SIZE, fps=Fraction(25))
+    window = StandaloneWindow(clip, _line(tmp_path), start_runtime=False)
+    qtbot.addWidget(window)
+    try:
+        assert f"128×64 {words}" in window.panel.clip_label.full_text, window.panel.clip_label.full_text
+        progressive = mf.make_h264(tmp_path / "p.mp4", num_frames=24, size=SIZE, fps=Fraction(25))
+        window.panel.load_clip(progressive)
+        assert "interlaced" not in window.panel.clip_label.full_text
+    finally:
+        window.panel.shutdown()

@@ -424,8 +424,12 @@ class MyTalkPanel(QWidget):
             self.transport.seek(start)
         geometry = DisplayGeometry.of(video)
         shown = "" if geometry.is_identity else " (shown {}×{})".format(*geometry.shown_size)
-        self.clip_label.setText(f"{path.name}   {video.width}×{video.height}{shown}   {self.timecode.rate.text()}   "
-                                f"{video.frame_count} frames")
+        # Fields are named as editors read them: the render keeps them (`VideoWriter`), a proxy does not.
+        # FFmpeg's "tb" is coded top first and shown bottom first: the order shown is the one that counts.
+        fields = {"tt": " interlaced, upper field first", "bt": " interlaced, upper field first",
+                  "bb": " interlaced, lower field first", "tb": " interlaced, lower field first"}.get(video.field_order, "")
+        self.clip_label.setText(f"{path.name}   {video.width}×{video.height}{shown}{fields}   "
+                                f"{self.timecode.rate.text()}   {video.frame_count} frames")
         self.clip_label.setToolTip(f"{path}\n{self.clip_label.full_text}")
         self.waveform.set_production(None)
         if info.audio:
