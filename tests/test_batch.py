@@ -133,6 +133,10 @@ def test_a_cue_sheet_from_a_spreadsheet_keeps_wrapped_dialogue_and_true_line_num
         read_cue_sheet(sheet, host, cut_clips(host))
     sheet.write_text(text.replace(",", "\t"), encoding="utf-16", newline="")
     assert [cue.row for cue in read_cue_sheet(sheet, host, cut_clips(host))] == [2, 5]
+    # Excel for Mac's "CSV (Macintosh)" ends its lines with a bare carriage return.
+    sheet.write_text(text.replace("\r\n", "\r"), encoding="utf-8", newline="")
+    assert [(cue.row, cue.transcript) for cue in read_cue_sheet(sheet, host, cut_clips(host))] == [
+        (2, "Ask not\rwhat your country"), (5, "can do")]
 
 
 @pytest.mark.parametrize(("rows", "header", "message"), [

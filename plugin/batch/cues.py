@@ -137,7 +137,7 @@ def _read_rows(sheet: Path) -> list[tuple[int, list[str]]]:
     """
     text = _read_text(sheet)
     try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text.split("\n", 1)[0], delimiters=",;\t")
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff((text.splitlines() or [""])[0], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
     reader = csv.reader(io.StringIO(text, newline=""), dialect)
