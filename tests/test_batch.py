@@ -402,7 +402,7 @@ def test_a_stem_starts_where_its_broadcast_wav_time_stamp_says(tmp_path: Path) -
     # The option wins over the stamp: a stem known to start on the picture's first frame.
     assert plan_batch(cut, stem=stamped, stem_start="01:00:00:00").jobs[0].audio_in == "0.000000s"
     elsewhere = _bwf(tmp_path / "ten.wav", preroll, rate, 10 * 3600 * rate)
-    with pytest.raises(UsageError, match=r"placed by its Broadcast WAV time stamp it plays 10:00:00:00-10:00:13:00, "
+    with pytest.raises(UsageError, match=r"placed by its Broadcast WAV time stamp, it plays 10:00:00:00-10:00:13:00, "
                                          r"wholly outside the cut \(01:00:00:00-01:00:04:20\); give --stem-start TC"):
         plan_batch(cut, stem=elsewhere)
     with pytest.raises(UsageError, match="--stem-start '2s': give the record timecode"):

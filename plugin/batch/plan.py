@@ -180,7 +180,7 @@ def place_stem(timeline: BatchTimeline, stem: Path, stem_start: str | None = Non
     cut_end = Fraction(max((int(clip.record_stop) for clip in timeline.clips()), default=0)) / fps
     if length > 0 and (offset >= length or offset + cut_end <= 0):
         end_label = frames_to_smpte(seconds_to_frame(begins + length, fps), fps, drop=drop)
-        raise UsageError(f"--stem {stem.name}: placed by {why} it plays {label}-{end_label}, wholly outside the cut "
+        raise UsageError(f"--stem {stem.name}: placed by {why}, it plays {label}-{end_label}, wholly outside the cut "
                          f"({cut_label}-{timeline.record_timecode(int(cut_end * fps))}); give --stem-start TC, the "
                          "record timecode of its first sample")
     side = "before" if offset > 0 else "after"
