@@ -502,7 +502,8 @@ def attach_signed_values(args_list: Sequence[str]) -> list[str]:
     """`--audio-in -0.5s` as `--audio-in=-0.5s`.
 
     argparse reads a value that starts with "-" as the next option unless it is a bare number, so the
-    README's negative placements (`-0.5s`, `-12`, `-00:00:00:12`) failed with "expected one argument".
+    README's negative placements (`-0.5s`, `-00:00:00:12`; a bare `-12` did pass) failed with "expected
+    one argument".
     Only a value that starts with "-" and a digit or "." is attached, so a missing value before a real
     option (`--audio-in --quiet`) is still reported as missing.
     """
