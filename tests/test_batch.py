@@ -412,6 +412,29 @@ def test_a_stem_starts_where_its_broadcast_wav_time_stamp_says(tmp_path: Path) -
     assert not out.exists()
 
 
+def test_an_adr_take_sits_where_its_time_stamp_says_when_that_is_over_its_cue(tmp_path: Path) -> None:
+    """A take recorded against picture starts with a breath before the line, and its stamp says where it
+    was recorded: placed by the stamp, the line lands where it was performed, not a second late. A take
+    stamped in another session's timecode, or not stamped, starts on its cue's record in."""
+    import wave
+
+    with wave.open(str(media_path("audio", STEM)), "rb") as source:
+        rate = source.getframerate()
+        speech = np.frombuffer(source.readframes(source.getnframes()), np.int16)
+    take = np.concatenate([np.zeros(rate, np.int16), speech[: 3 * rate]])  # a breath, then the line
+    # The cue's record in 01:00:00:10 is 3600.4 s from midnight; the take was rolled 1 s before it.
+    on_picture = _bwf(tmp_path / "t1.wav", take, rate, round(Fraction(36004, 10) * rate) - rate)
+    elsewhere = _bwf(tmp_path / "t2.wav", take, rate, 10 * 3600 * rate)
+    plain = _bwf(tmp_path / "t3.wav", take, rate, None)
+    cut = write_cut(tmp_path)
+    sheet = write_cues(tmp_path, [f"A1,01:00:00:10,01:00:01:05,{on_picture}", f"A2,01:00:01:20,01:00:02:15,{elsewhere}",
+                                  f"A3,01:00:03:10,01:00:04:05,{plain}"], "Cue,Rec In,Rec Out,Line File")
+    plan = plan_batch(OtioTimeline(cut), cue_sheet=sheet)
+    assert [(job.cue, job.audio_in) for job in plan.jobs] == [("A1", "1.000000s"), ("A2", "0.000000s"),
+                                                              ("A3", "0.000000s")]
+    assert "1 of 3 take(s) placed by their Broadcast WAV time stamps" in plan.source, plan.source
+
+
 def test_the_plan_skips_a_shot_without_a_face(tmp_path: Path) -> None:
     from media_factory import write_clip
 

@@ -20,7 +20,8 @@ Record positions are the cut's timecode (`01:00:10:00`, `;` for drop frame), fra
 cut's start (`240`) or seconds (`10s`), exactly as the panel's record field takes them. The out is
 exclusive, as an EDL's record out is: the first frame after the cue. An event is the clip's number in
 the cut, in record order, as `mytalk batch CUT --list` prints it; the cue then covers that whole clip.
-Line files are relative to the sheet's folder unless absolute.
+Line files are relative to the sheet's folder unless absolute. A take's first sample goes on its cue's
+record in, unless its Broadcast WAV time stamp puts it over the cue (`plan.cue_candidates`).
 
 Every problem is found before anything renders, and reported as one line naming the sheet, the row
 and the column (`MyTalkError`, exit code 2): a missing column, an empty or unreadable position, an out

@@ -10,7 +10,9 @@ The lines come from one of two places:
   (`SyncRequest.audio_in`), and its handles take the stem's sound on either side. Every video clip of
   the cut is a shot.
 - **an ADR cue sheet** (`--cues CUES.csv`, `plugin.batch.cues`): each cue is a shot, the part of the
-  clip under the cue's record range, and its line file starts on the cue's record in.
+  clip under the cue's record range. Its take sits where its Broadcast WAV time stamp says when that
+  puts it over the cue (a take recorded against picture, with a breath before the line); otherwise its
+  first sample is on the cue's record in (`cue_candidates`).
 
 A shot is rendered only when its line reaches it and a face is on screen. A stem that ends before
 the cut does (or a cue placed past its line file's end) leaves later shots no sound to sync to: they
@@ -159,7 +161,7 @@ def place_stem(timeline: BatchTimeline, stem: Path, stem_start: str | None = Non
     fps = Fraction(timeline.fps)
     cut_label = timeline.record_timecode(0)
     drop = is_drop_frame_label(cut_label)
-    cut_start = Fraction(parse_position(cut_label, fps, what="the cut's start timecode")) / fps
+    cut_start = _cut_start_seconds(timeline)
     if stem_start is not None:
         if not is_smpte_label(stem_start):
             raise UsageError(f"--stem-start {stem_start!r}: give the record timecode of the stem's first sample, "
@@ -195,9 +197,50 @@ def stem_candidates(timeline: BatchTimeline, stem: Path, at_cut_start: Fraction 
                        Fraction(int(clip.record_start)) / fps + at_cut_start) for clip in timeline.clips()]
 
 
-def cue_candidates(cues: Sequence[Cue]) -> list[_Candidate]:
-    return [_Candidate(cue.cue_id, "", cue.record_start, cue.record_stop, cue.line, Fraction(0), cue.transcript,
-                       cue.actor, cue.notes) for cue in cues]
+def cue_candidates(cues: Sequence[Cue], timeline: BatchTimeline) -> tuple[list[_Candidate], str]:
+    """A shot per cue, and how their takes were placed, in words.
+
+    A take is a Broadcast WAV stamped where it was recorded on the session's timeline, usually with a
+    breath or a handle before the line: when the stamp puts the take over its cue's record range, the
+    take is placed by it, to the sample. Otherwise (no stamp, or a take recorded in a session at other
+    timecode) the take's first sample is on the cue's record in, as the sheet format says.
+    """
+    candidates: list[_Candidate] = []
+    stamped = 0
+    fps = Fraction(timeline.fps)
+    cut_start = _cut_start_seconds(timeline)
+    stamps: dict[Path, Fraction | None] = {}
+    for cue in cues:
+        line_time = Fraction(0)
+        if cue.line not in stamps:
+            stamps[cue.line] = bwf_start_seconds(cue.line)
+        stamp = stamps[cue.line]
+        if stamp is not None:
+            cue_in = cut_start + Fraction(cue.record_start) / fps
+            cue_out = cut_start + Fraction(cue.record_stop) / fps
+            if stamp < cue_out and stamp + _length(cue.line) > cue_in:
+                line_time, stamped = cue_in - stamp, stamped + 1
+        candidates.append(_Candidate(cue.cue_id, "", cue.record_start, cue.record_stop, cue.line, line_time,
+                                     cue.transcript, cue.actor, cue.notes))
+    how = (f"{stamped} of {len(cues)} take(s) placed by their Broadcast WAV time stamps, the others on their "
+           "cue's record in") if stamped else "each take's first sample on its cue's record in"
+    return candidates, how
+
+
+def _cut_start_seconds(timeline: BatchTimeline) -> Fraction:
+    """The cut's first frame in seconds from midnight of its timecode, as a BWF time stamp counts them."""
+    fps = Fraction(timeline.fps)
+    return Fraction(parse_position(timeline.record_timecode(0), fps, what="the cut's start timecode")) / fps
+
+
+def _length(line: Path) -> Fraction:
+    """A line file's length in seconds (0 when it cannot be read: the job reports that itself)."""
+    from mytalk.core.media.probe import probe
+
+    try:
+        return Fraction(probe(line).duration_s)
+    except MyTalkError:
+        return Fraction(0)
 
 
 def plan_batch(timeline: BatchTimeline, *, stem: Path | None = None, cue_sheet: Path | None = None,
@@ -224,7 +267,8 @@ def plan_batch(timeline: BatchTimeline, *, stem: Path | None = None, cue_sheet: 
             raise UsageError("--stem-start places a --stem; a cue sheet's lines start on their cues' record in")
         assert cue_sheet is not None
         cues = read_cue_sheet(Path(cue_sheet).expanduser(), timeline, cut_clips(timeline))
-        candidates, source = cue_candidates(cues), f"cues {cue_sheet}"
+        candidates, how = cue_candidates(cues, timeline)
+        source = f"cues {cue_sheet}, {how}"
     jobs: list[ShotJob] = []
     skipped: list[SkippedShot] = []
     lengths: dict[str, float] = {}
