@@ -446,6 +446,8 @@ class VideoWriter:
             # for one progressive picture. Tag only: the frames are coded as frames (PyAV cannot mark a
             # frame top-field-first, which ProRes' field coding reads per frame), and their samples are
             # the source's, line for line. A proxy is scaled across the fields, so it is left untagged.
+            # Only FFV1 in Matroska and ProRes in QuickTime keep the tag: the muxer takes DNxHR's field
+            # order from its coded header (Avid's atoms), and H.264's lives in its SPS, both progressive here.
             ctx.field_order = next(code for code, name in FIELD_ORDER_NAMES.items() if name == s.field_order)
         # mov writes it as the tmcd track's source reference, mkv as the track's REEL_NAME tag.
         stream.metadata["reel_name"] = self.reel_name
