@@ -153,7 +153,8 @@ class StemPlacement:
     """Where it starts and why, in words, for the plan's printout and the report."""
 
 
-def place_stem(timeline: BatchTimeline, stem: Path, stem_start: str | None = None) -> StemPlacement:
+def place_stem(timeline: BatchTimeline, stem: Path, stem_start: str | None,
+               lengths: dict[str, float]) -> StemPlacement:
     """Where `stem` starts: `stem_start` (the record timecode of its first sample), else its Broadcast WAV
     time stamp, else the cut's first frame. Raises `UsageError` for a `stem_start` that is no timecode,
     and for a placement that leaves the whole cut without the stem's sound (a stamp from a session at
@@ -176,9 +177,7 @@ def place_stem(timeline: BatchTimeline, stem: Path, stem_start: str | None = Non
         begins, why = stamp, "its Broadcast WAV time stamp"
     label = frames_to_smpte(seconds_to_frame(begins, fps), fps, drop=drop)
     offset = cut_start - begins
-    from mytalk.core.media.probe import probe
-
-    length = Fraction(probe(stem).duration_s)
+    length = Fraction(_line_length(stem, lengths))
     cut_end = Fraction(max((int(clip.record_stop) for clip in timeline.clips()), default=0)) / fps
     if length > 0 and (offset >= length or offset + cut_end <= 0):
         end_label = frames_to_smpte(seconds_to_frame(begins + length, fps), fps, drop=drop)
@@ -197,7 +196,8 @@ def stem_candidates(timeline: BatchTimeline, stem: Path, at_cut_start: Fraction 
                        Fraction(int(clip.record_start)) / fps + at_cut_start) for clip in timeline.clips()]
 
 
-def cue_candidates(cues: Sequence[Cue], timeline: BatchTimeline) -> tuple[list[_Candidate], str]:
+def cue_candidates(cues: Sequence[Cue], timeline: BatchTimeline,
+                   lengths: dict[str, float]) -> tuple[list[_Candidate], str]:
     """A shot per cue, and how their takes were placed, in words.
 
     A take is a Broadcast WAV stamped where it was recorded on the session's timeline, usually with a
@@ -218,7 +218,7 @@ def cue_candidates(cues: Sequence[Cue], timeline: BatchTimeline) -> tuple[list[_
         if stamp is not None:
             cue_in = cut_start + Fraction(cue.record_start) / fps
             cue_out = cut_start + Fraction(cue.record_stop) / fps
-            if stamp < cue_out and stamp + _length(cue.line) > cue_in:
+            if stamp < cue_out and stamp + Fraction(_line_length(cue.line, lengths)) > cue_in:
                 line_time, stamped = cue_in - stamp, stamped + 1
         candidates.append(_Candidate(cue.cue_id, "", cue.record_start, cue.record_stop, cue.line, line_time,
                                      cue.transcript, cue.actor, cue.notes))
@@ -233,14 +233,18 @@ def _cut_start_seconds(timeline: BatchTimeline) -> Fraction:
     return Fraction(parse_position(timeline.record_timecode(0), fps, what="the cut's start timecode")) / fps
 
 
-def _length(line: Path) -> Fraction:
-    """A line file's length in seconds (0 when it cannot be read: the job reports that itself)."""
+def _line_length(line: Path, lengths: dict[str, float]) -> float:
+    """A line file's length in seconds, probed once per plan (`lengths` keeps them); 0 when it cannot be
+    read or says none: that is the job's own clear error, or it checks the sound it gets."""
     from mytalk.core.media.probe import probe
 
-    try:
-        return Fraction(probe(line).duration_s)
-    except MyTalkError:
-        return Fraction(0)
+    key = str(line)
+    if key not in lengths:
+        try:
+            lengths[key] = probe(line).duration_s
+        except MyTalkError:
+            lengths[key] = 0.0
+    return lengths[key]
 
 
 def plan_batch(timeline: BatchTimeline, *, stem: Path | None = None, cue_sheet: Path | None = None,
@@ -257,21 +261,21 @@ def plan_batch(timeline: BatchTimeline, *, stem: Path | None = None, cue_sheet: 
         from mytalk.core.face.presence import face_on_screen
 
         face_check = face_on_screen
+    lengths: dict[str, float] = {}  # each line file's length, probed once for the whole plan
     if stem is not None:
         stem = Path(stem).expanduser()
-        _check_stem(stem)
-        placement = place_stem(timeline, stem, stem_start)
+        _check_stem(stem, lengths)
+        placement = place_stem(timeline, stem, stem_start, lengths)
         candidates, source = stem_candidates(timeline, stem, placement.at_cut_start), f"stem {stem}, {placement.how}"
     else:
         if stem_start is not None:
             raise UsageError("--stem-start places a --stem; a cue sheet's lines start on their cues' record in")
         assert cue_sheet is not None
         cues = read_cue_sheet(Path(cue_sheet).expanduser(), timeline, cut_clips(timeline))
-        candidates, how = cue_candidates(cues, timeline)
+        candidates, how = cue_candidates(cues, timeline, lengths)
         source = f"cues {cue_sheet}, {how}"
     jobs: list[ShotJob] = []
     skipped: list[SkippedShot] = []
-    lengths: dict[str, float] = {}
     for candidate in sorted(candidates, key=lambda c: (c.record_start, c.record_stop)):
         tc = timeline.record_timecode(candidate.record_start)
         try:
@@ -304,16 +308,8 @@ def plan_batch(timeline: BatchTimeline, *, stem: Path | None = None, cue_sheet: 
 
 def _line_misses(line: Path, begins: Fraction, span: Fraction, lengths: dict[str, float]) -> str:
     """Why the shot's line gives it no sound ("" when it does): its span [begins, begins + span) of the
-    file lies wholly before the file's start or past its end. `lengths` keeps each file's probed length."""
-    from mytalk.core.media.probe import probe
-
-    key = str(line)
-    if key not in lengths:
-        try:
-            lengths[key] = probe(line).duration_s
-        except MyTalkError:
-            lengths[key] = 0.0  # missing or unreadable: that is the job's own clear error, not a reach
-    length = lengths[key]
+    file lies wholly before the file's start or past its end. `lengths`: `_line_length`'s cache."""
+    length = _line_length(line, lengths)
     if length <= 0.0:
         return ""  # unknown: the job checks the sound it gets
     if begins + span <= 0:
@@ -330,9 +326,12 @@ def _presence_frames(start: int, stop: int) -> list[int]:
     return sorted({start, (start + last) // 2, last})[:PRESENCE_SAMPLES]
 
 
-def _check_stem(stem: Path) -> None:
+def _check_stem(stem: Path, lengths: dict[str, float]) -> None:
+    """A stem that is missing or unreadable is its own clear error, and one without sound is refused; its
+    length goes into `lengths` for the placement and the reach checks."""
     from mytalk.core.media.probe import probe
 
-    info = probe(stem)  # a missing or unreadable file is its own clear error
+    info = probe(stem)
     if info.audio is None:
         raise MyTalkError(f"--stem {stem.name}: has no sound; give the dialogue stem's audio file")
+    lengths[str(stem)] = info.duration_s
