@@ -67,6 +67,8 @@ def test_classic_changes_only_inside_the_mask(tmp_path: Path) -> None:
     # JFK's words are not the clip's, so the guide does not match; new words go to the phonetic driver.
     assert report["engine_report"]["driver"] == "phonetic"
     assert report["engine_report"]["motion"]["driver_decision"].startswith("phonetic")
+    assert report["engine_report"]["motion"]["guide_decision"].startswith("not matched")
+    assert "speech driver" not in report["engine_report"]["motion"]["guide_decision"]
     boxes = [tuple(f["mask_box"]) if f["mask_box"] else None for f in frames]
     edited = [f for f in frames if f["changed_pixels"] > 0]
     assert len(edited) >= 0.8 * len(frames), "the mouth was left alone on most frames"

@@ -403,8 +403,7 @@ class ClassicMotion:
                 report["guide_clock_offset_s"] = float(picture_start)
             alignment = align_line(line16, guide, job.fps, n, progress=progress, is_cancelled=is_cancelled)
             report["guide"] = alignment_report(alignment)
-            report["guide_decision"] = "matched: the line says the guide's words" if alignment.matched else \
-                "not matched: a different line, the speech driver is used"
+            report["guide_decision"] = _guide_decision(alignment.matched, wanted)
         elif job.guide is None:
             report["guide"] = {"used": False, "reason": "--guide none: the clip's sound over the range is not used"}
         use_guide = alignment is not None and (wanted == "guide" or alignment.matched)
@@ -507,3 +506,14 @@ class ClassicMotion:
         usable = valid & found[offsets] & (np.abs(offsets - np.arange(n)) <= reach)
         takes[usable] = job.start + offsets[usable]
         return takes
+
+
+def _guide_decision(matched: bool, wanted: str) -> str:
+    """The report's account of the guide alignment. It used to say "the speech driver is used" for every
+    unmatched line, while `auto` then took the phonetic driver and `guide` forced the guide anyway."""
+    if matched:
+        return "matched: the line says the guide's words"
+    if wanted == "guide":
+        return "not matched: a different line, but --motion-driver guide re-times the clip's take anyway"
+    return ("not matched: a different line, so the clip's take is not re-timed "
+            "(driver_decision says what drives the mouth)")
