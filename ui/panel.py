@@ -49,6 +49,7 @@ from mytalk.core.face.display import DisplayGeometry
 from mytalk.core.jobs.request import SyncRequest
 from mytalk.core.media.audio import decode_audio
 from mytalk.core.media.probe import MediaInfo, probe
+from mytalk.core.media.sound_stream import clip_sound_stream
 from mytalk.core.media.writer import CODEC_PRESETS
 from mytalk.core.runtime.protocol import sync_request_to_json
 from mytalk.ui.decoder import FrameDecoder
@@ -433,7 +434,9 @@ class MyTalkPanel(QWidget):
         self.clip_label.setToolTip(f"{path}\n{self.clip_label.full_text}")
         self.waveform.set_production(None)
         if info.audio:
-            run_in_background(lambda: decode_audio(path, DISPLAY_RATE, channels=1).samples[0],
+            # The stream the job reads as the clip's own sound, so the lane shows what the guide hears.
+            run_in_background(lambda: decode_audio(path, DISPLAY_RATE, channels=1,
+                                                   stream_index=clip_sound_stream(path).index).samples[0],
                               self._on_production_audio, self._on_production_failed, owner=self)
         self._render_now()
         self._update_buttons()

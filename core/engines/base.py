@@ -115,6 +115,9 @@ class EngineJob:
     line_origin: LineOrigin | None = None
     """The file `line` was cut from and its time on the range's first frame, when it came from one: phone
     timing then works on the file's own utterances, so a slip reuses it (`mytalk.core.audio.line_phones`)."""
+    sound_stream: int | None = None
+    """The container stream read as the clip's own sound (`mytalk.core.media.sound_stream`; None: the first
+    audio stream): `guide` comes from it, and so does the clock offset between its samples and the picture."""
 
     @property
     def fps(self) -> Fraction:

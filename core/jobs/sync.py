@@ -40,6 +40,7 @@ from mytalk.core.media.frame_stash import FrameStash
 from mytalk.core.media.prefetch import prefetched
 from mytalk.core.media.probe import MediaInfo, probe
 from mytalk.core.media.reader import FrameReader
+from mytalk.core.media.sound_stream import SoundStream, clip_sound_stream
 from mytalk.core.media.writer import VideoWriter, check_codec_container, check_output_path, default_codec_for
 from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled, never_cancelled, no_progress
 from mytalk.core.userdirs import UserDirs, user_dirs
@@ -141,16 +142,17 @@ def _frame_warning(index: int, warning: str) -> str:
     return warning if warning.startswith(lead) else lead + warning
 
 
-def _guide_audio(resolved: ResolvedRequest) -> SpooledAudio | None:
-    """The clip's own audio over the range, mono at the analysis rate, or None with `--guide none` or when it
-    has none. In a scratch file like the line: only the guide driver's alignment reads it, whole, while it
-    plans (`AudioSource.mono_at`), and a ten-minute range's guide is 38 MB that the render does not need."""
-    if resolved.request.guide == "none" or not resolved.info.audio:
+def _guide_audio(resolved: ResolvedRequest, sound: SoundStream) -> SpooledAudio | None:
+    """The clip's own audio over the range (from `sound`'s stream), mono at the analysis rate, or None with
+    `--guide none` or when it has none. In a scratch file like the line: only the guide driver's alignment
+    reads it, whole, while it plans (`AudioSource.mono_at`), and a ten-minute range's guide is 38 MB that
+    the render does not need."""
+    if resolved.request.guide == "none" or sound.index is None:
         return None
     offset = Fraction(resolved.start) / resolved.fps
     return decode_placed_spooled(resolved.request.video, ANALYSIS_AUDIO_RATE, num_frames=resolved.stop - resolved.start,
                                  fps=resolved.fps, line_offset_s=offset, channels=1,
-                                 folder=UserDirs.ensure(user_dirs().scratch))
+                                 folder=UserDirs.ensure(user_dirs().scratch), stream_index=sound.index)
 
 
 def _write_report(temp: Path, target: Path, data: dict[str, Any]) -> None:
@@ -216,7 +218,9 @@ def run_sync(
         line = _line_audio(resolved)
         line_info, line_peak = probe(request.audio), peak_level(line)  # each read once, for both line checks
         _check_line_reaches_range(resolved, line_peak, line_info)
-        guide = _guide_audio(resolved)
+        # Which stream is the clip's own sound: not an unplugged camera input's silent first stream.
+        sound = clip_sound_stream(request.video) if resolved.info.audio else SoundStream(None)
+        guide = _guide_audio(resolved, sound)
     job = EngineJob(
         video=resolved.info,
         start=resolved.start,
@@ -228,6 +232,7 @@ def run_sync(
         references=resolved.references,
         settings=resolved.settings,
         line_origin=LineOrigin(Path(request.audio), resolved.line_offset_s),
+        sound_stream=sound.index,
     )
     check_cancelled(is_cancelled, "preparation")
     feed = None
@@ -346,7 +351,7 @@ def run_sync(
             job_warnings = _line_warnings(resolved, line_peak, line_info)
             report = build_report(resolved, engine_name=engine.name, engine_version=engine.version, codec=codec,
                                   records=records, line=line, job_warnings=job_warnings,
-                                  engine_report=engine.report(), hashes=hashes,
+                                  engine_report=engine.report(), hashes=hashes, sound=sound,
                                   timings=timer.seconds, range_reads=2 if feed is not None else stash.range_reads(from_stash))
             if request.report is not None:
                 with timer.stage("report"):
@@ -374,8 +379,10 @@ def build_report(
     hashes: dict[str, str],
     timings: dict[str, float],
     range_reads: int | None = None,
+    sound: SoundStream | None = None,
 ) -> dict[str, Any]:
-    """The JSON report: enough to reproduce the render and to audit every frame."""
+    """The JSON report: enough to reproduce the render and to audit every frame. `sound`: which stream of
+    the clip was read as its own sound (absent: not known to the caller)."""
     request = resolved.request
     tracked = [r for r in records if r.face_found is not None]
     faceless = [r.index for r in tracked if not r.face_found]
@@ -384,7 +391,8 @@ def build_report(
         "mytalk_version": __version__,
         "engine": {"name": engine_name, "version": engine_version},
         "inputs": {
-            "video": {"path": str(request.video), "sha256": hashes.get(str(request.video)), "probe": resolved.info.to_dict()},
+            "video": {"path": str(request.video), "sha256": hashes.get(str(request.video)), "probe": resolved.info.to_dict(),
+                      **({} if sound is None else {"sound": sound.to_dict()})},
             "audio": {"path": str(request.audio), "sha256": hashes.get(str(request.audio))},
             "references": [dict(ref.to_dict(), sha256=hashes.get(str(ref.path))) for ref in resolved.references],
         },

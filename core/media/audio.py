@@ -22,6 +22,7 @@ import numpy as np
 from mytalk.core.errors import AudioError, MediaFormatError, UsageError
 from mytalk.core.media.probe import open_input
 from mytalk.core.media.resample import resample_poly, resample_read, resampler_reach
+from mytalk.core.media.sound_stream import clip_sound_stream
 
 
 @dataclass(frozen=True, eq=False)
@@ -296,10 +297,12 @@ def decode_placed(
     fps: Fraction,
     line_offset_s: Fraction = Fraction(0),
     channels: int | None = 1,
+    stream_index: int | None = None,
 ) -> AudioTrack:
-    """``place_line(decode_audio(path, rate, channels=…), …)``, bit for bit, holding only the placed part."""
+    """``place_line(decode_audio(path, rate, channels=…, stream_index=…), …)``, bit for bit, holding only the
+    placed part."""
     offset, length = placement(int(rate), num_frames=num_frames, fps=fps, line_offset_s=line_offset_s)
-    return decode_audio_span(path, rate, offset, length, channels=channels)
+    return decode_audio_span(path, rate, offset, length, channels=channels, stream_index=stream_index)
 
 
 def place_samples(track: AudioTrack, first: int, count: int) -> AudioTrack:
@@ -437,17 +440,19 @@ def placement(rate: int, *, num_frames: int, fps: Fraction, line_offset_s: Fract
     return round(Fraction(line_offset_s) * rate), round(Fraction(num_frames) * rate / fps)
 
 
-def picture_start_in_audio_s(path: Path) -> Fraction:
+def picture_start_in_audio_s(path: Path, stream_index: int | None = None) -> Fraction:
     """Where the first picture falls on the clip's audio clock (s): video start time - audio start time.
 
     Containers may start the picture later than the sound (33 ms in one shared clip, an edit list or
     AAC priming). `decode_audio` puts sample 0 at the first decoded sample, so frame n's sound is at
-    n / fps + this offset; ignoring it makes the lips late by the offset everywhere.
+    n / fps + this offset; ignoring it makes the lips late by the offset everywhere. `stream_index`: the
+    audio stream whose clock counts (default: the first audio stream).
     """
     try:
         with av.open(str(path)) as container:
             video = container.streams.video[0] if container.streams.video else None
-            audio = container.streams.audio[0] if container.streams.audio else None
+            audios = [s for s in container.streams.audio if stream_index is None or s.index == stream_index]
+            audio = audios[0] if audios else None
             if video is None or audio is None:
                 return Fraction(0)
             v0 = Fraction(video.start_time or 0) * Fraction(video.time_base or 0)
@@ -471,8 +476,10 @@ class ClipSound:
 
     @classmethod
     def decode(cls, path: Path, rate: int) -> ClipSound:
-        """The clip's sound as mono at `rate` Hz; raises as `decode_audio` does."""
-        return cls(decode_audio(path, rate, channels=1), picture_start_in_audio_s(path))
+        """The clip's sound as mono at `rate` Hz, from the stream that carries it (`sound_stream`: not an
+        unplugged input's silent one); raises as `decode_audio` does."""
+        index = clip_sound_stream(path).index
+        return cls(decode_audio(path, rate, channels=1, stream_index=index), picture_start_in_audio_s(path, index))
 
     def frames(self, start: int, num_frames: int, fps: Fraction) -> AudioTrack:
         """The sound under pictures [start, start + num_frames) at `fps`: exactly

@@ -142,6 +142,7 @@ def decode_placed_spooled(
     line_offset_s: Fraction = Fraction(0),
     channels: int | None = None,
     folder: Path | None = None,
+    stream_index: int | None = None,
 ) -> SpooledAudio:
     """`decode_placed(path, rate, ...)`, bit for bit, spooled to a temporary file in `folder` (default:
     the system's): the memory is a few blocks, whatever the line's length.
@@ -151,7 +152,7 @@ def decode_placed_spooled(
     path, rate = Path(path), _checked_request(rate, channels)
     first, count = placement(rate, num_frames=num_frames, fps=fps, line_offset_s=line_offset_s)
     count = max(0, int(count))
-    native_rate = probe_audio_rate(path, None)
+    native_rate = probe_audio_rate(path, stream_index)
     up, down = _reduced(rate, native_rate)
     # As `decode_audio_span`: native samples [lo, hi) hold every input of the wanted outputs, and lo
     # sits on the output grid, so the kept part resampled is the whole file's, shifted.
@@ -173,7 +174,7 @@ def decode_placed_spooled(
         native.write(at, chunk)
 
     try:
-        kept_rate, empty, decoded = _decode_native(path, None, keep=(lo, hi), sink=keep)
+        kept_rate, empty, decoded = _decode_native(path, stream_index, keep=(lo, hi), sink=keep)
         width = _with_channels(empty, channels).shape[0]  # the channels of the file as decoded, as requested
         if kept_rate != native_rate or (stores and stores[0].channels != width):
             raise _Irregular
@@ -181,7 +182,7 @@ def decode_placed_spooled(
         for store in stores:
             store.close()
         return _spooled(decode_placed(path, rate, num_frames=num_frames, fps=fps, line_offset_s=line_offset_s,
-                                      channels=channels), folder)
+                                      channels=channels, stream_index=stream_index), folder)
     out = _SampleFile(width, count, folder, count=count)  # silence until written
     if not stores:
         return SpooledAudio(out, rate)  # the span lies wholly outside the sound: silence

@@ -397,7 +397,7 @@ class ClassicMotion:
             guide = job.guide.mono_at(job.guide.rate)
             # The job's guide puts the clip's first audio sample at frame 0; where the picture starts
             # later than the sound (edit lists, priming), the guide is moved onto the picture's clock.
-            picture_start = picture_start_in_audio_s(Path(job.video.path))
+            picture_start = picture_start_in_audio_s(Path(job.video.path), job.sound_stream)
             if picture_start != 0:
                 guide = place_line(guide, num_frames=n, fps=job.fps, line_offset_s=picture_start)
                 report["guide_clock_offset_s"] = float(picture_start)

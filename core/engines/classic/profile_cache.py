@@ -16,6 +16,7 @@ from mytalk.core.engines.classic.profile_crops import MAX_APPEARANCE
 from mytalk.core.engines.classic.profile_files import PROFILE_VERSION
 from mytalk.core.errors import MediaFormatError
 from mytalk.core.face.tracker import TrackerSettings
+from mytalk.core.media.sound_stream import RULE_VERSION as SOUND_RULE
 from mytalk.core.progress import CancelFn, ProgressFn, never_cancelled, no_progress
 
 
@@ -48,6 +49,7 @@ def cached_build_profile(
         "exclude_audio": [(file_sha256(Path(r.path)), r.start, r.stop) for r in exclude_audio],
         "tracker": settings.key(),
         "max_appearance": MAX_APPEARANCE,
+        "sound": SOUND_RULE,  # which stream is a clip's own sound (learned from before the rule: stream 0)
     }
     key = hashlib.sha256(json.dumps(key_data, sort_keys=True).encode()).hexdigest()[:32]
     folder = user_dirs().cache / "classic-profiles" / key

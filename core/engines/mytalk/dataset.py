@@ -123,14 +123,13 @@ class ClipData:
 def clip_audio(path: Path, start: int, num_frames: int, fps: Fraction, sample_rate: int = 16_000) -> AudioTrack | None:
     """A clip's own sound (mono, `sample_rate` Hz) placed on frames [start, start + num_frames):
     sample 0 is the start of frame `start` on the picture's clock; None without usable sound."""
-    from mytalk.core.media.audio import decode_audio, picture_start_in_audio_s, place_line
+    from mytalk.core.media.audio import ClipSound
 
     try:
-        track = decode_audio(path, sample_rate, channels=1)
+        sound = ClipSound.decode(path, sample_rate)  # the stream that carries the clip's sound
     except (MediaFormatError, UsageError, ValueError):
         return None
-    offset = Fraction(start) / fps + picture_start_in_audio_s(path)
-    return place_line(track, num_frames=num_frames, fps=fps, line_offset_s=offset)
+    return sound.frames(start, num_frames, fps)
 
 
 def placed_mel(placed: AudioTrack | None) -> np.ndarray:
