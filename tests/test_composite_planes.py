@@ -198,3 +198,16 @@ def test_source_frame_is_never_modified() -> None:
     before = [p.copy() for p in plane_arrays(frame)]
     write_rgb(frame, (8, 8, 40, 40), np.ones((32, 32, 3), np.float32))
     assert all(np.array_equal(a, b) for a, b in zip(before, plane_arrays(frame), strict=True))
+
+
+@pytest.mark.parametrize("fmt", ["yuva420p", "yuva422p10le", "yuva444p12le"])
+def test_a_matte_is_copied_never_painted(fmt: str) -> None:
+    """A keyed clip's alpha plane (plane 3 of yuva*) comes through a paint byte for byte, even under the box."""
+    frame = noise_frame(fmt, 64, 48, seed=3)
+    box = align_box((8, 8, 40, 32), frame)
+    h, w = box[3] - box[1], box[2] - box[0]
+    out, changed = write_rgb(frame, box, np.full((h, w, 3), 0.5, np.float32))
+    before, after = plane_arrays(frame), plane_arrays(out)
+    assert len(before) == len(after) == 4 and before[3].shape == (48, 64)
+    assert np.array_equal(before[3], after[3])
+    assert changed.any() and not np.array_equal(before[0], after[0])  # the colour really was painted

@@ -48,7 +48,7 @@ from mytalk.core.errors import MyTalkError
 from mytalk.core.face.display import DisplayGeometry
 from mytalk.core.jobs.request import SyncRequest
 from mytalk.core.media.audio import decode_audio
-from mytalk.core.media.probe import MediaInfo, probe
+from mytalk.core.media.probe import MediaInfo, VideoStreamInfo, probe
 from mytalk.core.media.sound_stream import clip_sound_stream
 from mytalk.core.media.writer import CODEC_PRESETS
 from mytalk.core.runtime.protocol import sync_request_to_json
@@ -429,9 +429,11 @@ class MyTalkPanel(QWidget):
         # FFmpeg's "tb" is coded top first and shown bottom first: the order shown is the one that counts.
         fields = {"tt": " interlaced, upper field first", "bt": " interlaced, upper field first",
                   "bb": " interlaced, lower field first", "tb": " interlaced, lower field first"}.get(video.field_order, "")
-        self.clip_label.setText(f"{path.name}   {video.width}×{video.height}{shown}{fields}   "
+        matte = ", with alpha" if video.has_alpha else ""
+        self.clip_label.setText(f"{path.name}   {video.width}×{video.height}{shown}{fields}{matte}   "
                                 f"{self.timecode.rate.text()}   {video.frame_count} frames")
         self.clip_label.setToolTip(f"{path}\n{self.clip_label.full_text}")
+        self._keep_matte(path, video)
         self.waveform.set_production(None)
         if info.audio:
             # The stream the job reads as the clip's own sound, so the lane shows what the guide hears.
@@ -443,6 +445,17 @@ class MyTalkPanel(QWidget):
         self.viewer.setFocus()
         self.clipLoaded.emit(str(path))
         return True
+
+    def _keep_matte(self, path: Path, video: VideoStreamInfo) -> None:
+        """A keyed clip (alpha plane) switches commits from ProRes 422 HQ, which would render it opaque, to
+        ProRes 4444, which keeps the matte, and says so; a codec the editor picked otherwise is left alone
+        (the job's report warns when it drops the matte)."""
+        if not video.has_alpha or "codec" not in self.settings.widgets:
+            return
+        if self.settings.setting_value("codec") == "prores":
+            self.settings.apply({"codec": "prores4444"})
+            self._update_naming_note()
+            self.status_line.show_note(f"{path.name} has an alpha channel: commits use ProRes 4444, which keeps it")
 
     def load_line(self, path: Path) -> bool:
         """Use `path` as the replacement line (any audio file, or a video's sound).

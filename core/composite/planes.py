@@ -62,6 +62,9 @@ class PixelLayout:
     sub_y: int = 1
     full_range: bool | None = None  # True for the yuvj* formats, which are full range by definition
     channels: tuple[int, int, int] = (0, 1, 2)
+    planes: int = 3
+    """Planes a frame holds: 4 for the yuva* formats, whose plane 3 (alpha, full size) is copied, never
+    painted: a keyed actor's matte stays exactly as shot under the new mouth."""
 
     @property
     def dtype(self) -> np.dtype:
@@ -77,9 +80,12 @@ def _layouts() -> dict[str, PixelLayout]:
     for sub, (sx, sy) in {"420": (2, 2), "422": (2, 1), "444": (1, 1)}.items():
         table[f"yuv{sub}p"] = PixelLayout(f"yuv{sub}p", "yuv", 8, sx, sy)
         table[f"yuvj{sub}p"] = PixelLayout(f"yuvj{sub}p", "yuv", 8, sx, sy, full_range=True)
+        table[f"yuva{sub}p"] = PixelLayout(f"yuva{sub}p", "yuv", 8, sx, sy, planes=4)
         for bits in (10, 12):
             name = f"yuv{sub}p{bits}le"
             table[name] = PixelLayout(name, "yuv", bits, sx, sy)
+            if (sub, bits) != ("420", 12):  # FFmpeg has no yuva420p12le
+                table[f"yuva{sub}p{bits}le"] = PixelLayout(f"yuva{sub}p{bits}le", "yuv", bits, sx, sy, planes=4)
     table["rgb24"] = PixelLayout("rgb24", "packed_rgb", 8, channels=(0, 1, 2))
     table["bgr24"] = PixelLayout("bgr24", "packed_rgb", 8, channels=(2, 1, 0))
     # gbrp stores G, B, R in planes 0, 1, 2.
@@ -207,14 +213,14 @@ def _plane_array(frame: av.VideoFrame, index: int, layout: PixelLayout, samples_
 def plane_arrays(frame: av.VideoFrame) -> list[np.ndarray]:
     """Views of every plane without padding: (h, w) for planar formats, (h, w, 3) for packed RGB.
 
-    Plane order is the frame's own (Y, Cb, Cr; G, B, R for gbrp). Chroma planes of subsampled formats are
+    Plane order is the frame's own (Y, Cb, Cr, then A for yuva*; G, B, R for gbrp). Chroma planes of subsampled formats are
     ``(ceil(h / sub_y), ceil(w / sub_x))``.
     """
     layout = pixel_layout(frame.format.name)
     if layout.family == "packed_rgb":
         arr = _plane_array(frame, 0, layout, 3)
         return [arr.reshape(arr.shape[0], -1, 3)]
-    return [_plane_array(frame, i, layout) for i in range(3)]
+    return [_plane_array(frame, i, layout) for i in range(layout.planes)]
 
 
 def copy_frame(frame: av.VideoFrame) -> av.VideoFrame:

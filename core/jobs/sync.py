@@ -41,7 +41,13 @@ from mytalk.core.media.prefetch import prefetched
 from mytalk.core.media.probe import MediaInfo, probe
 from mytalk.core.media.reader import FrameReader
 from mytalk.core.media.sound_stream import SoundStream, clip_sound_stream
-from mytalk.core.media.writer import VideoWriter, check_codec_container, check_output_path, default_codec_for
+from mytalk.core.media.writer import (
+    VideoWriter,
+    alpha_dropped,
+    check_codec_container,
+    check_output_path,
+    default_codec_for,
+)
 from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled, never_cancelled, no_progress
 from mytalk.core.userdirs import UserDirs, user_dirs
 
@@ -121,10 +127,15 @@ def _check_line_reaches_range(resolved: ResolvedRequest, line_peak: float, line_
     )
 
 
-def _line_warnings(resolved: ResolvedRequest, line_peak: float, line_info: MediaInfo) -> list[str]:
-    """Suspicious but legal lines: a silent range is a valid edit (the mouth closes), and a surround
-    stem is mixed to stereo for the render (its mouth follows every channel's speech)."""
+def _job_warnings(resolved: ResolvedRequest, line_peak: float, line_info: MediaInfo, codec: str) -> list[str]:
+    """Suspicious but legal jobs: a silent range is a valid edit (the mouth closes), a surround stem is
+    mixed to stereo for the render (its mouth follows every channel's speech), and a codec without alpha
+    renders a keyed clip opaque."""
     warnings: list[str] = []
+    video = resolved.info.video
+    if video is not None and alpha_dropped(codec, video) and not resolved.request.proxy:
+        warnings.append(f"the clip has an alpha channel (matte) and {codec} cannot carry it: the render is "
+                        f"opaque; use --codec prores4444 (.mov) or ffv1 (.mkv) to keep it")
     channels = max((stream.channels for stream in line_info.audio[:1]), default=0)
     if channels > 2:
         warnings.append(f"the replacement line has {channels} channels; the render carries its stereo downmix "
@@ -210,7 +221,7 @@ def run_sync(
     check_output_path(request.output, inputs)
     if request.report is not None:
         check_output_path(request.report, inputs + [request.output])
-    codec = request.codec or default_codec_for(request.output)
+    codec = request.codec or default_codec_for(request.output, video)
     check_codec_container(codec, request.output)
     engine = create_engine(request.engine or default_engine())
 
@@ -348,7 +359,7 @@ def run_sync(
             with timer.stage("hash"):
                 # Only for the identities seen before the job read the files: see the module docstring.
                 hashes = {str(path): file_sha256(path, expect=identities.get(path)) for path in inputs}
-            job_warnings = _line_warnings(resolved, line_peak, line_info)
+            job_warnings = _job_warnings(resolved, line_peak, line_info, codec)
             report = build_report(resolved, engine_name=engine.name, engine_version=engine.version, codec=codec,
                                   records=records, line=line, job_warnings=job_warnings,
                                   engine_report=engine.report(), hashes=hashes, sound=sound,

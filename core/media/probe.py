@@ -118,6 +118,14 @@ class VideoStreamInfo:
         """True when the stream says its frames hold two fields."""
         return self.field_order in INTERLACED_FIELD_ORDERS
 
+    @property
+    def has_alpha(self) -> bool:
+        """True when the pixel format carries an alpha plane (ProRes 4444 with a matte decodes to yuva*)."""
+        try:
+            return any(component.is_alpha for component in av.VideoFormat(self.pix_fmt).components)
+        except (ValueError, TypeError):
+            return False
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict; Fractions become ``"num/den"`` strings so 24000/1001 survives exactly."""
         return _json_safe(asdict(self))

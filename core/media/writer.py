@@ -147,9 +147,10 @@ CODEC_PRESETS: dict[str, CodecPreset] = {
             "prores4444",
             "prores_ks",
             (".mov",),
-            lambda source: "yuv444p10le",
+            # ProRes 4444 is the ProRes that carries a matte: a source with one keeps it.
+            lambda source: "yuva444p10le" if source.has_alpha else "yuv444p10le",
             lambda source: {"profile": "4", "vendor": "apl0"},
-            description="Apple ProRes 4444, 10-bit 4:4:4",
+            description="Apple ProRes 4444, 10-bit 4:4:4 (with the source's alpha)",
         ),
         CodecPreset(
             "dnxhr",
@@ -175,15 +176,27 @@ CODEC_PRESETS: dict[str, CodecPreset] = {
 _DEFAULT_CODEC = {".mkv": "ffv1", ".mov": "prores", ".mp4": "h264"}
 
 
-def default_codec_for(path: str | Path) -> str:
-    """The ``--codec`` to use when none is given: .mkv -> ffv1, .mov -> prores, .mp4 -> h264."""
+def default_codec_for(path: str | Path, source: VideoStreamInfo | None = None) -> str:
+    """The ``--codec`` to use when none is given: .mkv -> ffv1, .mov -> prores, .mp4 -> h264; a `source`
+    with an alpha plane (a keyed actor) makes .mov ProRes 4444, which keeps it, where 422 HQ would drop it."""
     suffix = Path(path).suffix.lower()
     try:
-        return _DEFAULT_CODEC[suffix]
+        codec = _DEFAULT_CODEC[suffix]
     except KeyError:
         raise UsageError(
             f"{path}: unsupported output extension {suffix or '(none)'!r}; use .mov, .mkv or .mp4"
         ) from None
+    if source is not None and source.has_alpha and codec == "prores":
+        return "prores4444"
+    return codec
+
+
+def alpha_dropped(codec: str, source: VideoStreamInfo) -> bool:
+    """Whether writing `source` with `codec` loses its alpha plane (the render is then opaque)."""
+    if not source.has_alpha or codec not in CODEC_PRESETS:
+        return False
+    written = CODEC_PRESETS[codec].pix_fmt(source)
+    return not any(component.is_alpha for component in av.VideoFormat(written).components)
 
 
 def check_codec_container(codec: str, path: str | Path) -> None:
