@@ -94,7 +94,7 @@ def test_copy_keeps_timing_and_colour_tags_and_skips_line_padding() -> None:
     assert [p.shape for p in plane_arrays(out)] == [(41, 67), (21, 34), (21, 34)]
 
 
-@pytest.mark.parametrize("fmt", ["nv12", "rgba", "yuv410p", "gray"])
+@pytest.mark.parametrize("fmt", ["nv12", "rgba64le", "yuv410p", "gray"])
 def test_unsupported_format_names_itself(fmt: str) -> None:
     frame = av.VideoFrame(32, 32, fmt)
     with pytest.raises(MediaFormatError, match=fmt) as info:
@@ -200,14 +200,26 @@ def test_source_frame_is_never_modified() -> None:
     assert all(np.array_equal(a, b) for a, b in zip(before, plane_arrays(frame), strict=True))
 
 
-@pytest.mark.parametrize("fmt", ["yuva420p", "yuva422p10le", "yuva444p12le"])
+@pytest.mark.parametrize("fmt", ["yuva420p", "yuva422p10le", "yuva444p12le", "gbrap", "gbrap12le", "rgba", "argb",
+                                 "bgra", "abgr"])
 def test_a_matte_is_copied_never_painted(fmt: str) -> None:
-    """A keyed clip's alpha plane (plane 3 of yuva*) comes through a paint byte for byte, even under the box."""
+    """A keyed clip's alpha (plane 3 of yuva* and gbrap*, the fourth byte of packed RGBA) comes through a
+    paint byte for byte, even under the box."""
     frame = noise_frame(fmt, 64, 48, seed=3)
+    layout = pixel_layout(fmt)
     box = align_box((8, 8, 40, 32), frame)
     h, w = box[3] - box[1], box[2] - box[0]
     out, changed = write_rgb(frame, box, np.full((h, w, 3), 0.5, np.float32))
-    before, after = plane_arrays(frame), plane_arrays(out)
-    assert len(before) == len(after) == 4 and before[3].shape == (48, 64)
-    assert np.array_equal(before[3], after[3])
-    assert changed.any() and not np.array_equal(before[0], after[0])  # the colour really was painted
+
+    def matte(f: av.VideoFrame) -> np.ndarray:
+        planes = plane_arrays(f)
+        if layout.family == "packed_rgb":
+            (alpha,) = set(range(4)) - set(layout.channels)
+            return planes[0][..., alpha]
+        assert len(planes) == 4
+        return planes[3]
+
+    assert matte(frame).shape == (48, 64)
+    assert np.array_equal(matte(frame), matte(out))
+    assert changed.any() and not planes_equal(frame, out)  # the colour really was painted
+    assert np.allclose(read_rgb(out, box), 0.5, atol=1.5 / layout.max_code)

@@ -63,8 +63,10 @@ class PixelLayout:
     full_range: bool | None = None  # True for the yuvj* formats, which are full range by definition
     channels: tuple[int, int, int] = (0, 1, 2)
     planes: int = 3
-    """Planes a frame holds: 4 for the yuva* formats, whose plane 3 (alpha, full size) is copied, never
-    painted: a keyed actor's matte stays exactly as shot under the new mouth."""
+    """Planes a frame holds: 4 for the yuva* and gbrap* formats, whose plane 3 (alpha, full size) is copied,
+    never painted: a keyed actor's matte stays exactly as shot under the new mouth."""
+    pixel_bytes: int = 3
+    """Packed formats: samples per pixel (4 with alpha; the alpha byte, not named in `channels`, is kept)."""
 
     @property
     def dtype(self) -> np.dtype:
@@ -88,9 +90,15 @@ def _layouts() -> dict[str, PixelLayout]:
                 table[f"yuva{sub}p{bits}le"] = PixelLayout(f"yuva{sub}p{bits}le", "yuv", bits, sx, sy, planes=4)
     table["rgb24"] = PixelLayout("rgb24", "packed_rgb", 8, channels=(0, 1, 2))
     table["bgr24"] = PixelLayout("bgr24", "packed_rgb", 8, channels=(2, 1, 0))
-    # gbrp stores G, B, R in planes 0, 1, 2.
+    # With alpha (QuickTime Animation decodes to argb, PNG to rgba): where R, G, B sit in the 4 bytes.
+    for name, channels in {"rgba": (0, 1, 2), "bgra": (2, 1, 0), "argb": (1, 2, 3), "abgr": (3, 2, 1)}.items():
+        table[name] = PixelLayout(name, "packed_rgb", 8, channels=channels, pixel_bytes=4)
+    # gbrp stores G, B, R in planes 0, 1, 2 (and alpha in plane 3 for gbrap).
     table["gbrp"] = PixelLayout("gbrp", "planar_gbr", 8, channels=(2, 0, 1))
-    table["gbrp10le"] = PixelLayout("gbrp10le", "planar_gbr", 10, channels=(2, 0, 1))
+    table["gbrap"] = PixelLayout("gbrap", "planar_gbr", 8, channels=(2, 0, 1), planes=4)
+    for bits in (10, 12):
+        table[f"gbrp{bits}le"] = PixelLayout(f"gbrp{bits}le", "planar_gbr", bits, channels=(2, 0, 1))
+        table[f"gbrap{bits}le"] = PixelLayout(f"gbrap{bits}le", "planar_gbr", bits, channels=(2, 0, 1), planes=4)
     return table
 
 
@@ -218,8 +226,8 @@ def plane_arrays(frame: av.VideoFrame) -> list[np.ndarray]:
     """
     layout = pixel_layout(frame.format.name)
     if layout.family == "packed_rgb":
-        arr = _plane_array(frame, 0, layout, 3)
-        return [arr.reshape(arr.shape[0], -1, 3)]
+        arr = _plane_array(frame, 0, layout, layout.pixel_bytes)
+        return [arr.reshape(arr.shape[0], -1, layout.pixel_bytes)]
     return [_plane_array(frame, i, layout) for i in range(layout.planes)]
 
 
@@ -427,7 +435,8 @@ def write_rgb_delta(frame: av.VideoFrame, box: Box, delta_rgb: np.ndarray, suppo
     max_code = layout.max_code
 
     if layout.family == "packed_rgb":
-        packed = delta_rgb[..., list(np.argsort(layout.channels))] * np.float32(max_code)
+        packed = np.zeros((h, w, layout.pixel_bytes), np.float32)  # an alpha byte's delta stays 0: kept
+        packed[..., list(layout.channels)] = delta_rgb * np.float32(max_code)
         region = src[0][y0:y1, x0:x1]
         new = _apply_delta(region, packed, support[..., None], max_code)
         dst[0][y0:y1, x0:x1] = new

@@ -98,6 +98,8 @@ def _ffv1_pix_fmt(source: VideoStreamInfo) -> str:
         if _codec_supports("ffv1", plain):
             return plain
     if source.pix_fmt.startswith(("rgb", "bgr", "gbr", "argb", "abgr")):
+        if source.has_alpha:
+            return "gbrap16le" if source.bit_depth > 8 else "bgra"
         return "gbrp16le" if source.bit_depth > 8 else "bgr0"
     return "yuv444p16le" if source.bit_depth > 8 else "yuv444p"
 
