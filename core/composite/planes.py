@@ -79,6 +79,7 @@ class PixelLayout:
 
 def _layouts() -> dict[str, PixelLayout]:
     table: dict[str, PixelLayout] = {}
+    table["yuv411p"] = PixelLayout("yuv411p", "yuv", 8, 4, 1)  # DV NTSC and DVCPRO 25: a chroma sample per 4 pixels
     for sub, (sx, sy) in {"420": (2, 2), "422": (2, 1), "444": (1, 1)}.items():
         table[f"yuv{sub}p"] = PixelLayout(f"yuv{sub}p", "yuv", 8, sx, sy)
         table[f"yuvj{sub}p"] = PixelLayout(f"yuvj{sub}p", "yuv", 8, sx, sy, full_range=True)

@@ -44,6 +44,7 @@ from mytalk.core.media.sound_stream import SoundStream, clip_sound_stream
 from mytalk.core.media.writer import (
     VideoWriter,
     alpha_dropped,
+    aspect_dropped,
     check_codec_container,
     check_output_path,
     default_codec_for,
@@ -136,6 +137,11 @@ def _job_warnings(resolved: ResolvedRequest, line_peak: float, line_info: MediaI
     if video is not None and alpha_dropped(codec, video) and not resolved.request.proxy:
         warnings.append(f"the clip has an alpha channel (matte) and {codec} cannot carry it: the render is "
                         f"opaque; use --codec prores4444 (.mov) or ffv1 (.mkv) to keep it")
+    if video is not None and aspect_dropped(codec, video) and not resolved.request.proxy:
+        aspect = video.sample_aspect
+        warnings.append(f"the clip's pixels are not square ({aspect.numerator}:{aspect.denominator}) and an FFV1 "
+                        f".mkv render cannot say so: players will show it squeezed; render to .mov (ProRes) "
+                        f"to keep the aspect")
     channels = max((stream.channels for stream in line_info.audio[:1]), default=0)
     if channels > 2:
         warnings.append(f"the replacement line has {channels} channels; the render carries its stereo downmix "

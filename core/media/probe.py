@@ -204,13 +204,30 @@ def _codec_name(stream: av.stream.Stream) -> str:
     return ctx.codec.canonical_name if ctx is not None else "unknown"
 
 
-def _stream_fps(stream: av.video.stream.VideoStream, path: Path) -> Fraction:
-    for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
-        if rate is not None and rate > 0:
-            return Fraction(rate)
-    raise MediaFormatError(
-        f"{path}: the video stream has no frame rate; re-export it with a fixed frame rate"
-    )
+RATE_SANITY = 4
+"""A header's frame rate more than this many times away from the one the packets' timestamps show is not
+believed: raw DV (`.dv`) reports 60000 fps for 29.97 fps NTSC, which numbered its 60 frames 0-118118."""
+
+
+def _stream_fps(stream: av.video.stream.VideoStream, path: Path, timestamps: list[int],
+                time_base: Fraction) -> Fraction:
+    """The nominal rate: the stream's average, else FFmpeg's guess, else its base rate, the first of them
+    that agrees (within `RATE_SANITY`) with the median spacing of the packets' timestamps."""
+    rates = [Fraction(rate) for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate)
+             if rate is not None and rate > 0]
+    if not rates:
+        raise MediaFormatError(
+            f"{path}: the video stream has no frame rate; re-export it with a fixed frame rate"
+        )
+    ordered = sorted(timestamps)
+    steps = sorted(b - a for a, b in zip(ordered, ordered[1:], strict=False) if b > a)
+    if not steps:
+        return rates[0]
+    shown = 1 / (steps[len(steps) // 2] * time_base)  # frames a second, as the timestamps space them
+    for rate in rates:
+        if shown / RATE_SANITY <= rate <= shown * RATE_SANITY:
+            return rate
+    return rates[0]
 
 
 def _bit_depth(pix_fmt: str) -> int:
@@ -282,7 +299,6 @@ def _video_info(
     if stream.time_base is None:
         raise MediaFormatError(f"{path}: the video stream has no time base; re-export the clip")
     time_base = Fraction(stream.time_base)
-    fps = _stream_fps(stream, path)
 
     # Demux without decoding: fast, and exact because every coded frame is one packet.
     timestamps: list[int] = []
@@ -309,6 +325,7 @@ def _video_info(
     if not timestamps:
         raise MediaFormatError(f"{path}: the video stream has no frames; pick another clip")
 
+    fps = _stream_fps(stream, path, timestamps, time_base)
     start_pts = min(timestamps)
     indices = sorted(frame_index_for_pts(pts, start_pts, time_base, fps) for pts in timestamps)
     frame_count = indices[-1] + 1

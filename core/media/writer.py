@@ -193,6 +193,14 @@ def default_codec_for(path: str | Path, source: VideoStreamInfo | None = None) -
     return codec
 
 
+def aspect_dropped(codec: str, source: VideoStreamInfo) -> bool:
+    """Whether a `codec` render of `source` loses its non-square pixel aspect. FFV1 carries none in its own
+    headers, and Matroska's display size comes from a stream field PyAV cannot set, so an FFV1 .mkv of a
+    DV, HDV or anamorphic clip plays squeezed (the other codecs carry it: ProRes and DNxHR through the
+    QuickTime `pasp` atom, H.264 in its own headers)."""
+    return source.sample_aspect != 1 and codec == "ffv1"
+
+
 def alpha_dropped(codec: str, source: VideoStreamInfo) -> bool:
     """Whether writing `source` with `codec` loses its alpha plane (the render is then opaque)."""
     if not source.has_alpha or codec not in CODEC_PRESETS:
