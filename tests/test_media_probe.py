@@ -211,3 +211,91 @@ def test_real_mov_and_hevc_details() -> None:
     hevc = probe(media_path("video", "latentsync_demo2_man_vertical_hevc.mp4")).video
     assert hevc is not None
     assert (hevc.codec, hevc.width, hevc.height, hevc.has_b_frames) == ("hevc", 1080, 1920, True)
+
+
+# -- the sample-table path: timestamps from a QuickTime/MP4 index, without reading the frames ----------------
+
+def _both_ways(path: Path) -> tuple[tuple[list[int], bool] | None, tuple[list[int], bool]]:
+    from mytalk.core.media.probe import _demuxed_timestamps, _indexed_timestamps, main_video_stream
+
+    with av.open(str(path)) as container:
+        stream = main_video_stream(container)
+        assert stream is not None
+        indexed = _indexed_timestamps(container, stream, path)
+    with av.open(str(path)) as container:
+        stream = main_video_stream(container)
+        assert stream is not None
+        return indexed, _demuxed_timestamps(container, stream, path)
+
+
+@pytest.mark.parametrize(("make", "name", "used"), [
+    (mf.make_prores, "prores.mov", True),
+    (mf.make_h264, "bframes.mov", True),  # 3 B-frames, pyramid: presentation order differs from decode order
+    (mf.make_h264, "bframes.mp4", True),
+    (mf.make_hevc, "open_gop.mp4", True),  # leading pictures before each CRA keyframe
+    (mf.make_mpeg4, "mpeg4.mov", True),
+    (lambda path, **kw: mf.make_vfr(path, **kw)[0], "vfr.mov", False),
+    (mf.make_ffv1, "ffv1.mkv", False),  # Matroska: not a sample table
+])
+def test_the_sample_table_gives_what_demuxing_gives(tmp_path: Path, make: Callable[..., Path], name: str,
+                                                    used: bool) -> None:
+    clip = make(tmp_path / name, num_frames=40)
+    indexed, demuxed = _both_ways(clip)
+    assert (indexed is not None) == used
+    if indexed is not None:
+        assert sorted(indexed[0]) == sorted(demuxed[0]) and indexed[1] == demuxed[1]
+
+
+@pytest.mark.media
+@pytest.mark.parametrize("clip", shared_videos(), ids=lambda p: p.name)
+def test_the_sample_table_agrees_on_every_shared_clip(clip: Path) -> None:
+    indexed, demuxed = _both_ways(clip)
+    if indexed is not None:  # edit lists with discarded frames take the demux path
+        assert sorted(indexed[0]) == sorted(demuxed[0]) and indexed[1] == demuxed[1]
+
+
+def test_a_truncated_copy_is_counted_by_what_it_holds(tmp_path: Path) -> None:
+    """A table promising frames past the file's end (a copy cut short) is not believed."""
+    whole = mf.make_prores(tmp_path / "whole.mov", num_frames=40)
+    moved = tmp_path / "faststart.mov"  # the table first, as a camera or a web export writes it
+    with av.open(str(whole)) as src, av.open(str(moved), "w", options={"movflags": "faststart"}) as out:
+        video = out.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = video
+                out.mux(packet)
+    data = moved.read_bytes()
+    cut = tmp_path / "cut.mov"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    indexed, demuxed = _both_ways(cut)
+    assert indexed is None
+    info = probe(cut).video
+    assert info is not None and 0 < info.frame_count < 40 and info.frame_count == len(demuxed[0])
+
+
+@pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="reads are counted through Linux's /proc/self/io")
+def test_probing_a_long_prores_file_does_not_read_it(tmp_path: Path) -> None:
+    """An hour of 1080p ProRes is about 80 GB; the probe reads its table and the first packets only."""
+    seed = mf.make_prores(tmp_path / "seed.mov", num_frames=8, size=(640, 360))
+    long = tmp_path / "long.mov"
+    with av.open(str(seed)) as src, av.open(str(long), "w") as out:
+        source = src.streams.video[0]
+        video = out.add_stream_from_template(source)
+        packets = [packet for packet in src.demux(source) if packet.size]
+        step = packets[1].pts - packets[0].pts
+        for n in range(1500):  # a minute at 25 fps, the seed's 8 pictures over and over
+            packet = av.Packet(bytes(packets[n % len(packets)]))
+            packet.pts = packet.dts = n * step
+            packet.duration, packet.time_base, packet.stream = step, source.time_base, video
+            packet.is_keyframe = True
+            out.mux(packet)
+
+    def read_so_far() -> int:
+        return int(next(line.split()[1] for line in Path("/proc/self/io").read_text().splitlines()
+                        if line.startswith("rchar:")))
+
+    before = read_so_far()
+    info = probe(long).video
+    read = read_so_far() - before
+    assert info is not None and info.frame_count == 1500 and not info.is_vfr
+    assert read < long.stat().st_size // 10, f"read {read} bytes of a {long.stat().st_size}-byte file"
