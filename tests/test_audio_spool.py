@@ -124,3 +124,67 @@ def test_the_recognisers_pcm_is_made_a_block_at_a_time_with_the_same_bytes(tmp_p
         mono = resample_poly(mono, ALIGN_RATE, rate)
     whole = (np.clip(mono, -1.0, 1.0) * 32767.0).round().astype("<i2").tobytes()
     assert _to_pcm16(track) == whole and len(whole) == 2 * 3 * ALIGN_RATE
+
+
+# -- a whole file's sound, spooled: a clip's own sound and the panel's waveforms -------------------------------
+
+@pytest.mark.usefixtures("small_blocks")
+@pytest.mark.parametrize(("native", "rate", "channels", "file_channels"),
+                         [(48_000, 16_000, 1, 2), (44_100, 8_000, 1, 1), (16_000, 48_000, None, 2), (48_000, 48_000, 2, 1)])
+def test_a_whole_sound_decoded_through_a_spool_is_decode_audio_bit_for_bit(
+        tmp_path: Path, native: int, rate: int, channels: int | None, file_channels: int) -> None:
+    from mytalk.core.media.audio_spool import decode_sound, decode_spooled
+
+    path = _wav(tmp_path / "clip.wav", native, 3.0, file_channels)
+    expected = decode_audio(path, rate, channels=channels)
+    got = decode_sound(path, rate, channels=channels)
+    assert got.samples.shape == expected.samples.shape
+    np.testing.assert_array_equal(got.samples, expected.samples)
+    # Asked for less than the sound holds: its first samples; for more: the sound, no padding.
+    short = decode_spooled(path, rate, 1000, channels=channels)
+    np.testing.assert_array_equal(short.read(0, short.num_samples), expected.samples[:, :1000])
+    assert decode_spooled(path, rate, 10**7, channels=channels).num_samples == expected.num_samples
+
+
+@pytest.mark.media
+def test_a_clips_sound_is_cut_as_from_the_whole_decode() -> None:
+    """`ClipSound` spools the clip's sound; every window it cuts is `place_line`'s cut of the whole decode
+    (this clip's picture starts 33 ms into its sound)."""
+    from mytalk.core.media.audio import ClipSound, picture_start_in_audio_s
+
+    clip = media_path("video", "retalking_face1_man_suit.mp4")
+    fps = Fraction(1350, 61)  # its own rate
+    whole = decode_audio(clip, 16_000, channels=1)
+    shift = picture_start_in_audio_s(clip)
+    assert shift != 0
+    sound = ClipSound.decode(clip, 16_000)
+    for start, frames in [(0, 30), (50, 60), (120, 100), (5000, 10)]:  # the last two run past the end
+        expected = place_line(whole, num_frames=frames, fps=fps, line_offset_s=Fraction(start) / fps + shift)
+        np.testing.assert_array_equal(sound.frames(start, frames, fps).samples, expected.samples)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="memory is read from Linux's /proc")
+def test_a_long_clips_sound_does_not_fill_memory(tmp_path: Path) -> None:
+    """Ten minutes of 48 kHz stereo: decoding it whole held over 400 MB at once; spooled, a few blocks."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "interview.wav"
+    rng = np.random.default_rng(0)
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(2)
+        out.setsampwidth(2)
+        out.setframerate(48_000)
+        for _ in range(600):
+            out.writeframes((rng.normal(0, 3000, (48_000, 2))).astype("<i2").tobytes())
+    script = (
+        "import resource, sys\n"
+        "from pathlib import Path\n"
+        "from mytalk.core.media.audio import ClipSound\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "sound = ClipSound.decode(Path(sys.argv[1]), 16_000)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=True)
+    grown_kib = int(done.stdout.strip())
+    assert grown_kib < 120_000, f"decoding the clip's sound grew the process by {grown_kib // 1024} MB"

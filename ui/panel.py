@@ -47,7 +47,7 @@ from PySide6.QtWidgets import (
 from mytalk.core.errors import MyTalkError
 from mytalk.core.face.display import DisplayGeometry
 from mytalk.core.jobs.request import SyncRequest
-from mytalk.core.media.audio import decode_audio
+from mytalk.core.media.audio_spool import decode_sound
 from mytalk.core.media.probe import MediaInfo, VideoStreamInfo, probe
 from mytalk.core.media.sound_stream import clip_sound_stream
 from mytalk.core.media.writer import CODEC_PRESETS
@@ -437,7 +437,7 @@ class MyTalkPanel(QWidget):
         self.waveform.set_production(None)
         if info.audio:
             # The stream the job reads as the clip's own sound, so the lane shows what the guide hears.
-            run_in_background(lambda: decode_audio(path, DISPLAY_RATE, channels=1,
+            run_in_background(lambda: decode_sound(path, DISPLAY_RATE, channels=1,
                                                    stream_index=clip_sound_stream(path).index).samples[0],
                               self._on_production_audio, self._on_production_failed, owner=self)
         self._render_now()
@@ -473,7 +473,7 @@ class MyTalkPanel(QWidget):
         self._use_line(path)
         self.waveform.message = f"decoding {path.name}…"
         self.waveform.set_line(None)
-        run_in_background(lambda: decode_audio(path, DISPLAY_RATE, channels=1).samples[0],
+        run_in_background(lambda: decode_sound(path, DISPLAY_RATE, channels=1).samples[0],
                           lambda samples: self._on_line_audio(path, samples),
                           lambda error: self._on_line_failed(path, error), owner=self)
         return True

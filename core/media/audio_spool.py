@@ -27,10 +27,12 @@ from mytalk.core.media.audio import (
     _decode_native,
     _reduced,
     _with_channels,
-    decode_placed,
+    decode_audio,
+    decode_audio_span,
     mono_mix,
     placement,
     probe_audio_rate,
+    sound_seconds,
 )
 from mytalk.core.media.resample import resample_blocks, resample_read, resampled_length, resampler_reach
 
@@ -151,7 +153,37 @@ def decode_placed_spooled(
     """
     path, rate = Path(path), _checked_request(rate, channels)
     first, count = placement(rate, num_frames=num_frames, fps=fps, line_offset_s=line_offset_s)
-    count = max(0, int(count))
+    return _spooled_span(path, rate, first, max(0, int(count)), channels, folder, stream_index)
+
+
+def decode_spooled(path: str | Path, rate: int, count: int, *, channels: int | None = None,
+                   folder: Path | None = None, stream_index: int | None = None) -> SpooledAudio:
+    """``decode_audio(path, rate, channels=…, stream_index=…)``, bit for bit, up to `count` samples (give
+    more than the sound holds to get all of it), spooled like `decode_placed_spooled`: a whole clip's
+    sound without holding it (an hour of 48 kHz stereo decoded in memory peaked at over 4 GB). Raises as
+    `decode_audio` does."""
+    path, rate = Path(path), _checked_request(rate, channels)
+    return _spooled_span(path, rate, 0, max(0, int(count)), channels, folder, stream_index, to_sound=True)
+
+
+def decode_sound(path: str | Path, rate: int, *, channels: int | None = 1,
+                 stream_index: int | None = None) -> AudioTrack:
+    """``decode_audio(path, rate, …)``, bit for bit, in memory at `rate` only: the native samples go
+    through a spool file, so a long file at a low rate (a waveform's 8 kHz) costs what its answer does."""
+    seconds = sound_seconds(Path(path), stream_index)
+    if seconds is None:
+        return decode_audio(path, rate, channels=channels, stream_index=stream_index)
+    spooled = decode_spooled(path, rate, int((seconds + 1.0) * rate), channels=channels, stream_index=stream_index)
+    try:
+        return AudioTrack(spooled.read(0, spooled.num_samples), spooled.rate)
+    finally:
+        spooled.close()
+
+
+def _spooled_span(path: Path, rate: int, first: int, count: int, channels: int | None, folder: Path | None,
+                  stream_index: int | None, to_sound: bool = False) -> SpooledAudio:
+    """Samples [first, first + count) of the file's sound at `rate`, as `decode_audio_span` gives them;
+    `to_sound`: ending where the sound does when that is sooner (as `decode_audio` ends)."""
     native_rate = probe_audio_rate(path, stream_index)
     up, down = _reduced(rate, native_rate)
     # As `decode_audio_span`: native samples [lo, hi) hold every input of the wanted outputs, and lo
@@ -181,14 +213,21 @@ def decode_placed_spooled(
     except _Irregular:
         for store in stores:
             store.close()
-        return _spooled(decode_placed(path, rate, num_frames=num_frames, fps=fps, line_offset_s=line_offset_s,
-                                      channels=channels, stream_index=stream_index), folder)
+        if to_sound:
+            whole = decode_audio(path, rate, channels=channels, stream_index=stream_index)
+            return _spooled(AudioTrack(whole.samples[:, first : first + count], rate), folder)
+        return _spooled(decode_audio_span(path, rate, first, count, channels=channels, stream_index=stream_index),
+                        folder)
     out = _SampleFile(width, count, folder, count=count)  # silence until written
     if not stores:
+        if to_sound:
+            out.count = 0
         return SpooledAudio(out, rate)  # the span lies wholly outside the sound: silence
     kept = stores[0]
     shift = lo * up // down  # output index of the kept part's first sample
     length = -(-decoded * up // down)  # samples of the file at `rate`, as far as it was decoded
+    if to_sound:
+        out.count = max(0, min(count, length - first))
     dst0 = max(0, shift - first, -first)
     dst1 = min(count, length - first, shift + resampled_length(kept.count, up, down) - first)
     per_channel = [resample_blocks(lambda a, b, c=c: kept.read(a, b)[c], kept.count, up, down)
