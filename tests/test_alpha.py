@@ -136,9 +136,16 @@ def test_the_panel_keeps_a_keyed_clips_matte(qtbot: Any, tmp_path: Path) -> None
         assert ", with alpha" in panel.clip_label.full_text
         assert panel.settings.setting_value("codec") == "prores4444"
         assert "ProRes 4444" in panel.status_line.text()
-        # A codec the editor picks afterwards is theirs; an opaque clip leaves it alone too.
+        # The next clip without alpha goes back to ProRes 422 HQ...
+        plain = media_path("video", "hdtf_wda_katiehill_512.mp4")
+        panel.load_clip(plain)
+        assert "alpha" not in panel.clip_label.full_text and panel.settings.setting_value("codec") == "prores"
+        # ...but a codec the editor picks is theirs, keyed clip or not.
+        panel.load_clip(clip)
         panel.settings.apply({"codec": "dnxhr"})
-        panel.load_clip(media_path("video", "hdtf_wda_katiehill_512.mp4"))
-        assert "alpha" not in panel.clip_label.full_text and panel.settings.setting_value("codec") == "dnxhr"
+        panel.load_clip(plain)
+        assert panel.settings.setting_value("codec") == "dnxhr"
+        panel.load_clip(clip)
+        assert panel.settings.setting_value("codec") == "dnxhr"
     finally:
         panel.shutdown()

@@ -52,6 +52,7 @@ from mytalk.core.media.probe import MediaInfo, VideoStreamInfo, probe
 from mytalk.core.media.sound_stream import clip_sound_stream
 from mytalk.core.media.writer import CODEC_PRESETS
 from mytalk.core.runtime.protocol import sync_request_to_json
+from mytalk.core.userdirs import UserDirs, user_dirs
 from mytalk.ui.decoder import FrameDecoder
 from mytalk.ui.elided_label import ElidedLabel
 from mytalk.ui.error_banner import ErrorBanner
@@ -123,6 +124,7 @@ class MyTalkPanel(QWidget):
         self.output_folders = ProjectFolders(RenderFolders(QtPreferences(preferences)))
         self._crash_message: str | None = None
         self._line_fallback: tuple[Path | None, Any] = (None, None)
+        self._matte_switched = False  # commits moved to ProRes 4444 for a keyed clip (`_keep_matte`)
         """The line in use before the one being decoded, and its samples: back in place if that one fails."""
 
         self.runtime = runtime or RuntimeClient(self)
@@ -437,7 +439,7 @@ class MyTalkPanel(QWidget):
         self.waveform.set_production(None)
         if info.audio:
             # The stream the job reads as the clip's own sound, so the lane shows what the guide hears.
-            run_in_background(lambda: decode_sound(path, DISPLAY_RATE, channels=1,
+            run_in_background(lambda: decode_sound(path, DISPLAY_RATE, channels=1, folder=_scratch(),
                                                    stream_index=clip_sound_stream(path).index).samples[0],
                               self._on_production_audio, self._on_production_failed, owner=self)
         self._render_now()
@@ -448,14 +450,22 @@ class MyTalkPanel(QWidget):
 
     def _keep_matte(self, path: Path, video: VideoStreamInfo) -> None:
         """A keyed clip (alpha plane) switches commits from ProRes 422 HQ, which would render it opaque, to
-        ProRes 4444, which keeps the matte, and says so; a codec the editor picked otherwise is left alone
-        (the job's report warns when it drops the matte)."""
-        if not video.has_alpha or "codec" not in self.settings.widgets:
+        ProRes 4444, which keeps the matte, and says so; the next clip without alpha switches back, unless
+        the editor has chosen a codec since. A codec the editor picked is left alone (the job's report
+        warns when it drops the matte)."""
+        if "codec" not in self.settings.widgets:
             return
-        if self.settings.setting_value("codec") == "prores":
+        codec = self.settings.setting_value("codec")
+        if video.has_alpha and codec == "prores":
             self.settings.apply({"codec": "prores4444"})
-            self._update_naming_note()
+            self._matte_switched = True
             self.status_line.show_note(f"{path.name} has an alpha channel: commits use ProRes 4444, which keeps it")
+        elif not video.has_alpha and self._matte_switched:
+            self._matte_switched = False
+            if codec == "prores4444":
+                self.settings.apply({"codec": "prores"})
+                self.status_line.show_note(f"{path.name} has no alpha channel: commits use ProRes 422 HQ again")
+        self._update_naming_note()
 
     def load_line(self, path: Path) -> bool:
         """Use `path` as the replacement line (any audio file, or a video's sound).
@@ -473,7 +483,7 @@ class MyTalkPanel(QWidget):
         self._use_line(path)
         self.waveform.message = f"decoding {path.name}…"
         self.waveform.set_line(None)
-        run_in_background(lambda: decode_sound(path, DISPLAY_RATE, channels=1).samples[0],
+        run_in_background(lambda: decode_sound(path, DISPLAY_RATE, channels=1, folder=_scratch()).samples[0],
                           lambda samples: self._on_line_audio(path, samples),
                           lambda error: self._on_line_failed(path, error), owner=self)
         return True
@@ -1041,6 +1051,12 @@ class MyTalkPanel(QWidget):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.shutdown()
         super().closeEvent(event)
+
+
+def _scratch() -> Path:
+    """MyTalk's scratch folder, where a waveform's sound is spooled while it is decoded (the system's
+    temporary folder may be memory)."""
+    return UserDirs.ensure(user_dirs().scratch)
 
 
 def create_panel(parent: QWidget | None = None, *, video: Path | str | None = None,

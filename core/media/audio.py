@@ -478,9 +478,10 @@ class ClipSound:
     picture_start_s: Fraction
 
     @classmethod
-    def decode(cls, path: Path, rate: int) -> ClipSound:
+    def decode(cls, path: Path, rate: int, folder: Path | None = None) -> ClipSound:
         """The clip's sound as mono at `rate` Hz, from the stream that carries it (`sound_stream`: not an
-        unplugged input's silent one); raises as `decode_audio` does."""
+        unplugged input's silent one), spooled in `folder` (default: the system's temporary folder, which
+        may be memory: jobs pass MyTalk's scratch folder); raises as `decode_audio` does."""
         from mytalk.core.media.audio_spool import decode_spooled  # it builds on this module
 
         index = clip_sound_stream(path).index
@@ -488,7 +489,8 @@ class ClipSound:
         if seconds is None:  # a stream that does not say how long it is: decoded in memory, as it always was
             track: AudioSource = decode_audio(path, rate, channels=1, stream_index=index)
         else:  # a second of slack past what the container says; samples past the sound are zeros either way
-            track = decode_spooled(path, rate, int((seconds + 1.0) * rate), channels=1, stream_index=index)
+            track = decode_spooled(path, rate, int((seconds + 1.0) * rate), channels=1, stream_index=index,
+                                   folder=folder)
         return cls(track, picture_start_in_audio_s(path, index))
 
     def frames(self, start: int, num_frames: int, fps: Fraction) -> AudioTrack:

@@ -166,14 +166,15 @@ def decode_spooled(path: str | Path, rate: int, count: int, *, channels: int | N
     return _spooled_span(path, rate, 0, max(0, int(count)), channels, folder, stream_index, to_sound=True)
 
 
-def decode_sound(path: str | Path, rate: int, *, channels: int | None = 1,
-                 stream_index: int | None = None) -> AudioTrack:
+def decode_sound(path: str | Path, rate: int, *, channels: int | None = 1, stream_index: int | None = None,
+                 folder: Path | None = None) -> AudioTrack:
     """``decode_audio(path, rate, …)``, bit for bit, in memory at `rate` only: the native samples go
     through a spool file, so a long file at a low rate (a waveform's 8 kHz) costs what its answer does."""
     seconds = sound_seconds(Path(path), stream_index)
     if seconds is None:
         return decode_audio(path, rate, channels=channels, stream_index=stream_index)
-    spooled = decode_spooled(path, rate, int((seconds + 1.0) * rate), channels=channels, stream_index=stream_index)
+    spooled = decode_spooled(path, rate, int((seconds + 1.0) * rate), channels=channels, stream_index=stream_index,
+                             folder=folder)
     try:
         return AudioTrack(spooled.read(0, spooled.num_samples), spooled.rate)
     finally:

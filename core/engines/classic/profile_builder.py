@@ -31,6 +31,7 @@ from mytalk.core.face.tracker import FaceObservation, TrackerSettings, track_vid
 from mytalk.core.media.audio import AudioTrack, ClipSound
 from mytalk.core.media.probe import MediaInfo, probe
 from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled, never_cancelled, no_progress
+from mytalk.core.userdirs import UserDirs, user_dirs
 
 ANALYSIS_RATE = 16_000
 """Sample rate (Hz) the footage's own sound is analysed at: band energies, voice activity, phones."""
@@ -60,7 +61,9 @@ def _own_sound(path: Path, info: MediaInfo, cache: dict[Path, ClipSound | None])
     """The clip's own sound (mono, `ANALYSIS_RATE`) on the picture's clock; None for a clip without sound.
     Decoded once per file however many ranges of it are references."""
     if path not in cache:
-        cache[path] = ClipSound.decode(path, ANALYSIS_RATE) if info.audio else None
+        # Spooled in MyTalk's scratch folder: the system's temporary folder may be memory (tmpfs).
+        scratch = UserDirs.ensure(user_dirs().scratch)
+        cache[path] = ClipSound.decode(path, ANALYSIS_RATE, scratch) if info.audio else None
     return cache[path]
 
 
