@@ -130,8 +130,8 @@ def _check_line_reaches_range(resolved: ResolvedRequest, line_peak: float, line_
 
 def _job_warnings(resolved: ResolvedRequest, line_peak: float, line_info: MediaInfo, codec: str) -> list[str]:
     """Suspicious but legal jobs: a silent range is a valid edit (the mouth closes), a surround stem is
-    mixed to stereo for the render (its mouth follows every channel's speech), and a codec without alpha
-    renders a keyed clip opaque."""
+    mixed to stereo for the render (its mouth follows every channel's speech), a codec without alpha
+    renders a keyed clip opaque, and an FFV1 .mkv loses a clip's non-square pixel aspect."""
     warnings: list[str] = []
     video = resolved.info.video
     if video is not None and alpha_dropped(codec, video) and not resolved.request.proxy:
