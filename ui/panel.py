@@ -124,8 +124,8 @@ class MyTalkPanel(QWidget):
         self.output_folders = ProjectFolders(RenderFolders(QtPreferences(preferences)))
         self._crash_message: str | None = None
         self._line_fallback: tuple[Path | None, Any] = (None, None)
-        self._matte_switched = False  # commits moved to ProRes 4444 for a keyed clip (`_keep_matte`)
         """The line in use before the one being decoded, and its samples: back in place if that one fails."""
+        self._matte_switched = False  # commits moved to ProRes 4444 for a keyed clip (`_keep_matte`)
 
         self.runtime = runtime or RuntimeClient(self)
         self.audio = playback or AudioPlayback()

@@ -482,15 +482,10 @@ class ClipSound:
         """The clip's sound as mono at `rate` Hz, from the stream that carries it (`sound_stream`: not an
         unplugged input's silent one), spooled in `folder` (default: the system's temporary folder, which
         may be memory: jobs pass MyTalk's scratch folder); raises as `decode_audio` does."""
-        from mytalk.core.media.audio_spool import decode_spooled  # it builds on this module
+        from mytalk.core.media.audio_spool import spool_sound  # it builds on this module
 
         index = clip_sound_stream(path).index
-        seconds = sound_seconds(path, index)
-        if seconds is None:  # a stream that does not say how long it is: decoded in memory, as it always was
-            track: AudioSource = decode_audio(path, rate, channels=1, stream_index=index)
-        else:  # a second of slack past what the container says; samples past the sound are zeros either way
-            track = decode_spooled(path, rate, int((seconds + 1.0) * rate), channels=1, stream_index=index,
-                                   folder=folder)
+        track = spool_sound(path, rate, channels=1, stream_index=index, folder=folder)
         return cls(track, picture_start_in_audio_s(path, index))
 
     def frames(self, start: int, num_frames: int, fps: Fraction) -> AudioTrack:

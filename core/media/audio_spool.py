@@ -166,19 +166,28 @@ def decode_spooled(path: str | Path, rate: int, count: int, *, channels: int | N
     return _spooled_span(path, rate, 0, max(0, int(count)), channels, folder, stream_index, to_sound=True)
 
 
+def spool_sound(path: str | Path, rate: int, *, channels: int | None = 1, stream_index: int | None = None,
+                folder: Path | None = None) -> AudioTrack | SpooledAudio:
+    """The whole sound of `path` as `decode_audio` gives it, spooled (`decode_spooled`, a second of slack
+    past the length the container states); in memory when the file states no length."""
+    seconds = sound_seconds(Path(path), stream_index)
+    if seconds is None:
+        return decode_audio(path, rate, channels=channels, stream_index=stream_index)
+    return decode_spooled(path, rate, int((seconds + 1.0) * rate), channels=channels, stream_index=stream_index,
+                          folder=folder)
+
+
 def decode_sound(path: str | Path, rate: int, *, channels: int | None = 1, stream_index: int | None = None,
                  folder: Path | None = None) -> AudioTrack:
     """``decode_audio(path, rate, …)``, bit for bit, in memory at `rate` only: the native samples go
     through a spool file, so a long file at a low rate (a waveform's 8 kHz) costs what its answer does."""
-    seconds = sound_seconds(Path(path), stream_index)
-    if seconds is None:
-        return decode_audio(path, rate, channels=channels, stream_index=stream_index)
-    spooled = decode_spooled(path, rate, int((seconds + 1.0) * rate), channels=channels, stream_index=stream_index,
-                             folder=folder)
+    sound = spool_sound(path, rate, channels=channels, stream_index=stream_index, folder=folder)
+    if isinstance(sound, AudioTrack):
+        return sound
     try:
-        return AudioTrack(spooled.read(0, spooled.num_samples), spooled.rate)
+        return AudioTrack(sound.read(0, sound.num_samples), sound.rate)
     finally:
-        spooled.close()
+        sound.close()
 
 
 def _spooled_span(path: Path, rate: int, first: int, count: int, channels: int | None, folder: Path | None,

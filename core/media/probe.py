@@ -121,10 +121,7 @@ class VideoStreamInfo:
     @property
     def has_alpha(self) -> bool:
         """True when the pixel format carries an alpha plane (ProRes 4444 with a matte decodes to yuva*)."""
-        try:
-            return any(component.is_alpha for component in av.VideoFormat(self.pix_fmt).components)
-        except (ValueError, TypeError):
-            return False
+        return pix_fmt_has_alpha(self.pix_fmt)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict; Fractions become ``"num/den"`` strings so 24000/1001 survives exactly."""
@@ -202,6 +199,14 @@ def _codec_name(stream: av.stream.Stream) -> str:
     # The descriptor name ("mp3", "h264"), not the decoder's ("mp3float"), matches ffprobe.
     ctx = stream.codec_context
     return ctx.codec.canonical_name if ctx is not None else "unknown"
+
+
+def pix_fmt_has_alpha(pix_fmt: str) -> bool:
+    """Whether FFmpeg's pixel format `pix_fmt` has an alpha component (False for a name it does not know)."""
+    try:
+        return any(component.is_alpha for component in av.VideoFormat(pix_fmt).components)
+    except (ValueError, TypeError):
+        return False
 
 
 RATE_SANITY = 4

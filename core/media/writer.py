@@ -54,6 +54,7 @@ from mytalk.core.media.probe import (
     FIELD_ORDER_NAMES,
     VideoStreamInfo,
     frame_index_for_pts,
+    pix_fmt_has_alpha,
 )
 from mytalk.core.tempnames import temp_path
 from mytalk.core.timecode import source_timecode_at
@@ -205,8 +206,7 @@ def alpha_dropped(codec: str, source: VideoStreamInfo) -> bool:
     """Whether writing `source` with `codec` loses its alpha plane (the render is then opaque)."""
     if not source.has_alpha or codec not in CODEC_PRESETS:
         return False
-    written = CODEC_PRESETS[codec].pix_fmt(source)
-    return not any(component.is_alpha for component in av.VideoFormat(written).components)
+    return not pix_fmt_has_alpha(CODEC_PRESETS[codec].pix_fmt(source))
 
 
 def check_codec_container(codec: str, path: str | Path) -> None:
