@@ -34,3 +34,20 @@ def limit_malloc_arenas(arenas: int = DEFAULT_ARENAS) -> bool:
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
     return bool(mallopt(M_ARENA_MAX, int(arenas)))
+
+
+def trim_malloc() -> bool:
+    """Hand glibc's free heap pages back to the system (``malloc_trim(0)``); True when some were released.
+
+    A long-lived process that drops a large structure (a phone worker's used pocketsphinx decoders,
+    `mytalk.core.audio.phone_workers`) otherwise keeps its pages resident until it ends."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        malloc_trim = libc.malloc_trim
+    except (OSError, AttributeError):  # musl and others have no malloc_trim
+        return False
+    malloc_trim.argtypes = [ctypes.c_size_t]
+    malloc_trim.restype = ctypes.c_int
+    return bool(malloc_trim(0))

@@ -157,7 +157,8 @@ def test_cancelling_a_line_timed_aside_ends_its_process() -> None:
     from mytalk.core.audio.line_aside import LineTimingAside
 
     aside = LineTimingAside(_origin(0), 25 * 20, FPS, "en")
-    process = aside._process
+    assert aside._worker is not None
+    process = aside._worker.process
     began = time.monotonic()
     with pytest.raises(JobCancelledError):
         aside.wait(is_cancelled=lambda: time.monotonic() - began > 0.2)

@@ -295,6 +295,55 @@ def test_track_answers_with_faces_or_says_tracking_is_missing(runtime: Runtime) 
 
 
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to list the runtime's open files")
+def _phone_workers_of(pid: int) -> dict[int, float]:
+    """The runtime's spawned children (its phone workers; the resource tracker is not one) → CPU seconds used."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if int(fields[1]) == pid and b"spawn_main" in command:
+            found[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    return found
+
+
+def _settled_workers(pid: int, count: int, timeout: float = 90.0) -> dict[int, float]:
+    """Wait until `count` workers exist and have stopped loading (their CPU time holds still for a second)."""
+    deadline = time.monotonic() + timeout
+    last: dict[int, float] = {}
+    while time.monotonic() < deadline:
+        now = _phone_workers_of(pid)
+        if len(now) == count and now == last:
+            return now
+        last = now
+        time.sleep(1.0)
+    raise AssertionError(f"the runtime's phone workers did not settle: {last}")
+
+
+def test_the_runtime_starts_two_phone_workers_after_hello_and_its_jobs_lease_them(runtime: Runtime,
+                                                                                  tmp_path: Path) -> None:
+    """A cold preview's phones (the clip's own sound and the line) are timed by the warm workers the runtime
+    started after its hello: both do the work, and no process of the job's own is left behind."""
+    deadline = time.monotonic() + 90
+    while True:
+        runtime.send({"type": "hello", "id": "warm?"})
+        if runtime.wait_for("warm?", ("hello",))["warmed_up"]:
+            break
+        assert time.monotonic() < deadline, "the runtime never said it had warmed up"
+        time.sleep(0.2)
+    before = _settled_workers(runtime.process.pid, 2)
+    runtime.send({"type": "preview", "id": "w", "request": sync_request(tmp_path, start=0, stop=50)})
+    assert runtime.wait_for("w", timeout=300)["event"] == "done"
+    after = _phone_workers_of(runtime.process.pid)
+    assert set(after) == set(before), "the same two workers, none spawned for the job and none lost"
+    assert all(after[pid] - before[pid] > 0.2 for pid in before), (before, after)
+
+
 def test_the_runtime_opens_no_socket(runtime: Runtime, tmp_path: Path) -> None:
     runtime.send({"type": "preview", "id": "n", "request": sync_request(tmp_path, start=0, stop=5)})
     assert runtime.wait_for("n")["event"] == "done"

@@ -12,21 +12,22 @@ The helper's answer is the same `PhoneTrack` the caller would have timed itself:
 times in-process (`PhoneHelper.track` says so by returning None), so a job never fails for it.
 Its standard output is pointed at its standard error before anything runs: the runtime's stdout is
 the protocol pipe, and nothing else may reach it. Cancelling terminates it.
+
+A runtime lends its jobs warm helpers (`phone_workers`): the helper is then one of those, leased on
+fresh decoders, so it answers what a spawned one would, without the start-up on the job's path.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
-from multiprocessing import get_context
-from multiprocessing.connection import Connection
 from typing import Any
 
 import numpy as np
 
 from mytalk.core.audio.phone_timing import PhoneTrack
+from mytalk.core.audio.phone_workers import PhoneWorker, PhoneWorkers, PipePair, spawn_worker
 from mytalk.core.media.audio import AudioTrack
 from mytalk.core.progress import CancelFn, check_cancelled, never_cancelled
 
@@ -36,31 +37,11 @@ POLL_S = 0.1
 """How often a wait for the helper checks for cancellation."""
 
 
-def _serve(conn: Connection) -> None:
-    """The helper's loop: (samples, rate) in, ("ok", PhoneTrack dict) or ("error", text) out; None ends it."""
-    os.dup2(2, 1)  # whatever a library prints must never reach the parent's stdout (the runtime's protocol)
-    from mytalk.core.audio.phone_timing import PhoneTimer
-
-    timer = PhoneTimer()
-    while True:
-        try:
-            task = conn.recv()
-        except EOFError:
-            return
-        if task is None:
-            return
-        samples, rate = task
-        try:
-            conn.send(("ok", timer.track(AudioTrack(samples, rate)).to_dict()))
-        except Exception as error:  # reported to the parent, which times in-process instead
-            conn.send(("error", f"{type(error).__name__}: {error}"))
-
-
 _STOP = object()
 """Ends the sending thread (`_send_all`)."""
 
 
-def _send_all(conn: Connection, outbox: queue.Queue[Any]) -> None:
+def _send_all(conn: PipePair, outbox: queue.Queue[Any]) -> None:
     """Writes what `PhoneHelper.send` queued to the helper, in order, until `_STOP`; stops at the first
     failed write (the helper is gone: `PhoneHelper.track` finds out, and the caller times it itself)."""
     while True:
@@ -76,10 +57,14 @@ def _send_all(conn: Connection, outbox: queue.Queue[Any]) -> None:
 class PhoneHelper:
     """One helper process that times lines in the order they are sent (`send`, then `track` for each).
 
-    Use as a context manager: leaving it ends the process (terminated if it is still busy)."""
+    workers: a runtime's warm processes to lease one from (spawned for this helper when None, or when
+    none is free). Use as a context manager: leaving it ends the process (terminated if it is still
+    busy), or gives a leased one back."""
 
-    def __init__(self) -> None:
-        self._conn: Connection | None = None
+    def __init__(self, workers: PhoneWorkers | None = None) -> None:
+        self._workers = workers
+        self._leased: PhoneWorker | None = None
+        self._conn: PipePair | None = None
         self._process: Any = None
         self._outbox: queue.Queue[Any] | None = None
         self._sender: threading.Thread | None = None
@@ -95,19 +80,19 @@ class PhoneHelper:
     def _start(self) -> bool:
         if self._process is not None or self._broken:
             return not self._broken
-        try:
-            context = get_context("spawn")
-            parent, child = context.Pipe()
-            process = context.Process(target=_serve, args=(child,), daemon=True, name="mytalk-phones")
-            process.start()
-            child.close()
-        except (OSError, RuntimeError, ValueError) as error:
-            log.info("phone helper could not start (%s); phones are timed in-process", error)
-            self._broken = True
-            return False
-        self._conn, self._process = parent, process
+        worker = self._workers.lease() if self._workers is not None else None
+        if worker is None:
+            try:
+                worker = spawn_worker(warm=False)
+            except (OSError, RuntimeError, ValueError) as error:
+                log.info("phone helper could not start (%s); phones are timed in-process", error)
+                self._broken = True
+                return False
+        else:
+            self._leased = worker
+        self._conn, self._process = worker.conn, worker.process
         self._outbox = queue.Queue()
-        self._sender = threading.Thread(target=_send_all, args=(parent, self._outbox), daemon=True,
+        self._sender = threading.Thread(target=_send_all, args=(worker.conn, self._outbox), daemon=True,
                                         name="mytalk-phones-send")
         self._sender.start()
         return True
@@ -121,7 +106,7 @@ class PhoneHelper:
         if not self._start():
             return False
         assert self._outbox is not None
-        self._outbox.put((np.ascontiguousarray(line.samples, np.float32), int(line.rate)))
+        self._outbox.put(("clip", np.ascontiguousarray(line.samples, np.float32), int(line.rate)))
         self._sent += 1
         return True
 
@@ -152,13 +137,24 @@ class PhoneHelper:
         return PhoneTrack.from_dict(payload)
 
     def close(self) -> None:
-        """End the helper: at once if it is busy (a cancelled job), else after its last answer."""
+        """End the helper: at once if it is busy (a cancelled job), else after its last answer. A leased
+        helper that answered everything goes back to its pool; a busy one is ended and replaced."""
         process, conn, outbox, sender = self._process, self._conn, self._outbox, self._sender
+        leased, self._leased = self._leased, None
         self._process = self._conn = self._outbox = self._sender = None
         if process is None or conn is None or outbox is None or sender is None:
             return
+        idle = self._sent == 0 and not self._broken
+        if leased is not None and self._workers is not None:
+            outbox.put(_STOP)
+            if not idle and process.is_alive():
+                process.terminate()  # a write still blocked on it fails, and the sending thread ends
+                process.join(timeout=5)
+            sender.join(timeout=5)  # before the pool closes the pipe under a write
+            self._workers.give_back(leased, clean=idle)
+            return
         try:
-            if self._sent == 0 and not self._broken:
+            if idle:
                 outbox.put(None)  # after everything queued: the helper's signal to end
                 process.join(timeout=2)
         finally:

@@ -82,6 +82,11 @@ class PhoneRecogniser:
         self._words: Any = None
         self._loop: Any = None
 
+    def load(self) -> None:
+        """Create both decoders now rather than on first use."""
+        self._word_decoder()
+        self._loop_decoder()
+
     def _word_decoder(self) -> Any:
         if self._words is None:
             import pocketsphinx

@@ -137,6 +137,12 @@ class PhoneTimer:
         self._recogniser = PhoneRecogniser()
         self._known: dict[tuple[str, str], str | None] = {}
 
+    def load(self) -> PhoneTimer:
+        """Create the decoders now rather than on first use (a warm `phone_workers` process, while idle)."""
+        self._recogniser.load()
+        self._aligner.load()
+        return self
+
     def track(
         self,
         line: AudioSource,

@@ -170,6 +170,10 @@ class ForcedAligner:
         self.last_attempt = ""
         """Which attempt produced the last alignment (`align_words`): "default", "filled", ...."""
 
+    def load(self) -> None:
+        """Create the decoder now rather than on first use (the retry decoder stays lazy: rarely needed)."""
+        self._get_decoder()
+
     def _get_decoder(self) -> Any:
         if self._decoder is None:
             import pocketsphinx

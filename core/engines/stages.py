@@ -58,6 +58,7 @@ from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled
 
 if TYPE_CHECKING:
     from mytalk.core.audio.line_aside import LineTimingAside
+    from mytalk.core.audio.phone_workers import PhoneWorkers
 
 PIPELINE_DEPTH = 1
 """Batches rendered ahead of the one being written: the mouth of frame n+1 is built while the writer
@@ -215,11 +216,13 @@ class JobResources:
     """What two stages of one job share, loaded once: an actor profile, a set of trained models.
 
     Each stage asks by name with a loader; the first ask loads. The engine makes a new one for each
-    job, so nothing outlives the job it was loaded for.
+    job, so nothing outlives the job it was loaded for. `phone_workers` are lent by the caller instead:
+    a runtime's warm phone-timing processes, which outlive its jobs (None: a job spawns its own).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, phone_workers: PhoneWorkers | None = None) -> None:
         self._items: dict[str, Any] = {}
+        self.phone_workers = phone_workers
 
     def get(self, name: str, load: Callable[[], Any]) -> Any:
         if name not in self._items:
@@ -302,6 +305,8 @@ class StagedEngine:
 
     def __init__(self) -> None:
         self.motion, self.appearance = self.create_stages()
+        self.phone_workers: PhoneWorkers | None = None
+        """Warm phone-timing processes a long-lived caller (the runtime) lends this engine's jobs."""
         self._resources = JobResources()
         self._state: _JobState | None = None
         self._checked: EngineJob | None = None
@@ -309,6 +314,18 @@ class StagedEngine:
     @classmethod
     def create_stages(cls) -> tuple[MotionStage, AppearanceStage]:
         raise NotImplementedError
+
+    def warm_up(self) -> None:
+        """Import, ahead of any job, what a first job of this engine would import on its path to the first
+        frame (a stage opts in with a `warm_up()` method). A runtime calls it while idle after its hello."""
+        for stage in (self.motion, self.appearance):
+            warm = getattr(stage, "warm_up", None)
+            if warm is not None:
+                warm()
+
+    def lend_phone_workers(self, workers: PhoneWorkers | None) -> None:
+        """Let this engine's jobs lease phone-timing processes from `workers` (`phone_workers`)."""
+        self.phone_workers = workers
 
     @classmethod
     def settings_honoured(cls) -> tuple[str, ...]:
@@ -319,7 +336,7 @@ class StagedEngine:
     def check(self, job: EngineJob) -> None:
         """Fail fast on settings and missing models, before the job tracks or decodes anything."""
         self.motion, self.appearance = self.create_stages()
-        self._resources = JobResources()
+        self._resources = JobResources(self.phone_workers)
         self._state = None
         self._checked = None
         self.motion.check(job, self._resources)
@@ -368,7 +385,7 @@ class StagedEngine:
 
         A stage opts in with a `learn_actor(footage, resources, progress, is_cancelled)` method; the two
         stages share one `JobResources`, so a profile both read is learned once, as in a job."""
-        resources = JobResources()
+        resources = JobResources(self.phone_workers)
         learned = False
         for stage in (self.motion, self.appearance):
             learn = getattr(stage, "learn_actor", None)
@@ -418,7 +435,7 @@ class StagedEngine:
         phones (`line_aside`; a stage opts in with a `line_timing_aside(job)` method, and waits for it
         before it reads them); None otherwise. The job closes it once `prepare` has returned."""
         start = getattr(self.motion, "line_timing_aside", None)
-        return start(job) if start is not None else None
+        return start(job, self._resources) if start is not None else None
 
     def learn_line(self, origin: LineOrigin, settings: EngineSettings, progress: ProgressFn,
                    is_cancelled: CancelFn) -> bool:

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from mytalk.core.atomic import write_atomically
+from mytalk.core.audio.phone_workers import PhoneWorkers
 from mytalk.core.errors import MediaNotFoundError, MyTalkError, OutputError, UsageError, describe_os_error
 from mytalk.core.jobs.preview_stream import FRAMES_SUFFIX, FramesFn, FrameStream
 from mytalk.core.jobs.request import ResolvedRequest, SyncRequest, resolve_request
@@ -81,6 +82,8 @@ class JobSession:
 
     preview_dir: Path = field(default_factory=lambda: user_dirs().cache / "previews")
     max_previews: int = 24
+    phone_workers: PhoneWorkers | None = None
+    """Warm phone-timing processes lent to every job (the runtime's; None: each job spawns its own)."""
     _known: set[str] = field(default_factory=set, repr=False)
     _cancelled: set[str] = field(default_factory=set, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -219,11 +222,11 @@ def _combined_cancel(session: JobSession, job_id: str, is_cancelled: CancelFn) -
     return lambda: is_cancelled() or session.is_cancelled(job_id)
 
 
-def _run_tracked(request: SyncRequest, first_frame: int, progress: ProgressFn, is_cancelled: CancelFn,
-                 on_frame: FrameHook | None = None) -> SyncResult:
+def _run_tracked(session: JobSession, request: SyncRequest, first_frame: int, progress: ProgressFn,
+                 is_cancelled: CancelFn, on_frame: FrameHook | None = None) -> SyncResult:
     tracker = _FrameTracker(progress, first_frame)
     try:
-        return run_sync(request, tracker, is_cancelled, on_frame)
+        return run_sync(request, tracker, is_cancelled, on_frame, phone_workers=session.phone_workers)
     except Exception as error:
         if tracker.current is not None and failed_frame(error) is None:
             error.mytalk_frame = tracker.current  # type: ignore[attr-defined]
@@ -320,7 +323,8 @@ def preview(
                 stream.add(offset, frame)
 
         try:
-            result = _run_tracked(proxy, first, progress, cancelled, show if on_first_frame or on_frames else None)
+            result = _run_tracked(session, proxy, first, progress, cancelled,
+                                  show if on_first_frame or on_frames else None)
         except BaseException:
             poster.unlink(missing_ok=True)
             raise
@@ -373,7 +377,7 @@ def prepare(
         resolved = resolve_request(request)
         session.preview_dir.mkdir(parents=True, exist_ok=True)  # the output's folder is checked, though nothing is written
         planned, _ = _proxy_request(session, request, resolved.start, resolved.stop, job_id)
-        run_sync(planned, progress, cancelled, plan_only=True)
+        run_sync(planned, progress, cancelled, plan_only=True, phone_workers=session.phone_workers)
         return PrepareResult(job_id, resolved.start, resolved.stop, time.perf_counter() - began)
     finally:
         session.finish(job_id)
@@ -447,6 +451,9 @@ def learn_actor(
         began = time.perf_counter()
         resolved = resolve_request(replace(request, in_point=None, out_point=None, audio_in=None))
         engine = create_engine(request.engine or default_engine())
+        lend = getattr(engine, "lend_phone_workers", None)
+        if lend is not None:
+            lend(session.phone_workers)
         footage = ActorFootage(resolved.info, resolved.references, resolved.settings,
                                guided=request.guide != "none" and resolved.info.audio is not None)
         learn = getattr(engine, "learn_actor", None)
@@ -521,7 +528,7 @@ def commit(
             first = max(0, resolved.start - request.handles)
             # The picture and its sidecar are put in place together by run_sync's commit step: a
             # picture without its report would be an unreproducible render.
-            result = _run_tracked(final, first, progress, cancelled)
+            result = _run_tracked(session, final, first, progress, cancelled)
         return CommitResult(job_id, result.output, slot.path(SIDECAR_SUFFIX), slot.version, resolved.start,
                             resolved.stop, resolved.fps, result.frames_written, codec, result.report)
     finally:

@@ -28,6 +28,7 @@ from typing import Any
 
 from mytalk.core import __version__
 from mytalk.core.audio.line_phones import LineOrigin
+from mytalk.core.audio.phone_workers import PhoneWorkers
 from mytalk.core.engines import create_engine, default_engine
 from mytalk.core.engines.base import EngineJob, FrameRecord, ready_now, rejected_detections
 from mytalk.core.errors import OutputError, UsageError, describe_os_error
@@ -202,6 +203,7 @@ def run_sync(
     *,
     journal: Path | None = None,
     plan_only: bool = False,
+    phone_workers: PhoneWorkers | None = None,
 ) -> SyncResult:
     """Render frames [in, out) of the clip with the replacement line; return what was written.
 
@@ -213,6 +215,9 @@ def run_sync(
     the line's phones), all through their caches, and nothing is written but those caches. The panel
     runs it while the editor is still deciding, so that the Preview that follows starts painting at
     once (`commands.prepare`); the result has no frames and its report holds only the timings.
+
+    `phone_workers`: warm phone-timing processes a long-lived caller lends the engine
+    (`mytalk.core.audio.phone_workers`); without them the job spawns its own. Either way the same phones.
     """
     timer = StageTimer()
     began = time.perf_counter()
@@ -230,6 +235,9 @@ def run_sync(
     codec = request.codec or default_codec_for(request.output, video)
     check_codec_container(codec, request.output)
     engine = create_engine(request.engine or default_engine())
+    lend = getattr(engine, "lend_phone_workers", None)
+    if lend is not None:
+        lend(phone_workers)
 
     with timer.stage("audio"):
         line = _line_audio(resolved)

@@ -269,9 +269,12 @@ def _short(value: Any) -> str:
 
 
 def hello_event(request_id: str | None, *, mytalk_version: str, engines: list[str], default_engine: str | None,
-                pid: int) -> dict[str, Any]:
+                pid: int, warmed_up: bool = True) -> dict[str, Any]:
+    """`warmed_up`: the runtime has done its warm-up (`server`), or has none to do; a job sent before is
+    served all the same, only slower."""
     return {"event": "hello", "id": request_id, "protocol": PROTOCOL_VERSION, "mytalk": mytalk_version,
-            "engines": engines, "default_engine": default_engine, "requests": list(REQUEST_TYPES), "pid": pid}
+            "engines": engines, "default_engine": default_engine, "requests": list(REQUEST_TYPES), "pid": pid,
+            "warmed_up": warmed_up}
 
 
 def progress_event(request_id: str, done: int, total: int, stage: str, eta_s: float | None) -> dict[str, Any]:

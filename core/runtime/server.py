@@ -19,6 +19,12 @@ that turns any exception into an `error` event, and lines are read with a size l
 (`mytalk.core.runtime.lines`). SIGTERM, SIGHUP and SIGINT cancel the jobs, wait for them to clean
 up and exit with 143, 129 or 130 and one line on stderr. At start-up the runtime undoes what a
 killed predecessor left (`mytalk.core.jobs.cleanup`): the panel restarts it after a crash.
+
+Warm-up: once it has said hello, the runtime gets ready for its first job on a thread of its own, while
+the editor is still choosing a clip. It starts its phone-timing processes (`phone_workers`, lent to every
+job through the `JobSession`), loads the face models and imports what the default engine's first job
+would (`StagedEngine.warm_up`), so a first preview does not pay those seconds. It starts only once the
+runtime is idle: a job sent at once is not slowed by it, and loads what it needs itself, as before.
 """
 
 from __future__ import annotations
@@ -37,7 +43,8 @@ from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
 from mytalk.core import __version__
-from mytalk.core.engines import available_engines, default_engine
+from mytalk.core.audio.phone_workers import PhoneWorkers
+from mytalk.core.engines import available_engines, create_engine, default_engine
 from mytalk.core.errors import JobCancelledError, MyTalkError, environment_error
 from mytalk.core.interrupts import Interrupted, stop_on_signals
 from mytalk.core.jobs import commands
@@ -49,6 +56,15 @@ from mytalk.core.runtime.protocol import ProgressThrottle, ProtocolError
 from mytalk.core.userdirs import UserDirs, user_dirs
 
 log = logging.getLogger("mytalk.runtime")
+
+WARM_UP_QUIET_S = 0.3
+"""The warm-up starts once no job has been queued or running for this long (`RuntimeServer._warm`)."""
+
+IDLE_POLL_S = 0.05
+"""How often the warm-up looks whether the runtime is idle."""
+
+WARM_UP_WAIT_S = 60.0
+"""How long the warm-up waits for its phone workers to load before it calls itself done anyway."""
 
 SHUTDOWN_GRACE_S = 5.0
 """How long shutdown waits for a cancelled job to unwind (it normally takes one frame)."""
@@ -71,7 +87,7 @@ class RuntimeServer:
     """
 
     def __init__(self, write_line: Callable[[str], None], session: commands.JobSession | None = None,
-                 *, log_dir: Path | None = None) -> None:
+                 *, log_dir: Path | None = None, warm_up: bool = False) -> None:
         self._write_line = write_line
         self._write_lock = threading.Lock()
         self.session = session or commands.JobSession()
@@ -82,6 +98,10 @@ class RuntimeServer:
         self._cond = threading.Condition()
         self._closing = False
         self._last_trim: float | None = None  # monotonic time of the cache's last trim (`_trim_cache`)
+        self._warm_up = warm_up  # after hello, start the session's phone workers and load the face models
+        self._warmed = threading.Event()  # the warm-up has ended (set at once when there is none)
+        if not warm_up:
+            self._warmed.set()
         self._worker = threading.Thread(target=self._work, name="mytalk-runtime-worker", daemon=True)
         self._worker.start()
 
@@ -100,7 +120,7 @@ class RuntimeServer:
         engines = available_engines()
         default = default_engine() if default_engine() in engines else None
         self.emit(protocol.hello_event(request_id, mytalk_version=__version__, engines=engines,
-                                       default_engine=default, pid=os.getpid()))
+                                       default_engine=default, pid=os.getpid(), warmed_up=self._warmed.is_set()))
 
     def _emit_error(self, request_id: str | None, error: BaseException) -> None:
         try:
@@ -236,6 +256,8 @@ class RuntimeServer:
         on stderr in one line and returns 128 + the signal number.
         """
         self.hello(None)
+        if self._warm_up:
+            threading.Thread(target=self._warm, name="mytalk-runtime-warm-up", daemon=True).start()
         lines: Iterable[bytes | Overlong] = stream
         try:
             lines = LineReader(stream.fileno(), protocol.MAX_LINE_BYTES, wake_fd=wake_fd)  # type: ignore[union-attr]
@@ -254,6 +276,48 @@ class RuntimeServer:
         # End of input: the panel is gone, so nobody will read results. Stop cleanly.
         self.shutdown()
         return 0
+
+    def _idle_for(self, quiet_s: float) -> bool:
+        """Wait until no job has been queued or running for `quiet_s`; False when the runtime is closing."""
+        idle_since: float | None = None
+        while True:
+            with self._cond:
+                if self._closing:
+                    return False
+                busy = self._running is not None or bool(self._queue)
+            now = time.monotonic()
+            if busy:
+                idle_since = None
+            elif idle_since is None:
+                idle_since = now
+            elif now - idle_since >= quiet_s:
+                return True
+            time.sleep(IDLE_POLL_S)
+
+    def _warm(self) -> None:
+        """Get ready for the first job (module docstring); a failure only costs that job the time.
+
+        It waits until the runtime is idle: a job sent at once (a Preview over a restarted runtime's caches)
+        would otherwise share the two cores with the warm-up, and it loads what it needs itself anyway."""
+        try:
+            if not self._idle_for(WARM_UP_QUIET_S):
+                return
+            if self.session.phone_workers is not None:
+                self.session.phone_workers.start()
+            engine = create_engine(default_engine())
+            if engine.needs_tracking:
+                from mytalk.core.face.tracker import load_face_stack
+
+                load_face_stack()
+            warm_up = getattr(engine, "warm_up", None)
+            if warm_up is not None:
+                warm_up()
+            if self.session.phone_workers is not None:
+                self.session.phone_workers.wait_loaded(WARM_UP_WAIT_S)
+        except Exception as error:  # noqa: BLE001 - the first job loads what it needs itself
+            log.info("warm-up stopped early: %s", error)
+        finally:
+            self._warmed.set()
 
     # -- worker --------------------------------------------------------------------------------
 
@@ -376,8 +440,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with stop_on_signals(), signal_wakeup() as wake_fd:
             _sweep_leftovers()
-            server = RuntimeServer(write_line)
-            return server.serve(sys.stdin.buffer, wake_fd=wake_fd)
+            with PhoneWorkers() as workers:
+                server = RuntimeServer(write_line, commands.JobSession(phone_workers=workers), warm_up=True)
+                return server.serve(sys.stdin.buffer, wake_fd=wake_fd)
     except KeyboardInterrupt as stop:  # a stop signal before serving began: nothing was running
         return stop.exit_code if isinstance(stop, Interrupted) else 130
     finally:

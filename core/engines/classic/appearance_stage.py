@@ -63,6 +63,13 @@ class RetrievalAppearance:
         self._report: dict[str, Any] = {}
         self._renderer: Any = None
         self._renderer_lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        """Import what a first job's paint would (`StagedEngine.warm_up`): qhull, for the mesh of a range
+        whose triangulation is not remembered yet (`triangle_memo`)."""
+        from mytalk.core.engines.classic.warp import load_triangulator
+
+        load_triangulator()
         self._selection: Selection | None = None
         self._mouth_weight = np.zeros(0)
         self._template: np.ndarray | None = None

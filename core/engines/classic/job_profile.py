@@ -42,14 +42,16 @@ def _learn(video: MediaInfo, references: tuple[ReferenceRange, ...], exclude: tu
     timer = job_phone_timer(resources)
     try:
         return cached_build_profile(references, exclude_audio=exclude, tracker_settings=settings,
-                                    progress=progress, is_cancelled=is_cancelled, timer=timer)
+                                    progress=progress, is_cancelled=is_cancelled, timer=timer,
+                                    phone_workers=resources.phone_workers)
     except ActorNotInFootage as error:
         assert video.video is not None
         whole = whole_clip_instead(references, Path(video.path), video.video.frame_count, video.video.fps)
         if whole is None:
             raise
         profile, cached = cached_build_profile(whole, exclude_audio=exclude, tracker_settings=settings,
-                                               progress=progress, is_cancelled=is_cancelled, timer=timer)
+                                               progress=progress, is_cancelled=is_cancelled, timer=timer,
+                                               phone_workers=resources.phone_workers)
         profile.notes = [*profile.notes, f"the clip's default sample ({len(references)} windows) shows a face in "
                                          f"only {error.with_face} frames: learned from the whole clip instead"]
         return profile, cached

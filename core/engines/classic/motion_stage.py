@@ -275,7 +275,7 @@ class ClassicMotion:
         learn_line_ahead(origin, language=settings.language or "en", progress=progress, is_cancelled=is_cancelled)
         return True
 
-    def line_timing_aside(self, job: EngineJob) -> LineTimingAside | None:
+    def line_timing_aside(self, job: EngineJob, resources: JobResources) -> LineTimingAside | None:
         """Start timing the job's line in a process of its own (`line_aside`), for a job whose phonetic
         driver may read its phones per utterance: they are then timed while the actor is learned and
         the range tracked. None when the driver never reads them or a transcript is aligned instead.
@@ -289,7 +289,8 @@ class ClassicMotion:
 
         # Kept: the phonetic driver waits for it before reading the phones. A job the guide drives never
         # reads them, and never waits.
-        self._line_aside = LineTimingAside(job.line_origin, job.num_frames, job.fps, settings.language or "en")
+        self._line_aside = LineTimingAside(job.line_origin, job.num_frames, job.fps, settings.language or "en",
+                                           resources.phone_workers)
         return self._line_aside
 
     def plan(self, job: EngineJob, tracked: TrackedRange, resources: JobResources, progress: ProgressFn,

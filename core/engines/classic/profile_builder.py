@@ -1,14 +1,16 @@
 """Learning an actor: a profile (`profile.ActorProfile`) from reference ranges of footage.
 
 Each range is tracked, and each of its frames gets a row: the mouth's shape, the footage's own
-sound over that frame and the phones heard in it (`_range_rows`). The speech and phonetic drivers
-are fitted on those rows, and the mouths to keep crops of are chosen and cut (`profile_crops`).
+sound over that frame (`_range_rows`) and the phones heard in it (`_with_phones`, once the helper
+has timed them). The speech and phonetic drivers are fitted on those rows, and the mouths to keep
+crops of are chosen and cut (`profile_crops`) while the helper is still timing.
 Only frames inside the given ranges are ever read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
@@ -18,6 +20,7 @@ import numpy as np
 
 from mytalk.core.audio.phone_helper import PhoneHelper
 from mytalk.core.audio.phone_timing import PhoneTimer, PhoneTrack
+from mytalk.core.audio.phone_workers import PhoneWorkers
 from mytalk.core.engines.actors import AppearanceIndex
 from mytalk.core.engines.base import ReferenceRange
 from mytalk.core.engines.classic.geometry import fit_poses, frontalise, lower_face_index
@@ -96,14 +99,12 @@ def _range_rows(
     sound: ClipSound | None,
     fps: Fraction,
     exclude_audio: Sequence[ReferenceRange],
-    timer: PhoneTimer,
-    labels: list[dict[str, Any]],
-    timed: PhoneTrack | None = None,
-) -> ReferenceFrames:
-    """Per-frame rows of one tracked reference range; how its phones were timed is appended to `labels`.
+) -> tuple[ReferenceFrames, AudioTrack | None]:
+    """Per-frame rows of one tracked reference range, every phone still silence (`_with_phones` fills
+    them in), and the sound its phones are to be timed on (None: none may be learned from).
 
-    timed: the phones of its learnable sound, already timed (by the `PhoneHelper` while the range was
-    tracked); None: timed here."""
+    The rows' pictures and sound features need nothing from the phones, so the mouths to keep can be
+    chosen and cut while pocketsphinx is still timing them in the helper process."""
     from mytalk.core.audio.activity import envelope, speech_probability
 
     n = len(observations)
@@ -123,30 +124,82 @@ def _range_rows(
     phones = np.zeros((n, len(PHONE_SET)), np.float32)
     phones[:, PHONE_SET.index("SIL")] = 1.0
     labelled = np.zeros(n, bool)
+    learnable = None
     if sound is None:
         audio_ok[:] = False
         bands = np.full((n, 8), np.nan)
         env = np.full(n, np.nan)
         speech = np.zeros(n)
-        labels.append({"block": block, "path": "none", "reason": "the footage has no sound"})
     else:
         placed, audio_ok, learnable = _learnable_sound(ref, n, sound, fps, exclude_audio)
         bands = band_features(placed, fps, n)
         env = envelope(placed, fps, n)
         speech = speech_probability(placed, fps, n).astype(np.float64)
-        if learnable is not None:
-            track = timed if timed is not None else timer.track(learnable)
-            phones = phone_coverage(track.phones, fps, n)
-            labelled = audio_ok & (track.path != "none")
-            labels.append({"block": block, "path": track.path, "reason": track.reason,
-                           "confidence": track.confidence, "words": " ".join(track.words)[:400]})
-        else:
-            labels.append({"block": block, "path": "none", "reason": "the footage's sound may not be learned from"})
-    return ReferenceFrames(block=np.full(n, block, np.int64), frame=frame, found=found, audio_ok=audio_ok,
+    rows = ReferenceFrames(block=np.full(n, block, np.int64), frame=frame, found=found, audio_ok=audio_ok,
                            shapes=shapes.astype(np.float32), canon=canon.astype(np.float32),
                            aperture=aperture.astype(np.float32), bands=bands.astype(np.float32),
                            envelope=env.astype(np.float32), speech=speech.astype(np.float32),
                            phones=phones.astype(np.float32), labelled=labelled)
+    return rows, learnable
+
+
+def _with_phones(
+    block: int,
+    rows: ReferenceFrames,
+    learnable: AudioTrack | None,
+    has_sound: bool,
+    fps: Fraction,
+    timer: PhoneTimer,
+    labels: list[dict[str, Any]],
+    timed: PhoneTrack | None = None,
+) -> ReferenceFrames:
+    """`rows` (`_range_rows`) with the phones of `learnable`; how they were timed is appended to `labels`.
+
+    timed: those phones, already timed (by the `PhoneHelper` while the range was tracked); None: timed here."""
+    if not has_sound:
+        labels.append({"block": block, "path": "none", "reason": "the footage has no sound"})
+        return rows
+    if learnable is None:
+        labels.append({"block": block, "path": "none", "reason": "the footage's sound may not be learned from"})
+        return rows
+    track = timed if timed is not None else timer.track(learnable)
+    labels.append({"block": block, "path": track.path, "reason": track.reason,
+                   "confidence": track.confidence, "words": " ".join(track.words)[:400]})
+    return replace(rows, phones=phone_coverage(track.phones, fps, len(rows)).astype(np.float32),
+                   labelled=rows.audio_ok & (track.path != "none"))
+
+
+def _appearance(
+    references: Sequence[ReferenceRange],
+    infos: dict[Path, MediaInfo],
+    observations: list[list[FaceObservation]],
+    frames: ReferenceFrames,
+    max_appearance: int,
+    progress: ProgressFn,
+    is_cancelled: CancelFn,
+) -> AppearanceIndex:
+    """The mouths a profile keeps (`select_appearance`) and their crops, from the tracked rows alone."""
+    confidence = np.concatenate([[o.confidence for o in obs] for obs in observations])
+    yaw = np.concatenate([[abs(o.pose[0]) for o in obs] for obs in observations])
+    eligible = frames.found & (confidence >= MIN_CONFIDENCE) & (yaw <= MAX_YAW_DEG)
+    if eligible.sum() < 3:
+        eligible = frames.found.copy()
+    keep = select_appearance(frames, eligible, max_appearance)
+    boxes, landmarks, crops = [], [], []
+    offsets = np.cumsum([0] + [len(o) for o in observations])
+    for block, ref in enumerate(references):
+        rows = keep[(keep >= offsets[block]) & (keep < offsets[block + 1])]
+        wanted = {int(frames.frame[r]): observations[block][int(r - offsets[block])].landmarks.astype(np.float64)
+                  for r in rows}
+        progress(block, len(references), "learning the actor: mouth crops")
+        cut = extract_crops(ref, infos[Path(ref.path)], wanted, is_cancelled)
+        for r in rows:
+            box, local, png = cut[int(frames.frame[r])]
+            boxes.append(box)
+            landmarks.append(local)
+            crops.append(png)
+    return AppearanceIndex(keep, np.asarray(boxes, np.int64).reshape(-1, 4),
+                           np.asarray(landmarks, np.float32).reshape(-1, 478, 2), crops)
 
 
 def build_profile(
@@ -160,12 +213,14 @@ def build_profile(
     progress: ProgressFn = no_progress,
     is_cancelled: CancelFn = never_cancelled,
     timer: PhoneTimer | None = None,
+    phone_workers: PhoneWorkers | None = None,
 ) -> ActorProfile:
     """Learn an actor from reference ranges. Only frames inside `references` are ever read.
 
     exclude_audio: ranges whose *sound* must not be learned from (the edit range under `--guide
     none`); their pictures may still serve. timer: the job's phone timer, whose decoders the line's
-    phone timing then reuses (loading them costs half a second). Raises UsageError when the references
+    phone timing then reuses (loading them costs half a second). phone_workers: a runtime's warm processes,
+    one of which times the footage's own phones (`phone_helper`). Raises UsageError when the references
     hold too few frames with a face.
     """
     from mytalk.core.hashing import file_sha256
@@ -185,7 +240,7 @@ def build_profile(
         info = infos.setdefault(Path(ref.path), probe(Path(ref.path)))
         if info.video is None:
             raise MediaFormatError(f"{ref.path}: has no video; a reference must show the actor")
-    with PhoneHelper() as helper:
+    with PhoneHelper(phone_workers) as helper:
         # Every reference's sound goes to the helper first: pocketsphinx times it while the frames are
         # tracked here (`phone_helper`), in the order sent.
         sent: list[bool] = []
@@ -216,21 +271,30 @@ def build_profile(
         with_face = sum(int(o.found) for obs in observations for o in obs)
         if with_face < MIN_FACE_FRAMES:
             raise ActorNotInFootage(with_face)
+        learnables: list[AudioTrack | None] = []
         for block, ref in enumerate(references):
             path = Path(ref.path)
             info = infos[path]
             assert info.video is not None
             fps = info.video.fps
             obs = observations[block]
-            progress(block, len(references), "learning the actor: phones")
-            timed = helper.track(is_cancelled) if sent[block] else None
-            if len(obs) != ref.stop - ref.start:
-                timed = None  # the footage ended early: its rows cover other frames than the sound sent
-            parts.append(_range_rows(block, ref, obs, _own_sound(path, info, sounds), fps, exclude_audio, timer,
-                                     labels, timed))
+            rows, learnable = _range_rows(block, ref, obs, _own_sound(path, info, sounds), fps, exclude_audio)
+            parts.append(rows)
+            learnables.append(learnable)
             sources.append(ProfileSource(str(path.resolve()), file_sha256(path), ref.start, ref.start + len(obs),
                                          f"{fps.numerator}/{fps.denominator}"))
             fps_values.append(float(fps))
+        # The mouths are chosen and cut while the helper is still timing the phones: neither needs the other.
+        appearance = _appearance(references, infos, observations, ReferenceFrames.concatenate(parts),
+                                 max_appearance, progress, is_cancelled)
+        for block, ref in enumerate(references):
+            progress(block, len(references), "learning the actor: phones")
+            timed = helper.track(is_cancelled) if sent[block] else None
+            if len(observations[block]) != ref.stop - ref.start:
+                timed = None  # the footage ended early: its rows cover other frames than the sound sent
+            fps = infos[Path(ref.path)].video.fps  # type: ignore[union-attr]
+            parts[block] = _with_phones(block, parts[block], learnables[block], sounds[Path(ref.path)] is not None,
+                                        fps, timer, labels, timed)
     frames = ReferenceFrames.concatenate(parts)
     fps_mean = float(np.mean(fps_values))
     speech = SpeechModel.fit(frames.shapes.astype(np.float64), frames.bands.astype(np.float64), frames.block,
@@ -239,28 +303,6 @@ def build_profile(
     phonetic = PhoneticModel.fit(speech, frames.shapes.astype(np.float64), frames.phones.astype(np.float64),
                                  frames.labelled, frames.block, frames.speech > 0.5, fps_mean)
     phonetic.info["reference_labels"] = labels
-
-    confidence = np.concatenate([[o.confidence for o in obs] for obs in observations])
-    yaw = np.concatenate([[abs(o.pose[0]) for o in obs] for obs in observations])
-    eligible = frames.found & (confidence >= MIN_CONFIDENCE) & (yaw <= MAX_YAW_DEG)
-    if eligible.sum() < 3:
-        eligible = frames.found.copy()
-    keep = select_appearance(frames, eligible, max_appearance)
-    boxes, landmarks, crops = [], [], []
-    offsets = np.cumsum([0] + [len(o) for o in observations])
-    for block, ref in enumerate(references):
-        rows = keep[(keep >= offsets[block]) & (keep < offsets[block + 1])]
-        wanted = {int(frames.frame[r]): observations[block][int(r - offsets[block])].landmarks.astype(np.float64)
-                  for r in rows}
-        progress(block, len(references), "learning the actor: mouth crops")
-        cut = extract_crops(ref, infos[Path(ref.path)], wanted, is_cancelled)
-        for r in rows:
-            box, local, png = cut[int(frames.frame[r])]
-            boxes.append(box)
-            landmarks.append(local)
-            crops.append(png)
-    appearance = AppearanceIndex(keep, np.asarray(boxes, np.int64).reshape(-1, 4),
-                                 np.asarray(landmarks, np.float32).reshape(-1, 478, 2), crops)
     notes = []
     if not speech.info["lag"].get("reliable"):
         notes.append(f"audio-visual lag not measurable on {speech.info['lag']['seconds']} s of reference; "

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mytalk.core.audio.phone_timing import PhoneTimer
+from mytalk.core.audio.phone_workers import PhoneWorkers
 from mytalk.core.cache_budget import touch
 from mytalk.core.engines.base import ReferenceRange
 from mytalk.core.engines.classic.profile import ActorProfile
@@ -28,6 +29,7 @@ def cached_build_profile(
     progress: ProgressFn = no_progress,
     is_cancelled: CancelFn = never_cancelled,
     timer: PhoneTimer | None = None,
+    phone_workers: PhoneWorkers | None = None,
 ) -> tuple[ActorProfile, bool]:
     """A temporary profile (`build_profile`), kept in the user cache folder between jobs.
 
@@ -35,7 +37,7 @@ def cached_build_profile(
     actor from the same references: the profile is keyed by the references' content hashes and
     ranges, the audio exclusions, the tracker settings and `PROFILE_VERSION`, and rebuilt only when
     one of them changes. Returns (profile, whether it came from the cache). An unreadable entry is a
-    miss and is rebuilt.
+    miss and is rebuilt. `phone_workers`: as `build_profile`'s.
     """
     import hashlib
 
@@ -61,7 +63,7 @@ def cached_build_profile(
         except MediaFormatError:
             pass  # damaged or stale: rebuilt below and overwritten
     profile = build_profile(references, exclude_audio=exclude_audio, tracker_settings=settings,
-                            progress=progress, is_cancelled=is_cancelled, timer=timer)
+                            progress=progress, is_cancelled=is_cancelled, timer=timer, phone_workers=phone_workers)
     try:
         profile.save(folder)
     except OSError:

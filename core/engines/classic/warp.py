@@ -67,6 +67,11 @@ class WarpMap:
         return np.clip(d / np.float32(max(ramp_px, 1e-3)), 0.0, 1.0).astype(np.float32)
 
 
+def load_triangulator() -> None:
+    """Import qhull now (`triangulate`'s first call would): a runtime does it while idle (`warm_up`)."""
+    import scipy.spatial  # noqa: F401 - the import is the point
+
+
 def triangulate(points: np.ndarray) -> np.ndarray:
     """Delaunay triangles (T, 3) int of (N, 2) points; degenerate input gives (0, 3).
 

@@ -1,0 +1,143 @@
+"""A runtime's warm phone workers answer what a freshly spawned helper would, and a lost one is replaced."""
+
+from __future__ import annotations
+
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from conftest import media_path
+from mytalk.core.audio.line_aside import LineTimingAside
+from mytalk.core.audio.line_phones import LineOrigin, UtteranceCache, needs_timing, placed_phone_track
+from mytalk.core.audio.phone_helper import PhoneHelper
+from mytalk.core.audio.phone_timing import PhoneTimer, PhoneTrack
+from mytalk.core.audio.phone_workers import PhoneWorker, PhoneWorkers
+from mytalk.core.errors import JobCancelledError
+from mytalk.core.media.audio import AudioTrack, decode_audio
+
+FPS = Fraction(25)
+
+
+def _clip_sound() -> AudioTrack:
+    return decode_audio(media_path("video", "hdtf_wda_katiehill_512.mp4"), 16_000, channels=1)
+
+
+def _line(seconds: float) -> AudioTrack:
+    track = decode_audio(media_path("audio", "jfk_inaugural_en_16k.wav"), 16_000, channels=1)
+    return AudioTrack(track.samples[:, : int(seconds * 16_000)].copy(), 16_000)
+
+
+def _same(a: PhoneTrack | None, b: PhoneTrack) -> bool:
+    assert a is not None
+    return (a.phones, a.path, a.confidence, a.words) == (b.phones, b.path, b.confidence, b.words)
+
+
+def _idle_worker(pool: PhoneWorkers, timeout: float = 60.0) -> PhoneWorker:
+    """Lease a worker once one is up (the pool starts them in the background), for tests that inspect it."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        worker = pool.lease()
+        if worker is not None:
+            return worker
+        time.sleep(0.1)
+    raise AssertionError("no phone worker came up")
+
+
+def test_a_leased_worker_answers_as_a_fresh_helper_whatever_it_timed_before() -> None:
+    """A pocketsphinx decoder's answer depends on what it decoded before, so a worker reused as it is would
+    time a line differently after another clip. Each lease starts on fresh decoders instead."""
+    clip, line = _clip_sound(), _line(4.0)
+    fresh = PhoneTimer().track(line)
+    reused = PhoneTimer()
+    reused.track(clip)
+    assert not _same(reused.track(line), fresh), "pocketsphinx no longer carries state: this test shows nothing"
+
+    with PhoneWorkers(count=1) as pool:
+        pool.start()
+        with PhoneHelper(pool) as first:
+            assert first.send(clip)
+            assert first.track() is not None
+            pid = first._process.pid
+        with PhoneHelper(pool) as second:
+            assert second.send(line)
+            assert second._process.pid == pid, "the same worker was lent again, not a new process"
+            assert _same(second.track(), fresh)
+
+
+def test_a_worker_answers_a_second_lease_from_its_idle_refresh_too() -> None:
+    """Fresh decoders made while idle (`REFRESH_AFTER_S`) give the same answer as those made at a lease."""
+    clip, line = _clip_sound(), _line(4.0)
+    fresh = PhoneTimer().track(line)
+    with PhoneWorkers(count=1, refresh_after_s=0.2) as pool:
+        pool.start()
+        with PhoneHelper(pool) as first:
+            assert first.send(clip) and first.track() is not None
+        time.sleep(3.0)  # the worker renews its decoders meanwhile
+        with PhoneHelper(pool) as second:
+            assert second.send(line)
+            assert _same(second.track(), fresh)
+
+
+def test_a_cancelled_lease_ends_its_worker_and_the_pool_starts_another() -> None:
+    with PhoneWorkers(count=1) as pool:
+        pool.start()
+        helper = PhoneHelper(pool)
+        assert helper.send(_line(11.0))
+        process = helper._process
+        began = time.monotonic()
+        with pytest.raises(JobCancelledError):
+            helper.track(is_cancelled=lambda: time.monotonic() - began > 0.3)
+        helper.close()
+        assert not process.is_alive(), "a busy worker is ended, not given back"
+        replacement = _idle_worker(pool)
+        assert replacement.process.pid != process.pid and replacement.alive()
+        pool.give_back(replacement, clean=True)
+
+
+def test_a_worker_killed_while_idle_is_never_lent_and_is_replaced() -> None:
+    with PhoneWorkers(count=1) as pool:
+        pool.start()
+        worker = _idle_worker(pool)
+        pool.give_back(worker, clean=True)
+        worker.process.kill()
+        worker.process.join(5)
+        replacement = _idle_worker(pool)
+        assert replacement.process.pid != worker.process.pid and replacement.alive()
+        pool.give_back(replacement, clean=True)
+
+
+def test_a_line_timed_aside_on_a_leased_worker_fills_the_cache_with_the_in_process_phones(tmp_path: Path) -> None:
+    origin = LineOrigin(media_path("audio", "jfk_inaugural_en_16k.wav"), Fraction(0))
+    frames = 125
+    with PhoneWorkers(count=1) as pool:
+        pool.start()
+        # The worker first times something else: the line must not hear it.
+        with PhoneHelper(pool) as before:
+            assert before.send(_clip_sound()) and before.track() is not None
+            pid = before._process.pid
+        assert needs_timing(origin, frames, FPS)
+        with LineTimingAside(origin, frames, FPS, "en", workers=pool) as aside:
+            assert aside._worker is not None and aside._worker.process.pid == pid
+            assert aside.wait()
+        assert not needs_timing(origin, frames, FPS)
+        back = _idle_worker(pool)
+        assert back.process.pid == pid, "a worker that answered goes back to the pool"
+        pool.give_back(back, clean=True)
+    job = placed_phone_track(origin, frames, FPS)
+    assert job.details["utterances_recognised"] == 0
+    own = placed_phone_track(origin, frames, FPS, cache=UtteranceCache(tmp_path / "own"))
+    assert own.details["utterances_recognised"] >= 1
+    assert (job.phones, job.path, job.words) == (own.phones, own.path, own.words)
+
+
+def test_closing_the_pool_ends_its_idle_workers() -> None:
+    pool = PhoneWorkers(count=2)
+    pool.start()
+    workers = [_idle_worker(pool), _idle_worker(pool)]
+    for worker in workers:
+        pool.give_back(worker, clean=True)
+    pool.close()
+    assert all(not worker.process.is_alive() for worker in workers)
+    assert pool.lease() is None
