@@ -96,6 +96,20 @@ def test_a_cancelled_lease_ends_its_worker_and_the_pool_starts_another() -> None
         pool.give_back(replacement, clean=True)
 
 
+def test_a_worker_that_dies_during_a_lease_makes_the_job_time_it_itself_and_is_replaced() -> None:
+    with PhoneWorkers(count=1) as pool:
+        pool.start()
+        with PhoneHelper(pool) as helper:
+            assert helper.send(_line(4.0))
+            dead = helper._process
+            dead.kill()
+            assert helper.track() is None, "the caller times it in-process"
+        dead.join(5)
+        replacement = _idle_worker(pool)
+        assert replacement.process.pid != dead.pid and replacement.alive()
+        pool.give_back(replacement, clean=True)
+
+
 def test_a_worker_killed_while_idle_is_never_lent_and_is_replaced() -> None:
     with PhoneWorkers(count=1) as pool:
         pool.start()

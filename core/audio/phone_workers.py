@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 WORKERS = 2
 """One for the clip's own sound and one for the line: a cold job needs both at once."""
 
+CLOSE_WAIT_S = 2.0
+"""How long `PhoneWorkers.close` lets its idle workers end by themselves before it terminates them."""
+
 REFRESH_AFTER_S = 3.0
 """A worker idle this long after a lease makes its fresh decoders then, not at its next lease's start:
 late enough to leave a cold job's first frame the two cores."""
@@ -282,8 +285,10 @@ class PhoneWorkers:
             idle, self._idle = self._idle, []
         for worker in idle:
             try:
-                worker.conn.send(None)
+                worker.conn.send(None)  # read once it is idle (a warm one may still be loading)
             except (OSError, ValueError):
                 pass
-            worker.process.join(timeout=2)
+        deadline = time.monotonic() + CLOSE_WAIT_S
+        for worker in idle:
+            worker.process.join(timeout=max(0.0, deadline - time.monotonic()))
             worker.end()
