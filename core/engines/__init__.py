@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
 from mytalk.core.engines.base import Engine
 from mytalk.core.errors import UsageError
+
+if TYPE_CHECKING:
+    from mytalk.core.audio.phone_workers import PhoneWorkers
 
 # name -> "module:class"; imported lazily so that `copy` never pays for torch or mediapipe.
 ENGINES: dict[str, str] = {
@@ -46,9 +50,14 @@ def engine_spec(name: str) -> str:
     return spec
 
 
-def create_engine(name: str) -> Engine:
-    """Instantiate an engine by its CLI name; UsageError lists the valid names."""
+def create_engine(name: str, phone_workers: PhoneWorkers | None = None) -> Engine:
+    """Instantiate an engine by its CLI name; UsageError lists the valid names. `phone_workers`: warm
+    phone-timing processes a long-lived caller (the runtime) lends the engine's jobs, when it times phones
+    (`StagedEngine.lend_phone_workers`)."""
     module_name, _, class_name = engine_spec(name).partition(":")
     engine_class = getattr(importlib.import_module(module_name), class_name)
     engine: Engine = engine_class()
+    lend = getattr(engine, "lend_phone_workers", None)
+    if lend is not None and phone_workers is not None:
+        lend(phone_workers)
     return engine

@@ -450,10 +450,7 @@ def learn_actor(
         check_cancelled(cancelled, "learning the actor")
         began = time.perf_counter()
         resolved = resolve_request(replace(request, in_point=None, out_point=None, audio_in=None))
-        engine = create_engine(request.engine or default_engine())
-        lend = getattr(engine, "lend_phone_workers", None)
-        if lend is not None:
-            lend(session.phone_workers)
+        engine = create_engine(request.engine or default_engine(), session.phone_workers)
         footage = ActorFootage(resolved.info, resolved.references, resolved.settings,
                                guided=request.guide != "none" and resolved.info.audio is not None)
         learn = getattr(engine, "learn_actor", None)

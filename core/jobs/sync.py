@@ -234,10 +234,7 @@ def run_sync(
         check_output_path(request.report, inputs + [request.output])
     codec = request.codec or default_codec_for(request.output, video)
     check_codec_container(codec, request.output)
-    engine = create_engine(request.engine or default_engine())
-    lend = getattr(engine, "lend_phone_workers", None)
-    if lend is not None:
-        lend(phone_workers)
+    engine = create_engine(request.engine or default_engine(), phone_workers)
 
     with timer.stage("audio"):
         line = _line_audio(resolved)
