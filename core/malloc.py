@@ -39,8 +39,8 @@ def limit_malloc_arenas(arenas: int = DEFAULT_ARENAS) -> bool:
 def trim_malloc() -> bool:
     """Hand glibc's free heap pages back to the system (``malloc_trim(0)``); True when some were released.
 
-    A long-lived process that drops a large structure (a phone worker's used pocketsphinx decoders,
-    `mytalk.core.audio.phone_workers`) otherwise keeps its pages resident until it ends."""
+    A long-lived process that drops large data (a phone worker after a task, `mytalk.core.audio.phone_workers`)
+    otherwise keeps its pages resident until it ends."""
     if not sys.platform.startswith("linux"):
         return False
     try:

@@ -6,8 +6,8 @@ frames (mediapipe, in the job's process), time the reference's own phones (pocke
 wait until the plan asked for it, after the other two, so on two cores one of them sat idle for the
 2.5 s it took on the 8 s clip. `LineTimingAside` starts it at the job's start, in a process of its own
 (`phone_workers`: one of the runtime's warm ones when it lends them, else spawned for the job) that runs
-`line_phones.placed_phone_track` for the job's exact placement on fresh decoders. That fills the
-utterance cache; the job's own call then reads it.
+`line_phones.placed_phone_track` for the job's exact placement. That fills the utterance cache; the
+job's own call then reads it.
 
 So the phones the job plans with are the ones it would have timed itself: the same function on the
 same samples, cached by those samples. If the process cannot start, fails or is slow, nothing is

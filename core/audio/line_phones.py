@@ -50,7 +50,7 @@ from mytalk.core.audio.phone_timing import (
     phones_from_json,
     phones_to_json,
 )
-from mytalk.core.audio.phonemes import ALIGN_RATE, SILENCE, Phone, _to_pcm16
+from mytalk.core.audio.phonemes import ALIGN_RATE, SILENCE, TIMING_RULE, Phone, _to_pcm16
 from mytalk.core.cache_budget import touch
 from mytalk.core.media.audio import AudioTrack, decode_audio_span, peak_level, placement
 from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled, never_cancelled, no_progress
@@ -106,7 +106,8 @@ class UtteranceCache:
 
     @staticmethod
     def key(pcm: bytes, language: str) -> str:
-        digest = hashlib.sha256(json.dumps({"v": UTTERANCE_CACHE_VERSION, "language": language}).encode())
+        digest = hashlib.sha256(json.dumps({"v": UTTERANCE_CACHE_VERSION, "language": language,
+                                            "timing": TIMING_RULE}).encode())
         digest.update(pcm)
         return digest.hexdigest()[:40]
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from mytalk.core.atomic import AtomicFile
 from mytalk.core.audio.phone_timing import PhoneTrack, phone_track
+from mytalk.core.audio.phonemes import TIMING_RULE
 from mytalk.core.cache_budget import touch
 from mytalk.core.media.audio import AudioSource, sweep
 from mytalk.core.progress import CancelFn, ProgressFn, never_cancelled, no_progress
@@ -36,7 +37,7 @@ def line_key(line: AudioSource, transcript: str | None, language: str) -> str:
     as the whole (channels, n) array, so the key is unchanged, but the line is never copied whole."""
     digest = hashlib.sha256()
     header = {"v": PHONE_CACHE_VERSION, "rate": line.rate, "shape": [line.channels, line.num_samples],
-              "transcript": transcript or "", "language": language}
+              "transcript": transcript or "", "language": language, "timing": TIMING_RULE}
     digest.update(json.dumps(header, sort_keys=True).encode())
     for channel in range(line.channels):
         for block in sweep(line):

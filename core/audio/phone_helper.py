@@ -13,8 +13,9 @@ times in-process (`PhoneHelper.track` says so by returning None), so a job never
 Its standard output is pointed at its standard error before anything runs: the runtime's stdout is
 the protocol pipe, and nothing else may reach it. Cancelling terminates it.
 
-A runtime lends its jobs warm helpers (`phone_workers`): the helper is then one of those, leased on
-fresh decoders, so it answers what a spawned one would, without the start-up on the job's path.
+A runtime lends its jobs warm helpers (`phone_workers`): the helper is then one of those, which answers
+what a spawned one would (every utterance is timed as on fresh decoders), without the start-up on the
+job's path.
 """
 
 from __future__ import annotations

@@ -21,7 +21,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from mytalk.core.audio.activity import find_pauses
-from mytalk.core.audio.phonemes import ALIGN_RATE, SILENCE, Phone, frame_timing, path_score_per_frame
+from mytalk.core.audio.phonemes import (
+    ALIGN_RATE,
+    SILENCE,
+    Phone,
+    forget_history,
+    frame_timing,
+    path_score_per_frame,
+)
 from mytalk.core.media.audio import AudioTrack
 
 MAX_UTTERANCE_S = 20.0
@@ -81,6 +88,23 @@ class PhoneRecogniser:
     def __init__(self) -> None:
         self._words: Any = None
         self._loop: Any = None
+        self._used: set[str] = set()  # the decoders that have decoded something: "words", "loop"
+
+    def forget(self) -> None:
+        """Clear what the decoders remember now (`phonemes.forget_history`), rather than before their next
+        utterance: a warm worker does it while idle."""
+        if "words" in self._used:
+            forget_history(self._words, words=True)
+        if "loop" in self._used:
+            forget_history(self._loop)
+        self._used.clear()
+
+    def _ready(self, name: str, decoder: Any) -> Any:
+        """`decoder`, made to answer the next utterance as a fresh one would (`phonemes.forget_history`)."""
+        if name in self._used:
+            forget_history(decoder, words=name == "words")
+        self._used.add(name)
+        return decoder
 
     def load(self) -> None:
         """Create both decoders now rather than on first use."""
@@ -110,7 +134,7 @@ class PhoneRecogniser:
 
     def word_segments(self, utterance: Utterance) -> list[tuple[str, float, float]]:
         """`words` with each word's (start_s, end_s) in seconds of the utterance."""
-        decoder = self._word_decoder()
+        decoder = self._ready("words", self._word_decoder())
         decoder.start_utt()
         decoder.process_raw(utterance.pcm, full_utt=True)
         decoder.end_utt()
@@ -123,7 +147,7 @@ class PhoneRecogniser:
 
     def phone_loop(self, utterance: Utterance) -> LoopResult:
         """Free phone recognition; noise units (+NSN+, ...) become "SIL"."""
-        decoder = self._loop_decoder()
+        decoder = self._ready("loop", self._loop_decoder())
         decoder.start_utt()
         decoder.process_raw(utterance.pcm, full_utt=True)
         decoder.end_utt()

@@ -130,7 +130,9 @@ def _spoken_words(transcript: str, language: str) -> list[str]:
 
 
 class PhoneTimer:
-    """Holds the pocketsphinx decoders (created on first use, reused across lines; not thread-safe)."""
+    """Holds the pocketsphinx decoders (created on first use, reused across lines; not thread-safe). Every
+    utterance is timed as on fresh decoders (`phonemes.forget_history`), so what it timed before never
+    changes an answer."""
 
     def __init__(self) -> None:
         self._aligner = ForcedAligner(**ALIGN_BEAMS)
@@ -142,6 +144,12 @@ class PhoneTimer:
         self._recogniser.load()
         self._aligner.load()
         return self
+
+    def forget(self) -> None:
+        """Clear what the decoders remember now rather than before their next utterance (about 0.22 s, the
+        word recogniser's reload): a warm `phone_workers` process does it while idle."""
+        self._recogniser.forget()
+        self._aligner.forget()
 
     def track(
         self,

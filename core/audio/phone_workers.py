@@ -7,13 +7,12 @@ time anything it imported Python's half of MyTalk and pocketsphinx and loaded th
 runtime serves one editor for hours, so it starts `PhoneWorkers` once, while the editor is still
 choosing a clip, and the jobs lease them ready.
 
-What a worker answers is what a freshly spawned helper would have answered: every lease starts on a
-fresh `PhoneTimer`. That matters, because a pocketsphinx decoder's result for an utterance depends on
-what it decoded before (measured: the same 4 s of JFK decoded first, or after the clip's 8 s, gives
-"and while my fellow" or "spent all my fellow"). So a worker whose decoders were used makes new ones
-while it is idle (`REFRESH_AFTER_S` without a task), or, when the next lease comes first, at that
-lease's start, as a spawned helper would. A lease that is cancelled or fails ends its worker (it may be
-blocked in C for seconds), and the pool starts another in its place.
+A worker answers what a process spawned for the job would have answered: it keeps its decoders from
+job to job, and every utterance is timed as on fresh ones (`phonemes.forget_history`; a pocketsphinx
+decoder's answer otherwise depends on what it decoded before). A lease that is cancelled or fails ends
+its worker (it may be blocked in C for seconds), and the pool starts another in its place. After each
+task a worker hands the pages it freed back to the system: an idle worker otherwise kept the memory of
+its largest task (371 MB where it needs about 210).
 
 Workers are spawned, not forked (mediapipe and torch are not fork-safe), and point their standard output
 at their standard error first: the runtime's stdout is the protocol pipe.
@@ -38,23 +37,16 @@ WORKERS = 2
 CLOSE_WAIT_S = 2.0
 """How long `PhoneWorkers.close` lets its idle workers end by themselves before it terminates them."""
 
-REFRESH_AFTER_S = 3.0
-"""A worker idle this long after a lease makes its fresh decoders then, not at its next lease's start:
-late enough to leave a cold job's first frame the two cores."""
+FORGET_AFTER_S = 3.0
+"""A worker idle this long after a task clears its decoders' memory of it then (`PhoneTimer.forget`), not
+at its next task's first utterance: late enough to leave a cold job's first frame the two cores."""
 
 
-def _fresh_timer(release: bool = False) -> Any:
-    """A `PhoneTimer` with its decoders loaded. `release`: the caller has dropped a used one; its pages are
-    given back to the system first, or an idle worker would keep the memory of its largest task."""
+def _loaded_timer() -> Any:
+    """A `PhoneTimer` with its decoders loaded."""
     from mytalk.core.audio.phone_timing import PhoneTimer
-    from mytalk.core.malloc import trim_malloc
 
-    if release:
-        gc.collect()
-        trim_malloc()
-    timer = PhoneTimer()
-    timer.load()
-    return timer
+    return PhoneTimer().load()
 
 
 def _run_task(timer: Any, task: tuple[Any, ...]) -> Any:
@@ -100,40 +92,31 @@ class PipePair:
         self._writer.close()
 
 
-def serve(conn: PipePair, warm: bool, refresh_after_s: float = REFRESH_AFTER_S, loaded: Any = None) -> None:
-    """A worker's loop. ("lease",) starts a lease on fresh decoders, ("release",) ends it; a task tuple gets
-    ("ok", answer) or ("error", text); None (or the pipe closing) ends the worker. All the tasks of one lease
-    share its decoders, as a helper spawned for them would. `warm`: load everything before the first
-    message, then set the `loaded` event; `refresh_after_s`: idle time after a lease before it renews
-    its decoders (a lease that comes sooner renews them at its start)."""
+def serve(conn: PipePair, warm: bool, loaded: Any = None, forget_after_s: float = FORGET_AFTER_S) -> None:
+    """A worker's loop: a task tuple (`_run_task`) gets ("ok", answer) or ("error", text); None (or the
+    pipe closing) ends it. `warm`: load the decoders before the first task, then set the `loaded` event.
+    `forget_after_s`: idle time after a task before the decoders forget it (`PhoneTimer.forget`)."""
+    from mytalk.core.malloc import trim_malloc
+
     os.dup2(2, 1)  # whatever a library prints must never reach the parent's stdout (the runtime's protocol)
-    timer = _fresh_timer() if warm else None
+    timer = _loaded_timer() if warm else None
     if loaded is not None:
         loaded.set()
-    used = released = False
+    used = False
     while True:
         try:
-            if used and released and not conn.poll(refresh_after_s):
-                timer = None  # dropped before the new decoders are made
-                timer, used = _fresh_timer(release=True), False
-            message = conn.recv()
+            if used and timer is not None and not conn.poll(forget_after_s):
+                timer.forget()  # while idle, so the next task's first utterance finds fresh decoders
+                used = False
+            task = conn.recv()
         except (EOFError, OSError):
             return
-        if message is None:
+        if task is None:
             return
-        if message == ("lease",):
-            if used or timer is None:
-                timer = None
-                timer, used = _fresh_timer(release=used), False
-            released = False
-            continue
-        if message == ("release",):
-            released = True
-            continue
         if timer is None:
-            timer = _fresh_timer()
+            timer = _loaded_timer()
         try:
-            answer = ("ok", _run_task(timer, message))
+            answer = ("ok", _run_task(timer, task))
         except Exception as error:  # reported to the parent, which times in-process instead
             answer = ("error", f"{type(error).__name__}: {error}")
         used = True
@@ -141,6 +124,8 @@ def serve(conn: PipePair, warm: bool, refresh_after_s: float = REFRESH_AFTER_S, 
             conn.send(answer)
         except (OSError, ValueError):
             return
+        gc.collect()
+        trim_malloc()
 
 
 class PhoneWorker:
@@ -165,14 +150,14 @@ class PhoneWorker:
             self.conn.close()
 
 
-def spawn_worker(warm: bool, refresh_after_s: float = REFRESH_AFTER_S) -> PhoneWorker:
+def spawn_worker(warm: bool) -> PhoneWorker:
     """A new worker process (spawned; `serve`). Raises OSError/RuntimeError/ValueError when it cannot start."""
     context = get_context("spawn")
     task_reader, task_writer = context.Pipe(duplex=False)
     answer_reader, answer_writer = context.Pipe(duplex=False)
     loaded = context.Event() if warm else None
-    process = context.Process(target=serve, args=(PipePair(task_reader, answer_writer), warm, refresh_after_s, loaded),
-                              daemon=True, name="mytalk-phone-worker")
+    process = context.Process(target=serve, args=(PipePair(task_reader, answer_writer), warm, loaded), daemon=True,
+                              name="mytalk-phone-worker")
     try:
         process.start()
     except BaseException:
@@ -188,13 +173,12 @@ def spawn_worker(warm: bool, refresh_after_s: float = REFRESH_AFTER_S) -> PhoneW
 class PhoneWorkers:
     """A runtime's warm phone-timing processes (module docstring). Thread-safe.
 
-    `start` spawns them (without waiting for them to load); `lease` hands one out, started on fresh
-    decoders, or None when none is free (the caller spawns its own, as without a pool); `give_back`
-    returns it, or with `clean=False` ends it and starts a replacement; `close` ends them all."""
+    `start` spawns them (without waiting for them to load); `lease` hands one out, or None when none is
+    free (the caller spawns its own, as without a pool); `give_back` returns it, or with `clean=False`
+    ends it and starts a replacement; `close` ends them all."""
 
-    def __init__(self, count: int = WORKERS, refresh_after_s: float = REFRESH_AFTER_S) -> None:
+    def __init__(self, count: int = WORKERS) -> None:
         self._count = count
-        self._refresh_after_s = refresh_after_s
         self._idle: list[PhoneWorker] = []
         self._lent = 0
         self._lock = threading.Lock()
@@ -214,7 +198,7 @@ class PhoneWorkers:
                     return
                 self._lent += 1  # reserved while spawning, outside the lock
             try:
-                worker = spawn_worker(warm=True, refresh_after_s=self._refresh_after_s)
+                worker = spawn_worker(warm=True)
             except (OSError, RuntimeError, ValueError) as error:
                 log.info("phone worker could not start (%s); jobs start their own", error)
                 with self._lock:
@@ -236,19 +220,15 @@ class PhoneWorkers:
                    for worker in idle)
 
     def lease(self) -> PhoneWorker | None:
-        """An idle live worker, told to start a lease on fresh decoders; None when there is none."""
+        """An idle live worker; None when there is none."""
         while True:
             with self._lock:
                 if self._closed or not self._idle:
                     return None
                 worker = self._idle.pop(0)
                 self._lent += 1
-            try:
-                if worker.alive():
-                    worker.conn.send(("lease",))
-                    return worker
-            except (OSError, ValueError):
-                pass
+            if worker.alive():
+                return worker
             # Died while idle (killed from outside): replaced, and the next one is tried.
             self._discard(worker)
 
@@ -256,11 +236,6 @@ class PhoneWorkers:
         """Return a leased worker. `clean`: every task sent was answered and read, so it is idle and
         reusable; otherwise (cancelled, failed, unanswered) it is ended and replaced."""
         if clean and worker.alive():
-            try:
-                worker.conn.send(("release",))  # it may renew its decoders while idle
-            except (OSError, ValueError):
-                self._discard(worker)
-                return
             with self._lock:
                 self._lent -= 1
                 if not self._closed:

@@ -145,6 +145,28 @@ never collide with the English dictionary's word of the same spelling."""
 
 
 RETRY_OPTIONS: dict[str, Any] = {"fsgusefiller": False}
+
+TIMING_RULE = "history-free-1"
+"""How utterances are timed, for the caches that keep phones: each as on fresh decoders (`forget_history`).
+Phones timed before the rule (after whatever the decoder had decoded) are never read back."""
+
+
+def forget_history(decoder: Any, *, words: bool = False) -> None:
+    """Put a pocketsphinx decoder that has decoded something back in the state of a fresh one.
+
+    A decoder's answer for an utterance depends on the utterances it decoded before (measured: the same
+    4 s of JFK read "and while my fellow american" fresh and "spent all my fellow american" after the
+    clip's 8 s), so phones cached by an utterance's samples would depend on what was timed before them,
+    and a render on what its machine had cached. For the phone loop and the aligner the memory is the
+    feature module's (its running cepstral mean): `reinit_feat` clears it at no cost, and they then
+    answer exactly as fresh ones, whatever came before. The word recogniser (`words`) keeps more in its
+    n-gram search; only `reinit` clears it, reloading the models (about 0.22 s of one core). Neither
+    decoding silence (it leaves a NaN cepstral mean), resetting the mean alone (`set_cmn`), nor a new
+    search on the loaded language model gives the fresh answer back."""
+    if words:
+        decoder.reinit()
+    else:
+        decoder.reinit_feat()
 """The aligner's retry, used only when the first attempt loses every path: no optional silence or
 filler words between words. With them, pocketsphinx's alignment grammar gives up ("Final result does
 not match the grammar") on some lines whose every word fits, e.g. espeak-ng Spanish "El perro come
@@ -167,12 +189,20 @@ class ForcedAligner:
         self._retry: Any = None
         self._options = decoder_options
         self._added: dict[str, str] = {}
+        self._used: set[int] = set()  # ids of this aligner's decoders that have decoded something
         self.last_attempt = ""
         """Which attempt produced the last alignment (`align_words`): "default", "filled", ...."""
 
     def load(self) -> None:
         """Create the decoder now rather than on first use (the retry decoder stays lazy: rarely needed)."""
         self._get_decoder()
+
+    def forget(self) -> None:
+        """Clear what the decoders remember now (`forget_history`), rather than before their next alignment."""
+        for decoder in (self._decoder, self._retry):
+            if decoder is not None and id(decoder) in self._used:
+                forget_history(decoder)
+        self._used.clear()
 
     def _get_decoder(self) -> Any:
         if self._decoder is None:
@@ -234,7 +264,11 @@ class ForcedAligner:
         first: RuntimeError | None = None
         for name, get_decoder, audio in attempts:
             try:
-                decoder, score = self._word_pass(get_decoder(), audio, words)
+                decoder = get_decoder()
+                if id(decoder) in self._used:
+                    forget_history(decoder)  # every attempt as on a fresh decoder
+                self._used.add(id(decoder))
+                decoder, score = self._word_pass(decoder, audio, words)
                 alignment = self._phone_pass(decoder, audio, on_first_pass)
             except RuntimeError as exc:
                 first = first or exc

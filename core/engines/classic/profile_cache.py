@@ -9,6 +9,7 @@ from pathlib import Path
 
 from mytalk.core.audio.phone_timing import PhoneTimer
 from mytalk.core.audio.phone_workers import PhoneWorkers
+from mytalk.core.audio.phonemes import TIMING_RULE
 from mytalk.core.cache_budget import touch
 from mytalk.core.engines.base import ReferenceRange
 from mytalk.core.engines.classic.profile import ActorProfile
@@ -52,6 +53,7 @@ def cached_build_profile(
         "tracker": settings.key(),
         "max_appearance": MAX_APPEARANCE,
         "sound": SOUND_RULE,  # which stream is a clip's own sound (learned from before the rule: stream 0)
+        "phones": TIMING_RULE,  # each utterance timed as on fresh decoders (`phonemes.forget_history`)
     }
     key = hashlib.sha256(json.dumps(key_data, sort_keys=True).encode()).hexdigest()[:32]
     folder = user_dirs().cache / "classic-profiles" / key
