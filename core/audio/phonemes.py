@@ -145,6 +145,13 @@ never collide with the English dictionary's word of the same spelling."""
 
 
 RETRY_OPTIONS: dict[str, Any] = {"fsgusefiller": False}
+"""The aligner's retry, used only when the first attempt loses every path: no optional silence or
+filler words between words. With them, pocketsphinx's alignment grammar gives up ("Final result does
+not match the grammar") on some lines whose every word fits, e.g. espeak-ng Spanish "El perro come
+pan bueno en la mañana"; without them the same lines align, closures within a frame or two. Wider
+beams (1e-80) did not help those lines and made JFK's word alignment fail, so they are not used.
+A pause the words then have to cover is carved back to silence afterwards (`carve_silences`)."""
+
 
 TIMING_RULE = "history-free-1"
 """How utterances are timed, for the caches that keep phones: each as on fresh decoders (`forget_history`).
@@ -167,12 +174,6 @@ def forget_history(decoder: Any, *, words: bool = False) -> None:
         decoder.reinit()
     else:
         decoder.reinit_feat()
-"""The aligner's retry, used only when the first attempt loses every path: no optional silence or
-filler words between words. With them, pocketsphinx's alignment grammar gives up ("Final result does
-not match the grammar") on some lines whose every word fits, e.g. espeak-ng Spanish "El perro come
-pan bueno en la mañana"; without them the same lines align, closures within a frame or two. Wider
-beams (1e-80) did not help those lines and made JFK's word alignment fail, so they are not used.
-A pause the words then have to cover is carved back to silence afterwards (`carve_silences`)."""
 
 
 class ForcedAligner:
