@@ -12,7 +12,7 @@ job to job, and every utterance is timed as on fresh ones (`phonemes.forget_hist
 decoder's answer otherwise depends on what it decoded before). A lease that is cancelled or fails ends
 its worker (it may be blocked in C for seconds), and the pool starts another in its place. After each
 task a worker hands the pages it freed back to the system: an idle worker otherwise kept the memory of
-its largest task (371 MB where it needs about 210).
+its largest task (371 MB where it now holds 220-250 MB).
 
 Workers are spawned, not forked (mediapipe and torch are not fork-safe), and point their standard output
 at their standard error first: the runtime's stdout is the protocol pipe.
