@@ -164,9 +164,9 @@ def forget_history(decoder: Any, *, words: bool = False) -> None:
     A decoder's answer for an utterance depends on the utterances it decoded before (measured: the same
     4 s of JFK read "and while my fellow american" fresh and "spent all my fellow american" after the
     clip's 8 s), so phones cached by an utterance's samples would depend on what was timed before them,
-    and a render on what its machine had cached. For the phone loop and the aligner the memory is the
-    feature module's (its running cepstral mean): `reinit_feat` clears it at no cost, and they then
-    answer exactly as fresh ones, whatever came before. The word recogniser (`words`) keeps more in its
+    and a render on what its machine had cached. For the phone loop and the aligner the memory lies in
+    the feature module (the cepstral mean `get_cmn` reports changes with every utterance): `reinit_feat`
+    clears it at no cost, and they then answer exactly as fresh ones, whatever came before. The word recogniser (`words`) keeps more in its
     n-gram search; only `reinit` clears it, reloading the models (about 0.22 s of one core). Neither
     decoding silence (it leaves a NaN cepstral mean), resetting the mean alone (`set_cmn`), nor a new
     search on the loaded language model gives the fresh answer back."""
