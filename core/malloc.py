@@ -15,6 +15,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import sys
+from typing import Any
 
 M_ARENA_MAX = -8
 """glibc's mallopt parameter number for the arena limit (malloc.h)."""
@@ -22,14 +23,20 @@ M_ARENA_MAX = -8
 DEFAULT_ARENAS = 2
 
 
+def _glibc_function(name: str) -> Any:
+    """glibc's function `name`; None off Linux, or where the C library lacks it (musl and others)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return getattr(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6"), name)
+    except (OSError, AttributeError):
+        return None
+
+
 def limit_malloc_arenas(arenas: int = DEFAULT_ARENAS) -> bool:
     """Ask glibc to create at most `arenas` malloc arenas; True when the call was accepted."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # musl and others have no mallopt
+    mallopt = _glibc_function("mallopt")
+    if mallopt is None:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
@@ -41,12 +48,8 @@ def trim_malloc() -> bool:
 
     A long-lived process that drops large data (a phone worker after a task, `mytalk.core.audio.phone_workers`)
     otherwise keeps its pages resident until it ends."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        malloc_trim = libc.malloc_trim
-    except (OSError, AttributeError):  # musl and others have no malloc_trim
+    malloc_trim = _glibc_function("malloc_trim")
+    if malloc_trim is None:
         return False
     malloc_trim.argtypes = [ctypes.c_size_t]
     malloc_trim.restype = ctypes.c_int

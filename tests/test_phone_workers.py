@@ -45,6 +45,13 @@ def _idle_worker(pool: PhoneWorkers, timeout: float = 60.0) -> PhoneWorker:
     raise AssertionError("no phone worker came up")
 
 
+def _assert_replaced(pool: PhoneWorkers, lost_pid: int) -> None:
+    """The pool has started a live worker in place of the one with `lost_pid` (it is given back)."""
+    replacement = _idle_worker(pool)
+    assert replacement.process.pid != lost_pid and replacement.alive()
+    pool.give_back(replacement, clean=True)
+
+
 def test_a_leased_worker_answers_as_a_fresh_helper_whatever_it_timed_before() -> None:
     """A worker keeps its decoders from lease to lease; what it timed before must not change its answer
     (`phonemes.forget_history`: a pocketsphinx decoder otherwise remembers, `test_phone_history`)."""
@@ -89,9 +96,7 @@ def test_a_cancelled_lease_ends_its_worker_and_the_pool_starts_another() -> None
             helper.track(is_cancelled=lambda: time.monotonic() - began > 0.3)
         helper.close()
         assert not process.is_alive(), "a busy worker is ended, not given back"
-        replacement = _idle_worker(pool)
-        assert replacement.process.pid != process.pid and replacement.alive()
-        pool.give_back(replacement, clean=True)
+        _assert_replaced(pool, process.pid)
 
 
 def test_a_worker_that_dies_during_a_lease_makes_the_job_time_it_itself_and_is_replaced() -> None:
@@ -103,9 +108,7 @@ def test_a_worker_that_dies_during_a_lease_makes_the_job_time_it_itself_and_is_r
             dead.kill()
             assert helper.track() is None, "the caller times it in-process"
         dead.join(5)
-        replacement = _idle_worker(pool)
-        assert replacement.process.pid != dead.pid and replacement.alive()
-        pool.give_back(replacement, clean=True)
+        _assert_replaced(pool, dead.pid)
 
 
 def test_a_worker_killed_while_idle_is_never_lent_and_is_replaced() -> None:
@@ -115,9 +118,7 @@ def test_a_worker_killed_while_idle_is_never_lent_and_is_replaced() -> None:
         pool.give_back(worker, clean=True)
         worker.process.kill()
         worker.process.join(5)
-        replacement = _idle_worker(pool)
-        assert replacement.process.pid != worker.process.pid and replacement.alive()
-        pool.give_back(replacement, clean=True)
+        _assert_replaced(pool, worker.process.pid)
 
 
 def test_a_line_timed_aside_on_a_leased_worker_fills_the_cache_with_the_in_process_phones(tmp_path: Path) -> None:

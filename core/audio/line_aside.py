@@ -119,9 +119,6 @@ class LineTimingAside:
             self._workers.give_back(worker, clean)
             return
         if clean:
-            try:
-                worker.conn.send(None)  # the process's signal to end
-                worker.process.join(timeout=2)
-            except (OSError, ValueError):
-                pass
+            worker.ask_to_end()
+            worker.process.join(timeout=2)
         worker.end()

@@ -140,6 +140,13 @@ class PhoneWorker:
     def alive(self) -> bool:
         return bool(self.process.is_alive())
 
+    def ask_to_end(self) -> None:
+        """Tell the process to end once it is idle (`serve` reads None); a pipe already gone is fine."""
+        try:
+            self.conn.send(None)
+        except (OSError, ValueError):
+            pass
+
     def end(self) -> None:
         """Terminate the process (it may be busy in C) and close the pipe."""
         try:
@@ -259,10 +266,7 @@ class PhoneWorkers:
             self._closed = True
             idle, self._idle = self._idle, []
         for worker in idle:
-            try:
-                worker.conn.send(None)  # read once it is idle (a warm one may still be loading)
-            except (OSError, ValueError):
-                pass
+            worker.ask_to_end()  # read once it is idle (a warm one may still be loading)
         deadline = time.monotonic() + CLOSE_WAIT_S
         for worker in idle:
             worker.process.join(timeout=max(0.0, deadline - time.monotonic()))
