@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import media_path
@@ -13,7 +16,7 @@ from mytalk.core.audio.line_aside import LineTimingAside
 from mytalk.core.audio.line_phones import LineOrigin, UtteranceCache, needs_timing, placed_phone_track
 from mytalk.core.audio.phone_helper import PhoneHelper
 from mytalk.core.audio.phone_timing import PhoneTimer, PhoneTrack
-from mytalk.core.audio.phone_workers import PhoneWorker, PhoneWorkers
+from mytalk.core.audio.phone_workers import PhoneWorkers
 from mytalk.core.errors import JobCancelledError
 from mytalk.core.media.audio import AudioTrack, decode_audio
 
@@ -34,39 +37,48 @@ def _same(a: PhoneTrack | None, b: PhoneTrack) -> bool:
     return (a.phones, a.path, a.confidence, a.words) == (b.phones, b.path, b.confidence, b.words)
 
 
-def _idle_worker(pool: PhoneWorkers, timeout: float = 60.0) -> PhoneWorker:
-    """Lease a worker once one is up (the pool starts them in the background), for tests that inspect it."""
+def _pool_pids(pool: PhoneWorkers, count: int = 1, timeout: float = 60.0) -> list[int]:
+    """The pool's worker pids once `count` live ones are up (the pool starts them in the background)."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        worker = pool.lease()
-        if worker is not None:
-            return worker
+        pids = pool.pids
+        if len(pids) == count and all(Path(f"/proc/{pid}").exists() for pid in pids):
+            return pids
         time.sleep(0.1)
-    raise AssertionError("no phone worker came up")
+    raise AssertionError(f"the pool did not come up with {count} worker(s): {pool.pids}")
 
 
 def _assert_replaced(pool: PhoneWorkers, lost_pid: int) -> None:
-    """The pool has started a live worker in place of the one with `lost_pid` (it is given back)."""
-    replacement = _idle_worker(pool)
-    assert replacement.process.pid != lost_pid and replacement.alive()
-    pool.give_back(replacement, clean=True)
+    """The pool has started a live worker in place of the one with `lost_pid`."""
+    end = time.monotonic() + 60
+    while time.monotonic() < end:
+        pids = pool.pids
+        if pids and lost_pid not in pids:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"no worker replaced {lost_pid}: {pool.pids}")
 
 
-def test_a_leased_worker_answers_as_a_fresh_helper_whatever_it_timed_before() -> None:
-    """A worker keeps its decoders from lease to lease; what it timed before must not change its answer
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_a_pool_worker_answers_as_a_fresh_helper_whatever_it_timed_before() -> None:
+    """A worker keeps its decoders from task to task; what it timed before must not change its answer
     (`phonemes.forget_history`: a pocketsphinx decoder otherwise remembers, `test_phone_history`)."""
     clip, line = _clip_sound(), _line(4.0)
     fresh = PhoneTimer().track(line)
     with PhoneWorkers(count=1) as pool:
         pool.start()
+        [pid] = _pool_pids(pool)
         with PhoneHelper(pool) as first:
             assert first.send(clip)
             assert first.track() is not None
-            pid = first._process.pid
         with PhoneHelper(pool) as second:
             assert second.send(line)
-            assert second._process.pid == pid, "the same worker was lent again, not a new process"
             assert _same(second.track(), fresh)
+        assert pool.pids == [pid], "the same worker ran both, no process was spawned for them"
 
 
 def test_a_worker_that_forgot_while_idle_answers_as_a_fresh_helper_too() -> None:
@@ -85,72 +97,129 @@ def test_a_worker_that_forgot_while_idle_answers_as_a_fresh_helper_too() -> None
             assert _same(second.track(), fresh)
 
 
-def test_a_cancelled_lease_ends_its_worker_and_the_pool_starts_another() -> None:
+def test_pending_tasks_go_out_first_ones_first_then_the_longest_first() -> None:
+    """Two workers finish a job's phones together when the longest sound goes first (the clip's 8 s before a
+    line's 1 s utterance), and the task that finds a line's utterances goes before all of them."""
+    silence = np.zeros((1, 16_000 * 9), np.float32)
+    ended: list[str] = []
     with PhoneWorkers(count=1) as pool:
         pool.start()
+        _pool_pids(pool)
+        busy = pool.submit(("clip", _line(11.0).samples, 16_000), seconds=11.0)
+        assert busy is not None
+        time.sleep(0.3)  # taken by the worker: the next ones wait in the queue
+        for name, seconds, first in (("short", 1.0, False), ("long", 9.0, False), ("first", 0.0, True)):
+            handle = pool.submit(("clip", silence[:, : int(16_000 * max(seconds, 0.5))], 16_000), seconds=seconds,
+                                 first=first)
+            assert handle is not None
+            handle.on_done(lambda outcome, name=name: ended.append(name))
+        last = pool.submit(("clip", silence[:, :8000], 16_000), seconds=0.5)
+        assert last is not None and last.wait() is not None
+        assert busy.wait() is not None and busy.wait()[0] == "ok"
+    assert ended == ["first", "long", "short"]
+
+
+def test_a_cancelled_task_ends_its_worker_and_the_pool_starts_another() -> None:
+    with PhoneWorkers(count=1) as pool:
+        pool.start()
+        [pid] = _pool_pids(pool)
         helper = PhoneHelper(pool)
         assert helper.send(_line(11.0))
-        process = helper._process
         began = time.monotonic()
         with pytest.raises(JobCancelledError):
             helper.track(is_cancelled=lambda: time.monotonic() - began > 0.3)
         helper.close()
-        assert not process.is_alive(), "a busy worker is ended, not given back"
-        _assert_replaced(pool, process.pid)
+        _assert_replaced(pool, pid)
+        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2], \
+            "a busy worker is ended, not kept"
 
 
-def test_a_worker_that_dies_during_a_lease_makes_the_job_time_it_itself_and_is_replaced() -> None:
+def test_a_worker_that_dies_during_a_task_makes_the_job_time_it_itself_and_is_replaced() -> None:
     with PhoneWorkers(count=1) as pool:
         pool.start()
+        [pid] = _pool_pids(pool)
         with PhoneHelper(pool) as helper:
-            assert helper.send(_line(4.0))
-            dead = helper._process
-            dead.kill()
+            assert helper.send(_line(11.0))
+            time.sleep(0.5)
+            os.kill(pid, signal.SIGKILL)
             assert helper.track() is None, "the caller times it in-process"
-        dead.join(5)
-        _assert_replaced(pool, dead.pid)
+        _assert_replaced(pool, pid)
 
 
-def test_a_worker_killed_while_idle_is_never_lent_and_is_replaced() -> None:
+def test_a_worker_killed_while_idle_never_gets_a_task_and_is_replaced() -> None:
+    line = _line(4.0)
+    fresh = PhoneTimer().track(line)
     with PhoneWorkers(count=1) as pool:
         pool.start()
-        worker = _idle_worker(pool)
-        pool.give_back(worker, clean=True)
-        worker.process.kill()
-        worker.process.join(5)
-        _assert_replaced(pool, worker.process.pid)
+        [pid] = _pool_pids(pool)
+        os.kill(pid, signal.SIGKILL)
+        time.sleep(0.2)
+        with PhoneHelper(pool) as helper:
+            assert helper.send(line)
+            assert _same(helper.track(), fresh), "the task waited for the replacement"
+        _assert_replaced(pool, pid)
 
 
-def test_a_line_timed_aside_on_a_leased_worker_fills_the_cache_with_the_in_process_phones(tmp_path: Path) -> None:
+def test_a_line_timed_aside_on_the_pool_shares_its_utterances_and_fills_the_cache_with_the_in_process_phones(
+        tmp_path: Path) -> None:
+    """A cold job's phones on two workers: the clip's own sound and the line's utterances, each a task of the
+    pool, so both workers time some; the cache then holds what the job would have timed itself."""
     origin = LineOrigin(media_path("audio", "jfk_inaugural_en_16k.wav"), Fraction(0))
     frames = 125
-    with PhoneWorkers(count=1) as pool:
+    with PhoneWorkers(count=2) as pool:
         pool.start()
-        # The worker first times something else: the line must not hear it.
-        with PhoneHelper(pool) as before:
-            assert before.send(_clip_sound()) and before.track() is not None
-            pid = before._process.pid
+        pids = _pool_pids(pool, 2)
+        assert pool.wait_loaded(60)
+        before = {pid: _cpu_s(pid) for pid in pids}
         assert needs_timing(origin, frames, FPS)
-        with LineTimingAside(origin, frames, FPS, "en", workers=pool) as aside:
-            assert aside._worker is not None and aside._worker.process.pid == pid
+        with PhoneHelper(pool) as helper, LineTimingAside(origin, frames, FPS, "en", workers=pool) as aside:
+            assert aside.started
+            assert helper.send(_clip_sound())
             assert aside.wait()
+            assert helper.track() is not None
         assert not needs_timing(origin, frames, FPS)
-        back = _idle_worker(pool)
-        assert back.process.pid == pid, "a worker that answered goes back to the pool"
-        pool.give_back(back, clean=True)
+        assert sorted(pool.pids) == sorted(pids), "workers that answered stay in the pool"
+        used = {pid: _cpu_s(pid) - before[pid] for pid in pids}
+        assert all(seconds > 0.3 for seconds in used.values()), used
     job = placed_phone_track(origin, frames, FPS)
     assert job.details["utterances_recognised"] == 0
     own = placed_phone_track(origin, frames, FPS, cache=UtteranceCache(tmp_path / "own"))
-    assert own.details["utterances_recognised"] >= 1
+    assert own.details["utterances_recognised"] >= 2
     assert (job.phones, job.path, job.words) == (own.phones, own.path, own.words)
 
 
-def test_closing_the_pool_ends_its_idle_workers() -> None:
+def test_a_pool_without_workers_takes_no_task_and_closing_it_ends_its_workers() -> None:
+    assert PhoneWorkers(count=1).submit(("clip", np.zeros((1, 8000), np.float32), 16_000)) is None, \
+        "never started: the caller spawns its own"
     pool = PhoneWorkers(count=2)
     pool.start()
-    workers = [_idle_worker(pool), _idle_worker(pool)]
-    for worker in workers:
-        pool.give_back(worker, clean=True)
+    pids = _pool_pids(pool, 2)
     pool.close()
-    assert all(not worker.process.is_alive() for worker in workers)
-    assert pool.lease() is None
+    assert all(not Path(f"/proc/{pid}").exists() for pid in pids)
+    assert pool.submit(("clip", np.zeros((1, 8000), np.float32), 16_000)) is None
+
+
+def test_a_line_learned_ahead_with_the_pool_is_timed_on_every_worker_and_reads_as_the_in_process_phones(
+        tmp_path: Path) -> None:
+    """The panel's `learn` of a picked line: its 15 s ahead are timed on the warm workers at once, not by
+    decoders the runtime would load for it, and a job then reads what it would have timed itself."""
+    from mytalk.core.audio.line_phones import LEARN_AHEAD_S
+    from mytalk.core.engines.base import EngineSettings
+    from mytalk.core.engines.classic.motion_stage import ClassicMotion
+
+    origin = LineOrigin(media_path("audio", "jfk_inaugural_en_16k.wav"), Fraction(0))
+    ahead = (origin, LEARN_AHEAD_S * 100, Fraction(100))
+    with PhoneWorkers(count=2) as pool:
+        pool.start()
+        pids = _pool_pids(pool, 2)
+        assert pool.wait_loaded(60)
+        before = {pid: _cpu_s(pid) for pid in pids}
+        assert needs_timing(*ahead)
+        assert ClassicMotion().learn_line(origin, EngineSettings(), lambda *a: None, lambda: False, workers=pool)
+        used = {pid: _cpu_s(pid) - before[pid] for pid in pids}
+        assert all(seconds > 0.3 for seconds in used.values()), used
+    learned = placed_phone_track(*ahead)
+    assert learned.details["utterances_recognised"] == 0, "the workers timed every utterance"
+    own = placed_phone_track(*ahead, cache=UtteranceCache(tmp_path / "own"))
+    assert own.details["utterances_recognised"] >= 3
+    assert (learned.phones, learned.path, learned.words) == (own.phones, own.path, own.words)

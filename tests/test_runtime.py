@@ -325,7 +325,7 @@ def _settled_workers(pid: int, count: int, timeout: float = 90.0) -> dict[int, f
     raise AssertionError(f"the runtime's phone workers did not settle: {last}")
 
 
-def test_the_runtime_starts_two_phone_workers_after_hello_and_its_jobs_lease_them(runtime: Runtime,
+def test_the_runtime_starts_two_phone_workers_after_hello_and_its_jobs_share_them(runtime: Runtime,
                                                                                   tmp_path: Path) -> None:
     """A cold preview's phones (the clip's own sound and the line) are timed by the warm workers the runtime
     started after its hello: both do the work, and no process of the job's own is left behind."""

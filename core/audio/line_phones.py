@@ -289,7 +289,6 @@ def placed_phone_track(
     assert pieces is not None  # cuts are made, not only read
     if count < ALIGN_RATE // 10 or peak_level(placed) < SILENT_PEAK:
         return PhoneTrack((), "none", "the line is empty or silent, so there are no phones to time", None, code)
-    english = code in ENGLISH
     end_s = count / ALIGN_RATE
     todo = [i for i, piece in enumerate(pieces) if piece.peak >= SILENT_PEAK]
     recognised: list[RecognisedPiece] = []
@@ -298,12 +297,10 @@ def placed_phone_track(
         check_cancelled(is_cancelled, "phone timing")
         progress(step, len(todo), "phone timing: recognition")
         piece = pieces[i]
-        key = UtteranceCache.key(piece.pcm, code)
-        timing = cache.get(key)
+        timing = cache.get(UtteranceCache.key(piece.pcm, code))
         if timing is None:
             timer = timer or PhoneTimer()
-            timing = timer.time_utterance(Utterance(0.0, piece.count / ALIGN_RATE, piece.pcm), english)
-            cache.put(key, timing)
+            timing = time_into_cache(piece.pcm, code, timer, cache)
         else:
             reused += 1
         shift = (piece.first - first) / ALIGN_RATE
@@ -321,6 +318,30 @@ def placed_phone_track(
         return track
     return PhoneTrack(tuple(_with_silence_between(list(track.phones), end_s)), track.path, track.reason,
                       track.confidence, track.language, track.words, track.details)
+
+
+def untimed_utterances(origin: LineOrigin, num_frames: int, fps: Fraction, *, language: str = "en",
+                       cache: UtteranceCache | None = None) -> list[bytes]:
+    """The samples (pcm) of each utterance `placed_phone_track` of this placement would recognise because
+    the cache lacks it, in time order; the blocks' cuts are made (and cached) as there. For timing them
+    on several processes at once (`phone_workers.PhoneWorkers.submit`), each with `time_into_cache`."""
+    code = check_language(language)
+    cache = cache or UtteranceCache()
+    _, count, pieces, placed = _placed_pieces(origin, num_frames, fps, cache)
+    assert pieces is not None  # cuts are made, not only read
+    if count < ALIGN_RATE // 10 or peak_level(placed) < SILENT_PEAK:
+        return []  # nothing is recognised for an empty or silent placement
+    return [piece.pcm for piece in pieces
+            if piece.peak >= SILENT_PEAK and cache.get_json(UtteranceCache.key(piece.pcm, code)) is None]
+
+
+def time_into_cache(pcm: bytes, language: str, timer: PhoneTimer, cache: UtteranceCache | None = None) -> UtteranceTiming:
+    """Recognise one utterance of a line's file (16 kHz mono int16 `pcm`) and cache it: the one place an
+    utterance is timed, wherever that happens (`placed_phone_track`, or a phone worker)."""
+    code = check_language(language)
+    timing = timer.time_utterance(Utterance(0.0, len(pcm) // 2 / ALIGN_RATE, pcm), code in ENGLISH)
+    (cache or UtteranceCache()).put(UtteranceCache.key(pcm, code), timing)
+    return timing
 
 
 LEARN_AHEAD_S = 15

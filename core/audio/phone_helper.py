@@ -13,9 +13,10 @@ times in-process (`PhoneHelper.track` says so by returning None), so a job never
 Its standard output is pointed at its standard error before anything runs: the runtime's stdout is
 the protocol pipe, and nothing else may reach it. Cancelling terminates it.
 
-A runtime lends its jobs warm helpers (`phone_workers`): the helper is then one of those, which answers
-what a spawned one would (every utterance is timed as on fresh decoders), without the start-up on the
-job's path.
+A runtime lends its jobs warm processes (`phone_workers`): each line sent is then a task of that pool, run
+by whichever of its workers is free first (the line's utterances are tasks of the same pool,
+`line_aside`), and answered as a spawned helper would answer it (every utterance is timed as on fresh
+decoders), without the start-up on the job's path.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from mytalk.core.audio.phone_timing import PhoneTrack
-from mytalk.core.audio.phone_workers import PhoneWorker, PhoneWorkers, PipePair, spawn_worker
+from mytalk.core.audio.phone_workers import PhoneTask, PhoneWorkers, PipePair, spawn_worker
 from mytalk.core.media.audio import AudioTrack
 from mytalk.core.progress import CancelFn, check_cancelled, never_cancelled
 
@@ -58,13 +59,13 @@ def _send_all(conn: PipePair, outbox: queue.Queue[Any]) -> None:
 class PhoneHelper:
     """One helper process that times lines in the order they are sent (`send`, then `track` for each).
 
-    workers: a runtime's warm processes to lease one from (spawned for this helper when None, or when
-    none is free). Use as a context manager: leaving it ends the process (terminated if it is still
-    busy), or gives a leased one back."""
+    workers: a runtime's warm processes, whose tasks the lines become (a process is spawned for this helper
+    when None, or when the pool has none). Use as a context manager: leaving it ends the process
+    (terminated if it is still busy), or cancels the pool's tasks not yet answered."""
 
     def __init__(self, workers: PhoneWorkers | None = None) -> None:
         self._workers = workers
-        self._leased: PhoneWorker | None = None
+        self._tasks: list[PhoneTask] | None = None  # the pool's tasks, oldest first (None: not the pool)
         self._conn: PipePair | None = None
         self._process: Any = None
         self._outbox: queue.Queue[Any] | None = None
@@ -81,16 +82,12 @@ class PhoneHelper:
     def _start(self) -> bool:
         if self._process is not None or self._broken:
             return not self._broken
-        worker = self._workers.lease() if self._workers is not None else None
-        if worker is None:
-            try:
-                worker = spawn_worker(warm=False)
-            except (OSError, RuntimeError, ValueError) as error:
-                log.info("phone helper could not start (%s); phones are timed in-process", error)
-                self._broken = True
-                return False
-        else:
-            self._leased = worker
+        try:
+            worker = spawn_worker(warm=False)
+        except (OSError, RuntimeError, ValueError) as error:
+            log.info("phone helper could not start (%s); phones are timed in-process", error)
+            self._broken = True
+            return False
         self._conn, self._process = worker.conn, worker.process
         self._outbox = queue.Queue()
         self._sender = threading.Thread(target=_send_all, args=(worker.conn, self._outbox), daemon=True,
@@ -104,16 +101,26 @@ class PhoneHelper:
         The samples are written to the helper by a thread of its own (`_send_all`): a line is larger than
         the pipe's buffer, so writing blocks until the helper reads, and the helper reads only once it has
         loaded pocketsphinx. The caller tracks frames meanwhile, and can be cancelled."""
+        task = ("clip", np.ascontiguousarray(line.samples, np.float32), int(line.rate))
+        if self._workers is not None and self._process is None and not self._broken:
+            handle = self._workers.submit(task, seconds=line.num_samples / line.rate)
+            if handle is not None:
+                self._tasks = (self._tasks or []) + [handle]
+                return True
+            if self._tasks is not None:
+                return False  # the pool lost its workers: the caller times this one, in order
         if not self._start():
             return False
         assert self._outbox is not None
-        self._outbox.put(("clip", np.ascontiguousarray(line.samples, np.float32), int(line.rate)))
+        self._outbox.put(task)
         self._sent += 1
         return True
 
     def track(self, is_cancelled: CancelFn = never_cancelled) -> PhoneTrack | None:
         """The phone track of the oldest line sent and not yet read; None when the helper failed on it
         (time it yourself). Raises JobCancelledError when cancelled while waiting."""
+        if self._tasks is not None:
+            return self._pool_track(is_cancelled)
         if self._broken or self._conn is None or self._sent == 0:
             return None
         conn = self._conn
@@ -137,23 +144,30 @@ class PhoneHelper:
             return None
         return PhoneTrack.from_dict(payload)
 
+    def _pool_track(self, is_cancelled: CancelFn) -> PhoneTrack | None:
+        if not self._tasks:
+            return None
+        outcome = self._tasks[0].wait(is_cancelled)
+        check_cancelled(is_cancelled, "timing the footage's phones")
+        self._tasks.pop(0)
+        assert outcome is not None
+        status, payload = outcome
+        if status != "ok":
+            log.info("phone worker failed (%s: %s); timing in-process", status, payload)
+            return None
+        return PhoneTrack.from_dict(payload)
+
     def close(self) -> None:
-        """End the helper: at once if it is busy (a cancelled job), else after its last answer. A leased
-        helper that answered everything goes back to its pool; a busy one is ended and replaced."""
+        """End the helper: at once if it is busy (a cancelled job), else after its last answer. The pool's
+        tasks not answered yet are cancelled (a busy worker is ended, and the pool starts another)."""
+        for handle in self._tasks or []:
+            handle.cancel()
+        self._tasks = [] if self._tasks is not None else None
         process, conn, outbox, sender = self._process, self._conn, self._outbox, self._sender
-        leased, self._leased = self._leased, None
         self._process = self._conn = self._outbox = self._sender = None
         if process is None or conn is None or outbox is None or sender is None:
             return
         idle = self._sent == 0 and not self._broken
-        if leased is not None and self._workers is not None:
-            outbox.put(_STOP)
-            if not idle and process.is_alive():
-                process.terminate()  # a write still blocked on it fails, and the sending thread ends
-                process.join(timeout=5)
-            sender.join(timeout=5)  # before the pool closes the pipe under a write
-            self._workers.give_back(leased, clean=idle)
-            return
         try:
             if idle:
                 outbox.put(None)  # after everything queued: the helper's signal to end

@@ -1,18 +1,21 @@
-"""Phone-timing processes a long-lived runtime keeps started, and lends its jobs.
+"""Phone-timing processes a long-lived runtime keeps started, and runs its jobs' phone tasks on.
 
-A cold job times phones in two processes of its own, beside the face tracker: the clip's own sound
+A cold job times phones in processes of its own, beside the face tracker: the clip's own sound
 (`phone_helper`) and the line (`line_aside`). Each used to be spawned for the job, and before it could
 time anything it imported Python's half of MyTalk and pocketsphinx and loaded three decoders: about
 0.75 CPU-seconds each, on the path to a cold preview's first frame, paid again for every clip. A
 runtime serves one editor for hours, so it starts `PhoneWorkers` once, while the editor is still
-choosing a clip, and the jobs lease them ready.
+choosing a clip, and its jobs hand them tasks (`PhoneWorkers.submit`): each reference window of the
+clip's sound, and each utterance of the line, is one task, run by whichever worker is free first. A
+line picked in the panel is timed ahead on all of them at once (1.75 s for its first 15 s where the
+runtime's own decoders took 3.5 s), and the runtime itself never loads a decoder for it (120 MB less).
 
 A worker answers what a process spawned for the job would have answered: it keeps its decoders from
-job to job, and every utterance is timed as on fresh ones (`phonemes.forget_history`; a pocketsphinx
-decoder's answer otherwise depends on what it decoded before). A lease that is cancelled or fails ends
-its worker (it may be blocked in C for seconds), and the pool starts another in its place. After each
-task a worker hands the pages it freed back to the system: an idle worker otherwise kept the memory of
-its largest task (371 MB where it now holds 220-250 MB).
+task to task, and every utterance is timed as on fresh ones (`phonemes.forget_history`; a pocketsphinx
+decoder's answer otherwise depends on what it decoded before). A task that is cancelled while it runs,
+or whose worker dies, ends that worker (it may be blocked in C for seconds), and the pool starts another
+in its place. After each task a worker hands the pages it freed back to the system: an idle worker
+otherwise kept the memory of its largest task (371 MB where it now holds 220-250 MB).
 
 Workers are spawned, not forked (mediapipe and torch are not fork-safe), and point their standard output
 at their standard error first: the runtime's stdout is the protocol pipe.
@@ -21,6 +24,7 @@ at their standard error first: the runtime's stdout is the protocol pipe.
 from __future__ import annotations
 
 import gc
+import heapq
 import logging
 import os
 import threading
@@ -50,20 +54,39 @@ def _loaded_timer() -> Any:
 
 
 def _run_task(timer: Any, task: tuple[Any, ...]) -> Any:
-    """One task: ("clip", samples, rate) → the phone track's dict; ("line", path, offset_s, frames,
-    (num, den), language) → None, its utterances timed into the cache (`line_phones`)."""
+    """One task:
+
+    - ("clip", samples, rate) → the phone track's dict (`PhoneTimer.track`);
+    - ("line", path, offset_s, frames, (num, den), language) → None, the placed line's utterances timed into
+      the cache (`line_phones.placed_phone_track`): a worker spawned for one job;
+    - ("line-pieces", the same) → the pcm of each utterance of it the cache lacks (`line_phones.untimed_utterances`),
+      and ("utterance", pcm, language) → None, one of them timed into the cache (`line_phones.time_into_cache`):
+      a pool's workers, which then share the line's utterances.
+    """
     from fractions import Fraction
 
-    from mytalk.core.audio.line_phones import LineOrigin, placed_phone_track
+    from mytalk.core.audio.line_phones import (
+        LineOrigin,
+        placed_phone_track,
+        time_into_cache,
+        untimed_utterances,
+    )
     from mytalk.core.media.audio import AudioTrack
 
     kind = task[0]
     if kind == "clip":
         _, samples, rate = task
         return timer.track(AudioTrack(samples, rate)).to_dict()
-    if kind == "line":
+    if kind in ("line", "line-pieces"):
         _, path, offset_s, num_frames, fps, language = task
-        placed_phone_track(LineOrigin(path, offset_s), num_frames, Fraction(*fps), language=language, timer=timer)
+        origin = LineOrigin(path, offset_s)
+        if kind == "line-pieces":
+            return untimed_utterances(origin, num_frames, Fraction(*fps), language=language)
+        placed_phone_track(origin, num_frames, Fraction(*fps), language=language, timer=timer)
+        return None
+    if kind == "utterance":
+        _, pcm, language = task
+        time_into_cache(pcm, language, timer)
         return None
     raise ValueError(f"unknown phone task {kind!r}")
 
@@ -177,18 +200,84 @@ def spawn_worker(warm: bool) -> PhoneWorker:
     return PhoneWorker(process, PipePair(answer_reader, task_writer), loaded)
 
 
+Outcome = tuple[str, Any]
+"""How a task ended: ("ok", answer), ("error", text) (the task raised in the worker), ("lost", text) (the worker
+died or could not be reached) or ("cancelled", "")."""
+
+TASK_POLL_S = 0.05
+"""How often a driver waiting for its worker's answer checks for a cancel, and a waiter for the answer."""
+
+
+class PhoneTask:
+    """One task submitted to `PhoneWorkers`: wait for its outcome, cancel it, or be called when it ends."""
+
+    def __init__(self, task: tuple[Any, ...], rank: tuple[int, float]) -> None:
+        self.task = task
+        self.rank = rank
+        self._done = threading.Event()
+        self._lock = threading.Lock()
+        self._outcome: Outcome | None = None
+        self._callbacks: list[Any] = []
+        self.cancel_requested = False
+
+    def on_done(self, callback: Any) -> None:
+        """Call `callback(outcome)` when the task ends (at once if it has): on the pool's thread that ran it,
+        before `wait` returns, so what it submits is known to whoever waits for this task."""
+        with self._lock:
+            if self._outcome is None:
+                self._callbacks.append(callback)
+                return
+            outcome = self._outcome
+        callback(outcome)
+
+    def finish(self, outcome: Outcome) -> None:
+        """Record how it ended (the first call counts), run the callbacks, then wake the waiters."""
+        with self._lock:
+            if self._outcome is not None:
+                return
+            self._outcome = outcome
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            try:
+                callback(outcome)
+            except Exception:  # a callback's failure must not stop the pool's thread
+                log.exception("phone task callback failed")
+        self._done.set()
+
+    def cancel(self) -> None:
+        """Drop it if it has not started; if its worker is busy with it, that worker is ended (it may be
+        blocked in C for seconds) and replaced."""
+        self.cancel_requested = True
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def wait(self, is_cancelled: Any = None) -> Outcome | None:
+        """Its outcome; None when `is_cancelled()` said so first (the task is then cancelled)."""
+        while not self._done.wait(TASK_POLL_S):
+            if is_cancelled is not None and is_cancelled():
+                self.cancel()
+                return None
+        assert self._outcome is not None
+        return self._outcome
+
+
 class PhoneWorkers:
     """A runtime's warm phone-timing processes (module docstring). Thread-safe.
 
-    `start` spawns them (without waiting for them to load); `lease` hands one out, or None when none is
-    free (the caller spawns its own, as without a pool); `give_back` returns it, or with `clean=False`
-    ends it and starts a replacement; `close` ends them all."""
+    `start` spawns them (without waiting for them to load). Jobs `submit` tasks; each worker has a thread of
+    its own here that hands it the pending task that ranks first (`submit`), so the clip's sound and the
+    line's utterances are spread over every worker, whichever finishes first taking the next. A worker whose
+    task was cancelled, or that died, is ended and another is started in its place; `close` ends them all."""
 
     def __init__(self, count: int = WORKERS) -> None:
         self._count = count
-        self._idle: list[PhoneWorker] = []
-        self._lent = 0
-        self._lock = threading.Lock()
+        self._workers: list[PhoneWorker] = []
+        self._starting = 0
+        self._pending: list[tuple[tuple[int, float], int, PhoneTask]] = []
+        self._order = 0
+        self._cond = threading.Condition()
         self._closed = False
 
     def __enter__(self) -> PhoneWorkers:
@@ -198,76 +287,146 @@ class PhoneWorkers:
         self.close()
 
     def start(self) -> None:
-        """Start workers until `count` exist (idle or lent); a failure to spawn is logged, not raised."""
+        """Start workers until `count` exist (or are starting); a failure to spawn is logged, not raised."""
         while True:
-            with self._lock:
-                if self._closed or len(self._idle) + self._lent >= self._count:
+            with self._cond:
+                if self._closed or len(self._workers) + self._starting >= self._count:
                     return
-                self._lent += 1  # reserved while spawning, outside the lock
+                self._starting += 1  # reserved while spawning, outside the lock
             try:
                 worker = spawn_worker(warm=True)
             except (OSError, RuntimeError, ValueError) as error:
                 log.info("phone worker could not start (%s); jobs start their own", error)
-                with self._lock:
-                    self._lent -= 1
+                with self._cond:
+                    self._starting -= 1
+                    unserved = self._unserved()
+                for handle in unserved:
+                    handle.finish(("lost", f"no phone worker could start ({error})"))
                 return
-            with self._lock:
-                self._lent -= 1
+            with self._cond:
+                self._starting -= 1
                 if self._closed:
-                    worker.end()
-                    return
-                self._idle.append(worker)
+                    closed = True
+                else:
+                    closed = False
+                    self._workers.append(worker)
+            if closed:
+                worker.end()
+                return
+            threading.Thread(target=self._drive, args=(worker,), name="mytalk-phone-worker-drive", daemon=True).start()
 
     def wait_loaded(self, timeout: float) -> bool:
-        """Wait until every idle worker has loaded its decoders; False when one has not within `timeout`."""
-        with self._lock:
-            idle = list(self._idle)
+        """Wait until every worker has loaded its decoders; False when one has not within `timeout`."""
+        with self._cond:
+            workers = list(self._workers)
         deadline = time.monotonic() + timeout
         return all(worker.loaded is None or worker.loaded.wait(max(0.0, deadline - time.monotonic()))
-                   for worker in idle)
+                   for worker in workers)
 
-    def lease(self) -> PhoneWorker | None:
-        """An idle live worker; None when there is none."""
-        while True:
-            with self._lock:
-                if self._closed or not self._idle:
+    @property
+    def pids(self) -> list[int]:
+        """The worker processes now in the pool (for tests and diagnostics)."""
+        with self._cond:
+            return [int(worker.process.pid) for worker in self._workers]
+
+    def submit(self, task: tuple[Any, ...], *, seconds: float = 0.0, first: bool = False) -> PhoneTask | None:
+        """Queue a task (`_run_task`); None when the pool has no worker, started or starting (the caller
+        times it another way). Pending tasks go out `first` ones first, then the longest (`seconds` of
+        sound) first: two workers then finish a cold job's phones at about the same time."""
+        rank = (0 if first else 1, -float(seconds))
+        with self._cond:
+            if self._closed or not (self._workers or self._starting):
+                return None
+            handle = PhoneTask(task, rank)
+            self._order += 1
+            heapq.heappush(self._pending, (rank, self._order, handle))
+            self._cond.notify()
+        return handle
+
+    def _unserved(self) -> list[PhoneTask]:
+        """Under the lock: the pending tasks, taken out, when no worker is left or starting to run them."""
+        if self._workers or self._starting:
+            return []
+        pending, self._pending = self._pending, []
+        return [handle for _, _, handle in pending]
+
+    def _next_task(self) -> PhoneTask | None:
+        """The pending task that ranks first, waiting for one; None once the pool is closed."""
+        with self._cond:
+            while True:
+                while self._pending:
+                    _, _, handle = heapq.heappop(self._pending)
+                    if handle.cancel_requested:
+                        handle.finish(("cancelled", ""))
+                        continue
+                    return handle
+                if self._closed:
                     return None
-                worker = self._idle.pop(0)
-                self._lent += 1
-            if worker.alive():
-                return worker
-            # Died while idle (killed from outside): replaced, and the next one is tried.
-            self._discard(worker)
+                self._cond.wait()
 
-    def give_back(self, worker: PhoneWorker, clean: bool) -> None:
-        """Return a leased worker. `clean`: every task sent was answered and read, so it is idle and
-        reusable; otherwise (cancelled, failed, unanswered) it is ended and replaced."""
-        if clean and worker.alive():
-            with self._lock:
-                self._lent -= 1
-                if not self._closed:
-                    self._idle.append(worker)
-                    return
-            worker.end()
-            return
-        self._discard(worker)
+    def _drive(self, worker: PhoneWorker) -> None:
+        """A worker's thread: give it the next task, wait for its answer, until the pool closes or the
+        worker has to be ended (a cancelled task, a lost process)."""
+        while True:
+            handle = self._next_task()
+            if handle is None:
+                worker.ask_to_end()  # ends once idle; `close` waits a moment, then terminates it
+                return
+            if not worker.alive():
+                # Died while idle (killed from outside): the task waits for another worker, or the replacement.
+                with self._cond:
+                    self._order += 1
+                    heapq.heappush(self._pending, (handle.rank, self._order, handle))
+                    self._cond.notify()
+                self._discard(worker)
+                return
+            outcome = _ask(worker, handle)
+            handle.finish(outcome)
+            if outcome[0] in ("lost", "cancelled"):
+                self._discard(worker)
+                return
 
     def _discard(self, worker: PhoneWorker) -> None:
         worker.end()
-        with self._lock:
-            self._lent -= 1
+        with self._cond:
+            if worker in self._workers:
+                self._workers.remove(worker)
             closed = self._closed
-        if not closed:
+            if closed:
+                unserved = self._unserved()
+        if closed:
+            for handle in unserved:
+                handle.finish(("cancelled", ""))
+        else:
             threading.Thread(target=self.start, name="mytalk-phone-worker-start", daemon=True).start()
 
     def close(self) -> None:
-        """End every idle worker; one still lent is ended when it is given back."""
-        with self._lock:
+        """End every worker: idle ones at once, a busy one when its task ends. Pending tasks are cancelled."""
+        with self._cond:
             self._closed = True
-            idle, self._idle = self._idle, []
-        for worker in idle:
-            worker.ask_to_end()  # read once it is idle (a warm one may still be loading)
+            pending, self._pending = self._pending, []
+            workers = list(self._workers)
+            self._cond.notify_all()
+        for _, _, handle in pending:
+            handle.finish(("cancelled", ""))
         deadline = time.monotonic() + CLOSE_WAIT_S
-        for worker in idle:
+        for worker in workers:
             worker.process.join(timeout=max(0.0, deadline - time.monotonic()))
             worker.end()
+
+
+def _ask(worker: PhoneWorker, handle: PhoneTask) -> Outcome:
+    """Run one task on `worker` and wait for its answer, watching for a cancel and for the process's end."""
+    if handle.cancel_requested:
+        return ("cancelled", "")
+    try:
+        worker.conn.send(handle.task)  # blocks while a warm worker is still loading (a large task)
+        while not worker.conn.poll(TASK_POLL_S):
+            if handle.cancel_requested:
+                return ("cancelled", "")
+            if not worker.alive():
+                return ("lost", "the process ended")
+        status, payload = worker.conn.recv()
+    except (EOFError, OSError, ValueError) as error:
+        return ("lost", str(error) or type(error).__name__)
+    return (str(status), payload)

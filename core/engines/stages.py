@@ -324,7 +324,7 @@ class StagedEngine:
                 warm()
 
     def lend_phone_workers(self, workers: PhoneWorkers | None) -> None:
-        """Let this engine's jobs lease phone-timing processes from `workers` (`phone_workers`)."""
+        """Let this engine's jobs run their phone timing on `workers` (`phone_workers`)."""
         self.phone_workers = workers
 
     @classmethod
@@ -441,9 +441,12 @@ class StagedEngine:
                    is_cancelled: CancelFn) -> bool:
         """Time into the caches what the motion stage will read of a line placed at `origin`, before any
         range is marked; True when it had something to time. A stage opts in with a `learn_line` method
-        of the same signature."""
+        of the same signature, and a `workers` argument: the phone processes lent to this engine
+        (`lend_phone_workers`)."""
         learn = getattr(self.motion, "learn_line", None)
-        return bool(learn(origin, settings, progress, is_cancelled)) if learn is not None else False
+        if learn is None:
+            return False
+        return bool(learn(origin, settings, progress, is_cancelled, workers=self.phone_workers))
 
     def report(self) -> dict[str, Any]:
         state = self._state

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -60,6 +61,7 @@ from mytalk.core.userdirs import UserDirs, user_dirs
 
 if TYPE_CHECKING:
     from mytalk.core.audio.line_aside import LineTimingAside
+    from mytalk.core.audio.phone_workers import PhoneWorkers
 
 TAKE_WINDOW_S = 0.6
 TAKE_BUFFER_BYTES = 256 * 2**20
@@ -264,15 +266,24 @@ class ClassicMotion:
         return learn_footage_profile(footage, resources, progress, is_cancelled)
 
     def learn_line(self, origin: LineOrigin, settings: EngineSettings, progress: ProgressFn,
-                   is_cancelled: CancelFn) -> bool:
+                   is_cancelled: CancelFn, workers: PhoneWorkers | None = None) -> bool:
         """Time the phones of a line placed at `origin` ahead of any job (`StagedEngine.learn_line`): the
         phonetic driver reads them per utterance of the line's file (`line_phones`). Nothing to time
-        when the driver never reads phones, or when a transcript is aligned over the placed line."""
+        when the driver never reads phones, or when a transcript is aligned over the placed line.
+
+        workers: a runtime's warm phone processes; the utterances are then timed on all of them at once
+        (`line_aside`), and this process loads no decoders of its own unless one of them failed."""
         if settings.motion_driver not in ("auto", "phonetic") or (settings.transcript or "").strip():
             return False
-        from mytalk.core.audio.line_phones import learn_line_ahead
+        from mytalk.core.audio.line_aside import LineTimingAside
+        from mytalk.core.audio.line_phones import LEARN_AHEAD_S, learn_line_ahead
 
-        learn_line_ahead(origin, language=settings.language or "en", progress=progress, is_cancelled=is_cancelled)
+        language = settings.language or "en"
+        if workers is not None:
+            progress(0, 1, "phone timing: recognition")
+            with LineTimingAside(origin, LEARN_AHEAD_S * 100, Fraction(100), language, workers) as aside:
+                aside.wait(is_cancelled)  # False: what the workers did not time is timed below, in-process
+        learn_line_ahead(origin, language=language, progress=progress, is_cancelled=is_cancelled)
         return True
 
     def line_timing_aside(self, job: EngineJob, resources: JobResources) -> LineTimingAside | None:
