@@ -38,6 +38,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
+from mytalk.core.blas_threads import limit_blas_threads
 from mytalk.core.errors import JobCancelledError, MyTalkError, UsageError, environment_error
 from mytalk.core.interrupts import Interrupted, stop_on_signals
 from mytalk.core.malloc import limit_malloc_arenas
@@ -491,6 +492,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `mytalk` console script; returns the exit code."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     limit_malloc_arenas()
+    limit_blas_threads()
     return _main(args_list)
 
 

@@ -52,3 +52,28 @@ def test_native_writes_to_fd_2_are_filtered_and_everything_else_passes_whole() -
     # and the block's native lines are all out before the process goes on.
     expected = {f"native error {i}: disk full" for i in range(200)} | {f"python message {i}" for i in range(200)}
     assert set(lines[:-1]) == expected and len(lines) == 401 and lines[-1] == "after the block"
+
+
+def test_the_entry_points_give_openblas_one_thread_unless_the_user_chose() -> None:
+    """`mytalk` and the runtime limit OpenBLAS to one thread (`blas_threads`), in themselves and in the
+    processes they spawn; a user's own OPENBLAS_NUM_THREADS wins. Run in children: the limit is per process."""
+    import ast
+    import os
+
+    script = (
+        "import os, sys\n"
+        "import numpy\n"
+        "from threadpoolctl import threadpool_info\n"
+        "from mytalk.core.blas_threads import limit_blas_threads\n"
+        "applied = limit_blas_threads()\n"
+        "blas = [i['num_threads'] for i in threadpool_info() if i['internal_api'] == 'openblas']\n"
+        "print(applied, os.environ['OPENBLAS_NUM_THREADS'], blas)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True).stdout
+    applied, variable, threads = out.split(" ", 2)
+    assert (applied, variable) == ("True", "1")
+    assert set(ast.literal_eval(threads)) == {1}, out  # numpy's own OpenBLAS, limited
+    env["OPENBLAS_NUM_THREADS"] = "2"
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.split(" ", 2)[:2] == ["False", "2"]
