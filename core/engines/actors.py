@@ -62,14 +62,27 @@ def stored_actors() -> list[str]:
     return sorted(names)
 
 
+def encode_crop(rgb: np.ndarray) -> bytes:
+    """An RGB uint8 crop as the PNG bytes a stored profile keeps (lossless: `AppearanceIndex.image` reads
+    back exactly the same values from either)."""
+    ok, png = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    if not ok:
+        raise MediaFormatError("a reference frame could not be stored in the profile")
+    return png.tobytes()
+
+
 class AppearanceIndex:
-    """The mouths retrieval may paint with: K crops of reference frames, PNG bytes decoded on use.
+    """The mouths retrieval may paint with: K crops of reference frames, decoded on use.
 
     rows (K,) rows of the profile's reference frames; boxes (K, 4) crop boxes (x0, y0, x1, y1) in source pixels;
     landmarks (K, 478, 2) float32 in crop pixels (pixel centres at +0.5, like the tracker's).
+
+    crops: PNG bytes (a stored profile), or RGB uint8 arrays (a profile just learned: PNG-encoding its
+    crops took a third of a cold preview's learning, so it waits for `encoded`, when the profile is saved
+    after the first frame). Either reads back as the same values.
     """
 
-    def __init__(self, rows: np.ndarray, boxes: np.ndarray, landmarks: np.ndarray, crops: list[bytes],
+    def __init__(self, rows: np.ndarray, boxes: np.ndarray, landmarks: np.ndarray, crops: list[bytes | np.ndarray],
                  cache_size: int = 24) -> None:
         self.rows = np.asarray(rows, np.int64)
         self.boxes = np.asarray(boxes, np.int64).reshape(-1, 4)
@@ -88,20 +101,38 @@ class AppearanceIndex:
             if k in self._cache:
                 self._cache.move_to_end(k)
                 return self._cache[k]
-        bgr = cv2.imdecode(np.frombuffer(self.crops[k], np.uint8), cv2.IMREAD_UNCHANGED)
-        if bgr is None:
-            raise MediaFormatError(f"appearance crop {k} of the actor profile cannot be decoded; rebuild the profile")
-        scale = np.float32(1.0 / (65535.0 if bgr.dtype == np.uint16 else 255.0))
-        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).astype(np.float32) * scale
+        crop = self.crops[k]
+        if isinstance(crop, np.ndarray):
+            rgb = crop.astype(np.float32) * np.float32(1.0 / 255.0)
+        else:
+            bgr = cv2.imdecode(np.frombuffer(crop, np.uint8), cv2.IMREAD_UNCHANGED)
+            if bgr is None:
+                raise MediaFormatError(f"appearance crop {k} of the actor profile cannot be decoded; rebuild the profile")
+            scale = np.float32(1.0 / (65535.0 if bgr.dtype == np.uint16 else 255.0))
+            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).astype(np.float32) * scale
         with self._cache_lock:
             self._cache[k] = rgb
             if len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
         return rgb
 
+    def encoded(self) -> list[bytes]:
+        """Every crop as PNG bytes, for storing; a raw crop is encoded and its PNG kept in its place (a third
+        of the memory). Safe while another thread reads `image`."""
+        out: list[bytes] = []
+        for k, crop in enumerate(self.crops):
+            if isinstance(crop, np.ndarray):
+                crop = encode_crop(crop)
+                self.crops[k] = crop
+            out.append(crop)
+        return out
+
     @property
-    def nbytes(self) -> int:
-        return sum(len(c) for c in self.crops)
+    def nbytes(self) -> int | None:
+        """Bytes of the crops as stored (PNG); None while some are raw (a profile just learned, not saved yet)."""
+        if any(isinstance(crop, np.ndarray) for crop in self.crops):
+            return None
+        return sum(len(c) for c in self.crops)  # type: ignore[arg-type]
 
 
 def read_appearance(folder: Path, arrays: dict[str, np.ndarray], count: int) -> AppearanceIndex:
@@ -109,7 +140,7 @@ def read_appearance(folder: Path, arrays: dict[str, np.ndarray], count: int) -> 
 
     Raises OSError or KeyError when something is missing (callers turn it into MediaFormatError).
     """
-    crops = [(folder / "crops" / f"{k:05d}.png").read_bytes() for k in range(count)]
+    crops: list[bytes | np.ndarray] = [(folder / "crops" / f"{k:05d}.png").read_bytes() for k in range(count)]
     return AppearanceIndex(arrays["app_rows"], arrays["app_boxes"], arrays["app_landmarks"], crops)
 
 

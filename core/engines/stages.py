@@ -29,7 +29,9 @@ do; when either stage of a pair does not, the range is tracked whole and planned
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -59,6 +61,8 @@ from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled
 if TYPE_CHECKING:
     from mytalk.core.audio.line_aside import LineTimingAside
     from mytalk.core.audio.phone_workers import PhoneWorkers
+
+log = logging.getLogger(__name__)
 
 PIPELINE_DEPTH = 1
 """Batches rendered ahead of the one being written: the mouth of frame n+1 is built while the writer
@@ -223,11 +227,43 @@ class JobResources:
     def __init__(self, phone_workers: PhoneWorkers | None = None) -> None:
         self._items: dict[str, Any] = {}
         self.phone_workers = phone_workers
+        self._deferred: list[Callable[[], None]] = []
+        self._deferring: threading.Thread | None = None
 
     def get(self, name: str, load: Callable[[], Any]) -> Any:
         if name not in self._items:
             self._items[name] = load()
         return self._items[name]
+
+    def defer(self, work: Callable[[], None]) -> None:
+        """Work the job's frames do not wait for (saving a profile just learned into the cache): it runs on
+        a thread of its own once the job's first frame is out (`run_deferred`), and the job ends after it
+        (`settle`), so the next job finds what it wrote. A failure is logged, never the job's."""
+        self._deferred.append(work)
+
+    def run_deferred(self) -> None:
+        """Start the deferred work, if any and not started yet."""
+        if self._deferring is not None or not self._deferred:
+            return
+        work, self._deferred = self._deferred, []
+
+        def run_all() -> None:
+            for item in work:
+                try:
+                    item()
+                except Exception:
+                    log.exception("deferred work of a job failed")
+
+        # Not a daemon: a cache entry being written is finished even when the process is ending.
+        self._deferring = threading.Thread(target=run_all, name="mytalk-job-deferred")
+        self._deferring.start()
+
+    def settle(self) -> None:
+        """Run whatever is deferred and wait for it to end."""
+        self.run_deferred()
+        thread, self._deferring = self._deferring, None
+        if thread is not None:
+            thread.join()
 
 
 class MotionStage(Protocol):
@@ -391,6 +427,7 @@ class StagedEngine:
             learn = getattr(stage, "learn_actor", None)
             if learn is not None:
                 learned = learn(footage, resources, progress, is_cancelled) or learned
+        resources.settle()  # what was learned is in the caches before this returns
         return learned
 
     def reference_tracking(self, job: EngineJob, progress: ProgressFn, is_cancelled: CancelFn) -> TrackedRange | None:
@@ -461,6 +498,21 @@ class StagedEngine:
 
     def render(self, frames: Iterator[SourceFrame], progress: ProgressFn,
                is_cancelled: CancelFn) -> Iterator[RenderedFrame]:
+        """One RenderedFrame per source frame, in order (`_render`). Once the first frame of the range is
+        out, the job's deferred work starts (`JobResources.defer`: a profile just learned is saved)."""
+        deferred = False
+        for rendered in self._render(frames, progress, is_cancelled):
+            yield rendered
+            if rendered.in_range and not deferred:
+                deferred = True
+                self._resources.run_deferred()
+
+    def settle(self) -> None:
+        """Wait for the job's deferred work (`JobResources.settle`); the job calls it before it ends."""
+        self._resources.settle()
+
+    def _render(self, frames: Iterator[SourceFrame], progress: ProgressFn,
+                is_cancelled: CancelFn) -> Iterator[RenderedFrame]:
         """One RenderedFrame per source frame, in order.
 
         Frames to paint go to a worker thread in batches of the appearance stage's size, one batch

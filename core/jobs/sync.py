@@ -323,6 +323,7 @@ def run_sync(
     if plan_only:
         if feed is not None:
             feed.close(finished=True)  # the whole range and its handles tracked, its cache entry written
+        _settle(engine)
         return SyncResult(request.output, 0, line.num_samples, {"timings_s": timer.seconds})
 
     try:
@@ -357,6 +358,7 @@ def run_sync(
                         frames.close()  # the decoding thread stops before the reader closes
                     if feed is not None:
                         feed.close(finished=True)  # the range's last handles tracked, its cache entry written
+                    _settle(engine)
                     expected = resolved.stop - resolved.start
                     if len(records) != expected:
                         raise RuntimeError(f"engine {engine.name} produced {len(records)} of {expected} frames")
@@ -386,6 +388,14 @@ def run_sync(
         if feed is not None:
             feed.close(finished=False)  # the tracker stops at its next frame and caches nothing
         raise
+
+
+def _settle(engine: Any) -> None:
+    """Wait for the work the engine deferred past the first frame (a profile it learned, being saved into
+    the cache), so the next job finds it; an engine that defers nothing has no `settle`."""
+    settle = getattr(engine, "settle", None)
+    if settle is not None:
+        settle()
 
 
 def build_report(

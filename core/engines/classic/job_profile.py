@@ -43,7 +43,7 @@ def _learn(video: MediaInfo, references: tuple[ReferenceRange, ...], exclude: tu
     try:
         return cached_build_profile(references, exclude_audio=exclude, tracker_settings=settings,
                                     progress=progress, is_cancelled=is_cancelled, timer=timer,
-                                    phone_workers=resources.phone_workers)
+                                    phone_workers=resources.phone_workers, defer=resources.defer)
     except ActorNotInFootage as error:
         assert video.video is not None
         whole = whole_clip_instead(references, Path(video.path), video.video.frame_count, video.video.fps)
@@ -51,7 +51,7 @@ def _learn(video: MediaInfo, references: tuple[ReferenceRange, ...], exclude: tu
             raise
         profile, cached = cached_build_profile(whole, exclude_audio=exclude, tracker_settings=settings,
                                                progress=progress, is_cancelled=is_cancelled, timer=timer,
-                                               phone_workers=resources.phone_workers)
+                                               phone_workers=resources.phone_workers, defer=resources.defer)
         profile.notes = [*profile.notes, f"the clip's default sample ({len(references)} windows) shows a face in "
                                          f"only {error.with_face} frames: learned from the whole clip instead"]
         return profile, cached

@@ -119,7 +119,8 @@ class ActorProfile:
             "frames_with_face": int(self.frames.found.sum()),
             "frames_learned_from_audio": int((self.frames.found & self.frames.audio_ok).sum()),
             "appearance_frames": int(len(self.appearance)),
-            "appearance_kib": round(self.appearance.nbytes / 1024, 1),
+            # None in the report of the job that learned the profile: its crops are encoded when it is saved.
+            "appearance_kib": None if self.appearance.nbytes is None else round(self.appearance.nbytes / 1024, 1),
             "speech": self.speech.info,
             "phonetic": self.phonetic.info,
             "notes": self.notes,
@@ -142,7 +143,7 @@ class ActorProfile:
         meta = {"version": self.version, "name": self.name, "created": self.created, "fps": self.fps,
                 "sources": [s.to_dict() for s in self.sources], "speech_info": self.speech.info,
                 "phonetic_info": self.phonetic.info, "notes": self.notes}
-        return write_profile_folder(Path(folder), arrays, self.appearance.crops, meta)
+        return write_profile_folder(Path(folder), arrays, self.appearance.encoded(), meta)
 
     @classmethod
     def load(cls, folder: Path) -> ActorProfile:

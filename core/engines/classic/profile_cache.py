@@ -4,7 +4,7 @@ they were learned from, so learning the same actor twice costs a load, not a reb
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from mytalk.core.audio.phone_timing import PhoneTimer
@@ -31,6 +31,7 @@ def cached_build_profile(
     is_cancelled: CancelFn = never_cancelled,
     timer: PhoneTimer | None = None,
     phone_workers: PhoneWorkers | None = None,
+    defer: Callable[[Callable[[], None]], None] | None = None,
 ) -> tuple[ActorProfile, bool]:
     """A temporary profile (`build_profile`), kept in the user cache folder between jobs.
 
@@ -38,7 +39,9 @@ def cached_build_profile(
     actor from the same references: the profile is keyed by the references' content hashes and
     ranges, the audio exclusions, the tracker settings and `PROFILE_VERSION`, and rebuilt only when
     one of them changes. Returns (profile, whether it came from the cache). An unreadable entry is a
-    miss and is rebuilt. `phone_workers`: as `build_profile`'s.
+    miss and is rebuilt. `phone_workers`: as `build_profile`'s. `defer`: where to hand the saving of a
+    profile just built (`JobResources.defer`: after the job's first frame; the crops' PNG encoding and the
+    writing took 0.5-0.8 s of a cold preview's first frame); None: saved before this returns.
     """
     import hashlib
 
@@ -66,8 +69,15 @@ def cached_build_profile(
             pass  # damaged or stale: rebuilt below and overwritten
     profile = build_profile(references, exclude_audio=exclude_audio, tracker_settings=settings,
                             progress=progress, is_cancelled=is_cancelled, timer=timer, phone_workers=phone_workers)
-    try:
-        profile.save(folder)
-    except OSError:
-        pass  # a read-only cache only costs a rebuild next time
+
+    def save() -> None:
+        try:
+            profile.save(folder)
+        except OSError:
+            pass  # a read-only cache only costs a rebuild next time
+
+    if defer is None:
+        save()
+    else:
+        defer(save)
     return profile, False

@@ -2,21 +2,22 @@
 
 A profile keeps crops of a bounded subset of its frames, near-identical mouths dropped, so memory
 and build time stay bounded however long the footage is. Crops are cut from the decoded frames
-unresampled (the renderer resamples a mouth once, when it warps it) and stored as PNG bytes.
+unresampled (the renderer resamples a mouth once, when it warps it) and stored as PNG bytes. A profile
+just learned keeps them raw, up to `RAW_CROPS_BYTES`, until it is saved (`actors.AppearanceIndex`): a cold
+preview's first frame does not wait for their encoding.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
 
-import cv2
 import numpy as np
 
 from mytalk.core.composite.planes import read_box_rgb
+from mytalk.core.engines.actors import encode_crop
 from mytalk.core.engines.base import ReferenceRange
 from mytalk.core.engines.classic.geometry import LIPS_POS
 from mytalk.core.engines.classic.profile import ReferenceFrames
-from mytalk.core.errors import MediaFormatError
 from mytalk.core.face.canonical import iod_outer_corners
 from mytalk.core.face.regions import LIPS
 from mytalk.core.media.probe import MediaInfo
@@ -24,6 +25,11 @@ from mytalk.core.progress import CancelFn, check_cancelled
 
 MAX_APPEARANCE = 400
 """Crops kept for retrieval. 400 distinct mouths cover a long take; memory stays bounded (PNG bytes)."""
+
+RAW_CROPS_BYTES = 64 * 2**20
+"""How much of a profile's crops may be kept raw (RGB uint8) until it is saved; those beyond are PNG-encoded
+as they are cut. 400 crops of a 512 px clip's mouth hold 39 MB raw (12 MB as PNG); a 4K close-up's would
+not fit."""
 
 CROP_MARGIN = 0.35
 """Crop margin around the lip points, in outer-eye-corner distances (`iod_outer_corners`). The renderer
@@ -70,23 +76,17 @@ def _crop_box(points: np.ndarray, iod: float, size: tuple[int, int]) -> tuple[in
     return max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
 
 
-def _encode_png(rgb: np.ndarray) -> bytes:
-    bgr = cv2.cvtColor(np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8), cv2.COLOR_RGB2BGR)
-    ok, png = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, 1])
-    if not ok:
-        raise MediaFormatError("a reference frame could not be stored in the profile")
-    return png.tobytes()
-
-
 def extract_crops(
     ref: ReferenceRange,
     info: MediaInfo,
     wanted: dict[int, np.ndarray],
     is_cancelled: CancelFn,
-) -> dict[int, tuple[tuple[int, int, int, int], np.ndarray, bytes]]:
-    """Decode the range once and cut the wanted frames' lower-face crops: frame → (box, landmarks, PNG).
+    raw_budget: int = RAW_CROPS_BYTES,
+) -> dict[int, tuple[tuple[int, int, int, int], np.ndarray, bytes | np.ndarray]]:
+    """Decode the range once and cut the wanted frames' lower-face crops: frame → (box, landmarks, crop).
 
-    PNG encoding (about as slow as decoding a 1080p frame) runs on two worker threads while the
+    A crop is RGB uint8 while the crops kept raw stay within `raw_budget` bytes (in frame order), PNG bytes
+    after that. PNG encoding (about as slow as decoding a 1080p frame) runs on two worker threads while the
     range is decoded: OpenCV releases the GIL, so a 2-core machine encodes and decodes at once.
     """
     from mytalk.core.media.reader import FrameReader
@@ -96,7 +96,8 @@ def extract_crops(
     if not wanted:
         return {}
     first, last = min(wanted), max(wanted) + 1
-    jobs: dict[int, tuple[tuple[int, int, int, int], np.ndarray, Future[bytes]]] = {}
+    jobs: dict[int, tuple[tuple[int, int, int, int], np.ndarray, np.ndarray | Future[bytes]]] = {}
+    raw = 0
     with FrameReader(ref.path, info) as reader, ThreadPoolExecutor(max_workers=2) as pool:
         for source in reader.frames(first, last):
             if source.index not in wanted:
@@ -104,7 +105,12 @@ def extract_crops(
             check_cancelled(is_cancelled, f"reading reference frame {source.index}")
             lm = wanted[source.index]
             box = _crop_box(lm[list(LIPS), :2], float(iod_outer_corners(lm)), size)
-            rgb = read_box_rgb(source.frame, box)
+            rgb = np.clip(read_box_rgb(source.frame, box) * 255.0 + 0.5, 0, 255).astype(np.uint8)
             local = (lm[:, :2] - np.array([box[0], box[1]], np.float64)).astype(np.float32)
-            jobs[source.index] = (box, local, pool.submit(_encode_png, rgb))
-        return {index: (box, local, future.result()) for index, (box, local, future) in jobs.items()}
+            if raw + rgb.nbytes <= raw_budget:
+                raw += rgb.nbytes
+                jobs[source.index] = (box, local, rgb)
+            else:
+                jobs[source.index] = (box, local, pool.submit(encode_crop, rgb))
+        return {index: (box, local, crop if isinstance(crop, np.ndarray) else crop.result())
+                for index, (box, local, crop) in jobs.items()}
