@@ -82,3 +82,20 @@ def test_a_placed_line_gets_the_same_phones_whatever_was_timed_ahead(tmp_path: P
         fresh.details["utterances_recognised"]
     assert (after.phones, after.path, after.words, after.confidence) == \
         (fresh.phones, fresh.path, fresh.words, fresh.confidence)
+
+
+def test_spare_word_decoders_answer_as_fresh_ones_and_are_made_fresh_again_while_idle() -> None:
+    """A warm worker keeps fresh word decoders ready (`PhoneRecogniser(spare_words=...)`): a second
+    utterance takes a spare, a third (spares spent) reloads, and `forget` (the worker idle) turns the used
+    ones back into spares. Every answer is a fresh decoder's."""
+    jfk = media_path("audio", "jfk_inaugural_en_16k.wav")
+    lines = [_utterance(_pcm(jfk, first, 3.0)) for first in (0.0, 3.0, 6.0)]
+    fresh = [_as_tuple(PhoneTimer().time_utterance(line, english=True)) for line in lines]
+    timer = PhoneTimer(spare_words=1).load()
+    recogniser = timer._recogniser
+    assert len(recogniser._spares) == 1
+    for _ in range(2):
+        assert [_as_tuple(timer.time_utterance(line, english=True)) for line in lines] == fresh
+        assert not recogniser._spares and len(recogniser._stale) == 1, "the spare taken, then a reload"
+        timer.forget()
+        assert len(recogniser._spares) == 1 and not recogniser._stale

@@ -134,9 +134,10 @@ class PhoneTimer:
     utterance is timed as on fresh decoders (`phonemes.forget_history`), so what it timed before never
     changes an answer."""
 
-    def __init__(self) -> None:
+    def __init__(self, spare_words: int = 0) -> None:
+        """spare_words: fresh word decoders kept ready (`PhoneRecogniser`; a warm worker)."""
         self._aligner = ForcedAligner(**ALIGN_BEAMS)
-        self._recogniser = PhoneRecogniser()
+        self._recogniser = PhoneRecogniser(spare_words)
         self._known: dict[tuple[str, str], str | None] = {}
 
     def load(self) -> PhoneTimer:

@@ -15,7 +15,8 @@ task to task, and every utterance is timed as on fresh ones (`phonemes.forget_hi
 decoder's answer otherwise depends on what it decoded before). A task that is cancelled while it runs,
 or whose worker dies, ends that worker (it may be blocked in C for seconds), and the pool starts another
 in its place. After each task a worker hands the pages it freed back to the system: an idle worker
-otherwise kept the memory of its largest task (371 MB where it now holds 220-250 MB).
+otherwise kept the memory of its largest task (371 MB where it held 220-250 MB). Since session 24 a worker
+also keeps two spare word decoders (`SPARE_WORD_DECODERS`), and holds about 420 MB.
 
 Workers are spawned, not forked (mediapipe and torch are not fork-safe), and point their standard output
 at their standard error first: the runtime's stdout is the protocol pipe.
@@ -41,16 +42,24 @@ WORKERS = 2
 CLOSE_WAIT_S = 2.0
 """How long `PhoneWorkers.close` lets its idle workers end by themselves before it terminates them."""
 
+SPARE_WORD_DECODERS = 2
+"""Fresh word decoders a warm worker keeps besides the one it uses (`PhoneRecogniser`), about 95 MB each.
+Without them every utterance after a worker's first in a job waited 0.22 s of one core for its word decoder
+to reload (`phonemes.forget_history`): a cold preview of the 8 s clip times four utterances (the clip's own
+sound and three of the line) on two workers, one of them three. Measured through the runtime on two cores
+(session 24, four runs each): first frame 3.19 s (median) with none, 3.01 s with one, 2.71 s with two.
+Spent spares are reloaded while the worker is idle (`FORGET_AFTER_S`)."""
+
 FORGET_AFTER_S = 3.0
 """A worker idle this long after a task clears its decoders' memory of it then (`PhoneTimer.forget`), not
 at its next task's first utterance: late enough to leave a cold job's first frame the two cores."""
 
 
-def _loaded_timer() -> Any:
-    """A `PhoneTimer` with its decoders loaded."""
+def _loaded_timer(spare_words: int = 0) -> Any:
+    """A `PhoneTimer` with its decoders loaded, and `spare_words` fresh word decoders."""
     from mytalk.core.audio.phone_timing import PhoneTimer
 
-    return PhoneTimer().load()
+    return PhoneTimer(spare_words=spare_words).load()
 
 
 def _run_task(timer: Any, task: tuple[Any, ...]) -> Any:
@@ -122,7 +131,8 @@ def serve(conn: PipePair, warm: bool, loaded: Any = None, forget_after_s: float 
     from mytalk.core.malloc import trim_malloc
 
     os.dup2(2, 1)  # whatever a library prints must never reach the parent's stdout (the runtime's protocol)
-    timer = _loaded_timer() if warm else None
+    # A warm worker loads while idle, spares and all; one spawned for a job loads on its path, so keeps none.
+    timer = _loaded_timer(SPARE_WORD_DECODERS) if warm else None
     if loaded is not None:
         loaded.set()
     used = False
