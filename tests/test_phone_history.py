@@ -93,6 +93,8 @@ def test_spare_word_decoders_answer_as_fresh_ones_and_are_made_fresh_again_while
     fresh = [_as_tuple(PhoneTimer().time_utterance(line, english=True)) for line in lines]
     timer = PhoneTimer(spare_words=1).load()
     recogniser = timer._recogniser
+    assert not recogniser._spares, "made while idle, one at a time"
+    assert timer.add_spare() and not timer.add_spare()
     assert len(recogniser._spares) == 1
     for _ in range(2):
         assert [_as_tuple(timer.time_utterance(line, english=True)) for line in lines] == fresh

@@ -146,6 +146,10 @@ class PhoneTimer:
         self._aligner.load()
         return self
 
+    def add_spare(self) -> bool:
+        """Create one missing spare word decoder (`PhoneRecogniser.add_spare`); False when none is missing."""
+        return self._recogniser.add_spare()
+
     def forget(self) -> None:
         """Clear what the decoders remember now rather than before their next utterance (about 0.22 s, the
         word recogniser's reload): a warm `phone_workers` process does it while idle."""

@@ -126,21 +126,24 @@ class PipePair:
 
 def serve(conn: PipePair, warm: bool, loaded: Any = None, forget_after_s: float = FORGET_AFTER_S) -> None:
     """A worker's loop: a task tuple (`_run_task`) gets ("ok", answer) or ("error", text); None (or the
-    pipe closing) ends it. `warm`: load the decoders before the first task, then set the `loaded` event.
+    pipe closing) ends it. `warm`: load the decoders before the first task, and the spare word decoders
+    while no task waits, then set the `loaded` event.
     `forget_after_s`: idle time after a task before the decoders forget it (`PhoneTimer.forget`)."""
     from mytalk.core.malloc import trim_malloc
 
     os.dup2(2, 1)  # whatever a library prints must never reach the parent's stdout (the runtime's protocol)
     # A warm worker loads while idle, spares and all; one spawned for a job loads on its path, so keeps none.
     timer = _loaded_timer(SPARE_WORD_DECODERS) if warm else None
-    if loaded is not None:
-        loaded.set()
     used = False
     while True:
         try:
             if used and timer is not None and not conn.poll(forget_after_s):
                 timer.forget()  # while idle, so the next task's first utterance finds fresh decoders
                 used = False
+            while timer is not None and not conn.poll(0) and timer.add_spare():
+                pass  # the spare word decoders, one at a time while no task waits
+            if loaded is not None and not loaded.is_set():
+                loaded.set()  # spares made, or a task came first (the rest are made once it is idle)
             task = conn.recv()
         except (EOFError, OSError):
             return
