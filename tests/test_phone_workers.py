@@ -188,15 +188,19 @@ def test_a_line_timed_aside_on_the_pool_shares_its_utterances_and_fills_the_cach
     assert (job.phones, job.path, job.words) == (own.phones, own.path, own.words)
 
 
-def test_a_pool_without_workers_takes_no_task_and_closing_it_ends_its_workers() -> None:
-    assert PhoneWorkers(count=1).submit(("clip", np.zeros((1, 8000), np.float32), 16_000)) is None, \
-        "never started: the caller spawns its own"
-    pool = PhoneWorkers(count=2)
-    pool.start()
-    pids = _pool_pids(pool, 2)
-    pool.close()
-    assert all(not Path(f"/proc/{pid}").exists() for pid in pids)
-    assert pool.submit(("clip", np.zeros((1, 8000), np.float32), 16_000)) is None
+def test_a_pool_not_started_is_started_by_its_first_task_and_a_closed_one_takes_none() -> None:
+    """A job sent before the runtime's warm-up starts the workers every later job uses."""
+    line = _line(2.0)
+    with PhoneWorkers(count=2) as pool:
+        assert pool.pids == []
+        handle = pool.submit(("clip", line.samples, 16_000), seconds=2.0)
+        assert handle is not None and len(pool.pids) == 2
+        outcome = handle.wait()
+        assert outcome is not None and outcome[0] == "ok"
+        assert _same(PhoneTrack.from_dict(outcome[1]), PhoneTimer().track(line))
+        pids = _pool_pids(pool, 2)
+    assert all(not Path(f"/proc/{pid}").exists() for pid in pids), "closing the pool ends its workers"
+    assert pool.submit(("clip", line.samples, 16_000)) is None
 
 
 def test_a_line_learned_ahead_with_the_pool_is_timed_on_every_worker_and_reads_as_the_in_process_phones(

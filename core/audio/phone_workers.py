@@ -343,10 +343,18 @@ class PhoneWorkers:
             return [int(worker.process.pid) for worker in self._workers]
 
     def submit(self, task: tuple[Any, ...], *, seconds: float = 0.0, first: bool = False) -> PhoneTask | None:
-        """Queue a task (`_run_task`); None when the pool has no worker, started or starting (the caller
-        times it another way). Pending tasks go out `first` ones first, then the longest (`seconds` of
-        sound) first: two workers then finish a cold job's phones at about the same time."""
+        """Queue a task (`_run_task`); None when the pool is closed or no worker could start (the caller
+        times it another way). A pool not started yet is started by its first task: a job sent before the
+        runtime's warm-up then starts the workers every later job uses, not processes of its own that end
+        with it. Pending tasks go out `first` ones first, then the longest (`seconds` of sound) first: two
+        workers then finish a cold job's phones at about the same time."""
         rank = (0 if first else 1, -float(seconds))
+        with self._cond:
+            if self._closed:
+                return None
+            unstarted = not (self._workers or self._starting)
+        if unstarted:
+            self.start()
         with self._cond:
             if self._closed or not (self._workers or self._starting):
                 return None

@@ -24,7 +24,8 @@ Warm-up: once it has said hello, the runtime gets ready for its first job on a t
 the editor is still choosing a clip. It starts its phone-timing processes (`phone_workers`, lent to every
 job through the `JobSession`), loads the face models and imports what the default engine's first job
 would (`StagedEngine.warm_up`), so a first preview does not pay those seconds. It starts only once the
-runtime is idle: a job sent at once is not slowed by it, and loads what it needs itself, as before.
+runtime is idle: a job sent at once is not slowed by it, and loads what it needs itself (its first phone
+task starts the phone processes, which then stay for the jobs after it).
 """
 
 from __future__ import annotations
