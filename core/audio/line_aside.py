@@ -32,6 +32,7 @@ from typing import Any
 
 from mytalk.core.audio.line_phones import LineOrigin, needs_timing
 from mytalk.core.audio.phone_workers import Outcome, PhoneTask, PhoneWorker, PhoneWorkers, spawn_worker
+from mytalk.core.audio.phonemes import ALIGN_RATE
 from mytalk.core.errors import MyTalkError
 from mytalk.core.progress import CancelFn, check_cancelled, never_cancelled
 
@@ -93,7 +94,7 @@ class LineTimingAside:
             with self._lock:
                 if self._closed:
                     return
-                handle = self._workers.submit(("utterance", pcm, language), seconds=len(pcm) / 2 / 16_000)
+                handle = self._workers.submit(("utterance", pcm, language), seconds=len(pcm) / 2 / ALIGN_RATE)
                 if handle is None:
                     self._complete = False
                 else:
