@@ -33,8 +33,9 @@ import logging
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -501,18 +502,20 @@ class StagedEngine:
         """One RenderedFrame per source frame, in order (`_render`). Once the first frame of the range is
         out, the job's deferred work starts (`JobResources.defer`: a profile just learned is saved)."""
         deferred = False
-        for rendered in self._render(frames, progress, is_cancelled):
-            yield rendered
-            if rendered.in_range and not deferred:
-                deferred = True
-                self._resources.run_deferred()
+        # Closed explicitly: a job that stops early (cancelled, failed) cancels the paint work at once.
+        with closing(self._render(frames, progress, is_cancelled)) as rendering:
+            for rendered in rendering:
+                yield rendered
+                if rendered.in_range and not deferred:
+                    deferred = True
+                    self._resources.run_deferred()
 
     def settle(self) -> None:
         """Wait for the job's deferred work (`JobResources.settle`); the job calls it before it ends."""
         self._resources.settle()
 
     def _render(self, frames: Iterator[SourceFrame], progress: ProgressFn,
-                is_cancelled: CancelFn) -> Iterator[RenderedFrame]:
+                is_cancelled: CancelFn) -> Generator[RenderedFrame, None, None]:
         """One RenderedFrame per source frame, in order.
 
         Frames to paint go to a worker thread in batches of the appearance stage's size, one batch
