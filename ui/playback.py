@@ -141,8 +141,10 @@ class AudioPlayback(QObject):
     def close(self) -> None:
         """Stop and let go of the file, before the player is deleted. Deleting a QMediaPlayer that
         has played, with no audio device, hangs its FFmpeg backend (Qt 6.11 here, every time after
-        1.5 s of play); with its source cleared first it does not."""
-        if self._player is not None:
+        1.5 s of play); with its source cleared first it does not. A player never given a file is left
+        alone: clearing it once deadlocked a test's teardown (session 24: `setSource` waited, holding
+        the GIL, on a backend thread that needed the GIL to destroy an object of its own)."""
+        if self._player is not None and self._source is not None:
             self._player.stop()
             self._player.setSource(QUrl())
         self._source = None
