@@ -133,7 +133,7 @@ class LineTimingAside:
             log.info("line timing aside is gone (%s); the job times what is missing", error)
             self._answered = False
             self._worker = None
-            self._give_back(worker, clean=False)
+            self._end_worker(worker, clean=False)
             return False
         if answer is None:  # cancelled while it was busy
             self.close()
@@ -144,7 +144,7 @@ class LineTimingAside:
             log.info("line timing aside failed (%s); the job times what is missing", payload)
         self._answered = status == "ok"
         self._worker = None
-        self._give_back(worker, clean=True)
+        self._end_worker(worker, clean=True)
         return self._answered
 
     def _wait_pool(self, is_cancelled: CancelFn) -> bool:
@@ -176,9 +176,10 @@ class LineTimingAside:
             handle.cancel()
         worker, self._worker = self._worker, None
         if worker is not None:
-            self._give_back(worker, clean=False)
+            self._end_worker(worker, clean=False)
 
-    def _give_back(self, worker: PhoneWorker, clean: bool) -> None:
+    def _end_worker(self, worker: PhoneWorker, clean: bool) -> None:
+        """End the process spawned for this line: asked to (it answered everything), else terminated."""
         if clean:
             worker.ask_to_end()
             worker.process.join(timeout=2)

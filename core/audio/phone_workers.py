@@ -262,10 +262,6 @@ class PhoneTask:
         blocked in C for seconds) and replaced."""
         self.cancel_requested = True
 
-    @property
-    def done(self) -> bool:
-        return self._done.is_set()
-
     def wait(self, is_cancelled: Any = None) -> Outcome | None:
         """Its outcome; None when `is_cancelled()` said so first (the task is then cancelled)."""
         while not self._done.wait(TASK_POLL_S):
