@@ -140,3 +140,40 @@ def test_a_clip_whose_first_input_was_unplugged_is_guided_by_its_speech(tmp_path
     assert report["engine_report"]["profile"]["phonetic"]["phones_seen"] >= 20
     assert report["inputs"]["video"]["sound"]["stream"] == 2
     assert "stream 1 of the clip is silent" in report["inputs"]["video"]["sound"]["note"]
+
+
+def test_a_file_read_without_naming_a_stream_is_read_from_its_first_heard_one(tmp_path: Path) -> None:
+    from mytalk.core.media.audio import decode_audio_span, sound_seconds
+
+    tone = _tone(seconds=2.0, level=0.5)
+    recording = _write_streams(tmp_path / "recorder.mov", [("pcm_s16le", np.zeros(RATE // 2, np.float32)),
+                                                           ("pcm_s16le", tone)], frames=50)
+    whole = decode_audio(recording, RATE).samples[0]
+    assert whole.size == tone.size and np.abs(whole - tone).max() < 1e-4  # the tone, not the silent 0.5 s
+    assert np.array_equal(decode_audio_span(recording, RATE, RATE // 2, RATE).samples[0], whole[RATE // 2:RATE * 3 // 2])
+    assert sound_seconds(recording) == pytest.approx(2.0, abs=0.01)
+    # Named, a stream is read as it is, silence and all.
+    assert not np.abs(decode_audio(recording, RATE, stream_index=1).samples[0]).any()
+
+
+@pytest.mark.media
+@pytest.mark.slow
+def test_a_line_whose_first_input_was_unplugged_is_heard(tmp_path: Path) -> None:
+    """A replacement line recorded on a camera or a multi-input recorder, its first input unplugged: the line
+    is its speech, in the render's sound and in the mouth, and the report says which stream it was."""
+    speech = decode_audio(media_path("audio", "jfk_inaugural_en_16k.wav"), RATE, channels=1).samples[0][:3 * RATE]
+    line = _write_streams(tmp_path / "adr_take.mov", [("pcm_s16le", np.zeros_like(speech)), ("pcm_s16le", speech)],
+                          frames=75)
+    report_path = tmp_path / "fix.json"
+    out = tmp_path / "fix.mkv"
+    result = run_mytalk("sync", media_path("video", "hdtf_wda_katiehill_512.mp4"), "--audio", line, "--in", 0,
+                        "--out", 50, "-o", out, "--codec", "ffv1", "--report", report_path, "--quiet")
+    assert result.code == 0, result.stderr
+    report = json.loads(report_path.read_text())
+    assert report["inputs"]["audio"]["sound"]["stream"] == 2
+    assert "stream 1 of the line is silent" in report["inputs"]["audio"]["sound"]["note"]
+    assert not any("silent" in warning for warning in report["warnings"]), report["warnings"]
+    heard = decode_audio(out, RATE, channels=1).samples[0]
+    assert np.abs(heard).max() > 0.1  # the speech, not the unplugged input's silence
+    phones = [frame["phone"] for frame in report["frames"] if frame.get("phone")]
+    assert sum(phone != "SIL" for phone in phones) >= 20, phones

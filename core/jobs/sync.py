@@ -95,15 +95,16 @@ class SyncResult:
     the command line prints these, and leaves the per-frame ones to the report."""
 
 
-def _line_audio(resolved: ResolvedRequest) -> SpooledAudio:
-    """The replacement line, trimmed or padded to exactly the range's length at the output rate.
+def _line_audio(resolved: ResolvedRequest, sound: SoundStream) -> SpooledAudio:
+    """The replacement line (`sound`'s stream of its file), trimmed or padded to exactly the range's length
+    at the output rate.
 
     Kept in a scratch file, not in memory: a ten-minute line is 110 MB a channel at 48 kHz, and the
     job only ever reads it in order (`mytalk.core.media.audio_spool`)."""
     request = resolved.request
     return decode_placed_spooled(request.audio, OUTPUT_AUDIO_RATE, num_frames=resolved.stop - resolved.start,
                                  fps=resolved.fps, line_offset_s=resolved.line_offset_s, channels=None,
-                                 folder=UserDirs.ensure(user_dirs().scratch))
+                                 folder=UserDirs.ensure(user_dirs().scratch), stream_index=sound.index)
 
 
 def _check_line_reaches_range(resolved: ResolvedRequest, line_peak: float, line_info: MediaInfo) -> None:
@@ -129,7 +130,8 @@ def _check_line_reaches_range(resolved: ResolvedRequest, line_peak: float, line_
     )
 
 
-def _job_warnings(resolved: ResolvedRequest, line_peak: float, line_info: MediaInfo, codec: str) -> list[str]:
+def _job_warnings(resolved: ResolvedRequest, line_peak: float, line_info: MediaInfo, codec: str,
+                  line_sound: SoundStream) -> list[str]:
     """Suspicious but legal jobs: a silent range is a valid edit (the mouth closes), a surround stem is
     mixed to stereo for the render (its mouth follows every channel's speech), a codec without alpha
     renders a keyed clip opaque, and an FFV1 .mkv loses a clip's non-square pixel aspect."""
@@ -143,7 +145,7 @@ def _job_warnings(resolved: ResolvedRequest, line_peak: float, line_info: MediaI
         warnings.append(f"the clip's pixels are not square ({aspect.numerator}:{aspect.denominator}) and an FFV1 "
                         f".mkv render cannot say so: players will show it squeezed; render to .mov (ProRes) "
                         f"to keep the aspect")
-    channels = max((stream.channels for stream in line_info.audio[:1]), default=0)
+    channels = max((stream.channels for stream in line_info.audio if stream.index == line_sound.index), default=0)
     if channels > 2:
         warnings.append(f"the replacement line has {channels} channels; the render carries its stereo downmix "
                         f"(give a mono or stereo line to choose the mix)")
@@ -237,7 +239,9 @@ def run_sync(
     engine = create_engine(request.engine or default_engine(), phone_workers)
 
     with timer.stage("audio"):
-        line = _line_audio(resolved)
+        # The line's own sound, by the clip's rule: a line recorded with an unplugged first input is heard.
+        line_sound = clip_sound_stream(request.audio, what="line")
+        line = _line_audio(resolved, line_sound)
         line_info, line_peak = probe(request.audio), peak_level(line)  # each read once, for both line checks
         _check_line_reaches_range(resolved, line_peak, line_info)
         # Which stream is the clip's own sound: not an unplugged camera input's silent first stream.
@@ -372,10 +376,10 @@ def run_sync(
             with timer.stage("hash"):
                 # Only for the identities seen before the job read the files: see the module docstring.
                 hashes = {str(path): file_sha256(path, expect=identities.get(path)) for path in inputs}
-            job_warnings = _job_warnings(resolved, line_peak, line_info, codec)
+            job_warnings = _job_warnings(resolved, line_peak, line_info, codec, line_sound)
             report = build_report(resolved, engine_name=engine.name, engine_version=engine.version, codec=codec,
                                   records=records, line=line, job_warnings=job_warnings,
-                                  engine_report=engine.report(), hashes=hashes, sound=sound,
+                                  engine_report=engine.report(), hashes=hashes, sound=sound, line_sound=line_sound,
                                   timings=timer.seconds, range_reads=2 if feed is not None else stash.range_reads(from_stash))
             if request.report is not None:
                 with timer.stage("report"):
@@ -412,9 +416,10 @@ def build_report(
     timings: dict[str, float],
     range_reads: int | None = None,
     sound: SoundStream | None = None,
+    line_sound: SoundStream | None = None,
 ) -> dict[str, Any]:
-    """The JSON report: enough to reproduce the render and to audit every frame. `sound`: which stream of
-    the clip was read as its own sound (absent: not known to the caller)."""
+    """The JSON report: enough to reproduce the render and to audit every frame. `sound`, `line_sound`: which
+    stream of the clip and of the line was read as its own sound (absent: not known to the caller)."""
     request = resolved.request
     tracked = [r for r in records if r.face_found is not None]
     faceless = [r.index for r in tracked if not r.face_found]
@@ -425,7 +430,8 @@ def build_report(
         "inputs": {
             "video": {"path": str(request.video), "sha256": hashes.get(str(request.video)), "probe": resolved.info.to_dict(),
                       **({} if sound is None else {"sound": sound.to_dict()})},
-            "audio": {"path": str(request.audio), "sha256": hashes.get(str(request.audio))},
+            "audio": {"path": str(request.audio), "sha256": hashes.get(str(request.audio)),
+                      **({} if line_sound is None else {"sound": line_sound.to_dict()})},
             "references": [dict(ref.to_dict(), sha256=hashes.get(str(ref.path))) for ref in resolved.references],
         },
         "settings": {**request.to_dict(), "engine": engine_name, "codec": codec, **resolved.settings.to_dict()},

@@ -195,7 +195,9 @@ def _pick_stream(
     if stream_index is None:
         if not container.streams.audio:
             raise MediaFormatError(f"{path}: has no audio stream; pick a file with sound")
-        return container.streams.audio[0]
+        if len(container.streams.audio) == 1:
+            return container.streams.audio[0]
+        stream_index = clip_sound_stream(path).index  # several: the first that carries sound (`sound_stream`)
     if not 0 <= stream_index < len(container.streams) or container.streams[stream_index].type != "audio":
         available = ", ".join(str(s.index) for s in container.streams.audio) or "none"
         raise MediaFormatError(
@@ -215,7 +217,8 @@ def decode_audio(
 
     ``channels=1`` averages all channels to mono; ``None`` keeps the source channels (more than two
     are downmixed to stereo by ffmpeg's standard matrix); ``2`` gives stereo (mono is duplicated).
-    ``stream_index`` is the container's stream index; by default the first audio stream is used.
+    ``stream_index`` is the container's stream index; by default the file's own sound is used: its first
+    audio stream that carries sound (`sound_stream.clip_sound_stream`; the first, unless it is silent).
     Sample 0 is the first sample the decoder emits: the stream's start offset inside a video
     container is not applied here.
 
@@ -498,8 +501,11 @@ class ClipSound:
 
 
 def sound_seconds(path: Path, stream_index: int | None = None) -> float | None:
-    """How long the audio stream (default: the first) says it lasts, or the container; None when neither."""
+    """How long the audio stream (default: the file's own sound, as `decode_audio` reads it) says it lasts,
+    or the container; None when neither."""
     with open_input(path) as container:
+        if stream_index is None and len(container.streams.audio) > 1:
+            stream_index = clip_sound_stream(path).index
         streams = [s for s in container.streams.audio if stream_index is None or s.index == stream_index]
         if streams and streams[0].duration is not None and streams[0].time_base is not None:
             return float(streams[0].duration * streams[0].time_base)

@@ -1,4 +1,5 @@
-"""Which of a clip's audio streams is the clip's own sound: the guide, and what the actor is learned from.
+"""Which of a file's audio streams is its own sound: a clip's (the guide, and what the actor is learned from),
+and a replacement line's.
 
 A camera original often carries one mono stream per input (two to eight), and an input with nothing
 plugged in records digital silence. Reading the first audio stream, as every reader did, left such a
@@ -9,11 +10,15 @@ the first one, unless it stays under `SILENT_PEAK` from start to end and a later
 The rule never looks past the first stream when that stream carries sound (most clips: decided on its
 first loud frame), and never prefers a louder stream to a quieter one that is heard: a deliverable's
 first stream is its dialogue, and the louder music and effects after it must not drive a mouth.
+
+A line follows the same rule, and so does every read of a file that names no stream (`audio.decode_audio`),
+so the line's phones, its render and the panel's waveform all hear the same stream.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -44,28 +49,48 @@ class SoundStream:
         return {"stream": self.index, **({"note": self.note} if self.note else {})}
 
 
-def clip_sound_stream(path: str | Path) -> SoundStream:
-    """The stream to read as `path`'s own sound, by the rule above.
+def clip_sound_stream(path: str | Path, what: str = "clip") -> SoundStream:
+    """The stream to read as `path`'s own sound, by the rule above: a clip's, and also a replacement
+    line's (a line recorded on a camera or a multi-input recorder has the same unplugged inputs), and
+    every read of a file that names no stream (`audio.decode_audio`). `what` names the file in the note.
 
     One pass over the file's audio packets at most, decoding only the streams still in question; a
     clip with one audio stream is not decoded at all. Raises `MediaFormatError` when a stream that must
     be judged cannot be decoded.
     """
     path = Path(path)
-    with open_input(path) as container:
-        streams = list(container.streams.audio)
-        indexes = [int(stream.index) for stream in streams]  # read while the container is open
-        if len(streams) <= 1:
-            return SoundStream(indexes[0] if indexes else None)
-        heard = _first_heard(container, streams, path)
+    try:
+        stat = path.stat()
+    except OSError:  # not remembered: `open_input` says what is wrong with it
+        indexes, heard = _decide.__wrapped__(str(path), -1, -1)
+    else:
+        indexes, heard = _decide(str(path), stat.st_size, stat.st_mtime_ns)
+    if not indexes:
+        return SoundStream(None)
     first = indexes[0]
     if heard is None or heard == first:
         return SoundStream(first)
     silent = [index for index in indexes if index < heard]
     named = ", ".join(str(i) for i in silent)
-    return SoundStream(heard, f"audio stream{'s' if len(silent) > 1 else ''} {named} of the clip "
+    return SoundStream(heard, f"audio stream{'s' if len(silent) > 1 else ''} {named} of the {what} "
                               f"{'are' if len(silent) > 1 else 'is'} silent (under -60 dBFS throughout); "
-                              f"the clip's own sound is read from stream {heard}")
+                              f"the {what}'s own sound is read from stream {heard}")
+
+
+@lru_cache(maxsize=32)
+def _decide(path: str, size: int, mtime_ns: int) -> tuple[tuple[int, ...], int | None]:
+    """(the file's audio stream indexes, the first heard one: None when none is, or when there is only one).
+
+    Remembered per file version (its size and modification time are part of the key): every read of a file
+    that names no stream asks (`audio.decode_audio`), and a line is read a block at a time, so a file whose
+    first stream is silent would otherwise be decoded through that stream for every block."""
+    del size, mtime_ns  # the key only
+    with open_input(Path(path)) as container:
+        streams = list(container.streams.audio)
+        indexes = tuple(int(stream.index) for stream in streams)  # read while the container is open
+        if len(streams) <= 1:
+            return indexes, None
+        return indexes, _first_heard(container, streams, Path(path))
 
 
 def _first_heard(container: Any, streams: list[Any], path: Path) -> int | None:
