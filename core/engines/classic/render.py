@@ -42,7 +42,7 @@ from mytalk.core.engines.classic.geometry import lower_face_index
 from mytalk.core.engines.classic.retrieval import opening_share
 from mytalk.core.engines.classic.triangle_memo import remembered_triangulation
 from mytalk.core.engines.classic.warp import piecewise_affine
-from mytalk.core.face.canonical import from_canonical, similarity_to_canonical
+from mytalk.core.face.canonical import apply_transform, from_canonical, similarity_to_canonical
 from mytalk.core.face.regions import LIPS_INNER, LIPS_OUTER
 
 _LF = lower_face_index()
@@ -313,6 +313,23 @@ class MeshTopology:
     triangles: np.ndarray
     mouth_triangles: np.ndarray
 
+    def ring_around(self, point_sets: list[np.ndarray], frames: list[np.ndarray]) -> np.ndarray:
+        """The pinned rectangle (8, 2) canonical, grown where needed so that it stays `RING_MARGIN_IOD` outside
+        every point of `point_sets` (each (N, 2) px, in the canonical frame of the matching landmarks in
+        `frames`): the template's ring is placed around the range's mean face, and a head turned further than
+        the mean (a 3/4 view's far jaw) reaches past it; pinned points inside the moving face fold the mesh."""
+        lo, hi = self.ring.min(axis=0), self.ring.max(axis=0)
+        for pts, landmarks in zip(point_sets, frames):
+            transform, _ = similarity_to_canonical(np.asarray(landmarks, np.float64)[:, :2])
+            canon = apply_transform(np.asarray(pts, np.float64)[:, :2], transform)
+            lo = np.minimum(lo, canon.min(axis=0) - RING_MARGIN_IOD)
+            hi = np.maximum(hi, canon.max(axis=0) + RING_MARGIN_IOD)
+        if np.array_equal(lo, self.ring.min(axis=0)) and np.array_equal(hi, self.ring.max(axis=0)):
+            return self.ring
+        mid = (lo + hi) / 2
+        return np.array([[lo[0], lo[1]], [mid[0], lo[1]], [hi[0], lo[1]], [hi[0], mid[1]], [hi[0], hi[1]],
+                         [mid[0], hi[1]], [lo[0], hi[1]], [lo[0], mid[1]]])
+
     @classmethod
     def from_template(cls, canon: np.ndarray, memo_folder: Path | None = None) -> MeshTopology:
         """Build from a (478, 2) canonical template face (e.g. the range's mean).
@@ -478,9 +495,11 @@ class MouthRenderer:
 
         # Layer 1: the frame's own (or the take's) lower face moved onto the plan; everything else
         # pinned to this frame's mesh.
+        ring = self.topology.ring_around([src_pts[_LF], target, layer_pts[_LF]], [src_pts, src_pts, layer_pts])
+
         def fixed_points(points: np.ndarray) -> np.ndarray:
             transform, _ = similarity_to_canonical(points)
-            return np.concatenate([points[self.topology.anchors], from_canonical(self.topology.ring, transform)])
+            return np.concatenate([points[self.topology.anchors], from_canonical(ring, transform)])
 
         src_all = local(np.concatenate([layer_pts[_LF], fixed_points(layer_pts)]))
         dst_all = local(np.concatenate([target, fixed_points(src_pts)]))
