@@ -1,4 +1,7 @@
-"""A runtime's warm phone workers answer what a freshly spawned helper would, and a lost one is replaced."""
+"""A runtime's warm phone workers answer what a freshly spawned helper would, and a lost one is replaced.
+
+Both ways a pool runs: a fork server, each task in a fork of it (`phone_forks`, Linux), and spawned workers
+(elsewhere, and `forking=False`)."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import pytest
 from conftest import media_path
 from mytalk.core.audio.line_aside import LineTimingAside
 from mytalk.core.audio.line_phones import LineOrigin, UtteranceCache, needs_timing, placed_phone_track
+from mytalk.core.audio.phone_forks import can_fork
 from mytalk.core.audio.phone_helper import PhoneHelper
 from mytalk.core.audio.phone_timing import PhoneTimer, PhoneTrack
 from mytalk.core.audio.phone_workers import PhoneWorkers
@@ -21,6 +25,14 @@ from mytalk.core.errors import JobCancelledError
 from mytalk.core.media.audio import AudioTrack, decode_audio
 
 FPS = Fraction(25)
+
+
+@pytest.fixture(params=["forks", "spawned"])
+def forking(request: pytest.FixtureRequest) -> bool:
+    """Which way the pool runs its tasks (`PhoneWorkers(forking=...)`)."""
+    if request.param == "forks" and not can_fork():
+        pytest.skip("a fork server runs only on Linux")
+    return bool(request.param == "forks")
 
 
 def _clip_sound() -> AudioTrack:
@@ -38,11 +50,12 @@ def _same(a: PhoneTrack | None, b: PhoneTrack) -> bool:
 
 
 def _pool_pids(pool: PhoneWorkers, count: int = 1, timeout: float = 60.0) -> list[int]:
-    """The pool's worker pids once `count` live ones are up (the pool starts them in the background)."""
+    """The pool's process pids once `count` live workers or slots are up (the pool starts them in the
+    background): `count` spawned workers, or one fork server."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         pids = pool.pids
-        if len(pids) == count and all(Path(f"/proc/{pid}").exists() for pid in pids):
+        if len(pool.tasks_run) == count and pids and all(Path(f"/proc/{pid}").exists() for pid in pids):
             return pids
         time.sleep(0.1)
     raise AssertionError(f"the pool did not come up with {count} worker(s): {pool.pids}")
@@ -59,17 +72,35 @@ def _assert_replaced(pool: PhoneWorkers, lost_pid: int) -> None:
     raise AssertionError(f"no worker replaced {lost_pid}: {pool.pids}")
 
 
-def _cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def _children(pid: int) -> list[int]:
+    """The live child processes of `pid` (a fork server's running tasks)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
 
 
-def test_a_pool_worker_answers_as_a_fresh_helper_whatever_it_timed_before() -> None:
+def _wait_for_children(pid: int, count: int, timeout: float = 30.0) -> list[int]:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        children = _children(pid)
+        if len(children) == count:
+            return children
+        time.sleep(0.02)
+    raise AssertionError(f"{pid} has children {_children(pid)}, not {count}")
+
+
+def test_a_pool_worker_answers_as_a_fresh_helper_whatever_it_timed_before(forking: bool) -> None:
     """A worker keeps its decoders from task to task; what it timed before must not change its answer
     (`phonemes.forget_history`: a pocketsphinx decoder otherwise remembers, `test_phone_history`)."""
     clip, line = _clip_sound(), _line(4.0)
     fresh = PhoneTimer().track(line)
-    with PhoneWorkers(count=1) as pool:
+    with PhoneWorkers(count=1, forking=forking) as pool:
         pool.start()
         [pid] = _pool_pids(pool)
         with PhoneHelper(pool) as first:
@@ -87,7 +118,7 @@ def test_a_worker_that_forgot_while_idle_answers_as_a_fresh_helper_too() -> None
 
     clip, line = _clip_sound(), _line(4.0)
     fresh = PhoneTimer().track(line)
-    with PhoneWorkers(count=1) as pool:
+    with PhoneWorkers(count=1, forking=False) as pool:
         pool.start()
         with PhoneHelper(pool) as first:
             assert first.send(clip) and first.track() is not None
@@ -97,12 +128,12 @@ def test_a_worker_that_forgot_while_idle_answers_as_a_fresh_helper_too() -> None
             assert _same(second.track(), fresh)
 
 
-def test_pending_tasks_go_out_first_ones_first_then_the_longest_first() -> None:
+def test_pending_tasks_go_out_first_ones_first_then_the_longest_first(forking: bool) -> None:
     """Two workers finish a job's phones together when the longest sound goes first (the clip's 8 s before a
     line's 1 s utterance), and the task that finds a line's utterances goes before all of them."""
     silence = np.zeros((1, 16_000 * 9), np.float32)
     ended: list[str] = []
-    with PhoneWorkers(count=1) as pool:
+    with PhoneWorkers(count=1, forking=forking) as pool:
         pool.start()
         _pool_pids(pool)
         busy = pool.submit(("clip", _line(11.0).samples, 16_000), seconds=11.0)
@@ -120,7 +151,7 @@ def test_pending_tasks_go_out_first_ones_first_then_the_longest_first() -> None:
 
 
 def test_a_cancelled_task_ends_its_worker_and_the_pool_starts_another() -> None:
-    with PhoneWorkers(count=1) as pool:
+    with PhoneWorkers(count=1, forking=False) as pool:
         pool.start()
         [pid] = _pool_pids(pool)
         helper = PhoneHelper(pool)
@@ -134,8 +165,9 @@ def test_a_cancelled_task_ends_its_worker_and_the_pool_starts_another() -> None:
             "a busy worker is ended, not kept"
 
 
-def test_a_worker_that_dies_during_a_task_makes_the_job_time_it_itself_and_is_replaced() -> None:
-    with PhoneWorkers(count=1) as pool:
+def test_a_worker_that_dies_during_a_task_makes_the_job_time_it_itself_and_is_replaced(forking: bool) -> None:
+    """Killed mid-task: the spawned worker, or the fork server itself (with its running child)."""
+    with PhoneWorkers(count=1, forking=forking) as pool:
         pool.start()
         [pid] = _pool_pids(pool)
         with PhoneHelper(pool) as helper:
@@ -146,10 +178,10 @@ def test_a_worker_that_dies_during_a_task_makes_the_job_time_it_itself_and_is_re
         _assert_replaced(pool, pid)
 
 
-def test_a_worker_killed_while_idle_never_gets_a_task_and_is_replaced() -> None:
+def test_a_worker_killed_while_idle_never_gets_a_task_and_is_replaced(forking: bool) -> None:
     line = _line(4.0)
     fresh = PhoneTimer().track(line)
-    with PhoneWorkers(count=1) as pool:
+    with PhoneWorkers(count=1, forking=forking) as pool:
         pool.start()
         [pid] = _pool_pids(pool)
         os.kill(pid, signal.SIGKILL)
@@ -161,16 +193,15 @@ def test_a_worker_killed_while_idle_never_gets_a_task_and_is_replaced() -> None:
 
 
 def test_a_line_timed_aside_on_the_pool_shares_its_utterances_and_fills_the_cache_with_the_in_process_phones(
-        tmp_path: Path) -> None:
+        tmp_path: Path, forking: bool) -> None:
     """A cold job's phones on two workers: the clip's own sound and the line's utterances, each a task of the
     pool, so both workers time some; the cache then holds what the job would have timed itself."""
     origin = LineOrigin(media_path("audio", "jfk_inaugural_en_16k.wav"), Fraction(0))
     frames = 125
-    with PhoneWorkers(count=2) as pool:
+    with PhoneWorkers(count=2, forking=forking) as pool:
         pool.start()
         pids = _pool_pids(pool, 2)
         assert pool.wait_loaded(60)
-        before = {pid: _cpu_s(pid) for pid in pids}
         assert needs_timing(origin, frames, FPS)
         with PhoneHelper(pool) as helper, LineTimingAside(origin, frames, FPS, "en", workers=pool) as aside:
             assert aside.started
@@ -179,8 +210,7 @@ def test_a_line_timed_aside_on_the_pool_shares_its_utterances_and_fills_the_cach
             assert helper.track() is not None
         assert not needs_timing(origin, frames, FPS)
         assert sorted(pool.pids) == sorted(pids), "workers that answered stay in the pool"
-        used = {pid: _cpu_s(pid) - before[pid] for pid in pids}
-        assert all(seconds > 0.3 for seconds in used.values()), used
+        assert all(count > 0 for count in pool.tasks_run), pool.tasks_run
     job = placed_phone_track(origin, frames, FPS)
     assert job.details["utterances_recognised"] == 0
     own = placed_phone_track(origin, frames, FPS, cache=UtteranceCache(tmp_path / "own"))
@@ -188,13 +218,14 @@ def test_a_line_timed_aside_on_the_pool_shares_its_utterances_and_fills_the_cach
     assert (job.phones, job.path, job.words) == (own.phones, own.path, own.words)
 
 
-def test_a_pool_not_started_is_started_by_its_first_task_and_a_closed_one_takes_none() -> None:
+def test_a_pool_not_started_is_started_by_its_first_task_and_a_closed_one_takes_none(forking: bool) -> None:
     """A job sent before the runtime's warm-up starts the workers every later job uses."""
     line = _line(2.0)
-    with PhoneWorkers(count=2) as pool:
+    with PhoneWorkers(count=2, forking=forking) as pool:
         assert pool.pids == []
         handle = pool.submit(("clip", line.samples, 16_000), seconds=2.0)
-        assert handle is not None and len(pool.pids) == 2
+        assert handle is not None and len(pool.tasks_run) == 2
+        assert len(pool.pids) == (1 if forking else 2), "one fork server, or two spawned workers"
         outcome = handle.wait()
         assert outcome is not None and outcome[0] == "ok"
         assert _same(PhoneTrack.from_dict(outcome[1]), PhoneTimer().track(line))
@@ -204,7 +235,7 @@ def test_a_pool_not_started_is_started_by_its_first_task_and_a_closed_one_takes_
 
 
 def test_a_line_learned_ahead_with_the_pool_is_timed_on_every_worker_and_reads_as_the_in_process_phones(
-        tmp_path: Path) -> None:
+        tmp_path: Path, forking: bool) -> None:
     """The panel's `learn` of a picked line: its 15 s ahead are timed on the warm workers at once, not by
     decoders the runtime would load for it, and a job then reads what it would have timed itself."""
     from mytalk.core.audio.line_phones import LEARN_AHEAD_S
@@ -213,17 +244,79 @@ def test_a_line_learned_ahead_with_the_pool_is_timed_on_every_worker_and_reads_a
 
     origin = LineOrigin(media_path("audio", "jfk_inaugural_en_16k.wav"), Fraction(0))
     ahead = (origin, LEARN_AHEAD_S * 100, Fraction(100))
-    with PhoneWorkers(count=2) as pool:
+    with PhoneWorkers(count=2, forking=forking) as pool:
         pool.start()
-        pids = _pool_pids(pool, 2)
+        _pool_pids(pool, 2)
         assert pool.wait_loaded(60)
-        before = {pid: _cpu_s(pid) for pid in pids}
         assert needs_timing(*ahead)
         assert ClassicMotion().learn_line(origin, EngineSettings(), lambda *a: None, lambda: False, workers=pool)
-        used = {pid: _cpu_s(pid) - before[pid] for pid in pids}
-        assert all(seconds > 0.3 for seconds in used.values()), used
+        assert all(count > 0 for count in pool.tasks_run), pool.tasks_run
     learned = placed_phone_track(*ahead)
     assert learned.details["utterances_recognised"] == 0, "the workers timed every utterance"
     own = placed_phone_track(*ahead, cache=UtteranceCache(tmp_path / "own"))
     assert own.details["utterances_recognised"] >= 3
     assert (learned.phones, learned.path, learned.words) == (own.phones, own.path, own.words)
+
+
+@pytest.mark.skipif(not can_fork(), reason="a fork server runs only on Linux")
+def test_a_cancelled_task_kills_its_fork_and_the_server_serves_the_next_task_at_once() -> None:
+    """A fork server's slot survives a cancel: the fork running the task is killed at once (it may be blocked
+    in C for seconds), and the next task is answered as on fresh decoders by a new fork, with nothing to
+    reload or restart."""
+    line = _line(4.0)
+    fresh = PhoneTimer().track(line)
+    with PhoneWorkers(count=1, forking=True) as pool:
+        pool.start()
+        [pid] = _pool_pids(pool)
+        assert pool.wait_loaded(60)
+        busy = pool.submit(("clip", _line(11.0).samples, 16_000), seconds=11.0)
+        assert busy is not None
+        [child] = _wait_for_children(pid, 1)
+        time.sleep(0.3)
+        busy.cancel()
+        assert busy.wait() == ("cancelled", "")
+        _wait_for_children(pid, 0, timeout=5.0)
+        began = time.monotonic()
+        handle = pool.submit(("clip", line.samples, 16_000), seconds=4.0)
+        assert handle is not None
+        outcome = handle.wait()
+        assert outcome is not None and outcome[0] == "ok"
+        assert _same(PhoneTrack.from_dict(outcome[1]), fresh)
+        assert time.monotonic() - began < 5.0
+        assert pool.pids == [pid], "the server stays"
+        assert not Path(f"/proc/{child}").exists()
+
+
+@pytest.mark.skipif(not can_fork(), reason="a fork server runs only on Linux")
+def test_a_fork_that_dies_during_a_task_is_lost_and_its_server_serves_the_next_one() -> None:
+    line = _line(4.0)
+    fresh = PhoneTimer().track(line)
+    with PhoneWorkers(count=1, forking=True) as pool:
+        pool.start()
+        [pid] = _pool_pids(pool)
+        assert pool.wait_loaded(60)
+        with PhoneHelper(pool) as helper:
+            assert helper.send(_line(11.0))
+            [child] = _wait_for_children(pid, 1)
+            os.kill(child, signal.SIGKILL)
+            assert helper.track() is None, "the caller times it in-process"
+        with PhoneHelper(pool) as helper:
+            assert helper.send(line)
+            assert _same(helper.track(), fresh)
+        assert pool.pids == [pid]
+
+
+@pytest.mark.skipif(not can_fork(), reason="a fork server runs only on Linux")
+def test_closing_a_pool_ends_its_server_and_the_fork_still_running() -> None:
+    with PhoneWorkers(count=2, forking=True) as pool:
+        pool.start()
+        [pid] = _pool_pids(pool, 2)
+        assert pool.wait_loaded(60)
+        busy = pool.submit(("clip", _line(11.0).samples, 16_000), seconds=11.0)
+        assert busy is not None
+        [child] = _wait_for_children(pid, 1)
+    end = time.monotonic() + 10
+    while time.monotonic() < end and (Path(f"/proc/{pid}").exists() or Path(f"/proc/{child}").exists()):
+        time.sleep(0.05)
+    assert not Path(f"/proc/{child}").exists(), "the fork dies with its server"
+    assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]

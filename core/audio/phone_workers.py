@@ -18,8 +18,13 @@ in its place. After each task a worker hands the pages it freed back to the syst
 otherwise kept the memory of its largest task (371 MB where it held 220-250 MB). Since session 24 a worker
 also keeps two spare word decoders (`SPARE_WORD_DECODERS`), and holds about 420 MB.
 
-Workers are spawned, not forked (mediapipe and torch are not fork-safe), and point their standard output
-at their standard error first: the runtime's stdout is the protocol pipe.
+On Linux the pool is instead one fork server with a slot per worker (`phone_forks`): the decoders are
+loaded once, never decode, and each task runs in a fork of the server, which starts in a fresh decoder's
+state and is gone with its task. The spawned workers here remain the way elsewhere (`forking=False`).
+
+Workers (and the fork server) are spawned, not forked from the runtime (mediapipe and torch are not
+fork-safe), and point their standard output at their standard error first: the runtime's stdout is the
+protocol pipe.
 """
 
 from __future__ import annotations
@@ -110,6 +115,11 @@ class PipePair:
         self._reader = reader
         self._writer = writer
 
+    @property
+    def reader(self) -> Connection:
+        """The end messages are read from (to `multiprocessing.connection.wait` on, or to close in a fork)."""
+        return self._reader
+
     def send(self, message: Any) -> None:
         self._writer.send(message)
 
@@ -172,6 +182,8 @@ class PhoneWorker:
         self.conn = conn
         self.loaded = loaded
         """Set by a warm worker once its decoders are loaded (None: not a warm worker)."""
+        self.tasks_run = 0
+        """Tasks given to it by a pool (for tests and diagnostics)."""
 
     def alive(self) -> bool:
         return bool(self.process.is_alive())
@@ -191,6 +203,28 @@ class PhoneWorker:
             self.process.join(timeout=5)
         finally:
             self.conn.close()
+
+    def run(self, handle: PhoneTask) -> Outcome:
+        """Run one task and wait for its answer, watching for a cancel and for the process's end."""
+        if handle.cancel_requested:
+            return ("cancelled", "")
+        self.tasks_run += 1
+        try:
+            self.conn.send(handle.task)  # blocks while a warm worker is still loading (a large task)
+            while not self.conn.poll(TASK_POLL_S):
+                if handle.cancel_requested:
+                    return ("cancelled", "")
+                if not self.alive():
+                    return ("lost", "the process ended")
+            status, payload = self.conn.recv()
+        except (EOFError, OSError, ValueError) as error:
+            return ("lost", str(error) or type(error).__name__)
+        return (str(status), payload)
+
+    def survives(self, outcome: Outcome) -> bool:
+        """Whether it can take another task after `outcome`: not after a cancel (it may be blocked in C for
+        seconds, so it is ended) nor once lost."""
+        return outcome[0] not in ("lost", "cancelled")
 
 
 def spawn_worker(warm: bool) -> PhoneWorker:
@@ -275,14 +309,22 @@ class PhoneTask:
 class PhoneWorkers:
     """A runtime's warm phone-timing processes (module docstring). Thread-safe.
 
-    `start` spawns them (without waiting for them to load). Jobs `submit` tasks; each worker has a thread of
-    its own here that hands it the pending task that ranks first (`submit`), so the clip's sound and the
-    line's utterances are spread over every worker, whichever finishes first taking the next. A worker whose
-    task was cancelled, or that died, is ended and another is started in its place; `close` ends them all."""
+    `start` starts them (without waiting for them to load): on Linux one fork server with `count` slots
+    (`phone_forks`: each task runs in a fork of a process whose decoders never decode), elsewhere `count`
+    spawned workers. Jobs `submit` tasks; each worker or slot has a thread of its own here that hands it the
+    pending task that ranks first (`submit`), so the clip's sound and the line's utterances are spread over
+    every one, whichever finishes first taking the next. A spawned worker whose task was cancelled, or that
+    died, is ended and another is started in its place; a slot survives both while its server lives, and a
+    server that died is replaced whole. `close` ends them all.
 
-    def __init__(self, count: int = WORKERS) -> None:
+    forking: None (default) forks where `phone_forks.can_fork` says it may; False always spawns."""
+
+    def __init__(self, count: int = WORKERS, *, forking: bool | None = None) -> None:
+        from mytalk.core.audio.phone_forks import can_fork  # it builds on this module
+
         self._count = count
-        self._workers: list[PhoneWorker] = []
+        self._forks = forking is not False and can_fork()
+        self._workers: list[Any] = []  # `PhoneWorker`s, or a fork server's `ForkSlot`s
         self._starting = 0
         self._pending: list[tuple[tuple[int, float], int, PhoneTask]] = []
         self._order = 0
@@ -301,28 +343,41 @@ class PhoneWorkers:
             with self._cond:
                 if self._closed or len(self._workers) + self._starting >= self._count:
                     return
-                self._starting += 1  # reserved while spawning, outside the lock
+                # Reserved while starting, outside the lock: one spawned worker, or every missing slot.
+                reserved = self._count - len(self._workers) - self._starting if self._forks else 1
+                self._starting += reserved
             try:
-                worker = spawn_worker(warm=True)
+                started = self._spawn(reserved)
             except (OSError, RuntimeError, ValueError) as error:
                 log.info("phone worker could not start (%s); jobs start their own", error)
                 with self._cond:
-                    self._starting -= 1
+                    self._starting -= reserved
                     unserved = self._unserved()
                 for handle in unserved:
                     handle.finish(("lost", f"no phone worker could start ({error})"))
                 return
             with self._cond:
-                self._starting -= 1
+                self._starting -= reserved
                 if self._closed:
                     closed = True
                 else:
                     closed = False
-                    self._workers.append(worker)
+                    self._workers.extend(started)
             if closed:
-                worker.end()
+                for worker in started:
+                    worker.end()
                 return
-            threading.Thread(target=self._drive, args=(worker,), name="mytalk-phone-worker-drive", daemon=True).start()
+            for worker in started:
+                threading.Thread(target=self._drive, args=(worker,), name="mytalk-phone-worker-drive",
+                                 daemon=True).start()
+
+    def _spawn(self, count: int) -> list[Any]:
+        """`count` new workers: a fork server's slots when forking, else one spawned worker (`count` is 1)."""
+        if not self._forks:
+            return [spawn_worker(warm=True)]
+        from mytalk.core.audio.phone_forks import spawn_fork_server
+
+        return list(spawn_fork_server(count))
 
     def wait_loaded(self, timeout: float) -> bool:
         """Wait until every worker has loaded its decoders; False when one has not within `timeout`."""
@@ -334,9 +389,16 @@ class PhoneWorkers:
 
     @property
     def pids(self) -> list[int]:
-        """The worker processes now in the pool (for tests and diagnostics)."""
+        """The worker processes now in the pool, once each (a fork server's slots share one; for tests and
+        diagnostics)."""
         with self._cond:
-            return [int(worker.process.pid) for worker in self._workers]
+            return list(dict.fromkeys(int(worker.process.pid) for worker in self._workers))
+
+    @property
+    def tasks_run(self) -> list[int]:
+        """How many tasks each worker or slot now in the pool was given (for tests and diagnostics)."""
+        with self._cond:
+            return [int(worker.tasks_run) for worker in self._workers]
 
     def submit(self, task: tuple[Any, ...], *, seconds: float = 0.0, first: bool = False) -> PhoneTask | None:
         """Queue a task (`_run_task`); None when the pool is closed or no worker could start (the caller
@@ -381,7 +443,7 @@ class PhoneWorkers:
                     return None
                 self._cond.wait()
 
-    def _drive(self, worker: PhoneWorker) -> None:
+    def _drive(self, worker: Any) -> None:
         """A worker's thread: give it the next task, wait for its answer, until the pool closes or the
         worker has to be ended (a cancelled task, a lost process)."""
         while True:
@@ -397,17 +459,17 @@ class PhoneWorkers:
                     self._cond.notify()
                 self._discard(worker)
                 return
-            outcome = _ask(worker, handle)
+            outcome = worker.run(handle)
             handle.finish(outcome)
-            if outcome[0] in ("lost", "cancelled"):
+            if not worker.survives(outcome):
                 self._discard(worker)
                 return
 
-    def _discard(self, worker: PhoneWorker) -> None:
+    def _discard(self, worker: Any) -> None:
+        """End `worker`'s process and forget every worker it ran (a fork server's slots), then start others."""
         worker.end()
         with self._cond:
-            if worker in self._workers:
-                self._workers.remove(worker)
+            self._workers = [other for other in self._workers if other.process is not worker.process]
             closed = self._closed
             if closed:
                 unserved = self._unserved()
@@ -431,19 +493,3 @@ class PhoneWorkers:
             worker.process.join(timeout=max(0.0, deadline - time.monotonic()))
             worker.end()
 
-
-def _ask(worker: PhoneWorker, handle: PhoneTask) -> Outcome:
-    """Run one task on `worker` and wait for its answer, watching for a cancel and for the process's end."""
-    if handle.cancel_requested:
-        return ("cancelled", "")
-    try:
-        worker.conn.send(handle.task)  # blocks while a warm worker is still loading (a large task)
-        while not worker.conn.poll(TASK_POLL_S):
-            if handle.cancel_requested:
-                return ("cancelled", "")
-            if not worker.alive():
-                return ("lost", "the process ended")
-        status, payload = worker.conn.recv()
-    except (EOFError, OSError, ValueError) as error:
-        return ("lost", str(error) or type(error).__name__)
-    return (str(status), payload)
