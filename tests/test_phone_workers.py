@@ -85,11 +85,12 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _wait_for_children(pid: int, count: int, timeout: float = 30.0) -> list[int]:
+def _wait_for_children(pid: int, count: int, timeout: float = 30.0, *, besides: tuple[int, ...] = ()) -> list[int]:
+    """The `count` live children of `pid`, none of them in `besides`, once there are."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         children = _children(pid)
-        if len(children) == count:
+        if len(children) == count and not set(children) & set(besides):
             return children
         time.sleep(0.02)
     raise AssertionError(f"{pid} has children {_children(pid)}, not {count}")
@@ -261,21 +262,22 @@ def test_a_line_learned_ahead_with_the_pool_is_timed_on_every_worker_and_reads_a
 @pytest.mark.skipif(not can_fork(), reason="a fork server runs only on Linux")
 def test_a_cancelled_task_kills_its_fork_and_the_server_serves_the_next_task_at_once() -> None:
     """A fork server's slot survives a cancel: the fork running the task is killed at once (it may be blocked
-    in C for seconds), and the next task is answered as on fresh decoders by a new fork, with nothing to
-    reload or restart."""
+    in C for seconds), another is forked for the slot, and the next task is answered as on fresh decoders,
+    with nothing to reload or restart."""
     line = _line(4.0)
     fresh = PhoneTimer().track(line)
     with PhoneWorkers(count=1, forking=True) as pool:
         pool.start()
         [pid] = _pool_pids(pool)
         assert pool.wait_loaded(60)
+        [child] = _wait_for_children(pid, 1)  # forked ahead, before any task
         busy = pool.submit(("clip", _line(11.0).samples, 16_000), seconds=11.0)
         assert busy is not None
-        [child] = _wait_for_children(pid, 1)
-        time.sleep(0.3)
+        time.sleep(0.5)
+        assert _children(pid) == [child], "the task went to the fork made ahead"
         busy.cancel()
         assert busy.wait() == ("cancelled", "")
-        _wait_for_children(pid, 0, timeout=5.0)
+        _wait_for_children(pid, 1, timeout=5.0, besides=(child,))
         began = time.monotonic()
         handle = pool.submit(("clip", line.samples, 16_000), seconds=4.0)
         assert handle is not None
@@ -296,8 +298,9 @@ def test_a_fork_that_dies_during_a_task_is_lost_and_its_server_serves_the_next_o
         [pid] = _pool_pids(pool)
         assert pool.wait_loaded(60)
         with PhoneHelper(pool) as helper:
-            assert helper.send(_line(11.0))
             [child] = _wait_for_children(pid, 1)
+            assert helper.send(_line(11.0))
+            time.sleep(0.5)
             os.kill(child, signal.SIGKILL)
             assert helper.track() is None, "the caller times it in-process"
         with PhoneHelper(pool) as helper:
@@ -312,11 +315,39 @@ def test_closing_a_pool_ends_its_server_and_the_fork_still_running() -> None:
         pool.start()
         [pid] = _pool_pids(pool, 2)
         assert pool.wait_loaded(60)
+        children = _wait_for_children(pid, 2)
         busy = pool.submit(("clip", _line(11.0).samples, 16_000), seconds=11.0)
         assert busy is not None
-        [child] = _wait_for_children(pid, 1)
+        time.sleep(0.5)
     end = time.monotonic() + 10
-    while time.monotonic() < end and (Path(f"/proc/{pid}").exists() or Path(f"/proc/{child}").exists()):
+    while time.monotonic() < end and any(Path(f"/proc/{p}").exists() for p in [pid, *children]):
         time.sleep(0.05)
-    assert not Path(f"/proc/{child}").exists(), "the fork dies with its server"
+    assert not any(Path(f"/proc/{child}").exists() for child in children), "the forks die with their server"
     assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+
+
+@pytest.mark.skipif(not can_fork(), reason="a fork server runs only on Linux")
+def test_a_fork_serves_tasks_while_it_has_fresh_word_decoders_then_another_takes_over() -> None:
+    """A fork answers one utterance per fresh word decoder (its own and the spares it inherited), then
+    retires rather than reload one; every answer is a fresh decoder's, and the next fork takes over."""
+    from mytalk.core.audio.phone_workers import SPARE_WORD_DECODERS
+
+    line = _line(3.0)
+    fresh = PhoneTimer().track(line)
+    with PhoneWorkers(count=1, forking=True) as pool:
+        pool.start()
+        [pid] = _pool_pids(pool)
+        assert pool.wait_loaded(60)
+        [first] = _wait_for_children(pid, 1)
+        for _ in range(SPARE_WORD_DECODERS + 1):
+            handle = pool.submit(("clip", line.samples, 16_000), seconds=3.0)
+            assert handle is not None
+            outcome = handle.wait()
+            assert outcome is not None and outcome[0] == "ok"
+            assert _same(PhoneTrack.from_dict(outcome[1]), fresh)
+        [second] = _wait_for_children(pid, 1, besides=(first,))
+        handle = pool.submit(("clip", line.samples, 16_000), seconds=3.0)
+        assert handle is not None
+        outcome = handle.wait()
+        assert outcome is not None and _same(PhoneTrack.from_dict(outcome[1]), fresh)
+        assert _children(pid) == [second]

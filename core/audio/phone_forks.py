@@ -1,13 +1,20 @@
-"""One phone-timing process that loads the decoders once and runs every task in a fork of itself (Linux).
+"""One phone-timing process that loads the decoders once, and forks of it that run the tasks (Linux).
 
 `PhoneWorkers` used to keep two spawned workers, each with its own decoders: 336 MB of private memory
 each (two spare word decoders included), about 0.9 CPU-seconds each to start, and after every task a
 reload of the decoders it had used (`phonemes.forget_history`: a pocketsphinx decoder's answer depends on
 what it decoded before). A fork of a process whose decoders have never decoded anything starts in exactly
-a fresh decoder's state (measured: its phones equal a fresh `PhoneTimer`'s), shares the loaded models'
-pages with that process, and is gone with what it decoded once its task is done. So a `ForkServer` loads
-once, never decodes, never forgets, and runs each task in a child (about 40 MB of its own while it runs);
-a cancelled task is one child killed, and the next task is served at once, by a new child.
+a fresh decoder's state (measured: its phones equal a fresh `PhoneTimer`'s) and shares the loaded models'
+pages with that process. So a fork server loads once and never decodes; each of its slots has a child
+forked ahead while nothing waits, which runs the slot's tasks until it has no fresh word decoder left
+for another (its own and the spares it inherited: three utterances), then exits, and another is forked.
+A cancelled task is its child killed, and the next task finds a new one. A child that served tasks
+holds 40-80 MB of its own; the phone processes together hold about 410 MB (proportional set size) after
+a cold preview, where two spawned workers held 730 MB.
+
+Why children serve several tasks and are forked ahead: a fork made for each task cost its task 0.06-0.1 s
+(the fork, and the first touch of the memory the decoding writes), about 0.2 s on the first frame of a
+cold preview; forked ahead and reused, the first task pays only the first touch.
 
 The server is spawned (the runtime has loaded mediapipe and torch, which are not fork-safe; the server
 loads only pocketsphinx and MyTalk's audio half) and has one slot per task the pool runs at once: a pipe
@@ -28,7 +35,7 @@ import os
 import signal
 import sys
 import threading
-from multiprocessing import get_context
+from multiprocessing import Pipe, get_context
 from multiprocessing.connection import wait
 from typing import Any
 
@@ -56,22 +63,42 @@ def can_fork() -> bool:
     return sys.platform.startswith("linux") and hasattr(os, "fork")
 
 
+class _Child:
+    """A fork of the server serving one slot: the server hands it tasks on `tasks`, it answers on the slot."""
+
+    def __init__(self, pid: int, tasks: Any) -> None:
+        self.pid = pid
+        self.tasks = tasks
+        self.seq: int | None = None
+        """The task it was last given (None: none yet)."""
+
+
 def serve_slots(slots: list[PipePair], loaded: Any) -> None:
     """The server's loop (module docstring). Ends when every slot's runtime end has said None or closed,
-    killing any child still running; `loaded` is set once the decoders and the spare word decoders are."""
+    killing its children; `loaded` is set once the decoders, the spare word decoders and a child for each
+    slot are ready.
+
+    Each open slot has a child forked ahead, while nothing waits, so a task finds one ready: the fork and
+    its first-touch costs are then off the task's path. A child serves its slot's tasks until it has no
+    fresh word decoder left for another (`PhoneTimer.fresh_word_decoders`), then exits and another is
+    forked; a task cancelled is its child killed."""
     os.dup2(2, 1)  # whatever a library prints must never reach the parent's stdout (the runtime's protocol)
     timer = _loaded_timer(SPARE_WORD_DECODERS)
     open_slots = set(range(len(slots)))
-    children: dict[int, tuple[int, int]] = {}  # slot → (pid, seq) of the child running its task
-    cancelled: set[int] = set()  # pids killed on request: their slot needs no answer
+    children: dict[int, _Child] = {}  # slot → its child
     try:
         while open_slots:
-            _reap(children, cancelled, slots)
-            idle = not children and not any(slots[k].poll(0) for k in open_slots)
-            if idle and timer.add_spare():
-                continue  # one spare word decoder at a time, while nothing waits
-            if idle and not loaded.is_set():
-                loaded.set()
+            _reap(children, slots)
+            waiting = any(slots[k].poll(0) for k in open_slots)
+            if not waiting and not children and timer.add_spare():
+                continue  # one spare word decoder at a time, while nothing waits, before any fork
+            if not waiting:
+                for slot in sorted(open_slots - set(children)):
+                    children[slot] = _fork(timer, slots, slot, children)
+                    break  # one at a time: a task that comes meanwhile goes first
+                else:
+                    if not loaded.is_set():
+                        loaded.set()
             readers = {slots[k].reader: k for k in open_slots}
             for reader in wait(list(readers), timeout=REAP_S):
                 slot = readers[reader]  # type: ignore[index]
@@ -79,50 +106,95 @@ def serve_slots(slots: list[PipePair], loaded: Any) -> None:
                     message = slots[slot].recv()
                 except (EOFError, OSError):
                     message = None
+                child = children.get(slot)
                 if message is None:
                     open_slots.discard(slot)
+                    if child is not None:
+                        _end(children.pop(slot))
                 elif message[0] == "cancel":
-                    running = children.get(slot)
-                    if running is not None and running[1] == message[1]:
-                        del children[slot]  # the slot is free for its next task at once
-                        cancelled.add(running[0])  # reaped by `_reap`, and answered for by no one
-                        _kill(running[0])
+                    if child is not None and child.seq == message[1]:
+                        _end(children.pop(slot))  # killed: the slot gets another child, and no answer
                 elif message[0] == "task":
                     _, seq, task = message
-                    children[slot] = (_fork(timer, slots, slot, seq, task), seq)
+                    _hand_over(timer, slots, slot, children, seq, task)
     finally:
-        for pid in [pid for pid, _seq in children.values()] + list(cancelled):
-            _kill(pid)
-            _wait(pid)
+        for child in children.values():
+            _end(child)
 
 
-def _fork(timer: Any, slots: list[PipePair], slot: int, seq: int, task: tuple[Any, ...]) -> int:
-    """Run `task` in a child that answers on `slots[slot]` and exits; the child's pid."""
+def _hand_over(timer: Any, slots: list[PipePair], slot: int, children: dict[int, _Child], seq: int,
+               task: tuple[Any, ...]) -> None:
+    """Give a task to the slot's child; to a new one when it has none, or when it has retired (its pipe is
+    closed) or died."""
+    for _attempt in range(2):
+        child = children.get(slot)
+        if child is None:
+            child = children[slot] = _fork(timer, slots, slot, children)
+        child.seq = seq
+        try:
+            child.tasks.send((seq, task))
+            return
+        except (OSError, ValueError):
+            child.seq = None  # it never had this task: nobody answers "lost" for it
+            _end(children.pop(slot))
+    try:
+        slots[slot].send((seq, ("lost", "no process could take the task")))
+    except (OSError, ValueError):
+        pass
+
+
+def _fork(timer: Any, slots: list[PipePair], slot: int, children: dict[int, _Child]) -> _Child:
+    """A child for `slots[slot]` (`_serve_fork`), forked now."""
+    reader, writer = Pipe(duplex=False)
     parent = os.getpid()
     pid = os.fork()
     if pid:
-        return pid
+        reader.close()
+        return _Child(pid, writer)
     try:  # the child: never returns into the server's loop
-        try:
-            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        except (OSError, AttributeError):
-            pass
-        if os.getppid() != parent:
-            os._exit(1)  # the server died while forking: nobody waits for this answer
+        writer.close()
         for other in slots:
-            other.reader.close()  # messages are the server's to read
-        try:
-            outcome: Outcome = ("ok", _run_task(timer, task))
-        except Exception as error:
-            outcome = ("error", f"{type(error).__name__}: {error}")
-        slots[slot].send((seq, outcome))
+            other.reader.close()  # the runtime's messages are the server's to read
+        for sibling in children.values():
+            sibling.tasks.close()
+        _serve_fork(timer, reader, slots[slot], parent)
     finally:
         os._exit(0)
 
 
-def _reap(children: dict[int, tuple[int, int]], cancelled: set[int], slots: list[PipePair]) -> None:
-    """Collect every child that ended (cancelled ones too, so none is left a zombie); answer "lost" for one
-    that died without answering."""
+def _serve_fork(timer: Any, tasks: Any, slot: PipePair, parent: int) -> None:
+    """A child's loop: run each task the server hands it and answer on the slot, until the server closes its
+    pipe or no fresh word decoder is left for another task."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:
+        return  # the server died while forking: nobody would read an answer
+    while True:
+        try:
+            seq, task = tasks.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            outcome: Outcome = ("ok", _run_task(timer, task))
+        except Exception as error:
+            outcome = ("error", f"{type(error).__name__}: {error}")
+        retiring = timer.fresh_word_decoders() < 1
+        if retiring:
+            # Closed before the answer goes out: the runtime's next task can only come after it, so the
+            # server's hand-over to this child then fails at once (`serve_slots` forks another), never
+            # waits in a pipe nobody reads.
+            tasks.close()
+        slot.send((seq, outcome))
+        if retiring:
+            return
+
+
+def _reap(children: dict[int, _Child], slots: list[PipePair]) -> None:
+    """Collect every child that ended, so none is left a zombie, and drop it from its slot (another is forked
+    while nothing waits); answer "lost" for one that died, other than by exiting, after it was given a task
+    (an answer it had already given is dropped by the runtime: its `seq` is spent)."""
     while True:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
@@ -130,18 +202,25 @@ def _reap(children: dict[int, tuple[int, int]], cancelled: set[int], slots: list
             return  # no child at all
         if pid == 0:
             return
-        cancelled.discard(pid)
-        running = [(slot, seq) for slot, (child, seq) in children.items() if child == pid]
-        if not running:
-            continue
-        slot, seq = running[0]
-        del children[slot]
-        if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
-            how = f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) else f"exit code {os.WEXITSTATUS(status)}"
-            try:
-                slots[slot].send((seq, ("lost", f"the task's process ended ({how})")))
-            except (OSError, ValueError):
-                pass
+        for slot, child in list(children.items()):
+            if child.pid != pid:
+                continue
+            del children[slot]
+            child.tasks.close()
+            if child.seq is not None and not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
+                how = (f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
+                       else f"exit code {os.WEXITSTATUS(status)}")
+                try:
+                    slots[slot].send((child.seq, ("lost", f"the task's process ended ({how})")))
+                except (OSError, ValueError):
+                    pass
+
+
+def _end(child: _Child) -> None:
+    """Kill a child and collect it."""
+    child.tasks.close()
+    _kill(child.pid)
+    _wait(child.pid)
 
 
 def _kill(pid: int) -> None:

@@ -111,6 +111,11 @@ class PhoneRecogniser:
             self._spares.append(decoder)
         self._stale.clear()
 
+    def fresh_word_decoders(self) -> int:
+        """How many more utterances it can recognise before a word decoder must be reloaded (a fork of a
+        `phone_forks` server then retires instead)."""
+        return len(self._spares) + (0 if "words" in self._used else 1)
+
     def add_spare(self) -> bool:
         """Create one missing spare word decoder (0.24 s of one core); False when none is missing. A warm
         worker calls it while idle, one at a time, so a task that comes waits for one at most."""

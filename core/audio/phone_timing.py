@@ -150,6 +150,10 @@ class PhoneTimer:
         """Create one missing spare word decoder (`PhoneRecogniser.add_spare`); False when none is missing."""
         return self._recogniser.add_spare()
 
+    def fresh_word_decoders(self) -> int:
+        """`PhoneRecogniser.fresh_word_decoders`: utterances left before a reload."""
+        return self._recogniser.fresh_word_decoders()
+
     def forget(self) -> None:
         """Clear what the decoders remember now rather than before their next utterance (about 0.22 s, the
         word recogniser's reload): a warm `phone_workers` process does it while idle."""
