@@ -19,8 +19,9 @@ otherwise kept the memory of its largest task (371 MB where it held 220-250 MB).
 also keeps two spare word decoders (`SPARE_WORD_DECODERS`), and holds about 420 MB.
 
 On Linux the pool is instead one fork server with a slot per worker (`phone_forks`): the decoders are
-loaded once, never decode, and each task runs in a fork of the server, which starts in a fresh decoder's
-state and is gone with its task. The spawned workers here remain the way elsewhere (`forking=False`).
+loaded once and never decode, and each slot's tasks run in a fork of the server, made ahead, which starts
+in a fresh decoder's state and is replaced once it has no fresh word decoder left. The spawned workers
+here remain the way elsewhere (`forking=False`).
 
 Workers (and the fork server) are spawned, not forked from the runtime (mediapipe and torch are not
 fork-safe), and point their standard output at their standard error first: the runtime's stdout is the
@@ -310,7 +311,7 @@ class PhoneWorkers:
     """A runtime's warm phone-timing processes (module docstring). Thread-safe.
 
     `start` starts them (without waiting for them to load): on Linux one fork server with `count` slots
-    (`phone_forks`: each task runs in a fork of a process whose decoders never decode), elsewhere `count`
+    (`phone_forks`: tasks run in forks of a process whose decoders never decode), elsewhere `count`
     spawned workers. Jobs `submit` tasks; each worker or slot has a thread of its own here that hands it the
     pending task that ranks first (`submit`), so the clip's sound and the line's utterances are spread over
     every one, whichever finishes first taking the next. A spawned worker whose task was cancelled, or that

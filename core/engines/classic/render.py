@@ -319,7 +319,7 @@ class MeshTopology:
         `frames`): the template's ring is placed around the range's mean face, and a head turned further than
         the mean (a 3/4 view's far jaw) reaches past it; pinned points inside the moving face fold the mesh."""
         lo, hi = self.ring.min(axis=0), self.ring.max(axis=0)
-        for pts, landmarks in zip(point_sets, frames):
+        for pts, landmarks in zip(point_sets, frames, strict=True):
             transform, _ = similarity_to_canonical(np.asarray(landmarks, np.float64)[:, :2])
             canon = apply_transform(np.asarray(pts, np.float64)[:, :2], transform)
             lo = np.minimum(lo, canon.min(axis=0) - RING_MARGIN_IOD)
