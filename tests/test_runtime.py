@@ -295,9 +295,11 @@ def test_track_answers_with_faces_or_says_tracking_is_missing(runtime: Runtime) 
 
 
 def _phone_workers_of(pid: int) -> dict[int, float]:
-    """The runtime's spawned children (its phone workers; the resource tracker is not one) → CPU seconds used."""
+    """The runtime's spawned children (its phone workers, or its fork server; the resource tracker is not
+    one) → CPU seconds used by each and by its children, live (a fork server's forks serve several tasks
+    before they exit) or collected."""
     tick = os.sysconf("SC_CLK_TCK")
-    found: dict[int, float] = {}
+    stats: dict[int, tuple[int, float, bytes]] = {}  # pid → (parent, CPU seconds with collected children, cmdline)
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -306,10 +308,9 @@ def _phone_workers_of(pid: int) -> dict[int, float]:
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
         except OSError:
             continue
-        if int(fields[1]) == pid and b"spawn_main" in command:
-            # Its own CPU and its reaped children's: a fork server's tasks run in forks of it.
-            found[int(entry.name)] = sum(int(field) for field in fields[11:15]) / tick
-    return found
+        stats[int(entry.name)] = (int(fields[1]), sum(int(field) for field in fields[11:15]) / tick, command)
+    return {child: cpu + sum(grand_cpu for grand_parent, grand_cpu, _ in stats.values() if grand_parent == child)
+            for child, (parent, cpu, command) in stats.items() if parent == pid and b"spawn_main" in command}
 
 
 def _settled_workers(pid: int, count: int, timeout: float = 90.0) -> dict[int, float]:
