@@ -151,6 +151,7 @@ def _fork(timer: Any, slots: list[PipePair], slot: int, children: dict[int, _Chi
     if pid:
         reader.close()
         return _Child(pid, writer)
+    code = 1  # an exit other than the loop's own end (an interrupt) is one the server answers "lost" for
     try:  # the child: never returns into the server's loop
         writer.close()
         for other in slots:
@@ -158,8 +159,9 @@ def _fork(timer: Any, slots: list[PipePair], slot: int, children: dict[int, _Chi
         for sibling in children.values():
             sibling.tasks.close()
         _serve_fork(timer, reader, slots[slot], parent)
+        code = 0
     finally:
-        os._exit(0)
+        os._exit(code)
 
 
 def _serve_fork(timer: Any, tasks: Any, slot: PipePair, parent: int) -> None:
@@ -249,6 +251,8 @@ class ForkSlot:
         self._seq = 0
         self._end_lock = threading.Lock()
         self._ended = False
+        self._broken = False
+        """Its pipe failed, or the server was seen gone: the slot can take no more tasks."""
 
     def alive(self) -> bool:
         return bool(self.process.is_alive())
@@ -290,17 +294,21 @@ class ForkSlot:
                         self.conn.send(("cancel", seq))
                         return ("cancelled", "")
                     if not self.alive():
+                        self._broken = True
                         return ("lost", "the phone server ended")
                 answered, outcome = self.conn.recv()
                 if answered == seq:
                     return (str(outcome[0]), outcome[1])
                 # An answer to a task given up on (its child answered before the cancel reached it): dropped.
         except (EOFError, OSError, ValueError) as error:
+            # The server is gone, or going (a SIGKILL is not seen by `is_alive` at once): never reused.
+            self._broken = True
             return ("lost", str(error) or type(error).__name__)
 
     def survives(self, outcome: Outcome) -> bool:
-        """A cancelled task or a lost child leaves the slot usable while the server lives."""
-        return self.alive()
+        """A cancelled task, or a child the server answered "lost" for, leaves the slot usable while the server
+        lives; a broken pipe does not."""
+        return not self._broken and self.alive()
 
 
 def spawn_fork_server(slots: int) -> list[ForkSlot]:
