@@ -61,6 +61,14 @@ def _pool_pids(pool: PhoneWorkers, count: int = 1, timeout: float = 60.0) -> lis
     raise AssertionError(f"the pool did not come up with {count} worker(s): {pool.pids}")
 
 
+def _loaded_pids(pool: PhoneWorkers, count: int = 1) -> list[int]:
+    """Start the pool and wait until its `count` workers or slots are up and loaded; its process pids."""
+    pool.start()
+    pids = _pool_pids(pool, count)
+    assert pool.wait_loaded(60)
+    return pids
+
+
 def _assert_replaced(pool: PhoneWorkers, lost_pid: int) -> None:
     """The pool has started a live worker in place of the one with `lost_pid`."""
     end = time.monotonic() + 60
@@ -200,9 +208,7 @@ def test_a_line_timed_aside_on_the_pool_shares_its_utterances_and_fills_the_cach
     origin = LineOrigin(media_path("audio", "jfk_inaugural_en_16k.wav"), Fraction(0))
     frames = 125
     with PhoneWorkers(count=2, forking=forking) as pool:
-        pool.start()
-        pids = _pool_pids(pool, 2)
-        assert pool.wait_loaded(60)
+        pids = _loaded_pids(pool, 2)
         assert needs_timing(origin, frames, FPS)
         with PhoneHelper(pool) as helper, LineTimingAside(origin, frames, FPS, "en", workers=pool) as aside:
             assert aside.started
@@ -246,9 +252,7 @@ def test_a_line_learned_ahead_with_the_pool_is_timed_on_every_worker_and_reads_a
     origin = LineOrigin(media_path("audio", "jfk_inaugural_en_16k.wav"), Fraction(0))
     ahead = (origin, LEARN_AHEAD_S * 100, Fraction(100))
     with PhoneWorkers(count=2, forking=forking) as pool:
-        pool.start()
-        _pool_pids(pool, 2)
-        assert pool.wait_loaded(60)
+        _loaded_pids(pool, 2)
         assert needs_timing(*ahead)
         assert ClassicMotion().learn_line(origin, EngineSettings(), lambda *a: None, lambda: False, workers=pool)
         assert all(count > 0 for count in pool.tasks_run), pool.tasks_run
@@ -267,9 +271,7 @@ def test_a_cancelled_task_kills_its_fork_and_the_server_serves_the_next_task_at_
     line = _line(4.0)
     fresh = PhoneTimer().track(line)
     with PhoneWorkers(count=1, forking=True) as pool:
-        pool.start()
-        [pid] = _pool_pids(pool)
-        assert pool.wait_loaded(60)
+        [pid] = _loaded_pids(pool)
         [child] = _wait_for_children(pid, 1)  # forked ahead, before any task
         busy = pool.submit(("clip", _line(11.0).samples, 16_000), seconds=11.0)
         assert busy is not None
@@ -294,9 +296,7 @@ def test_a_fork_that_dies_during_a_task_is_lost_and_its_server_serves_the_next_o
     line = _line(4.0)
     fresh = PhoneTimer().track(line)
     with PhoneWorkers(count=1, forking=True) as pool:
-        pool.start()
-        [pid] = _pool_pids(pool)
-        assert pool.wait_loaded(60)
+        [pid] = _loaded_pids(pool)
         with PhoneHelper(pool) as helper:
             [child] = _wait_for_children(pid, 1)
             assert helper.send(_line(11.0))
@@ -312,9 +312,7 @@ def test_a_fork_that_dies_during_a_task_is_lost_and_its_server_serves_the_next_o
 @pytest.mark.skipif(not can_fork(), reason="a fork server runs only on Linux")
 def test_closing_a_pool_ends_its_server_and_the_fork_still_running() -> None:
     with PhoneWorkers(count=2, forking=True) as pool:
-        pool.start()
-        [pid] = _pool_pids(pool, 2)
-        assert pool.wait_loaded(60)
+        [pid] = _loaded_pids(pool, 2)
         children = _wait_for_children(pid, 2)
         busy = pool.submit(("clip", _line(11.0).samples, 16_000), seconds=11.0)
         assert busy is not None
@@ -335,9 +333,7 @@ def test_a_fork_serves_tasks_while_it_has_fresh_word_decoders_then_another_takes
     line = _line(3.0)
     fresh = PhoneTimer().track(line)
     with PhoneWorkers(count=1, forking=True) as pool:
-        pool.start()
-        [pid] = _pool_pids(pool)
-        assert pool.wait_loaded(60)
+        [pid] = _loaded_pids(pool)
         [first] = _wait_for_children(pid, 1)
         for _ in range(SPARE_WORD_DECODERS + 1):
             handle = pool.submit(("clip", line.samples, 16_000), seconds=3.0)

@@ -36,13 +36,13 @@ def test_the_ring_is_kept_while_the_face_is_inside_it_and_grown_past_a_face_that
     transform, _ = similarity_to_canonical(face)
     topology = MeshTopology.from_template(apply_transform(face, transform), memo_folder=tmp_path)
     # The template's own face: the very ring (bit for bit, so such frames render as they always did).
-    assert topology.ring_around([face[_LF]], [face]) is topology.ring
+    assert topology.ring_around([face[_LF]], [transform]) is topology.ring
     # The far jaw pushed out by 0.6 inter-ocular distances, in the face's canonical frame.
     canon = apply_transform(face, transform)
     reach = canon[_LF].copy()
     left = reach[:, 0] < np.percentile(reach[:, 0], 10)
     reach[left, 0] -= 0.6
-    ring = topology.ring_around([from_canonical(reach, transform)], [face])
+    ring = topology.ring_around([from_canonical(reach, transform)], [transform])
     assert ring.shape == topology.ring.shape
     assert ring[:, 0].min() == pytest.approx(reach[:, 0].min() - RING_MARGIN_IOD)
     assert ring[:, 0].max() == pytest.approx(topology.ring[:, 0].max())  # only the side that was reached grows

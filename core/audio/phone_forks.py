@@ -34,7 +34,6 @@ import logging
 import os
 import signal
 import sys
-import threading
 from multiprocessing import Pipe, get_context
 from multiprocessing.connection import wait
 from typing import Any
@@ -44,6 +43,7 @@ from mytalk.core.audio.phone_workers import (
     TASK_POLL_S,
     Outcome,
     PhoneTask,
+    PhoneWorker,
     PipePair,
     _loaded_timer,
     _run_task,
@@ -239,44 +239,16 @@ def _wait(pid: int) -> None:
         pass
 
 
-class ForkSlot:
-    """The runtime's end of one slot of a fork server: what `PhoneWorkers` drives, as it drives a spawned
-    `PhoneWorker`. Every slot of a server shares its process, so a slot is alive while the server is."""
+class ForkSlot(PhoneWorker):
+    """The runtime's end of one slot of a fork server, driven by `PhoneWorkers` as a spawned `PhoneWorker` is.
+    Every slot of a server shares its process: a slot is alive while the server is, `ask_to_end` closes the
+    slot (the server ends once every slot is closed, killing its children), and `end` terminates the server."""
 
     def __init__(self, process: Any, conn: PipePair, loaded: Any) -> None:
-        self.process = process
-        self.conn = conn
-        self.loaded = loaded
-        self.tasks_run = 0
+        super().__init__(process, conn, loaded)
         self._seq = 0
-        self._end_lock = threading.Lock()
-        self._ended = False
         self._broken = False
         """Its pipe failed, or the server was seen gone: the slot can take no more tasks."""
-
-    def alive(self) -> bool:
-        return bool(self.process.is_alive())
-
-    def ask_to_end(self) -> None:
-        """Close this slot (the server ends once every slot is closed and its children are killed)."""
-        try:
-            self.conn.send(None)
-        except (OSError, ValueError):
-            pass
-
-    def end(self) -> None:
-        """Terminate the server (every slot of it) and close this slot's pipes; once, whichever thread asks
-        first (the pool's `close` and a slot's own thread, which sees the server go, may both)."""
-        with self._end_lock:
-            if self._ended:
-                return
-            self._ended = True
-            try:
-                if self.process.is_alive():
-                    self.process.terminate()
-                self.process.join(timeout=5)
-            finally:
-                self.conn.close()
 
     def run(self, handle: PhoneTask) -> Outcome:
         """Run one task in a child of the server and wait for its answer, watching for a cancel (the child is

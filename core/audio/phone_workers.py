@@ -185,6 +185,8 @@ class PhoneWorker:
         """Set by a warm worker once its decoders are loaded (None: not a warm worker)."""
         self.tasks_run = 0
         """Tasks given to it by a pool (for tests and diagnostics)."""
+        self._end_lock = threading.Lock()
+        self._ended = False
 
     def alive(self) -> bool:
         return bool(self.process.is_alive())
@@ -197,13 +199,18 @@ class PhoneWorker:
             pass
 
     def end(self) -> None:
-        """Terminate the process (it may be busy in C) and close the pipe."""
-        try:
-            if self.process.is_alive():
-                self.process.terminate()
-            self.process.join(timeout=5)
-        finally:
-            self.conn.close()
+        """Terminate the process (it may be busy in C) and close the pipe; once, whichever thread asks first
+        (the pool's `close` and the worker's own thread, which sees the process go, may both)."""
+        with self._end_lock:
+            if self._ended:
+                return
+            self._ended = True
+            try:
+                if self.process.is_alive():
+                    self.process.terminate()
+                self.process.join(timeout=5)
+            finally:
+                self.conn.close()
 
     def run(self, handle: PhoneTask) -> Outcome:
         """Run one task and wait for its answer, watching for a cancel and for the process's end."""

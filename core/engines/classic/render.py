@@ -313,14 +313,14 @@ class MeshTopology:
     triangles: np.ndarray
     mouth_triangles: np.ndarray
 
-    def ring_around(self, point_sets: list[np.ndarray], frames: list[np.ndarray]) -> np.ndarray:
+    def ring_around(self, point_sets: list[np.ndarray], transforms: list[np.ndarray]) -> np.ndarray:
         """The pinned rectangle (8, 2) canonical, grown where needed so that it stays `RING_MARGIN_IOD` outside
-        every point of `point_sets` (each (N, 2) px, in the canonical frame of the matching landmarks in
-        `frames`): the template's ring is placed around the range's mean face, and a head turned further than
-        the mean (a 3/4 view's far jaw) reaches past it; pinned points inside the moving face fold the mesh."""
+        every point of `point_sets` (each (N, 2) px, taken to canonical by the matching pixel → canonical
+        transform of `transforms`, `similarity_to_canonical`): the template's ring is placed around the range's
+        mean face, and a head turned further than the mean (a 3/4 view's far jaw) reaches past it; pinned
+        points inside the moving face fold the mesh."""
         lo, hi = self.ring.min(axis=0), self.ring.max(axis=0)
-        for pts, landmarks in zip(point_sets, frames, strict=True):
-            transform, _ = similarity_to_canonical(np.asarray(landmarks, np.float64)[:, :2])
+        for pts, transform in zip(point_sets, transforms, strict=True):
             canon = apply_transform(np.asarray(pts, np.float64)[:, :2], transform)
             lo = np.minimum(lo, canon.min(axis=0) - RING_MARGIN_IOD)
             hi = np.maximum(hi, canon.max(axis=0) + RING_MARGIN_IOD)
@@ -495,14 +495,17 @@ class MouthRenderer:
 
         # Layer 1: the frame's own (or the take's) lower face moved onto the plan; everything else
         # pinned to this frame's mesh.
-        ring = self.topology.ring_around([src_pts[_LF], target, layer_pts[_LF]], [src_pts, src_pts, layer_pts])
+        # Each face's pixel → canonical fit, once: the ring is grown in canonical units and pinned through it.
+        src_to_canon = similarity_to_canonical(src_pts)[0]
+        layer_to_canon = src_to_canon if take_pts is None else similarity_to_canonical(layer_pts)[0]
+        ring = self.topology.ring_around([src_pts[_LF], target, layer_pts[_LF]],
+                                         [src_to_canon, src_to_canon, layer_to_canon])
 
-        def fixed_points(points: np.ndarray) -> np.ndarray:
-            transform, _ = similarity_to_canonical(points)
+        def fixed_points(points: np.ndarray, transform: np.ndarray) -> np.ndarray:
             return np.concatenate([points[self.topology.anchors], from_canonical(ring, transform)])
 
-        src_all = local(np.concatenate([layer_pts[_LF], fixed_points(layer_pts)]))
-        dst_all = local(np.concatenate([target, fixed_points(src_pts)]))
+        src_all = local(np.concatenate([layer_pts[_LF], fixed_points(layer_pts, layer_to_canon)]))
+        dst_all = local(np.concatenate([target, fixed_points(src_pts, src_to_canon)]))
         inner_src = local(layer_pts[_INNER])
         gap = float(np.linalg.norm(tgt_pts[14] - tgt_pts[13])) / max(iod, 1e-6)
         layer_gap = float(np.linalg.norm(layer_pts[14] - layer_pts[13])) / max(iod, 1e-6)
