@@ -30,7 +30,8 @@ from mytalk.core.engines.classic.profile_crops import MAX_APPEARANCE, extract_cr
 from mytalk.core.engines.classic.speech_driver import SpeechModel, band_features
 from mytalk.core.errors import MediaFormatError, UsageError
 from mytalk.core.face.canonical import apply_transform, mouth_aperture, similarity_to_canonical_batch
-from mytalk.core.face.tracker import FaceObservation, TrackerSettings, track_video
+from mytalk.core.face.range_pool import FootageRange, track_ranges
+from mytalk.core.face.tracker import FaceObservation, TrackerSettings
 from mytalk.core.media.audio import AudioTrack, ClipSound
 from mytalk.core.media.probe import MediaInfo, probe
 from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled, never_cancelled, no_progress
@@ -231,7 +232,6 @@ def build_profile(
     sounds: dict[Path, ClipSound | None] = {}
     infos: dict[Path, MediaInfo] = {}
     parts: list[ReferenceFrames] = []
-    observations: list[list[FaceObservation]] = []
     sources: list[ProfileSource] = []
     fps_values: list[float] = []
     timer = timer or PhoneTimer()
@@ -251,21 +251,17 @@ def build_profile(
             learnable = None if sound is None else _learnable_sound(ref, ref.stop - ref.start, sound, info.video.fps,
                                                                     exclude_audio)[2]
             sent.append(learnable is not None and helper.send(learnable))
-        # One count over every reference's frames, under one stage name: the stage's ETA (the runtime's
-        # `ProgressThrottle`) then covers all of them, not just the reference being tracked (a long clip's
-        # default reference is five windows, `mytalk.core.engines.default_reference`).
-        all_frames = sum(ref.stop - ref.start for ref in references)
-        before = 0
-        for ref in references:
-            path = Path(ref.path)
+        # The references are tracked at once, a thread each up to the cores (`range_pool`), with one count
+        # over all their frames under one stage name: the stage's ETA (the runtime's `ProgressThrottle`)
+        # then covers all of them (a long clip's default reference is five windows,
+        # `mytalk.core.engines.default_reference`).
 
-            def tracked(done: int, total: int, stage: str, _before: int = before) -> None:
-                progress(_before + done, max(all_frames, _before + total), f"learning the actor: {stage}")
+        def tracked(done: int, total: int, stage: str) -> None:
+            progress(done, total, f"learning the actor: {stage}")
 
-            observations.append(track_video(path, ref.start, ref.stop, settings, progress=tracked,
-                                            is_cancelled=is_cancelled, use_cache=use_cache))
-            check_cancelled(is_cancelled, "learning the actor")
-            before += ref.stop - ref.start
+        observations = track_ranges([FootageRange(Path(ref.path), ref.start, ref.stop) for ref in references],
+                                    settings, progress=tracked, is_cancelled=is_cancelled, use_cache=use_cache)
+        check_cancelled(is_cancelled, "learning the actor")
         # Checked before waiting for any phones: footage without the actor fails at once (and a caller that
         # falls back to other footage, `job_profile`, loses no time on the phones).
         with_face = sum(int(o.found) for obs in observations for o in obs)
