@@ -104,3 +104,13 @@ def test_one_thread_counts_the_ranges_one_after_another() -> None:
     assert [len(r) for r in result] == [20, 20]
     assert [d for d, _ in seen] == list(range(1, 41))
     assert {t for _, t in seen} == {40}
+
+
+def test_a_missing_file_is_reported_as_track_video_reports_it(tmp_path: Path) -> None:
+    from mytalk.core.errors import MediaNotFoundError
+
+    path = media_path("video", CLIP)
+    ranges = [FootageRange(path, 0, 50), FootageRange(tmp_path / "gone.mp4", 0, 50)]
+    with pytest.raises(MediaNotFoundError):
+        track_ranges(ranges, threads=2)
+    assert _pool_threads() == 0

@@ -118,6 +118,16 @@ def track_ranges(
     count = tracking_threads(len(ranges)) if threads is None else max(1, min(threads, len(ranges)))
     if count == 1:
         return _one_after_another(ranges, settings, progress, is_cancelled, use_cache)
+    if use_cache:
+        # Each file hashed once, here: on a never-seen clip every thread would otherwise read it whole for
+        # its cache key at the same moment (`file_sha256` remembers a digest only once it is computed).
+        from mytalk.core.hashing import file_sha256
+
+        for path in dict.fromkeys(r.path for r in ranges):
+            try:
+                file_sha256(path)
+            except OSError:
+                pass  # a missing or unreadable file: its range's `track_video` says so in its own words
     counts = _Counts(ranges)
 
     def stopped() -> bool:
