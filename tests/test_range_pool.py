@@ -114,3 +114,24 @@ def test_a_missing_file_is_reported_as_track_video_reports_it(tmp_path: Path) ->
     with pytest.raises(MediaNotFoundError):
         track_ranges(ranges, threads=2)
     assert _pool_threads() == 0
+
+
+def test_an_error_in_the_calling_thread_stops_the_threads_at_once() -> None:
+    path = media_path("video", CLIP)
+    ranges = [FootageRange(path, 0, 200), FootageRange(path, 0, 200)]
+    seen: list[int] = []
+
+    class Stop(Exception):
+        pass
+
+    def progress(done: int, total: int, stage: str) -> None:
+        seen.append(done)
+        if done >= 20:
+            raise Stop
+
+    counted: list[int] = []
+    with pytest.raises(Stop):
+        track_ranges(ranges, progress=progress, is_cancelled=lambda: bool(counted.append(1)), use_cache=False,
+                     threads=2)
+    assert _pool_threads() == 0
+    assert len(counted) < 300, "the threads stopped within a few frames of the error, not at their ranges' ends"

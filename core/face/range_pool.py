@@ -144,7 +144,13 @@ def track_ranges(
 
     with ThreadPoolExecutor(max_workers=count, thread_name_prefix="track-range") as pool:
         futures = [pool.submit(track, i) for i in range(len(ranges))]
-        _report_until_done(futures, counts, progress)
+        try:
+            _report_until_done(futures, counts, progress)
+        except BaseException:
+            # Raised here, not in a thread (a stop signal, a progress callback that failed): the threads stop
+            # within a frame, so leaving the pool does not wait for the rest of their ranges.
+            counts.failed.set()
+            raise
     if counts.first_error is not None:
         raise counts.first_error
     done, total = counts.sum()

@@ -63,6 +63,11 @@ class RetrievalAppearance:
         self._report: dict[str, Any] = {}
         self._renderer: Any = None
         self._renderer_lock = threading.Lock()
+        self._selection: Selection | None = None
+        self._mouth_weight = np.zeros(0)
+        self._template: np.ndarray | None = None
+        self._quality = "final"
+        self._appearance: Any = None
 
     def warm_up(self) -> None:
         """Import what a first job's paint would (`StagedEngine.warm_up`): qhull, for the mesh of a range
@@ -70,11 +75,6 @@ class RetrievalAppearance:
         from mytalk.core.engines.classic.warp import load_triangulator
 
         load_triangulator()
-        self._selection: Selection | None = None
-        self._mouth_weight = np.zeros(0)
-        self._template: np.ndarray | None = None
-        self._quality = "final"
-        self._appearance: Any = None
 
     def check_installed(self, settings: EngineSettings) -> None:
         """A stored actor `--actor` names, without a job (`StagedEngine.check_installed`)."""
