@@ -75,3 +75,26 @@ def test_the_waveform_has_a_time_ruler_with_ticks_where_the_scrub_bar_has_them(p
     x = axis.x_of_frame(13) * ratio
     assert {image.pixelColor(int(x) + dx, RULER_H - 2).name() for dx in (-1, 0, 1)} != {background.name()}
     assert list(axis.ticks()) == list(panel.scrub_bar.axis().ticks())
+
+
+def test_the_lane_names_stay_readable_over_the_playhead(panel: MyTalkPanel) -> None:
+    """Parked on the clip's first frame, the playhead runs through the lanes' names (drawn at their left);
+    the names are drawn over it, so it shows there only dimmed by their box, never at full red."""
+    panel.transport.seek(0)
+    panel.waveform.repaint()
+    image = panel.waveform.grab().toImage()
+    ratio = image.width() / panel.waveform.width()
+    x = panel.waveform.x_of(0.0) * ratio
+    lane_h = (panel.waveform.height() - RULER_H) / 2
+    metrics = panel.waveform.fontMetrics()
+    assert 4 < x / ratio < 4 + metrics.horizontalAdvance("production"), "the playhead crosses the name here"
+    name_rows = range(int((RULER_H + 4) * ratio), int((RULER_H + 2 + metrics.height()) * ratio))
+    playhead = QColor(235, 70, 70)
+
+    def full_red(colour: QColor) -> bool:
+        return abs(colour.red() - playhead.red()) + abs(colour.green() - playhead.green()) < 40
+
+    crossing = [image.pixelColor(int(x) + dx, y) for dx in (-1, 0, 1) for y in name_rows]
+    assert not any(full_red(c) for c in crossing), "the playhead is drawn over the lane's name"
+    below = [image.pixelColor(int(x) + dx, int((RULER_H + lane_h - 4) * ratio)) for dx in (-1, 0, 1)]
+    assert any(full_red(c) for c in below), "the playhead itself is still drawn through the lane"

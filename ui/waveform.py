@@ -129,10 +129,11 @@ class WaveformView(QWidget):
             x0, x1 = self.x_of(marked[0] / fps), self.x_of(marked[1] / fps)
             painter.fillRect(QRectF(x0, RULER_H, x1 - x0, self.height() - RULER_H), QColor(70, 130, 220, 50))
         self._ruler(painter)
-        self._lane(painter, top, self.production, 0.0, QColor(120, 200, 140), "production", t0, t1)
+        self._lane(painter, top, self.production, 0.0, QColor(120, 200, 140), t0, t1)
+        labels = [(top, "production")]
         if self.line.size:
-            self._lane(painter, bottom, self.line, self.line_start_s(), QColor(255, 190, 60),
-                       f"line  slip {-float(self.audio_in) * 1000 + 0.0:+.1f} ms", t0, t1)
+            self._lane(painter, bottom, self.line, self.line_start_s(), QColor(255, 190, 60), t0, t1)
+            labels.append((bottom, f"line  slip {-float(self.audio_in) * 1000 + 0.0:+.1f} ms"))
         else:
             painter.setPen(QColor(140, 140, 145))
             painter.drawText(bottom, Qt.AlignmentFlag.AlignCenter, self.message)
@@ -140,6 +141,10 @@ class WaveformView(QWidget):
             x = self.x_of(self.transport.position / fps)
             painter.setPen(QPen(QColor(235, 70, 70), 1.5))
             painter.drawLine(QPointF(x, 0), QPointF(x, self.height()))
+        # The lanes' names go over the playhead: parked at the clip's first frames, it crossed their first
+        # letters ("roduction").
+        for lane, label in labels:
+            self._label(painter, lane, label)
         painter.end()
 
     def _ruler(self, painter: QPainter) -> None:
@@ -167,7 +172,7 @@ class WaveformView(QWidget):
                 painter.drawText(QPointF(x + 3, RULER_H - 4), label)
 
     def _lane(self, painter: QPainter, lane: QRectF, samples: np.ndarray, offset: float, colour: QColor,
-              label: str, t0: float, t1: float) -> None:
+              t0: float, t1: float) -> None:
         width = max(1, int(lane.width()))
         key = (id(samples), samples.size, t0, t1, width, offset)
         env = self._envelopes.get(key)
@@ -184,6 +189,10 @@ class WaveformView(QWidget):
         for x in range(width):
             low, high = env[x]
             painter.drawLine(QPointF(x, mid - high / peak * half), QPointF(x, mid - low / peak * half))
+
+    @staticmethod
+    def _label(painter: QPainter, lane: QRectF, label: str) -> None:
+        """A lane's name, in its top left corner."""
         metrics = painter.fontMetrics()
         box = QRectF(lane.x() + 4, lane.y() + 2, metrics.horizontalAdvance(label) + 8, metrics.height() + 2)
         painter.fillRect(box, QColor(0, 0, 0, 150))
