@@ -35,6 +35,10 @@ First frame on screen: the `preview-ready` poster event has arrived and its PNG 
 streamed frame: the first `preview-frames` event; whole proxy: the final `preview-ready` has arrived
 and the proxy's first frame is decoded. Bars (issue #16): warm ≤ 1.0 s and cold ≤ 3 s to the first
 frame, on both clips. The ratio line divides each by its bar, in this run.
+
+Where the time to the first frame goes (Linux): the whole machine's CPU time from Preview to the first
+frame, busy and idle, from `/proc/stat` (`cpu_to_first_frame`). Busy core-seconds near cores × seconds
+say the job was short of CPU, not waiting on itself; it counts every process, so run nothing else.
 """
 
 from __future__ import annotations
@@ -95,6 +99,7 @@ def preview(runtime: Runtime, clip: Path, frames: int, job: str, audio_in: str =
     from mytalk.ui.decoder import FrameDecoder
 
     began = time.perf_counter()
+    cpu_before = machine_cpu()
     runtime.send(type="preview", id=job, request=request(clip, frames, audio_in))
     times: dict[str, Any] = {}
     while True:
@@ -105,6 +110,11 @@ def preview(runtime: Runtime, clip: Path, frames: int, job: str, audio_in: str =
         if name == "preview-ready" and event.get("partial"):
             assert cv2.imread(event["path"]) is not None
             times["first_frame_s"] = time.perf_counter() - began
+            cpu_after = machine_cpu()
+            if cpu_before is not None and cpu_after is not None:
+                times["cpu_to_first_frame"] = {"busy_core_s": round(cpu_after[0] - cpu_before[0], 2),
+                                               "idle_core_s": round(cpu_after[1] - cpu_before[1], 2),
+                                               "cores": os.cpu_count()}
         elif name == "preview-frames" and "first_streamed_s" not in times:
             times["first_streamed_s"] = time.perf_counter() - began
         elif name == "preview-ready":
@@ -117,6 +127,19 @@ def preview(runtime: Runtime, clip: Path, frames: int, job: str, audio_in: str =
         elif name == "done":
             times["stages_s"] = {k: round(v, 2) for k, v in event["result"]["report"]["timings_s"].items()}
             return times
+
+
+def machine_cpu() -> tuple[float, float] | None:
+    """(busy, idle) CPU-seconds of the whole machine since boot, from `/proc/stat`; None elsewhere."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(v) for v in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + fields[4]  # idle and iowait
+    busy = sum(fields[:8]) - idle  # user, nice, system, irq, softirq, steal (guest time is inside user)
+    return busy / tick, idle / tick
 
 
 def request(clip: Path, frames: int, audio_in: str = "0") -> dict[str, str]:
@@ -239,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
                 bar = WARM_BAR_S if case.startswith("warm") else COLD_BAR_S
                 extra = "".join(f"  {k} {row[k]:.2f} s" for k in ("runtime_hello_s", "warm_up_s", "learn_s", "learn_line_s", "prepare_s")
                                 if k in row)
+                cpu = row.get("cpu_to_first_frame")
+                if cpu:
+                    extra += f"  cpu to first frame: busy {cpu['busy_core_s']:.2f}, idle {cpu['idle_core_s']:.2f} core-s"
                 print(f"{label:10s} {case:15s} first frame {row['first_frame_s']:5.2f} s "
                       f"(÷ bar {bar:.0f} s = {row['first_frame_s'] / bar:4.2f})  first streamed "
                       f"{row.get('first_streamed_s', float('nan')):5.2f} s  whole proxy {row['whole_proxy_s']:5.2f} s"
