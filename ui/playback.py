@@ -139,13 +139,17 @@ class AudioPlayback(QObject):
             self._player.pause()
 
     def close(self) -> None:
-        """Stop and let go of the file, before the player is deleted. Deleting a QMediaPlayer that
-        has played, with no audio device, hangs its FFmpeg backend (Qt 6.11 here, every time after
-        1.5 s of play); with its source cleared first it does not. A player never given a file is left
-        alone: clearing it once deadlocked a test's teardown (session 24: `setSource` waited, holding
-        the GIL, on a backend thread that needed the GIL to destroy an object of its own)."""
+        """Let go of the file, before the player is deleted. Deleting a QMediaPlayer that has played,
+        with no audio device, hangs its FFmpeg backend (Qt 6.11 here, every time after 1.5 s of play);
+        with its source cleared first it does not.
+
+        Only `setSource` is called here, never `stop` first: PySide6 releases the GIL for `setSource`
+        (its typesystem says `allow-thread`) but not for `stop`, and `stop` waits on a lock of the
+        backend's thread while that thread, destroying an object of its own, waits for the GIL to ask
+        whether Python overrides a method of our player. A cleared source stops playback as well. That
+        deadlock froze one panel test's teardown in 25 runs of the playback tests, and a CI run. A player
+        never given a file is left alone."""
         if self._player is not None and self._source is not None:
-            self._player.stop()
             self._player.setSource(QUrl())
         self._source = None
 
