@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from conftest import media_path
+from mytalk.core.engines.base import ReferenceRange
 from mytalk.core.errors import JobCancelledError, RangeError
 from mytalk.core.face import FaceObservation, track_video
-from mytalk.core.face.range_pool import MAX_TRACKING_THREADS, FootageRange, track_ranges, tracking_threads
+from mytalk.core.face.range_pool import MAX_TRACKING_THREADS, track_ranges, tracking_threads
 
 CLIP = "hdtf_wda_katiehill_512.mp4"
 
@@ -40,7 +41,7 @@ def test_threads_follow_ranges_cores_and_the_cap() -> None:
 
 def test_ranges_tracked_at_once_match_each_tracked_alone() -> None:
     path = media_path("video", CLIP)
-    ranges = [FootageRange(path, 150, 190), FootageRange(path, 0, 40), FootageRange(path, 80, 120)]
+    ranges = [ReferenceRange(path, 150, 190), ReferenceRange(path, 0, 40), ReferenceRange(path, 80, 120)]
     alone = [track_video(r.path, r.start, r.stop, use_cache=False) for r in ranges]
     seen: list[tuple[int, int, int, int]] = []
     caller = threading.get_ident()
@@ -62,7 +63,7 @@ def test_ranges_tracked_at_once_match_each_tracked_alone() -> None:
 
 def test_cache_entries_written_at_once_read_back_as_tracked() -> None:
     path = media_path("video", CLIP)
-    ranges = [FootageRange(path, 10, 35), FootageRange(path, 60, 85)]
+    ranges = [ReferenceRange(path, 10, 35), ReferenceRange(path, 60, 85)]
     first = track_ranges(ranges, threads=2)
     again = track_ranges(ranges, threads=2)
     for a, b, r in zip(first, again, ranges, strict=True):
@@ -72,7 +73,7 @@ def test_cache_entries_written_at_once_read_back_as_tracked() -> None:
 
 def test_a_cancel_stops_every_range() -> None:
     path = media_path("video", CLIP)
-    ranges = [FootageRange(path, 0, 200), FootageRange(path, 0, 200)]
+    ranges = [ReferenceRange(path, 0, 200), ReferenceRange(path, 0, 200)]
     frames: list[int] = []
 
     def progress(done: int, total: int, stage: str) -> None:
@@ -87,7 +88,7 @@ def test_a_cancel_stops_every_range() -> None:
 
 def test_a_range_that_fails_stops_the_others_and_its_error_is_raised(tmp_path: Path) -> None:
     path = media_path("video", CLIP)
-    ranges = [FootageRange(path, 0, 200), FootageRange(path, 10_000, 10_040)]
+    ranges = [ReferenceRange(path, 0, 200), ReferenceRange(path, 10_000, 10_040)]
     frames: list[int] = []
     with pytest.raises(RangeError):
         track_ranges(ranges, progress=lambda done, total, stage: frames.append(done), use_cache=False, threads=2)
@@ -97,7 +98,7 @@ def test_a_range_that_fails_stops_the_others_and_its_error_is_raised(tmp_path: P
 
 def test_one_thread_counts_the_ranges_one_after_another() -> None:
     path = media_path("video", CLIP)
-    ranges = [FootageRange(path, 0, 20), FootageRange(path, 100, 120)]
+    ranges = [ReferenceRange(path, 0, 20), ReferenceRange(path, 100, 120)]
     seen: list[tuple[int, int]] = []
     result = track_ranges(ranges, progress=lambda done, total, stage: seen.append((done, total)),
                           use_cache=False, threads=1)
@@ -110,7 +111,7 @@ def test_a_missing_file_is_reported_as_track_video_reports_it(tmp_path: Path) ->
     from mytalk.core.errors import MediaNotFoundError
 
     path = media_path("video", CLIP)
-    ranges = [FootageRange(path, 0, 50), FootageRange(tmp_path / "gone.mp4", 0, 50)]
+    ranges = [ReferenceRange(path, 0, 50), ReferenceRange(tmp_path / "gone.mp4", 0, 50)]
     with pytest.raises(MediaNotFoundError):
         track_ranges(ranges, threads=2)
     assert _pool_threads() == 0
@@ -118,7 +119,7 @@ def test_a_missing_file_is_reported_as_track_video_reports_it(tmp_path: Path) ->
 
 def test_an_error_in_the_calling_thread_stops_the_threads_at_once() -> None:
     path = media_path("video", CLIP)
-    ranges = [FootageRange(path, 0, 200), FootageRange(path, 0, 200)]
+    ranges = [ReferenceRange(path, 0, 200), ReferenceRange(path, 0, 200)]
     seen: list[int] = []
 
     class Stop(Exception):

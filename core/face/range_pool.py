@@ -20,8 +20,8 @@ import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from mytalk.core.face.observation import FaceObservation
 from mytalk.core.face.tracker import STAGE, TrackerSettings, track_video
@@ -35,18 +35,18 @@ PROGRESS_POLL_S = 0.05
 """How often the calling thread sums the threads' frame counts into one progress event."""
 
 
-@dataclass(frozen=True)
-class FootageRange:
-    """Frames [start, stop) of one video file (clip-relative indices, `stop` exclusive)."""
-
-    path: Path
-    start: int
-    stop: int
+class FootageRange(Protocol):
+    """Frames [start, stop) of one video file (clip-relative indices, `stop` exclusive): an engine's
+    `ReferenceRange` is one, passed as it is."""
 
     @property
-    def frames(self) -> int:
-        """How many frames the range asks for (fewer come back when the file ends first)."""
-        return self.stop - self.start
+    def path(self) -> Path: ...
+
+    @property
+    def start(self) -> int: ...
+
+    @property
+    def stop(self) -> int: ...
 
 
 def usable_cores() -> int:
@@ -70,7 +70,7 @@ class _Counts:
     def __init__(self, ranges: Sequence[FootageRange]) -> None:
         self._lock = threading.Lock()
         self._done = [0] * len(ranges)
-        self._totals = [r.frames for r in ranges]
+        self._totals = [r.stop - r.start for r in ranges]
         self.failed = threading.Event()
         self.first_error: BaseException | None = None
 
@@ -176,7 +176,7 @@ def _one_after_another(
     is_cancelled: CancelFn, use_cache: bool,
 ) -> list[list[FaceObservation]]:
     """One core, or one range: no threads, each range's progress counted after the ranges before it."""
-    total = sum(r.frames for r in ranges)
+    total = sum(r.stop - r.start for r in ranges)
     results: list[list[FaceObservation]] = []
     before = 0
     for r in ranges:
@@ -186,6 +186,6 @@ def _one_after_another(
 
         results.append(track_video(r.path, r.start, r.stop, settings, progress=tracked,
                                    is_cancelled=is_cancelled, use_cache=use_cache))
-        before += r.frames
+        before += r.stop - r.start
     return results
 

@@ -30,7 +30,7 @@ from mytalk.core.engines.classic.profile_crops import MAX_APPEARANCE, extract_cr
 from mytalk.core.engines.classic.speech_driver import SpeechModel, band_features
 from mytalk.core.errors import MediaFormatError, UsageError
 from mytalk.core.face.canonical import apply_transform, mouth_aperture, similarity_to_canonical_batch
-from mytalk.core.face.range_pool import FootageRange, track_ranges
+from mytalk.core.face.range_pool import track_ranges
 from mytalk.core.face.tracker import FaceObservation, TrackerSettings
 from mytalk.core.media.audio import AudioTrack, ClipSound
 from mytalk.core.media.probe import MediaInfo, probe
@@ -259,8 +259,8 @@ def build_profile(
         def tracked(done: int, total: int, stage: str) -> None:
             progress(done, total, f"learning the actor: {stage}")
 
-        observations = track_ranges([FootageRange(Path(ref.path), ref.start, ref.stop) for ref in references],
-                                    settings, progress=tracked, is_cancelled=is_cancelled, use_cache=use_cache)
+        observations = track_ranges(references, settings, progress=tracked, is_cancelled=is_cancelled,
+                                    use_cache=use_cache)
         check_cancelled(is_cancelled, "learning the actor")
         # Checked before waiting for any phones: footage without the actor fails at once (and a caller that
         # falls back to other footage, `job_profile`, loses no time on the phones).
