@@ -1,9 +1,9 @@
 """Interlaced sources: the render carries the source's field order, so an editor plays it as the original.
 
 A 1080i or DV clip holds two fields per frame. MyTalk reads and writes its frames line for line, so the
-samples stay right; what was lost was the tag (QuickTime `fiel`, Matroska FieldOrder), and an editor then
-takes the render for progressive pictures and shows its fields combed, or deinterlaces it differently
-from the original beside it. Sources are synthetic interlaced H.264 clips (`media_factory`) and one shared
+samples stay right; what must not be lost is the field order: the tag (QuickTime `fiel`, Matroska
+FieldOrder) and, for ProRes and H.264, the coding as fields, or an editor takes the render for progressive
+pictures and shows its fields combed, or deinterlaces it differently from the original beside it. Sources are synthetic interlaced H.264 clips (`media_factory`) and one shared
 clip re-encoded as interlaced for a real render.
 """
 
@@ -67,6 +67,97 @@ def test_a_render_carries_the_sources_field_order(top_first: bool, order: str, s
         assert len(got) == len(wanted) and all(np.array_equal(a, b) for a, b in zip(wanted, got, strict=True))
 
 
+@pytest.mark.parametrize("top_first", [True, False])
+def test_the_field_marker_sets_the_flags_and_keeps_the_picture(top_first: bool) -> None:
+    """`FieldMarker` only flags a frame: the picture that reaches the encoder is the one given, sample for sample."""
+    from mytalk.core.media.field_marks import FieldMarker, top_field_first
+
+    rng = np.random.default_rng(3)
+    marker = FieldMarker(96, 48, "yuv422p10le", Fraction(1, 25), top_first=top_first)
+    for index in range(3):
+        picture = av.VideoFrame.from_ndarray(rng.integers(0, 256, (48, 96, 3), dtype=np.uint8), format="rgb24")
+        frame = picture.reformat(format="yuv422p10le")
+        frame.pts, frame.time_base = index, Fraction(1, 25)
+        assert not frame.interlaced_frame
+        marked = marker.mark(frame)
+        assert marked.interlaced_frame and marked.pts == index
+        assert np.array_equal(marked.to_ndarray(), frame.to_ndarray())
+    assert [top_field_first(order) for order in ("tt", "bt", "bb", "tb")] == [True, True, False, False]
+
+
+def _prores_first_fields(path: Path) -> list[str]:
+    """Each coded picture's interlace mode, read from its ProRes frame header (Apple's ProRes RAW-less
+    bitstream: frame size, 'icpf', header size, version, creator, width, height, then the frame flags,
+    whose bits 2-3 say progressive, upper field first or lower field first)."""
+    modes = {0: "progressive", 1: "upper", 2: "lower"}
+    with av.open(str(path)) as container:
+        packets = [bytes(p) for p in container.demux(video=0) if p.size]
+    assert packets and all(p[4:8] == b"icpf" for p in packets)
+    return [modes.get((p[20] >> 2) & 3, "?") for p in packets]
+
+
+@pytest.mark.parametrize(("top_first", "order", "first"), [(True, "tt", "upper"), (False, "bb", "lower")])
+def test_prores_and_h264_renders_code_fields_in_the_sources_order(top_first: bool, order: str, first: str,
+                                                                  tmp_path: Path) -> None:
+    """Not only a tag: ProRes codes each picture as two fields with the source's first field in its frame
+    header, as a 1080i camera's ProRes is, and H.264 codes fields (PAFF/MBAFF) that a decoder reads back in
+    that order, also from an .mp4, which has no QuickTime tag at all."""
+    clip = mf.make_interlaced_h264(tmp_path / "i.mov", top_first=top_first, num_frames=24, size=SIZE,
+                                   fps=Fraction(25))
+    line = _line(tmp_path)
+    prores = tmp_path / "o.mov"
+    assert run_mytalk("sync", clip, "--audio", line, "-o", prores, "--engine", "copy", "--quiet").code == 0
+    assert _prores_first_fields(prores) == [first] * 24
+    h264 = tmp_path / "o.mp4"
+    result = run_mytalk("sync", clip, "--audio", line, "-o", h264, "--engine", "copy", "--codec", "h264",
+                        "--quiet")
+    assert result.code == 0, result.stderr
+    video = probe(h264).video
+    assert video is not None and video.field_order == order
+    with av.open(str(clip)) as source, av.open(str(prores)) as a, av.open(str(h264)) as b:
+        wanted = [f.to_ndarray(format="rgb24").astype(np.float64) for f in source.decode(video=0)]
+        for render in (a, b):
+            got = list(render.decode(video=0))
+            assert all(f.interlaced_frame for f in got)
+            # The pictures are the source's: coding them as fields loses nothing a frame coding would keep.
+            errors = [np.mean((f.to_ndarray(format="rgb24") - w) ** 2) for f, w in zip(got, wanted, strict=True)]
+            assert 10 * np.log10(255**2 / max(max(errors), 1e-9)) > 38
+
+
+def test_a_dnxhr_render_of_an_interlaced_clip_says_it_loses_the_fields(tmp_path: Path) -> None:
+    """FFmpeg codes DNxHR as frames only: the render is progressive, and the report says so and what keeps them."""
+    clip = mf.make_interlaced_h264(tmp_path / "i.mov", num_frames=24, size=(256, 128), fps=Fraction(25))
+    out, report = tmp_path / "o.mov", tmp_path / "o.json"
+    result = run_mytalk("sync", clip, "--audio", _line(tmp_path), "-o", out, "--engine", "copy", "--codec", "dnxhr",
+                        "--report", report, "--quiet")
+    assert result.code == 0, result.stderr
+    warnings = json.loads(report.read_text())["warnings"]
+    assert any("interlaced" in w and "--codec prores" in w for w in warnings), warnings
+    progressive = tmp_path / "p.mov"
+    made = mf.make_h264(tmp_path / "p.mp4", num_frames=24, size=(256, 128), fps=Fraction(25))
+    result = run_mytalk("sync", made, "--audio", _line(tmp_path), "-o", progressive, "--engine", "copy",
+                        "--codec", "dnxhr", "--report", report, "--quiet")
+    assert result.code == 0, result.stderr
+    assert not any("interlaced" in w for w in json.loads(report.read_text())["warnings"])
+
+
+def test_ntsc_fields_of_odd_height_render_as_prores_fields_and_as_progressive_h264_with_a_warning(
+        tmp_path: Path) -> None:
+    """A 486-line NTSC frame holds fields of 243 lines: ProRes codes them, lower field first as NTSC is, while
+    x264 cannot code 4:2:0 fields of an odd height, so the .mp4 is coded as frames and the report says so."""
+    clip = mf.write_clip(tmp_path / "ntsc.mov", codec="prores_ks", pix_fmt="yuv422p10le", options={"profile": "3"},
+                         field_order=3, num_frames=12, size=(720, 486), fps=Fraction(30000, 1001))
+    line = _line(tmp_path)
+    for name, fields, warned in (("o.mov", ["lower"] * 12, False), ("o.mp4", None, True)):
+        out, report = tmp_path / name, tmp_path / f"{name}.json"
+        result = run_mytalk("sync", clip, "--audio", line, "-o", out, "--engine", "copy", "--report", report, "--quiet")
+        assert result.code == 0, result.stderr
+        if fields is not None:
+            assert _prores_first_fields(out) == fields
+        warnings = json.loads(report.read_text())["warnings"]
+        assert any("fields of 243 lines" in w for w in warnings) == warned, warnings
+
+
 def test_progressive_sources_and_proxies_are_not_tagged(tmp_path: Path) -> None:
     line = _line(tmp_path)
     progressive = mf.make_h264(tmp_path / "p.mp4", num_frames=24, size=SIZE, fps=Fraction(25))
@@ -86,7 +177,8 @@ def test_progressive_sources_and_proxies_are_not_tagged(tmp_path: Path) -> None:
 
 @pytest.mark.media
 def test_an_interlaced_shared_clip_renders_with_its_field_order(tmp_path: Path) -> None:
-    """A real face, coded as fields top first: the classic engine paints its mouth and the ProRes keeps the tag."""
+    """A real face, coded as fields top first: the classic engine paints its mouth, and the ProRes keeps the tag
+    and codes its pictures as fields, upper first."""
     source = media_path("video", "hdtf_wda_katiehill_512.mp4")
     clip = tmp_path / "katie_1080i.mov"
     with av.open(str(source)) as reader, av.open(str(clip), "w") as writer:
@@ -107,6 +199,7 @@ def test_an_interlaced_shared_clip_renders_with_its_field_order(tmp_path: Path) 
     assert result.code == 0, result.stderr
     video = probe(out).video
     assert video is not None and video.field_order == "tt" and video.frame_count == 50
+    assert _prores_first_fields(out) == ["upper"] * 50
     data = json.loads(report.read_text())
     assert data["inputs"]["video"]["probe"]["video"]["field_order"] == "tt"
     assert data["tracking"]["share_with_face"] == 1.0

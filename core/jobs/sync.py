@@ -49,6 +49,7 @@ from mytalk.core.media.writer import (
     check_codec_container,
     check_output_path,
     default_codec_for,
+    fields_dropped,
 )
 from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled, never_cancelled, no_progress
 from mytalk.core.userdirs import UserDirs, user_dirs
@@ -134,7 +135,8 @@ def _job_warnings(resolved: ResolvedRequest, line_peak: float, line_info: MediaI
                   line_sound: SoundStream) -> list[str]:
     """Suspicious but legal jobs: a silent range is a valid edit (the mouth closes), a surround stem is
     mixed to stereo for the render (its mouth follows every channel's speech), a codec without alpha
-    renders a keyed clip opaque, and an FFV1 .mkv loses a clip's non-square pixel aspect."""
+    renders a keyed clip opaque, an FFV1 .mkv loses a clip's non-square pixel aspect, and DNxHR (or H.264
+    of fields with an odd number of lines) an interlaced clip's fields."""
     warnings: list[str] = []
     video = resolved.info.video
     if video is not None and alpha_dropped(codec, video) and not resolved.request.proxy:
@@ -145,6 +147,11 @@ def _job_warnings(resolved: ResolvedRequest, line_peak: float, line_info: MediaI
         warnings.append(f"the clip's pixels are not square ({aspect.numerator}:{aspect.denominator}) and an FFV1 "
                         f".mkv render cannot say so: players will show it squeezed; render to .mov (ProRes) "
                         f"to keep the aspect")
+    if video is not None and fields_dropped(codec, video) and not resolved.request.proxy:
+        why = ("FFmpeg's DNxHR codes whole frames only" if codec == "dnxhr"
+               else f"{codec} cannot code fields of {video.height // 2} lines")
+        warnings.append(f"the clip is interlaced and {why}: players may take the render for progressive pictures; "
+                        f"render to .mov with --codec prores (the default) to keep its fields")
     channels = max((stream.channels for stream in line_info.audio if stream.index == line_sound.index), default=0)
     if channels > 2:
         warnings.append(f"the replacement line has {channels} channels; the render carries its stereo downmix "

@@ -46,6 +46,7 @@ import numpy as np
 from mytalk.core.atomic import AtomicFile, undo_on_failure
 from mytalk.core.errors import OutputError, UsageError, describe_os_error
 from mytalk.core.media.audio import AudioSource
+from mytalk.core.media.field_marks import FieldMarker, top_field_first
 from mytalk.core.media.probe import (
     COLOR_PRIMARIES_NAMES,
     COLOR_RANGE_NAMES,
@@ -111,6 +112,14 @@ def _h264_pix_fmt(source: VideoStreamInfo) -> str:
     return "yuv420p"
 
 
+def _h264_field_options(source: VideoStreamInfo, top_first: bool) -> dict[str, str] | None:
+    """PAFF/MBAFF, as 1080i cameras and broadcast encoders write it. x264 codes 4:2:0 fields only when each
+    field has an even number of lines (a 486-line NTSC frame does not)."""
+    if source.height % 4:
+        return None
+    return {"flags": "+ildct+ilme", "x264-params": f"interlaced=1:{'tff' if top_first else 'bff'}=1"}
+
+
 @dataclass(frozen=True)
 class CodecPreset:
     """One ``--codec`` choice: encoder, allowed containers and how to pick the pixel format."""
@@ -123,6 +132,10 @@ class CodecPreset:
     min_size: tuple[int, int] = (1, 1)
     even_size: bool = False
     description: str = ""
+    field_options: Callable[[VideoStreamInfo, bool], dict[str, str] | None] | None = None
+    """Options that make the encoder code an interlaced source's pictures as two fields, upper field first
+    or not (`field_marks`); None, or None for that source: it codes frames only, so a render of an
+    interlaced clip carries its field order as a container tag at most (`fields_dropped`)."""
 
 
 CODEC_PRESETS: dict[str, CodecPreset] = {
@@ -145,6 +158,7 @@ CODEC_PRESETS: dict[str, CodecPreset] = {
             lambda source: "yuv422p10le",
             lambda source: {"profile": "3", "vendor": "apl0"},
             description="Apple ProRes 422 HQ, 10-bit 4:2:2",
+            field_options=lambda source, top_first: {"flags": "+ildct"},
         ),
         CodecPreset(
             "prores4444",
@@ -154,6 +168,7 @@ CODEC_PRESETS: dict[str, CodecPreset] = {
             lambda source: "yuva444p10le" if source.has_alpha else "yuv444p10le",
             lambda source: {"profile": "4", "vendor": "apl0"},
             description="Apple ProRes 4444, 10-bit 4:4:4 (with the source's alpha)",
+            field_options=lambda source, top_first: {"flags": "+ildct"},
         ),
         CodecPreset(
             "dnxhr",
@@ -172,6 +187,7 @@ CODEC_PRESETS: dict[str, CodecPreset] = {
             lambda source: {"crf": "18", "preset": "fast"},
             even_size=True,
             description="H.264 for previews, 4:2:0",
+            field_options=_h264_field_options,
         ),
     )
 }
@@ -200,6 +216,24 @@ def aspect_dropped(codec: str, source: VideoStreamInfo) -> bool:
     DV, HDV or anamorphic clip plays squeezed (the other codecs carry it: ProRes and DNxHR through the
     QuickTime `pasp` atom, H.264 in its own headers)."""
     return source.sample_aspect != 1 and codec == "ffv1"
+
+
+def field_options(codec: str, source: VideoStreamInfo) -> dict[str, str] | None:
+    """The encoder options that code an interlaced `source`'s pictures as fields in its order; None when
+    `codec` codes only frames, or cannot code this source's fields."""
+    preset = CODEC_PRESETS.get(codec)
+    if not source.interlaced or preset is None or preset.field_options is None:
+        return None
+    return preset.field_options(source, top_field_first(source.field_order))
+
+
+def fields_dropped(codec: str, source: VideoStreamInfo) -> bool:
+    """Whether a `codec` render of an interlaced `source` may be read as progressive: neither coded as fields
+    nor, for FFV1, tagged (Matroska's FieldOrder; FFV1 codes frames whole and keeps every line). FFmpeg's
+    DNxHR encoder codes frames only (it refuses interlaced coding for every DNxHR profile), and QuickTime takes
+    a DNxHR track's field order from its coded header (Avid's atoms); H.264 of a 4:2:0 clip whose fields have
+    an odd number of lines cannot be coded as fields either."""
+    return source.interlaced and codec != "ffv1" and field_options(codec, source) is None
 
 
 def alpha_dropped(codec: str, source: VideoStreamInfo) -> bool:
@@ -392,6 +426,7 @@ class VideoWriter:
         self._container: av.container.OutputContainer | None = None
         self._audio_stream: av.audio.stream.AudioStream | None = None
         self._audio_layout = "mono"
+        self._fields: FieldMarker | None = None  # set by `_open` for a render that codes fields
         self.reel_name = reel_name or render_reel_name(self.path.name, _source_reels(source, inputs))
         self.start_timecode: str | None = None  # decided by the first frame unless given
         try:
@@ -435,6 +470,10 @@ class VideoWriter:
         options = self.preset.options(s)
         if self.proxy and self.preset.encoder == "libx264":
             options = {**options, "preset": "ultrafast", "crf": "18"}
+        # A proxy is scaled across the fields: it is shown as pictures, so it is coded and tagged as such.
+        fields = None if self.proxy else field_options(self.preset.name, s)
+        if fields is not None:
+            options = {**options, **fields}
         stream = cast(
             av.video.stream.VideoStream,
             container.add_stream(self.preset.encoder, rate=s.fps, options=options),
@@ -447,6 +486,8 @@ class VideoWriter:
         ctx.framerate = s.fps
         stream.time_base = self.time_base
         stream.thread_type = "AUTO"
+        self._fields = (FieldMarker(self.width, self.height, self.pix_fmt, self.time_base,
+                                    top_first=top_field_first(s.field_order)) if fields is not None else None)
         # Tags only, never a conversion: an ungraded mezzanine must carry the source's tags.
         default_range = 2 if s.pix_fmt.startswith("yuvj") else 0  # yuvj* means full range
         self._color_tags = {
@@ -466,11 +507,11 @@ class VideoWriter:
         if s.interlaced and not self.proxy:
             # The source's field order as a tag (QuickTime `fiel`, Matroska FieldOrder), so an editor
             # plays and deinterlaces the render as it does the original; untagged, it would take two fields
-            # for one progressive picture. Tag only: the frames are coded as frames (PyAV cannot mark a
-            # frame top-field-first, which ProRes' field coding reads per frame), and their samples are
-            # the source's, line for line. A proxy is scaled across the fields, so it is left untagged.
-            # Only FFV1 in Matroska and ProRes in QuickTime keep the tag: the muxer takes DNxHR's field
-            # order from its coded header (Avid's atoms), and H.264's lives in its SPS, both progressive here.
+            # for one progressive picture. ProRes and H.264 also code the pictures as fields, marked frame
+            # by frame (`field_marks`), as a 1080i camera's files are; FFV1 codes frames (lossless, the
+            # samples are the source's line for line) and keeps the tag; DNxHR, and H.264 of a clip whose
+            # fields x264 cannot code, are read as progressive (`fields_dropped`: the job warns). A proxy
+            # is scaled across the fields and left untagged.
             ctx.field_order = next(code for code, name in FIELD_ORDER_NAMES.items() if name == s.field_order)
         # mov writes it as the tmcd track's source reference, mkv as the track's REEL_NAME tag.
         stream.metadata["reel_name"] = self.reel_name
@@ -566,6 +607,8 @@ class VideoWriter:
         n = self.frames_written
         out.pts = n
         out.time_base = self.time_base
+        if self._fields is not None:
+            out = self._fields.mark(out)
         # A decoded frame remembers its I/P/B type and libx264 obeys it; let the encoder decide.
         out.pict_type = 0
         for name, value in self._color_tags.items():
