@@ -33,7 +33,7 @@ def noise_frame(fmt: str, width: int, height: int, seed: int = 0) -> av.VideoFra
     frame = av.VideoFrame(width, height, fmt)
     layout = pixel_layout(fmt)
     for plane in plane_arrays(frame):
-        plane[...] = rng.integers(0, layout.max_code + 1, plane.shape, dtype=plane.dtype)
+        plane[...] = rng.integers(0, layout.max_code + 1, plane.shape, dtype=plane.dtype.newbyteorder("="))
     frame.pts = 1234
     frame.time_base = Fraction(1, 24000)
     return frame
@@ -94,7 +94,7 @@ def test_copy_keeps_timing_and_colour_tags_and_skips_line_padding() -> None:
     assert [p.shape for p in plane_arrays(out)] == [(41, 67), (21, 34), (21, 34)]
 
 
-@pytest.mark.parametrize("fmt", ["nv12", "rgba64le", "yuv410p", "gray"])
+@pytest.mark.parametrize("fmt", ["nv12", "x2rgb10le", "yuv410p", "ya8"])
 def test_unsupported_format_names_itself(fmt: str) -> None:
     frame = av.VideoFrame(32, 32, fmt)
     with pytest.raises(MediaFormatError, match=fmt) as info:
@@ -133,6 +133,51 @@ def test_write_known_colours(fmt: str, white: int, black: int, mid_chroma: int) 
     y, cb, cr = plane_arrays(out)
     assert np.all(y[:, :16] == black) and np.all(y[:, 16:] == white)
     assert np.all(cb == mid_chroma) and np.all(cr == mid_chroma)
+
+
+@pytest.mark.parametrize(("fmt", "white"), [("gray", 255), ("gray10le", 1023), ("gray16le", 65535)])
+def test_gray_frames_are_full_range_luma_and_take_the_luma_of_a_change(fmt: str, white: int) -> None:
+    """A black-and-white clip: read as R = G = B at full range (as swscale reads gray, so a ProRes render and
+    a player see the levels written), and a coloured change is written as its luma."""
+    frame = noise_frame(fmt, 32, 16)
+    rgb = np.zeros((16, 32, 3), np.float32)
+    rgb[:, 16:] = 1.0
+    out, changed = write_rgb(frame, (0, 0, 32, 16), rgb)
+    (y,) = plane_arrays(out)
+    assert np.all(y[:, :16] == 0) and np.all(y[:, 16:] == white)
+    assert np.array_equal(changed, y != plane_arrays(frame)[0])
+    back = read_rgb(out, (0, 0, 32, 16))
+    assert np.allclose(back, rgb) and np.array_equal(back[..., 0], back[..., 2])
+    matrix = color_matrix(out)
+    assert matrix is not None and matrix.full_range and matrix.name == "bt601"
+    red = np.zeros((16, 32, 3), np.float32)
+    red[..., 0] = 1.0
+    support = np.zeros((16, 32), bool)
+    support[4:8, 4:8] = True
+    painted, changed = write_rgb(out, (0, 0, 32, 16), red, support)
+    (y,) = plane_arrays(painted)
+    assert np.all(y[4:8, 4:8] == round(0.299 * white)) and np.array_equal(changed, support)
+    untouched = ~support
+    assert np.array_equal(y[untouched], plane_arrays(out)[0][untouched])
+    if fmt == "gray":
+        swscale = av.VideoFrame.from_ndarray(plane_arrays(painted)[0].copy(), format="gray").to_ndarray(format="rgb24")
+        assert np.abs(swscale.astype(np.float32) / 255 - read_rgb(painted)).max() < 1 / 255 + 1e-6
+
+
+@pytest.mark.parametrize("fmt", ["rgb48be", "rgb48le", "bgr48be", "rgba64be", "rgba64le", "bgra64le", "gray16be"])
+def test_sixteen_bit_samples_are_written_in_their_byte_order(fmt: str) -> None:
+    """16-bit PNG in QuickTime decodes high byte first (rgb48be, rgba64be), TIFF and DPX low byte first: what
+    is written reads back through FFmpeg as the colour written, and an alpha sample is kept."""
+    frame = noise_frame(fmt, 24, 8)
+    rng = np.random.default_rng(5)
+    rgb = rng.random((8, 24, 3), dtype=np.float32)
+    if fmt.startswith("gray"):
+        rgb[...] = rgb[..., :1]
+    out, _ = write_rgb(frame, (0, 0, 24, 8), rgb)
+    seen = out.to_ndarray(format="gray16le" if fmt.startswith("gray") else "rgb48le").astype(np.float32) / 65535
+    assert np.abs(seen.reshape(8, 24, -1) - rgb[..., : seen.reshape(8, 24, -1).shape[-1]]).max() < 1.5 / 65535
+    if pixel_layout(fmt).pixel_bytes == 4:
+        assert np.array_equal(plane_arrays(out)[0][..., 3], plane_arrays(frame)[0][..., 3])
 
 
 def test_read_matches_ffmpeg_conversion() -> None:

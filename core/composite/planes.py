@@ -29,7 +29,7 @@ import numpy as np
 from mytalk.core.errors import MediaFormatError, UsageError
 
 Box = tuple[int, int, int, int]
-Family = Literal["yuv", "packed_rgb", "planar_gbr"]
+Family = Literal["yuv", "gray", "packed_rgb", "planar_gbr"]
 
 # AVColorSpace values (libavutil/pixfmt.h) -> (Kr, Kb) of the Y'CbCr matrix.
 _MATRIX_BY_COLORSPACE: dict[int, tuple[str, float, float]] = {
@@ -52,7 +52,9 @@ class PixelLayout:
     """How one supported pixel format stores its samples.
 
     `sub_x`/`sub_y` are the chroma subsampling factors (2, 2 for 4:2:0). `channels` maps R, G, B (or Y, Cb,
-    Cr) to a plane index for planar formats, or to a byte position within a pixel for packed ones.
+    Cr) to a plane index for planar formats, or to a byte position within a pixel for packed ones. A "gray"
+    format (a black-and-white scan, a monochrome H.264) holds luma only, in one plane: read as R = G = B, and
+    written as the luma of the change.
     """
 
     name: str
@@ -60,17 +62,21 @@ class PixelLayout:
     bits: int
     sub_x: int = 1
     sub_y: int = 1
-    full_range: bool | None = None  # True for the yuvj* formats, which are full range by definition
+    full_range: bool | None = None  # True for the yuvj* and gray formats, which are full range by definition
     channels: tuple[int, int, int] = (0, 1, 2)
     planes: int = 3
     """Planes a frame holds: 4 for the yuva* and gbrap* formats, whose plane 3 (alpha, full size) is copied,
     never painted: a keyed actor's matte stays exactly as shot under the new mouth."""
     pixel_bytes: int = 3
-    """Packed formats: samples per pixel (4 with alpha; the alpha byte, not named in `channels`, is kept)."""
+    """Packed formats: samples per pixel (4 with alpha; the alpha sample, not named in `channels`, is kept)."""
+    big_endian: bool = False
+    """Samples over 8 bits stored high byte first (PNG's 16-bit formats, FFmpeg's *be names)."""
 
     @property
     def dtype(self) -> np.dtype:
-        return np.dtype(np.uint8) if self.bits <= 8 else np.dtype("<u2")
+        if self.bits <= 8:
+            return np.dtype(np.uint8)
+        return np.dtype(">u2" if self.big_endian else "<u2")
 
     @property
     def max_code(self) -> int:
@@ -89,8 +95,24 @@ def _layouts() -> dict[str, PixelLayout]:
             table[name] = PixelLayout(name, "yuv", bits, sx, sy)
             if (sub, bits) != ("420", 12):  # FFmpeg has no yuva420p12le
                 table[f"yuva{sub}p{bits}le"] = PixelLayout(f"yuva{sub}p{bits}le", "yuv", bits, sx, sy, planes=4)
+    # Gray is full range, as FFmpeg's swscale takes it whatever its tag: a render to ProRes, the tracker's
+    # pictures and a player all read the same levels the compositor writes.
+    table["gray"] = PixelLayout("gray", "gray", 8, full_range=True, channels=(0, 0, 0), planes=1)
+    for bits in (10, 12, 16):
+        table[f"gray{bits}le"] = PixelLayout(f"gray{bits}le", "gray", bits, full_range=True, channels=(0, 0, 0),
+                                             planes=1)
+    table["gray16be"] = PixelLayout("gray16be", "gray", 16, full_range=True, channels=(0, 0, 0), planes=1,
+                                    big_endian=True)  # 16-bit gray PNG
     table["rgb24"] = PixelLayout("rgb24", "packed_rgb", 8, channels=(0, 1, 2))
     table["bgr24"] = PixelLayout("bgr24", "packed_rgb", 8, channels=(2, 1, 0))
+    # 16 bits a sample (PNG in QuickTime writes them high byte first, TIFF and DPX low byte first).
+    for order, channels in {"rgb": (0, 1, 2), "bgr": (2, 1, 0)}.items():
+        for endian in ("le", "be"):
+            name = f"{order}48{endian}"
+            table[name] = PixelLayout(name, "packed_rgb", 16, channels=channels, big_endian=endian == "be")
+            name = f"{order}a64{endian}"
+            table[name] = PixelLayout(name, "packed_rgb", 16, channels=channels, pixel_bytes=4,
+                                      big_endian=endian == "be")
     # With alpha (QuickTime Animation decodes to argb, PNG to rgba): where R, G, B sit in the 4 bytes.
     for name, channels in {"rgba": (0, 1, 2), "bgra": (2, 1, 0), "argb": (1, 2, 3), "abgr": (3, 2, 1)}.items():
         table[name] = PixelLayout(name, "packed_rgb", 8, channels=channels, pixel_bytes=4)
@@ -183,7 +205,8 @@ class ColorMatrix:
 
 
 def color_matrix(frame: av.VideoFrame) -> ColorMatrix | None:
-    """The frame's Y'CbCr matrix from its tags; None for RGB formats.
+    """The frame's Y'CbCr matrix from its tags; None for RGB formats. A gray frame gets one too: its luma
+    weights (what a change's R, G and B count for) and its code range, full (`PixelLayout.full_range`).
 
     Untagged frames follow the usual player convention: BT.601 for SD, BT.709 from 720 lines or 1280
     columns up (so 1080x1920 vertical video is BT.709). Note that FFmpeg's swscale (and so
@@ -191,7 +214,7 @@ def color_matrix(frame: av.VideoFrame) -> ColorMatrix | None:
     rather than `to_ndarray` so that what it sees and what is written back agree.
     """
     layout = pixel_layout(frame.format.name)
-    if layout.family != "yuv":
+    if layout.family not in ("yuv", "gray"):
         return None
     tagged = _MATRIX_BY_COLORSPACE.get(int(frame.colorspace or _COLORSPACE_UNSPECIFIED))
     if tagged is None:
@@ -323,6 +346,11 @@ def read_rgb(frame: av.VideoFrame, box: Box | None = None, clip: bool = False) -
         rgb = px[..., list(layout.channels)].astype(np.float32) * scale
     elif layout.family == "planar_gbr":
         rgb = np.stack([planes[i][y0:y1, x0:x1] for i in layout.channels], axis=-1).astype(np.float32) * scale
+    elif layout.family == "gray":
+        matrix = color_matrix(frame)
+        assert matrix is not None
+        luma = (planes[0][y0:y1, x0:x1].astype(np.float32) - np.float32(matrix.y_offset)) / np.float32(matrix.y_scale)
+        rgb = np.repeat(luma[..., None], 3, axis=-1)
     else:
         matrix = color_matrix(frame)
         assert matrix is not None
@@ -454,6 +482,13 @@ def write_rgb_delta(frame: av.VideoFrame, box: Box, delta_rgb: np.ndarray, suppo
 
     matrix = color_matrix(frame)
     assert matrix is not None
+    if layout.family == "gray":
+        weights = np.array([matrix.kr, matrix.kg, matrix.kb], np.float32) * np.float32(matrix.y_scale)
+        region = src[0][y0:y1, x0:x1]
+        luma = _apply_delta(region, delta_rgb @ weights, support, max_code)
+        dst[0][y0:y1, x0:x1] = luma
+        changed |= luma != region
+        return out, changed
     # (h, w, 3): dY, dCb, dCr in code values. cv2.transform, not numpy matmul, whose BLAS threads cost
     # tens of ms on a busy machine for this 3x3 product.
     codes = cv2.transform(np.ascontiguousarray(delta_rgb), matrix.rgb_to_codes().astype(np.float32))

@@ -94,6 +94,8 @@ def _ffv1_pix_fmt(source: VideoStreamInfo) -> str:
     # Lossless must mean bit-exact: keep the source layout whenever FFV1 can store it.
     if _codec_supports("ffv1", source.pix_fmt):
         return source.pix_fmt
+    if source.pix_fmt.endswith("be") and _codec_supports("ffv1", source.pix_fmt[:-2] + "le"):
+        return source.pix_fmt[:-2] + "le"  # the same samples, low byte first (16-bit gray PNG)
     if source.pix_fmt.startswith("yuvj"):
         # yuvj* is yuv* with full range implied; same samples, the range goes into the tags.
         plain = "yuv" + source.pix_fmt[4:]
