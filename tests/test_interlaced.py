@@ -158,6 +158,41 @@ def test_ntsc_fields_of_odd_height_render_as_prores_fields_and_as_progressive_h2
         assert any("fields of 243 lines" in w for w in warnings) == warned, warnings
 
 
+def test_a_420_field_keeps_its_own_colour_in_a_422_render(tmp_path: Path) -> None:
+    """HDV, AVCHD and 1080i H.264 are 4:2:0 with chroma rows alternating between the fields. The upper field
+    here is red and the lower blue, as a red object's edge moving between them would be: in the ProRes
+    (4:2:2) render, every line of each field keeps its field's colour, where a frame conversion would
+    give half the lines the other field's."""
+    clip = tmp_path / "fields.mkv"
+    with av.open(str(clip), "w") as writer:
+        stream = writer.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 128, 64, "yuv420p"
+        stream.codec_context.field_order = 2  # tt
+        for index in range(6):
+            frame = av.VideoFrame(128, 64, "yuv420p")
+            for number, plane in enumerate(frame.planes):
+                rows = np.frombuffer(memoryview(plane), np.uint8).reshape(plane.height, plane.line_size)  # type: ignore[arg-type]
+                if number == 0:
+                    rows[...] = 110
+                else:  # Cb, Cr: chroma rows 0, 2, 4... are the upper field's
+                    rows[0::2], rows[1::2] = (90, 200) if number == 1 else (220, 70)
+            frame.pts, frame.time_base = index, Fraction(1, 25)
+            writer.mux(stream.encode(frame))
+        writer.mux(stream.encode(None))
+    video = probe(clip).video
+    assert video is not None and video.field_order == "tt"
+    out = tmp_path / "o.mov"
+    result = run_mytalk("sync", clip, "--audio", _line(tmp_path), "-o", out, "--engine", "copy", "--quiet")
+    assert result.code == 0, result.stderr
+    with av.open(str(out)) as container:
+        frame = next(container.decode(video=0))
+    assert frame.format.name == "yuv422p10le"
+    cb, cr = (np.frombuffer(memoryview(frame.planes[i]), np.uint16).reshape(64, -1)[:, :64] / 4.0  # type: ignore[arg-type]
+              for i in (1, 2))
+    assert np.abs(cb[0::2] - 90).max() <= 1 and np.abs(cr[0::2] - 220).max() <= 1
+    assert np.abs(cb[1::2] - 200).max() <= 1 and np.abs(cr[1::2] - 70).max() <= 1
+
+
 def test_progressive_sources_and_proxies_are_not_tagged(tmp_path: Path) -> None:
     line = _line(tmp_path)
     progressive = mf.make_h264(tmp_path / "p.mp4", num_frames=24, size=SIZE, fps=Fraction(25))

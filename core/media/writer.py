@@ -46,6 +46,7 @@ import numpy as np
 from mytalk.core.atomic import AtomicFile, undo_on_failure
 from mytalk.core.errors import OutputError, UsageError, describe_os_error
 from mytalk.core.media.audio import AudioSource
+from mytalk.core.media.field_chroma import convert_by_field, needs_field_chroma
 from mytalk.core.media.field_marks import FieldMarker, top_field_first
 from mytalk.core.media.probe import (
     COLOR_PRIMARIES_NAMES,
@@ -583,14 +584,22 @@ class VideoWriter:
         # RGB->YUV must use the source's matrix and range, or skin tones shift (swscale's default
         # is BT.601 limited). YUV->YUV with the same matrix and range only resamples chroma or
         # bit depth, and yuvj->yuv with both ranges full is a bit-exact copy.
-        return frame.reformat(
-            format=self.pix_fmt,
-            src_colorspace=matrix,
-            dst_colorspace=matrix,
-            src_color_range=2 if is_rgb_in or name.startswith("yuvj") else range_code,
-            dst_color_range=range_code,
-            threads=SWSCALE_THREADS,
-        )
+
+        def convert(picture: av.VideoFrame) -> av.VideoFrame:
+            return picture.reformat(
+                format=self.pix_fmt,
+                src_colorspace=matrix,
+                dst_colorspace=matrix,
+                src_color_range=2 if is_rgb_in or name.startswith("yuvj") else range_code,
+                dst_color_range=range_code,
+                threads=SWSCALE_THREADS,
+            )
+
+        if s.interlaced and needs_field_chroma(name, self.pix_fmt, frame.height):
+            # 4:2:0 fields (HDV, AVCHD, 1080i H.264) to ProRes' or DNxHR's 4:2:2: each field's chroma from
+            # its own rows only (`field_chroma`).
+            return convert_by_field(frame, self.pix_fmt, convert)
+        return convert(frame)
 
     def write(self, frame: av.VideoFrame | np.ndarray, *, pix_fmt: str | None = None) -> None:
         """Append one frame (it becomes frame ``frames_written`` of the output).
