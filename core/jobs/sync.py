@@ -45,7 +45,6 @@ from mytalk.core.media.sound_stream import SoundStream, clip_sound_stream
 from mytalk.core.media.writer import (
     VideoWriter,
     alpha_dropped,
-    aspect_dropped,
     check_codec_container,
     check_output_path,
     default_codec_for,
@@ -132,20 +131,21 @@ def _check_line_reaches_range(resolved: ResolvedRequest, line_peak: float, line_
 
 
 def _job_warnings(resolved: ResolvedRequest, line_peak: float, line_info: MediaInfo, codec: str,
-                  line_sound: SoundStream) -> list[str]:
+                  line_sound: SoundStream, aspect_kept: bool) -> list[str]:
     """Suspicious but legal jobs: a silent range is a valid edit (the mouth closes), a surround stem is
     mixed to stereo for the render (its mouth follows every channel's speech), a codec without alpha
-    renders a keyed clip opaque, an FFV1 .mkv loses a clip's non-square pixel aspect, and DNxHR (or H.264
-    of fields with an odd number of lines) an interlaced clip's fields."""
+    renders a keyed clip opaque, a .mkv that had no room for its display size (`mkv_aspect`) loses a clip's
+    non-square pixel aspect, and DNxHR (or H.264 of fields with an odd number of lines) an interlaced clip's
+    fields."""
     warnings: list[str] = []
     video = resolved.info.video
     if video is not None and alpha_dropped(codec, video) and not resolved.request.proxy:
         warnings.append(f"the clip has an alpha channel (matte) and {codec} cannot carry it: the render is "
                         f"opaque; use --codec prores4444 (.mov) or ffv1 (.mkv) to keep it")
-    if video is not None and aspect_dropped(codec, video) and not resolved.request.proxy:
+    if video is not None and not aspect_kept:
         aspect = video.sample_aspect
-        warnings.append(f"the clip's pixels are not square ({aspect.numerator}:{aspect.denominator}) and an FFV1 "
-                        f".mkv render cannot say so: players will show it squeezed; render to .mov (ProRes) "
+        warnings.append(f"the clip's pixels are not square ({aspect.numerator}:{aspect.denominator}) and this .mkv "
+                        f"had no room to say so: players will show it squeezed; render to .mov (ProRes) "
                         f"to keep the aspect")
     if video is not None and fields_dropped(codec, video) and not resolved.request.proxy:
         why = ("FFmpeg's DNxHR codes whole frames only" if codec == "dnxhr"
@@ -383,7 +383,7 @@ def run_sync(
             with timer.stage("hash"):
                 # Only for the identities seen before the job read the files: see the module docstring.
                 hashes = {str(path): file_sha256(path, expect=identities.get(path)) for path in inputs}
-            job_warnings = _job_warnings(resolved, line_peak, line_info, codec, line_sound)
+            job_warnings = _job_warnings(resolved, line_peak, line_info, codec, line_sound, writer.aspect_kept)
             report = build_report(resolved, engine_name=engine.name, engine_version=engine.version, codec=codec,
                                   records=records, line=line, job_warnings=job_warnings,
                                   engine_report=engine.report(), hashes=hashes, sound=sound, line_sound=line_sound,

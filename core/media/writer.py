@@ -22,7 +22,9 @@ its usual priming/padding, so an mp4 preview's audio is not sample-exact).
 Rotation: when the source has a display rotation, the same display matrix is written on the
 output stream (`VideoStream.set_display_rotation`), so players and editors show it the same way;
 the pixels are never rotated. MP4/MOV store it in the track header and Matroska as projection
-pose.
+pose. A non-square pixel's shape goes into QuickTime's `pasp` atom and, for Matroska, into the video
+track's display size once the file is finished (`mkv_aspect`): FFmpeg's muxer would take it from a
+stream field PyAV cannot set.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from mytalk.core.errors import OutputError, UsageError, describe_os_error
 from mytalk.core.media.audio import AudioSource
 from mytalk.core.media.field_chroma import convert_by_field, needs_field_chroma
 from mytalk.core.media.field_marks import FieldMarker, top_field_first
+from mytalk.core.media.mkv_aspect import write_display_aspect
 from mytalk.core.media.probe import (
     COLOR_PRIMARIES_NAMES,
     COLOR_RANGE_NAMES,
@@ -211,14 +214,6 @@ def default_codec_for(path: str | Path, source: VideoStreamInfo | None = None) -
     if source is not None and source.has_alpha and codec == "prores":
         return "prores4444"
     return codec
-
-
-def aspect_dropped(codec: str, source: VideoStreamInfo) -> bool:
-    """Whether a `codec` render of `source` loses its non-square pixel aspect. FFV1 carries none in its own
-    headers, and Matroska's display size comes from a stream field PyAV cannot set, so an FFV1 .mkv of a
-    DV, HDV or anamorphic clip plays squeezed (the other codecs carry it: ProRes and DNxHR through the
-    QuickTime `pasp` atom, H.264 in its own headers)."""
-    return source.sample_aspect != 1 and codec == "ffv1"
 
 
 def field_options(codec: str, source: VideoStreamInfo) -> dict[str, str] | None:
@@ -430,6 +425,9 @@ class VideoWriter:
         self._audio_stream: av.audio.stream.AudioStream | None = None
         self._audio_layout = "mono"
         self._fields: FieldMarker | None = None  # set by `_open` for a render that codes fields
+        self.aspect_kept = True
+        """Whether the file says its pixels' shape: False only for a Matroska file of non-square pixels that
+        had no room for its display size (`mkv_aspect`), which then plays squeezed."""
         self.reel_name = reel_name or render_reel_name(self.path.name, _source_reels(source, inputs))
         self.start_timecode: str | None = None  # decided by the first frame unless given
         try:
@@ -712,6 +710,11 @@ class VideoWriter:
                     self._mux(lambda: audio_stream.encode(None), "the end of the audio")
                 self._container.close()
                 self._container = None
+                if self.path.suffix.lower() == ".mkv" and self.source.sample_aspect != 1:
+                    # Matroska's display size comes from a stream field PyAV cannot set: written here. H.264
+                    # also says it in its own headers (VUI), which players read when the container does not.
+                    self.aspect_kept = (write_display_aspect(self.temp_path, Fraction(self.source.sample_aspect))
+                                        or self.preset.name == "h264")
                 if self._place_on_close:
                     self._file.commit()
                 self._closed = True
