@@ -90,7 +90,7 @@ def _layouts() -> dict[str, PixelLayout]:
         table[f"yuv{sub}p"] = PixelLayout(f"yuv{sub}p", "yuv", 8, sx, sy)
         table[f"yuvj{sub}p"] = PixelLayout(f"yuvj{sub}p", "yuv", 8, sx, sy, full_range=True)
         table[f"yuva{sub}p"] = PixelLayout(f"yuva{sub}p", "yuv", 8, sx, sy, planes=4)
-        for bits in (10, 12):
+        for bits in (10, 12, 16):
             name = f"yuv{sub}p{bits}le"
             table[name] = PixelLayout(name, "yuv", bits, sx, sy)
             if (sub, bits) != ("420", 12):  # FFmpeg has no yuva420p12le
@@ -119,7 +119,7 @@ def _layouts() -> dict[str, PixelLayout]:
     # gbrp stores G, B, R in planes 0, 1, 2 (and alpha in plane 3 for gbrap).
     table["gbrp"] = PixelLayout("gbrp", "planar_gbr", 8, channels=(2, 0, 1))
     table["gbrap"] = PixelLayout("gbrap", "planar_gbr", 8, channels=(2, 0, 1), planes=4)
-    for bits in (10, 12):
+    for bits in (10, 12, 16):  # 16: what FFV1 stores a 16-bit RGB(A) clip as, so its render can be fixed again
         table[f"gbrp{bits}le"] = PixelLayout(f"gbrp{bits}le", "planar_gbr", bits, channels=(2, 0, 1))
         table[f"gbrap{bits}le"] = PixelLayout(f"gbrap{bits}le", "planar_gbr", bits, channels=(2, 0, 1), planes=4)
     return table
