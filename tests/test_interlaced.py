@@ -132,7 +132,7 @@ def test_a_dnxhr_render_of_an_interlaced_clip_says_it_loses_the_fields(tmp_path:
                         "--report", report, "--quiet")
     assert result.code == 0, result.stderr
     warnings = json.loads(report.read_text())["warnings"]
-    assert any("interlaced" in w and "--codec prores" in w for w in warnings), warnings
+    assert any("interlaced" in w and ".mov (ProRes)" in w for w in warnings), warnings
     progressive = tmp_path / "p.mov"
     made = mf.make_h264(tmp_path / "p.mp4", num_frames=24, size=(256, 128), fps=Fraction(25))
     result = run_mytalk("sync", made, "--audio", _line(tmp_path), "-o", progressive, "--engine", "copy",

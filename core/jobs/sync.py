@@ -151,7 +151,7 @@ def _job_warnings(resolved: ResolvedRequest, line_peak: float, line_info: MediaI
         why = ("FFmpeg's DNxHR codes whole frames only" if codec == "dnxhr"
                else f"{codec} cannot code fields of {video.height // 2} lines")
         warnings.append(f"the clip is interlaced and {why}: players may take the render for progressive pictures; "
-                        f"render to .mov with --codec prores (the default) to keep its fields")
+                        f"render to .mov (ProRes) to keep its fields")
     channels = max((stream.channels for stream in line_info.audio if stream.index == line_sound.index), default=0)
     if channels > 2:
         warnings.append(f"the replacement line has {channels} channels; the render carries its stereo downmix "
