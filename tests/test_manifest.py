@@ -70,6 +70,15 @@ def test_shipped_manifest_promises_what_the_product_needs(manifest: Manifest) ->
     assert set(manifest.settings["codec"].enum or ()) == set(manifest.outputs)
 
 
+def test_each_output_preset_names_a_container_the_writer_gives_it(manifest: Manifest) -> None:
+    """A host reads `outputs` to know what a render will be: each container is one the writer's codec goes in."""
+    from mytalk.core.media.writer import CODEC_PRESETS
+
+    assert set(manifest.outputs) == set(CODEC_PRESETS)
+    for name, preset in manifest.outputs.items():
+        assert preset.container in CODEC_PRESETS[name].extensions, name
+
+
 def test_shipped_hosts_and_their_entries(manifest: Manifest) -> None:
     hosts = {host.app: (host.integration, host.min_version, host.formats, host.entry) for host in manifest.hosts}
     timeline = "mytalk.plugin.hosts.mlt_timeline:open_timeline"
