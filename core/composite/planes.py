@@ -485,9 +485,9 @@ def write_rgb_delta(frame: av.VideoFrame, box: Box, delta_rgb: np.ndarray, suppo
     if layout.family == "gray":
         # A weighted sum, not a matmul: numpy's BLAS threads cost more than the product on a busy machine.
         kr, kg, kb = (np.float32(k * matrix.y_scale) for k in (matrix.kr, matrix.kg, matrix.kb))
-        d_y = delta_rgb[..., 0] * kr + delta_rgb[..., 1] * kg + delta_rgb[..., 2] * kb
+        gray_delta = delta_rgb[..., 0] * kr + delta_rgb[..., 1] * kg + delta_rgb[..., 2] * kb
         region = src[0][y0:y1, x0:x1]
-        luma = _apply_delta(region, d_y, support, max_code)
+        luma = _apply_delta(region, gray_delta, support, max_code)
         dst[0][y0:y1, x0:x1] = luma
         changed |= luma != region
         return out, changed

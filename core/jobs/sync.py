@@ -148,7 +148,8 @@ def _job_warnings(resolved: ResolvedRequest, line_peak: float, line_info: MediaI
                         f"had no room to say so: players will show it squeezed; render to .mov (ProRes) "
                         f"to keep the aspect")
     if video is not None and fields_dropped(codec, video) and not resolved.request.proxy:
-        why = ("FFmpeg's DNxHR codes whole frames only" if codec == "dnxhr"
+        why = ("FFmpeg's DNxHR codes whole frames only (DNxHD codes the fields of 1080i50 and 1080i59.94 only)"
+               if codec == "dnxhr"
                else f"{codec} cannot code fields of {video.height // 2} lines")
         warnings.append(f"the clip is interlaced and {why}: players may take the render for progressive pictures; "
                         f"render to .mov (ProRes) to keep its fields")
@@ -242,7 +243,7 @@ def run_sync(
     if request.report is not None:
         check_output_path(request.report, inputs + [request.output])
     codec = request.codec or default_codec_for(request.output, video)
-    check_codec_container(codec, request.output)
+    check_codec_container(codec, request.output, video)
     engine = create_engine(request.engine or default_engine(), phone_workers)
 
     with timer.stage("audio"):

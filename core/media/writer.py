@@ -15,9 +15,10 @@ Timing: the output is constant-rate at the source's ``fps`` (an exact Fraction, 
 written frames, whatever the source's own timestamps were.
 
 Containers: FFV1 goes into .mkv only, because this ffmpeg build's mov muxer refuses FFV1
-("'mov' format does not support 'ffv1' codec"); ProRes and DNxHR into .mov; H.264 into .mp4,
-.mov or .mkv. Audio is pcm_s24le in mov/mkv (sample-exact) and AAC in mp4 (the encoder adds
-its usual priming/padding, so an mp4 preview's audio is not sample-exact).
+("'mov' format does not support 'ffv1' codec"); ProRes into .mov; DNxHR into .mov or MXF OP1a
+(.mxf, what an Avid imports or links, at the frame rates its muxer knows: `MXF_RATES`); H.264 into
+.mp4, .mov or .mkv. Audio is pcm_s24le in mov/mkv/mxf (sample-exact) and AAC in mp4 (the encoder
+adds its usual priming/padding, so an mp4 preview's audio is not sample-exact).
 
 Rotation: when the source has a display rotation, the same display matrix is written on the
 output stream (`VideoStream.set_display_rotation`), so players and editors show it the same way;
@@ -64,7 +65,7 @@ from mytalk.core.media.probe import (
 from mytalk.core.tempnames import temp_path
 from mytalk.core.timecode import source_timecode_at
 
-_CONTAINER_FORMATS = {".mov": "mov", ".mp4": "mp4", ".mkv": "matroska"}
+_CONTAINER_FORMATS = {".mov": "mov", ".mp4": "mp4", ".mkv": "matroska", ".mxf": "mxf"}
 
 SWSCALE_THREADS = 1
 """Threads for the conversion to the codec's pixel format. swscale's own slice threads (PyAV's default,
@@ -126,6 +127,20 @@ def _h264_field_options(source: VideoStreamInfo, top_first: bool) -> dict[str, s
     return {"flags": "+ildct+ilme", "x264-params": f"interlaced=1:{'tff' if top_first else 'bff'}=1"}
 
 
+DNXHD_FIELD_RATES = {Fraction(25): "185M", Fraction(30000, 1001): "220M"}
+"""DNxHD's bit rates for 1080i50 and 1080i59.94 at Avid's top quality: 185 and 220 Mb/s (185X and 220X with a
+10-bit source, the encoder choosing the variant by the pixel format)."""
+
+
+def _dnxhr_field_options(source: VideoStreamInfo, top_first: bool) -> dict[str, str] | None:
+    """FFmpeg codes DNxHR as frames only (it refuses interlaced coding for every DNxHR profile). A 1080i50 or
+    1080i59.94 clip is coded as DNxHD instead, the DNx of the same family that codes fields, as an Avid's
+    own 1080i media is; other interlaced clips are coded as frames (`fields_dropped`)."""
+    if (source.width, source.height) != (1920, 1080) or Fraction(source.fps) not in DNXHD_FIELD_RATES:
+        return None
+    return {"profile": "dnxhd", "b": DNXHD_FIELD_RATES[Fraction(source.fps)], "flags": "+ildct"}
+
+
 @dataclass(frozen=True)
 class CodecPreset:
     """One ``--codec`` choice: encoder, allowed containers and how to pick the pixel format."""
@@ -179,11 +194,12 @@ CODEC_PRESETS: dict[str, CodecPreset] = {
         CodecPreset(
             "dnxhr",
             "dnxhd",
-            (".mov",),
+            (".mov", ".mxf"),
             lambda source: "yuv422p10le" if source.bit_depth > 8 else "yuv422p",
             lambda source: {"profile": "dnxhr_hqx" if source.bit_depth > 8 else "dnxhr_hq"},
             min_size=(256, 120),
-            description="Avid DNxHR HQ (8-bit) or HQX (10-bit), 4:2:2",
+            description="Avid DNxHR HQ (8-bit) or HQX (10-bit), 4:2:2; a 1080i clip as DNxHD 185/220 (X) fields",
+            field_options=_dnxhr_field_options,
         ),
         CodecPreset(
             "h264",
@@ -198,18 +214,18 @@ CODEC_PRESETS: dict[str, CodecPreset] = {
     )
 }
 
-_DEFAULT_CODEC = {".mkv": "ffv1", ".mov": "prores", ".mp4": "h264"}
+_DEFAULT_CODEC = {".mkv": "ffv1", ".mov": "prores", ".mp4": "h264", ".mxf": "dnxhr"}
 
 
 def default_codec_for(path: str | Path, source: VideoStreamInfo | None = None) -> str:
-    """The ``--codec`` to use when none is given: .mkv -> ffv1, .mov -> prores, .mp4 -> h264; a `source`
+    """The ``--codec`` to use when none is given: .mkv -> ffv1, .mov -> prores, .mp4 -> h264, .mxf -> dnxhr; a `source`
     with an alpha plane (a keyed actor) makes .mov ProRes 4444, which keeps it, where 422 HQ would drop it."""
     suffix = Path(path).suffix.lower()
     try:
         codec = _DEFAULT_CODEC[suffix]
     except KeyError:
         raise UsageError(
-            f"{path}: unsupported output extension {suffix or '(none)'!r}; use .mov, .mkv or .mp4"
+            f"{path}: unsupported output extension {suffix or '(none)'!r}; use .mov, .mkv, .mp4 or .mxf"
         ) from None
     if source is not None and source.has_alpha and codec == "prores":
         return "prores4444"
@@ -228,9 +244,9 @@ def field_options(codec: str, source: VideoStreamInfo) -> dict[str, str] | None:
 def fields_dropped(codec: str, source: VideoStreamInfo) -> bool:
     """Whether a `codec` render of an interlaced `source` may be read as progressive: neither coded as fields
     nor, for FFV1, tagged (Matroska's FieldOrder; FFV1 codes frames whole and keeps every line). FFmpeg's
-    DNxHR encoder codes frames only (it refuses interlaced coding for every DNxHR profile), and QuickTime takes
-    a DNxHR track's field order from its coded header (Avid's atoms); H.264 of a 4:2:0 clip whose fields have
-    an odd number of lines cannot be coded as fields either."""
+    DNxHR encoder codes frames only, and QuickTime takes a DNx track's field order from its coded header
+    (Avid's atoms): only 1080i50 and 1080i59.94 have a DNx that codes fields (DNxHD). H.264 of a 4:2:0 clip
+    whose fields have an odd number of lines cannot be coded as fields either."""
     return source.interlaced and codec != "ffv1" and field_options(codec, source) is None
 
 
@@ -241,8 +257,14 @@ def alpha_dropped(codec: str, source: VideoStreamInfo) -> bool:
     return not pix_fmt_has_alpha(CODEC_PRESETS[codec].pix_fmt(source))
 
 
-def check_codec_container(codec: str, path: str | Path) -> None:
-    """Raise `UsageError` when ``codec`` is unknown or cannot go into ``path``'s container."""
+MXF_RATES = frozenset(Fraction(n, d) for n, d in ((24000, 1001), (24, 1), (25, 1), (30000, 1001), (30, 1), (48, 1),
+                                                   (50, 1), (60000, 1001), (60, 1)))
+"""The frame rates FFmpeg's MXF (OP1a) muxer has an edit rate for; it refuses any other when it starts."""
+
+
+def check_codec_container(codec: str, path: str | Path, source: VideoStreamInfo | None = None) -> None:
+    """Raise `UsageError` when ``codec`` is unknown or cannot go into ``path``'s container, or (given the
+    `source`) when that container cannot hold its frame rate."""
     preset = CODEC_PRESETS.get(codec)
     if preset is None:
         raise UsageError(f"unknown codec {codec!r}; choose one of {', '.join(CODEC_PRESETS)}")
@@ -251,6 +273,11 @@ def check_codec_container(codec: str, path: str | Path) -> None:
         raise UsageError(
             f"{path}: codec {codec!r} cannot be written to {suffix or 'a file without extension'}; "
             f"use {' or '.join(preset.extensions)} for {codec}"
+        )
+    if suffix == ".mxf" and source is not None and Fraction(source.fps) not in MXF_RATES:
+        raise UsageError(
+            f"{path}: MXF holds 23.976, 24, 25, 29.97, 30, 48, 50, 59.94 or 60 fps and the clip runs at "
+            f"{float(source.fps):.3f} fps; render to .mov instead"
         )
 
 
@@ -514,8 +541,11 @@ class VideoWriter:
             # fields x264 cannot code, are read as progressive (`fields_dropped`: the job warns). A proxy
             # is scaled across the fields and left untagged.
             ctx.field_order = next(code for code, name in FIELD_ORDER_NAMES.items() if name == s.field_order)
-        # mov writes it as the tmcd track's source reference, mkv as the track's REEL_NAME tag.
+        # mov writes it as the tmcd track's source reference, mkv as the track's REEL_NAME tag, MXF as a
+        # tape source package, which its muxer takes from the file's own metadata.
         stream.metadata["reel_name"] = self.reel_name
+        if fmt == "mxf":
+            container.metadata["reel_name"] = self.reel_name
         self._video = stream
 
         if self.audio is not None:
