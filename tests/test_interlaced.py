@@ -86,9 +86,9 @@ def test_the_field_marker_sets_the_flags_and_keeps_the_picture(top_first: bool) 
 
 
 def _prores_first_fields(path: Path) -> list[str]:
-    """Each coded picture's interlace mode, read from its ProRes frame header (Apple's ProRes RAW-less
-    bitstream: frame size, 'icpf', header size, version, creator, width, height, then the frame flags,
-    whose bits 2-3 say progressive, upper field first or lower field first)."""
+    """Each coded picture's interlace mode, read from its ProRes frame header (frame size, 'icpf', header
+    size, version, creator, width, height, then the frame flags, whose bits 2-3 say progressive, upper field
+    first or lower field first)."""
     modes = {0: "progressive", 1: "upper", 2: "lower"}
     with av.open(str(path)) as container:
         packets = [bytes(p) for p in container.demux(video=0) if p.size]

@@ -3,9 +3,9 @@
 In an interlaced 4:2:0 picture (HDV, AVCHD, XDCAM EX, broadcast H.264 at 1080i) the chroma rows alternate
 between the fields as the luma rows do: chroma row 0 belongs to the upper field, row 1 to the lower, and
 so on. swscale knows nothing of fields: to fill a 4:2:2 picture's chroma it interpolates between
-neighbouring chroma rows, which belong to different fields, 1/50 s apart. Still, nothing shows; on a
-moving coloured edge each field takes a share of the other's colour, and the ProRes render of a shot
-smears where the original did not. Converting each field as a picture of its own and weaving the results
+neighbouring chroma rows, which belong to different fields, 1/50 s apart. On a still picture nothing
+shows; on a moving coloured edge each field takes a share of the other's colour, and the ProRes render
+of a shot smears where the original did not. Converting each field as a picture of its own and weaving the results
 is what a field-aware converter does; the samples of each field come only from that field.
 """
 

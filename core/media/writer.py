@@ -275,9 +275,11 @@ def check_codec_container(codec: str, path: str | Path, source: VideoStreamInfo 
             f"use {' or '.join(preset.extensions)} for {codec}"
         )
     if suffix == ".mxf" and source is not None and Fraction(source.fps) not in MXF_RATES:
+        rate = Fraction(source.fps)
+        label = str(rate.numerator) if rate.denominator == 1 else f"{rate.numerator}/{rate.denominator}"
         raise UsageError(
-            f"{path}: MXF holds 23.976, 24, 25, 29.97, 30, 48, 50, 59.94 or 60 fps and the clip runs at "
-            f"{float(source.fps):.3f} fps; render to .mov instead"
+            f"{path}: MXF holds 24000/1001, 24, 25, 30000/1001, 30, 48, 50, 60000/1001 or 60 fps and the clip "
+            f"runs at {label} fps; render to .mov instead"
         )
 
 
