@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import wave
 from fractions import Fraction
 from pathlib import Path
 
@@ -18,23 +17,14 @@ import av
 import numpy as np
 import pytest
 
+import media_factory as mf
 from cli_helpers import run_mytalk
 from mytalk.core.media import probe
 from mytalk.core.media.mkv_aspect import HEAD_BYTES, patched_head, write_display_aspect
 
 
 def _ffv1(path: Path, width: int, height: int, frames: int = 3) -> Path:
-    rng = np.random.default_rng(width + height)
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("ffv1", rate=25, options={"level": "3", "slicecrc": "1", "g": "1"})
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        for index in range(frames):
-            picture = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
-            frame = av.VideoFrame.from_ndarray(picture, format="rgb24").reformat(format="yuv420p")
-            frame.pts, frame.time_base = index, Fraction(1, 25)
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
-    return path
+    return mf.make_ffv1(path, size=(width, height), num_frames=frames, fps=Fraction(25))
 
 
 def _frames(path: Path) -> list[np.ndarray]:
@@ -97,12 +87,7 @@ def test_an_ffv1_render_of_an_anamorphic_clip_plays_with_its_shape(tmp_path: Pat
             frame.pts, frame.time_base = index, Fraction(1, 25)
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
-    line = tmp_path / "line.wav"
-    with wave.open(str(line), "wb") as handle:
-        handle.setnchannels(1)
-        handle.setsampwidth(2)
-        handle.setframerate(48000)
-        handle.writeframes((4000 * np.sin(np.arange(24000) / 20)).astype(np.int16).tobytes())
+    line = mf.make_click_wav(tmp_path / "line.wav", rate=48000, num_samples=24000, clicks=[4800, 12000])
     out, report = tmp_path / "fixed.mkv", tmp_path / "fixed.json"
     result = run_mytalk("sync", source, "--audio", line, "-o", out, "--engine", "copy", "--report", report, "--quiet")
     assert result.code == 0, result.stderr
