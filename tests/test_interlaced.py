@@ -124,21 +124,37 @@ def test_prores_and_h264_renders_code_fields_in_the_sources_order(top_first: boo
             assert 10 * np.log10(255**2 / max(max(errors), 1e-9)) > 38
 
 
-def test_a_dnxhr_render_of_an_interlaced_clip_says_it_loses_the_fields(tmp_path: Path) -> None:
-    """FFmpeg codes DNxHR as frames only: the render is progressive, and the report says so and what keeps them."""
-    clip = mf.make_interlaced_h264(tmp_path / "i.mov", num_frames=24, size=(256, 128), fps=Fraction(25))
+@pytest.mark.parametrize("top_first", [True, False])
+def test_a_dnxhr_mov_of_an_interlaced_clip_says_its_field_order_and_an_mxf_one_warns(top_first: bool,
+                                                                                    tmp_path: Path) -> None:
+    """FFmpeg codes DNxHR as frames only. In .mov the render says the source's field order (`mov_fields`: FFmpeg's
+    muxer writes none for DNx), so nothing is lost and nothing is warned; an .mxf of the frames is read as
+    progressive, and the report says so and what keeps the fields."""
+    clip = mf.make_interlaced_h264(tmp_path / "i.mov", num_frames=24, size=(256, 128), fps=Fraction(25),
+                                   top_first=top_first)
+    order = probe(clip).video.field_order  # type: ignore[union-attr]
+    assert order == ("tt" if top_first else "bb")
     out, report = tmp_path / "o.mov", tmp_path / "o.json"
     result = run_mytalk("sync", clip, "--audio", _line(tmp_path), "-o", out, "--engine", "copy", "--codec", "dnxhr",
                         "--report", report, "--quiet")
     assert result.code == 0, result.stderr
+    assert not any("interlaced" in w for w in json.loads(report.read_text())["warnings"])
+    video = probe(out).video
+    assert video is not None and video.codec == "dnxhd" and video.field_order == order and video.frame_count == 24
+    with av.open(str(out)) as render:
+        assert sum(1 for _ in render.decode(video=0)) == 24
+    result = run_mytalk("sync", clip, "--audio", _line(tmp_path), "-o", tmp_path / "o.mxf", "--engine", "copy",
+                        "--report", report, "--quiet")
+    assert result.code == 0, result.stderr
     warnings = json.loads(report.read_text())["warnings"]
-    assert any("interlaced" in w and ".mov (ProRes)" in w for w in warnings), warnings
+    assert any("interlaced" in w and "render to .mov" in w for w in warnings), warnings
     progressive = tmp_path / "p.mov"
     made = mf.make_h264(tmp_path / "p.mp4", num_frames=24, size=(256, 128), fps=Fraction(25))
     result = run_mytalk("sync", made, "--audio", _line(tmp_path), "-o", progressive, "--engine", "copy",
                         "--codec", "dnxhr", "--report", report, "--quiet")
     assert result.code == 0, result.stderr
     assert not any("interlaced" in w for w in json.loads(report.read_text())["warnings"])
+    assert not probe(progressive).video.interlaced  # type: ignore[union-attr]
 
 
 def test_ntsc_fields_of_odd_height_render_as_prores_fields_and_as_progressive_h264_with_a_warning(

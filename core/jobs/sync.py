@@ -131,12 +131,12 @@ def _check_line_reaches_range(resolved: ResolvedRequest, line_peak: float, line_
 
 
 def _job_warnings(resolved: ResolvedRequest, line_peak: float, line_info: MediaInfo, codec: str,
-                  line_sound: SoundStream, aspect_kept: bool) -> list[str]:
+                  line_sound: SoundStream, aspect_kept: bool, fields_tagged: bool) -> list[str]:
     """Suspicious but legal jobs: a silent range is a valid edit (the mouth closes), a surround stem is
     mixed to stereo for the render (its mouth follows every channel's speech), a codec without alpha
     renders a keyed clip opaque, a .mkv that had no room for its display size (`mkv_aspect`) loses a clip's
-    non-square pixel aspect, and DNxHR (or H.264 of fields with an odd number of lines) an interlaced clip's
-    fields."""
+    non-square pixel aspect, and DNxHR in MXF (or H.264 of fields with an odd number of lines) an interlaced
+    clip's fields: coded as frames, and untagged (a DNx `.mov` is tagged, `fields_tagged`)."""
     warnings: list[str] = []
     video = resolved.info.video
     if video is not None and alpha_dropped(codec, video) and not resolved.request.proxy:
@@ -147,12 +147,13 @@ def _job_warnings(resolved: ResolvedRequest, line_peak: float, line_info: MediaI
         warnings.append(f"the clip's pixels are not square ({aspect.numerator}:{aspect.denominator}) and this .mkv "
                         f"had no room to say so: players will show it squeezed; render to .mov (ProRes) "
                         f"to keep the aspect")
-    if video is not None and fields_dropped(codec, video) and not resolved.request.proxy:
-        why = ("FFmpeg's DNxHR codes whole frames only (DNxHD codes the fields of 1080i50 and 1080i59.94 only)"
+    if video is not None and fields_dropped(codec, video) and not fields_tagged and not resolved.request.proxy:
+        why = ("FFmpeg's DNxHR codes whole frames only (DNxHD codes the fields of 1080i50 and 1080i59.94 only) "
+               "and MXF does not say the field order of frames"
                if codec == "dnxhr"
                else f"{codec} cannot code fields of {video.height // 2} lines")
         warnings.append(f"the clip is interlaced and {why}: players may take the render for progressive pictures; "
-                        f"render to .mov (ProRes) to keep its fields")
+                        f"render to .mov (ProRes codes the fields, DNxHR says their order) to keep them")
     channels = max((stream.channels for stream in line_info.audio if stream.index == line_sound.index), default=0)
     if channels > 2:
         warnings.append(f"the replacement line has {channels} channels; the render carries its stereo downmix "
@@ -384,7 +385,8 @@ def run_sync(
             with timer.stage("hash"):
                 # Only for the identities seen before the job read the files: see the module docstring.
                 hashes = {str(path): file_sha256(path, expect=identities.get(path)) for path in inputs}
-            job_warnings = _job_warnings(resolved, line_peak, line_info, codec, line_sound, writer.aspect_kept)
+            job_warnings = _job_warnings(resolved, line_peak, line_info, codec, line_sound, writer.aspect_kept,
+                                          writer.fields_tagged)
             report = build_report(resolved, engine_name=engine.name, engine_version=engine.version, codec=codec,
                                   records=records, line=line, job_warnings=job_warnings,
                                   engine_report=engine.report(), hashes=hashes, sound=sound, line_sound=line_sound,

@@ -271,6 +271,33 @@ def _field_order(stream: av.video.stream.VideoStream) -> str:
     return FIELD_ORDER_NAMES.get(int(stream.codec_context.field_order or 0), "unknown")
 
 
+DNX_HEADER_PREFIX = bytes((0x00, 0x00, 0x02, 0x80))
+"""The first four bytes of every DNxHD and DNxHR picture's header."""
+
+
+def _dnx_field_order(path: Path, stream: av.video.stream.VideoStream) -> str:
+    """The field order a DNx stream's first picture says in its own header, for a file whose container
+    does not: FFmpeg's QuickTime muxer writes no `fiel` for DNx (as `mov_fields` explains), so a 1080i DNxHD
+    `.mov` from FFmpeg-based tools probes "unknown". Byte 5 of the header: bit 1 set for a picture coded as
+    two fields, and bit 0 which of them comes first in the packet (clear: the upper one), as FFmpeg's DNxHD
+    decoder reads it. "unknown" when the picture cannot be read."""
+    try:
+        with av.open(str(path)) as container:
+            for packet in container.demux(container.streams[stream.index]):
+                if packet.size:
+                    head = bytes(packet)[:6]
+                    break
+            else:
+                return "unknown"
+    except (av.error.FFmpegError, OSError, ValueError, IndexError):
+        return "unknown"
+    if len(head) < 6 or head[:4] != DNX_HEADER_PREFIX:
+        return "unknown"
+    if not head[5] & 0x02:
+        return "progressive"
+    return "bb" if head[5] & 0x01 else "tt"
+
+
 def _sample_aspect(stream: av.video.stream.VideoStream) -> Fraction:
     """The stored pixel's aspect: the container's (a QuickTime `pasp` atom) before the codec's, as FFmpeg
     guesses it; 1 when neither says or a value is unusable (0, or beyond 1:4-4:1)."""
@@ -408,9 +435,13 @@ def _video_info(
 
     pix_fmt = ctx.pix_fmt or (ctx.format.name if ctx.format else "unknown")
     profile = stream.profile or ctx.profile
+    codec = _codec_name(stream)
+    field_order = _field_order(stream)
+    if field_order == "unknown" and codec == "dnxhd":
+        field_order = _dnx_field_order(path, stream)
     return VideoStreamInfo(
         index=stream.index,
-        codec=_codec_name(stream),
+        codec=codec,
         profile=str(profile) if profile else None,
         width=ctx.width,
         height=ctx.height,
@@ -433,7 +464,7 @@ def _video_info(
         has_b_frames=reordered or bool(ctx.has_b_frames),
         reel_name=_tag(container, stream, "reel_name"),
         sample_aspect=_sample_aspect(stream),
-        field_order=_field_order(stream),
+        field_order=field_order,
     )
 
 

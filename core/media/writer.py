@@ -52,6 +52,7 @@ from mytalk.core.media.audio import AudioSource
 from mytalk.core.media.field_chroma import convert_by_field, needs_field_chroma
 from mytalk.core.media.field_marks import FieldMarker, top_field_first
 from mytalk.core.media.mkv_aspect import write_display_aspect
+from mytalk.core.media.mov_fields import write_field_order
 from mytalk.core.media.probe import (
     COLOR_PRIMARIES_NAMES,
     COLOR_RANGE_NAMES,
@@ -242,11 +243,11 @@ def field_options(codec: str, source: VideoStreamInfo) -> dict[str, str] | None:
 
 
 def fields_dropped(codec: str, source: VideoStreamInfo) -> bool:
-    """Whether a `codec` render of an interlaced `source` may be read as progressive: neither coded as fields
-    nor, for FFV1, tagged (Matroska's FieldOrder; FFV1 codes frames whole and keeps every line). FFmpeg's
-    DNxHR encoder codes frames only, and QuickTime takes a DNx track's field order from its coded header
-    (Avid's atoms): only 1080i50 and 1080i59.94 have a DNx that codes fields (DNxHD). H.264 of a 4:2:0 clip
-    whose fields have an odd number of lines cannot be coded as fields either."""
+    """Whether a `codec` render of an interlaced `source` is not coded as fields: its field order is then only
+    a tag, which FFV1 always has (Matroska's FieldOrder; FFV1 codes frames whole and keeps every line) and a
+    DNx `.mov` gets once it is finished (`VideoWriter.fields_tagged`). FFmpeg's DNxHR encoder codes frames
+    only: only 1080i50 and 1080i59.94 have a DNx that codes fields (DNxHD). H.264 of a 4:2:0 clip whose
+    fields have an odd number of lines cannot be coded as fields either."""
     return source.interlaced and codec != "ffv1" and field_options(codec, source) is None
 
 
@@ -457,6 +458,9 @@ class VideoWriter:
         self.aspect_kept = True
         """Whether the file says its pixels' shape: False only for a Matroska file of non-square pixels that
         had no room for its display size (`mkv_aspect`), which then plays squeezed."""
+        self.fields_tagged = False
+        """Whether a DNx `.mov` of an interlaced clip says its field order in a `fiel` atom, which FFmpeg's
+        muxer leaves out for DNx and `close` writes (`mov_fields`)."""
         self.reel_name = reel_name or render_reel_name(self.path.name, _source_reels(source, inputs))
         self.start_timecode: str | None = None  # decided by the first frame unless given
         try:
@@ -539,9 +543,10 @@ class VideoWriter:
             # plays and deinterlaces the render as it does the original; untagged, it would take two fields
             # for one progressive picture. ProRes and H.264 also code the pictures as fields, marked frame
             # by frame (`field_marks`), as a 1080i camera's files are; FFV1 codes frames (lossless, the
-            # samples are the source's line for line) and keeps the tag; DNxHR, and H.264 of a clip whose
-            # fields x264 cannot code, are read as progressive (`fields_dropped`: the job warns). A proxy
-            # is scaled across the fields and left untagged.
+            # samples are the source's line for line) and keeps the tag; a DNx .mov gets its tag when it is
+            # finished (`close`, `mov_fields`); DNxHR in MXF, and H.264 of a clip whose fields x264 cannot
+            # code, are read as progressive (`fields_dropped`: the job warns). A proxy is scaled across the
+            # fields and left untagged.
             ctx.field_order = next(code for code, name in FIELD_ORDER_NAMES.items() if name == s.field_order)
         # mov writes it as the tmcd track's source reference, mkv as the track's REEL_NAME tag, MXF as a
         # tape source package, which its muxer takes from the file's own metadata.
@@ -747,6 +752,11 @@ class VideoWriter:
                     # also says it in its own headers (VUI), which players read when the container does not.
                     self.aspect_kept = (write_display_aspect(self.temp_path, Fraction(self.source.sample_aspect))
                                         or self.preset.name == "h264")
+                if self.path.suffix.lower() == ".mov" and self.preset.encoder == "dnxhd" and self.source.interlaced \
+                        and not self.proxy:
+                    # FFmpeg writes Avid's atoms for DNx in place of `fiel`: without it, FFmpeg-based editors read
+                    # a 1080i DNxHD render as progressive, and a DNxHR render's woven fields as one picture.
+                    self.fields_tagged = write_field_order(self.temp_path, self.source.field_order)
                 if self._place_on_close:
                     self._file.commit()
                 self._closed = True
