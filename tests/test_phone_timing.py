@@ -173,3 +173,30 @@ def test_unknown_language_is_a_usage_error(timer: PhoneTimer) -> None:
     assert {"en", "en-us", "es", "de", "fr"} <= set(espeak_languages())
     with pytest.raises(UsageError, match="espeak_languages"):
         timer.track(AudioTrack(np.zeros((1, 16000)), 16000), language="xx-klingon")
+
+
+def test_an_actors_footage_is_timed_by_the_phone_loop_alone(timer: PhoneTimer) -> None:
+    """`footage_track`, what an actor is learned from: the phone loop's phones, exactly those recognition finds
+    for the loop, with no word recognition or alignment spent on them, in English footage as in any other."""
+    clip = decode_audio(media_path("video", "hdtf_wda_katiehill_512.mp4"), 16_000, channels=1)
+    footage = timer.footage_track(clip)
+    assert footage.path == "phone-loop" and footage.language == "und" and footage.words == ()
+    assert footage.confidence is None and "any language" in footage.reason
+    assert footage.details["seconds"]["words"] == 0.0 and footage.details["seconds"]["align"] == 0.0
+    _check_phones(footage, clip.duration_s)
+    chosen, candidates = timer.recognition_candidates(clip)
+    assert footage.phones == candidates["phone-loop"]
+    assert chosen.path == "words", "a line of the same sound still takes the recognised words"
+    spanish = synthesize("Buenos días, ¿cómo está usted hoy? Muy bien, gracias.", "es")
+    result = timer.footage_track(spanish.track)
+    assert result.path == "phone-loop" and sum(p.label != "SIL" for p in result.phones) >= 8
+
+
+@pytest.mark.parametrize(
+    ("samples", "rate"),
+    [(np.zeros((1, 0)), 16000), (np.zeros((2, 48000 * 2)), 48000), (np.full((1, 800), 0.5), 16000)],
+    ids=["empty", "silent-stereo", "too-short"],
+)
+def test_footage_with_nothing_to_time_gives_none(timer: PhoneTimer, samples: np.ndarray, rate: int) -> None:
+    result = timer.footage_track(AudioTrack(samples, rate))
+    assert result.path == "none" and result.phones == () and "footage" in result.reason

@@ -19,8 +19,10 @@ from mytalk.core.audio.line_aside import LineTimingAside
 from mytalk.core.audio.line_phones import LineOrigin, UtteranceCache, needs_timing, placed_phone_track
 from mytalk.core.audio.phone_forks import can_fork
 from mytalk.core.audio.phone_helper import PhoneHelper
-from mytalk.core.audio.phone_timing import PhoneTimer, PhoneTrack
+from mytalk.core.audio.phone_recognition import Utterance
+from mytalk.core.audio.phone_timing import PhoneTimer, PhoneTrack, UtteranceTiming
 from mytalk.core.audio.phone_workers import PhoneWorkers
+from mytalk.core.audio.phonemes import _to_pcm16
 from mytalk.core.errors import JobCancelledError
 from mytalk.core.media.audio import AudioTrack, decode_audio
 
@@ -47,6 +49,43 @@ def _line(seconds: float) -> AudioTrack:
 def _same(a: PhoneTrack | None, b: PhoneTrack) -> bool:
     assert a is not None
     return (a.phones, a.path, a.confidence, a.words) == (b.phones, b.path, b.confidence, b.words)
+
+
+LONG_S = 66.0
+"""The length of `_long_footage`."""
+
+
+def _long_footage() -> AudioTrack:
+    """Footage whose phones take a task seconds to time (the phone loop runs at about 0.05 of real time), so
+    that it is still running when a test cancels it, kills its process or queues others behind it."""
+    return AudioTrack(np.tile(_line(11.0).samples, (1, round(LONG_S / 11.0))), 16_000)
+
+
+def _pcm(first_s: float, seconds: float) -> bytes:
+    """A piece of the line as a line's utterance is sent to the pool (16 kHz mono int16)."""
+    track = decode_audio(media_path("audio", "jfk_inaugural_en_16k.wav"), 16_000, channels=1)
+    return _to_pcm16(AudioTrack(track.samples[:, int(first_s * 16_000) : int((first_s + seconds) * 16_000)].copy(),
+                                16_000))
+
+
+def _as_fresh(pcm: bytes) -> tuple[object, ...]:
+    """What fresh decoders make of a line's utterance (word recognition, alignment, the phone loop)."""
+    timing = PhoneTimer().time_utterance(Utterance(0.0, len(pcm) / 2 / 16_000, pcm), True)
+    return _fields(timing)
+
+
+def _fields(timing: UtteranceTiming | None) -> tuple[object, ...]:
+    assert timing is not None
+    return (timing.loop_phones, timing.loop_score, timing.words, timing.word_phones, timing.align_score)
+
+
+def _timed_on(pool: PhoneWorkers, pcm: bytes) -> tuple[object, ...]:
+    """A line's utterance timed by a task of `pool`, as the task left it in the utterance cache."""
+    handle = pool.submit(("utterance", pcm, "en"), seconds=len(pcm) / 2 / 16_000)
+    assert handle is not None
+    outcome = handle.wait()
+    assert outcome is not None and outcome[0] == "ok", outcome
+    return _fields(UtteranceCache().get(UtteranceCache.key(pcm, "en")))
 
 
 def _pool_pids(pool: PhoneWorkers, count: int = 1, timeout: float = 60.0) -> list[int]:
@@ -108,7 +147,9 @@ def test_a_pool_worker_answers_as_a_fresh_helper_whatever_it_timed_before(forkin
     """A worker keeps its decoders from task to task; what it timed before must not change its answer
     (`phonemes.forget_history`: a pocketsphinx decoder otherwise remembers, `test_phone_history`)."""
     clip, line = _clip_sound(), _line(4.0)
-    fresh = PhoneTimer().track(line)
+    fresh = PhoneTimer().footage_track(line)
+    first_words, second_words = _pcm(0.0, 3.8), _pcm(4.9, 3.9)
+    fresh_words = _as_fresh(second_words)
     with PhoneWorkers(count=1, forking=forking) as pool:
         pool.start()
         [pid] = _pool_pids(pool)
@@ -118,7 +159,10 @@ def test_a_pool_worker_answers_as_a_fresh_helper_whatever_it_timed_before(forkin
         with PhoneHelper(pool) as second:
             assert second.send(line)
             assert _same(second.track(), fresh)
-        assert pool.pids == [pid], "the same worker ran both, no process was spawned for them"
+        # A line's utterances go through the word recogniser too: the second is timed as on fresh decoders.
+        _timed_on(pool, first_words)
+        assert _timed_on(pool, second_words) == fresh_words
+        assert pool.pids == [pid], "the same worker ran them all, no process was spawned for them"
 
 
 def test_a_worker_that_forgot_while_idle_answers_as_a_fresh_helper_too() -> None:
@@ -126,7 +170,7 @@ def test_a_worker_that_forgot_while_idle_answers_as_a_fresh_helper_too() -> None
     from mytalk.core.audio.phone_workers import FORGET_AFTER_S
 
     clip, line = _clip_sound(), _line(4.0)
-    fresh = PhoneTimer().track(line)
+    fresh = PhoneTimer().footage_track(line)
     with PhoneWorkers(count=1, forking=False) as pool:
         pool.start()
         with PhoneHelper(pool) as first:
@@ -145,7 +189,7 @@ def test_pending_tasks_go_out_first_ones_first_then_the_longest_first(forking: b
     with PhoneWorkers(count=1, forking=forking) as pool:
         pool.start()
         _pool_pids(pool)
-        busy = pool.submit(("clip", _line(11.0).samples, 16_000), seconds=11.0)
+        busy = pool.submit(("clip", _long_footage().samples, 16_000), seconds=LONG_S)
         assert busy is not None
         time.sleep(0.3)  # taken by the worker: the next ones wait in the queue
         for name, seconds, first in (("short", 1.0, False), ("long", 9.0, False), ("first", 0.0, True)):
@@ -164,7 +208,7 @@ def test_a_cancelled_task_ends_its_worker_and_the_pool_starts_another() -> None:
         pool.start()
         [pid] = _pool_pids(pool)
         helper = PhoneHelper(pool)
-        assert helper.send(_line(11.0))
+        assert helper.send(_long_footage())
         began = time.monotonic()
         with pytest.raises(JobCancelledError):
             helper.track(is_cancelled=lambda: time.monotonic() - began > 0.3)
@@ -180,7 +224,7 @@ def test_a_worker_that_dies_during_a_task_makes_the_job_time_it_itself_and_is_re
         pool.start()
         [pid] = _pool_pids(pool)
         with PhoneHelper(pool) as helper:
-            assert helper.send(_line(11.0))
+            assert helper.send(_long_footage())
             time.sleep(0.5)
             os.kill(pid, signal.SIGKILL)
             assert helper.track() is None, "the caller times it in-process"
@@ -189,7 +233,7 @@ def test_a_worker_that_dies_during_a_task_makes_the_job_time_it_itself_and_is_re
 
 def test_a_worker_killed_while_idle_never_gets_a_task_and_is_replaced(forking: bool) -> None:
     line = _line(4.0)
-    fresh = PhoneTimer().track(line)
+    fresh = PhoneTimer().footage_track(line)
     with PhoneWorkers(count=1, forking=forking) as pool:
         pool.start()
         [pid] = _pool_pids(pool)
@@ -235,7 +279,7 @@ def test_a_pool_not_started_is_started_by_its_first_task_and_a_closed_one_takes_
         assert len(pool.pids) == (1 if forking else 2), "one fork server, or two spawned workers"
         outcome = handle.wait()
         assert outcome is not None and outcome[0] == "ok"
-        assert _same(PhoneTrack.from_dict(outcome[1]), PhoneTimer().track(line))
+        assert _same(PhoneTrack.from_dict(outcome[1]), PhoneTimer().footage_track(line))
         pids = _pool_pids(pool, 2)
     assert all(not Path(f"/proc/{pid}").exists() for pid in pids), "closing the pool ends its workers"
     assert pool.submit(("clip", line.samples, 16_000)) is None
@@ -269,11 +313,11 @@ def test_a_cancelled_task_kills_its_fork_and_the_server_serves_the_next_task_at_
     in C for seconds), another is forked for the slot, and the next task is answered as on fresh decoders,
     with nothing to reload or restart."""
     line = _line(4.0)
-    fresh = PhoneTimer().track(line)
+    fresh = PhoneTimer().footage_track(line)
     with PhoneWorkers(count=1, forking=True) as pool:
         [pid] = _loaded_pids(pool)
         [child] = _wait_for_children(pid, 1)  # forked ahead, before any task
-        busy = pool.submit(("clip", _line(11.0).samples, 16_000), seconds=11.0)
+        busy = pool.submit(("clip", _long_footage().samples, 16_000), seconds=LONG_S)
         assert busy is not None
         time.sleep(0.5)
         assert _children(pid) == [child], "the task went to the fork made ahead"
@@ -294,12 +338,12 @@ def test_a_cancelled_task_kills_its_fork_and_the_server_serves_the_next_task_at_
 @pytest.mark.skipif(not can_fork(), reason="a fork server runs only on Linux")
 def test_a_fork_that_dies_during_a_task_is_lost_and_its_server_serves_the_next_one() -> None:
     line = _line(4.0)
-    fresh = PhoneTimer().track(line)
+    fresh = PhoneTimer().footage_track(line)
     with PhoneWorkers(count=1, forking=True) as pool:
         [pid] = _loaded_pids(pool)
         with PhoneHelper(pool) as helper:
             [child] = _wait_for_children(pid, 1)
-            assert helper.send(_line(11.0))
+            assert helper.send(_long_footage())
             time.sleep(0.5)
             os.kill(child, signal.SIGKILL)
             assert helper.track() is None, "the caller times it in-process"
@@ -314,7 +358,7 @@ def test_closing_a_pool_ends_its_server_and_the_fork_still_running() -> None:
     with PhoneWorkers(count=2, forking=True) as pool:
         [pid] = _loaded_pids(pool, 2)
         children = _wait_for_children(pid, 2)
-        busy = pool.submit(("clip", _line(11.0).samples, 16_000), seconds=11.0)
+        busy = pool.submit(("clip", _long_footage().samples, 16_000), seconds=LONG_S)
         assert busy is not None
         time.sleep(0.5)
     end = time.monotonic() + 10
@@ -330,20 +374,13 @@ def test_a_fork_serves_tasks_while_it_has_fresh_word_decoders_then_another_takes
     retires rather than reload one; every answer is a fresh decoder's, and the next fork takes over."""
     from mytalk.core.audio.phone_workers import SPARE_WORD_DECODERS
 
-    line = _line(3.0)
-    fresh = PhoneTimer().track(line)
+    pieces = [_pcm(2.7 * i, 2.5) for i in range(SPARE_WORD_DECODERS + 2)]  # four pieces of the 11 s line
+    fresh = [_as_fresh(pcm) for pcm in pieces]
     with PhoneWorkers(count=1, forking=True) as pool:
         [pid] = _loaded_pids(pool)
         [first] = _wait_for_children(pid, 1)
-        for _ in range(SPARE_WORD_DECODERS + 1):
-            handle = pool.submit(("clip", line.samples, 16_000), seconds=3.0)
-            assert handle is not None
-            outcome = handle.wait()
-            assert outcome is not None and outcome[0] == "ok"
-            assert _same(PhoneTrack.from_dict(outcome[1]), fresh)
+        for pcm, wanted in zip(pieces[:-1], fresh[:-1], strict=True):
+            assert _timed_on(pool, pcm) == wanted
         [second] = _wait_for_children(pid, 1, besides=(first,))
-        handle = pool.submit(("clip", line.samples, 16_000), seconds=3.0)
-        assert handle is not None
-        outcome = handle.wait()
-        assert outcome is not None and _same(PhoneTrack.from_dict(outcome[1]), fresh)
+        assert _timed_on(pool, pieces[-1]) == fresh[-1]
         assert _children(pid) == [second]

@@ -7,8 +7,8 @@ learning of an 8 s clip took 1.6 s of tracking *then* 2.2 s of phones, and of a 
 15 s. A `PhoneHelper` times them in one spawned process (spawned, not forked: mediapipe and torch
 are not fork-safe) while the caller tracks.
 
-The helper's answer is the same `PhoneTrack` the caller would have timed itself: a fresh
-`PhoneTimer` per helper, the same samples. When the helper cannot be started or dies, the caller
+The helper's answer is the same `PhoneTrack` the caller would have timed itself (`PhoneTimer.footage_track`:
+the footage's phones come from the phone loop alone): a fresh `PhoneTimer` per helper, the same samples. When the helper cannot be started or dies, the caller
 times in-process (`PhoneHelper.track` says so by returning None), so a job never fails for it.
 Its standard output is pointed at its standard error before anything runs: the runtime's stdout is
 the protocol pipe, and nothing else may reach it. Cancelling terminates it.

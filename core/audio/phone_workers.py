@@ -71,7 +71,7 @@ def _loaded_timer(spare_words: int = 0) -> Any:
 def _run_task(timer: Any, task: tuple[Any, ...]) -> Any:
     """One task:
 
-    - ("clip", samples, rate) → the phone track's dict (`PhoneTimer.track`);
+    - ("clip", samples, rate) → the phone track's dict of an actor's footage (`PhoneTimer.footage_track`);
     - ("line", path, offset_s, frames, (num, den), language) → None, the placed line's utterances timed into
       the cache (`line_phones.placed_phone_track`): a worker spawned for one job;
     - ("line-pieces", the same) → the pcm of each utterance of it the cache lacks (`line_phones.untimed_utterances`),
@@ -91,7 +91,7 @@ def _run_task(timer: Any, task: tuple[Any, ...]) -> Any:
     kind = task[0]
     if kind == "clip":
         _, samples, rate = task
-        return timer.track(AudioTrack(samples, rate)).to_dict()
+        return timer.footage_track(AudioTrack(samples, rate)).to_dict()
     if kind in ("line", "line-pieces"):
         _, path, offset_s, num_frames, fps, language = task
         origin = LineOrigin(path, offset_s)

@@ -5,9 +5,9 @@ A profile holds, per reference frame:
   evaluation's frame, used to compare mouths for retrieval);
 - the sound: band energies, the 1-4 kHz envelope and the voice probability of the footage's own
   audio over that frame (for the speech driver and its lag);
-- the phones: the share of the frame covered by each phone, from the footage's own audio timed the
-  same way as a line (`phone_timing`: recognition, as references come without a transcript), so
-  the phonetic driver learns this actor's mouth per phone;
+- the phones: the share of the frame covered by each phone, from the footage's own audio by phone-loop
+  recognition (`PhoneTimer.footage_track`: footage comes without a transcript, in any language), so the
+  phonetic driver learns this actor's mouth per phone;
 and, for a bounded subset of frames (near-identical mouths deduplicated, `profile_crops`), the
 appearance: an unresampled RGB crop of the mouth with its landmarks in crop pixels. Crops are
 kept PNG-compressed in memory and decoded on use, so a profile built from a minute of 4K footage

@@ -163,7 +163,7 @@ def _with_phones(
     if learnable is None:
         labels.append({"block": block, "path": "none", "reason": "the footage's sound may not be learned from"})
         return rows
-    track = timed if timed is not None else timer.track(learnable)
+    track = timed if timed is not None else timer.footage_track(learnable)
     labels.append({"block": block, "path": track.path, "reason": track.reason,
                    "confidence": track.confidence, "words": " ".join(track.words)[:400]})
     return replace(rows, phones=phone_coverage(track.phones, fps, len(rows)).astype(np.float32),

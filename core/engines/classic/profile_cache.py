@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from mytalk.core.audio.phone_timing import PhoneTimer
+from mytalk.core.audio.phone_timing import FOOTAGE_PHONES, PhoneTimer
 from mytalk.core.audio.phone_workers import PhoneWorkers
 from mytalk.core.audio.phonemes import TIMING_RULE
 from mytalk.core.cache_budget import touch
@@ -57,6 +57,7 @@ def cached_build_profile(
         "max_appearance": MAX_APPEARANCE,
         "sound": SOUND_RULE,  # which stream is a clip's own sound (learned from before the rule: stream 0)
         "phones": TIMING_RULE,  # each utterance timed as on fresh decoders (`phonemes.forget_history`)
+        "footage_phones": FOOTAGE_PHONES,  # the footage's phones from the phone loop alone (`footage_track`)
     }
     key = hashlib.sha256(json.dumps(key_data, sort_keys=True).encode()).hexdigest()[:32]
     folder = user_dirs().cache / "classic-profiles" / key
