@@ -19,7 +19,10 @@ from mytalk.core.audio.line_phones import (
     _file_utterances,
     learn_line_ahead,
     placed_phone_track,
+    skipped_utterances,
+    time_into_cache,
 )
+from mytalk.core.audio.phone_timing import PhoneTimer
 from mytalk.core.audio.phonemes import SILENCE, Phone
 from mytalk.core.errors import JobCancelledError
 from mytalk.core.media.audio import decode_audio_span
@@ -42,6 +45,10 @@ def _spoken(phones: tuple[Phone, ...], lo: float, hi: float, shift: float = 0.0)
 def test_a_slip_reuses_every_utterance_and_moves_the_phones_with_the_line(tmp_path: Path) -> None:
     cache = UtteranceCache(tmp_path)
     placed = placed_phone_track(_origin(0), FRAMES, FPS, cache=cache)
+    # What a runtime does once the job's first frame is out: the utterance the range took only silence from.
+    skipped = skipped_utterances(_origin(0), FRAMES, FPS, cache=cache)
+    assert len(skipped) == 1
+    time_into_cache(skipped[0], "en", PhoneTimer(), cache)
     slipped = placed_phone_track(_origin(3), FRAMES, FPS, cache=cache)  # the line 3 frames (0.12 s) later
     assert placed.path in ("words", "phone-loop") and placed.details["utterances_recognised"] >= 1
     assert slipped.details["utterances_recognised"] == 0, slipped.details
@@ -164,3 +171,34 @@ def test_cancelling_a_line_timed_aside_ends_its_process() -> None:
         aside.wait(is_cancelled=lambda: time.monotonic() - began > 0.2)
     assert process is not None and not process.is_alive()
     aside.close()
+
+
+def test_an_utterance_the_range_only_touches_in_a_pause_is_not_recognised(tmp_path: Path) -> None:
+    """JFK pauses from 4.33 s to 5.41 s, and the file's next utterance is cut at 4.865 s, the pause's middle: a
+    5 s range takes only silence from it, so it is not recognised (0.8 CPU-seconds of a cold first preview);
+    the range's last frames are silence either way. A runtime times it once the job's first frame is out
+    (`time_skipped_later`, on its pool), and a slip that brings its speech into the range reads it."""
+    from mytalk.core.audio.line_aside import time_skipped_later
+    from mytalk.core.audio.line_phones import needs_timing, untimed_utterances
+    from mytalk.core.audio.phone_workers import PhoneWorkers
+
+    cache = UtteranceCache()
+    pieces, _ = _file_utterances(media_path("audio", LINE), 0, 5 * 16_000, cache)
+    assert pieces is not None and [round(p.first / 16_000, 3) for p in pieces] == [0.0, 3.845, 4.865]
+    assert len(untimed_utterances(_origin(0), 125, FPS, cache=cache)) == 2
+    placed = placed_phone_track(_origin(0), 125, FPS, cache=cache)
+    assert placed.details["utterances_recognised"] == 2 and placed.details["utterances_reused"] == 0
+    tail = [p.label for p in placed.phones if p.end_s > 4.45]
+    assert tail and set(tail) == {SILENCE}
+    assert not needs_timing(_origin(0), 125, FPS, cache=cache)
+    [third] = skipped_utterances(_origin(0), 125, FPS, cache=cache)
+    assert third == pieces[2].pcm
+    with PhoneWorkers(count=1, forking=False) as pool:
+        assert time_skipped_later(_origin(0), 125, FPS, "en", pool) == 1
+    assert skipped_utterances(_origin(0), 125, FPS, cache=cache) == []
+    # The line 12 frames earlier on the range: it now ends at 5.48 s, in the next word, read from the cache.
+    later = placed_phone_track(_origin(12), 125, FPS, cache=cache)
+    assert later.details["utterances_recognised"] == 0 and later.details["utterances_reused"] == 3
+    assert any(p.label != SILENCE for p in later.phones if p.start_s >= 4.9)
+    fresh = placed_phone_track(_origin(12), 125, FPS, cache=UtteranceCache(tmp_path / "fresh"))
+    assert (fresh.phones, fresh.path) == (later.phones, later.path)

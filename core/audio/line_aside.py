@@ -42,6 +42,19 @@ POLL_S = 0.05
 """How often a wait for the process checks for cancellation."""
 
 
+def time_skipped_later(origin: LineOrigin, num_frames: int, fps: Fraction, language: str,
+                       workers: PhoneWorkers, is_cancelled: CancelFn = never_cancelled) -> int:
+    """Time, on `workers`, the utterances a job's placement left unrecognised because it takes only silence
+    from them (`line_phones.skipped_utterances`), so that a slip bringing their speech into the range finds
+    them cached. A job defers it until its first frame is out (`JobResources.defer`): the first frame does
+    not wait for sound it does not use. Returns how many were timed; a task the pool cannot take is left."""
+    from mytalk.core.audio.line_phones import skipped_utterances
+
+    handles = [workers.submit(("utterance", pcm, language), seconds=len(pcm) / 2 / ALIGN_RATE)
+               for pcm in skipped_utterances(origin, num_frames, fps, language=language)]
+    return sum(1 for handle in handles if handle is not None and (handle.wait(is_cancelled) or ("",))[0] == "ok")
+
+
 class LineTimingAside:
     """Times a placed line's untimed utterances in a process of its own; `wait` before reading them.
 

@@ -324,6 +324,16 @@ class ClassicMotion:
         geometry = _Geometry(tracked, wait)
         inputs = DriveInputs(job, profile, tracked, found, geometry.poses, geometry.transforms)
         drive = self._drive(inputs, progress, is_cancelled, whole_range=lambda: geometry.until(n))
+        if self._line_aside is not None and job.line_origin is not None and resources.phone_workers is not None:
+            # The utterances the range took only silence from, timed for a slip once the first frame is out.
+            from mytalk.core.audio.line_aside import time_skipped_later
+
+            origin, workers, language = job.line_origin, resources.phone_workers, job.settings.language or "en"
+
+            def time_skipped() -> None:
+                time_skipped_later(origin, n, job.fps, language, workers)
+
+            resources.defer(time_skipped)
         driver = drive.driver
         s = job.settings
         valid = geometry.valid
