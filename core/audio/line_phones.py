@@ -22,9 +22,9 @@ A preview and the commit of the same placement read the same cache entries, or m
 so they get the same phones; a slip of a few frames reuses every utterance already timed, and only
 an utterance newly entering the range is recognised. An utterance the range touches only in a pause
 (its part inside the range is unvoiced) is not recognised for it: the range takes silence from it
-either way (`_to_recognise`); a runtime times such utterances after the job's first frame, for slips. A word cut by the range's edge is recognised
-with its whole sound, as it was spoken. A transcript is aligned over the placed line itself (cheap)
-and does not come here.
+either way (`_to_recognise`); a runtime times such utterances after the job's first frame, for slips.
+A word cut by the range's edge is recognised with its whole sound, as it was spoken. A transcript is
+aligned over the placed line itself (cheap) and does not come here.
 """
 
 from __future__ import annotations
