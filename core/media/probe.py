@@ -275,21 +275,21 @@ DNX_HEADER_PREFIX = bytes((0x00, 0x00, 0x02, 0x80))
 """The first four bytes of every DNxHD and DNxHR picture's header."""
 
 
-def _dnx_field_order(path: Path, stream: av.video.stream.VideoStream) -> str:
+def _dnx_field_order(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> str:
     """The field order a DNx stream's first picture says in its own header, for a file whose container
     does not: FFmpeg's QuickTime muxer writes no `fiel` for DNx (as `mov_fields` explains), so a 1080i DNxHD
     `.mov` from FFmpeg-based tools probes "unknown". Byte 5 of the header: bit 1 set for a picture coded as
     two fields, and bit 0 which of them comes first in the packet (clear: the upper one), as FFmpeg's DNxHD
-    decoder reads it. "unknown" when the picture cannot be read."""
+    decoder reads it. Reads one packet of the probe's open `container`, from its start (the frame count may
+    have demuxed to its end). "unknown" when the picture cannot be read."""
+    head = b""
     try:
-        with av.open(str(path)) as container:
-            for packet in container.demux(container.streams[stream.index]):
-                if packet.size:
-                    head = bytes(packet)[:6]
-                    break
-            else:
-                return "unknown"
-    except (av.error.FFmpegError, OSError, ValueError, IndexError):
+        container.seek(0)
+        for packet in container.demux(stream):
+            if packet.size:
+                head = bytes(packet)[:6]
+                break
+    except (av.error.FFmpegError, OSError, ValueError):
         return "unknown"
     if len(head) < 6 or head[:4] != DNX_HEADER_PREFIX:
         return "unknown"
@@ -438,7 +438,7 @@ def _video_info(
     codec = _codec_name(stream)
     field_order = _field_order(stream)
     if field_order == "unknown" and codec == "dnxhd":
-        field_order = _dnx_field_order(path, stream)
+        field_order = _dnx_field_order(container, stream)
     return VideoStreamInfo(
         index=stream.index,
         codec=codec,
