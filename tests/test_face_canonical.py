@@ -137,6 +137,31 @@ def test_pose_fit_recovers_a_known_rotation(yaw: float, pitch: float, roll: floa
         assert lm[1, 0] > 300.0
 
 
+def test_pose_fits_of_a_range_equal_the_fits_one_at_a_time(real_landmarks: np.ndarray) -> None:
+    """`pose_fits` (the tracker's finishing) and `subject._fits` (its subject choice) fit a range's meshes
+    at once: the poses, residuals and face shapes equal `pose_fit` and `face_shape` frame by frame, and a
+    degenerate mesh gets a zero pose, an infinite residual and no shape, as one at a time."""
+    from mytalk.core.face.subject import _fits, face_shape
+
+    seq = np.stack([_similarity(real_landmarks, a, 1 + a / 100, (a, -a)) for a in (0.0, 10.0, 45.0)])
+    turned = np.zeros((NUM_LANDMARKS, 3))
+    turned[list(POSE)] = 90.0 * canonical.reference_pose_3d() @ _rotation(25, -10, 5).T + [300.0, 200.0, 0.0]
+    seq = np.concatenate([seq, turned[None], np.zeros((1, NUM_LANDMARKS, 3))])
+    poses, residuals = canonical.pose_fits(seq)
+    for k in range(4):
+        pose, residual = canonical.pose_fit(seq[k])
+        np.testing.assert_allclose(poses[k], pose, atol=1e-9)
+        assert residuals[k] == pytest.approx(residual, abs=1e-12)
+    assert tuple(poses[4]) == (0.0, 0.0, 0.0) and canonical.pose_fit(seq[4]) == ((0.0, 0.0, 0.0), math.inf)
+    assert residuals[4] == math.inf
+    fitted, shapes = _fits(seq)
+    np.testing.assert_allclose(fitted[:4], residuals[:4], atol=1e-12)
+    for k in range(4):
+        np.testing.assert_allclose(shapes[k], face_shape(seq[k]), atol=1e-9)
+    assert fitted[4] == math.inf and np.isnan(shapes[4]).all() and np.isnan(face_shape(seq[4])).all()
+    assert canonical.pose_fits(np.zeros((0, NUM_LANDMARKS, 3)))[0].shape == (0, 3)
+
+
 def test_pose_of_a_real_frontal_face_is_moderate(real_landmarks: np.ndarray) -> None:
     (yaw, pitch, roll), residual = canonical.pose_fit(real_landmarks)
     assert max(abs(yaw), abs(pitch), abs(roll)) < 30.0

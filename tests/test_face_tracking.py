@@ -357,3 +357,52 @@ def test_a_tracked_range_reads_its_meshes_from_the_cache_file_as_tracked() -> No
         for o in observations[4:26]:
             record = tracked.record(o.index)
             assert (record.face_found, record.confidence, record.warnings) == (o.found, o.confidence, o.warnings)
+
+
+# --- the tracker's reads of MediaPipe's graphs ---------------------------------------------------
+
+
+@pytest.mark.media
+def test_graph_output_gives_what_process_gives(face_crops: list[np.ndarray]) -> None:
+    """`graph_output` runs `SolutionBase.process`'s steps on MediaPipe's private members (to skip a class
+    built per call): two graphs fed the same frames, one each way, give the same meshes and detections,
+    and "no face" the same way."""
+    from mediapipe.python.solutions.face_detection import FaceDetection
+    from mediapipe.python.solutions.face_mesh import FaceMesh
+
+    from mytalk.core.face.tracker import graph_output, landmark_array
+
+    frames = [cv2.resize(c, (256, 256), interpolation=cv2.INTER_AREA) for c in face_crops]
+    frames.append(np.full((256, 256, 3), 40, np.uint8))  # no face
+    kwargs = {"static_image_mode": False, "max_num_faces": 1, "refine_landmarks": True}
+    with FaceMesh(**kwargs) as ours, FaceMesh(**kwargs) as theirs:
+        for frame in frames:
+            got, want = graph_output(ours, frame, "multi_face_landmarks"), theirs.process(frame).multi_face_landmarks
+            assert (got is None) == (want is None)
+            if want is not None:
+                assert np.array_equal(landmark_array(got[0]), landmark_array(want[0]))
+    assert want is None and got is None  # the blank frame
+    with FaceDetection(model_selection=1) as ours, FaceDetection(model_selection=1) as theirs:
+        for frame in frames:
+            got, want = graph_output(ours, frame, "detections"), theirs.process(frame).detections
+            assert [str(d) for d in got or []] == [str(d) for d in want or []]
+
+
+@pytest.mark.media
+def test_landmark_array_reads_the_wire_bytes_or_each_field(face_crops: list[np.ndarray]) -> None:
+    """A mesh's landmarks read from its serialized bytes equal the fields read one by one, and a list laid
+    out otherwise (a landmark with visibility set) is read field by field."""
+    from mediapipe.python.solutions.face_mesh import FaceMesh
+
+    from mytalk.core.face.tracker import landmark_array
+
+    with FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=True) as mesh:
+        faces = mesh.process(cv2.resize(face_crops[0], (256, 256), interpolation=cv2.INTER_AREA)).multi_face_landmarks
+    assert faces
+    landmarks = faces[0]
+    by_field = np.array([(p.x, p.y, p.z) for p in landmarks.landmark], np.float64)
+    assert by_field.shape == (NUM_LANDMARKS, 3)
+    assert np.array_equal(landmark_array(landmarks), by_field)
+    landmarks.landmark[7].visibility = 0.5
+    assert np.array_equal(landmark_array(landmarks), by_field)
+    assert landmark_array(type(landmarks)()).shape == (0, 3)

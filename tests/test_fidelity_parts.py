@@ -16,7 +16,7 @@ from mytalk.core.engines.classic.render import MeshTopology
 from mytalk.core.engines.classic.warp import piecewise_affine
 from mytalk.core.face.canonical import reference_pose_3d
 from mytalk.core.face.regions import LIPS_OUTER, NUM_LANDMARKS, POSE
-from mytalk.core.face.shots import is_cut, shot_signature
+from mytalk.core.face.shots import CUT_DISTANCE, _thumbnail, is_cut, shot_signature
 from mytalk.core.face.subject import MIN_RUN_FRAMES, SHAPE_TOLERANCE, appearances, decide_subject
 
 # --- subject -----------------------------------------------------------------------------------
@@ -87,11 +87,29 @@ def test_cuts_are_found_between_shots_and_not_inside_one() -> None:
 def test_a_portrait_frame_is_judged_like_the_same_picture_turned() -> None:
     """A phone's vertical footage keeps its orientation in the thumbnail (squeezed into a landscape one,
     OpenCV's general area resampler cost a third of tracking such a clip): a picture and the same picture
-    turned get one signature."""
+    turned get nearly one signature (the thumbnail reads every other row, so not the same pixels), far
+    closer than a cut."""
     rng = np.random.default_rng(5)
     landscape = cv2.GaussianBlur(rng.integers(0, 256, (1080, 1920, 3), dtype=np.uint8), (0, 0), 25)
     portrait = np.ascontiguousarray(landscape.transpose(1, 0, 2))
-    assert np.array_equal(shot_signature(portrait), shot_signature(landscape))
+    distance = cv2.compareHist(shot_signature(portrait), shot_signature(landscape), cv2.HISTCMP_BHATTACHARYYA)
+    assert distance < 0.1 * CUT_DISTANCE
+
+
+@pytest.mark.parametrize("shape", [(512, 512), (720, 1280), (1920, 1080), (224, 224), (30, 50), (37, 70)])
+def test_the_thumbnail_averages_the_whole_picture_down_to_its_size(shape: tuple[int, int]) -> None:
+    """The shot thumbnail is the mean of the frame's centred whole-factor part (every other row of it for
+    large frames): a flat frame stays exactly flat, a left/right split keeps its halves, and frames smaller
+    than the thumbnail still give one."""
+    rows, cols = shape
+    size = (64, 36) if cols >= rows else (36, 64)
+    flat = np.full((rows, cols, 3), (30, 140, 220), np.uint8)
+    assert np.array_equal(_thumbnail(flat, size), np.full((size[1], size[0], 3), (30, 140, 220), np.uint8))
+    split = flat.copy()
+    split[:, cols // 2:] = (200, 20, 60)
+    thumb = _thumbnail(split, size).astype(int)
+    assert thumb.shape == (size[1], size[0], 3)
+    assert (thumb[:, 0] == (30, 140, 220)).all() and (thumb[:, -1] == (200, 20, 60)).all()
 
 
 # --- warp --------------------------------------------------------------------------------------

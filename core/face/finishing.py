@@ -29,7 +29,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from mytalk.core.face.canonical import pose_fit
+from mytalk.core.face.canonical import pose_fits
 from mytalk.core.face.observation import FaceObservation, landmark_box
 from mytalk.core.face.smoothing import SmoothingParams, light_points, smooth_landmarks
 from mytalk.core.face.subject import decide_subject
@@ -137,7 +137,9 @@ class WindowedFinish:
         if not whole and self._light is None:
             self._light = light_points(raw[found])
         smoothed = smooth_landmarks(raw, found, self.fps, self.smoothing, light=None if whole else self._light)
-        for k, obs in enumerate(observations):
-            if obs.found:
-                lm = smoothed[k]
-                observations[k] = replace(obs, landmarks=lm, box=landmark_box(lm), pose=pose_fit(lm)[0])
+        at = np.flatnonzero(found)
+        poses = pose_fits(smoothed[at])[0]
+        for k, pose in zip(at, poses, strict=True):
+            lm = smoothed[k]
+            observations[k] = replace(observations[k], landmarks=lm, box=landmark_box(lm),
+                                      pose=(float(pose[0]), float(pose[1]), float(pose[2])))

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mytalk.core.face.canonical import pose_fit, reference_pose_3d, umeyama_3d
+from mytalk.core.face.canonical import reference_pose_3d, umeyama_3d, umeyama_3d_batch
 from mytalk.core.face.regions import JAW, LIPS, POSE
 
 MIN_RUN_FRAMES = 8
@@ -89,6 +89,23 @@ def face_shape(landmarks: np.ndarray) -> np.ndarray:
     if scale <= 0:
         return np.full((_SHAPE_POINTS.size, 3), np.nan)
     return ((pts[_SHAPE_POINTS] - shift) @ rot) / scale
+
+
+def _fits(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The `pose_fit` residuals (N,) and `face_shape`s (N, K, 3) of (N, 478, 3) meshes, from one rigid fit
+    of each (`umeyama_3d_batch`), where one at a time fitted every mesh twice."""
+    pts = np.asarray(landmarks, np.float64)
+    ref = reference_pose_3d()
+    dst = pts[:, _POSE_IDX]
+    scale, rot, shift = umeyama_3d_batch(ref, dst)
+    ok = scale > 0
+    fitted = scale[:, None, None] * (ref @ rot.transpose(0, 2, 1)) + shift[:, None, :]
+    residuals = np.full(len(pts), np.inf)
+    residuals[ok] = np.sqrt(((fitted - dst) ** 2).sum(axis=2).mean(axis=1))[ok] / scale[ok]
+    shapes = np.full((len(pts), _SHAPE_POINTS.size, 3), np.nan)
+    shapes[ok] = np.einsum("nki,nij->nkj", pts[ok][:, _SHAPE_POINTS] - shift[ok][:, None, :], rot[ok]) \
+        / scale[ok][:, None, None]
+    return residuals, shapes
 
 
 def shape_distance(a: np.ndarray, b: np.ndarray) -> float:
@@ -151,8 +168,9 @@ def decide_subject(
     groups = appearances(found, cuts)
     rejected: dict[int, str] = {}
     for k, group in enumerate(groups):
-        group.residual = float(np.median([pose_fit(landmarks[p])[1] for p in group.positions]))
-        group.shape = np.median(np.stack([face_shape(landmarks[p]) for p in group.positions]), axis=0)
+        residuals, shapes = _fits(np.stack([landmarks[p] for p in group.positions]))
+        group.residual = float(np.median(residuals))
+        group.shape = np.median(shapes, axis=0)
         if not group.residual <= MAX_RESIDUAL:
             rejected[k] = f"not a plausible face (mesh fit residual {group.residual:.3f} IOD, above {MAX_RESIDUAL})"
     candidates = [k for k in range(len(groups)) if k not in rejected]

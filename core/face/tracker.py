@@ -55,10 +55,11 @@ if TYPE_CHECKING:
     from mytalk.core.face.cache import CachedTrack
     from mytalk.core.media.reader import SourceFrame
 
-TRACKER_VERSION = "5"
+TRACKER_VERSION = "6"
 """Bumped whenever tracking output changes for the same input, so stale cache entries miss (4: frames
 converted to RGB by OpenCV from their 4:2:0 planes, `SourceFrame.to_rgb`; 5: rotated and anamorphic
-clips tracked as shown, `display.DisplayGeometry`)."""
+clips tracked as shown, `display.DisplayGeometry`; 6: shot cuts judged on a cheaper thumbnail,
+`shots._thumbnail`, and poses fitted a range at a time, `canonical.pose_fits`)."""
 
 STAGE = "face tracking"
 
@@ -222,6 +223,44 @@ def _crop_square(img: np.ndarray, cx: float, cy: float, side: float, out: int) -
     return crop, x0, y0, k
 
 
+def graph_output(solution: Any, rgb: np.ndarray, stream: str) -> Any:
+    """What a MediaPipe solution's `process(rgb)` gives as `stream` (None for no output): the same steps.
+
+    `SolutionBase.process` builds a new namedtuple class on every call, 0.17 ms a frame of the tracking
+    threads' GIL time. This runs its steps on the solution's own graph, so it reads private members of
+    MediaPipe's legacy solutions, whose last release (0.10.21, the one MyTalk pins) is the last that has the
+    face mesh; `tests/test_face_tracking.py` checks it gives what `process` gives."""
+    solution._graph_outputs.clear()
+    solution._simulated_timestamp += 33333  # `process` steps 1/30 s a call; the graphs read only the order
+    ((name, kind),) = solution._input_stream_type_info.items()
+    packet = solution._make_packet(kind, rgb).at(solution._simulated_timestamp)
+    solution._graph.add_packet_to_input_stream(stream=name, packet=packet)
+    solution._graph.wait_until_idle()
+    out = solution._graph_outputs.get(stream)
+    return None if out is None else solution._get_packet_content(solution._output_stream_type_info[stream], out)
+
+
+_LANDMARK_RECORD = np.dtype([("tag", "u1"), ("size", "u1"), ("x_tag", "u1"), ("x", "<f4"), ("y_tag", "u1"), ("y", "<f4"),
+                             ("z_tag", "u1"), ("z", "<f4")])
+"""One landmark of a serialized `NormalizedLandmarkList` holding x, y and z only: field 1 (the landmark, 15
+bytes long), then fields 1-3 of it, each a tag byte and a little-endian float32."""
+
+
+def landmark_array(landmarks: Any) -> np.ndarray:
+    """(N, 3) float64 x, y, z of a MediaPipe `NormalizedLandmarkList`.
+
+    Reading 478 protobuf messages field by field cost 0.18 ms a frame, holding the GIL the tracking threads
+    share; its wire bytes read as one record array in 0.016 ms. A list whose bytes are laid out otherwise
+    (a landmark with visibility or presence set) is read field by field: the values are the same."""
+    wire = landmarks.SerializeToString()
+    if len(wire) % _LANDMARK_RECORD.itemsize == 0:
+        records = np.frombuffer(wire, _LANDMARK_RECORD)
+        if ((records["tag"] == 0x0A).all() and (records["size"] == 15).all() and (records["x_tag"] == 0x0D).all()
+                and (records["y_tag"] == 0x15).all() and (records["z_tag"] == 0x1D).all()):
+            return np.stack([records["x"], records["y"], records["z"]], axis=1).astype(np.float64)
+    return np.array([(p.x, p.y, p.z) for p in landmarks.landmark], dtype=np.float64).reshape(-1, 3)
+
+
 def _box_of(landmarks: np.ndarray) -> tuple[float, float, float]:
     """(centre x, centre y, side) in pixels of the square around the landmarks' extent."""
     x0, y0 = landmarks[:, :2].min(axis=0)
@@ -297,9 +336,8 @@ class FaceTracker:
         """Detect faces in a square region of the frame (may extend past the frame edges)."""
         out = int(min(_DETECT_SIDE, max(64, round(side))))
         crop, x0, y0, k = _crop_square(img, cx, cy, side, out)
-        result = self._ensure_detector().process(crop)
         found: list[_Detection] = []
-        for det in result.detections or []:
+        for det in graph_output(self._ensure_detector(), crop, "detections") or []:
             bb = det.location_data.relative_bounding_box
             w, h = bb.width * out * k, bb.height * out * k
             if w <= 1 or h <= 1:
@@ -374,11 +412,10 @@ class FaceTracker:
         """Mesh on the crop around a face of `face_side` px at (cx, cy): (478, 3) frame px or None."""
         out = self.settings.crop_size
         crop, x0, y0, k = _crop_square(img, cx, cy, face_side * self.settings.crop_scale, out)
-        result = self._mesh.process(crop)
-        if not result.multi_face_landmarks:
+        faces = graph_output(self._mesh, crop, "multi_face_landmarks")
+        if not faces:
             return None
-        pts = result.multi_face_landmarks[0].landmark
-        lm = np.array([(p.x, p.y, p.z) for p in pts], dtype=np.float64)
+        lm = landmark_array(faces[0])
         if lm.shape[0] != NUM_LANDMARKS:
             return None
         scale = out * k
