@@ -227,6 +227,28 @@ def test_progress_per_frame_and_cancellation() -> None:
         tracker.track(_frames(path, 0, 10), is_cancelled=lambda: next(polls))
 
 
+def test_a_cancelled_track_video_stops_its_decoding_thread(isolated_user_dirs: Path) -> None:
+    """`track_video` decodes a few frames ahead on a thread of its own; a cancel (or an error) stops that
+    thread before the file is closed, so nothing keeps decoding behind a cancelled job, and what the cancel
+    left is not cached."""
+    import threading
+
+    path = media_path("video", "voxceleb2_00104_man_tv_224.mp4")
+    polls = iter([False] * 5 + [True] * 1000)
+    with pytest.raises(JobCancelledError):
+        track_video(path, 0, 60, is_cancelled=lambda: next(polls))
+    assert not [t for t in threading.enumerate() if t.name == "tracking-decode"]
+    seen: list[int] = []
+    observations = track_video(path, 0, 12, use_cache=False)
+    assert [o.index for o in observations] == list(range(12))
+    from mytalk.core.face.tracker import track_video_entry
+
+    entry = track_video_entry(path, 0, 12, on_frame=lambda sf: seen.append(sf.index))
+    assert seen == list(range(12))  # every decoded frame shown to `on_frame`, in order, before the answer
+    assert not [t for t in threading.enumerate() if t.name == "tracking-decode"]
+    assert not isinstance(entry, list) and entry.index.size == 12
+
+
 def test_frames_without_any_face_are_reported_not_raised() -> None:
     rng = np.random.default_rng(3)
     frames = [(i, rng.integers(0, 255, (240, 320, 3), dtype=np.uint8)) for i in range(3)]

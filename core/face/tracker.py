@@ -754,14 +754,17 @@ def track_video_entry(
                 # 9-15 % of tracking one range at those sizes; at 512 px it measured the same either way.
                 frames = prefetched(((sf.index, _seen(sf, on_frame).to_rgb()) for sf in reader.frames(start, stop)),
                                     name="tracking-decode")
-                for observation in tracker.track_stream(frames, total=total, fps=float(reader.video.fps),
-                                                        progress=progress, is_cancelled=is_cancelled):
-                    if writer is not None:
-                        writer.add(observation)
-                    else:
-                        observations.append(observation)
-                    if on_observation is not None:
-                        on_observation(observation)
+                try:
+                    for observation in tracker.track_stream(frames, total=total, fps=float(reader.video.fps),
+                                                            progress=progress, is_cancelled=is_cancelled):
+                        if writer is not None:
+                            writer.add(observation)
+                        else:
+                            observations.append(observation)
+                        if on_observation is not None:
+                            on_observation(observation)
+                finally:
+                    frames.close()  # a cancel or an error: the decoding thread stops before the reader closes
             if writer is None:
                 return observations
             writer.commit()
