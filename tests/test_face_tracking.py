@@ -227,6 +227,21 @@ def test_progress_per_frame_and_cancellation() -> None:
         tracker.track(_frames(path, 0, 10), is_cancelled=lambda: next(polls))
 
 
+def test_frames_prepared_on_the_decoding_thread_track_as_plain_frames() -> None:
+    """`track_video` prepares its frames (shown, shot signature) on its decoding thread; a tracker fed the
+    same frames as plain (index, RGB) pairs gives the same observations, bit for bit."""
+    path = media_path("video", "wav2lip_pr600_man_720p_cutaway.mov")
+    prepared = track_video(path, 300, 340, use_cache=False)  # across the cut into the full-screen graphic
+    with FrameReader(path) as reader:
+        fps = float(reader.video.fps)
+    with FaceTracker() as tracker:
+        plain = tracker.track(_frames(path, 300, 340), fps=fps)
+    assert [o.index for o in prepared] == [o.index for o in plain] == list(range(300, 340))
+    assert [o.found for o in prepared] == [o.found for o in plain] and any(o.found for o in plain)
+    for a, b in zip(prepared, plain, strict=True):
+        assert np.array_equal(a.landmarks, b.landmarks) and a.confidence == b.confidence
+
+
 def test_a_cancelled_track_video_stops_its_decoding_thread(isolated_user_dirs: Path) -> None:
     """`track_video` decodes a few frames ahead on a thread of its own; a cancel (or an error) stops that
     thread before the file is closed, so nothing keeps decoding behind a cancelled job, and what the cancel

@@ -154,6 +154,18 @@ class TrackerSettings:
         )
 
 
+@dataclass(frozen=True)
+class PreparedFrame:
+    """A frame as the tracker's loop reads it: as shown (turned, desqueezed: `display.DisplayGeometry`) and
+    with its shot signature (`shots.shot_signature`) taken. `FaceTracker.prepare` makes it on any thread:
+    `track_video_entry` does it on its decoding thread, where a 1080p frame's signature (0.7 ms) and a
+    squeezed frame's desqueeze no longer hold up the mesh."""
+
+    index: int
+    image: np.ndarray
+    signature: np.ndarray
+
+
 @dataclass
 class _Detection:
     """A detector hit converted to the mesh's box convention: centre and side in frame pixels."""
@@ -428,7 +440,7 @@ class FaceTracker:
 
     def track(
         self,
-        frames: Iterable[tuple[int, np.ndarray]],
+        frames: Iterable[tuple[int, np.ndarray] | PreparedFrame],
         *,
         total: int | None = None,
         fps: float = 25.0,
@@ -440,7 +452,7 @@ class FaceTracker:
 
     def track_stream(
         self,
-        frames: Iterable[tuple[int, np.ndarray]],
+        frames: Iterable[tuple[int, np.ndarray] | PreparedFrame],
         *,
         total: int | None = None,
         fps: float = 25.0,
@@ -453,7 +465,8 @@ class FaceTracker:
         it was tracked (`finishing.WindowedFinish`), so a long range is never held whole.
 
         Args:
-            frames: (frame index, RGB image (H, W, 3) uint8) pairs in display order.
+            frames: (frame index, RGB image (H, W, 3) uint8) pairs in display order, or the same frames
+                already `prepare`d (`PreparedFrame`).
             total: number of frames, for progress; 0 is reported when unknown.
             fps: the clip's frame rate in Hz; the smoothing cutoffs and the windows are in real time.
             progress: called as progress(done, total, "face tracking") after every frame.
@@ -478,7 +491,7 @@ class FaceTracker:
 
     def track_raw(
         self,
-        frames: Iterable[tuple[int, np.ndarray]],
+        frames: Iterable[tuple[int, np.ndarray] | PreparedFrame],
         *,
         total: int | None = None,
         progress: ProgressFn = no_progress,
@@ -490,14 +503,11 @@ class FaceTracker:
         subject: _Subject | None = None
         signature: np.ndarray | None = None
         n_total = int(total) if total is not None else 0
-        for done, (index, img) in enumerate(frames, start=1):
+        for done, item in enumerate(frames, start=1):
             check_cancelled(is_cancelled, STAGE)
-            if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
-                raise UsageError(
-                    f"frame {index}: face tracking needs RGB uint8 frames (H, W, 3), got {img.dtype} {img.shape}"
-                )
-            img = np.ascontiguousarray(img) if self.geometry is None else self.geometry.to_display(img)
-            previous, signature = signature, shot_signature(img)
+            frame = item if isinstance(item, PreparedFrame) else self.prepare(*item)
+            index, img = frame.index, frame.image
+            previous, signature = signature, frame.signature
             cut = previous is not None and is_cut(previous, signature)
             if cut:
                 # A new shot: whatever face sits where the subject was may be someone else, so the mesh
@@ -508,6 +518,18 @@ class FaceTracker:
             obs, subject = self._step(int(index), img, subject)
             progress(done, max(n_total, done) if total is not None else 0, STAGE)
             yield obs, cut
+
+    def prepare(self, index: int, img: np.ndarray) -> PreparedFrame:
+        """One stored RGB frame made ready for the loop (`PreparedFrame`): a pure function of the frame
+        and this tracker's geometry, so any thread may call it.
+
+        Raises UsageError for a frame that is not RGB uint8 (H, W, 3)."""
+        if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
+            raise UsageError(
+                f"frame {index}: face tracking needs RGB uint8 frames (H, W, 3), got {img.dtype} {img.shape}"
+            )
+        shown = np.ascontiguousarray(img) if self.geometry is None else self.geometry.to_display(img)
+        return PreparedFrame(int(index), shown, shot_signature(shown))
 
     def _step(self, index: int, img: np.ndarray, subject: _Subject | None) -> tuple[FaceObservation, _Subject | None]:
         h, w = img.shape[:2]
@@ -749,11 +771,11 @@ def track_video_entry(
         observations: list[FaceObservation] = []
         try:
             with FaceTracker(settings, DisplayGeometry.of(reader.video)) as tracker:
-                # Decoded and converted a few frames ahead on a thread of their own (`prefetch`; FFmpeg and
-                # OpenCV release the GIL): a 720p or 1080p frame's decode and conversion then overlap the mesh,
-                # 9-15 % of tracking one range at those sizes; at 512 px it measured the same either way.
-                frames = prefetched(((sf.index, _seen(sf, on_frame).to_rgb()) for sf in reader.frames(start, stop)),
-                                    name="tracking-decode")
+                # Decoded, converted and prepared (`PreparedFrame`) a few frames ahead on a thread of their own
+                # (`prefetch`; FFmpeg and OpenCV release the GIL): a 720p or 1080p frame's decode and conversion
+                # then overlap the mesh, 9-15 % of tracking one range at those sizes; the same at 512 px.
+                frames = prefetched((tracker.prepare(sf.index, _seen(sf, on_frame).to_rgb())
+                                     for sf in reader.frames(start, stop)), name="tracking-decode")
                 try:
                     for observation in tracker.track_stream(frames, total=total, fps=float(reader.video.fps),
                                                             progress=progress, is_cancelled=is_cancelled):
