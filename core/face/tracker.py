@@ -63,6 +63,9 @@ clips tracked as shown, `display.DisplayGeometry`; 6: shot cuts judged on a chea
 
 STAGE = "face tracking"
 
+TRACKING_DECODE_AHEAD = 2
+"""Frames `track_video_entry` decodes and prepares ahead of the mesh, on a thread of its own."""
+
 # The mesh box (landmark extent) is about 1.06x the full-range detector's box, measured on the
 # nine shared clips (0.99-1.16); the detector box is converted with it before cropping.
 _DET_TO_MESH = 1.06
@@ -774,8 +777,11 @@ def track_video_entry(
                 # Decoded, converted and prepared (`PreparedFrame`) a few frames ahead on a thread of their own
                 # (`prefetch`; FFmpeg and OpenCV release the GIL): a 720p or 1080p frame's decode and conversion
                 # then overlap the mesh, 9-15 % of tracking one range at those sizes; the same at 512 px.
+                # Two ahead are enough for the overlap, and bound the memory: four trackers at once on 4K footage
+                # hold about 25 MB per RGB frame queued.
                 frames = prefetched((tracker.prepare(sf.index, _seen(sf, on_frame).to_rgb())
-                                     for sf in reader.frames(start, stop)), name="tracking-decode")
+                                     for sf in reader.frames(start, stop)), depth=TRACKING_DECODE_AHEAD,
+                                    name="tracking-decode")
                 try:
                     for observation in tracker.track_stream(frames, total=total, fps=float(reader.video.fps),
                                                             progress=progress, is_cancelled=is_cancelled):
