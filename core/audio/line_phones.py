@@ -265,13 +265,18 @@ def _unvoiced_inside(piece: _Piece, lo: int, hi: int) -> bool:
     return not voiced[max(first, 0) : last].any()
 
 
+def _sounding(pieces: list[_Piece]) -> list[int]:
+    """The placement's utterances with sound (not digital silence): the only ones ever recognised."""
+    return [i for i, piece in enumerate(pieces) if piece.peak >= SILENT_PEAK]
+
+
 def _to_recognise(pieces: list[_Piece], first: int, count: int) -> list[int]:
     """Which of a placement's utterances are recognised: not those without sound (digital silence), nor
     those whose part inside the placement is unvoiced (`_unvoiced_inside`): the range only takes silence
     from them. A range ending 0.14 s into a pause used to recognise the whole 4 s utterance after it (0.8
     CPU-seconds of a cold first preview) for that silence. When every piece with sound is unvoiced inside
     the placement, all of them are recognised, so that a range inside a pause is timed as before."""
-    sounding = [i for i, piece in enumerate(pieces) if piece.peak >= SILENT_PEAK]
+    sounding = _sounding(pieces)
     spoken = [i for i in sounding if not _unvoiced_inside(pieces[i], max(pieces[i].first, first),
                                                           min(pieces[i].first + pieces[i].count, first + count))]
     return spoken or sounding
@@ -373,9 +378,8 @@ def skipped_utterances(origin: LineOrigin, num_frames: int, fps: Fraction, *, la
     if pieces is None or count < ALIGN_RATE // 10 or peak_level(placed) < SILENT_PEAK:
         return []
     recognised = set(_to_recognise(pieces, first, count))
-    return [piece.pcm for i, piece in enumerate(pieces)
-            if i not in recognised and piece.peak >= SILENT_PEAK
-            and cache.get_json(UtteranceCache.key(piece.pcm, code)) is None]
+    return [pieces[i].pcm for i in _sounding(pieces)
+            if i not in recognised and cache.get_json(UtteranceCache.key(pieces[i].pcm, code)) is None]
 
 
 def time_into_cache(pcm: bytes, language: str, timer: PhoneTimer, cache: UtteranceCache | None = None) -> UtteranceTiming:

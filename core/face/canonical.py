@@ -25,6 +25,7 @@ average head pitch.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -289,7 +290,8 @@ def umeyama_3d_batch(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.n
     """`umeyama_3d` of one (K, 3) `src` onto each of (N, K, 3) `dst`: scales (N,), rotations (N, 3, 3) and
     shifts (N, 3), equal to the one-at-a-time fits to rounding. A tracked frame was fitted four times (the
     tracker, the subject choice twice, the finishing), 45 µs each one at a time, mostly NumPy's per-call
-    overhead; a range at a time a fit costs about 9 µs."""
+    overhead; a range at a time a fit costs about 9 µs. The classic engine's head poses
+    (`geometry.fit_poses`) are these fits too."""
     dst = np.asarray(dst, np.float64)
     ms, md = src.mean(axis=0), dst.mean(axis=1)
     a, b = src - ms, dst - md[:, None, :]
@@ -299,30 +301,48 @@ def umeyama_3d_batch(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.n
     rot = (u * e[:, None, :]) @ vt
     var = float((a**2).sum() / len(a))
     scale = (d * e).sum(axis=1) / var if var > 0 else np.zeros(len(dst))
-    return scale, rot, md - scale[:, None] * (rot @ ms)
+    return scale, rot, md - scale[:, None] * np.einsum("nij,j->ni", rot, ms)
 
 
-def pose_fits(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`pose_fit` of each of (N, 478, 3) meshes at once: (N, 3) (yaw, pitch, roll) degrees and (N,) residuals,
-    equal to the one-at-a-time fits to rounding (a degenerate mesh: a zero pose and an infinite residual)."""
+@dataclass(frozen=True)
+class RigidFits:
+    """The frontal `POSE` reference fitted onto each of N meshes (`rigid_fits`): ``points ≈ scale · R @ ref +
+    shift``, and each fit's RMS residual in inter-ocular distances (infinite where the fit degenerates,
+    `scale` ≤ 0)."""
+
+    scale: np.ndarray
+    rotation: np.ndarray
+    shift: np.ndarray
+    residual: np.ndarray
+
+
+def rigid_fits(landmarks: np.ndarray) -> RigidFits:
+    """The rigid fits behind `pose_fit`, of (N, 478, 3) meshes at once (`umeyama_3d_batch`)."""
     arr = np.asarray(landmarks, dtype=np.float64)
     if arr.ndim != 3 or arr.shape[-1] != 3:
-        raise ValueError(f"pose_fits needs (N, 478, 3) landmarks with z, got shape {arr.shape}")
-    if len(arr) == 0:
-        return np.zeros((0, 3)), np.zeros(0)
+        raise ValueError(f"rigid fits need (N, 478, 3) landmarks with z, got shape {arr.shape}")
     ref = reference_pose_3d()
     dst = arr[:, _POSE_IDX]
     scale, rot, shift = umeyama_3d_batch(ref, dst)
     fitted = scale[:, None, None] * (ref @ rot.transpose(0, 2, 1)) + shift[:, None, :]
     ok = scale > 0
     residual = np.full(len(arr), math.inf)
-    rms = np.sqrt(((fitted - dst) ** 2).sum(axis=2).mean(axis=1))
-    residual[ok] = rms[ok] / scale[ok]
+    residual[ok] = np.sqrt(((fitted - dst) ** 2).sum(axis=2).mean(axis=1))[ok] / scale[ok]
+    return RigidFits(scale, rot, shift, residual)
+
+
+def pose_fits(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`pose_fit` of each of (N, 478, 3) meshes at once: (N, 3) (yaw, pitch, roll) degrees and (N,) residuals,
+    equal to the one-at-a-time fits to rounding (a degenerate mesh: a zero pose and an infinite residual)."""
+    if len(landmarks) == 0:
+        return np.zeros((0, 3)), np.zeros(0)
+    fits = rigid_fits(landmarks)
+    rot = fits.rotation
     poses = np.stack([np.degrees(np.arcsin(np.clip(rot[:, 2, 0], -1.0, 1.0))),
                       -np.degrees(np.arctan2(rot[:, 2, 1], rot[:, 2, 2])),
                       np.degrees(np.arctan2(rot[:, 1, 0], rot[:, 0, 0]))], axis=1)
-    poses[~ok] = 0.0
-    return poses, residual
+    poses[~(fits.scale > 0)] = 0.0
+    return poses, fits.residual
 
 
 def head_pose(landmarks: np.ndarray) -> tuple[float, float, float]:

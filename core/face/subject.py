@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mytalk.core.face.canonical import reference_pose_3d, umeyama_3d, umeyama_3d_batch
+from mytalk.core.face.canonical import reference_pose_3d, rigid_fits, umeyama_3d
 from mytalk.core.face.regions import JAW, LIPS, POSE
 
 MIN_RUN_FRAMES = 8
@@ -93,19 +93,14 @@ def face_shape(landmarks: np.ndarray) -> np.ndarray:
 
 def _fits(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The `pose_fit` residuals (N,) and `face_shape`s (N, K, 3) of (N, 478, 3) meshes, from one rigid fit
-    of each (`umeyama_3d_batch`), where one at a time fitted every mesh twice."""
+    of each (`canonical.rigid_fits`), where one at a time fitted every mesh twice."""
     pts = np.asarray(landmarks, np.float64)
-    ref = reference_pose_3d()
-    dst = pts[:, _POSE_IDX]
-    scale, rot, shift = umeyama_3d_batch(ref, dst)
-    ok = scale > 0
-    fitted = scale[:, None, None] * (ref @ rot.transpose(0, 2, 1)) + shift[:, None, :]
-    residuals = np.full(len(pts), np.inf)
-    residuals[ok] = np.sqrt(((fitted - dst) ** 2).sum(axis=2).mean(axis=1))[ok] / scale[ok]
+    fits = rigid_fits(pts)
+    ok = fits.scale > 0
     shapes = np.full((len(pts), _SHAPE_POINTS.size, 3), np.nan)
-    shapes[ok] = np.einsum("nki,nij->nkj", pts[ok][:, _SHAPE_POINTS] - shift[ok][:, None, :], rot[ok]) \
-        / scale[ok][:, None, None]
-    return residuals, shapes
+    shapes[ok] = np.einsum("nki,nij->nkj", pts[ok][:, _SHAPE_POINTS] - fits.shift[ok][:, None, :],
+                           fits.rotation[ok]) / fits.scale[ok][:, None, None]
+    return fits.residual, shapes
 
 
 def shape_distance(a: np.ndarray, b: np.ndarray) -> float:

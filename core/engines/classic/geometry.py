@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mytalk.core.face.canonical import reference_pose_3d
+from mytalk.core.face.canonical import reference_pose_3d, umeyama_3d_batch
 from mytalk.core.face.regions import (
     CHIN,
     LIPS,
@@ -83,21 +83,7 @@ def fit_poses(landmarks: np.ndarray, found: np.ndarray | None = None) -> Poses:
     lm = np.asarray(landmarks)
     t = lm.shape[0]
     ok = np.ones(t, bool) if found is None else np.asarray(found, bool).copy()
-    ref = reference_pose_3d()
-    dst = lm[:, _POSE_IDX, :].astype(np.float64)
-    ms = ref.mean(axis=0)
-    md = dst.mean(axis=1)
-    a = ref - ms
-    b = dst - md[:, None, :]
-    cov = np.einsum("tni,nj->tij", b, a) / len(ref)
-    u, d, vt = np.linalg.svd(cov)
-    sign = np.where(np.linalg.det(u @ vt) >= 0, 1.0, -1.0)
-    e = np.ones((t, 3))
-    e[:, 2] = sign
-    rot = (u * e[:, None, :]) @ vt
-    var = float((a**2).sum() / len(a))
-    scale = (d * e).sum(axis=1) / var
-    shift = md - scale[:, None] * np.einsum("tij,j->ti", rot, ms)
+    scale, rot, shift = umeyama_3d_batch(reference_pose_3d(), lm[:, _POSE_IDX, :])
     bad = ~ok | ~np.isfinite(scale) | (scale <= 1e-6)
     ok &= ~bad
     scale[bad] = 1.0
