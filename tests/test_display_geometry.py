@@ -92,6 +92,23 @@ def test_a_turned_or_squeezed_clip_is_tracked_as_its_upright_original(
         assert y0 <= b.landmarks[:, 1].min() and b.landmarks[:, 1].max() <= y1
 
 
+def test_pieces_of_a_turned_squeezed_clip_are_cut_in_stored_pixels(tmp_path: Path) -> None:
+    """The mesh a tracker shows as it goes (`on_tracked`) is in the stored frame's pixels, as the finished one is:
+    the pieces of the frames kept for the actor's crops (`profile_crops.MouthPieces`) hold every crop's box."""
+    from mytalk.core.engines.classic.profile_crops import MouthPieces, mouth_box
+
+    stored = _reencode(media_path("video", CLIP), tmp_path / "stored.mov", rotation=90, squeeze=Fraction(4, 3))
+    info = probe(stored).video
+    assert info is not None
+    pieces = MouthPieces()
+    final = track_video(stored, 0, FRAMES, use_cache=False,
+                        on_tracked=lambda source, observation: pieces.keep(0, source, observation))
+    held = pieces.of_block(0)
+    found = [o for o in final if o.found]
+    assert len(found) == FRAMES
+    assert all(held[o.index].holds(mouth_box(o.landmarks, (info.width, info.height))) for o in found)
+
+
 def test_a_render_of_a_turned_squeezed_clip_keeps_its_rotation_and_aspect(tmp_path: Path,
                                                                            isolated_user_dirs: Path) -> None:
     stored = _reencode(media_path("video", CLIP), tmp_path / "stored.mov", rotation=90, squeeze=Fraction(4, 3))

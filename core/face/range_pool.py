@@ -16,16 +16,20 @@ Progress is reported from the calling thread only (a job reports its progress fr
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from mytalk.core.face.observation import FaceObservation
 from mytalk.core.face.tracker import STAGE, TrackerSettings, track_video
 from mytalk.core.progress import CancelFn, ProgressFn, never_cancelled, no_progress
+
+if TYPE_CHECKING:
+    from mytalk.core.media.reader import SourceFrame
 
 MAX_TRACKING_THREADS = 4
 """More trackers at once than this gain little: each frame's Python work (the pose fit, the crop, the
@@ -102,6 +106,7 @@ def track_ranges(
     is_cancelled: CancelFn = never_cancelled,
     use_cache: bool = True,
     threads: int | None = None,
+    on_tracked: Callable[[int, SourceFrame, FaceObservation], None] | None = None,
 ) -> list[list[FaceObservation]]:
     """Track every range (`tracker.track_video`, through the tracking cache), several at once; the
     observations come back in the order of `ranges`, each list exactly what `track_video` gives for that
@@ -111,13 +116,16 @@ def track_ranges(
     thread. A cancel stops every range within a frame; a range that fails stops the others, and its error
     is the one raised (theirs are only the stop it asked for).
 
+    `on_tracked(i, frame, observation)` sees each frame of range `i` decoded and tracked (`track_video`'s
+    `on_tracked`), on that range's thread.
+
     Raises what `track_video` raises.
     """
     if not ranges:
         return []
     count = tracking_threads(len(ranges)) if threads is None else max(1, min(threads, len(ranges)))
     if count == 1:
-        return _one_after_another(ranges, settings, progress, is_cancelled, use_cache)
+        return _one_after_another(ranges, settings, progress, is_cancelled, use_cache, on_tracked)
     if use_cache:
         # Each file hashed once, here: on a never-seen clip every thread would otherwise read it whole for
         # its cache key at the same moment (`file_sha256` remembers a digest only once it is computed).
@@ -137,7 +145,7 @@ def track_ranges(
         r = ranges[index]
         try:
             return track_video(r.path, r.start, r.stop, settings, progress=counts.note(index),
-                               is_cancelled=stopped, use_cache=use_cache)
+                               is_cancelled=stopped, use_cache=use_cache, on_tracked=_of_range(on_tracked, index))
         except BaseException as error:
             counts.fail(error)
             raise
@@ -171,21 +179,29 @@ def _report_until_done(futures: list[Future[list[FaceObservation]]], counts: _Co
             last = now
 
 
+def _of_range(on_tracked: Callable[[int, SourceFrame, FaceObservation], None] | None,
+              index: int) -> Callable[[SourceFrame, FaceObservation], None] | None:
+    """`track_ranges`' `on_tracked` for range `index` alone, as `track_video` calls it."""
+    return None if on_tracked is None else functools.partial(on_tracked, index)
+
+
 def _one_after_another(
     ranges: Sequence[FootageRange], settings: TrackerSettings | None, progress: ProgressFn,
     is_cancelled: CancelFn, use_cache: bool,
+    on_tracked: Callable[[int, SourceFrame, FaceObservation], None] | None,
 ) -> list[list[FaceObservation]]:
     """One core, or one range: no threads, each range's progress counted after the ranges before it."""
     total = sum(r.stop - r.start for r in ranges)
     results: list[list[FaceObservation]] = []
     before = 0
-    for r in ranges:
+    for index, r in enumerate(ranges):
 
         def tracked(done: int, count: int, stage: str, _before: int = before) -> None:
             progress(_before + done, max(total, _before + count), stage)
 
         results.append(track_video(r.path, r.start, r.stop, settings, progress=tracked,
-                                   is_cancelled=is_cancelled, use_cache=use_cache))
+                                   is_cancelled=is_cancelled, use_cache=use_cache,
+                                   on_tracked=_of_range(on_tracked, index)))
         before += r.stop - r.start
     return results
 

@@ -167,6 +167,9 @@ class PreparedFrame:
     index: int
     image: np.ndarray
     signature: np.ndarray
+    source: SourceFrame | None = None
+    """The decoded frame it was made from, where the caller wants it back with its observation
+    (`track_stream`'s `on_tracked`)."""
 
 
 @dataclass
@@ -461,6 +464,7 @@ class FaceTracker:
         fps: float = 25.0,
         progress: ProgressFn = no_progress,
         is_cancelled: CancelFn = never_cancelled,
+        on_tracked: Callable[[PreparedFrame, FaceObservation], None] | None = None,
     ) -> Iterator[FaceObservation]:
         """Track the subject through `frames`, yielding one final observation per frame, in order.
 
@@ -474,12 +478,17 @@ class FaceTracker:
             fps: the clip's frame rate in Hz; the smoothing cutoffs and the windows are in real time.
             progress: called as progress(done, total, "face tracking") after every frame.
             is_cancelled: polled before every frame; raises `JobCancelledError` when it says so.
+            on_tracked: sees each frame with its observation as tracked, in the stored frame's pixels, before
+                the subject choice and the smoothing: final meshes are seconds of frames away, and a caller
+                that wants something of the frame near the face (`profile_crops.MouthPieces`) need not
+                hold the frames until then.
         """
         finish = WindowedFinish(fps, first_is_subject=self.settings.face_point is not None,
                                 smoothing=self.settings.smoothing_params() if self.settings.smooth else None)
         # Smoothed and chosen as shown (square pixels, upright: the head's similarity and the subject's
         # rigid fit mean what they say there), then handed back in the frames' own pixels.
-        for observation, cut in self.track_raw(frames, total=total, progress=progress, is_cancelled=is_cancelled):
+        for observation, cut in self.track_raw(frames, total=total, progress=progress, is_cancelled=is_cancelled,
+                                               on_tracked=on_tracked):
             yield from map(self._as_stored, finish.push(observation, cut))
         yield from map(self._as_stored, finish.finish())
 
@@ -499,6 +508,7 @@ class FaceTracker:
         total: int | None = None,
         progress: ProgressFn = no_progress,
         is_cancelled: CancelFn = never_cancelled,
+        on_tracked: Callable[[PreparedFrame, FaceObservation], None] | None = None,
     ) -> Iterator[tuple[FaceObservation, bool]]:
         """The frame loop alone: (observation as tracked, whether a new shot starts there) per frame,
         before the subject choice and the smoothing that `track_stream` adds. Arguments as there."""
@@ -519,6 +529,8 @@ class FaceTracker:
                 if subject is not None:
                     subject.landmarks = None
             obs, subject = self._step(int(index), img, subject)
+            if on_tracked is not None:
+                on_tracked(frame, self._as_stored(obs))
             progress(done, max(n_total, done) if total is not None else 0, STAGE)
             yield obs, cut
 
@@ -696,6 +708,12 @@ def rejected_detections(observations: Sequence[FaceObservation]) -> list[Rejecte
     return out
 
 
+def _prepared(tracker: FaceTracker, source: SourceFrame, keep_source: bool) -> PreparedFrame:
+    """`tracker.prepare` of a decoded frame, holding on to that frame where `keep_source` says so."""
+    frame = tracker.prepare(source.index, source.to_rgb())
+    return replace(frame, source=source) if keep_source else frame
+
+
 def _seen(source: SourceFrame, on_frame: Callable[[SourceFrame], None] | None) -> SourceFrame:
     """The frame, after showing it to `on_frame`."""
     if on_frame is not None:
@@ -712,6 +730,7 @@ def track_video(
     progress: ProgressFn = no_progress,
     is_cancelled: CancelFn = never_cancelled,
     use_cache: bool = True,
+    on_tracked: Callable[[SourceFrame, FaceObservation], None] | None = None,
 ) -> list[FaceObservation]:
     """Track the subject in frames [start, stop) of a video file, through the tracking cache.
 
@@ -720,13 +739,16 @@ def track_video(
     a cached result for the same contents, range, settings and tracker version is returned
     without decoding anything.
 
+    `on_tracked` sees each decoded frame with its observation as tracked (`FaceTracker.track_stream`), on
+    the tracking thread; none on a cache hit.
+
     Raises:
         MediaNotFoundError, MediaFormatError: from the reader, for a missing or undecodable file.
         RangeError: an empty, reversed or negative range, or one starting past the end.
         JobCancelledError: `is_cancelled()` returned True; nothing is cached.
     """
     tracked = track_video_entry(path, start, stop, settings, progress=progress, is_cancelled=is_cancelled,
-                                use_cache=use_cache)
+                                use_cache=use_cache, on_tracked=on_tracked)
     return tracked if isinstance(tracked, list) else tracked.observations()
 
 
@@ -741,6 +763,7 @@ def track_video_entry(
     use_cache: bool = True,
     on_frame: Callable[[SourceFrame], None] | None = None,
     on_observation: Callable[[FaceObservation], None] | None = None,
+    on_tracked: Callable[[SourceFrame, FaceObservation], None] | None = None,
 ) -> CachedTrack | list[FaceObservation]:
     """`track_video`, answering with the cache entry itself (meshes left on disk, read by windows) when
     there is one: a long range's meshes are then never all in memory once tracked. Without the cache
@@ -750,7 +773,8 @@ def track_video_entry(
     decodes them (below), all before this returns: a job keeps a short range's frames that way and paints
     them without decoding the range again.
     `on_observation` sees every final observation as soon as it is final, in order (none on a cache
-    hit): a job plans and paints behind the tracker that way (`engines.track_feed`)."""
+    hit): a job plans and paints behind the tracker that way (`engines.track_feed`).
+    `on_tracked`: as `track_video`'s."""
     from mytalk.core.face.cache import TrackWriter, load_track
     from mytalk.core.hashing import file_sha256
     from mytalk.core.media.prefetch import prefetched
@@ -779,12 +803,18 @@ def track_video_entry(
                 # then overlap the mesh, 9-15 % of tracking one range at those sizes; the same at 512 px.
                 # Two ahead are enough for the overlap, and bound the memory: four trackers at once on 4K footage
                 # hold about 25 MB per RGB frame queued.
-                frames = prefetched((tracker.prepare(sf.index, _seen(sf, on_frame).to_rgb())
+                frames = prefetched((_prepared(tracker, _seen(sf, on_frame), keep_source=on_tracked is not None)
                                      for sf in reader.frames(start, stop)), depth=TRACKING_DECODE_AHEAD,
                                     name="tracking-decode")
+
+                def tracked(frame: PreparedFrame, observation: FaceObservation) -> None:
+                    assert on_tracked is not None and frame.source is not None
+                    on_tracked(frame.source, observation)
+
                 try:
                     for observation in tracker.track_stream(frames, total=total, fps=float(reader.video.fps),
-                                                            progress=progress, is_cancelled=is_cancelled):
+                                                            progress=progress, is_cancelled=is_cancelled,
+                                                            on_tracked=tracked if on_tracked is not None else None):
                         if writer is not None:
                             writer.add(observation)
                         else:

@@ -26,7 +26,12 @@ from mytalk.core.engines.base import ReferenceRange
 from mytalk.core.engines.classic.geometry import fit_poses, frontalise, lower_face_index
 from mytalk.core.engines.classic.phonetic_driver import PHONE_SET, PhoneticModel, phone_coverage
 from mytalk.core.engines.classic.profile import ActorProfile, ProfileSource, ReferenceFrames
-from mytalk.core.engines.classic.profile_crops import MAX_APPEARANCE, extract_crops, select_appearance
+from mytalk.core.engines.classic.profile_crops import (
+    MAX_APPEARANCE,
+    MouthPieces,
+    extract_crops,
+    select_appearance,
+)
 from mytalk.core.engines.classic.speech_driver import SpeechModel, band_features
 from mytalk.core.errors import MediaFormatError, UsageError
 from mytalk.core.face.canonical import apply_transform, mouth_aperture, similarity_to_canonical_batch
@@ -176,10 +181,12 @@ def _appearance(
     observations: list[list[FaceObservation]],
     frames: ReferenceFrames,
     max_appearance: int,
+    pieces: MouthPieces,
     progress: ProgressFn,
     is_cancelled: CancelFn,
 ) -> AppearanceIndex:
-    """The mouths a profile keeps (`select_appearance`) and their crops, from the tracked rows alone."""
+    """The mouths a profile keeps (`select_appearance`) and their crops, from the tracked rows alone (and
+    the `pieces` of the frames kept while they were tracked)."""
     confidence = np.concatenate([[o.confidence for o in obs] for obs in observations])
     yaw = np.concatenate([[abs(o.pose[0]) for o in obs] for obs in observations])
     eligible = frames.found & (confidence >= MIN_CONFIDENCE) & (yaw <= MAX_YAW_DEG)
@@ -193,7 +200,7 @@ def _appearance(
         wanted = {int(frames.frame[r]): observations[block][int(r - offsets[block])].landmarks.astype(np.float64)
                   for r in rows}
         progress(block, len(references), "learning the actor: mouth crops")
-        cut = extract_crops(ref, infos[Path(ref.path)], wanted, is_cancelled)
+        cut = extract_crops(ref, infos[Path(ref.path)], wanted, is_cancelled, pieces=pieces.of_block(block))
         for r in rows:
             box, local, png = cut[int(frames.frame[r])]
             boxes.append(box)
@@ -259,8 +266,11 @@ def build_profile(
         def tracked(done: int, total: int, stage: str) -> None:
             progress(done, total, f"learning the actor: {stage}")
 
+        # The frames around each mouth are kept as the tracker sees them, so the crops chosen after it are
+        # not decoded again (`MouthPieces`).
+        pieces = MouthPieces()
         observations = track_ranges(references, settings, progress=tracked, is_cancelled=is_cancelled,
-                                    use_cache=use_cache)
+                                    use_cache=use_cache, on_tracked=pieces.keep)
         check_cancelled(is_cancelled, "learning the actor")
         # Checked before waiting for any phones: footage without the actor fails at once (and a caller that
         # falls back to other footage, `job_profile`, loses no time on the phones).
@@ -282,7 +292,8 @@ def build_profile(
             fps_values.append(float(fps))
         # The mouths are chosen and cut while the helper is still timing the phones: neither needs the other.
         appearance = _appearance(references, infos, observations, ReferenceFrames.concatenate(parts),
-                                 max_appearance, progress, is_cancelled)
+                                 max_appearance, pieces, progress, is_cancelled)
+        del pieces  # up to PIECES_BYTES, no longer needed while the phones are waited for
         for block, ref in enumerate(references):
             progress(block, len(references), "learning the actor: phones")
             timed = helper.track(is_cancelled) if sent[block] else None
