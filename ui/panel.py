@@ -61,7 +61,13 @@ from mytalk.ui.key_router import KeyRouter
 from mytalk.ui.keymap import Command, command_for
 from mytalk.ui.panel_model import JobView, PanelModel, Poster, PreviewRange, range_label
 from mytalk.ui.panel_model.files import check_line, clip_filter, drop_target, line_button_text, line_filter
-from mytalk.ui.panel_model.output import ProjectFolders, RenderFolders, naming_note, naming_tip
+from mytalk.ui.panel_model.output import (
+    ProjectFolders,
+    RenderFolders,
+    WrapperChoices,
+    naming_note,
+    naming_tip,
+)
 from mytalk.ui.panel_model.prepare import PREPARE_DELAY_MS, ActorLearning, Preparation
 from mytalk.ui.panel_model.preview import StreamedFrames
 from mytalk.ui.panel_model.request import NOT_READY_TIP, learn_request, line_learn_request
@@ -121,7 +127,9 @@ class MyTalkPanel(QWidget):
         self.preview_decoder: FrameDecoder | None = None
         self.commit_hook: Any = None
         self._closed = False
-        self.output_folders = ProjectFolders(RenderFolders(QtPreferences(preferences)))
+        remembered = QtPreferences(preferences)
+        self.output_folders = ProjectFolders(RenderFolders(remembered))
+        self.wrappers = WrapperChoices(remembered)
         self._crash_message: str | None = None
         self._line_fallback: tuple[Path | None, Any] = (None, None)
         """The line in use before the one being decoded, and its samples: back in place if that one fails."""
@@ -315,6 +323,11 @@ class MyTalkPanel(QWidget):
         left_layout.addLayout(slip)
 
         self.settings = SettingsPanel(self)
+        for codec in CODEC_PRESETS:
+            suffix = self.wrappers.chosen(codec)
+            if suffix:
+                self.settings.set_wrapper(codec, suffix)
+        self.settings.wrapperChosen.connect(self.wrappers.remember)
         self.settings.facePointCleared.connect(self._on_face_cleared)
         self.settings.outputChosen.connect(self._on_output_chosen)
         self.settings.changed.connect(self._update_naming_note)
@@ -726,8 +739,9 @@ class MyTalkPanel(QWidget):
         except MyTalkError as error:
             self.show_error(str(error))
             return None
-        if kind == "commit":
-            self.render_folders.remember(self.project, request.output)  # typed without leaving the field
+        folder = self.settings.output_folder()
+        if kind == "commit" and folder is not None:
+            self.render_folders.remember(self.project, folder)  # typed without leaving the field
         wire = sync_request_to_json(request)
         if kind == "preview":
             self._cancel_stale_prepare(wire)  # one for the same request stays: the preview queues behind it
@@ -1020,8 +1034,7 @@ class MyTalkPanel(QWidget):
         self._show_render_folder()
 
     def _update_naming_note(self) -> None:
-        preset = CODEC_PRESETS.get(str(self.settings.setting_value("codec"))) if "codec" in self.settings.widgets else None
-        suffix = preset.extensions[0] if preset is not None else ".mov"
+        suffix = self.settings.wrapper_suffix() or ".mov"
         self.naming_label.setText(naming_note(self.clip, self.transport.range(), suffix))
         self.naming_label.setToolTip(naming_tip(self.render_folder))
 

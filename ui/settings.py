@@ -9,6 +9,8 @@ appears here without a change to this file. Three settings get a richer widget o
 schema: the engine list comes from the runtime's hello event (`available_engines()` in the
 child), so the panel offers exactly the engines that are installed; the language is a shortlist
 with free typing; codecs show a short name (`codec_label`) with the preset's description as tooltip.
+A codec that more than one container holds (DNxHR in MOV or Avid's MXF, H.264 in MP4, MOV or MKV) gets a
+Wrapper list below it; the editor's choice per codec is remembered by the panel (`wrapperChosen`).
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ COMMON_LANGUAGES = (("en", "English"), ("es", "Spanish"), ("fr", "French"), ("de
 TRANSCRIPT_PLACEHOLDER = "Words of the new line (optional: sharpens the mouth shapes)"
 _ENGINE_NOTES = {"copy": "copy (conform check)", "classic": "classic", "mytalk": "mytalk (neural)"}
 _SUFFIXES = {"handles": " fr"}
+WRAPPER_LABELS = {".mov": "MOV (QuickTime)", ".mxf": "MXF OP1a (Avid)", ".mp4": "MP4", ".mkv": "MKV (Matroska)"}
+"""How the Wrapper list names each container a codec may be written to (`CodecPreset.extensions`)."""
 _UNBOUNDED = 1_000_000
 """A spin box needs bounds; a schema without one gets this (far beyond any useful value)."""
 
@@ -83,6 +87,8 @@ class SettingsPanel(QWidget):
     facePointCleared = Signal()
     outputChosen = Signal(object)
     """Path: the editor picked (…) or typed (then left the field) a render folder."""
+    wrapperChosen = Signal(str, str)
+    """(codec, suffix): the editor picked the container commits of that codec are written to."""
     # Built from the schema in __init__; named here because the methods below use them.
     engine: QComboBox
     language: QComboBox
@@ -122,10 +128,18 @@ class SettingsPanel(QWidget):
         face_row.addWidget(clear_face)
         self._face_point: tuple[float, float] | None = None
 
+        self.wrapper = QComboBox(self)
+        self.wrapper.setObjectName("wrapper")
+        self.wrapper.setToolTip("The container commits are written to: MXF for an Avid, MOV for most others")
+        self._wrappers: dict[str, str] = {}
+        """The container picked for each codec that has a choice, by codec name."""
+        self.wrapper.activated.connect(self._on_wrapper_picked)
+
         # Rows that are not manifest settings sit next to the setting they belong with.
         after: dict[str, list[tuple[str, Any]]] = {
             "motion_driver": [("Guide audio", self.guide), ("Transcript", self.transcript)],
             "handles": [("Face", face_row)],
+            "codec": [("Wrapper", self.wrapper)],
         }
         for name, setting in self.schema.items():
             if name in PANEL_DECIDES:
@@ -142,6 +156,7 @@ class SettingsPanel(QWidget):
         for rows in after.values():
             for label, row in rows:
                 form.addRow(label, row)
+        self._fill_wrappers()
 
         self.output = QLineEdit(self)
         self.output.setObjectName("outputFolder")
@@ -226,8 +241,51 @@ class SettingsPanel(QWidget):
                 combo.addItem(codec_label(name), name)
                 combo.setItemData(combo.count() - 1, CODEC_PRESETS[name].description, Qt.ItemDataRole.ToolTipRole)
         combo.setCurrentIndex(max(0, combo.findData(setting.default)))
+        combo.currentIndexChanged.connect(self._fill_wrappers)
         combo.currentIndexChanged.connect(self.changed)
         return combo
+
+    # -- wrapper -----------------------------------------------------------------------------------
+
+    def _codec(self) -> str | None:
+        widget = self.widgets.get("codec")
+        return str(widget.currentData()) if isinstance(widget, QComboBox) and widget.currentData() else None
+
+    def _fill_wrappers(self) -> None:
+        """List the containers the current codec may be written to, the one picked for it selected."""
+        codec = self._codec()
+        preset = CODEC_PRESETS.get(codec) if codec else None
+        suffixes = preset.extensions if preset is not None else ()
+        self.wrapper.blockSignals(True)
+        self.wrapper.clear()
+        for suffix in suffixes:
+            self.wrapper.addItem(WRAPPER_LABELS.get(suffix, suffix.lstrip(".").upper()), suffix)
+        picked = self._wrappers.get(codec or "")
+        self.wrapper.setCurrentIndex(max(0, self.wrapper.findData(picked)) if suffixes else -1)
+        self.wrapper.setEnabled(len(suffixes) > 1)
+        self.wrapper.blockSignals(False)
+
+    def _on_wrapper_picked(self, index: int) -> None:
+        codec, suffix = self._codec(), self.wrapper.itemData(index)
+        if codec and suffix:
+            self._wrappers[codec] = str(suffix)
+            self.wrapperChosen.emit(codec, str(suffix))
+            self.changed.emit()
+
+    def set_wrapper(self, codec: str, suffix: str) -> None:
+        """Write commits of `codec` to `suffix` (a remembered choice); ignored when the codec cannot be."""
+        preset = CODEC_PRESETS.get(codec)
+        if preset is None or suffix not in preset.extensions:
+            return
+        self._wrappers[codec] = suffix
+        if codec == self._codec():
+            self._fill_wrappers()
+            self.changed.emit()
+
+    def wrapper_suffix(self) -> str | None:
+        """The container commits are written to (".mxf"), or None when no codec is listed."""
+        suffix = self.wrapper.currentData()
+        return str(suffix) if suffix else None
 
     def setting_value(self, name: str) -> Any:
         """The value of setting `name` as its widget shows it, in the schema's type."""
@@ -347,13 +405,20 @@ class SettingsPanel(QWidget):
         self.output.setText(str(folder))
         self.output.setToolTip(f"Commits are written here. {note}".strip())
 
+    def output_folder(self) -> Path | None:
+        """The render folder as the field shows it, or None when it is empty."""
+        text = self.output.text().strip()
+        return Path(text).expanduser() if text else None
+
     def values(self) -> dict[str, Any]:
-        """SyncRequest keyword arguments (without video, audio and the range)."""
+        """SyncRequest keyword arguments (without video, audio and the range), and `wrapper`, the container
+        suffix commits are written to (`panel_model.request.build_request` makes it part of the output)."""
         face = self._face_point
         return {
             **{name: self.setting_value(name) for name in self.widgets},
             "guide": self.guide.currentData(),
             "transcript": self.transcript_text(),
-            "output": Path(self.output.text().strip()).expanduser() if self.output.text().strip() else None,
+            "output": self.output_folder(),
             "face": f"{face[0]:.0f},{face[1]:.0f}" if face else None,
+            "wrapper": self.wrapper_suffix(),
         }

@@ -84,6 +84,25 @@ class RenderFolders:
         return True
 
 
+WRAPPERS = "wrappers"
+
+
+@dataclass
+class WrapperChoices:
+    """The container commits of each codec are written to, as the editor last picked it (the settings'
+    Wrapper list): an Avid editor picks MXF for DNxHR once. Kept per user, not per project: it follows
+    the editing system the renders go to, not the cut."""
+
+    store: PreferenceStore
+
+    def chosen(self, codec: str) -> str | None:
+        """The suffix picked for `codec` (".mxf"), or None when the editor never picked one."""
+        return self.store.get(f"{WRAPPERS}/{codec}")
+
+    def remember(self, codec: str, suffix: str) -> None:
+        self.store.put(f"{WRAPPERS}/{codec}", suffix)
+
+
 @dataclass
 class ProjectFolders:
     """Which project the panel's commits belong to, and what the render folder field shows for it.

@@ -16,6 +16,7 @@ from typing import Any
 
 from mytalk.core.errors import MyTalkError
 from mytalk.core.jobs.request import SyncRequest
+from mytalk.core.media.writer import CODEC_PRESETS
 from mytalk.core.userdirs import default_renders_dir
 from mytalk.ui.panel_model.face import Point, face_text
 from mytalk.ui.panel_model.slip import audio_in_text
@@ -50,11 +51,12 @@ class RequestInputs:
 def build_request(inputs: RequestInputs, settings: Mapping[str, Any], *, kind: str = "commit") -> SyncRequest:
     """The request for `kind` ("preview" or "commit") of the marked range.
 
-    `settings` is the settings form's `values()`: SyncRequest keyword arguments plus `engine` and
-    `output` (None when unset). A preview without an output folder names the default render folder
+    `settings` is the settings form's `values()`: SyncRequest keyword arguments plus `engine`, `output`
+    (None when unset) and `wrapper`. A preview without an output folder names the default render folder
     (its proxy goes to the cache anyway; nothing is written beside the clip); a commit must name the
-    folder it writes versions into. The
-    face comes from `inputs`: the form only displays the picked point.
+    folder it writes versions into. A commit whose `wrapper` (".mxf") is not the codec's first container
+    names `<folder>/<clip><wrapper>`: the runtime then writes its versions into the folder, in that container
+    (`commands.commit_target`). The face comes from `inputs`: the form only displays the picked point.
     """
     if inputs.clip is None:
         raise MyTalkError("open a clip first (Clip…)")
@@ -67,10 +69,14 @@ def build_request(inputs: RequestInputs, settings: Mapping[str, Any], *, kind: s
     if not engine:
         raise MyTalkError("no engine is available yet; wait for the runtime to start")
     output = values.pop("output", None)
+    wrapper = values.pop("wrapper", None)
     if output is None:
         if kind == "commit":
             raise MyTalkError("choose the render folder for commits (Render folder, under the settings)")
         output = default_renders_dir()
+    preset = CODEC_PRESETS.get(str(values.get("codec")))
+    if kind == "commit" and wrapper and preset is not None and wrapper != preset.extensions[0]:
+        output = Path(output) / f"{inputs.clip.stem}{wrapper}"
     values["face"] = face_text(inputs.face_point)
     start, stop = inputs.marked
     return SyncRequest.with_settings(video=inputs.clip, audio=inputs.line, output=Path(output), in_point=str(start),
@@ -85,6 +91,7 @@ def learn_request(clip: Path | None, settings: Mapping[str, Any], face_point: Po
     values = dict(settings)
     engine = values.pop("engine", None)
     values.pop("output", None)
+    values.pop("wrapper", None)
     if clip is None or not engine:
         return None
     values["face"] = face_text(face_point)
