@@ -125,6 +125,12 @@ def test_pieces_stop_at_their_budget_and_skip_frames_without_a_face() -> None:
     nothing = MouthPieces()
     source = SourceFrame(0, noise_frame("yuv420p", 64, 48), True)
     nothing.keep(0, source, FaceObservation.missing(0, "no face"))
+    # A mesh as tracked that lies off the picture (a face leaving it) keeps nothing and raises nothing.
+    mesh = np.zeros((478, 3), np.float32)
+    mesh[:, :2] = 5000.0 + np.random.default_rng(1).random((478, 2), np.float32) * 50
+    beyond = FaceObservation(index=0, found=True, landmarks=mesh, confidence=1.0, pose=(0.0, 0.0, 0.0),
+                             box=(0, 0, 1, 1))
+    nothing.keep(0, source, beyond)
     assert nothing.of_block(0) == {}
 
 

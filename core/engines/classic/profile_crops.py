@@ -119,6 +119,8 @@ class MouthPieces:
             return
         frame = source.frame
         box = mouth_box(observation.landmarks, (frame.width, frame.height), CROP_MARGIN + PIECE_SLACK)
+        if box[0] >= box[2] or box[1] >= box[3]:
+            return  # a mesh as tracked off the picture: nothing to keep (its crop, if any, is decoded again)
         try:
             piece = cut_piece(frame, box)
         except MediaFormatError:
