@@ -7,6 +7,7 @@ the commit request names it (`<folder>/<clip>.mxf`, `commands.commit_target`) an
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,21 @@ def test_the_wrapper_list_follows_the_codec_and_keeps_each_codecs_pick(qtbot: An
     form.set_wrapper("prores", ".mxf")  # not a container ProRes is written to here: ignored
     assert show("h264") and form.wrapper_suffix() == ".mkv"
     assert show("prores") and form.wrapper_suffix() == ".mov"
+
+
+def test_mxf_is_greyed_for_a_clip_at_a_rate_it_cannot_hold_and_the_pick_comes_back_after(qtbot: Any) -> None:
+    form = SettingsPanel()
+    qtbot.addWidget(form)
+    codec = form.widgets["codec"]
+    codec.setCurrentIndex(codec.findData("dnxhr"))  # type: ignore[attr-defined]
+    form.set_wrapper("dnxhr", ".mxf")
+    assert form.wrapper_suffix() == ".mxf"
+    form.set_clip_rate(Fraction(15))  # a webcam's or an animatic's rate: FFmpeg's MXF muxer refuses it
+    item = form.wrapper.model().item(form.wrapper.findData(".mxf"))  # type: ignore[attr-defined]
+    assert not item.isEnabled() and "15 fps" in item.toolTip()
+    assert form.wrapper_suffix() == ".mov" and not form.wrapper.isEnabled(), "MOV is all that is left"
+    form.set_clip_rate(Fraction(30000, 1001))
+    assert form.wrapper_suffix() == ".mxf" and form.wrapper.isEnabled(), "the editor's pick, for a clip it fits"
 
 
 @pytest.fixture

@@ -428,6 +428,7 @@ class MyTalkPanel(QWidget):
         self.model.set_clip(path)
         self.info, self.decoder = info, decoder
         video = info.video
+        self.settings.set_clip_rate(video.fps)
         self.viewer.set_source_size((video.width, video.height))
         self.viewer.set_geometry(DisplayGeometry.of(video))  # a phone clip upright, anamorphic desqueezed
         self.viewer.set_face_point(None)

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -37,7 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mytalk.core.media.writer import CODEC_PRESETS
+from mytalk.core.media.writer import CODEC_PRESETS, MXF_RATES
 from mytalk.core.settings import GUIDE_MODES, Setting, check_values, shipped_settings
 
 PANEL_DECIDES: Mapping[str, str] = {"quality": "the Preview button renders proxies, Commit the deliverable"}
@@ -133,6 +135,8 @@ class SettingsPanel(QWidget):
         self.wrapper.setToolTip("The container commits are written to: MXF for an Avid, MOV for most others")
         self._wrappers: dict[str, str] = {}
         """The container picked for each codec that has a choice, by codec name."""
+        self._clip_rate: Fraction | None = None
+        """The open clip's frame rate: MXF holds only some (`writer.MXF_RATES`)."""
         self.wrapper.activated.connect(self._on_wrapper_picked)
 
         # Rows that are not manifest settings sit next to the setting they belong with.
@@ -258,12 +262,38 @@ class SettingsPanel(QWidget):
         suffixes = preset.extensions if preset is not None else ()
         self.wrapper.blockSignals(True)
         self.wrapper.clear()
-        for suffix in suffixes:
+        model = self.wrapper.model()
+        assert isinstance(model, QStandardItemModel)
+        usable = []
+        for row, suffix in enumerate(suffixes):
             self.wrapper.addItem(WRAPPER_LABELS.get(suffix, suffix.lstrip(".").upper()), suffix)
+            refusal = self._refusal(suffix)
+            item = model.item(row)
+            item.setEnabled(refusal is None)
+            if refusal is not None:
+                item.setToolTip(refusal)
+            else:
+                usable.append(suffix)
         picked = self._wrappers.get(codec or "")
-        self.wrapper.setCurrentIndex(max(0, self.wrapper.findData(picked)) if suffixes else -1)
-        self.wrapper.setEnabled(len(suffixes) > 1)
+        shown = picked if picked in usable else (usable[0] if usable else None)
+        self.wrapper.setCurrentIndex(self.wrapper.findData(shown) if shown else -1)
+        self.wrapper.setEnabled(len(usable) > 1)
         self.wrapper.blockSignals(False)
+
+    def _refusal(self, suffix: str) -> str | None:
+        """Why the open clip cannot be written to `suffix`, or None when it can."""
+        if suffix == ".mxf" and self._clip_rate is not None and self._clip_rate not in MXF_RATES:
+            return (f"MXF holds 23.976, 24, 25, 29.97, 30, 48, 50, 59.94 or 60 fps; this clip runs at "
+                    f"{float(self._clip_rate):.3g} fps")
+        return None
+
+    def set_clip_rate(self, rate: Fraction | None) -> None:
+        """The open clip's frame rate (None: no clip): a container that cannot hold it is greyed in the
+        Wrapper list, with the reason as its tooltip, and commits fall back to the codec's first container
+        for this clip; the editor's pick is kept for the next clip that fits it."""
+        self._clip_rate = None if rate is None else Fraction(rate)
+        self._fill_wrappers()
+        self.changed.emit()
 
     def _on_wrapper_picked(self, index: int) -> None:
         codec, suffix = self._codec(), self.wrapper.itemData(index)
