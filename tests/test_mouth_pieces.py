@@ -134,7 +134,8 @@ def test_pieces_stop_at_their_budget_and_skip_frames_without_a_face() -> None:
     assert nothing.of_block(0) == {}
 
 
-def test_the_tracker_shows_each_frame_with_its_mesh_as_tracked_and_nothing_on_a_cache_hit() -> None:
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_tracker_shows_each_frame_with_its_mesh_as_tracked_and_nothing_on_a_cache_hit(threads: int) -> None:
     clip = media_path("video", CLIP)
     seen: list[tuple[int, int, FaceObservation]] = []
     ranges = [ReferenceRange(str(clip), 0, 12), ReferenceRange(str(clip), 40, 50)]
@@ -143,7 +144,7 @@ def test_the_tracker_shows_each_frame_with_its_mesh_as_tracked_and_nothing_on_a_
         assert source.index == observation.index
         seen.append((block, source.index, observation))
 
-    final = track_ranges(ranges, on_tracked=tracked, threads=2)
+    final = track_ranges(ranges, on_tracked=tracked, threads=threads)
     assert sorted((b, i) for b, i, _ in seen) == [(0, i) for i in range(12)] + [(1, i) for i in range(40, 50)]
     for block, index, raw in seen:
         done = final[block][index - ranges[block].start]
@@ -151,7 +152,7 @@ def test_the_tracker_shows_each_frame_with_its_mesh_as_tracked_and_nothing_on_a_
         # The mesh as tracked, before smoothing: within a few pixels of the finished one, in the same pixels.
         assert np.median(np.abs(raw.landmarks[:, :2] - done.landmarks[:, :2])) < 2.0
     seen.clear()
-    track_ranges(ranges, on_tracked=tracked, threads=2)
+    track_ranges(ranges, on_tracked=tracked, threads=threads)
     assert seen == [], "a cached range is not decoded"
 
 
