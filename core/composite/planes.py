@@ -373,9 +373,10 @@ class FramePiece:
     """A box of a decoded frame, its samples copied out (`cut_piece`), that reads as the frame does.
 
     Learning an actor tracks every reference frame, then keeps crops of a few hundred mouths that only the
-    finished tracking can choose; decoding the footage a second time for them took 0.1-0.7 s of a cold
-    preview. A piece a little larger than a mouth, cut while the frame is in memory for the tracker, is
-    read instead: same samples, same matrix, the box on the same chroma grid, so the same floats.
+    finished tracking can choose; decoding the footage a second time for them took 0.2-1.1 s of learning
+    one (`benchmarks.bench_learning`). A piece a little larger than a mouth, cut while the frame is in memory
+    for the tracker, is read instead: same samples, same matrix, the box on the same chroma grid, so the same
+    floats.
     `box` is where the piece lies in its frame (luma pixels, end exclusive)."""
 
     box: Box
