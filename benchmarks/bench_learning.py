@@ -39,7 +39,7 @@ def _learn(clip: Path, frames: int, pieces: Callable[[], Any]) -> tuple[Any, flo
     from mytalk.core.engines.classic import profile_builder
 
     crops = [0.0]
-    extract = profile_builder.extract_crops
+    extract, kept = profile_builder.extract_crops, profile_builder.MouthPieces
 
     def timed(*args: Any, **kwargs: Any) -> Any:
         began = time.perf_counter()
@@ -54,7 +54,7 @@ def _learn(clip: Path, frames: int, pieces: Callable[[], Any]) -> tuple[Any, flo
         profile = profile_builder.build_profile([ReferenceRange(clip, 0, frames)], use_cache=False)
         return profile, time.perf_counter() - began, crops[0]
     finally:
-        profile_builder.extract_crops = extract
+        profile_builder.extract_crops, profile_builder.MouthPieces = extract, kept
 
 
 def _same_crops(a: Any, b: Any) -> bool:

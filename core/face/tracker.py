@@ -708,10 +708,10 @@ def rejected_detections(observations: Sequence[FaceObservation]) -> list[Rejecte
     return out
 
 
-def _prepared(tracker: FaceTracker, source: SourceFrame, keep_source: bool) -> PreparedFrame:
-    """`tracker.prepare` of a decoded frame, holding on to that frame where `keep_source` says so."""
-    frame = tracker.prepare(source.index, source.to_rgb())
-    return replace(frame, source=source) if keep_source else frame
+def _prepared(tracker: FaceTracker, source: SourceFrame) -> PreparedFrame:
+    """`tracker.prepare` of a decoded frame, holding on to that frame (for `on_tracked`; the queue ahead of
+    the mesh is two frames long, so that costs little)."""
+    return replace(tracker.prepare(source.index, source.to_rgb()), source=source)
 
 
 def _seen(source: SourceFrame, on_frame: Callable[[SourceFrame], None] | None) -> SourceFrame:
@@ -803,8 +803,8 @@ def track_video_entry(
                 # then overlap the mesh, 9-15 % of tracking one range at those sizes; the same at 512 px.
                 # Two ahead are enough for the overlap, and bound the memory: four trackers at once on 4K footage
                 # hold about 25 MB per RGB frame queued.
-                frames = prefetched((_prepared(tracker, _seen(sf, on_frame), keep_source=on_tracked is not None)
-                                     for sf in reader.frames(start, stop)), depth=TRACKING_DECODE_AHEAD,
+                frames = prefetched((_prepared(tracker, _seen(sf, on_frame)) for sf in reader.frames(start, stop)),
+                                    depth=TRACKING_DECODE_AHEAD,
                                     name="tracking-decode")
 
                 def tracked(frame: PreparedFrame, observation: FaceObservation) -> None:
