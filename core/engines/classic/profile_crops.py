@@ -51,10 +51,13 @@ PIECE_SLACK = 0.15
 """How much wider than a crop's box (in outer-eye-corner distances, each way) `MouthPieces` keeps around the
 mouth as tracked, for the finished mesh's box to fall inside."""
 
-PIECES_BYTES = 64 * 2**20
+PIECES_BYTES = 256 * 2**20
 """At most this much of the reference frames is kept in pieces while an actor is learned (`MouthPieces`): the
 200 frames of the 512 px `hdtf_wda_katiehill_512` take 16 MB, the 503 of the 1080 x 1920
-`latentsync_demo2_man_vertical_hevc` 43 MB; past it (a 4K close-up) the later crops are decoded again."""
+`latentsync_demo2_man_vertical_hevc` 43 MB, the 20 s sample (500 frames) of a 1920 x 1080 ProRes 422 HQ clip
+114 MB (10-bit samples: 2 bytes each). Past it (a UHD close-up) the later crops are decoded again. The budget
+was 64 MB until session 31: the ProRes sample then kept 280 of its pieces, and decoding the rest again
+(15 ms of CPU a ProRes frame) cost 0.7 s of its 8-10 s learning (`benchmarks.bench_learning --camera`)."""
 
 
 def select_appearance(frames: ReferenceFrames, eligible: np.ndarray, limit: int = MAX_APPEARANCE) -> np.ndarray:
