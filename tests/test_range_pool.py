@@ -136,3 +136,49 @@ def test_an_error_in_the_calling_thread_stops_the_threads_at_once() -> None:
                      threads=2)
     assert _pool_threads() == 0
     assert len(counted) < 300, "the threads stopped within a few frames of the error, not at their ranges' ends"
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_file_the_caller_probed_is_not_probed_again_for_each_range(threads: int,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long clip's sample is five ranges of one file, and probing a ten-minute camera original reads an index
+    of 15 000 frames (0.1-0.25 s each time): the ranges read it from what the caller probed. The meshes are the
+    ones a fresh probe gives."""
+    from mytalk.core.media import reader
+    from mytalk.core.media.probe import probe
+
+    path = media_path("video", CLIP)
+    ranges = [ReferenceRange(path, 10, 22), ReferenceRange(path, 60, 72)]
+    fresh = track_ranges(ranges, use_cache=False, threads=threads)
+    probed: list[Path] = []
+
+    def counted(target: Path) -> object:
+        probed.append(Path(target))
+        return probe(target)
+
+    monkeypatch.setattr(reader, "probe", counted)
+    known = track_ranges(ranges, use_cache=False, threads=threads, infos={path: probe(path)})
+    assert probed == []
+    for a, b in zip(fresh, known, strict=True):
+        _same(a, b)
+    track_ranges(ranges, use_cache=False, threads=threads)
+    assert probed == [path, path]  # without `infos`, each range's reader probes the file itself
+
+
+@pytest.mark.media
+def test_an_actor_learned_from_ranges_of_one_file_probes_it_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mytalk.core.engines.classic import profile_builder
+    from mytalk.core.media import reader
+    from mytalk.core.media.probe import probe
+
+    probed: list[Path] = []
+
+    def counted(target: Path) -> object:
+        probed.append(Path(target))
+        return probe(target)
+
+    monkeypatch.setattr(reader, "probe", counted)
+    monkeypatch.setattr(profile_builder, "probe", counted)
+    path = media_path("video", CLIP)
+    profile_builder.build_profile([ReferenceRange(path, 0, 40), ReferenceRange(path, 100, 140)], use_cache=False)
+    assert probed == [path]

@@ -168,7 +168,7 @@ def stream_range(job: EngineJob, is_cancelled: CancelFn) -> TrackFeed:
     def run() -> None:
         try:
             result = track_video_entry(job.video.path, first, last, settings, progress=feed.note_progress,
-                                       is_cancelled=stop, on_observation=feed.add)
+                                       is_cancelled=stop, on_observation=feed.add, info=job.video)
             if isinstance(result, CachedTrack) and feed.ready == 0:
                 feed.add_entry(result)  # another job cached the range just now: nothing was tracked here
         except BaseException as error:  # raised in the job's thread by `wait`

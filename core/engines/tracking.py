@@ -154,7 +154,7 @@ def track_range(job: EngineJob, progress: ProgressFn, is_cancelled: CancelFn,
     settings = job_tracker_settings(job.settings)
     first, last = range_rows(job)
     tracked = track_video_entry(job.video.path, first, last, settings, progress=progress, is_cancelled=is_cancelled,
-                                on_frame=on_frame)
+                                on_frame=on_frame, info=job.video)
     check_cancelled(is_cancelled, "preparation")
     if isinstance(tracked, list):
         return TrackedRange.from_observations(job.start, job.stop, tracked, settings)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -29,6 +29,7 @@ from mytalk.core.face.tracker import STAGE, TrackerSettings, track_video
 from mytalk.core.progress import CancelFn, ProgressFn, never_cancelled, no_progress
 
 if TYPE_CHECKING:
+    from mytalk.core.media.probe import MediaInfo
     from mytalk.core.media.reader import SourceFrame
 
 MAX_TRACKING_THREADS = 4
@@ -107,6 +108,7 @@ def track_ranges(
     use_cache: bool = True,
     threads: int | None = None,
     on_tracked: Callable[[int, SourceFrame, FaceObservation], None] | None = None,
+    infos: Mapping[Path, MediaInfo] | None = None,
 ) -> list[list[FaceObservation]]:
     """Track every range (`tracker.track_video`, through the tracking cache), several at once; the
     observations come back in the order of `ranges`, each list exactly what `track_video` gives for that
@@ -119,13 +121,16 @@ def track_ranges(
     `on_tracked(i, frame, observation)` sees each frame of range `i` decoded and tracked (`track_video`'s
     `on_tracked`), on that range's thread.
 
+    `infos`: what the caller already probed of the files (`probe`), by path, so that the ranges of one file
+    do not each probe it again (a long clip's index takes 0.1-0.25 s to read, and its sample is five ranges).
+
     Raises what `track_video` raises.
     """
     if not ranges:
         return []
     count = tracking_threads(len(ranges)) if threads is None else max(1, min(threads, len(ranges)))
     if count == 1:
-        return _one_after_another(ranges, settings, progress, is_cancelled, use_cache, on_tracked)
+        return _one_after_another(ranges, settings, progress, is_cancelled, use_cache, on_tracked, infos)
     if use_cache:
         # Each file hashed once, here: on a never-seen clip every thread would otherwise read it whole for
         # its cache key at the same moment (`file_sha256` remembers a digest only once it is computed).
@@ -145,7 +150,8 @@ def track_ranges(
         r = ranges[index]
         try:
             return track_video(r.path, r.start, r.stop, settings, progress=counts.note(index),
-                               is_cancelled=stopped, use_cache=use_cache, on_tracked=_of_range(on_tracked, index))
+                               is_cancelled=stopped, use_cache=use_cache, on_tracked=_of_range(on_tracked, index),
+                               info=_known(infos, r.path))
         except BaseException as error:
             counts.fail(error)
             raise
@@ -185,10 +191,16 @@ def _of_range(on_tracked: Callable[[int, SourceFrame, FaceObservation], None] | 
     return None if on_tracked is None else functools.partial(on_tracked, index)
 
 
+def _known(infos: Mapping[Path, MediaInfo] | None, path: Path) -> MediaInfo | None:
+    """What the caller probed of `path`, if anything."""
+    return None if infos is None else infos.get(Path(path))
+
+
 def _one_after_another(
     ranges: Sequence[FootageRange], settings: TrackerSettings | None, progress: ProgressFn,
     is_cancelled: CancelFn, use_cache: bool,
     on_tracked: Callable[[int, SourceFrame, FaceObservation], None] | None,
+    infos: Mapping[Path, MediaInfo] | None = None,
 ) -> list[list[FaceObservation]]:
     """One core, or one range: no threads, each range's progress counted after the ranges before it."""
     total = sum(r.stop - r.start for r in ranges)
@@ -201,7 +213,7 @@ def _one_after_another(
 
         results.append(track_video(r.path, r.start, r.stop, settings, progress=tracked,
                                    is_cancelled=is_cancelled, use_cache=use_cache,
-                                   on_tracked=_of_range(on_tracked, index)))
+                                   on_tracked=_of_range(on_tracked, index), info=_known(infos, r.path)))
         before += r.stop - r.start
     return results
 

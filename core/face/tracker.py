@@ -53,6 +53,7 @@ from mytalk.core.settings.grammar import parse_face_point as parse_face_point  #
 
 if TYPE_CHECKING:
     from mytalk.core.face.cache import CachedTrack
+    from mytalk.core.media.probe import MediaInfo
     from mytalk.core.media.reader import SourceFrame
 
 TRACKER_VERSION = "6"
@@ -731,6 +732,7 @@ def track_video(
     is_cancelled: CancelFn = never_cancelled,
     use_cache: bool = True,
     on_tracked: Callable[[SourceFrame, FaceObservation], None] | None = None,
+    info: MediaInfo | None = None,
 ) -> list[FaceObservation]:
     """Track the subject in frames [start, stop) of a video file, through the tracking cache.
 
@@ -740,7 +742,8 @@ def track_video(
     without decoding anything.
 
     `on_tracked` sees each decoded frame with its observation as tracked (`FaceTracker.track_stream`), on
-    the tracking thread; none on a cache hit.
+    the tracking thread; none on a cache hit. `info`: the file's `probe`, when the caller has it (the reader
+    then does not probe it again).
 
     Raises:
         MediaNotFoundError, MediaFormatError: from the reader, for a missing or undecodable file.
@@ -748,7 +751,7 @@ def track_video(
         JobCancelledError: `is_cancelled()` returned True; nothing is cached.
     """
     tracked = track_video_entry(path, start, stop, settings, progress=progress, is_cancelled=is_cancelled,
-                                use_cache=use_cache, on_tracked=on_tracked)
+                                use_cache=use_cache, on_tracked=on_tracked, info=info)
     return tracked if isinstance(tracked, list) else tracked.observations()
 
 
@@ -764,6 +767,7 @@ def track_video_entry(
     on_frame: Callable[[SourceFrame], None] | None = None,
     on_observation: Callable[[FaceObservation], None] | None = None,
     on_tracked: Callable[[SourceFrame, FaceObservation], None] | None = None,
+    info: MediaInfo | None = None,
 ) -> CachedTrack | list[FaceObservation]:
     """`track_video`, answering with the cache entry itself (meshes left on disk, read by windows) when
     there is one: a long range's meshes are then never all in memory once tracked. Without the cache
@@ -774,14 +778,14 @@ def track_video_entry(
     them without decoding the range again.
     `on_observation` sees every final observation as soon as it is final, in order (none on a cache
     hit): a job plans and paints behind the tracker that way (`engines.track_feed`).
-    `on_tracked`: as `track_video`'s."""
+    `on_tracked`, `info`: as `track_video`'s."""
     from mytalk.core.face.cache import TrackWriter, load_track
     from mytalk.core.hashing import file_sha256
     from mytalk.core.media.prefetch import prefetched
     from mytalk.core.media.reader import FrameReader
 
     settings = settings or TrackerSettings()
-    with FrameReader(path) as reader:
+    with FrameReader(path, info) as reader:
         if start < 0 or stop <= start or start >= reader.frame_count:
             # The reader would say the same, but only once decoding starts, after the hashing.
             list(reader.frames(start, stop))

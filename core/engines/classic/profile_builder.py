@@ -244,7 +244,9 @@ def build_profile(
     timer = timer or PhoneTimer()
     labels: list[dict[str, Any]] = []
     for ref in references:
-        info = infos.setdefault(Path(ref.path), probe(Path(ref.path)))
+        if Path(ref.path) not in infos:  # probed once per file: a long clip's sample is five ranges of it
+            infos[Path(ref.path)] = probe(Path(ref.path))
+        info = infos[Path(ref.path)]
         if info.video is None:
             raise MediaFormatError(f"{ref.path}: has no video; a reference must show the actor")
     with PhoneHelper(phone_workers) as helper:
@@ -270,7 +272,7 @@ def build_profile(
         # not decoded again (`MouthPieces`).
         pieces = MouthPieces()
         observations = track_ranges(references, settings, progress=tracked, is_cancelled=is_cancelled,
-                                    use_cache=use_cache, on_tracked=pieces.keep)
+                                    use_cache=use_cache, on_tracked=pieces.keep, infos=infos)
         check_cancelled(is_cancelled, "learning the actor")
         # Checked before waiting for any phones: footage without the actor fails at once (and a caller that
         # falls back to other footage, `job_profile`, loses no time on the phones).
