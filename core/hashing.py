@@ -79,6 +79,36 @@ def _digest(path: Path) -> str:
     return sha.hexdigest()
 
 
+def _memo(resolved: Path, identity: FileIdentity, dirs: UserDirs | None) -> tuple[Path, str]:
+    """(the memo file of a file of this identity, the key text it must hold)."""
+    key_text = (f"v{CACHE_KEY_VERSION}\0{resolved}\0{identity.device}\0{identity.inode}\0{identity.size}"
+                f"\0{identity.mtime_ns}\0{identity.ctime_ns}")
+    key = hashlib.sha256(key_text.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    return memo_folder(dirs) / f"{key}.json", key_text.replace("\0", "|")
+
+
+def _remembered(memo: Path, key_text: str) -> str | None:
+    try:
+        cached = json.loads(memo.read_text())
+        if cached.get("key") == key_text and len(cached.get("sha256", "")) == 64:
+            return str(cached["sha256"])
+    except (OSError, ValueError, AttributeError):
+        pass
+    return None
+
+
+def remembered_sha256(path: Path, dirs: UserDirs | None = None) -> str | None:
+    """The digest `file_sha256` remembers for the file as it is now, or None when it would have to hash it
+    (never seen, changed since, or changed too recently to be remembered). Reads no more than the memo: a
+    job that finds None can start the hashing beside other work (`profile_cache`)."""
+    resolved = Path(path).resolve()
+    try:
+        identity = FileIdentity.of(resolved)
+    except OSError:
+        return None
+    return _remembered(*_memo(resolved, identity, dirs))
+
+
 def file_sha256(path: Path, dirs: UserDirs | None = None, *, expect: FileIdentity | None = None) -> str:
     """SHA-256 hex digest of a file's bytes, reusing an earlier digest only of the same identity.
 
@@ -89,16 +119,11 @@ def file_sha256(path: Path, dirs: UserDirs | None = None, *, expect: FileIdentit
     before = FileIdentity.of(resolved)
     if expect is not None and before != expect:
         raise changed_error(Path(path))
-    key_text = f"v{CACHE_KEY_VERSION}\0{resolved}\0{before.device}\0{before.inode}\0{before.size}\0{before.mtime_ns}\0{before.ctime_ns}"
-    key = hashlib.sha256(key_text.encode("utf-8", "surrogateescape")).hexdigest()[:32]
-    folder = memo_folder(dirs)
-    memo = folder / f"{key}.json"
-    try:
-        cached = json.loads(memo.read_text())
-        if cached.get("key") == key_text.replace("\0", "|") and len(cached.get("sha256", "")) == 64:
-            return str(cached["sha256"])
-    except (OSError, ValueError, AttributeError):
-        pass
+    memo, key_text = _memo(resolved, before, dirs)
+    folder = memo.parent
+    remembered = _remembered(memo, key_text)
+    if remembered is not None:
+        return remembered
     digest = _digest(resolved)
     after = FileIdentity.of(resolved)
     if after != before:
@@ -106,8 +131,7 @@ def file_sha256(path: Path, dirs: UserDirs | None = None, *, expect: FileIdentit
     if after.settled(time.time_ns()):
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            write_atomically(memo, json.dumps({"key": key_text.replace("\0", "|"), "path": str(resolved),
-                                               "sha256": digest}))
+            write_atomically(memo, json.dumps({"key": key_text, "path": str(resolved), "sha256": digest}))
         except (OSError, UnicodeEncodeError):
             pass  # a read-only cache only costs a re-hash next time
     return digest

@@ -10,7 +10,7 @@ Only frames inside the given ranges are ever read.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
@@ -74,6 +74,39 @@ def _own_sound(path: Path, info: MediaInfo, cache: dict[Path, ClipSound | None])
         scratch = UserDirs.ensure(user_dirs().scratch)
         cache[path] = ClipSound.decode(path, ANALYSIS_RATE, scratch) if info.audio else None
     return cache[path]
+
+
+@dataclass
+class FootageRead:
+    """What `build_profile` reads of the reference files before it tracks them: each file's `probe` and its own
+    sound, by path as the references name it. `read_footage` makes one ahead, so that a caller can read the
+    files while it hashes them (`profile_cache`)."""
+
+    infos: dict[Path, MediaInfo] = field(default_factory=dict)
+    sounds: dict[Path, ClipSound | None] = field(default_factory=dict)
+
+
+def _probe_references(references: Sequence[ReferenceRange], read: FootageRead) -> None:
+    """Probe each reference file once (a long clip's sample is five ranges of it) into `read`; raises
+    `MediaFormatError` for one without video."""
+    for ref in references:
+        path = Path(ref.path)
+        if path not in read.infos:
+            read.infos[path] = probe(path)
+        if read.infos[path].video is None:
+            raise MediaFormatError(f"{ref.path}: has no video; a reference must show the actor")
+
+
+def read_footage(references: Sequence[ReferenceRange]) -> FootageRead:
+    """Probe each reference file and decode its own sound, once per file, as `build_profile` would first.
+
+    Raises `MediaFormatError` for a reference file without video, and what `probe` and the sound's decoding
+    raise."""
+    read = FootageRead()
+    _probe_references(references, read)
+    for ref in references:
+        _own_sound(Path(ref.path), read.infos[Path(ref.path)], read.sounds)
+    return read
 
 
 def _learnable_sound(ref: ReferenceRange, n: int, sound: ClipSound, fps: Fraction,
@@ -222,33 +255,30 @@ def build_profile(
     is_cancelled: CancelFn = never_cancelled,
     timer: PhoneTimer | None = None,
     phone_workers: PhoneWorkers | None = None,
+    footage: FootageRead | None = None,
 ) -> ActorProfile:
     """Learn an actor from reference ranges. Only frames inside `references` are ever read.
 
     exclude_audio: ranges whose *sound* must not be learned from (the edit range under `--guide
     none`); their pictures may still serve. timer: the job's phone timer, whose decoders the line's
     phone timing then reuses (loading them costs half a second). phone_workers: a runtime's warm processes,
-    one of which times the footage's own phones (`phone_helper`). Raises UsageError when the references
-    hold too few frames with a face.
+    one of which times the footage's own phones (`phone_helper`). footage: what `read_footage` already read
+    of these references (the rest is read here). Raises UsageError when the references hold too few frames
+    with a face.
     """
     from mytalk.core.hashing import file_sha256
 
     if not references:
         raise UsageError("no reference footage: give --reference RANGE or --actor NAME")
     settings = tracker_settings or TrackerSettings()
-    sounds: dict[Path, ClipSound | None] = {}
-    infos: dict[Path, MediaInfo] = {}
+    read = footage if footage is not None else FootageRead()
+    _probe_references(references, read)
+    sounds, infos = read.sounds, read.infos
     parts: list[ReferenceFrames] = []
     sources: list[ProfileSource] = []
     fps_values: list[float] = []
     timer = timer or PhoneTimer()
     labels: list[dict[str, Any]] = []
-    for ref in references:
-        if Path(ref.path) not in infos:  # probed once per file: a long clip's sample is five ranges of it
-            infos[Path(ref.path)] = probe(Path(ref.path))
-        info = infos[Path(ref.path)]
-        if info.video is None:
-            raise MediaFormatError(f"{ref.path}: has no video; a reference must show the actor")
     with PhoneHelper(phone_workers) as helper:
         # Every reference's sound goes to the helper first: pocketsphinx times it while the frames are
         # tracked here (`phone_helper`), in the order sent.

@@ -13,7 +13,7 @@ from mytalk.core.audio.phonemes import TIMING_RULE
 from mytalk.core.cache_budget import touch
 from mytalk.core.engines.base import ReferenceRange
 from mytalk.core.engines.classic.profile import ActorProfile
-from mytalk.core.engines.classic.profile_builder import build_profile
+from mytalk.core.engines.classic.profile_builder import FootageRead, build_profile, read_footage
 from mytalk.core.engines.classic.profile_crops import MAX_APPEARANCE
 from mytalk.core.engines.classic.profile_files import PROFILE_VERSION
 from mytalk.core.errors import MediaFormatError
@@ -42,17 +42,22 @@ def cached_build_profile(
     miss and is rebuilt. `phone_workers`: as `build_profile`'s. `defer`: where to hand the saving of a
     profile just built (`JobResources.defer`: after the job's first frame; the crops' PNG encoding and the
     writing took 0.5-0.8 s of a cold preview's first frame); None: saved before this returns.
+
+    A reference file never hashed before is hashed on a thread while this one reads what learning starts
+    with (`read_footage`: the file's probe and its own sound), which needs no key: a ten-minute camera original
+    took 7.7 s to hash and 4.2 s to decode the sound of, one after the other. That reading is wasted only when
+    the profile is then found in the cache under a file never hashed before (a copy of one learned already).
     """
     import hashlib
 
-    from mytalk.core.hashing import file_sha256
     from mytalk.core.userdirs import user_dirs
 
     settings = tracker_settings or TrackerSettings()
+    digests, footage = _digests_and_footage(references, exclude_audio)
     key_data = {
         "version": PROFILE_VERSION,
-        "references": [(file_sha256(Path(r.path)), r.start, r.stop) for r in references],
-        "exclude_audio": [(file_sha256(Path(r.path)), r.start, r.stop) for r in exclude_audio],
+        "references": [(digests[Path(r.path)], r.start, r.stop) for r in references],
+        "exclude_audio": [(digests[Path(r.path)], r.start, r.stop) for r in exclude_audio],
         "tracker": settings.key(),
         "max_appearance": MAX_APPEARANCE,
         "sound": SOUND_RULE,  # which stream is a clip's own sound (learned from before the rule: stream 0)
@@ -69,7 +74,8 @@ def cached_build_profile(
         except MediaFormatError:
             pass  # damaged or stale: rebuilt below and overwritten
     profile = build_profile(references, exclude_audio=exclude_audio, tracker_settings=settings,
-                            progress=progress, is_cancelled=is_cancelled, timer=timer, phone_workers=phone_workers)
+                            progress=progress, is_cancelled=is_cancelled, timer=timer, phone_workers=phone_workers,
+                            footage=footage)
 
     def save() -> None:
         try:
@@ -82,3 +88,27 @@ def cached_build_profile(
     else:
         defer(save)
     return profile, False
+
+
+def _digests_and_footage(references: Sequence[ReferenceRange], exclude_audio: Sequence[ReferenceRange],
+                         ) -> tuple[dict[Path, str], FootageRead | None]:
+    """The SHA-256 of every file named (by path as named), and, when one of them had never been hashed, what
+    `read_footage` reads of the references, read while that file was hashed (else None: nothing is read before
+    the cache is asked)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mytalk.core.hashing import file_sha256, remembered_sha256
+
+    paths = list(dict.fromkeys(Path(r.path) for r in (*references, *exclude_audio)))
+    digests = {path: remembered_sha256(path) for path in paths}
+    unknown = [path for path, digest in digests.items() if digest is None]
+    if not unknown:
+        return {path: str(digest) for path, digest in digests.items()}, None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hash-references") as pool:
+        hashing = pool.submit(lambda: [file_sha256(path) for path in unknown])
+        try:
+            footage = read_footage(references)
+        finally:
+            hashed = hashing.result()  # its error, if any, is the one raised (the file is then unusable anyway)
+    digests.update(zip(unknown, hashed, strict=True))
+    return {path: str(digest) for path, digest in digests.items()}, footage
