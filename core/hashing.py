@@ -24,11 +24,12 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from mytalk.core.atomic import write_atomically
-from mytalk.core.errors import InputChangedError
+from mytalk.core.errors import InputChangedError, JobCancelledError
 from mytalk.core.userdirs import UserDirs, user_dirs
 
 _CHUNK = 4 * 1024 * 1024
@@ -71,10 +72,12 @@ def memo_folder(dirs: UserDirs | None = None) -> Path:
     return (dirs or user_dirs()).cache / "hashes"
 
 
-def _digest(path: Path) -> str:
+def _digest(path: Path, is_cancelled: Callable[[], bool] | None = None) -> str:
     sha = hashlib.sha256()
     with open(path, "rb") as handle:
         while chunk := handle.read(_CHUNK):
+            if is_cancelled is not None and is_cancelled():
+                raise JobCancelledError(f"{path}: hashing stopped")
             sha.update(chunk)
     return sha.hexdigest()
 
@@ -109,11 +112,13 @@ def remembered_sha256(path: Path, dirs: UserDirs | None = None) -> str | None:
     return _remembered(*_memo(resolved, identity, dirs))
 
 
-def file_sha256(path: Path, dirs: UserDirs | None = None, *, expect: FileIdentity | None = None) -> str:
+def file_sha256(path: Path, dirs: UserDirs | None = None, *, expect: FileIdentity | None = None,
+                is_cancelled: Callable[[], bool] | None = None) -> str:
     """SHA-256 hex digest of a file's bytes, reusing an earlier digest only of the same identity.
 
     With `expect`, raises `InputChangedError` unless the file still has that identity (the one the
-    caller saw before it read the file).
+    caller saw before it read the file). `is_cancelled`, asked every 4 MB: True stops the hashing with
+    `JobCancelledError` (a hash on a thread of its own, which no signal reaches).
     """
     resolved = Path(path).resolve()
     before = FileIdentity.of(resolved)
@@ -124,7 +129,7 @@ def file_sha256(path: Path, dirs: UserDirs | None = None, *, expect: FileIdentit
     remembered = _remembered(memo, key_text)
     if remembered is not None:
         return remembered
-    digest = _digest(resolved)
+    digest = _digest(resolved, is_cancelled)
     after = FileIdentity.of(resolved)
     if after != before:
         raise changed_error(Path(path))

@@ -19,6 +19,7 @@ from conftest import media_path
 from mytalk.core.engines.base import ReferenceRange
 from mytalk.core.engines.classic import profile_cache
 from mytalk.core.engines.classic.profile_builder import build_profile, read_footage
+from mytalk.core.errors import JobCancelledError, MediaFormatError
 from mytalk.core.hashing import RACY_WINDOW_NS, file_sha256, remembered_sha256
 
 pytestmark = pytest.mark.media
@@ -69,3 +70,20 @@ def test_footage_read_ahead_learns_the_profile_read_as_it_goes() -> None:
         np.testing.assert_array_equal(getattr(ahead.frames, name), getattr(plain.frames, name))
     np.testing.assert_array_equal(ahead.appearance.rows, plain.appearance.rows)
     assert all(np.array_equal(a, b) for a, b in zip(ahead.appearance.crops, plain.appearance.crops, strict=True))
+
+
+def test_a_stopped_hash_raises_and_remembers_nothing(tmp_path: Path) -> None:
+    clip = _settled_copy(tmp_path)
+    with pytest.raises(JobCancelledError):
+        file_sha256(clip, is_cancelled=lambda: True)
+    assert remembered_sha256(clip) is None
+
+
+def test_footage_that_cannot_be_read_says_why_and_stops_the_hash_beside_it(tmp_path: Path) -> None:
+    """A reference without a picture fails the reading at once: its error is the one raised, not the stopped
+    hash's."""
+    sound = tmp_path / "line.wav"
+    shutil.copyfile(media_path("audio", "jfk_inaugural_en_16k.wav"), sound)
+    assert remembered_sha256(sound) is None
+    with pytest.raises(MediaFormatError, match="has no video"):
+        profile_cache.cached_build_profile([ReferenceRange(sound, 0, 10)])

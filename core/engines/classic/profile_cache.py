@@ -95,6 +95,7 @@ def _digests_and_footage(references: Sequence[ReferenceRange], exclude_audio: Se
     """The SHA-256 of every file named (by path as named), and, when one of them had never been hashed, what
     `read_footage` reads of the references, read while that file was hashed (else None: nothing is read before
     the cache is asked)."""
+    import threading
     from concurrent.futures import ThreadPoolExecutor
 
     from mytalk.core.hashing import file_sha256, remembered_sha256
@@ -104,11 +105,14 @@ def _digests_and_footage(references: Sequence[ReferenceRange], exclude_audio: Se
     unknown = [path for path, digest in digests.items() if digest is None]
     if not unknown:
         return {path: str(digest) for path, digest in digests.items()}, None
+    stop = threading.Event()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hash-references") as pool:
-        hashing = pool.submit(lambda: [file_sha256(path) for path in unknown])
+        hashing = pool.submit(lambda: [file_sha256(path, is_cancelled=stop.is_set) for path in unknown])
         try:
             footage = read_footage(references)
-        finally:
-            hashed = hashing.result()  # its error, if any, is the one raised (the file is then unusable anyway)
+        except BaseException:
+            stop.set()  # the reading failed or was interrupted (a signal reaches only this thread): stop hashing
+            raise
+        hashed = hashing.result()
     digests.update(zip(unknown, hashed, strict=True))
     return {path: str(digest) for path, digest in digests.items()}, footage
