@@ -37,6 +37,7 @@ from mytalk.core.errors import MediaFormatError, UsageError
 from mytalk.core.face.canonical import apply_transform, mouth_aperture, similarity_to_canonical_batch
 from mytalk.core.face.range_pool import track_ranges
 from mytalk.core.face.tracker import FaceObservation, TrackerSettings
+from mytalk.core.malloc import trim_malloc
 from mytalk.core.media.audio import AudioTrack, ClipSound
 from mytalk.core.media.probe import MediaInfo, probe
 from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled, never_cancelled, no_progress
@@ -326,6 +327,7 @@ def build_profile(
         appearance = _appearance(references, infos, observations, ReferenceFrames.concatenate(parts),
                                  max_appearance, pieces, progress, is_cancelled)
         del pieces  # up to PIECES_BYTES, no longer needed while the phones are waited for
+        trim_malloc()  # and their pages go back to the system: a runtime lives on after its learning
         for block, ref in enumerate(references):
             progress(block, len(references), "learning the actor: phones")
             timed = helper.track(is_cancelled) if sent[block] else None
