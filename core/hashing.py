@@ -16,6 +16,11 @@ it back, so a rewritten file never matches an old entry. On any doubt the file i
 
 A job also passes the identity it saw before it read the file (`expect`): if the file changed
 since, the job's frames came from other bytes than the hash, and it fails instead of reporting.
+
+The caches (tracking, profiles) need a key that changes whenever the bytes can have changed, not the
+digest itself, so a large file is keyed by its identity (`cache_key`), read in two small pieces, instead of
+being read whole first: a ten-minute ProRes original took 8-10 s of one core to hash before its first
+preview could ask the tracking cache anything. The key trusts the identity exactly as the memo above does.
 """
 
 from __future__ import annotations
@@ -110,6 +115,61 @@ def remembered_sha256(path: Path, dirs: UserDirs | None = None) -> str | None:
     except OSError:
         return None
     return _remembered(*_memo(resolved, identity, dirs))
+
+
+WHOLE_HASH_BYTES = 256 * 1024 * 1024
+"""Files up to this size are keyed by their SHA-256 (`cache_key`): hashing them costs at most about 0.2 s,
+and a copy of such a file finds the entries the original made."""
+
+IDENTITY_KEY_VERSION = 1
+"""Bumped when what goes into an identity key changes."""
+
+_EDGE_BYTES = 1024 * 1024
+"""How much of each end of a large file an identity key reads: the container's headers and index (a
+`moov` atom or an MXF footer), so two files can share a key only if these are the same bytes too."""
+
+
+def cache_key(path: Path, dirs: UserDirs | None = None, *, is_cancelled: Callable[[], bool] | None = None) -> str:
+    """A 64-hex-digit key for the caches: what was computed from this file's bytes is stored under it.
+
+    A file up to `WHOLE_HASH_BYTES`, or one whose identity cannot be trusted yet (changed within
+    `RACY_WINDOW_NS`, or on Windows), is keyed by its SHA-256 (`file_sha256`). A larger one is keyed by its
+    `FileIdentity` and the first and last MiB of its bytes: the key changes whenever the file is written,
+    renamed or copied (its ctime or inode), which is the trust `file_sha256`'s memo already places in the
+    identity, but it never reads the whole file. A copy of a large clip is learned again rather than
+    found; what is computed from the same bytes is the same, so only time is lost.
+
+    Once a file has settled, the rule depends only on the file, so every job that asks for its key gets the
+    same one (a preview and its commit read the same cache entries); a large file written within the last
+    2 s is keyed by its digest until then, which costs a second learning, never a wrong entry. `is_cancelled`: as `file_sha256`'s. Raises OSError
+    when the file cannot be read, `InputChangedError` when it changed while it was read."""
+    resolved = Path(path).resolve()
+    identity = FileIdentity.of(resolved)
+    if identity.size <= WHOLE_HASH_BYTES or not identity.settled(time.time_ns()):
+        return file_sha256(resolved, dirs, is_cancelled=is_cancelled)
+    digest = hashlib.sha256(f"mytalk identity key v{IDENTITY_KEY_VERSION}\0{identity.device}\0{identity.inode}"
+                            f"\0{identity.size}\0{identity.mtime_ns}\0{identity.ctime_ns}\0".encode())
+    with open(resolved, "rb") as handle:
+        digest.update(handle.read(_EDGE_BYTES))
+        handle.seek(max(0, identity.size - _EDGE_BYTES))
+        digest.update(handle.read(_EDGE_BYTES))
+    if FileIdentity.of(resolved) != identity:
+        raise changed_error(Path(path))
+    return digest.hexdigest()
+
+
+def known_cache_key(path: Path, dirs: UserDirs | None = None) -> str | None:
+    """`cache_key(path)` when it needs no more than a memo or two small reads, else None: the file would
+    have to be hashed whole first (a small file never hashed, or a large one just written), which a job can
+    start beside other work (`profile_cache`)."""
+    resolved = Path(path).resolve()
+    try:
+        identity = FileIdentity.of(resolved)
+        if identity.size > WHOLE_HASH_BYTES and identity.settled(time.time_ns()):
+            return cache_key(resolved, dirs)
+    except (OSError, InputChangedError):
+        return None
+    return remembered_sha256(resolved, dirs)
 
 
 def file_sha256(path: Path, dirs: UserDirs | None = None, *, expect: FileIdentity | None = None,

@@ -59,7 +59,7 @@ def test_a_profile_learned_while_its_file_was_hashed_is_found_by_the_next_job(tm
     assert remembered_sha256(clip) == file_sha256(clip)
     again, cached = profile_cache.cached_build_profile(references)
     assert cached  # the same key: the digest computed beside the reading is the file's
-    assert [s.sha256 for s in again.sources] == [file_sha256(clip)]
+    assert [s.key for s in again.sources] == [file_sha256(clip)]  # a small file: its SHA-256
 
 
 def test_footage_read_ahead_learns_the_profile_read_as_it_goes() -> None:

@@ -260,3 +260,33 @@ def test_cancel_command_stops_a_job_of_its_own_session_only(tmp_path: Path) -> N
     assert calls == [False, True]
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
     assert commands.cancel(session, "job-1") is False, "a finished job cannot be cancelled"
+
+
+def test_a_preview_vouches_only_for_digests_remembered_and_a_commit_for_every_input(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A preview is never a deliverable: it reads no input whole for its report (`jobs.input_hashes`). A commit
+    of the same request hashes the never-hashed clip beside its render and its report holds the digest. The
+    clip counts as large here, so that the caches do not hash it either (`hashing.cache_key`)."""
+    import os
+    import shutil
+    import time
+
+    from mytalk.core import hashing
+    from mytalk.core.hashing import RACY_WINDOW_NS, file_sha256, remembered_sha256
+
+    monkeypatch.setattr(hashing, "WHOLE_HASH_BYTES", 1000)
+    clip = tmp_path / "clip.mp4"
+    shutil.copyfile(media_path("video", CLIP), clip)
+    past = time.time_ns() - 2 * RACY_WINDOW_NS
+    os.utime(clip, ns=(past, past))
+    while time.time_ns() - os.stat(clip).st_ctime_ns <= RACY_WINDOW_NS:  # settled: a digest may be remembered
+        time.sleep(0.1)
+    request = replace(request_for(tmp_path / "out"), video=clip)
+    session = commands.JobSession(preview_dir=tmp_path / "previews")
+    line_digest = file_sha256(media_path("audio", LINE))  # remembered from now on
+    preview = commands.preview(session, request)
+    assert preview.report["inputs"]["video"]["sha256"] is None
+    assert preview.report["inputs"]["audio"]["sha256"] == line_digest
+    assert remembered_sha256(clip) is None
+    committed = commands.commit(session, request)
+    assert json.loads(committed.sidecar.read_text())["inputs"]["video"]["sha256"] == file_sha256(clip)

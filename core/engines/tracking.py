@@ -164,11 +164,11 @@ def track_range(job: EngineJob, progress: ProgressFn, is_cancelled: CancelFn,
 def cached_range(job: EngineJob) -> TrackedRange | None:
     """The job's range and handles from the tracking cache, or None when they were never tracked."""
     from mytalk.core.face.cache import load_track
-    from mytalk.core.hashing import file_sha256
+    from mytalk.core.hashing import cache_key
 
     settings = job_tracker_settings(job.settings)
     first, last = range_rows(job)
-    entry = load_track(file_sha256(job.video.path), first, last, settings)
+    entry = load_track(cache_key(job.video.path), first, last, settings)
     return None if entry is None else TrackedRange.from_entry(job.start, job.stop, entry, settings)
 
 
@@ -196,11 +196,11 @@ def tracking_cached(job: EngineJob) -> bool:
     """Whether the job's range and handles, or a reference on its clip that covers them, are in the tracking
     cache: then the job may never run the tracker (nor load its models)."""
     from mytalk.core.face.cache import load_track
-    from mytalk.core.hashing import file_sha256
+    from mytalk.core.hashing import cache_key
 
     settings = job_tracker_settings(job.settings)
     first, last = range_rows(job)
-    digest = file_sha256(job.video.path)
+    digest = cache_key(job.video.path)
     ref = covering_reference(job)
     spans = [(first, last)] + ([(ref.start, ref.stop)] if ref is not None else [])
     return any(load_track(digest, a, b, settings) is not None for a, b in spans)

@@ -1,7 +1,8 @@
 """On-disk cache of tracking results, so a clip is tracked once however often it is edited.
 
-An entry is keyed by the file's sha256 (contents, not name or mtime: a re-rendered clip with the
-same name must miss), the frame range, `TrackerSettings.key()` and the tracker version. It is two
+An entry is keyed by the file's cache key (`hashing.cache_key`: its sha256, or for a file over 256 MB
+its identity, which changes with every write; never its name or mtime alone: a re-rendered clip with
+the same name must miss), the frame range, `TrackerSettings.key()` and the tracker version. It is two
 files of plain arrays (no pickles: loaded with allow_pickle=False), each written atomically, so a
 crash or a concurrent writer never leaves a half-written file under the final name:
 - `NAME.landmarks.npy`: the meshes (N, 478, 3) float32, uncompressed, so that a job reads them a

@@ -132,13 +132,14 @@ def track_ranges(
     if count == 1:
         return _one_after_another(ranges, settings, progress, is_cancelled, use_cache, on_tracked, infos)
     if use_cache:
-        # Each file hashed once, here: on a never-seen clip every thread would otherwise read it whole for
-        # its cache key at the same moment (`file_sha256` remembers a digest only once it is computed).
-        from mytalk.core.hashing import file_sha256
+        # Each file's cache key found once, here: a never-seen clip small enough to be keyed by its hash
+        # would otherwise be read whole by every thread at the same moment (`file_sha256` remembers a digest
+        # only once it is computed).
+        from mytalk.core.hashing import cache_key
 
         for path in dict.fromkeys(r.path for r in ranges):
             try:
-                file_sha256(path)
+                cache_key(path)
             except OSError:
                 pass  # a missing or unreadable file: its range's `track_video` says so in its own words
     counts = _Counts(ranges)

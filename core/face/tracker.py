@@ -737,9 +737,9 @@ def track_video(
     """Track the subject in frames [start, stop) of a video file, through the tracking cache.
 
     Frames are read with `FrameReader` (clip-relative indices, `stop` exclusive; a `stop` past the
-    end yields the frames up to the end). The file is hashed once per call (sha256 in chunks) and
-    a cached result for the same contents, range, settings and tracker version is returned
-    without decoding anything.
+    end yields the frames up to the end). The file's cache key is found once per call
+    (`hashing.cache_key`: its SHA-256, or for a large file its identity) and a cached result for the
+    same key, range, settings and tracker version is returned without decoding anything.
 
     `on_tracked` sees each decoded frame with its observation as tracked (`FaceTracker.track_stream`), on
     the tracking thread; none on a cache hit. `info`: the file's `probe`, when the caller has it (the reader
@@ -780,7 +780,7 @@ def track_video_entry(
     hit): a job plans and paints behind the tracker that way (`engines.track_feed`).
     `on_tracked`, `info`: as `track_video`'s."""
     from mytalk.core.face.cache import TrackWriter, load_track
-    from mytalk.core.hashing import file_sha256
+    from mytalk.core.hashing import cache_key
     from mytalk.core.media.prefetch import prefetched
     from mytalk.core.media.reader import FrameReader
 
@@ -789,7 +789,7 @@ def track_video_entry(
         if start < 0 or stop <= start or start >= reader.frame_count:
             # The reader would say the same, but only once decoding starts, after the hashing.
             list(reader.frames(start, stop))
-        digest = file_sha256(path) if use_cache else ""
+        digest = cache_key(path) if use_cache else ""
         if use_cache:
             cached = load_track(digest, start, stop, settings)
             if cached is not None:

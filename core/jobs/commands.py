@@ -223,10 +223,11 @@ def _combined_cancel(session: JobSession, job_id: str, is_cancelled: CancelFn) -
 
 
 def _run_tracked(session: JobSession, request: SyncRequest, first_frame: int, progress: ProgressFn,
-                 is_cancelled: CancelFn, on_frame: FrameHook | None = None) -> SyncResult:
+                 is_cancelled: CancelFn, on_frame: FrameHook | None = None, *, vouch_inputs: bool = True) -> SyncResult:
     tracker = _FrameTracker(progress, first_frame)
     try:
-        return run_sync(request, tracker, is_cancelled, on_frame, phone_workers=session.phone_workers)
+        return run_sync(request, tracker, is_cancelled, on_frame, phone_workers=session.phone_workers,
+                        vouch_inputs=vouch_inputs)
     except Exception as error:
         if tracker.current is not None and failed_frame(error) is None:
             error.mytalk_frame = tracker.current  # type: ignore[attr-defined]
@@ -323,8 +324,9 @@ def preview(
                 stream.add(offset, frame)
 
         try:
+            # Never a deliverable: its report reads no input whole for a digest (`jobs.input_hashes`).
             result = _run_tracked(session, proxy, first, progress, cancelled,
-                                  show if on_first_frame or on_frames else None)
+                                  show if on_first_frame or on_frames else None, vouch_inputs=False)
         except BaseException:
             poster.unlink(missing_ok=True)
             raise

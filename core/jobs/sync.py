@@ -32,7 +32,8 @@ from mytalk.core.audio.phone_workers import PhoneWorkers
 from mytalk.core.engines import create_engine, default_engine
 from mytalk.core.engines.base import EngineJob, FrameRecord, ready_now, rejected_detections
 from mytalk.core.errors import OutputError, UsageError, describe_os_error
-from mytalk.core.hashing import FileIdentity, file_sha256
+from mytalk.core.hashing import FileIdentity
+from mytalk.core.jobs.input_hashes import InputHashes
 from mytalk.core.jobs.request import ResolvedRequest, SyncRequest, resolve_request
 from mytalk.core.jobs.staging import StagedOutputs
 from mytalk.core.media.audio import AudioSource, peak_level
@@ -215,6 +216,7 @@ def run_sync(
     journal: Path | None = None,
     plan_only: bool = False,
     phone_workers: PhoneWorkers | None = None,
+    vouch_inputs: bool = True,
 ) -> SyncResult:
     """Render frames [in, out) of the clip with the replacement line; return what was written.
 
@@ -229,6 +231,9 @@ def run_sync(
 
     `phone_workers`: warm phone-timing processes a long-lived caller lends the engine
     (`mytalk.core.audio.phone_workers`); without them the job spawns its own. Either way the same phones.
+
+    `vouch_inputs=False` (a preview): the report's digests are those already remembered, None for the rest,
+    so that no input is read whole for a report nobody keeps (`jobs.input_hashes`).
     """
     timer = StageTimer()
     began = time.perf_counter()
@@ -339,6 +344,8 @@ def run_sync(
         _settle(engine)
         return SyncResult(request.output, 0, line.num_samples, {"timings_s": timer.seconds})
 
+    # The report's digests: an input never hashed is hashed beside the render, from its first frame on.
+    input_hashes = InputHashes(inputs, identities, is_cancelled, hash_unknown=vouch_inputs)
     try:
         total = last - first
         records: list[FrameRecord] = []
@@ -363,6 +370,7 @@ def run_sync(
                                 writer.write(rendered.frame)
                                 if not records:  # how long an editor waits for the first frame
                                     timer.seconds["to_first_frame"] = time.perf_counter() - began
+                                    input_hashes.start()
                                 records.append(rendered.record)
                                 if on_frame is not None:
                                     on_frame(len(records) - 1, rendered.frame)
@@ -384,7 +392,7 @@ def run_sync(
 
             with timer.stage("hash"):
                 # Only for the identities seen before the job read the files: see the module docstring.
-                hashes = {str(path): file_sha256(path, expect=identities.get(path)) for path in inputs}
+                hashes = input_hashes.result()
             job_warnings = _job_warnings(resolved, line_peak, line_info, codec, line_sound, writer.aspect_kept,
                                           writer.fields_tagged)
             report = build_report(resolved, engine_name=engine.name, engine_version=engine.version, codec=codec,
@@ -399,6 +407,7 @@ def run_sync(
                 staged.commit()
         return SyncResult(request.output, len(records), line.num_samples, report, tuple(job_warnings))
     except BaseException:
+        input_hashes.stop()  # within 4 MB: a failed job reports nothing
         if feed is not None:
             feed.close(finished=False)  # the tracker stops at its next frame and caches nothing
         raise
@@ -422,7 +431,7 @@ def build_report(
     line: AudioSource,
     job_warnings: list[str],
     engine_report: dict[str, Any],
-    hashes: dict[str, str],
+    hashes: dict[str, str | None],
     timings: dict[str, float],
     range_reads: int | None = None,
     sound: SoundStream | None = None,

@@ -44,16 +44,23 @@ from mytalk.core.engines.classic.speech_driver import SpeechModel
 
 @dataclass(frozen=True)
 class ProfileSource:
-    """One reference range: file, content hash, frames [start, stop) and the clip's fps."""
+    """One reference range: file, the key of its content (`hashing.cache_key`: its SHA-256, or for a large
+    file its identity), frames [start, stop) and the clip's fps."""
 
     path: str
-    sha256: str
+    key: str
     start: int
     stop: int
     fps: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "sha256": self.sha256, "start": self.start, "stop": self.stop, "fps": self.fps}
+        return {"path": self.path, "key": self.key, "start": self.start, "stop": self.stop, "fps": self.fps}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ProfileSource:
+        """Read `to_dict`'s output; a profile saved before the key had a name of its own holds "sha256"."""
+        return cls(str(data["path"]), str(data["key"] if "key" in data else data["sha256"]), int(data["start"]),
+                   int(data["stop"]), str(data["fps"]))
 
 
 @dataclass
@@ -158,7 +165,7 @@ class ActorProfile:
         frames = ReferenceFrames(**{n: arrays[f"ref_{n}"] for n in ReferenceFrames.FIELDS})
         appearance = read_appearance(folder, arrays, int(meta["crops"]))
         speech = SpeechModel.from_state(arrays, meta.get("speech_info"))
-        sources = [ProfileSource(**s) for s in meta["sources"]]
+        sources = [ProfileSource.from_dict(s) for s in meta["sources"]]
         return cls(name=meta.get("name"), sources=sources, frames=frames, appearance=appearance, speech=speech,
                    phonetic=phonetic, fps=float(meta["fps"]), created=meta.get("created", ""), version=meta["version"],
                    notes=list(meta.get("notes", [])))

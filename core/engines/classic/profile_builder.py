@@ -267,7 +267,7 @@ def build_profile(
     of these references (the rest is read here). Raises UsageError when the references hold too few frames
     with a face.
     """
-    from mytalk.core.hashing import file_sha256
+    from mytalk.core.hashing import cache_key
 
     if not references:
         raise UsageError("no reference footage: give --reference RANGE or --actor NAME")
@@ -320,7 +320,7 @@ def build_profile(
             rows, learnable = _range_rows(block, ref, obs, _own_sound(path, info, sounds), fps, exclude_audio)
             parts.append(rows)
             learnables.append(learnable)
-            sources.append(ProfileSource(str(path.resolve()), file_sha256(path), ref.start, ref.start + len(obs),
+            sources.append(ProfileSource(str(path.resolve()), cache_key(path), ref.start, ref.start + len(obs),
                                          f"{fps.numerator}/{fps.denominator}"))
             fps_values.append(float(fps))
         # The mouths are chosen and cut while the helper is still timing the phones: neither needs the other.

@@ -36,17 +36,19 @@ def cached_build_profile(
     """A temporary profile (`build_profile`), kept in the user cache folder between jobs.
 
     Previewing and then committing a line, or syncing several lines of one shot, learn the same
-    actor from the same references: the profile is keyed by the references' content hashes and
+    actor from the same references: the profile is keyed by the references' cache keys
+    (`hashing.cache_key`: the SHA-256 of a file up to 256 MB, the identity of a larger one) and
     ranges, the audio exclusions, the tracker settings and `PROFILE_VERSION`, and rebuilt only when
     one of them changes. Returns (profile, whether it came from the cache). An unreadable entry is a
     miss and is rebuilt. `phone_workers`: as `build_profile`'s. `defer`: where to hand the saving of a
     profile just built (`JobResources.defer`: after the job's first frame; the crops' PNG encoding and the
     writing took 0.5-0.8 s of a cold preview's first frame); None: saved before this returns.
 
-    A reference file never hashed before is hashed on a thread while this one reads what learning starts
-    with (`read_footage`: the file's probe and its own sound), which needs no key: a ten-minute camera original
-    took 7.7 s to hash and 4.2 s to decode the sound of, one after the other. That reading is wasted only when
-    the profile is then found in the cache under a file never hashed before (a copy of one learned already).
+    A large reference file is never read whole for its key. One that must be hashed (never seen and small
+    enough to be keyed by its hash, or written within the last seconds) is hashed on a thread while this one
+    reads what learning starts with (`read_footage`: the file's probe and its own sound), which needs no key.
+    That reading is wasted only when the profile is then found in the cache under a file never hashed
+    before (a copy of one learned already).
     """
     import hashlib
 
@@ -92,22 +94,23 @@ def cached_build_profile(
 
 def _digests_and_footage(references: Sequence[ReferenceRange], exclude_audio: Sequence[ReferenceRange],
                          ) -> tuple[dict[Path, str], FootageRead | None]:
-    """The SHA-256 of every file named (by path as named), and, when one of them had never been hashed, what
+    """The cache key of every file named (`hashing.cache_key`, by path as named), and, when one of them had to
+    be hashed whole first (a small file never hashed, a large one written within the last seconds), what
     `read_footage` reads of the references, read while that file was hashed (else None: nothing is read before
     the cache is asked)."""
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
-    from mytalk.core.hashing import file_sha256, remembered_sha256
+    from mytalk.core.hashing import cache_key, known_cache_key
 
     paths = list(dict.fromkeys(Path(r.path) for r in (*references, *exclude_audio)))
-    digests = {path: remembered_sha256(path) for path in paths}
+    digests = {path: known_cache_key(path) for path in paths}
     unknown = [path for path, digest in digests.items() if digest is None]
     if not unknown:
         return {path: str(digest) for path, digest in digests.items()}, None
     stop = threading.Event()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hash-references") as pool:
-        hashing = pool.submit(lambda: [file_sha256(path, is_cancelled=stop.is_set) for path in unknown])
+        hashing = pool.submit(lambda: [cache_key(path, is_cancelled=stop.is_set) for path in unknown])
         try:
             footage = read_footage(references)
         except BaseException:
