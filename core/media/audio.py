@@ -329,15 +329,82 @@ def probe_audio_rate(path: Path, stream_index: int | None = None) -> int:
         return int(stream.codec_context.sample_rate or 0)
 
 
+SEEK_AFTER_S = 10.0
+"""A span starting further than this into a PCM stream is reached by seeking (`_PcmSeek`), not by decoding
+everything before it."""
+
+
+class _SeekMissed(Exception):
+    """A seek into a PCM stream did not land where its timestamps said: decode from the start instead."""
+
+
+class _PcmSeek:
+    """Where a seek into an uncompressed stream landed, in samples of a decode from the start.
+
+    Decoding from the start is the only way every sample of a compressed stream keeps its place (a decoder
+    started mid-stream primes differently). An uncompressed (PCM) stream has no such state: each packet is its
+    own samples, and its timestamp says where they go. Decoding a ten-minute clip's sound to learn from 20 s
+    of it took 4.2 s. So, for PCM only, the first frame of the stream is decoded for the timestamp of sample 0,
+    the demuxer seeks to just before the span, and every frame decoded from there must sit exactly where its
+    timestamp and the frames before it say (`position_of`); the first that does not raises `_SeekMissed`, and
+    the span is decoded from the start, as before."""
+
+    def __init__(self, container: av.container.InputContainer, stream: av.audio.stream.AudioStream,
+                 lo: int, native_rate: int) -> None:
+        self.container, self.stream, self.native_rate = container, stream, native_rate
+        self.samples_per_tick = Fraction(stream.time_base) * native_rate if stream.time_base else Fraction(0)
+        target = (lo - native_rate) / self.samples_per_tick  # a second early: a packet may hold that much
+        try:
+            self.origin = self._first_pts()
+            container.seek(max(0, int(self.origin + target)), stream=stream, backward=True)
+        except av.error.FFmpegError:
+            raise _SeekMissed from None  # not seekable (a pipe, a damaged index): decode from the start
+
+    @classmethod
+    def usable(cls, stream: av.audio.stream.AudioStream, lo: int, native_rate: int) -> bool:
+        """A PCM stream with timestamps, and a span far enough in to be worth a seek."""
+        name = stream.codec_context.name or ""
+        return (name.startswith("pcm_") and stream.time_base is not None and native_rate > 0
+                and lo > SEEK_AFTER_S * native_rate)
+
+    def _first_pts(self) -> int:
+        for frame in self.container.decode(self.stream):
+            if frame.pts is None or frame.samples <= 0:
+                raise _SeekMissed
+            return int(frame.pts)
+        raise _SeekMissed
+
+    def position_of(self, frame: av.AudioFrame, expected: int | None) -> int:
+        """The index of the frame's first sample in a decode from the start; raises `_SeekMissed` when its
+        timestamp is not on a sample, or not where the frames before it end (`expected`)."""
+        if frame.pts is None or not self.samples_per_tick:
+            raise _SeekMissed
+        at = (frame.pts - self.origin) * self.samples_per_tick
+        if at.denominator != 1 or at < 0 or (expected is not None and at != expected):
+            raise _SeekMissed
+        return int(at)
+
+
 def _decode_native(path: Path, stream_index: int | None, keep: tuple[int, int] | None = None,
-                   sink: Callable[[np.ndarray, int], None] | None = None) -> tuple[int, np.ndarray, int]:
+                   sink: Callable[[np.ndarray, int], None] | None = None, *, seek: bool = True,
+                   ) -> tuple[int, np.ndarray, int]:
     """(native rate, (channels, n) float32 samples, samples decoded) at the stream's own rate.
 
     keep: only native samples [lo, hi) are kept (those before are decoded and dropped, decoding stops
-    at hi); None keeps all, and the count is then the file's length.
+    at hi; in a PCM stream, a span far in is reached by a seek, `_PcmSeek`, with the same samples); None
+    keeps all, and the count is then the file's length.
     sink: given, each kept piece goes to `sink(samples, index from lo)` as it is decoded instead of
     being gathered, and the samples returned are empty (`audio_spool` writes them to a file).
     """
+    try:
+        return _decode_native_once(path, stream_index, keep, sink, seek)
+    except _SeekMissed:
+        return _decode_native_once(path, stream_index, keep, sink, False)
+
+
+def _decode_native_once(path: Path, stream_index: int | None, keep: tuple[int, int] | None,
+                        sink: Callable[[np.ndarray, int], None] | None, seek: bool) -> tuple[int, np.ndarray, int]:
+    """`_decode_native`, seeking into a PCM stream when `seek` (raises `_SeekMissed` when that fails)."""
     chunks: list[np.ndarray] = []
     native_rate = 0
     position = 0
@@ -345,6 +412,8 @@ def _decode_native(path: Path, stream_index: int | None, keep: tuple[int, int] |
     with open_input(path) as container:
         stream = _pick_stream(container, path, stream_index)
         native_rate = int(stream.codec_context.sample_rate or 0)
+        seeker = (_PcmSeek(container, stream, keep[0], native_rate)
+                  if seek and keep is not None and _PcmSeek.usable(stream, keep[0], native_rate) else None)
         # More than two channels: let swresample apply the standard downmix matrix (centre and
         # surrounds at -3 dB); it keeps the rate, so no timing changes.
         downmix: av.AudioResampler | None = None
@@ -372,7 +441,15 @@ def _decode_native(path: Path, stream_index: int | None, keep: tuple[int, int] |
 
         try:
             wanted = True
+            landed = False
             for frame in container.decode(stream):
+                if seeker is not None:
+                    # Checked before anything of the frame is kept: a miss has handed nothing to `sink` that
+                    # the decode from the start does not write again.
+                    position = seeker.position_of(frame, position if landed else None)
+                    if not landed and keep is not None and position > keep[0]:
+                        raise _SeekMissed  # landed past the span's start
+                    landed = True
                 native_rate = frame.sample_rate or native_rate
                 if frame.layout.nb_channels > 2:
                     if downmix is None:
@@ -386,6 +463,8 @@ def _decode_native(path: Path, stream_index: int | None, keep: tuple[int, int] |
             if downmix is not None and wanted:
                 for f in downmix.resample(None):
                     add(_to_float_planar(f))
+            if seeker is not None and not landed:
+                raise _SeekMissed  # sought past the end: the decode from the start says where the sound ends
         except av.error.FFmpegError as exc:
             raise MediaFormatError(
                 f"{path}: the audio could not be decoded ({exc}); re-export it as WAV"
@@ -465,6 +544,36 @@ def picture_start_in_audio_s(path: Path, stream_index: int | None = None) -> Fra
         return Fraction(0)
 
 
+SPANS_AFTER_S = 30.0
+"""A clip's PCM sound longer than this is read a span at a time (`PcmSpans`) instead of spooled whole: a clip
+longer than 30 s is learned from a sample of itself (`engines.default_reference`), a shorter one whole."""
+
+
+@dataclass(frozen=True)
+class PcmSpans:
+    """A long PCM stream's sound, mono at `rate`, read a span at a time: `read(lo, hi)` is samples [lo, hi) of
+    `decode_audio(path, rate, stream_index=...)` bit for bit, zeros outside the sound (`decode_audio_span`,
+    which seeks to the span in an uncompressed stream, `_PcmSeek`)."""
+
+    path: Path
+    rate: int
+    stream_index: int
+
+    @classmethod
+    def of(cls, path: Path, rate: int, stream_index: int) -> PcmSpans | None:
+        """Spans of the stream when it is PCM and longer than `SPANS_AFTER_S`, else None (spool it whole)."""
+        with open_input(path) as container:
+            stream = container.streams[stream_index]
+            if not (stream.codec_context.name or "").startswith("pcm_"):
+                return None
+        seconds = sound_seconds(Path(path), stream_index)
+        return cls(Path(path), int(rate), stream_index) if seconds is not None and seconds > SPANS_AFTER_S else None
+
+    def read(self, lo: int, hi: int) -> np.ndarray:
+        return decode_audio_span(self.path, self.rate, lo, max(0, hi - lo), channels=1,
+                                 stream_index=self.stream_index).samples
+
+
 @dataclass(frozen=True, eq=False)
 class ClipSound:
     """A clip's own sound, decoded once, and where its first picture falls on that sound's clock.
@@ -475,9 +584,12 @@ class ClipSound:
 
     The sound is kept in a temporary file (`audio_spool`), not in memory: decoding a clip whole held its
     native samples at once, 1.4 GB of RSS for a 20-minute clip with 48 kHz stereo, to learn from 20 s of it.
+    An uncompressed (PCM) sound over `SPANS_AFTER_S` is not decoded whole at all: each span asked for is
+    decoded on its own (`PcmSpans`), the same samples, so a long camera original's sound costs what the
+    sample learned from does (a ten-minute clip's took 4.2 s to spool).
     """
 
-    track: AudioSource
+    track: AudioSource | PcmSpans
     picture_start_s: Fraction
 
     @classmethod
@@ -488,7 +600,8 @@ class ClipSound:
         from mytalk.core.media.audio_spool import spool_sound  # it builds on this module
 
         index = clip_sound_stream(path).index
-        track = spool_sound(path, rate, channels=1, stream_index=index, folder=folder)
+        spans = PcmSpans.of(path, rate, index)
+        track = spans if spans is not None else spool_sound(path, rate, channels=1, stream_index=index, folder=folder)
         return cls(track, picture_start_in_audio_s(path, index))
 
     def frames(self, start: int, num_frames: int, fps: Fraction) -> AudioTrack:
