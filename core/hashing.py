@@ -134,20 +134,24 @@ def cache_key(path: Path, dirs: UserDirs | None = None, *, is_cancelled: Callabl
 
     A file up to `WHOLE_HASH_BYTES`, or one whose identity cannot be trusted yet (changed within
     `RACY_WINDOW_NS`, or on Windows), is keyed by its SHA-256 (`file_sha256`). A larger one is keyed by its
-    `FileIdentity` and the first and last MiB of its bytes: the key changes whenever the file is written,
-    renamed or copied (its ctime or inode), which is the trust `file_sha256`'s memo already places in the
-    identity, but it never reads the whole file. A copy of a large clip is learned again rather than
-    found; what is computed from the same bytes is the same, so only time is lost.
+    `FileIdentity` (but its device) and the first and last MiB of its bytes: the key changes whenever the file
+    is written, renamed or copied (its ctime or inode), which is the trust `file_sha256`'s memo already
+    places in the identity, but it never reads the whole file. A copy of a large clip is learned again
+    rather than found; what is computed from the same bytes is the same, so only time is lost.
 
     Once a file has settled, the rule depends only on the file, so every job that asks for its key gets the
     same one (a preview and its commit read the same cache entries); a large file written within the last
-    2 s is keyed by its digest until then, which costs a second learning, never a wrong entry. `is_cancelled`: as `file_sha256`'s. Raises OSError
-    when the file cannot be read, `InputChangedError` when it changed while it was read."""
+    2 s is keyed by its digest until then, which costs a second learning, never a wrong entry.
+    `is_cancelled`: as `file_sha256`'s. Raises OSError when the file cannot be read, `InputChangedError` when
+    it changed while it was read."""
     resolved = Path(path).resolve()
     identity = FileIdentity.of(resolved)
     if identity.size <= WHOLE_HASH_BYTES or not identity.settled(time.time_ns()):
         return file_sha256(resolved, dirs, is_cancelled=is_cancelled)
-    digest = hashlib.sha256(f"mytalk identity key v{IDENTITY_KEY_VERSION}\0{identity.device}\0{identity.inode}"
+    # Not the device: a drive plugged in again may get another device number, and the same file would be
+    # learned again; two files sharing inode, size, mtime and ctime to the nanosecond, and first and last MiB
+    # too, do not happen by chance.
+    digest = hashlib.sha256(f"mytalk identity key v{IDENTITY_KEY_VERSION}\0{identity.inode}"
                             f"\0{identity.size}\0{identity.mtime_ns}\0{identity.ctime_ns}\0".encode())
     with open(resolved, "rb") as handle:
         digest.update(handle.read(_EDGE_BYTES))

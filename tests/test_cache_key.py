@@ -2,8 +2,8 @@
 
 A clip's tracking and its actor profile are cached under a key of the file. It was always the file's SHA-256,
 so the first preview of a never-seen ten-minute camera original read all 11 GB before it could ask the cache
-anything (8-10 s of one core). A file over `WHOLE_HASH_BYTES` is now keyed by its identity (device, inode,
-size, mtime, ctime) and its first and last MiB, which is the trust the digest memo already placed in the
+anything (8-10 s of one core). A file over `WHOLE_HASH_BYTES` is now keyed by its identity (inode, size,
+mtime, ctime) and its first and last MiB, which is the trust the digest memo already placed in the
 identity. What must hold: a small file's key is still its SHA-256 (the entries cached before are found), a
 large file's key is stable and read in two small pieces, any write to the file changes it, a file written
 within the racy window is hashed whole, and a job finds what an earlier job cached under it.
