@@ -42,6 +42,33 @@ def media_path(kind: str, name: str) -> Path:
     return path
 
 
+def settled_copy(source: Path, target: Path) -> Path:
+    """`source` copied to `target`, dated in the past, returned once its ctime is old enough for its identity to
+    be trusted (`hashing.FileIdentity.settled`): a digest of it may be remembered, a large one keyed by it."""
+    import shutil
+    import time
+
+    from mytalk.core.hashing import RACY_WINDOW_NS
+
+    shutil.copyfile(source, target)
+    past = time.time_ns() - 2 * RACY_WINDOW_NS
+    os.utime(target, ns=(past, past))
+    wait_until_settled(target)
+    return target
+
+
+def wait_until_settled(path: Path) -> None:
+    """Wait until `path` was last changed (its ctime) longer ago than the racy window."""
+    import time
+
+    from mytalk.core.hashing import RACY_WINDOW_NS
+
+    deadline = time.monotonic() + 10
+    while time.time_ns() - os.stat(path).st_ctime_ns <= RACY_WINDOW_NS:  # ctime is now: wait it out
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def isolated_session_user_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """User folders for what runs outside any one test: module- and session-scoped fixtures are set up

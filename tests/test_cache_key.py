@@ -15,37 +15,24 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 from pathlib import Path
 
 import pytest
 
-from conftest import media_path
+from conftest import media_path, settled_copy, wait_until_settled
 from mytalk.core import hashing
 from mytalk.core.engines.base import ReferenceRange
 from mytalk.core.engines.classic import profile_cache
 from mytalk.core.face.cache import load_track
 from mytalk.core.face.tracker import TrackerSettings, track_video
-from mytalk.core.hashing import RACY_WINDOW_NS, cache_key, file_sha256, known_cache_key, remembered_sha256
+from mytalk.core.hashing import cache_key, file_sha256, known_cache_key, remembered_sha256
 
 pytestmark = pytest.mark.media
 
 
 def _settled_copy(tmp_path: Path, name: str = "clip.mp4") -> Path:
     """A copy of a shared clip whose identity can be trusted (`FileIdentity.settled`)."""
-    clip = tmp_path / name
-    shutil.copyfile(media_path("video", "hdtf_wda_katiehill_512.mp4"), clip)
-    past = time.time_ns() - 2 * RACY_WINDOW_NS
-    os.utime(clip, ns=(past, past))
-    _wait_until_settled(clip)
-    return clip
-
-
-def _wait_until_settled(path: Path) -> None:
-    deadline = time.monotonic() + 10
-    while time.time_ns() - os.stat(path).st_ctime_ns <= RACY_WINDOW_NS:  # ctime is now: wait it out
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    return settled_copy(media_path("video", "hdtf_wda_katiehill_512.mp4"), tmp_path / name)
 
 
 @pytest.fixture
@@ -93,11 +80,11 @@ def test_any_write_to_a_large_file_changes_its_key(tmp_path: Path, large: list[P
         handle.write(b"\0\0\0\0")
     os.utime(clip, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert os.stat(clip).st_size == stat.st_size and os.stat(clip).st_mtime_ns == stat.st_mtime_ns
-    _wait_until_settled(clip)
+    wait_until_settled(clip)
     assert cache_key(clip) != key
     copy = tmp_path / "copy.mp4"
     shutil.copy2(clip, copy)  # the same bytes and mtime, another file: learned again, never confused
-    _wait_until_settled(copy)
+    wait_until_settled(copy)
     assert cache_key(copy) != cache_key(clip)
 
 

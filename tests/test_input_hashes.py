@@ -7,32 +7,28 @@ half-read. And a job over inputs already hashed starts no thread at all.
 
 from __future__ import annotations
 
-import os
-import shutil
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
-from conftest import media_path
+from conftest import media_path, settled_copy
 from mytalk.core.errors import InputChangedError
-from mytalk.core.hashing import RACY_WINDOW_NS, FileIdentity, file_sha256, remembered_sha256
+from mytalk.core.hashing import FileIdentity, file_sha256, remembered_sha256
 from mytalk.core.jobs.input_hashes import InputHashes
 
 pytestmark = pytest.mark.media
 
 
 def _settled_copy(tmp_path: Path, name: str) -> Path:
-    copy = tmp_path / name
-    shutil.copyfile(media_path("video", "hdtf_wda_katiehill_512.mp4"), copy)
-    past = time.time_ns() - 2 * RACY_WINDOW_NS
-    os.utime(copy, ns=(past, past))
-    deadline = time.monotonic() + 10
-    while time.time_ns() - os.stat(copy).st_ctime_ns <= RACY_WINDOW_NS:
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
-    return copy
+    return settled_copy(media_path("video", "hdtf_wda_katiehill_512.mp4"), tmp_path / name)
+
+
+def _rewrite_a_byte(path: Path) -> None:
+    """One byte changed in place: the same size, another identity."""
+    with open(path, "r+b") as handle:
+        handle.seek(1000)
+        handle.write(b"\1")
 
 
 def _hashing_threads() -> list[threading.Thread]:
@@ -62,9 +58,7 @@ def test_inputs_all_remembered_start_no_thread(tmp_path: Path) -> None:
 def test_an_input_rewritten_since_the_job_began_fails_the_report(tmp_path: Path) -> None:
     clip = _settled_copy(tmp_path, "clip.mp4")
     seen = FileIdentity.of(clip)
-    with open(clip, "r+b") as handle:
-        handle.seek(1000)
-        handle.write(b"\1")
+    _rewrite_a_byte(clip)
     hashes = InputHashes([clip], {clip: seen}, lambda: False)
     hashes.start()
     with pytest.raises(InputChangedError):
@@ -87,9 +81,7 @@ def test_an_input_rewritten_after_the_thread_hashed_it_fails_the_report(tmp_path
     hashes.start()
     assert hashes._thread is not None
     hashes._thread.join()
-    with open(clip, "r+b") as handle:
-        handle.seek(1000)
-        handle.write(b"\1")
+    _rewrite_a_byte(clip)
     with pytest.raises(InputChangedError):
         hashes.result()
 
@@ -108,8 +100,6 @@ def test_a_preview_reads_no_input_whole_and_gives_only_the_digests_remembered(tm
 def test_a_preview_over_an_input_rewritten_meanwhile_fails_too(tmp_path: Path) -> None:
     clip = _settled_copy(tmp_path, "clip.mp4")
     seen = FileIdentity.of(clip)
-    with open(clip, "r+b") as handle:
-        handle.seek(1000)
-        handle.write(b"\1")
+    _rewrite_a_byte(clip)
     with pytest.raises(InputChangedError):
         InputHashes([clip], {clip: seen}, lambda: False, hash_unknown=False).result()

@@ -7,35 +7,25 @@ remembered), the profile itself, and the memo's rules (`hashing.remembered_sha25
 
 from __future__ import annotations
 
-import os
 import shutil
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import media_path
+from conftest import media_path, settled_copy
 from mytalk.core.engines.base import ReferenceRange
 from mytalk.core.engines.classic import profile_cache
 from mytalk.core.engines.classic.profile_builder import build_profile, read_footage
 from mytalk.core.errors import JobCancelledError, MediaFormatError
-from mytalk.core.hashing import RACY_WINDOW_NS, file_sha256, remembered_sha256
+from mytalk.core.hashing import file_sha256, remembered_sha256
 
 pytestmark = pytest.mark.media
 
 
 def _settled_copy(tmp_path: Path) -> Path:
     """A copy of a shared clip, old enough for its digest to be remembered (`FileIdentity.settled`)."""
-    clip = tmp_path / "clip.mp4"
-    shutil.copyfile(media_path("video", "hdtf_wda_katiehill_512.mp4"), clip)
-    past = time.time_ns() - 2 * RACY_WINDOW_NS
-    os.utime(clip, ns=(past, past))
-    deadline = time.monotonic() + 10
-    while time.time_ns() - os.stat(clip).st_ctime_ns <= RACY_WINDOW_NS:  # ctime is now: wait it out
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
-    return clip
+    return settled_copy(media_path("video", "hdtf_wda_katiehill_512.mp4"), tmp_path / "clip.mp4")
 
 
 def test_a_digest_is_remembered_only_once_hashed_and_only_for_the_same_file(tmp_path: Path) -> None:
