@@ -4,8 +4,8 @@ Learning an actor from a long clip reads its own sound under a 20 s sample; deco
 original's PCM from the start for it took 4.2 s. `audio._PcmSeek` seeks a PCM stream to just before the span
 and checks every frame's timestamp against where the frames before it end; any doubt decodes from the start.
 `ClipSound` of a long PCM sound reads only the spans asked for (`audio.PcmSpans`). What must hold is bit
-equality with the decode from the start, in WAV and QuickTime, at several rates and spans, up to and past the
-end; and that the seek is taken, and that a miss falls back.
+equality with the decode from the start, in WAV (stereo and 5.1) and QuickTime, at several rates and spans, up
+to and past the end; and that the seek is taken, and that a miss falls back.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def _pcm_file(path: Path, seconds: float, *, rate: int = 48_000, layout: str = "
     """`seconds` of noise, a different level every second, as PCM in `path` (WAV, or QuickTime beside a tiny
     picture when `video`)."""
     rng = np.random.default_rng(7)
-    channels = 2 if layout == "stereo" else 1
+    channels = av.AudioLayout(layout).nb_channels
     with av.open(str(path), "w") as out:
         picture = None
         if video:
@@ -69,6 +69,12 @@ def long_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def long_wav_51(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Six channels: each frame goes through the downmix (`_decode_native`) before it is placed."""
+    return _pcm_file(tmp_path_factory.mktemp("pcm") / "long51.wav", 75.0, layout="5.1")
+
+
+@pytest.fixture(scope="module")
 def long_mov(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _pcm_file(tmp_path_factory.mktemp("pcm") / "long.mov", 75.0, layout="mono", codec="pcm_s24le", video=True)
 
@@ -78,7 +84,7 @@ SPANS = [(12.0, 4.0), (40.3, 3.01), (59.99, 0.5), (73.5, 4.0), (80.0, 1.0)]
 
 
 @pytest.mark.parametrize("rate", [16_000, 48_000, 44_100])
-@pytest.mark.parametrize("which", ["long_wav", "long_mov"])
+@pytest.mark.parametrize("which", ["long_wav", "long_wav_51", "long_mov"])
 def test_a_seeked_span_is_the_whole_decodes_samples(which: str, rate: int, request: pytest.FixtureRequest,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     path = request.getfixturevalue(which)
