@@ -148,3 +148,24 @@ def test_a_short_or_compressed_sound_is_spooled_whole(tmp_path: Path) -> None:
         for packet in stream.encode(None):
             out.mux(packet)
     assert PcmSpans.of(tmp_path / "aac.m4a", 16_000, 0) is None
+
+
+def test_a_span_read_twice_is_decoded_once(long_mov: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Learning reads each reference's sound twice: the second read is the first one's samples, not a decode."""
+    sound = ClipSound.decode(long_mov, 16_000)
+    assert isinstance(sound.track, PcmSpans)
+    decoded: list[int] = []
+    span = audio.decode_audio_span
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        decoded.append(1)
+        return span(*args, **kwargs)
+
+    monkeypatch.setattr(audio, "decode_audio_span", counted)
+    first = sound.frames(1000, 100, Fraction(25))
+    first.samples[:] = 0  # the caller's copy: changing it changes nothing kept
+    again = sound.frames(1000, 100, Fraction(25))
+    assert len(decoded) == 1
+    np.testing.assert_array_equal(again.samples, span(long_mov, 16_000, *audio.placement(
+        16_000, num_frames=100, fps=Fraction(25), line_offset_s=Fraction(1000, 25) + sound.picture_start_s),
+        stream_index=sound.track.stream_index).samples)

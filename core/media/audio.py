@@ -553,11 +553,18 @@ longer than 30 s is learned from a sample of itself (`engines.default_reference`
 class PcmSpans:
     """A long PCM stream's sound, mono at `rate`, read a span at a time: `read(lo, hi)` is samples [lo, hi) of
     `decode_audio(path, rate, stream_index=...)` bit for bit, zeros outside the sound (`decode_audio_span`,
-    which seeks to the span in an uncompressed stream, `_PcmSeek`)."""
+    which seeks to the span in an uncompressed stream, `_PcmSeek`).
+
+    Learning reads each reference's sound twice (to send it to the phone helper, then for its rows), so the
+    spans read are kept (`KEPT_SPANS`, a 4 s window at 16 kHz is 256 KB) and a second read decodes nothing."""
 
     path: Path
     rate: int
     stream_index: int
+    _read: dict[tuple[int, int], np.ndarray] = field(default_factory=dict, compare=False, repr=False)
+
+    KEPT_SPANS = 16
+    """How many spans are kept: a long clip's sample is five windows."""
 
     @classmethod
     def of(cls, path: Path, rate: int, stream_index: int) -> PcmSpans | None:
@@ -570,8 +577,14 @@ class PcmSpans:
         return cls(Path(path), int(rate), stream_index) if seconds is not None and seconds > SPANS_AFTER_S else None
 
     def read(self, lo: int, hi: int) -> np.ndarray:
-        return decode_audio_span(self.path, self.rate, lo, max(0, hi - lo), channels=1,
-                                 stream_index=self.stream_index).samples
+        known = self._read.get((lo, hi))
+        if known is None:
+            known = decode_audio_span(self.path, self.rate, lo, max(0, hi - lo), channels=1,
+                                      stream_index=self.stream_index).samples
+            if len(self._read) >= self.KEPT_SPANS:
+                self._read.pop(next(iter(self._read)))  # the oldest
+            self._read[(lo, hi)] = known
+        return known.copy()  # the caller's to change
 
 
 @dataclass(frozen=True, eq=False)
