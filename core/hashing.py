@@ -146,7 +146,7 @@ def cache_key(path: Path, dirs: UserDirs | None = None, *, is_cancelled: Callabl
     it changed while it was read."""
     resolved = Path(path).resolve()
     identity = FileIdentity.of(resolved)
-    if identity.size <= WHOLE_HASH_BYTES or not identity.settled(time.time_ns()):
+    if not _keyed_by_identity(identity):
         return file_sha256(resolved, dirs, is_cancelled=is_cancelled)
     # Not the device: a drive plugged in again may get another device number, and the same file would be
     # learned again; two files sharing inode, size, mtime and ctime to the nanosecond, and first and last MiB
@@ -162,14 +162,18 @@ def cache_key(path: Path, dirs: UserDirs | None = None, *, is_cancelled: Callabl
     return digest.hexdigest()
 
 
+def _keyed_by_identity(identity: FileIdentity) -> bool:
+    """Whether `cache_key` keys a file of this identity by the identity (large, and settled) or by its digest."""
+    return identity.size > WHOLE_HASH_BYTES and identity.settled(time.time_ns())
+
+
 def known_cache_key(path: Path, dirs: UserDirs | None = None) -> str | None:
     """`cache_key(path)` when it needs no more than a memo or two small reads, else None: the file would
     have to be hashed whole first (a small file never hashed, or a large one just written), which a job can
     start beside other work (`profile_cache`)."""
     resolved = Path(path).resolve()
     try:
-        identity = FileIdentity.of(resolved)
-        if identity.size > WHOLE_HASH_BYTES and identity.settled(time.time_ns()):
+        if _keyed_by_identity(FileIdentity.of(resolved)):
             return cache_key(resolved, dirs)
     except (OSError, InputChangedError):
         return None
