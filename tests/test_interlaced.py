@@ -63,8 +63,11 @@ def test_a_render_carries_the_sources_field_order(top_first: bool, order: str, s
     if suffix == ".mkv":
         with av.open(str(clip)) as source, av.open(str(out)) as render:
             wanted = [f.to_ndarray(format="yuv420p") for f in source.decode(video=0)][2:20]
-            got = [f.to_ndarray(format="yuv420p") for f in render.decode(video=0)]
+            decoded = list(render.decode(video=0))
+            got = [f.to_ndarray(format="yuv420p") for f in decoded]
         assert len(got) == len(wanted) and all(np.array_equal(a, b) for a, b in zip(wanted, got, strict=True))
+        # Each FFV1 frame says it is interlaced, so a render fixed again is read field by field.
+        assert all(f.interlaced_frame for f in decoded)
 
 
 @pytest.mark.parametrize("top_first", [True, False])
@@ -255,6 +258,14 @@ def test_an_interlaced_shared_clip_renders_with_its_field_order(tmp_path: Path) 
     assert data["inputs"]["video"]["probe"]["video"]["field_order"] == "tt"
     assert data["tracking"]["share_with_face"] == 1.0
     assert sum(frame["changed_pixels"] > 0 for frame in data["frames"]) > 25
+    # A lossless FFV1 render of it: its painted frames say they are interlaced too (the compositor's copies
+    # carry no flags until the writer marks them), so the render decodes, and is fixed again, as the source.
+    lossless = tmp_path / "fixed.mkv"
+    result = run_mytalk("sync", clip, "--audio", media_path("audio", "jfk_inaugural_en_16k.wav"), "-o", lossless,
+                        "--in", "0", "--out", "12", "--quiet")
+    assert result.code == 0, result.stderr
+    with av.open(str(lossless)) as render:
+        assert [frame.interlaced_frame for frame in render.decode(video=0)] == [True] * 12
 
 
 @pytest.mark.parametrize(("top_first", "words"), [(True, "interlaced, upper field first"),

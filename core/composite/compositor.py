@@ -22,6 +22,7 @@ from mytalk.core.composite.planes import (
     Box,
     align_box,
     check_box,
+    frame_layout,
     is_chroma_aligned,
     pixel_layout,
     read_rgb,
@@ -50,6 +51,22 @@ class CompositeResult:
     mask_box: Box
     changed_support: np.ndarray | None
     changed_pixels: int
+
+
+def _field_guard(alpha: np.ndarray) -> np.ndarray:
+    """`alpha` without the support pixels whose row above or below is outside the support (the box's first
+    and last rows included: alpha is 0 past the box).
+
+    A mask bounded by a region (`Mask.within`) edits no pixel within `masks.EDIT_GUARD_PX` of the region's
+    edge, which keeps a 4:2:0 chroma sample's footprint, (1, 1) px across, inside it. A field-sited sample's
+    footprint (`planes.frame_layout`) is two rows apart, (1, 2) px across, which a slanted edge puts outside.
+    An edit whose rows above and below could be edited too keeps that footprint inside."""
+    support = alpha > 0
+    inner = support.copy()
+    inner[1:] &= support[:-1]
+    inner[:-1] &= support[1:]
+    inner[0] = inner[-1] = False
+    return np.where(inner, alpha, np.float32(0.0)).astype(np.float32)
 
 
 def _as_float_rgb(image: np.ndarray, shape: tuple[int, int], what: str) -> np.ndarray:
@@ -125,15 +142,19 @@ class Compositor:
         h, w = box[3] - box[1], box[2] - box[0]
         fg = _as_float_rgb(generated_rgb_box, (h, w), "the generated mouth box")
         alpha = mask.alpha
-        if not is_chroma_aligned(box, pixel_layout(source.format.name), size):
+        layout = frame_layout(source)
+        if layout.fields:
+            alpha = _field_guard(alpha)
+        if not is_chroma_aligned(box, layout, size):
             # A hand-made box off the chroma grid: grow it, with the source itself (alpha 0) around the patch.
             grown = align_box(box, source)
             bg = read_rgb(source, grown)
             inner = (slice(box[1] - grown[1], box[3] - grown[1]), slice(box[0] - grown[0], box[2] - grown[0]))
             fg_grown = bg.copy()
             fg_grown[inner] = fg
-            alpha = np.zeros(bg.shape[:2], np.float32)
-            alpha[inner] = mask.alpha
+            grown_alpha = np.zeros(bg.shape[:2], np.float32)
+            grown_alpha[inner] = alpha
+            alpha = grown_alpha
             box, fg = grown, fg_grown
         else:
             bg = read_rgb(source, box)

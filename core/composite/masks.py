@@ -55,7 +55,8 @@ _ALPHA_EPS = 1e-6  # float32 noise of the normalised blur kernel, not a visual t
 
 EDIT_GUARD_PX = 2.0
 """Pixels inside the edit region's edge that are never changed (`Mask.within`): a 4:2:0 chroma sample spans
-2 × 2 pixels, and the pixel distance transform is exact to well under a pixel."""
+2 × 2 pixels, and the pixel distance transform is exact to well under a pixel. An interlaced 4:2:0 frame's
+samples span rows two apart; the compositor keeps its edits one row further in (`compositor._field_guard`)."""
 
 
 class MaskMode(StrEnum):

@@ -19,7 +19,7 @@ nominal [0, 1] (R, G, B order); reads are not clipped unless asked, so footroom/
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import av
@@ -71,6 +71,15 @@ class PixelLayout:
     """Packed formats: samples per pixel (4 with alpha; the alpha sample, not named in `channels`, is kept)."""
     big_endian: bool = False
     """Samples over 8 bits stored high byte first (PNG's 16-bit formats, FFmpeg's *be names)."""
+    fields: bool = False
+    """The chroma rows alternate between the picture's two fields (`frame_layout`): an interlaced 4:2:0
+    frame, whose chroma row 2k belongs to the upper field and covers luma rows 4k and 4k + 2, and row 2k + 1
+    to the lower field, covering rows 4k + 1 and 4k + 3. Its chroma grid is then 4 rows high."""
+
+    @property
+    def grid_y(self) -> int:
+        """Rows of the chroma grid: a box on it holds every chroma sample it meets whole."""
+        return 2 * self.sub_y if self.fields else self.sub_y
 
     @property
     def dtype(self) -> np.dtype:
@@ -127,6 +136,28 @@ def _layouts() -> dict[str, PixelLayout]:
 
 SUPPORTED_FORMATS: dict[str, PixelLayout] = _layouts()
 """Every pixel format the compositor writes natively, by FFmpeg name."""
+
+
+def frame_layout(frame: av.VideoFrame) -> PixelLayout:
+    """The layout of `frame`'s pixel format, field-sited (`PixelLayout.fields`) when the decoder flags it
+    interlaced and its chroma rows are halved (4:2:0), at a height that splits into two 4:2:0 fields (a
+    multiple of 4; any other height is taken as a frame, as `media.field_chroma` does).
+
+    In HDV, AVCHD, XDCAM EX, DV PAL and broadcast H.264 at 1080i each field is subsampled on its own, 1/50 s
+    apart from the other. Read and written as progressive, a chroma sample took its colour from both fields:
+    a new mouth moving between the fields left a share of each field's lip colour in the other's rows."""
+    layout = pixel_layout(frame.format.name)
+    if layout.family == "yuv" and layout.sub_y == 2 and frame.interlaced_frame and frame.height % 4 == 0:
+        return replace(layout, fields=True)
+    return layout
+
+
+def _field_rows(a: np.ndarray) -> np.ndarray:
+    """`a`'s rows, whose first is a multiple of 4 in its frame and whose count is one too, with the 2nd and
+    3rd of every 4 swapped (its own inverse): a field-sited chroma sample's footprint, luma rows 4k and
+    4k + 2 or 4k + 1 and 4k + 3, is then two adjacent rows, as a progressive sample's is."""
+    order = np.arange(a.shape[0]).reshape(-1, 4)[:, [0, 2, 1, 3]].ravel()
+    return a[order]
 
 
 def pixel_layout(pix_fmt: str) -> PixelLayout:
@@ -287,20 +318,23 @@ def check_box(box: Box, frame_size: tuple[int, int]) -> Box:
 
 
 def is_chroma_aligned(box: Box, layout: PixelLayout, frame_size: tuple[int, int]) -> bool:
-    """Whether every chroma sample whose footprint meets `box` has its whole footprint inside it."""
+    """Whether every chroma sample whose footprint meets `box` has its whole footprint inside it (`layout`:
+    the frame's own, `frame_layout`)."""
     x0, y0, x1, y1 = box
     w, h = frame_size
+    gy = layout.grid_y
     return (
-        x0 % layout.sub_x == 0 and y0 % layout.sub_y == 0
-        and (x1 % layout.sub_x == 0 or x1 == w) and (y1 % layout.sub_y == 0 or y1 == h)
+        x0 % layout.sub_x == 0 and y0 % gy == 0
+        and (x1 % layout.sub_x == 0 or x1 == w) and (y1 % gy == 0 or y1 == h)
     )
 
 
 def align_box(box: Box, frame: av.VideoFrame) -> Box:
-    """`box` grown outwards to the frame's chroma grid (unchanged for 4:4:4 and RGB), clipped to the frame."""
-    layout = pixel_layout(frame.format.name)
+    """`box` grown outwards to the frame's chroma grid (unchanged for 4:4:4 and RGB; 4 rows for a field-sited
+    frame), clipped to the frame."""
+    layout = frame_layout(frame)
     x0, y0, x1, y1 = check_box(box, (frame.width, frame.height))
-    sx, sy = layout.sub_x, layout.sub_y
+    sx, sy = layout.sub_x, layout.grid_y
     return (
         x0 - x0 % sx, y0 - y0 % sy,
         min(-(-x1 // sx) * sx, frame.width), min(-(-y1 // sy) * sy, frame.height),
@@ -308,14 +342,16 @@ def align_box(box: Box, frame: av.VideoFrame) -> Box:
 
 
 def _chroma_box(box: Box, layout: PixelLayout, chroma_shape: tuple[int, int]) -> Box:
-    """The chroma samples whose luma footprint meets `box` (end exclusive, chroma coordinates)."""
+    """The chroma samples whose luma footprint meets `box` (end exclusive, chroma coordinates); for a
+    field-sited layout, those of the box grown to its 4-row grid (both fields' rows)."""
     x0, y0, x1, y1 = box
     ch, cw = chroma_shape
+    gy = layout.grid_y
     return (
         x0 // layout.sub_x,
-        y0 // layout.sub_y,
+        (y0 - y0 % gy) // layout.sub_y,
         min(-(-x1 // layout.sub_x), cw),
-        min(-(-y1 // layout.sub_y), ch),
+        min(-(-y1 // gy) * gy // layout.sub_y, ch),
     )
 
 
@@ -323,9 +359,12 @@ def _upsample_chroma(c: np.ndarray, box: Box, cbox: Box, layout: PixelLayout) ->
     """Nearest-neighbour chroma over the luma box: each sample replicated over its footprint.
 
     Replication (rather than interpolation) is what makes the residual write exact: the footprint mean of
-    replicated chroma is the chroma sample itself.
+    replicated chroma is the chroma sample itself. A field-sited sample (`PixelLayout.fields`) is replicated
+    over its own field's rows.
     """
     up = np.repeat(np.repeat(c, layout.sub_y, axis=0), layout.sub_x, axis=1)
+    if layout.fields:
+        up = _field_rows(up)
     ox, oy = box[0] - cbox[0] * layout.sub_x, box[1] - cbox[1] * layout.sub_y
     return up[oy : oy + box[3] - box[1], ox : ox + box[2] - box[0]]
 
@@ -337,15 +376,15 @@ def read_rgb(frame: av.VideoFrame, box: Box | None = None, clip: bool = False) -
     ``clip=False`` super-white and sub-black survive, so ``write_rgb(frame, box, read_rgb(frame, box))`` is
     an exact no-op. `box` None reads the whole frame.
     """
-    layout = pixel_layout(frame.format.name)
+    layout = frame_layout(frame)
     box = check_box(box or (0, 0, frame.width, frame.height), (frame.width, frame.height))
     return _rgb_of_planes(layout, color_matrix(frame), plane_arrays(frame), box, clip)
 
 
 def _rgb_of_planes(layout: PixelLayout, matrix: ColorMatrix | None, planes: list[np.ndarray], box: Box,
                    clip: bool) -> np.ndarray:
-    """`read_rgb` of `box` in `planes`, whose (0, 0) is on the chroma grid: a whole frame's, or a
-    `FramePiece`'s, which then reads exactly as its frame does."""
+    """`read_rgb` of `box` in `planes`, whose (0, 0) is on the chroma grid (`PixelLayout.grid_y`): a whole
+    frame's, or a `FramePiece`'s, which then reads exactly as its frame does."""
     x0, y0, x1, y1 = box
     scale = np.float32(1.0 / layout.max_code)
     if layout.family == "packed_rgb":
@@ -377,7 +416,8 @@ class FramePiece:
     one (`benchmarks.bench_learning`). A piece a little larger than a mouth, cut while the frame is in memory
     for the tracker, is read instead: same samples, same matrix, the box on the same chroma grid, so the same
     floats.
-    `box` is where the piece lies in its frame (luma pixels, end exclusive)."""
+    `box` is where the piece lies in its frame (luma pixels, end exclusive); `layout` is its frame's
+    (`frame_layout`), field-sited for an interlaced 4:2:0 one."""
 
     box: Box
     layout: PixelLayout
@@ -406,7 +446,7 @@ def cut_piece(frame: av.VideoFrame, box: Box) -> FramePiece:
     """A copy of `box` of `frame`, grown to its chroma grid (`align_box`), as a `FramePiece`.
 
     Raises MediaFormatError for a pixel format `read_rgb` cannot read (read those with `read_box_rgb`)."""
-    layout = pixel_layout(frame.format.name)
+    layout = frame_layout(frame)
     x0, y0, x1, y1 = box = align_box(box, frame)
     planes = plane_arrays(frame)
     pieces = [planes[0][y0:y1, x0:x1].copy()]
@@ -438,6 +478,7 @@ def _footprint_mean(planes: list[np.ndarray], support: np.ndarray, box: Box, cbo
 
     Footprint pixels outside the box count with value 0 (the box holds the whole edit), pixels outside the
     frame do not count, so a 1-pixel-wide last column of an odd-width 4:2:0 frame averages over itself.
+    A field-sited sample's footprint is its own field's two rows (`_field_rows`).
     """
     sx, sy = layout.sub_x, layout.sub_y
     cx0, cy0, cx1, cy1 = cbox
@@ -448,10 +489,11 @@ def _footprint_mean(planes: list[np.ndarray], support: np.ndarray, box: Box, cbo
 
     def on_grid(a: np.ndarray) -> np.ndarray:
         if (ox, oy, gw, gh) == (0, 0, w, h):  # a box on the chroma grid (as mask boxes are): no copy
-            return a
-        grid = np.zeros((gh, gw), a.dtype)
-        grid[oy : oy + h, ox : ox + w] = a
-        return grid
+            grid = a
+        else:
+            grid = np.zeros((gh, gw), a.dtype)
+            grid[oy : oy + h, ox : ox + w] = a
+        return _field_rows(grid) if layout.fields else grid
 
     fw, fh = frame_size
     counts_x = np.clip(fw - (ax0 + np.arange(cx1 - cx0) * sx), 0, sx).astype(np.float32)
@@ -494,8 +536,11 @@ def write_rgb_delta(frame: av.VideoFrame, box: Box, delta_rgb: np.ndarray, suppo
     Returns the new frame and the exact changed support: bool (h, w) at luma resolution, True where the
     luma sample or the chroma sample covering that pixel differs from the source. It always lies inside
     `support` dilated to the chroma grid.
+
+    An interlaced 4:2:0 frame's chroma is written field by field (`frame_layout`): each chroma sample takes
+    the mean over its own field's rows, and the box must lie on its 4-row grid.
     """
-    layout = pixel_layout(frame.format.name)
+    layout = frame_layout(frame)
     x0, y0, x1, y1 = box = check_box(box, (frame.width, frame.height))
     h, w = y1 - y0, x1 - x0
     delta_rgb = np.asarray(delta_rgb, dtype=np.float32)
@@ -507,7 +552,8 @@ def write_rgb_delta(frame: av.VideoFrame, box: Box, delta_rgb: np.ndarray, suppo
         )
     if not is_chroma_aligned(box, layout, (frame.width, frame.height)):
         raise UsageError(
-            f"box {box} is not on the {layout.sub_x}x{layout.sub_y} chroma grid of {layout.name}: a chroma sample "
+            f"box {box} is not on the {layout.sub_x}x{layout.grid_y} chroma grid of {layout.name}"
+            f"{' (interlaced)' if layout.fields else ''}: a chroma sample "
             f"would straddle its edge; align it (mask boxes are) with align_box()"
         )
     out = copy_frame(frame)

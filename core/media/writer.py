@@ -172,6 +172,11 @@ CODEC_PRESETS: dict[str, CodecPreset] = {
             # so editors can scrub and cut anywhere.
             lambda source: {"level": "3", "slicecrc": "1", "g": "1"},
             description="FFV1 lossless, source pixel format kept",
+            # FFV1 codes frames whole, but each frame says whether it is interlaced and which field is first
+            # (its slice header's picture structure), from the frame's own flags: marked, a render of an
+            # interlaced clip decodes as its source did, and is read field by field when it is fixed again
+            # (`composite.planes.frame_layout`). No encoder option is needed.
+            field_options=lambda source, top_first: {},
         ),
         CodecPreset(
             "prores",
