@@ -423,6 +423,8 @@ class FramePiece:
     layout: PixelLayout
     matrix: ColorMatrix | None
     planes: tuple[np.ndarray, ...]
+    interlaced: bool = False
+    """Its frame was flagged interlaced (any chroma): a caller that paints with it may want one instant."""
 
     @property
     def nbytes(self) -> int:
@@ -455,7 +457,7 @@ def cut_piece(frame: av.VideoFrame, box: Box) -> FramePiece:
         pieces += [planes[i][cy0:cy1, cx0:cx1].copy() for i in (1, 2)]
     elif layout.family == "planar_gbr":
         pieces += [plane[y0:y1, x0:x1].copy() for plane in planes[1:]]
-    return FramePiece(box, layout, color_matrix(frame), tuple(pieces))
+    return FramePiece(box, layout, color_matrix(frame), tuple(pieces), bool(frame.interlaced_frame))
 
 
 def read_box_rgb(frame: av.VideoFrame, box: Box) -> np.ndarray:

@@ -12,6 +12,7 @@ from mytalk.core.audio.phone_workers import PhoneWorkers
 from mytalk.core.audio.phonemes import TIMING_RULE
 from mytalk.core.cache_budget import touch
 from mytalk.core.engines.base import ReferenceRange
+from mytalk.core.engines.classic.one_instant import RULE as ONE_INSTANT_RULE
 from mytalk.core.engines.classic.profile import ActorProfile
 from mytalk.core.engines.classic.profile_builder import FootageRead, build_profile, read_footage
 from mytalk.core.engines.classic.profile_crops import MAX_APPEARANCE
@@ -65,6 +66,7 @@ def cached_build_profile(
         "sound": SOUND_RULE,  # which stream is a clip's own sound (learned from before the rule: stream 0)
         "phones": TIMING_RULE,  # each utterance timed as on fresh decoders (`phonemes.forget_history`)
         "footage_phones": FOOTAGE_PHONES,  # the footage's phones from the phone loop alone (`footage_track`)
+        "one_instant": ONE_INSTANT_RULE,  # an interlaced reference's crops taken to one instant (`one_instant`)
     }
     key = hashlib.sha256(json.dumps(key_data, sort_keys=True).encode()).hexdigest()[:32]
     folder = user_dirs().cache / "classic-profiles" / key

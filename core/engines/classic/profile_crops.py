@@ -21,6 +21,7 @@ from mytalk.core.composite.planes import FramePiece, cut_piece, read_box_rgb
 from mytalk.core.engines.actors import encode_crop
 from mytalk.core.engines.base import ReferenceRange
 from mytalk.core.engines.classic.geometry import LIPS_POS
+from mytalk.core.engines.classic.one_instant import one_instant
 from mytalk.core.engines.classic.profile import ReferenceFrames
 from mytalk.core.errors import MediaFormatError
 from mytalk.core.face.canonical import iod_outer_corners
@@ -185,8 +186,12 @@ def extract_crops(
                 if source is None:
                     continue  # the footage ended before its probed length
                 linear = read_box_rgb(source.frame, box)
+                interlaced = bool(source.frame.interlaced_frame)
             else:
                 linear = pieces[index].read_rgb(box, clip=True)
+                interlaced = pieces[index].interlaced
+            if interlaced:  # a mouth to paint with, at one instant (`one_instant`)
+                linear = one_instant(linear, box[1])
             rgb = np.clip(linear * 255.0 + 0.5, 0, 255).astype(np.uint8)
             local = (wanted[index][:, :2] - np.array([box[0], box[1]], np.float64)).astype(np.float32)
             if raw + rgb.nbytes <= raw_budget:

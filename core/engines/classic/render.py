@@ -39,6 +39,7 @@ from mytalk.core.composite.masks import Mask, MaskMode, edit_mask, mouth_mask
 from mytalk.core.composite.planes import read_rgb
 from mytalk.core.engines.actors import AppearanceIndex
 from mytalk.core.engines.classic.geometry import lower_face_index
+from mytalk.core.engines.classic.one_instant import one_instant
 from mytalk.core.engines.classic.retrieval import opening_share
 from mytalk.core.engines.classic.triangle_memo import remembered_triangulation
 from mytalk.core.engines.classic.warp import piecewise_affine
@@ -474,7 +475,14 @@ class MouthRenderer:
                          np.abs(layer_pts[_ANCHORS] - src_pts[_ANCHORS]).max()))
         work = _grow(box, int(np.ceil(move)) + 8, size)
         bg = read_rgb(frame, work)
-        layer_image = bg if take is None else read_rgb(take[0], work)
+        if frame.interlaced_frame:  # painted from one instant, not from two fields' combed rows (`one_instant`)
+            bg = one_instant(bg, work[1])
+        if take is None:
+            layer_image = bg
+        else:
+            layer_image = read_rgb(take[0], work)
+            if take[0].interlaced_frame:
+                layer_image = one_instant(layer_image, work[1])
         # Everything below runs in working coordinates: frame px relative to the work box, × scale.
         scale = self._scale(iod)
         origin = np.array([work[0], work[1]], np.float64)

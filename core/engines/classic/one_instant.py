@@ -1,0 +1,41 @@
+"""An interlaced frame's picture taken to one instant, for the classic engine's painting.
+
+A 1080i or DV frame holds two fields taken 1/50 s apart, in alternate rows. Where the mouth moves between
+them, the rows alternate between two mouths (combing). The classic engine warps the frame's own lower face
+and pastes reference mouths as pictures: warped and resampled, combed rows smear into streaks, which each
+field then shows (`docs/fidelity.md`). So the pictures it paints from are first taken to the upper field's
+instant: a lower-field row is replaced by the mean of the upper-field rows around it where it stands out
+from both of them in the same direction (the comb test), and kept where it does not, so a still face keeps
+its full vertical detail and only moving edges are interpolated.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+COMB_LEVEL = 0.03
+"""How far (nominal RGB, 0-1; about 8 levels in 8 bits) a lower-field row must stand out from both upper-field
+rows around it, in the same direction, to count as combed: above the grain and compression noise of camera
+footage, below the step a lip edge moving a pixel or more between the fields makes."""
+
+RULE = "1"
+"""Bumped when what `one_instant` makes changes: learned profiles keep crops made by it (`profile_cache`)."""
+
+
+def one_instant(rgb: np.ndarray, first_row: int) -> np.ndarray:
+    """`rgb` (h, w, 3) float, frame rows [first_row, first_row + h) of an interlaced frame, with each
+    lower-field (odd frame row) pixel that the comb test flags replaced by the mean of the upper-field pixels
+    above and below it; a new array. A row at the box's edge with one upper-field neighbour is kept."""
+    h = rgb.shape[0]
+    out = np.array(rgb, dtype=np.float32, copy=True)
+    rows = np.arange(h)
+    lower = rows[(rows + first_row) % 2 == 1]
+    lower = lower[(lower > 0) & (lower < h - 1)]
+    if lower.size == 0:
+        return out
+    above, middle, below = out[lower - 1], out[lower], out[lower + 1]
+    level = np.float32(COMB_LEVEL)
+    up, down = above - middle, below - middle
+    combed = (((up > level) & (down > level)) | ((up < -level) & (down < -level))).any(axis=-1)
+    out[lower] = np.where(combed[..., None], (above + below) * np.float32(0.5), middle)
+    return out
