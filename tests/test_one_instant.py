@@ -1,4 +1,4 @@
-"""An interlaced frame's moving mouth is painted from one instant (`engines.classic.one_instant`).
+"""An interlaced frame's moving mouth is painted from one instant (`composite.one_instant`).
 
 A 1080i frame's two fields are 1/50 s apart, in alternate rows: a mouth that moves between them is combed.
 The classic engine warped and pasted such pictures whole, and each field of the render then showed
@@ -8,16 +8,16 @@ where the fields disagree, and kept where they agree.
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
+from woven_fields import woven_clip
 
 from cli_helpers import run_mytalk
 from conftest import media_path
-from mytalk.core.engines.classic.one_instant import COMB_LEVEL, one_instant
+from mytalk.core.composite.one_instant import COMB_LEVEL, one_instant
 
 
 def _combed(shift: int, first_row: int = 0, size: tuple[int, int] = (24, 32)) -> tuple[np.ndarray, np.ndarray]:
@@ -59,36 +59,6 @@ def test_a_still_picture_and_a_smooth_ramp_are_kept_whole() -> None:
         assert np.array_equal(one_instant(picture, 1), picture)
 
 
-def _woven_clip(path: Path, frames: int) -> Path:
-    """A 1080i-like clip from the shared 25p face: frame n's upper field from source frame 2n, its lower field
-    from 2n + 1 (1/25 s apart, twice a camera's field gap), each field subsampled on its own, coded losslessly
-    as H.264 fields."""
-    def field_planes(rgb: np.ndarray) -> list[np.ndarray]:
-        picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-        yuv = picture.reformat(format="yuv420p", dst_colorspace=1, dst_color_range=1)
-        return [np.frombuffer(memoryview(p), np.uint8).reshape(p.height, p.line_size)[:, : p.width].copy()
-                for p in yuv.planes]
-
-    with av.open(str(media_path("video", "hdtf_wda_katiehill_512.mp4"))) as reader:
-        pictures = [f.to_ndarray(format="rgb24") for _, f in zip(range(2 * frames), reader.decode(video=0), strict=False)]
-    with av.open(str(path), "w") as writer:
-        stream = writer.add_stream("libx264", rate=25, options={
-            "x264-params": "interlaced=1:tff=1:qp=0", "preset": "veryfast", "flags": "+ildct+ilme"})
-        stream.width, stream.height, stream.pix_fmt = 512, 512, "yuv420p"
-        stream.codec_context.field_order = 2
-        for n in range(frames):
-            upper, lower = field_planes(pictures[2 * n][0::2]), field_planes(pictures[2 * n + 1][1::2])
-            frame = av.VideoFrame(512, 512, "yuv420p")
-            for index, plane in enumerate(frame.planes):
-                rows = np.frombuffer(memoryview(plane), np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width]
-                rows[0::2], rows[1::2] = upper[index], lower[index]
-            frame.colorspace, frame.color_range = 1, 1
-            frame.pts, frame.time_base = n, Fraction(1, 25)
-            writer.mux(stream.encode(frame))
-        writer.mux(stream.encode(None))
-    return path
-
-
 def _combed_share(source: list[np.ndarray], render: list[np.ndarray]) -> float:
     """Of the lower-field pixels the render changed, the share the comb test flags in the render."""
     flagged, total = 0, 0
@@ -108,7 +78,7 @@ def _combed_share(source: list[np.ndarray], render: list[np.ndarray]) -> float:
 def test_the_painted_mouth_of_an_interlaced_clip_whose_fields_move_is_not_combed(tmp_path: Path) -> None:
     """Measured on this clip: 19 % of the painted lower-field pixels were combed before (the source's moving
     mouth: 30 %), 5 % now, about the share the comb test flags in still fields' texture."""
-    clip = _woven_clip(tmp_path / "woven_1080i.mov", 30)
+    clip = woven_clip(tmp_path / "woven_1080i.mov", 30)
     out = tmp_path / "fixed.mkv"
     result = run_mytalk("sync", clip, "--audio", media_path("audio", "jfk_inaugural_en_16k.wav"), "-o", out,
                         "--in", "0", "--out", "30", "--quiet")

@@ -19,6 +19,7 @@ import numpy as np
 
 from mytalk.core.face.canonical import pose_fit
 from mytalk.core.face.display import DisplayGeometry
+from mytalk.core.face.field_picture import tracking_picture
 from mytalk.core.face.subject import MAX_RESIDUAL
 from mytalk.core.face.tracker import FaceTracker, TrackerSettings
 from mytalk.core.media.probe import probe
@@ -35,7 +36,7 @@ def plausible_faces(video: Path | str, frames: Sequence[int], settings: TrackerS
     with FaceTracker(settings or TrackerSettings(smooth=False), geometry) as tracker, \
             FrameReader(path, info) as reader:
         for frame in sorted(set(frames)):
-            pictures = [(source.index, source.to_rgb()) for source in reader.frames(frame, frame + 1)]
+            pictures = [(source.index, tracking_picture(source)) for source in reader.frames(frame, frame + 1)]
             observation = tracker.track(pictures, total=1, fps=fps)[0]
             found[frame] = bool(observation.found) and _residual_as_shown(observation.landmarks, geometry) <= MAX_RESIDUAL
     return [found[frame] for frame in frames]

@@ -41,6 +41,7 @@ import numpy as np
 from mytalk.core.errors import UsageError
 from mytalk.core.face.canonical import pose_fit
 from mytalk.core.face.display import DisplayGeometry
+from mytalk.core.face.field_picture import tracking_picture
 from mytalk.core.face.finishing import WindowedFinish
 from mytalk.core.face.observation import FaceObservation, landmark_box
 from mytalk.core.face.regions import LEFT_EYE_OUTER, NUM_LANDMARKS, RIGHT_EYE_OUTER
@@ -56,11 +57,12 @@ if TYPE_CHECKING:
     from mytalk.core.media.probe import MediaInfo
     from mytalk.core.media.reader import SourceFrame
 
-TRACKER_VERSION = "6"
+TRACKER_VERSION = "7"
 """Bumped whenever tracking output changes for the same input, so stale cache entries miss (4: frames
 converted to RGB by OpenCV from their 4:2:0 planes, `SourceFrame.to_rgb`; 5: rotated and anamorphic
 clips tracked as shown, `display.DisplayGeometry`; 6: shot cuts judged on a cheaper thumbnail,
-`shots._thumbnail`, and poses fitted a range at a time, `canonical.pose_fits`)."""
+`shots._thumbnail`, and poses fitted a range at a time, `canonical.pose_fits`; 7: interlaced frames tracked
+on their upper field, `field_picture`)."""
 
 STAGE = "face tracking"
 
@@ -711,8 +713,9 @@ def rejected_detections(observations: Sequence[FaceObservation]) -> list[Rejecte
 
 def _prepared(tracker: FaceTracker, source: SourceFrame) -> PreparedFrame:
     """`tracker.prepare` of a decoded frame, holding on to that frame (for `on_tracked`; the queue ahead of
-    the mesh is two frames long, so that costs little)."""
-    return replace(tracker.prepare(source.index, source.to_rgb()), source=source)
+    the mesh is two frames long, so that costs little). An interlaced frame is seen as its upper field
+    (`field_picture`)."""
+    return replace(tracker.prepare(source.index, tracking_picture(source)), source=source)
 
 
 def _seen(source: SourceFrame, on_frame: Callable[[SourceFrame], None] | None) -> SourceFrame:

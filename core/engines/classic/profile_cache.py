@@ -11,8 +11,8 @@ from mytalk.core.audio.phone_timing import FOOTAGE_PHONES, PhoneTimer
 from mytalk.core.audio.phone_workers import PhoneWorkers
 from mytalk.core.audio.phonemes import TIMING_RULE
 from mytalk.core.cache_budget import touch
+from mytalk.core.composite.one_instant import RULE as ONE_INSTANT_RULE
 from mytalk.core.engines.base import ReferenceRange
-from mytalk.core.engines.classic.one_instant import RULE as ONE_INSTANT_RULE
 from mytalk.core.engines.classic.profile import ActorProfile
 from mytalk.core.engines.classic.profile_builder import FootageRead, build_profile, read_footage
 from mytalk.core.engines.classic.profile_crops import MAX_APPEARANCE

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
+from mytalk.core.composite.one_instant import one_instant
 from mytalk.core.composite.planes import FramePiece, cut_piece, read_box_rgb
 from mytalk.core.engines.actors import encode_crop
 from mytalk.core.engines.base import ReferenceRange
 from mytalk.core.engines.classic.geometry import LIPS_POS
-from mytalk.core.engines.classic.one_instant import one_instant
 from mytalk.core.engines.classic.profile import ReferenceFrames
 from mytalk.core.errors import MediaFormatError
 from mytalk.core.face.canonical import iod_outer_corners

@@ -36,10 +36,10 @@ import cv2
 import numpy as np
 
 from mytalk.core.composite.masks import Mask, MaskMode, edit_mask, mouth_mask
+from mytalk.core.composite.one_instant import one_instant
 from mytalk.core.composite.planes import read_rgb
 from mytalk.core.engines.actors import AppearanceIndex
 from mytalk.core.engines.classic.geometry import lower_face_index
-from mytalk.core.engines.classic.one_instant import one_instant
 from mytalk.core.engines.classic.retrieval import opening_share
 from mytalk.core.engines.classic.triangle_memo import remembered_triangulation
 from mytalk.core.engines.classic.warp import piecewise_affine

@@ -1,4 +1,4 @@
-"""An interlaced frame's picture taken to one instant, for the classic engine's painting.
+"""An interlaced frame's picture taken to one instant, for the engines' painting.
 
 A 1080i or DV frame holds two fields taken 1/50 s apart, in alternate rows. Where the mouth moves between
 them, the rows alternate between two mouths (combing). The classic engine warps the frame's own lower face
@@ -7,6 +7,10 @@ field then shows (`docs/fidelity.md`). So the pictures it paints from are first 
 instant: a lower-field row is replaced by the mean of the upper-field rows around it where it stands out
 from both of them in the same direction (the comb test), and kept where it does not, so a still face keeps
 its full vertical detail and only moving edges are interpolated.
+
+The neural engine's crops (`engines.mytalk.landmarks.crop_frame`) are taken the same way: its generator
+was trained on progressive faces and paints the crop's mouth whole, and the crops it trains on are cut
+by the same function, so training and painting see one instant alike.
 """
 
 from __future__ import annotations
