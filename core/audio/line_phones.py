@@ -41,6 +41,13 @@ import numpy as np
 from mytalk.core.atomic import AtomicFile
 from mytalk.core.audio.activity import LEVEL_HOP_S, voiced_fine
 from mytalk.core.audio.espeak import check_language
+from mytalk.core.audio.noise_suppression import (
+    NOISE_RULE,
+    SILENT,
+    NoiseMeasure,
+    measure_noise,
+    suppress_noise,
+)
 from mytalk.core.audio.phone_recognition import Utterance, utterance_cuts
 from mytalk.core.audio.phone_timing import (
     ENGLISH,
@@ -190,35 +197,85 @@ def _block_cuts(track: AudioTrack, pcm: bytes, cache: UtteranceCache) -> list[tu
     return cuts
 
 
-def _file_utterances(path: Path, lo: int, hi: int, cache: UtteranceCache,
-                     known_only: bool = False) -> tuple[list[_Piece] | None, AudioTrack]:
-    """(the utterances of the file that overlap samples [lo, hi) at 16 kHz, each whole, in time order;
-    those samples themselves, zeros outside the file). One decode serves both: the blocks' samples are
-    the whole file's (`decode_audio_span`), and so is the placed part cut from them. `known_only`: None
-    instead of the utterances when a block's cuts are not cached yet (they are not searched for)."""
+def _block_noise(pcm: bytes, samples: np.ndarray, cache: UtteranceCache) -> NoiseMeasure:
+    """The block's `NoiseMeasure`, measured on its sound (the zeros after the file's end left out) and
+    remembered by its samples, as its cuts are."""
+    key = "noise-" + UtteranceCache.key(pcm, NOISE_RULE)
+    known = NoiseMeasure.from_json(cache.get_json(key))
+    if known is not None:
+        return known
+    nonzero = np.flatnonzero(samples)
+    measure = measure_noise(samples[: int(nonzero[-1]) + 1], ALIGN_RATE) if nonzero.size else SILENT
+    cache.put_json(key, measure.to_json())
+    return measure
+
+
+def _heard_block(track: AudioTrack, pcm: bytes, cache: UtteranceCache) -> tuple[np.ndarray, bytes, NoiseMeasure]:
+    """(the block's samples (1, N) as the recogniser is given them, their pcm, the block's noise): the block
+    itself, or with its steady noise suppressed (`noise_suppression`). A property of the block's samples
+    alone, like its cuts, so every placement and slip hears an utterance alike."""
+    samples = track.samples[0]
+    measure = _block_noise(pcm, samples, cache)
+    if not measure.steady_noise:
+        return track.samples, pcm, measure
+    sound = int(np.flatnonzero(samples)[-1]) + 1
+    cleaned = samples.copy()
+    cleaned[:sound] = suppress_noise(samples[:sound], ALIGN_RATE)
+    heard = AudioTrack(cleaned[np.newaxis, :], ALIGN_RATE)
+    return heard.samples, _to_pcm16(heard), measure
+
+
+@dataclass(frozen=True)
+class _FileSound:
+    """What `_file_utterances` found: the utterances (None: a block's cuts not cached, with `known_only`),
+    the placed samples as the recogniser hears them, and the noise of each block they touch."""
+
+    pieces: list[_Piece] | None
+    placed: AudioTrack
+    noise: tuple[NoiseMeasure, ...] = ()
+
+
+def _file_utterances(path: Path, lo: int, hi: int, cache: UtteranceCache, known_only: bool = False) -> _FileSound:
+    """The utterances of the file that overlap samples [lo, hi) at 16 kHz, each whole, in time order, and those
+    samples themselves (zeros outside the file), both as the recogniser hears them (`_heard_block`). One decode
+    serves both: the blocks' samples are the whole file's (`decode_audio_span`), and so is the placed part cut
+    from them. `known_only`: no utterances when a block's cuts are not cached yet (they are not searched for).
+    A block is cut at the pauses of its own samples, and heard after."""
     block = BLOCK_S * ALIGN_RATE
     pieces: list[_Piece] = []
     if hi <= 0:
-        return pieces, AudioTrack(np.zeros((1, max(0, hi - lo)), np.float32), ALIGN_RATE)
+        return _FileSound(pieces, AudioTrack(np.zeros((1, max(0, hi - lo)), np.float32), ALIGN_RATE))
     first_block, last_block = max(0, lo) // block, (hi - 1) // block
     span = decode_audio_span(path, ALIGN_RATE, first_block * block, (last_block - first_block + 1) * block, channels=1)
+    heard_span = span.samples.copy()
+    noise: list[NoiseMeasure] = []
     for index in range(first_block, last_block + 1):
         at = (index - first_block) * block
         track = AudioTrack(span.samples[:, at : at + block], ALIGN_RATE)
         pcm = _to_pcm16(track)
         cuts = _known_cuts(pcm, cache)[1] if known_only else _block_cuts(track, pcm, cache)
         if cuts is None:
-            return None, AudioTrack(np.zeros((1, 0), np.float32), ALIGN_RATE)
+            return _FileSound(None, AudioTrack(np.zeros((1, 0), np.float32), ALIGN_RATE))
+        heard_samples, heard_pcm, measure = _heard_block(track, pcm, cache)
+        heard_span[:, at : at + block] = heard_samples
+        noise.append(measure)
         for a, b in cuts:
             first = index * block + a
             if first < hi and index * block + b > lo:
-                pieces.append(_Piece(first, pcm[2 * a : 2 * b]))
+                pieces.append(_Piece(first, heard_pcm[2 * a : 2 * b]))
     placed = np.zeros((1, hi - lo), np.float32)
     src0 = first_block * block
     a, b = max(lo, src0), min(hi, src0 + span.num_samples)
     if b > a:
-        placed[:, a - lo : b - lo] = span.samples[:, a - src0 : b - src0]
-    return pieces, AudioTrack(placed, ALIGN_RATE)
+        placed[:, a - lo : b - lo] = heard_span[:, a - src0 : b - src0]
+    return _FileSound(pieces, AudioTrack(placed, ALIGN_RATE), tuple(noise))
+
+
+def _noise_details(noise: tuple[NoiseMeasure, ...]) -> dict[str, Any]:
+    """For the report: the noise of the first block a placement touches that was filtered, else of its first
+    block (`NoiseMeasure.to_dict`)."""
+    filtered = [m for m in noise if m.steady_noise]
+    return (filtered or list(noise) or [SILENT])[0].to_dict()
 
 
 def _moved(phones: tuple[Phone, ...], shift_s: float, end_s: float) -> list[Phone]:
@@ -246,12 +303,11 @@ def _with_silence_between(phones: list[Phone], end_s: float) -> list[Phone]:
 
 
 def _placed_pieces(origin: LineOrigin, num_frames: int, fps: Fraction, cache: UtteranceCache,
-                   known_only: bool = False) -> tuple[int, int, list[_Piece] | None, AudioTrack]:
-    """(the placement's first sample and count at 16 kHz, the file's utterances it overlaps, its samples);
+                   known_only: bool = False) -> tuple[int, int, _FileSound]:
+    """(the placement's first sample and count at 16 kHz, the file's utterances it overlaps and its samples);
     `known_only` as `_file_utterances`."""
     first, count = placement(ALIGN_RATE, num_frames=num_frames, fps=fps, line_offset_s=origin.offset_s)
-    pieces, placed = _file_utterances(Path(origin.path), first, first + count, cache, known_only)
-    return first, count, pieces, placed
+    return first, count, _file_utterances(Path(origin.path), first, first + count, cache, known_only)
 
 
 def _unvoiced_inside(piece: _Piece, lo: int, hi: int) -> bool:
@@ -289,7 +345,8 @@ def needs_timing(origin: LineOrigin, num_frames: int, fps: Fraction, *, language
     only; costs the decode of the placement's blocks."""
     code = check_language(language)
     cache = cache or UtteranceCache()
-    first, count, pieces, placed = _placed_pieces(origin, num_frames, fps, cache, known_only=True)
+    first, count, sound = _placed_pieces(origin, num_frames, fps, cache, known_only=True)
+    pieces, placed = sound.pieces, sound.placed
     if pieces is None:
         return True  # a block never cut: nothing of it can have been timed
     if count < ALIGN_RATE // 10 or peak_level(placed) < SILENT_PEAK:
@@ -316,7 +373,8 @@ def placed_phone_track(
     unknown language."""
     code = check_language(language)
     cache = cache or UtteranceCache()
-    first, count, pieces, placed = _placed_pieces(origin, num_frames, fps, cache)
+    first, count, sound = _placed_pieces(origin, num_frames, fps, cache)
+    pieces, placed = sound.pieces, sound.placed
     assert pieces is not None  # cuts are made, not only read
     if count < ALIGN_RATE // 10 or peak_level(placed) < SILENT_PEAK:
         return PhoneTrack((), "none", "the line is empty or silent, so there are no phones to time", None, code)
@@ -341,7 +399,7 @@ def placed_phone_track(
                            max(1, round(inside / ALIGN_RATE * 100))))
     progress(len(todo), len(todo), "phone timing: recognition")
     details: dict[str, Any] = {"scope": "utterances of the line's file", "utterances_reused": reused,
-                               "utterances_recognised": len(todo) - reused}
+                               "utterances_recognised": len(todo) - reused, **_noise_details(sound.noise)}
     if not recognised:
         return PhoneTrack((), "none", "recognition found no speech in the line", None, code, (), details)
     track, _ = decide_recognition(placed, recognised, code, "", details)
@@ -358,7 +416,8 @@ def untimed_utterances(origin: LineOrigin, num_frames: int, fps: Fraction, *, la
     on several processes at once (`phone_workers.PhoneWorkers.submit`), each with `time_into_cache`."""
     code = check_language(language)
     cache = cache or UtteranceCache()
-    first, count, pieces, placed = _placed_pieces(origin, num_frames, fps, cache)
+    first, count, sound = _placed_pieces(origin, num_frames, fps, cache)
+    pieces, placed = sound.pieces, sound.placed
     assert pieces is not None  # cuts are made, not only read
     if count < ALIGN_RATE // 10 or peak_level(placed) < SILENT_PEAK:
         return []  # nothing is recognised for an empty or silent placement
@@ -374,7 +433,8 @@ def skipped_utterances(origin: LineOrigin, num_frames: int, fps: Fraction, *, la
     (`line_aside.time_skipped_later`), and the slip then costs nothing."""
     code = check_language(language)
     cache = cache or UtteranceCache()
-    first, count, pieces, placed = _placed_pieces(origin, num_frames, fps, cache, known_only=True)
+    first, count, sound = _placed_pieces(origin, num_frames, fps, cache, known_only=True)
+    pieces, placed = sound.pieces, sound.placed
     if pieces is None or count < ALIGN_RATE // 10 or peak_level(placed) < SILENT_PEAK:
         return []
     recognised = set(_to_recognise(pieces, first, count))

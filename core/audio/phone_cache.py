@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from mytalk.core.atomic import AtomicFile
+from mytalk.core.audio.noise_suppression import NOISE_RULE
 from mytalk.core.audio.phone_timing import PhoneTrack, phone_track
 from mytalk.core.audio.phonemes import TIMING_RULE
 from mytalk.core.cache_budget import touch
@@ -31,13 +32,14 @@ PHONE_CACHE_VERSION = 1
 
 
 def line_key(line: AudioSource, transcript: str | None, language: str) -> str:
-    """Hex sha256 of everything the phone track depends on: samples, rate, transcript, language.
+    """Hex sha256 of everything the phone track depends on: samples, rate, transcript, language, and how the
+    line is timed and heard (`TIMING_RULE`, `noise_suppression.NOISE_RULE`).
 
     The samples are hashed a block at a time, channel after channel: the same bytes in the same order
     as the whole (channels, n) array, so the key is unchanged, but the line is never copied whole."""
     digest = hashlib.sha256()
     header = {"v": PHONE_CACHE_VERSION, "rate": line.rate, "shape": [line.channels, line.num_samples],
-              "transcript": transcript or "", "language": language, "timing": TIMING_RULE}
+              "transcript": transcript or "", "language": language, "timing": TIMING_RULE, "noise": NOISE_RULE}
     digest.update(json.dumps(header, sort_keys=True).encode())
     for channel in range(line.channels):
         for block in sweep(line):

@@ -35,12 +35,15 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+import numpy as np
 
 from mytalk.core.audio.activity import find_pauses
 from mytalk.core.audio.espeak import check_language, espeak_languages, ipa_words
 from mytalk.core.audio.ipa_arpabet import ipa_to_arpabet
+from mytalk.core.audio.noise_suppression import heard
 from mytalk.core.audio.phone_recognition import LoopResult, PhoneRecogniser, Utterance, split_utterances
 from mytalk.core.audio.phonemes import (
     ALIGN_RATE,
@@ -494,6 +497,12 @@ def phone_track(
     progress: ProgressFn = no_progress,
     is_cancelled: CancelFn = never_cancelled,
 ) -> PhoneTrack:
-    """Phones of one line with a fresh `PhoneTimer` (use one timer for many lines)."""
-    return PhoneTimer().track(line, transcript=transcript, language=language, progress=progress,
-                              is_cancelled=is_cancelled)
+    """Phones of one line with a fresh `PhoneTimer`, from the line as the recogniser is given it: a noisy
+    line's steady noise suppressed first (`noise_suppression.heard`; ``details`` says so)."""
+    mono = line.mono()
+    samples = mono.samples[0]
+    cleaned, noise = heard(samples, mono.rate)
+    given = mono if cleaned is samples else AudioTrack(cleaned[np.newaxis, :], mono.rate)
+    track = PhoneTimer().track(given, transcript=transcript, language=language, progress=progress,
+                               is_cancelled=is_cancelled)
+    return replace(track, details={**track.details, **noise.to_dict()})
