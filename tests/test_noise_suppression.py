@@ -46,8 +46,19 @@ def test_the_level_falls_with_the_noise_and_divides_clean_from_noisy() -> None:
     levels = [measure_noise(_with_noise(clean, snr), RATE).speech_to_noise_db for snr in (30, 20, 10, 5)]
     assert levels == sorted(levels, reverse=True), levels
     assert levels[0] > NOISY_BELOW_DB > levels[2], levels
-    assert measure_noise(clean, RATE).speech_to_noise_db == float("inf"), "digital silence between the phrases"
-    assert not measure_noise(np.zeros(RATE, np.float32), RATE).steady_noise
+    assert not measure_noise(clean, RATE).steady_noise, "clean phrases, digital silence between them"
+    assert measure_noise(np.zeros(RATE, np.float32), RATE).speech_to_noise_db == float("inf")
+
+
+def test_hard_cut_pauses_are_not_taken_for_a_clean_line() -> None:
+    """A noisy take edited with most of its pauses cut to digital silence is measured on its sound, and is
+    still noisy, as the same take with its pauses kept. (Before digital silence was left out, the cut pauses
+    made its noise floor zero and the take passed for clean.)"""
+    noisy = _with_noise(_phrases(), 8.0)
+    t = np.arange(noisy.size) / RATE
+    edited = np.where((t % 1.0) < 0.7, noisy, 0.0).astype(np.float32)
+    whole, cut = measure_noise(noisy, RATE), measure_noise(edited, RATE)
+    assert whole.steady_noise and cut.steady_noise, (whole, cut)
 
 
 def test_steady_noise_is_told_from_voices() -> None:

@@ -342,7 +342,8 @@ def needs_timing(origin: LineOrigin, num_frames: int, fps: Fraction, *, language
                  cache: UtteranceCache | None = None) -> bool:
     """Whether `placed_phone_track` of this placement would recognise anything (an utterance, or even
     the cuts of a block, not cached yet): a job starts timing the line aside only then. Reads the cache
-    only; costs the decode of the placement's blocks."""
+    (and remembers a block's noise measure); costs the decode of the placement's blocks, and a noisy block's
+    filter (`_heard_block`)."""
     code = check_language(language)
     cache = cache or UtteranceCache()
     first, count, sound = _placed_pieces(origin, num_frames, fps, cache, known_only=True)
