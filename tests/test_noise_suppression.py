@@ -175,3 +175,30 @@ def test_a_track_of_a_line_in_memory_says_whether_it_was_cleaned() -> None:
     noisy = phone_track(AudioTrack(_with_noise(_phrases(3.0), 8.0)[np.newaxis, :], RATE), language="en")
     assert clean.details["noise_suppressed"] is False
     assert noisy.details["noise_suppressed"] is True
+
+
+@pytest.mark.media
+@pytest.mark.parametrize("clip", ["hdtf_wda_katiehill_512.mp4", "voxceleb2_00104_man_tv_224.mp4"])
+def test_an_actors_footage_under_steady_noise_is_heard_with_it_suppressed(clip: str) -> None:
+    """The phone loop on a shared clip's own sound under pink noise at 10 dB, against the clean sound's.
+    Measured (seed 1): the visemes agreed on 40.1 % (katiehill) and 42.0 % (voxceleb) of the speaking frames
+    as heard, 58.7 % and 61.2 % suppressed. The clean sound is heard as it is."""
+    from mytalk.core.audio.phone_timing import PhoneTimer
+
+    samples = decode_audio(media_path("video", clip), RATE, channels=1).samples[0, : 20 * RATE]
+    frames = int(samples.size / RATE * 25)
+    timer = PhoneTimer()
+    clean = timer.footage_track(AudioTrack(samples[np.newaxis, :], RATE))
+    assert clean.details["noise_suppressed"] is False
+    noise = _pink(samples.size, 1)
+    noisy = AudioTrack((samples + noise * np.sqrt(np.mean(samples**2) / 10 / np.mean(noise**2)))[np.newaxis, :]
+                       .astype(np.float32), RATE)
+    as_heard, suppressed = timer.footage_track(noisy, suppress_noise=False), timer.footage_track(noisy)
+    assert as_heard.details["noise_suppressed"] is False and suppressed.details["noise_suppressed"] is True
+    truth = _frames(clean, frames)[0]
+    speaking = truth != PHONE_VISEME["SIL"]
+
+    def agreement(track: PhoneTrack) -> float:
+        return float((_frames(track, frames)[0][speaking] == truth[speaking]).mean())
+
+    assert agreement(suppressed) > agreement(as_heard) + 0.1, (agreement(as_heard), agreement(suppressed))

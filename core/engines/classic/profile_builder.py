@@ -204,7 +204,8 @@ def _with_phones(
         return rows
     track = timed if timed is not None else timer.footage_track(learnable)
     labels.append({"block": block, "path": track.path, "reason": track.reason,
-                   "confidence": track.confidence, "words": " ".join(track.words)[:400]})
+                   "confidence": track.confidence, "words": " ".join(track.words)[:400],
+                   "noise_suppressed": bool(track.details.get("noise_suppressed", False))})
     return replace(rows, phones=phone_coverage(track.phones, fps, len(rows)).astype(np.float32),
                    labelled=rows.audio_ok & (track.path != "none"))
 
