@@ -91,6 +91,12 @@ def test_the_noise_in_the_pauses_falls_and_the_speech_stays() -> None:
     assert 0.7 < kept < 1.3, f"the phrases kept {kept:.2f} of their power"
 
 
+def test_silence_and_a_sound_shorter_than_a_frame_come_back_as_they_are() -> None:
+    for sound in (np.zeros(RATE, np.float32), np.full(100, 0.1, np.float32)):
+        out = suppress_noise(sound, RATE)
+        assert out.dtype == np.float32 and np.array_equal(out, sound)
+
+
 def test_a_clean_sound_is_given_as_it_is_and_a_noisy_one_cleaned() -> None:
     clean = _with_noise(_phrases(), 35.0)
     given, measure = heard(clean, RATE)

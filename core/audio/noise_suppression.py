@@ -182,7 +182,7 @@ def suppress_noise(samples: np.ndarray, rate: int) -> np.ndarray:
     """`samples` (N,) with the steady noise under them suppressed (module docstring); float32, same length."""
     x = np.asarray(samples, np.float64)
     n = _frame_length(rate)
-    if x.size < n:
+    if x.size < n or not np.any(x):
         return x.astype(np.float32)
     spectra, window, hop = _spectra(x, rate, padded=True)
     power = np.abs(spectra) ** 2
