@@ -510,13 +510,15 @@ def phone_track(
     language: str = "en",
     progress: ProgressFn = no_progress,
     is_cancelled: CancelFn = never_cancelled,
+    timer: PhoneTimer | None = None,
 ) -> PhoneTrack:
-    """Phones of one line with a fresh `PhoneTimer`, from the line as the recogniser is given it: a noisy
-    line's steady noise suppressed first (`noise_suppression.heard`; ``details`` says so)."""
+    """Phones of one line, from the line as the recogniser is given it: a noisy line's steady noise
+    suppressed first (`noise_suppression.heard`; ``details`` says so). `timer`: a `PhoneTimer` to reuse
+    across lines (its decoders load once), else a fresh one."""
     mono = line.mono()
     samples = mono.samples[0]
     cleaned, noise = heard(samples, mono.rate)
     given = mono if cleaned is samples else AudioTrack(cleaned[np.newaxis, :], mono.rate)
-    track = PhoneTimer().track(given, transcript=transcript, language=language, progress=progress,
-                               is_cancelled=is_cancelled)
+    track = (timer or PhoneTimer()).track(given, transcript=transcript, language=language, progress=progress,
+                                          is_cancelled=is_cancelled)
     return replace(track, details={**track.details, **noise.to_dict()})

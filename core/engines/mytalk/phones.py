@@ -49,15 +49,16 @@ class LinePhones:
 
 def time_phones(line: AudioSource, *, transcript: str | None = None, language: str = "en", timer: Any = None,
                 progress: ProgressFn = no_progress, is_cancelled: CancelFn = never_cancelled) -> LinePhones:
-    """The phone track of `line` (transcript when given, else recognition); see `phone_timing.PhoneTimer`.
+    """The phone track of `line` (transcript when given, else recognition), heard as the classic engine hears a
+    line (a noisy line's steady noise suppressed); see `phone_timing.phone_track`.
 
     timer: a `PhoneTimer` to reuse (its decoders load once), e.g. across the clips of a dataset.
     Raises UsageError for a language espeak-ng does not know; bad or silent audio gives no phones.
     """
-    from mytalk.core.audio.phone_timing import PhoneTimer
+    from mytalk.core.audio.phone_timing import phone_track
 
-    track = (timer or PhoneTimer()).track(line, transcript=transcript, language=language, progress=progress,
-                                          is_cancelled=is_cancelled)
+    track = phone_track(line, transcript=transcript, language=language, progress=progress,
+                        is_cancelled=is_cancelled, timer=timer)
     return LinePhones(tuple(track.phones), _jsonable(track.to_dict()))
 
 
