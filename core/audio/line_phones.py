@@ -197,15 +197,14 @@ def _block_cuts(track: AudioTrack, pcm: bytes, cache: UtteranceCache) -> list[tu
     return cuts
 
 
-def _block_noise(pcm: bytes, samples: np.ndarray, cache: UtteranceCache) -> NoiseMeasure:
-    """The block's `NoiseMeasure`, measured on its sound (the zeros after the file's end left out) and
-    remembered by its samples, as its cuts are."""
+def _block_noise(pcm: bytes, sound: np.ndarray, cache: UtteranceCache) -> NoiseMeasure:
+    """The block's `NoiseMeasure`, measured on its `sound` (its samples up to the file's end) and remembered
+    by its samples, as its cuts are."""
     key = "noise-" + UtteranceCache.key(pcm, NOISE_RULE)
     known = NoiseMeasure.from_json(cache.get_json(key))
     if known is not None:
         return known
-    nonzero = np.flatnonzero(samples)
-    measure = measure_noise(samples[: int(nonzero[-1]) + 1], ALIGN_RATE) if nonzero.size else SILENT
+    measure = measure_noise(sound, ALIGN_RATE) if sound.size else SILENT
     cache.put_json(key, measure.to_json())
     return measure
 
@@ -213,14 +212,16 @@ def _block_noise(pcm: bytes, samples: np.ndarray, cache: UtteranceCache) -> Nois
 def _heard_block(track: AudioTrack, pcm: bytes, cache: UtteranceCache) -> tuple[np.ndarray, bytes, NoiseMeasure]:
     """(the block's samples (1, N) as the recogniser is given them, their pcm, the block's noise): the block
     itself, or with its steady noise suppressed (`noise_suppression`). A property of the block's samples
-    alone, like its cuts, so every placement and slip hears an utterance alike."""
+    alone, like its cuts, so every placement and slip hears an utterance alike. The zeros after the file's
+    end (the last block is decoded whole) are neither measured nor filtered."""
     samples = track.samples[0]
-    measure = _block_noise(pcm, samples, cache)
+    nonzero = np.flatnonzero(samples)
+    sound = samples[: int(nonzero[-1]) + 1] if nonzero.size else samples[:0]
+    measure = _block_noise(pcm, sound, cache)
     if not measure.steady_noise:
         return track.samples, pcm, measure
-    sound = int(np.flatnonzero(samples)[-1]) + 1
     cleaned = samples.copy()
-    cleaned[:sound] = suppress_noise(samples[:sound], ALIGN_RATE)
+    cleaned[: sound.size] = suppress_noise(sound, ALIGN_RATE)
     heard = AudioTrack(cleaned[np.newaxis, :], ALIGN_RATE)
     return heard.samples, _to_pcm16(heard), measure
 

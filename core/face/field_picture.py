@@ -39,7 +39,7 @@ def tracking_picture(source: SourceFrame) -> np.ndarray:
     frame = source.frame
     if not frame.interlaced_frame:
         return source.to_rgb()
-    if frame.format.name == "yuv420p" and frame.color_range != 2 and frame.width % 2 == 0 and frame.height % 4 == 0:
+    if source.opencv_i420 and frame.height % 4 == 0:
         return field_at_frame_height(upper_field_rgb_420(frame.to_ndarray(), frame.height))
     return upper_field_picture(source.to_rgb())
 

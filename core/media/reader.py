@@ -56,13 +56,19 @@ class SourceFrame:
         swscale's default): 0.8 ms a 512 px frame against swscale's 3.5-5.9 ms on two cores, a quarter of
         what tracking a frame costs. The two differ by about one level (at most 5), nothing a face mesh
         sees. Anything else goes through swscale with its defaults."""
-        frame = self.frame
-        if (frame.format.name == "yuv420p" and frame.color_range != _FULL_RANGE
-                and frame.width % 2 == 0 and frame.height % 2 == 0):
+        if self.opencv_i420:
             import cv2
 
-            return cv2.cvtColor(frame.to_ndarray(), cv2.COLOR_YUV2RGB_I420)
-        return frame.to_ndarray(format="rgb24")
+            return cv2.cvtColor(self.frame.to_ndarray(), cv2.COLOR_YUV2RGB_I420)
+        return self.frame.to_ndarray(format="rgb24")
+
+    @property
+    def opencv_i420(self) -> bool:
+        """Whether `to_rgb` converts the frame with OpenCV from its I420 planes (8-bit limited-range 4:2:0 of
+        even size); an interlaced one's upper field is converted that way too (`face.field_picture`)."""
+        frame = self.frame
+        return (frame.format.name == "yuv420p" and frame.color_range != _FULL_RANGE
+                and frame.width % 2 == 0 and frame.height % 2 == 0)
 
 
 @dataclass
