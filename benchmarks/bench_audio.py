@@ -4,6 +4,10 @@ Run: `.venv/bin/python benchmarks/bench_audio.py [--calibrate] [--json out.json]
 
 - speed: features, voice activity and envelope of a 60 s line at 25 fps (1500 frames), DTW of a
   1500-frame re-timed line against its guide, forced alignment of the 11 s JFK line;
+- resampling (`--resampling` runs only this): 60 s of 44.1 kHz speech to 16 kHz (a clip's own sound for
+  learning and phones), to 48 kHz, and 60 s at 16 kHz to 44.1 kHz (a line muxed into a 44.1 kHz clip), by
+  `media.resample` a phase at a time (what runs) and a tap at a time (before session 35), against
+  scipy's `resample_poly`, all in this run, with the ratios;
 - accuracy: every shared clip's own audio re-timed at its pauses (3 seeds), aligned back to the
   clip; share of frames whose guide position is within +-1 frame of the exact ground truth;
 - calibration (`--calibrate`): the normalised DTW cost of matched lines (re-timed; re-timed and
@@ -14,6 +18,7 @@ Run: `.venv/bin/python benchmarks/bench_audio.py [--calibrate] [--json out.json]
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -191,15 +196,58 @@ def bench_calibration() -> dict[str, object]:
     }
 
 
+def _resampled_by(made: dict[str, np.ndarray], key: str, phases_from_up: int, signal: np.ndarray, up: int,
+                  down: int) -> None:
+    """`signal` resampled to float32 into `made[key]`, a phase at a time from `phases_from_up` up."""
+    from mytalk.core.media import resample
+
+    saved = resample.PHASE_DOTS_FROM_UP
+    resample.PHASE_DOTS_FROM_UP = phases_from_up
+    try:
+        made[key] = resample.resample_poly_1d(signal, up, down, np.float32)
+    finally:
+        resample.PHASE_DOTS_FROM_UP = saved
+
+
+def bench_resampling() -> dict[str, dict[str, float]]:
+    """Seconds for 60 s of sound at each ratio by both inner loops of `media.resample` and by scipy, the ratios
+    between them, and whether the two loops gave the same float32 samples."""
+    lecture = decode_audio(MEDIA / "audio" / "iplap_lecture_en_44k.wav", 44100).samples[0].astype(np.float64)
+    at_44k = np.tile(lecture, -(-60 * 44100 // lecture.size))[: 60 * 44100]
+    at_16k = decode_audio(MEDIA / "audio" / "iplap_lecture_en_44k.wav", 16000).samples[0].astype(np.float64)
+    at_16k = np.tile(at_16k, -(-60 * 16000 // at_16k.size))[: 60 * 16000]
+    out: dict[str, dict[str, float]] = {}
+    for name, signal, up, down in (("44.1k -> 16k", at_44k, 160, 441), ("44.1k -> 48k", at_44k, 160, 147),
+                                   ("16k -> 44.1k", at_16k, 441, 160)):
+        made: dict[str, np.ndarray] = {}
+        phases = _timed(functools.partial(_resampled_by, made, "phases", 1, signal, up, down))
+        taps = _timed(functools.partial(_resampled_by, made, "taps", 10**9, signal, up, down))
+        scipy = _timed(functools.partial(resample_poly, signal, up, down))
+        out[name] = {"phase_at_a_time_s": phases, "tap_at_a_time_s": taps, "scipy_s": scipy,
+                     "phases_over_taps": phases / taps, "phases_over_scipy": phases / scipy,
+                     "same_float32": float(np.array_equal(made["phases"], made["taps"]))}
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calibrate", action="store_true", help="also measure the guide cost calibration (slow)")
     parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--resampling", action="store_true", help="measure only the resampling")
     args = parser.parse_args(argv)
     if not (MEDIA / "audio").is_dir():
         print(f"shared media not found at {MEDIA}; set MYTALK_SHARED_MEDIA", file=sys.stderr)
         return 2
-    results: dict[str, object] = {"speed": bench_speed()}
+    results: dict[str, object] = {"resampling": bench_resampling()}
+    for name, row in results["resampling"].items():  # type: ignore[attr-defined]
+        print(f"resampling 60 s {name}: a phase at a time {row['phase_at_a_time_s']:.3f} s, a tap at a time "
+              f"{row['tap_at_a_time_s']:.3f} s (ratio {row['phases_over_taps']:.2f}), scipy {row['scipy_s']:.3f} s "
+              f"(ratio {row['phases_over_scipy']:.2f}), same float32: {bool(row['same_float32'])}")
+    if args.resampling:
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=1))
+        return 0
+    results["speed"] = bench_speed()
     print(json.dumps(results["speed"], indent=1))
     accuracy = bench_accuracy()
     results["accuracy"] = accuracy

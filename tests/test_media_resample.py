@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from scipy.signal import resample_poly as scipy_resample_poly
 
+from conftest import media_path
 from mytalk.core.media.resample import resample_poly, resample_poly_1d
 
 
@@ -86,3 +87,56 @@ def test_a_read_window_never_leaves_the_signal() -> None:
     np.testing.assert_array_equal(resample_read(read, x.size, 160, 147, np.float64, block=1_000),
                                   resample_poly_1d(x, 160, 147))
     assert len(asked) > 3 and all(0 <= lo < hi <= x.size for lo, hi in asked)
+
+
+def _both_paths(x: np.ndarray, up: int, down: int) -> tuple[np.ndarray, np.ndarray]:
+    """`x` resampled a tap at a time (`_tap_sums`) and a phase at a time (`_phase_dots`), float64."""
+    from mytalk.core.media import resample
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(resample, "PHASE_DOTS_FROM_UP", 10**9)
+        taps = resample_poly_1d(x, up, down)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(resample, "PHASE_DOTS_FROM_UP", 1)
+        phases = resample_poly_1d(x, up, down)
+    return taps, phases
+
+
+@pytest.mark.parametrize(("up", "down"), [(160, 441), (160, 147), (147, 160), (441, 160), (3, 1), (1, 3)])
+def test_a_phase_at_a_time_rounds_to_the_same_float32_as_a_tap_at_a_time(up: int, down: int) -> None:
+    """The two inner loops sum each output's products in another order: float64 values a few ulps apart,
+    the same float32, which is what the clip's sound, the line and the mux keep."""
+    x = np.random.default_rng(up * 1000 + down).standard_normal(20_011).astype(np.float32) * 0.4
+    taps, phases = _both_paths(x, up, down)
+    assert taps.shape == phases.shape
+    np.testing.assert_allclose(phases, taps, rtol=0, atol=1e-14)
+    np.testing.assert_array_equal(phases.astype(np.float32), taps.astype(np.float32))
+
+
+def test_a_phase_at_a_time_on_real_sound_rounds_as_before() -> None:
+    """The shared clips' own sound (44.1 kHz AAC): to 16 kHz for learning and phones, to 48 kHz and from a
+    16 kHz line back to 44.1 kHz for the mux, the same float32 samples either way."""
+    import av
+
+
+
+    clip = media_path("video", "wav2lip_pr600_man_720p_cutaway.mov")
+    with av.open(str(clip)) as container:
+        sound = np.concatenate([f.to_ndarray() for f in container.decode(audio=0)], axis=1)
+    mono = sound.mean(axis=0).astype(np.float32)[: 44_100 * 8]
+    for up, down in ((160, 441), (160, 147), (441, 160)):
+        taps, phases = _both_paths(mono, up, down)
+        np.testing.assert_array_equal(phases.astype(np.float32), taps.astype(np.float32))
+
+
+def test_a_phase_at_a_time_gives_the_same_numbers_at_every_block_and_chunk() -> None:
+    """Each output row is summed on its own, so neither the block nor `_phase_dots`'s chunk of rows moves a
+    bit of it."""
+    from mytalk.core.media import resample
+
+    x = np.random.default_rng(11).normal(size=9_001)
+    whole = resample_poly_1d(x, 160, 441, block=10**9)
+    for block, values in ((1, 1 << 16), (97, 1 << 16), (4096, 57), (4096, 1), (10**9, 300)):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(resample, "PHASE_DOT_VALUES", values)
+            np.testing.assert_array_equal(resample_poly_1d(x, 160, 441, block=block), whole)
