@@ -147,7 +147,7 @@ def run(seeds: int) -> dict[str, Any]:
         def mean(label: str, key: str, rows: list[dict[str, Any]] = rows) -> float:
             return float(np.nanmean([r[label][key] for r in rows]))
 
-        entry = {label: {key: round(mean(label, key), 3) for key in ("viseme_agreement", "closures_found", "openness_r")}
+        entry: dict[str, Any] = {label: {key: round(mean(label, key), 3) for key in ("viseme_agreement", "closures_found", "openness_r")}
                  for label in ("as_heard", "suppressed")}
         entry["filtered"] = f"{sum(r['filtered'] for r in rows)}/{len(rows)}"
         summary[f"{kind}_{snr:.0f}dB"] = entry
@@ -170,7 +170,7 @@ def run_footage(seeds: int) -> dict[str, Any]:
             noisy = AudioTrack(mixed(samples, pink_noise(samples.size, np.random.default_rng(seed)), 10.0)[None, :], RATE)
             as_heard = timer.footage_track(noisy, suppress_noise=False)
             heard_now = timer.footage_track(noisy)
-            row = {"clip": clip.name, "seed": seed, "filtered": bool(heard_now.details["noise_suppressed"]),
+            row: dict[str, Any] = {"clip": clip.name, "seed": seed, "filtered": bool(heard_now.details["noise_suppressed"]),
                    "as_heard": agreement(truth, per_frame(as_heard, frames)),
                    "suppressed": agreement(truth, per_frame(heard_now, frames))}
             rows.append(row)
@@ -179,7 +179,7 @@ def run_footage(seeds: int) -> dict[str, Any]:
                   f" | visemes {a['viseme_agreement']:.3f} -> {s['viseme_agreement']:.3f}"
                   f" | closures {a['closures_found']:.3f} -> {s['closures_found']:.3f}"
                   f" | openness r {a['openness_r']:.3f} -> {s['openness_r']:.3f}", flush=True)
-    summary = {label: {key: round(float(np.nanmean([r[label][key] for r in rows])), 3)
+    summary: dict[str, Any] = {label: {key: round(float(np.nanmean([r[label][key] for r in rows])), 3)
                        for key in ("viseme_agreement", "closures_found", "openness_r")}
                for label in ("as_heard", "suppressed")}
     summary["filtered"] = f"{sum(r['filtered'] for r in rows)}/{len(rows)}"
