@@ -21,6 +21,7 @@ from mytalk.core.audio import (
     speech_probability,
     voiced_frames,
 )
+from mytalk.core.audio.activity import bool_runs
 from mytalk.core.media import AudioTrack, decode_audio
 
 FPS_CASES = [Fraction(25), Fraction(30000, 1001), Fraction(1350, 61)]
@@ -163,12 +164,6 @@ def test_speaker_normaliser_edge_cases() -> None:
 # --- voice activity ------------------------------------------------------------------------
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int, bool]]:
-    change = np.flatnonzero(np.diff(mask.astype(np.int8))) + 1
-    starts, ends = np.concatenate([[0], change]), np.concatenate([change, [mask.size]])
-    return [(int(s), int(e), bool(mask[s])) for s, e in zip(starts, ends, strict=True)]
-
-
 @pytest.mark.media
 def test_jfk_phrase_pauses_are_unvoiced(jfk16: AudioTrack) -> None:
     """Pauses found independently from the 1-4 kHz envelope (25 dB down for >= 0.3 s) are unvoiced,
@@ -177,7 +172,7 @@ def test_jfk_phrase_pauses_are_unvoiced(jfk16: AudioTrack) -> None:
     n = _frames(jfk16, fps)
     env = envelope(jfk16, fps, n)
     quiet = env < env.max() - 25 / 20 * np.log(10)
-    pauses = [(s, e) for s, e, q in _runs(quiet) if q and e - s >= 8 and s > 0 and e < n]
+    pauses = [(s, e) for s, e, q in bool_runs(quiet) if q and e - s >= 8 and s > 0 and e < n]
     # "...Americans | ask not | what your country can do for you | ask what you can do..."
     assert len(pauses) >= 3
     voiced = voiced_frames(jfk16, fps, n)
@@ -206,7 +201,7 @@ def test_no_pause_shorter_than_the_minimum(name: str) -> None:
     n = _frames(track, fps)
     voiced = voiced_frames(track, fps, n)
     assert 0.5 < voiced.mean() < 0.95
-    inner = [e - s for s, e, v in _runs(voiced) if not v and s > 0 and e < n]
+    inner = [e - s for s, e, v in bool_runs(voiced) if not v and s > 0 and e < n]
     assert all(length >= 3 for length in inner), inner
 
 

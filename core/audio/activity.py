@@ -219,8 +219,9 @@ def speech_probability_fine(track: AudioTrack, params: ActivityParams = Activity
     return prob
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int, bool]]:
-    """(start, end, value) for each run of equal values in a bool array."""
+def bool_runs(mask: np.ndarray) -> list[tuple[int, int, bool]]:
+    """(start, end, value) for each run of equal values in a bool array: the voiced stretches and the
+    pauses of a voice-activity mask, here and in the guide's alignment (`alignment.anchor_pauses`)."""
     if mask.size == 0:
         return []
     change = np.flatnonzero(np.diff(mask.astype(np.int8))) + 1
@@ -242,10 +243,10 @@ def _hysteresis(prob: np.ndarray, on: float, off: float) -> np.ndarray:
 def _clean_runs(mask: np.ndarray, min_pause: int, min_voiced: int) -> np.ndarray:
     """Fill short inner pauses, then drop short voiced bursts. Leading/trailing silence is kept."""
     out = mask.copy()
-    for start, end, value in _runs(out):
+    for start, end, value in bool_runs(out):
         if not value and end - start < min_pause and start > 0 and end < out.size:
             out[start:end] = True
-    for start, end, value in _runs(out):
+    for start, end, value in bool_runs(out):
         if value and end - start < min_voiced:
             out[start:end] = False
     return out
@@ -308,7 +309,7 @@ def find_pauses(
     mask = voiced_fine(track, replace(params, min_pause_s=min(params.min_pause_s, min_pause_s)))
     duration = track.duration_s
     pauses: list[tuple[float, float]] = []
-    for start, end, value in _runs(mask):
+    for start, end, value in bool_runs(mask):
         if value or start == 0 or end == mask.size:
             continue
         # Sample k is centred on k * 10 ms; the run spans the half-hops around its samples.

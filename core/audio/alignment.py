@@ -26,7 +26,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from mytalk.core.audio.activity import find_pauses
+from mytalk.core.audio.activity import bool_runs, find_pauses
 from mytalk.core.media.audio import AudioTrack
 from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled, never_cancelled, no_progress
 
@@ -218,15 +218,6 @@ def _map_from_path(path: np.ndarray, n: int) -> np.ndarray:
     return sums / np.maximum(counts, 1)
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int, bool]]:
-    if mask.size == 0:
-        return []
-    change = np.flatnonzero(np.diff(mask.astype(np.int8))) + 1
-    starts = np.concatenate([[0], change])
-    ends = np.concatenate([change, [mask.size]])
-    return [(int(s), int(e), bool(mask[s])) for s, e in zip(starts, ends, strict=True)]
-
-
 def anchor_pauses(time_map: np.ndarray, line_voiced: np.ndarray, num_guide: int) -> np.ndarray:
     """Re-anchor the map inside the line's pauses: each half of a pause stays with its word.
 
@@ -245,7 +236,7 @@ def anchor_pauses(time_map: np.ndarray, line_voiced: np.ndarray, num_guide: int)
     if voiced.shape[0] != n or not voiced.any():
         return out
     top = float(num_guide - 1)
-    for start, end, value in _runs(voiced):
+    for start, end, value in bool_runs(voiced):
         if value:
             continue
         idx = np.arange(start, end, dtype=np.float64)

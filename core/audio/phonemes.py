@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from math import gcd
@@ -522,6 +522,21 @@ def _frame_edges(fps: Fraction, num_frames: int) -> np.ndarray:
     return np.arange(num_frames + 1) * (fps.denominator / fps.numerator)
 
 
+def _phone_overlaps(phones: Sequence[Phone], edges: np.ndarray) -> Iterator[tuple[Phone, np.ndarray, np.ndarray, np.ndarray]]:
+    """(phone, the frames it touches, the seconds of each of those frames it covers, those frames' lengths) for
+    each phone that covers any frame between `edges` (`_frame_edges`): the one reading of phone times as frames
+    that `frame_coverage` and `openness_prior` both weigh."""
+    num_frames = edges.size - 1
+    for phone in phones:
+        first = max(0, int(np.searchsorted(edges, phone.start_s, side="right")) - 1)
+        last = min(num_frames, int(np.searchsorted(edges, phone.end_s, side="left")))
+        if last <= first:
+            continue
+        frames = np.arange(first, last)
+        overlap = np.minimum(edges[frames + 1], phone.end_s) - np.maximum(edges[frames], phone.start_s)
+        yield phone, frames, np.clip(overlap, 0.0, None), edges[frames + 1] - edges[frames]
+
+
 def frame_coverage(
     phones: Sequence[Phone], fps: Fraction, num_frames: int, column: Callable[[str], int], width: int, rest: int
 ) -> np.ndarray:
@@ -534,15 +549,8 @@ def frame_coverage(
     cover = np.zeros((num_frames, width))
     if num_frames == 0:
         return cover.astype(np.float32)
-    length = edges[1:] - edges[:-1]
-    for phone in phones:
-        first = max(0, int(np.searchsorted(edges, phone.start_s, side="right")) - 1)
-        last = min(num_frames, int(np.searchsorted(edges, phone.end_s, side="left")))
-        if last <= first:
-            continue
-        frames = np.arange(first, last)
-        overlap = np.minimum(edges[frames + 1], phone.end_s) - np.maximum(edges[frames], phone.start_s)
-        cover[frames, column(phone.label)] += np.clip(overlap, 0.0, None) / length[frames]
+    for phone, frames, overlap, length in _phone_overlaps(phones, edges):
+        cover[frames, column(phone.label)] += overlap / length
     cover = np.minimum(cover, 1.0)
     cover[:, rest] += np.clip(1.0 - cover.sum(axis=1), 0.0, None)
     return (cover / cover.sum(axis=1, keepdims=True)).astype(np.float32)
@@ -577,14 +585,7 @@ def openness_prior(phones: list[Phone], fps: Fraction, num_frames: int) -> np.nd
     out = np.zeros(num_frames)
     if num_frames == 0:
         return out.astype(np.float32)
-    length = edges[1:] - edges[:-1]
-    for phone in phones:
-        first = max(0, int(np.searchsorted(edges, phone.start_s, side="right")) - 1)
-        last = min(num_frames, int(np.searchsorted(edges, phone.end_s, side="left")))
-        if last <= first:
-            continue
-        frames = np.arange(first, last)
-        overlap = np.minimum(edges[frames + 1], phone.end_s) - np.maximum(edges[frames], phone.start_s)
-        out[frames] += PHONE_OPENNESS.get(phone.label, 0.0) * np.clip(overlap, 0.0, None) / length[frames]
+    for phone, frames, overlap, length in _phone_overlaps(phones, edges):
+        out[frames] += PHONE_OPENNESS.get(phone.label, 0.0) * overlap / length
     out[visemes_per_frame(phones, fps, num_frames) == VISEMES.index("closed")] = 0.0
     return np.clip(out, 0.0, 1.0).astype(np.float32)

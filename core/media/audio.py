@@ -91,13 +91,7 @@ class AudioTrack:
             made = self.resampled(rate)
         else:
             samples = self.samples
-
-            def mix(lo: int, hi: int) -> np.ndarray:
-                return mono_mix(samples[:, lo:hi])
-
-            divisor = gcd(self.rate, rate)
-            made = AudioTrack(resample_read(mix, self.num_samples, rate // divisor, self.rate // divisor,
-                                            np.float32)[None], rate)
+            made = mono_mix_at(lambda lo, hi: samples[:, lo:hi], self.num_samples, self.rate, rate)
         made.samples.flags.writeable = False  # shared by every analysis of the job: none may change it
         return self._mono.setdefault(rate, made)
 
@@ -115,6 +109,16 @@ class AudioTrack:
 def mono_mix(samples: np.ndarray) -> np.ndarray:
     """(n,) float32 average of (channels, n) samples, summed in float64: every mono mix of a line is this one."""
     return samples.mean(axis=0, dtype=np.float64).astype(np.float32)
+
+
+def mono_mix_at(read: Callable[[int, int], np.ndarray], num_samples: int, native_rate: int, rate: int) -> AudioTrack:
+    """The mono mix (`mono_mix`) of a sound of `num_samples` at `native_rate`, read by `read(lo, hi)` as (channels,
+    n) samples, resampled to `rate` a block at a time: each block of the resampler mixes only the input it
+    reads (`AudioTrack.mono_at`, `SpooledAudio.mono_at`)."""
+    divisor = gcd(native_rate, rate)
+    mixed = resample_read(lambda lo, hi: mono_mix(read(lo, hi)), num_samples, rate // divisor, native_rate // divisor,
+                          np.float32)
+    return AudioTrack(mixed[None], rate)
 
 
 class AudioSource(Protocol):

@@ -15,7 +15,6 @@ the process, crash included.
 from __future__ import annotations
 
 from fractions import Fraction
-from math import gcd
 from pathlib import Path
 
 import numpy as np
@@ -30,11 +29,12 @@ from mytalk.core.media.audio import (
     decode_audio,
     decode_audio_span,
     mono_mix,
+    mono_mix_at,
     placement,
     probe_audio_rate,
     sound_seconds,
 )
-from mytalk.core.media.resample import resample_blocks, resample_read, resampled_length, resampler_reach
+from mytalk.core.media.resample import resample_blocks, resampled_length, resampler_reach
 
 READ_SAMPLES = 1 << 18
 """Samples per channel read at once when the line is swept (5.5 s at 48 kHz, 1 MB a channel)."""
@@ -112,13 +112,7 @@ class SpooledAudio:
         known = self._mono.get(rate)
         if known is not None:
             return known
-
-        def mix(lo: int, hi: int) -> np.ndarray:
-            return mono_mix(self.read(lo, hi))
-
-        divisor = gcd(self.rate, rate)
-        made = AudioTrack(resample_read(mix, self.num_samples, rate // divisor, self.rate // divisor,
-                                        np.float32)[None], rate)
+        made = mono_mix_at(self.read, self.num_samples, self.rate, rate)
         made.samples.flags.writeable = False  # shared by every analysis of the job: none may change it
         return self._mono.setdefault(rate, made)
 
