@@ -303,12 +303,35 @@ def _with_silence_between(phones: list[Phone], end_s: float) -> list[Phone]:
     return out
 
 
-def _placed_pieces(origin: LineOrigin, num_frames: int, fps: Fraction, cache: UtteranceCache,
-                   known_only: bool = False) -> tuple[int, int, _FileSound]:
-    """(the placement's first sample and count at 16 kHz, the file's utterances it overlaps and its samples);
-    `known_only` as `_file_utterances`."""
+@dataclass(frozen=True)
+class _Placement:
+    """A line placed on a range, as its phones are timed: the language's code, the placement's first sample
+    and count at 16 kHz, and what `_file_utterances` found of the file there."""
+
+    code: str
+    first: int
+    count: int
+    sound: _FileSound
+
+    @property
+    def silent(self) -> bool:
+        """Too short (under 0.1 s) or too quiet to hold phones: nothing of it is recognised."""
+        return self.count < ALIGN_RATE // 10 or peak_level(self.sound.placed) < SILENT_PEAK
+
+    def untimed(self, indices: list[int], cache: UtteranceCache) -> list[int]:
+        """Those of the utterances `indices` whose timing the cache lacks."""
+        pieces = self.sound.pieces
+        assert pieces is not None
+        return [i for i in indices if cache.get_json(UtteranceCache.key(pieces[i].pcm, self.code)) is None]
+
+
+def _placed(origin: LineOrigin, num_frames: int, fps: Fraction, language: str, cache: UtteranceCache,
+            known_only: bool = False) -> _Placement:
+    """The line `origin` placed on `num_frames` at `fps` (`_Placement`); `known_only` as `_file_utterances`.
+    Raises UsageError for an unknown language, before anything is decoded."""
+    code = check_language(language)
     first, count = placement(ALIGN_RATE, num_frames=num_frames, fps=fps, line_offset_s=origin.offset_s)
-    return first, count, _file_utterances(Path(origin.path), first, first + count, cache, known_only)
+    return _Placement(code, first, count, _file_utterances(Path(origin.path), first, first + count, cache, known_only))
 
 
 def _unvoiced_inside(piece: _Piece, lo: int, hi: int) -> bool:
@@ -345,16 +368,14 @@ def needs_timing(origin: LineOrigin, num_frames: int, fps: Fraction, *, language
     the cuts of a block, not cached yet): a job starts timing the line aside only then. Reads the cache
     (and remembers a block's noise measure); costs the decode of the placement's blocks, and a noisy block's
     filter (`_heard_block`)."""
-    code = check_language(language)
     cache = cache or UtteranceCache()
-    first, count, sound = _placed_pieces(origin, num_frames, fps, cache, known_only=True)
-    pieces, placed = sound.pieces, sound.placed
+    at = _placed(origin, num_frames, fps, language, cache, known_only=True)
+    pieces = at.sound.pieces
     if pieces is None:
         return True  # a block never cut: nothing of it can have been timed
-    if count < ALIGN_RATE // 10 or peak_level(placed) < SILENT_PEAK:
+    if at.silent:
         return False  # nothing is recognised for an empty or silent placement
-    return any(cache.get_json(UtteranceCache.key(pieces[i].pcm, code)) is None
-               for i in _to_recognise(pieces, first, count))
+    return bool(at.untimed(_to_recognise(pieces, at.first, at.count), cache))
 
 
 def placed_phone_track(
@@ -373,12 +394,12 @@ def placed_phone_track(
 
     Raises what decoding the file raises (`MediaNotFoundError`, `MediaFormatError`); UsageError for an
     unknown language."""
-    code = check_language(language)
     cache = cache or UtteranceCache()
-    first, count, sound = _placed_pieces(origin, num_frames, fps, cache)
+    at = _placed(origin, num_frames, fps, language, cache)
+    code, first, count, sound = at.code, at.first, at.count, at.sound
     pieces, placed = sound.pieces, sound.placed
     assert pieces is not None  # cuts are made, not only read
-    if count < ALIGN_RATE // 10 or peak_level(placed) < SILENT_PEAK:
+    if at.silent:
         return PhoneTrack((), "none", "the line is empty or silent, so there are no phones to time", None, code)
     end_s = count / ALIGN_RATE
     todo = _to_recognise(pieces, first, count)
@@ -416,15 +437,13 @@ def untimed_utterances(origin: LineOrigin, num_frames: int, fps: Fraction, *, la
     """The samples (pcm) of each utterance `placed_phone_track` of this placement would recognise because
     the cache lacks it, in time order; the blocks' cuts are made (and cached) as there. For timing them
     on several processes at once (`phone_workers.PhoneWorkers.submit`), each with `time_into_cache`."""
-    code = check_language(language)
     cache = cache or UtteranceCache()
-    first, count, sound = _placed_pieces(origin, num_frames, fps, cache)
-    pieces, placed = sound.pieces, sound.placed
+    at = _placed(origin, num_frames, fps, language, cache)
+    pieces = at.sound.pieces
     assert pieces is not None  # cuts are made, not only read
-    if count < ALIGN_RATE // 10 or peak_level(placed) < SILENT_PEAK:
+    if at.silent:
         return []  # nothing is recognised for an empty or silent placement
-    return [pieces[i].pcm for i in _to_recognise(pieces, first, count)
-            if cache.get_json(UtteranceCache.key(pieces[i].pcm, code)) is None]
+    return [pieces[i].pcm for i in at.untimed(_to_recognise(pieces, at.first, at.count), cache)]
 
 
 def skipped_utterances(origin: LineOrigin, num_frames: int, fps: Fraction, *, language: str = "en",
@@ -433,15 +452,13 @@ def skipped_utterances(origin: LineOrigin, num_frames: int, fps: Fraction, *, la
     unrecognised because the range takes only silence from it (`_to_recognise`), and that the cache lacks:
     a slip of a few frames may bring its speech in, so a runtime times them once a job's first frame is out
     (`line_aside.time_skipped_later`), and the slip then costs nothing."""
-    code = check_language(language)
     cache = cache or UtteranceCache()
-    first, count, sound = _placed_pieces(origin, num_frames, fps, cache, known_only=True)
-    pieces, placed = sound.pieces, sound.placed
-    if pieces is None or count < ALIGN_RATE // 10 or peak_level(placed) < SILENT_PEAK:
+    at = _placed(origin, num_frames, fps, language, cache, known_only=True)
+    pieces = at.sound.pieces
+    if pieces is None or at.silent:
         return []
-    recognised = set(_to_recognise(pieces, first, count))
-    return [pieces[i].pcm for i in _sounding(pieces)
-            if i not in recognised and cache.get_json(UtteranceCache.key(pieces[i].pcm, code)) is None]
+    recognised = set(_to_recognise(pieces, at.first, at.count))
+    return [pieces[i].pcm for i in at.untimed([i for i in _sounding(pieces) if i not in recognised], cache)]
 
 
 def time_into_cache(pcm: bytes, language: str, timer: PhoneTimer, cache: UtteranceCache | None = None) -> UtteranceTiming:
