@@ -244,9 +244,9 @@ def test_marks_are_prepared_in_the_background_and_the_preview_streams_its_frames
     panel.runtime.eventReceived.connect(events.append)
     panel.set_range(25, 100)
     # The clip, the line and the marks are set: the runtime prepares that range without being asked.
-    qtbot.waitUntil(lambda: panel.preparation.job_id is not None, timeout=READY_MS)
-    prepared = panel.preparation.job_id
-    qtbot.waitUntil(lambda: panel.preparation.done, timeout=JOB_MS)
+    qtbot.waitUntil(lambda: panel.anticipation.preparation.job_id is not None, timeout=READY_MS)
+    prepared = panel.anticipation.preparation.job_id
+    qtbot.waitUntil(lambda: panel.anticipation.preparation.done, timeout=JOB_MS)
     assert any(e.get("id") == prepared and e["event"] == "done" for e in events)
     assert "Ready to preview" in panel.preview_button.toolTip()
     assert not panel.jobs.entries, "a preparation is not a job of the list"
@@ -271,7 +271,7 @@ def test_marks_are_prepared_in_the_background_and_the_preview_streams_its_frames
     assert [(e["done"], e["total"]) for e in tracking] == [(0, 75), (75, 75)], tracking
     # A new mark makes the old preparation stale: a new one is sent for the new range.
     panel.set_range(30, 100)
-    qtbot.waitUntil(lambda: panel.preparation.job_id not in (None, prepared), timeout=READY_MS)
+    qtbot.waitUntil(lambda: panel.anticipation.preparation.job_id not in (None, prepared), timeout=READY_MS)
 
 
 def test_the_actor_is_learned_as_soon_as_a_clip_is_open_and_a_new_clip_cancels_the_old_learning(qtbot) -> None:  # type: ignore[no-untyped-def]
@@ -284,13 +284,13 @@ def test_the_actor_is_learned_as_soon_as_a_clip_is_open_and_a_new_clip_cancels_t
     try:
         qtbot.waitUntil(widget.runtime.is_ready, timeout=READY_MS)
         widget.settings.select_engine("classic")
-        qtbot.waitUntil(lambda: widget.learning.running, timeout=READY_MS)
-        first = widget.learning.job_id
-        assert widget.preparation.job_id is None, "no line, no marks: nothing else to prepare"
+        qtbot.waitUntil(lambda: widget.anticipation.learning.running, timeout=READY_MS)
+        first = widget.anticipation.learning.job_id
+        assert widget.anticipation.preparation.job_id is None, "no line, no marks: nothing else to prepare"
         assert widget.load_clip(media_path("video", CLIP))
-        qtbot.waitUntil(lambda: widget.learning.job_id not in (None, first), timeout=READY_MS)
-        second = widget.learning.job_id
-        qtbot.waitUntil(lambda: not widget.learning.running, timeout=JOB_MS)
+        qtbot.waitUntil(lambda: widget.anticipation.learning.job_id not in (None, first), timeout=READY_MS)
+        second = widget.anticipation.learning.job_id
+        qtbot.waitUntil(lambda: not widget.anticipation.learning.running, timeout=JOB_MS)
         answers = {e["id"]: e for e in events if e.get("event") in ("done", "error")}
         assert answers[first]["event"] == "error" and answers[first]["code"] == "JobCancelledError", answers[first]
         assert answers[second]["event"] == "done" and answers[second]["result"]["learned"] is True, answers[second]
@@ -298,15 +298,15 @@ def test_the_actor_is_learned_as_soon_as_a_clip_is_open_and_a_new_clip_cancels_t
         # The line and the marks follow: their preparation finds the actor learned.
         widget.load_line(media_path("audio", LINE))
         # The picked line's phones are timed ahead too, without cancelling the actor's learning.
-        qtbot.waitUntil(lambda: widget.line_learning.job_id is not None, timeout=READY_MS)
-        line_job = widget.line_learning.job_id
-        qtbot.waitUntil(lambda: not widget.line_learning.running, timeout=JOB_MS)
+        qtbot.waitUntil(lambda: widget.anticipation.line_learning.job_id is not None, timeout=READY_MS)
+        line_job = widget.anticipation.line_learning.job_id
+        qtbot.waitUntil(lambda: not widget.anticipation.line_learning.running, timeout=JOB_MS)
         answers = {e["id"]: e for e in events if e.get("event") in ("done", "error")}
         assert answers[line_job]["event"] == "done" and answers[line_job]["result"]["line_timed"] is True, answers[line_job]
         assert answers[second]["event"] == "done"
         widget.set_range(25, 75)
-        qtbot.waitUntil(lambda: widget.preparation.done, timeout=JOB_MS)
-        stages = {e["stage"] for e in events if e.get("id") == widget.preparation.job_id and e["event"] == "progress"}
+        qtbot.waitUntil(lambda: widget.anticipation.preparation.done, timeout=JOB_MS)
+        stages = {e["stage"] for e in events if e.get("id") == widget.anticipation.preparation.job_id and e["event"] == "progress"}
         assert not any(stage.startswith("learning") for stage in stages), stages
     finally:
         widget.shutdown()

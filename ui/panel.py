@@ -53,6 +53,7 @@ from mytalk.core.media.sound_stream import clip_sound_stream
 from mytalk.core.media.writer import CODEC_PRESETS
 from mytalk.core.runtime.protocol import sync_request_to_json
 from mytalk.core.userdirs import UserDirs, user_dirs
+from mytalk.ui.anticipation import RuntimeAnticipation
 from mytalk.ui.decoder import FrameDecoder
 from mytalk.ui.elided_label import ElidedLabel
 from mytalk.ui.error_banner import ErrorBanner
@@ -68,7 +69,6 @@ from mytalk.ui.panel_model.output import (
     naming_note,
     naming_tip,
 )
-from mytalk.ui.panel_model.prepare import PREPARE_DELAY_MS, ActorLearning, Preparation
 from mytalk.ui.panel_model.preview import StreamedFrames
 from mytalk.ui.panel_model.request import NOT_READY_TIP, learn_request, line_learn_request
 from mytalk.ui.panel_model.slip import NUDGE_S
@@ -144,13 +144,11 @@ class MyTalkPanel(QWidget):
         self._render_timer.setSingleShot(True)
         self._render_timer.setInterval(0)
         self._render_timer.timeout.connect(self._render_now)
-        self.preparation = Preparation()
-        self.learning = ActorLearning()
-        self.line_learning = ActorLearning()  # the same bookkeeping for the picked line's phones, timed ahead
-        self._prepare_timer = QTimer(self)
-        self._prepare_timer.setSingleShot(True)
-        self._prepare_timer.setInterval(PREPARE_DELAY_MS)
-        self._prepare_timer.timeout.connect(self._send_prepare)
+        self.anticipation = RuntimeAnticipation(
+            self.runtime, preview_request=lambda: self.build_request(kind="preview"),
+            learn_request=lambda: learn_request(self.clip, self.settings.values(), self.model.face.point),
+            line_request=lambda: line_learn_request(self.model.inputs(), self.settings.values()),
+            ready=self.model.ready, on_note=self._show_prepare_note, parent=self)
 
         self._build()
         self.transport.subscribe(self._on_transport)
@@ -331,7 +329,7 @@ class MyTalkPanel(QWidget):
         self.settings.facePointCleared.connect(self._on_face_cleared)
         self.settings.outputChosen.connect(self._on_output_chosen)
         self.settings.changed.connect(self._update_naming_note)
-        self.settings.changed.connect(self._schedule_prepare)
+        self.settings.changed.connect(self.anticipation.schedule)
         settings_box = QGroupBox("Settings", self)
         box_layout = QVBoxLayout(settings_box)
         box_layout.addWidget(self.settings)
@@ -707,7 +705,7 @@ class MyTalkPanel(QWidget):
         self.model.slip.set(value)
         self._update_offset_label()
         self.visemes.clear()  # they were rendered against the old slip
-        self._schedule_prepare()
+        self.anticipation.schedule()
 
     def _update_offset_label(self) -> None:
         self.offset_label.setText(self.model.slip.label(self.transport.fps))
@@ -745,8 +743,7 @@ class MyTalkPanel(QWidget):
             self.render_folders.remember(self.project, folder)  # typed without leaving the field
         wire = sync_request_to_json(request)
         if kind == "preview":
-            self._cancel_stale_prepare(wire)  # one for the same request stays: the preview queues behind it
-            self.preparation.covered(wire)
+            self.anticipation.before_preview(wire)
         job_id = self.runtime.send(kind, request=wire)
         self.model.job_sent(job_id, request)
         start, stop = int(request.in_point or 0), int(request.out_point or 0)
@@ -776,22 +773,15 @@ class MyTalkPanel(QWidget):
     # -- runtime events --------------------------------------------------------------------------
 
     def _on_runtime_ready(self, hello: dict[str, Any]) -> None:
-        self.learning.forget()  # a new runtime (a restart after a crash too): learn the clip's actor again
-        self.line_learning.forget()
+        self.anticipation.forget_learned()
         self.settings.set_engines(list(hello.get("engines", [])), hello.get("default_engine"))
         self._update_runtime_label()
         self._update_buttons()
 
     def _on_event(self, event: dict[str, Any]) -> None:
-        job_id = str(event.get("id"))
-        if self.preparation.owns(job_id):
-            self._on_prepare_event(event)
+        if self.anticipation.handle(event):
             return
-        for learning in (self.learning, self.line_learning):
-            if learning.owns(job_id):
-                if event.get("event") in ("done", "error"):
-                    learning.finished(job_id, ok=event.get("event") == "done")
-                return
+        job_id = str(event.get("id"))
         entry = self.jobs.entries.get(job_id)
         if event.get("event") == "preview-frames":
             if entry is not None and not entry.finished:
@@ -824,84 +814,9 @@ class MyTalkPanel(QWidget):
         elif frames.covers(self.transport.position):
             self._schedule_render()
 
-    # -- preparation (`panel_model.prepare`) -----------------------------------------------------------
+    # -- preparation (`anticipation`) -------------------------------------------------------------
 
-    def _schedule_prepare(self) -> None:
-        """The inputs changed: prepare them once they have stayed put for a moment."""
-        if self._closed:
-            return
-        self._prepare_timer.start()
-
-    def _prepare_request(self) -> dict[str, Any] | None:
-        if not self.model.ready():
-            return None
-        try:
-            return sync_request_to_json(self.build_request(kind="preview"))
-        except MyTalkError:
-            return None
-
-    def _cancel_stale_prepare(self, wire: dict[str, Any] | None) -> None:
-        stale = self.preparation.stale(wire)
-        if stale is not None and self.runtime.is_running():
-            self.runtime.send("cancel", job=stale)
-
-    def _send_learn(self) -> None:
-        """Ask the runtime to learn the open clip's actor now, before the line and the marks are set: it is
-        most of a first preview's wait, and needs only the clip (`panel_model.prepare`)."""
-        try:
-            request = learn_request(self.clip, self.settings.values(), self.model.face.point)
-        except MyTalkError:
-            request = None  # a setting the form has not accepted yet: the preview will say what is wrong
-        wire = None if request is None else sync_request_to_json(request)
-        stale = self.learning.stale(wire)
-        if stale is not None:
-            self.runtime.send("cancel", job=stale)
-        if wire is not None and self.learning.due(wire):
-            self.learning.sent(self.runtime.send("learn", request=wire), wire)
-        self._send_line_learn()
-
-    def _send_line_learn(self) -> None:
-        """Ask the runtime to time the picked line's phones now, from its slip on, before the range is
-        marked: after the actor, the largest part of a first preview's wait. Queued behind the actor's
-        `learn`, never cancelling it; a slip does not resend it (the phones are timed per utterance of
-        the line's file, and a slip reuses them)."""
-        try:
-            request = line_learn_request(self.model.inputs(), self.settings.values())
-        except MyTalkError:
-            request = None
-        wire = None if request is None else sync_request_to_json(request)
-        key = None if wire is None else {k: v for k, v in wire.items() if k != "audio_in"}
-        stale = self.line_learning.stale(key)
-        if stale is not None:
-            self.runtime.send("cancel", job=stale)
-        if wire is not None and key is not None and self.line_learning.due(key):
-            self.line_learning.sent(self.runtime.send("learn", request=wire), key)
-
-    def _send_prepare(self) -> None:
-        """Ask the runtime to track, learn and time the marked range now, so that Preview starts at once.
-        The clip's actor is asked for first, alone, as soon as a clip is open (`_send_learn`)."""
-        if self._closed or not self.runtime.is_running():
-            return
-        self._send_learn()
-        wire = self._prepare_request()
-        self._cancel_stale_prepare(wire)
-        if wire is None or not self.preparation.due(wire):
-            self._update_prepare_note()
-            return
-        self.preparation.sent(self.runtime.send("prepare", request=wire), wire)
-        self._update_prepare_note()
-
-    def _on_prepare_event(self, event: dict[str, Any]) -> None:
-        name = event.get("event")
-        if name in ("done", "error"):
-            self.preparation.finished(str(event.get("id")), ok=name == "done")
-            if name == "error" and event.get("code") != "JobCancelledError":
-                # The preview of the same range will fail the same way and say so; here it is only logged.
-                log.info("preparing the marked range failed: %s", event.get("message"))
-            self._update_prepare_note()
-
-    def _update_prepare_note(self) -> None:
-        note = self.preparation.status(self._prepare_request()) if self.model.ready() else ""
+    def _show_prepare_note(self, note: str) -> None:
         tip = PREVIEW_TIP if self.model.ready() else NOT_READY_TIP
         self.preview_button.setToolTip(f"{tip}\n{note}" if note else tip)
 
@@ -997,7 +912,7 @@ class MyTalkPanel(QWidget):
         self.preview_button.setEnabled(ready)
         self.commit_button.setEnabled(ready)
         self.preview_button.setToolTip(PREVIEW_TIP if ready else NOT_READY_TIP)
-        self._schedule_prepare()
+        self.anticipation.schedule()
         self._update_naming_note()
 
     # -- render folder ---------------------------------------------------------------------------
@@ -1053,6 +968,7 @@ class MyTalkPanel(QWidget):
         if self._closed:
             return
         self._closed = True
+        self.anticipation.close()
         self.keys.uninstall()
         self.player.stop()
         self.audio.close()
