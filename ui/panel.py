@@ -8,7 +8,8 @@ frames come from the core's reader, and all rendering happens in the runtime chi
 The widget is a thin Qt layer (napari's `_qt` split): layout, signals, painting and file I/O live
 here; what a request holds, what a runtime event changes, which frame B shows and which file
 plays are decided by `mytalk.ui.panel_model.PanelModel`, without Qt. Keys are looked up in
-`mytalk.ui.keymap`, and `mytalk.ui.player.Player` runs playback against the sound clock.
+`mytalk.ui.keymap`, `mytalk.ui.player.Player` runs playback against the sound clock, and
+`mytalk.ui.anticipation.RuntimeAnticipation` sends the runtime what it can do before Preview is pressed.
 
 Editing habits are Avid's, Premiere's and Resolve's; the keys are listed in `mytalk.ui.keymap.KEY_HELP`
 (which the Help shows) and work wherever the focus is in the panel, except inside text and number
