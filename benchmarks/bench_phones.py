@@ -126,7 +126,7 @@ def _lag_r(prior: np.ndarray, aperture: np.ndarray, lags: range) -> tuple[float,
 def aperture(timer: PhoneTimer, every: bool) -> dict[str, Any]:
     """Pearson r of each path's openness prior with the tracked aperture, per clip."""
     from mytalk.core.face.canonical import mouth_aperture
-    from mytalk.core.face.tracker import track_video
+    from mytalk.core.face.video_tracking import track_video
     from mytalk.core.media.probe import probe
 
     out: dict[str, Any] = {}

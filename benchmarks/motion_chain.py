@@ -99,7 +99,7 @@ def driver_stages(path: Path, line_path: Path, start: int, stop: int, fps: Fract
 
 def measure(clip: Path, out: Path, store: LandmarkStore, motion_driver: str | None = None) -> ClipChain:
     from mytalk.core.face.canonical import mouth_aperture
-    from mytalk.core.face.tracker import track_video
+    from mytalk.core.face.video_tracking import track_video
 
     ctx = ClipContext(probe_clip(clip), FULL, store, out / clip.stem, clip.parent.parent)
     start, stop = ctx.edit_range()

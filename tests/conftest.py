@@ -102,7 +102,7 @@ def assert_boxes_inside_the_lower_face(clip: Path, start: int, stop: int,
     lower-face region (`benchmarks.eval.lower_face`, from the source's tracked landmarks), give or take
     `BOX_SLACK_PX`. Checking "nothing changed outside the box" means little without this."""
     from benchmarks.eval.lower_face import region_mask
-    from mytalk.core.face.tracker import track_video
+    from mytalk.core.face.video_tracking import track_video
 
     observations = track_video(clip, start, stop)
     checked = 0

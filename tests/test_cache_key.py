@@ -24,7 +24,8 @@ from mytalk.core import hashing
 from mytalk.core.engines.base import ReferenceRange
 from mytalk.core.engines.classic import profile_cache
 from mytalk.core.face.cache import load_track
-from mytalk.core.face.tracker import TrackerSettings, track_video
+from mytalk.core.face.tracker import TrackerSettings
+from mytalk.core.face.video_tracking import track_video
 from mytalk.core.hashing import cache_key, file_sha256, known_cache_key, remembered_sha256
 
 pytestmark = pytest.mark.media

@@ -18,7 +18,7 @@ from cli_helpers import run_mytalk
 from conftest import assert_boxes_inside_the_lower_face, media_path
 from mytalk.core.composite.planes import plane_arrays
 from mytalk.core.face.canonical import lip_points_normalised, mouth_aperture
-from mytalk.core.face.tracker import track_video
+from mytalk.core.face.video_tracking import track_video
 from mytalk.core.media.audio import decode_audio, place_line
 from mytalk.core.media.probe import probe
 from mytalk.core.media.reader import FrameReader

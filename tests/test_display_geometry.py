@@ -18,7 +18,7 @@ import pytest
 
 from conftest import media_path
 from mytalk.core.face.display import DisplayGeometry
-from mytalk.core.face.tracker import track_video
+from mytalk.core.face.video_tracking import track_video
 from mytalk.core.jobs.request import SyncRequest
 from mytalk.core.jobs.sync import run_sync
 from mytalk.core.media.probe import probe

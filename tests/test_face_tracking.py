@@ -256,7 +256,7 @@ def test_a_cancelled_track_video_stops_its_decoding_thread(isolated_user_dirs: P
     seen: list[int] = []
     observations = track_video(path, 0, 12, use_cache=False)
     assert [o.index for o in observations] == list(range(12))
-    from mytalk.core.face.tracker import track_video_entry
+    from mytalk.core.face.video_tracking import track_video_entry
 
     entry = track_video_entry(path, 0, 12, on_frame=lambda sf: seen.append(sf.index))
     assert seen == list(range(12))  # every decoded frame shown to `on_frame`, in order, before the answer
@@ -376,7 +376,7 @@ def test_a_tracked_range_reads_its_meshes_from_the_cache_file_as_tracked() -> No
     reads is what the tracker produced, and the report records are the observations'."""
     from mytalk.core.engines.tracking import TrackedRange
     from mytalk.core.face.cache import CachedTrack
-    from mytalk.core.face.tracker import track_video_entry
+    from mytalk.core.face.video_tracking import track_video_entry
 
     path = media_path("video", "voxceleb2_00104_man_tv_224.mp4")
     observations = track_video(path, 10, 40)

@@ -19,7 +19,7 @@ import pytest
 from benchmarks.eval.lower_face import changed_pixels, region_mask
 from benchmarks.eval.mediaio import iter_frames
 from benchmarks.fidelity_clips import IMPOSTOR_SEGMENTS, chin_shift, make_chin_out_clip, make_impostor_clip
-from mytalk.core.face.tracker import track_video
+from mytalk.core.face.video_tracking import track_video
 from mytalk.core.media.reader import FrameReader
 from tests.cli_helpers import run_mytalk
 from tests.conftest import SHARED_MEDIA, media_path, shared_videos

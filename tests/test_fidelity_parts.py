@@ -213,7 +213,7 @@ def test_the_warp_topology_is_a_partition_that_keeps_the_lip_contour() -> None:
     """Skin triangles never reach across the lips (they collapsed into lines of lip red on the skin)."""
     from mytalk.core.engines.classic.geometry import lower_face_index
     from mytalk.core.face.canonical import apply_transform, similarity_to_canonical_batch
-    from mytalk.core.face.tracker import track_video
+    from mytalk.core.face.video_tracking import track_video
 
     path = media_path("video", "hdtf_wda_katiehill_512.mp4")
     lm = np.stack([o.landmarks for o in track_video(path, 0, 30) if o.found])[:, :, :2].astype(np.float64)

@@ -21,7 +21,8 @@ from mytalk.core.face.field_picture import (
     upper_field_rgb_420,
 )
 from mytalk.core.face.regions import LEFT_EYE_OUTER, LIPS, LOWER_LIP_MID, RIGHT_EYE_OUTER, UPPER_LIP_MID
-from mytalk.core.face.tracker import FaceTracker, TrackerSettings, track_video
+from mytalk.core.face.tracker import FaceTracker, TrackerSettings
+from mytalk.core.face.video_tracking import track_video
 from mytalk.core.media.reader import read_range
 
 

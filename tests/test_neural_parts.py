@@ -384,7 +384,7 @@ def test_ms_ssim_is_one_for_identical_images_and_lower_for_noise() -> None:
 
 
 def _clip_points(name: str, frames: int) -> np.ndarray:
-    from mytalk.core.face.tracker import track_video
+    from mytalk.core.face.video_tracking import track_video
 
     observations = track_video(media_path("video", name), 0, frames)
     lm = np.stack([o.landmarks for o in observations if o.found]).astype(np.float64)

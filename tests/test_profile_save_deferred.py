@@ -39,7 +39,7 @@ def test_a_profile_just_learned_keeps_its_crops_raw_and_reads_them_as_the_saved_
 
 
 def test_crops_beyond_the_raw_budget_are_encoded_as_they_are_cut() -> None:
-    from mytalk.core.face.tracker import track_video
+    from mytalk.core.face.video_tracking import track_video
 
     clip = media_path("video", CLIP)
     observations = track_video(clip, 0, 6)

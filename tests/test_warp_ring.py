@@ -22,7 +22,7 @@ from mytalk.core.media.reader import FrameReader
 
 
 def _tracked_face() -> np.ndarray:
-    from mytalk.core.face.tracker import track_video
+    from mytalk.core.face.video_tracking import track_video
 
     [observation] = track_video(media_path("video", "hdtf_wda_katiehill_512.mp4"), 0, 1)
     return np.asarray(observation.landmarks, np.float64)[:, :2]

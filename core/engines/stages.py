@@ -442,7 +442,7 @@ class StagedEngine:
         the same job read the same meshes. The profile is learned into this job's resources, so the stages'
         `prepare` finds it without loading it again."""
         from mytalk.core.engines.tracking import covering_reference, job_tracker_settings, range_rows
-        from mytalk.core.face.tracker import track_video_entry
+        from mytalk.core.face.video_tracking import track_video_entry
 
         if self._checked is not job:
             self.check(job)

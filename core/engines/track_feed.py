@@ -148,12 +148,12 @@ def streams(job: EngineJob) -> bool:
 
 
 def stream_range(job: EngineJob, is_cancelled: CancelFn) -> TrackFeed:
-    """Start tracking the job's range and handles (`tracker.track_video_entry`, through the cache) on a
+    """Start tracking the job's range and handles (`video_tracking.track_video_entry`, through the cache) on a
     thread of its own, and return its feed at once. The thread stops when the job cancels or closes
     the feed; its progress is read from the feed by the job's thread (`TrackFeed.wait`), so that one
     thread reports a job's progress."""
     from mytalk.core.face.cache import CachedTrack
-    from mytalk.core.face.tracker import track_video_entry
+    from mytalk.core.face.video_tracking import track_video_entry
 
     video = job.video.video
     assert video is not None

@@ -18,7 +18,8 @@ import numpy as np
 
 from mytalk.core.engines.base import EngineJob, EngineSettings, FrameRecord, ReferenceRange
 from mytalk.core.face.regions import NUM_LANDMARKS
-from mytalk.core.face.tracker import FaceObservation, TrackerSettings, track_video_entry
+from mytalk.core.face.tracker import FaceObservation, TrackerSettings
+from mytalk.core.face.video_tracking import track_video_entry
 from mytalk.core.frame_arrays import READ_CHUNK, FrameArray, FrameSource, FrameWindow, read_row
 from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled
 

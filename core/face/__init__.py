@@ -21,9 +21,9 @@ from mytalk.core.face.tracker import (
     FaceTracker,
     TrackerSettings,
     parse_face_point,
-    track_video,
     tracking_summary,
 )
+from mytalk.core.face.video_tracking import track_video
 
 __all__ = [
     "TRACKER_VERSION",

@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from mytalk.core.face.observation import FaceObservation
-from mytalk.core.face.tracker import STAGE, TrackerSettings, track_video
+from mytalk.core.face.tracker import STAGE, TrackerSettings
+from mytalk.core.face.video_tracking import track_video
 from mytalk.core.progress import CancelFn, ProgressFn, never_cancelled, no_progress
 
 if TYPE_CHECKING:
@@ -110,7 +111,7 @@ def track_ranges(
     on_tracked: Callable[[int, SourceFrame, FaceObservation], None] | None = None,
     infos: Mapping[Path, MediaInfo] | None = None,
 ) -> list[list[FaceObservation]]:
-    """Track every range (`tracker.track_video`, through the tracking cache), several at once; the
+    """Track every range (`video_tracking.track_video`, through the tracking cache), several at once; the
     observations come back in the order of `ranges`, each list exactly what `track_video` gives for that
     range alone.
 

@@ -74,7 +74,7 @@ class ShotQc:
 def measure_shot(render: Path, report_path: Path, thumbnails: Path | None = None) -> ShotQc:
     """Measure a rendered shot (its report gives the faceless frames and warnings); write its thumbnails."""
     from mytalk.core.face.canonical import mouth_aperture
-    from mytalk.core.face.tracker import track_video
+    from mytalk.core.face.video_tracking import track_video
     from mytalk.core.media.audio import decode_audio
     from mytalk.core.media.probe import probe
 

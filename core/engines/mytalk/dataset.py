@@ -191,7 +191,7 @@ def extract_clip(
     phones: also time the phones of its sound (`clip_phones`; `VIDEO.txt` is the transcript when
     the whole video is taken, unless the corpus gave its `transcript`), in `language` (espeak-ng code).
     """
-    from mytalk.core.face.tracker import track_video
+    from mytalk.core.face.video_tracking import track_video
     from mytalk.core.media.probe import probe
     from mytalk.core.media.reader import FrameReader
 

@@ -139,7 +139,7 @@ def bank_from_range(path: Path, start: int, stop: int, geometry: CropGeometry, l
     never read.
     """
     from mytalk.core.engines.mytalk.landmarks import MIN_CONFIDENCE, canonical_points, crop_frame
-    from mytalk.core.face.tracker import track_video
+    from mytalk.core.face.video_tracking import track_video
     from mytalk.core.media.reader import FrameReader
     from mytalk.core.progress import check_cancelled, never_cancelled, no_progress
 
