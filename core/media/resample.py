@@ -141,9 +141,10 @@ def _phase_dots(segment: np.ndarray, bank: np.ndarray, phase: np.ndarray, start:
     for learning). Here it is one product and one sum per phase and chunk: 0.10-0.11 s a minute
     (`benchmarks/bench_audio.py --resampling`). Each row is summed on its own, in an order fixed by the
     number of taps alone, so neither the block nor the chunk changes a bit. The float64 values differ from
-    `_tap_sums`'s in the last bits (another summation order); rounded to the float32 that every caller
-    keeps, they were the same on 68 s of the shared cutaway clip's sound at eight ratios (session 35), and
-    the tests check it on its first 8 s and on noise (`tests/test_media_resample.py`)."""
+    `_tap_sums`'s in the last bits (another summation order); rounded to what every caller keeps (float32
+    samples, or the 16-bit PCM the phone recogniser reads), they were the same on 68 s of the shared
+    cutaway clip's sound at eight ratios (session 35), and the tests check the float32 on its first 8 s and
+    on noise (`tests/test_media_resample.py`)."""
     up, per_phase = bank.shape
     reversed_bank = bank[:, ::-1].copy()  # a row's inputs are read forwards; tap i reads `i` samples back
     work = np.empty((rows, up))
