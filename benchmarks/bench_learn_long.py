@@ -6,7 +6,7 @@ A clip longer than 30 s is learned from a 20 s sample of itself (`engines.defaul
 and phones cost the same for a minute as for an hour. What read the whole file until session 32 was what the
 sample cannot bound: its SHA-256 (the caches' key; a file over 256 MB is now keyed by its identity,
 `hashing.cache_key`), its own sound (decoded whole from the start; a PCM sound is now read by spans,
-`media.audio.PcmSpans`); its index (`probe`) still is. For each length the benchmark makes a 1920 x 1080
+`media.clip_sound.PcmSpans`); its index (`probe`) still is. For each length the benchmark makes a 1920 x 1080
 ProRes 422 HQ clip with PCM sound (`bench_first_frame.camera_clip`, looped: about 1.2 GB a minute, written
 into a temporary folder; ten minutes need 12 GB free), then, each in a new runtime with empty caches:
 - sends the `learn` the panel sends when a clip is opened and prints when its first progress event came

@@ -150,7 +150,8 @@ def test_a_whole_sound_decoded_through_a_spool_is_decode_audio_bit_for_bit(
 def test_a_clips_sound_is_cut_as_from_the_whole_decode() -> None:
     """`ClipSound` spools the clip's sound; every window it cuts is `place_line`'s cut of the whole decode
     (this clip's picture starts 33 ms into its sound)."""
-    from mytalk.core.media.audio import ClipSound, picture_start_in_audio_s
+    from mytalk.core.media.audio import picture_start_in_audio_s
+    from mytalk.core.media.clip_sound import ClipSound
 
     clip = media_path("video", "retalking_face1_man_suit.mp4")
     fps = Fraction(1350, 61)  # its own rate
@@ -180,7 +181,7 @@ def test_a_long_clips_sound_does_not_fill_memory(tmp_path: Path) -> None:
     script = (
         "import resource, sys\n"
         "from pathlib import Path\n"
-        "from mytalk.core.media.audio import ClipSound\n"
+        "from mytalk.core.media.clip_sound import ClipSound\n"
         "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "sound = ClipSound.decode(Path(sys.argv[1]), 16_000)\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)\n"

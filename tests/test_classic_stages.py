@@ -57,7 +57,8 @@ from mytalk.core.face.canonical import (
 )
 from mytalk.core.face.tracker import FaceObservation, TrackerSettings
 from mytalk.core.hashing import file_sha256
-from mytalk.core.media.audio import AudioTrack, ClipSound
+from mytalk.core.media.audio import AudioTrack
+from mytalk.core.media.clip_sound import ClipSound
 from mytalk.core.media.probe import MediaInfo, probe
 from mytalk.core.media.reader import SourceFrame
 from mytalk.core.progress import never_cancelled, no_progress

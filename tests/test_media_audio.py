@@ -12,7 +12,7 @@ import media_factory as mf
 from conftest import media_path
 from mytalk.core.errors import AudioError, MediaFormatError, MediaNotFoundError, UsageError
 from mytalk.core.media import AudioTrack, VideoWriter, decode_audio, place_line, probe
-from mytalk.core.media.audio import ClipSound
+from mytalk.core.media.clip_sound import ClipSound
 
 SHARED_AUDIO = [
     "dreamtalk_noisy_meeting_snr10_en_16k.wav",

@@ -3,7 +3,7 @@
 Learning an actor from a long clip reads its own sound under a 20 s sample; decoding a ten-minute camera
 original's PCM from the start for it took 4.2 s. `audio._PcmSeek` seeks a PCM stream to just before the span
 and checks every frame's timestamp against where the frames before it end; any doubt decodes from the start.
-`ClipSound` of a long PCM sound reads only the spans asked for (`audio.PcmSpans`). What must hold is bit
+`ClipSound` of a long PCM sound reads only the spans asked for (`clip_sound.PcmSpans`). What must hold is bit
 equality with the decode from the start, in WAV (stereo and 5.1) and QuickTime, at several rates and spans, up
 to and past the end; and that the seek is taken, and that a miss falls back.
 """
@@ -17,9 +17,10 @@ import av
 import numpy as np
 import pytest
 
-from mytalk.core.media import audio
-from mytalk.core.media.audio import ClipSound, PcmSpans, decode_audio, decode_audio_span, place_samples
+from mytalk.core.media import audio, clip_sound
+from mytalk.core.media.audio import decode_audio, decode_audio_span, place_samples
 from mytalk.core.media.audio_spool import spool_sound
+from mytalk.core.media.clip_sound import ClipSound, PcmSpans
 
 
 def _pcm_file(path: Path, seconds: float, *, rate: int = 48_000, layout: str = "stereo", codec: str = "pcm_s16le",
@@ -161,7 +162,7 @@ def test_a_span_read_twice_is_decoded_once(long_mov: Path, monkeypatch: pytest.M
         decoded.append(1)
         return span(*args, **kwargs)
 
-    monkeypatch.setattr(audio, "decode_audio_span", counted)
+    monkeypatch.setattr(clip_sound, "decode_audio_span", counted)  # what `PcmSpans.read` calls
     first = sound.frames(1000, 100, Fraction(25))
     first.samples[:] = 0  # the caller's copy: changing it changes nothing kept
     again = sound.frames(1000, 100, Fraction(25))

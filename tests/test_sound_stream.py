@@ -15,7 +15,8 @@ import pytest
 
 from cli_helpers import run_mytalk
 from conftest import media_path
-from mytalk.core.media.audio import ClipSound, decode_audio, picture_start_in_audio_s
+from mytalk.core.media.audio import decode_audio, picture_start_in_audio_s
+from mytalk.core.media.clip_sound import ClipSound
 from mytalk.core.media.sound_stream import SILENT_PEAK, clip_sound_stream
 
 RATE = 48_000

@@ -38,7 +38,8 @@ from mytalk.core.face.canonical import apply_transform, mouth_aperture, similari
 from mytalk.core.face.range_pool import track_ranges
 from mytalk.core.face.tracker import FaceObservation, TrackerSettings
 from mytalk.core.malloc import trim_malloc
-from mytalk.core.media.audio import AudioTrack, ClipSound
+from mytalk.core.media.audio import AudioTrack
+from mytalk.core.media.clip_sound import ClipSound
 from mytalk.core.media.probe import MediaInfo, probe
 from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled, never_cancelled, no_progress
 from mytalk.core.userdirs import UserDirs, user_dirs

@@ -123,7 +123,7 @@ class ClipData:
 def clip_audio(path: Path, start: int, num_frames: int, fps: Fraction, sample_rate: int = 16_000) -> AudioTrack | None:
     """A clip's own sound (mono, `sample_rate` Hz) placed on frames [start, start + num_frames):
     sample 0 is the start of frame `start` on the picture's clock; None without usable sound."""
-    from mytalk.core.media.audio import ClipSound
+    from mytalk.core.media.clip_sound import ClipSound
 
     try:
         sound = ClipSound.decode(path, sample_rate)  # the stream that carries the clip's sound
