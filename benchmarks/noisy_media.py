@@ -10,7 +10,7 @@ the clip's own footage and drives the range with the clip's own sound taken 0.4 
 media both the footage and the line carry the noise, and its truth (the source mouth) does not.
 
 Each clip of `MEDIA/video` is written to `OUT/video` with its picture packets copied untouched and its
-sound (the first audio stream, decoded as the product decodes it: sample 0 at the first decoded sample,
+sound (the stream the product takes for it, decoded as the product decodes it: sample 0 at the first decoded sample,
 the stream starting where the original's does) mixed with pink noise at `--snr` dB under the sound's mean
 power, stored as 16-bit PCM in a `.mov` (no encoder delay to move the sound against the picture).
 `OUT/audio` links to `MEDIA/audio`, which the suite's dub protocol reads.
@@ -28,6 +28,8 @@ import av
 import numpy as np
 
 from benchmarks.bench_noisy_lines import mixed, pink_noise
+from mytalk.core.media.audio import decode_audio, probe_audio_rate
+from mytalk.core.media.sound_stream import clip_sound_stream
 
 REPO = Path(__file__).resolve().parent.parent
 MEDIA = Path(os.environ.get("MYTALK_SHARED_MEDIA", REPO.parent / "shared" / "media"))
@@ -35,15 +37,14 @@ MEDIA = Path(os.environ.get("MYTALK_SHARED_MEDIA", REPO.parent / "shared" / "med
 
 def noisy_clip(source: Path, target: Path, snr_db: float, rng: np.random.Generator) -> Path:
     """`source` with its picture copied and its sound mixed with pink noise at `snr_db`, as PCM in a `.mov`."""
+    index = clip_sound_stream(source).index
+    rate = probe_audio_rate(source, index)
+    # As the product decodes it (packed or planar, more than two channels mixed down to stereo), at its own rate.
+    samples = decode_audio(source, rate, channels=None, stream_index=index).samples
     with av.open(str(source)) as container:
-        sound_in = container.streams.audio[0]
-        rate = int(sound_in.codec_context.sample_rate)
-        pieces = [frame.to_ndarray().astype(np.float32) for frame in container.decode(sound_in)]
+        sound_in = container.streams[index]
         start = sound_in.start_time or 0
         start_s = float(start * sound_in.time_base) if sound_in.time_base else 0.0
-    samples = np.concatenate(pieces, axis=1)
-    if samples.shape[0] > 2 or samples.ndim != 2:
-        raise ValueError(f"{source.name}: only mono and stereo sound are copied")
     noise = pink_noise(samples.shape[1], rng)
     noisy = np.stack([mixed(channel, noise, snr_db) for channel in samples])
     pcm = np.clip(np.round(noisy * 32767.0), -32768, 32767).astype(np.int16)
