@@ -14,7 +14,7 @@ opened, and of a cold first preview's learning. Each clip is learned two ways, a
 Both must give the same crops bit for bit; the benchmark says so, and prints the seconds of each way, the
 crop stage's own seconds, and their ratio.
 
-`--camera` learns the default sample (five 4 s windows) of a 60 s 1920 x 1080 ProRes 422 HQ clip instead, a
+`--camera` learns the default sample (four 5 s windows) of a 60 s 1920 x 1080 ProRes 422 HQ clip instead, a
 camera original's format, with a third way: the pieces kept within the 64 MB budget they had before session 31
 (the sample's pieces take 114 MB: 10-bit samples, 2 bytes each).
 """

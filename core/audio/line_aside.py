@@ -13,7 +13,7 @@ With a runtime's warm pool the line is not one task but one per utterance: a fir
 utterances the cache lacks (`line_phones.untimed_utterances`), and each is then a task of the pool
 (`PhoneWorkers.submit`), run by whichever worker is free first, beside the clip's own sound
 (`phone_helper`). Timed in one process, a 5 s range's three utterances kept that worker busy 0.7 s
-after the other had finished the 8 s clip; a 60 s clip's five sample windows, the other way round. On
+after the other had finished the 8 s clip; a 60 s clip's sample windows, the other way round. On
 two cores that did not bring a cold preview's first frame forward (the cores were busy either way: the
 tracker then got less of them, session 24), but nothing idles where there are more cores, and a line
 picked in the panel is timed ahead on every worker at once (`ClassicMotion.learn_line`).

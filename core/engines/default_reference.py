@@ -30,9 +30,16 @@ WHOLE_CLIP_SECONDS = 30.0
 SAMPLE_SECONDS = 20.0
 """Footage a longer clip is learned from: `SAMPLE_SECONDS / WINDOW_SECONDS` windows, spread over it."""
 
-WINDOW_SECONDS = 4.0
+WINDOW_SECONDS = 5.0
 """Length of one window of the sample: long enough for the footage's phones to be recognised in
-context (a line's utterances are timed in pieces of at most 4 s for the same reason)."""
+context (a line's utterances are timed in pieces of at most 4 s for the same reason).
+
+Four windows of 5 s rather than five of 4 s (before session 36): the same 20 s of footage, in a count that
+the tracking threads share evenly (`mytalk.core.face.range_pool`: one per usable core, at most four). Five
+windows left one window tracked alone at the end, with the other threads' cores idle: on two cores a third
+round of tracking where two suffice, on four or more a second round where one suffices. Measured on this
+project's two-core machine, the 60 s clip's cold first preview (warmed up, interleaved, three pairs): 3.85,
+3.85, 3.99 s with five windows against 3.69, 3.72, 3.82 s with four (`docs/panel.md`, session 36)."""
 
 
 def spread_windows(start: int, stop: int, fps: Fraction, *, budget_s: float = SAMPLE_SECONDS,
@@ -49,7 +56,7 @@ def spread_windows(start: int, stop: int, fps: Fraction, *, budget_s: float = SA
     whole = max(budget, round((budget_s if whole_s is None else whole_s) * float(fps)))
     if stop - start <= whole:
         return [(start, stop)]
-    width = max(1, round(window_s * float(fps)))
+    width = max(1, min(budget, round(window_s * float(fps))))  # a budget under one window is one window of it
     count = max(1, int(budget_s // window_s))  # in seconds: at 29.97 fps 599 frames // 120 would give 4
     length = stop - start
     spans: list[tuple[int, int]] = []
@@ -74,7 +81,7 @@ def whole_clip_instead(references: Sequence[ReferenceRange], video: Path, frame_
                        fps: Fraction) -> tuple[ReferenceRange, ...] | None:
     """The whole clip, when `references` are its default sample (not the whole clip itself), else None.
 
-    A sample is five short windows, and a long clip whose actor is on screen only now and then (an
+    A sample is a few short windows, and a long clip whose actor is on screen only now and then (an
     interview with long cutaways) can show no face in any of them. Whole-clip learning found the actor
     wherever he was, so an engine that finds no actor in the sample learns from the whole clip instead,
     as it did before the sample: slower, never a failure the whole clip would not have had. The choice

@@ -1,6 +1,6 @@
 """Tracking several ranges of footage at once, one thread each, with one progress count.
 
-An actor is learned from reference ranges (a long clip's default sample is five 4 s windows,
+An actor is learned from reference ranges (a long clip's default sample is four 5 s windows,
 `mytalk.core.engines.default_reference`), and each range is tracked on its own: a tracker starts every
 range with a detection and follows the face inside it, so a range's meshes never depend on another
 range. Tracked one after the other, they kept one core busy while the other cores waited: the phone

@@ -47,7 +47,7 @@ class PcmSpans:
     _read: dict[tuple[int, int], np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
     KEPT_SPANS = 16
-    """How many spans are kept: a long clip's sample is five windows."""
+    """How many spans are kept: a long clip's sample is four windows."""
 
     @classmethod
     def of(cls, path: Path, rate: int, stream_index: int) -> PcmSpans | None:

@@ -295,7 +295,7 @@ def build_profile(
             sent.append(learnable is not None and helper.send(learnable))
         # The references are tracked at once, a thread each up to the cores (`range_pool`), with one count
         # over all their frames under one stage name: the stage's ETA (the runtime's `ProgressThrottle`)
-        # then covers all of them (a long clip's default reference is five windows,
+        # then covers all of them (a long clip's default reference is four windows,
         # `mytalk.core.engines.default_reference`).
 
         def tracked(done: int, total: int, stage: str) -> None:
