@@ -45,6 +45,11 @@ frame, on both clips. The ratio line divides each by its bar, in this run.
 Where the time to the first frame goes (Linux): the whole machine's CPU time from Preview to the first
 frame, busy and idle, from `/proc/stat` (`cpu_to_first_frame`). Busy core-seconds near cores × seconds
 say the job was short of CPU, not waiting on itself; it counts every process, so run nothing else.
+
+How fast the machine was (`machine`, before and after the runs): the tracker's milliseconds per frame and the
+phone loop's CPU-seconds per 4 s, on one core. This project's two-core machine has measured the same code's
+"cold, warmed up" 60 s row at 2.96 s (session 33), 3.34 s (session 34) and 3.76 s (session 35); compare rows
+across runs only with these beside them.
 """
 
 from __future__ import annotations
@@ -310,6 +315,54 @@ def measure(clip: Path, frames: int, scratch: Path) -> dict[str, Any]:
     return rows
 
 
+def cpu_model() -> str:
+    """The processor's name as Linux reports it ("" elsewhere)."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            return next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), "")
+    except OSError:
+        return ""
+
+
+def machine_speed(source: Path) -> dict[str, float]:
+    """How fast this machine is at the two works that fill a cold preview, measured in this process on one
+    core, so that runs on different days (this project's machine has been 10-20 % slower on some) can be
+    compared: milliseconds per frame of face tracking (100 frames of the 8 s clip, no cache, the faster of two
+    runs) and CPU-seconds of
+    phone-loop recognition of 4 s of its sound (the footage's phones, `PhoneTimer.footage_track`)."""
+    import tempfile as _tempfile
+
+    from mytalk.core.audio.phone_timing import PhoneTimer
+    from mytalk.core.face.tracker import load_face_stack
+    from mytalk.core.face.video_tracking import track_video
+    from mytalk.core.media.audio import AudioTrack, decode_audio
+
+    load_face_stack()
+    with _tempfile.TemporaryDirectory(prefix="mytalk-speed-") as home:
+        previous = os.environ.get("MYTALK_HOME")
+        os.environ["MYTALK_HOME"] = home
+        try:
+            runs = []
+            for _ in range(2):  # the first run also pays for the face mesh graph's first frames
+                began = time.perf_counter()
+                track_video(source, 0, 100, use_cache=False)
+                runs.append((time.perf_counter() - began) / 100)
+            tracking = min(runs)
+        finally:
+            if previous is None:
+                os.environ.pop("MYTALK_HOME", None)
+            else:
+                os.environ["MYTALK_HOME"] = previous
+    sound = decode_audio(source, 16_000)
+    window = AudioTrack(sound.read(0, 4 * 16_000), 16_000)
+    timer = PhoneTimer().load()
+    timer.footage_track(window)  # the first utterance also pays for the decoders' first use
+    began = time.process_time()
+    timer.footage_track(window)
+    return {"tracking_ms_per_frame": round(tracking * 1000, 2),
+            "phone_loop_cpu_s_per_4s": round(time.process_time() - began, 3)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, help="also write the results here")
@@ -320,7 +373,9 @@ def main(argv: list[str] | None = None) -> int:
     if not source.is_file():
         print(f"skip: {source} not found", file=sys.stderr)
         return 0
-    results: dict[str, Any] = {"range_s": RANGE_S, "clips": {}}
+    results: dict[str, Any] = {"range_s": RANGE_S, "clips": {},
+                               "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "before": machine_speed(source)}}
+    print(f"machine: {results['machine']['cpu']}, {os.cpu_count()} cores; before: {results['machine']['before']}")
     with tempfile.TemporaryDirectory(prefix="mytalk-first-frame-") as tmp:
         scratch = Path(tmp)
         long_clip = looped_clip(source, LONG_S, scratch / f"{source.stem}_looped_{LONG_S}s.mp4")
@@ -344,6 +399,8 @@ def main(argv: list[str] | None = None) -> int:
                       f"(÷ bar {bar:.0f} s = {row['first_frame_s'] / bar:4.2f})  first streamed "
                       f"{row.get('first_streamed_s', float('nan')):5.2f} s  whole proxy {row['whole_proxy_s']:5.2f} s"
                       f"{extra}  stages {row['stages_s']}")
+    results["machine"]["after"] = machine_speed(source)
+    print(f"machine after the runs: {results['machine']['after']}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

@@ -2,7 +2,8 @@
 
 `bench_first_frame` reports its third clip as "1920 x 1080 ProRes 422 HQ at 25 fps with PCM sound"; if the
 file were anything else (another codec, the source's rate, sound that drifts from the picture), its rows
-would measure something other than what they are labelled."""
+would measure something other than what they are labelled. It also measures the machine it runs on (the
+tracker's and the phone loop's speed), the only way its figures compare across days."""
 
 from __future__ import annotations
 
@@ -52,3 +53,12 @@ def test_the_camera_clip_loops_to_a_minute_by_its_packets(tmp_path: Path) -> Non
         video = container.streams.video[0]
         assert video.codec_context.name == "prores"
         assert sum(1 for _ in container.demux(video) if _.size) == 4 * 38
+
+
+def test_the_first_frame_benchmark_measures_the_machine_it_runs_on() -> None:
+    """Its figures are compared across days only through these: the tracker's and the phone loop's speed here."""
+    from benchmarks.bench_first_frame import CLIP, MEDIA, machine_speed
+
+    speed = machine_speed(MEDIA / "video" / CLIP)
+    assert 0.5 < speed["tracking_ms_per_frame"] < 100, speed
+    assert 0.005 < speed["phone_loop_cpu_s_per_4s"] < 10, speed
