@@ -325,11 +325,11 @@ def cpu_model() -> str:
 
 
 def machine_speed(source: Path) -> dict[str, float]:
-    """How fast this machine is at the two works that fill a cold preview, measured in this process on one
-    core, so that runs on different days (this project's machine has been 10-20 % slower on some) can be
+    """How fast this machine is at the two kinds of work that fill a cold preview, measured in this process on
+    one core, so that runs on different days (this project's machine has been 10-20 % slower on some) can be
     compared: milliseconds per frame of face tracking (100 frames of the 8 s clip, no cache, the faster of two
-    runs) and CPU-seconds of
-    phone-loop recognition of 4 s of its sound (the footage's phones, `PhoneTimer.footage_track`)."""
+    runs) and CPU-seconds of phone-loop recognition of 4 s of its sound (the footage's phones,
+    `PhoneTimer.footage_track`)."""
     import tempfile as _tempfile
 
     from mytalk.core.audio.phone_timing import PhoneTimer
