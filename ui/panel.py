@@ -30,13 +30,11 @@ from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeyEvent
 from PySide6.QtWidgets import (
     QApplication,
-    QButtonGroup,
     QFileDialog,
     QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QPushButton,
     QScrollArea,
     QSizePolicy,
     QSplitter,
@@ -55,6 +53,7 @@ from mytalk.core.media.writer import CODEC_PRESETS
 from mytalk.core.runtime.protocol import sync_request_to_json
 from mytalk.core.userdirs import UserDirs, user_dirs
 from mytalk.ui.anticipation import RuntimeAnticipation
+from mytalk.ui.buttons import tool_button
 from mytalk.ui.decoder import FrameDecoder
 from mytalk.ui.elided_label import ElidedLabel
 from mytalk.ui.error_banner import ErrorBanner
@@ -81,10 +80,12 @@ from mytalk.ui.preferences import QtPreferences
 from mytalk.ui.runtime_client import RuntimeClient
 from mytalk.ui.scrub_bar import ScrubBar
 from mytalk.ui.settings import SettingsPanel
+from mytalk.ui.slip_bar import SlipBar
 from mytalk.ui.status_line import StatusLine
 from mytalk.ui.tasks import run_in_background
 from mytalk.ui.timecode_display import TimecodeDisplay
 from mytalk.ui.transport import ClipTiming, Transport
+from mytalk.ui.transport_bar import TransportBar
 from mytalk.ui.viewer import ViewerWidget
 from mytalk.ui.viseme_lane import VisemeLane
 from mytalk.ui.viseme_track import TrackKey
@@ -198,19 +199,33 @@ class MyTalkPanel(QWidget):
 
     # -- construction ----------------------------------------------------------------------------
 
-    def _button(self, text: str, tip: str, slot: Any, *, checkable: bool = False) -> QPushButton:
-        button = QPushButton(text, self)
-        button.setToolTip(tip)
-        button.setCheckable(checkable)
-        # Buttons never take the keyboard focus: Space must stay play/stop, not "press button".
-        button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        if slot is not None:
-            button.clicked.connect(slot)
-        return button
-
     def _build(self) -> None:
-        self.open_clip_button = self._button("Clip…", "Open the clip to fix", self.choose_clip)
-        self.open_line_button = self._button("Line…", "Open the replacement line (wav, mp3, …)", self.choose_line)
+        """The panel, top to bottom: the files row, the error banner, the viewer's column beside the side
+        column (a splitter), and the status line; made in that order, which is the order of the focus chain."""
+        files_row = self._build_files_row()
+        self.banner = ErrorBanner(self)
+        splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        splitter.addWidget(self._build_viewer_column())
+        splitter.addWidget(self._build_side_column())
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 0)
+        splitter.setChildrenCollapsible(False)
+        self.splitter = splitter
+        self.status_line = StatusLine(self)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 4)
+        layout.addLayout(files_row)
+        layout.addWidget(self.banner)
+        layout.addWidget(splitter, 1)
+        layout.addWidget(self.status_line)
+        self._update_offset_label()
+
+    def _build_files_row(self) -> QHBoxLayout:
+        """Clip… and Line…, the clip's name, and the notes on sound and on the runtime."""
+        self.open_clip_button = tool_button(self, "Clip…", "Open the clip to fix", self.choose_clip)
+        self.open_line_button = tool_button(self, "Line…", "Open the replacement line (wav, mp3, …)",
+                                            self.choose_line)
         self.clip_label = ElidedLabel("No clip", self)
         self.clip_label.setObjectName("clipLabel")
         self.audio_note = QLabel(self)
@@ -218,109 +233,44 @@ class MyTalkPanel(QWidget):
         self.audio_note.hide()
         self.runtime_label = QLabel(self)
         self.runtime_label.setObjectName("runtimeLabel")
-        top = QHBoxLayout()
-        top.addWidget(self.open_clip_button)
-        top.addWidget(self.open_line_button)
-        top.addWidget(self.clip_label, 1)
-        top.addWidget(self.audio_note)
-        top.addWidget(self.runtime_label)
+        row = QHBoxLayout()
+        row.addWidget(self.open_clip_button)
+        row.addWidget(self.open_line_button)
+        row.addWidget(self.clip_label, 1)
+        row.addWidget(self.audio_note)
+        row.addWidget(self.runtime_label)
+        return row
 
-        self.banner = ErrorBanner(self)
-
+    def _build_viewer_column(self) -> QWidget:
+        """The viewer, the transport and timecode rows, the scrub bar, the line's waveform and visemes, the slip."""
         self.viewer = ViewerWidget(self)
         self.viewer.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.viewer.facePicked.connect(self._on_face_picked)
-
-        self.mode_a = self._button("A", "Original (\\ toggles A/B)", lambda: self.set_view_mode("A"), checkable=True)
-        self.mode_b = self._button("B", "MyTalk preview (\\ toggles A/B)", lambda: self.set_view_mode("B"), checkable=True)
-        self.mode_wipe = self._button("Wipe", "Wipe between A and B; drag the yellow line (|)",
-                                      lambda: self.set_view_mode("wipe"), checkable=True)
-        self._modes = QButtonGroup(self)
-        for button in (self.mode_a, self.mode_b, self.mode_wipe):
-            self._modes.addButton(button)
-        self.mode_a.setFixedWidth(32)
-        self.mode_b.setFixedWidth(32)
-        self.mode_wipe.setFixedWidth(48)
-        self.mode_a.setChecked(True)
-
-        t = self.transport
-        icon = self.style().standardIcon
-        pixmaps = QStyle.StandardPixmap
-        self.to_start_button = self._button("", "First frame (Home)", t.go_to_start)
-        self.back_button = self._button("", "Step back one frame (Left)", lambda: t.step(-1))
-        self.play_button = self._button("", "Play / stop (Space; J/K/L shuttle)", t.toggle_play)
-        self.forward_button = self._button("", "Step forward one frame (Right)", lambda: t.step(1))
-        self.to_end_button = self._button("", "Last frame (End)", t.go_to_end)
-        self._play_icons = (icon(pixmaps.SP_MediaPlay), icon(pixmaps.SP_MediaStop))
-        for button, pixmap in ((self.to_start_button, pixmaps.SP_MediaSkipBackward),
-                               (self.back_button, pixmaps.SP_MediaSeekBackward),
-                               (self.forward_button, pixmaps.SP_MediaSeekForward),
-                               (self.to_end_button, pixmaps.SP_MediaSkipForward)):
-            button.setIcon(icon(pixmap))
-        self.play_button.setIcon(self._play_icons[0])
-        self.mark_in_button = self._button("In", "Mark in at the playhead (I)", lambda: self.run_command(Command("set_in")))
-        self.mark_out_button = self._button("Out", "Mark out at the playhead (O): the last frame of the range, inclusive",
-                                            lambda: self.run_command(Command("set_out")))
-        for button in (self.to_start_button, self.back_button, self.play_button, self.forward_button,
-                       self.to_end_button):
-            button.setFixedWidth(34)
-        for button in (self.mark_in_button, self.mark_out_button):
-            button.setFixedWidth(40)
-
         self.timecode = TimecodeDisplay(self.transport, self)
-        self.timecode.hide()  # a holder: its field, rate and readouts are laid out below
+        self.timecode.hide()  # a holder: its field, rate and readouts are laid out by the transport bar
         self.timecode.entered.connect(self._on_position_typed)
         self.timecode.rejected.connect(lambda message: self.status_line.show_note(message, "error"))
-        controls = QHBoxLayout()
-        controls.addWidget(self.mode_a)
-        controls.addWidget(self.mode_b)
-        controls.addWidget(self.mode_wipe)
-        controls.addStretch(1)
-        for button in (self.mark_in_button, self.to_start_button, self.back_button, self.play_button,
-                       self.forward_button, self.to_end_button, self.mark_out_button):
-            controls.addWidget(button)
-        controls.addStretch(1)
-        controls.addWidget(self.timecode.field)
-        readouts = QHBoxLayout()
-        readouts.addWidget(self.timecode.rate)
-        readouts.addSpacing(8)
-        for label in self.timecode.readouts:
-            readouts.addWidget(label)
-        readouts.addStretch(1)
-
+        self.transport_bar = TransportBar(self.transport, self.timecode, run_command=self.run_command,
+                                          choose_view=self.set_view_mode, parent=self)
+        self.mark_in_button = self.transport_bar.mark_in_button
+        self.mark_out_button = self.transport_bar.mark_out_button
         self.scrub_bar = ScrubBar(self.transport, self)
         self.waveform = WaveformView(self.transport, self)
         self.waveform.offsetChanged.connect(self._on_offset_changed)
         self.visemes = VisemeLane(self.waveform, self.track_key, self)
+        self.slip_bar = SlipBar(nudge_frames=self.nudge_frames, nudge_seconds=self.nudge_seconds,
+                                reset=self.reset_offset, step_s=NUDGE_S, parent=self)
 
-        fps_nudge = self._button("−1 fr", "Slip the line one frame earlier (,)", lambda: self.nudge_frames(-1))
-        fps_nudge_plus = self._button("+1 fr", "Slip the line one frame later (.)", lambda: self.nudge_frames(1))
-        ms_nudge = self._button("−10 ms", "Slip the line 10 ms earlier (Shift+,)", lambda: self.nudge_seconds(-NUDGE_S))
-        ms_nudge_plus = self._button("+10 ms", "Slip the line 10 ms later (Shift+.)", lambda: self.nudge_seconds(NUDGE_S))
-        reset = self._button("0", "Line starts at the in point (audio-in 0)", self.reset_offset)
-        for button in (fps_nudge, fps_nudge_plus, ms_nudge, ms_nudge_plus, reset):
-            # As wide as the caption (the style's 80 px minimum would push the row past a 1024 px window).
-            button.setFixedWidth(max(30, button.fontMetrics().horizontalAdvance(button.text()) + 18))
-        self.offset_label = QLabel(self)
-        self.offset_label.setObjectName("offsetLabel")
-        slip = QHBoxLayout()
-        slip.addWidget(QLabel("Slip line", self))
-        for button in (fps_nudge, ms_nudge, reset, ms_nudge_plus, fps_nudge_plus):
-            slip.addWidget(button)
-        slip.addWidget(self.offset_label)
-        slip.addStretch(1)
+        column = QWidget(self)
+        layout = QVBoxLayout(column)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.viewer, 1)
+        for part in (self.transport_bar, self.scrub_bar, self.waveform, self.visemes, self.slip_bar):
+            layout.addWidget(part)
+        return column
 
-        left = QWidget(self)
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(self.viewer, 1)
-        left_layout.addLayout(controls)
-        left_layout.addLayout(readouts)
-        left_layout.addWidget(self.scrub_bar)
-        left_layout.addWidget(self.waveform)
-        left_layout.addWidget(self.visemes)
-        left_layout.addLayout(slip)
-
+    def _build_side_column(self) -> QWidget:
+        """The settings (scrolled), the render folder, Preview and Commit, the naming note and the jobs."""
         self.settings = SettingsPanel(self)
         for codec in CODEC_PRESETS:
             suffix = self.wrappers.chosen(codec)
@@ -342,8 +292,9 @@ class MyTalkPanel(QWidget):
         self.settings_scroll.setFrameShape(QFrame.Shape.NoFrame)
         self.settings_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.settings_scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.preview_button = self._button("Preview", PREVIEW_TIP, self.start_preview)
-        self.commit_button = self._button("Commit", "Render the final version into the render folder", self.start_commit)
+        self.preview_button = tool_button(self, "Preview", PREVIEW_TIP, self.start_preview)
+        self.commit_button = tool_button(self, "Commit", "Render the final version into the render folder",
+                                         self.start_commit)
         self.preview_button.setObjectName("previewButton")
         self.commit_button.setObjectName("commitButton")
         self.commit_button.setStyleSheet("QPushButton#commitButton:enabled { font-weight: bold; }")
@@ -359,39 +310,22 @@ class MyTalkPanel(QWidget):
         jobs_box = QGroupBox("Jobs", self)
         QVBoxLayout(jobs_box).addWidget(self.jobs)
 
-        right = QWidget(self)
-        right_layout = QVBoxLayout(right)
-        right_layout.setContentsMargins(0, 0, 0, 0)
+        column = QWidget(self)
+        layout = QVBoxLayout(column)
+        layout.setContentsMargins(0, 0, 0, 0)
         folder_row = QHBoxLayout()
         folder_row.addWidget(QLabel("Render folder", self))
         folder_row.addWidget(self.settings.output_row, 1)
-        right_layout.addWidget(self.settings_scroll, 3)
-        right_layout.addLayout(folder_row)  # outside the scrolled form: where commits go is always in view
-        right_layout.addLayout(actions)
-        right_layout.addWidget(self.naming_label)
-        right_layout.addWidget(jobs_box, 1)
+        layout.addWidget(self.settings_scroll, 3)
+        layout.addLayout(folder_row)  # outside the scrolled form: where commits go is always in view
+        layout.addLayout(actions)
+        layout.addWidget(self.naming_label)
+        layout.addWidget(jobs_box, 1)
         # Wide enough for the form's widest row and a vertical scroll bar: it scrolls up and down, never sideways.
         scroll_bar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
         box_layout.activate()
-        right.setMinimumWidth(box_layout.totalMinimumSize().width() + scroll_bar + 4)
-
-        splitter = QSplitter(Qt.Orientation.Horizontal, self)
-        splitter.addWidget(left)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(0, 1)
-        splitter.setStretchFactor(1, 0)
-        splitter.setChildrenCollapsible(False)
-        self.splitter = splitter
-
-        self.status_line = StatusLine(self)
-
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(8, 8, 8, 4)
-        layout.addLayout(top)
-        layout.addWidget(self.banner)
-        layout.addWidget(splitter, 1)
-        layout.addWidget(self.status_line)
-        self._update_offset_label()
+        column.setMinimumWidth(box_layout.totalMinimumSize().width() + scroll_bar + 4)
+        return column
 
     # -- loading ---------------------------------------------------------------------------------
 
@@ -604,7 +538,7 @@ class MyTalkPanel(QWidget):
     def set_view_mode(self, mode: str) -> None:
         """"A" (original), "B" (the preview) or "wipe"."""
         self.viewer.set_mode(mode)
-        {"A": self.mode_a, "B": self.mode_b, "wipe": self.mode_wipe}[mode].setChecked(True)
+        self.transport_bar.show_view_mode(mode)
 
     def toggle_ab(self) -> None:
         self.set_view_mode("A" if self.viewer.mode != "A" else "B")
@@ -612,7 +546,7 @@ class MyTalkPanel(QWidget):
     # -- playback --------------------------------------------------------------------------------
 
     def _on_speed_changed(self) -> None:
-        self.play_button.setIcon(self._play_icons[1 if self.transport.speed else 0])
+        self.transport_bar.show_playing(bool(self.transport.speed))
         self.player.on_speed_changed()
 
     def stop_playback(self) -> None:
@@ -709,7 +643,7 @@ class MyTalkPanel(QWidget):
         self.anticipation.schedule()
 
     def _update_offset_label(self) -> None:
-        self.offset_label.setText(self.model.slip.label(self.transport.fps))
+        self.slip_bar.show_slip(self.model.slip.label(self.transport.fps))
 
     # -- face pick -------------------------------------------------------------------------------
 
