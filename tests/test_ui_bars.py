@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton
 
 from conftest import media_path
+from mytalk.ui.error_banner import ErrorBanner
 from mytalk.ui.panel import MyTalkPanel
 
 CLIP = "retalking_face2_swalwell.mp4"  # 25 fps, 125 frames
@@ -88,3 +89,16 @@ def test_no_button_under_the_viewer_takes_the_focus(qtbot: Any, panel: MyTalkPan
     panel.transport_bar.forward_button.click()
     qtbot.keyClick(panel.focusWidget() or panel, Qt.Key.Key_Right)
     assert panel.transport.position == 12, "after a click the arrow keys still step"
+
+
+def test_the_banners_restart_button_asks_once_and_leaves_the_focus(qtbot: Any) -> None:
+    banner = ErrorBanner()
+    qtbot.addWidget(banner)
+    banner.show()
+    banner.show_message("the runtime stopped", offer_restart=True)
+    restart = banner.restart
+    assert restart.isVisible() and restart.focusPolicy() == Qt.FocusPolicy.NoFocus
+    asked: list[bool] = []
+    banner.restartRequested.connect(lambda: asked.append(True))
+    restart.click()
+    assert asked == [True]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QWidget
+
+from mytalk.ui.buttons import tool_button
 
 _COLOURS = {"error": ("#4a1717", "#ffb4ab"), "info": ("#17324a", "#b4dcff")}
 """(background, text) per kind: red for what failed, blue for what the editor should know."""
@@ -20,9 +22,8 @@ class ErrorBanner(QFrame):
         self.label = QLabel(self)
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.restart = QPushButton("Restart runtime", self)
-        self.restart.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.restart.clicked.connect(self.restartRequested)
+        self.restart = tool_button(self, "Restart runtime", "Start a new runtime process",
+                                   lambda: self.restartRequested.emit())
         self.restart.hide()
         close = QToolButton(self)
         close.setText("✕")

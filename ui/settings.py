@@ -33,7 +33,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPlainTextEdit,
-    QPushButton,
     QSpinBox,
     QToolButton,
     QWidget,
@@ -41,6 +40,7 @@ from PySide6.QtWidgets import (
 
 from mytalk.core.media.writer import CODEC_PRESETS, MXF_RATES
 from mytalk.core.settings import GUIDE_MODES, Setting, check_values, shipped_settings
+from mytalk.ui.buttons import tool_button
 
 PANEL_DECIDES: Mapping[str, str] = {"quality": "the Preview button renders proxies, Commit the deliverable"}
 """Settings with no widget because a panel action sets them, and which action."""
@@ -167,11 +167,9 @@ class SettingsPanel(QWidget):
         self.output.setPlaceholderText("render folder for commits")
         self.output.editingFinished.connect(self._on_output_typed)
         self._output_shown = ""
-        browse = QPushButton("…", self)
+        browse = tool_button(self, "…", "Choose the folder commits are written to (remembered for this project)",
+                             self._browse)
         browse.setFixedWidth(28)
-        browse.setToolTip("Choose the folder commits are written to (remembered for this project)")
-        browse.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        browse.clicked.connect(self._browse)
         self.output_row = QWidget(self)
         """The render folder and its … button: the panel shows it below the form, always in view."""
         row = QHBoxLayout(self.output_row)
