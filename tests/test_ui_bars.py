@@ -1,5 +1,6 @@
 """The buttons under the viewer do what their keys do, in the real panel (offscreen): the view modes, the
-transport and the line's slip; none of them takes the keyboard focus, so Space stays play/stop after a click."""
+transport and the line's slip, and the error banner's Restart; none of them takes the keyboard focus, so Space stays
+play/stop after a click."""
 
 from __future__ import annotations
 
