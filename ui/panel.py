@@ -379,10 +379,13 @@ class MyTalkPanel(QWidget):
         fields = {"tt": " interlaced, upper field first", "bt": " interlaced, upper field first",
                   "bb": " interlaced, lower field first", "tb": " interlaced, lower field first"}.get(video.field_order, "")
         matte = ", with alpha" if video.has_alpha else ""
+        listed = f" of {video.listed_frames} listed (cut short)" if video.listed_frames is not None else ""
         self.clip_label.setText(f"{path.name}   {video.width}×{video.height}{shown}{fields}{matte}   "
-                                f"{self.timecode.rate.text()}   {video.frame_count} frames")
+                                f"{self.timecode.rate.text()}   {video.frame_count} frames{listed}")
         self.clip_label.setToolTip(f"{path}\n{self.clip_label.full_text}")
         self._keep_matte(path, video)
+        if video.cut_short_note is not None:  # a copy still running: the editor must know before marking
+            self.status_line.show_note(f"{path.name}: {video.cut_short_note}", "warning")
         self.waveform.set_production(None)
         if info.audio:
             # The stream the job reads as the clip's own sound, so the lane shows what the guide hears.

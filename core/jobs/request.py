@@ -181,16 +181,20 @@ def probe_video(path: Path) -> MediaInfo:
     return info
 
 
-def check_range(start: int, stop: int, frame_count: int, *, label: str) -> None:
-    """Raise RangeError unless 0 <= start < stop <= frame_count (stop is exclusive)."""
+def check_range(start: int, stop: int, frame_count: int, *, label: str, cut_short: str | None = None) -> None:
+    """Raise RangeError unless 0 <= start < stop <= frame_count (stop is exclusive). `cut_short`: the
+    clip's `VideoStreamInfo.cut_short_note`, added to a range past its end (the frames may be on their way)."""
+    why = f"; {cut_short}" if cut_short else ""
     if start < 0:
         raise RangeError(f"{label}: in point {start} is before the first frame (0)")
     if start >= frame_count:
-        raise RangeError(f"{label}: in point {start} is past the end; the clip has {frame_count} frames (0-{frame_count - 1})")
+        raise RangeError(f"{label}: in point {start} is past the end; the clip has {frame_count} frames "
+                         f"(0-{frame_count - 1}){why}")
     if stop <= start:
         raise RangeError(f"{label}: out point {stop} must be after the in point {start} (out is exclusive)")
     if stop > frame_count:
-        raise RangeError(f"{label}: out point {stop} is past the end; the clip has {frame_count} frames, so out ≤ {frame_count}")
+        raise RangeError(f"{label}: out point {stop} is past the end; the clip has {frame_count} frames, "
+                         f"so out ≤ {frame_count}{why}")
 
 
 def parse_range(text: str, info: MediaInfo, *, label: str) -> tuple[int, int]:
@@ -206,7 +210,7 @@ def parse_range(text: str, info: MediaInfo, *, label: str) -> tuple[int, int]:
         if right.strip()
         else video.frame_count
     )
-    check_range(start, stop, video.frame_count, label=f"{label} {text!r}")
+    check_range(start, stop, video.frame_count, label=f"{label} {text!r}", cut_short=video.cut_short_note)
     return start, stop
 
 
@@ -301,7 +305,7 @@ def resolve_request(request: SyncRequest) -> ResolvedRequest:
     fps, tc = video.fps, video.start_timecode
     start = parse_position(request.in_point, fps, source_start=tc, what="--in") if request.in_point else 0
     stop = parse_position(request.out_point, fps, source_start=tc, what="--out") if request.out_point else video.frame_count
-    check_range(start, stop, video.frame_count, label=str(request.video.name))
+    check_range(start, stop, video.frame_count, label=str(request.video.name), cut_short=video.cut_short_note)
     offset = parse_offset_seconds(request.audio_in, fps, what="--audio-in") if request.audio_in else Fraction(0)
     references = tuple(parse_reference(text, request.video, info) for text in request.references) or (
         default_references(request.video, video.frame_count, fps)

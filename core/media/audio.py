@@ -20,7 +20,7 @@ import av.error
 import numpy as np
 
 from mytalk.core.errors import AudioError, MediaFormatError, UsageError
-from mytalk.core.media.probe import open_input
+from mytalk.core.media.probe import open_input, stream_cut_short
 from mytalk.core.media.resample import resample_poly, resample_read, resampler_reach
 from mytalk.core.media.sound_stream import clip_sound_stream
 
@@ -389,6 +389,17 @@ class _PcmSeek:
         return int(at)
 
 
+def _decoded_until_cut(container: av.container.InputContainer, stream: av.audio.stream.AudioStream,
+                       path: Path) -> Iterator[av.AudioFrame]:
+    """The stream's frames, decoded; in a copy cut short (`probe.stream_cut_short`) they end where its bytes
+    do: the error on the first missing packet ends the sound instead of failing the job."""
+    try:
+        yield from container.decode(stream)
+    except av.error.FFmpegError:
+        if not stream_cut_short(container, stream, Path(path)):
+            raise
+
+
 def _decode_native(path: Path, stream_index: int | None, keep: tuple[int, int] | None = None,
                    sink: Callable[[np.ndarray, int], None] | None = None, *, seek: bool = True,
                    ) -> tuple[int, np.ndarray, int]:
@@ -446,7 +457,7 @@ def _decode_native_once(path: Path, stream_index: int | None, keep: tuple[int, i
         try:
             wanted = True
             landed = False
-            for frame in container.decode(stream):
+            for frame in _decoded_until_cut(container, stream, path):
                 if seeker is not None:
                     # Checked before anything of the frame is kept: a miss has handed nothing to `sink` that
                     # the decode from the start does not write again.

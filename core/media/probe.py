@@ -112,11 +112,25 @@ class VideoStreamInfo:
     """How the stream says its lines were scanned (FFmpeg's names): "progressive"; "tt" (top field first,
     coded and shown: 1080i), "bb" (bottom field first: PAL and NTSC DV), "tb" or "bt" (coded one way and
     shown the other); "unknown" when neither the container nor the codec says."""
+    listed_frames: int | None = None
+    """How many frames the file's own index (a QuickTime/MP4 sample table) lists, where that is more than
+    `frame_count`, the frames the file holds: a copy cut short (still running, or interrupted) keeps the
+    index written at its start. None for a whole file, and where no such index is read (Matroska, MXF).
+    MyTalk works on the frames there are and says so (`cut_short_note`)."""
 
     @property
     def interlaced(self) -> bool:
         """True when the stream says its frames hold two fields."""
         return self.field_order in INTERLACED_FIELD_ORDERS
+
+    @property
+    def cut_short_note(self) -> str | None:
+        """What to tell the editor about a file cut short (`listed_frames`), or None for a whole file."""
+        if self.listed_frames is None:
+            return None
+        return (f"the file is cut short: its index lists {self.listed_frames} frames and it holds "
+                f"{self.frame_count}, as a copy still running or interrupted leaves it; MyTalk sees only those "
+                f"{self.frame_count}, so copy the clip again for the rest")
 
     @property
     def has_alpha(self) -> bool:
@@ -376,13 +390,11 @@ def _indexed_timestamps(container: av.container.InputContainer, stream: av.video
     if count < 2 or count != stream.frames:
         return None
     decode_times: list[int] = []
-    end = 0
     for entry in entries:
         if entry.is_discard or entry.size <= 0:
             return None
         decode_times.append(entry.timestamp)
-        end = max(end, entry.pos + entry.size)
-    if end > path.stat().st_size:
+    if _table_end(stream) > path.stat().st_size:
         return None  # the table promises frames the file does not hold: demux finds where it ends
     step = decode_times[1] - decode_times[0]
     if step <= 0 or any(b - a != step for a, b in zip(decode_times, decode_times[1:], strict=False)):
@@ -408,6 +420,30 @@ def _indexed_timestamps(container: av.container.InputContainer, stream: av.video
         return None
     reordered = any(b < a for a, b in zip(head, head[1:], strict=False))
     return presented, reordered
+
+
+def _table_end(stream: av.stream.Stream) -> int:
+    """Where the last byte of the stream's indexed frames lies (0 without an index)."""
+    return max((entry.pos + entry.size for entry in stream.index_entries), default=0)
+
+
+def stream_cut_short(container: av.container.InputContainer, stream: av.stream.Stream, path: Path) -> bool:
+    """True when `stream`'s QuickTime/MP4 sample table points past the end of the file: a copy cut short
+    (`VideoStreamInfo.listed_frames`). Decoding such a stream ends with an error at the first packet whose
+    bytes are missing; readers take that as the end of the stream, not as damage to report."""
+    return "mov" in container.format.name.split(",") and _table_end(stream) > Path(path).stat().st_size
+
+
+def _listed_frames(container: av.container.InputContainer, stream: av.video.stream.VideoStream, path: Path,
+                   held: int) -> int | None:
+    """`VideoStreamInfo.listed_frames`: the sample table's frame count where the table points past the end
+    of the file and lists more than the `held` frames found in it; else None."""
+    if "mov" not in container.format.name.split(","):
+        return None
+    listed = len(stream.index_entries)
+    if listed != stream.frames or listed <= held or _table_end(stream) <= path.stat().st_size:
+        return None
+    return listed
 
 
 def _video_info(
@@ -465,6 +501,7 @@ def _video_info(
         reel_name=_tag(container, stream, "reel_name"),
         sample_aspect=_sample_aspect(stream),
         field_order=field_order,
+        listed_frames=_listed_frames(container, stream, path, len(timestamps)),
     )
 
 

@@ -26,6 +26,7 @@ from mytalk.core.media.probe import (
     frame_index_for_pts,
     open_input,
     probe,
+    stream_cut_short,
 )
 
 _FULL_RANGE = 2
@@ -289,6 +290,8 @@ class FrameReader:
                         continue  # pre-roll before the clip's first frame
                     yield index, frame
         except av.error.FFmpegError as exc:
+            if stream_cut_short(container, stream, self.path):
+                return  # a copy cut short ends where its bytes do; `probe` counted only the frames it holds
             raise MediaFormatError(
                 f"{self.path}: the video could not be decoded ({exc}); re-export the clip"
             ) from exc

@@ -27,7 +27,7 @@ import av.error
 import numpy as np
 
 from mytalk.core.errors import MediaFormatError
-from mytalk.core.media.probe import open_input
+from mytalk.core.media.probe import open_input, stream_cut_short
 
 SILENT_PEAK = 10 ** (-60 / 20)
 """−60 dBFS: an unplugged input's digital silence (and dither) stays under it; a microphone's room tone
@@ -111,7 +111,9 @@ def _first_heard(container: Any, streams: list[Any], path: Path) -> int | None:
             if first in heard:
                 return first  # the common case: the first stream speaks, nothing else is read
     except av.error.FFmpegError as exc:
-        raise MediaFormatError(f"{path}: the audio could not be decoded ({exc}); re-export it as WAV") from exc
+        if not any(stream_cut_short(container, stream, path) for stream in streams):
+            raise MediaFormatError(f"{path}: the audio could not be decoded ({exc}); re-export it as WAV") from exc
+        # a copy cut short: its sound ends where its bytes do, and what was heard before that decides
     return best
 
 

@@ -1,0 +1,154 @@
+"""A clip cut short, as a copy still running or interrupted leaves it: a QuickTime/MP4 file whose sample table
+(written first, "fast start") lists frames the file does not hold. MyTalk works on the frames there are, and says
+so everywhere the editor looks: `probe`, the job's report and the command line's warning, a range past the end
+(exit 2), and the panel's clip line and status line. A whole file says nothing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import pytest
+
+from cli_helpers import run_mytalk
+from conftest import media_path
+from mytalk.core.media.audio import decode_audio
+from mytalk.core.media.probe import probe
+from mytalk.core.media.reader import FrameReader
+
+FRAMES = 50
+
+
+def _fast_start_clip(path: Path, frames: int = FRAMES) -> Path:
+    """A 25 fps clip with its sample table at the start and a tone under it, as cameras' transcodes are."""
+    with av.open(str(path), "w", options={"movflags": "faststart"}) as container:
+        video = container.add_stream("mpeg4", rate=25)
+        video.width, video.height, video.pix_fmt = 96, 64, "yuv420p"
+        sound = container.add_stream("aac", rate=48000)
+        rng = np.random.default_rng(0)
+        for index in range(frames):
+            picture = rng.integers(0, 256, (64, 96, 3), dtype=np.uint8)  # noise: every frame costs its bytes
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+            frame.pts = index
+            container.mux(video.encode(frame))
+        container.mux(video.encode(None))
+        tone = (0.1 * np.sin(np.arange(48000 * frames // 25) * 2 * np.pi * 440 / 48000)).astype(np.float32)
+        for start in range(0, tone.size, 1024):
+            chunk = av.AudioFrame.from_ndarray(tone[None, start:start + 1024], format="flt", layout="mono")
+            chunk.sample_rate, chunk.pts = 48000, start
+            container.mux(sound.encode(chunk))
+        container.mux(sound.encode(None))
+    return path
+
+
+def _cut(path: Path, share: float) -> Path:
+    data = path.read_bytes()
+    cut = path.with_name(f"{path.stem}_cut{path.suffix}")
+    cut.write_bytes(data[: int(len(data) * share)])
+    return cut
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
+    folder = tmp_path_factory.mktemp("cut_short")
+    whole = _fast_start_clip(folder / "take.mp4")
+    yield whole, _cut(whole, 0.5)
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mov"])
+def test_probe_names_the_frames_the_index_lists_beyond_the_file(tmp_path: Path, suffix: str) -> None:
+    whole = _fast_start_clip(tmp_path / f"take{suffix}")
+    assert probe(whole).video.listed_frames is None  # type: ignore[union-attr]
+    assert probe(whole).video.cut_short_note is None  # type: ignore[union-attr]
+    cut = probe(_cut(whole, 0.5)).video
+    assert cut is not None
+    assert 5 < cut.frame_count < FRAMES and cut.listed_frames == FRAMES
+    assert f"lists {FRAMES} frames and it holds {cut.frame_count}" in (cut.cut_short_note or "")
+    with FrameReader(_cut(whole, 0.5)) as reader:  # every frame counted is there to read
+        assert sum(1 for _ in reader.frames(0, cut.frame_count)) == cut.frame_count
+
+
+def test_a_sync_of_a_cut_clip_renders_what_is_there_and_warns(clips: tuple[Path, Path], tmp_path: Path) -> None:
+    _, cut = clips
+    held = probe(cut).video.frame_count  # type: ignore[union-attr]
+    out, report = tmp_path / "fixed.mov", tmp_path / "fixed.json"
+    result = run_mytalk("sync", cut, "--audio", cut, "-o", out, "--report", report, "--engine", "copy")
+    assert result.code == 0, result.stderr
+    assert [line for line in result.stderr_lines if "cut short" in line] == [
+        f"mytalk: warning: {probe(cut).video.cut_short_note}"]  # type: ignore[union-attr]
+    assert any("cut short" in warning for warning in json.loads(report.read_text())["warnings"])
+    with av.open(str(out)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == held
+
+
+def test_a_range_past_a_cut_clips_end_exits_2_and_says_why(clips: tuple[Path, Path], tmp_path: Path) -> None:
+    _, cut = clips
+    out = tmp_path / "fixed.mov"
+    result = run_mytalk("sync", cut, "--audio", cut, "-o", out, "--in", "0", "--out", str(FRAMES), "--engine", "copy",
+                        "--quiet")
+    assert result.code == 2 and len(result.stderr_lines) == 1, result.stderr
+    assert "past the end" in result.stderr and "cut short" in result.stderr
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_a_whole_clip_says_nothing_of_it(clips: tuple[Path, Path], tmp_path: Path) -> None:
+    whole, _ = clips
+    out = tmp_path / "fixed.mov"
+    result = run_mytalk("sync", whole, "--audio", whole, "-o", out, "--in", "0", "--out", str(FRAMES),
+                        "--engine", "copy")
+    assert result.code == 0 and "cut short" not in result.stderr, result.stderr
+
+
+def test_the_panel_says_a_clip_is_cut_short_when_it_opens(qtbot: Any, clips: tuple[Path, Path]) -> None:
+    from mytalk.ui.panel import MyTalkPanel
+
+    whole, cut = clips
+    panel = MyTalkPanel(start_runtime=False)
+    qtbot.addWidget(panel)
+    try:
+        assert panel.load_clip(cut)
+        held = probe(cut).video.frame_count  # type: ignore[union-attr]
+        assert panel.transport.frame_count == held
+        assert f"{held} frames of {FRAMES} listed (cut short)" in panel.clip_label.full_text
+        assert panel.status_line.kind == "warning" and "cut short" in panel.status_line.full_text
+        assert panel.load_clip(whole)
+        assert "cut short" not in panel.clip_label.full_text
+    finally:
+        panel.shutdown()
+
+
+def test_a_cut_clips_sound_ends_where_its_bytes_do(clips: tuple[Path, Path]) -> None:
+    whole, cut = clips
+    rate = 16000
+    assert decode_audio(whole, rate).samples.shape[-1] >= rate * FRAMES // 25 - 2048
+    heard = decode_audio(cut, rate).samples.shape[-1]  # no error: the missing packets end the sound
+    assert 0.2 * rate < heard < 0.8 * rate * FRAMES / 25
+
+
+@pytest.mark.media
+def test_a_real_clip_cut_short_is_synced_by_the_classic_engine(tmp_path: Path) -> None:
+    """A shared H.264 clip with B-frames, remuxed with its table first and cut in the middle: the actor is
+    learned from the frames and sound it holds, and the job says the file is cut short."""
+    source = media_path("video", "hdtf_wda_katiehill_512.mp4")
+    remuxed = tmp_path / "katiehill_fast_start.mp4"
+    with av.open(str(source)) as original, av.open(str(remuxed), "w", options={"movflags": "faststart"}) as copy:
+        streams = {s.index: copy.add_stream_from_template(s) for s in original.streams if s.type in ("video", "audio")}
+        for packet in original.demux():
+            if packet.dts is not None and packet.stream.index in streams:
+                packet.stream = streams[packet.stream.index]
+                copy.mux(packet)
+    cut = _cut(remuxed, 0.6)
+    info = probe(cut).video
+    assert info is not None and info.listed_frames == 200 and 60 < info.frame_count < 200
+    out, report = tmp_path / "fixed.mov", tmp_path / "fixed.json"
+    result = run_mytalk("sync", cut, "--audio", media_path("audio", "jfk_inaugural_en_16k.wav"), "-o", out,
+                        "--in", "0", "--out", "50", "--report", report)
+    assert result.code == 0, result.stderr
+    assert "cut short" in result.stderr
+    assert any("cut short" in warning for warning in json.loads(report.read_text())["warnings"])
+    with av.open(str(out)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 50
