@@ -16,6 +16,7 @@ import pytest
 
 from cli_helpers import run_mytalk
 from conftest import media_path
+from mytalk.core.errors import MediaFormatError
 from mytalk.core.media.audio import decode_audio
 from mytalk.core.media.probe import probe
 from mytalk.core.media.reader import FrameReader
@@ -152,3 +153,28 @@ def test_a_real_clip_cut_short_is_synced_by_the_classic_engine(tmp_path: Path) -
     assert any("cut short" in warning for warning in json.loads(report.read_text())["warnings"])
     with av.open(str(out)) as container:
         assert sum(1 for _ in container.decode(video=0)) == 50
+
+
+def test_a_clip_cut_before_its_index_exits_2_saying_it_is_cut_short(tmp_path: Path) -> None:
+    """Without fast start the index (`moov`) is written last: a cut copy has none and cannot be opened. It is
+    named as cut short, not as an unreadable file to re-export."""
+    with av.open(str(tmp_path / "late_index.mov"), "w") as container:
+        stream = container.add_stream("mpeg4", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        rng = np.random.default_rng(1)
+        for index in range(FRAMES):
+            frame = av.VideoFrame.from_ndarray(rng.integers(0, 256, (64, 96, 3), dtype=np.uint8), format="rgb24")
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    cut = _cut(tmp_path / "late_index.mov", 0.5)
+    with pytest.raises(MediaFormatError, match="cut short"):
+        probe(cut)
+    out = tmp_path / "fixed.mov"
+    result = run_mytalk("sync", cut, "--audio", cut, "-o", out, "--engine", "copy", "--quiet")
+    assert result.code == 2 and len(result.stderr_lines) == 1 and "cut short" in result.stderr, result.stderr
+    assert not out.exists()
+    garbage = tmp_path / "notes.mov"
+    garbage.write_bytes(b"\x00\x00\x00\x20ftypqt  " + bytes(range(256)) * 8)  # a box header, then no boxes
+    with pytest.raises(MediaFormatError, match="not a readable video"):
+        probe(garbage)

@@ -195,10 +195,41 @@ def open_input(path: Path) -> av.container.InputContainer:
     except FileNotFoundError as exc:
         raise MediaNotFoundError(f"{path}: file not found; check the path or pick another clip") from exc
     except (av.error.FFmpegError, OSError, ValueError, UnicodeDecodeError) as exc:
+        if _index_cut_off(path):
+            raise MediaFormatError(
+                f"{path}: the file is cut short: its media data runs past its end and its index, which is "
+                "written last, is missing, as a copy still running or interrupted leaves it; copy the clip again"
+            ) from exc
         raise MediaFormatError(
             f"{path}: not a readable video or audio file ({exc.__class__.__name__}); "
             "pick a file that plays in your editor or re-export it"
         ) from exc
+
+
+def _index_cut_off(path: Path) -> bool:
+    """True for a QuickTime/MP4 file cut before its index: its top-level boxes, read by their headers alone,
+    hold no `moov` and end in one (the media data, `mdat`) that says it is longer than what is left of the
+    file. A recorder or a copy writes the index last, so this is a file still being written or copied."""
+    size = path.stat().st_size
+    at, found_moov = 0, False
+    with path.open("rb") as handle:
+        while at + 8 <= size:
+            handle.seek(at)
+            header = handle.read(16)
+            length, kind = int.from_bytes(header[:4], "big"), header[4:8]
+            if at == 0 and kind != b"ftyp":
+                return False  # not QuickTime/MP4
+            if length == 1 and len(header) == 16:
+                length = int.from_bytes(header[8:16], "big")  # a 64-bit size, as large media data has
+            elif length == 0:
+                length = size - at  # "to the end of the file"
+            if length < 8 or not all(32 <= byte < 127 for byte in kind):
+                return False  # not a box: damage, not a cut
+            found_moov = found_moov or kind == b"moov"
+            if at + length > size:
+                return kind == b"mdat" and not found_moov
+            at += length
+    return False
 
 
 def main_video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream | None:
