@@ -97,6 +97,11 @@ _DERIVED_DEFAULTS: Mapping[str, str] = {
 _METAVARS: Mapping[str, str] = {"number": "X", "integer": "N", "string": "TEXT"}
 
 
+
+def _count(n: int, noun: str) -> str:
+    """"1 frame", "2 frames": the summary line is read by editors, not parsed."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
 def _converter(setting: Setting) -> Callable[[str], Any]:
     """Text to the setting's type; ranges and choices are left to the schema check in `SyncRequest`,
     so that a bad value is refused in the same words as by the runtime and the panel."""
@@ -302,8 +307,8 @@ def _run_sync(args: argparse.Namespace) -> int:
     trimmed = _trim_cache(limit)
     faceless = result.report["tracking"]["faceless_frames"]
     if not args.quiet:
-        note = f", {len(faceless)} frames without a face passed through" if faceless else ""
-        print(f"wrote {result.output} ({result.frames_written} frames{note})", file=sys.stderr)
+        note = f", {_count(len(faceless), 'frame')} without a face passed through" if faceless else ""
+        print(f"wrote {result.output} ({_count(result.frames_written, 'frame')}{note})", file=sys.stderr)
         for warning in result.job_warnings:  # those of single frames stay in the report
             print(f"mytalk: warning: {warning}", file=sys.stderr)
         for done in (swept, trimmed):
