@@ -73,6 +73,24 @@ def test_probe_names_the_frames_the_index_lists_beyond_the_file(tmp_path: Path, 
         assert sum(1 for _ in reader.frames(0, cut.frame_count)) == cut.frame_count
 
 
+def test_an_mxf_cut_short_is_named_by_its_headers_track_duration(tmp_path: Path) -> None:
+    """MXF has no sample table: its header partition states each track's duration, which a finished file
+    fills in. A cut copy keeps that header."""
+    whole = tmp_path / "take.mxf"
+    with av.open(str(whole), "w", format="mxf") as container:
+        stream = container.add_stream("mpeg2video", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        rng = np.random.default_rng(2)
+        for index in range(FRAMES):
+            frame = av.VideoFrame.from_ndarray(rng.integers(0, 256, (64, 96, 3), dtype=np.uint8), format="rgb24")
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    assert probe(whole).video.listed_frames is None  # type: ignore[union-attr]
+    cut = probe(_cut(whole, 0.5)).video
+    assert cut is not None and 5 < cut.frame_count < FRAMES and cut.listed_frames == FRAMES
+
+
 def test_a_sync_of_a_cut_clip_renders_what_is_there_and_warns(clips: tuple[Path, Path], tmp_path: Path) -> None:
     _, cut = clips
     held = probe(cut).video.frame_count  # type: ignore[union-attr]

@@ -115,7 +115,8 @@ class VideoStreamInfo:
     listed_frames: int | None = None
     """How many frames the file's own index (a QuickTime/MP4 sample table) lists, where that is more than
     `frame_count`, the frames the file holds: a copy cut short (still running, or interrupted) keeps the
-    index written at its start. None for a whole file, and where no such index is read (Matroska, MXF).
+    index written at its start (MXF: the track's duration in its header). None for a whole file, and where
+    the header lists no count (Matroska; an MXF still being recorded).
     MyTalk works on the frames there are and says so (`cut_short_note`)."""
 
     @property
@@ -466,15 +467,21 @@ def stream_cut_short(container: av.container.InputContainer, stream: av.stream.S
 
 
 def _listed_frames(container: av.container.InputContainer, stream: av.video.stream.VideoStream, path: Path,
-                   held: int) -> int | None:
-    """`VideoStreamInfo.listed_frames`: the sample table's frame count where the table points past the end
-    of the file and lists more than the `held` frames found in it; else None."""
-    if "mov" not in container.format.name.split(","):
-        return None
-    listed = len(stream.index_entries)
-    if listed != stream.frames or listed <= held or _table_end(stream) <= path.stat().st_size:
-        return None
-    return listed
+                   held: int, fps: Fraction) -> int | None:
+    """`VideoStreamInfo.listed_frames`: where the file's own header lists more frames than the `held` ones
+    found in it, that count; else None. QuickTime/MP4: the sample table, when it also points past the end of
+    the file. MXF: the track's duration in the header partition, which a finished file states and a file
+    still being recorded leaves unknown."""
+    formats = container.format.name.split(",")
+    if "mov" in formats:
+        listed = len(stream.index_entries)
+        if listed != stream.frames or listed <= held or _table_end(stream) <= path.stat().st_size:
+            return None
+        return listed
+    if "mxf" in formats and stream.duration is not None and stream.duration > 0 and stream.time_base:
+        listed = round(stream.duration * Fraction(stream.time_base) * fps)
+        return listed if listed > held else None
+    return None
 
 
 def _video_info(
@@ -532,7 +539,7 @@ def _video_info(
         reel_name=_tag(container, stream, "reel_name"),
         sample_aspect=_sample_aspect(stream),
         field_order=field_order,
-        listed_frames=_listed_frames(container, stream, path, len(timestamps)),
+        listed_frames=_listed_frames(container, stream, path, len(timestamps), fps),
     )
 
 
