@@ -671,6 +671,8 @@ class MyTalkPanel(QWidget):
         return self.model.build_request(self.settings.values(), kind=kind)
 
     def _submit(self, kind: str) -> str | None:
+        if self._reopen_changed(kind):
+            return None
         try:
             request = self.build_request(kind=kind)
         except MyTalkError as error:
@@ -688,6 +690,39 @@ class MyTalkPanel(QWidget):
         self.jobs.add(JobEntry(job_id, kind, range_label(kind, start, stop, self.transport.timecode),
                                first_frame=max(0, start - request.handles)))
         return job_id
+
+    def _reopen_changed(self, kind: str) -> bool:
+        """True, with nothing sent, when the clip or the line changed on disk since it was opened
+        (`panel_model.opened`): it is opened again as it is now, the marks kept where they still fit, and the
+        status line says so. The editor sees the new file before any job renders it, and a commit is never
+        made from a file other than the one its preview showed."""
+        changed = self.model.changed_inputs()
+        if not changed:
+            return False
+        clip, line, marks = self.clip, self.line, self.transport.range()
+        marks_lost = False
+        unreadable: list[str] = []
+        if clip is not None and clip in changed:
+            if not self.load_clip(clip):
+                unreadable.append(clip.name)  # the banner says why; the clip on screen stays
+            elif marks is not None and marks[1] <= self.transport.frame_count:
+                self.set_range(*marks)
+            elif marks is not None:
+                marks_lost = True  # cleared by the new clip, never clamped: the editor marks again
+        if line is not None and line in changed and not self.load_line(line):
+            unreadable.append(line.name)
+        names = " and ".join(path.name for path in changed)
+        if unreadable:
+            note = f"{names} changed on disk since it was opened, and {' and '.join(unreadable)} cannot be read now"
+        else:
+            note = (f"{names} changed on disk since it was opened: it is open again as it is now; "
+                    + ("the marks no longer fit it and were cleared" if marks_lost else
+                       f"check it, then press {'Preview' if kind == 'preview' else 'Commit'} again"))
+            video = self.info.video if self.info is not None else None
+            if video is not None and video.cut_short_note is not None:
+                note += f" ({video.cut_short_note})"
+        self.status_line.show_note(note, "warning")
+        return True
 
     def track_key(self) -> TrackKey | None:
         """The clip, line, range and slip as they are now: what a viseme track must match to be drawn."""

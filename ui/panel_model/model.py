@@ -15,6 +15,7 @@ from typing import Any
 from mytalk.core.jobs.request import SyncRequest
 from mytalk.ui.panel_model.events import JobView, Reaction, with_crash_frame
 from mytalk.ui.panel_model.face import FacePick
+from mytalk.ui.panel_model.opened import OpenedFiles
 from mytalk.ui.panel_model.preview import PreviewState
 from mytalk.ui.panel_model.request import RequestInputs, build_request, request_track_key
 from mytalk.ui.panel_model.slip import Slip
@@ -34,6 +35,8 @@ class PanelModel:
         self.preview = PreviewState()
         self.job_keys: dict[str, TrackKey] = {}
         """The clip, line, range and slip each job was sent with: its visemes are drawn only if they still hold."""
+        self.opened = OpenedFiles()
+        """The clip's and the line's identities when they were opened (`changed_inputs`)."""
 
     # -- inputs ----------------------------------------------------------------------------------
 
@@ -42,12 +45,19 @@ class PanelModel:
 
         A poster still on its way stays: its job keeps running, and its error or proxy ends it."""
         self.clip = path
+        self.opened.opened(path)
         self.preview.drop_proxy()
         self.face.reset()
 
     def set_line(self, path: Path | None) -> None:
         """The replacement line (None: back to none, when a first line failed to decode)."""
         self.line = path
+        if path is not None:
+            self.opened.opened(path)
+
+    def changed_inputs(self) -> list[Path]:
+        """The clip and the line, where they changed on disk since they were opened (`OpenedFiles`)."""
+        return self.opened.changed([self.clip, self.line])
 
     def inputs(self) -> RequestInputs:
         """The request inputs as they are now."""
