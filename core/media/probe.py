@@ -470,18 +470,42 @@ def _listed_frames(container: av.container.InputContainer, stream: av.video.stre
                    held: int, fps: Fraction) -> int | None:
     """`VideoStreamInfo.listed_frames`: where the file's own header lists more frames than the `held` ones
     found in it, that count; else None. QuickTime/MP4: the sample table, when it also points past the end of
-    the file. MXF: the track's duration in the header partition, which a finished file states and a file
-    still being recorded leaves unknown."""
+    the file. MXF: the track's duration in the header partition, when the footer partition it points to lies
+    past the end of the file (a file still being recorded states neither)."""
     formats = container.format.name.split(",")
     if "mov" in formats:
         listed = len(stream.index_entries)
         if listed != stream.frames or listed <= held or _table_end(stream) <= path.stat().st_size:
             return None
         return listed
-    if "mxf" in formats and stream.duration is not None and stream.duration > 0 and stream.time_base:
+    if ("mxf" in formats and stream.duration is not None and stream.duration > 0 and stream.time_base
+            and _mxf_footer_past_end(path)):
         listed = round(stream.duration * Fraction(stream.time_base) * fps)
         return listed if listed > held else None
     return None
+
+
+_MXF_PARTITION_KEY = bytes.fromhex("060e2b34020501010d01020101")
+"""The first 13 bytes of an MXF partition pack's key (SMPTE ST 377-1); byte 14 says header, body or footer."""
+
+
+def _mxf_footer_past_end(path: Path) -> bool:
+    """True when the MXF header partition says where the footer partition starts and that is past the end
+    of the file: the file was cut after it was finished. A finished file states the offset; one still being
+    recorded leaves it 0. The header partition may follow a run-in of up to 64 KiB."""
+    with path.open("rb") as handle:
+        head = handle.read(65536 + 64)
+    at = head.find(_MXF_PARTITION_KEY)
+    if at < 0 or at + 17 > len(head) or head[at + 13] != 0x02:  # 0x02: the header partition
+        return False
+    length_byte, cursor = head[at + 16], at + 17
+    if length_byte & 0x80:  # a long-form BER length: its bytes follow
+        cursor += length_byte & 0x7F
+    footer = head[cursor + 24 : cursor + 32]  # after the versions, KAG size, this and previous partitions
+    if len(footer) < 8:
+        return False
+    offset = int.from_bytes(footer, "big")
+    return offset > 0 and at + offset >= path.stat().st_size
 
 
 def _video_info(
