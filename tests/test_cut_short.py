@@ -87,8 +87,17 @@ def test_an_mxf_cut_short_is_named_by_its_headers_track_duration(tmp_path: Path)
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
     assert probe(whole).video.listed_frames is None  # type: ignore[union-attr]
-    cut = probe(_cut(whole, 0.5)).video
+    cut_path = _cut(whole, 0.5)
+    cut = probe(cut_path).video
     assert cut is not None and 5 < cut.frame_count < FRAMES and cut.listed_frames == FRAMES
+    # A file still being recorded has not written its footer, and its header says so with a footer offset of 0
+    # (SMPTE ST 377-1: after the key, its length and 24 bytes of versions, KAG size and partition offsets).
+    data = bytearray(cut_path.read_bytes())
+    assert data[:4] == bytes.fromhex("060e2b34") and data[16] == 0x83  # a 4-byte BER length
+    data[20 + 24 : 20 + 32] = bytes(8)
+    recording = tmp_path / "recording.mxf"
+    recording.write_bytes(bytes(data))
+    assert probe(recording).video.listed_frames is None  # type: ignore[union-attr]
 
 
 def test_a_sync_of_a_cut_clip_renders_what_is_there_and_warns(clips: tuple[Path, Path], tmp_path: Path) -> None:
