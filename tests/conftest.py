@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -24,6 +25,18 @@ def shared_videos() -> list[Path]:
 def shared_audio() -> list[Path]:
     folder = SHARED_MEDIA / "audio"
     return sorted(p for p in folder.glob("*") if p.suffix in {".wav", ".mp3", ".flac"}) if folder.is_dir() else []
+
+
+def shown_panel(qtbot: Any, clip: str, size: tuple[int, int] = (1100, 720)) -> Any:
+    """A `MyTalkPanel` without a runtime, shown at `size` with the shared clip `clip` open (the test skips
+    without it); the caller shuts it down. Imported here, not at the top, so tests without Qt never load it."""
+    from mytalk.ui.panel import MyTalkPanel
+
+    widget = MyTalkPanel(start_runtime=False, video=media_path("video", clip))
+    qtbot.addWidget(widget)
+    widget.resize(*size)
+    widget.show()
+    return widget
 
 
 @pytest.fixture

@@ -24,26 +24,33 @@ from mytalk.core.media.reader import FrameReader
 FRAMES = 50
 
 
-def _fast_start_clip(path: Path, frames: int = FRAMES) -> Path:
-    """A 25 fps clip with its sample table at the start and a tone under it, as cameras' transcodes are."""
-    with av.open(str(path), "w", options={"movflags": "faststart"}) as container:
-        video = container.add_stream("mpeg4", rate=25)
+def _noise_clip(path: Path, *, codec: str = "mpeg4", fmt: str | None = None, options: dict[str, str] | None = None,
+                seed: int = 0, tone: bool = False) -> Path:
+    """A 25 fps clip of `FRAMES` noise pictures (every frame costs its bytes, so a cut falls mid-clip), with a
+    tone under it when `tone`."""
+    with av.open(str(path), "w", format=fmt, options=options or {}) as container:
+        video = container.add_stream(codec, rate=25)
         video.width, video.height, video.pix_fmt = 96, 64, "yuv420p"
-        sound = container.add_stream("aac", rate=48000)
-        rng = np.random.default_rng(0)
-        for index in range(frames):
-            picture = rng.integers(0, 256, (64, 96, 3), dtype=np.uint8)  # noise: every frame costs its bytes
-            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+        sound = container.add_stream("aac", rate=48000) if tone else None
+        rng = np.random.default_rng(seed)
+        for index in range(FRAMES):
+            frame = av.VideoFrame.from_ndarray(rng.integers(0, 256, (64, 96, 3), dtype=np.uint8), format="rgb24")
             frame.pts = index
             container.mux(video.encode(frame))
         container.mux(video.encode(None))
-        tone = (0.1 * np.sin(np.arange(48000 * frames // 25) * 2 * np.pi * 440 / 48000)).astype(np.float32)
-        for start in range(0, tone.size, 1024):
-            chunk = av.AudioFrame.from_ndarray(tone[None, start:start + 1024], format="flt", layout="mono")
-            chunk.sample_rate, chunk.pts = 48000, start
-            container.mux(sound.encode(chunk))
-        container.mux(sound.encode(None))
+        if sound is not None:
+            wave = (0.1 * np.sin(np.arange(48000 * FRAMES // 25) * 2 * np.pi * 440 / 48000)).astype(np.float32)
+            for start in range(0, wave.size, 1024):
+                chunk = av.AudioFrame.from_ndarray(wave[None, start:start + 1024], format="flt", layout="mono")
+                chunk.sample_rate, chunk.pts = 48000, start
+                container.mux(sound.encode(chunk))
+            container.mux(sound.encode(None))
     return path
+
+
+def _fast_start_clip(path: Path) -> Path:
+    """The sample table at the start and a tone under the pictures, as cameras' transcodes are."""
+    return _noise_clip(path, options={"movflags": "faststart"}, tone=True)
 
 
 def _cut(path: Path, share: float) -> Path:
@@ -76,16 +83,7 @@ def test_probe_names_the_frames_the_index_lists_beyond_the_file(tmp_path: Path, 
 def test_an_mxf_cut_short_is_named_by_its_headers_track_duration(tmp_path: Path) -> None:
     """MXF has no sample table: its header partition states each track's duration, which a finished file
     fills in. A cut copy keeps that header."""
-    whole = tmp_path / "take.mxf"
-    with av.open(str(whole), "w", format="mxf") as container:
-        stream = container.add_stream("mpeg2video", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
-        rng = np.random.default_rng(2)
-        for index in range(FRAMES):
-            frame = av.VideoFrame.from_ndarray(rng.integers(0, 256, (64, 96, 3), dtype=np.uint8), format="rgb24")
-            frame.pts = index
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
+    whole = _noise_clip(tmp_path / "take.mxf", codec="mpeg2video", fmt="mxf", seed=2)
     assert probe(whole).video.listed_frames is None  # type: ignore[union-attr]
     cut_path = _cut(whole, 0.5)
     cut = probe(cut_path).video
@@ -185,16 +183,7 @@ def test_a_real_clip_cut_short_is_synced_by_the_classic_engine(tmp_path: Path) -
 def test_a_clip_cut_before_its_index_exits_2_saying_it_is_cut_short(tmp_path: Path) -> None:
     """Without fast start the index (`moov`) is written last: a cut copy has none and cannot be opened. It is
     named as cut short, not as an unreadable file to re-export."""
-    with av.open(str(tmp_path / "late_index.mov"), "w") as container:
-        stream = container.add_stream("mpeg4", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
-        rng = np.random.default_rng(1)
-        for index in range(FRAMES):
-            frame = av.VideoFrame.from_ndarray(rng.integers(0, 256, (64, 96, 3), dtype=np.uint8), format="rgb24")
-            frame.pts = index
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
-    cut = _cut(tmp_path / "late_index.mov", 0.5)
+    cut = _cut(_noise_clip(tmp_path / "late_index.mov", seed=1), 0.5)
     with pytest.raises(MediaFormatError, match="cut short"):
         probe(cut)
     out = tmp_path / "fixed.mov"

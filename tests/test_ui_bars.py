@@ -12,7 +12,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton
 
-from conftest import media_path
+from conftest import shown_panel
 from mytalk.ui.error_banner import ErrorBanner
 from mytalk.ui.panel import MyTalkPanel
 
@@ -21,10 +21,7 @@ CLIP = "retalking_face2_swalwell.mp4"  # 25 fps, 125 frames
 
 @pytest.fixture
 def panel(qtbot: Any) -> Iterator[MyTalkPanel]:
-    widget = MyTalkPanel(start_runtime=False, video=media_path("video", CLIP))
-    qtbot.addWidget(widget)
-    widget.resize(1100, 720)
-    widget.show()
+    widget = shown_panel(qtbot, CLIP)
     yield widget
     widget.shutdown()
 

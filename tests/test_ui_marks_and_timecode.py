@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import Qt
 
-from conftest import media_path
+from conftest import shown_panel
 from mytalk.ui.panel import MyTalkPanel
 
 CLIP = "retalking_face2_swalwell.mp4"  # 25 fps, 125 frames
@@ -18,10 +18,7 @@ CLIP = "retalking_face2_swalwell.mp4"  # 25 fps, 125 frames
 
 @pytest.fixture
 def panel(qtbot: Any) -> Iterator[MyTalkPanel]:
-    widget = MyTalkPanel(start_runtime=False, video=media_path("video", CLIP))
-    qtbot.addWidget(widget)
-    widget.resize(1100, 720)
-    widget.show()
+    widget = shown_panel(qtbot, CLIP)
     yield widget
     widget.shutdown()
 

@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtCore import QPoint
 from PySide6.QtGui import QColor
 
-from conftest import media_path
+from conftest import shown_panel
 from mytalk.ui.panel import MyTalkPanel
 from mytalk.ui.panel_model.axis import MARGIN_PX, TimeAxis
 from mytalk.ui.waveform import RULER_H
@@ -32,10 +32,7 @@ def test_the_axis_maps_frames_between_the_margins_and_back() -> None:
 
 @pytest.fixture
 def panel(qtbot: Any) -> Iterator[MyTalkPanel]:
-    widget = MyTalkPanel(start_runtime=False, video=media_path("video", CLIP))
-    qtbot.addWidget(widget)
-    widget.resize(1100, 720)
-    widget.show()
+    widget = shown_panel(qtbot, CLIP)
     widget.set_range(25, 50)
     yield widget
     widget.shutdown()
