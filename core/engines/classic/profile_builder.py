@@ -60,7 +60,8 @@ class ActorNotInFootage(UsageError):
     """The reference footage shows the actor's face in fewer than `MIN_FACE_FRAMES` frames (`with_face`)."""
 
     def __init__(self, with_face: int) -> None:
-        super().__init__(f"the reference footage shows a face in only {with_face} frames; "
+        frames = "1 frame" if with_face == 1 else f"{with_face} frames"
+        super().__init__(f"the reference footage shows a face in only {frames}; "
                          "give a longer --reference range where the actor faces the camera")
         self.with_face = with_face
 
