@@ -98,6 +98,23 @@ def test_an_mxf_cut_short_is_named_by_its_headers_track_duration(tmp_path: Path)
     assert probe(recording).video.listed_frames is None  # type: ignore[union-attr]
 
 
+def test_a_matroska_file_cut_short_is_named_by_its_segment(tmp_path: Path) -> None:
+    """Matroska states the Segment's size and duration at its start; a cut copy keeps them. A recording still
+    running states an unknown size (all ones), and is not called cut."""
+    whole = _noise_clip(tmp_path / "take.mkv", seed=3)
+    assert probe(whole).video.listed_frames is None  # type: ignore[union-attr]
+    cut_path = _cut(whole, 0.5)
+    cut = probe(cut_path).video
+    assert cut is not None and 5 < cut.frame_count < FRAMES and cut.listed_frames == FRAMES
+    data = bytearray(cut_path.read_bytes())
+    at = data.index(bytes.fromhex("18538067")) + 4  # the Segment's size: 8 bytes, 0x01 then seven of value
+    assert data[at] == 0x01
+    data[at + 1 : at + 8] = b"\xff" * 7
+    recording = tmp_path / "recording.mkv"
+    recording.write_bytes(bytes(data))
+    assert probe(recording).video.listed_frames is None  # type: ignore[union-attr]
+
+
 def test_a_sync_of_a_cut_clip_renders_what_is_there_and_warns(clips: tuple[Path, Path], tmp_path: Path) -> None:
     _, cut = clips
     held = probe(cut).video.frame_count  # type: ignore[union-attr]

@@ -115,8 +115,8 @@ class VideoStreamInfo:
     listed_frames: int | None = None
     """How many frames the file's own index (a QuickTime/MP4 sample table) lists, where that is more than
     `frame_count`, the frames the file holds: a copy cut short (still running, or interrupted) keeps the
-    index written at its start (MXF: the track's duration in its header). None for a whole file, and where
-    the header lists no count (Matroska; an MXF still being recorded).
+    index written at its start (MXF: the track's duration in its header; Matroska: the Segment's duration). None
+    for a whole file, and for a file whose header states no size (a recording still running).
     MyTalk works on the frames there are and says so (`cut_short_note`)."""
 
     @property
@@ -129,7 +129,7 @@ class VideoStreamInfo:
         """What to tell the editor about a file cut short (`listed_frames`), or None for a whole file."""
         if self.listed_frames is None:
             return None
-        return (f"the file is cut short: its index lists {self.listed_frames} frames and it holds "
+        return (f"the file is cut short: its header lists {self.listed_frames} frames and it holds "
                 f"{self.frame_count}, as a copy still running or interrupted leaves it; MyTalk sees only those "
                 f"{self.frame_count}, so copy the clip again for the rest")
 
@@ -471,7 +471,8 @@ def _listed_frames(container: av.container.InputContainer, stream: av.video.stre
     """`VideoStreamInfo.listed_frames`: where the file's own header lists more frames than the `held` ones
     found in it, that count; else None. QuickTime/MP4: the sample table, when it also points past the end of
     the file. MXF: the track's duration in the header partition, when the footer partition it points to lies
-    past the end of the file (a file still being recorded states neither)."""
+    past the end of the file (a file still being recorded states neither). Matroska: the Segment's duration,
+    when the Segment's size runs past the end of the file."""
     formats = container.format.name.split(",")
     if "mov" in formats:
         listed = len(stream.index_entries)
@@ -482,7 +483,35 @@ def _listed_frames(container: av.container.InputContainer, stream: av.video.stre
             and _mxf_footer_past_end(path)):
         listed = round(stream.duration * Fraction(stream.time_base) * fps)
         return listed if listed > held else None
+    if "matroska" in formats and container.duration and _matroska_segment_past_end(path):
+        listed = round(Fraction(container.duration, av.time_base) * fps)  # the Segment's duration, all tracks
+        return listed if listed > held else None
     return None
+
+
+def _ebml_size(data: bytes, at: int) -> tuple[int, int] | None:
+    """(value, bytes taken) of the EBML variable-size integer at `at`; None when it does not fit in `data` or
+    is "unknown" (all value bits set: a live recording's size, not known when it was written)."""
+    if at >= len(data) or data[at] == 0:
+        return None
+    length = 9 - data[at].bit_length()
+    if at + length > len(data):
+        return None
+    value = int.from_bytes(data[at : at + length], "big") & ((1 << (7 * length)) - 1)
+    return None if value == (1 << (7 * length)) - 1 else (value, length)
+
+
+def _matroska_segment_past_end(path: Path) -> bool:
+    """True when a Matroska file's Segment says it is longer than the file: cut after it was finished.
+    A recording still running (or one that crashed) states an unknown size, and is not called cut."""
+    with path.open("rb") as handle:
+        head = handle.read(4096)
+    header = _ebml_size(head, 4) if head[:4] == bytes.fromhex("1a45dfa3") else None  # the EBML header
+    if header is None:
+        return False
+    at = 4 + header[1] + header[0]
+    segment = _ebml_size(head, at + 4) if head[at : at + 4] == bytes.fromhex("18538067") else None
+    return segment is not None and at + 4 + segment[1] + segment[0] > path.stat().st_size
 
 
 _MXF_PARTITION_KEY = bytes.fromhex("060e2b34020501010d01020101")
