@@ -63,7 +63,7 @@ def panel(qtbot: Any) -> Iterator[MyTalkPanel]:
     (truncated_header, "not a readable video or audio file"),
     (truncated_samples, "looks truncated"),
     (silent_video, "has no sound"),
-    (truncated_video, "not a readable video or audio file"),
+    (truncated_video, "the file is cut short"),  # its index (moov) was to come after the 50 KB kept
 ])
 def test_a_bad_line_is_refused_and_the_previous_line_is_kept(qtbot: Any, panel: MyTalkPanel, tmp_path: Path,
                                                              make: Callable[[Path], Path], says: str) -> None:

@@ -131,7 +131,7 @@ class VideoStreamInfo:
             return None
         return (f"the file is cut short: its header lists {self.listed_frames} frames and it holds "
                 f"{self.frame_count}, as a copy still running or interrupted leaves it; MyTalk sees only those "
-                f"{self.frame_count}, so copy the clip again for the rest")
+                f"{self.frame_count}, so copy the file again for the rest")
 
     @property
     def has_alpha(self) -> bool:
@@ -199,7 +199,7 @@ def open_input(path: Path) -> av.container.InputContainer:
         if _index_cut_off(path):
             raise MediaFormatError(
                 f"{path}: the file is cut short: its media data runs past its end and its index, which is "
-                "written last, is missing, as a copy still running or interrupted leaves it; copy the clip again"
+                "written last, is missing, as a copy still running or interrupted leaves it; copy the file again"
             ) from exc
         raise MediaFormatError(
             f"{path}: not a readable video or audio file ({exc.__class__.__name__}); "
