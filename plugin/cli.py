@@ -97,10 +97,10 @@ _DERIVED_DEFAULTS: Mapping[str, str] = {
 _METAVARS: Mapping[str, str] = {"number": "X", "integer": "N", "string": "TEXT"}
 
 
-
 def _count(n: int, noun: str) -> str:
     """"1 frame", "2 frames": the summary line is read by editors, not parsed."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
 
 def _converter(setting: Setting) -> Callable[[str], Any]:
     """Text to the setting's type; ranges and choices are left to the schema check in `SyncRequest`,

@@ -18,6 +18,7 @@ import pytest
 from conftest import media_path
 from mytalk.core.engines import available_engines
 from mytalk.ui.panel import MyTalkPanel, create_panel
+from mytalk.ui.panel_model.opened import OpenedFiles
 
 SHORT = "retalking_face2_swalwell.mp4"  # 125 frames, 844 x 844
 LONG = "hdtf_wda_katiehill_512.mp4"  # 200 frames, 512 x 512
@@ -121,3 +122,17 @@ def test_the_commit_after_the_reopen_renders_the_file_as_it_is_now(qtbot: Any, t
         assert np.abs(out[top].astype(int) - src[top].astype(int)).mean() < 3
     finally:
         panel.shutdown()
+
+
+def test_opened_files_name_each_changed_file_once_and_ignore_files_never_opened(tmp_path: Path) -> None:
+    take, other = tmp_path / "take.mov", tmp_path / "other.wav"
+    take.write_bytes(b"first")
+    other.write_bytes(b"line")
+    opened = OpenedFiles()
+    opened.opened(take)
+    assert opened.changed([take, take, other, None]) == []
+    take.write_bytes(b"second, longer")
+    other.write_bytes(b"changed, but never opened")
+    assert opened.changed([take, take, other, None]) == [take], "a clip that is its own line is named once"
+    opened.opened(take)
+    assert opened.changed([take]) == []

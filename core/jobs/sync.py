@@ -133,11 +133,12 @@ def _check_line_reaches_range(resolved: ResolvedRequest, line_peak: float, line_
 
 def _job_warnings(resolved: ResolvedRequest, line_peak: float, line_info: MediaInfo, codec: str,
                   line_sound: SoundStream, aspect_kept: bool, fields_tagged: bool) -> list[str]:
-    """Suspicious but legal jobs: a clip cut short is worked on as far as it goes, a silent range is a valid edit (the mouth closes), a surround stem is
-    mixed to stereo for the render (its mouth follows every channel's speech), a codec without alpha
-    renders a keyed clip opaque, a .mkv that had no room for its display size (`mkv_aspect`) loses a clip's
-    non-square pixel aspect, and DNxHR in MXF (or H.264 of fields with an odd number of lines) an interlaced
-    clip's fields: coded as frames, and untagged (a DNx `.mov` is tagged, `fields_tagged`)."""
+    """Suspicious but legal jobs: a clip cut short is worked on as far as it goes, a silent range is a valid
+    edit (the mouth closes), a surround stem is mixed to stereo for the render (its mouth follows every
+    channel's speech), a codec without alpha renders a keyed clip opaque, a .mkv that had no room for its
+    display size (`mkv_aspect`) loses a clip's non-square pixel aspect, and DNxHR in MXF (or H.264 of fields
+    with an odd number of lines) an interlaced clip's fields: coded as frames, and untagged (a DNx `.mov` is
+    tagged, `fields_tagged`)."""
     warnings: list[str] = []
     video = resolved.info.video
     if video is not None and video.cut_short_note is not None:

@@ -31,7 +31,7 @@ class OpenedFiles:
         grown, moved away. A path never opened counts as unchanged: there is nothing to compare with."""
         out: list[Path] = []
         for path in paths:
-            if path is None or Path(path) not in self._seen:
+            if path is None or Path(path) not in self._seen or Path(path) in out:  # a clip that is its own line
                 continue
             if _identity(Path(path)) != self._seen[Path(path)]:
                 out.append(Path(path))
