@@ -402,3 +402,28 @@ def test_the_panels_preparations_are_its_own_business_even_once_superseded() -> 
     assert prep.finished("r2", ok=True) and prep.status(second) == "Ready to preview" and not prep.owns("r2")
     prep.covered(first)  # a preview of `first` was sent: it fills the caches itself
     assert not prep.due(first) and prep.due(second)
+
+
+def _video(**changes: Any) -> Any:
+    from dataclasses import replace
+
+    from mytalk.core.media.probe import VideoStreamInfo
+
+    base = VideoStreamInfo(index=0, codec="h264", profile=None, width=1440, height=1080, fps=Fraction(25),
+                           time_base=Fraction(1, 25), start_pts=0, frame_count=250, duration_s=10.0,
+                           pix_fmt="yuv420p", bit_depth=8, color_range=None, color_space=None, color_primaries=None,
+                           color_trc=None, rotation=0, start_timecode=None, is_vfr=False, has_b_frames=False)
+    return replace(base, **changes)
+
+
+def test_the_clip_line_names_size_shown_size_fields_matte_rate_and_frames() -> None:
+    from mytalk.ui.panel_model.files import clip_summary
+
+    assert clip_summary("a.mov", _video(), "25 NDF") == "a.mov   1440×1080   25 NDF   250 frames"
+    hdv = _video(sample_aspect=Fraction(4, 3), field_order="tb")
+    assert clip_summary("hdv.m2t", hdv, "25 NDF") == ("hdv.m2t   1440×1080 (shown 1920×1080) interlaced, lower field "
+                                                     "first   25 NDF   250 frames")
+    phone = _video(width=1920, height=1080, rotation=90, pix_fmt="yuva444p10le")
+    assert clip_summary("p.mov", phone, "30 NDF").startswith("p.mov   1920×1080 (shown 1080×1920), with alpha   ")
+    cut = _video(frame_count=90, listed_frames=250)
+    assert clip_summary("c.mp4", cut, "25 NDF").endswith("   90 frames of 250 listed (cut short)")

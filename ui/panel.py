@@ -61,7 +61,14 @@ from mytalk.ui.jobs import JobEntry, JobListWidget
 from mytalk.ui.key_router import KeyRouter
 from mytalk.ui.keymap import Command, command_for
 from mytalk.ui.panel_model import JobView, PanelModel, Poster, PreviewRange, range_label
-from mytalk.ui.panel_model.files import check_line, clip_filter, drop_target, line_button_text, line_filter
+from mytalk.ui.panel_model.files import (
+    check_line,
+    clip_filter,
+    clip_summary,
+    drop_target,
+    line_button_text,
+    line_filter,
+)
 from mytalk.ui.panel_model.output import (
     ProjectFolders,
     RenderFolders,
@@ -372,16 +379,7 @@ class MyTalkPanel(QWidget):
         if start is not None and stop is not None:
             self.transport.set_range(start, stop)
             self.transport.seek(start)
-        geometry = DisplayGeometry.of(video)
-        shown = "" if geometry.is_identity else " (shown {}×{})".format(*geometry.shown_size)
-        # Fields are named as editors read them: the render keeps them (`VideoWriter`), a proxy does not.
-        # FFmpeg's "tb" is coded top first and shown bottom first: the order shown is the one that counts.
-        fields = {"tt": " interlaced, upper field first", "bt": " interlaced, upper field first",
-                  "bb": " interlaced, lower field first", "tb": " interlaced, lower field first"}.get(video.field_order, "")
-        matte = ", with alpha" if video.has_alpha else ""
-        listed = f" of {video.listed_frames} listed (cut short)" if video.listed_frames is not None else ""
-        self.clip_label.setText(f"{path.name}   {video.width}×{video.height}{shown}{fields}{matte}   "
-                                f"{self.timecode.rate.text()}   {video.frame_count} frames{listed}")
+        self.clip_label.setText(clip_summary(path.name, video, self.timecode.rate.text()))
         self.clip_label.setToolTip(f"{path}\n{self.clip_label.full_text}")
         self._keep_matte(path, video)
         if video.cut_short_note is not None:  # a copy still running: the editor must know before marking

@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from mytalk.core.errors import MediaFormatError, MediaNotFoundError
-from mytalk.core.media.probe import MediaInfo, probe
+from mytalk.core.face.display import DisplayGeometry
+from mytalk.core.media.probe import MediaInfo, VideoStreamInfo, probe
 from mytalk.core.settings import VIDEO_SUFFIXES
 
 AUDIO_SUFFIXES = frozenset({".wav", ".mp3", ".flac", ".aac", ".m4a", ".aif", ".aiff", ".ogg"})
@@ -24,6 +25,25 @@ def drop_target(path: Path, *, has_clip: bool, alt: bool) -> str | None:
     if suffix in VIDEO_SUFFIXES:
         return "clip"
     return None
+
+
+_FIELDS_SHOWN = {"tt": " interlaced, upper field first", "bt": " interlaced, upper field first",
+                 "bb": " interlaced, lower field first", "tb": " interlaced, lower field first"}
+"""FFmpeg's field orders as editors read them. "tb" is coded top first and shown bottom first: the order shown
+is the one that counts. The render keeps the fields (`VideoWriter`); a proxy does not."""
+
+
+def clip_summary(name: str, video: VideoStreamInfo, rate: str) -> str:
+    """The clip's line at the top of the panel: its name, size (and the size it is shown at, for a turned or
+    anamorphic clip), fields, matte, `rate` as the timecode readout words it, and its frames; a clip cut short
+    (`VideoStreamInfo.listed_frames`) says how many its header lists."""
+    geometry = DisplayGeometry.of(video)
+    shown = "" if geometry.is_identity else " (shown {}×{})".format(*geometry.shown_size)
+    fields = _FIELDS_SHOWN.get(video.field_order, "")
+    matte = ", with alpha" if video.has_alpha else ""
+    listed = f" of {video.listed_frames} listed (cut short)" if video.listed_frames is not None else ""
+    return (f"{name}   {video.width}×{video.height}{shown}{fields}{matte}   {rate}   "
+            f"{video.frame_count} frames{listed}")
 
 
 def clip_filter() -> str:
