@@ -36,10 +36,10 @@ def test_out_before_in_keeps_both_marks_swapped_and_says_so(qtbot: Any, panel: M
     assert panel.status_line.kind == "warning"
     # The In / Out buttons go the same way as the keys.
     t.seek(100)
-    panel.mark_in_button.click()
+    panel.transport_bar.mark_in_button.click()
     assert (t.mark_in, t.mark_out) == (60, 100) and "In 00:00:04:00 is after Out" in panel.status_line.full_text
     t.seek(110)
-    panel.mark_out_button.click()
+    panel.transport_bar.mark_out_button.click()
     assert (t.mark_in, t.mark_out) == (60, 110) and panel.status_line.full_text == "", "an ordinary mark clears the note"
 
 
@@ -74,7 +74,7 @@ def test_out_is_labelled_inclusive_and_the_commit_name_is_explained(panel: MyTal
     timecode = panel.timecode
     assert timecode.out_label.text() == "Out (incl.) 00:00:02:24"
     assert "inclusive" in timecode.out_label.toolTip() and "_10-35_" in timecode.out_label.toolTip()
-    assert "inclusive" in panel.mark_out_button.toolTip()
+    assert "inclusive" in panel.transport_bar.mark_out_button.toolTip()
     note = panel.naming_label.text()
     assert note.startswith("Commit writes retalking_face2_swalwell_25-75_v###.mov: frames 25–74")
     assert "frame after Out" in note

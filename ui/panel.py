@@ -259,8 +259,6 @@ class MyTalkPanel(QWidget):
         self.timecode.rejected.connect(lambda message: self.status_line.show_note(message, "error"))
         self.transport_bar = TransportBar(self.transport, self.timecode, run_command=self.run_command,
                                           choose_view=self.set_view_mode, parent=self)
-        self.mark_in_button = self.transport_bar.mark_in_button
-        self.mark_out_button = self.transport_bar.mark_out_button
         self.scrub_bar = ScrubBar(self.transport, self)
         self.waveform = WaveformView(self.transport, self)
         self.waveform.offsetChanged.connect(self._on_offset_changed)
