@@ -98,8 +98,9 @@ def test_the_readouts_and_the_codec_list_are_whole_on_a_small_screen(window: Sta
     panel = window.panel
     assert [label.text() for label in panel.timecode.readouts] == [
         "In 00:00:01:00", "Out (incl.) 00:00:02:24", "Dur 00:00:02:00"]
+    bar = panel.transport_bar
     for widget in (*panel.timecode.readouts, panel.timecode.field, panel.timecode.rate, panel.settings.codec,
-                   panel.preview_button, panel.commit_button, panel.transport_bar.mark_in_button, panel.transport_bar.mark_out_button):
+                   panel.preview_button, panel.commit_button, bar.mark_in_button, bar.mark_out_button):
         assert_whole(widget, window)
     codec = panel.settings.codec
     for index in range(codec.count()):  # whichever codec is picked, its name fits the list's width
