@@ -421,9 +421,9 @@ def test_the_clip_line_names_size_shown_size_fields_matte_rate_and_frames() -> N
 
     assert clip_summary("a.mov", _video(), "25 NDF") == "a.mov   1440×1080   25 NDF   250 frames"
     hdv = _video(sample_aspect=Fraction(4, 3), field_order="tb")
-    assert clip_summary("hdv.m2t", hdv, "25 NDF") == ("hdv.m2t   1440×1080 (shown 1920×1080) interlaced, lower field "
+    assert clip_summary("hdv.m2t", hdv, "25 NDF", (1920, 1080)) == ("hdv.m2t   1440×1080 (shown 1920×1080) interlaced, lower field "
                                                      "first   25 NDF   250 frames")
     phone = _video(width=1920, height=1080, rotation=90, pix_fmt="yuva444p10le")
-    assert clip_summary("p.mov", phone, "30 NDF").startswith("p.mov   1920×1080 (shown 1080×1920), with alpha   ")
+    assert clip_summary("p.mov", phone, "30 NDF", (1080, 1920)).startswith("p.mov   1920×1080 (shown 1080×1920), with alpha   ")
     cut = _video(frame_count=90, listed_frames=250)
     assert clip_summary("c.mp4", cut, "25 NDF").endswith("   90 frames of 250 listed (cut short)")

@@ -377,7 +377,9 @@ class MyTalkPanel(QWidget):
         if start is not None and stop is not None:
             self.transport.set_range(start, stop)
             self.transport.seek(start)
-        self.clip_label.setText(clip_summary(path.name, video, self.timecode.rate.text()))
+        geometry = DisplayGeometry.of(video)
+        self.clip_label.setText(clip_summary(path.name, video, self.timecode.rate.text(),
+                                             None if geometry.is_identity else geometry.shown_size))
         self.clip_label.setToolTip(f"{path}\n{self.clip_label.full_text}")
         self._keep_matte(path, video)
         if video.cut_short_note is not None:  # a copy still running: the editor must know before marking

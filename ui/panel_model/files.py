@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from mytalk.core.errors import MediaFormatError, MediaNotFoundError
-from mytalk.core.face.display import DisplayGeometry
 from mytalk.core.media.probe import MediaInfo, VideoStreamInfo, probe
 from mytalk.core.settings import VIDEO_SUFFIXES
 
@@ -33,12 +32,12 @@ _FIELDS_SHOWN = {"tt": " interlaced, upper field first", "bt": " interlaced, upp
 is the one that counts. The render keeps the fields (`VideoWriter`); a proxy does not."""
 
 
-def clip_summary(name: str, video: VideoStreamInfo, rate: str) -> str:
-    """The clip's line at the top of the panel: its name, size (and the size it is shown at, for a turned or
-    anamorphic clip), fields, matte, `rate` as the timecode readout words it, and its frames; a clip cut short
-    (`VideoStreamInfo.listed_frames`) says how many its header lists."""
-    geometry = DisplayGeometry.of(video)
-    shown = "" if geometry.is_identity else " (shown {}×{})".format(*geometry.shown_size)
+def clip_summary(name: str, video: VideoStreamInfo, rate: str, shown_size: tuple[int, int] | None = None) -> str:
+    """The clip's line at the top of the panel: its name, size (and `shown_size`, the size a turned or
+    anamorphic clip is shown at: `DisplayGeometry.shown_size`, which the panel passes so that this module stays
+    free of the face package's OpenCV), fields, matte, `rate` as the timecode readout words it, and its frames;
+    a clip cut short (`VideoStreamInfo.listed_frames`) says how many its header lists."""
+    shown = "" if shown_size is None else " (shown {}×{})".format(*shown_size)
     fields = _FIELDS_SHOWN.get(video.field_order, "")
     matte = ", with alpha" if video.has_alpha else ""
     listed = f" of {video.listed_frames} listed (cut short)" if video.listed_frames is not None else ""
