@@ -2,7 +2,7 @@
 
 A dialogue editor lines a replacement up by ear and eye, then moves it by the frame, or by less than a frame
 when a consonant lands early. Each button names its key (`mytalk.ui.keymap`), and the label states the slip
-as the panel's model words it (`SlipModel.label`), so a drag on the waveform, a key and a button all read the
+as the panel's model words it (`panel_model.slip.Slip.label`), so a drag on the waveform, a key and a button all read the
 same afterwards.
 """
 
