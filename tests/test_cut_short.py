@@ -1,5 +1,6 @@
 """A clip cut short, as a copy still running or interrupted leaves it: a QuickTime/MP4 file whose sample table
-(written first, "fast start") lists frames the file does not hold. MyTalk works on the frames there are, and says
+(written first, "fast start") lists frames the file does not hold, and MXF, Matroska and AVI files whose headers
+say they are longer than they are. MyTalk works on the frames there are, and says
 so everywhere the editor looks: `probe`, the job's report and the command line's warning, a range past the end
 (exit 2), and the panel's clip line and status line. A whole file says nothing."""
 
@@ -115,6 +116,32 @@ def test_a_matroska_file_cut_short_is_named_by_its_segment(tmp_path: Path) -> No
     assert probe(recording).video.listed_frames is None  # type: ignore[union-attr]
 
 
+def test_an_avi_file_cut_short_is_named_by_its_riff_chunk(tmp_path: Path) -> None:
+    """AVI (DV, Motion JPEG, capture cards) states its RIFF chunk's size and its video stream's length in its
+    header, written when the file is finished. A recording still running leaves the size unset (FFmpeg
+    writes all ones), and is not called cut; a file past 1 GB (OpenDML) lists its total in `dmlh`."""
+    whole = _noise_clip(tmp_path / "take.avi", seed=4)
+    assert probe(whole).video.listed_frames is None  # type: ignore[union-attr]
+    cut_path = _cut(whole, 0.5)
+    cut = probe(cut_path).video
+    assert cut is not None and 5 < cut.frame_count < FRAMES and cut.listed_frames == FRAMES
+    assert f"lists {FRAMES} frames" in (cut.cut_short_note or "")
+    with FrameReader(cut_path) as reader:
+        assert sum(1 for _ in reader.frames(0, cut.frame_count)) == cut.frame_count
+    data = bytearray(cut_path.read_bytes())
+    assert data[:4] == b"RIFF"
+    recording = tmp_path / "recording.avi"
+    recording.write_bytes(bytes(data[:4]) + b"\xff" * 4 + bytes(data[8:]))
+    assert probe(recording).video.listed_frames is None  # type: ignore[union-attr]
+    # OpenDML's extended header: FFmpeg reserves its place as a JUNK chunk that starts "odmldmlh".
+    at = data.index(b"JUNK\x04\x01\x00\x00odmldmlh")
+    data[at : at + 4] = b"LIST"  # then its size, "odml", "dmlh" and that chunk's size: the total follows
+    data[at + 20 : at + 24] = (FRAMES + 30).to_bytes(4, "little")
+    opendml = tmp_path / "opendml.avi"
+    opendml.write_bytes(bytes(data))
+    assert probe(opendml).video.listed_frames == FRAMES + 30  # type: ignore[union-attr]
+
+
 def test_a_sync_of_a_cut_clip_renders_what_is_there_and_warns(clips: tuple[Path, Path], tmp_path: Path) -> None:
     _, cut = clips
     held = probe(cut).video.frame_count  # type: ignore[union-attr]
@@ -172,19 +199,50 @@ def test_a_cut_clips_sound_ends_where_its_bytes_do(clips: tuple[Path, Path]) -> 
     assert 0.2 * rate < heard < 0.8 * rate * FRAMES / 25
 
 
-@pytest.mark.media
-def test_a_real_clip_cut_short_is_synced_by_the_classic_engine(tmp_path: Path) -> None:
-    """A shared H.264 clip with B-frames, remuxed with its table first and cut in the middle: the actor is
-    learned from the frames and sound it holds, and the job says the file is cut short."""
-    source = media_path("video", "hdtf_wda_katiehill_512.mp4")
-    remuxed = tmp_path / "katiehill_fast_start.mp4"
+def _fast_start_remux(source: Path, remuxed: Path) -> Path:
+    """`source`'s packets, untouched, in an MP4 with its sample table first."""
     with av.open(str(source)) as original, av.open(str(remuxed), "w", options={"movflags": "faststart"}) as copy:
         streams = {s.index: copy.add_stream_from_template(s) for s in original.streams if s.type in ("video", "audio")}
         for packet in original.demux():
             if packet.dts is not None and packet.stream.index in streams:
                 packet.stream = streams[packet.stream.index]
                 copy.mux(packet)
-    cut = _cut(remuxed, 0.6)
+    return remuxed
+
+
+def _mjpeg_avi(source: Path, target: Path) -> Path:
+    """`source` as a camera's AVI: Motion JPEG pictures and 16-bit PCM sound, interleaved."""
+    with av.open(str(source)) as original, av.open(str(target), "w") as copy:
+        video = copy.add_stream("mjpeg", rate=original.streams.video[0].average_rate)
+        video.width, video.height = original.streams.video[0].width, original.streams.video[0].height
+        video.pix_fmt, video.color_range = "yuvj420p", 2
+        sound = copy.add_stream("pcm_s16le", rate=48000)
+        sound.layout = "mono"
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=48000)
+        for frame in original.decode(original.streams.video[0], original.streams.audio[0]):
+            if isinstance(frame, av.VideoFrame):
+                copy.mux(video.encode(frame.reformat(format="yuvj420p")))
+            else:
+                for chunk in resampler.resample(frame):
+                    copy.mux(sound.encode(chunk))
+        copy.mux(video.encode(None))
+        copy.mux(sound.encode(None))
+    return target
+
+
+@pytest.mark.media
+@pytest.mark.parametrize("wrapper", ["mp4", "avi"])
+def test_a_real_clip_cut_short_is_synced_by_the_classic_engine(tmp_path: Path, wrapper: str) -> None:
+    """A shared H.264 clip with B-frames, remuxed with its table first, or made a Motion JPEG AVI with PCM
+    sound, and cut in the middle: the actor is learned from the frames and sound it holds, and the job says
+    the file is cut short."""
+    source = media_path("video", "hdtf_wda_katiehill_512.mp4")
+    if wrapper == "mp4":
+        whole = _fast_start_remux(source, tmp_path / "katiehill_fast_start.mp4")
+    else:
+        whole = _mjpeg_avi(source, tmp_path / "katiehill.avi")
+    assert probe(whole).video.listed_frames is None  # type: ignore[union-attr]
+    cut = _cut(whole, 0.6)
     info = probe(cut).video
     assert info is not None and info.listed_frames == 200 and 60 < info.frame_count < 200
     out, report = tmp_path / "fixed.mov", tmp_path / "fixed.json"

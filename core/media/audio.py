@@ -20,7 +20,8 @@ import av.error
 import numpy as np
 
 from mytalk.core.errors import AudioError, MediaFormatError, UsageError
-from mytalk.core.media.probe import open_input, stream_cut_short
+from mytalk.core.media.cut_short import stream_cut_short
+from mytalk.core.media.probe import open_input
 from mytalk.core.media.resample import resample_poly, resample_read, resampler_reach
 from mytalk.core.media.sound_stream import clip_sound_stream
 
@@ -391,7 +392,7 @@ class _PcmSeek:
 
 def _decoded_until_cut(container: av.container.InputContainer, stream: av.audio.stream.AudioStream,
                        path: Path) -> Iterator[av.AudioFrame]:
-    """The stream's frames, decoded; in a copy cut short (`probe.stream_cut_short`) they end where its bytes
+    """The stream's frames, decoded; in a copy cut short (`cut_short.stream_cut_short`) they end where its bytes
     do: the error on the first missing packet ends the sound instead of failing the job."""
     try:
         yield from container.decode(stream)

@@ -35,6 +35,7 @@ import av
 import av.error
 
 from mytalk.core.errors import MediaFormatError, MediaNotFoundError
+from mytalk.core.media.cut_short import index_cut_off, listed_frames, table_end
 
 # ffmpeg's names for the AVColor* enums (libavutil/pixdesc.c); "unspecified" and "reserved" map to None.
 COLOR_RANGE_NAMES: Mapping[int, str] = {1: "tv", 2: "pc"}
@@ -196,7 +197,7 @@ def open_input(path: Path) -> av.container.InputContainer:
     except FileNotFoundError as exc:
         raise MediaNotFoundError(f"{path}: file not found; check the path or pick another clip") from exc
     except (av.error.FFmpegError, OSError, ValueError, UnicodeDecodeError) as exc:
-        if _index_cut_off(path):
+        if index_cut_off(path):
             raise MediaFormatError(
                 f"{path}: the file is cut short: its media data runs past its end and its index, which is "
                 "written last, is missing, as a copy still running or interrupted leaves it; copy the file again"
@@ -205,32 +206,6 @@ def open_input(path: Path) -> av.container.InputContainer:
             f"{path}: not a readable video or audio file ({exc.__class__.__name__}); "
             "pick a file that plays in your editor or re-export it"
         ) from exc
-
-
-def _index_cut_off(path: Path) -> bool:
-    """True for a QuickTime/MP4 file cut before its index: its top-level boxes, read by their headers alone,
-    hold no `moov` and end in one (the media data, `mdat`) that says it is longer than what is left of the
-    file. A recorder or a copy writes the index last, so this is a file still being written or copied."""
-    size = path.stat().st_size
-    at, found_moov = 0, False
-    with path.open("rb") as handle:
-        while at + 8 <= size:
-            handle.seek(at)
-            header = handle.read(16)
-            length, kind = int.from_bytes(header[:4], "big"), header[4:8]
-            if at == 0 and kind != b"ftyp":
-                return False  # not QuickTime/MP4
-            if length == 1 and len(header) == 16:
-                length = int.from_bytes(header[8:16], "big")  # a 64-bit size, as large media data has
-            elif length == 0:
-                length = size - at  # "to the end of the file"
-            if length < 8 or not all(32 <= byte < 127 for byte in kind):
-                return False  # not a box: damage, not a cut
-            found_moov = found_moov or kind == b"moov"
-            if at + length > size:
-                return kind == b"mdat" and not found_moov
-            at += length
-    return False
 
 
 def main_video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream | None:
@@ -426,7 +401,7 @@ def _indexed_timestamps(container: av.container.InputContainer, stream: av.video
         if entry.is_discard or entry.size <= 0:
             return None
         decode_times.append(entry.timestamp)
-    if _table_end(stream) > path.stat().st_size:
+    if table_end(stream) > path.stat().st_size:
         return None  # the table promises frames the file does not hold: demux finds where it ends
     step = decode_times[1] - decode_times[0]
     if step <= 0 or any(b - a != step for a, b in zip(decode_times, decode_times[1:], strict=False)):
@@ -452,89 +427,6 @@ def _indexed_timestamps(container: av.container.InputContainer, stream: av.video
         return None
     reordered = any(b < a for a, b in zip(head, head[1:], strict=False))
     return presented, reordered
-
-
-def _table_end(stream: av.stream.Stream) -> int:
-    """Where the last byte of the stream's indexed frames lies (0 without an index)."""
-    return max((entry.pos + entry.size for entry in stream.index_entries), default=0)
-
-
-def stream_cut_short(container: av.container.InputContainer, stream: av.stream.Stream, path: Path) -> bool:
-    """True when `stream`'s QuickTime/MP4 sample table points past the end of the file: a copy cut short
-    (`VideoStreamInfo.listed_frames`). Decoding such a stream ends with an error at the first packet whose
-    bytes are missing; readers take that as the end of the stream, not as damage to report."""
-    return "mov" in container.format.name.split(",") and _table_end(stream) > Path(path).stat().st_size
-
-
-def _listed_frames(container: av.container.InputContainer, stream: av.video.stream.VideoStream, path: Path,
-                   held: int, fps: Fraction) -> int | None:
-    """`VideoStreamInfo.listed_frames`: where the file's own header lists more frames than the `held` ones
-    found in it, that count; else None. QuickTime/MP4: the sample table, when it also points past the end of
-    the file. MXF: the track's duration in the header partition, when the footer partition it points to lies
-    past the end of the file (a file still being recorded states neither). Matroska: the Segment's duration,
-    when the Segment's size runs past the end of the file."""
-    formats = container.format.name.split(",")
-    if "mov" in formats:
-        listed = len(stream.index_entries)
-        if listed != stream.frames or listed <= held or _table_end(stream) <= path.stat().st_size:
-            return None
-        return listed
-    if ("mxf" in formats and stream.duration is not None and stream.duration > 0 and stream.time_base
-            and _mxf_footer_past_end(path)):
-        listed = round(stream.duration * Fraction(stream.time_base) * fps)
-        return listed if listed > held else None
-    if "matroska" in formats and container.duration and _matroska_segment_past_end(path):
-        listed = round(Fraction(container.duration, av.time_base) * fps)  # the Segment's duration, all tracks
-        return listed if listed > held else None
-    return None
-
-
-def _ebml_size(data: bytes, at: int) -> tuple[int, int] | None:
-    """(value, bytes taken) of the EBML variable-size integer at `at`; None when it does not fit in `data` or
-    is "unknown" (all value bits set: a live recording's size, not known when it was written)."""
-    if at >= len(data) or data[at] == 0:
-        return None
-    length = 9 - data[at].bit_length()
-    if at + length > len(data):
-        return None
-    value = int.from_bytes(data[at : at + length], "big") & ((1 << (7 * length)) - 1)
-    return None if value == (1 << (7 * length)) - 1 else (value, length)
-
-
-def _matroska_segment_past_end(path: Path) -> bool:
-    """True when a Matroska file's Segment says it is longer than the file: cut after it was finished.
-    A recording still running (or one that crashed) states an unknown size, and is not called cut."""
-    with path.open("rb") as handle:
-        head = handle.read(4096)
-    header = _ebml_size(head, 4) if head[:4] == bytes.fromhex("1a45dfa3") else None  # the EBML header
-    if header is None:
-        return False
-    at = 4 + header[1] + header[0]
-    segment = _ebml_size(head, at + 4) if head[at : at + 4] == bytes.fromhex("18538067") else None
-    return segment is not None and at + 4 + segment[1] + segment[0] > path.stat().st_size
-
-
-_MXF_PARTITION_KEY = bytes.fromhex("060e2b34020501010d01020101")
-"""The first 13 bytes of an MXF partition pack's key (SMPTE ST 377-1); byte 14 says header, body or footer."""
-
-
-def _mxf_footer_past_end(path: Path) -> bool:
-    """True when the MXF header partition says where the footer partition starts and that is past the end
-    of the file: the file was cut after it was finished. A finished file states the offset; one still being
-    recorded leaves it 0. The header partition may follow a run-in of up to 64 KiB."""
-    with path.open("rb") as handle:
-        head = handle.read(65536 + 64)
-    at = head.find(_MXF_PARTITION_KEY)
-    if at < 0 or at + 17 > len(head) or head[at + 13] != 0x02:  # 0x02: the header partition
-        return False
-    length_byte, cursor = head[at + 16], at + 17
-    if length_byte & 0x80:  # a long-form BER length: its bytes follow
-        cursor += length_byte & 0x7F
-    footer = head[cursor + 24 : cursor + 32]  # after the versions, KAG size, this and previous partitions
-    if len(footer) < 8:
-        return False
-    offset = int.from_bytes(footer, "big")
-    return offset > 0 and at + offset >= path.stat().st_size
 
 
 def _video_info(
@@ -592,7 +484,7 @@ def _video_info(
         reel_name=_tag(container, stream, "reel_name"),
         sample_aspect=_sample_aspect(stream),
         field_order=field_order,
-        listed_frames=_listed_frames(container, stream, path, len(timestamps), fps),
+        listed_frames=listed_frames(container, stream, path, len(timestamps), fps),
     )
 
 

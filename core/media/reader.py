@@ -20,14 +20,8 @@ import av.error
 import numpy as np
 
 from mytalk.core.errors import MediaFormatError, RangeError
-from mytalk.core.media.probe import (
-    MediaInfo,
-    VideoStreamInfo,
-    frame_index_for_pts,
-    open_input,
-    probe,
-    stream_cut_short,
-)
+from mytalk.core.media.cut_short import stream_cut_short
+from mytalk.core.media.probe import MediaInfo, VideoStreamInfo, frame_index_for_pts, open_input, probe
 
 _FULL_RANGE = 2
 """`AVCOL_RANGE_JPEG`: full-range (0-255) luma, which OpenCV's limited-range conversion would misread."""

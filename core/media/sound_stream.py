@@ -27,7 +27,8 @@ import av.error
 import numpy as np
 
 from mytalk.core.errors import MediaFormatError
-from mytalk.core.media.probe import open_input, stream_cut_short
+from mytalk.core.media.cut_short import stream_cut_short
+from mytalk.core.media.probe import open_input
 
 SILENT_PEAK = 10 ** (-60 / 20)
 """−60 dBFS: an unplugged input's digital silence (and dither) stays under it; a microphone's room tone

@@ -1,0 +1,209 @@
+"""Files cut short: a copy still running, or one that was interrupted, as an editor meets it when a card or a
+share is still being copied.
+
+Each container says in its own header how much it holds, written when the file was finished; a cut copy
+keeps that header and loses its end. Read against the file's size, the header tells a cut file from a
+whole one, and from a recording still running, whose header states no size yet:
+- QuickTime/MP4 with its sample table first ("fast start"): the table points past the end of the file;
+  with its table last, the top-level boxes end in media data longer than the file and no index before it;
+- MXF: the header partition points to a footer partition past the end of the file;
+- Matroska: the Segment's size runs past the end of the file;
+- AVI (DV, MJPEG, cameras' and capture cards' files): a RIFF chunk's size runs past the end of the file.
+
+`probe` reports what the header lists (`VideoStreamInfo.listed_frames`), and the readers take the error at
+the first missing packet as the end of the stream (`stream_cut_short`).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+
+def index_cut_off(path: Path) -> bool:
+    """True for a QuickTime/MP4 file cut before its index: its top-level boxes, read by their headers alone,
+    hold no `moov` and end in one (the media data, `mdat`) that says it is longer than what is left of the
+    file. A recorder or a copy writes the index last, so this is a file still being written or copied."""
+    size = path.stat().st_size
+    at, found_moov = 0, False
+    with path.open("rb") as handle:
+        while at + 8 <= size:
+            handle.seek(at)
+            header = handle.read(16)
+            length, kind = int.from_bytes(header[:4], "big"), header[4:8]
+            if at == 0 and kind != b"ftyp":
+                return False  # not QuickTime/MP4
+            if length == 1 and len(header) == 16:
+                length = int.from_bytes(header[8:16], "big")  # a 64-bit size, as large media data has
+            elif length == 0:
+                length = size - at  # "to the end of the file"
+            if length < 8 or not all(32 <= byte < 127 for byte in kind):
+                return False  # not a box: damage, not a cut
+            found_moov = found_moov or kind == b"moov"
+            if at + length > size:
+                return kind == b"mdat" and not found_moov
+            at += length
+    return False
+
+
+def table_end(stream: av.stream.Stream) -> int:
+    """Where the last byte of the stream's indexed frames lies (0 without an index)."""
+    return max((entry.pos + entry.size for entry in stream.index_entries), default=0)
+
+
+def stream_cut_short(container: av.container.InputContainer, stream: av.stream.Stream, path: Path) -> bool:
+    """True when `stream` is known to end before its file says it does: a QuickTime/MP4 sample table that
+    points past the end of the file, or an AVI file whose RIFF chunk runs past it (`VideoStreamInfo.
+    listed_frames`). Decoding such a stream ends with an error at the first packet whose bytes are missing;
+    readers take that as the end of the stream, not as damage to report."""
+    formats = container.format.name.split(",")
+    if "mov" in formats:
+        return table_end(stream) > Path(path).stat().st_size
+    return "avi" in formats and riff_past_end(Path(path))
+
+
+def listed_frames(container: av.container.InputContainer, stream: av.video.stream.VideoStream, path: Path,
+                  held: int, fps: Fraction) -> int | None:
+    """`VideoStreamInfo.listed_frames`: where the file's own header lists more frames than the `held` ones
+    found in it, that count; else None. QuickTime/MP4: the sample table, when it also points past the end of
+    the file. MXF: the track's duration in the header partition, when the footer partition it points to lies
+    past the end of the file (a file still being recorded states neither). Matroska: the Segment's duration,
+    when the Segment's size runs past the end of the file. AVI: the video stream's length in its header
+    (OpenDML's total for a file over 1 GB), when a RIFF chunk runs past the end of the file."""
+    formats = container.format.name.split(",")
+    listed: int | None = None
+    if "mov" in formats:
+        count = len(stream.index_entries)
+        if count == stream.frames and table_end(stream) > path.stat().st_size:
+            listed = count
+    elif ("mxf" in formats and stream.duration is not None and stream.duration > 0 and stream.time_base
+            and _mxf_footer_past_end(path)):
+        listed = round(stream.duration * Fraction(stream.time_base) * fps)
+    elif "matroska" in formats and container.duration and _matroska_segment_past_end(path):
+        listed = round(Fraction(container.duration, av.time_base) * fps)  # the Segment's duration, all tracks
+    elif "avi" in formats and riff_past_end(path):
+        listed = _avi_listed_frames(path, fps)
+    return listed if listed is not None and listed > held else None
+
+
+def _ebml_size(data: bytes, at: int) -> tuple[int, int] | None:
+    """(value, bytes taken) of the EBML variable-size integer at `at`; None when it does not fit in `data` or
+    is "unknown" (all value bits set: a live recording's size, not known when it was written)."""
+    if at >= len(data) or data[at] == 0:
+        return None
+    length = 9 - data[at].bit_length()
+    if at + length > len(data):
+        return None
+    value = int.from_bytes(data[at : at + length], "big") & ((1 << (7 * length)) - 1)
+    return None if value == (1 << (7 * length)) - 1 else (value, length)
+
+
+def _matroska_segment_past_end(path: Path) -> bool:
+    """True when a Matroska file's Segment says it is longer than the file: cut after it was finished.
+    A recording still running (or one that crashed) states an unknown size, and is not called cut."""
+    with path.open("rb") as handle:
+        head = handle.read(4096)
+    header = _ebml_size(head, 4) if head[:4] == bytes.fromhex("1a45dfa3") else None  # the EBML header
+    if header is None:
+        return False
+    at = 4 + header[1] + header[0]
+    segment = _ebml_size(head, at + 4) if head[at : at + 4] == bytes.fromhex("18538067") else None
+    return segment is not None and at + 4 + segment[1] + segment[0] > path.stat().st_size
+
+
+_MXF_PARTITION_KEY = bytes.fromhex("060e2b34020501010d01020101")
+"""The first 13 bytes of an MXF partition pack's key (SMPTE ST 377-1); byte 14 says header, body or footer."""
+
+
+def _mxf_footer_past_end(path: Path) -> bool:
+    """True when the MXF header partition says where the footer partition starts and that is past the end
+    of the file: the file was cut after it was finished. A finished file states the offset; one still being
+    recorded leaves it 0. The header partition may follow a run-in of up to 64 KiB."""
+    with path.open("rb") as handle:
+        head = handle.read(65536 + 64)
+    at = head.find(_MXF_PARTITION_KEY)
+    if at < 0 or at + 17 > len(head) or head[at + 13] != 0x02:  # 0x02: the header partition
+        return False
+    length_byte, cursor = head[at + 16], at + 17
+    if length_byte & 0x80:  # a long-form BER length: its bytes follow
+        cursor += length_byte & 0x7F
+    footer = head[cursor + 24 : cursor + 32]  # after the versions, KAG size, this and previous partitions
+    if len(footer) < 8:
+        return False
+    offset = int.from_bytes(footer, "big")
+    return offset > 0 and at + offset >= path.stat().st_size
+
+
+_RIFF_UNKNOWN_SIZES = (0, 0xFFFFFFFF)
+"""RIFF sizes a writer leaves until it finishes the chunk (FFmpeg writes all ones, others zero): a recording
+still running or one that crashed, not a file cut after it was finished."""
+
+_AVI_HEADER_LIMIT = 1 << 20
+"""At most this much of an AVI's header list (`hdrl`) is read: stream headers, their formats and OpenDML's
+super-indexes, which take a few KiB to a few hundred."""
+
+
+def riff_past_end(path: Path) -> bool:
+    """True when an AVI file's RIFF chunks, followed by their sizes from the start (one, or OpenDML's `AVI `
+    then `AVIX` ones past 1 GB), end in one that says it is longer than what is left of the file."""
+    size = path.stat().st_size
+    at = 0
+    with path.open("rb") as handle:
+        while at + 12 <= size:
+            handle.seek(at)
+            header = handle.read(12)
+            if header[:4] != b"RIFF" or header[8:12] != (b"AVI " if at == 0 else b"AVIX"):
+                return False  # not AVI, or what follows the chunks is not ours to judge
+            length = int.from_bytes(header[4:8], "little")
+            if length in _RIFF_UNKNOWN_SIZES:
+                return False
+            end = at + 8 + length + (length & 1)
+            if end > size:
+                return at + 8 + length > size  # a missing pad byte alone is not a cut
+            at = end
+    return False
+
+
+def _avi_listed_frames(path: Path, fps: Fraction) -> int | None:
+    """The frames an AVI file's header lists, on MyTalk's grid of `fps`: OpenDML's total (`dmlh`) where there is
+    one, else the first video stream's length (`strh`) at its own rate, else the main header's count (`avih`,
+    which OpenDML limits to the first RIFF chunk). None where the header cannot be read or lists none."""
+    with path.open("rb") as handle:
+        head = handle.read(24)
+        if head[:4] != b"RIFF" or head[8:12] != b"AVI " or head[12:16] != b"LIST" or head[20:24] != b"hdrl":
+            return None
+        length = min(int.from_bytes(head[16:20], "little") - 4, _AVI_HEADER_LIMIT)
+        body = handle.read(max(length, 0))
+    main_count = odml_total = None
+    stream_length: Fraction | None = None
+    for kind, data in _riff_chunks(body):
+        if kind == b"avih" and len(data) >= 20:
+            main_count = int.from_bytes(data[16:20], "little")
+        elif kind == b"strh" and len(data) >= 36 and data[:4] == b"vids" and stream_length is None:
+            scale, rate, count = (int.from_bytes(data[at : at + 4], "little") for at in (20, 24, 32))
+            if scale > 0 and rate > 0:
+                stream_length = Fraction(count * scale, rate) * fps
+        elif kind == b"dmlh" and len(data) >= 4:
+            odml_total = int.from_bytes(data[:4], "little")
+    if odml_total:
+        return odml_total
+    if stream_length:
+        return round(stream_length)
+    return main_count or None
+
+
+def _riff_chunks(body: bytes) -> list[tuple[bytes, bytes]]:
+    """The leaf chunks of a RIFF list's body, in order, with the lists inside it (`strl`, `odml`) opened."""
+    chunks: list[tuple[bytes, bytes]] = []
+    at = 0
+    while at + 8 <= len(body):
+        kind, length = body[at : at + 4], int.from_bytes(body[at + 4 : at + 8], "little")
+        data = body[at + 8 : at + 8 + length]
+        if kind == b"LIST" and len(data) >= 4:
+            chunks.extend(_riff_chunks(data[4:]))
+        else:
+            chunks.append((kind, data))
+        at += 8 + length + (length & 1)
+    return chunks
