@@ -75,6 +75,9 @@ def test_a_dv_clip_is_synced_keeping_its_aspect(tmp_path: Path) -> None:
     written = probe(out).video
     assert written is not None and written.frame_count == FRAMES and written.fps == NTSC
     assert written.sample_aspect == Fraction(8, 9)
+    # DV is interlaced, lower field first, though a raw DV file does not say so: the render says it, so an
+    # editor's timeline fields it as the original.
+    assert probe(clip).video.field_order == written.field_order == "bb"  # type: ignore[union-attr]
     report = json.loads(report_path.read_text())
     assert report["warnings"] == [] and report["tracking"]["share_with_face"] == 1.0
     assert sum(frame["changed_pixels"] > 0 for frame in report["frames"]) > FRAMES // 2

@@ -2,8 +2,8 @@
 
 A 1080i frame's two fields are 1/50 s apart, in alternate rows: a mouth that moves between them is combed.
 The classic engine warped and pasted such pictures whole, and each field of the render then showed
-streaks (`docs/fidelity.md`). The pictures it paints from are now taken to the upper field's instant
-where the fields disagree, and kept where they agree.
+streaks (`docs/fidelity.md`). The pictures it paints from are now taken to the first field's instant
+(the upper field's in 1080i, the lower's in DV) where the fields disagree, and kept where they agree.
 """
 
 from __future__ import annotations
@@ -20,33 +20,37 @@ from conftest import media_path
 from mytalk.core.composite.one_instant import COMB_LEVEL, one_instant
 
 
-def _combed(shift: int, first_row: int = 0, size: tuple[int, int] = (24, 32)) -> tuple[np.ndarray, np.ndarray]:
-    """(frame rows [first_row, first_row + h) of a woven picture, the upper field's own picture): a bright
-    square on grey, moved `shift` px right in the lower field (odd frame rows)."""
+def _combed(shift: int, first_row: int = 0, size: tuple[int, int] = (24, 32),
+            kept_row: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(frame rows [first_row, first_row + h) of a woven picture, the kept field's own picture): a bright
+    square on grey, moved `shift` px right in the other field (the frame rows of parity 1 - `kept_row`)."""
     h, w = size
-    upper = np.full((h, w, 3), 0.4, np.float32)
-    lower = upper.copy()
-    upper[6:18, 8:20] = 0.9
-    lower[6:18, 8 + shift : 20 + shift] = 0.9
-    woven = upper.copy()
-    odd = (np.arange(h) + first_row) % 2 == 1
-    woven[odd] = lower[odd]
-    return woven, upper
+    kept = np.full((h, w, 3), 0.4, np.float32)
+    other = kept.copy()
+    kept[6:18, 8:20] = 0.9
+    other[6:18, 8 + shift : 20 + shift] = 0.9
+    woven = kept.copy()
+    rows_of_other = (np.arange(h) + first_row) % 2 != kept_row
+    woven[rows_of_other] = other[rows_of_other]
+    return woven, kept
 
 
+@pytest.mark.parametrize("kept_row", [0, 1], ids=["upper-first", "lower-first"])
 @pytest.mark.parametrize("first_row", [0, 1, 7])
-def test_rows_where_the_fields_disagree_take_the_upper_fields_instant_and_the_rest_are_kept(first_row: int) -> None:
-    woven, upper = _combed(shift=3, first_row=first_row)
-    out = one_instant(woven, first_row)
+def test_rows_where_the_fields_disagree_take_the_first_fields_instant_and_the_rest_are_kept(
+        first_row: int, kept_row: int) -> None:
+    """The kept field is the frame's first in time: the upper one in 1080i, the lower one in DV."""
+    woven, kept = _combed(shift=3, first_row=first_row, kept_row=kept_row)
+    out = one_instant(woven, first_row, kept_row)
     rows = np.arange(woven.shape[0])
-    odd = (rows + first_row) % 2 == 1
-    inner = odd & (rows > 0) & (rows < woven.shape[0] - 1)
-    # Inside the square's rows the lower field is interpolated from the upper field, which there is the
-    # upper picture itself (its rows above and below agree).
+    other = (rows + first_row) % 2 != kept_row
+    inner = other & (rows > 0) & (rows < woven.shape[0] - 1)
+    # Inside the square's rows the other field is interpolated from the kept one, which there is the
+    # kept picture itself (its rows above and below agree).
     core = inner & (rows > 6) & (rows < 17)
-    assert np.array_equal(out[core], upper[core])
-    assert np.array_equal(out[~odd], woven[~odd]), "the upper field is never touched"
-    assert np.array_equal(out[odd & ~inner], woven[odd & ~inner]), "a row at the box's edge is kept"
+    assert np.array_equal(out[core], kept[core])
+    assert np.array_equal(out[~other], woven[~other]), "the kept field is never touched"
+    assert np.array_equal(out[other & ~inner], woven[other & ~inner]), "a row at the box's edge is kept"
     assert np.array_equal(out[:, 24:], woven[:, 24:]), "where the fields agree, nothing changes"
 
 
@@ -59,12 +63,13 @@ def test_a_still_picture_and_a_smooth_ramp_are_kept_whole() -> None:
         assert np.array_equal(one_instant(picture, 1), picture)
 
 
-def _combed_share(source: list[np.ndarray], render: list[np.ndarray]) -> float:
-    """Of the lower-field pixels the render changed, the share the comb test flags in the render."""
+def _combed_share(source: list[np.ndarray], render: list[np.ndarray], second_row: int = 1) -> float:
+    """Of the second field's pixels (frame rows `second_row`, `second_row` + 2, ...) the render changed, the
+    share the comb test flags in the render."""
     flagged, total = 0, 0
     for before, after in zip(source, render, strict=True):
         changed = np.abs(after - before).max(axis=-1) > 0
-        changed[0::2] = False  # lower-field rows only
+        changed[1 - second_row :: 2] = False  # the second field's rows only
         changed[0], changed[-1] = False, False
         ys, xs = np.nonzero(changed)
         up, down = after[ys - 1, xs] - after[ys, xs], after[ys + 1, xs] - after[ys, xs]
@@ -75,10 +80,13 @@ def _combed_share(source: list[np.ndarray], render: list[np.ndarray]) -> float:
 
 
 @pytest.mark.media
-def test_the_painted_mouth_of_an_interlaced_clip_whose_fields_move_is_not_combed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("lower_first", [False, True], ids=["upper-first", "lower-first"])
+def test_the_painted_mouth_of_an_interlaced_clip_whose_fields_move_is_not_combed(tmp_path: Path,
+                                                                                 lower_first: bool) -> None:
     """Measured on this clip: 19 % of the painted lower-field pixels were combed before (the source's moving
-    mouth: 30 %), 5 % now, about the share the comb test flags in still fields' texture."""
-    clip = woven_clip(tmp_path / "woven_1080i.mov", 30)
+    mouth: 30 %), 5 % now, about the share the comb test flags in still fields' texture. Bottom field first,
+    as DV: the upper field is the second, and its painted pixels are as few combed."""
+    clip = woven_clip(tmp_path / "woven_1080i.mov", 30, lower_first=lower_first)
     out = tmp_path / "fixed.mkv"
     result = run_mytalk("sync", clip, "--audio", media_path("audio", "jfk_inaugural_en_16k.wav"), "-o", out,
                         "--in", "0", "--out", "30", "--quiet")
@@ -90,5 +98,5 @@ def test_the_painted_mouth_of_an_interlaced_clip_whose_fields_move_is_not_combed
 
     source, render = rgb(clip), rgb(out)
     assert len(render) == 30
-    share = _combed_share(source, render)
-    assert share < 0.10, f"{share:.1%} of the painted lower-field pixels are combed"
+    share = _combed_share(source, render, second_row=0 if lower_first else 1)
+    assert share < 0.10, f"{share:.1%} of the painted second-field pixels are combed"

@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 
 from mytalk.core.errors import MediaFormatError, UsageError
+from mytalk.core.media.decoded_fields import first_field_row
 
 Box = tuple[int, int, int, int]
 Family = Literal["yuv", "gray", "packed_rgb", "planar_gbr"]
@@ -425,6 +426,9 @@ class FramePiece:
     planes: tuple[np.ndarray, ...]
     interlaced: bool = False
     """Its frame was flagged interlaced (any chroma): a caller that paints with it may want one instant."""
+    first_field_row: int = 0
+    """Its frame's first field in time starts at this frame row (`decoded_fields.first_field_row`): the
+    instant to take it to."""
 
     @property
     def nbytes(self) -> int:
@@ -457,7 +461,8 @@ def cut_piece(frame: av.VideoFrame, box: Box) -> FramePiece:
         pieces += [planes[i][cy0:cy1, cx0:cx1].copy() for i in (1, 2)]
     elif layout.family == "planar_gbr":
         pieces += [plane[y0:y1, x0:x1].copy() for plane in planes[1:]]
-    return FramePiece(box, layout, color_matrix(frame), tuple(pieces), bool(frame.interlaced_frame))
+    return FramePiece(box, layout, color_matrix(frame), tuple(pieces), bool(frame.interlaced_frame),
+                      first_field_row(frame))
 
 
 def read_box_rgb(frame: av.VideoFrame, box: Box) -> np.ndarray:

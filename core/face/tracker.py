@@ -53,12 +53,13 @@ from mytalk.core.settings.grammar import parse_face_point as parse_face_point  #
 if TYPE_CHECKING:
     from mytalk.core.media.reader import SourceFrame
 
-TRACKER_VERSION = "7"
+TRACKER_VERSION = "8"
 """Bumped whenever tracking output changes for the same input, so stale cache entries miss (4: frames
 converted to RGB by OpenCV from their 4:2:0 planes, `SourceFrame.to_rgb`; 5: rotated and anamorphic
 clips tracked as shown, `display.DisplayGeometry`; 6: shot cuts judged on a cheaper thumbnail,
 `shots._thumbnail`, and poses fitted a range at a time, `canonical.pose_fits`; 7: interlaced frames tracked
-on their upper field, `field_picture`)."""
+on their upper field, `field_picture`; 8: on their first field in time, the lower one in DV,
+`decoded_fields`)."""
 
 STAGE = "face tracking"
 

@@ -126,6 +126,12 @@ class VideoStreamInfo:
         return self.field_order in INTERLACED_FIELD_ORDERS
 
     @property
+    def lower_field_first(self) -> bool:
+        """True when the stream says its lower field is shown first ("bb", "tb"): PAL and NTSC DV, most SD.
+        Its frames are tracked and painted at that field's instant (`media.decoded_fields`)."""
+        return self.field_order in LOWER_FIRST_FIELD_ORDERS
+
+    @property
     def cut_short_note(self) -> str | None:
         """What to tell the editor about a file cut short (`listed_frames`), or None for a whole file."""
         if self.listed_frames is None:
@@ -284,6 +290,12 @@ FIELD_ORDER_NAMES: dict[int, str] = {0: "unknown", 1: "progressive", 2: "tt", 3:
 """FFmpeg's `AVFieldOrder` values and its own short names for them (`-field_order` of ffmpeg's options)."""
 
 INTERLACED_FIELD_ORDERS = ("tt", "bb", "tb", "bt")
+LOWER_FIRST_FIELD_ORDERS = ("bb", "tb")
+"""Field orders whose lower field is shown first (FFmpeg's "tb": coded top first, shown bottom first)."""
+DV_SD_HEIGHTS = (480, 576)
+"""Standard-definition DV's frame heights (NTSC, PAL): always interlaced, lower field first (IEC 61834,
+SMPTE 314M), as FFmpeg's DV decoder flags each frame; neither a raw DV, an AVI nor a QuickTime file without
+a `fiel` atom says so in its stream."""
 
 
 def _field_order(stream: av.video.stream.VideoStream) -> str:
@@ -458,6 +470,8 @@ def _video_info(
     field_order = _field_order(stream)
     if field_order == "unknown" and codec == "dnxhd":
         field_order = _dnx_field_order(container, stream)
+    elif field_order == "unknown" and codec == "dvvideo" and ctx.height in DV_SD_HEIGHTS:
+        field_order = "bb"
     return VideoStreamInfo(
         index=stream.index,
         codec=codec,

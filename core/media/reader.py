@@ -21,6 +21,7 @@ import numpy as np
 
 from mytalk.core.errors import MediaFormatError, RangeError
 from mytalk.core.media.cut_short import stream_cut_short
+from mytalk.core.media.decoded_fields import mark_lower_field_first
 from mytalk.core.media.probe import MediaInfo, VideoStreamInfo, frame_index_for_pts, open_input, probe
 
 _FULL_RANGE = 2
@@ -264,6 +265,7 @@ class FrameReader:
                 container = self._open()
         stream = container.streams[v.index]
         self._pristine = False
+        lower_first = v.lower_field_first
         landing_pts: int | None = None
         try:
             for packet in container.demux(stream):
@@ -282,6 +284,8 @@ class FrameReader:
                     index = frame_index_for_pts(pts, v.start_pts, v.time_base, v.fps)
                     if index < 0:
                         continue  # pre-roll before the clip's first frame
+                    if lower_first:
+                        mark_lower_field_first(frame)  # tracked and painted at that field's instant
                     yield index, frame
         except av.error.FFmpegError as exc:
             if stream_cut_short(container, stream, self.path):

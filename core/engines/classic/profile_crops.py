@@ -27,6 +27,7 @@ from mytalk.core.errors import MediaFormatError
 from mytalk.core.face.canonical import iod_outer_corners
 from mytalk.core.face.observation import FaceObservation
 from mytalk.core.face.regions import LIPS
+from mytalk.core.media.decoded_fields import first_field_row
 from mytalk.core.media.probe import MediaInfo
 from mytalk.core.progress import CancelFn, check_cancelled
 
@@ -186,12 +187,12 @@ def extract_crops(
                 if source is None:
                     continue  # the footage ended before its probed length
                 linear = read_box_rgb(source.frame, box)
-                interlaced = bool(source.frame.interlaced_frame)
+                interlaced, kept_row = bool(source.frame.interlaced_frame), first_field_row(source.frame)
             else:
                 linear = pieces[index].read_rgb(box, clip=True)
-                interlaced = pieces[index].interlaced
+                interlaced, kept_row = pieces[index].interlaced, pieces[index].first_field_row
             if interlaced:  # a mouth to paint with, at one instant (`one_instant`)
-                linear = one_instant(linear, box[1])
+                linear = one_instant(linear, box[1], kept_row)
             rgb = np.clip(linear * 255.0 + 0.5, 0, 255).astype(np.uint8)
             local = (wanted[index][:, :2] - np.array([box[0], box[1]], np.float64)).astype(np.float32)
             if raw + rgb.nbytes <= raw_budget:

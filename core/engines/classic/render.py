@@ -45,6 +45,7 @@ from mytalk.core.engines.classic.triangle_memo import remembered_triangulation
 from mytalk.core.engines.classic.warp import piecewise_affine
 from mytalk.core.face.canonical import apply_transform, from_canonical, similarity_to_canonical
 from mytalk.core.face.regions import LIPS_INNER, LIPS_OUTER
+from mytalk.core.media.decoded_fields import first_field_row
 
 _LF = lower_face_index()
 _ANCHORS = np.setdiff1d(np.arange(478), _LF)
@@ -476,13 +477,13 @@ class MouthRenderer:
         work = _grow(box, int(np.ceil(move)) + 8, size)
         bg = read_rgb(frame, work)
         if frame.interlaced_frame:  # painted from one instant, not from two fields' combed rows (`one_instant`)
-            bg = one_instant(bg, work[1])
+            bg = one_instant(bg, work[1], first_field_row(frame))
         if take is None:
             layer_image = bg
         else:
             layer_image = read_rgb(take[0], work)
             if take[0].interlaced_frame:
-                layer_image = one_instant(layer_image, work[1])
+                layer_image = one_instant(layer_image, work[1], first_field_row(take[0]))
         # Everything below runs in working coordinates: frame px relative to the work box, × scale.
         scale = self._scale(iod)
         origin = np.array([work[0], work[1]], np.float64)

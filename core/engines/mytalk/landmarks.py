@@ -175,13 +175,14 @@ def crop_frame(frame: Any, transform: np.ndarray, geometry: CropGeometry) -> np.
     (`composite.one_instant`), so a mouth that moves between the fields is not cut combed."""
     from mytalk.core.composite.one_instant import one_instant
     from mytalk.core.composite.planes import read_box_rgb
+    from mytalk.core.media.decoded_fields import first_field_row
 
     box = geometry.frame_box(transform, (frame.width, frame.height))
     if box[2] <= box[0] or box[3] <= box[1]:
         return np.zeros((geometry.size, geometry.size, 3), np.uint8)
     rgb = read_box_rgb(frame, box)
     if frame.interlaced_frame:
-        rgb = one_instant(rgb, box[1])
+        rgb = one_instant(rgb, box[1], first_field_row(frame))
     crop = geometry.crop_from_frame(rgb, transform, offset=(box[0], box[1]))
     return np.clip(crop * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
