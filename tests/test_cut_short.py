@@ -269,3 +269,75 @@ def test_a_clip_cut_before_its_index_exits_2_saying_it_is_cut_short(tmp_path: Pa
     garbage.write_bytes(b"\x00\x00\x00\x20ftypqt  " + bytes(range(256)) * 8)  # a box header, then no boxes
     with pytest.raises(MediaFormatError, match="not a readable video"):
         probe(garbage)
+
+
+def _tone_wav(path: Path, seconds: float = 4.0, options: dict[str, str] | None = None) -> Path:
+    """A 48 kHz 24-bit mono WAV of a tone, as a recordist's line is written."""
+    with av.open(str(path), "w", format="wav", options=options or {}) as container:
+        stream = container.add_stream("pcm_s24le", rate=48000)
+        stream.layout = "mono"
+        count = int(48000 * seconds)
+        wave = (0.1 * np.sin(np.arange(count) * 2 * np.pi * 440 / 48000) * 2**31).astype(np.int32)
+        chunk = av.AudioFrame.from_ndarray(wave[None], format="s32", layout="mono")
+        chunk.sample_rate, chunk.pts = 48000, 0
+        container.mux(stream.encode(chunk))
+        container.mux(stream.encode(None))
+    return path
+
+
+@pytest.mark.parametrize("form", ["RIFF", "RF64"])
+def test_a_wav_line_cut_short_is_named_by_its_data_chunk(tmp_path: Path, form: str) -> None:
+    """A WAV states its data chunk's size before the samples (RF64, for takes past 4 GB, in its `ds64`
+    chunk); a cut copy keeps it. A recording still running leaves the size unset, and is not called cut."""
+    whole = _tone_wav(tmp_path / "line.wav", options={"rf64": "always"} if form == "RF64" else None)
+    assert whole.read_bytes()[:4] == form.encode()
+    (sound,) = probe(whole).audio
+    assert sound.listed_s is None and sound.cut_short_note is None and probe(whole).sound_cut_short_note is None
+    cut = probe(_cut(whole, 0.5))
+    (sound,) = cut.audio
+    assert sound.listed_s == pytest.approx(4.0, abs=1e-6)
+    assert 1.9 < sound.duration_s < 2.1 and cut.duration_s == pytest.approx(sound.duration_s)
+    assert cut.sound_cut_short_note == sound.cut_short_note
+    assert f"lists 4.00 s of sound and it holds {sound.duration_s:.2f} s" in (sound.cut_short_note or "")
+    if form == "RIFF":
+        data = bytearray(_cut(whole, 0.5).read_bytes())
+        at = data.index(b"data")
+        data[at + 4 : at + 8] = b"\xff" * 4  # FFmpeg's size while it records
+        recording = tmp_path / "recording.wav"
+        recording.write_bytes(bytes(data))
+        assert probe(recording).sound_cut_short_note is None
+
+
+def test_an_mp4_lines_sound_cut_short_lasts_what_it_holds(clips: tuple[Path, Path]) -> None:
+    """A QuickTime/MP4 take used as the line: its sample table lists the missing sound too. What it holds
+    is what decodes."""
+    whole, cut = clips
+    assert probe(whole).audio[0].listed_s is None
+    (sound,) = probe(cut).audio
+    heard = decode_audio(cut, 48000).samples.shape[-1] / 48000
+    assert sound.listed_s == pytest.approx(FRAMES / 25, abs=0.05)
+    assert abs(sound.duration_s - heard) < 2048 / 48000, (sound.duration_s, heard)
+
+
+def test_a_sync_with_a_line_cut_short_warns_and_the_panel_says_so(qtbot: Any, clips: tuple[Path, Path],
+                                                                   tmp_path: Path) -> None:
+    whole, _ = clips
+    line = _cut(_tone_wav(tmp_path / "take_line.wav"), 0.5)
+    out, report = tmp_path / "fixed.mov", tmp_path / "fixed.json"
+    result = run_mytalk("sync", whole, "--audio", line, "-o", out, "--report", report, "--engine", "copy")
+    assert result.code == 0, result.stderr
+    note = probe(line).sound_cut_short_note
+    assert note is not None
+    expected = f"the replacement line {line.name}: {note}"
+    assert [entry for entry in result.stderr_lines if "cut short" in entry] == [f"mytalk: warning: {expected}"]
+    assert expected in json.loads(report.read_text())["warnings"]
+
+    from mytalk.ui.panel import MyTalkPanel
+
+    panel = MyTalkPanel(start_runtime=False)
+    qtbot.addWidget(panel)
+    try:
+        assert panel.load_line(line)
+        assert panel.status_line.kind == "warning" and "lists 4.00 s of sound" in panel.status_line.full_text
+    finally:
+        panel.shutdown()

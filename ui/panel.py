@@ -423,12 +423,14 @@ class MyTalkPanel(QWidget):
         """
         path = Path(path).expanduser()
         try:
-            check_line(path)
+            info = check_line(path)
         except MyTalkError as error:
             self._refuse_line(str(error))
             return False
         self._line_fallback = (self.line, self.waveform.line if self.line is not None else None)
         self._use_line(path)
+        if info.sound_cut_short_note is not None:  # a copy still running: its end is not there yet
+            self.status_line.show_note(f"{path.name}: {info.sound_cut_short_note}", "warning")
         self.waveform.message = f"decoding {path.name}…"
         self.waveform.set_line(None)
         run_in_background(lambda: decode_sound(path, DISPLAY_RATE, channels=1, folder=_scratch()).samples[0],

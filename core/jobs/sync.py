@@ -133,7 +133,7 @@ def _check_line_reaches_range(resolved: ResolvedRequest, line_peak: float, line_
 
 def _job_warnings(resolved: ResolvedRequest, line_peak: float, line_info: MediaInfo, codec: str,
                   line_sound: SoundStream, aspect_kept: bool, fields_tagged: bool) -> list[str]:
-    """Suspicious but legal jobs: a clip cut short is worked on as far as it goes, a silent range is a valid
+    """Suspicious but legal jobs: a clip or a line cut short is worked on as far as it goes, a silent range is a valid
     edit (the mouth closes), a surround stem is mixed to stereo for the render (its mouth follows every
     channel's speech), a codec without alpha renders a keyed clip opaque, a .mkv that had no room for its
     display size (`mkv_aspect`) loses a clip's non-square pixel aspect, and DNxHR in MXF (or H.264 of fields
@@ -143,6 +143,9 @@ def _job_warnings(resolved: ResolvedRequest, line_peak: float, line_info: MediaI
     video = resolved.info.video
     if video is not None and video.cut_short_note is not None:
         warnings.append(video.cut_short_note)
+    line_cut = line_info.sound_cut_short_note
+    if line_cut is not None and not (video is not None and video.cut_short_note and line_info.path == resolved.info.path):
+        warnings.append(f"the replacement line {line_info.path.name}: {line_cut}")
     if video is not None and alpha_dropped(codec, video) and not resolved.request.proxy:
         warnings.append(f"the clip has an alpha channel (matte) and {codec} cannot carry it: the render is "
                         f"opaque; use --codec prores4444 (.mov) or ffv1 (.mkv) to keep it")

@@ -8,10 +8,12 @@ whole one, and from a recording still running, whose header states no size yet:
   with its table last, the top-level boxes end in media data longer than the file and no index before it;
 - MXF: the header partition points to a footer partition past the end of the file;
 - Matroska: the Segment's size runs past the end of the file;
-- AVI (DV, MJPEG, cameras' and capture cards' files): a RIFF chunk's size runs past the end of the file.
+- AVI (DV, MJPEG, cameras' and capture cards' files): a RIFF chunk's size runs past the end of the file;
+- WAV (RIFF, and RF64 and BW64 for the long takes of production recorders), what a replacement line most
+  often is: its data chunk's size runs past the end of the file.
 
-`probe` reports what the header lists (`VideoStreamInfo.listed_frames`), and the readers take the error at
-the first missing packet as the end of the stream (`stream_cut_short`).
+`probe` reports what the header lists (`VideoStreamInfo.listed_frames`, `AudioStreamInfo.listed_s`), and
+the readers take the error at the first missing packet as the end of the stream (`stream_cut_short`).
 """
 
 from __future__ import annotations
@@ -207,3 +209,63 @@ def _riff_chunks(body: bytes) -> list[tuple[bytes, bytes]]:
             chunks.append((kind, data))
         at += 8 + length + (length & 1)
     return chunks
+
+
+def sound_cut_short(container: av.container.InputContainer, stream: av.stream.Stream,
+                    path: Path) -> tuple[float, float] | None:
+    """(seconds the header lists, seconds the file holds) of an audio stream cut short, or None for a whole
+    one: a WAV whose data chunk runs past the end of the file, or a QuickTime/MP4 stream whose sample table
+    does (the sound held then ends at the first sample whose bytes are missing)."""
+    formats = container.format.name.split(",")
+    if "wav" in formats:
+        return _wav_cut_short(path)
+    if "mov" not in formats or stream.time_base is None or not stream.index_entries:
+        return None
+    size = path.stat().st_size
+    entries = stream.index_entries
+    missing = [entry.timestamp for entry in entries if entry.pos + entry.size > size]
+    if not missing:
+        return None
+    start = min(entry.timestamp for entry in entries)
+    held = float((min(missing) - start) * Fraction(stream.time_base))
+    listed = float(stream.duration * Fraction(stream.time_base)) if stream.duration else held
+    return (listed, held) if listed > held else None
+
+
+_WAV_FORMS = (b"RIFF", b"RF64", b"BW64")
+"""WAV's containers: RIFF up to 4 GB; RF64 (EBU Tech 3306) and BW64 (ITU-R BS.2088) past it, their sizes
+in a `ds64` chunk."""
+
+
+def _wav_cut_short(path: Path) -> tuple[float, float] | None:
+    """(seconds the data chunk lists, seconds the file holds) of a WAV file cut short, or None. The chunks
+    before the data (`fmt `, `bext`, `iXML`, padding) are followed by their sizes; a data size left unset
+    (0, or all ones without a `ds64`), as a recording still running leaves it, is not called cut."""
+    size = path.stat().st_size
+    byte_rate = 0
+    data_size64: int | None = None
+    with path.open("rb") as handle:
+        head = handle.read(12)
+        if len(head) < 12 or head[:4] not in _WAV_FORMS or head[8:12] != b"WAVE":
+            return None
+        at = 12
+        while at + 8 <= size:
+            handle.seek(at)
+            header = handle.read(8)
+            kind, length = header[:4], int.from_bytes(header[4:8], "little")
+            if kind == b"ds64":
+                body = handle.read(min(length, 64))
+                data_size64 = int.from_bytes(body[8:16], "little") if len(body) >= 16 else None
+            elif kind == b"fmt ":
+                body = handle.read(min(length, 16))
+                byte_rate = int.from_bytes(body[8:12], "little") if len(body) >= 12 else 0
+            elif kind == b"data":
+                if length == 0xFFFFFFFF and data_size64 is not None:
+                    length = data_size64
+                elif length in _RIFF_UNKNOWN_SIZES:
+                    return None
+                if byte_rate <= 0 or at + 8 + length <= size:
+                    return None
+                return length / byte_rate, (size - at - 8) / byte_rate
+            at += 8 + length + (length & 1)
+    return None

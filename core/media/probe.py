@@ -35,7 +35,7 @@ import av
 import av.error
 
 from mytalk.core.errors import MediaFormatError, MediaNotFoundError
-from mytalk.core.media.cut_short import index_cut_off, listed_frames, table_end
+from mytalk.core.media.cut_short import index_cut_off, listed_frames, sound_cut_short, table_end
 
 # ffmpeg's names for the AVColor* enums (libavutil/pixdesc.c); "unspecified" and "reserved" map to None.
 COLOR_RANGE_NAMES: Mapping[int, str] = {1: "tv", 2: "pc"}
@@ -159,6 +159,19 @@ class AudioStreamInfo:
     sample_rate: int
     channels: int
     duration_s: float
+    listed_s: float | None = None
+    """How many seconds the file's header lists for this stream, where that is more than `duration_s`, the
+    seconds it holds: a copy cut short (a WAV's data chunk, a QuickTime/MP4 sample table). None for a
+    whole stream, and for a recording still running, whose header states no size."""
+
+    @property
+    def cut_short_note(self) -> str | None:
+        """What to tell the editor about a sound cut short (`listed_s`), or None for a whole one."""
+        if self.listed_s is None:
+            return None
+        return (f"the file is cut short: its header lists {self.listed_s:.2f} s of sound and it holds "
+                f"{self.duration_s:.2f} s, as a copy still running or interrupted leaves it; MyTalk hears only "
+                f"those {self.duration_s:.2f} s, so copy the file again for the rest")
 
     def to_dict(self) -> dict[str, Any]:
         return _json_safe(asdict(self))
@@ -185,6 +198,12 @@ class MediaInfo:
             "audio": [stream.to_dict() for stream in self.audio],
             "size_bytes": self.size_bytes,
         }
+
+    @property
+    def sound_cut_short_note(self) -> str | None:
+        """The first audio stream's `cut_short_note`: what to tell the editor about a line whose sound is cut
+        short. None when every stream is whole."""
+        return next((stream.cut_short_note for stream in self.audio if stream.cut_short_note), None)
 
 
 def open_input(path: Path) -> av.container.InputContainer:
@@ -503,7 +522,7 @@ def _video_info(
 
 
 def _audio_info(
-    container: av.container.InputContainer, stream: av.audio.stream.AudioStream
+    container: av.container.InputContainer, stream: av.audio.stream.AudioStream, path: Path
 ) -> AudioStreamInfo:
     ctx = stream.codec_context
     if stream.duration is not None and stream.time_base is not None:
@@ -512,12 +531,16 @@ def _audio_info(
         duration_s = container.duration / av.time_base
     else:
         duration_s = 0.0
+    cut = sound_cut_short(container, stream, path)
+    if cut is not None:
+        duration_s = min(duration_s, cut[1])  # a QuickTime table lists the missing samples' time too
     return AudioStreamInfo(
         index=stream.index,
         codec=_codec_name(stream),
         sample_rate=int(ctx.sample_rate or 0),
         channels=int(ctx.channels or 0),
         duration_s=duration_s,
+        listed_s=cut[0] if cut is not None and cut[0] > duration_s else None,
     )
 
 
@@ -530,16 +553,16 @@ def probe(path: str | Path) -> MediaInfo:
     path = Path(path)
     with open_input(path) as container:
         stream = main_video_stream(container)
-        audio = tuple(_audio_info(container, s) for s in container.streams.audio)
+        audio = tuple(_audio_info(container, s, path) for s in container.streams.audio)
         if stream is None and not audio:
             raise MediaFormatError(f"{path}: has no video or audio stream; pick a clip with picture or sound")
         video = _video_info(container, stream, path) if stream is not None else None
         if video is not None:
             duration_s = video.duration_s
-        elif container.duration is not None:
+        elif container.duration is not None and not any(a.listed_s for a in audio):
             duration_s = container.duration / av.time_base
         else:
-            duration_s = max(a.duration_s for a in audio)
+            duration_s = max(a.duration_s for a in audio)  # a sound cut short: what it holds
         return MediaInfo(
             path=path,
             container=container.format.name,
