@@ -245,6 +245,8 @@ def test_a_real_clip_cut_short_is_synced_by_the_classic_engine(tmp_path: Path, w
     cut = _cut(whole, 0.6)
     info = probe(cut).video
     assert info is not None and info.listed_frames == 200 and 60 < info.frame_count < 200
+    (sound,) = probe(cut).audio  # its sound is cut too: the header's 8 s, and what is left of them
+    assert sound.listed_s == pytest.approx(8.0, abs=0.1) and 2.0 < sound.duration_s < 0.75 * sound.listed_s
     out, report = tmp_path / "fixed.mov", tmp_path / "fixed.json"
     result = run_mytalk("sync", cut, "--audio", media_path("audio", "jfk_inaugural_en_16k.wav"), "-o", out,
                         "--in", "0", "--out", "50", "--report", report)

@@ -141,11 +141,12 @@ def _job_warnings(resolved: ResolvedRequest, line_peak: float, line_info: MediaI
     tagged, `fields_tagged`)."""
     warnings: list[str] = []
     video = resolved.info.video
-    if video is not None and video.cut_short_note is not None:
-        warnings.append(video.cut_short_note)
+    clip_cut = video.cut_short_note if video is not None else None
+    if clip_cut is not None:
+        warnings.append(clip_cut)
     line_cut = line_info.sound_cut_short_note
-    if line_cut is not None and not (video is not None and video.cut_short_note and line_info.path == resolved.info.path):
-        warnings.append(f"the replacement line {line_info.path.name}: {line_cut}")
+    if line_cut is not None and not (clip_cut is not None and line_info.path == resolved.info.path):
+        warnings.append(f"the replacement line {line_info.path.name}: {line_cut}")  # unless the clip said it
     if video is not None and alpha_dropped(codec, video) and not resolved.request.proxy:
         warnings.append(f"the clip has an alpha channel (matte) and {codec} cannot carry it: the render is "
                         f"opaque; use --codec prores4444 (.mov) or ffv1 (.mkv) to keep it")

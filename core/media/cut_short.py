@@ -18,6 +18,7 @@ the readers take the error at the first missing packet as the end of the stream 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -168,32 +169,61 @@ def riff_past_end(path: Path) -> bool:
     return False
 
 
-def _avi_listed_frames(path: Path, fps: Fraction) -> int | None:
-    """The frames an AVI file's header lists, on MyTalk's grid of `fps`: OpenDML's total (`dmlh`) where there is
-    one, else the first video stream's length (`strh`) at its own rate, else the main header's count (`avih`,
-    which OpenDML limits to the first RIFF chunk). None where the header cannot be read or lists none."""
+@dataclass(frozen=True)
+class _AviHeader:
+    """What an AVI's header list (`hdrl`) says of its length: the main header's frame count (`avih`, which
+    OpenDML limits to the first RIFF chunk), OpenDML's total (`dmlh`), and each stream's kind (`vids`, `auds`)
+    and length in seconds (`strh`: its length in its own units of scale / rate), in the streams' order."""
+
+    main_count: int
+    odml_total: int
+    streams: tuple[tuple[bytes, Fraction | None], ...]
+
+
+def _avi_header(path: Path) -> _AviHeader | None:
+    """The header list of an AVI file (`_AviHeader`); None where it cannot be read."""
     with path.open("rb") as handle:
         head = handle.read(24)
         if head[:4] != b"RIFF" or head[8:12] != b"AVI " or head[12:16] != b"LIST" or head[20:24] != b"hdrl":
             return None
         length = min(int.from_bytes(head[16:20], "little") - 4, _AVI_HEADER_LIMIT)
         body = handle.read(max(length, 0))
-    main_count = odml_total = None
-    stream_length: Fraction | None = None
+    main_count = odml_total = 0
+    streams: list[tuple[bytes, Fraction | None]] = []
     for kind, data in _riff_chunks(body):
         if kind == b"avih" and len(data) >= 20:
             main_count = int.from_bytes(data[16:20], "little")
-        elif kind == b"strh" and len(data) >= 36 and data[:4] == b"vids" and stream_length is None:
+        elif kind == b"strh" and len(data) >= 36:
             scale, rate, count = (int.from_bytes(data[at : at + 4], "little") for at in (20, 24, 32))
-            if scale > 0 and rate > 0:
-                stream_length = Fraction(count * scale, rate) * fps
+            streams.append((data[:4], Fraction(count * scale, rate) if scale > 0 and rate > 0 else None))
         elif kind == b"dmlh" and len(data) >= 4:
             odml_total = int.from_bytes(data[:4], "little")
-    if odml_total:
-        return odml_total
-    if stream_length:
-        return round(stream_length)
-    return main_count or None
+    return _AviHeader(main_count, odml_total, tuple(streams))
+
+
+def _avi_listed_frames(path: Path, fps: Fraction) -> int | None:
+    """The frames an AVI file's header lists, on MyTalk's grid of `fps`: OpenDML's total where there is one,
+    else the first video stream's length at its own rate, else the main header's count. None where the header
+    cannot be read or lists none."""
+    header = _avi_header(path)
+    if header is None:
+        return None
+    if header.odml_total:
+        return header.odml_total
+    video = next((seconds for kind, seconds in header.streams if kind == b"vids"), None)
+    if video:
+        return round(video * fps)
+    return header.main_count or None
+
+
+def _avi_listed_seconds(path: Path, index: int) -> float | None:
+    """The seconds an AVI file's header lists for its sound stream number `index` (the streams' order, as
+    FFmpeg numbers them); None where it lists none."""
+    header = _avi_header(path)
+    if header is None or index >= len(header.streams) or header.streams[index][0] != b"auds":
+        return None
+    seconds = header.streams[index][1]
+    return float(seconds) if seconds else None
 
 
 def _riff_chunks(body: bytes) -> list[tuple[bytes, bytes]]:
@@ -214,11 +244,21 @@ def _riff_chunks(body: bytes) -> list[tuple[bytes, bytes]]:
 def sound_cut_short(container: av.container.InputContainer, stream: av.stream.Stream,
                     path: Path) -> tuple[float, float] | None:
     """(seconds the header lists, seconds the file holds) of an audio stream cut short, or None for a whole
-    one: a WAV whose data chunk runs past the end of the file, or a QuickTime/MP4 stream whose sample table
-    does (the sound held then ends at the first sample whose bytes are missing)."""
+    one: a WAV whose data chunk runs past the end of the file, an AVI whose RIFF chunk does, or a
+    QuickTime/MP4 stream whose sample table does (the sound held then ends at the first sample whose bytes
+    are missing)."""
     formats = container.format.name.split(",")
     if "wav" in formats:
         return _wav_cut_short(path)
+    if "avi" in formats and riff_past_end(path):
+        listed = _avi_listed_seconds(path, stream.index)
+        if stream.duration and stream.time_base:  # FFmpeg's, from the packets it found in the file
+            held = float(stream.duration * Fraction(stream.time_base))
+        elif container.duration:
+            held = container.duration / av.time_base
+        else:
+            return None
+        return (listed, held) if listed is not None and listed > held else None
     if "mov" not in formats or stream.time_base is None or not stream.index_entries:
         return None
     size = path.stat().st_size
