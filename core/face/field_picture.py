@@ -13,8 +13,9 @@ classic engine paints from (`composite.one_instant`), so the meshes that place a
 describe the picture it is painted from: the upper field (the frame's even rows) in 1080i, HDV and XDCAM,
 the lower one (odd rows) in DV and most SD (`media.decoded_fields`). Each row of the other field is the
 mean of the kept field's rows above and below it (an edge row copies its one neighbour): the field's own
-rows keep their place, so the meshes stay in the frame's own pixel coordinates. The mesh samples the face at about 128 px, well under half the height of a face the
-tracker can follow, so the field's half height costs it no detail.
+rows keep their place, so the meshes stay in the frame's own pixel coordinates. The mesh samples the face
+at about 128 px, well under half the height of a face the tracker can follow, so the field's half height
+costs it no detail.
 
 An 8-bit 4:2:0 field is converted with its own chroma rows: in an interlaced 4:2:0 frame each field is
 subsampled on its own (`composite.planes`), so reading the frame as progressive gives every other
