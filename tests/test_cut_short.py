@@ -310,6 +310,28 @@ def test_a_wav_line_cut_short_is_named_by_its_data_chunk(tmp_path: Path, form: s
         assert probe(recording).sound_cut_short_note is None
 
 
+def test_a_matroska_line_cut_short_is_named_by_its_segment(tmp_path: Path) -> None:
+    """Matroska states its Segment's size and duration, and no sample table: the packets a cut file still
+    holds say how much sound is left."""
+    whole = tmp_path / "line.mka"
+    with av.open(str(whole), "w", format="matroska") as container:
+        stream = container.add_stream("pcm_s24le", rate=48000)
+        stream.layout = "mono"
+        rng = np.random.default_rng(5)
+        for block in range(40):  # 4 s
+            chunk = av.AudioFrame.from_ndarray((rng.standard_normal((1, 4800)) * 1e6).astype(np.int32),
+                                               format="s32", layout="mono")
+            chunk.sample_rate, chunk.pts = 48000, block * 4800
+            container.mux(stream.encode(chunk))
+        container.mux(stream.encode(None))
+    assert probe(whole).sound_cut_short_note is None
+    cut = _cut(whole, 0.5)
+    (sound,) = probe(cut).audio
+    heard = decode_audio(cut, 48000).samples.shape[-1] / 48000
+    assert sound.listed_s == pytest.approx(4.0, abs=1e-3)
+    assert abs(sound.duration_s - heard) < 0.11 and probe(cut).duration_s == pytest.approx(sound.duration_s)
+
+
 def test_an_mp4_lines_sound_cut_short_lasts_what_it_holds(clips: tuple[Path, Path]) -> None:
     """A QuickTime/MP4 take used as the line: its sample table lists the missing sound too. What it holds
     is what decodes."""

@@ -23,6 +23,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import av.error
 
 
 def index_cut_off(path: Path) -> bool:
@@ -244,9 +245,9 @@ def _riff_chunks(body: bytes) -> list[tuple[bytes, bytes]]:
 def sound_cut_short(container: av.container.InputContainer, stream: av.stream.Stream,
                     path: Path) -> tuple[float, float] | None:
     """(seconds the header lists, seconds the file holds) of an audio stream cut short, or None for a whole
-    one: a WAV whose data chunk runs past the end of the file, an AVI whose RIFF chunk does, or a
-    QuickTime/MP4 stream whose sample table does (the sound held then ends at the first sample whose bytes
-    are missing)."""
+    one: a WAV whose data chunk runs past the end of the file, an AVI whose RIFF chunk does, a Matroska file
+    whose Segment does, or a QuickTime/MP4 stream whose sample table does (the sound held then ends at the
+    first sample whose bytes are missing)."""
     formats = container.format.name.split(",")
     if "wav" in formats:
         return _wav_cut_short(path)
@@ -259,6 +260,15 @@ def sound_cut_short(container: av.container.InputContainer, stream: av.stream.St
         else:
             return None
         return (listed, held) if listed is not None and listed > held else None
+    if "matroska" in formats and _matroska_segment_past_end(path):
+        if stream.duration and stream.time_base:
+            listed = float(stream.duration * Fraction(stream.time_base))
+        elif container.duration:
+            listed = container.duration / av.time_base  # the Segment's duration, all tracks
+        else:
+            return None
+        demuxed = _demuxed_end_s(path, stream.index)
+        return (listed, demuxed) if demuxed is not None and listed > demuxed else None
     if "mov" not in formats or stream.time_base is None or not stream.index_entries:
         return None
     size = path.stat().st_size
@@ -270,6 +280,32 @@ def sound_cut_short(container: av.container.InputContainer, stream: av.stream.St
     held = float((min(missing) - start) * Fraction(stream.time_base))
     listed = float(stream.duration * Fraction(stream.time_base)) if stream.duration else held
     return (listed, held) if listed > held else None
+
+
+def _demuxed_end_s(path: Path, index: int) -> float | None:
+    """Seconds from stream `index`'s first packet to the end of its last whole one, read from the packets
+    (a file of its own, so the caller's container keeps its place). Matroska states no sample table: only
+    its packets say how much sound a cut file holds. A line's are few and small; a cut clip's are read
+    once more when it is probed, which only a file cut short costs."""
+    first: int | None = None
+    end: int | None = None
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams[index]
+            if stream.time_base is None:
+                return None
+            try:
+                for packet in container.demux(stream):
+                    if packet.pts is None or packet.size == 0:
+                        continue
+                    first = packet.pts if first is None else min(first, packet.pts)
+                    end = max(end or packet.pts, packet.pts + (packet.duration or 0))
+            except av.error.FFmpegError:
+                pass  # the missing bytes end the packets
+            time_base = Fraction(stream.time_base)
+    except (av.error.FFmpegError, OSError):
+        return None
+    return None if first is None or end is None else float((end - first) * time_base)
 
 
 _WAV_FORMS = (b"RIFF", b"RF64", b"BW64")
