@@ -36,6 +36,7 @@ import av.error
 
 from mytalk.core.errors import MediaFormatError, MediaNotFoundError
 from mytalk.core.media.cut_short import index_cut_off, listed_frames, sound_cut_short, table_end
+from mytalk.core.media.field_marks import top_field_first
 
 # ffmpeg's names for the AVColor* enums (libavutil/pixdesc.c); "unspecified" and "reserved" map to None.
 COLOR_RANGE_NAMES: Mapping[int, str] = {1: "tv", 2: "pc"}
@@ -129,16 +130,14 @@ class VideoStreamInfo:
     def lower_field_first(self) -> bool:
         """True when the stream says its lower field is shown first ("bb", "tb"): PAL and NTSC DV, most SD.
         Its frames are tracked and painted at that field's instant (`media.decoded_fields`)."""
-        return self.field_order in LOWER_FIRST_FIELD_ORDERS
+        return self.interlaced and not top_field_first(self.field_order)
 
     @property
     def cut_short_note(self) -> str | None:
         """What to tell the editor about a file cut short (`listed_frames`), or None for a whole file."""
         if self.listed_frames is None:
             return None
-        return (f"the file is cut short: its header lists {self.listed_frames} frames and it holds "
-                f"{self.frame_count}, as a copy still running or interrupted leaves it; MyTalk sees only those "
-                f"{self.frame_count}, so copy the file again for the rest")
+        return _cut_short_note(f"{self.listed_frames} frames", f"{self.frame_count}", "sees")
 
     @property
     def has_alpha(self) -> bool:
@@ -148,6 +147,12 @@ class VideoStreamInfo:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict; Fractions become ``"num/den"`` strings so 24000/1001 survives exactly."""
         return _json_safe(asdict(self))
+
+
+def _cut_short_note(listed: str, held: str, perceives: str) -> str:
+    """The sentence that names a file cut short, for its picture ("sees") or its sound ("hears")."""
+    return (f"the file is cut short: its header lists {listed} and it holds {held}, as a copy still running or "
+            f"interrupted leaves it; MyTalk {perceives} only those {held}, so copy the file again for the rest")
 
 
 @dataclass(frozen=True)
@@ -169,9 +174,7 @@ class AudioStreamInfo:
         """What to tell the editor about a sound cut short (`listed_s`), or None for a whole one."""
         if self.listed_s is None:
             return None
-        return (f"the file is cut short: its header lists {self.listed_s:.2f} s of sound and it holds "
-                f"{self.duration_s:.2f} s, as a copy still running or interrupted leaves it; MyTalk hears only "
-                f"those {self.duration_s:.2f} s, so copy the file again for the rest")
+        return _cut_short_note(f"{self.listed_s:.2f} s of sound", f"{self.duration_s:.2f} s", "hears")
 
     def to_dict(self) -> dict[str, Any]:
         return _json_safe(asdict(self))
@@ -309,8 +312,6 @@ FIELD_ORDER_NAMES: dict[int, str] = {0: "unknown", 1: "progressive", 2: "tt", 3:
 """FFmpeg's `AVFieldOrder` values and its own short names for them (`-field_order` of ffmpeg's options)."""
 
 INTERLACED_FIELD_ORDERS = ("tt", "bb", "tb", "bt")
-LOWER_FIRST_FIELD_ORDERS = ("bb", "tb")
-"""Field orders whose lower field is shown first (FFmpeg's "tb": coded top first, shown bottom first)."""
 DV_SD_HEIGHTS = (480, 576)
 """Standard-definition DV's frame heights (NTSC, PAL): always interlaced, lower field first (IEC 61834,
 SMPTE 314M), as FFmpeg's DV decoder flags each frame; neither a raw DV, an AVI nor a QuickTime file without
