@@ -151,6 +151,9 @@ def _add_sync_arguments(parser: argparse.ArgumentParser, schema: Mapping[str, Se
     parser.add_argument("--in", dest="in_point", help="first frame (frames, 2.5s, 00:00:02:12, @source-TC); default 0")
     parser.add_argument("--out", dest="out_point", help="frame after the last (exclusive); default the clip's end")
     parser.add_argument("--audio-in", help="time in AUDIO that lines up with the in point (2.5s, frames, TC); default 0")
+    parser.add_argument("--audio-channels", metavar="PICK",
+                        help="channels of AUDIO to use, from 1 across its streams: 3, 1-2, or a track name such as "
+                             "boom (a poly WAV's iXML or bext); default: its first stream with sound, all channels")
     parser.add_argument("--guide", choices=GUIDE_MODES, default="auto",
                         help="use the clip's own audio over the range as an alignment guide (auto) or never (none)")
     parser.add_argument("--transcript", help="words of the new line, or @FILE")
@@ -297,7 +300,7 @@ def _run_sync(args: argparse.Namespace) -> int:
     typed = {name: getattr(args, name) for name in shipped_settings() if getattr(args, name, None) is not None}
     request = SyncRequest.with_settings(
         video=args.video, audio=args.audio, output=args.output, in_point=args.in_point, out_point=args.out_point,
-        audio_in=args.audio_in, guide=args.guide, transcript=args.transcript, references=list(args.reference),
+        audio_in=args.audio_in, audio_channels=args.audio_channels, guide=args.guide, transcript=args.transcript, references=list(args.reference),
         face=args.face, report=args.report, actor=args.actor, **typed,
     )
     limit = cache_limit()  # a bad MYTALK_CACHE_LIMIT is a usage error: one line and exit 2, before any work
@@ -318,9 +321,14 @@ def _run_sync(args: argparse.Namespace) -> int:
 
 
 def _run_probe(args: argparse.Namespace) -> int:
+    from mytalk.core.media.line_channels import sound_channels
     from mytalk.core.media.probe import probe
 
-    print(json.dumps(probe(args.file).to_dict(), indent=2))
+    info = probe(args.file).to_dict()
+    if info.get("audio"):
+        # What --audio-channels picks from: every channel by number, with the recorder's track names.
+        info["channels"] = [channel.to_dict() for channel in sound_channels(args.file)]
+    print(json.dumps(info, indent=2))
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,17 @@ def shown_panel(qtbot: Any, clip: str, size: tuple[int, int] = (1100, 720)) -> A
     widget.resize(*size)
     widget.show()
     return widget
+
+
+@contextmanager
+def copy_engine_panel(qtbot: Any, clip: str) -> Iterator[Any]:
+    """`shown_panel` with `clip`, offering the `copy` engine as a runtime's hello would list it; shut down after."""
+    widget = shown_panel(qtbot, clip)
+    widget.settings.set_engines(["copy"])
+    try:
+        yield widget
+    finally:
+        widget.shutdown()
 
 
 @pytest.fixture

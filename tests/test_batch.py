@@ -452,3 +452,46 @@ def test_the_plan_skips_a_shot_without_a_face(tmp_path: Path) -> None:
     assert skipped.clip_name == "bars" and skipped.reason.startswith("no face on screen")
     # The stem keeps its place: the shot after the bars starts 70 frames (2.8 s) into the cut.
     assert plan.jobs[1].audio_in == "2.800000s"
+
+
+def test_a_cue_or_a_stem_picks_the_microphone_of_a_poly_take(tmp_path: Path) -> None:
+    """ADR is recorded poly (boom and lavalier, named in the recorder's iXML): a cue sheet's channels column
+    and `--stem-channels` pick the microphone as sync's `--audio-channels` does, each shot's render carries
+    it, and a channel the take does not have is refused, one line, before anything renders."""
+    from benchmarks.poly_wav import ixml_chunk, write_poly_wav
+    from mytalk.core.media.audio import decode_audio
+    from mytalk.plugin.batch.shots import shot_request
+
+    speech = decode_audio(media_path("audio", STEM), 16000).samples[0, : 16000 * 6]
+    take = write_poly_wav(tmp_path / "take.wav", np.stack([speech * 0.5, speech, speech * 0.25]), 16000,
+                          before={b"iXML": ixml_chunk(("MIX", "BOOM", "LAV KATIE"))})
+    cut = write_cut(tmp_path)
+    sheet = write_cues(tmp_path, [f"C1,01:00:00:05,01:00:01:05,{take},boom", f"C2,01:00:03:05,01:00:04:05,{take},"],
+                       header="Cue,Rec In,Rec Out,Line File,Mic")
+    plan = plan_batch(OtioTimeline(cut), cue_sheet=sheet)
+    assert [(job.cue, job.audio_channels) for job in plan.jobs] == [("C1", "boom"), ("C2", None)]
+    assert shot_request(plan.jobs[0], tmp_path / "b", SETTINGS).audio_channels == "boom"
+    stem_plan = plan_batch(OtioTimeline(cut), stem=take, stem_channels="3")
+    assert {job.audio_channels for job in stem_plan.jobs} == {"3"}
+    assert "channels 3 LAV KATIE" in stem_plan.source, stem_plan.source
+
+    bad = write_cues(tmp_path, [f"C1,01:00:00:05,01:00:01:05,{take},lav bob"], header="Cue,Rec In,Rec Out,Line File,Mic")
+    with pytest.raises(UsageError, match=r"cues.csv line 2: channels lav bob: no channel is named 'lav bob': take.wav "
+                                         r"has 3 channels \(1 MIX, 2 BOOM, 3 LAV KATIE\)"):
+        plan_batch(OtioTimeline(cut), cue_sheet=bad)
+    with pytest.raises(UsageError, match="--stem-channels 4: there is no channel 4"):
+        plan_batch(OtioTimeline(cut), stem=take, stem_channels="4")
+    with pytest.raises(UsageError, match="--stem-channels picks a --stem's channels"):
+        plan_batch(OtioTimeline(cut), cue_sheet=sheet, stem_channels="3")
+    out = tmp_path / "refused"
+    assert mytalk_main(["batch", str(cut), "--stem", str(take), "--stem-channels", "boom,boom", "-o", str(out)]) == 2
+    assert not out.exists()
+
+    # One cue rendered: its report says which channel the shot's line came from, and its sound is that channel.
+    one = write_cues(tmp_path, [f"C1,01:00:00:05,01:00:01:05,{take},LAV KATIE"], header="Cue,Rec In,Rec Out,Line File,Mic")
+    result = run_batch(cut, tmp_path / "batch", LocalRunner(1), BatchSettings(engine="copy", codec="ffv1"), cues=one)
+    (outcome,) = result.outcomes
+    assert outcome.status == "done", outcome.error
+    assert outcome.report is not None
+    report = json.loads(Path(outcome.report).read_text())
+    assert report["inputs"]["audio"]["channels"]["names"] == ["LAV KATIE"] and report["output"]["audio_channels"] == 1

@@ -204,8 +204,9 @@ def test_a_surround_line_is_mixed_to_stereo_with_a_warning(tmp_path: Path) -> No
     result = run_mytalk("sync", media_path("video", "retalking_face5_woman_glasses_eu.mp4"), "--audio", line,
                         "-o", out, "--in", "0", "--out", "20", "--engine", "copy", "--report", report)
     assert result.code == 0, result.stderr
-    assert any(text.startswith("mytalk: warning: the replacement line has 6 channels; the render carries its "
-                               "stereo downmix") for text in result.stderr_lines), result.stderr
+    assert any(text.startswith("mytalk: warning: the replacement line has 6 channels (1, 2, 3, 4, 5, 6); the mouth "
+                               "follows them all, mixed, and the render carries their stereo downmix: pick the "
+                               "channels to use with --audio-channels") for text in result.stderr_lines), result.stderr
     assert json.loads(report.read_text())["output"]["audio_channels"] == 2
     assert probe(out).audio[0].channels == 2
 

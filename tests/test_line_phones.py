@@ -83,12 +83,12 @@ def test_the_phones_cover_the_range_in_time_order(tmp_path: Path) -> None:
 
 def test_the_utterances_are_the_files_whatever_the_placement(tmp_path: Path) -> None:
     cache = UtteranceCache(tmp_path)
-    line = media_path("audio", LINE)
+    line = LineOrigin(media_path("audio", LINE), Fraction(0))
     rate = 16_000
     found, wide = _file_utterances(line, 0, 4 * rate, cache), _file_utterances(line, 0, 10 * rate, cache)
     near, placed, wider = found.pieces, found.placed, wide.pieces
     assert near is not None and wider is not None
-    whole = decode_audio_span(line, rate, 0, 4 * rate, channels=1)
+    whole = decode_audio_span(line.path, rate, 0, 4 * rate, channels=1)
     assert not found.noise[0].steady_noise, "a clean line is heard as it is"
     assert np.array_equal(placed.samples, whole.samples), "the placed part is the file's own samples"
     assert [(u.first, u.count) for u in near] == [(u.first, u.count) for u in wider[: len(near)]]
@@ -185,7 +185,7 @@ def test_an_utterance_the_range_only_touches_in_a_pause_is_not_recognised(tmp_pa
     from mytalk.core.audio.phone_workers import PhoneWorkers
 
     cache = UtteranceCache()
-    pieces = _file_utterances(media_path("audio", LINE), 0, 5 * 16_000, cache).pieces
+    pieces = _file_utterances(LineOrigin(media_path("audio", LINE), Fraction(0)), 0, 5 * 16_000, cache).pieces
     assert pieces is not None and [round(p.first / 16_000, 3) for p in pieces] == [0.0, 3.845, 4.865]
     assert len(untimed_utterances(_origin(0), 125, FPS, cache=cache)) == 2
     placed = placed_phone_track(_origin(0), 125, FPS, cache=cache)

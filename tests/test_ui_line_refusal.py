@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from test_ui_transport import write_ntsc_clip
 
-from conftest import media_path
+from conftest import copy_engine_panel, media_path
 from mytalk.ui.panel import MyTalkPanel
 
 CLIP = "retalking_face2_swalwell.mp4"
@@ -50,12 +50,8 @@ def truncated_video(folder: Path) -> Path:
 
 @pytest.fixture
 def panel(qtbot: Any) -> Iterator[MyTalkPanel]:
-    widget = MyTalkPanel(start_runtime=False, video=media_path("video", CLIP))
-    qtbot.addWidget(widget)
-    widget.show()
-    widget.settings.set_engines(["copy"])  # what the runtime's hello would list
-    yield widget
-    widget.shutdown()
+    with copy_engine_panel(qtbot, CLIP) as widget:
+        yield widget
 
 
 @pytest.mark.parametrize(("make", "says"), [

@@ -47,6 +47,7 @@ from mytalk.core.errors import MyTalkError
 from mytalk.core.face.display import DisplayGeometry
 from mytalk.core.jobs.request import SyncRequest
 from mytalk.core.media.audio_spool import decode_sound
+from mytalk.core.media.line_channels import SoundChannel, pick_channels, sound_channels
 from mytalk.core.media.probe import MediaInfo, VideoStreamInfo, probe
 from mytalk.core.media.sound_stream import clip_sound_stream
 from mytalk.core.media.writer import CODEC_PRESETS
@@ -60,6 +61,7 @@ from mytalk.ui.error_banner import ErrorBanner
 from mytalk.ui.jobs import JobEntry, JobListWidget
 from mytalk.ui.key_router import KeyRouter
 from mytalk.ui.keymap import Command, command_for
+from mytalk.ui.line_channels_box import LineChannelsBox
 from mytalk.ui.panel_model import JobView, PanelModel, Poster, PreviewRange, range_label
 from mytalk.ui.panel_model.files import (
     check_line,
@@ -140,8 +142,11 @@ class MyTalkPanel(QWidget):
         self.output_folders = ProjectFolders(RenderFolders(remembered))
         self.wrappers = WrapperChoices(remembered)
         self._crash_message: str | None = None
-        self._line_fallback: tuple[Path | None, Any] = (None, None)
-        """The line in use before the one being decoded, and its samples: back in place if that one fails."""
+        self._line_fallback: tuple[Path | None, Any, str | None] = (None, None, None)
+        """The line in use before the one being decoded, its samples and its channel pick: back in place if that
+        one fails."""
+        self._line_channel_list: list[SoundChannel] = []
+        """The open line's channels (`line_channels.sound_channels`), offered in `line_channels_box`."""
         self._matte_switched = False  # commits moved to ProRes 4444 for a keyed clip (`_keep_matte`)
 
         self.runtime = runtime or RuntimeClient(self)
@@ -243,6 +248,9 @@ class MyTalkPanel(QWidget):
         row = QHBoxLayout()
         row.addWidget(self.open_clip_button)
         row.addWidget(self.open_line_button)
+        self.line_channels_box = LineChannelsBox(self)
+        self.line_channels_box.picked.connect(self._on_line_channels)
+        row.addWidget(self.line_channels_box)
         row.addWidget(self.clip_label, 1)
         row.addWidget(self.audio_note)
         row.addWidget(self.runtime_label)
@@ -427,19 +435,47 @@ class MyTalkPanel(QWidget):
         except MyTalkError as error:
             self._refuse_line(str(error))
             return False
-        self._line_fallback = (self.line, self.waveform.line if self.line is not None else None)
+        self._line_fallback = (self.line, self.waveform.line if self.line is not None else None,
+                               self.model.line_channels)
         self._use_line(path)
         if info.sound_cut_short_note is not None:  # a copy still running: its end is not there yet
             self.status_line.show_note(f"{path.name}: {info.sound_cut_short_note}", "warning")
-        self.waveform.message = f"decoding {path.name}…"
-        self.waveform.set_line(None)
-        run_in_background(lambda: decode_sound(path, DISPLAY_RATE, channels=1, folder=_scratch()).samples[0],
-                          lambda samples: self._on_line_audio(path, samples),
-                          lambda error: self._on_line_failed(path, error), owner=self)
+        elif len(self._line_channel_list) > 2:  # more than a stereo pair: a poly take, or a camera's inputs
+            self.status_line.show_note(f"{path.name} has {len(self._line_channel_list)} channels: the mouth follows "
+                                       f"them all, mixed; pick the actor's microphone beside Line…", "warning")
+        self._draw_line()
         return True
 
-    def _use_line(self, path: Path | None) -> None:
+    def _draw_line(self) -> None:
+        """Decode the line's picked channels for its waveform lane, in the background."""
+        path, pick = self.line, self.model.line_channels
+        if path is None:
+            return
+        self.waveform.message = f"decoding {path.name}…"
+        self.waveform.set_line(None)
+        run_in_background(lambda: _line_samples(path, pick), lambda samples: self._on_line_audio(path, pick, samples),
+                          lambda error: self._on_line_failed(path, pick, error), owner=self)
+
+    def _on_line_channels(self, pick: str | None) -> None:
+        """The editor picked other channels of the line: the mouth, the render and the lane follow them."""
+        if self.line is None or pick == self.model.line_channels:
+            return
+        self.model.line_channels = pick
+        self.visemes.clear()
+        heard = self.line_channels_box.currentText() if pick is not None else "all its channels, mixed"
+        self.status_line.show_note(f"{self.line.name}: the mouth and the render follow {heard}")
+        self._draw_line()
+        self._update_buttons()
+
+    def _use_line(self, path: Path | None, pick: str | None = None) -> None:
         self.model.set_line(path)
+        try:
+            self._line_channel_list = sound_channels(path) if path is not None else []
+        except MyTalkError:
+            self._line_channel_list = []
+        self.line_channels_box.set_channels(self._line_channel_list)
+        if pick is not None and self.line_channels_box.choose(pick):
+            self.model.line_channels = pick
         self.visemes.clear()
         self.open_line_button.setToolTip(f"Replacement line: {path}" if path else "Open the replacement line (wav, mp3, …)")
         self.open_line_button.setText(line_button_text(path) if path else "Line…")
@@ -457,16 +493,22 @@ class MyTalkPanel(QWidget):
     def _on_production_audio(self, samples: Any) -> None:
         self.waveform.set_production(samples)
 
-    def _on_line_audio(self, path: Path, samples: Any) -> None:
-        if path == self.line:  # not a line replaced while it decoded
+    def _on_line_audio(self, path: Path, pick: str | None, samples: Any) -> None:
+        if path == self.line and pick == self.model.line_channels:  # not a line or a pick replaced while it decoded
             self.waveform.set_line(samples)
 
-    def _on_line_failed(self, path: Path, error: BaseException) -> None:
-        """The line passed the probe but its sound cannot be decoded: put the previous line back."""
-        if path != self.line:
+    def _on_line_failed(self, path: Path, pick: str | None, error: BaseException) -> None:
+        """The line passed the probe but its sound cannot be decoded: put the previous line back (all the
+        channels of this line, when only the channels picked cannot be)."""
+        if path != self.line or pick != self.model.line_channels:
             return
-        previous, samples = self._line_fallback
-        self._use_line(previous)
+        if pick is not None:
+            self.line_channels_box.choose(None)  # its `picked` draws the whole line again
+            self.show_error(f"Cannot use channels {pick} of {path.name}: {str(error).rstrip('.')}. "
+                            f"The line's channels are all used again.")
+            return
+        previous, samples, previous_pick = self._line_fallback
+        self._use_line(previous, previous_pick)
         self.waveform.message = "No replacement line: open one with “Line…”"
         self.waveform.set_line(samples)
         self._refuse_line(f"{path.name}: its sound cannot be decoded ({error})")
@@ -954,6 +996,14 @@ class MyTalkPanel(QWidget):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.shutdown()
         super().closeEvent(event)
+
+
+def _line_samples(path: Path, pick: str | None) -> Any:
+    """The line's sound for its lane: the channels `pick` names (`--audio-channels` text), or all, mixed to mono."""
+    chosen = pick_channels(pick, path) if pick is not None else None
+    return decode_sound(path, DISPLAY_RATE, channels=1, folder=_scratch(),
+                        stream_index=None if chosen is None else chosen.stream_index,
+                        rows=None if chosen is None else chosen.rows).samples[0]
 
 
 def _scratch() -> Path:

@@ -51,13 +51,15 @@ _SILENCES = frozenset({"", "SIL", "SP", "SPN", "<SIL>"})
 
 @dataclass(frozen=True)
 class TrackKey:
-    """What a render's timing depends on: the clip, the line, the range [start, stop) and the slip."""
+    """What a render's timing depends on: the clip, the line, the range [start, stop), the slip and the line's
+    channels picked (None: all of them)."""
 
     clip: str
     line: str
     start: int
     stop: int
     audio_in: Fraction
+    line_channels: str | None = None
 
 
 @dataclass(frozen=True)

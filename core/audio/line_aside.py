@@ -78,8 +78,7 @@ class LineTimingAside:
         except MyTalkError as error:
             log.info("line not timed aside (%s); the job's own timing reports it", error)
             return
-        task = ("line", str(origin.path), float(origin.offset_s), int(num_frames), (fps.numerator, fps.denominator),
-                language)
+        task = ("line", origin.task(), int(num_frames), (fps.numerator, fps.denominator), language)
         if workers is not None:
             self._pieces = workers.submit(("line-pieces", *task[1:]), first=True)
             if self._pieces is not None:

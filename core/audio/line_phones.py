@@ -85,10 +85,20 @@ UTTERANCE_CACHE_VERSION = 1
 
 @dataclass(frozen=True)
 class LineOrigin:
-    """Where a job's line comes from: the replacement file, and its time (s) on the range's first frame."""
+    """Where a job's line comes from: the replacement file, and its time (s) on the range's first frame; the
+    stream and its channels the editor picked (`line_channels.ChannelPick`), where the file's own sound
+    (its first stream with sound, every channel mixed) is not what the actor says."""
 
     path: Path
     offset_s: Fraction
+    stream_index: int | None = None
+    rows: tuple[int, ...] | None = None
+
+    def task(self) -> tuple[str, tuple[int, int], int | None, tuple[int, ...] | None]:
+        """The origin as a phone worker's task carries it (plain values, `phone_workers`): the offset exact, so
+        that a worker places the line on the very samples the job does."""
+        offset = Fraction(self.offset_s)
+        return str(self.path), (offset.numerator, offset.denominator), self.stream_index, self.rows
 
 
 def _optional_phones(data: list[list[Any]] | None) -> tuple[Phone, ...] | None:
@@ -236,7 +246,7 @@ class _FileSound:
     noise: tuple[NoiseMeasure, ...] = ()
 
 
-def _file_utterances(path: Path, lo: int, hi: int, cache: UtteranceCache, known_only: bool = False) -> _FileSound:
+def _file_utterances(origin: LineOrigin, lo: int, hi: int, cache: UtteranceCache, known_only: bool = False) -> _FileSound:
     """The utterances of the file that overlap samples [lo, hi) at 16 kHz, each whole, in time order, and those
     samples themselves (zeros outside the file), both as the recogniser hears them (`_heard_block`). One decode
     serves both: the blocks' samples are the whole file's (`decode_audio_span`), and so is the placed part cut
@@ -247,7 +257,8 @@ def _file_utterances(path: Path, lo: int, hi: int, cache: UtteranceCache, known_
     if hi <= 0:
         return _FileSound(pieces, AudioTrack(np.zeros((1, max(0, hi - lo)), np.float32), ALIGN_RATE))
     first_block, last_block = max(0, lo) // block, (hi - 1) // block
-    span = decode_audio_span(path, ALIGN_RATE, first_block * block, (last_block - first_block + 1) * block, channels=1)
+    span = decode_audio_span(Path(origin.path), ALIGN_RATE, first_block * block, (last_block - first_block + 1) * block,
+                             channels=1, stream_index=origin.stream_index, rows=origin.rows)
     heard_span = span.samples.copy()
     noise: list[NoiseMeasure] = []
     for index in range(first_block, last_block + 1):
@@ -331,7 +342,7 @@ def _placed(origin: LineOrigin, num_frames: int, fps: Fraction, language: str, c
     Raises UsageError for an unknown language, before anything is decoded."""
     code = check_language(language)
     first, count = placement(ALIGN_RATE, num_frames=num_frames, fps=fps, line_offset_s=origin.offset_s)
-    return _Placement(code, first, count, _file_utterances(Path(origin.path), first, first + count, cache, known_only))
+    return _Placement(code, first, count, _file_utterances(origin, first, first + count, cache, known_only))
 
 
 def _unvoiced_inside(piece: _Piece, lo: int, hi: int) -> bool:

@@ -72,13 +72,15 @@ def _run_task(timer: Any, task: tuple[Any, ...]) -> Any:
     """One task:
 
     - ("clip", samples, rate) → the phone track's dict of an actor's footage (`PhoneTimer.footage_track`);
-    - ("line", path, offset_s, frames, (num, den), language) → None, the placed line's utterances timed into
-      the cache (`line_phones.placed_phone_track`): a worker spawned for one job;
+    - ("line", origin, frames, (num, den), language) → None, the placed line's utterances timed into the cache
+      (`line_phones.placed_phone_track`): a worker spawned for one job; `origin` is `LineOrigin.task()`, its
+      path, its offset as (num, den), and the stream and channels picked;
     - ("line-pieces", the same) → the pcm of each utterance of it the cache lacks (`line_phones.untimed_utterances`),
       and ("utterance", pcm, language) → None, one of them timed into the cache (`line_phones.time_into_cache`):
       a pool's workers, which then share the line's utterances.
     """
     from fractions import Fraction
+    from pathlib import Path
 
     from mytalk.core.audio.line_phones import (
         LineOrigin,
@@ -93,8 +95,8 @@ def _run_task(timer: Any, task: tuple[Any, ...]) -> Any:
         _, samples, rate = task
         return timer.footage_track(AudioTrack(samples, rate)).to_dict()
     if kind in ("line", "line-pieces"):
-        _, path, offset_s, num_frames, fps, language = task
-        origin = LineOrigin(path, offset_s)
+        _, (path, offset_s, stream_index, rows), num_frames, fps, language = task
+        origin = LineOrigin(Path(path), Fraction(*offset_s), stream_index, None if rows is None else tuple(rows))
         if kind == "line-pieces":
             return untimed_utterances(origin, num_frames, Fraction(*fps), language=language)
         placed_phone_track(origin, num_frames, Fraction(*fps), language=language, timer=timer)

@@ -40,7 +40,7 @@ from mytalk.core.atomic import write_atomically
 from mytalk.core.audio.phone_workers import PhoneWorkers
 from mytalk.core.errors import MediaNotFoundError, MyTalkError, OutputError, UsageError, describe_os_error
 from mytalk.core.jobs.preview_stream import FRAMES_SUFFIX, FramesFn, FrameStream
-from mytalk.core.jobs.request import ResolvedRequest, SyncRequest, resolve_request
+from mytalk.core.jobs.request import ResolvedRequest, SyncRequest, line_channel_pick, resolve_request
 from mytalk.core.jobs.sync import PREVIEW_PROXY_HEIGHT, FrameHook, SyncResult, run_sync
 from mytalk.core.jobs.versioning import reserve_version, safe_stem
 from mytalk.core.media.writer import CODEC_PRESETS, proxy_size
@@ -416,8 +416,10 @@ def _learn_line(engine: Any, request: SyncRequest, resolved: ResolvedRequest, pr
     assert resolved.info.video is not None
     offset = (parse_offset_seconds(request.audio_in, resolved.info.video.fps, what="--audio-in")
               if request.audio_in else Fraction(0))
+    pick = line_channel_pick(request)
     check_cancelled(cancelled, "timing the line")
-    return bool(learn(LineOrigin(line, offset), resolved.settings, progress, cancelled))
+    origin = LineOrigin(line, offset, *((pick.stream_index, pick.rows) if pick is not None else ()))
+    return bool(learn(origin, resolved.settings, progress, cancelled))
 
 
 def learn_actor(

@@ -21,6 +21,7 @@ from mytalk.core.engines import engine_spec
 from mytalk.core.engines.base import EngineSettings, ReferenceRange
 from mytalk.core.engines.default_reference import default_references
 from mytalk.core.errors import MediaFormatError, MediaNotFoundError, RangeError, UsageError
+from mytalk.core.media.line_channels import ChannelPick, pick_channels
 from mytalk.core.media.probe import MediaInfo, probe
 from mytalk.core.settings import (
     GUIDE_MODES,
@@ -38,6 +39,7 @@ __all__ = [
     "SyncRequest",
     "check_language",
     "check_range",
+    "line_channel_pick",
     "parse_face_point",
     "parse_range",
     "parse_reference",
@@ -66,6 +68,9 @@ class SyncRequest:
     in_point: str | None = None
     out_point: str | None = None
     audio_in: str | None = None
+    audio_channels: str | None = None
+    """The line's channels the mouth follows and the render carries, as typed (`3`, `1-2`, `boom`;
+    `line_channels.pick_channels`); None: its first stream with sound, all of its channels."""
     guide: str = "auto"
     transcript: str | None = None
     language: str = field(default_factory=_shipped_default("language"))
@@ -292,6 +297,15 @@ def _face_point_in_frame(text: str | None, width: int, height: int) -> tuple[flo
         raise UsageError(f"--face {text}: the point is outside the frame ({width}×{height} stored pixels, "
                          "X from 0 to the width, Y from 0 to the height); give a point on the face to edit")
     return point
+
+
+def line_channel_pick(request: SyncRequest) -> ChannelPick | None:
+    """The channels of the request's line that `audio_channels` picks, checked against the file (a
+    `UsageError` that lists its channels); None when it picks none."""
+    text = (request.audio_channels or "").strip()
+    if not text:
+        return None
+    return pick_channels(text, Path(request.audio))
 
 
 def resolve_request(request: SyncRequest) -> ResolvedRequest:

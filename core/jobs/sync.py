@@ -31,14 +31,15 @@ from mytalk.core.audio.line_phones import LineOrigin
 from mytalk.core.audio.phone_workers import PhoneWorkers
 from mytalk.core.engines import create_engine, default_engine
 from mytalk.core.engines.base import EngineJob, FrameRecord, ready_now, rejected_detections
-from mytalk.core.errors import OutputError, UsageError, describe_os_error
+from mytalk.core.errors import MyTalkError, OutputError, UsageError, describe_os_error
 from mytalk.core.hashing import FileIdentity
 from mytalk.core.jobs.input_hashes import InputHashes
-from mytalk.core.jobs.request import ResolvedRequest, SyncRequest, resolve_request
+from mytalk.core.jobs.request import ResolvedRequest, SyncRequest, line_channel_pick, resolve_request
 from mytalk.core.jobs.staging import StagedOutputs
 from mytalk.core.media.audio import AudioSource, peak_level
 from mytalk.core.media.audio_spool import SpooledAudio, decode_placed_spooled
 from mytalk.core.media.frame_stash import FrameStash
+from mytalk.core.media.line_channels import ChannelPick, channel_list_words, sound_channels
 from mytalk.core.media.prefetch import prefetched
 from mytalk.core.media.probe import MediaInfo, probe
 from mytalk.core.media.reader import FrameReader
@@ -96,16 +97,17 @@ class SyncResult:
     the command line prints these, and leaves the per-frame ones to the report."""
 
 
-def _line_audio(resolved: ResolvedRequest, sound: SoundStream) -> SpooledAudio:
-    """The replacement line (`sound`'s stream of its file), trimmed or padded to exactly the range's length
-    at the output rate.
+def _line_audio(resolved: ResolvedRequest, sound: SoundStream, pick: ChannelPick | None) -> SpooledAudio:
+    """The replacement line (`sound`'s stream of its file, or the channels the editor picked), trimmed or padded
+    to exactly the range's length at the output rate.
 
     Kept in a scratch file, not in memory: a ten-minute line is 110 MB a channel at 48 kHz, and the
     job only ever reads it in order (`mytalk.core.media.audio_spool`)."""
     request = resolved.request
     return decode_placed_spooled(request.audio, OUTPUT_AUDIO_RATE, num_frames=resolved.stop - resolved.start,
                                  fps=resolved.fps, line_offset_s=resolved.line_offset_s, channels=None,
-                                 folder=UserDirs.ensure(user_dirs().scratch), stream_index=sound.index)
+                                 folder=UserDirs.ensure(user_dirs().scratch), stream_index=sound.index,
+                                 rows=None if pick is None else pick.rows)
 
 
 def _check_line_reaches_range(resolved: ResolvedRequest, line_peak: float, line_info: MediaInfo) -> None:
@@ -132,7 +134,8 @@ def _check_line_reaches_range(resolved: ResolvedRequest, line_peak: float, line_
 
 
 def _job_warnings(resolved: ResolvedRequest, line_peak: float, line_info: MediaInfo, codec: str,
-                  line_sound: SoundStream, aspect_kept: bool, fields_tagged: bool) -> list[str]:
+                  line_sound: SoundStream, aspect_kept: bool, fields_tagged: bool,
+                  line_pick: ChannelPick | None = None) -> list[str]:
     """Suspicious but legal jobs: a clip or a line cut short is worked on as far as it goes, a silent range is a valid
     edit (the mouth closes), a surround stem is mixed to stereo for the render (its mouth follows every
     channel's speech), a codec without alpha renders a keyed clip opaque, a .mkv that had no room for its
@@ -163,13 +166,27 @@ def _job_warnings(resolved: ResolvedRequest, line_peak: float, line_info: MediaI
         warnings.append(f"the clip is interlaced and {why}: players may take the render for progressive pictures; "
                         f"render to .mov (ProRes codes the fields, DNxHR says their order) to keep them")
     channels = max((stream.channels for stream in line_info.audio if stream.index == line_sound.index), default=0)
-    if channels > 2:
-        warnings.append(f"the replacement line has {channels} channels; the render carries its stereo downmix "
-                        f"(give a mono or stereo line to choose the mix)")
+    if channels > 2 and line_pick is None:
+        warnings.append(_many_channels_warning(line_info.path, line_sound, channels))
     if line_peak <= 0.0:
         warnings.append(f"the replacement line is silent over the whole range (audio-in {resolved.line_offset_s}s); "
                         f"the mouth will stay closed - check --audio-in if that is not intended")
     return warnings
+
+
+def _many_channels_warning(path: Path, line_sound: SoundStream, channels: int) -> str:
+    """A poly line used whole: its channels by number and name, so that the editor can pick the microphone."""
+    try:
+        listed = [c for c in sound_channels(path) if c.stream_index == line_sound.index]
+    except MyTalkError:
+        listed = []
+    names = f" ({channel_list_words(listed)})" if listed else ""
+    # A microphone as the example, not the recorder's mix: the mix is what the job used.
+    example = next((c for c in listed if c.name and "mix" not in c.name.casefold()), None)
+    such = f"{example.number} or {example.name!r}" if example is not None else "3 or 1-2"
+    return (f"the replacement line has {channels} channels{names}; the mouth follows them all, mixed, and the render "
+            f"carries their stereo downmix: pick the channels to use with --audio-channels (numbers or track names, "
+            f"such as {such})")
 
 
 def _frame_warning(index: int, warning: str) -> str:
@@ -262,7 +279,10 @@ def run_sync(
     with timer.stage("audio"):
         # The line's own sound, by the clip's rule: a line recorded with an unplugged first input is heard.
         line_sound = clip_sound_stream(request.audio, what="line")
-        line = _line_audio(resolved, line_sound)
+        line_pick = line_channel_pick(request)  # after the line is known to be a file with sound
+        if line_pick is not None:
+            line_sound = SoundStream(line_pick.stream_index)
+        line = _line_audio(resolved, line_sound, line_pick)
         line_info, line_peak = probe(request.audio), peak_level(line)  # each read once, for both line checks
         _check_line_reaches_range(resolved, line_peak, line_info)
         # Which stream is the clip's own sound: not an unplugged camera input's silent first stream.
@@ -278,7 +298,8 @@ def run_sync(
         guide_mode=request.guide,
         references=resolved.references,
         settings=resolved.settings,
-        line_origin=LineOrigin(Path(request.audio), resolved.line_offset_s),
+        line_origin=LineOrigin(Path(request.audio), resolved.line_offset_s,
+                               *((line_pick.stream_index, line_pick.rows) if line_pick is not None else ())),
         sound_stream=sound.index,
     )
     check_cancelled(is_cancelled, "preparation")
@@ -401,10 +422,11 @@ def run_sync(
                 # Only for the identities seen before the job read the files: see the module docstring.
                 hashes = input_hashes.result()
             job_warnings = _job_warnings(resolved, line_peak, line_info, codec, line_sound, writer.aspect_kept,
-                                          writer.fields_tagged)
+                                          writer.fields_tagged, line_pick)
             report = build_report(resolved, engine_name=engine.name, engine_version=engine.version, codec=codec,
                                   records=records, line=line, job_warnings=job_warnings,
                                   engine_report=engine.report(), hashes=hashes, sound=sound, line_sound=line_sound,
+                                  line_pick=line_pick,
                                   timings=timer.seconds, range_reads=2 if feed is not None else stash.range_reads(from_stash))
             if request.report is not None:
                 with timer.stage("report"):
@@ -443,6 +465,7 @@ def build_report(
     range_reads: int | None = None,
     sound: SoundStream | None = None,
     line_sound: SoundStream | None = None,
+    line_pick: ChannelPick | None = None,
 ) -> dict[str, Any]:
     """The JSON report: enough to reproduce the render and to audit every frame. `sound`, `line_sound`: which
     stream of the clip and of the line was read as its own sound (absent: not known to the caller)."""
@@ -457,7 +480,8 @@ def build_report(
             "video": {"path": str(request.video), "sha256": hashes.get(str(request.video)), "probe": resolved.info.to_dict(),
                       **({} if sound is None else {"sound": sound.to_dict()})},
             "audio": {"path": str(request.audio), "sha256": hashes.get(str(request.audio)),
-                      **({} if line_sound is None else {"sound": line_sound.to_dict()})},
+                      **({} if line_sound is None else {"sound": line_sound.to_dict()}),
+                      **({} if line_pick is None else {"channels": line_pick.to_dict()})},
             "references": [dict(ref.to_dict(), sha256=hashes.get(str(ref.path))) for ref in resolved.references],
         },
         "settings": {**request.to_dict(), "engine": engine_name, "codec": codec, **resolved.settings.to_dict()},

@@ -21,6 +21,7 @@ import numpy as np
 
 from mytalk.core.errors import AudioError, MediaFormatError, UsageError
 from mytalk.core.media.cut_short import stream_cut_short
+from mytalk.core.media.line_channels import MIXED_ABOVE
 from mytalk.core.media.probe import open_input
 from mytalk.core.media.resample import resample_poly, resample_read, resampler_reach
 from mytalk.core.media.sound_stream import clip_sound_stream
@@ -217,6 +218,7 @@ def decode_audio(
     *,
     channels: int | None = 1,
     stream_index: int | None = None,
+    rows: tuple[int, ...] | None = None,
 ) -> AudioTrack:
     """Decode an audio file, or a video's own audio, to float32 at ``rate`` Hz.
 
@@ -224,6 +226,8 @@ def decode_audio(
     are downmixed to stereo by ffmpeg's standard matrix); ``2`` gives stereo (mono is duplicated).
     ``stream_index`` is the container's stream index; by default the file's own sound is used: its first
     audio stream that carries sound (`sound_stream.clip_sound_stream`; the first, unless it is silent).
+    ``rows``: only these channels of the stream, in this order, before ``channels`` applies (the editor's
+    pick, `line_channels.ChannelPick.rows`); more than two are mixed to one, none downmixed by ffmpeg.
     Sample 0 is the first sample the decoder emits: the stream's start offset inside a video
     container is not applied here.
 
@@ -231,7 +235,7 @@ def decode_audio(
     (no samples).
     """
     path, rate = Path(path), _checked_request(rate, channels)
-    native_rate, samples, _ = _decode_native(path, stream_index)
+    native_rate, samples, _ = _decode_native(path, stream_index, rows=rows)
     samples = _with_channels(samples, channels)
     if native_rate != rate:
         samples = resample_samples(samples, native_rate, rate)
@@ -256,8 +260,9 @@ def decode_audio_span(
     *,
     channels: int | None = 1,
     stream_index: int | None = None,
+    rows: tuple[int, ...] | None = None,
 ) -> AudioTrack:
-    """Samples [first, first + count) of ``decode_audio(path, rate, channels=…)``, zeros outside the
+    """Samples [first, first + count) of ``decode_audio(path, rate, channels=…, rows=…)``, zeros outside the
     sound: what `place_line` would cut from it, without holding the whole file.
 
     A job's line is often a slice of a long file (a dub stem, a whole take): decoding it whole at 48
@@ -276,10 +281,11 @@ def decode_audio_span(
     reach = resampler_reach(up, down)
     lo = max(0, (first * down // up - reach) // down * down)
     hi = max(lo, (first + count) * down // up + reach + 1)
-    kept_rate, kept, decoded = _decode_native(path, stream_index, keep=(lo, hi))
+    kept_rate, kept, decoded = _decode_native(path, stream_index, keep=(lo, hi), rows=rows)
     if kept_rate != native_rate:
         # The stream changed rate mid-way (or the header lied): decode whole, as before.
-        return place_samples(decode_audio(path, rate, channels=channels, stream_index=stream_index), first, count)
+        return place_samples(decode_audio(path, rate, channels=channels, stream_index=stream_index, rows=rows),
+                             first, count)
     kept = _with_channels(kept, channels)
     out = np.zeros((kept.shape[0], count), np.float32)
     if kept.shape[1] == 0:
@@ -306,11 +312,12 @@ def decode_placed(
     line_offset_s: Fraction = Fraction(0),
     channels: int | None = 1,
     stream_index: int | None = None,
+    rows: tuple[int, ...] | None = None,
 ) -> AudioTrack:
-    """``place_line(decode_audio(path, rate, channels=…, stream_index=…), …)``, bit for bit, holding only the
-    placed part."""
+    """``place_line(decode_audio(path, rate, channels=…, stream_index=…, rows=…), …)``, bit for bit, holding only
+    the placed part."""
     offset, length = placement(int(rate), num_frames=num_frames, fps=fps, line_offset_s=line_offset_s)
-    return decode_audio_span(path, rate, offset, length, channels=channels, stream_index=stream_index)
+    return decode_audio_span(path, rate, offset, length, channels=channels, stream_index=stream_index, rows=rows)
 
 
 def place_samples(track: AudioTrack, first: int, count: int) -> AudioTrack:
@@ -403,7 +410,7 @@ def _decoded_until_cut(container: av.container.InputContainer, stream: av.audio.
 
 def _decode_native(path: Path, stream_index: int | None, keep: tuple[int, int] | None = None,
                    sink: Callable[[np.ndarray, int], None] | None = None, *, seek: bool = True,
-                   ) -> tuple[int, np.ndarray, int]:
+                   rows: tuple[int, ...] | None = None) -> tuple[int, np.ndarray, int]:
     """(native rate, (channels, n) float32 samples, samples decoded) at the stream's own rate.
 
     keep: only native samples [lo, hi) are kept (those before are decoded and dropped, decoding stops
@@ -411,15 +418,28 @@ def _decode_native(path: Path, stream_index: int | None, keep: tuple[int, int] |
     keeps all, and the count is then the file's length.
     sink: given, each kept piece goes to `sink(samples, index from lo)` as it is decoded instead of
     being gathered, and the samples returned are empty (`audio_spool` writes them to a file).
+    rows: only these channels of each frame, in this order (more than `MIXED_ABOVE` mixed to one), where
+    None keeps them all (more than two downmixed to stereo by ffmpeg's matrix).
     """
     try:
-        return _decode_native_once(path, stream_index, keep, sink, seek)
+        return _decode_native_once(path, stream_index, keep, sink, seek, rows)
     except _SeekMissed:
-        return _decode_native_once(path, stream_index, keep, sink, False)
+        return _decode_native_once(path, stream_index, keep, sink, False, rows)
+
+
+def _picked_rows(frame: av.AudioFrame, rows: tuple[int, ...], path: Path) -> np.ndarray:
+    """The channels `rows` of a decoded frame; more than `MIXED_ABOVE` mixed to one, as the render carries them."""
+    planar = _to_float_planar(frame)
+    if max(rows) >= planar.shape[0]:
+        raise MediaFormatError(f"{path}: its sound has {planar.shape[0]} channel(s) in places, not the "
+                               f"{max(rows) + 1} the pick needs; re-export the channels wanted as their own file")
+    picked = planar[list(rows)]
+    return mono_mix(picked)[None] if len(rows) > MIXED_ABOVE else picked
 
 
 def _decode_native_once(path: Path, stream_index: int | None, keep: tuple[int, int] | None,
-                        sink: Callable[[np.ndarray, int], None] | None, seek: bool) -> tuple[int, np.ndarray, int]:
+                        sink: Callable[[np.ndarray, int], None] | None, seek: bool,
+                        rows: tuple[int, ...] | None = None) -> tuple[int, np.ndarray, int]:
     """`_decode_native`, seeking into a PCM stream when `seek` (raises `_SeekMissed` when that fails)."""
     chunks: list[np.ndarray] = []
     native_rate = 0
@@ -467,7 +487,9 @@ def _decode_native_once(path: Path, stream_index: int | None, keep: tuple[int, i
                         raise _SeekMissed  # landed past the span's start
                     landed = True
                 native_rate = frame.sample_rate or native_rate
-                if frame.layout.nb_channels > 2:
+                if rows:
+                    wanted = add(_picked_rows(frame, rows, path))
+                elif frame.layout.nb_channels > 2:
                     if downmix is None:
                         downmix = av.AudioResampler(format="fltp", layout="stereo", rate=native_rate)
                     for f in downmix.resample(frame):

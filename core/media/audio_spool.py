@@ -139,6 +139,7 @@ def decode_placed_spooled(
     channels: int | None = None,
     folder: Path | None = None,
     stream_index: int | None = None,
+    rows: tuple[int, ...] | None = None,
 ) -> SpooledAudio:
     """`decode_placed(path, rate, ...)`, bit for bit, spooled to a temporary file in `folder` (default:
     the system's): the memory is a few blocks, whatever the line's length.
@@ -147,35 +148,36 @@ def decode_placed_spooled(
     """
     path, rate = Path(path), _checked_request(rate, channels)
     first, count = placement(rate, num_frames=num_frames, fps=fps, line_offset_s=line_offset_s)
-    return _spooled_span(path, rate, first, max(0, int(count)), channels, folder, stream_index)
+    return _spooled_span(path, rate, first, max(0, int(count)), channels, folder, stream_index, rows)
 
 
 def decode_spooled(path: str | Path, rate: int, count: int, *, channels: int | None = None,
-                   folder: Path | None = None, stream_index: int | None = None) -> SpooledAudio:
+                   folder: Path | None = None, stream_index: int | None = None,
+                   rows: tuple[int, ...] | None = None) -> SpooledAudio:
     """``decode_audio(path, rate, channels=…, stream_index=…)``, bit for bit, up to `count` samples (give
     more than the sound holds to get all of it), spooled like `decode_placed_spooled`: a whole clip's
     sound without holding it (an hour of 48 kHz stereo decoded in memory peaked at over 4 GB). Raises as
     `decode_audio` does."""
     path, rate = Path(path), _checked_request(rate, channels)
-    return _spooled_span(path, rate, 0, max(0, int(count)), channels, folder, stream_index, to_sound=True)
+    return _spooled_span(path, rate, 0, max(0, int(count)), channels, folder, stream_index, rows, to_sound=True)
 
 
 def spool_sound(path: str | Path, rate: int, *, channels: int | None = 1, stream_index: int | None = None,
-                folder: Path | None = None) -> AudioTrack | SpooledAudio:
+                folder: Path | None = None, rows: tuple[int, ...] | None = None) -> AudioTrack | SpooledAudio:
     """The whole sound of `path` as `decode_audio` gives it, spooled (`decode_spooled`, a second of slack
     past the length the container states); in memory when the file states no length."""
     seconds = sound_seconds(Path(path), stream_index)
     if seconds is None:
-        return decode_audio(path, rate, channels=channels, stream_index=stream_index)
+        return decode_audio(path, rate, channels=channels, stream_index=stream_index, rows=rows)
     return decode_spooled(path, rate, int((seconds + 1.0) * rate), channels=channels, stream_index=stream_index,
-                          folder=folder)
+                          folder=folder, rows=rows)
 
 
 def decode_sound(path: str | Path, rate: int, *, channels: int | None = 1, stream_index: int | None = None,
-                 folder: Path | None = None) -> AudioTrack:
+                 folder: Path | None = None, rows: tuple[int, ...] | None = None) -> AudioTrack:
     """``decode_audio(path, rate, …)``, bit for bit, in memory at `rate` only: the native samples go
     through a spool file, so a long file at a low rate (a waveform's 8 kHz) costs what its answer does."""
-    sound = spool_sound(path, rate, channels=channels, stream_index=stream_index, folder=folder)
+    sound = spool_sound(path, rate, channels=channels, stream_index=stream_index, folder=folder, rows=rows)
     if isinstance(sound, AudioTrack):
         return sound
     try:
@@ -185,7 +187,7 @@ def decode_sound(path: str | Path, rate: int, *, channels: int | None = 1, strea
 
 
 def _spooled_span(path: Path, rate: int, first: int, count: int, channels: int | None, folder: Path | None,
-                  stream_index: int | None, to_sound: bool = False) -> SpooledAudio:
+                  stream_index: int | None, rows: tuple[int, ...] | None = None, to_sound: bool = False) -> SpooledAudio:
     """Samples [first, first + count) of the file's sound at `rate`, as `decode_audio_span` gives them;
     `to_sound`: ending where the sound does when that is sooner (as `decode_audio` ends)."""
     native_rate = probe_audio_rate(path, stream_index)
@@ -210,7 +212,7 @@ def _spooled_span(path: Path, rate: int, first: int, count: int, channels: int |
         native.write(at, chunk)
 
     try:
-        kept_rate, empty, decoded = _decode_native(path, stream_index, keep=(lo, hi), sink=keep)
+        kept_rate, empty, decoded = _decode_native(path, stream_index, keep=(lo, hi), sink=keep, rows=rows)
         width = _with_channels(empty, channels).shape[0]  # the channels of the file as decoded, as requested
         if kept_rate != native_rate or (stores and stores[0].channels != width):
             raise _Irregular
@@ -218,10 +220,10 @@ def _spooled_span(path: Path, rate: int, first: int, count: int, channels: int |
         for store in stores:
             store.close()
         if to_sound:
-            whole = decode_audio(path, rate, channels=channels, stream_index=stream_index)
+            whole = decode_audio(path, rate, channels=channels, stream_index=stream_index, rows=rows)
             return _spooled(AudioTrack(whole.samples[:, first : first + count], rate), folder)
-        return _spooled(decode_audio_span(path, rate, first, count, channels=channels, stream_index=stream_index),
-                        folder)
+        return _spooled(decode_audio_span(path, rate, first, count, channels=channels, stream_index=stream_index,
+                                          rows=rows), folder)
     out = _SampleFile(width, count, folder, count=count)  # silence until written
     if not stores:
         if to_sound:

@@ -25,6 +25,8 @@ from pathlib import Path
 import av
 import av.error
 
+from mytalk.core.media.wav_chunks import RIFF_UNKNOWN_SIZES, wav_chunks
+
 
 def index_cut_off(path: Path) -> bool:
     """True for a QuickTime/MP4 file cut before its index: its top-level boxes, read by their headers alone,
@@ -140,10 +142,6 @@ def _mxf_footer_past_end(path: Path) -> bool:
     return offset > 0 and at + offset >= path.stat().st_size
 
 
-_RIFF_UNKNOWN_SIZES = (0, 0xFFFFFFFF)
-"""RIFF sizes a writer leaves until it finishes the chunk (FFmpeg writes all ones, others zero): a recording
-still running or one that crashed, not a file cut after it was finished."""
-
 _AVI_HEADER_LIMIT = 1 << 20
 """At most this much of an AVI's header list (`hdrl`) is read: stream headers, their formats and OpenDML's
 super-indexes, which take a few KiB to a few hundred."""
@@ -161,7 +159,7 @@ def riff_past_end(path: Path) -> bool:
             if header[:4] != b"RIFF" or header[8:12] != (b"AVI " if at == 0 else b"AVIX"):
                 return False  # not AVI, or what follows the chunks is not ours to judge
             length = int.from_bytes(header[4:8], "little")
-            if length in _RIFF_UNKNOWN_SIZES:
+            if length in RIFF_UNKNOWN_SIZES:
                 return False
             end = at + 8 + length + (length & 1)
             if end > size:
@@ -308,40 +306,20 @@ def _demuxed_end_s(path: Path, index: int) -> float | None:
     return None if first is None or end is None else float((end - first) * time_base)
 
 
-_WAV_FORMS = (b"RIFF", b"RF64", b"BW64")
-"""WAV's containers: RIFF up to 4 GB; RF64 (EBU Tech 3306) and BW64 (ITU-R BS.2088) past it, their sizes
-in a `ds64` chunk."""
-
-
 def _wav_cut_short(path: Path) -> tuple[float, float] | None:
     """(seconds the data chunk lists, seconds the file holds) of a WAV file cut short, or None. The chunks
     before the data (`fmt `, `bext`, `iXML`, padding) are followed by their sizes; a data size left unset
     (0, or all ones without a `ds64`), as a recording still running leaves it, is not called cut."""
     size = path.stat().st_size
     byte_rate = 0
-    data_size64: int | None = None
     with path.open("rb") as handle:
-        head = handle.read(12)
-        if len(head) < 12 or head[:4] not in _WAV_FORMS or head[8:12] != b"WAVE":
-            return None
-        at = 12
-        while at + 8 <= size:
-            handle.seek(at)
-            header = handle.read(8)
-            kind, length = header[:4], int.from_bytes(header[4:8], "little")
-            if kind == b"ds64":
-                body = handle.read(min(length, 64))
-                data_size64 = int.from_bytes(body[8:16], "little") if len(body) >= 16 else None
-            elif kind == b"fmt ":
-                body = handle.read(min(length, 16))
+        for chunk in wav_chunks(handle, size):
+            if chunk.kind == b"fmt ":
+                handle.seek(chunk.at)
+                body = handle.read(min(chunk.length, 16))
                 byte_rate = int.from_bytes(body[8:12], "little") if len(body) >= 12 else 0
-            elif kind == b"data":
-                if length == 0xFFFFFFFF and data_size64 is not None:
-                    length = data_size64
-                elif length in _RIFF_UNKNOWN_SIZES:
+            elif chunk.kind == b"data":
+                if not chunk.sized or byte_rate <= 0 or chunk.at + chunk.length <= size:
                     return None
-                if byte_rate <= 0 or at + 8 + length <= size:
-                    return None
-                return length / byte_rate, (size - at - 8) / byte_rate
-            at += 8 + length + (length & 1)
+                return chunk.length / byte_rate, (size - chunk.at) / byte_rate
     return None

@@ -15,17 +15,20 @@ row, and the header names are matched without regard to case, spaces, dots, `_`,
 | transcript | no | transcript, dialogue, dialog, text, line text, words |
 | actor | no | actor, character, talent, speaker |
 | notes | no | notes, note, comment, comments |
+| channels | no | channels, channel, tracks, track, mic, mics, microphone |
 
 Record positions are the cut's timecode (`01:00:10:00`, `;` for drop frame), frames from the
 cut's start (`240`) or seconds (`10s`), exactly as the panel's record field takes them. The out is
 exclusive, as an EDL's record out is: the first frame after the cue. An event is the clip's number in
 the cut, in record order, as `mytalk batch CUT --list` prints it; the cue then covers that whole clip.
-Line files are relative to the sheet's folder unless absolute. A take's first sample goes on its cue's
+Line files are relative to the sheet's folder unless absolute. A cue's channels pick the microphone of a
+poly take as `--audio-channels` does (`3`, `1-2`, `boom`); empty, the take's channels are all used. A take's first sample goes on its cue's
 record in, unless its Broadcast WAV time stamp puts it over the cue (`plan.cue_candidates`).
 
 Every problem is found before anything renders, and reported as one line naming the sheet, the row
 and the column (`MyTalkError`, exit code 2): a missing column, an empty or unreadable position, an out
-before its in, a range outside the cut, an event the cut does not have, a line file that is not there.
+before its in, a range outside the cut, an event the cut does not have, a line file that is not there,
+channels the take does not have.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from pathlib import Path
 from typing import Protocol
 
 from mytalk.core.errors import MediaNotFoundError, MyTalkError, RangeError, UsageError
+from mytalk.core.media.line_channels import pick_channels
 
 COLUMN_NAMES: dict[str, tuple[str, ...]] = {
     "cue": ("cue", "cueid", "cuenumber", "cueno", "id", "number", ""),
@@ -50,6 +54,7 @@ COLUMN_NAMES: dict[str, tuple[str, ...]] = {
     "transcript": ("transcript", "dialogue", "dialog", "text", "linetext", "words"),
     "actor": ("actor", "character", "talent", "speaker"),
     "notes": ("notes", "note", "comment", "comments"),
+    "channels": ("channels", "channel", "tracks", "track", "mic", "mics", "microphone"),
 }
 """Canonical column → the header names that mean it, normalised by `_normalise` (so `Rec. In`, `REC_IN`
 and `rec-in` are all `recin`; a bare `#` is the empty name, the cue number)."""
@@ -87,6 +92,8 @@ class Cue:
     transcript: str | None = None
     actor: str | None = None
     notes: str | None = None
+    channels: str | None = None
+    """The take's channels the cue uses, as `--audio-channels` takes them; None: all of them."""
 
 
 def _normalise(name: str) -> str:
@@ -189,8 +196,11 @@ def read_cue_sheet(sheet: Path, cut: CutExtent, clips: Sequence[CutClip]) -> lis
         line = line if line.is_absolute() else sheet.parent / line
         if not line.is_file():
             raise MediaNotFoundError(f"{where}: line file not found: {line}")
+        channels = cell("channels") or None
+        if channels is not None:
+            pick_channels(channels, line, what=f"{where}: channels")  # a take without them fails here, not mid-batch
         cues.append(Cue(line_number, cell("cue") or str(number), start, stop, line,
-                        cell("transcript") or None, cell("actor") or None, cell("notes") or None))
+                        cell("transcript") or None, cell("actor") or None, cell("notes") or None, channels))
     return cues
 
 

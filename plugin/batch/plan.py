@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Protocol
@@ -36,6 +36,7 @@ from typing import Any, Protocol
 from mytalk.core.errors import MyTalkError, UsageError
 from mytalk.core.jobs.versioning import safe_stem
 from mytalk.core.media.bwf import bwf_start_seconds
+from mytalk.core.media.line_channels import pick_channels
 from mytalk.core.timecode import (
     frames_to_smpte,
     is_drop_frame_label,
@@ -90,6 +91,8 @@ class ShotJob:
     transcript: str | None = None
     actor: str | None = None
     notes: str | None = None
+    audio_channels: str | None = None
+    """The line's channels the shot uses (`--audio-channels`: a cue's channels, or `--stem-channels`)."""
 
     @property
     def name(self) -> str:
@@ -136,6 +139,7 @@ class _Candidate:
     transcript: str | None = None
     actor: str | None = None
     notes: str | None = None
+    channels: str | None = None
 
 
 def cut_clips(timeline: BatchTimeline) -> list[CutClip]:
@@ -189,11 +193,14 @@ def place_stem(timeline: BatchTimeline, stem: Path, stem_start: str | None,
     return StemPlacement(offset, f"its first sample at {label} by {why}, {gap} ({cut_label})")
 
 
-def stem_candidates(timeline: BatchTimeline, stem: Path, at_cut_start: Fraction = Fraction(0)) -> list[_Candidate]:
-    """Every video clip of the cut, its line the stem's slice under it (`at_cut_start`: `StemPlacement`)."""
+def stem_candidates(timeline: BatchTimeline, stem: Path, at_cut_start: Fraction = Fraction(0),
+                    channels: str | None = None) -> list[_Candidate]:
+    """Every video clip of the cut, its line the stem's slice under it (`at_cut_start`: `StemPlacement`), from
+    the stem's `channels` (`--stem-channels`; None: all of them)."""
     fps = Fraction(timeline.fps)
     return [_Candidate(str(clip.name), str(clip.name), int(clip.record_start), int(clip.record_stop), stem,
-                       Fraction(int(clip.record_start)) / fps + at_cut_start) for clip in timeline.clips()]
+                       Fraction(int(clip.record_start)) / fps + at_cut_start, channels=channels)
+            for clip in timeline.clips()]
 
 
 def cue_candidates(cues: Sequence[Cue], timeline: BatchTimeline,
@@ -221,7 +228,7 @@ def cue_candidates(cues: Sequence[Cue], timeline: BatchTimeline,
             if stamp < cue_out and stamp + Fraction(_line_length(cue.line, lengths)) > cue_in:
                 line_time, stamped = cue_in - stamp, stamped + 1
         candidates.append(_Candidate(cue.cue_id, "", cue.record_start, cue.record_stop, cue.line, line_time,
-                                     cue.transcript, cue.actor, cue.notes))
+                                     cue.transcript, cue.actor, cue.notes, cue.channels))
     how = (f"{stamped} of {len(cues)} take(s) placed by their Broadcast WAV time stamps, the others on their "
            "cue's record in") if stamped else "each take's first sample on its cue's record in"
     return candidates, how
@@ -248,10 +255,11 @@ def _line_length(line: Path, lengths: dict[str, float]) -> float:
 
 
 def plan_batch(timeline: BatchTimeline, *, stem: Path | None = None, cue_sheet: Path | None = None,
-               face_check: Any = None, stem_start: str | None = None) -> BatchPlan:
+               face_check: Any = None, stem_start: str | None = None, stem_channels: str | None = None) -> BatchPlan:
     """The batch's jobs and skipped shots; raises a `MyTalkError` for a bad stem or cue sheet.
 
-    `stem_start`: the record timecode of the stem's first sample (`place_stem`).
+    `stem_start`: the record timecode of the stem's first sample (`place_stem`); `stem_channels`: the stem's
+    channels every shot uses (`--audio-channels` of each job), checked against the stem here.
 
     `face_check(video, frames) -> bool` says whether a face is on screen in those frames of the clip
     (default: `core.face.presence.face_on_screen`)."""
@@ -266,10 +274,17 @@ def plan_batch(timeline: BatchTimeline, *, stem: Path | None = None, cue_sheet: 
         stem = Path(stem).expanduser()
         _check_stem(stem, lengths)
         placement = place_stem(timeline, stem, stem_start, lengths)
-        candidates, source = stem_candidates(timeline, stem, placement.at_cut_start), f"stem {stem}, {placement.how}"
+        if stem_channels is not None:
+            picked = pick_channels(stem_channels, stem, what="--stem-channels")
+            placement = replace(placement, how=f"{placement.how}, channels {picked.words}")
+        candidates = stem_candidates(timeline, stem, placement.at_cut_start, stem_channels)
+        source = f"stem {stem}, {placement.how}"
     else:
         if stem_start is not None:
             raise UsageError("--stem-start places a --stem; a cue sheet's lines start on their cues' record in")
+        if stem_channels is not None:
+            raise UsageError("--stem-channels picks a --stem's channels; a cue sheet names each take's in its "
+                             "channels column")
         assert cue_sheet is not None
         cues = read_cue_sheet(Path(cue_sheet).expanduser(), timeline, cut_clips(timeline))
         candidates, how = cue_candidates(cues, timeline, lengths)
@@ -302,7 +317,7 @@ def plan_batch(timeline: BatchTimeline, *, stem: Path | None = None, cue_sheet: 
                             shot.source_stop, shot.record_start, shot.record_start + shot.frames,
                             timeline.record_timecode(shot.record_start), os.path.abspath(candidate.line),
                             f"{float(line_time):.6f}s",
-                            candidate.transcript, candidate.actor, candidate.notes))
+                            candidate.transcript, candidate.actor, candidate.notes, candidate.channels))
     return BatchPlan(tuple(jobs), tuple(skipped), source)
 
 

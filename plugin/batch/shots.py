@@ -154,7 +154,8 @@ def shot_request(job: ShotJob, folder: Path, settings: BatchSettings) -> SyncReq
         values["actor"] = actor
     return SyncRequest.with_settings(video=Path(job.video), audio=Path(job.line), output=output, report=report,
                                      in_point=str(job.source_start), out_point=str(job.source_stop),
-                                     audio_in=job.audio_in, engine=settings.engine, codec=settings.codec,
+                                     audio_in=job.audio_in, audio_channels=job.audio_channels,
+                                     engine=settings.engine, codec=settings.codec,
                                      handles=settings.handles, quality="final", **values)
 
 

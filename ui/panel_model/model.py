@@ -30,6 +30,8 @@ class PanelModel:
         self.transport = transport if transport is not None else Transport()
         self.clip: Path | None = None
         self.line: Path | None = None
+        self.line_channels: str | None = None
+        """The line's channels picked (`--audio-channels` text); None: all of them. A new line has none."""
         self.slip = Slip()
         self.face = FacePick()
         self.preview = PreviewState()
@@ -50,8 +52,9 @@ class PanelModel:
         self.face.reset()
 
     def set_line(self, path: Path | None) -> None:
-        """The replacement line (None: back to none, when a first line failed to decode)."""
+        """The replacement line (None: back to none, when a first line failed to decode), with no channel picked."""
         self.line = path
+        self.line_channels = None
         if path is not None:
             self.opened.opened(path)
 
@@ -61,7 +64,8 @@ class PanelModel:
 
     def inputs(self) -> RequestInputs:
         """The request inputs as they are now."""
-        return RequestInputs(self.clip, self.line, self.transport.range(), self.slip.audio_in, self.face.point)
+        return RequestInputs(self.clip, self.line, self.transport.range(), self.slip.audio_in, self.face.point,
+                             self.line_channels)
 
     def ready(self) -> bool:
         """A clip, a line and a marked range: Preview and Commit can be pressed."""

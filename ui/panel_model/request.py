@@ -35,6 +35,8 @@ class RequestInputs:
     """Clip frames [start, stop), stop exclusive, as `Transport.range()` gives them."""
     audio_in: Fraction = Fraction(0)
     face_point: Point | None = None
+    line_channels: str | None = None
+    """The line's channels picked (`--audio-channels` text, `LineChannelsBox`); None: all of them."""
 
     @property
     def complete(self) -> bool:
@@ -45,7 +47,8 @@ class RequestInputs:
         """What a viseme track must match to be drawn: these inputs' clip, line, range and slip."""
         if self.clip is None or self.line is None or self.marked is None:
             return None
-        return TrackKey(str(self.clip), str(self.line), self.marked[0], self.marked[1], self.audio_in)
+        return TrackKey(str(self.clip), str(self.line), self.marked[0], self.marked[1], self.audio_in,
+                        self.line_channels)
 
 
 def build_request(inputs: RequestInputs, settings: Mapping[str, Any], *, kind: str = "commit") -> SyncRequest:
@@ -80,7 +83,8 @@ def build_request(inputs: RequestInputs, settings: Mapping[str, Any], *, kind: s
     values["face"] = face_text(inputs.face_point)
     start, stop = inputs.marked
     return SyncRequest.with_settings(video=inputs.clip, audio=inputs.line, output=Path(output), in_point=str(start),
-                       out_point=str(stop), audio_in=audio_in_text(inputs.audio_in), engine=engine, **values)
+                       out_point=str(stop), audio_in=audio_in_text(inputs.audio_in),
+                       audio_channels=inputs.line_channels, engine=engine, **values)
 
 
 def learn_request(clip: Path | None, settings: Mapping[str, Any], face_point: Point | None) -> SyncRequest | None:
@@ -105,7 +109,7 @@ def line_learn_request(inputs: RequestInputs, settings: Mapping[str, Any]) -> Sy
     learn = learn_request(inputs.clip, settings, inputs.face_point)
     if learn is None or inputs.line is None:
         return None
-    return replace(learn, audio=inputs.line, audio_in=audio_in_text(inputs.audio_in))
+    return replace(learn, audio=inputs.line, audio_in=audio_in_text(inputs.audio_in), audio_channels=inputs.line_channels)
 
 
 def request_track_key(request: SyncRequest, audio_in: Fraction) -> TrackKey:
@@ -113,7 +117,7 @@ def request_track_key(request: SyncRequest, audio_in: Fraction) -> TrackKey:
 
     `audio_in` is the exact slip the request's string was made from (the string is rounded)."""
     return TrackKey(str(request.video), str(request.audio), int(request.in_point or 0), int(request.out_point or 0),
-                    audio_in)
+                    audio_in, request.audio_channels)
 
 
 def range_label(kind: str, start: int, stop: int, timecode: Callable[[int], str]) -> str:
