@@ -332,6 +332,44 @@ def test_a_matroska_line_cut_short_is_named_by_its_segment(tmp_path: Path) -> No
     assert abs(sound.duration_s - heard) < 0.11 and probe(cut).duration_s == pytest.approx(sound.duration_s)
 
 
+def _mxf_take(path: Path) -> Path:
+    """An MXF OP1a take of `FRAMES` noise pictures with PCM sound under them, as a camera or an Avid writes it."""
+    with av.open(str(path), "w", format="mxf") as container:
+        video = container.add_stream("mpeg2video", rate=25)
+        video.width, video.height, video.pix_fmt = 96, 64, "yuv420p"
+        sound = container.add_stream("pcm_s16le", rate=48000, layout="mono")
+        rng = np.random.default_rng(9)
+        for index in range(FRAMES):
+            frame = av.VideoFrame.from_ndarray(rng.integers(0, 256, (64, 96, 3), dtype=np.uint8), format="rgb24")
+            frame.pts = index
+            container.mux(video.encode(frame))
+            samples = (rng.standard_normal((1, 1920)) * 3000).astype(np.int16)
+            chunk = av.AudioFrame.from_ndarray(samples, format="s16", layout="mono")
+            chunk.sample_rate, chunk.pts = 48000, index * 1920
+            container.mux(sound.encode(chunk))
+        container.mux(video.encode(None))
+        container.mux(sound.encode(None))
+    return path
+
+
+def test_an_mxf_line_cut_short_is_named_by_its_headers_track_duration(tmp_path: Path) -> None:
+    """An MXF take used as the line: its header partition lists the sound's full length, and a cut copy keeps
+    it; the packets still there say what it holds. A take still being recorded (no footer offset) is not cut."""
+    whole = _mxf_take(tmp_path / "take.mxf")
+    assert probe(whole).sound_cut_short_note is None
+    cut = _cut(whole, 0.5)
+    (sound,) = probe(cut).audio
+    heard = decode_audio(cut, 48000).samples.shape[-1] / 48000
+    assert sound.listed_s == pytest.approx(FRAMES / 25, abs=1e-3)
+    assert 0.5 < sound.duration_s < FRAMES / 25 * 0.6 and abs(sound.duration_s - heard) < 0.05, (sound, heard)
+    assert probe(cut).sound_cut_short_note is not None
+    data = bytearray(cut.read_bytes())
+    data[20 + 24 : 20 + 32] = bytes(8)  # the header partition's footer offset, as while recording
+    recording = tmp_path / "recording.mxf"
+    recording.write_bytes(bytes(data))
+    assert probe(recording).audio[0].listed_s is None
+
+
 def test_an_mp4_lines_sound_cut_short_lasts_what_it_holds(clips: tuple[Path, Path]) -> None:
     """A QuickTime/MP4 take used as the line: its sample table lists the missing sound too. What it holds
     is what decodes."""

@@ -244,7 +244,8 @@ def sound_cut_short(container: av.container.InputContainer, stream: av.stream.St
                     path: Path) -> tuple[float, float] | None:
     """(seconds the header lists, seconds the file holds) of an audio stream cut short, or None for a whole
     one: a WAV whose data chunk runs past the end of the file, an AVI whose RIFF chunk does, a Matroska file
-    whose Segment does, or a QuickTime/MP4 stream whose sample table does (the sound held then ends at the
+    whose Segment does, an MXF file whose footer partition lies past it (Avid's and cameras' media, a line as
+    often as a clip), or a QuickTime/MP4 stream whose sample table does (the sound held then ends at the
     first sample whose bytes are missing)."""
     formats = container.format.name.split(",")
     if "wav" in formats:
@@ -258,10 +259,12 @@ def sound_cut_short(container: av.container.InputContainer, stream: av.stream.St
         else:
             return None
         return (listed, held) if listed is not None and listed > held else None
-    if "matroska" in formats and _matroska_segment_past_end(path):
+    if ("matroska" in formats and _matroska_segment_past_end(path)) or ("mxf" in formats and _mxf_footer_past_end(path)):
+        # The header's duration (Matroska's Segment, MXF's track in the header partition) against the packets
+        # the file still holds.
         if stream.duration and stream.time_base:
             listed = float(stream.duration * Fraction(stream.time_base))
-        elif container.duration:
+        elif container.duration and "matroska" in formats:
             listed = container.duration / av.time_base  # the Segment's duration, all tracks
         else:
             return None
