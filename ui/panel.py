@@ -453,7 +453,9 @@ class MyTalkPanel(QWidget):
             return
         self.waveform.message = f"decoding {path.name}…"
         self.waveform.set_line(None)
-        run_in_background(lambda: _line_samples(path, pick), lambda samples: self._on_line_audio(path, pick, samples),
+        channels = self._line_channel_list
+        run_in_background(lambda: _line_samples(path, pick, channels),
+                          lambda samples: self._on_line_audio(path, pick, samples),
                           lambda error: self._on_line_failed(path, pick, error), owner=self)
 
     def _on_line_channels(self, pick: str | None) -> None:
@@ -998,9 +1000,10 @@ class MyTalkPanel(QWidget):
         super().closeEvent(event)
 
 
-def _line_samples(path: Path, pick: str | None) -> Any:
-    """The line's sound for its lane: the channels `pick` names (`--audio-channels` text), or all, mixed to mono."""
-    chosen = pick_channels(pick, path) if pick is not None else None
+def _line_samples(path: Path, pick: str | None, channels: list[SoundChannel]) -> Any:
+    """The line's sound for its lane: the channels `pick` names (`--audio-channels` text) among `channels`, the
+    line's own (`sound_channels`, listed when it was opened), or all, mixed to mono."""
+    chosen = pick_channels(pick, path, channels or None) if pick is not None else None
     return decode_sound(path, DISPLAY_RATE, channels=1, folder=_scratch(),
                         stream_index=None if chosen is None else chosen.stream_index,
                         rows=None if chosen is None else chosen.rows).samples[0]

@@ -63,6 +63,7 @@ from mytalk.core.audio.phone_timing import (
 from mytalk.core.audio.phonemes import ALIGN_RATE, SILENCE, TIMING_RULE, Phone, _to_pcm16
 from mytalk.core.cache_budget import touch
 from mytalk.core.media.audio import AudioTrack, decode_audio_span, peak_level, placement
+from mytalk.core.media.line_channels import ChannelPick
 from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled, never_cancelled, no_progress
 from mytalk.core.userdirs import UserDirs, user_dirs
 
@@ -93,6 +94,13 @@ class LineOrigin:
     offset_s: Fraction
     stream_index: int | None = None
     rows: tuple[int, ...] | None = None
+
+    @classmethod
+    def picked(cls, path: Path, offset_s: Fraction, pick: ChannelPick | None) -> LineOrigin:
+        """The line `path` at `offset_s`, read from the channels `pick` names (None: the file's own sound)."""
+        if pick is None:
+            return cls(path, offset_s)
+        return cls(path, offset_s, pick.stream_index, pick.rows)
 
     def task(self) -> tuple[str, tuple[int, int], int | None, tuple[int, ...] | None]:
         """The origin as a phone worker's task carries it (plain values, `phone_workers`): the offset exact, so

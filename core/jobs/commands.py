@@ -418,8 +418,7 @@ def _learn_line(engine: Any, request: SyncRequest, resolved: ResolvedRequest, pr
               if request.audio_in else Fraction(0))
     pick = line_channel_pick(request)
     check_cancelled(cancelled, "timing the line")
-    origin = LineOrigin(line, offset, *((pick.stream_index, pick.rows) if pick is not None else ()))
-    return bool(learn(origin, resolved.settings, progress, cancelled))
+    return bool(learn(LineOrigin.picked(line, offset, pick), resolved.settings, progress, cancelled))
 
 
 def learn_actor(

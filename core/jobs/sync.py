@@ -298,8 +298,7 @@ def run_sync(
         guide_mode=request.guide,
         references=resolved.references,
         settings=resolved.settings,
-        line_origin=LineOrigin(Path(request.audio), resolved.line_offset_s,
-                               *((line_pick.stream_index, line_pick.rows) if line_pick is not None else ())),
+        line_origin=LineOrigin.picked(Path(request.audio), resolved.line_offset_s, line_pick),
         sound_stream=sound.index,
     )
     check_cancelled(is_cancelled, "preparation")

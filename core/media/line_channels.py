@@ -16,9 +16,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
-
-from mytalk.core.errors import MediaFormatError, UsageError
+from mytalk.core.errors import UsageError
+from mytalk.core.media.probe import open_input
 from mytalk.core.media.wav_tracks import wav_track_names
 
 __all__ = ["MIXED_ABOVE", "ChannelPick", "SoundChannel", "channel_list_words", "pick_channels", "sound_channels"]
@@ -75,14 +74,11 @@ class ChannelPick:
 
 def sound_channels(path: Path) -> list[SoundChannel]:
     """Every channel of the file's audio streams, numbered from 1 in stream order, with the recorder's
-    names (a poly WAV's iXML or bext) or a stream's title where the file has them. Raises
-    `MediaFormatError` for a file that cannot be opened."""
-    try:
-        with av.open(str(path)) as container:
-            streams = [(s.index, int(s.codec_context.channels or 0), _stream_title(s.metadata))
-                       for s in container.streams.audio]
-    except (av.error.FFmpegError, OSError) as error:
-        raise MediaFormatError(f"{path}: cannot be read for its channels ({error})") from None
+    names (a poly WAV's iXML or bext) or a stream's title where the file has them. Raises what
+    `probe.open_input` raises for a file that is not there or cannot be opened."""
+    with open_input(Path(path)) as container:
+        streams = [(s.index, int(s.codec_context.channels or 0), _stream_title(s.metadata))
+                   for s in container.streams.audio]
     recorded = wav_track_names(path) if len(streams) == 1 else {}
     channels: list[SoundChannel] = []
     for index, count, title in streams:
