@@ -156,6 +156,10 @@ def _add_sync_arguments(parser: argparse.ArgumentParser, schema: Mapping[str, Se
                              "boom (a poly WAV's iXML or bext); default: its first stream with sound, all channels")
     parser.add_argument("--guide", choices=GUIDE_MODES, default="auto",
                         help="use the clip's own audio over the range as an alignment guide (auto) or never (none)")
+    parser.add_argument("--guide-channels", metavar="PICK",
+                        help="channels of VIDEO's own sound that are the actor's microphone, as --audio-channels "
+                             "picks them: the guide and the actor's learning hear only them; default: its first "
+                             "stream with sound, all channels")
     parser.add_argument("--transcript", help="words of the new line, or @FILE")
     parser.add_argument("--reference", action="append", default=[], metavar="RANGE",
                         help="footage to learn the actor from: 0-120, 0s-4.8s or OTHER.mov:IN-OUT (repeatable)")
@@ -200,6 +204,9 @@ def build_parser(schema: Mapping[str, Setting] | None = None) -> argparse.Argume
     build_parser_.add_argument("footage", nargs="+", metavar="FOOTAGE[:IN-OUT]",
                                help="clips of the actor, optionally with a range: take1.mov:0-240 or take2.mov:10s-30s")
     build_parser_.add_argument("--face", help="pixel X,Y of the actor's face when there are several")
+    build_parser_.add_argument("--channels", metavar="PICK",
+                               help="the channels of each footage's sound that are the actor's microphone, as sync's "
+                                    "--guide-channels takes them (classic engine); default: its first stream with sound")
     build_parser_.add_argument("--quiet", action="store_true", help="no progress bar")
     list_parser = actor_commands.add_parser("list", help="list the stored actor profiles")
     list_parser.add_argument("--json", action="store_true", help="print JSON")
@@ -300,7 +307,8 @@ def _run_sync(args: argparse.Namespace) -> int:
     typed = {name: getattr(args, name) for name in shipped_settings() if getattr(args, name, None) is not None}
     request = SyncRequest.with_settings(
         video=args.video, audio=args.audio, output=args.output, in_point=args.in_point, out_point=args.out_point,
-        audio_in=args.audio_in, audio_channels=args.audio_channels, guide=args.guide, transcript=args.transcript, references=list(args.reference),
+        audio_in=args.audio_in, audio_channels=args.audio_channels, guide=args.guide,
+        guide_channels=args.guide_channels, transcript=args.transcript, references=list(args.reference),
         face=args.face, report=args.report, actor=args.actor, **typed,
     )
     limit = cache_limit()  # a bad MYTALK_CACHE_LIMIT is a usage error: one line and exit 2, before any work
@@ -321,12 +329,13 @@ def _run_sync(args: argparse.Namespace) -> int:
 
 
 def _run_probe(args: argparse.Namespace) -> int:
-    from mytalk.core.media.line_channels import sound_channels
+    from mytalk.core.media.channel_pick import sound_channels
     from mytalk.core.media.probe import probe
 
     info = probe(args.file).to_dict()
     if info.get("audio"):
-        # What --audio-channels picks from: every channel by number, with the recorder's track names.
+        # What --audio-channels and --guide-channels pick from: every channel by number, with the recorder's
+        # track names.
         info["channels"] = [channel.to_dict() for channel in sound_channels(args.file)]
     print(json.dumps(info, indent=2))
     return 0
@@ -352,11 +361,15 @@ def _run_actor(args: argparse.Namespace) -> int:
     if args.actor_command == "build" and args.engine == "mytalk":
         from mytalk.core.engines.mytalk.finetune import build_actor
 
+        if args.channels is not None:
+            raise UsageError("--channels picks the sound the classic engine learns phones from; the mytalk engine's "
+                             "fine-tune learns from the pictures: leave --channels out, or use --engine classic")
+
         bar = ProgressBar(sys.stderr, enabled=not args.quiet and sys.stderr.isatty())
         build_actor(args.name, args.footage, config=args.config, device=args.device, face=args.face, progress=bar)
     elif args.actor_command == "build":
         bar = ProgressBar(sys.stderr, enabled=not args.quiet and sys.stderr.isatty())
-        actor_cli.build(args.name, args.footage, face=args.face, progress=bar)
+        actor_cli.build(args.name, args.footage, face=args.face, channels=args.channels, progress=bar)
     elif args.actor_command == "list":
         actor_cli.list_actors(as_json=args.json)
     else:

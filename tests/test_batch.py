@@ -495,3 +495,22 @@ def test_a_cue_or_a_stem_picks_the_microphone_of_a_poly_take(tmp_path: Path) -> 
     assert outcome.report is not None
     report = json.loads(Path(outcome.report).read_text())
     assert report["inputs"]["audio"]["channels"]["names"] == ["LAV KATIE"] and report["output"]["audio_channels"] == 1
+
+
+def test_a_batch_picks_the_clips_microphone_for_every_shot(tmp_path: Path) -> None:
+    """`--guide-channels` for a whole batch: every shot's job hears the picked channel of its clip's own sound
+    (the cameras of a shoot are wired alike), and a channel some clip lacks is refused, one line naming that
+    clip's channels, before anything renders."""
+    from mytalk.plugin.batch.shots import shot_request
+
+    cut = write_cut(tmp_path)
+    plan = plan_batch(OtioTimeline(cut), stem=media_path("audio", STEM), guide_channels="1")
+    assert plan.jobs and {job.guide_channels for job in plan.jobs} == {"1"}
+    assert shot_request(plan.jobs[0], tmp_path / "b", SETTINGS).guide_channels == "1"
+    assert {job.guide_channels for job in plan_batch(OtioTimeline(cut), stem=media_path("audio", STEM)).jobs} == {None}
+    with pytest.raises(UsageError, match=r"--guide-channels 9: there is no channel 9: \S+ has \d channels? \("):
+        plan_batch(OtioTimeline(cut), stem=media_path("audio", STEM), guide_channels="9")
+    out = tmp_path / "refused"
+    assert mytalk_main(["batch", str(cut), "--stem", str(media_path("audio", STEM)), "--guide-channels", "9",
+                        "-o", str(out)]) == 2
+    assert not out.exists()

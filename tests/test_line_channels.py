@@ -19,7 +19,7 @@ from mytalk.core.errors import UsageError
 from mytalk.core.jobs.request import SyncRequest, line_channel_pick
 from mytalk.core.media.audio import decode_audio, decode_audio_span
 from mytalk.core.media.audio_spool import decode_placed_spooled, decode_sound
-from mytalk.core.media.line_channels import pick_channels, sound_channels
+from mytalk.core.media.channel_pick import pick_channels, sound_channels
 from mytalk.core.media.wav_tracks import wav_track_names
 from mytalk.core.runtime.protocol import sync_request_from_json
 

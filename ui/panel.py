@@ -47,7 +47,7 @@ from mytalk.core.errors import MyTalkError
 from mytalk.core.face.display import DisplayGeometry
 from mytalk.core.jobs.request import SyncRequest
 from mytalk.core.media.audio_spool import decode_sound
-from mytalk.core.media.line_channels import SoundChannel, pick_channels, sound_channels
+from mytalk.core.media.channel_pick import SoundChannel, pick_channels, sound_channels
 from mytalk.core.media.probe import MediaInfo, VideoStreamInfo, probe
 from mytalk.core.media.sound_stream import clip_sound_stream
 from mytalk.core.media.writer import CODEC_PRESETS
@@ -55,13 +55,13 @@ from mytalk.core.runtime.protocol import sync_request_to_json
 from mytalk.core.userdirs import UserDirs, user_dirs
 from mytalk.ui.anticipation import RuntimeAnticipation
 from mytalk.ui.buttons import tool_button
+from mytalk.ui.channels_box import ALL_CHANNELS, ChannelsBox
 from mytalk.ui.decoder import FrameDecoder
 from mytalk.ui.elided_label import ElidedLabel
 from mytalk.ui.error_banner import ErrorBanner
 from mytalk.ui.jobs import JobEntry, JobListWidget
 from mytalk.ui.key_router import KeyRouter
 from mytalk.ui.keymap import Command, command_for
-from mytalk.ui.line_channels_box import LineChannelsBox
 from mytalk.ui.panel_model import JobView, PanelModel, Poster, PreviewRange, range_label
 from mytalk.ui.panel_model.files import (
     check_line,
@@ -146,7 +146,9 @@ class MyTalkPanel(QWidget):
         """The line in use before the one being decoded, its samples and its channel pick: back in place if that
         one fails."""
         self._line_channel_list: list[SoundChannel] = []
-        """The open line's channels (`line_channels.sound_channels`), offered in `line_channels_box`."""
+        """The open line's channels (`channel_pick.sound_channels`), offered in `line_channels_box`."""
+        self._clip_channel_list: list[SoundChannel] = []
+        """The open clip's own channels, offered in `guide_channels_box`."""
         self._matte_switched = False  # commits moved to ProRes 4444 for a keyed clip (`_keep_matte`)
 
         self.runtime = runtime or RuntimeClient(self)
@@ -160,7 +162,8 @@ class MyTalkPanel(QWidget):
         self._render_timer.timeout.connect(self._render_now)
         self.anticipation = RuntimeAnticipation(
             self.runtime, preview_request=lambda: self.build_request(kind="preview"),
-            learn_request=lambda: learn_request(self.clip, self.settings.values(), self.model.face.point),
+            learn_request=lambda: learn_request(self.clip, self.settings.values(), self.model.face.point,
+                                                self.model.guide_channels),
             line_request=lambda: line_learn_request(self.model.inputs(), self.settings.values()),
             ready=self.model.ready, on_note=self._show_prepare_note, parent=self)
 
@@ -247,8 +250,17 @@ class MyTalkPanel(QWidget):
         self.runtime_label.setObjectName("runtimeLabel")
         row = QHBoxLayout()
         row.addWidget(self.open_clip_button)
+        self.guide_channels_box = ChannelsBox(
+            self, name="guideChannels", lead="Guide: ",
+            tooltip="Which channels of the clip's own sound are the actor's microphone: the guide's alignment and "
+                    "the actor's learning hear only them (the other actor's lavalier of a two-hander is left out)")
+        self.guide_channels_box.picked.connect(self._on_guide_channels)
+        row.addWidget(self.guide_channels_box)
         row.addWidget(self.open_line_button)
-        self.line_channels_box = LineChannelsBox(self)
+        self.line_channels_box = ChannelsBox(
+            self, name="lineChannels",
+            tooltip="Which channels of the line the mouth follows and the render carries: the actor's microphone of "
+                    "a poly take (boom, lavalier), or all of them mixed")
         self.line_channels_box.picked.connect(self._on_line_channels)
         row.addWidget(self.line_channels_box)
         row.addWidget(self.clip_label, 1)
@@ -392,17 +404,42 @@ class MyTalkPanel(QWidget):
         self._keep_matte(path, video)
         if video.cut_short_note is not None:  # a copy still running: the editor must know before marking
             self.status_line.show_note(f"{path.name}: {video.cut_short_note}", "warning")
-        self.waveform.set_production(None)
-        if info.audio:
-            # The stream the job reads as the clip's own sound, so the lane shows what the guide hears.
-            run_in_background(lambda: decode_sound(path, DISPLAY_RATE, channels=1, folder=_scratch(),
-                                                   stream_index=clip_sound_stream(path).index).samples[0],
-                              self._on_production_audio, self._on_production_failed, owner=self)
+        self._clip_channel_list, heard = _channels_heard(path, "clip") if info.audio else ([], [])
+        self.guide_channels_box.set_channels(self._clip_channel_list, heard)
+        if video.cut_short_note is None and len(self._clip_channel_list) > 2:  # a camera's inputs, a poly take
+            hears = ("them all, mixed" if len(heard) == len(self._clip_channel_list)
+                     else " + ".join(c.words for c in heard))
+            self.status_line.show_note(f"{path.name} has {len(self._clip_channel_list)} channels: the guide and the "
+                                       f"actor's learning hear {hears}; pick the actor's microphone beside Clip…",
+                                       "warning")
+        self._draw_production()
         self._render_now()
         self._update_buttons()
         self.viewer.setFocus()
         self.clipLoaded.emit(str(path))
         return True
+
+    def _draw_production(self) -> None:
+        """Decode the clip's own sound for the upper lane, in the background: the channels the guide hears (the
+        pick beside Clip…, else the stream the job reads as the clip's own sound)."""
+        self.waveform.set_production(None)
+        path, pick, channels = self.clip, self.model.guide_channels, self._clip_channel_list
+        if path is None or self.info is None or not self.info.audio:
+            return
+        run_in_background(lambda: _lane_samples(path, pick, channels),
+                          lambda samples: self._on_production_audio(path, pick, samples),
+                          self._on_production_failed, owner=self)
+
+    def _on_guide_channels(self, pick: str | None) -> None:
+        """The editor picked other channels of the clip's own sound: the guide, the actor's learning and the
+        upper lane follow them."""
+        if self.clip is None or pick == self.model.guide_channels:
+            return
+        self.model.guide_channels = pick
+        heard = self.guide_channels_box.currentText().removeprefix("Guide: ")
+        self.status_line.show_note(f"{self.clip.name}: the guide and the actor's learning hear {heard}")
+        self._draw_production()
+        self._update_buttons()
 
     def _keep_matte(self, path: Path, video: VideoStreamInfo) -> None:
         """A keyed clip (alpha plane) switches commits from ProRes 422 HQ, which would render it opaque, to
@@ -441,8 +478,10 @@ class MyTalkPanel(QWidget):
         if info.sound_cut_short_note is not None:  # a copy still running: its end is not there yet
             self.status_line.show_note(f"{path.name}: {info.sound_cut_short_note}", "warning")
         elif len(self._line_channel_list) > 2:  # more than a stereo pair: a poly take, or a camera's inputs
+            heard = self.line_channels_box.currentText()
             self.status_line.show_note(f"{path.name} has {len(self._line_channel_list)} channels: the mouth follows "
-                                       f"them all, mixed; pick the actor's microphone beside Line…", "warning")
+                                       f"{'them all, mixed' if heard.startswith(ALL_CHANNELS) else heard}; pick the "
+                                       f"actor's microphone beside Line…", "warning")
         self._draw_line()
         return True
 
@@ -454,7 +493,7 @@ class MyTalkPanel(QWidget):
         self.waveform.message = f"decoding {path.name}…"
         self.waveform.set_line(None)
         channels = self._line_channel_list
-        run_in_background(lambda: _line_samples(path, pick, channels),
+        run_in_background(lambda: _lane_samples(path, pick, channels),
                           lambda samples: self._on_line_audio(path, pick, samples),
                           lambda error: self._on_line_failed(path, pick, error), owner=self)
 
@@ -464,18 +503,15 @@ class MyTalkPanel(QWidget):
             return
         self.model.line_channels = pick
         self.visemes.clear()
-        heard = self.line_channels_box.currentText() if pick is not None else "all its channels, mixed"
+        heard = self.line_channels_box.currentText()
         self.status_line.show_note(f"{self.line.name}: the mouth and the render follow {heard}")
         self._draw_line()
         self._update_buttons()
 
     def _use_line(self, path: Path | None, pick: str | None = None) -> None:
         self.model.set_line(path)
-        try:
-            self._line_channel_list = sound_channels(path) if path is not None else []
-        except MyTalkError:
-            self._line_channel_list = []
-        self.line_channels_box.set_channels(self._line_channel_list)
+        self._line_channel_list, heard = _channels_heard(path, "line") if path is not None else ([], [])
+        self.line_channels_box.set_channels(self._line_channel_list, heard)
         if pick is not None and self.line_channels_box.choose(pick):
             self.model.line_channels = pick
         self.visemes.clear()
@@ -492,8 +528,9 @@ class MyTalkPanel(QWidget):
         self.transport.set_range(start, stop)
         self.transport.seek(start)
 
-    def _on_production_audio(self, samples: Any) -> None:
-        self.waveform.set_production(samples)
+    def _on_production_audio(self, path: Path, pick: str | None, samples: Any) -> None:
+        if path == self.clip and pick == self.model.guide_channels:  # not a clip or a pick replaced while it decoded
+            self.waveform.set_production(samples)
 
     def _on_line_audio(self, path: Path, pick: str | None, samples: Any) -> None:
         if path == self.line and pick == self.model.line_channels:  # not a line or a pick replaced while it decoded
@@ -1000,9 +1037,21 @@ class MyTalkPanel(QWidget):
         super().closeEvent(event)
 
 
-def _line_samples(path: Path, pick: str | None, channels: list[SoundChannel]) -> Any:
-    """The line's sound for its lane: the channels `pick` names (`--audio-channels` text) among `channels`, the
-    line's own (`sound_channels`, listed when it was opened), or all, mixed to mono."""
+def _channels_heard(path: Path, what: str) -> tuple[list[SoundChannel], list[SoundChannel]]:
+    """(every channel of the file, those a job without a pick hears: its first stream with sound), both empty for
+    a file whose channels cannot be listed (the job then says what is wrong with it)."""
+    try:
+        channels = sound_channels(path)
+        stream = clip_sound_stream(path, what=what).index
+    except MyTalkError:
+        return [], []
+    return channels, [c for c in channels if c.stream_index == stream]
+
+
+def _lane_samples(path: Path, pick: str | None, channels: list[SoundChannel]) -> Any:
+    """A file's sound for its waveform lane, mono: the channels `pick` names (`--audio-channels` or
+    `--guide-channels` text) among `channels`, the file's own (`sound_channels`, listed when it was opened), or
+    what a job without a pick reads (its first stream with sound, all its channels)."""
     chosen = pick_channels(pick, path, channels or None) if pick is not None else None
     return decode_sound(path, DISPLAY_RATE, channels=1, folder=_scratch(),
                         stream_index=None if chosen is None else chosen.stream_index,

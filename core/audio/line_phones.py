@@ -63,7 +63,7 @@ from mytalk.core.audio.phone_timing import (
 from mytalk.core.audio.phonemes import ALIGN_RATE, SILENCE, TIMING_RULE, Phone, _to_pcm16
 from mytalk.core.cache_budget import touch
 from mytalk.core.media.audio import AudioTrack, decode_audio_span, peak_level, placement
-from mytalk.core.media.line_channels import ChannelPick
+from mytalk.core.media.channel_pick import ChannelPick
 from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled, never_cancelled, no_progress
 from mytalk.core.userdirs import UserDirs, user_dirs
 
@@ -87,7 +87,7 @@ UTTERANCE_CACHE_VERSION = 1
 @dataclass(frozen=True)
 class LineOrigin:
     """Where a job's line comes from: the replacement file, and its time (s) on the range's first frame; the
-    stream and its channels the editor picked (`line_channels.ChannelPick`), where the file's own sound
+    stream and its channels the editor picked (`channel_pick.ChannelPick`), where the file's own sound
     (its first stream with sound, every channel mixed) is not what the actor says."""
 
     path: Path

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 import av
 
 from mytalk.core.media.audio import AudioSource
+from mytalk.core.media.channel_pick import ChannelPick
 from mytalk.core.media.probe import MediaInfo
 from mytalk.core.media.reader import SourceFrame
 from mytalk.core.progress import CancelFn, ProgressFn
@@ -29,14 +30,20 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ReferenceRange:
-    """Footage an engine may learn the actor from: frames [start, stop) of `path`."""
+    """Footage an engine may learn the actor from: frames [start, stop) of `path`, and which of its sound is
+    the actor's: `channels`, the editor's pick of the clip's own channels (`--guide-channels`), or None for the
+    file's sound stream, all of its channels mixed (`sound_stream.clip_sound_stream`)."""
 
     path: Path
     start: int
     stop: int
+    channels: ChannelPick | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": str(self.path), "start": self.start, "stop": self.stop}
+        found: dict[str, Any] = {"path": str(self.path), "start": self.start, "stop": self.stop}
+        if self.channels is not None:
+            found["channels"] = self.channels.to_dict()
+        return found
 
 
 def _manifest_default(name: str) -> Any:

@@ -93,4 +93,4 @@ def whole_clip_instead(references: Sequence[ReferenceRange], video: Path, frame_
 
     if len(default) < 2 or spans(references) != spans(default):
         return None  # the whole clip already, or footage the user named
-    return (ReferenceRange(video, 0, frame_count),)
+    return (ReferenceRange(video, 0, frame_count, references[0].channels),)  # heard through the same pick

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from mytalk.core.engines import engine_spec
 from mytalk.core.engines.base import EngineSettings, ReferenceRange
 from mytalk.core.engines.default_reference import default_references
 from mytalk.core.errors import MediaFormatError, MediaNotFoundError, RangeError, UsageError
-from mytalk.core.media.line_channels import ChannelPick, pick_channels
+from mytalk.core.media.channel_pick import ChannelPick, pick_channels
 from mytalk.core.media.probe import MediaInfo, probe
 from mytalk.core.settings import (
     GUIDE_MODES,
@@ -39,6 +39,7 @@ __all__ = [
     "SyncRequest",
     "check_language",
     "check_range",
+    "guide_channel_pick",
     "line_channel_pick",
     "parse_face_point",
     "parse_range",
@@ -70,8 +71,12 @@ class SyncRequest:
     audio_in: str | None = None
     audio_channels: str | None = None
     """The line's channels the mouth follows and the render carries, as typed (`3`, `1-2`, `boom`;
-    `line_channels.pick_channels`); None: its first stream with sound, all of its channels."""
+    `channel_pick.pick_channels`); None: its first stream with sound, all of its channels."""
     guide: str = "auto"
+    guide_channels: str | None = None
+    """The clip's own channels that are the actor's (the guide track), as typed like `audio_channels`: the
+    guide's alignment and learning the actor from the clip hear only them. None: the clip's sound stream
+    (`sound_stream.clip_sound_stream`), all of its channels mixed."""
     transcript: str | None = None
     language: str = field(default_factory=_shipped_default("language"))
     engine: str | None = None
@@ -157,6 +162,8 @@ class ResolvedRequest:
     line_offset_s: Fraction
     references: tuple[ReferenceRange, ...]
     settings: EngineSettings
+    guide_pick: ChannelPick | None = None
+    """The clip's own channels the guide and learning hear (`SyncRequest.guide_channels`), None for all."""
 
     @property
     def fps(self) -> Fraction:
@@ -308,6 +315,18 @@ def line_channel_pick(request: SyncRequest) -> ChannelPick | None:
     return pick_channels(text, Path(request.audio))
 
 
+def guide_channel_pick(request: SyncRequest, info: MediaInfo) -> ChannelPick | None:
+    """The clip's own channels that `guide_channels` picks, checked against the clip (`info`, its probe): a
+    `UsageError` that lists its channels, or says it has no sound; None when it picks none."""
+    text = (request.guide_channels or "").strip()
+    if not text:
+        return None
+    if not info.audio:
+        raise UsageError(f"--guide-channels {text}: {request.video.name} has no sound to pick from; "
+                         f"leave --guide-channels out")
+    return pick_channels(text, Path(request.video), what="--guide-channels")
+
+
 def resolve_request(request: SyncRequest) -> ResolvedRequest:
     """Check a request against its media; raise a MyTalkError naming the first bad field."""
     if request.guide not in GUIDE_MODES:
@@ -324,6 +343,12 @@ def resolve_request(request: SyncRequest) -> ResolvedRequest:
     references = tuple(parse_reference(text, request.video, info) for text in request.references) or (
         default_references(request.video, video.frame_count, fps)
     )
+    guide_pick = guide_channel_pick(request, info)
+    if guide_pick is not None:
+        # The clip's own ranges are learned from the picked channels; another file's from its own sound.
+        clip = request.video.resolve()
+        references = tuple(replace(ref, channels=guide_pick) if Path(ref.path).resolve() == clip else ref
+                           for ref in references)
     settings = EngineSettings(
         motion_driver=request.motion_driver,
         openness=request.openness,
@@ -337,4 +362,4 @@ def resolve_request(request: SyncRequest) -> ResolvedRequest:
         language=language,
         extra=dict(request.extra),
     )
-    return ResolvedRequest(request, info, start, stop, offset, references, settings)
+    return ResolvedRequest(request, info, start, stop, offset, references, settings, guide_pick)

@@ -38,8 +38,14 @@ from mytalk.core.jobs.request import ResolvedRequest, SyncRequest, line_channel_
 from mytalk.core.jobs.staging import StagedOutputs
 from mytalk.core.media.audio import AudioSource, peak_level
 from mytalk.core.media.audio_spool import SpooledAudio, decode_placed_spooled
+from mytalk.core.media.channel_pick import (
+    MIXED_ABOVE,
+    ChannelPick,
+    SoundChannel,
+    channel_list_words,
+    sound_channels,
+)
 from mytalk.core.media.frame_stash import FrameStash
-from mytalk.core.media.line_channels import ChannelPick, channel_list_words, sound_channels
 from mytalk.core.media.prefetch import prefetched
 from mytalk.core.media.probe import MediaInfo, probe
 from mytalk.core.media.reader import FrameReader
@@ -168,6 +174,8 @@ def _job_warnings(resolved: ResolvedRequest, line_peak: float, line_info: MediaI
     channels = max((stream.channels for stream in line_info.audio if stream.index == line_sound.index), default=0)
     if channels > 2 and line_pick is None:
         warnings.append(_many_channels_warning(line_info.path, line_sound, channels))
+    if resolved.guide_pick is None and resolved.info.audio:
+        warnings.extend(_many_guide_channels_warning(resolved))
     if line_peak <= 0.0:
         warnings.append(f"the replacement line is silent over the whole range (audio-in {resolved.line_offset_s}s); "
                         f"the mouth will stay closed - check --audio-in if that is not intended")
@@ -181,12 +189,43 @@ def _many_channels_warning(path: Path, line_sound: SoundStream, channels: int) -
     except MyTalkError:
         listed = []
     names = f" ({channel_list_words(listed)})" if listed else ""
-    # A microphone as the example, not the recorder's mix: the mix is what the job used.
-    example = next((c for c in listed if c.name and "mix" not in c.name.casefold()), None)
-    such = f"{example.number} or {example.name!r}" if example is not None else "3 or 1-2"
+    such = _pick_example(listed, "3 or 1-2")
     return (f"the replacement line has {channels} channels{names}; the mouth follows them all, mixed, and the render "
             f"carries their stereo downmix: pick the channels to use with --audio-channels (numbers or track names, "
             f"such as {such})")
+
+
+def _pick_example(listed: list[SoundChannel], otherwise: str) -> str:
+    """A pick to suggest in a warning: a named microphone (`3 or 'BOOM'`), not the recorder's mix, which is
+    what a job without a pick heard; `otherwise` for channels without names."""
+    example = next((c for c in listed if c.name and "mix" not in c.name.casefold()), None)
+    return f"{example.number} or {example.name!r}" if example is not None else otherwise
+
+
+def _many_guide_channels_warning(resolved: ResolvedRequest) -> list[str]:
+    """A clip whose own sound holds more than a stereo pair (a camera's four inputs, a poly take synced in),
+    heard without a pick: its channels by number and name, so that the editor can pick the actor's microphone.
+    The guide's alignment and the actor's learning then heard the other actor's words too: a two-hander's mix
+    left the guide of the same words unmatched (`benchmarks/bench_guide_channels.py`)."""
+    guided = resolved.request.guide != "none"
+    learned = not resolved.settings.actor and any(Path(r.path).resolve() == resolved.request.video.resolve()
+                                                  for r in resolved.references)
+    if not (guided or learned):
+        return []  # nothing hears the clip's sound
+    who = " and ".join(part for part, used in (("the guide", guided), ("the actor's learning", learned)) if used)
+    try:
+        listed = sound_channels(resolved.request.video)
+    except MyTalkError:
+        return []
+    if len(listed) <= MIXED_ABOVE:
+        return []
+    sound = clip_sound_stream(resolved.request.video)
+    heard = [c for c in listed if c.stream_index == sound.index]
+    hears = "them all, mixed" if len(heard) == len(listed) else channel_list_words(heard)
+    such = _pick_example(listed, "1 or 3")
+    verb = "hear" if guided and learned else "hears"
+    return [f"the clip's own sound has {len(listed)} channels ({channel_list_words(listed)}); {who} {verb} {hears}: "
+            f"pick the actor's microphone with --guide-channels (numbers or track names, such as {such})"]
 
 
 def _frame_warning(index: int, warning: str) -> str:
@@ -197,16 +236,18 @@ def _frame_warning(index: int, warning: str) -> str:
 
 
 def _guide_audio(resolved: ResolvedRequest, sound: SoundStream) -> SpooledAudio | None:
-    """The clip's own audio over the range (from `sound`'s stream), mono at the analysis rate, or None with
-    `--guide none` or when it has none. In a scratch file like the line: only the guide driver's alignment
-    reads it, whole, while it plans (`AudioSource.mono_at`), and a ten-minute range's guide is 38 MB that
-    the render does not need."""
+    """The clip's own audio over the range (from `sound`'s stream, only the channels `--guide-channels` picked
+    when it did), mono at the analysis rate, or None with `--guide none` or when it has none. In a scratch file
+    like the line: only the guide driver's alignment reads it, whole, while it plans (`AudioSource.mono_at`), and
+    a ten-minute range's guide is 38 MB that the render does not need."""
     if resolved.request.guide == "none" or sound.index is None:
         return None
     offset = Fraction(resolved.start) / resolved.fps
+    pick = resolved.guide_pick
     return decode_placed_spooled(resolved.request.video, ANALYSIS_AUDIO_RATE, num_frames=resolved.stop - resolved.start,
                                  fps=resolved.fps, line_offset_s=offset, channels=1,
-                                 folder=UserDirs.ensure(user_dirs().scratch), stream_index=sound.index)
+                                 folder=UserDirs.ensure(user_dirs().scratch), stream_index=sound.index,
+                                 rows=None if pick is None else pick.rows)
 
 
 def _write_report(temp: Path, target: Path, data: dict[str, Any]) -> None:
@@ -287,6 +328,8 @@ def run_sync(
         _check_line_reaches_range(resolved, line_peak, line_info)
         # Which stream is the clip's own sound: not an unplugged camera input's silent first stream.
         sound = clip_sound_stream(request.video) if resolved.info.audio else SoundStream(None)
+        if resolved.guide_pick is not None:
+            sound = SoundStream(resolved.guide_pick.stream_index)  # the stream of the actor's microphone
         guide = _guide_audio(resolved, sound)
     job = EngineJob(
         video=resolved.info,
@@ -477,7 +520,8 @@ def build_report(
         "engine": {"name": engine_name, "version": engine_version},
         "inputs": {
             "video": {"path": str(request.video), "sha256": hashes.get(str(request.video)), "probe": resolved.info.to_dict(),
-                      **({} if sound is None else {"sound": sound.to_dict()})},
+                      **({} if sound is None else {"sound": sound.to_dict()}),
+                      **({} if resolved.guide_pick is None else {"channels": resolved.guide_pick.to_dict()})},
             "audio": {"path": str(request.audio), "sha256": hashes.get(str(request.audio)),
                       **({} if line_sound is None else {"sound": line_sound.to_dict()}),
                       **({} if line_pick is None else {"channels": line_pick.to_dict()})},

@@ -20,8 +20,8 @@ import av.error
 import numpy as np
 
 from mytalk.core.errors import AudioError, MediaFormatError, UsageError
+from mytalk.core.media.channel_pick import MIXED_ABOVE
 from mytalk.core.media.cut_short import stream_cut_short
-from mytalk.core.media.line_channels import MIXED_ABOVE
 from mytalk.core.media.probe import open_input
 from mytalk.core.media.resample import resample_poly, resample_read, resampler_reach
 from mytalk.core.media.sound_stream import clip_sound_stream
@@ -227,7 +227,7 @@ def decode_audio(
     ``stream_index`` is the container's stream index; by default the file's own sound is used: its first
     audio stream that carries sound (`sound_stream.clip_sound_stream`; the first, unless it is silent).
     ``rows``: only these channels of the stream, in this order, before ``channels`` applies (the editor's
-    pick, `line_channels.ChannelPick.rows`); more than two are mixed to one, none downmixed by ffmpeg.
+    pick, `channel_pick.ChannelPick.rows`); more than two are mixed to one, none downmixed by ffmpeg.
     Sample 0 is the first sample the decoder emits: the stream's start offset inside a video
     container is not applied here.
 

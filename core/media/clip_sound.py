@@ -24,6 +24,7 @@ from mytalk.core.media.audio import (
     sound_seconds,
 )
 from mytalk.core.media.audio_spool import spool_sound
+from mytalk.core.media.channel_pick import ChannelPick
 from mytalk.core.media.probe import open_input
 from mytalk.core.media.sound_stream import clip_sound_stream
 
@@ -44,26 +45,28 @@ class PcmSpans:
     path: Path
     rate: int
     stream_index: int
+    rows: tuple[int, ...] | None = None
+    """Only these channels of the stream (the editor's pick, `ChannelPick.rows`), None for all of them."""
     _read: dict[tuple[int, int], np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
     KEPT_SPANS = 16
     """How many spans are kept: a long clip's sample is four windows."""
 
     @classmethod
-    def of(cls, path: Path, rate: int, stream_index: int) -> PcmSpans | None:
+    def of(cls, path: Path, rate: int, stream_index: int, rows: tuple[int, ...] | None = None) -> PcmSpans | None:
         """Spans of the stream when it is PCM and longer than `SPANS_AFTER_S`, else None (spool it whole)."""
         with open_input(path) as container:
             stream = container.streams[stream_index]
             if not (stream.codec_context.name or "").startswith("pcm_"):
                 return None
         seconds = sound_seconds(Path(path), stream_index)
-        return cls(Path(path), int(rate), stream_index) if seconds is not None and seconds > SPANS_AFTER_S else None
+        return cls(Path(path), int(rate), stream_index, rows) if seconds is not None and seconds > SPANS_AFTER_S else None
 
     def read(self, lo: int, hi: int) -> np.ndarray:
         known = self._read.get((lo, hi))
         if known is None:
             known = decode_audio_span(self.path, self.rate, lo, max(0, hi - lo), channels=1,
-                                      stream_index=self.stream_index).samples
+                                      stream_index=self.stream_index, rows=self.rows).samples
             if len(self._read) >= self.KEPT_SPANS:
                 self._read.pop(next(iter(self._read)))  # the oldest
             self._read[(lo, hi)] = known
@@ -89,13 +92,17 @@ class ClipSound:
     picture_start_s: Fraction
 
     @classmethod
-    def decode(cls, path: Path, rate: int, folder: Path | None = None) -> ClipSound:
+    def decode(cls, path: Path, rate: int, folder: Path | None = None, pick: ChannelPick | None = None) -> ClipSound:
         """The clip's sound as mono at `rate` Hz, from the stream that carries it (`sound_stream`: not an
-        unplugged input's silent one), spooled in `folder` (default: the system's temporary folder, which
-        may be memory: jobs pass MyTalk's scratch folder); raises as `decode_audio` does."""
-        index = clip_sound_stream(path).index
-        spans = PcmSpans.of(path, rate, index)
-        track = spans if spans is not None else spool_sound(path, rate, channels=1, stream_index=index, folder=folder)
+        unplugged input's silent one), or only the channels the editor picked (`pick`: the actor's microphone
+        of a two-hander's production sound, `--guide-channels`), spooled in `folder` (default: the system's
+        temporary folder, which may be memory: jobs pass MyTalk's scratch folder); raises as `decode_audio`
+        does."""
+        index = clip_sound_stream(path).index if pick is None else pick.stream_index
+        rows = None if pick is None else pick.rows
+        spans = PcmSpans.of(path, rate, index, rows)
+        track = spans if spans is not None else spool_sound(path, rate, channels=1, stream_index=index, folder=folder,
+                                                            rows=rows)
         return cls(track, picture_start_in_audio_s(path, index))
 
     def frames(self, start: int, num_frames: int, fps: Fraction) -> AudioTrack:

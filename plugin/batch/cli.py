@@ -4,6 +4,7 @@
     mytalk batch CUT.otio --stem DUB.wav -o FOLDER     every shot with a face, its slice of the stem
         [--stem-start TC]                              where the stem starts (default: its BWF time stamp)
         [--stem-channels PICK]                         its channels, as sync's --audio-channels (default all)
+        [--guide-channels PICK]                        the clips' channels that are the actor's, as sync's
     mytalk batch CUT.edl --cues CUES.csv -o FOLDER     one shot per cue (format: `plugin.batch.cues`)
         [--actors MAP.csv] [--workers N] [--cluster ray|ray://HOST:PORT|auto] [--codec ...] [settings]
 
@@ -48,6 +49,8 @@ def add_batch_arguments(parser: argparse.ArgumentParser, schema: Mapping[str, Se
                         "(00:59:58:00 for a stem printed from its 2-pop), over its time stamp")
     parser.add_argument("--stem-channels", metavar="PICK", help="the stem's channels every shot uses, as sync's "
                         "--audio-channels takes them (3, 1-2, a track name); default all of them")
+    parser.add_argument("--guide-channels", metavar="PICK", help="the clips' own channels that are the actor's "
+                        "microphone, as sync's --guide-channels takes them, for every shot; default all of them")
     parser.add_argument("--actors", type=Path, help="CSV or JSON: source clip (name or path) -> stored actor profile")
     parser.add_argument("--workers", type=int, help="worker processes (default: one per two cores here)")
     parser.add_argument("--cluster", default="local",
@@ -165,7 +168,7 @@ def run_batch_command(args: argparse.Namespace, schema: Mapping[str, Setting]) -
     runner = make_runner(args.cluster, args.workers)
     printer = _Printer(sys.stderr, args.quiet)
     result = run_batch(args.cut, args.output, runner, settings, stem=args.stem, cues=args.cues, stem_start=args.stem_start,
-                       stem_channels=args.stem_channels,
+                       stem_channels=args.stem_channels, guide_channels=args.guide_channels,
                        events=BatchEvents(printer.plan, printer.stage, printer.progress, printer.outcome))
     json_report, html_report = result.reports
     sys.stderr.write(f"batch: {len(result.outcomes)} shot(s) in {result.seconds:.1f} s; report {html_report}\n")

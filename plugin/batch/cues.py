@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Protocol
 
 from mytalk.core.errors import MediaNotFoundError, MyTalkError, RangeError, UsageError
-from mytalk.core.media.line_channels import pick_channels
+from mytalk.core.media.channel_pick import pick_channels
 
 COLUMN_NAMES: dict[str, tuple[str, ...]] = {
     "cue": ("cue", "cueid", "cuenumber", "cueno", "id", "number", ""),

@@ -154,7 +154,7 @@ class BatchEvents:
 def run_batch(cut: Path, folder: Path, runner: Runner, settings: BatchSettings, *, stem: Path | None = None,
               cues: Path | None = None, events: BatchEvents | None = None,
               cancel: threading.Event | None = None, stem_start: str | None = None,
-              stem_channels: str | None = None) -> BatchResult:
+              stem_channels: str | None = None, guide_channels: str | None = None) -> BatchResult:
     """The whole batch (module docstring); raises a `MyTalkError` for bad input before anything renders."""
     from mytalk.plugin.batch.plan import plan_batch
     from mytalk.plugin.batch.report import BatchSummary, write_reports
@@ -167,7 +167,8 @@ def run_batch(cut: Path, folder: Path, runner: Runner, settings: BatchSettings, 
     if settings.actors:
         settings = replace(settings, actors=resolve_actor_map(settings.actors, host.clips(), "--actors",
                                                               check_stored=runner.runs_here))
-    plan = plan_batch(host, stem=stem, cue_sheet=cues, stem_start=stem_start, stem_channels=stem_channels)
+    plan = plan_batch(host, stem=stem, cue_sheet=cues, stem_start=stem_start, stem_channels=stem_channels,
+                      guide_channels=guide_channels)
     if runner.runs_here:
         check_engine_installed(plan.jobs, Path(os.path.abspath(Path(folder).expanduser())), settings)
     if plan.jobs:

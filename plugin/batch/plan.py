@@ -36,7 +36,7 @@ from typing import Any, Protocol
 from mytalk.core.errors import MyTalkError, UsageError
 from mytalk.core.jobs.versioning import safe_stem
 from mytalk.core.media.bwf import bwf_start_seconds
-from mytalk.core.media.line_channels import pick_channels
+from mytalk.core.media.channel_pick import pick_channels
 from mytalk.core.timecode import (
     frames_to_smpte,
     is_drop_frame_label,
@@ -93,6 +93,8 @@ class ShotJob:
     notes: str | None = None
     audio_channels: str | None = None
     """The line's channels the shot uses (`--audio-channels`: a cue's channels, or `--stem-channels`)."""
+    guide_channels: str | None = None
+    """The clip's own channels that are the actor's (`--guide-channels`, the batch's, checked against the clip)."""
 
     @property
     def name(self) -> str:
@@ -255,11 +257,14 @@ def _line_length(line: Path, lengths: dict[str, float]) -> float:
 
 
 def plan_batch(timeline: BatchTimeline, *, stem: Path | None = None, cue_sheet: Path | None = None,
-               face_check: Any = None, stem_start: str | None = None, stem_channels: str | None = None) -> BatchPlan:
+               face_check: Any = None, stem_start: str | None = None, stem_channels: str | None = None,
+               guide_channels: str | None = None) -> BatchPlan:
     """The batch's jobs and skipped shots; raises a `MyTalkError` for a bad stem or cue sheet.
 
     `stem_start`: the record timecode of the stem's first sample (`place_stem`); `stem_channels`: the stem's
-    channels every shot uses (`--audio-channels` of each job), checked against the stem here.
+    channels every shot uses (`--audio-channels` of each job), checked against the stem here. `guide_channels`:
+    the clips' own channels every shot's guide and learning hear (`--guide-channels` of each job: the cameras of
+    a shoot are wired alike), checked here against every clip a job renders, before anything renders.
 
     `face_check(video, frames) -> bool` says whether a face is on screen in those frames of the clip
     (default: `core.face.presence.face_on_screen`)."""
@@ -317,7 +322,11 @@ def plan_batch(timeline: BatchTimeline, *, stem: Path | None = None, cue_sheet: 
                             shot.source_stop, shot.record_start, shot.record_start + shot.frames,
                             timeline.record_timecode(shot.record_start), os.path.abspath(candidate.line),
                             f"{float(line_time):.6f}s",
-                            candidate.transcript, candidate.actor, candidate.notes, candidate.channels))
+                            candidate.transcript, candidate.actor, candidate.notes, candidate.channels,
+                            guide_channels))
+    if guide_channels is not None:
+        for video in dict.fromkeys(job.video for job in jobs):
+            pick_channels(guide_channels, Path(video), what="--guide-channels")
     return BatchPlan(tuple(jobs), tuple(skipped), source)
 
 

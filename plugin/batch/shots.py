@@ -155,6 +155,7 @@ def shot_request(job: ShotJob, folder: Path, settings: BatchSettings) -> SyncReq
     return SyncRequest.with_settings(video=Path(job.video), audio=Path(job.line), output=output, report=report,
                                      in_point=str(job.source_start), out_point=str(job.source_stop),
                                      audio_in=job.audio_in, audio_channels=job.audio_channels,
+                                     guide_channels=job.guide_channels,
                                      engine=settings.engine, codec=settings.codec,
                                      handles=settings.handles, quality="final", **values)
 

@@ -32,6 +32,9 @@ class PanelModel:
         self.line: Path | None = None
         self.line_channels: str | None = None
         """The line's channels picked (`--audio-channels` text); None: all of them. A new line has none."""
+        self.guide_channels: str | None = None
+        """The clip's own channels picked as the actor's (`--guide-channels` text); None: the job's default. A new
+        clip has none."""
         self.slip = Slip()
         self.face = FacePick()
         self.preview = PreviewState()
@@ -43,10 +46,11 @@ class PanelModel:
     # -- inputs ----------------------------------------------------------------------------------
 
     def set_clip(self, path: Path) -> None:
-        """A new clip: the old one's proxy and picked face no longer apply.
+        """A new clip: the old one's proxy, picked face and picked channels no longer apply.
 
         A poster still on its way stays: its job keeps running, and its error or proxy ends it."""
         self.clip = path
+        self.guide_channels = None
         self.opened.opened(path)
         self.preview.drop_proxy()
         self.face.reset()
@@ -65,7 +69,7 @@ class PanelModel:
     def inputs(self) -> RequestInputs:
         """The request inputs as they are now."""
         return RequestInputs(self.clip, self.line, self.transport.range(), self.slip.audio_in, self.face.point,
-                             self.line_channels)
+                             self.line_channels, self.guide_channels)
 
     def ready(self) -> bool:
         """A clip, a line and a marked range: Preview and Commit can be pressed."""

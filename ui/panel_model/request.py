@@ -36,7 +36,10 @@ class RequestInputs:
     audio_in: Fraction = Fraction(0)
     face_point: Point | None = None
     line_channels: str | None = None
-    """The line's channels picked (`--audio-channels` text, `LineChannelsBox`); None: all of them."""
+    """The line's channels picked (`--audio-channels` text, the panel's `ChannelsBox` beside Line…); None: all of them."""
+    guide_channels: str | None = None
+    """The clip's own channels picked as the actor's (`--guide-channels` text, the `ChannelsBox` beside Clip…);
+    None: the job's default (the clip's first stream with sound)."""
 
     @property
     def complete(self) -> bool:
@@ -84,14 +87,17 @@ def build_request(inputs: RequestInputs, settings: Mapping[str, Any], *, kind: s
     start, stop = inputs.marked
     return SyncRequest.with_settings(video=inputs.clip, audio=inputs.line, output=Path(output), in_point=str(start),
                        out_point=str(stop), audio_in=audio_in_text(inputs.audio_in),
-                       audio_channels=inputs.line_channels, engine=engine, **values)
+                       audio_channels=inputs.line_channels, guide_channels=inputs.guide_channels, engine=engine,
+                       **values)
 
 
-def learn_request(clip: Path | None, settings: Mapping[str, Any], face_point: Point | None) -> SyncRequest | None:
+def learn_request(clip: Path | None, settings: Mapping[str, Any], face_point: Point | None,
+                  guide_channels: str | None = None) -> SyncRequest | None:
     """The `learn` request for the open clip (`commands.learn_actor`), or None without a clip or an engine.
 
-    Only the clip, the engine and the settings matter to what is learned; the line and output fields
-    are the clip and the default render folder, which learning never reads or writes."""
+    Only the clip, its channels picked as the actor's (`guide_channels`: learning hears them), the engine and the
+    settings matter to what is learned; the line and output fields are the clip and the default render folder,
+    which learning never reads or writes."""
     values = dict(settings)
     engine = values.pop("engine", None)
     values.pop("output", None)
@@ -99,14 +105,15 @@ def learn_request(clip: Path | None, settings: Mapping[str, Any], face_point: Po
     if clip is None or not engine:
         return None
     values["face"] = face_text(face_point)
-    return SyncRequest.with_settings(video=clip, audio=clip, output=default_renders_dir(), engine=engine, **values)
+    return SyncRequest.with_settings(video=clip, audio=clip, output=default_renders_dir(), engine=engine,
+                                     guide_channels=guide_channels, **values)
 
 
 def line_learn_request(inputs: RequestInputs, settings: Mapping[str, Any]) -> SyncRequest | None:
     """The `learn` request that times the picked line's phones ahead, from its slip on
     (`commands.learn_actor` with a line), or None without a clip, a line or an engine. The marks are not
     needed: the phones are timed per utterance of the line's file, so any range placed there reuses them."""
-    learn = learn_request(inputs.clip, settings, inputs.face_point)
+    learn = learn_request(inputs.clip, settings, inputs.face_point, inputs.guide_channels)
     if learn is None or inputs.line is None:
         return None
     return replace(learn, audio=inputs.line, audio_in=audio_in_text(inputs.audio_in), audio_channels=inputs.line_channels)

@@ -1,6 +1,6 @@
 """`mytalk actor build | list | remove`: manage the classic engine's actor profiles.
 
-    mytalk actor build NAME FOOTAGE[:IN-OUT] ... [--face X,Y] [--quiet]
+    mytalk actor build NAME FOOTAGE[:IN-OUT] ... [--face X,Y] [--channels PICK] [--quiet]
     mytalk actor list [--json]
     mytalk actor remove NAME
 
@@ -39,9 +39,11 @@ def parse_footage(spec: str) -> ReferenceRange:
     return ReferenceRange(path, start, stop)
 
 
-def build(name: str, footage: Sequence[str], *, face: str | None = None, progress: ProgressFn = no_progress,
-          out: TextIO = sys.stderr) -> Path:
-    """Learn the actor from `footage` specs and store the profile as `name` (replacing one of that name)."""
+def build(name: str, footage: Sequence[str], *, face: str | None = None, channels: str | None = None,
+          progress: ProgressFn = no_progress, out: TextIO = sys.stderr) -> Path:
+    """Learn the actor from `footage` specs and store the profile as `name` (replacing one of that name).
+    `channels`: which channels of each footage file's sound are the actor's microphone (`--guide-channels`
+    text, checked against every file before anything is learned); None: each file's first stream with sound."""
     from mytalk.core.engines.actors import check_actor_name, profile_folder
     from mytalk.core.engines.classic.profile_builder import build_profile
     from mytalk.core.face.tracker import TrackerSettings
@@ -51,6 +53,14 @@ def build(name: str, footage: Sequence[str], *, face: str | None = None, progres
     if not footage:
         raise UsageError("actor build: give at least one FOOTAGE[:IN-OUT] to learn the actor from")
     ranges = [parse_footage(spec) for spec in footage]
+    if channels is not None:
+        from dataclasses import replace
+
+        from mytalk.core.media.channel_pick import pick_channels
+
+        picks = {path: pick_channels(channels, path, what="--channels")
+                 for path in dict.fromkeys(Path(r.path) for r in ranges)}
+        ranges = [replace(r, channels=picks[Path(r.path)]) for r in ranges]
     began = time.perf_counter()
     profile = build_profile(ranges, name=name, tracker_settings=TrackerSettings(face_point=parse_face_point(face)),
                             progress=progress)

@@ -45,22 +45,26 @@ from mytalk.core.engines.classic.speech_driver import SpeechModel
 @dataclass(frozen=True)
 class ProfileSource:
     """One reference range: file, the key of its content (`hashing.cache_key`: its SHA-256, or for a large
-    file its identity), frames [start, stop) and the clip's fps."""
+    file its identity), frames [start, stop), the clip's fps, and the channels of its sound learned from (the
+    editor's pick, `ChannelPick.to_dict`; None: its first stream with sound)."""
 
     path: str
     key: str
     start: int
     stop: int
     fps: str
+    channels: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "key": self.key, "start": self.start, "stop": self.stop, "fps": self.fps}
+        found = {"path": self.path, "key": self.key, "start": self.start, "stop": self.stop, "fps": self.fps}
+        return found if self.channels is None else {**found, "channels": self.channels}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ProfileSource:
         """Read `to_dict`'s output; a profile saved before the key had a name of its own holds "sha256"."""
+        channels = data.get("channels")
         return cls(str(data["path"]), str(data["key"] if "key" in data else data["sha256"]), int(data["start"]),
-                   int(data["stop"]), str(data["fps"]))
+                   int(data["stop"]), str(data["fps"]), dict(channels) if isinstance(channels, dict) else None)
 
 
 @dataclass

@@ -39,6 +39,7 @@ from mytalk.core.face.range_pool import track_ranges
 from mytalk.core.face.tracker import FaceObservation, TrackerSettings
 from mytalk.core.malloc import trim_malloc
 from mytalk.core.media.audio import AudioTrack
+from mytalk.core.media.channel_pick import ChannelPick
 from mytalk.core.media.clip_sound import ClipSound
 from mytalk.core.media.probe import MediaInfo, probe
 from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled, never_cancelled, no_progress
@@ -69,14 +70,20 @@ class ActorNotInFootage(UsageError):
         return type(self), (self.with_face,)  # a batch worker's error crosses processes intact
 
 
-def _own_sound(path: Path, info: MediaInfo, cache: dict[Path, ClipSound | None]) -> ClipSound | None:
-    """The clip's own sound (mono, `ANALYSIS_RATE`) on the picture's clock; None for a clip without sound.
-    Decoded once per file however many ranges of it are references."""
-    if path not in cache:
+SoundKey = tuple[Path, ChannelPick | None]
+"""Which sound of a reference file: its path as named and the editor's pick of its channels."""
+
+
+def _own_sound(ref: ReferenceRange, info: MediaInfo, cache: dict[SoundKey, ClipSound | None]) -> ClipSound | None:
+    """The reference file's own sound (mono, `ANALYSIS_RATE`; the channels `ref.channels` picks, else all of its
+    sound stream) on the picture's clock; None for a clip without sound. Decoded once per file and pick however
+    many ranges of it are references."""
+    key = (Path(ref.path), ref.channels)
+    if key not in cache:
         # Spooled in MyTalk's scratch folder: the system's temporary folder may be memory (tmpfs).
         scratch = UserDirs.ensure(user_dirs().scratch)
-        cache[path] = ClipSound.decode(path, ANALYSIS_RATE, scratch) if info.audio else None
-    return cache[path]
+        cache[key] = ClipSound.decode(key[0], ANALYSIS_RATE, scratch, ref.channels) if info.audio else None
+    return cache[key]
 
 
 @dataclass
@@ -86,7 +93,7 @@ class FootageRead:
     files while it hashes them (`profile_cache`)."""
 
     infos: dict[Path, MediaInfo] = field(default_factory=dict)
-    sounds: dict[Path, ClipSound | None] = field(default_factory=dict)
+    sounds: dict[SoundKey, ClipSound | None] = field(default_factory=dict)
 
 
 def _probe_references(references: Sequence[ReferenceRange], read: FootageRead) -> None:
@@ -108,7 +115,7 @@ def read_footage(references: Sequence[ReferenceRange]) -> FootageRead:
     read = FootageRead()
     _probe_references(references, read)
     for ref in references:
-        _own_sound(Path(ref.path), read.infos[Path(ref.path)], read.sounds)
+        _own_sound(ref, read.infos[Path(ref.path)], read.sounds)
     return read
 
 
@@ -290,7 +297,7 @@ def build_profile(
         for ref in references:
             info = infos[Path(ref.path)]
             assert info.video is not None
-            sound = _own_sound(Path(ref.path), info, sounds)
+            sound = _own_sound(ref, info, sounds)
             learnable = None if sound is None else _learnable_sound(ref, ref.stop - ref.start, sound, info.video.fps,
                                                                     exclude_audio)[2]
             sent.append(learnable is not None and helper.send(learnable))
@@ -320,11 +327,12 @@ def build_profile(
             assert info.video is not None
             fps = info.video.fps
             obs = observations[block]
-            rows, learnable = _range_rows(block, ref, obs, _own_sound(path, info, sounds), fps, exclude_audio)
+            rows, learnable = _range_rows(block, ref, obs, _own_sound(ref, info, sounds), fps, exclude_audio)
             parts.append(rows)
             learnables.append(learnable)
             sources.append(ProfileSource(str(path.resolve()), cache_key(path), ref.start, ref.start + len(obs),
-                                         f"{fps.numerator}/{fps.denominator}"))
+                                         f"{fps.numerator}/{fps.denominator}",
+                                         None if ref.channels is None else ref.channels.to_dict()))
             fps_values.append(float(fps))
         # The mouths are chosen and cut while the helper is still timing the phones: neither needs the other.
         appearance = _appearance(references, infos, observations, ReferenceFrames.concatenate(parts),
@@ -337,8 +345,8 @@ def build_profile(
             if len(observations[block]) != ref.stop - ref.start:
                 timed = None  # the footage ended early: its rows cover other frames than the sound sent
             fps = infos[Path(ref.path)].video.fps  # type: ignore[union-attr]
-            parts[block] = _with_phones(block, parts[block], learnables[block], sounds[Path(ref.path)] is not None,
-                                        fps, timer, labels, timed)
+            has_sound = sounds[(Path(ref.path), ref.channels)] is not None
+            parts[block] = _with_phones(block, parts[block], learnables[block], has_sound, fps, timer, labels, timed)
     frames = ReferenceFrames.concatenate(parts)
     fps_mean = float(np.mean(fps_values))
     speech = SpeechModel.fit(frames.shapes.astype(np.float64), frames.bands.astype(np.float64), frames.block,

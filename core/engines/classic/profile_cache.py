@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from mytalk.core.audio.phone_timing import FOOTAGE_PHONES, PhoneTimer
 from mytalk.core.audio.phone_workers import PhoneWorkers
@@ -59,7 +60,7 @@ def cached_build_profile(
     digests, footage = _digests_and_footage(references, exclude_audio)
     key_data = {
         "version": PROFILE_VERSION,
-        "references": [(digests[Path(r.path)], r.start, r.stop) for r in references],
+        "references": [_reference_key(r, digests[Path(r.path)]) for r in references],
         "exclude_audio": [(digests[Path(r.path)], r.start, r.stop) for r in exclude_audio],
         "tracker": settings.key(),
         "max_appearance": MAX_APPEARANCE,
@@ -92,6 +93,16 @@ def cached_build_profile(
     else:
         defer(save)
     return profile, False
+
+
+def _reference_key(reference: ReferenceRange, digest: str) -> list[Any]:
+    """A reference in the profile's key: its file's key and range, and the channels its sound was picked from
+    (a pick is other sound, so other phones: another profile). Without a pick, the key profiles had before
+    picks existed."""
+    key: list[Any] = [digest, reference.start, reference.stop]
+    if reference.channels is not None:
+        key.append([reference.channels.stream_index, *reference.channels.rows])
+    return key
 
 
 def _digests_and_footage(references: Sequence[ReferenceRange], exclude_audio: Sequence[ReferenceRange],

@@ -1,9 +1,12 @@
-"""Which channels of a replacement line the mouth follows and the render carries: the editor's pick.
+"""Which channels of a sound file the editor picks: the replacement line's, which the mouth follows and the
+render carries, and the clip's own (the guide track), which the guide and the actor's learning hear.
 
 Production sound comes as a polyphonic WAV (a mix on 1 and 2, the boom on 3, a lavalier per actor on
 4 and up) and camera files carry their inputs as several mono streams. Mixing every channel of such a
 file puts the other actor's lavalier, and the comb of two microphones, under the line; the editor
-picks the microphone instead, by number or by the name the recorder gave the track (`wav_tracks`).
+picks the microphone instead, by number or by the name the recorder gave the track (`wav_tracks`). The
+same holds for the clip's own sound: a two-hander's mix under the guide times the other actor's words
+against this actor's take, and labels this actor's mouth with them while learning.
 
 Channels are numbered from 1 across the file's audio streams in order, as editors count a clip's
 tracks (A1, A2, ...): in a poly WAV they are its channels, in a camera file with four mono streams
