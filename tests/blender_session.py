@@ -77,6 +77,17 @@ def refusals(scene: Any, clip: Any, findings: dict[str, Any]) -> None:
     findings["strips_added_by_refusals"] = len(editor.strips_all) - before
 
 
+def channels_refused(scene: Any, findings: dict[str, Any]) -> None:
+    """A channel the clip's sound does not have, typed in the sidebar: the runtime refuses the job, and nothing is
+    placed."""
+    editor = scene.sequence_editor
+    before = len(editor.strips_all)
+    scene.mytalk.guide_channels = "7"
+    commit(findings, "refused_channels")
+    scene.mytalk.guide_channels = ""
+    findings["strips_added_by_channels_refused"] = len(editor.strips_all) - before
+
+
 def preview(findings: dict[str, Any]) -> None:
     """Preview starts MyTalk's panel detached; record its command line, then stop it (it is this process's child)."""
     bpy.ops.mytalk.preview()
@@ -131,6 +142,8 @@ def main() -> int:
         prefs.render_folder, prefs.engine, prefs.codec = spec["render_folder"], spec["engine"], spec["codec"]
         scene, clip = movie_scene(spec)
         refusals(scene, clip, findings)
+        channels_refused(scene, findings)
+        scene.mytalk.line_channels, scene.mytalk.guide_channels = spec["line_channels"], spec["guide_channels"]
         preview(findings)
         commit(findings, "commit")
         editor = scene.sequence_editor

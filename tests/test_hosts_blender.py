@@ -37,7 +37,8 @@ MYTALK = [sys.executable, "-m", "mytalk.plugin.cli"]
 
 # The scene of the session (scene frames; see blender_session.movie_scene).
 SPEC: dict[str, Any] = {"clip_frame_start": 11, "clip_trim": 10, "line_frame_start": 30, "mark_in": 40, "mark_out_inclusive": 79,
-        "engine": "classic", "codec": "ffv1", "render_first": 36, "render_last": 83}
+        "engine": "classic", "codec": "ffv1", "render_first": 36, "render_last": 83,
+        "line_channels": "1", "guide_channels": "1"}
 SOURCE_START = SPEC["mark_in"] - SPEC["clip_frame_start"]  # 29: scene frame 40 shows source frame 29
 FRAMES = SPEC["mark_out_inclusive"] + 1 - SPEC["mark_in"]  # 40 frames, 1.6 s at 25 fps
 
@@ -150,12 +151,24 @@ def test_the_new_strips_carry_their_provenance(session: dict[str, Any]) -> None:
         "mytalk_render_version": 1,
         "mytalk_report": str(report),
         "mytalk_codec": "ffv1",
+        "mytalk_line_channels": "1",
+        "mytalk_guide_channels": "1",
     }
     assert movie["properties"] == expected
     assert sound["properties"] == movie["properties"]
     sidecar = json.loads(report.read_text())
     assert sidecar["engine"]["name"] == "classic" and sidecar["mytalk_version"] == "0.1.0"
     assert json.dumps(sidecar["range"]).replace(" ", "").count(str(SOURCE_START)) >= 1
+    # The channels picked in the sidebar reached the job (the line's one channel, the first of the clip's two).
+    assert sidecar["inputs"]["audio"]["channels"]["numbers"] == [1]
+    assert sidecar["inputs"]["video"]["channels"]["numbers"] == [1]
+
+
+def test_a_channel_the_clip_lacks_is_refused_and_places_nothing(session: dict[str, Any]) -> None:
+    refused = session["refused_channels"]
+    assert refused["result"] == ["ERROR"], refused
+    assert "--guide-channels 7: there is no channel 7: hdtf_wda_katiehill_512.mp4 has 2 channels" in refused["raised"]
+    assert session["strips_added_by_channels_refused"] == 0
 
 
 def test_preview_opens_the_panel_on_the_marks_and_the_slip(session: dict[str, Any]) -> None:
@@ -164,7 +177,8 @@ def test_preview_opens_the_panel_on_the_marks_and_the_slip(session: dict[str, An
     assert command[:2] == [sys.executable, str(Path(sys.executable).with_name("mytalk"))]  # the script's interpreter
     assert command[2:] == ["blender", "panel", str(session["video"]), "--audio", str(session["line"]), "--in",
                            str(SOURCE_START), "--out", str(SOURCE_START + FRAMES), "--audio-in", "10",
-                           "--render-folder", str(session["root"] / "renders")]
+                           "--render-folder", str(session["root"] / "renders"), "--audio-channels", "1",
+                           "--guide-channels", "1"]
 
 
 def test_refusals_say_why_and_place_nothing(session: dict[str, Any]) -> None:
@@ -357,3 +371,41 @@ def test_the_preview_panel_opens_on_blenders_marks_and_slip(qtbot, tmp_path: Pat
         assert panel.render_folder == tmp_path / "renders"
     finally:
         window.panel.shutdown()
+
+
+def test_the_preview_panel_takes_the_channels_picked_in_blenders_sidebar(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`--guide-channels` and `--audio-channels` from the add-on's sidebar preselect the panel's two boxes (by
+    number or by track name), so its preview hears what the add-on's Commit renders; a pick the file does not
+    hold, or one a box cannot show, is said in the banner and leaves the box on its default."""
+    from benchmarks.camera_take import write_camera_take
+    from benchmarks.poly_wav import ixml_chunk, write_poly_wav
+    from mytalk.plugin.hosts.blender_panel import open_window
+
+    t = np.arange(48000) / 48000
+    tones = np.stack([0.2 * np.sin(2 * np.pi * f * t) for f in (220.0, 330.0, 440.0)])
+    video = write_camera_take(media_path("video", "hdtf_wda_katiehill_512.mp4"), tones, 48000, ("MIX", "BOOM", "LAV"),
+                              tmp_path / "camera.mov")
+    line = write_poly_wav(tmp_path / "take.wav", tones, before={b"iXML": ixml_chunk(("MIX", "BOOM", "LAV"))})
+    window = open_window(video, line, 0, 25, None, tmp_path / "renders", start_runtime=False,
+                         line_channels="lav", guide_channels="2")
+    qtbot.addWidget(window)
+    try:
+        panel = window.panel
+        assert (panel.model.guide_channels, panel.model.line_channels) == ("2", "3")
+        assert panel.guide_channels_box.currentText() == "Guide: Ch 2 BOOM"
+        panel.settings.set_engines(["copy"])  # no runtime here to list them
+        request = panel.build_request(kind="preview")
+        assert (request.guide_channels, request.audio_channels) == ("2", "3")
+    finally:
+        panel.shutdown()
+    window = open_window(video, line, 0, 25, None, tmp_path / "renders", start_runtime=False,
+                         line_channels="3,1", guide_channels="7")
+    qtbot.addWidget(window)
+    try:
+        panel = window.panel
+        assert (panel.model.guide_channels, panel.model.line_channels) == (None, None)
+        shown = panel.banner.text
+        assert "--guide-channels 7: there is no channel 7: camera.mov has 3 channels (1 MIX, 2 BOOM, 3 LAV)" in shown
+        assert "--audio-channels 3,1: the panel offers one channel, or a stereo stream's pair, of take.wav" in shown
+    finally:
+        panel.shutdown()

@@ -26,6 +26,8 @@ def add_blender_commands(parser: argparse.ArgumentParser) -> None:
     panel.add_argument("--out", dest="out_point", type=int, required=True, help="frame after the last (exclusive)")
     panel.add_argument("--audio-in", help="time in the line that lines up with the in point (frames, or 1.5s)")
     panel.add_argument("--render-folder", type=Path, help="where the panel's commits of this clip go")
+    panel.add_argument("--audio-channels", metavar="PICK", help="the line's channels picked, as sync takes them")
+    panel.add_argument("--guide-channels", metavar="PICK", help="the clip's own channels picked, as sync takes them")
 
 
 def is_gui(args: argparse.Namespace) -> bool:
@@ -40,7 +42,8 @@ def run_blender(args: argparse.Namespace) -> int:
         return install_command(args.target, args.print_only)
     from mytalk.plugin.hosts.blender_panel import run_panel
 
-    return run_panel(args.video, args.audio, args.in_point, args.out_point, args.audio_in, args.render_folder)
+    return run_panel(args.video, args.audio, args.in_point, args.out_point, args.audio_in, args.render_folder,
+                     line_channels=args.audio_channels, guide_channels=args.guide_channels)
 
 
 __all__ = ["add_blender_commands", "is_gui", "run_blender"]

@@ -58,11 +58,16 @@ def _detached() -> dict[str, Any]:
 
 
 def start_panel(executable: str, video: Path, line: Path, start: int, stop: int, audio_in: str,
-                render_folder: Path) -> subprocess.Popen[bytes]:
-    """Open MyTalk's Qt panel on the clip, the line and the marks; returns at once."""
+                render_folder: Path, *, line_channels: str | None = None,
+                guide_channels: str | None = None) -> subprocess.Popen[bytes]:
+    """Open MyTalk's Qt panel on the clip, the line, the marks and the channels picked; returns at once."""
     check_executable(executable)
     command = [*mytalk_command(executable), "blender", "panel", str(video), "--audio", str(line),
                "--in", str(start), "--out", str(stop), "--audio-in", audio_in, "--render-folder", str(render_folder)]
+    if line_channels:
+        command += ["--audio-channels", line_channels]
+    if guide_channels:
+        command += ["--guide-channels", guide_channels]
     return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env=environment(), **_detached())
 
 

@@ -64,7 +64,8 @@ class _CommitRun:
                           "Preferences ▸ Add-ons ▸ MyTalk") from None
         request = child.render_request(video=self.shot.video, line=self.shot.line, folder=self.folder,
                                        start=self.shot.source.start, stop=self.shot.source.stop,
-                                       audio_in=self.shot.audio_in, engine=self.engine, codec=self.codec)
+                                       audio_in=self.shot.audio_in, engine=self.engine, codec=self.codec,
+                                       extra=self.shot.channel_fields())
         self.job = child.RuntimeJob(bpy.path.abspath(prefs.executable), request, env=child.environment())
 
     def poll(self, context: Any) -> child.JobState:
@@ -230,8 +231,9 @@ class MYTALK_OT_preview(bpy.types.Operator):  # type: ignore[misc]
         prefs = preferences(context)
         try:
             shot = read_shot(context.scene)
-            process = child.start_panel(bpy.path.abspath(prefs.executable), shot.video, shot.line, shot.source.start, shot.source.stop,
-                                        shot.audio_in, prefs.resolved_render_folder())
+            process = child.start_panel(bpy.path.abspath(prefs.executable), shot.video, shot.line, shot.source.start,
+                                        shot.source.stop, shot.audio_in, prefs.resolved_render_folder(),
+                                        line_channels=shot.line_channels, guide_channels=shot.guide_channels)
         except Refused as error:
             self.report({"ERROR"}, str(error))
             return {"CANCELLED"}

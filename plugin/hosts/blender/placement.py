@@ -47,6 +47,8 @@ def provenance(shot: BlenderShot, result: dict[str, Any], *, engine: str, mytalk
         "render_version": int(result.get("version", 0)),
         "report": str(result.get("sidecar", "")),
         "codec": str(result.get("codec", "")),
+        **({"line_channels": shot.line_channels} if shot.line_channels else {}),
+        **({"guide_channels": shot.guide_channels} if shot.guide_channels else {}),
     }
 
 

@@ -77,7 +77,8 @@ class MyTalkPreferences(bpy.types.AddonPreferences):  # type: ignore[misc]
 
 
 class MyTalkSceneSettings(bpy.types.PropertyGroup):  # type: ignore[misc]
-    """Per scene: a line file to use when no sound strip is selected."""
+    """Per scene: a line file to use when no sound strip is selected, and the channels picked of the line and of
+    the clip's own sound (a production recorder's poly take, a camera's inputs: Blender mixes them all)."""
 
     line_file: bpy.props.StringProperty(  # type: ignore[valid-type]
         name="Line File", subtype="FILE_PATH", default="",
@@ -85,6 +86,14 @@ class MyTalkSceneSettings(bpy.types.PropertyGroup):  # type: ignore[misc]
     line_offset: bpy.props.FloatProperty(  # type: ignore[valid-type]
         name="Line Offset", unit="TIME_ABSOLUTE", default=0.0,
         description="Seconds into the line file that land on the first marked frame")
+    line_channels: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="Line Channels", default="",
+        description="The line's channels the mouth follows and the render carries, numbered from 1 (3, 1-2) or by "
+                    "the recorder's track name (boom); empty: all of them")
+    guide_channels: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="Guide Channels", default="",
+        description="The channels of the clip's own sound that are the actor's microphone, heard by the guide and "
+                    "the actor's learning (3, boom); empty: the clip's first stream with sound")
 
 
 def preferences(context: Any) -> MyTalkPreferences:

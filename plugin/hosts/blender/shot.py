@@ -35,6 +35,15 @@ class BlenderShot:
     """`--audio-in` of the request: frames (exact) or seconds."""
     line_offset_s: float
     channel: int
+    line_channels: str | None = None
+    """The line's channels picked (`--audio-channels` text), None for all of them."""
+    guide_channels: str | None = None
+    """The clip's own channels picked as the actor's (`--guide-channels` text), None for the default."""
+
+    def channel_fields(self) -> tuple[tuple[str, str], ...]:
+        """The picks as the runtime's request fields, only those made."""
+        return tuple((name, value) for name, value in (("audio_channels", self.line_channels),
+                                                       ("guide_channels", self.guide_channels)) if value)
 
 
 def strips_of(editor: Any) -> Any:
@@ -126,8 +135,10 @@ def read_shot(scene: Any) -> BlenderShot:
     line, line_strip, audio_in, offset_s = _line(scene, video, scene_range, fps)
     if not line.is_file():
         raise Refused(f"the line {line} is missing; relink the sound strip or choose another file")
+    settings = scene.mytalk
     return BlenderShot(strip.name, video, scene_range, source, fps, line, line_strip, audio_in, offset_s,
-                       int(strip.channel))
+                       int(strip.channel), settings.line_channels.strip() or None,
+                       settings.guide_channels.strip() or None)
 
 
 __all__ = ["BlenderShot", "absolute", "active_movie", "all_strips", "read_shot", "sibling_strips", "strips_of"]
