@@ -506,6 +506,7 @@ def test_a_batch_picks_the_clips_microphone_for_every_shot(tmp_path: Path) -> No
     cut = write_cut(tmp_path)
     plan = plan_batch(OtioTimeline(cut), stem=media_path("audio", STEM), guide_channels="1")
     assert plan.jobs and {job.guide_channels for job in plan.jobs} == {"1"}
+    assert plan.source.endswith("; the clips' own sound heard from channels 1"), plan.source
     assert shot_request(plan.jobs[0], tmp_path / "b", SETTINGS).guide_channels == "1"
     assert {job.guide_channels for job in plan_batch(OtioTimeline(cut), stem=media_path("audio", STEM)).jobs} == {None}
     with pytest.raises(UsageError, match=r"--guide-channels 9: there is no channel 9: \S+ has \d channels? \("):

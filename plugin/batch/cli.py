@@ -4,8 +4,8 @@
     mytalk batch CUT.otio --stem DUB.wav -o FOLDER     every shot with a face, its slice of the stem
         [--stem-start TC]                              where the stem starts (default: its BWF time stamp)
         [--stem-channels PICK]                         its channels, as sync's --audio-channels (default all)
-        [--guide-channels PICK]                        the clips' channels that are the actor's, as sync's
     mytalk batch CUT.edl --cues CUES.csv -o FOLDER     one shot per cue (format: `plugin.batch.cues`)
+        [--guide-channels PICK]                        either way: the clips' own channels that are the actor's
         [--actors MAP.csv] [--workers N] [--cluster ray|ray://HOST:PORT|auto] [--codec ...] [settings]
 
 Exit codes: 0 every planned shot rendered (or was already done); 2 bad input, one line, before anything
@@ -50,7 +50,8 @@ def add_batch_arguments(parser: argparse.ArgumentParser, schema: Mapping[str, Se
     parser.add_argument("--stem-channels", metavar="PICK", help="the stem's channels every shot uses, as sync's "
                         "--audio-channels takes them (3, 1-2, a track name); default all of them")
     parser.add_argument("--guide-channels", metavar="PICK", help="the clips' own channels that are the actor's "
-                        "microphone, as sync's --guide-channels takes them, for every shot; default all of them")
+                        "microphone, as sync's --guide-channels takes them, for every shot; default: each clip's first "
+                        "stream with sound")
     parser.add_argument("--actors", type=Path, help="CSV or JSON: source clip (name or path) -> stored actor profile")
     parser.add_argument("--workers", type=int, help="worker processes (default: one per two cores here)")
     parser.add_argument("--cluster", default="local",

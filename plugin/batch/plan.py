@@ -327,6 +327,7 @@ def plan_batch(timeline: BatchTimeline, *, stem: Path | None = None, cue_sheet: 
     if guide_channels is not None:
         for video in dict.fromkeys(job.video for job in jobs):
             pick_channels(guide_channels, Path(video), what="--guide-channels")
+        source = f"{source}; the clips' own sound heard from channels {guide_channels}"  # the report's "lines"
     return BatchPlan(tuple(jobs), tuple(skipped), source)
 
 
