@@ -1,6 +1,7 @@
-"""The panel's channel pick for a poly line: offered beside Line… for a line of several channels, by the
-recorder's names; a pick goes into every request (preview, commit, the line's timing ahead), keys the
-visemes, and redraws the lane from those channels alone."""
+"""The panel's channel picks: beside Line…, a poly line's channels, by the recorder's names, which go into every
+request (preview, commit, the line's timing ahead), key the visemes and redraw the lower lane; beside Clip…, a
+camera clip's own channels heard as the guide, which go into every request and both learned ahead, and redraw the
+upper lane."""
 
 from __future__ import annotations
 
