@@ -398,6 +398,10 @@ def test_the_preview_panel_takes_the_channels_picked_in_blenders_sidebar(qtbot, 
         assert (request.guide_channels, request.audio_channels) == ("2", "3")
     finally:
         panel.shutdown()
+    # Other files (the panel remembers a file's last pick): nothing to fall back on but the default.
+    import shutil
+
+    video, line = Path(shutil.copy(video, tmp_path / "camera2.mov")), Path(shutil.copy(line, tmp_path / "take2.wav"))
     window = open_window(video, line, 0, 25, None, tmp_path / "renders", start_runtime=False,
                          line_channels="3,1", guide_channels="7")
     qtbot.addWidget(window)
@@ -405,7 +409,7 @@ def test_the_preview_panel_takes_the_channels_picked_in_blenders_sidebar(qtbot, 
         panel = window.panel
         assert (panel.model.guide_channels, panel.model.line_channels) == (None, None)
         shown = panel.banner.text
-        assert "--guide-channels 7: there is no channel 7: camera.mov has 3 channels (1 MIX, 2 BOOM, 3 LAV)" in shown
-        assert "--audio-channels 3,1: the panel offers one channel, or a stereo stream's pair, of take.wav" in shown
+        assert "--guide-channels 7: there is no channel 7: camera2.mov has 3 channels (1 MIX, 2 BOOM, 3 LAV)" in shown
+        assert "--audio-channels 3,1: the panel offers one channel, or a stereo stream's pair, of take2.wav" in shown
     finally:
         panel.shutdown()

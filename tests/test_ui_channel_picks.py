@@ -79,6 +79,13 @@ def test_a_poly_line_offers_its_channels_and_a_pick_reaches_every_request(qtbot:
     assert panel.load_line(media_path("audio", MONO_LINE))
     assert not box.isVisible() and panel.model.line_channels is None
     assert panel.build_request(kind="preview").audio_channels is None
+    # The take opened again: its boom, as picked before (remembered per file, across panels).
+    assert panel.load_line(poly)
+    assert panel.model.line_channels == "3" and box.currentText() == "Ch 3 BOOM"
+    assert panel.status_line.text() == "take.wav: the mouth and the render follow Ch 3 BOOM, as picked for this line before"
+    assert panel.build_request(kind="preview").audio_channels == "3"
+    box.choose(None)  # back to all of them: that sticks too
+    assert panel.load_line(poly) and panel.model.line_channels is None
 
 
 @pytest.mark.media
@@ -119,6 +126,15 @@ def test_a_camera_clips_channels_are_offered_as_the_guide_and_a_pick_reaches_eve
     wired = sync_request_from_json(json.loads(json.dumps(panel.build_request(kind="preview").to_dict())))
     assert wired.guide_channels == "3"
     boom = decode_audio(camera, DISPLAY_RATE, channels=1, stream_index=3).samples[0]
+    qtbot.waitUntil(lambda: panel.waveform.production.size == boom.size
+                    and np.allclose(panel.waveform.production, boom, atol=1e-6), timeout=30_000)
+
+    # The camera clip opened again: the boom, as picked for it before, and the upper lane drawn from it.
+    assert panel.load_line(media_path("audio", MONO_LINE)) and panel.load_clip(media_path("video", CLIP))
+    assert panel.load_clip(camera)
+    assert panel.model.guide_channels == "3" and box.currentText() == "Guide: Ch 3 BOOM"
+    assert panel.status_line.text() == ("camera.mov: the guide and the actor's learning hear Ch 3 BOOM, as picked "
+                                        "for this clip before")
     qtbot.waitUntil(lambda: panel.waveform.production.size == boom.size
                     and np.allclose(panel.waveform.production, boom, atol=1e-6), timeout=30_000)
 

@@ -63,6 +63,7 @@ from mytalk.ui.jobs import JobEntry, JobListWidget
 from mytalk.ui.key_router import KeyRouter
 from mytalk.ui.keymap import Command, command_for
 from mytalk.ui.panel_model import JobView, PanelModel, Poster, PreviewRange, range_label
+from mytalk.ui.panel_model.channel_memory import ChannelPicks, PickKind
 from mytalk.ui.panel_model.files import (
     check_line,
     clip_filter,
@@ -141,6 +142,7 @@ class MyTalkPanel(QWidget):
         remembered = QtPreferences(preferences)
         self.output_folders = ProjectFolders(RenderFolders(remembered))
         self.wrappers = WrapperChoices(remembered)
+        self.channel_picks = ChannelPicks(remembered)
         self._crash_message: str | None = None
         self._line_fallback: tuple[Path | None, Any, str | None] = (None, None, None)
         """The line in use before the one being decoded, its samples and its channel pick: back in place if that
@@ -406,7 +408,12 @@ class MyTalkPanel(QWidget):
             self.status_line.show_note(f"{path.name}: {video.cut_short_note}", "warning")
         self._clip_channel_list, heard = _channels_heard(path, "clip") if info.audio else ([], [])
         self.guide_channels_box.set_channels(self._clip_channel_list, heard)
-        if video.cut_short_note is None and len(self._clip_channel_list) > 2:  # a camera's inputs, a poly take
+        if self._restore_pick(self.guide_channels_box, "guide", path):
+            self.model.guide_channels = self.guide_channels_box.pick()
+            if video.cut_short_note is None:
+                self.status_line.show_note(f"{path.name}: the guide and the actor's learning hear "
+                                           f"{self._heard(self.guide_channels_box)}, as picked for this clip before")
+        elif video.cut_short_note is None and len(self._clip_channel_list) > 2:  # a camera's inputs, a poly take
             hears = ("them all, mixed" if len(heard) == len(self._clip_channel_list)
                      else " + ".join(c.words for c in heard))
             self.status_line.show_note(f"{path.name} has {len(self._clip_channel_list)} channels: the guide and the "
@@ -436,10 +443,29 @@ class MyTalkPanel(QWidget):
         if self.clip is None or pick == self.model.guide_channels:
             return
         self.model.guide_channels = pick
-        heard = self.guide_channels_box.currentText().removeprefix("Guide: ")
-        self.status_line.show_note(f"{self.clip.name}: the guide and the actor's learning hear {heard}")
+        self.channel_picks.remember("guide", self.clip, pick)
+        self.status_line.show_note(f"{self.clip.name}: the guide and the actor's learning hear "
+                                   f"{self._heard(self.guide_channels_box)}")
         self._draw_production()
         self._update_buttons()
+
+    def _restore_pick(self, box: ChannelsBox, kind: PickKind, path: Path) -> bool:
+        """Put back the pick last made for this file (`channel_picks`), without saying it through `picked`: the
+        caller opens the file and draws it once. False when none was made, or the file no longer has it."""
+        remembered = self.channel_picks.remembered(kind, path)
+        if remembered is None:
+            return False
+        box.blockSignals(True)
+        try:
+            return box.choose(remembered)
+        finally:
+            box.blockSignals(False)
+
+    @staticmethod
+    def _heard(box: ChannelsBox) -> str:
+        """What a box's choice hears, in a note's words: `Ch 3 BOOM`, `all its channels, mixed`."""
+        text = box.currentText().removeprefix("Guide: ")
+        return "all its channels, mixed" if text.startswith(ALL_CHANNELS) else text
 
     def _keep_matte(self, path: Path, video: VideoStreamInfo) -> None:
         """A keyed clip (alpha plane) switches commits from ProRes 422 HQ, which would render it opaque, to
@@ -475,12 +501,18 @@ class MyTalkPanel(QWidget):
         self._line_fallback = (self.line, self.waveform.line if self.line is not None else None,
                                self.model.line_channels)
         self._use_line(path)
+        restored = self._restore_pick(self.line_channels_box, "line", path)
+        if restored:
+            self.model.line_channels = self.line_channels_box.pick()
         if info.sound_cut_short_note is not None:  # a copy still running: its end is not there yet
             self.status_line.show_note(f"{path.name}: {info.sound_cut_short_note}", "warning")
+        elif restored:
+            self.status_line.show_note(f"{path.name}: the mouth and the render follow "
+                                       f"{self._heard(self.line_channels_box)}, as picked for this line before")
         elif len(self._line_channel_list) > 2:  # more than a stereo pair: a poly take, or a camera's inputs
-            heard = self.line_channels_box.currentText()
+            heard = self._heard(self.line_channels_box)
             self.status_line.show_note(f"{path.name} has {len(self._line_channel_list)} channels: the mouth follows "
-                                       f"{'them all, mixed' if heard.startswith(ALL_CHANNELS) else heard}; pick the "
+                                       f"{'them all, mixed' if heard.startswith('all') else heard}; pick the "
                                        f"actor's microphone beside Line…", "warning")
         self._draw_line()
         return True
@@ -502,9 +534,9 @@ class MyTalkPanel(QWidget):
         if self.line is None or pick == self.model.line_channels:
             return
         self.model.line_channels = pick
+        self.channel_picks.remember("line", self.line, pick)
         self.visemes.clear()
-        heard = self.line_channels_box.currentText()
-        self.status_line.show_note(f"{self.line.name}: the mouth and the render follow {heard}")
+        self.status_line.show_note(f"{self.line.name}: the mouth and the render follow {self._heard(self.line_channels_box)}")
         self._draw_line()
         self._update_buttons()
 
