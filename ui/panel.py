@@ -1074,7 +1074,9 @@ def _channels_heard(path: Path, what: str) -> tuple[list[SoundChannel], list[Sou
     a file whose channels cannot be listed (the job then says what is wrong with it)."""
     try:
         channels = sound_channels(path)
-        stream = clip_sound_stream(path, what=what).index
+        if len({c.stream_index for c in channels}) < 2:
+            return channels, channels  # one stream: nothing to judge, and nothing decoded here
+        stream = clip_sound_stream(path, what=what).index  # several: which carries sound (may decode some)
     except MyTalkError:
         return [], []
     return channels, [c for c in channels if c.stream_index == stream]
