@@ -156,3 +156,33 @@ def test_a_stored_actor_is_learned_from_the_picked_microphone(tmp_path: Path) ->
     bad = run_mytalk("actor", "build", "katie2", f"{camera}:0-100", "--channels", "7", env=env)
     assert bad.code == 2 and len(bad.stderr_lines) == 1, bad.stderr
     assert "--channels 7: there is no channel 7: two_hander.mov has 4 channels" in bad.stderr_lines[0]
+
+
+@pytest.mark.media
+def test_the_warning_names_only_what_hears_the_clips_sound(tmp_path: Path) -> None:
+    """Without a pick, a clip of more than two channels is named; the warning says who hears its sound: the
+    guide, the actor's learning (a reference of the clip, no stored actor), both, or nobody (no warning)."""
+    from mytalk.core.jobs.sync import _many_guide_channels_warning
+
+    camera, line = _two_hander(tmp_path)
+
+    def warned(**fields: object) -> list[str]:
+        return _many_guide_channels_warning(resolve_request(SyncRequest(video=camera, audio=line,
+                                                                        output=tmp_path / "o.mov", **fields)))
+
+    (both,) = warned()
+    assert "; the guide and the actor's learning hear 1 MIX L: pick the actor's microphone" in both
+    (learning,) = warned(guide="none")
+    assert "; the actor's learning hears 1 MIX L:" in learning
+    (guide,) = warned(actor="stored")
+    assert "; the guide hears 1 MIX L:" in guide
+    assert warned(guide="none", actor="stored") == []
+    assert warned(guide_channels="boom") == []
+
+
+def test_a_neural_actor_build_refuses_a_channel_pick(tmp_path: Path) -> None:
+    """The mytalk engine's fine-tune learns from pictures: a pick would be silently unused, so it is refused."""
+    result = run_mytalk("actor", "build", "someone", str(tmp_path / "take.mov"), "--engine", "mytalk",
+                        "--channels", "3", env={"MYTALK_HOME": str(tmp_path / "home")})
+    assert result.code == 2 and len(result.stderr_lines) == 1, result.stderr
+    assert "--channels picks the sound the classic engine learns phones from" in result.stderr_lines[0]

@@ -174,8 +174,7 @@ def _job_warnings(resolved: ResolvedRequest, line_peak: float, line_info: MediaI
     channels = max((stream.channels for stream in line_info.audio if stream.index == line_sound.index), default=0)
     if channels > 2 and line_pick is None:
         warnings.append(_many_channels_warning(line_info.path, line_sound, channels))
-    if resolved.guide_pick is None and resolved.info.audio:
-        warnings.extend(_many_guide_channels_warning(resolved))
+    warnings.extend(_many_guide_channels_warning(resolved))
     if line_peak <= 0.0:
         warnings.append(f"the replacement line is silent over the whole range (audio-in {resolved.line_offset_s}s); "
                         f"the mouth will stay closed - check --audio-in if that is not intended")
@@ -205,8 +204,11 @@ def _pick_example(listed: list[SoundChannel], otherwise: str) -> str:
 def _many_guide_channels_warning(resolved: ResolvedRequest) -> list[str]:
     """A clip whose own sound holds more than a stereo pair (a camera's four inputs, a poly take synced in),
     heard without a pick: its channels by number and name, so that the editor can pick the actor's microphone.
-    The guide's alignment and the actor's learning then heard the other actor's words too: a two-hander's mix
-    left the guide of the same words unmatched (`benchmarks/bench_guide_channels.py`)."""
+    The guide's alignment and the actor's learning then hear the other actor's words too: under a two-hander's
+    mix, the guide of the same words aligned at a higher cost and was lost on one range of six
+    (`benchmarks/bench_guide_channels.py`)."""
+    if resolved.guide_pick is not None or not resolved.info.audio:
+        return []  # picked, or nothing to pick from
     guided = resolved.request.guide != "none"
     learned = not resolved.settings.actor and any(Path(r.path).resolve() == resolved.request.video.resolve()
                                                   for r in resolved.references)
@@ -327,9 +329,10 @@ def run_sync(
         line_info, line_peak = probe(request.audio), peak_level(line)  # each read once, for both line checks
         _check_line_reaches_range(resolved, line_peak, line_info)
         # Which stream is the clip's own sound: not an unplugged camera input's silent first stream.
-        sound = clip_sound_stream(request.video) if resolved.info.audio else SoundStream(None)
         if resolved.guide_pick is not None:
             sound = SoundStream(resolved.guide_pick.stream_index)  # the stream of the actor's microphone
+        else:
+            sound = clip_sound_stream(request.video) if resolved.info.audio else SoundStream(None)
         guide = _guide_audio(resolved, sound)
     job = EngineJob(
         video=resolved.info,
