@@ -398,6 +398,14 @@ def test_the_preview_panel_takes_the_channels_picked_in_blenders_sidebar(qtbot, 
         assert (request.guide_channels, request.audio_channels) == ("2", "3")
     finally:
         panel.shutdown()
+    # Every channel of a one-stream file, in order, is what no pick hears: the box's first choice.
+    window = open_window(video, line, 0, 25, None, tmp_path / "renders", start_runtime=False,
+                         line_channels="1-3", guide_channels="2")
+    qtbot.addWidget(window)
+    try:
+        assert window.panel.model.line_channels is None and window.panel.banner.text == ""
+    finally:
+        window.panel.shutdown()
     # Other files (the panel remembers a file's last pick): nothing to fall back on but the default.
     import shutil
 

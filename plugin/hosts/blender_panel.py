@@ -28,13 +28,17 @@ def preselect(box: ChannelsBox, text: str | None, path: Path, what: str) -> str 
     if not text:
         return None
     from mytalk.core.errors import MyTalkError
-    from mytalk.core.media.channel_pick import pick_channels
+    from mytalk.core.media.channel_pick import pick_channels, sound_channels
 
     try:
-        numbers = [channel.number for channel in pick_channels(text, path, what=what).channels]
+        channels = sound_channels(path)
+        numbers = [channel.number for channel in pick_channels(text, path, channels, what=what).channels]
     except MyTalkError as error:
         return str(error)
-    offered = str(numbers[0]) if len(numbers) == 1 else "-".join(map(str, numbers))
+    if numbers == [channel.number for channel in channels] and len({c.stream_index for c in channels}) == 1:
+        offered: str | None = None  # every channel of the file's one stream, in order: what no pick hears
+    else:
+        offered = str(numbers[0]) if len(numbers) == 1 else "-".join(map(str, numbers))
     if box.choose(offered):
         return None
     return (f"{what} {text}: the panel offers one channel, or a stereo stream's pair, of {path.name}; pick them in "
