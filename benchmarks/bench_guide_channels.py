@@ -17,7 +17,9 @@ contract) on the range with a user folder of its own, so nothing is answered fro
 
 Measured against the original clip's own frames over the range (the truth: the line is the take's own sound), by
 the evaluation suite's landmarks (`benchmarks.eval.landmarks`): the lip error (mean lip-point distance, IOD) and
-the Pearson r of the mouth aperture; and from the report, whether the guide matched and its alignment cost.
+the Pearson r of the mouth aperture; and from the report, whether the guide matched, its alignment cost, whether
+the job warned about the clip's channels, and which channel the warning suggested (`guide_suggestion`; 3 is the
+boom).
 """
 
 from __future__ import annotations
@@ -87,7 +89,17 @@ def measure(store: LandmarkStore, truth_clip: Path, data: dict[str, Any], span: 
     return {"driver": data["engine_report"].get("driver"), "guide_matched": guide.get("matched"),
             "guide_cost": guide.get("cost"), "lip_error_iod": round(float(np.mean(error)), 4),
             "aperture_r": None if r is None else round(r, 3), "frames_measured": int(both.sum()),
-            "warned": any("--guide-channels" in w for w in data["warnings"])}
+            "warned": any("--guide-channels" in w for w in data["warnings"]),
+            "suggested": _suggested(data["warnings"])}
+
+
+def _suggested(warnings: list[str]) -> int | None:
+    """The channel the job's warning suggests (`pick it with --guide-channels N`), None when it names none."""
+    lead = "pick it with --guide-channels "
+    for warning in warnings:
+        if lead in warning:
+            return int(warning.rsplit(lead, 1)[1].split()[0])
+    return None
 
 
 CONDITIONS = ("clean", "all channels", "BOOM picked")
@@ -119,7 +131,8 @@ def run() -> dict[str, Any]:
                        "guide_cost": round(float(np.mean([r[label]["guide_cost"] for r in rows])), 3),
                        "lip_error_iod": round(float(np.mean([r[label]["lip_error_iod"] for r in rows])), 4),
                        "aperture_r": round(float(np.mean([r[label]["aperture_r"] or 0.0 for r in rows])), 3),
-                       "warned": sum(bool(r[label]["warned"]) for r in rows)}
+                       "warned": sum(bool(r[label]["warned"]) for r in rows),
+                       "suggested_boom": sum(r[label]["suggested"] == 3 for r in rows)}
                for label in CONDITIONS}
     return {"clips": rows, "summary": summary}
 

@@ -118,9 +118,11 @@ def test_a_two_handers_guide_follows_the_actors_microphone_when_picked(tmp_path:
         return json.loads((tmp_path / f"{name}.json").read_text()), result.stderr_lines
 
     heard_all, stderr = sync("all")
+    # The line says the take's words: the warning names the channel they match, by the guide's own measure.
     assert any("the clip's own sound has 4 channels (1 MIX L, 2 MIX R, 3 BOOM, 4 LAV B); the guide and the actor's "
-               "learning hear 1 MIX L: pick the actor's microphone with --guide-channels" in line
-               and "such as 3 or 'BOOM'" in line for line in stderr), stderr
+               "learning hear 1 MIX L; the line's words match channel 3 BOOM best (alignment cost 0." in line
+               and "1 MIX L, which it heard: 0." in line and line.endswith("pick it with --guide-channels 3")
+               for line in stderr), stderr
     assert "channels" not in heard_all["inputs"]["video"]
     picked, stderr = sync("boom", "--guide-channels", "BOOM")
     assert not any("--guide-channels" in line for line in stderr), stderr
@@ -178,6 +180,32 @@ def test_the_warning_names_only_what_hears_the_clips_sound(tmp_path: Path) -> No
     assert "; the guide hears 1 MIX L:" in guide
     assert warned(guide="none", actor="stored") == []
     assert warned(guide_channels="boom") == []
+    # Given the line, the channel its words match is named; a line of other words names none.
+    from mytalk.core.media.audio import decode_placed
+
+    resolved = resolve_request(SyncRequest(video=camera, audio=line, output=tmp_path / "o.mov", in_point="0",
+                                           out_point="100"))
+    own = decode_placed(line, 48000, num_frames=100, fps=resolved.fps)
+    (named,) = _many_guide_channels_warning(resolved, own)
+    assert "; the line's words match channel 3 BOOM best (alignment cost" in named
+    assert named.endswith(": pick it with --guide-channels 3")
+    other = decode_placed(media_path("audio", "jfk_inaugural_en_16k.wav"), 48000, num_frames=100, fps=resolved.fps)
+    (unnamed,) = _many_guide_channels_warning(resolved, other)
+    assert "match" not in unnamed and "such as 3 or 'BOOM'" in unnamed
+
+
+def test_the_suggestion_is_the_best_match_under_the_threshold_and_not_what_was_heard() -> None:
+    from mytalk.core.jobs.guide_suggestion import ChannelMatch, best_match, suggestion_words
+
+    mix, boom, lav = (SoundChannel(n, n, 0, name) for n, name in ((1, "MIX"), (2, "BOOM"), (3, "LAV")))
+    matches = [ChannelMatch(mix, 0.55), ChannelMatch(boom, 0.35), ChannelMatch(lav, float("nan"))]
+    best = best_match(matches, [mix])
+    assert best is not None and best.channel == boom
+    assert suggestion_words(best, matches, [mix]) == ("the line's words match channel 2 BOOM best (alignment cost "
+                                                      "0.35, under the 0.6 a match needs; 1 MIX, which it heard: 0.55)")
+    assert best_match(matches, [boom]) is None  # the job heard it already
+    assert best_match([ChannelMatch(mix, 0.7), ChannelMatch(boom, 0.65)], [mix]) is None  # no channel says the words
+    assert best_match([ChannelMatch(mix, float("nan"))], [boom]) is None  # nothing voiced
 
 
 def test_a_neural_actor_build_refuses_a_channel_pick(tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ from mytalk.core.engines import create_engine, default_engine
 from mytalk.core.engines.base import EngineJob, FrameRecord, ready_now, rejected_detections
 from mytalk.core.errors import MyTalkError, OutputError, UsageError, describe_os_error
 from mytalk.core.hashing import FileIdentity
+from mytalk.core.jobs.guide_suggestion import SUGGEST_UP_TO_S, best_match, channel_matches, suggestion_words
 from mytalk.core.jobs.input_hashes import InputHashes
 from mytalk.core.jobs.request import ResolvedRequest, SyncRequest, line_channel_pick, resolve_request
 from mytalk.core.jobs.staging import StagedOutputs
@@ -141,7 +142,7 @@ def _check_line_reaches_range(resolved: ResolvedRequest, line_peak: float, line_
 
 def _job_warnings(resolved: ResolvedRequest, line_peak: float, line_info: MediaInfo, codec: str,
                   line_sound: SoundStream, aspect_kept: bool, fields_tagged: bool,
-                  line_pick: ChannelPick | None = None) -> list[str]:
+                  line_pick: ChannelPick | None = None, line: AudioSource | None = None) -> list[str]:
     """Suspicious but legal jobs: a clip or a line cut short is worked on as far as it goes, a silent range is a valid
     edit (the mouth closes), a surround stem is mixed to stereo for the render (its mouth follows every
     channel's speech), a codec without alpha renders a keyed clip opaque, a .mkv that had no room for its
@@ -174,7 +175,7 @@ def _job_warnings(resolved: ResolvedRequest, line_peak: float, line_info: MediaI
     channels = max((stream.channels for stream in line_info.audio if stream.index == line_sound.index), default=0)
     if channels > 2 and line_pick is None:
         warnings.append(_many_channels_warning(line_info.path, line_sound, channels))
-    warnings.extend(_many_guide_channels_warning(resolved))
+    warnings.extend(_many_guide_channels_warning(resolved, line))
     if line_peak <= 0.0:
         warnings.append(f"the replacement line is silent over the whole range (audio-in {resolved.line_offset_s}s); "
                         f"the mouth will stay closed - check --audio-in if that is not intended")
@@ -201,12 +202,13 @@ def _pick_example(listed: list[SoundChannel], otherwise: str) -> str:
     return f"{example.number} or {example.name!r}" if example is not None else otherwise
 
 
-def _many_guide_channels_warning(resolved: ResolvedRequest) -> list[str]:
+def _many_guide_channels_warning(resolved: ResolvedRequest, line: AudioSource | None = None) -> list[str]:
     """A clip whose own sound holds more than a stereo pair (a camera's four inputs, a poly take synced in),
     heard without a pick: its channels by number and name, so that the editor can pick the actor's microphone.
     The guide's alignment and the actor's learning then hear the other actor's words too: under a two-hander's
     mix, the guide of the same words aligned at a higher cost and was lost on one range of six
-    (`benchmarks/bench_guide_channels.py`)."""
+    (`benchmarks/bench_guide_channels.py`). With the `line` and a guide that hears the clip, the channel whose
+    sound the line's words match best is named (`guide_suggestion`), so that untitled inputs need no listening."""
     if resolved.guide_pick is not None or not resolved.info.audio:
         return []  # picked, or nothing to pick from
     guided = resolved.request.guide != "none"
@@ -224,10 +226,28 @@ def _many_guide_channels_warning(resolved: ResolvedRequest) -> list[str]:
     sound = clip_sound_stream(resolved.request.video)
     heard = [c for c in listed if c.stream_index == sound.index]
     hears = "them all, mixed" if len(heard) == len(listed) else channel_list_words(heard)
-    such = _pick_example(listed, "1 or 3")
     verb = "hear" if guided and learned else "hears"
-    return [f"the clip's own sound has {len(listed)} channels ({channel_list_words(listed)}); {who} {verb} {hears}: "
-            f"pick the actor's microphone with --guide-channels (numbers or track names, such as {such})"]
+    lead = f"the clip's own sound has {len(listed)} channels ({channel_list_words(listed)}); {who} {verb} {hears}"
+    best = _guide_suggestion(resolved, line, listed, heard) if guided else None
+    if best is not None:
+        return [f"{lead}; {best[1]}: pick it with --guide-channels {best[0].number}"]
+    such = _pick_example(listed, "1 or 3")
+    return [f"{lead}: pick the actor's microphone with --guide-channels (numbers or track names, such as {such})"]
+
+
+def _guide_suggestion(resolved: ResolvedRequest, line: AudioSource | None, listed: list[SoundChannel],
+                      heard: list[SoundChannel]) -> tuple[SoundChannel, str] | None:
+    """The channel the line's words match best and the words that say so, for a range of at most
+    `SUGGEST_UP_TO_S`; None when none matches (a dub in another language), or it cannot be measured."""
+    frames = resolved.stop - resolved.start
+    if line is None or frames / float(resolved.fps) > SUGGEST_UP_TO_S:
+        return None
+    try:
+        matches = channel_matches(resolved.request.video, listed, line, resolved.start, frames, resolved.fps)
+    except MyTalkError:
+        return None  # a channel that cannot be decoded: the warning still lists them all
+    best = best_match(matches, heard)
+    return None if best is None else (best.channel, suggestion_words(best, matches, heard))
 
 
 def _frame_warning(index: int, warning: str) -> str:
@@ -467,7 +487,7 @@ def run_sync(
                 # Only for the identities seen before the job read the files: see the module docstring.
                 hashes = input_hashes.result()
             job_warnings = _job_warnings(resolved, line_peak, line_info, codec, line_sound, writer.aspect_kept,
-                                          writer.fields_tagged, line_pick)
+                                          writer.fields_tagged, line_pick, line)
             report = build_report(resolved, engine_name=engine.name, engine_version=engine.version, codec=codec,
                                   records=records, line=line, job_warnings=job_warnings,
                                   engine_report=engine.report(), hashes=hashes, sound=sound, line_sound=line_sound,
