@@ -71,6 +71,14 @@ class ChannelsBox(QComboBox):
             self.blockSignals(False)
         self.setVisible(self.count() > 0)
 
+    def caption(self) -> str:
+        """The current choice as a note says it, without the `lead` ("Ch 3 BOOM", "Default: 1 MIX L")."""
+        return self.currentText().removeprefix(self._lead)
+
+    def hears_all(self) -> bool:
+        """Whether the current choice is every channel of the file, mixed (no pick, where that is all of them)."""
+        return self.caption().startswith(ALL_CHANNELS)
+
     def pick(self) -> str | None:
         """The option's text of the choice (None: all channels, or no file of several)."""
         data = self.currentData() if self.count() else None

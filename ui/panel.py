@@ -55,7 +55,7 @@ from mytalk.core.runtime.protocol import sync_request_to_json
 from mytalk.core.userdirs import UserDirs, user_dirs
 from mytalk.ui.anticipation import RuntimeAnticipation
 from mytalk.ui.buttons import tool_button
-from mytalk.ui.channels_box import ALL_CHANNELS, ChannelsBox
+from mytalk.ui.channels_box import ChannelsBox
 from mytalk.ui.decoder import FrameDecoder
 from mytalk.ui.elided_label import ElidedLabel
 from mytalk.ui.error_banner import ErrorBanner
@@ -464,8 +464,7 @@ class MyTalkPanel(QWidget):
     @staticmethod
     def _heard(box: ChannelsBox) -> str:
         """What a box's choice hears, in a note's words: `Ch 3 BOOM`, `all its channels, mixed`."""
-        text = box.currentText().removeprefix("Guide: ")
-        return "all its channels, mixed" if text.startswith(ALL_CHANNELS) else text
+        return "all its channels, mixed" if box.hears_all() else box.caption()
 
     def _keep_matte(self, path: Path, video: VideoStreamInfo) -> None:
         """A keyed clip (alpha plane) switches commits from ProRes 422 HQ, which would render it opaque, to
@@ -510,10 +509,10 @@ class MyTalkPanel(QWidget):
             self.status_line.show_note(f"{path.name}: the mouth and the render follow "
                                        f"{self._heard(self.line_channels_box)}, as picked for this line before")
         elif len(self._line_channel_list) > 2:  # more than a stereo pair: a poly take, or a camera's inputs
-            heard = self._heard(self.line_channels_box)
+            box = self.line_channels_box
+            heard = "them all, mixed" if box.hears_all() else box.caption()
             self.status_line.show_note(f"{path.name} has {len(self._line_channel_list)} channels: the mouth follows "
-                                       f"{'them all, mixed' if heard.startswith('all') else heard}; pick the "
-                                       f"actor's microphone beside Line…", "warning")
+                                       f"{heard}; pick the actor's microphone beside Line…", "warning")
         self._draw_line()
         return True
 

@@ -23,10 +23,6 @@ SUGGEST_UP_TO_S = 60.0
 """Ranges longer than this get no suggestion: each channel is decoded over the range and aligned to the line
 (a 4 s range's four channels took well under a second), and a line runs seconds, not minutes."""
 
-ANALYSIS_RATE = 16_000
-"""The rate the guide is aligned at (`sync.ANALYSIS_AUDIO_RATE`)."""
-
-
 @dataclass(frozen=True)
 class ChannelMatch:
     """How closely the line's words align to one channel of the clip over the range (0: the same sound)."""
@@ -40,21 +36,22 @@ class ChannelMatch:
 
 
 def channel_matches(video: Path, channels: list[SoundChannel], line: AudioSource, start: int, num_frames: int,
-                    fps: Fraction) -> list[ChannelMatch]:
+                    fps: Fraction, rate: int) -> list[ChannelMatch]:
     """The line (placed on the range, as the job holds it) aligned to each channel of `video` over frames
-    [start, start + num_frames), each on the picture's clock as the guide driver places the guide."""
+    [start, start + num_frames), each on the picture's clock as the guide driver places the guide, at `rate`
+    (the job's guide rate, `sync.ANALYSIS_AUDIO_RATE`)."""
     from mytalk.core.engines.classic.guide_driver import align_line
 
-    line16 = line.mono_at(ANALYSIS_RATE)
+    line_mono = line.mono_at(rate)
     found: list[ChannelMatch] = []
     for channel in channels:
-        guide = decode_placed(video, ANALYSIS_RATE, num_frames=num_frames, fps=fps,
+        guide = decode_placed(video, rate, num_frames=num_frames, fps=fps,
                               line_offset_s=Fraction(start) / fps, channels=1, stream_index=channel.stream_index,
                               rows=(channel.row,))
         picture_start = picture_start_in_audio_s(video, channel.stream_index)
         if picture_start != 0:
             guide = place_line(guide, num_frames=num_frames, fps=fps, line_offset_s=picture_start)
-        found.append(ChannelMatch(channel, float(align_line(line16, guide, fps, num_frames).cost)))
+        found.append(ChannelMatch(channel, float(align_line(line_mono, guide, fps, num_frames).cost)))
     return found
 
 

@@ -243,7 +243,8 @@ def _guide_suggestion(resolved: ResolvedRequest, line: AudioSource | None, liste
     if line is None or frames / float(resolved.fps) > SUGGEST_UP_TO_S:
         return None
     try:
-        matches = channel_matches(resolved.request.video, listed, line, resolved.start, frames, resolved.fps)
+        matches = channel_matches(resolved.request.video, listed, line, resolved.start, frames, resolved.fps,
+                                  ANALYSIS_AUDIO_RATE)
     except MyTalkError:
         return None  # a channel that cannot be decoded: the warning still lists them all
     best = best_match(matches, heard)

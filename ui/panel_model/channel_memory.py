@@ -5,12 +5,11 @@ forgotten once, silently mixing the other actor back in."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from mytalk.ui.panel_model.output import PreferenceStore
+from mytalk.ui.panel_model.output import PreferenceStore, path_digest
 
 GROUP = "channel-picks"
 
@@ -19,9 +18,8 @@ PickKind = Literal["guide", "line"]
 
 
 def pick_key(kind: PickKind, path: Path) -> str:
-    """The store key of a file's pick: a hash of its absolute path (QSettings reads `/` as nested groups)."""
-    digest = hashlib.sha256(str(Path(path).expanduser().absolute()).encode("utf-8")).hexdigest()[:20]
-    return f"{GROUP}/{kind}/{digest}"
+    """The store key of a file's pick (`output.path_digest`)."""
+    return f"{GROUP}/{kind}/{path_digest(path)}"
 
 
 @dataclass

@@ -45,11 +45,15 @@ class MemoryStore:
         self.values[key] = value
 
 
-def project_key(project: Path) -> str:
-    """The store key of a project: a hash of its absolute path. The path itself cannot be the key:
+def path_digest(path: Path) -> str:
+    """A file's or folder's name in a store key: a hash of its absolute path. The path itself cannot be a key:
     QSettings reads `/` as nested groups and `\\` differently per platform."""
-    digest = hashlib.sha256(str(Path(project).expanduser().absolute()).encode("utf-8")).hexdigest()[:20]
-    return f"{GROUP}/{digest}"
+    return hashlib.sha256(str(Path(path).expanduser().absolute()).encode("utf-8")).hexdigest()[:20]
+
+
+def project_key(project: Path) -> str:
+    """The store key of a project (`path_digest`)."""
+    return f"{GROUP}/{path_digest(project)}"
 
 
 @dataclass

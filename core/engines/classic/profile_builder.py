@@ -74,11 +74,15 @@ SoundKey = tuple[Path, ChannelPick | None]
 """Which sound of a reference file: its path as named and the editor's pick of its channels."""
 
 
+def _sound_key(ref: ReferenceRange) -> SoundKey:
+    return Path(ref.path), ref.channels
+
+
 def _own_sound(ref: ReferenceRange, info: MediaInfo, cache: dict[SoundKey, ClipSound | None]) -> ClipSound | None:
     """The reference file's own sound (mono, `ANALYSIS_RATE`; the channels `ref.channels` picks, else all of its
     sound stream) on the picture's clock; None for a clip without sound. Decoded once per file and pick however
     many ranges of it are references."""
-    key = (Path(ref.path), ref.channels)
+    key = _sound_key(ref)
     if key not in cache:
         # Spooled in MyTalk's scratch folder: the system's temporary folder may be memory (tmpfs).
         scratch = UserDirs.ensure(user_dirs().scratch)
@@ -345,7 +349,7 @@ def build_profile(
             if len(observations[block]) != ref.stop - ref.start:
                 timed = None  # the footage ended early: its rows cover other frames than the sound sent
             fps = infos[Path(ref.path)].video.fps  # type: ignore[union-attr]
-            has_sound = sounds[(Path(ref.path), ref.channels)] is not None
+            has_sound = sounds[_sound_key(ref)] is not None
             parts[block] = _with_phones(block, parts[block], learnables[block], has_sound, fps, timer, labels, timed)
     frames = ReferenceFrames.concatenate(parts)
     fps_mean = float(np.mean(fps_values))
