@@ -403,3 +403,117 @@ def test_a_sync_with_a_line_cut_short_warns_and_the_panel_says_so(qtbot: Any, cl
         assert panel.status_line.kind == "warning" and "lists 4.00 s of sound" in panel.status_line.full_text
     finally:
         panel.shutdown()
+
+
+def _transport_stream(path: Path, m2ts: bool) -> Path:
+    """`FRAMES` noise pictures in H.264 with B-frames (decode order differs from display order, as a camera's
+    AVCHD or a broadcast recording has it) in MPEG-TS, or in AVCHD's `.m2ts` form (192-byte packets)."""
+    with av.open(str(path), "w", format="mpegts", options={"mpegts_m2ts_mode": "1"} if m2ts else {}) as container:
+        video = container.add_stream("libx264", rate=25, options={"bf": "3"})
+        video.width, video.height, video.pix_fmt = 96, 64, "yuv420p"
+        rng = np.random.default_rng(3)
+        for index in range(FRAMES):
+            frame = av.VideoFrame.from_ndarray(rng.integers(0, 256, (64, 96, 3), dtype=np.uint8), format="rgb24")
+            frame.pts = index
+            container.mux(video.encode(frame))
+        container.mux(video.encode(None))
+    return path
+
+
+def _decoded(path: Path, count: int) -> list[np.ndarray]:
+    with FrameReader(path) as reader:
+        return [frame.frame.to_ndarray(format="yuv420p") for frame in reader.frames(0, count)]
+
+
+@pytest.mark.parametrize(("suffix", "packet"), [(".ts", 188), (".m2ts", 192)])
+def test_a_transport_stream_cut_inside_a_packet_holds_only_its_whole_frames(tmp_path: Path, suffix: str,
+                                                                           packet: int) -> None:
+    """A transport stream states no length, so a copy cut short is a file that ends inside a packet. Its last
+    frame is cut too, and FFmpeg decodes it damaged without an error; with B-frames some frames shown before
+    it are missing. Before, such a file was counted to its last timestamp, one frame was damaged and another
+    repeated in every render, and nothing was said."""
+    whole = _transport_stream(tmp_path / f"take{suffix}", m2ts=packet == 192)
+    data = whole.read_bytes()
+    assert len(data) % packet == 0 and data[packet - 188] == 0x47
+    whole_info = probe(whole).video
+    assert whole_info is not None and whole_info.frame_count == FRAMES and whole_info.has_b_frames
+    assert not whole_info.ends_mid_packet and whole_info.cut_short_note is None
+    cut = tmp_path / f"take_cut{suffix}"
+    cut.write_bytes(data[: (len(data) // 2 // packet) * packet + 100])
+    info = probe(cut).video
+    assert info is not None and info.ends_mid_packet and not info.is_vfr
+    assert 5 < info.frame_count < FRAMES - 5
+    assert info.listed_frames is None
+    assert f"sees only the {info.frame_count} frames before the cut" in (info.cut_short_note or "")
+    # Every frame counted reads exactly as the whole file's: none damaged, none repeated.
+    originals = _decoded(whole, info.frame_count)
+    assert all(np.array_equal(a, b) for a, b in zip(originals, _decoded(cut, info.frame_count), strict=True))
+
+
+def test_a_transport_stream_cut_between_packets_or_padded_is_taken_as_whole(tmp_path: Path) -> None:
+    """What cannot be told from a whole file is not called cut: a cut between two packets, and a recorder's
+    padding of zeros to a sector after the last packet."""
+    whole = _transport_stream(tmp_path / "take.ts", m2ts=False)
+    data = whole.read_bytes()
+    between = tmp_path / "between.ts"
+    between.write_bytes(data[: (len(data) // 2 // 188) * 188])
+    padded = tmp_path / "padded.ts"
+    padded.write_bytes(data + bytes(2048 - len(data) % 2048))
+    for path in (between, padded):
+        info = probe(path).video
+        assert info is not None and not info.ends_mid_packet and info.cut_short_note is None
+
+
+@pytest.mark.media
+def test_a_real_clip_in_a_transport_stream_cut_short_is_synced_and_the_panel_says_so(qtbot: Any,
+                                                                                     tmp_path: Path) -> None:
+    """A shared clip as a camera's AVCHD file (H.264 with B-frames in `.m2ts`) cut in the middle: the classic
+    engine renders a range to the last whole frame, every frame outside the mouth as the whole file has it, and
+    the command line, the report and the panel say the file is cut short."""
+    source = media_path("video", "hdtf_wda_katiehill_512.mp4")
+    whole = tmp_path / "katiehill.m2ts"
+    with av.open(str(source)) as original, av.open(str(whole), "w", format="mpegts",
+                                                   options={"mpegts_m2ts_mode": "1"}) as copy:
+        video = copy.add_stream("libx264", rate=25, options={"bf": "3"})
+        video.width, video.height, video.pix_fmt = 512, 512, "yuv420p"
+        for index, frame in enumerate(original.decode(video=0)):
+            picture = av.VideoFrame.from_ndarray(frame.to_ndarray(format="yuv420p"), format="yuv420p")
+            picture.pts = index
+            copy.mux(video.encode(picture))
+        copy.mux(video.encode(None))
+    data = whole.read_bytes()
+    cut = tmp_path / "katiehill_cut.m2ts"
+    cut.write_bytes(data[: int(len(data) * 0.6) // 192 * 192 + 77])
+    info = probe(cut).video
+    assert info is not None and info.ends_mid_packet and 60 < info.frame_count < 200
+    out, report = tmp_path / "fixed.mkv", tmp_path / "fixed.json"
+    start = info.frame_count - 30
+    result = run_mytalk("sync", cut, "--audio", media_path("audio", "jfk_inaugural_en_16k.wav"), "-o", out,
+                        "--in", str(start), "--report", report, "--reference", f"0-{info.frame_count}")
+    assert result.code == 0, result.stderr
+    assert [line for line in result.stderr_lines if "cut short" in line] == [
+        f"mytalk: warning: {info.cut_short_note}"]
+    frames = json.loads(report.read_text())["frames"]
+    assert len(frames) == 30 and all(record["face_found"] for record in frames)
+    originals = _decoded(whole, info.frame_count)[start:]
+    with av.open(str(out)) as container:
+        rendered = [frame.to_ndarray(format="yuv420p") for frame in container.decode(video=0)]
+    assert len(rendered) == 30
+    for record, original, painted in zip(frames, originals, rendered, strict=True):
+        x0, y0, x1, y1 = record["mask_box"]
+        outside = np.ones(original.shape, bool)
+        outside[y0:y1, x0:x1] = False  # the luma plane's box (the chroma rows below are left out of this check)
+        outside[512:] = False
+        assert np.array_equal(original[outside], painted[outside])
+
+    from mytalk.ui.panel import MyTalkPanel
+
+    panel = MyTalkPanel(start_runtime=False)
+    qtbot.addWidget(panel)
+    try:
+        assert panel.load_clip(cut)
+        assert panel.transport.frame_count == info.frame_count
+        assert f"{info.frame_count} frames (cut short)" in panel.clip_label.full_text
+        assert panel.status_line.kind == "warning" and "cut short" in panel.status_line.full_text
+    finally:
+        panel.shutdown()

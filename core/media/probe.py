@@ -35,7 +35,14 @@ import av
 import av.error
 
 from mytalk.core.errors import MediaFormatError, MediaNotFoundError
-from mytalk.core.media.cut_short import index_cut_off, listed_frames, sound_cut_short, table_end
+from mytalk.core.media.cut_short import (
+    index_cut_off,
+    listed_frames,
+    sound_cut_short,
+    table_end,
+    transport_stream_cut,
+    whole_frames_of_cut_stream,
+)
 from mytalk.core.media.field_marks import top_field_first
 
 # ffmpeg's names for the AVColor* enums (libavutil/pixdesc.c); "unspecified" and "reserved" map to None.
@@ -120,6 +127,10 @@ class VideoStreamInfo:
     index written at its start (MXF: the track's duration in its header; Matroska: the Segment's duration). None
     for a whole file, and for a file whose header states no size (a recording still running).
     MyTalk works on the frames there are and says so (`cut_short_note`)."""
+    ends_mid_packet: bool = False
+    """True for a transport stream (`.ts`, AVCHD's `.mts`/`.m2ts`) that ends inside a packet: a copy cut short,
+    in a format whose header lists no length. `frame_count` then counts only the frames whose bytes are all in
+    the file (`cut_short.whole_frames_of_cut_stream`): the last one is partial and decodes damaged."""
 
     @property
     def interlaced(self) -> bool:
@@ -134,7 +145,12 @@ class VideoStreamInfo:
 
     @property
     def cut_short_note(self) -> str | None:
-        """What to tell the editor about a file cut short (`listed_frames`), or None for a whole file."""
+        """What to tell the editor about a file cut short (`listed_frames`, `ends_mid_packet`), or None for a whole
+        file."""
+        if self.ends_mid_packet and self.listed_frames is None:
+            return (f"the file is cut short: it ends inside a packet, as a copy still running or interrupted leaves "
+                    f"it; MyTalk sees only the {self.frame_count} frames before the cut, so copy the file again "
+                    "for the rest")
         if self.listed_frames is None:
             return None
         return _cut_short_note(f"{self.listed_frames} frames", f"{self.frame_count}", "sees")
@@ -478,6 +494,11 @@ def _video_info(
         raise MediaFormatError(f"{path}: the video stream has no frames; pick another clip")
 
     fps = _stream_fps(stream, path, timestamps, time_base)
+    ends_mid_packet = "mpegts" in container.format.name.split(",") and transport_stream_cut(path)
+    if ends_mid_packet and len(timestamps) > 1:
+        first_pts = min(timestamps[:-1])
+        timestamps = whole_frames_of_cut_stream(
+            timestamps, lambda pts: frame_index_for_pts(pts, first_pts, time_base, fps))
     start_pts = min(timestamps)
     indices = sorted(frame_index_for_pts(pts, start_pts, time_base, fps) for pts in timestamps)
     frame_count = indices[-1] + 1
@@ -519,6 +540,7 @@ def _video_info(
         sample_aspect=_sample_aspect(stream),
         field_order=field_order,
         listed_frames=listed_frames(container, stream, path, len(timestamps), fps),
+        ends_mid_packet=ends_mid_packet,
     )
 
 

@@ -36,11 +36,13 @@ def clip_summary(name: str, video: VideoStreamInfo, rate: str, shown_size: tuple
     """The clip's line at the top of the panel: its name, size (and `shown_size`, the size a turned or
     anamorphic clip is shown at: `DisplayGeometry.shown_size`, which the panel passes so that this module stays
     free of the face package's OpenCV), fields, matte, `rate` as the timecode readout words it, and its frames;
-    a clip cut short (`VideoStreamInfo.listed_frames`) says how many its header lists."""
+    a clip cut short says so, and how many frames its header lists where it lists any (`VideoStreamInfo.
+    listed_frames`; a transport stream lists none, `ends_mid_packet`)."""
     shown = "" if shown_size is None else " (shown {}×{})".format(*shown_size)
     fields = _FIELDS_SHOWN.get(video.field_order, "")
     matte = ", with alpha" if video.has_alpha else ""
-    listed = f" of {video.listed_frames} listed (cut short)" if video.listed_frames is not None else ""
+    listed = (f" of {video.listed_frames} listed (cut short)" if video.listed_frames is not None
+              else " (cut short)" if video.ends_mid_packet else "")
     return (f"{name}   {video.width}×{video.height}{shown}{fields}{matte}   {rate}   "
             f"{video.frame_count} frames{listed}")
 
