@@ -517,3 +517,34 @@ def test_a_real_clip_in_a_transport_stream_cut_short_is_synced_and_the_panel_say
         assert panel.status_line.kind == "warning" and "cut short" in panel.status_line.full_text
     finally:
         panel.shutdown()
+
+
+def test_a_transport_stream_line_cut_short_is_named_and_its_sound_ends_where_its_bytes_do(
+        clips: tuple[Path, Path], tmp_path: Path) -> None:
+    """A line taken off a broadcast recorder or a camera's AVCHD file, as MPEG-TS with AAC, cut inside a packet:
+    its sound is read to where its bytes end, and the job says the line is cut short."""
+    whole_clip, _ = clips
+    line = tmp_path / "take_line.ts"
+    with av.open(str(line), "w", format="mpegts") as container:
+        sound = container.add_stream("aac", rate=48000)
+        wave = (0.1 * np.sin(np.arange(48000 * 4) * 2 * np.pi * 440 / 48000)).astype(np.float32)
+        for start in range(0, wave.size, 1024):
+            chunk = av.AudioFrame.from_ndarray(wave[None, start:start + 1024], format="flt", layout="mono")
+            chunk.sample_rate, chunk.pts = 48000, start
+            container.mux(sound.encode(chunk))
+        container.mux(sound.encode(None))
+    assert probe(line).sound_cut_short_note is None
+    data = line.read_bytes()
+    cut = tmp_path / "take_line_cut.ts"
+    cut.write_bytes(data[: len(data) // 2 // 188 * 188 + 50])
+    (stream,) = probe(cut).audio
+    assert stream.ends_mid_packet and 1.0 < stream.duration_s < 3.0
+    heard = decode_audio(cut, 16000).samples.shape[-1] / 16000
+    assert heard == pytest.approx(stream.duration_s, abs=0.1)
+    out, report = tmp_path / "fixed.mov", tmp_path / "fixed.json"
+    result = run_mytalk("sync", whole_clip, "--audio", cut, "-o", out, "--report", report, "--engine", "copy")
+    assert result.code == 0, result.stderr
+    expected = f"the replacement line {cut.name}: {stream.cut_short_note}"
+    assert f"hears only its {stream.duration_s:.2f} s of sound" in expected
+    assert [entry for entry in result.stderr_lines if "cut short" in entry] == [f"mytalk: warning: {expected}"]
+    assert expected in json.loads(report.read_text())["warnings"]

@@ -184,10 +184,18 @@ class AudioStreamInfo:
     """How many seconds the file's header lists for this stream, where that is more than `duration_s`, the
     seconds it holds: a copy cut short (a WAV's data chunk, a QuickTime/MP4 sample table). None for a
     whole stream, and for a recording still running, whose header states no size."""
+    ends_mid_packet: bool = False
+    """True for a transport stream's sound whose file ends inside a packet (`VideoStreamInfo.ends_mid_packet`):
+    cut short, by how much no header says."""
 
     @property
     def cut_short_note(self) -> str | None:
-        """What to tell the editor about a sound cut short (`listed_s`), or None for a whole one."""
+        """What to tell the editor about a sound cut short (`listed_s`, `ends_mid_packet`), or None for a whole
+        one."""
+        if self.ends_mid_packet and self.listed_s is None:
+            return (f"the file is cut short: it ends inside a packet, as a copy still running or interrupted leaves "
+                    f"it; MyTalk hears only its {self.duration_s:.2f} s of sound, so copy the file again for the "
+                    "rest")
         if self.listed_s is None:
             return None
         return _cut_short_note(f"{self.listed_s:.2f} s of sound", f"{self.duration_s:.2f} s", "hears")
@@ -564,6 +572,7 @@ def _audio_info(
         channels=int(ctx.channels or 0),
         duration_s=duration_s,
         listed_s=cut[0] if cut is not None and cut[0] > duration_s else None,
+        ends_mid_packet="mpegts" in container.format.name.split(",") and transport_stream_cut(path),
     )
 
 
