@@ -427,3 +427,5 @@ def test_the_clip_line_names_size_shown_size_fields_matte_rate_and_frames() -> N
     assert clip_summary("p.mov", phone, "30 NDF", (1080, 1920)).startswith("p.mov   1920×1080 (shown 1080×1920), with alpha   ")
     cut = _video(frame_count=90, listed_frames=250)
     assert clip_summary("c.mp4", cut, "25 NDF").endswith("   90 frames of 250 listed (cut short)")
+    cut_stream = _video(frame_count=90, ends_mid_packet=True)  # a transport stream lists no length
+    assert clip_summary("c.mts", cut_stream, "25 NDF").endswith("   90 frames (cut short)")
