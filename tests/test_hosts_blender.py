@@ -74,6 +74,15 @@ def _load_marks() -> ModuleType:
 marks = _load_marks()
 
 
+def _load_notes() -> ModuleType:
+    """The add-on's wording of a commit's notes, loaded from its file as `marks` is."""
+    spec = importlib.util.spec_from_file_location("blender_addon_notes", REPO_ROOT / "plugin/hosts/blender/notes.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 # -- the Blender session ---------------------------------------------------------------------------
 
 
@@ -121,6 +130,8 @@ def test_install_goes_to_the_newest_blender_with_this_mytalk_written_in(session:
 
 def test_commit_places_the_fix_on_the_first_free_channels_at_the_marks(session: dict[str, Any]) -> None:
     assert session["commit"]["result"] == ["FINISHED"], session["commit"]
+    # A clean commit has nothing for the Info log beside it (`notes.result_notes`).
+    assert session["commit"]["status"].startswith("MyTalk: placed ") and "Info log" not in session["commit"]["status"]
     movie, sound = _placed(session, "MOVIE"), _placed(session, "SOUND")
     # Channel 2 holds the shot, 3 the line (over the marks): the fix goes to 4, its sound to 5 (the
     # colour strip on 5 ends before the marks).
@@ -421,3 +432,27 @@ def test_the_preview_panel_takes_the_channels_picked_in_blenders_sidebar(qtbot, 
         assert "--audio-channels 3,1: the panel offers one channel, or a stereo stream's pair, of take2.wav" in shown
     finally:
         panel.shutdown()
+
+
+def test_a_commits_faceless_frames_and_warnings_are_told_in_blenders_words() -> None:
+    """What the command line prints after "wrote ..." goes to Blender's Info log, the remedies named as the
+    add-on's fields (which take the same values) and preferences."""
+    notes = _load_notes()
+    told = notes.result_notes({"output": "/r/a_v001.mkv", "faceless": [[318, 328], [331, 332]], "warnings": [
+        "the clip's own sound has 4 channels (1 MIX L, 2 MIX R, 3 BOOM, 4 LAV B); the guide hears 1 MIX L; the "
+        "line's words match channel 3 BOOM best (alignment cost 0.38, under the 0.6 a match needs): pick it with "
+        "--guide-channels 3",
+        "the replacement line has 4 channels; the mouth follows them all, mixed, and the render carries their "
+        "stereo downmix: pick the channels to use with --audio-channels (numbers or track names, such as 3 or 1-2)",
+        "the replacement line is silent over the whole range (audio-in 0s); the mouth will stay closed - check "
+        "--audio-in if that is not intended",
+        "the clip has an alpha channel (matte) and prores cannot carry it: the render is opaque; use --codec "
+        "prores4444 (.mov) or ffv1 (.mkv) to keep it"]})
+    assert told[0] == "11 frames without the actor's face passed through unchanged (source frames 318-327, 331)"
+    assert told[1].endswith("pick it in Guide Channels 3")
+    assert "pick the channels to use in Line Channels (numbers or track names" in told[2]
+    assert "check the Line Offset if that is not intended" in told[3]
+    assert told[4].endswith("pick ProRes 4444 or FFV1 as the Codec in MyTalk's preferences to keep it")
+    assert not [note for note in told if "--" in note]
+    assert notes.result_notes({"output": "/r/a_v001.mkv", "warnings": [], "faceless": []}) == []
+    assert notes.result_notes({"output": "/r/a_v001.mkv"}) == []  # an older runtime's result

@@ -8,7 +8,7 @@ editor fixes a problem by going to that frame.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from mytalk.ui.panel_model.job_notes import JobNotes
 
 STATES = ("queued", "running", "done", "failed", "cancelled")
 
@@ -58,6 +60,10 @@ class JobEntry:
     result: dict[str, Any] | None = None
     first_frame: int = 0
     """Source frame that render progress counts from (the in point minus the handles)."""
+    notes: JobNotes = field(default_factory=JobNotes)
+    """A finished render's warnings and the frames it left without a face (`job_notes`)."""
+    note_lines: tuple[str, ...] = ()
+    """`notes` as sentences, with the timecodes of the clip it was rendered from: the row's tooltip."""
 
     @property
     def current_frame(self) -> int | None:
@@ -88,7 +94,11 @@ class JobEntry:
             path = self.result.get("output") or self.result.get("path")
             if path:
                 self.output = Path(path)
+            self.notes = JobNotes.from_result(self.result)
+            self.note_lines = tuple(self.notes.lines(timecode))
             self.message = f"wrote {self.output.name}" if self.output else "done"
+            if self.notes:
+                self.message += f"; {self.notes.summary()} (hover for details)"
         elif name == "error":
             self.state = "cancelled" if event.get("code") == "JobCancelledError" else "failed"
             self.frame = event.get("frame")
@@ -152,9 +162,11 @@ class _JobRow(QFrame):
         self.status.setText(breakable(entry.status_text()))
         self.cancel.setVisible(not entry.finished)
         colour = {"failed": "#e5534b", "cancelled": "#c69026", "done": "#57ab5a"}.get(entry.state, "")
+        if entry.state == "done" and entry.notes:
+            colour = "#c69026"  # written, with something to read first: the status line's warning colour
         self.status.setStyleSheet(f"color: {colour};" if colour else "")
         if entry.output is not None:
-            self.status.setToolTip(str(entry.output))
+            self.status.setToolTip("\n\n".join([str(entry.output), *entry.note_lines]))
 
 
 class JobListWidget(QWidget):

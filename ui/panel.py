@@ -72,6 +72,7 @@ from mytalk.ui.panel_model.files import (
     line_button_text,
     line_filter,
 )
+from mytalk.ui.panel_model.job_notes import headline
 from mytalk.ui.panel_model.output import (
     ProjectFolders,
     RenderFolders,
@@ -886,6 +887,9 @@ class MyTalkPanel(QWidget):
             self._show_preview(reaction.event)
         elif reaction.committed is not None:
             self._on_committed(entry, dict(reaction.committed))
+        if entry.state == "done" and entry.notes and entry.kind in ("preview", "commit"):
+            # Where the result is judged, not only in its row: why a stretch kept the old mouth, what was heard.
+            self.status_line.show_note(headline(entry.kind, entry.notes, self.transport.timecode), "warning")
         if reaction.visemes is not None:
             self._show_visemes(entry, *reaction.visemes)
         if reaction.poster_dropped:

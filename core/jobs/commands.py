@@ -129,9 +129,12 @@ class PreviewResult:
     fps: Fraction
     frames: int
     report: dict[str, Any]
+    warnings: tuple[str, ...] = ()
+    """The job's warnings about the whole render (`SyncResult.job_warnings`), what the command line prints."""
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe summary (the full report stays in `report`)."""
+        """JSON-safe summary (the full report stays in `report`), with what the editor must be told of it
+        (`job_notes`)."""
         return {
             "job_id": self.job_id,
             "path": str(self.path),
@@ -141,6 +144,7 @@ class PreviewResult:
             "frames": self.frames,
             "in_timecode": frames_to_smpte(self.start, self.fps),
             "out_timecode": frames_to_smpte(self.stop, self.fps),
+            **job_notes(self.report, self.warnings),
         }
 
 
@@ -158,6 +162,8 @@ class CommitResult:
     frames: int
     codec: str
     report: dict[str, Any]
+    warnings: tuple[str, ...] = ()
+    """As `PreviewResult.warnings`."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -172,7 +178,23 @@ class CommitResult:
             "codec": self.codec,
             "in_timecode": frames_to_smpte(self.start, self.fps),
             "out_timecode": frames_to_smpte(self.stop, self.fps),
+            **job_notes(self.report, self.warnings),
         }
+
+
+def job_notes(report: dict[str, Any], warnings: tuple[str, ...]) -> dict[str, Any]:
+    """What a finished render's summary tells the editor beside its file, as the command line does after
+    "wrote ...": `warnings`, the job's own (a clip or line cut short, a silent line, channels heard mixed; a
+    single frame's stay in the report), and `faceless`, the runs of frames [start, stop) that passed through
+    unchanged for want of the subject's face. A panel shows them where a result is judged."""
+    faceless = sorted(int(index) for index in report.get("tracking", {}).get("faceless_frames", []))
+    runs: list[list[int]] = []
+    for index in faceless:
+        if runs and runs[-1][1] == index:
+            runs[-1][1] = index + 1
+        else:
+            runs.append([index, index + 1])
+    return {"warnings": list(warnings), "faceless": runs}
 
 
 @dataclass(frozen=True)
@@ -335,7 +357,7 @@ def preview(
                 stream.discard()
         _prune_previews(session, {output, poster})
         return PreviewResult(job_id, result.output, resolved.start, resolved.stop, resolved.fps,
-                             result.frames_written, result.report)
+                             result.frames_written, result.report, result.job_warnings)
     finally:
         session.finish(job_id)
 
@@ -530,7 +552,8 @@ def commit(
             # picture without its report would be an unreproducible render.
             result = _run_tracked(session, final, first, progress, cancelled)
         return CommitResult(job_id, result.output, slot.path(SIDECAR_SUFFIX), slot.version, resolved.start,
-                            resolved.stop, resolved.fps, result.frames_written, codec, result.report)
+                            resolved.stop, resolved.fps, result.frames_written, codec, result.report,
+                            result.job_warnings)
     finally:
         session.finish(job_id)
 

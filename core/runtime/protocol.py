@@ -48,6 +48,11 @@ learning the actor, timing the line's phones) into the caches, and answers `done
 it when the clip, the line and the marks are set, and cancels it when they change, so that Preview
 starts painting at once.
 
+The `done` result of a preview or a commit holds, beside its file, what the command line prints after
+"wrote ...": `warnings`, the job's own (a clip or line cut short, a line silent over the range, a camera's
+channels heard mixed), and `faceless`, the runs of frames `[start, stop)` passed through unchanged for want
+of the actor's face (`commands.job_notes`). The panel shows them in the job's row and its status line.
+
 Every request ends in exactly one `done` or `error` event with its id (a job after its progress
 events). The module is pure: building and checking messages, no I/O, so the panel's client and
 the tests use the same definitions as the server.

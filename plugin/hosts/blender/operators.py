@@ -14,7 +14,7 @@ from typing import Any
 
 import bpy  # type: ignore[import-not-found]
 
-from . import child, placement
+from . import child, notes, placement
 from .marks import Refused
 from .preferences import preferences
 from .shot import BlenderShot, all_strips, read_shot
@@ -104,8 +104,12 @@ class _CommitRun:
             status.text = f"MyTalk: {error}; the render is {state.result['output']}"
             operator.report({"ERROR"}, status.text)
             return {"CANCELLED"}
-        status.text = status.last_result = f"MyTalk: {placed.description}"
+        told = notes.result_notes(state.result)
+        more = f"; {len(told)} note{'s' if len(told) != 1 else ''} in the Info log" if told else ""
+        status.text = status.last_result = f"MyTalk: {placed.description}{more}"
         operator.report({"INFO"}, status.text)
+        for note in told:  # what the command line prints after "wrote ...": faceless frames, the job's warnings
+            operator.report({"WARNING"}, f"MyTalk: {note}")
         return {"FINISHED"}
 
 
