@@ -171,6 +171,13 @@ def make_mpeg4(path: Path, **kw: object) -> Path:
     return write_clip(path, codec="mpeg4", max_b_frames=2, **kw)  # type: ignore[arg-type]
 
 
+def make_mpeg2(path: Path, **kw: object) -> Path:
+    """MPEG-2 video with 2 B-frames between references, as HDV and XDCAM cameras and broadcast write it: in a
+    transport stream (`.ts`) or a program stream (`.mpg`) by the path's suffix."""
+    kw.setdefault("bit_rate", 4_000_000)
+    return write_clip(path, codec="mpeg2video", max_b_frames=2, **kw)  # type: ignore[arg-type]
+
+
 def make_prores(path: Path, **kw: object) -> Path:
     """ProRes 422 HQ (prores_ks profile 3), 10-bit yuv422p10le, in .mov."""
     return write_clip(path, codec="prores_ks", pix_fmt="yuv422p10le", options={"profile": "3"}, **kw)  # type: ignore[arg-type]

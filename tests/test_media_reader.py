@@ -25,6 +25,12 @@ CODECS: dict[str, tuple[Callable[..., Path], str, Fraction]] = {
     "mpeg4-mp4": (mf.make_mpeg4, "mpeg4.mp4", Fraction(25)),
     "prores-mov": (mf.make_prores, "prores.mov", Fraction(24000, 1001)),
     "ffv1-mkv": (mf.make_ffv1, "ffv1.mkv", Fraction(24000, 1001)),
+    # No index of keyframes: a seek lands on any packet (`reader._UNINDEXED_FORMATS`).
+    "h264-ts": (mf.make_h264, "h264.ts", Fraction(25)),
+    "h264-m2ts": (mf.make_h264, "h264.m2ts", Fraction(30000, 1001)),
+    "h264-fields-mts": (mf.make_interlaced_h264, "h264_fields.mts", Fraction(25)),  # AVCHD's 1080i
+    "mpeg2-ts": (mf.make_mpeg2, "mpeg2.ts", Fraction(25)),
+    "mpeg2-mpg": (mf.make_mpeg2, "mpeg2.mpg", Fraction(30000, 1001)),
 }
 
 # (start, stop, handles): from the first frame, mid-GOP, on and just after a keyframe, just before

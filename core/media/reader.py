@@ -28,8 +28,32 @@ _FULL_RANGE = 2
 """`AVCOL_RANGE_JPEG`: full-range (0-255) luma, which OpenCV's limited-range conversion would misread."""
 
 # Seeks to try before decoding the clip from its first packet (a seek that lands after the wanted
-# frame is retried from just before the keyframe it landed on).
-_MAX_SEEKS = 4
+# frame is retried from further back: `_seek_back`).
+_MAX_SEEKS = 8
+
+_SEEK_BACK_S = 0.5
+"""The second retry's step back, in seconds, doubled on each later one (`_seek_back`)."""
+
+_UNINDEXED_FORMATS = frozenset({"mpegts", "mpeg"})
+"""Containers with no index of their keyframes: MPEG transport streams (broadcast `.ts`, AVCHD's `.mts` and
+`.m2ts`, HDV's `.m2t`) and program streams (`.mpg`, `.vob`). FFmpeg seeks in them by timestamps alone, so a
+seek lands on whatever packet carries the time asked for, rarely a keyframe: the packets before the next
+keyframe are skipped (`FrameReader._decode_from`)."""
+
+
+def _seek_back(retry: int, time_base: Fraction) -> int:
+    """How far before the earliest landing so far the `retry`-th retry seeks, in `time_base` ticks.
+
+    The first retry seeks one tick before it: in QuickTime and Matroska, whose seeks land on keyframes, that
+    is the previous keyframe (a keyframe shown later than asked, with B-frames; an open GOP's leading
+    pictures). Where a seek lands on the packet of the time asked for (`_UNINDEXED_FORMATS`), the keyframe
+    before the wanted frame may be a whole GOP back (0.5 s in broadcast and HDV, up to a few seconds in long-GOP
+    camera codecs), and stepping back a packet at a time gave up after a few tries, then decoded the clip from
+    its start: every range past the first GOPs of a transport stream was decoded from frame 0. So later
+    retries step back 0.5 s, 1 s, 2 s, ... (`_SEEK_BACK_S`)."""
+    if retry <= 1:
+        return 1
+    return max(1, math.ceil(_SEEK_BACK_S * 2 ** (retry - 2) / time_base))
 
 
 @dataclass
@@ -197,13 +221,16 @@ class FrameReader:
                 )
             # The seek landed after the wanted frame: mov seeks by decode time, so with B-frames a
             # keyframe can be shown later than requested, and open GOPs (HEVC CRA) drop the
-            # pictures shown just before their keyframe. Seek to just before where we landed, which
-            # reaches the previous keyframe; give up seeking after a few tries.
-            if not landing or landing[0] in landed or len(landed) >= _MAX_SEEKS:
-                seek_pts = None  # no progress: decode from the first packet
+            # pictures shown just before their keyframe; a transport stream's seek lands on any
+            # packet, and its next keyframe may be a GOP later. Seek from further back each time
+            # (`_seek_back`); give up seeking after a few tries.
+            if stats.attempts >= _MAX_SEEKS:
+                seek_pts = None  # decode from the first packet
             else:
-                landed.add(landing[0])
-                seek_pts = landing[0] - 1
+                landed.add(landing[0] if landing else seek_pts)  # nothing to decode after it: no keyframe
+                seek_pts = min(landed) - _seek_back(stats.attempts, self.video.time_base)
+                if seek_pts <= self.video.start_pts:
+                    seek_pts = None  # as far back as the clip goes: its first packet
 
     def _fill(
         self,
@@ -267,8 +294,14 @@ class FrameReader:
         self._pristine = False
         lower_first = v.lower_field_first
         landing_pts: int | None = None
+        # Landed on any packet (`_UNINDEXED_FORMATS`): what comes before the next keyframe cannot be decoded.
+        to_keyframe = seek_pts is not None and not _UNINDEXED_FORMATS.isdisjoint(container.format.name.split(","))
         try:
             for packet in container.demux(stream):
+                if to_keyframe:
+                    if packet.size == 0 or packet.is_discard or not packet.is_keyframe:
+                        continue
+                    to_keyframe = False
                 if landing_pts is None and packet.size > 0 and not packet.is_discard:
                     landing_pts = packet.pts if packet.pts is not None else packet.dts
                     stamps = [t for t in (packet.pts, packet.dts) if t is not None]
