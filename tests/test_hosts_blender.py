@@ -61,9 +61,10 @@ def _mytalk(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
     return subprocess.run([*MYTALK, *args], capture_output=True, text=True, env=env, timeout=120)
 
 
-def _load_marks() -> ModuleType:
-    """The add-on's frame arithmetic, loaded from its file: its package imports bpy, which .venv lacks."""
-    spec = importlib.util.spec_from_file_location("blender_addon_marks", REPO_ROOT / "plugin/hosts/blender/marks.py")
+def _load_addon_module(name: str) -> ModuleType:
+    """A plain-Python module of the add-on (`marks`: its frame arithmetic; `notes`: its wording of a commit's
+    notes), loaded from its file: its package imports bpy, which .venv lacks."""
+    spec = importlib.util.spec_from_file_location(f"blender_addon_{name}", REPO_ROOT / f"plugin/hosts/blender/{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up by name
@@ -71,16 +72,7 @@ def _load_marks() -> ModuleType:
     return module
 
 
-marks = _load_marks()
-
-
-def _load_notes() -> ModuleType:
-    """The add-on's wording of a commit's notes, loaded from its file as `marks` is."""
-    spec = importlib.util.spec_from_file_location("blender_addon_notes", REPO_ROOT / "plugin/hosts/blender/notes.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+marks = _load_addon_module("marks")
 
 
 # -- the Blender session ---------------------------------------------------------------------------
@@ -437,7 +429,7 @@ def test_the_preview_panel_takes_the_channels_picked_in_blenders_sidebar(qtbot, 
 def test_a_commits_faceless_frames_and_warnings_are_told_in_blenders_words() -> None:
     """What the command line prints after "wrote ..." goes to Blender's Info log, the remedies named as the
     add-on's fields (which take the same values) and preferences."""
-    notes = _load_notes()
+    notes = _load_addon_module("notes")
     told = notes.result_notes({"output": "/r/a_v001.mkv", "faceless": [[318, 328], [331, 332]], "warnings": [
         "the clip's own sound has 4 channels (1 MIX L, 2 MIX R, 3 BOOM, 4 LAV B); the guide hears 1 MIX L; the "
         "line's words match channel 3 BOOM best (alignment cost 0.38, under the 0.6 a match needs): pick it with "
