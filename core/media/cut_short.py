@@ -95,10 +95,11 @@ def transport_stream_cut(path: Path) -> bool:
 
 def whole_frames_of_cut_stream(timestamps: list[int], index_of: Callable[[int], int]) -> list[int]:
     """The frames a transport stream cut inside a packet holds whole, from its video packets' timestamps in
-    decode order (`index_of` maps one to its frame index): the last packet ends where the file does, so its
-    frame is partial, and every packet after it in decode order is missing (with B-frames, some of those are
-    shown before it). So the frames are those before the first index that is partial or missing, the first
-    gap in the indices once the last packet is left out. Returns their timestamps."""
+    decode order (`index_of` maps one to its frame index). A picture's packet ends only where the next one
+    begins, so the demuxer hands out the last one as far as the file goes: it may be whole (the cut fell in
+    the sound) or partial, and cannot be told, so it is left out. Every packet after it in decode order is
+    missing (with B-frames, some of those are shown before it). So the frames are those before the first
+    index that is left out or missing: the first gap in the indices. Returns their timestamps."""
     kept = timestamps[:-1]
     indices = {index_of(pts) for pts in kept}
     count = 0
