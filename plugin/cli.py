@@ -253,6 +253,10 @@ def _add_neural_commands(commands: argparse._SubParsersAction, actor_build: argp
                                help=f"reject clips shorter than this (default {MIN_CLIP_FRAMES})")
     dataset_build.add_argument("--keep-silent", action="store_true",
                                help="keep clips without sound (they train the appearance stage only)")
+    dataset_build.add_argument("--channels", metavar="PICK",
+                               help="the speaker's microphone among each video's channels, as --guide-channels picks "
+                                    "them (3, 1-2, boom); a video without them is rejected (default: the video's "
+                                    "first stream with sound, all its channels)")
     dataset_build.add_argument("--quiet", action="store_true", help="no progress bar")
     add_models_commands(commands.add_parser("models", help="publish, install and list trained mytalk models"))
     train_parser = commands.add_parser("train", help="train a stage of the mytalk engine on a dataset")
@@ -392,7 +396,8 @@ def _run_dataset(args: argparse.Namespace) -> int:
                            tracker_settings=TrackerSettings(face_point=parse_face_point(args.face)),
                            phones=args.phones, language=check_language(args.language), layout=args.layout,
                            workers=args.workers, val_share=args.val_share, shard_bytes=args.shard_size * 2**20,
-                           min_frames=args.min_frames, require_audio=not args.keep_silent, progress=bar)
+                           min_frames=args.min_frames, require_audio=not args.keep_silent, channels=args.channels,
+                           progress=bar)
     if not args.quiet:
         clips = result.manifest["videos"]
         val = [v for v in clips if v.get("split") == "val"]

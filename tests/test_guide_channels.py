@@ -214,3 +214,40 @@ def test_a_neural_actor_build_refuses_a_channel_pick(tmp_path: Path) -> None:
                         "--channels", "3", env={"MYTALK_HOME": str(tmp_path / "home")})
     assert result.code == 2 and len(result.stderr_lines) == 1, result.stderr
     assert "--channels picks the sound the classic engine learns phones from" in result.stderr_lines[0]
+
+
+def test_a_training_set_hears_the_picked_microphone_of_each_video(tmp_path: Path) -> None:
+    """`mytalk dataset build --channels`: the motion stage learns a speaker's lips from the sound, so a camera
+    file's mix of two actors would teach it the other actor's words. With a pick, each clip's stored sound is
+    the picked channels' (the same mel as the picked sound decoded on its own); a video without them is
+    rejected, and a dataset is extended only with the channels it was built from."""
+    from mytalk.core.engines.mytalk.dataset import Dataset, build_dataset, clip_audio, placed_mel
+
+    camera, _ = _two_hander(tmp_path)
+    stereo = media_path("video", OTHER_CLIP)
+    boom, mixed = tmp_path / "boom_set", tmp_path / "mixed_set"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MYTALK_HOME", str(tmp_path / "home"))
+        picked = build_dataset([f"{camera}:0-40", f"{stereo}:0-40"], boom, crop_size=32, channels="boom")
+        build_dataset([f"{camera}:0-40"], mixed, crop_size=32)
+        assert [r["kind"] for r in picked.rejected] == ["no such channels"]
+        assert "--channels boom" in picked.rejected[0]["reason"] and OTHER_CLIP in picked.rejected[0]["reason"]
+        (entry,) = Dataset(boom).entries
+        assert entry["channels"]["names"] == ["BOOM"]
+        fps = Fraction(25)
+        expected = placed_mel(clip_audio(camera, 0, 40, fps, pick=pick_channels("boom", camera)))
+        stored, heard_whole = Dataset(boom).clip(0).mel, Dataset(mixed).clip(0).mel
+        assert stored.shape == expected.shape and np.allclose(stored, expected, atol=1e-4)
+        assert not np.allclose(stored, heard_whole, atol=0.5)  # the mix of both actors sounds otherwise
+        # Phones timed later for the clips built without them hear the same channels as their stored sound.
+        build_dataset([f"{camera}:0-40"], boom, crop_size=32, channels="boom", phones=True)
+        assert Dataset(boom).entries[0]["phones"]["count"] > 0
+        with pytest.raises(UsageError, match="was built --channels boom; give --channels boom to extend it"):
+            build_dataset([f"{camera}:40-80"], boom, crop_size=32, channels="3")
+        with pytest.raises(UsageError, match="was built without --channels; give no --channels"):
+            build_dataset([f"{camera}:40-80"], mixed, crop_size=32, channels="boom")
+    result = run_mytalk("dataset", "build", f"{camera}:0-40", "-o", tmp_path / "cli_set", "--crop-size", "32",
+                        "--channels", "7", "--quiet", env={"MYTALK_HOME": str(tmp_path / "home")})
+    assert result.code == 0, result.stderr
+    (rejected,) = json.loads((tmp_path / "cli_set" / "rejected.json").read_text())
+    assert rejected["kind"] == "no such channels" and "1 MIX L, 2 MIX R, 3 BOOM, 4 LAV B" in rejected["reason"]

@@ -71,6 +71,7 @@ from mytalk.core.progress import CancelFn, ProgressFn, check_cancelled, never_ca
 if TYPE_CHECKING:
     from mytalk.core.engines.mytalk.phones import LinePhones
     from mytalk.core.media.audio import AudioTrack
+    from mytalk.core.media.channel_pick import ChannelPick
 
 DEFAULT_CROP_BOX = (-0.85, 0.15, 0.85, 1.85)
 
@@ -120,13 +121,15 @@ class ClipData:
                    fps=Fraction(int(fps[0]), int(fps[1])), start=int(data["start"][0]), phones=phones)
 
 
-def clip_audio(path: Path, start: int, num_frames: int, fps: Fraction, sample_rate: int = 16_000) -> AudioTrack | None:
-    """A clip's own sound (mono, `sample_rate` Hz) placed on frames [start, start + num_frames):
-    sample 0 is the start of frame `start` on the picture's clock; None without usable sound."""
+def clip_audio(path: Path, start: int, num_frames: int, fps: Fraction, sample_rate: int = 16_000,
+               pick: ChannelPick | None = None) -> AudioTrack | None:
+    """A clip's own sound (mono, `sample_rate` Hz; only the channels `pick` names, when given) placed on frames
+    [start, start + num_frames): sample 0 is the start of frame `start` on the picture's clock; None without
+    usable sound."""
     from mytalk.core.media.clip_sound import ClipSound
 
     try:
-        sound = ClipSound.decode(path, sample_rate)  # the stream that carries the clip's sound
+        sound = ClipSound.decode(path, sample_rate, pick=pick)  # the stream that carries the clip's sound
     except (MediaFormatError, UsageError, ValueError):
         return None
     return sound.frames(start, num_frames, fps)
@@ -184,8 +187,10 @@ def extract_clip(
     transcript: str | None = None,
     progress: ProgressFn = no_progress,
     is_cancelled: CancelFn = never_cancelled,
+    channels: ChannelPick | None = None,
 ) -> ClipData:
-    """Track frames [start, stop) of `path`, cut their aligned crops and (optionally) the mel of its sound.
+    """Track frames [start, stop) of `path`, cut their aligned crops and (optionally) the mel of its sound
+    (of the `channels` picked, when given: `dataset build --channels`).
 
     keep: optional bool (T,) of frames whose crop is wanted (others stay zero); default all found.
     phones: also time the phones of its sound (`clip_phones`; `VIDEO.txt` is the transcript when
@@ -220,7 +225,7 @@ def extract_clip(
                 if i % 16 == 0:
                     check_cancelled(is_cancelled, f"cropping frame {source.index}")
                     progress(i + 1, n, "cropping")
-    placed = clip_audio(path, start, n, fps) if with_audio and info.audio else None
+    placed = clip_audio(path, start, n, fps, pick=channels) if with_audio and info.audio else None
     mel = placed_mel(placed)
     timed = None
     if phones:
@@ -282,6 +287,7 @@ def ensure_phones(dataset: Dataset, *, language: str = "en", progress: ProgressF
     """
     from mytalk.core.audio.phone_timing import PhoneTimer
     from mytalk.core.hashing import file_sha256
+    from mytalk.core.media.channel_pick import pick_channels
     from mytalk.core.media.probe import probe
 
     whole = Dataset(dataset.folder)
@@ -302,7 +308,9 @@ def ensure_phones(dataset: Dataset, *, language: str = "en", progress: ProgressF
                                  "or changed since the build; rebuild the dataset with the videos where they are now")
             clip = whole.clip(i)
             stop = int(entry["stop"])
-            placed = clip_audio(source, clip.start, clip.num_frames, clip.fps)
+            picked = whole.manifest.get("channels")  # the build's `--channels`: the same sound as the stored mel
+            pick = pick_channels(picked, source, what="--channels") if picked else None
+            placed = clip_audio(source, clip.start, clip.num_frames, clip.fps, pick=pick)
             frame_count = probe(source).video.frame_count  # type: ignore[union-attr]
             transcript = entry.get("transcript") or video_transcript(source, clip.start, stop, frame_count)
             timed = clip_phones(placed, transcript, language, timer, is_cancelled=is_cancelled)

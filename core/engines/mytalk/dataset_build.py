@@ -155,6 +155,9 @@ class ExtractSettings:
     language: str = "en"
     min_frames: int = MIN_CLIP_FRAMES
     require_audio: bool = True
+    channels: str | None = None
+    """`--channels`: the speaker's microphone among each video's channels (`channel_pick.pick_channels` text);
+    None: the video's own sound as a job hears it (`sound_stream`)."""
 
 
 def _extract(clip: ClipSource, settings: ExtractSettings, cancel_flag: Path) -> dict[str, Any]:
@@ -194,9 +197,18 @@ def _extract_or_raise(clip: ClipSource, settings: ExtractSettings, is_cancelled:
     if settings.require_audio and info.audio is None:
         return {"kind": "no audio",
                 "reason": "no audio stream (the motion stage learns from the sound; --keep-silent keeps such clips)"}
+    pick = None
+    if settings.channels is not None and info.audio:
+        from mytalk.core.media.channel_pick import pick_channels
+
+        try:
+            pick = pick_channels(settings.channels, clip.path, what="--channels")
+        except UsageError as error:
+            return {"kind": "no such channels", "reason": str(error)}
     data = extract_clip(clip.path, start, stop, CropGeometry(settings.crop_box, settings.crop_size),
                         tracker_settings=settings.tracker_settings, phones=settings.phones,
-                        language=settings.language, transcript=clip.transcript, is_cancelled=is_cancelled)
+                        language=settings.language, transcript=clip.transcript, is_cancelled=is_cancelled,
+                        channels=pick)
     with_face = int(data.found.sum())
     if with_face < 2 or with_face < MIN_FACE_SHARE * data.num_frames:
         return {"kind": "no face",
@@ -209,6 +221,8 @@ def _extract_or_raise(clip: ClipSource, settings: ExtractSettings, is_cancelled:
         "start": start, "stop": stop, "speaker": clip.speaker, "frames": data.num_frames,
         "frames_with_face": with_face, "fps": f"{data.fps.numerator}/{data.fps.denominator}",
         "has_audio": bool(data.mel.shape[0] > 0)}
+    if pick is not None:
+        entry["channels"] = pick.to_dict()
     if clip.split:
         entry["corpus_split"] = clip.split
     if clip.transcript:
@@ -218,16 +232,28 @@ def _extract_or_raise(clip: ClipSource, settings: ExtractSettings, is_cancelled:
     return {"arrays": data.arrays(), "entry": entry}
 
 
-def _load_index(out: Path, crop_size: int, crop_box: tuple[float, float, float, float]) -> dict[str, Any]:
+def _load_index(out: Path, crop_size: int, crop_box: tuple[float, float, float, float],
+                channels: str | None = None) -> dict[str, Any]:
+    """The dataset's manifest, or a new one. A dataset is extended only with clips cut the same way and heard
+    from the same channels (`--channels`, recorded as `channels`): a clip's sound from another microphone
+    would train the motion stage on another voice than its neighbours'."""
     path = out / "manifest.json"
     if not path.is_file():
-        return {"format": FORMAT, "version": VERSION, "crop_size": crop_size, "crop_box": list(crop_box), "videos": []}
+        fresh: dict[str, Any] = {"format": FORMAT, "version": VERSION, "crop_size": crop_size,
+                                 "crop_box": list(crop_box), "videos": []}
+        if channels is not None:
+            fresh["channels"] = channels
+        return fresh
     manifest = json.loads(path.read_text())
     if manifest.get("format") != FORMAT:
         raise UsageError(f"{out}: is not a MyTalk dataset folder (its manifest.json is something else)")
     if manifest["crop_size"] != crop_size or tuple(manifest["crop_box"]) != tuple(crop_box):
         raise UsageError(f"{out}: was built with --crop-size {manifest['crop_size']}; use the same size or another "
                          "output folder")
+    if manifest.get("channels") != channels:
+        built = f"--channels {manifest['channels']}" if manifest.get("channels") else "without --channels"
+        again = f"--channels {manifest['channels']}" if manifest.get("channels") else "no --channels"
+        raise UsageError(f"{out}: was built {built}; give {again} to extend it, or another output folder")
     return manifest
 
 
@@ -277,6 +303,7 @@ def build_dataset(
     shard_bytes: int = DEFAULT_SHARD_BYTES,
     min_frames: int = MIN_CLIP_FRAMES,
     require_audio: bool = True,
+    channels: str | None = None,
     progress: ProgressFn = no_progress,
     is_cancelled: CancelFn = never_cancelled,
 ) -> BuildResult:
@@ -284,8 +311,10 @@ def build_dataset(
 
     phones: also time each clip's phones (for a phone-fed motion model), in `language`; clips
     built earlier without them get them too (`dataset.ensure_phones`). require_audio: reject clips
-    without sound (False keeps them: they train the appearance stage only). A cancel raises
-    JobCancelledError after saving every clip finished so far.
+    without sound (False keeps them: they train the appearance stage only). channels: each video's sound is
+    only these of its channels (`--channels`: `3`, `boom`), the speaker's microphone of a camera's inputs or a
+    poly take; a video without them is rejected. A cancel raises JobCancelledError after saving every clip
+    finished so far.
     """
     from mytalk.core.engines.mytalk.dataset import DEFAULT_CROP_BOX, Dataset, data_hash, ensure_phones
 
@@ -301,7 +330,7 @@ def build_dataset(
     sources, layouts = gather_sources(videos, layout)
     out = Path(out)
     (out / "shards").mkdir(parents=True, exist_ok=True)
-    manifest = _load_index(out, crop_size, box)  # type: ignore[arg-type]
+    manifest = _load_index(out, crop_size, box, channels)  # type: ignore[arg-type]
     rejected_path = out / "rejected.json"
     rejected: dict[str, dict[str, str]] = (
         {r["source"]: r for r in json.loads(rejected_path.read_text())} if rejected_path.is_file() else {})
@@ -368,7 +397,7 @@ def build_dataset(
             last_index = time.monotonic()
 
     settings = ExtractSettings(box, crop_size, tracker_settings, phones, language, min_frames,  # type: ignore[arg-type]
-                               require_audio)
+                               require_audio, channels)
     try:
         if todo:
             # Even one clip on one worker is extracted in a spawned process, never in this one (see the
