@@ -246,6 +246,8 @@ def test_a_training_set_hears_the_picked_microphone_of_each_video(tmp_path: Path
             build_dataset([f"{camera}:40-80"], boom, crop_size=32, channels="3")
         with pytest.raises(UsageError, match="was built without --channels; give no --channels"):
             build_dataset([f"{camera}:40-80"], mixed, crop_size=32, channels="boom")
+        with pytest.raises(UsageError, match="--channels: give the channels to pick"):
+            build_dataset([f"{camera}:40-80"], tmp_path / "empty_pick", crop_size=32, channels=" ")
     result = run_mytalk("dataset", "build", f"{camera}:0-40", "-o", tmp_path / "cli_set", "--crop-size", "32",
                         "--channels", "7", "--quiet", env={"MYTALK_HOME": str(tmp_path / "home")})
     assert result.code == 0, result.stderr

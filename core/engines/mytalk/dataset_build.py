@@ -327,6 +327,8 @@ def build_dataset(
         raise UsageError(f"--workers {workers}: give 1 or more")
     if min_frames < 2:
         raise UsageError(f"--min-frames {min_frames}: give 2 or more")
+    if channels is not None and not channels.strip():
+        raise UsageError("--channels: give the channels to pick, by number or track name (3, 1-2, boom)")
     sources, layouts = gather_sources(videos, layout)
     out = Path(out)
     (out / "shards").mkdir(parents=True, exist_ok=True)
