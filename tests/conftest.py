@@ -51,6 +51,29 @@ def copy_engine_panel(qtbot: Any, clip: str) -> Iterator[Any]:
         widget.shutdown()
 
 
+@contextmanager
+def classic_runtime_panel(qtbot: Any, video: Path, audio: Path, renders: Path) -> Iterator[Any]:
+    """The panel with its real runtime, shown at 1200 x 760 with `video` and `audio` open, rendering into
+    `renders`, once the runtime is ready and the classic engine chosen (the test skips without that engine);
+    shut down after."""
+    from mytalk.core.engines import available_engines
+    from mytalk.ui.panel import create_panel
+
+    if "classic" not in available_engines():
+        pytest.skip("the classic engine is not installed")
+    panel = create_panel(video=video, audio=audio)
+    qtbot.addWidget(panel)
+    try:
+        panel.resize(1200, 760)
+        panel.show()
+        panel.settings.output.setText(str(renders))
+        qtbot.waitUntil(panel.runtime.is_ready, timeout=60_000)
+        panel.settings.select_engine("classic")
+        yield panel
+    finally:
+        panel.shutdown()
+
+
 @pytest.fixture
 def shared_media() -> Path:
     """The real-footage folder; tests that need it skip with a clear reason when it is absent."""

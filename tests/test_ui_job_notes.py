@@ -13,7 +13,7 @@ import pytest
 
 from benchmarks.poly_wav import write_poly_wav
 from cli_helpers import run_mytalk
-from conftest import media_path
+from conftest import classic_runtime_panel, media_path
 from mytalk.core.media.audio import decode_audio, decode_placed
 from mytalk.ui.jobs import JobEntry
 from mytalk.ui.panel_model.job_notes import JobNotes, headline, in_panel_words
@@ -39,8 +39,8 @@ def test_a_done_event_gives_the_jobs_row_its_faceless_frames_and_warnings() -> N
         "331 (00:00:13:06)",
         "the replacement line is silent over the whole range (audio-in 0s); the mouth will stay closed - check "
         "the line's slip if that is not intended")
-    assert headline("preview", entry.notes, _timecode).startswith("Preview: 11 frames without the actor's face")
-    assert headline("preview", entry.notes).endswith("(1 more: hover the job's row)")
+    assert headline("preview", entry.note_lines).startswith("Preview: 11 frames without the actor's face")
+    assert headline("preview", entry.notes.lines()).endswith("(1 more: hover the job's row)")
     clean = JobEntry("j2", "commit", "commit")
     clean.apply({"event": "done", "id": "j2", "result": {"output": "/renders/a_v001.mov", "warnings": [],
                                                           "faceless": []}})
@@ -100,19 +100,8 @@ def test_every_remedy_a_job_names_is_worded_as_the_panels_controls(tmp_path: Pat
 def test_a_preview_over_a_cutaway_says_which_frames_kept_the_old_mouth(qtbot: Any, tmp_path: Path) -> None:
     """A real preview through the runtime whose range runs into a full-screen graphic: the frames without the
     actor's face are named in the status line and in the job's row, with their timecodes."""
-    from mytalk.core.engines import available_engines
-    from mytalk.ui.panel import create_panel
-
-    if "classic" not in available_engines():
-        pytest.skip("the classic engine is not installed")
-    panel = create_panel(video=media_path("video", CUTAWAY), audio=media_path("audio", LINE))
-    qtbot.addWidget(panel)
-    try:
-        panel.resize(1200, 760)
-        panel.show()
-        panel.settings.output.setText(str(tmp_path / "renders"))
-        qtbot.waitUntil(panel.runtime.is_ready, timeout=60_000)
-        panel.settings.select_engine("classic")
+    with classic_runtime_panel(qtbot, media_path("video", CUTAWAY), media_path("audio", LINE),
+                               tmp_path / "renders") as panel:
         panel.set_range(308, 328)  # the graphic starts at 10.6 s, frame 318 at 30 fps
         job_id = panel.start_preview()
         assert job_id is not None
@@ -126,5 +115,3 @@ def test_a_preview_over_a_cutaway_says_which_frames_kept_the_old_mouth(qtbot: An
         assert panel.status_line.kind == "warning"
         assert status.startswith(f"Preview: {328 - first} frames without the actor's face passed through unchanged: "
                                  f"frames {first}-327 ({panel.transport.timecode(first)})"), status
-    finally:
-        panel.shutdown()

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from conftest import media_path
+from conftest import classic_runtime_panel, media_path
 from mytalk.ui.viseme_track import (
     TrackKey,
     VisemeLaneModel,
@@ -157,19 +157,9 @@ def test_a_finished_commit_fills_the_lane_from_its_sidecar(offline_panel: Any, t
 
 
 def test_a_real_preview_fills_the_lane(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from mytalk.core.engines import available_engines
-    from mytalk.ui.panel import create_panel
-
-    if "classic" not in available_engines():
-        pytest.skip("the classic engine (which reports visemes) is not installed")
-    panel = create_panel(video=media_path("video", CLIP), audio=media_path("audio", LINE))
-    qtbot.addWidget(panel)
-    try:
-        panel.resize(1200, 760)
-        panel.show()
-        panel.settings.output.setText(str(tmp_path / "renders"))
-        qtbot.waitUntil(panel.runtime.is_ready, timeout=60_000)
-        panel.settings.select_engine("classic")
+    # The classic engine reports visemes.
+    with classic_runtime_panel(qtbot, media_path("video", CLIP), media_path("audio", LINE),
+                               tmp_path / "renders") as panel:
         panel.settings.transcript.setPlainText("And so my fellow Americans")
         panel.set_range(25, 75)
         job_id = panel.start_preview()
@@ -180,5 +170,3 @@ def test_a_real_preview_fills_the_lane(qtbot, tmp_path: Path) -> None:  # type: 
         assert track is not None, ("the preview's report carries no per-frame visemes yet "
                                    "(report['frames'][i]['viseme'] from the classic engine)")
         assert panel.visemes.visible_blocks() and track.runs[0].start >= 25 and track.runs[-1].stop <= 75
-    finally:
-        panel.shutdown()

@@ -887,9 +887,9 @@ class MyTalkPanel(QWidget):
             self._show_preview(reaction.event)
         elif reaction.committed is not None:
             self._on_committed(entry, dict(reaction.committed))
-        if entry.state == "done" and entry.notes and entry.kind in ("preview", "commit"):
+        if entry.state == "done" and entry.note_lines and entry.kind in ("preview", "commit"):
             # Where the result is judged, not only in its row: why a stretch kept the old mouth, what was heard.
-            self.status_line.show_note(headline(entry.kind, entry.notes, self.transport.timecode), "warning")
+            self.status_line.show_note(headline(entry.kind, entry.note_lines), "warning")
         if reaction.visemes is not None:
             self._show_visemes(entry, *reaction.visemes)
         if reaction.poster_dropped:

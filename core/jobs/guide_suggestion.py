@@ -23,6 +23,7 @@ SUGGEST_UP_TO_S = 60.0
 """Ranges longer than this get no suggestion: each channel is decoded over the range and aligned to the line
 (a 4 s range's four channels took well under a second), and a line runs seconds, not minutes."""
 
+
 @dataclass(frozen=True)
 class ChannelMatch:
     """How closely the line's words align to one channel of the clip over the range (0: the same sound)."""

@@ -486,7 +486,8 @@ def _indexed_timestamps(container: av.container.InputContainer, stream: av.video
 
 
 def _video_info(
-    container: av.container.InputContainer, stream: av.video.stream.VideoStream, path: Path
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream, path: Path,
+    ends_mid_packet: bool = False,
 ) -> VideoStreamInfo:
     ctx = stream.codec_context
     if stream.time_base is None:
@@ -502,7 +503,6 @@ def _video_info(
         raise MediaFormatError(f"{path}: the video stream has no frames; pick another clip")
 
     fps = _stream_fps(stream, path, timestamps, time_base)
-    ends_mid_packet = "mpegts" in container.format.name.split(",") and transport_stream_cut(path)
     if ends_mid_packet and len(timestamps) > 1:
         first_pts = min(timestamps[:-1])
         timestamps = whole_frames_of_cut_stream(
@@ -553,7 +553,8 @@ def _video_info(
 
 
 def _audio_info(
-    container: av.container.InputContainer, stream: av.audio.stream.AudioStream, path: Path
+    container: av.container.InputContainer, stream: av.audio.stream.AudioStream, path: Path,
+    ends_mid_packet: bool = False,
 ) -> AudioStreamInfo:
     ctx = stream.codec_context
     if stream.duration is not None and stream.time_base is not None:
@@ -572,7 +573,7 @@ def _audio_info(
         channels=int(ctx.channels or 0),
         duration_s=duration_s,
         listed_s=cut[0] if cut is not None and cut[0] > duration_s else None,
-        ends_mid_packet="mpegts" in container.format.name.split(",") and transport_stream_cut(path),
+        ends_mid_packet=ends_mid_packet,
     )
 
 
@@ -585,10 +586,12 @@ def probe(path: str | Path) -> MediaInfo:
     path = Path(path)
     with open_input(path) as container:
         stream = main_video_stream(container)
-        audio = tuple(_audio_info(container, s, path) for s in container.streams.audio)
+        # A transport stream states no length: cut short, it ends inside a packet (one look at the file's end).
+        cut = "mpegts" in container.format.name.split(",") and transport_stream_cut(path)
+        audio = tuple(_audio_info(container, s, path, cut) for s in container.streams.audio)
         if stream is None and not audio:
             raise MediaFormatError(f"{path}: has no video or audio stream; pick a clip with picture or sound")
-        video = _video_info(container, stream, path) if stream is not None else None
+        video = _video_info(container, stream, path, cut) if stream is not None else None
         if video is not None:
             duration_s = video.duration_s
         elif container.duration is not None and not any(a.listed_s for a in audio):

@@ -198,7 +198,7 @@ class FrameReader:
     def _generate(self, first: int, last: int, start: int, stop: int) -> Iterator[SourceFrame]:
         self.last_stats = stats = ReadStats()
         seek_pts: int | None = self._last_pts_of_index(first) if first > 0 else None
-        landed: set[int] = set()  # where earlier seeks landed (earliest pts/dts of the packet)
+        earliest: int | None = None  # the earliest place a seek landed so far (pts/dts of its first packet)
         while True:
             stats.attempts += 1
             landing: list[int] = []
@@ -227,8 +227,9 @@ class FrameReader:
             if stats.attempts >= _MAX_SEEKS:
                 seek_pts = None  # decode from the first packet
             else:
-                landed.add(landing[0] if landing else seek_pts)  # nothing to decode after it: no keyframe
-                seek_pts = min(landed) - _seek_back(stats.attempts, self.video.time_base)
+                landed = landing[0] if landing else seek_pts  # nothing to decode after it: no keyframe
+                earliest = landed if earliest is None else min(earliest, landed)
+                seek_pts = earliest - _seek_back(stats.attempts, self.video.time_base)
                 if seek_pts <= self.video.start_pts:
                     seek_pts = None  # as far back as the clip goes: its first packet
 

@@ -99,10 +99,9 @@ class JobNotes:
         return "; ".join(parts)
 
 
-def headline(kind: str, notes: JobNotes, timecode: Callable[[int], str] | None = None) -> str:
-    """The status line's note for a finished `kind` ("preview", "commit") with `notes`: the first thing to tell,
-    and how many more the job's row holds."""
-    lines: Sequence[str] = notes.lines(timecode)
+def headline(kind: str, lines: Sequence[str]) -> str:
+    """The status line's note for a finished `kind` ("preview", "commit") whose notes read `lines`
+    (`JobNotes.lines`, as its row keeps them): the first thing to tell, and how many more the row holds."""
     more = len(lines) - 1
     rest = f" ({more} more: hover the job's row)" if more > 0 else ""
     return f"{kind.capitalize()}: {lines[0]}{rest}"
