@@ -37,6 +37,7 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import av
@@ -461,7 +462,8 @@ class StagedEngine:
         first, last = range_rows(job)
         # Learning left the reference's tracking in the cache; this reads it (or, if the cache lost it,
         # tracks the reference again, the same frames with the same settings).
-        entry = track_video_entry(ref.path, ref.start, ref.stop, settings, is_cancelled=is_cancelled)
+        entry = track_video_entry(ref.path, ref.start, ref.stop, settings, is_cancelled=is_cancelled,
+                                  info=job.video if Path(ref.path) == Path(job.video.path) else None)
         check_cancelled(is_cancelled, "preparation")
         assert not isinstance(entry, list)  # observations in memory come back only without the cache
         if entry.index.size < last - int(ref.start):

@@ -40,10 +40,11 @@ def _learn(video: MediaInfo, references: tuple[ReferenceRange, ...], exclude: tu
     when they are the clip's default sample and it shows no actor (`default_reference.whole_clip_instead`),
     with a note in the profile saying so (the report's `profile.notes`)."""
     timer = job_phone_timer(resources)
+    probed = {Path(video.path): video}  # the job's own probe: each probe of a transport stream demuxes it whole
     try:
         return cached_build_profile(references, exclude_audio=exclude, tracker_settings=settings,
                                     progress=progress, is_cancelled=is_cancelled, timer=timer,
-                                    phone_workers=resources.phone_workers, defer=resources.defer)
+                                    phone_workers=resources.phone_workers, defer=resources.defer, probed=probed)
     except ActorNotInFootage as error:
         assert video.video is not None
         whole = whole_clip_instead(references, Path(video.path), video.video.frame_count, video.video.fps)
@@ -51,7 +52,8 @@ def _learn(video: MediaInfo, references: tuple[ReferenceRange, ...], exclude: tu
             raise
         profile, cached = cached_build_profile(whole, exclude_audio=exclude, tracker_settings=settings,
                                                progress=progress, is_cancelled=is_cancelled, timer=timer,
-                                               phone_workers=resources.phone_workers, defer=resources.defer)
+                                               phone_workers=resources.phone_workers, defer=resources.defer,
+                                               probed=probed)
         profile.notes = [*profile.notes, f"the clip's default sample ({len(references)} windows) shows a face in "
                                          f"only {error.with_face} frames: learned from the whole clip instead"]
         return profile, cached

@@ -111,12 +111,13 @@ def _probe_references(references: Sequence[ReferenceRange], read: FootageRead) -
             raise MediaFormatError(f"{ref.path}: has no video; a reference must show the actor")
 
 
-def read_footage(references: Sequence[ReferenceRange]) -> FootageRead:
-    """Probe each reference file and decode its own sound, once per file, as `build_profile` would first.
+def read_footage(references: Sequence[ReferenceRange], read: FootageRead | None = None) -> FootageRead:
+    """Probe each reference file and decode its own sound, once per file, as `build_profile` would first,
+    into `read` (what the caller has already, e.g. the job's probe of its clip; a new one when None).
 
     Raises `MediaFormatError` for a reference file without video, and what `probe` and the sound's decoding
     raise."""
-    read = FootageRead()
+    read = read if read is not None else FootageRead()
     _probe_references(references, read)
     for ref in references:
         _own_sound(ref, read.infos[Path(ref.path)], read.sounds)

@@ -4,7 +4,7 @@ they were learned from, so learning the same actor twice costs a load, not a reb
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from mytalk.core.engines.classic.profile_crops import MAX_APPEARANCE
 from mytalk.core.engines.classic.profile_files import PROFILE_VERSION
 from mytalk.core.errors import MediaFormatError
 from mytalk.core.face.tracker import TrackerSettings
+from mytalk.core.media.probe import MediaInfo
 from mytalk.core.media.sound_stream import RULE_VERSION as SOUND_RULE
 from mytalk.core.progress import CancelFn, ProgressFn, never_cancelled, no_progress
 
@@ -34,6 +35,7 @@ def cached_build_profile(
     timer: PhoneTimer | None = None,
     phone_workers: PhoneWorkers | None = None,
     defer: Callable[[Callable[[], None]], None] | None = None,
+    probed: Mapping[Path, MediaInfo] | None = None,
 ) -> tuple[ActorProfile, bool]:
     """A temporary profile (`build_profile`), kept in the user cache folder between jobs.
 
@@ -44,7 +46,9 @@ def cached_build_profile(
     one of them changes. Returns (profile, whether it came from the cache). An unreadable entry is a
     miss and is rebuilt. `phone_workers`: as `build_profile`'s. `defer`: where to hand the saving of a
     profile just built (`JobResources.defer`: after the job's first frame; the crops' PNG encoding and the
-    writing took 0.5-0.8 s of a cold preview's first frame); None: saved before this returns.
+    writing took 0.5-0.8 s of a cold preview's first frame); None: saved before this returns. `probed`: what
+    the caller has probed of the files already, by path as the references name them (a job's probe of its
+    clip): a transport stream has no index, so each probe of an AVCHD clip demuxes all of it.
 
     A large reference file is never read whole for its key. One that must be hashed (never seen and small
     enough to be keyed by its hash, or written within the last seconds) is hashed on a thread while this one
@@ -57,7 +61,8 @@ def cached_build_profile(
     from mytalk.core.userdirs import user_dirs
 
     settings = tracker_settings or TrackerSettings()
-    digests, footage = _digests_and_footage(references, exclude_audio)
+    read = FootageRead(infos=dict(probed or {}))
+    digests, footage = _digests_and_footage(references, exclude_audio, read)
     key_data = {
         "version": PROFILE_VERSION,
         "references": [_reference_key(r, digests[Path(r.path)]) for r in references],
@@ -80,7 +85,7 @@ def cached_build_profile(
             pass  # damaged or stale: rebuilt below and overwritten
     profile = build_profile(references, exclude_audio=exclude_audio, tracker_settings=settings,
                             progress=progress, is_cancelled=is_cancelled, timer=timer, phone_workers=phone_workers,
-                            footage=footage)
+                            footage=footage if footage is not None else read)
 
     def save() -> None:
         try:
@@ -106,11 +111,11 @@ def _reference_key(reference: ReferenceRange, digest: str) -> list[Any]:
 
 
 def _digests_and_footage(references: Sequence[ReferenceRange], exclude_audio: Sequence[ReferenceRange],
-                         ) -> tuple[dict[Path, str], FootageRead | None]:
+                         read: FootageRead) -> tuple[dict[Path, str], FootageRead | None]:
     """The cache key of every file named (`hashing.cache_key`, by path as named), and, when one of them had to
     be hashed whole first (a small file never hashed, a large one written within the last seconds), what
-    `read_footage` reads of the references, read while that file was hashed (else None: nothing is read before
-    the cache is asked)."""
+    `read_footage` reads of the references into `read`, read while that file was hashed (else None: nothing is
+    read before the cache is asked)."""
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
@@ -125,7 +130,7 @@ def _digests_and_footage(references: Sequence[ReferenceRange], exclude_audio: Se
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hash-references") as pool:
         hashing = pool.submit(lambda: [cache_key(path, is_cancelled=stop.is_set) for path in unknown])
         try:
-            footage = read_footage(references)
+            footage = read_footage(references, read)
         except BaseException:
             stop.set()  # the reading failed or was interrupted (a signal reaches only this thread): stop hashing
             raise
