@@ -39,8 +39,9 @@ from typing import Any
 from mytalk.core.atomic import write_atomically
 from mytalk.core.audio.phone_workers import PhoneWorkers
 from mytalk.core.errors import MediaNotFoundError, MyTalkError, OutputError, UsageError, describe_os_error
+from mytalk.core.jobs.clip_probes import ClipProbes
 from mytalk.core.jobs.preview_stream import FRAMES_SUFFIX, FramesFn, FrameStream
-from mytalk.core.jobs.request import ResolvedRequest, SyncRequest, line_channel_pick, resolve_request
+from mytalk.core.jobs.request import ResolvedRequest, SyncRequest, line_channel_pick
 from mytalk.core.jobs.sync import PREVIEW_PROXY_HEIGHT, FrameHook, SyncResult, run_sync
 from mytalk.core.jobs.versioning import reserve_version, safe_stem
 from mytalk.core.media.writer import CODEC_PRESETS, proxy_size
@@ -84,6 +85,8 @@ class JobSession:
     max_previews: int = 24
     phone_workers: PhoneWorkers | None = None
     """Warm phone-timing processes lent to every job (the runtime's; None: each job spawns its own)."""
+    probes: ClipProbes = field(default_factory=ClipProbes)
+    """The clips' probes, reused while each file is unchanged: a transport stream is demuxed whole per probe."""
     _known: set[str] = field(default_factory=set, repr=False)
     _cancelled: set[str] = field(default_factory=set, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -249,7 +252,7 @@ def _run_tracked(session: JobSession, request: SyncRequest, first_frame: int, pr
     tracker = _FrameTracker(progress, first_frame)
     try:
         return run_sync(request, tracker, is_cancelled, on_frame, phone_workers=session.phone_workers,
-                        vouch_inputs=vouch_inputs)
+                        vouch_inputs=vouch_inputs, clip_probes=session.probes)
     except Exception as error:
         if tracker.current is not None and failed_frame(error) is None:
             error.mytalk_frame = tracker.current  # type: ignore[attr-defined]
@@ -327,7 +330,7 @@ def preview(
     try:
         cancelled = _combined_cancel(session, job_id, is_cancelled)
         check_cancelled(cancelled, "preview set-up")
-        resolved = resolve_request(request)
+        resolved = session.probes.resolve(request)
         session.preview_dir.mkdir(parents=True, exist_ok=True)
         proxy, stem = _proxy_request(session, request, resolved.start, resolved.stop, job_id)
         output = proxy.output
@@ -398,10 +401,11 @@ def prepare(
         cancelled = _combined_cancel(session, job_id, is_cancelled)
         check_cancelled(cancelled, "preparation")
         began = time.perf_counter()
-        resolved = resolve_request(request)
+        resolved = session.probes.resolve(request)
         session.preview_dir.mkdir(parents=True, exist_ok=True)  # the output's folder is checked, though nothing is written
         planned, _ = _proxy_request(session, request, resolved.start, resolved.stop, job_id)
-        run_sync(planned, progress, cancelled, plan_only=True, phone_workers=session.phone_workers)
+        run_sync(planned, progress, cancelled, plan_only=True, phone_workers=session.phone_workers,
+                 clip_probes=session.probes)
         return PrepareResult(job_id, resolved.start, resolved.stop, time.perf_counter() - began)
     finally:
         session.finish(job_id)
@@ -474,7 +478,7 @@ def learn_actor(
         cancelled = _combined_cancel(session, job_id, is_cancelled)
         check_cancelled(cancelled, "learning the actor")
         began = time.perf_counter()
-        resolved = resolve_request(replace(request, in_point=None, out_point=None, audio_in=None))
+        resolved = session.probes.resolve(replace(request, in_point=None, out_point=None, audio_in=None))
         engine = create_engine(request.engine or default_engine(), session.phone_workers)
         footage = ActorFootage(resolved.info, resolved.references, resolved.settings,
                                guided=request.guide != "none" and resolved.info.audio is not None)
@@ -533,7 +537,7 @@ def commit(
     try:
         cancelled = _combined_cancel(session, job_id, is_cancelled)
         check_cancelled(cancelled, "commit set-up")
-        resolved = resolve_request(request)
+        resolved = session.probes.resolve(request)
         # The manifest's default preset (ProRes 422 HQ, the mezzanine most editors accept).
         codec = request.codec or str(shipped_settings()["codec"].default_value)
         folder, suffix = commit_target(request, codec)
@@ -600,7 +604,8 @@ def track(
     try:
         cancelled = _combined_cancel(session, job_id, is_cancelled)
         try:
-            observations = track_video(video, start, stop, settings, progress=progress, is_cancelled=cancelled)
+            observations = track_video(video, start, stop, settings, progress=progress, is_cancelled=cancelled,
+                                       info=session.probes.probe(video))
         except ImportError:  # mediapipe, loaded on first use, is absent
             raise missing from None
         frames: list[dict[str, Any]] = []

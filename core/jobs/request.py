@@ -183,11 +183,12 @@ class ResolvedRequest:
         }
 
 
-def probe_video(path: Path) -> MediaInfo:
-    """Probe a clip that must have a picture; errors name the file and the fix."""
-    if not path.exists():
+def probe_video(path: Path, known: MediaInfo | None = None) -> MediaInfo:
+    """Probe a clip that must have a picture; errors name the file and the fix. `known`: the file's probe,
+    when the caller has one of it as it is now (`clip_probes.ClipProbes`), checked the same way."""
+    if known is None and not path.exists():
         raise MediaNotFoundError(f"video not found: {path}")
-    info = probe(path)
+    info = known if known is not None else probe(path)
     if info.video is None or info.video.frame_count <= 0:
         raise MediaFormatError(f"{path}: has no video frames; pick a clip with a picture")
     return info
@@ -327,12 +328,13 @@ def guide_channel_pick(request: SyncRequest, info: MediaInfo) -> ChannelPick | N
     return pick_channels(text, Path(request.video), what="--guide-channels")
 
 
-def resolve_request(request: SyncRequest) -> ResolvedRequest:
-    """Check a request against its media; raise a MyTalkError naming the first bad field."""
+def resolve_request(request: SyncRequest, clip_info: MediaInfo | None = None) -> ResolvedRequest:
+    """Check a request against its media; raise a MyTalkError naming the first bad field. `clip_info`: the
+    clip's probe, when the caller has one of the file as it is now (else it is probed here)."""
     if request.guide not in GUIDE_MODES:
         raise UsageError(f"--guide {request.guide!r}: choose one of {', '.join(GUIDE_MODES)}")
     language = check_language(request.language)
-    info = probe_video(request.video)
+    info = probe_video(request.video, clip_info)
     assert info.video is not None
     video = info.video
     fps, tc = video.fps, video.start_timecode

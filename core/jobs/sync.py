@@ -33,6 +33,7 @@ from mytalk.core.engines import create_engine, default_engine
 from mytalk.core.engines.base import EngineJob, FrameRecord, ready_now, rejected_detections
 from mytalk.core.errors import MyTalkError, OutputError, UsageError, describe_os_error
 from mytalk.core.hashing import FileIdentity
+from mytalk.core.jobs.clip_probes import ClipProbes
 from mytalk.core.jobs.guide_suggestion import SUGGEST_UP_TO_S, best_match, channel_matches, suggestion_words
 from mytalk.core.jobs.input_hashes import InputHashes
 from mytalk.core.jobs.request import ResolvedRequest, SyncRequest, line_channel_pick, resolve_request
@@ -305,6 +306,7 @@ def run_sync(
     plan_only: bool = False,
     phone_workers: PhoneWorkers | None = None,
     vouch_inputs: bool = True,
+    clip_probes: ClipProbes | None = None,
 ) -> SyncResult:
     """Render frames [in, out) of the clip with the replacement line; return what was written.
 
@@ -322,12 +324,20 @@ def run_sync(
 
     `vouch_inputs=False` (a preview): the report's digests are those already remembered, None for the rest,
     so that no input is read whole for a report nobody keeps (`jobs.input_hashes`).
+
+    `clip_probes`: a long-lived caller's probes of its clips (`ClipProbes`): the clip is probed only when the
+    file is not the one probed there, and the probe is kept there for the next job.
     """
     timer = StageTimer()
     began = time.perf_counter()
     identities = _identities([request.video, request.audio])
     with timer.stage("probe"):
-        resolved = resolve_request(request)
+        if clip_probes is None:
+            resolved = resolve_request(request)
+        else:
+            identity = identities.get(request.video)
+            resolved = resolve_request(request, clip_probes.known(request.video, identity))
+            clip_probes.remember(request.video, identity, resolved.info)
     video = resolved.info.video
     assert video is not None
     inputs = list(dict.fromkeys([request.video, request.audio] + [ref.path for ref in resolved.references]))

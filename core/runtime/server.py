@@ -196,10 +196,8 @@ class RuntimeServer:
         return True
 
     def _probe(self, request_id: str, message: dict[str, Any]) -> None:
-        from mytalk.core.media.probe import probe
-
         path = Path(protocol.require(message, "path", str, "probe")).expanduser()
-        self.emit(protocol.done_event(request_id, probe(path).to_dict()))
+        self.emit(protocol.done_event(request_id, self.session.probes.probe(path).to_dict()))
 
     def _enqueue(self, job: _Job) -> None:
         # Validate before queueing, so a malformed request fails now rather than after a long job.
