@@ -47,8 +47,11 @@ def _write(root: ET.Element, path: Path) -> Path:
 
 
 def write_kdenlive(path: Path, shots: list[Shot], *, fps: Fraction = Fraction(25), size: tuple[int, int] = (512, 512),
-                   lengths: dict[Path, int]) -> Path:
-    """A Kdenlive 24 project: tracks A2, A1, V1, V2 (bottom to top); every shot on V1 with its sound on A1."""
+                   lengths: dict[Path, int], audio_index: dict[Path, int] | None = None) -> Path:
+    """A Kdenlive 24 project: tracks A2, A1, V1, V2 (bottom to top); every shot on V1 with its sound on A1.
+    `audio_index`: the FFmpeg stream each file's sound is played from (as Kdenlive's clip properties pick one
+    of a camera's streams), 1 where not given."""
+    streams = audio_index or {}
     total = sum(frames for _, _, frames in shots)
     root = ET.Element("mlt", LC_NUMERIC="C", producer="main_bin", version="7.22.0", root=str(path.parent))
     _profile(root, fps, size)
@@ -69,7 +72,8 @@ def write_kdenlive(path: Path, shots: list[Shot], *, fps: Fraction = Fraction(25
             element = ET.SubElement(root, "chain", id=f"chain{count}", out=clock(lengths[file] - 1, fps))
             count += 1
             for name, value in (("length", str(lengths[file])), ("eof", "pause"), ("resource", str(file)),
-                                ("mlt_service", "avformat-novalidate"), ("seekable", "1"), ("audio_index", "1"),
+                                ("mlt_service", "avformat-novalidate"), ("seekable", "1"),
+                                ("audio_index", str(streams.get(file, 1))),
                                 ("video_index", "0"), ("kdenlive:clipname", file.stem), ("kdenlive:clip_type", "0"),
                                 ("kdenlive:folderid", "-1"), ("kdenlive:id", bin_ids[file])):
                 _prop(element, name, value)
@@ -162,8 +166,10 @@ def write_kdenlive(path: Path, shots: list[Shot], *, fps: Fraction = Fraction(25
 
 
 def write_shotcut(path: Path, shots: list[Shot], *, fps: Fraction = Fraction(25), size: tuple[int, int] = (512, 512),
-                  lengths: dict[Path, int]) -> Path:
-    """A Shotcut 24 project: the black background and one video track V1 that plays every shot with its sound."""
+                  lengths: dict[Path, int], audio_index: dict[Path, int] | None = None) -> Path:
+    """A Shotcut 24 project: the black background and one video track V1 that plays every shot with its sound.
+    `audio_index`: as `write_kdenlive`'s (Shotcut's clip properties pick the stream the same way)."""
+    streams = audio_index or {}
     total = sum(frames for _, _, frames in shots)
     root = ET.Element("mlt", LC_NUMERIC="C", version="7.22.0", title="Shotcut version 24.02.29", producer="main_bin")
     _profile(root, fps, size)
@@ -179,7 +185,8 @@ def write_shotcut(path: Path, shots: list[Shot], *, fps: Fraction = Fraction(25)
     for file in sorted({shot[0] for shot in shots}, key=str):
         element = ET.SubElement(root, "chain", id=f"chain{len(chains)}", out=clock(lengths[file] - 1, fps))
         for name, value in (("length", clock(lengths[file], fps)), ("eof", "pause"), ("resource", str(file)),
-                            ("mlt_service", "avformat-novalidate"), ("seekable", "1"), ("audio_index", "1"),
+                            ("mlt_service", "avformat-novalidate"), ("seekable", "1"),
+                            ("audio_index", str(streams.get(file, 1))),
                             ("video_index", "0"), ("mute_on_pause", "0"), ("shotcut:caption", file.name),
                             ("xml", "was here")):
             _prop(element, name, value)

@@ -306,3 +306,98 @@ def test_overlapping_fixes_stack_on_a_second_track_and_v002_keeps_both(tmp_path:
     pieces = [(e.record_start, e.frames) for e in project.entries(project.tracks[0].playlists[0])]
     assert pieces == [(0, 50), (50, 10), (60, 25), (85, 15)]
     assert mlt_render.render(placement.timeline_file, tmp_path / "v002.mkv").is_file()
+
+
+# -- the stream of a camera's sound that the cut plays -------------------------------------------------------
+
+CAMERA_NAMES = ("MIX L", "MIX R", "BOOM", "LAV B")
+"""A camera fed from a production recorder: four mono streams (FFmpeg streams 1-4 after the picture)."""
+
+
+@pytest.fixture(scope="module")
+def camera_take(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shared clip's picture with the four streams of `CAMERA_NAMES`: the actor's own sound A on BOOM, an
+    unrelated line B on LAV B, their mix on MIX L and MIX R."""
+    from benchmarks.camera_take import write_camera_take
+    from mytalk.core.media.audio import decode_audio
+
+    clip = media_path("video", SECOND)
+    own = decode_audio(clip, 48000).samples[0]
+    other = np.resize(decode_audio(media_path("audio", LINE), 48000).samples[0], own.size)
+    channels = np.stack([(own + other) / 2, (own + other) / 2, own, other])
+    return write_camera_take(clip, channels, 48000, CAMERA_NAMES,
+                             tmp_path_factory.mktemp("camera") / "camera_take.mov")
+
+
+def _stream_sound(path: Path, stream_index: int) -> np.ndarray:
+    """One stream of `path` as mono float samples at `mlt_render.AUDIO_RATE`."""
+    import av
+
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=mlt_render.AUDIO_RATE)
+    chunks = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(container.streams[stream_index]):
+            chunks.extend(resampled.to_ndarray().reshape(-1) for resampled in resampler.resample(frame))
+    return np.concatenate(chunks)
+
+
+@pytest.mark.media
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_a_shot_guides_with_the_camera_stream_the_cut_plays(tmp_path: Path, camera_take: Path, suffix: str) -> None:
+    """The editor picked the boom (stream 3) of a four-input camera file in the clip's properties: the shot's
+    guide pick is channel 3; the default stream (1, the mix) gives no pick, and a clip playing no sound says
+    nothing either."""
+    writer = mlt_projects.write_kdenlive if suffix == ".kdenlive" else mlt_projects.write_shotcut
+    picks = {}
+    for stream in (3, 1, 4, -1):
+        cut = writer(tmp_path / f"CUT_{stream}{suffix}", [(camera_take, 0, 100)], lengths={camera_take: 200},
+                     audio_index={camera_take: stream})
+        picks[stream] = MltTimeline(cut).shot(10, 60).guide_channels
+    assert picks == {3: "3", 1: None, 4: "4", -1: None}
+
+
+@needs_melt
+@pytest.mark.media
+@pytest.mark.slow
+def test_melt_plays_the_stream_the_shot_guides_with_and_the_panel_picks_it(qtbot: Any, tmp_path: Path,
+                                                                          camera_take: Path) -> None:
+    """MLT's `audio_index` is FFmpeg's stream index: melt's render of a Kdenlive cut that plays stream 3 sounds
+    as the BOOM channel, not the other actor's lavalier, and the panel opened on the shot guides with BOOM."""
+    cut = mlt_projects.write_kdenlive(tmp_path / "CUT.kdenlive", [(camera_take, 0, 100)], lengths={camera_take: 200},
+                                      audio_index={camera_take: 3})
+    heard = mlt_render.sound(mlt_render.render(cut, tmp_path / "cut.mkv"))
+    boom, lav = _stream_sound(camera_take, 3), _stream_sound(camera_take, 4)
+    with_boom = mlt_render.correlation(seconds(heard, 10, 90), seconds(boom, 10, 90))
+    with_lav = mlt_render.correlation(seconds(heard, 10, 90), seconds(lav, 10, 90))
+    assert with_boom >= SOUND_MATCH and with_lav <= SOUND_UNRELATED, (with_boom, with_lav)
+    print(f"melt, audio_index 3: with BOOM {with_boom:.3f}, with LAV B {with_lav:.3f}")
+
+    from mytalk.plugin.standalone import StandaloneWindow
+
+    window = StandaloneWindow(audio=media_path("audio", LINE), timeline=cut, start_runtime=False)
+    qtbot.addWidget(window)
+    try:
+        assert window.timeline_dock is not None
+        window.timeline_dock.pick_clip(0)
+        panel = window.panel
+        assert panel.clip == camera_take and panel.transport.range() == (0, 100)
+        assert panel.model.guide_channels == "3" and panel.guide_channels_box.caption() == "Ch 3 BOOM"
+        assert "the guide and the actor's learning hear what the cut plays" in panel.status_line.full_text
+        assert "Ch 3 BOOM" in panel.status_line.full_text
+    finally:
+        window.panel.shutdown()
+
+
+@pytest.mark.media
+def test_a_batch_of_the_cut_guides_each_shot_with_the_stream_the_cut_plays(tmp_path: Path, camera_take: Path) -> None:
+    """`mytalk batch` of a Kdenlive cut: each shot's job hears the stream its clip plays in the cut, unless the
+    batch's own `--guide-channels` says otherwise."""
+    from mytalk.plugin.batch.plan import plan_batch
+
+    cut = mlt_projects.write_kdenlive(tmp_path / "CUT.kdenlive", [(camera_take, 0, 100)], lengths={camera_take: 200},
+                                      audio_index={camera_take: 3})
+    stem = media_path("audio", LINE)
+    planned = plan_batch(MltTimeline(cut), stem=stem, face_check=lambda video, frames: True)
+    assert [job.guide_channels for job in planned.jobs] == ["3"]
+    told = plan_batch(MltTimeline(cut), stem=stem, face_check=lambda video, frames: True, guide_channels="1")
+    assert [job.guide_channels for job in told.jobs] == ["1"]

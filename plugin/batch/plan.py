@@ -94,7 +94,8 @@ class ShotJob:
     audio_channels: str | None = None
     """The line's channels the shot uses (`--audio-channels`: a cue's channels, or `--stem-channels`)."""
     guide_channels: str | None = None
-    """The clip's own channels that are the actor's (`--guide-channels`, the batch's, checked against the clip)."""
+    """The clip's own channels that are the actor's (`--guide-channels`, the batch's, checked against the clip;
+    else the ones the cut plays with the shot, `Shot.guide_channels`)."""
 
     @property
     def name(self) -> str:
@@ -264,7 +265,9 @@ def plan_batch(timeline: BatchTimeline, *, stem: Path | None = None, cue_sheet: 
     `stem_start`: the record timecode of the stem's first sample (`place_stem`); `stem_channels`: the stem's
     channels every shot uses (`--audio-channels` of each job), checked against the stem here. `guide_channels`:
     the clips' own channels every shot's guide and learning hear (`--guide-channels` of each job: the cameras of
-    a shoot are wired alike), checked here against every clip a job renders, before anything renders.
+    a shoot are wired alike), checked here against every clip a job renders, before anything renders. Without
+    it, each shot hears the channels its cut plays with it, where the cut says (`Shot.guide_channels`: the
+    stream a Kdenlive or Shotcut clip plays), else its clip's default sound.
 
     `face_check(video, frames) -> bool` says whether a face is on screen in those frames of the clip
     (default: `core.face.presence.face_on_screen`)."""
@@ -323,7 +326,7 @@ def plan_batch(timeline: BatchTimeline, *, stem: Path | None = None, cue_sheet: 
                             timeline.record_timecode(shot.record_start), os.path.abspath(candidate.line),
                             f"{float(line_time):.6f}s",
                             candidate.transcript, candidate.actor, candidate.notes, candidate.channels,
-                            guide_channels))
+                            guide_channels if guide_channels is not None else shot.guide_channels))
     if guide_channels is not None:
         for video in dict.fromkeys(job.video for job in jobs):
             pick_channels(guide_channels, Path(video), what="--guide-channels")

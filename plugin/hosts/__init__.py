@@ -42,6 +42,9 @@ class Shot:
     record_offset: int = 0
     drop_frame: bool | None = None
     host_data: dict[str, Any] = field(default_factory=dict)
+    guide_channels: str | None = None
+    """The channels of the clip's own sound that the cut plays with the shot (the audio streams its clips
+    use), as `--guide-channels` picks them; None where that is the clip's default sound or not known."""
 
     @property
     def frames(self) -> int:
@@ -97,6 +100,15 @@ def attach(panel: Any, host: HostAdapter, shot: Shot) -> None:
     """
     if not panel.load_clip(shot.video, start=shot.source_start, stop=shot.source_stop):
         return
+    if shot.guide_channels is not None:
+        # What the editor hears in the cut is what the guide and the actor's learning should hear.
+        box = panel.guide_channels_box
+        if box.choose(shot.guide_channels):
+            panel.status_line.show_note(f"{shot.video.name}: the guide and the actor's learning hear what the cut "
+                                        f"plays with {shot.name}, {box.caption()}")
+        else:
+            panel.show_error(f"the cut plays channels {shot.guide_channels} of {shot.video.name} with {shot.name}; "
+                             "the panel offers one channel, or a stereo stream's pair: pick them in the Guide box")
 
     def place(result: dict[str, Any]) -> str:
         return host.place_result(shot, result).description

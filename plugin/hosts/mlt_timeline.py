@@ -28,9 +28,9 @@ from typing import Any
 import opentimelineio as otio
 from opentimelineio import opentime
 
-from mytalk.plugin.hosts.mlt_project import MltProject
+from mytalk.plugin.hosts.mlt_project import MltProject, prop
 from mytalk.plugin.hosts.mlt_version import Fix, write_mlt_version
-from mytalk.plugin.hosts.otio_timeline import OtioTimeline
+from mytalk.plugin.hosts.otio_timeline import OtioTimeline, TimelineClip, media_path
 
 FORMATS = {".kdenlive": "kdenlive", ".mlt": "mlt"}
 
@@ -46,6 +46,30 @@ class MltTimeline(OtioTimeline):
 
     def _timeline_rate(self) -> Fraction:
         return self.project.fps
+
+    def _heard_streams(self, picked: TimelineClip, start: int, stop: int) -> set[int] | None:
+        """The `audio_index` (FFmpeg's stream index, as MLT's avformat producer takes it) of every clip of
+        `picked`'s media whose sound the cut plays over record frames [start, stop): Kdenlive's audio
+        instance of the clip on an audio track (one per stream the editor enabled), Shotcut's clip itself. A
+        clip playing no sound (`audio_index` -1) adds nothing; None when no such clip says which stream."""
+        streams: set[int] = set()
+        told = False
+        for track in self.timeline.tracks:
+            if not track.enabled or not track.metadata.get("mlt", {}).get("plays_audio", False):
+                continue
+            for item in track:
+                if not isinstance(item, otio.schema.Clip) or media_path(item, self.path) != picked.media:
+                    continue
+                span = item.range_in_parent()
+                first = int(round(span.start_time.value_rescaled_to(float(self.fps))))
+                last = first + int(round(span.duration.value_rescaled_to(float(self.fps))))
+                index = item.metadata.get("mlt", {}).get("audio_index")
+                if min(stop, last) <= max(start, first) or index is None:
+                    continue
+                told = True
+                if int(index) >= 0:
+                    streams.add(int(index))
+        return streams if told else None
 
     def write_version_with(self, fixes: Sequence[tuple[Path, int, int, dict[str, Any], Path | None]], *,
                            folder: Path | None = None) -> list[Path]:
@@ -78,6 +102,16 @@ class MltTimeline(OtioTimeline):
                                ("render", "sidecar", "version", "job_id", "source_clip", "source_range", "reel")})
 
 
+def _audio_index(producer: Any) -> int | None:
+    """The producer's `audio_index`: the FFmpeg stream index MLT plays its sound from, -1 for none; None when
+    it is not set or not one stream (`all`)."""
+    text = prop(producer, "audio_index")
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None
+
+
 def _plain(value: Any) -> Any:
     """OTIO metadata (AnyVector, AnyDictionary) as plain JSON values."""
     if isinstance(value, str | int | float | bool) or value is None:
@@ -97,14 +131,15 @@ def _as_otio(project: MltProject, name: str) -> otio.schema.Timeline:
     rate = float(project.fps)
     timeline = otio.schema.Timeline(name=name)
     for track in project.tracks:
-        for playlist in track.playlists:
+        for playlist, plays in zip(track.playlists, track.plays_audio, strict=True):
             entries = project.entries(playlist)
             if not entries:
                 continue
             kind = otio.schema.TrackKind.Audio if track.audio else otio.schema.TrackKind.Video
             otio_track = otio.schema.Track(name=track.name, kind=kind)
             otio_track.enabled = track.enabled
-            otio_track.metadata["mlt"] = {"track_index": track.index, "playlist": playlist.get("id")}
+            otio_track.metadata["mlt"] = {"track_index": track.index, "playlist": playlist.get("id"),
+                                          "plays_audio": plays}
             cursor = 0
             for entry in entries:
                 if entry.record_start > cursor:
@@ -133,7 +168,7 @@ def _clip(project: MltProject, producer_id: str, source_in: int, frames: int) ->
     if speed != 1.0:
         # A timewarp: the host refuses to map frames one to one through it (as for OTIO speed effects).
         clip.effects.append(otio.schema.LinearTimeWarp(name=f"speed {speed:g}x", time_scalar=speed))
-    clip.metadata["mlt"] = {"producer": producer_id}
+    clip.metadata["mlt"] = {"producer": producer_id, "audio_index": _audio_index(producer)}
     return clip
 
 

@@ -302,7 +302,13 @@ class OtioTimeline:
         return Shot(name=picked.name, video=picked.media, source_start=source_start, source_stop=source_stop,
                     record_start=start, record_fps=self.fps, record_offset=self.record_offset,
                     drop_frame=is_drop_frame_rate(self.fps) or None,
-                    host_data={"clip_number": picked.number, "track": picked.track_name})
+                    host_data={"clip_number": picked.number, "track": picked.track_name},
+                    guide_channels=guide_pick_of_streams(picked.media, self._heard_streams(picked, start, stop)))
+
+    def _heard_streams(self, picked: TimelineClip, start: int, stop: int) -> set[int] | None:
+        """The audio streams of `picked`'s media that the cut plays over record frames [start, stop), or None
+        where the cut does not say (OTIO, EDL and FCP XML as OpenTimelineIO reads them keep no stream)."""
+        return None
 
     def current_shot(self) -> Shot:
         """A timeline file has no playhead or marks of its own: the first clip, whole."""
@@ -469,6 +475,28 @@ class OtioTimeline:
         otio_file = written[0]
         return Placement(f"placed on track {FIX_TRACK_NAME} at {self.record_timecode(record_start)} in {otio_file.name}",
                          record_start, FIX_TRACK_NAME, otio_file)
+
+
+def guide_pick_of_streams(media: Path, streams: set[int] | None) -> str | None:
+    """The `--guide-channels` pick of every channel of `streams` (FFmpeg stream indices) of `media`; None when
+    there are none, or they are just the stream a job hears without a pick (`clip_sound_stream`), or the
+    file cannot be read for its channels (the job then says what is wrong with it)."""
+    if not streams:
+        return None
+    from mytalk.core.media.channel_pick import sound_channels
+    from mytalk.core.media.sound_stream import clip_sound_stream
+
+    try:
+        if streams == {clip_sound_stream(media).index}:
+            return None
+        numbers = [channel.number for channel in sound_channels(media) if channel.stream_index in streams]
+    except MyTalkError:
+        return None
+    if not numbers:
+        return None  # streams the file does not have as sound: the cut and the media disagree
+    if numbers == list(range(numbers[0], numbers[-1] + 1)) and len(numbers) > 1:
+        return f"{numbers[0]}-{numbers[-1]}"
+    return ",".join(map(str, numbers))
 
 
 def _timecode_time(label: str, fps: Fraction) -> opentime.RationalTime:
