@@ -30,6 +30,7 @@ import mlt_projects
 import mlt_render
 import numpy as np
 import pytest
+from camera_files import four_microphone_take
 
 from conftest import media_path
 from mytalk.core.engines import available_engines
@@ -310,23 +311,10 @@ def test_overlapping_fixes_stack_on_a_second_track_and_v002_keeps_both(tmp_path:
 
 # -- the stream of a camera's sound that the cut plays -------------------------------------------------------
 
-CAMERA_NAMES = ("MIX L", "MIX R", "BOOM", "LAV B")
-"""A camera fed from a production recorder: four mono streams (FFmpeg streams 1-4 after the picture)."""
-
-
 @pytest.fixture(scope="module")
 def camera_take(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The shared clip's picture with the four streams of `CAMERA_NAMES`: the actor's own sound A on BOOM, an
-    unrelated line B on LAV B, their mix on MIX L and MIX R."""
-    from benchmarks.camera_take import write_camera_take
-    from mytalk.core.media.audio import decode_audio
-
-    clip = media_path("video", SECOND)
-    own = decode_audio(clip, 48000).samples[0]
-    other = np.resize(decode_audio(media_path("audio", LINE), 48000).samples[0], own.size)
-    channels = np.stack([(own + other) / 2, (own + other) / 2, own, other])
-    return write_camera_take(clip, channels, 48000, CAMERA_NAMES,
-                             tmp_path_factory.mktemp("camera") / "camera_take.mov")
+    """A four-microphone camera file (`camera_files`): MIX L, MIX R, BOOM (the actor), LAV B (another line)."""
+    return four_microphone_take(tmp_path_factory.mktemp("camera"))
 
 
 def _stream_sound(path: Path, stream_index: int) -> np.ndarray:

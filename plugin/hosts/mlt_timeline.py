@@ -47,6 +47,20 @@ class MltTimeline(OtioTimeline):
     def _timeline_rate(self) -> Fraction:
         return self.project.fps
 
+    def _heard_channels(self, picked: TimelineClip, start: int, stop: int) -> list[int] | None:
+        """Every channel of the streams (`_heard_streams`) the cut plays of `picked`'s media; None when no
+        clip says which."""
+        streams = self._heard_streams(picked, start, stop)
+        if streams is None or picked.media is None:
+            return None
+        from mytalk.core.errors import MyTalkError
+        from mytalk.core.media.channel_pick import sound_channels
+
+        try:
+            return [channel.number for channel in sound_channels(picked.media) if channel.stream_index in streams]
+        except MyTalkError:
+            return None
+
     def _heard_streams(self, picked: TimelineClip, start: int, stop: int) -> set[int] | None:
         """The `audio_index` (FFmpeg's stream index, as MLT's avformat producer takes it) of every clip of
         `picked`'s media whose sound the cut plays over record frames [start, stop): Kdenlive's audio

@@ -303,12 +303,18 @@ class OtioTimeline:
                     record_start=start, record_fps=self.fps, record_offset=self.record_offset,
                     drop_frame=is_drop_frame_rate(self.fps) or None,
                     host_data={"clip_number": picked.number, "track": picked.track_name},
-                    guide_channels=guide_pick_of_streams(picked.media, self._heard_streams(picked, start, stop)))
+                    guide_channels=guide_pick(picked.media, self._heard_channels(picked, start, stop)))
 
-    def _heard_streams(self, picked: TimelineClip, start: int, stop: int) -> set[int] | None:
-        """The audio streams of `picked`'s media that the cut plays over record frames [start, stop), or None
-        where the cut does not say (OTIO, EDL and FCP XML as OpenTimelineIO reads them keep no stream)."""
-        return None
+    def _heard_channels(self, picked: TimelineClip, start: int, stop: int) -> list[int] | None:
+        """The channels (from 1, across the file's streams) of `picked`'s media that the cut plays with it over
+        record frames [start, stop), or None where the cut does not say: an FCP 7 XML's audio items name
+        theirs (`fcp_audio`); OTIO and EDL cuts keep none."""
+        if self.suffix != ".xml":
+            return None
+        from mytalk.plugin.hosts.fcp_audio import heard_channels
+
+        assert picked.media is not None
+        return heard_channels(self._text, self.path, picked.media, start, stop)
 
     def current_shot(self) -> Shot:
         """A timeline file has no playhead or marks of its own: the first clip, whole."""
@@ -477,24 +483,24 @@ class OtioTimeline:
                          record_start, FIX_TRACK_NAME, otio_file)
 
 
-def guide_pick_of_streams(media: Path, streams: set[int] | None) -> str | None:
-    """The `--guide-channels` pick of every channel of `streams` (FFmpeg stream indices) of `media`; None when
-    there are none, or they are just the stream a job hears without a pick (`clip_sound_stream`), or the
-    file cannot be read for its channels (the job then says what is wrong with it)."""
-    if not streams:
+def guide_pick(media: Path, numbers: list[int] | None) -> str | None:
+    """The `--guide-channels` pick of channels `numbers` (from 1, across the streams) of `media`; None when
+    there are none, or they are just what a job hears without a pick (the whole stream `clip_sound_stream`
+    chooses), or the file does not have them or cannot be read for its channels (the job then says why)."""
+    if not numbers:
         return None
     from mytalk.core.media.channel_pick import sound_channels
     from mytalk.core.media.sound_stream import clip_sound_stream
 
     try:
-        if streams == {clip_sound_stream(media).index}:
-            return None
-        numbers = [channel.number for channel in sound_channels(media) if channel.stream_index in streams]
+        listed = sound_channels(media)
+        default = [channel.number for channel in listed if channel.stream_index == clip_sound_stream(media).index]
     except MyTalkError:
         return None
-    if not numbers:
-        return None  # streams the file does not have as sound: the cut and the media disagree
-    if numbers == list(range(numbers[0], numbers[-1] + 1)) and len(numbers) > 1:
+    if sorted(numbers) == default or not set(numbers) <= {channel.number for channel in listed}:
+        return None
+    numbers = sorted(set(numbers))
+    if len(numbers) > 1 and numbers == list(range(numbers[0], numbers[-1] + 1)):
         return f"{numbers[0]}-{numbers[-1]}"
     return ",".join(map(str, numbers))
 

@@ -1,0 +1,85 @@
+"""Which channels of a clip's own sound an FCP 7 XML cut plays with it (Premiere, Final Cut Pro 7, Resolve).
+
+A camera file often carries several microphones (a mix, the boom, each actor's lavalier), and the editor
+keeps the ones to hear as the clip's audio items in the cut. FCP 7 XML names each audio item's source
+channel in `<sourcetrack><trackindex>` (from 1, one per mono channel of the file, in stream order: the
+numbers `--guide-channels` counts by). OpenTimelineIO's FCP adapter drops that element, so it is read here
+from the XML itself, for the clip a shot picked: the enabled audio items on enabled tracks that play the
+same file over the shot's record frames.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+from urllib.request import url2pathname
+from xml.etree import ElementTree
+
+
+def heard_channels(text: str, cut: Path, media: Path, start: int, stop: int) -> list[int] | None:
+    """The source channels (from 1) of `media` that the cut's audio items play over its record frames
+    [start, stop), sorted; None when no audio item of that file lies there, or the XML cannot say."""
+    try:
+        root = ElementTree.fromstring(text)
+    except ElementTree.ParseError:
+        return None
+    sequence = _main_sequence(root)
+    if sequence is None:
+        return None
+    files = _file_paths(root, cut)
+    wanted = os.path.abspath(media)
+    channels: set[int] = set()
+    told = False
+    for track in sequence.findall("./media/audio/track"):
+        if not _enabled(track):
+            continue
+        for item in track.findall("clipitem"):
+            first, last = _int(item.findtext("start")), _int(item.findtext("end"))
+            reference = item.find("file")
+            if (not _enabled(item) or first is None or last is None or first < 0 or reference is None
+                    or min(stop, last) <= max(start, first)):
+                continue  # a transition's neighbour (-1) or an item elsewhere
+            path = files.get(reference.get("id", ""))
+            if path is None or os.path.abspath(path) != wanted:
+                continue
+            told = True
+            index = _int(item.findtext("./sourcetrack/trackindex"))
+            if item.findtext("./sourcetrack/mediatype", "audio") == "audio" and index is not None and index >= 1:
+                channels.add(index)
+    return sorted(channels) if told and channels else None
+
+
+def _main_sequence(root: ElementTree.Element) -> ElementTree.Element | None:
+    """The cut: the first sequence that is not a clip inside another sequence (a nest)."""
+    nested = {id(inner) for item in root.iter("clipitem") for inner in item.iter("sequence")}
+    return next((s for s in root.iter("sequence") if id(s) not in nested), None)
+
+
+def _file_paths(root: ElementTree.Element, cut: Path) -> dict[str, Path]:
+    """Each `<file id>`'s local path, from its first definition (later uses repeat only the id)."""
+    paths: dict[str, Path] = {}
+    for element in root.iter("file"):
+        url = element.findtext("pathurl")
+        key = element.get("id", "")
+        if key and url and key not in paths:
+            parsed = urlparse(url)
+            if parsed.scheme == "file":
+                path = Path(url2pathname(unquote(parsed.path)))
+            elif parsed.scheme and len(parsed.scheme) > 1:
+                continue  # not a local file
+            else:
+                path = Path(unquote(url))
+            paths[key] = path if path.is_absolute() else cut.parent / path
+    return paths
+
+
+def _enabled(element: ElementTree.Element) -> bool:
+    return (element.findtext("enabled") or "TRUE").strip().upper() != "FALSE"
+
+
+def _int(text: str | None) -> int | None:
+    try:
+        return int(text.strip()) if text is not None else None
+    except ValueError:
+        return None
