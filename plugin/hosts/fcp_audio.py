@@ -17,37 +17,40 @@ from urllib.request import url2pathname
 from xml.etree import ElementTree
 
 
-def heard_channels(text: str, cut: Path, media: Path, start: int, stop: int) -> list[int] | None:
-    """The source channels (from 1) of `media` that the cut's audio items play over its record frames
-    [start, stop), sorted; None when no audio item of that file lies there, or the XML cannot say."""
-    try:
-        root = ElementTree.fromstring(text)
-    except ElementTree.ParseError:
-        return None
-    sequence = _main_sequence(root)
-    if sequence is None:
-        return None
-    files = _file_paths(root, cut)
-    wanted = os.path.abspath(media)
-    channels: set[int] = set()
-    told = False
-    for track in sequence.findall("./media/audio/track"):
-        if not _enabled(track):
-            continue
-        for item in track.findall("clipitem"):
-            first, last = _int(item.findtext("start")), _int(item.findtext("end"))
-            reference = item.find("file")
-            if (not _enabled(item) or first is None or last is None or first < 0 or reference is None
-                    or min(stop, last) <= max(start, first)):
-                continue  # a transition's neighbour (-1) or an item elsewhere
-            path = files.get(reference.get("id", ""))
-            if path is None or os.path.abspath(path) != wanted:
+class FcpAudioItems:
+    """A cut's audio items, read once (a feature's cut is megabytes of XML, and a batch asks for every shot):
+    `heard_channels` for each shot."""
+
+    def __init__(self, text: str, cut: Path) -> None:
+        self._items: list[tuple[int, int, str, int | None]] = []  # (start, end, file path, source channel)
+        try:
+            root = ElementTree.fromstring(text)
+        except ElementTree.ParseError:
+            return
+        sequence = _main_sequence(root)
+        if sequence is None:
+            return
+        files = _file_paths(root, cut)
+        for track in sequence.findall("./media/audio/track"):
+            if not _enabled(track):
                 continue
-            told = True
-            index = _int(item.findtext("./sourcetrack/trackindex"))
-            if item.findtext("./sourcetrack/mediatype", "audio") == "audio" and index is not None and index >= 1:
-                channels.add(index)
-    return sorted(channels) if told and channels else None
+            for item in track.findall("clipitem"):
+                first, last = _int(item.findtext("start")), _int(item.findtext("end"))
+                reference = item.find("file")
+                path = files.get(reference.get("id", "")) if reference is not None else None
+                if not _enabled(item) or first is None or last is None or first < 0 or path is None:
+                    continue  # disabled, a transition's neighbour (-1), or no local file
+                index = _int(item.findtext("./sourcetrack/trackindex"))
+                audio = item.findtext("./sourcetrack/mediatype", "audio") == "audio"
+                self._items.append((first, last, os.path.abspath(path), index if audio else None))
+
+    def heard_channels(self, media: Path, start: int, stop: int) -> list[int] | None:
+        """The source channels (from 1) of `media` that the cut's audio items play over its record frames
+        [start, stop), sorted; None when no audio item of that file lies there, or none names its channel."""
+        wanted = os.path.abspath(media)
+        channels = {index for first, last, path, index in self._items
+                    if path == wanted and min(stop, last) > max(start, first) and index is not None and index >= 1}
+        return sorted(channels) or None
 
 
 def _main_sequence(root: ElementTree.Element) -> ElementTree.Element | None:

@@ -36,7 +36,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 from urllib.request import url2pathname
 from xml.etree import ElementTree
@@ -51,6 +51,9 @@ from mytalk.core.media.probe import MediaInfo, probe
 from mytalk.core.media.writer import edl_reel_name, render_reel_name
 from mytalk.core.timecode import frames_to_smpte, is_drop_frame_rate, parse_position
 from mytalk.plugin.hosts import HostError, Placement, Shot
+
+if TYPE_CHECKING:
+    from mytalk.plugin.hosts.fcp_audio import FcpAudioItems
 
 ADAPTERS = {".otio": "otio_json", ".edl": "cmx_3600", ".xml": "fcp_xml"}
 FIX_TRACK_NAME = "MyTalk"
@@ -126,6 +129,7 @@ class OtioTimeline:
         self.fps = self._timeline_rate()
         self.record_offset = self._record_offset()
         self._fixes: list[tuple[int, otio.schema.Clip]] = []
+        self._fcp_audio: FcpAudioItems | None = None  # an FCP XML's audio items, read at the first shot
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -309,12 +313,13 @@ class OtioTimeline:
         """The channels (from 1, across the file's streams) of `picked`'s media that the cut plays with it over
         record frames [start, stop), or None where the cut does not say: an FCP 7 XML's audio items name
         theirs (`fcp_audio`); OTIO and EDL cuts keep none."""
-        if self.suffix != ".xml":
+        if self.suffix != ".xml" or picked.media is None:
             return None
-        from mytalk.plugin.hosts.fcp_audio import heard_channels
+        if self._fcp_audio is None:
+            from mytalk.plugin.hosts.fcp_audio import FcpAudioItems
 
-        assert picked.media is not None
-        return heard_channels(self._text, self.path, picked.media, start, stop)
+            self._fcp_audio = FcpAudioItems(self._text, self.path)
+        return self._fcp_audio.heard_channels(picked.media, start, stop)
 
     def current_shot(self) -> Shot:
         """A timeline file has no playhead or marks of its own: the first clip, whole."""
