@@ -28,9 +28,10 @@ def camera_take(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return four_microphone_take(tmp_path_factory.mktemp("camera"))
 
 
-def _audio_item(number: int, channel: int, enabled: bool = True) -> str:
+def _audio_item(number: int, channel: int, enabled: bool = True, track: str = "") -> str:
+    """One audio track holding one item of source channel `channel`; `track`: the track's attributes."""
     return f"""
-        <track>
+        <track{track}>
           <clipitem id="clipitem-{number}">
             <masterclipid>masterclip-1</masterclipid>
             <name>camera_take.mov</name>
@@ -52,9 +53,18 @@ def _audio_item(number: int, channel: int, enabled: bool = True) -> str:
         </track>"""
 
 
-def premiere_cut(path: Path, media: Path, channels: list[tuple[int, bool]]) -> Path:
-    """A 4 s cut of `media`'s frames 0-100 at 01:00:00:00, with one audio item per (source channel, enabled)."""
-    audio = "".join(_audio_item(2 + index, channel, enabled) for index, (channel, enabled) in enumerate(channels))
+EXPLODED = ' currentExplodedTrackIndex="{}" totalExplodedTrackCount="2" premiereTrackType="Stereo"'
+"""Premiere's stereo track, exploded into two tracks of one channel each (formatted with 0, then 1)."""
+STEREO = ' currentExplodedTrackIndex="0" totalExplodedTrackCount="1" premiereTrackType="Stereo"'
+"""A stereo track that is not exploded: its item may carry two channels."""
+
+
+def premiere_cut(path: Path, media: Path, channels: list[tuple[int, bool]], tracks: list[str] | None = None) -> Path:
+    """A 4 s cut of `media`'s frames 0-100 at 01:00:00:00, with one audio item per (source channel, enabled), each
+    on a track of its own (`tracks`: their attributes; plain FCP 7 tracks by default)."""
+    kinds = tracks or [""] * len(channels)
+    audio = "".join(_audio_item(2 + index, channel, enabled, kinds[index])
+                    for index, (channel, enabled) in enumerate(channels))
     path.write_text(f"""<?xml version="1.0" encoding="UTF-8"?>
 <!DOCTYPE xmeml>
 <xmeml version="4">
@@ -110,17 +120,22 @@ def premiere_cut(path: Path, media: Path, channels: list[tuple[int, bool]]) -> P
     return path
 
 
-@pytest.mark.parametrize(("channels", "pick"), [
-    ([(3, True)], "3"),  # the boom alone
-    ([(4, False), (3, True)], "3"),  # the lavalier's item disabled
-    ([(1, True), (2, True)], "1-2"),  # the recorder's mix, both sides
-    ([(1, True)], None),  # the first stream: what a job hears without a pick
-    ([], None),  # no sound in the cut: nothing said
-], ids=["boom", "lav-disabled", "mix-pair", "default", "silent"])
+@pytest.mark.parametrize(("channels", "tracks", "pick"), [
+    ([(3, True)], None, "3"),  # the boom alone
+    ([(4, False), (3, True)], None, "3"),  # the lavalier's item disabled
+    ([(1, True), (2, True)], None, "1-2"),  # the recorder's mix, both sides
+    ([(3, True), (4, True)], [EXPLODED.format(0), EXPLODED.format(1)], "3-4"),  # a Premiere stereo pair
+    ([(3, True)], [' premiereTrackType="Mono"'], "3"),  # a Premiere mono track
+    ([(3, True)], [STEREO], None),  # a stereo track not exploded: which channels is not said
+    ([(1, True)], None, None),  # the first stream: what a job hears without a pick
+    ([], None, None),  # no sound in the cut: nothing said
+], ids=["boom", "lav-disabled", "mix-pair", "exploded-stereo", "mono-track", "unexploded-stereo", "default",
+        "silent"])
 def test_a_shot_of_an_fcp_xml_cut_guides_with_the_channels_it_plays(tmp_path: Path, camera_take: Path,
                                                                     channels: list[tuple[int, bool]],
+                                                                    tracks: list[str] | None,
                                                                     pick: str | None) -> None:
-    cut = OtioTimeline(premiere_cut(tmp_path / "CUT.xml", camera_take, channels))
+    cut = OtioTimeline(premiere_cut(tmp_path / "CUT.xml", camera_take, channels, tracks))
     shot = cut.shot(cut.parse_record("01:00:00:10"), cut.parse_record("01:00:02:10"))
     assert (shot.video, shot.source_start, shot.source_stop) == (camera_take, 10, 60)
     assert shot.guide_channels == pick

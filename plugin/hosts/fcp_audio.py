@@ -6,6 +6,12 @@ channel in `<sourcetrack><trackindex>` (from 1, one per mono channel of the file
 numbers `--guide-channels` counts by). OpenTimelineIO's FCP adapter drops that element, so it is read here
 from the XML itself, for the clip a shot picked: the enabled audio items on enabled tracks that play the
 same file over the shot's record frames.
+
+A track of FCP 7's (and Resolve's) carries one channel. Premiere marks its tracks: a `Mono` track, and a
+stereo track "exploded" into two (`premiereTrackType="Stereo"`, `totalExplodedTrackCount="2"`, one item per
+channel on each) carry one channel per item too; on any other kind (a stereo track not exploded, an adaptive
+or 5.1 track) an item may carry several, so where one of those plays the clip the channels are not known
+and nothing is said.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ class FcpAudioItems:
     `heard_channels` for each shot."""
 
     def __init__(self, text: str, cut: Path) -> None:
-        self._items: list[tuple[int, int, str, int | None]] = []  # (start, end, file path, source channel)
+        self._items: list[tuple[int, int, str, int | None]] = []  # (start, end, file, its channel if known)
         try:
             root = ElementTree.fromstring(text)
         except ElementTree.ParseError:
@@ -34,6 +40,8 @@ class FcpAudioItems:
         for track in sequence.findall("./media/audio/track"):
             if not _enabled(track):
                 continue
+            kind = track.get("premiereTrackType")
+            one_channel = kind in (None, "Mono") or (kind == "Stereo" and track.get("totalExplodedTrackCount") == "2")
             for item in track.findall("clipitem"):
                 first, last = _int(item.findtext("start")), _int(item.findtext("end"))
                 reference = item.find("file")
@@ -42,15 +50,19 @@ class FcpAudioItems:
                     continue  # disabled, a transition's neighbour (-1), or no local file
                 index = _int(item.findtext("./sourcetrack/trackindex"))
                 audio = item.findtext("./sourcetrack/mediatype", "audio") == "audio"
-                self._items.append((first, last, os.path.abspath(path), index if audio else None))
+                known = one_channel and audio and index is not None and index >= 1
+                self._items.append((first, last, os.path.abspath(path), index if known else None))
 
     def heard_channels(self, media: Path, start: int, stop: int) -> list[int] | None:
         """The source channels (from 1) of `media` that the cut's audio items play over its record frames
-        [start, stop), sorted; None when no audio item of that file lies there, or none names its channel."""
+        [start, stop), sorted; None when no audio item of that file lies there, or one of them does not say
+        which single channel it plays."""
         wanted = os.path.abspath(media)
-        channels = {index for first, last, path, index in self._items
-                    if path == wanted and min(stop, last) > max(start, first) and index is not None and index >= 1}
-        return sorted(channels) or None
+        channels = [index for first, last, path, index in self._items
+                    if path == wanted and min(stop, last) > max(start, first)]
+        if not channels or None in channels:
+            return None
+        return sorted({index for index in channels if index is not None})
 
 
 def _main_sequence(root: ElementTree.Element) -> ElementTree.Element | None:

@@ -502,9 +502,9 @@ def guide_pick(media: Path, numbers: list[int] | None) -> str | None:
         default = [channel.number for channel in listed if channel.stream_index == clip_sound_stream(media).index]
     except MyTalkError:
         return None
-    if sorted(numbers) == default or not set(numbers) <= {channel.number for channel in listed}:
-        return None
     numbers = sorted(set(numbers))
+    if numbers == default or not set(numbers) <= {channel.number for channel in listed}:
+        return None
     if len(numbers) > 1 and numbers == list(range(numbers[0], numbers[-1] + 1)):
         return f"{numbers[0]}-{numbers[-1]}"
     return ",".join(map(str, numbers))
