@@ -50,7 +50,8 @@ def add_batch_arguments(parser: argparse.ArgumentParser, schema: Mapping[str, Se
     parser.add_argument("--stem-channels", metavar="PICK", help="the stem's channels every shot uses, as sync's "
                         "--audio-channels takes them (3, 1-2, a track name); default all of them")
     parser.add_argument("--guide-channels", metavar="PICK", help="the clips' own channels that are the actor's "
-                        "microphone, as sync's --guide-channels takes them, for every shot; default: each clip's first "
+                        "microphone, as sync's --guide-channels takes them, for every shot; default: the channels the "
+                        "cut plays with each shot where it says (Kdenlive, Shotcut, FCP XML), else each clip's first "
                         "stream with sound")
     parser.add_argument("--actors", type=Path, help="CSV or JSON: source clip (name or path) -> stored actor profile")
     parser.add_argument("--workers", type=int, help="worker processes (default: one per two cores here)")
