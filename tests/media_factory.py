@@ -251,3 +251,18 @@ def make_silent_wav(path: Path, *, rate: int = 16000) -> Path:
         out.setframerate(rate)
         out.writeframes(b"")
     return path
+
+
+def as_m2ts(source: Path, target: Path) -> Path:
+    """`source`'s picture (512 x 512) as an AVCHD camera's `.m2ts` holds it: H.264 with B-frames in a transport
+    stream of 192-byte packets, which has no index of its keyframes."""
+    with av.open(str(source)) as original, av.open(str(target), "w", format="mpegts",
+                                                   options={"mpegts_m2ts_mode": "1"}) as copy:
+        video = copy.add_stream("libx264", rate=25, options={"bf": "3"})
+        video.width, video.height, video.pix_fmt = 512, 512, "yuv420p"
+        for index, frame in enumerate(original.decode(video=0)):
+            picture = av.VideoFrame.from_ndarray(frame.to_ndarray(format="yuv420p"), format="yuv420p")
+            picture.pts = index
+            copy.mux(video.encode(picture))
+        copy.mux(video.encode(None))
+    return target

@@ -17,6 +17,7 @@ import pytest
 
 from cli_helpers import run_mytalk
 from conftest import media_path
+from media_factory import as_m2ts
 from mytalk.core.errors import MediaFormatError
 from mytalk.core.media.audio import decode_audio
 from mytalk.core.media.probe import probe
@@ -470,17 +471,7 @@ def test_a_real_clip_in_a_transport_stream_cut_short_is_synced_and_the_panel_say
     """A shared clip as a camera's AVCHD file (H.264 with B-frames in `.m2ts`) cut in the middle: the classic
     engine renders a range to the last whole frame, every frame outside the mouth as the whole file has it, and
     the command line, the report and the panel say the file is cut short."""
-    source = media_path("video", "hdtf_wda_katiehill_512.mp4")
-    whole = tmp_path / "katiehill.m2ts"
-    with av.open(str(source)) as original, av.open(str(whole), "w", format="mpegts",
-                                                   options={"mpegts_m2ts_mode": "1"}) as copy:
-        video = copy.add_stream("libx264", rate=25, options={"bf": "3"})
-        video.width, video.height, video.pix_fmt = 512, 512, "yuv420p"
-        for index, frame in enumerate(original.decode(video=0)):
-            picture = av.VideoFrame.from_ndarray(frame.to_ndarray(format="yuv420p"), format="yuv420p")
-            picture.pts = index
-            copy.mux(video.encode(picture))
-        copy.mux(video.encode(None))
+    whole = as_m2ts(media_path("video", "hdtf_wda_katiehill_512.mp4"), tmp_path / "katiehill.m2ts")
     data = whole.read_bytes()
     cut = tmp_path / "katiehill_cut.m2ts"
     cut.write_bytes(data[: int(len(data) * 0.6) // 192 * 192 + 77])

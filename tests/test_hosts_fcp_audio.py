@@ -28,11 +28,9 @@ def camera_take(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return four_microphone_take(tmp_path_factory.mktemp("camera"))
 
 
-def _audio_item(number: int, channel: int, enabled: bool = True, track: str = "") -> str:
-    """One audio track holding one item of source channel `channel`; `track`: the track's attributes."""
-    return f"""
-        <track{track}>
-          <clipitem id="clipitem-{number}">
+def _item_head(number: int, enabled: bool = True) -> str:
+    """A clip item of the file's frames 0-100 at the cut's start, up to its `<file>`."""
+    return f"""<clipitem id="clipitem-{number}">
             <masterclipid>masterclip-1</masterclipid>
             <name>camera_take.mov</name>
             <enabled>{"TRUE" if enabled else "FALSE"}</enabled>
@@ -41,7 +39,14 @@ def _audio_item(number: int, channel: int, enabled: bool = True, track: str = ""
             <start>0</start>
             <end>100</end>
             <in>0</in>
-            <out>100</out>
+            <out>100</out>"""
+
+
+def _audio_item(number: int, channel: int, enabled: bool = True, track: str = "") -> str:
+    """One audio track holding one item of source channel `channel`; `track`: the track's attributes."""
+    return f"""
+        <track{track}>
+          {_item_head(number, enabled)}
             <file id="file-1"/>
             <sourcetrack>
               <mediatype>audio</mediatype>
@@ -75,16 +80,7 @@ def premiere_cut(path: Path, media: Path, channels: list[tuple[int, bool]], trac
     <media>
       <video>
         <track>
-          <clipitem id="clipitem-1">
-            <masterclipid>masterclip-1</masterclipid>
-            <name>camera_take.mov</name>
-            <enabled>TRUE</enabled>
-            <duration>200</duration>
-            {RATE}
-            <start>0</start>
-            <end>100</end>
-            <in>0</in>
-            <out>100</out>
+          {_item_head(1)}
             <file id="file-1">
               <name>camera_take.mov</name>
               <pathurl>file://localhost{media.as_posix()}</pathurl>

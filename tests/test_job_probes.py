@@ -22,6 +22,7 @@ import av
 import pytest
 
 from conftest import media_path
+from media_factory import as_m2ts
 from mytalk.core.hashing import RACY_WINDOW_NS
 from mytalk.core.jobs import commands
 from mytalk.core.jobs.clip_probes import ClipProbes
@@ -29,20 +30,6 @@ from mytalk.core.jobs.request import SyncRequest
 from mytalk.core.jobs.sync import run_sync
 
 pytestmark = pytest.mark.media
-
-
-def _as_m2ts(source: Path, target: Path) -> Path:
-    """`source`'s picture as a camera's `.m2ts` would hold it: H.264 with B-frames in 192-byte packets."""
-    with av.open(str(source)) as original, av.open(str(target), "w", format="mpegts",
-                                                   options={"mpegts_m2ts_mode": "1"}) as copy:
-        video = copy.add_stream("libx264", rate=25, options={"bf": "3"})
-        video.width, video.height, video.pix_fmt = 512, 512, "yuv420p"
-        for index, frame in enumerate(original.decode(video=0)):
-            picture = av.VideoFrame.from_ndarray(frame.to_ndarray(format="yuv420p"), format="yuv420p")
-            picture.pts = index
-            copy.mux(video.encode(picture))
-        copy.mux(video.encode(None))
-    return target
 
 
 def _count_probes(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
@@ -68,7 +55,7 @@ def _settle() -> None:
 
 def test_a_cold_job_on_a_transport_stream_probes_its_clip_once(tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    clip = _as_m2ts(media_path("video", "hdtf_wda_katiehill_512.mp4"), tmp_path / "katiehill.m2ts")
+    clip = as_m2ts(media_path("video", "hdtf_wda_katiehill_512.mp4"), tmp_path / "katiehill.m2ts")
     line = media_path("audio", "jfk_inaugural_en_16k.wav")
     probed = _count_probes(monkeypatch)
     result = run_sync(SyncRequest(video=clip, audio=line, output=tmp_path / "fixed.mkv", in_point="40",
@@ -80,7 +67,7 @@ def test_a_cold_job_on_a_transport_stream_probes_its_clip_once(tmp_path: Path,
 
 def test_a_runtime_session_probes_a_clip_once_for_learn_prepare_preview_and_commit(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    clip = _as_m2ts(media_path("video", "hdtf_wda_katiehill_512.mp4"), tmp_path / "katiehill.m2ts")
+    clip = as_m2ts(media_path("video", "hdtf_wda_katiehill_512.mp4"), tmp_path / "katiehill.m2ts")
     request = SyncRequest(video=clip, audio=media_path("audio", "jfk_inaugural_en_16k.wav"),
                           output=tmp_path / "renders" / "fixed.mov", in_point="40", out_point="70", engine="classic")
     _settle()
