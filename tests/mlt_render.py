@@ -58,12 +58,14 @@ def frames_rgb(path: Path, start: int = 0, stop: int | None = None) -> list[np.n
     return out
 
 
-def sound(path: Path) -> np.ndarray:
-    """The file's first sound stream as mono float samples at `AUDIO_RATE` (-1..1)."""
+def sound(path: Path, stream_index: int | None = None) -> np.ndarray:
+    """The file's first sound stream (or stream `stream_index`, FFmpeg's index) as mono float samples at
+    `AUDIO_RATE` (-1..1)."""
     resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE)
     chunks: list[np.ndarray] = []
     with av.open(str(path)) as container:
-        for frame in container.decode(audio=0):
+        stream = container.streams.audio[0] if stream_index is None else container.streams[stream_index]
+        for frame in container.decode(stream):
             for resampled in resampler.resample(frame):
                 chunks.append(resampled.to_ndarray().reshape(-1))
         for resampled in resampler.resample(None):

@@ -82,10 +82,11 @@ class ClipProbes:
             self.remember(path, identity, info)
         return info
 
-    def resolve(self, request: SyncRequest) -> ResolvedRequest:
+    def resolve(self, request: SyncRequest, identity: FileIdentity | None = None) -> ResolvedRequest:
         """`resolve_request`, with the clip's probe reused when the file has not changed since it was
-        probed, and remembered otherwise."""
-        identity = file_identity(request.video)
+        probed, and remembered otherwise. `identity`: the clip's, taken by the caller before (a job takes
+        every input's at its start); taken now when None."""
+        identity = identity or file_identity(request.video)
         resolved = resolve_request(request, self.known(request.video, identity))
         self.remember(request.video, identity, resolved.info)
         return resolved

@@ -335,9 +335,7 @@ def run_sync(
         if clip_probes is None:
             resolved = resolve_request(request)
         else:
-            identity = identities.get(request.video)
-            resolved = resolve_request(request, clip_probes.known(request.video, identity))
-            clip_probes.remember(request.video, identity, resolved.info)
+            resolved = clip_probes.resolve(request, identities.get(request.video))
     video = resolved.info.video
     assert video is not None
     inputs = list(dict.fromkeys([request.video, request.audio] + [ref.path for ref in resolved.references]))

@@ -298,6 +298,7 @@ def ensure_phones(dataset: Dataset, *, language: str = "en", progress: ProgressF
     shards = whole.folder / "shards"
     entries = whole.manifest["videos"]
     writer = TarShardWriter(shards, shard_ends(entries), fresh=True)
+    picked = whole.manifest.get("channels")  # the build's `--channels`: the same sound as the stored mel
     try:
         for number, i in enumerate(todo):
             check_cancelled(is_cancelled, "timing phones")
@@ -308,7 +309,6 @@ def ensure_phones(dataset: Dataset, *, language: str = "en", progress: ProgressF
                                  "or changed since the build; rebuild the dataset with the videos where they are now")
             clip = whole.clip(i)
             stop = int(entry["stop"])
-            picked = whole.manifest.get("channels")  # the build's `--channels`: the same sound as the stored mel
             pick = pick_channels(picked, source, what="--channels") if picked else None
             placed = clip_audio(source, clip.start, clip.num_frames, clip.fps, pick=pick)
             frame_count = probe(source).video.frame_count  # type: ignore[union-attr]
