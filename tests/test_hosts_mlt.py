@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -37,8 +38,10 @@ from mytalk.core.engines import available_engines
 from mytalk.core.errors import MyTalkError, UsageError
 from mytalk.core.jobs import commands
 from mytalk.core.jobs.request import SyncRequest
+from mytalk.plugin.hosts.mlt_effects import covered_clip, is_sound_effect
 from mytalk.plugin.hosts.mlt_project import MltProject, mlt_clock, mlt_time, prop
 from mytalk.plugin.hosts.mlt_timeline import MltTimeline, open_timeline
+from mytalk.plugin.hosts.mlt_version import Fix, write_mlt_version
 
 FIRST, SECOND = "hdtf_wda_bobmenendez_512.mp4", "hdtf_wda_katiehill_512.mp4"  # 25 fps, 512x512, 200 frames
 LINE = "jfk_inaugural_en_16k.wav"
@@ -307,6 +310,103 @@ def test_overlapping_fixes_stack_on_a_second_track_and_v002_keeps_both(tmp_path:
     pieces = [(e.record_start, e.frames) for e in project.entries(project.tracks[0].playlists[0])]
     assert pieces == [(0, 50), (50, 10), (60, 25), (85, 15)]
     assert mlt_render.render(placement.timeline_file, tmp_path / "v002.mkv").is_file()
+
+
+GRADE_RAMP = "0=0.45;49=0.95"
+"""A keyframed Brightness (MLT `brightness`, `level`) over Katie's clip in the cut: from 45 % at its first
+frame to 95 % at its last, so each frame of the range has its own grade (a copy a frame late or early, or
+timed from the fix's first frame instead of the clip's, shows at every frame)."""
+GRADE_TOLERANCE = 1.0
+"""Mean absolute difference (8-bit RGB levels) allowed between the version's frame and the graded cut's,
+away from the mouth: melt's conversion and the fix's codec, graded twice."""
+
+
+def grade_katie(cut: Path, suffix: str) -> None:
+    """Give Katie's clip in the cut the ramp, as the editors keep a clip's effect: a `filter` in its timeline
+    entry (Kdenlive's video instance), timed by the entry's `in` and `out`; and in Shotcut, whose clip plays
+    both, a sound effect too, which the fix must not get."""
+    project = MltProject(cut, cut.read_text())
+    katie = media_path("video", SECOND).resolve()
+    for track in project.tracks:
+        if track.audio:
+            continue
+        for entry in project.entries(track.playlists[0]):
+            if project.media(entry.producer_id) != katie:
+                continue
+            grade = ET.SubElement(entry.element, "filter", id="filter_grade",
+                                  attrib={"in": entry.element.get("in", ""), "out": entry.element.get("out", "")})
+            for name, value in (("mlt_service", "brightness"), ("level", GRADE_RAMP), ("kdenlive_id", "brightness")):
+                ET.SubElement(grade, "property", name=name).text = value
+            if suffix == ".mlt":
+                gain = ET.SubElement(entry.element, "filter", id="filter_gain")
+                for name, value in (("mlt_service", "volume"), ("level", "-6"), ("shotcut:filter", "audioGain")):
+                    ET.SubElement(gain, "property", name=name).text = value
+    cut.write_text(ET.tostring(project.root, encoding="unicode"))
+
+
+@pytest.mark.media
+def test_effect_copies_keep_their_source_frames_and_leave_sound_and_mutes(tmp_path: Path) -> None:
+    """Without melt: which of a clip's effects the fix gets, and how each copy is timed."""
+    cut = write_cut(tmp_path, ".mlt")
+    project = MltProject(cut, cut.read_text())
+    katie = media_path("video", SECOND).resolve()
+    entry = next(e for e in project.entries(project.tracks[0].playlists[0]) if project.media(e.producer_id) == katie)
+    chain = project.by_id[entry.producer_id]
+    effects = {"lut": ({}, "avfilter.lut3d", chain), "crop": ({"in": "00:00:02.400", "out": "00:00:04.360"}, "crop", None),
+               "gain": ({}, "volume", None), "eq": ({}, "avfilter.equalizer", None), "blur": ({}, "avfilter.avgblur", None),
+               "mute": ({}, "volume", None)}
+    for name, (times, service, holder) in effects.items():
+        element = ET.SubElement(entry.element if holder is None else holder, "filter", id=name, attrib=times)
+        ET.SubElement(element, "property", name="mlt_service").text = service
+        if name == "mute":
+            ET.SubElement(element, "property", name="mytalk:mute").text = "1"
+    fix = Fix(record_start=60, frames=25, render=tmp_path / "fix.mkv", render_frames=25, source=katie)
+    version = MltProject(tmp_path / "v.mlt", write_mlt_version(project, [[fix]]))
+    placed = version.entries(version.tracks[-1].playlists[0])[0].element.findall("filter")
+    # The clip's producer first (measured from her frame 0: the fix starts at her frame 70), then the entry's;
+    # its sound (gain, equaliser) and MyTalk's own mute are not the picture's.
+    assert [(prop(f, "mytalk:copied_from"), f.get("in"), f.get("out")) for f in placed] == [
+        ("lut", "-70", None), ("crop", "-10", "39"), ("blur", "-70", None)]
+    assert len({f.get("id") for f in version.root.iter("filter")}) == len(list(version.root.iter("filter")))
+    assert is_sound_effect(ET.fromstring('<filter><property name="shotcut:filter">audioPan</property></filter>'))
+    assert covered_clip(version, media_path("video", FIRST), 60, 85) is None, "Bob is not under the range"
+
+
+@needs_melt
+@pytest.mark.media
+@pytest.mark.slow
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_the_fix_is_seen_through_the_clips_own_keyframed_effect(tmp_path: Path, committed: Committed,
+                                                                suffix: str) -> None:
+    cut = write_cut(tmp_path, suffix)
+    grade_katie(cut, suffix)
+    host = open_timeline(cut)
+    placement = host.place_result(host.shot(*RANGE), committed.result)
+    project = MltProject(placement.timeline_file, placement.timeline_file.read_text())
+    fix_entry = project.entries(project.tracks[-1].playlists[0])[0].element
+    copied = [(f.get("in"), f.get("out"), prop(f, "mlt_service"), prop(f, "level")) for f in fix_entry.findall("filter")]
+    # Katie's entry starts at her frame 60 and the fix at her frame 70: the copy is timed ten frames earlier.
+    assert copied == [("-10", "39", "brightness", GRADE_RAMP)], copied
+
+    out = tmp_path / "render"
+    out.mkdir()
+    graded = mlt_render.frames_rgb(mlt_render.render(cut, out / "cut.mkv"))
+    picture = mlt_render.frames_rgb(mlt_render.render(placement.timeline_file, out / "version.mkv"))
+    fix = mlt_render.frames_rgb(Path(committed.result["output"]))
+    source = expected_source_frames(*RANGE)
+    differences = []
+    for index, record in enumerate(range(*RANGE)):
+        kept = np.abs(fix[index].astype(np.int16) - source[index].astype(np.int16)).max(axis=2) <= CHANGED_LEVELS
+        off = [float(np.abs(picture[record].astype(np.int16) - graded[other].astype(np.int16))[kept].mean())
+               for other in (record - 1, record, record + 1)]
+        ungraded = float(np.abs(picture[record].astype(np.int16) - fix[index].astype(np.int16))[kept].mean())
+        assert off[1] <= GRADE_TOLERANCE and off[1] < min(off[0], off[2]), (record, off)
+        assert ungraded > 5 * GRADE_TOLERANCE, (record, ungraded)
+        differences.append((off[1], ungraded))
+    outside = assert_frame_accurate(picture[RANGE[1]:], graded[RANGE[1]:], "after the range", PICTURE_TOLERANCE)
+    print(f"{suffix}: away from the mouth the version is the graded cut within {max(d[0] for d in differences):.2f} "
+          f"levels (the ungraded fix: {min(d[1] for d in differences):.1f} or more); after the range "
+          f"{max(outside):.2f}")
 
 
 # -- the stream of a camera's sound that the cut plays -------------------------------------------------------

@@ -15,6 +15,8 @@ titles, guides, bin folders, the profile) is kept as it was:
   gives its tracks (all onto track 0); in Shotcut `qtblend` onto the video track below, as Shotcut
   plants its own blends (MLT shows the top video track that no transition consumed, so a blend
   onto the background would leave V1 on top);
+- the fix's picture gets copies of the effects the cut shows the covered clip through (a grade, a crop,
+  a transform), timed to the same source frames (`mlt_effects`): the fix is rendered ungraded;
 - MLT **sums** the sound of all tracks (`mix` with `sum=1`), so a fix on a track of its own would
   play the new line over the old one. The original's sound is therefore muted over the range: each
   entry that plays the fixed clip's own media there is split at the range's edges (as a razor cut
@@ -33,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mytalk.plugin.hosts.mlt_effects import covered_clip, picture_effects
 from mytalk.plugin.hosts.mlt_project import MltEntry, MltProject, mlt_clock, prop, set_prop
 
 MUTE_SERVICE = "volume"
@@ -99,7 +102,9 @@ def write_mlt_version(project: MltProject, layers: list[list[Fix]]) -> str:
     before_sequence = list(root).index(sequence)
     new_elements: list[ET.Element] = []
 
-    # Mute the original's sound first, while the project's tracks still describe the document.
+    # The effects the cut shows each fixed clip through, read before anything is split or muted; then mute
+    # the original's sound, while the project's tracks still describe the document.
+    effects = {id(fix): _effects_of_covered(project, fix, ids) for fix_layer in layers for fix in fix_layer}
     for fix_layer in layers:
         for fix in fix_layer:
             _mute_source(project, fix)
@@ -141,6 +146,8 @@ def write_mlt_version(project: MltProject, layers: list[list[Fix]]) -> str:
                                   attrib={"in": mlt_clock(0, fps), "out": mlt_clock(fix.frames - 1, fps)})
             if kdenlive:
                 ET.SubElement(entry, "property", name="kdenlive:id").text = clip_ids[fix.render]
+            if role != "audio":  # the picture: Kdenlive's video instance, Shotcut's one clip
+                entry.extend(effects[id(fix)])
             cursor = fix.record_stop
         return element
 
@@ -196,6 +203,15 @@ def write_mlt_version(project: MltProject, layers: list[list[Fix]]) -> str:
         root.insert(before_sequence + offset, element)
     ET.indent(root, space=" ")
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _effects_of_covered(project: MltProject, fix: Fix, ids: _Ids) -> list[ET.Element]:
+    """The picture effects of the clip the fix covers, re-timed to the fix (`mlt_effects`); none when the
+    fix names no source or no picture entry plays it under the range."""
+    if fix.source is None:
+        return []
+    covered = covered_clip(project, fix.source, fix.record_start, fix.record_stop)
+    return [] if covered is None else picture_effects(project, covered, ids.new)
 
 
 def _text(value: Any) -> str:

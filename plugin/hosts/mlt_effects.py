@@ -1,0 +1,116 @@
+"""The original clip's picture effects, carried onto the fix that covers it in an MLT project.
+
+A fix is rendered from the ungraded source: a new mouth on the camera's own pixels. In the cut, the
+clip it covers is seen through its effects: a grade (Lift/Gamma/Gain, a LUT), a crop, a transform or
+reframe, a fade. Laid on a track above with none of them, the fix would show the ungraded frame over the
+graded one for the length of the range, which no conform accepts. So the fix's picture gets copies of
+the effects the cut shows the clip through, in the same order: the clip's own producer's (a Kdenlive bin
+clip effect) and then the timeline instance's (the entry's).
+
+**Timing.** MLT measures an effect's position, and so its keyframes, from the effect's `in`, in the
+frames of the producer it is attached to: the source clip's frames for the original. The fix's frames
+are the render's, whose frame 0 is source frame `s0`. So each copy's `in` and `out` are the original's
+less `s0`: every keyframe then falls on the same source frame as before, and a fix in the middle of a
+clip gets a negative `in` (MLT's own arithmetic; `melt` renders it so, `tests/test_hosts_mlt.py`). An
+effect with no `in` is measured from the producer's frame 0, so its copy starts at `-s0`. Times are
+written as frames: MLT reads a negative clock time (`-00:00:00.400`) as something else.
+
+Sound effects are not copied: the fix's sound is the new line, and the original's sound under the range
+is muted (`mlt_version`). Kdenlive keeps them on the audio instance, which is not read; in Shotcut, whose
+clips play both, they are told apart by their MLT service and Shotcut's filter name (`is_sound_effect`).
+"""
+
+from __future__ import annotations
+
+import copy
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from mytalk.plugin.hosts.mlt_project import MltEntry, MltProject, mlt_time, prop, set_prop
+
+SOUND_SERVICES = frozenset({
+    "volume", "panner", "audiolevel", "audiochannels", "audiomap", "audioseam", "channelcopy", "mono", "mix",
+    "resample", "loudness", "loudness_meter", "dynamic_loudness", "dynamictext_audio", "sox", "jackrack",
+    "avfilter.aecho", "avfilter.acompressor", "avfilter.agate", "avfilter.alimiter", "avfilter.aresample",
+    "avfilter.highpass", "avfilter.lowpass", "avfilter.bandpass", "avfilter.bandreject", "avfilter.equalizer",
+    "avfilter.bass", "avfilter.treble", "avfilter.compand", "avfilter.dynaudnorm", "avfilter.loudnorm",
+    "avfilter.extrastereo", "avfilter.stereotools", "avfilter.stereowiden", "avfilter.volume",
+    "avfilter.anlmdn", "avfilter.afftdn", "avfilter.deesser", "avfilter.adelay", "avfilter.apulsator",
+})
+"""MLT services that change sound only (MLT's own, and the FFmpeg ones both editors offer)."""
+
+SOUND_SERVICE_PREFIXES = ("ladspa", "lv2", "vst2", "sox.", "avfilter.a")
+"""Plug-in families that are sound only: LADSPA, LV2 and VST2 hosts, SoX effects, and FFmpeg's audio
+filters, whose names start with `a` (but for the picture filters in `PICTURE_AVFILTERS_STARTING_WITH_A`)."""
+
+PICTURE_AVFILTERS_STARTING_WITH_A = frozenset({"avfilter.avgblur", "avfilter.amplify", "avfilter.atadenoise"})
+"""FFmpeg picture filters whose names start with `a`, and so are not taken for sound filters."""
+
+
+def is_sound_effect(element: ET.Element) -> bool:
+    """Whether an MLT filter changes only the sound: by its service, or by Shotcut's name for its effect
+    (`audioGain`, `audioPan`, `fadeInVolume`, ...)."""
+    service = (prop(element, "mlt_service") or "").strip()
+    if service in PICTURE_AVFILTERS_STARTING_WITH_A:
+        return False
+    if service in SOUND_SERVICES or service.startswith(SOUND_SERVICE_PREFIXES):
+        return True
+    shotcut = prop(element, "shotcut:filter") or ""
+    return shotcut.startswith("audio") or shotcut in ("fadeInVolume", "fadeOutVolume")
+
+
+@dataclass(frozen=True)
+class CoveredClip:
+    """The clip a fix covers in the cut's picture: its timeline entry, and the source frame under the fix's
+    first frame."""
+
+    entry: MltEntry
+    source_start: int
+
+
+def covered_clip(project: MltProject, source: Path, record_start: int, record_stop: int) -> CoveredClip | None:
+    """The picture entry of `source` the fix covers: on a video track, overlapping [record_start,
+    record_stop) most (the higher track on a tie, as the picture shows it); None when no picture entry plays
+    it there."""
+    media = source.resolve()
+    best: tuple[int, int, MltEntry] | None = None
+    for track in project.tracks:
+        if track.audio or not track.enabled:
+            continue
+        for playlist in track.playlists:
+            for entry in project.entries(playlist):
+                played = project.media(entry.producer_id)
+                overlap = min(entry.record_stop, record_stop) - max(entry.record_start, record_start)
+                if played is None or overlap <= 0 or played.resolve() != media:
+                    continue
+                if best is None or (overlap, track.index) > (best[0], best[1]):
+                    best = (overlap, track.index, entry)
+    if best is None:
+        return None
+    entry = best[2]
+    return CoveredClip(entry, entry.source_in + record_start - entry.record_start)
+
+
+def picture_effects(project: MltProject, covered: CoveredClip, new_id: Callable[[str], str]) -> list[ET.Element]:
+    """Copies of the effects the cut shows `covered` through (its producer's, then its entry's), re-timed
+    to the fix's frames (the module's docstring), each with a fresh id from `new_id` and a
+    `mytalk:copied_from` naming the original. MyTalk's own mute and sound-only effects are left out."""
+    producer = project.by_id.get(covered.entry.producer_id)
+    originals = (producer.findall("filter") if producer is not None else []) + covered.entry.element.findall("filter")
+    copies = []
+    for original in originals:
+        if prop(original, "mytalk:mute") == "1" or is_sound_effect(original):
+            continue
+        effect = copy.deepcopy(original)
+        effect.set("id", new_id("mytalk_filter"))
+        effect.set("in", str(mlt_time(original.get("in"), project.fps) - covered.source_start))
+        if original.get("out") is not None:
+            effect.set("out", str(mlt_time(original.get("out"), project.fps) - covered.source_start))
+        set_prop(effect, "mytalk:copied_from", original.get("id") or prop(original, "mlt_service") or "filter")
+        copies.append(effect)
+    return copies
+
+
+__all__ = ["CoveredClip", "covered_clip", "is_sound_effect", "picture_effects"]
