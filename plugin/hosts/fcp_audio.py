@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from urllib.parse import unquote, urlparse
-from urllib.request import url2pathname
 from xml.etree import ElementTree
+
+from mytalk.plugin.hosts.fcp_xml_items import clip_items, file_paths, int_or_none, main_sequence
 
 
 class FcpAudioItems:
@@ -33,25 +33,16 @@ class FcpAudioItems:
             root = ElementTree.fromstring(text)
         except ElementTree.ParseError:
             return
-        sequence = _main_sequence(root)
+        sequence = main_sequence(root)
         if sequence is None:
             return
-        files = _file_paths(root, cut)
-        for track in sequence.findall("./media/audio/track"):
-            if not _enabled(track):
-                continue
-            kind = track.get("premiereTrackType")
-            one_channel = kind in (None, "Mono") or (kind == "Stereo" and track.get("totalExplodedTrackCount") == "2")
-            for item in track.findall("clipitem"):
-                first, last = _int(item.findtext("start")), _int(item.findtext("end"))
-                reference = item.find("file")
-                path = files.get(reference.get("id", "")) if reference is not None else None
-                if not _enabled(item) or first is None or last is None or first < 0 or path is None:
-                    continue  # disabled, a transition's neighbour (-1), or no local file
-                index = _int(item.findtext("./sourcetrack/trackindex"))
-                audio = item.findtext("./sourcetrack/mediatype", "audio") == "audio"
-                known = one_channel and audio and index is not None and index >= 1
-                self._items.append((first, last, os.path.abspath(path), index if known else None))
+        for item in clip_items(sequence, "audio", file_paths(root, cut)):
+            kind = item.track.get("premiereTrackType")
+            one_channel = kind in (None, "Mono") or (kind == "Stereo" and item.track.get("totalExplodedTrackCount") == "2")
+            index = int_or_none(item.element.findtext("./sourcetrack/trackindex"))
+            audio = item.element.findtext("./sourcetrack/mediatype", "audio") == "audio"
+            known = one_channel and audio and index is not None and index >= 1
+            self._items.append((item.start, item.end, item.media, index if known else None))
 
     def heard_channels(self, media: Path, start: int, stop: int) -> list[int] | None:
         """The source channels (from 1) of `media` that the cut's audio items play over its record frames
@@ -63,38 +54,3 @@ class FcpAudioItems:
         if not channels or None in channels:
             return None
         return sorted({index for index in channels if index is not None})
-
-
-def _main_sequence(root: ElementTree.Element) -> ElementTree.Element | None:
-    """The cut: the first sequence that is not a clip inside another sequence (a nest)."""
-    nested = {id(inner) for item in root.iter("clipitem") for inner in item.iter("sequence")}
-    return next((s for s in root.iter("sequence") if id(s) not in nested), None)
-
-
-def _file_paths(root: ElementTree.Element, cut: Path) -> dict[str, Path]:
-    """Each `<file id>`'s local path, from its first definition (later uses repeat only the id)."""
-    paths: dict[str, Path] = {}
-    for element in root.iter("file"):
-        url = element.findtext("pathurl")
-        key = element.get("id", "")
-        if key and url and key not in paths:
-            parsed = urlparse(url)
-            if parsed.scheme == "file":
-                path = Path(url2pathname(unquote(parsed.path)))
-            elif parsed.scheme and len(parsed.scheme) > 1:
-                continue  # not a local file
-            else:
-                path = Path(unquote(url))
-            paths[key] = path if path.is_absolute() else cut.parent / path
-    return paths
-
-
-def _enabled(element: ElementTree.Element) -> bool:
-    return (element.findtext("enabled") or "TRUE").strip().upper() != "FALSE"
-
-
-def _int(text: str | None) -> int | None:
-    try:
-        return int(text.strip()) if text is not None else None
-    except ValueError:
-        return None

@@ -11,7 +11,10 @@ the version is built from the original cut plus every fix placed so far.
 Format notes (what OTIO's adapters can and cannot carry):
 - `.otio` keeps everything, including the `mytalk` provenance metadata on the fixed clip; it is
   always written, whatever the input format.
-- `.xml` (FCP 7, also Premiere's interchange) is written as well, with all tracks.
+- `.xml` (FCP 7, also Premiere's and Resolve's interchange) is written as well: the cut's own XML with
+  the MyTalk tracks added (`fcp_version`), because OTIO's FCP writer drops every clip's filters.
+- A fix is seen as the clip it covers: it gets copies of that clip's effects (a reframe, a crop, an
+  opacity, a grade). A clip with a speed change or a keyframed effect is refused (`shot`).
 - `.edl` holds a single video track, so the same-format version is an EDL of the fixes only,
   at their record timecodes, to lay over the original cut in the NLE.
 - The CMX reader drops the cut's first record timecode (it starts the track at 0), so it is read
@@ -287,9 +290,14 @@ class OtioTimeline:
                                      "file in the cut; relink it in the NLE and export again")
         if not picked.media.is_file():
             raise MediaNotFoundError(f"clip {picked.name!r}: its media {picked.media} is not found; relink it")
-        if picked.clip.effects:
-            raise UsageError(f"clip {picked.name!r} has a speed change or effect ({picked.clip.effects[0].name or 'effect'});"
-                             " render it out first, MyTalk maps frames one to one")
+        timing = [effect for effect in picked.clip.effects if _changes_time(effect)]
+        if timing:
+            raise UsageError(f"clip {picked.name!r} has a speed change ({timing[0].name or 'time effect'}); render it "
+                             "out first, MyTalk maps frames one to one")
+        keyed = [effect for effect in picked.clip.effects if _is_keyframed(effect)]
+        if keyed:
+            raise UsageError(f"clip {picked.name!r} has a keyframed effect ({keyed[0].name or 'effect'}), which MyTalk "
+                             "cannot time on the fix; render the clip with it first, or remove its keyframes")
         info = self._probe(picked.media)
         video = info.video
         assert video is not None
@@ -365,9 +373,25 @@ class OtioTimeline:
         clip = otio.schema.Clip(name=render.stem, media_reference=reference,
                                 source_range=opentime.TimeRange(first, opentime.RationalTime(frames, rate)))
         clip.metadata["mytalk"] = {**provenance, "reel": reel, "source_timecode": video.start_timecode}
+        clip.effects.extend(self._covered_effects(start, frames, source))
         # An explicit reel is written as is by the CMX writer, instead of one cut from the file name.
         clip.metadata["cmx_3600"] = {"reel": reel}
         return clip
+
+    def _covered_effects(self, start: int, frames: int, source: Path | None) -> list[otio.schema.Effect]:
+        """Copies of the effects of the clip the fix covers (its source under the fix's record frames), so the
+        fix is seen as the clip is: a reframe, a crop, an opacity, a grade. Time effects and keyframed ones never
+        reach here (`shot` refuses such a clip)."""
+        if source is None:
+            return []
+        try:
+            covered = self.clip_at(start, start + frames)
+        except RangeError:
+            return []
+        if covered.media is None or os.path.abspath(covered.media) != os.path.abspath(source):
+            return []
+        return [copy.deepcopy(effect) for effect in covered.clip.effects
+                if not _changes_time(effect) and not _is_keyframed(effect)]
 
     def _version_timeline(self) -> otio.schema.Timeline:
         """The original cut plus every fix so far, each on the lowest MyTalk track where it fits."""
@@ -450,9 +474,36 @@ class OtioTimeline:
                 fixes.tracks.append(copy.deepcopy(first_fix_track))
                 text = otio.adapters.write_to_string(fixes, "cmx_3600", rate=float(self.fps))
                 return self._shift_edl_records(text)
+            if suffix == ".xml" and self.suffix == ".xml":
+                return self._fcp_version(timeline)
             return str(otio.adapters.write_to_string(timeline, ADAPTERS[suffix]))
-        except otio.exceptions.OTIOError as error:
+        except (otio.exceptions.OTIOError, ValueError, ElementTree.ParseError) as error:
             raise HostError(f"cannot write the {suffix} version of {self.path.name}: {error}") from None
+
+    def _fcp_version(self, timeline: otio.schema.Timeline) -> str:
+        """The FCP 7 XML version: the cut's own XML with the version's MyTalk tracks added (`fcp_version`)."""
+        from mytalk.plugin.hosts.fcp_version import FcpFix, write_fcp_version
+
+        rate = float(self.fps)
+        layers: list[list[FcpFix]] = []
+        for track in timeline.video_tracks()[len(self.timeline.video_tracks()):]:
+            layer = []
+            for clip in track.find_clips():
+                render = Path(clip.media_reference.target_url)
+                info = self._probe(render)
+                assert info.video is not None
+                mytalk = clip.metadata.get("mytalk", {})
+                source = mytalk.get("source_clip")
+                sound = info.audio[0] if info.audio else None
+                layer.append(FcpFix(
+                    record_start=int(round(clip.range_in_parent().start_time.value_rescaled_to(rate))),
+                    frames=int(round(clip.source_range.duration.value_rescaled_to(rate))), render=render,
+                    render_frames=info.video.frame_count, start_timecode=mytalk.get("source_timecode"),
+                    reel=str(mytalk.get("reel", "")), width=info.video.width, height=info.video.height,
+                    audio_channels=sound.channels if sound else 0, sample_rate=sound.sample_rate if sound else 0,
+                    source=Path(source) if source else None))
+            layers.append(layer)
+        return write_fcp_version(self._text, self.path, layers, self.fps)
 
     def _shift_edl_records(self, text: str) -> str:
         """Add the cut's start timecode back to record times (the CMX writer starts at 0)."""
@@ -508,6 +559,27 @@ def guide_pick(media: Path, numbers: list[int] | None) -> str | None:
     if len(numbers) > 1 and numbers == list(range(numbers[0], numbers[-1] + 1)):
         return f"{numbers[0]}-{numbers[-1]}"
     return ",".join(map(str, numbers))
+
+
+def _changes_time(effect: otio.schema.Effect) -> bool:
+    """An OTIO time effect (an EDL's M2 speed, a freeze frame), or an FCP 7 Time Remap read as an effect."""
+    if isinstance(effect, otio.schema.TimeEffect):
+        return True
+    fcp = effect.metadata.get("fcp_xml", {})
+    return str(fcp.get("effectid", "") if hasattr(fcp, "get") else "").strip().lower() == "timeremap"
+
+
+def _is_keyframed(effect: otio.schema.Effect) -> bool:
+    """An effect whose parameters move over the clip: FCP 7 XML keeps its keyframes under `keyframe`."""
+
+    def holds_keyframes(value: Any) -> bool:
+        if hasattr(value, "items"):
+            return any(str(key) == "keyframe" or holds_keyframes(item) for key, item in value.items())
+        if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
+            return False
+        return any(holds_keyframes(item) for item in value)
+
+    return holds_keyframes(effect.metadata)
 
 
 def _timecode_time(label: str, fps: Fraction) -> opentime.RationalTime:
