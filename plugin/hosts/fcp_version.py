@@ -33,6 +33,7 @@ from xml.etree import ElementTree
 
 from mytalk.core.timecode import frames_to_smpte, is_drop_frame_rate, parse_position
 from mytalk.plugin.hosts.fcp_xml_items import ClipItem, clip_items, file_paths, int_or_none, main_sequence
+from mytalk.plugin.hosts.xml_ids import FreshIds
 
 TIME_EFFECT_IDS = frozenset({"timeremap"})
 """FCP 7 effect ids that change a clip's timing (Premiere and FCP 7 write a speed change as Time Remap)."""
@@ -81,38 +82,33 @@ def write_fcp_version(text: str, cut: Path, layers: list[list[FcpFix]], fps: Fra
             track.append(_clip_item(fix, fps, ids, _covered_item(covered, fix)))
         _text(track, "enabled", "TRUE")
         _text(track, "locked", "FALSE")
-    ids.define_files_once(video)
+    _define_files_once(video)
     ElementTree.indent(root, space="  ")
     body = ElementTree.tostring(root, encoding="unicode")
     return f'<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE xmeml>\n{body}\n'
 
 
-class _Ids:
-    """Element ids the document does not use yet."""
+class _Ids(FreshIds):
+    """Element ids the document does not use yet, numbered as FCP 7 numbers them (`clipitem-1`)."""
 
     def __init__(self, root: ElementTree.Element) -> None:
-        self._taken = {element.get("id") for element in root.iter() if element.get("id")}
+        super().__init__((element.get("id", "") for element in root.iter() if element.get("id")), separator="-",
+                         first=1)
 
-    def define_files_once(self, video: ElementTree.Element) -> None:
-        """A render placed twice (two fixes of one render, or a later version keeping an earlier fix) is
-        defined in full by its first `<file>`; later ones name its id alone, as the format does."""
-        first: dict[str, str] = {}
-        for element in video.iter("file"):
-            key, url = element.get("id", ""), element.findtext("pathurl")
-            if not key.startswith("mytalk-file") or url is None:
-                continue
-            if url in first:
-                element.clear()
-                element.set("id", first[url])
-            else:
-                first[url] = key
 
-    def new(self, stem: str) -> str:
-        number = 1
-        while f"{stem}-{number}" in self._taken:
-            number += 1
-        self._taken.add(f"{stem}-{number}")
-        return f"{stem}-{number}"
+def _define_files_once(video: ElementTree.Element) -> None:
+    """A render placed twice (two fixes of one render, or a later version keeping an earlier fix) is defined
+    in full by its first `<file>`; later ones name its id alone, as the format does."""
+    first: dict[str, str] = {}
+    for element in video.iter("file"):
+        key, url = element.get("id", ""), element.findtext("pathurl")
+        if not key.startswith("mytalk-file") or url is None:
+            continue
+        if url in first:
+            element.clear()
+            element.set("id", first[url])
+        else:
+            first[url] = key
 
 
 def _covered_item(items: list[ClipItem], fix: FcpFix) -> ClipItem | None:

@@ -37,6 +37,7 @@ from typing import Any
 
 from mytalk.plugin.hosts.mlt_effects import covered_clip, picture_effects
 from mytalk.plugin.hosts.mlt_project import MltEntry, MltProject, mlt_clock, prop, set_prop
+from mytalk.plugin.hosts.xml_ids import FreshIds
 
 MUTE_SERVICE = "volume"
 MUTE_LEVEL_DB = "-100"
@@ -63,20 +64,13 @@ class Fix:
         return self.record_start + self.frames
 
 
-class _Ids:
-    """Fresh element ids (and Kdenlive clip ids) that the document does not use yet."""
+class _Ids(FreshIds):
+    """Fresh element ids (`chain0`, as MLT numbers them) and Kdenlive clip ids that the document does not use yet."""
 
     def __init__(self, project: MltProject) -> None:
-        self.taken = set(project.by_id)
+        super().__init__(project.by_id)
         ids = [prop(e, "kdenlive:id") for e in project.root.iter()]
         self.next_clip_id = max([int(i) for i in ids if i and i.isdigit()] + [1]) + 1
-
-    def new(self, stem: str) -> str:
-        number = 0
-        while f"{stem}{number}" in self.taken:
-            number += 1
-        self.taken.add(f"{stem}{number}")
-        return f"{stem}{number}"
 
     def clip_id(self) -> str:
         self.next_clip_id += 1
