@@ -354,7 +354,8 @@ def test_effect_copies_keep_their_source_frames_and_leave_sound_and_mutes(tmp_pa
     chain = project.by_id[entry.producer_id]
     effects = {"lut": ({}, "avfilter.lut3d", chain), "crop": ({"in": "00:00:02.400", "out": "00:00:04.360"}, "crop", None),
                "gain": ({}, "volume", None), "eq": ({}, "avfilter.equalizer", None), "blur": ({}, "avfilter.avgblur", None),
-               "mute": ({}, "volume", None)}
+               "mute": ({}, "volume", None), "fade": ({"in": "60", "out": "69"}, "brightness", None),
+               "tail": ({"in": "95", "out": "109"}, "brightness", None)}
     for name, (times, service, holder) in effects.items():
         element = ET.SubElement(entry.element if holder is None else holder, "filter", id=name, attrib=times)
         ET.SubElement(element, "property", name="mlt_service").text = service
@@ -364,7 +365,8 @@ def test_effect_copies_keep_their_source_frames_and_leave_sound_and_mutes(tmp_pa
     version = MltProject(tmp_path / "v.mlt", write_mlt_version(project, [[fix]]))
     placed = version.entries(version.tracks[-1].playlists[0])[0].element.findall("filter")
     # The clip's producer first (measured from her frame 0: the fix starts at her frame 70), then the entry's;
-    # its sound (gain, equaliser) and MyTalk's own mute are not the picture's.
+    # its sound (gain, equaliser) and MyTalk's own mute are not the picture's, and neither a fade over her
+    # frames 60-69 nor an effect from her frame 95 on touches the fix's frames 70-94.
     assert [(prop(f, "mytalk:copied_from"), f.get("in"), f.get("out")) for f in placed] == [
         ("lut", "-70", None), ("crop", "-10", "39"), ("blur", "-70", None)]
     assert len({f.get("id") for f in version.root.iter("filter")}) == len(list(version.root.iter("filter")))

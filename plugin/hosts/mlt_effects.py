@@ -93,21 +93,29 @@ def covered_clip(project: MltProject, source: Path, record_start: int, record_st
     return CoveredClip(entry, entry.source_in + record_start - entry.record_start)
 
 
-def picture_effects(project: MltProject, covered: CoveredClip, new_id: Callable[[str], str]) -> list[ET.Element]:
+def picture_effects(project: MltProject, covered: CoveredClip, frames: int,
+                    new_id: Callable[[str], str]) -> list[ET.Element]:
     """Copies of the effects the cut shows `covered` through (its producer's, then its entry's), re-timed
-    to the fix's frames (the module's docstring), each with a fresh id from `new_id` and a
-    `mytalk:copied_from` naming the original. MyTalk's own mute and sound-only effects are left out."""
+    to the fix's `frames` frames (the module's docstring), each with a fresh id from `new_id` and a
+    `mytalk:copied_from` naming the original. MyTalk's own mute, sound-only effects and effects whose
+    frames all lie outside the fix's (a fade at the clip's head) are left out."""
     producer = project.by_id.get(covered.entry.producer_id)
     originals = (producer.findall("filter") if producer is not None else []) + covered.entry.element.findall("filter")
     copies = []
     for original in originals:
         if prop(original, "mytalk:mute") == "1" or is_sound_effect(original):
             continue
+        first = mlt_time(original.get("in"), project.fps) - covered.source_start
+        last = None if original.get("out") is None else mlt_time(original.get("out"), project.fps) - covered.source_start
+        if first > frames - 1 or (last is not None and last <= 0):
+            # MLT applies an effect at frames in..out, and reads an `out` of 0 as "no end": a copy ending at
+            # the fix's frame 0 would run over all of it, so one ending there or before is not made.
+            continue
         effect = copy.deepcopy(original)
         effect.set("id", new_id("mytalk_filter"))
-        effect.set("in", str(mlt_time(original.get("in"), project.fps) - covered.source_start))
-        if original.get("out") is not None:
-            effect.set("out", str(mlt_time(original.get("out"), project.fps) - covered.source_start))
+        effect.set("in", str(first))
+        if last is not None:
+            effect.set("out", str(last))
         set_prop(effect, "mytalk:copied_from", original.get("id") or prop(original, "mlt_service") or "filter")
         copies.append(effect)
     return copies

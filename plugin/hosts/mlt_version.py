@@ -205,7 +205,7 @@ def _effects_of_covered(project: MltProject, fix: Fix, ids: _Ids) -> list[ET.Ele
     if fix.source is None:
         return []
     covered = covered_clip(project, fix.source, fix.record_start, fix.record_stop)
-    return [] if covered is None else picture_effects(project, covered, ids.new)
+    return [] if covered is None else picture_effects(project, covered, fix.frames, ids.new)
 
 
 def _text(value: Any) -> str:
