@@ -114,9 +114,10 @@ def strip_record(strip: Any) -> dict[str, Any]:
             "properties": {k: strip[k] for k in strip.keys() if k.startswith("mytalk_")}}
 
 
-def render(scene: Any, spec: dict[str, Any]) -> None:
+def render(scene: Any, spec: dict[str, Any], frames: tuple[int, int] | None = None, folder: Path | None = None) -> None:
     """Blender renders the sequencer to PNG, untone-mapped: view transform Standard, no look, exposure 0,
-    gamma 1, so an sRGB 8-bit strip comes out as its decoded pixels."""
+    gamma 1, so an sRGB 8-bit strip comes out as its decoded pixels. Frames `frames` (first, last), by default
+    the spec's, into `folder`, by default the spec's."""
     scene.view_settings.view_transform = "Standard"
     scene.view_settings.look = "None"
     scene.view_settings.exposure, scene.view_settings.gamma = 0.0, 1.0
@@ -126,9 +127,36 @@ def render(scene: Any, spec: dict[str, Any]) -> None:
     scene.render.image_settings.color_mode = "RGB"
     scene.render.image_settings.color_depth = "8"
     scene.render.use_file_extension = True
-    scene.frame_start, scene.frame_end = spec["render_first"], spec["render_last"]
-    scene.render.filepath = str(Path(spec["frames"]) / "frame_####")
+    scene.frame_start, scene.frame_end = frames or (spec["render_first"], spec["render_last"])
+    scene.render.filepath = str((folder or Path(spec["frames"])) / "frame_####")
     bpy.ops.render.render(animation=True, write_still=False)
+
+
+def graded(scene: Any, clip: Any, spec: dict[str, Any], findings: dict[str, Any]) -> None:
+    """The shot's colour settings changed as an editor changes them in the sequencer (Strip ▸ Color: saturation
+    and multiply), then committed again: Blender renders frames of the range with the new fix on top, then with
+    every fix muted (the shot itself). (Strip modifiers are not made here: bpy 5.0.1 as a module crashes in
+    `Strip.modifiers.new`.)"""
+    clip.color_saturation, clip.color_multiply = 0.5, 1.15
+    editor = scene.sequence_editor
+    earlier = [s for s in editor.strips_all if "mytalk_source_file" in s.keys()]
+    for strip in editor.strips_all:  # as the editor picks them again: the shot (active), its sound and the line
+        strip.select = strip.name in (clip.name, "shot sound", "line")
+    editor.active_strip = clip
+    commit(findings, "graded_commit")
+    new = [s for s in editor.strips_all if "mytalk_source_file" in s.keys() and s not in earlier]
+    movie = next((s for s in new if s.type == "MOVIE"), None)
+    findings["graded_placed"] = [strip_record(s) for s in new]
+    if movie is None:
+        return
+    findings["graded_settings"] = {"saturation": movie.color_saturation, "multiply": movie.color_multiply}
+    frames = (spec["graded_first"], spec["graded_last"])
+    for strip in earlier:
+        strip.mute = True
+    render(scene, spec, frames, Path(spec["graded_frames"]) / "fix")
+    movie.mute = True
+    render(scene, spec, frames, Path(spec["graded_frames"]) / "shot")
+    findings["graded_fix_file"] = bpy.path.abspath(movie.filepath)
 
 
 def main() -> int:
@@ -151,6 +179,7 @@ def main() -> int:
         findings["placed"] = [strip_record(s) for s in editor.strips_all if "mytalk_source_file" in s.keys()]
         render(scene, spec)
         findings["rendered"] = sorted(p.name for p in Path(spec["frames"]).glob("frame_*.png"))
+        graded(scene, clip, spec, findings)
     except Exception:  # noqa: BLE001 - the test reads the traceback from the findings
         findings["exception"] = traceback.format_exc()
     Path(spec["findings"]).write_text(json.dumps(findings, indent=2))

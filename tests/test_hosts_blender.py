@@ -38,7 +38,7 @@ MYTALK = [sys.executable, "-m", "mytalk.plugin.cli"]
 # The scene of the session (scene frames; see blender_session.movie_scene).
 SPEC: dict[str, Any] = {"clip_frame_start": 11, "clip_trim": 10, "line_frame_start": 30, "mark_in": 40, "mark_out_inclusive": 79,
         "engine": "classic", "codec": "ffv1", "render_first": 36, "render_last": 83,
-        "line_channels": "1", "guide_channels": "1"}
+        "line_channels": "1", "guide_channels": "1", "graded_first": 45, "graded_last": 47}
 SOURCE_START = SPEC["mark_in"] - SPEC["clip_frame_start"]  # 29: scene frame 40 shows source frame 29
 FRAMES = SPEC["mark_out_inclusive"] + 1 - SPEC["mark_in"]  # 40 frames, 1.6 s at 25 fps
 
@@ -93,7 +93,8 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     installed = _mytalk("blender", "install", env=env)
     assert installed.returncode == 0, installed.stderr
     spec = {**SPEC, "video": str(video), "line": str(line), "render_folder": str(root / "renders"),
-            "frames": str(root / "frames"), "findings": str(root / "findings.json")}
+            "frames": str(root / "frames"), "findings": str(root / "findings.json"),
+            "graded_frames": str(root / "graded")}
     (root / "frames").mkdir()
     (root / "spec.json").write_text(json.dumps(spec))
     run = subprocess.run([str(BLENDER_PYTHON), str(SESSION), str(root / "spec.json")], capture_output=True, text=True,
@@ -231,6 +232,33 @@ def test_blender_renders_the_fix_inside_the_marks_and_the_original_outside(sessi
                 assert other_mean > MAX_MEAN_LEVELS and other_peak > MAX_LEVELS, (frame, neighbour, other_mean)
         changed += _difference(rendered, original)[1] > MAX_LEVELS  # the mouth differs from the source's
     assert changed >= FRAMES // 2, f"only {changed} of {FRAMES} rendered frames differ from the source"
+
+
+GRADE_TOLERANCE = 1.0
+"""Mean difference (8-bit levels) allowed between Blender's render of the fix and of the graded shot itself, where
+the fix left the source's pixels as they were: the same colour settings on the same pixels, up to the fix's codec
+(FFV1, lossless) and Blender's rounding."""
+
+
+def test_the_fix_is_seen_through_the_shots_colour_settings(session: dict[str, Any]) -> None:
+    assert session["graded_commit"]["result"] == ["FINISHED"], session["graded_commit"]
+    settings = session["graded_settings"]
+    assert (settings["saturation"], settings["multiply"]) == pytest.approx((0.5, 1.15))
+    fix, source = _decoded(Path(session["graded_fix_file"])), _decoded(session["video"])
+    folder = session["root"] / "graded"
+    for frame in range(SPEC["graded_first"], SPEC["graded_last"] + 1):
+        shown = {}
+        for kind in ("fix", "shot"):
+            image = cv2.imread(str(folder / kind / f"frame_{frame:04d}.png"), cv2.IMREAD_COLOR)
+            assert image is not None, (kind, frame)
+            shown[kind] = cv2.cvtColor(image, cv2.COLOR_BGR2RGB).astype(np.int16)
+        k, original = frame - SPEC["mark_in"], source[frame - SPEC["clip_frame_start"]]
+        kept = np.abs(fix[k] - original).max(axis=2) <= 2  # where the fix is the source: away from the mouth
+        same = float(np.abs(shown["fix"] - shown["shot"])[kept].mean())
+        ungraded = float(np.abs(shown["shot"] - original)[kept].mean())
+        assert same <= GRADE_TOLERANCE < 10 * GRADE_TOLERANCE <= ungraded, (frame, same, ungraded)
+        print(f"frame {frame}: the fix's render is the graded shot's within {same:.2f} levels away from the mouth "
+              f"(the grade moves the shot by {ungraded:.1f})")
 
 
 def test_the_installed_extension_passes_blenders_own_validation(session: dict[str, Any]) -> None:

@@ -115,12 +115,12 @@ def _covered_item(items: list[ClipItem], fix: FcpFix) -> ClipItem | None:
     """The clip item of the fix's source under its range: most overlap, the upper (later) track on a tie."""
     if fix.source is None:
         return None
-    wanted = os.path.abspath(fix.source)
+    wanted = os.path.realpath(fix.source)  # a link to the file is the file
     stop = fix.record_start + fix.frames
     best: tuple[int, int, ClipItem] | None = None
     for order, item in enumerate(items):
         overlap = min(stop, item.end) - max(fix.record_start, item.start)
-        if item.media == wanted and overlap > 0 and (best is None or (overlap, order) > best[:2]):
+        if os.path.realpath(item.media) == wanted and overlap > 0 and (best is None or (overlap, order) > best[:2]):
             best = (overlap, order, item)
     return None if best is None else best[2]
 

@@ -388,7 +388,7 @@ class OtioTimeline:
             covered = self.clip_at(start, start + frames)
         except RangeError:
             return []
-        if covered.media is None or os.path.abspath(covered.media) != os.path.abspath(source):
+        if covered.media is None or os.path.realpath(covered.media) != os.path.realpath(source):
             return []
         return [copy.deepcopy(effect) for effect in covered.clip.effects
                 if not _changes_time(effect) and not _is_keyframed(effect)]

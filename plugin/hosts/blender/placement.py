@@ -21,6 +21,8 @@ from .shot import BlenderShot, sibling_strips
 PROVENANCE_PREFIX = "mytalk_"
 _TRANSFORM = ("offset_x", "offset_y", "scale_x", "scale_y", "rotation", "filter")
 _CROP = ("min_x", "max_x", "min_y", "max_y")
+_COLOUR = ("color_saturation", "color_multiply", "use_flip_x", "use_flip_y", "use_float", "alpha_mode")
+"""The strip's own colour settings (Strip ▸ Color, Transform ▸ Mirror): how the shot's pixels are shown."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,8 @@ def _unusable_channels(editor: Any) -> list[int]:
 
 def _copy_picture_settings(source: Any, target: Any) -> None:
     """The fix has the source's size, so the source strip's transform and crop place it identically
-    (a clip added with Fit or Fill to another resolution is scaled the same)."""
+    (a clip added with Fit or Fill to another resolution is scaled the same), and its colour settings show it
+    as the shot is shown."""
     for name in _TRANSFORM:
         if hasattr(source.transform, name):
             setattr(target.transform, name, getattr(source.transform, name))
@@ -73,6 +76,16 @@ def _copy_picture_settings(source: Any, target: Any) -> None:
     target.blend_type, target.blend_alpha = source.blend_type, source.blend_alpha
     if hasattr(source, "colorspace_settings"):
         target.colorspace_settings.name = source.colorspace_settings.name
+    for name in _COLOUR:
+        if hasattr(source, name):
+            setattr(target, name, getattr(source, name))
+
+
+def _modifiers_not_copied(source: Any) -> list[str]:
+    """The shot's strip modifiers (a Color Balance, Curves, ...), which the fix does not get: the editor is told to
+    copy them (Strip ▸ Modifiers ▸ Copy to Selected Strips). Blender 5.0.1 as a module, where this add-on is tested,
+    crashes in `Strip.modifiers.new` itself, so a copy made here could not be proved."""
+    return [str(modifier.name) for modifier in getattr(source, "modifiers", ())]
 
 
 def _occupied(strips: Any, *, ignore: tuple[Any, ...] = ()) -> list[tuple[int, int, int]]:
@@ -100,6 +113,7 @@ def place(scene: Any, source_strip: Any, shot: BlenderShot, result: dict[str, An
     movie = strips.new_movie(name=name, filepath=str(output), channel=channel, frame_start=start)
     _fit_length(movie, start, frames)
     _copy_picture_settings(source_strip, movie)
+    left = _modifiers_not_copied(source_strip)
     for key, value in properties.items():
         movie[PROVENANCE_PREFIX + key] = value
     sound = None
@@ -115,6 +129,9 @@ def place(scene: Any, source_strip: Any, shot: BlenderShot, result: dict[str, An
             sound[PROVENANCE_PREFIX + key] = value
     placed_frames = int(movie.frame_final_duration)
     warning = "" if placed_frames == frames else f" (Blender placed {placed_frames} of {frames} frames: check the file)"
+    if left:
+        warning += (f"; the shot's modifiers ({', '.join(left)}) are not on the fix: select the fix, then the shot "
+                    "(active), and use Strip ▸ Modifiers ▸ Copy to Selected Strips")
     where = f"channel {channel}" + (f", its sound on {sound_channel}" if sound is not None else ", without its sound")
     description = f"placed {output.name} at frame {start} on {where}{warning}"
     return Placed(movie.name, channel, sound.name if sound is not None else None,
