@@ -22,7 +22,10 @@ Behaviour taken from the documentation (and from published scripts that use it):
 - `MediaPoolItem.GetClipProperty()` -> a dict of all properties (the keyed form is deprecated in
   21.1; the fake still answers it as documented);
 - `Timeline.AddTrack("video")` -> True and appends a track; `GetTrackCount("video")` counts them;
-- `TimelineItem.AddMarker(frameId, color, name, note, duration, customData)` -> True.
+- `TimelineItem.AddMarker(frameId, color, name, note, duration, customData)` -> True;
+- `TimelineItem.GetProperty()` -> a dict of every Inspector key (Resolve's defaults unless a test sets them);
+  `SetProperty(key, value)` -> True for a documented key, False otherwise; `CopyGrades([items])` copies the
+  item's grade (a label here, Resolve's node graph there) onto each target and answers `grades_copy`.
 """
 
 from __future__ import annotations
@@ -36,6 +39,14 @@ Call = tuple[str, str, tuple[Any, ...]]
 # The documented TypedDicts (tests/resolve_api.pyi), as the plain dicts Resolve passes and returns.
 MarkInOut = dict[str, dict[str, int]]
 ClipProperties = dict[str, str]
+TimelineItemProperties = dict[str, Any]
+INSPECTOR_DEFAULTS: TimelineItemProperties = {
+    "Pan": 0.0, "Tilt": 0.0, "ZoomX": 1.0, "ZoomY": 1.0, "ZoomGang": True, "RotationAngle": 0.0, "AnchorPointX": 0.0,
+    "AnchorPointY": 0.0, "Pitch": 0.0, "Yaw": 0.0, "FlipX": False, "FlipY": False, "CropLeft": 0.0, "CropRight": 0.0,
+    "CropTop": 0.0, "CropBottom": 0.0, "CropSoftness": 0.0, "CropRetain": False, "DynamicZoomEase": 0,
+    "CompositeMode": 0, "Opacity": 100.0, "Distortion": 0.0, "RetimeProcess": 0, "MotionEstimation": 0, "Scaling": 0,
+    "ResizeFilter": 0}
+"""What `GetProperty()` answers for a clip nobody changed (the README's example output, and its keys)."""
 AppendClipInfo = dict[str, Any]
 ImportClipInfo = dict[str, Any]
 
@@ -82,6 +93,9 @@ class FakeTimelineItem(_Recorder):
         super().__init__(log, f"TimelineItem({name})")
         self.name, self.media, self.start, self.end, self.left_offset, self.track = name, media, start, end, left_offset, track
         self.markers: list[FakeMarker] = []
+        self.properties: TimelineItemProperties = dict(INSPECTOR_DEFAULTS)
+        self.grade: str | None = None  # what the Color page did to the clip, as a label
+        self.grades_copy = True  # what CopyGrades answers (Resolve answers False when it could not)
 
     def GetName(self) -> str:  # noqa: N802
         self._record("GetName")
@@ -113,6 +127,28 @@ class FakeTimelineItem(_Recorder):
         if any(marker.frame == frameId for marker in self.markers):
             return False  # Resolve refuses a second marker on the same frame
         self.markers.append(FakeMarker(frameId, color, name, note, duration, customData or ""))
+        return True
+
+    def GetProperty(self, propertyKey: str | None = None) -> int | TimelineItemProperties:  # noqa: N802, N803
+        if propertyKey is None:
+            self._record("GetProperty")
+            return dict(self.properties)
+        self._record("GetProperty", propertyKey)
+        return self.properties.get(propertyKey, 0)
+
+    def SetProperty(self, propertyKey: str, propertyValue: Any) -> bool:  # noqa: N802, N803
+        self._record("SetProperty", propertyKey, propertyValue)
+        if propertyKey not in INSPECTOR_DEFAULTS:
+            return False
+        self.properties[propertyKey] = propertyValue
+        return True
+
+    def CopyGrades(self, tgtTimelineItems: list[FakeTimelineItem]) -> bool:  # noqa: N802, N803
+        self._record("CopyGrades", [item.name for item in tgtTimelineItems])
+        if not self.grades_copy:
+            return False
+        for item in tgtTimelineItems:
+            item.grade = self.grade
         return True
 
 

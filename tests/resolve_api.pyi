@@ -17,10 +17,18 @@
 #    (no `GetSettings`), `ImportMedia([{clipInfo}])`, `GetClipProperty(propertyName=None)` and
 #    `GetStart(subframe_precision)`. `Timeline.GetMarkInOut()` is new in 19.1.0 (Resolve's changelog),
 #    hence the manifest's minimum of 19.1; no 19.1 README itself could be found to check against.
+# 4. `TimelineItem.GetProperty`, `SetProperty` and `CopyGrades` (MyTalk copies the shot's look onto the fix):
+#    from a typed stub of the 21.1 API read through the same index (`CopyGrades(self, tgtTimelineItems:
+#    List[TimelineItem]) -> bool`, "Copies the current node stack layer grade to the same layer for each
+#    item"; `SetProperty(self, propertyKey: str, propertyValue: Any) -> bool`; `GetProperty(self,
+#    propertyKey: Optional[str]) -> int | dict[str, str]`). That stub gives `propertyKey` no default, but
+#    every README since 16 says "if no key is specified, the method returns a dictionary ... for all
+#    supported keys", so the default None is transcribed, as for `GetClipProperty`. The keys of
+#    `TimelineItemProperties` are the README's section "Looking up Timeline item properties".
 #
 # TypedDicts list only the keys MyTalk reads or writes; the vendor stub declares more.
 
-from typing import Literal, TypedDict
+from typing import Any, Literal, TypedDict
 
 from typing_extensions import deprecated
 
@@ -47,6 +55,31 @@ class MarkInOut(TypedDict, total=False):
     audio: MarkInOutRange
 
 ClipProperties = TypedDict('ClipProperties', {'File Path': str}, total=False)
+
+class TimelineItemProperties(TypedDict, total=False):
+    Pan: float
+    Tilt: float
+    ZoomX: float
+    ZoomY: float
+    ZoomGang: bool
+    RotationAngle: float
+    AnchorPointX: float
+    AnchorPointY: float
+    Pitch: float
+    Yaw: float
+    FlipX: bool
+    FlipY: bool
+    CropLeft: float
+    CropRight: float
+    CropTop: float
+    CropBottom: float
+    CropSoftness: float
+    CropRetain: bool
+    CompositeMode: int
+    Opacity: float
+    Distortion: float
+    Scaling: int
+    ResizeFilter: int
 
 class TimelineSettings(TypedDict, total=False):
     timelineFrameRate: float | str
@@ -90,5 +123,8 @@ class TimelineItem:
     def GetLeftOffset(self, subframePrecision = False) -> float: ...
     def GetMediaPoolItem(self) -> MediaPoolItem | None: ...
     def AddMarker(self, frameId: int, color: MarkerColor, name: str, note: str, duration: int, customData: str | None = None) -> bool: ...
+    def GetProperty(self, propertyKey: str | None = None) -> int | TimelineItemProperties: ...
+    def SetProperty(self, propertyKey: str, propertyValue: Any) -> bool: ...
+    def CopyGrades(self, tgtTimelineItems: list[TimelineItem]) -> bool: ...
 
 def scriptapp(app: str) -> Resolve: ...

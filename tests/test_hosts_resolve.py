@@ -65,7 +65,7 @@ def test_result_is_imported_placed_on_a_new_track_at_the_record_frame_and_marked
     result = commit(shot, tmp_path / "renders")
     fake.calls.clear()
     placement = host.place_result(shot, result)
-    assert placement.description == "placed on V2 at 01:00:02:10 in Resolve"
+    assert placement.description == "placed on V2 at 01:00:02:10 in Resolve, with the shot's grade and framing"
     conversation = [(method, args) for _, method, args in fake.calls]
     assert ("ImportMedia", ([{"FilePath": result["output"]}],)) in conversation
     assert ("AddTrack", ("video",)) in conversation
@@ -80,6 +80,46 @@ def test_result_is_imported_placed_on_a_new_track_at_the_record_frame_and_marked
     assert provenance["render"] == result["output"] and provenance["sidecar"] == result["sidecar"]
     assert provenance["source_range"] == [30, 55]
     assert fake.timeline.video_tracks[0][0].start == 90050, "the original clip is untouched"
+
+
+def test_the_fix_takes_the_shots_grade_and_inspector_settings(tmp_path: Path) -> None:
+    """The fix is rendered from the ungraded, unframed source: it gets the shot's grade (CopyGrades) and the
+    Inspector's transform, crop and composite (SetProperty), but not its retime or dynamic zoom."""
+    fake = resolve_with_clip(media_path("video", CLIP))
+    assert fake.timeline is not None
+    fake.timeline.marks = {"video": {"in": 60, "out": 84}}
+    shot_item = fake.timeline.video_tracks[0][0]
+    look = {"ZoomX": 1.25, "ZoomY": 1.25, "Pan": 40.0, "Tilt": -12.5, "CropBottom": 12.0, "Opacity": 85.0,
+            "FlipX": True, "CompositeMode": 4}
+    shot_item.properties.update({**look, "DynamicZoomEase": 2, "RetimeProcess": 3})
+    shot_item.grade = "warm day, lifted blacks"
+    host = ResolveHost(fake)
+    shot = host.current_shot()
+    result = commit(shot, tmp_path / "renders")
+    placement = host.place_result(shot, result)
+    placed = fake.timeline.video_tracks[1][0]
+    assert placed.grade == "warm day, lifted blacks"
+    assert {key: placed.properties[key] for key in look} == look
+    assert (placed.properties["DynamicZoomEase"], placed.properties["RetimeProcess"]) == (0, 0), "frames one to one"
+    assert placement.description.endswith("in Resolve, with the shot's grade and framing")
+
+    # Resolve refusing the grade is said, with where to do it by hand; so is a setting it refuses.
+    shot_item.grades_copy = False
+    shot_item.properties["Sharpness"] = 0.4  # not an Inspector key MyTalk copies: never asked for
+    placement = host.place_result(shot, result)
+    assert placement.description.endswith("; not copied from the shot: its grade (copy it on the Color page)")
+    assert fake.timeline.video_tracks[2][0].grade is None
+    assert "Sharpness" not in fake.timeline.video_tracks[2][0].properties
+
+
+def test_a_fix_of_a_clip_the_host_did_not_read_says_its_look_was_not_copied(tmp_path: Path) -> None:
+    fake = resolve_with_clip(media_path("video", CLIP))
+    host = ResolveHost(fake)
+    shot = host.current_shot()
+    result = commit(shot, tmp_path / "renders")
+    placement = ResolveHost(fake).place_result(shot, result)  # a new host: the panel restarted since the shot
+    assert placement.description.endswith("; the shot's grade and Inspector settings were not copied (its clip was "
+                                          "not read): copy them")
 
 
 def test_drop_frame_timeline_reports_drop_frame_record_timecode(tmp_path: Path) -> None:

@@ -37,7 +37,8 @@ API_FILE = Path(__file__).with_name("resolve_api.pyi")
 ADAPTER_SOURCES = (REPO_ROOT / "plugin" / "hosts" / "resolve.py", REPO_ROOT / "resources" / "resolve_launcher.py")
 MODULE_FUNCTIONS = ("scriptapp",)  # DaVinciResolveScript's module-level call; every other call is CamelCase
 # String arguments that name a key of a documented dict: the key must be a documented one.
-KEYED_PARAMETERS = {"settingName": "TimelineSettings", "propertyName": "ClipProperties"}
+KEYED_PARAMETERS = {"settingName": "TimelineSettings", "propertyName": "ClipProperties",
+                    "propertyKey": "TimelineItemProperties"}
 # Deprecated by the 21.1 README, but its replacement `GetSettings()` exists from 21.1 only, so it is
 # the one call that reads a timeline setting on every version from 19.1 (manifest's minimum) to 21.1.
 ALLOWED_DEPRECATED = {"GetSetting"}
@@ -257,6 +258,11 @@ def test_every_resolve_call_of_the_adapter_is_documented_and_binds(api: Api, our
 
 def test_the_transcription_is_exactly_the_calls_we_make(api: Api, our_calls: list[CallSite]) -> None:
     assert {site.name for site in our_calls} == set(api.methods)
+
+
+def test_the_inspector_settings_copied_to_a_fix_are_documented_keys(api: Api) -> None:
+    assert set(adapter_module.INSPECTOR_PROPERTIES) <= api.typed_dicts["TimelineItemProperties"]
+    assert set(adapter_module.INSPECTOR_PROPERTIES) <= set(fake_resolve.INSPECTOR_DEFAULTS)
 
 
 def test_the_only_deprecated_call_is_the_one_without_a_replacement_before_21_1(

@@ -17,7 +17,10 @@ Only these documented calls are used (and `tests/fake_resolve.py` fakes exactly 
   `Timeline.GetTrackCount("video")`, `Timeline.AddTrack("video")`, `MediaPool.AppendToTimeline(
   [{mediaPoolItem, startFrame, endFrame, mediaType, trackIndex, recordFrame}])`,
   `TimelineItem.AddMarker(frameId, color, name, note, duration, customData)` and
-  `TimelineItem.GetDuration()` to check the placement.
+  `TimelineItem.GetDuration()` to check the placement;
+- the shot's look, onto the fix: `TimelineItem.GetProperty()` (all keys) and `SetProperty(key, value)` for
+  the Inspector's transform, crop and composite (`INSPECTOR_PROPERTIES`), and `TimelineItem.CopyGrades(
+  [items])` for its grade (19.0+: the current node stack layer's).
 
 Resolve 21.1 deprecates the list-of-paths `ImportMedia`, the keyed `GetClipProperty(name)` and
 `GetSetting(name)`. We use the forms that every release from 19.1 documents and 21.1 keeps:
@@ -47,6 +50,13 @@ from mytalk.core.media.probe import probe
 from mytalk.plugin.hosts import HostError, Placement, Shot
 
 MARKER_COLOR = "Purple"
+INSPECTOR_PROPERTIES = ("Pan", "Tilt", "ZoomX", "ZoomY", "ZoomGang", "RotationAngle", "AnchorPointX", "AnchorPointY",
+                        "Pitch", "Yaw", "FlipX", "FlipY", "CropLeft", "CropRight", "CropTop", "CropBottom",
+                        "CropSoftness", "CropRetain", "CompositeMode", "Opacity", "Distortion", "Scaling",
+                        "ResizeFilter")
+"""The Inspector's settings that decide how a clip's pixels are shown (the README's "Looking up Timeline item
+properties"): the fix has the shot's size, so the same values frame it the same. Retime and dynamic zoom are
+left out: the fix plays its frames one to one."""
 _NTSC = {"23.976": Fraction(24000, 1001), "29.97": Fraction(30000, 1001), "47.952": Fraction(48000, 1001),
          "59.94": Fraction(60000, 1001), "119.88": Fraction(120000, 1001)}
 
@@ -76,6 +86,7 @@ class ResolveHost:
             raise HostError("cannot reach DaVinci Resolve: start it, open a project, and set Preferences ▸ System ▸ "
                             "General ▸ External scripting using: Local")
         self.resolve = resolve
+        self._shot_items: dict[tuple[str, int, int], Any] = {}  # the items the shots were read from, by media and span
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -110,6 +121,7 @@ class ResolveHost:
         if not video.is_file():
             raise MediaNotFoundError(f"clip {item.GetName()!r}: its media {video} is offline; relink it")
         item_start, item_end = int(item.GetStart()), int(item.GetEnd())
+        self._shot_items[(str(video), item_start, item_end)] = item  # whose look the fix will take
         start, stop = item_start, item_end
         marks = (timeline.GetMarkInOut() or {}).get("video") or {}
         if "in" in marks or "out" in marks:
@@ -168,8 +180,24 @@ class ResolveHost:
         placed.AddMarker(0, MARKER_COLOR, title, note, 1, json.dumps(provenance))
         duration = int(placed.GetDuration())
         warning = "" if duration == frames else f" (Resolve placed {duration} of {frames} frames: check the clip's end)"
-        return Placement(f"placed on V{track} at {shot.record_timecode_for(start)} in Resolve{warning}",
+        look = self._copy_look(shot, record, frames, placed)
+        return Placement(f"placed on V{track} at {shot.record_timecode_for(start)} in Resolve{look}{warning}",
                          record - shot.record_offset, f"V{track}")
+
+    def _copy_look(self, shot: Shot, record: int, frames: int, placed: Any) -> str:
+        """Give the fix the shot's Inspector settings and grade, as the editor sees the shot: the fix is rendered
+        from the ungraded, unframed source. Returns what the status line says of it ("" when all was copied)."""
+        covered = next((item for (media, first, end), item in reversed(self._shot_items.items())
+                        if media == str(shot.video) and first <= record and record + frames <= end), None)
+        if covered is None:
+            return "; the shot's grade and Inspector settings were not copied (its clip was not read): copy them"
+        properties = covered.GetProperty()
+        refused = [key for key in INSPECTOR_PROPERTIES if isinstance(properties, dict) and key in properties
+                   and not placed.SetProperty(key, properties[key])]
+        graded = bool(covered.CopyGrades([placed]))
+        notes = ([] if graded else ["its grade (copy it on the Color page)"]) + \
+            ([f"Inspector {', '.join(refused)}"] if refused else [])
+        return f"; not copied from the shot: {'; '.join(notes)}" if notes else ", with the shot's grade and framing"
 
 
 # -- connecting to Resolve --------------------------------------------------------------------------
