@@ -33,6 +33,7 @@ from xml.etree import ElementTree
 
 from mytalk.core.timecode import frames_to_smpte, is_drop_frame_rate, parse_position
 from mytalk.plugin.hosts.fcp_xml_items import ClipItem, clip_items, file_paths, int_or_none, main_sequence
+from mytalk.plugin.hosts.timeline import most_overlapped
 from mytalk.plugin.hosts.xml_ids import FreshIds
 
 TIME_EFFECT_IDS = frozenset({"timeremap"})
@@ -116,13 +117,9 @@ def _covered_item(items: list[ClipItem], fix: FcpFix) -> ClipItem | None:
     if fix.source is None:
         return None
     wanted = os.path.realpath(fix.source)  # a link to the file is the file
-    stop = fix.record_start + fix.frames
-    best: tuple[int, int, ClipItem] | None = None
-    for order, item in enumerate(items):
-        overlap = min(stop, item.end) - max(fix.record_start, item.start)
-        if os.path.realpath(item.media) == wanted and overlap > 0 and (best is None or (overlap, order) > best[:2]):
-            best = (overlap, order, item)
-    return None if best is None else best[2]
+    candidates = ((item.start, item.end, order, item) for order, item in enumerate(items)
+                  if os.path.realpath(item.media) == wanted)
+    return most_overlapped(candidates, fix.record_start, fix.record_start + fix.frames)
 
 
 def _rate(parent: ElementTree.Element, fps: Fraction) -> None:

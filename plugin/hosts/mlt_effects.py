@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mytalk.plugin.hosts.mlt_project import MltEntry, MltProject, mlt_time, prop, set_prop
+from mytalk.plugin.hosts.timeline import most_overlapped
 
 SOUND_SERVICES = frozenset({
     "volume", "panner", "audiolevel", "audiochannels", "audiomap", "audioseam", "channelcopy", "mono", "mix",
@@ -75,22 +76,12 @@ def covered_clip(project: MltProject, source: Path, record_start: int, record_st
     record_stop) most (the higher track on a tie, as the picture shows it); None when no picture entry plays
     it there."""
     media = source.resolve()
-    best: tuple[int, int, MltEntry] | None = None
-    for track in project.tracks:
-        if track.audio or not track.enabled:
-            continue
-        for playlist in track.playlists:
-            for entry in project.entries(playlist):
-                played = project.media(entry.producer_id)
-                overlap = min(entry.record_stop, record_stop) - max(entry.record_start, record_start)
-                if played is None or overlap <= 0 or played.resolve() != media:
-                    continue
-                if best is None or (overlap, track.index) > (best[0], best[1]):
-                    best = (overlap, track.index, entry)
-    if best is None:
-        return None
-    entry = best[2]
-    return CoveredClip(entry, entry.source_in + record_start - entry.record_start)
+    candidates = ((entry.record_start, entry.record_stop, track.index, entry)
+                  for track in project.tracks if not track.audio and track.enabled
+                  for playlist in track.playlists for entry in project.entries(playlist)
+                  if (project.media(entry.producer_id) or Path()).resolve() == media)
+    entry = most_overlapped(candidates, record_start, record_stop)
+    return None if entry is None else CoveredClip(entry, entry.source_in + record_start - entry.record_start)
 
 
 def picture_effects(project: MltProject, covered: CoveredClip, frames: int,

@@ -54,6 +54,7 @@ from mytalk.core.media.probe import MediaInfo, probe
 from mytalk.core.media.writer import edl_reel_name, render_reel_name
 from mytalk.core.timecode import frames_to_smpte, is_drop_frame_rate, parse_position
 from mytalk.plugin.hosts import HostError, Placement, Shot
+from mytalk.plugin.hosts.timeline import most_overlapped
 
 if TYPE_CHECKING:
     from mytalk.plugin.hosts.fcp_audio import FcpAudioItems
@@ -246,16 +247,13 @@ class OtioTimeline:
         if record_stop <= record_start:
             raise RangeError(f"record range {self.record_timecode(record_start)}-{self.record_timecode(record_stop)} "
                              "is empty; put the out after the in")
-        best: tuple[int, int, TimelineClip] | None = None
-        for clip in self.clips():
-            overlap = min(record_stop, clip.record_stop) - max(record_start, clip.record_start)
-            if overlap > 0 and (best is None or (overlap, clip.track_index) > best[:2]):
-                best = (overlap, clip.track_index, clip)
-        if best is None:
+        picked = most_overlapped(((clip.record_start, clip.record_stop, clip.track_index, clip) for clip in self.clips()),
+                                 record_start, record_stop)
+        if picked is None:
             raise RangeError(f"no video clip of {self.path.name} lies under "
                              f"{self.record_timecode(record_start)}-{self.record_timecode(record_stop)}; "
                              "mark a range over a clip")
-        return best[2]
+        return picked
 
     # -- mapping to source frames ----------------------------------------------------------------
 

@@ -8,9 +8,9 @@ is a plain class that happens to have them (structural typing, as `HostAdapter`)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 from mytalk.plugin.hosts import HostAdapter, Shot
 
@@ -69,4 +69,20 @@ class TimelineHost(HostAdapter, Protocol):
     def record_timecode(self, frame: int) -> str: ...
 
 
-__all__ = ["TimelineEntry", "TimelineHost"]
+Item = TypeVar("Item")
+
+
+def most_overlapped(candidates: Iterable[tuple[int, int, int, Item]], start: int, stop: int) -> Item | None:
+    """The item under record frames [start, stop), as every timeline host picks it: of the candidates
+    `(first, stop, rank, item)`, the one whose [first, stop) overlaps the range most, the higher rank (the
+    upper track) on a tie, the first such on a full tie; None when none overlaps. The shot a host reads and
+    the clip whose look its fix copies are picked by this one rule, so they are the same clip."""
+    best: tuple[int, int, Item] | None = None
+    for first, end, rank, item in candidates:
+        overlap = min(stop, end) - max(start, first)
+        if overlap > 0 and (best is None or (overlap, rank) > best[:2]):
+            best = (overlap, rank, item)
+    return None if best is None else best[2]
+
+
+__all__ = ["TimelineEntry", "TimelineHost", "most_overlapped"]
