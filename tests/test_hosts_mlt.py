@@ -362,17 +362,66 @@ def test_effect_copies_keep_their_source_frames_and_leave_sound_and_mutes(tmp_pa
         ET.SubElement(element, "property", name="mlt_service").text = service
         if name == "mute":
             ET.SubElement(element, "property", name="mytalk:mute").text = "1"
+    track = project.tracks[0].service
+    for name, times, service in (("track_lut", {}, "avfilter.lut3d"), ("track_pan", {}, "panner"),
+                                 ("track_title", {"in": "00:00:03.000", "out": "99"}, "dynamictext"),
+                                 ("track_head", {"in": "0", "out": "59"}, "brightness")):
+        element = ET.SubElement(track, "filter", id=name, attrib=times)
+        ET.SubElement(element, "property", name="mlt_service").text = service
     fix = Fix(record_start=60, frames=25, render=tmp_path / "fix.mkv", render_frames=25, source=katie)
     version = MltProject(tmp_path / "v.mlt", write_mlt_version(project, [[fix]]))
     placed = version.entries(version.tracks[-1].playlists[0])[0].element.findall("filter")
-    # The clip's producer first (measured from her frame 0: the fix starts at her frame 70), then the entry's;
-    # its sound (gain, equaliser) and MyTalk's own mute are not the picture's, and neither a fade over her
-    # frames 60-69 nor an effect from her frame 95 on touches the fix's frames 70-94.
+    # The clip's producer first (measured from her frame 0: the fix starts at her frame 70), then the entry's,
+    # then the track's (measured from the timeline's frame 0: the fix starts at record frame 60); the sound
+    # (gain, equaliser, pan) and MyTalk's own mute are not the picture's, and neither a fade over her frames
+    # 60-69, an effect from her frame 95 on, nor a track effect that ends at record frame 59 touches the fix.
     assert [(prop(f, "mytalk:copied_from"), f.get("in"), f.get("out")) for f in placed] == [
-        ("lut", "-70", None), ("crop", "-10", "39"), ("blur", "-70", None)]
+        ("lut", "-70", None), ("crop", "-10", "39"), ("blur", "-70", None), ("track_lut", "-60", None),
+        ("track_title", "15", "39")]
     assert len({f.get("id") for f in version.root.iter("filter")}) == len(list(version.root.iter("filter")))
     assert is_sound_effect(ET.fromstring('<filter><property name="shotcut:filter">audioPan</property></filter>'))
     assert covered_clip(version, media_path("video", FIRST), 60, 85) is None, "Bob is not under the range"
+
+
+TRACK_RAMP = "0=0.5;99=1.0"
+"""A keyframed Brightness on the track that holds Katie's clip, measured in the timeline's frames (the
+cut's 100), so each frame of the range has its own grade."""
+
+
+def grade_katies_track(cut: Path) -> None:
+    """Give the track that holds Katie's clip the ramp, as the editors keep a track effect: a `filter` in
+    the track's tractor (Kdenlive) or in its playlist (Shotcut)."""
+    project = MltProject(cut, cut.read_text())
+    track = next(t for t in project.tracks if not t.audio)
+    grade = ET.SubElement(track.service, "filter", id="track_grade")
+    for name, value in (("mlt_service", "brightness"), ("level", TRACK_RAMP), ("kdenlive_id", "brightness")):
+        ET.SubElement(grade, "property", name=name).text = value
+    cut.write_text(ET.tostring(project.root, encoding="unicode"))
+
+
+def assert_the_version_looks_like_the_graded_cut(cut: Path, version: Path, fix_render: Path, out: Path,
+                                                 what: str) -> None:
+    """Away from the mouth, each frame of the range in melt's render of the version is melt's render of the
+    graded cut (nearer its own frame than either neighbour), far from the ungraded fix; after the range the
+    version is the cut."""
+    out.mkdir()
+    graded = mlt_render.frames_rgb(mlt_render.render(cut, out / "cut.mkv"))
+    picture = mlt_render.frames_rgb(mlt_render.render(version, out / "version.mkv"))
+    fix = mlt_render.frames_rgb(fix_render)
+    source = expected_source_frames(*RANGE)
+    differences = []
+    for index, record in enumerate(range(*RANGE)):
+        kept = np.abs(fix[index].astype(np.int16) - source[index].astype(np.int16)).max(axis=2) <= CHANGED_LEVELS
+        off = [float(np.abs(picture[record].astype(np.int16) - graded[other].astype(np.int16))[kept].mean())
+               for other in (record - 1, record, record + 1)]
+        ungraded = float(np.abs(picture[record].astype(np.int16) - fix[index].astype(np.int16))[kept].mean())
+        assert off[1] <= GRADE_TOLERANCE and off[1] < min(off[0], off[2]), (record, off)
+        assert ungraded > 5 * GRADE_TOLERANCE, (record, ungraded)
+        differences.append((off[1], ungraded))
+    outside = assert_frame_accurate(picture[RANGE[1]:], graded[RANGE[1]:], "after the range", PICTURE_TOLERANCE)
+    print(f"{what}: away from the mouth the version is the graded cut within {max(d[0] for d in differences):.2f} "
+          f"levels (the ungraded fix: {min(d[1] for d in differences):.1f} or more); after the range "
+          f"{max(outside):.2f}")
 
 
 @needs_melt
@@ -390,26 +439,31 @@ def test_the_fix_is_seen_through_the_clips_own_keyframed_effect(tmp_path: Path, 
     copied = [(f.get("in"), f.get("out"), prop(f, "mlt_service"), prop(f, "level")) for f in fix_entry.findall("filter")]
     # Katie's entry starts at her frame 60 and the fix at her frame 70: the copy is timed ten frames earlier.
     assert copied == [("-10", "39", "brightness", GRADE_RAMP)], copied
+    assert_the_version_looks_like_the_graded_cut(cut, placement.timeline_file, Path(committed.result["output"]),
+                                                 tmp_path / "render", f"{suffix}, clip effect")
 
-    out = tmp_path / "render"
-    out.mkdir()
-    graded = mlt_render.frames_rgb(mlt_render.render(cut, out / "cut.mkv"))
-    picture = mlt_render.frames_rgb(mlt_render.render(placement.timeline_file, out / "version.mkv"))
-    fix = mlt_render.frames_rgb(Path(committed.result["output"]))
-    source = expected_source_frames(*RANGE)
-    differences = []
-    for index, record in enumerate(range(*RANGE)):
-        kept = np.abs(fix[index].astype(np.int16) - source[index].astype(np.int16)).max(axis=2) <= CHANGED_LEVELS
-        off = [float(np.abs(picture[record].astype(np.int16) - graded[other].astype(np.int16))[kept].mean())
-               for other in (record - 1, record, record + 1)]
-        ungraded = float(np.abs(picture[record].astype(np.int16) - fix[index].astype(np.int16))[kept].mean())
-        assert off[1] <= GRADE_TOLERANCE and off[1] < min(off[0], off[2]), (record, off)
-        assert ungraded > 5 * GRADE_TOLERANCE, (record, ungraded)
-        differences.append((off[1], ungraded))
-    outside = assert_frame_accurate(picture[RANGE[1]:], graded[RANGE[1]:], "after the range", PICTURE_TOLERANCE)
-    print(f"{suffix}: away from the mouth the version is the graded cut within {max(d[0] for d in differences):.2f} "
-          f"levels (the ungraded fix: {min(d[1] for d in differences):.1f} or more); after the range "
-          f"{max(outside):.2f}")
+
+@needs_melt
+@pytest.mark.media
+@pytest.mark.slow
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_the_fix_is_seen_through_its_tracks_keyframed_effect(tmp_path: Path, committed: Committed,
+                                                             suffix: str) -> None:
+    """A track effect applies to its own track only, and the fix lies on a MyTalk track above it."""
+    cut = write_cut(tmp_path, suffix)
+    grade_katies_track(cut)
+    host = open_timeline(cut)
+    placement = host.place_result(host.shot(*RANGE), committed.result)
+    project = MltProject(placement.timeline_file, placement.timeline_file.read_text())
+    fix_entry = project.entries(project.tracks[-1].playlists[0])[0].element
+    copied = [(f.get("in"), f.get("out"), prop(f, "level"), prop(f, "mytalk:copied_from"))
+              for f in fix_entry.findall("filter")]
+    # Timed in the timeline's frames: the fix's first frame is record frame 60.
+    assert copied == [("-60", None, TRACK_RAMP, "track_grade")], copied
+    mytalk = project.tracks[-1]
+    assert mytalk.service.findall("filter") + mytalk.playlists[0].findall("filter") == [], "the fix's own track"
+    assert_the_version_looks_like_the_graded_cut(cut, placement.timeline_file, Path(committed.result["output"]),
+                                                 tmp_path / "render", f"{suffix}, track effect")
 
 
 # -- the stream of a camera's sound that the cut plays -------------------------------------------------------

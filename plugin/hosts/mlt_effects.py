@@ -4,16 +4,20 @@ A fix is rendered from the ungraded source: a new mouth on the camera's own pixe
 clip it covers is seen through its effects: a grade (Lift/Gamma/Gain, a LUT), a crop, a transform or
 reframe, a fade. Laid on a track above with none of them, the fix would show the ungraded frame over the
 graded one for the length of the range, which no conform accepts. So the fix's picture gets copies of
-the effects the cut shows the clip through, in the same order: the clip's own producer's (a Kdenlive bin
-clip effect) and then the timeline instance's (the entry's).
+the effects the cut shows the clip through, in the order MLT applies them: the clip's own producer's (a
+Kdenlive bin clip effect), the timeline instance's (the entry's), then its track's (a `<filter>` in the
+track's playlist, and in Kdenlive's tractor of the track's two playlists). A track effect applies to the
+track it is on; the fix lies on a MyTalk track above, so it would otherwise miss a grade or a LUT the
+editor put on the whole track.
 
 **Timing.** MLT measures an effect's position, and so its keyframes, from the effect's `in`, in the
-frames of the producer it is attached to: the source clip's frames for the original. The fix's frames
-are the render's, whose frame 0 is source frame `s0`. So each copy's `in` and `out` are the original's
-less `s0`: every keyframe then falls on the same source frame as before, and a fix in the middle of a
-clip gets a negative `in` (MLT's own arithmetic; `melt` renders it so, `tests/test_hosts_mlt.py`). An
-effect with no `in` is measured from the producer's frame 0, so its copy starts at `-s0`. Times are
-written as frames: MLT reads a negative clock time (`-00:00:00.400`) as something else.
+frames of the service it is attached to: the source clip's frames for a clip's effect, the timeline's
+for a track's. The fix's frames are the render's, whose frame 0 is source frame `s0` and record frame
+`r0`. So each copy's `in` and `out` are the original's less `s0` (a clip's effect) or `r0` (a track's):
+every keyframe then falls on the same frame of the picture as before, and a fix in the middle of a clip
+gets a negative `in` (MLT's own arithmetic; `melt` renders it so, `tests/test_hosts_mlt.py`). An effect
+with no `in` is measured from frame 0, so its copy starts at `-s0` or `-r0`. Times are written as
+frames: MLT reads a negative clock time (`-00:00:00.400`) as something else.
 
 Sound effects are not copied: the fix's sound is the new line, and the original's sound under the range
 is muted (`mlt_version`). Kdenlive keeps them on the audio instance, which is not read; in Shotcut, whose
@@ -28,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from mytalk.plugin.hosts.mlt_project import MltEntry, MltProject, mlt_time, prop, set_prop
+from mytalk.plugin.hosts.mlt_project import MltEntry, MltProject, MltTrack, mlt_time, prop, set_prop
 from mytalk.plugin.hosts.timeline import most_overlapped
 
 SOUND_SERVICES = frozenset({
@@ -64,11 +68,14 @@ def is_sound_effect(element: ET.Element) -> bool:
 
 @dataclass(frozen=True)
 class CoveredClip:
-    """The clip a fix covers in the cut's picture: its timeline entry, and the source frame under the fix's
-    first frame."""
+    """The clip a fix covers in the cut's picture: its timeline entry, the playlist and track that hold it,
+    and the source and record frames under the fix's first frame."""
 
     entry: MltEntry
+    playlist: ET.Element
+    track: MltTrack
     source_start: int
+    record_start: int
 
 
 def covered_clip(project: MltProject, source: Path, record_start: int, record_stop: int) -> CoveredClip | None:
@@ -76,28 +83,41 @@ def covered_clip(project: MltProject, source: Path, record_start: int, record_st
     record_stop) most (the higher track on a tie, as the picture shows it); None when no picture entry plays
     it there."""
     media = source.resolve()
-    candidates = ((entry.record_start, entry.record_stop, track.index, entry)
+    candidates = ((entry.record_start, entry.record_stop, track.index, (entry, playlist, track))
                   for track in project.tracks if not track.audio and track.enabled
                   for playlist in track.playlists for entry in project.entries(playlist)
                   if (project.media(entry.producer_id) or Path()).resolve() == media)
-    entry = most_overlapped(candidates, record_start, record_stop)
-    return None if entry is None else CoveredClip(entry, entry.source_in + record_start - entry.record_start)
+    picked = most_overlapped(candidates, record_start, record_stop)
+    if picked is None:
+        return None
+    entry, playlist, track = picked
+    return CoveredClip(entry, playlist, track, entry.source_in + record_start - entry.record_start, record_start)
+
+
+def _effects_over(project: MltProject, covered: CoveredClip) -> list[tuple[ET.Element, int]]:
+    """The effects the cut shows `covered` through, in the order MLT applies them, each with the frame of
+    its own clock under the fix's frame 0: the source frame for the producer's and the entry's, the record
+    frame for the playlist's and the track tractor's."""
+    producer = project.by_id.get(covered.entry.producer_id)
+    clip = (producer.findall("filter") if producer is not None else []) + covered.entry.element.findall("filter")
+    track = covered.playlist.findall("filter")
+    if covered.track.service is not covered.playlist:
+        track += covered.track.service.findall("filter")
+    return [(e, covered.source_start) for e in clip] + [(e, covered.record_start) for e in track]
 
 
 def picture_effects(project: MltProject, covered: CoveredClip, frames: int,
                     new_id: Callable[[str], str]) -> list[ET.Element]:
-    """Copies of the effects the cut shows `covered` through (its producer's, then its entry's), re-timed
-    to the fix's `frames` frames (the module's docstring), each with a fresh id from `new_id` and a
-    `mytalk:copied_from` naming the original. MyTalk's own mute, sound-only effects and effects whose
-    frames all lie outside the fix's (a fade at the clip's head) are left out."""
-    producer = project.by_id.get(covered.entry.producer_id)
-    originals = (producer.findall("filter") if producer is not None else []) + covered.entry.element.findall("filter")
+    """Copies of the effects the cut shows `covered` through (its producer's, its entry's, then its
+    track's), re-timed to the fix's `frames` frames (the module's docstring), each with a fresh id from
+    `new_id` and a `mytalk:copied_from` naming the original. MyTalk's own mute, sound-only effects and
+    effects whose frames all lie outside the fix's (a fade at the clip's head) are left out."""
     copies = []
-    for original in originals:
+    for original, under_first in _effects_over(project, covered):
         if prop(original, "mytalk:mute") == "1" or is_sound_effect(original):
             continue
-        first = mlt_time(original.get("in"), project.fps) - covered.source_start
-        last = None if original.get("out") is None else mlt_time(original.get("out"), project.fps) - covered.source_start
+        first = mlt_time(original.get("in"), project.fps) - under_first
+        last = None if original.get("out") is None else mlt_time(original.get("out"), project.fps) - under_first
         if first > frames - 1 or (last is not None and last <= 0):
             # MLT applies an effect at frames in..out, and reads an `out` of 0 as "no end": a copy ending at
             # the fix's frame 0 would run over all of it, so one ending there or before is not made.

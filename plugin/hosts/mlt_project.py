@@ -119,6 +119,9 @@ class MltTrack:
     playlists: tuple[ET.Element, ...]
     plays_audio: tuple[bool, ...]
     """Per playlist: whether MLT plays its sound (not hidden on the playlist's track or above)."""
+    service: ET.Element
+    """What the played tractor's `<track>` names: Kdenlive's tractor of the two playlists, else the playlist.
+    A track effect is a `<filter>` in it (and Kdenlive's in the tractor)."""
 
 
 class MltProject:
@@ -219,7 +222,7 @@ class MltProject:
                 default = f"V{video_seen}"
             name = prop(service, "kdenlive:track_name") or prop(service, "shotcut:name") or default
             tracks.append(MltTrack(index, name, audio, not (hidden_video if not audio else hide == "both"),
-                                   playlists, plays))
+                                   playlists, plays, service))
         return tracks
 
     def _is_audio(self, track: ET.Element) -> bool:
