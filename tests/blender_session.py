@@ -106,8 +106,31 @@ def preview(findings: dict[str, Any]) -> None:
         findings["preview_exit"] = "exited by itself"
 
 
+def mixdown(scene: Any, spec: dict[str, Any], name: str) -> str:
+    """Blender's own mix of every sound strip over the marks (Render ▸ Render Audio), 48 kHz mono 16-bit WAV,
+    into the spec's frames folder; the scene's frame range is put back."""
+    saved = scene.frame_start, scene.frame_end
+    scene.frame_start, scene.frame_end = spec["mark_in"], spec["mark_out_inclusive"]
+    path = Path(spec["frames"]).parent / f"{name}.wav"
+    bpy.ops.sound.mixdown(filepath=str(path), container="WAV", codec="PCM", format="S16", mixrate=48000,
+                          channels="MONO")
+    scene.frame_start, scene.frame_end = saved
+    return str(path)
+
+
+def heard_over_the_marks(scene: Any, spec: dict[str, Any], findings: dict[str, Any]) -> None:
+    """What plays over the marks after the commit, and, to show the mix would tell, with the fix's sound strip
+    unmuted for a moment."""
+    placed = [s for s in scene.sequence_editor.strips_all if "mytalk_source_file" in s.keys() and s.type == "SOUND"]
+    findings["mix_after"] = mixdown(scene, spec, "mix_after")
+    if placed and placed[0].mute:
+        placed[0].mute = False
+        findings["mix_unmuted"] = mixdown(scene, spec, "mix_unmuted")
+        placed[0].mute = True
+
+
 def strip_record(strip: Any) -> dict[str, Any]:
-    return {"name": strip.name, "type": strip.type, "channel": strip.channel,
+    return {"name": strip.name, "type": strip.type, "channel": strip.channel, "mute": bool(strip.mute),
             "frame_final_start": strip.frame_final_start, "frame_final_end": strip.frame_final_end,
             "frame_final_duration": strip.frame_final_duration,
             "filepath": bpy.path.abspath(strip.filepath) if strip.type == "MOVIE" else bpy.path.abspath(strip.sound.filepath),
@@ -134,7 +157,7 @@ def render(scene: Any, spec: dict[str, Any], frames: tuple[int, int] | None = No
 
 def graded(scene: Any, clip: Any, spec: dict[str, Any], findings: dict[str, Any]) -> None:
     """The shot's colour settings changed as an editor changes them in the sequencer (Strip ▸ Color: saturation
-    and multiply), then committed again: Blender renders frames of the range with the new fix on top, then with
+    and multiply), and the line's strip muted, then committed again: Blender renders frames of the range with the new fix on top, then with
     every fix muted (the shot itself). (Strip modifiers are not made here: bpy 5.0.1 as a module crashes in
     `Strip.modifiers.new`.)"""
     clip.color_saturation, clip.color_multiply = 0.5, 1.15
@@ -143,6 +166,7 @@ def graded(scene: Any, clip: Any, spec: dict[str, Any], findings: dict[str, Any]
     for strip in editor.strips_all:  # as the editor picks them again: the shot (active), its sound and the line
         strip.select = strip.name in (clip.name, "shot sound", "line")
     editor.active_strip = clip
+    editor.strips_all["line"].mute = True  # the line's strip silenced: the fix's sound strip is the line heard now
     commit(findings, "graded_commit")
     new = [s for s in editor.strips_all if "mytalk_source_file" in s.keys() and s not in earlier]
     movie = next((s for s in new if s.type == "MOVIE"), None)
@@ -173,7 +197,9 @@ def main() -> int:
         channels_refused(scene, findings)
         scene.mytalk.line_channels, scene.mytalk.guide_channels = spec["line_channels"], spec["guide_channels"]
         preview(findings)
+        findings["mix_before"] = mixdown(scene, spec, "mix_before")
         commit(findings, "commit")
+        heard_over_the_marks(scene, spec, findings)
         editor = scene.sequence_editor
         findings["clip"] = strip_record(clip)
         findings["placed"] = [strip_record(s) for s in editor.strips_all if "mytalk_source_file" in s.keys()]

@@ -141,6 +141,35 @@ def test_commit_places_the_fix_on_the_first_free_channels_at_the_marks(session: 
         assert sum(1 for _ in container.decode(video=0)) == FRAMES
 
 
+def _mono(path: str) -> np.ndarray:
+    import wave
+    with wave.open(path) as sound:
+        assert (sound.getframerate(), sound.getnchannels(), sound.getsampwidth()) == (48000, 1, 2)
+        return np.frombuffer(sound.readframes(sound.getnframes()), dtype="<i2").astype(np.float64)
+
+
+def test_the_line_is_heard_once_over_the_marks(session: dict[str, Any]) -> None:
+    """The line's own strip already plays the line where the fix's sound would: the fix's sound strip is placed
+    muted, and Blender's own mix over the marks is what it was before the commit. Unmuted, the line plays twice."""
+    movie, sound = _placed(session, "MOVIE"), _placed(session, "SOUND")
+    assert sound["mute"] and not movie["mute"]
+    assert f"its sound muted on {sound['channel']} (the line's strip plays it)" in session["commit"]["status"]
+    before, after, unmuted = (_mono(session[key]) for key in ("mix_before", "mix_after", "mix_unmuted"))
+    assert len(before) == len(after) == len(unmuted) >= FRAMES * 48000 // 25
+    rms = {name: float(np.sqrt(np.mean(samples ** 2))) for name, samples in
+           (("before", before), ("after", after), ("unmuted", unmuted))}
+    assert np.abs(after - before).max() <= 1, "the commit changed what is heard over the marks"
+    # The copy unmuted: the line twice, on top of the shot's own sound.
+    doubled = unmuted - before
+    line_again = float(np.corrcoef(doubled, before)[0, 1])
+    print(f"mix over the marks, RMS: before {rms['before']:.0f}, after {rms['after']:.0f}, with the fix's sound "
+          f"unmuted {rms['unmuted']:.0f}; what unmuting adds correlates {line_again:.2f} with the mix before")
+    assert rms["unmuted"] > 1.3 * rms["before"] and line_again > 0.5
+    # The second commit was made with the line's strip muted: its fix's sound strip plays.
+    (graded_sound,) = [s for s in session["graded_placed"] if s["type"] == "SOUND"]
+    assert not graded_sound["mute"]
+
+
 def test_the_new_strips_carry_their_provenance(session: dict[str, Any]) -> None:
     movie, sound = _placed(session, "MOVIE"), _placed(session, "SOUND")
     report = Path(movie["properties"]["mytalk_report"])

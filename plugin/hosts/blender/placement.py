@@ -3,7 +3,10 @@
 The render holds exactly the marked frames, so its movie strip starts at the marks' first scene
 frame and lasts the range's length: channels stacked higher are drawn on top, and the fix covers
 the original for exactly those frames. Its sound (the line, muxed for exactly the range) goes on
-the next free channel. Nothing that was in the scene is moved, trimmed or changed.
+the next free channel, muted when the line's own strip plays over the range: the editor placed the line
+there and hears it, and Blender sums every sound strip, so an unmuted copy would play the line twice
+over the range (6 dB up, with a jump at each edge). Nothing that was in the scene is moved, trimmed or
+changed.
 
 Each new strip carries its provenance as custom properties (`mytalk_*`, Strip ▸ Custom
 Properties), so a render found in a .blend later can be traced to its source, line and report.
@@ -16,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from . import marks
-from .shot import BlenderShot, sibling_strips
+from .shot import BlenderShot, all_strips, sibling_strips
 
 PROVENANCE_PREFIX = "mytalk_"
 _TRANSFORM = ("offset_x", "offset_y", "scale_x", "scale_y", "rotation", "filter")
@@ -88,6 +91,18 @@ def _modifiers_not_copied(source: Any) -> list[str]:
     return [str(modifier.name) for modifier in getattr(source, "modifiers", ())]
 
 
+def _line_heard(editor: Any, shot: BlenderShot) -> bool:
+    """Whether the line's own strip plays: not muted, on a channel not muted. Where it plays, the render's
+    sound holds the same samples at the same frames. False when the line is a chosen file (no strip)."""
+    if shot.line_strip is None:
+        return False
+    strip = next((s for s in all_strips(editor) if s.name == shot.line_strip), None)
+    if strip is None or strip.type != "SOUND" or strip.mute:
+        return False
+    channels = getattr(editor, "channels", None)
+    return not (channels is not None and 0 < int(strip.channel) < len(channels) and channels[int(strip.channel)].mute)
+
+
 def _occupied(strips: Any, *, ignore: tuple[Any, ...] = ()) -> list[tuple[int, int, int]]:
     return [(int(s.channel), int(s.frame_final_start), int(s.frame_final_end)) for s in strips if s not in ignore]
 
@@ -123,16 +138,20 @@ def place(scene: Any, source_strip: Any, shot: BlenderShot, result: dict[str, An
         sound = strips.new_sound(name=f"{name} line", filepath=str(output), channel=sound_channel, frame_start=start)
     except (marks.Refused, RuntimeError):
         sound = None  # a render whose sound Blender cannot read still places its picture
+    muted = False
     if sound is not None:
         _fit_length(sound, start, frames)
         for key, value in properties.items():
             sound[PROVENANCE_PREFIX + key] = value
+        muted = sound.mute = _line_heard(editor, shot)
     placed_frames = int(movie.frame_final_duration)
     warning = "" if placed_frames == frames else f" (Blender placed {placed_frames} of {frames} frames: check the file)"
     if left:
         warning += (f"; the shot's modifiers ({', '.join(left)}) are not on the fix: select the fix, then the shot "
                     "(active), and use Strip ▸ Modifiers ▸ Copy to Selected Strips")
-    where = f"channel {channel}" + (f", its sound on {sound_channel}" if sound is not None else ", without its sound")
+    where = f"channel {channel}" + (", without its sound" if sound is None else
+                                     f", its sound muted on {sound_channel} (the line's strip plays it)" if muted else
+                                     f", its sound on {sound_channel}")
     description = f"placed {output.name} at frame {start} on {where}{warning}"
     return Placed(movie.name, channel, sound.name if sound is not None else None,
                   sound_channel if sound is not None else None, description)
