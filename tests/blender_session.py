@@ -167,7 +167,13 @@ def graded(scene: Any, clip: Any, spec: dict[str, Any], findings: dict[str, Any]
         strip.select = strip.name in (clip.name, "shot sound", "line")
     editor.active_strip = clip
     editor.strips_all["line"].mute = True  # the line's strip silenced: the fix's sound strip is the line heard now
+    # A lower third over the range on the first free channel above the earlier fix: the new fix must go above it.
+    strips = editor.strips if hasattr(editor, "strips") else editor.sequences
+    title = strips.new_effect(name="lower third", type="COLOR", channel=6, frame_start=spec["mark_in"] - 5,
+                              length=spec["mark_out_inclusive"] - spec["mark_in"] + 10)
     commit(findings, "graded_commit")
+    findings["lower_third_channel"] = int(title.channel)
+    title.mute = True  # so the renders below compare the fix with the shot alone
     new = [s for s in editor.strips_all if "mytalk_source_file" in s.keys() and s not in earlier]
     movie = next((s for s in new if s.type == "MOVIE"), None)
     findings["graded_placed"] = [strip_record(s) for s in new]

@@ -14,6 +14,7 @@ A shot is `(media, first source frame, frames)`; the shots are laid end to end f
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -47,7 +48,8 @@ def _write(root: ET.Element, path: Path) -> Path:
 
 
 def write_kdenlive(path: Path, shots: list[Shot], *, fps: Fraction = Fraction(25), size: tuple[int, int] = (512, 512),
-                   lengths: dict[Path, int], audio_index: dict[Path, int] | None = None) -> Path:
+                   lengths: dict[Path, int], audio_index: dict[Path, int] | None = None,
+                   overlay: Overlay | None = None) -> Path:
     """A Kdenlive 24 project: tracks A2, A1, V1, V2 (bottom to top); every shot on V1 with its sound on A1.
     `audio_index`: the FFmpeg stream each file's sound is played from (as Kdenlive's clip properties pick one
     of a camera's streams), 1 where not given."""
@@ -102,6 +104,8 @@ def write_kdenlive(path: Path, shots: list[Shot], *, fps: Fraction = Fraction(25
                     entry = ET.SubElement(playlist, "entry", producer=chain(file, "audio" if audio else "video"),
                                           attrib={"in": clock(first, fps), "out": clock(first + frames - 1, fps)})
                     _prop(entry, "kdenlive:id", bin_ids[file])
+            if sub == 0 and label == "V2" and overlay is not None:
+                _overlay_entries(root, playlist, overlay, fps)
             root.append(playlist)
             playlists.append(playlist.get("id", ""))
         tractor = ET.SubElement(root, "tractor", id=f"tractor{len(tracks)}", attrib={"in": clock(0, fps)})
@@ -166,9 +170,11 @@ def write_kdenlive(path: Path, shots: list[Shot], *, fps: Fraction = Fraction(25
 
 
 def write_shotcut(path: Path, shots: list[Shot], *, fps: Fraction = Fraction(25), size: tuple[int, int] = (512, 512),
-                  lengths: dict[Path, int], audio_index: dict[Path, int] | None = None) -> Path:
+                  lengths: dict[Path, int], audio_index: dict[Path, int] | None = None,
+                  overlay: Overlay | None = None) -> Path:
     """A Shotcut 24 project: the black background and one video track V1 that plays every shot with its sound.
-    `audio_index`: as `write_kdenlive`'s (Shotcut's clip properties pick the stream the same way)."""
+    `audio_index`: as `write_kdenlive`'s (Shotcut's clip properties pick the stream the same way). `overlay`: a
+    colour clip on a video track V2 above, blended onto V1 as Shotcut blends its tracks."""
     streams = audio_index or {}
     total = sum(frames for _, _, frames in shots)
     root = ET.Element("mlt", LC_NUMERIC="C", version="7.22.0", title="Shotcut version 24.02.29", producer="main_bin")
@@ -211,4 +217,40 @@ def write_shotcut(path: Path, shots: list[Shot], *, fps: Fraction = Fraction(25)
     for name, value in (("a_track", "0"), ("b_track", "1"), ("version", "0.1"), ("mlt_service", "frei0r.cairoblend"),
                         ("threads", "0"), ("disable", "1")):
         _prop(blend, name, value)
+    if overlay is not None:
+        upper = ET.Element("playlist", id="playlist1")
+        _prop(upper, "shotcut:video", "1")
+        _prop(upper, "shotcut:name", "V2")
+        _overlay_entries(root, upper, overlay, fps)
+        root.insert(list(root).index(tractor), upper)
+        ET.SubElement(tractor, "track", producer="playlist1")
+        for number, service, extra in ((2, "mix", (("a_track", "0"), ("sum", "1"))),
+                                       (3, "qtblend", (("a_track", "1"), ("compositing", "0")))):
+            transition = ET.SubElement(tractor, "transition", id=f"transition{number}")
+            for name, value in (*extra, ("b_track", "2"), ("mlt_service", service), ("always_active", "1")):
+                _prop(transition, name, value)
     return _write(root, path)
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """A colour clip over record frames [start, start + frames), as a title or a lower third lies over a shot: a
+    colour with alpha (`0xRRGGBBAA`, MLT's colour producer)."""
+
+    start: int
+    frames: int
+    colour: str
+
+
+def _overlay_entries(root: ET.Element, playlist: ET.Element, overlay: Overlay, fps: Fraction) -> None:
+    producer = ET.SubElement(root, "producer", id="overlay_colour",
+                             attrib={"in": clock(0, fps), "out": clock(overlay.frames - 1, fps)})
+    for name, value in (("length", clock(overlay.frames, fps)), ("eof", "pause"), ("resource", overlay.colour),
+                        ("mlt_service", "color"), ("mlt_image_format", "rgba"), ("set.test_audio", "0")):
+        _prop(producer, name, value)
+    root.remove(producer)
+    root.insert(0 if root.find("profile") is None else list(root).index(root.find("profile")) + 1, producer)
+    if overlay.start:
+        ET.SubElement(playlist, "blank", length=clock(overlay.start, fps))
+    ET.SubElement(playlist, "entry", producer="overlay_colour",
+                  attrib={"in": clock(0, fps), "out": clock(overlay.frames - 1, fps)})

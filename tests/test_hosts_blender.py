@@ -170,6 +170,17 @@ def test_the_line_is_heard_once_over_the_marks(session: dict[str, Any]) -> None:
     assert not graded_sound["mute"]
 
 
+def test_a_strip_the_fix_is_drawn_over_is_named(session: dict[str, Any]) -> None:
+    """The second commit found a lower third on the first free channel over the range: the fix goes above it (no
+    strip is moved), and the status line names it; the earlier fix it also covers is not named."""
+    (movie,) = [s for s in session["graded_placed"] if s["type"] == "MOVIE"]
+    assert movie["channel"] > session["lower_third_channel"]
+    status = session["graded_commit"]["status"]
+    assert (f"the fix is drawn over 'lower third' there: move it above channel {movie['channel']} to show it over the "
+            "fix") in status, status
+    assert "_v001" not in status.split("drawn over")[1], status
+
+
 def test_the_new_strips_carry_their_provenance(session: dict[str, Any]) -> None:
     movie, sound = _placed(session, "MOVIE"), _placed(session, "SOUND")
     report = Path(movie["properties"]["mytalk_report"])

@@ -65,14 +65,19 @@ def _file(number: int, media: Path) -> str:
             "<samplerate>16000</samplerate></samplecharacteristics><channelcount>1</channelcount></audio></media></file>")
 
 
-def resolve_cut(path: Path, *, katie_filters: str | None = None) -> Path:
-    """The module's cut (its docstring), as Resolve exports FCP 7 XML."""
+def resolve_cut(path: Path, *, katie_filters: str | None = None, upper: str = "", upper_audio: str = "") -> Path:
+    """The module's cut (its docstring), as Resolve exports FCP 7 XML; `upper`: the items of a second video
+    track, `upper_audio` of a second audio track."""
     bob, katie = media_path("video", BOB), media_path("video", KATIE)
     filters = resolve_filters(100, crop_bottom=10) if katie_filters is None else katie_filters
     video = (_item(1, "bob", 0, 50, 0, _file(1, bob), resolve_filters(50))
              + _item(2, "katie", 50, 150, 50, _file(2, katie), filters))
     audio = (_item(3, "bob", 0, 50, 0, '<file id="file-1"/>', "")
              + _item(4, "katie", 50, 150, 50, '<file id="file-2"/>', ""))
+    if upper:
+        video += f"<enabled>TRUE</enabled><locked>FALSE</locked></track><track>{upper}"
+    if upper_audio:
+        audio += f"<enabled>TRUE</enabled><locked>FALSE</locked></track><track>{upper_audio}"
     path.write_text(f"""<?xml version="1.0" encoding="UTF-8"?>
 <!DOCTYPE xmeml>
 <xmeml version="5">
@@ -198,3 +203,44 @@ def test_a_clip_whose_filters_cannot_be_carried_is_refused_in_one_line(tmp_path:
     with pytest.raises(UsageError, match=r"clip 'katie' has a " + says.replace("(", r"\(").replace(")", r"\)")):
         host.shot(*RANGE)
     assert host.shot(10, 20).source_start == 10, "Bob's clip, with its default filters, is still fixed"
+
+
+def _link(item: str, kind: str, track: int) -> str:
+    return (f"<link><linkclipref>{item}</linkclipref><mediatype>{kind}</mediatype><trackindex>{track}</trackindex>"
+            "<clipindex>1</clipindex></link>")
+
+
+LOWER_THIRD = ('<generatoritem id="generatoritem-1"><name>Katie Hill, lower third</name><enabled>TRUE</enabled>'
+               f"<duration>35</duration>{RATE}<start>55</start><end>90</end><in>0</in><out>35</out>"
+               "<effect><name>Text</name><effectid>Text</effectid><effectcategory>Text</effectcategory>"
+               "<effecttype>generator</effecttype><mediatype>video</mediatype></effect></generatoritem>")
+"""A title over the shot on V2, as an editor puts a name under a speaker."""
+
+
+def test_what_the_cut_shows_above_the_clip_stays_above_the_fix(placed: Placed, tmp_path: Path) -> None:
+    """A lower third on V2 over the range, and on V2 before it a picture-in-picture of Bob linked to its sound
+    on A2: the shot is Katie's clip under the title, the fix goes directly above her track, and the link names
+    V2's item by its track's new number."""
+    pip = _item(5, "bob pip", 0, 30, 100, '<file id="file-1"/>', _link("clipitem-6", "audio", 2))
+    pip = pip.replace("</clipitem>", _link("clipitem-5", "video", 2) + "</clipitem>")
+    pip_sound = _item(6, "bob pip", 0, 30, 100, '<file id="file-1"/>',
+                      _link("clipitem-5", "video", 2) + _link("clipitem-6", "audio", 2))
+    cut = resolve_cut(tmp_path / "CUT.xml", upper=pip + LOWER_THIRD, upper_audio=pip_sound)
+    host = OtioTimeline(cut)
+    shot = host.shot(*RANGE)
+    assert (shot.video, shot.source_start) == (media_path("video", KATIE), 60), "the title is not the shot"
+    host.place_result(shot, placed.result)
+
+    version = ElementTree.parse(tmp_path / "CUT_mytalk_v001.xml").getroot()
+    tracks = version.findall("./sequence/media/video/track")
+    assert [[e.get("id") for e in t if e.tag in ("clipitem", "generatoritem")] for t in tracks] == [
+        ["clipitem-1", "clipitem-2"], ["mytalk-clipitem-1"], ["clipitem-5", "generatoritem-1"]]
+    links = {(item.get("id"), link.findtext("linkclipref")): link.findtext("trackindex")
+             for item in version.iter("clipitem") for link in item.findall("link")}
+    assert links == {("clipitem-5", "clipitem-6"): "2", ("clipitem-5", "clipitem-5"): "3",
+                     ("clipitem-6", "clipitem-5"): "3", ("clipitem-6", "clipitem-6"): "2"}, links
+    # OpenTimelineIO reads the version's picture in the same order; the .otio version has it so too.
+    for written in (tmp_path / "CUT_mytalk_v001.xml", tmp_path / "CUT_mytalk_v001.otio"):
+        timeline = otio.adapters.read_from_file(str(written))
+        names = [[clip.name for clip in track.find_clips()] for track in timeline.video_tracks()]
+        assert names[1] == [Path(placed.result["output"]).stem] and "Katie Hill, lower third" in names[2], names

@@ -39,7 +39,7 @@ from mytalk.core.errors import MyTalkError, UsageError
 from mytalk.core.jobs import commands
 from mytalk.core.jobs.request import SyncRequest
 from mytalk.plugin.hosts.mlt_effects import covered_clip, is_sound_effect
-from mytalk.plugin.hosts.mlt_project import MltProject, mlt_clock, mlt_time, prop
+from mytalk.plugin.hosts.mlt_project import MltProject, MltTrack, mlt_clock, mlt_time, prop
 from mytalk.plugin.hosts.mlt_timeline import MltTimeline, open_timeline
 from mytalk.plugin.hosts.mlt_version import Fix, write_mlt_version
 
@@ -76,6 +76,12 @@ def write_cut(folder: Path, suffix: str) -> Path:
     lengths = {file: 200 for file, _, _ in shots()}
     writer = mlt_projects.write_kdenlive if suffix == ".kdenlive" else mlt_projects.write_shotcut
     return writer(folder / f"CUT{suffix}", shots(), lengths=lengths)
+
+
+def mytalk_track(project: MltProject, name: str = "MyTalk") -> MltTrack:
+    """The version's new video track of that name."""
+    (track,) = [t for t in project.tracks if t.name == name and not t.audio]
+    return track
 
 
 def source_frame(record: int) -> tuple[str, int]:
@@ -240,11 +246,12 @@ def test_melt_renders_the_version_with_the_fix_over_the_range_and_the_cut_elsewh
     assert sorted(p.name for p in tmp_path.glob("CUT_mytalk_*")) == sorted([version.name, "CUT_mytalk_v001.otio"])
     assert digest(cut) == before, "the cut's own file is never written"
 
-    # The version: the cut's tracks as they were, plus the fix on a new track named MyTalk on top.
+    # The version: the cut's tracks as they were, plus the fix on a new track named MyTalk directly above the
+    # track of the clip it covers (V1; Kdenlive's cut has an empty V2 above it, which stays above).
     project = MltProject(version, version.read_text())
     names = [(t.name, t.audio) for t in project.tracks]
-    assert names[-1] == ("MyTalk", False)
-    fix_track = project.tracks[-1]
+    assert names[names.index(("V1", False)) + 1] == ("MyTalk", False)
+    fix_track = mytalk_track(project)
     entries = project.entries(fix_track.playlists[0])
     assert [(e.record_start, e.frames) for e in entries] == [(RANGE[0], RANGE[1] - RANGE[0])]
     chain = project.by_id[entries[0].producer_id]
@@ -370,7 +377,7 @@ def test_effect_copies_keep_their_source_frames_and_leave_sound_and_mutes(tmp_pa
         ET.SubElement(element, "property", name="mlt_service").text = service
     fix = Fix(record_start=60, frames=25, render=tmp_path / "fix.mkv", render_frames=25, source=katie)
     version = MltProject(tmp_path / "v.mlt", write_mlt_version(project, [[fix]]))
-    placed = version.entries(version.tracks[-1].playlists[0])[0].element.findall("filter")
+    placed = version.entries(mytalk_track(version).playlists[0])[0].element.findall("filter")
     # The clip's producer first (measured from her frame 0: the fix starts at her frame 70), then the entry's,
     # then the track's (measured from the timeline's frame 0: the fix starts at record frame 60); the sound
     # (gain, equaliser, pan) and MyTalk's own mute are not the picture's, and neither a fade over her frames
@@ -435,7 +442,7 @@ def test_the_fix_is_seen_through_the_clips_own_keyframed_effect(tmp_path: Path, 
     host = open_timeline(cut)
     placement = host.place_result(host.shot(*RANGE), committed.result)
     project = MltProject(placement.timeline_file, placement.timeline_file.read_text())
-    fix_entry = project.entries(project.tracks[-1].playlists[0])[0].element
+    fix_entry = project.entries(mytalk_track(project).playlists[0])[0].element
     copied = [(f.get("in"), f.get("out"), prop(f, "mlt_service"), prop(f, "level")) for f in fix_entry.findall("filter")]
     # Katie's entry starts at her frame 60 and the fix at her frame 70: the copy is timed ten frames earlier.
     assert copied == [("-10", "39", "brightness", GRADE_RAMP)], copied
@@ -455,15 +462,42 @@ def test_the_fix_is_seen_through_its_tracks_keyframed_effect(tmp_path: Path, com
     host = open_timeline(cut)
     placement = host.place_result(host.shot(*RANGE), committed.result)
     project = MltProject(placement.timeline_file, placement.timeline_file.read_text())
-    fix_entry = project.entries(project.tracks[-1].playlists[0])[0].element
+    fix_entry = project.entries(mytalk_track(project).playlists[0])[0].element
     copied = [(f.get("in"), f.get("out"), prop(f, "level"), prop(f, "mytalk:copied_from"))
               for f in fix_entry.findall("filter")]
     # Timed in the timeline's frames: the fix's first frame is record frame 60.
     assert copied == [("-60", None, TRACK_RAMP, "track_grade")], copied
-    mytalk = project.tracks[-1]
+    mytalk = mytalk_track(project)
     assert mytalk.service.findall("filter") + mytalk.playlists[0].findall("filter") == [], "the fix's own track"
     assert_the_version_looks_like_the_graded_cut(cut, placement.timeline_file, Path(committed.result["output"]),
                                                  tmp_path / "render", f"{suffix}, track effect")
+
+
+OVERLAY = mlt_projects.Overlay(start=50, frames=50, colour="0x2040ff80")
+"""A half-transparent blue over Katie's whole clip (record 50-99) on V2, as a title or a lower third lies over a
+shot: the fix goes under it, as her clip is."""
+
+
+@needs_melt
+@pytest.mark.media
+@pytest.mark.slow
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_what_the_cut_shows_above_the_clip_stays_above_the_fix(tmp_path: Path, committed: Committed,
+                                                               suffix: str) -> None:
+    lengths = {file: 200 for file, _, _ in shots()}
+    writer = mlt_projects.write_kdenlive if suffix == ".kdenlive" else mlt_projects.write_shotcut
+    cut = writer(tmp_path / f"CUT{suffix}", shots(), lengths=lengths, overlay=OVERLAY)
+    host = open_timeline(cut)
+    placement = host.place_result(host.shot(*RANGE), committed.result)
+    project = MltProject(placement.timeline_file, placement.timeline_file.read_text())
+    video = [t.name for t in project.tracks if not t.audio]
+    assert video == ["V1", "MyTalk", "V3" if suffix == ".kdenlive" else "V2"], video
+    if suffix == ".mlt":  # the fix's track is blended onto V1 before V2 is, so V2 is drawn over it
+        blends = [(prop(t, "a_track"), prop(t, "b_track")) for t in project.sequence.findall("transition")
+                  if prop(t, "mlt_service") != "mix" and prop(t, "disable") != "1"]
+        assert blends == [("1", "2"), ("1", "3")], blends
+    assert_the_version_looks_like_the_graded_cut(cut, placement.timeline_file, Path(committed.result["output"]),
+                                                 tmp_path / "render", f"{suffix}, overlay above the clip")
 
 
 # -- the stream of a camera's sound that the cut plays -------------------------------------------------------

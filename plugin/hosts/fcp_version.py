@@ -7,8 +7,10 @@ filters, and a version that does not look like the cut is no version of it. So h
 
 - everything in the cut stays as it was (its sequences, tracks, clip items, filters, transitions, audio,
   markers and the sequence's timecode);
-- each layer of fixes becomes a new video track on top of the main sequence's picture, one clip item per
-  fix at its record frames, playing the render from its first frame: its `<file>` names the render with
+- each layer of fixes over one track becomes a new video track directly above that track (under whatever
+  the cut shows above the clip: a title, a lower third, a logo), one clip item per fix at its record frames,
+  playing the render from its first frame (a linked item's `<link>` names its video track by number, so
+  the numbers of the tracks above move up): its `<file>` names the render with
   its own timecode and reel (`MT` and six characters), so a conform links the fix to the render and never
   to the camera original;
 - each fix's clip item gets copies of the filters of the clip item it covers (the same file under the
@@ -68,7 +70,8 @@ def is_keyframed_filter(element: ElementTree.Element) -> bool:
 
 
 def write_fcp_version(text: str, cut: Path, layers: list[list[FcpFix]], fps: Fraction) -> str:
-    """The cut's XML with each layer of fixes on a new video track of its main sequence, top of the picture."""
+    """The cut's XML with each layer of fixes on a new video track of its main sequence, directly above the
+    track of the clips it covers (a fix that covers none: on top)."""
     parser = ElementTree.XMLParser(target=ElementTree.TreeBuilder(insert_comments=True, insert_pis=True))
     root = ElementTree.fromstring(text, parser=parser)
     sequence = main_sequence(root)
@@ -77,16 +80,41 @@ def write_fcp_version(text: str, cut: Path, layers: list[list[FcpFix]], fps: Fra
         raise ValueError("the XML has no sequence with video")
     covered = list(clip_items(sequence, "video", file_paths(root, cut)))
     ids = _Ids(root)
-    for layer in layers:
-        track = ElementTree.SubElement(video, "track")
+    tracks = video.findall("track")
+    stacks: dict[tuple[int, int], list[tuple[FcpFix, ClipItem | None]]] = {}
+    for number, layer in enumerate(layers):
         for fix in sorted(layer, key=lambda f: f.record_start):
-            track.append(_clip_item(fix, fps, ids, _covered_item(covered, fix)))
+            item = _covered_item(covered, fix)
+            above = len(tracks) - 1 if item is None else tracks.index(item.track)
+            stacks.setdefault((above, number), []).append((fix, item))
+    added: dict[int, int] = {}
+    for above, number in sorted(stacks):
+        track = ElementTree.Element("track")
+        for fix, item in stacks[(above, number)]:
+            track.append(_clip_item(fix, fps, ids, item))
         _text(track, "enabled", "TRUE")
         _text(track, "locked", "FALSE")
+        # Directly above the track of the clip it covers (after the MyTalk tracks already there), under what the
+        # cut shows above that clip; after the last element of the picture when the cut has no video track.
+        anchor = list(video).index(tracks[above]) + 1 if tracks else len(video)
+        video.insert(anchor + added.get(above, 0), track)
+        added[above] = added.get(above, 0) + 1
+    _renumber_video_links(root, tracks, video.findall("track"))
     _define_files_once(video)
     ElementTree.indent(root, space="  ")
     body = ElementTree.tostring(root, encoding="unicode")
     return f'<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE xmeml>\n{body}\n'
+
+
+def _renumber_video_links(root: ElementTree.Element, before: list[ElementTree.Element],
+                          after: list[ElementTree.Element]) -> None:
+    """A clip item's `<link>` names a linked picture item by its video track's number (from 1), which moves up
+    where a MyTalk track went in below it."""
+    moved = {str(number): str(after.index(track) + 1) for number, track in enumerate(before, start=1)}
+    for link in root.iter("link"):
+        index = link.find("trackindex")
+        if (link.findtext("mediatype") or "").strip() == "video" and index is not None:
+            index.text = moved.get((index.text or "").strip(), index.text)
 
 
 class _Ids(FreshIds):

@@ -95,9 +95,8 @@ class MltTimeline(OtioTimeline):
     def _serialise(self, timeline: otio.schema.Timeline, suffix: str) -> str:
         if suffix != self.suffix:
             return super()._serialise(timeline, suffix)
-        original = len(self.timeline.video_tracks())
         layers = [[self._fix(item) for item in track if isinstance(item, otio.schema.Clip)]
-                  for track in timeline.video_tracks()[original:]]
+                  for track in self.fix_tracks(timeline)]
         # A fresh parse: the writer edits the tree in place, and the cut's own tree stays as read.
         return write_mlt_version(MltProject(self.path, self._text), layers)
 

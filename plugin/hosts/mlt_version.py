@@ -29,14 +29,14 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mytalk.plugin.hosts.mlt_effects import covered_clip, picture_effects
+from mytalk.plugin.hosts.mlt_effects import CoveredClip, covered_clip, picture_effects
 from mytalk.plugin.hosts.mlt_project import MltEntry, MltProject, mlt_clock, prop, set_prop
+from mytalk.plugin.hosts.mlt_tracks import composited_onto, insert_track, insert_transitions
 from mytalk.plugin.hosts.xml_ids import FreshIds
 
 MUTE_SERVICE = "volume"
@@ -85,7 +85,8 @@ def _element(tag: str, properties: dict[str, str], **attributes: str) -> ET.Elem
 
 
 def write_mlt_version(project: MltProject, layers: list[list[Fix]]) -> str:
-    """The project's XML with the fixes: `layers[i]` goes on track `MyTalk` (i = 0), `MyTalk 2`, ...
+    """The project's XML with the fixes: `layers[i]` holds fixes that do not overlap, and each layer's fixes
+    over one track go on a track of their own directly above it (`MyTalk`, `MyTalk 2`, ... from the bottom).
 
     `project` must be freshly read: its tree is edited in place.
     """
@@ -96,9 +97,13 @@ def write_mlt_version(project: MltProject, layers: list[list[Fix]]) -> str:
     before_sequence = list(root).index(sequence)
     new_elements: list[ET.Element] = []
 
-    # The effects the cut shows each fixed clip through, read before anything is split or muted; then mute
-    # the original's sound, while the project's tracks still describe the document.
-    effects = {id(fix): _effects_of_covered(project, fix, ids) for fix_layer in layers for fix in fix_layer}
+    # The clip each fix covers and the effects the cut shows it through, read before anything is split or
+    # muted; then mute the original's sound, while the project's tracks still describe the document.
+    covered = {id(fix): _covered(project, fix) for fix_layer in layers for fix in fix_layer}
+    effects = {id(fix): [] if covered[id(fix)] is None else
+               picture_effects(project, covered[id(fix)], fix.frames, ids.new)  # type: ignore[arg-type]
+               for fix_layer in layers for fix in fix_layer}
+    stacks = _stacks(project, layers, covered)
     for fix_layer in layers:
         for fix in fix_layer:
             _mute_source(project, fix)
@@ -145,12 +150,14 @@ def write_mlt_version(project: MltProject, layers: list[list[Fix]]) -> str:
             cursor = fix.record_stop
         return element
 
-    names = [("MyTalk" if number == 0 else f"MyTalk {number + 1}") for number in range(len(layers))]
+    names = [("MyTalk" if number == 0 else f"MyTalk {number + 1}") for number in range(len(stacks))]
+    # Highest first, so that a track put in lower down moves the ones already in, with everything else.
+    placed = list(zip(stacks, names, strict=True))[::-1]
     if kdenlive:
-        video_tracks: list[str] = []
         audio_tracks: list[str] = []
-        for fix_layer, name in zip(layers, names, strict=True):
-            for audio, target in ((False, video_tracks), (True, audio_tracks)):
+        video_tracks: list[tuple[int, str]] = []
+        for (above, fix_layer), name in placed:
+            for audio in (False, True):
                 filled = playlist(fix_layer, "audio" if audio else "video", audio)
                 spare = _element("playlist", {"kdenlive:audio_track": "1"} if audio else {},
                                  id=ids.new("mytalk_playlist"))
@@ -161,51 +168,61 @@ def write_mlt_version(project: MltProject, layers: list[list[Fix]]) -> str:
                 for inner in (filled, spare):
                     ET.SubElement(tractor, "track", hide="video" if audio else "audio", producer=inner.get("id", ""))
                 new_elements.extend([filled, spare, tractor])
-                target.append(tractor.get("id", ""))
+                if audio:
+                    audio_tracks.insert(0, tractor.get("id", ""))
+                else:
+                    video_tracks.append((above, tractor.get("id", "")))
         for fix in (f for layer in layers for f in layer):
             bin_chain = chain(fix, "bin")
             main_bin = project.by_id.get("main_bin")
             if main_bin is not None and not any(e.get("producer") == bin_chain for e in main_bin.findall("entry")):
                 ET.SubElement(main_bin, "entry", producer=bin_chain,
                               attrib={"in": mlt_clock(0, fps), "out": mlt_clock(fix.render_frames - 1, fps)})
-        _shift_kdenlive_tracks(project, len(audio_tracks))
-        _add_tracks(sequence, audio_tracks, at=1)
-        _add_tracks(sequence, video_tracks, at=None)
-        count = len(sequence.findall("track"))
-        transitions = [_transition(ids, "mix", index, kdenlive) for index in range(1, 1 + len(audio_tracks))]
-        transitions += [_composite(project, ids, index) for index in range(count - len(video_tracks), count)]
+        # Sound: new audio tracks at the bottom, summed onto track 0 (their order does not matter).
+        for offset, producer in enumerate(audio_tracks):
+            insert_track(project, producer, 1 + offset)
+        mixes = [_transition(ids, "mix", index, kdenlive) for index in range(1, 1 + len(audio_tracks))]
+        insert_transitions(project, mixes, len(audio_tracks))
+        # Picture: each video track directly above the track it covers, composited in its place in the stack.
+        for above, producer in video_tracks:
+            at = above + len(audio_tracks) + 1
+            insert_track(project, producer, at)
+            insert_transitions(project, [_composite(project, ids, at)], at)
     else:
-        tracks = []
-        for fix_layer, name in zip(layers, names, strict=True):
+        for (above, fix_layer), name in placed:
             element = playlist(fix_layer, "av", audio=False)
             set_prop(element, "shotcut:video", "1")
             set_prop(element, "shotcut:name", name)
             new_elements.append(element)
-            tracks.append(element.get("id", ""))
-        _add_tracks(sequence, tracks, at=None)
-        count = len(sequence.findall("track"))
-        # As Shotcut plants it: a new video track is blended onto the video track under it, which
-        # then holds the picture (the background's blend with V1 is disabled, so MLT shows the top
-        # video track that no transition has consumed). Sound is summed onto track 0.
-        below = max((track.index for track in project.tracks if not track.audio), default=0)
-        transitions = []
-        for index in range(count - len(tracks), count):
-            transitions += [_transition(ids, "mix", index, False), _composite(project, ids, index, a_track=below)]
-            below = index
-    _add_transitions(sequence, transitions)
+            at = above + 1
+            onto = composited_onto(project, above)
+            insert_track(project, element.get("id", ""), at)
+            insert_transitions(project, [_transition(ids, "mix", at, False),
+                                         _composite(project, ids, at, a_track=onto)], at)
     for offset, element in enumerate(new_elements):
         root.insert(before_sequence + offset, element)
     ET.indent(root, space=" ")
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def _effects_of_covered(project: MltProject, fix: Fix, ids: _Ids) -> list[ET.Element]:
-    """The picture effects of the clip the fix covers, re-timed to the fix (`mlt_effects`); none when the
-    fix names no source or no picture entry plays it under the range."""
-    if fix.source is None:
-        return []
-    covered = covered_clip(project, fix.source, fix.record_start, fix.record_stop)
-    return [] if covered is None else picture_effects(project, covered, fix.frames, ids.new)
+def _covered(project: MltProject, fix: Fix) -> CoveredClip | None:
+    """The picture entry the fix covers (`mlt_effects.covered_clip`); None when the fix names no source or no
+    picture entry plays it under the range."""
+    return None if fix.source is None else covered_clip(project, fix.source, fix.record_start, fix.record_stop)
+
+
+def _stacks(project: MltProject, layers: list[list[Fix]],
+            covered: dict[int, CoveredClip | None]) -> list[tuple[int, list[Fix]]]:
+    """The new video tracks, from the bottom: (index of the track each goes directly above, its fixes). Each
+    layer's fixes are parted by the track of the clip they cover, so a fix sits under whatever the cut shows
+    above its clip; a fix that covers no clip goes on top."""
+    top = max((track.index for track in project.tracks if not track.audio), default=0)
+    stacks: dict[tuple[int, int], list[Fix]] = {}
+    for number, fix_layer in enumerate(layers):
+        for fix in fix_layer:
+            clip = covered[id(fix)]
+            stacks.setdefault((top if clip is None else clip.track.index, number), []).append(fix)
+    return [(above, stacks[(above, number)]) for above, number in sorted(stacks)]
 
 
 def _text(value: Any) -> str:
@@ -236,56 +253,6 @@ def _composite(project: MltProject, ids: _Ids, b_track: int, a_track: int = 0) -
     if project.flavour == "kdenlive":
         properties.update({"kdenlive_id": COMPOSITE_SERVICE, "internal_added": "237"})
     return _element("transition", properties, id=ids.new("mytalk_transition"))
-
-
-def _add_tracks(sequence: ET.Element, producers: list[str], at: int | None) -> None:
-    tracks = sequence.findall("track")
-    position = list(sequence).index(tracks[at]) if at is not None and at < len(tracks) else \
-        list(sequence).index(tracks[-1]) + 1
-    for offset, producer in enumerate(producers):
-        sequence.insert(position + offset, ET.Element("track", producer=producer))
-
-
-def _add_transitions(sequence: ET.Element, transitions: list[ET.Element]) -> None:
-    children = list(sequence)
-    last = max((i for i, child in enumerate(children) if child.tag in ("track", "transition")), default=-1)
-    for offset, transition in enumerate(transitions):
-        sequence.insert(last + 1 + offset, transition)
-
-
-_GROUP_DATA = re.compile(r'("data"\s*:\s*")(\d+)(:)')
-
-
-def _shift_kdenlive_tracks(project: MltProject, inserted: int) -> None:
-    """Move every reference to a track index up by `inserted` (tracks were added at the bottom).
-
-    Transitions count tracks with the black track as 0; groups, the active track and the targets
-    count from the first real track as 0. All of them now name tracks `inserted` places higher.
-    """
-    if not inserted:
-        return
-    for transition in project.sequence.findall("transition"):
-        for name in ("a_track", "b_track"):
-            value = prop(transition, name)
-            if value is not None and value.isdigit() and int(value) >= 1:
-                set_prop(transition, name, str(int(value) + inserted))
-            attribute = transition.get(name)
-            if attribute is not None and attribute.isdigit() and int(attribute) >= 1:
-                transition.set(name, str(int(attribute) + inserted))
-    holders = [project.sequence] + ([project.by_id["main_bin"]] if "main_bin" in project.by_id else [])
-    for holder in holders:
-        for child in holder.findall("property"):
-            name = child.get("name") or ""
-            key = name.rsplit(".", 1)[-1]
-            if not (name.startswith("kdenlive:sequenceproperties.") or name.startswith("kdenlive:docproperties.")):
-                continue
-            if key == "groups" and child.text:
-                child.text = _GROUP_DATA.sub(lambda m: f"{m.group(1)}{int(m.group(2)) + inserted}{m.group(3)}",
-                                             child.text)
-            elif key in ("activeTrack", "audioTarget", "videoTarget") and (child.text or "").isdigit():
-                child.text = str(int(child.text or "0") + inserted)
-            elif key in ("tracksCount", "tracks") and (child.text or "").isdigit():
-                child.text = str(int(child.text or "0") + 2 * inserted)
 
 
 def _mute_source(project: MltProject, fix: Fix) -> None:

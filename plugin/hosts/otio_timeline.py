@@ -242,13 +242,19 @@ class OtioTimeline:
         return sorted(result, key=lambda c: (c.record_start, -c.track_index))
 
     def clip_at(self, record_start: int, record_stop: int | None = None) -> TimelineClip:
-        """The clip under a record range: most overlap wins, the upper track on a tie."""
+        """The clip under a record range: most overlap wins, the upper track on a tie. A clip that plays a
+        media file is picked before one that plays none (a title, a lower third, a colour or a generator over
+        the shot: nothing there to fix); one of those only where no clip with a file lies under the range."""
         record_stop = record_start + 1 if record_stop is None else record_stop
         if record_stop <= record_start:
             raise RangeError(f"record range {self.record_timecode(record_start)}-{self.record_timecode(record_stop)} "
                              "is empty; put the out after the in")
-        picked = most_overlapped(((clip.record_start, clip.record_stop, clip.track_index, clip) for clip in self.clips()),
-                                 record_start, record_stop)
+        clips = self.clips()
+        picked = most_overlapped(((clip.record_start, clip.record_stop, clip.track_index, clip)
+                                  for clip in clips if clip.media is not None), record_start, record_stop)
+        if picked is None:
+            picked = most_overlapped(((clip.record_start, clip.record_stop, clip.track_index, clip) for clip in clips),
+                                     record_start, record_stop)
         if picked is None:
             raise RangeError(f"no video clip of {self.path.name} lies under "
                              f"{self.record_timecode(record_start)}-{self.record_timecode(record_stop)}; "
@@ -376,51 +382,99 @@ class OtioTimeline:
         clip.metadata["cmx_3600"] = {"reel": reel}
         return clip
 
+    def _covered_clip(self, start: int, frames: int, source: Path | None) -> TimelineClip | None:
+        """The clip a fix of `source` over record frames [start, start + frames) covers: the clip under them
+        (`clip_at`) when it plays that source, else None."""
+        if source is None:
+            return None
+        try:
+            covered = self.clip_at(start, start + frames)
+        except RangeError:
+            return None
+        if covered.media is None or os.path.realpath(covered.media) != os.path.realpath(source):
+            return None
+        return covered
+
     def _covered_effects(self, start: int, frames: int, source: Path | None) -> list[otio.schema.Effect]:
         """Copies of the effects of the clip the fix covers (its source under the fix's record frames), so the
         fix is seen as the clip is: a reframe, a crop, an opacity, a grade. Time effects and keyframed ones never
         reach here (`shot` refuses such a clip)."""
-        if source is None:
-            return []
-        try:
-            covered = self.clip_at(start, start + frames)
-        except RangeError:
-            return []
-        if covered.media is None or os.path.realpath(covered.media) != os.path.realpath(source):
+        covered = self._covered_clip(start, frames, source)
+        if covered is None:
             return []
         return [copy.deepcopy(effect) for effect in covered.clip.effects
                 if not _changes_time(effect) and not _is_keyframed(effect)]
 
+    def _fix_layers(self) -> list[list[tuple[int, otio.schema.Clip]]]:
+        """Every fix so far, (record start, clip), in layers of fixes that do not overlap: each on the lowest
+        layer where it fits."""
+        layers: list[list[tuple[int, otio.schema.Clip]]] = []
+        for start, clip in sorted(self._fixes, key=lambda fix: fix[0]):
+            for placed in layers:
+                last_start, last_clip = placed[-1]
+                if last_start + self._frames_of(last_clip) <= start:
+                    placed.append((start, clip))
+                    break
+            else:
+                layers.append([(start, clip)])
+        return layers
+
+    def _frames_of(self, clip: otio.schema.Clip) -> int:
+        return int(round(clip.source_range.duration.value_rescaled_to(float(self.fps))))
+
     def _version_timeline(self) -> otio.schema.Timeline:
-        """The original cut plus every fix so far, each on the lowest MyTalk track where it fits."""
+        """The original cut plus every fix so far. A layer's fixes over one track go on a MyTalk track of their
+        own directly above that track, under whatever the cut shows above the clip (a title, a lower third, a
+        logo): laid on top of everything, a fix would hide those for its range. A fix that covers no clip of
+        the cut goes on top."""
         timeline = copy.deepcopy(self.timeline)
         timeline.name = f"{self.timeline.name or self.path.stem} (MyTalk)"
         if timeline.global_start_time is None and self.record_offset:
             # The cut's start timecode, which the CMX reader drops (01:00:00:00 in most cuts).
             timeline.global_start_time = opentime.RationalTime(self.record_offset, float(self.fps))
-        tracks: list[list[tuple[int, otio.schema.Clip]]] = []
-        for start, clip in sorted(self._fixes, key=lambda fix: fix[0]):
-            for placed in tracks:
-                last_start, last_clip = placed[-1]
-                last_stop = last_start + int(round(last_clip.source_range.duration.value_rescaled_to(float(self.fps))))
-                if last_stop <= start:
-                    placed.append((start, clip))
-                    break
-            else:
-                tracks.append([(start, clip)])
-        rate = float(self.fps)
-        for number, placed in enumerate(tracks, start=1):
-            track = otio.schema.Track(name=FIX_TRACK_NAME if number == 1 else f"{FIX_TRACK_NAME} {number}",
-                                      kind=otio.schema.TrackKind.Video)
-            cursor = 0
-            for start, clip in placed:
-                if start > cursor:
-                    track.append(otio.schema.Gap(source_range=opentime.TimeRange(
-                        opentime.RationalTime(0, rate), opentime.RationalTime(start - cursor, rate))))
-                track.append(copy.deepcopy(clip))
-                cursor = start + int(round(clip.source_range.duration.value_rescaled_to(rate)))
+        video_count = len(self.timeline.video_tracks())
+        stacks: dict[tuple[int, int], list[tuple[int, otio.schema.Clip]]] = {}
+        for number, layer in enumerate(self._fix_layers()):
+            for start, clip in layer:
+                source = clip.metadata.get("mytalk", {}).get("source_clip")
+                covered = self._covered_clip(start, self._frames_of(clip), Path(source) if source else None)
+                stacks.setdefault((video_count - 1 if covered is None else covered.track_index, number),
+                                  []).append((start, clip))
+        above: dict[int, list[otio.schema.Track]] = {}
+        for count, key in enumerate(sorted(stacks), start=1):
+            track = self._fix_track(FIX_TRACK_NAME if count == 1 else f"{FIX_TRACK_NAME} {count}", stacks[key])
+            track.metadata["mytalk"] = {"fixes": True}
+            above.setdefault(key[0], []).append(track)
+        ordered: list[otio.schema.Track] = []
+        video_seen = 0
+        for track in list(timeline.tracks):
+            ordered.append(track)
+            if track.kind == otio.schema.TrackKind.Video:
+                ordered.extend(above.pop(video_seen, []))
+                video_seen += 1
+        ordered.extend(track for tracks in above.values() for track in tracks)  # a cut with no video tracks
+        del timeline.tracks[:]
+        for track in ordered:
             timeline.tracks.append(track)
         return timeline
+
+    def _fix_track(self, name: str, placed: list[tuple[int, otio.schema.Clip]]) -> otio.schema.Track:
+        """A video track holding copies of the fixes (record start, clip), with gaps between them."""
+        rate = float(self.fps)
+        track = otio.schema.Track(name=name, kind=otio.schema.TrackKind.Video)
+        cursor = 0
+        for start, clip in placed:
+            if start > cursor:
+                track.append(otio.schema.Gap(source_range=opentime.TimeRange(
+                    opentime.RationalTime(0, rate), opentime.RationalTime(start - cursor, rate))))
+            track.append(copy.deepcopy(clip))
+            cursor = start + self._frames_of(clip)
+        return track
+
+    @staticmethod
+    def fix_tracks(timeline: otio.schema.Timeline) -> list[otio.schema.Track]:
+        """A version's MyTalk tracks, from the bottom of the picture up."""
+        return [track for track in timeline.video_tracks() if track.metadata.get("mytalk", {}).get("fixes")]
 
     def _output_folder(self, fallback: Path) -> Path:
         folder = self.path.parent
@@ -466,10 +520,9 @@ class OtioTimeline:
         try:
             if suffix == ".edl":
                 fixes = otio.schema.Timeline(name=f"{timeline.name} fixes")
-                # One video track per EDL: the first MyTalk track (overlapping fixes, rare, stay
-                # in the .otio only).
-                first_fix_track = next(t for t in timeline.video_tracks() if t.name == FIX_TRACK_NAME)
-                fixes.tracks.append(copy.deepcopy(first_fix_track))
+                # One video track per EDL: the fixes of the first layer (overlapping fixes, rare, stay in the
+                # .otio only).
+                fixes.tracks.append(self._fix_track(FIX_TRACK_NAME, self._fix_layers()[0]))
                 text = otio.adapters.write_to_string(fixes, "cmx_3600", rate=float(self.fps))
                 return self._shift_edl_records(text)
             if suffix == ".xml" and self.suffix == ".xml":
@@ -484,7 +537,7 @@ class OtioTimeline:
 
         rate = float(self.fps)
         layers: list[list[FcpFix]] = []
-        for track in timeline.video_tracks()[len(self.timeline.video_tracks()):]:
+        for track in self.fix_tracks(timeline):
             layer = []
             for clip in track.find_clips():
                 render = Path(clip.media_reference.target_url)

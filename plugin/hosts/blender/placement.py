@@ -103,6 +103,17 @@ def _line_heard(editor: Any, shot: BlenderShot) -> bool:
     return not (channels is not None and 0 < int(strip.channel) < len(channels) and channels[int(strip.channel)].mute)
 
 
+def _hidden_under(strips: Any, below: int, above: int, start: int, stop: int) -> list[str]:
+    """Picture strips of the scene on channels between the shot's (`below`) and the fix's (`above`) that show
+    over scene frames [start, stop): a title, a lower third, an overlay. The fix is drawn over them there. A
+    channel right above the shot is taken when free; these are what made it not free. MyTalk's own earlier
+    fixes are left out: a new fix is meant to cover them."""
+    return [str(s.name) for s in strips
+            if below < int(s.channel) < above and s.type != "SOUND" and not s.mute
+            and int(s.frame_final_start) < stop and start < int(s.frame_final_end)
+            and PROVENANCE_PREFIX + "source_file" not in s.keys()]
+
+
 def _occupied(strips: Any, *, ignore: tuple[Any, ...] = ()) -> list[tuple[int, int, int]]:
     return [(int(s.channel), int(s.frame_final_start), int(s.frame_final_end)) for s in strips if s not in ignore]
 
@@ -146,6 +157,11 @@ def place(scene: Any, source_strip: Any, shot: BlenderShot, result: dict[str, An
         muted = sound.mute = _line_heard(editor, shot)
     placed_frames = int(movie.frame_final_duration)
     warning = "" if placed_frames == frames else f" (Blender placed {placed_frames} of {frames} frames: check the file)"
+    hidden = _hidden_under(strips, int(source_strip.channel), channel, start, stop)
+    if hidden:
+        them = "it" if len(hidden) == 1 else "them"
+        warning += (f"; the fix is drawn over {', '.join(repr(name) for name in hidden)} there: move {them} above "
+                    f"channel {channel} to show {them} over the fix")
     if left:
         warning += (f"; the shot's modifiers ({', '.join(left)}) are not on the fix: select the fix, then the shot "
                     "(active), and use Strip ▸ Modifiers ▸ Copy to Selected Strips")
