@@ -124,6 +124,29 @@ def test_kdenlive_tracks_are_named_as_kdenlive_shows_them(tmp_path: Path) -> Non
         (1, "A2", True), (2, "A1", True), (3, "V1", False), (4, "V2", False)]
 
 
+@pytest.mark.media
+def test_kdenlive_references_to_tracks_move_with_the_tracks_put_in(tmp_path: Path) -> None:
+    """A fix over V1 puts an audio track at the bottom and a video track between V1 and V2: every index that
+    names V1 or a track above it moves up by one for the audio track, and those above V1 by one more."""
+    cut = write_cut(tmp_path, ".kdenlive")
+    text = cut.read_text().replace('"data": "2:0"', '"data": "3:10"').replace('"data": "1:0"', '"data": "2:0"', 1)
+    project = MltProject(cut, text)  # groups: V2 (Kdenlive's 3, from its first real track) and V1 (2)
+    fix = Fix(record_start=60, frames=25, render=tmp_path / "fix.mkv", render_frames=25,
+              source=media_path("video", SECOND).resolve())
+    version = MltProject(tmp_path / "v.kdenlive", write_mlt_version(project, [[fix]]))
+    assert [(t.index, t.name, t.audio) for t in version.tracks] == [
+        (1, "MyTalk", True), (2, "A2", True), (3, "A1", True), (4, "V1", False), (5, "MyTalk", False),
+        (6, "V3", False)]
+    properties = {p.get("name", "").rsplit(".", 1)[-1]: p.text or "" for p in version.sequence.findall("property")}
+    assert '"data": "5:10"' in properties["groups"] and '"data": "3:0"' in properties["groups"], properties["groups"]
+    assert (properties["activeTrack"], properties["videoTarget"], properties["audioTarget"],
+            properties["tracksCount"]) == ("3", "3", "2", "6")
+    # Compositing in stack order: V1 (4), then the fix (5), then the old V2 (6), each onto track 0.
+    composites = [(prop(t, "a_track"), prop(t, "b_track")) for t in version.sequence.findall("transition")
+                  if prop(t, "mlt_service") != "mix"]
+    assert composites == [("0", "4"), ("0", "5"), ("0", "6")], composites
+
+
 @pytest.mark.parametrize(("text", "times"), [
     ("124", 124), ("00:00:04.960", 124), ("00:00:04:24", 124), ("01:00:00.000", 90000), ("00:04.960", 124)])
 def test_mlt_times_read_as_frames(text: str, times: int) -> None:
