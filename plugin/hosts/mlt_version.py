@@ -5,18 +5,20 @@ titles, guides, bin folders, the profile) is kept as it was:
 - each fix render becomes a new clip (`chain`, MLT's avformat producer) carrying `mytalk:*`
   provenance properties; in Kdenlive also a bin clip in `main_bin`, with a video and an audio
   instance as Kdenlive splits every AV clip;
-- the fixes go on NEW tracks named `MyTalk` (`MyTalk 2` ... when fixes overlap): on top of the
-  picture, at the record time of the range. Shotcut (and plain MLT) get one track that plays the
-  fix's picture and sound; Kdenlive gets a video track on top and an audio track below the other
-  audio tracks (Kdenlive keeps audio tracks under video tracks, so the existing tracks' indices move
-  up by one, and so do the transitions, groups and targets that name them);
+- the fixes go on NEW tracks named `MyTalk` (`MyTalk 2` ... when fixes overlap or cover clips on other
+  tracks), at the record time of the range, each directly above the track of the clip it covers, so
+  that whatever the cut shows above that clip (a title, a lower third, a logo) stays above the fix
+  (`mlt_tracks` moves every reference to the tracks above). Shotcut (and plain MLT) get one track that
+  plays the fix's picture and sound; Kdenlive gets that video track and an audio track below the other
+  audio tracks (Kdenlive keeps audio tracks under video tracks);
 - new tracks get the transitions the editors add to every track: `mix` (sum, onto track 0) for
-  sound, and a compositing transition for the picture: in Kdenlive a copy of the one the project
-  gives its tracks (all onto track 0); in Shotcut `qtblend` onto the video track below, as Shotcut
-  plants its own blends (MLT shows the top video track that no transition consumed, so a blend
-  onto the background would leave V1 on top);
-- the fix's picture gets copies of the effects the cut shows the covered clip through (a grade, a crop,
-  a transform), timed to the same source frames (`mlt_effects`): the fix is rendered ungraded;
+  sound, and a compositing transition for the picture, written before those of the tracks above: in
+  Kdenlive a copy of the one the project gives its tracks (all onto track 0); in Shotcut `qtblend` onto
+  the track the covered one is composited onto, or the covered track itself where its own blend is off
+  (`mlt_tracks.composited_onto`);
+- the fix's picture gets copies of the effects the cut shows the covered clip through (its own and its
+  track's: a grade, a crop, a transform), timed to the same frames (`mlt_effects`): the fix is rendered
+  ungraded;
 - MLT **sums** the sound of all tracks (`mix` with `sum=1`), so a fix on a track of its own would
   play the new line over the old one. The original's sound is therefore muted over the range: each
   entry that plays the fixed clip's own media there is split at the range's edges (as a razor cut
@@ -100,9 +102,10 @@ def write_mlt_version(project: MltProject, layers: list[list[Fix]]) -> str:
     # The clip each fix covers and the effects the cut shows it through, read before anything is split or
     # muted; then mute the original's sound, while the project's tracks still describe the document.
     covered = {id(fix): _covered(project, fix) for fix_layer in layers for fix in fix_layer}
-    effects = {id(fix): [] if covered[id(fix)] is None else
-               picture_effects(project, covered[id(fix)], fix.frames, ids.new)  # type: ignore[arg-type]
-               for fix_layer in layers for fix in fix_layer}
+    effects: dict[int, list[ET.Element]] = {}
+    for fix in (fix for fix_layer in layers for fix in fix_layer):
+        clip = covered[id(fix)]
+        effects[id(fix)] = [] if clip is None else picture_effects(project, clip, fix.frames, ids.new)
     stacks = _stacks(project, layers, covered)
     for fix_layer in layers:
         for fix in fix_layer:
