@@ -128,6 +128,7 @@ class OtioTimeline:
         if self.suffix not in self.formats:
             raise UsageError(f"{self.path.name}: unsupported timeline format; use {', '.join(self.formats)}")
         self._probes: dict[Path, MediaInfo] = {}
+        self._clip_list: list[TimelineClip] | None = None  # the cut's clips, listed once (`clips`)
         self._text = self.path.read_text(encoding="utf-8", errors="replace")
         self.timeline = self._read(rate)
         self.fps = self._timeline_rate()
@@ -222,7 +223,13 @@ class OtioTimeline:
         return parse_position(raw, self.fps, what="record position")
 
     def clips(self) -> list[TimelineClip]:
-        """Video clips of every track, top track first, in record order."""
+        """Video clips of every track, top track first, in record order. Listed once: the cut is read once
+        and never changed (a version is a copy), and a batch asks for the clip under each of its shots."""
+        if self._clip_list is None:
+            self._clip_list = self._list_clips()
+        return list(self._clip_list)
+
+    def _list_clips(self) -> list[TimelineClip]:
         result: list[TimelineClip] = []
         tracks = list(self.timeline.video_tracks())
         for track_index in reversed(range(len(tracks))):
