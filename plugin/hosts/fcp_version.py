@@ -99,19 +99,21 @@ def write_fcp_version(text: str, cut: Path, layers: list[list[FcpFix]], fps: Fra
         anchor = list(video).index(tracks[above]) + 1 if tracks else len(video)
         video.insert(anchor + added.get(above, 0), track)
         added[above] = added.get(above, 0) + 1
-    _renumber_video_links(root, tracks, video.findall("track"))
+    _renumber_video_links(sequence, tracks, video.findall("track"))
     _define_files_once(video)
     ElementTree.indent(root, space="  ")
     body = ElementTree.tostring(root, encoding="unicode")
     return f'<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE xmeml>\n{body}\n'
 
 
-def _renumber_video_links(root: ElementTree.Element, before: list[ElementTree.Element],
+def _renumber_video_links(sequence: ElementTree.Element, before: list[ElementTree.Element],
                           after: list[ElementTree.Element]) -> None:
     """A clip item's `<link>` names a linked picture item by its video track's number (from 1), which moves up
-    where a MyTalk track went in below it."""
+    where a MyTalk track went in below it. Only the main sequence's own items: a nested sequence's links name
+    its own tracks."""
     moved = {str(number): str(after.index(track) + 1) for number, track in enumerate(before, start=1)}
-    for link in root.iter("link"):
+    items = sequence.findall("./media/video/track/clipitem") + sequence.findall("./media/audio/track/clipitem")
+    for link in (link for item in items for link in item.findall("link")):
         index = link.find("trackindex")
         if (link.findtext("mediatype") or "").strip() == "video" and index is not None:
             index.text = moved.get((index.text or "").strip(), index.text)
