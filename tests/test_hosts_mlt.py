@@ -454,6 +454,16 @@ def assert_the_version_looks_like_the_graded_cut(cut: Path, version: Path, fix_r
           f"{max(outside):.2f}")
 
 
+def place_the_commit(cut: Path, committed: Committed) -> tuple[Path, MltProject, ET.Element]:
+    """The module's commit placed in a version of `cut`: the version's file, the version read back, and the
+    fix's entry on its MyTalk track."""
+    host = open_timeline(cut)
+    placement = host.place_result(host.shot(*RANGE), committed.result)
+    assert placement.timeline_file is not None
+    project = MltProject(placement.timeline_file, placement.timeline_file.read_text())
+    return placement.timeline_file, project, project.entries(mytalk_track(project).playlists[0])[0].element
+
+
 @needs_melt
 @pytest.mark.media
 @pytest.mark.slow
@@ -462,15 +472,12 @@ def test_the_fix_is_seen_through_the_clips_own_keyframed_effect(tmp_path: Path, 
                                                                 suffix: str) -> None:
     cut = write_cut(tmp_path, suffix)
     grade_katie(cut, suffix)
-    host = open_timeline(cut)
-    placement = host.place_result(host.shot(*RANGE), committed.result)
-    project = MltProject(placement.timeline_file, placement.timeline_file.read_text())
-    fix_entry = project.entries(mytalk_track(project).playlists[0])[0].element
+    version, _, fix_entry = place_the_commit(cut, committed)
     copied = [(f.get("in"), f.get("out"), prop(f, "mlt_service"), prop(f, "level")) for f in fix_entry.findall("filter")]
     # Katie's entry starts at her frame 60 and the fix at her frame 70: the copy is timed ten frames earlier.
     assert copied == [("-10", "39", "brightness", GRADE_RAMP)], copied
-    assert_the_version_looks_like_the_graded_cut(cut, placement.timeline_file, Path(committed.result["output"]),
-                                                 tmp_path / "render", f"{suffix}, clip effect")
+    assert_the_version_looks_like_the_graded_cut(cut, version, Path(committed.result["output"]), tmp_path / "render",
+                                                 f"{suffix}, clip effect")
 
 
 @needs_melt
@@ -482,18 +489,15 @@ def test_the_fix_is_seen_through_its_tracks_keyframed_effect(tmp_path: Path, com
     """A track effect applies to its own track only, and the fix lies on a MyTalk track above it."""
     cut = write_cut(tmp_path, suffix)
     grade_katies_track(cut)
-    host = open_timeline(cut)
-    placement = host.place_result(host.shot(*RANGE), committed.result)
-    project = MltProject(placement.timeline_file, placement.timeline_file.read_text())
-    fix_entry = project.entries(mytalk_track(project).playlists[0])[0].element
+    version, project, fix_entry = place_the_commit(cut, committed)
     copied = [(f.get("in"), f.get("out"), prop(f, "level"), prop(f, "mytalk:copied_from"))
               for f in fix_entry.findall("filter")]
     # Timed in the timeline's frames: the fix's first frame is record frame 60.
     assert copied == [("-60", None, TRACK_RAMP, "track_grade")], copied
     mytalk = mytalk_track(project)
     assert mytalk.service.findall("filter") + mytalk.playlists[0].findall("filter") == [], "the fix's own track"
-    assert_the_version_looks_like_the_graded_cut(cut, placement.timeline_file, Path(committed.result["output"]),
-                                                 tmp_path / "render", f"{suffix}, track effect")
+    assert_the_version_looks_like_the_graded_cut(cut, version, Path(committed.result["output"]), tmp_path / "render",
+                                                 f"{suffix}, track effect")
 
 
 OVERLAY = mlt_projects.Overlay(start=50, frames=50, colour="0x2040ff80")
@@ -510,17 +514,15 @@ def test_what_the_cut_shows_above_the_clip_stays_above_the_fix(tmp_path: Path, c
     lengths = {file: 200 for file, _, _ in shots()}
     writer = mlt_projects.write_kdenlive if suffix == ".kdenlive" else mlt_projects.write_shotcut
     cut = writer(tmp_path / f"CUT{suffix}", shots(), lengths=lengths, overlay=OVERLAY)
-    host = open_timeline(cut)
-    placement = host.place_result(host.shot(*RANGE), committed.result)
-    project = MltProject(placement.timeline_file, placement.timeline_file.read_text())
+    version, project, _ = place_the_commit(cut, committed)
     video = [t.name for t in project.tracks if not t.audio]
     assert video == ["V1", "MyTalk", "V3" if suffix == ".kdenlive" else "V2"], video
     if suffix == ".mlt":  # the fix's track is blended onto V1 before V2 is, so V2 is drawn over it
         blends = [(prop(t, "a_track"), prop(t, "b_track")) for t in project.sequence.findall("transition")
                   if prop(t, "mlt_service") != "mix" and prop(t, "disable") != "1"]
         assert blends == [("1", "2"), ("1", "3")], blends
-    assert_the_version_looks_like_the_graded_cut(cut, placement.timeline_file, Path(committed.result["output"]),
-                                                 tmp_path / "render", f"{suffix}, overlay above the clip")
+    assert_the_version_looks_like_the_graded_cut(cut, version, Path(committed.result["output"]), tmp_path / "render",
+                                                 f"{suffix}, overlay above the clip")
 
 
 # -- the stream of a camera's sound that the cut plays -------------------------------------------------------
