@@ -3,7 +3,7 @@
 The render holds exactly the marked frames, so its movie strip starts at the marks' first scene
 frame and lasts the range's length: channels stacked higher are drawn on top, and the fix covers
 the original for exactly those frames. Its sound (the line, muxed for exactly the range) goes on
-the next free channel, muted when the line's own strip plays over the range: the editor placed the line
+the next free channel, muted while the line's own strip plays (it and its channel unmuted): the editor placed the line
 there and hears it, and Blender sums every sound strip, so an unmuted copy would play the line twice
 over the range (6 dB up, with a jump at each edge). Nothing that was in the scene is moved, trimmed or
 changed.
