@@ -35,7 +35,7 @@ from xml.etree import ElementTree
 
 from mytalk.core.timecode import frames_to_smpte, is_drop_frame_rate, parse_position
 from mytalk.plugin.hosts.fcp_xml_items import ClipItem, clip_items, file_paths, int_or_none, main_sequence
-from mytalk.plugin.hosts.timeline import most_overlapped
+from mytalk.plugin.hosts.timeline import most_overlapped, stacked_above
 from mytalk.plugin.hosts.xml_ids import FreshIds
 
 TIME_EFFECT_IDS = frozenset({"timeremap"})
@@ -81,17 +81,18 @@ def write_fcp_version(text: str, cut: Path, layers: list[list[FcpFix]], fps: Fra
     covered = list(clip_items(sequence, "video", file_paths(root, cut)))
     ids = _Ids(root)
     tracks = video.findall("track")
-    stacks: dict[tuple[int, int], list[tuple[FcpFix, ClipItem | None]]] = {}
-    for number, layer in enumerate(layers):
-        for fix in sorted(layer, key=lambda f: f.record_start):
-            item = _covered_item(covered, fix)
-            above = len(tracks) - 1 if item is None else tracks.index(item.track)
-            stacks.setdefault((above, number), []).append((fix, item))
+    items = {id(fix): _covered_item(covered, fix) for layer in layers for fix in layer}
+
+    def track_under(fix: FcpFix) -> int | None:
+        item = items[id(fix)]
+        return None if item is None else tracks.index(item.track)
+
     added: dict[int, int] = {}
-    for above, number in sorted(stacks):
+    for above, fixes in stacked_above([sorted(layer, key=lambda f: f.record_start) for layer in layers],
+                                      track_under, len(tracks) - 1):
         track = ElementTree.Element("track")
-        for fix, item in stacks[(above, number)]:
-            track.append(_clip_item(fix, fps, ids, item))
+        for fix in fixes:
+            track.append(_clip_item(fix, fps, ids, items[id(fix)]))
         _text(track, "enabled", "TRUE")
         _text(track, "locked", "FALSE")
         # Directly above the track of the clip it covers (after the MyTalk tracks already there), under what the

@@ -39,6 +39,7 @@ from typing import Any
 from mytalk.plugin.hosts.mlt_effects import CoveredClip, covered_clip, picture_effects
 from mytalk.plugin.hosts.mlt_project import MltEntry, MltProject, mlt_clock, prop, set_prop
 from mytalk.plugin.hosts.mlt_tracks import composited_onto, insert_track, insert_transitions
+from mytalk.plugin.hosts.timeline import stacked_above
 from mytalk.plugin.hosts.xml_ids import FreshIds
 
 MUTE_SERVICE = "volume"
@@ -106,7 +107,12 @@ def write_mlt_version(project: MltProject, layers: list[list[Fix]]) -> str:
     for fix in (fix for fix_layer in layers for fix in fix_layer):
         clip = covered[id(fix)]
         effects[id(fix)] = [] if clip is None else picture_effects(project, clip, fix.frames, ids.new)
-    stacks = _stacks(project, layers, covered)
+    def track_under(fix: Fix) -> int | None:
+        clip = covered[id(fix)]
+        return None if clip is None else clip.track.index
+
+    top = max((track.index for track in project.tracks if not track.audio), default=0)
+    stacks = stacked_above(layers, track_under, top)
     for fix_layer in layers:
         for fix in fix_layer:
             _mute_source(project, fix)
@@ -212,20 +218,6 @@ def _covered(project: MltProject, fix: Fix) -> CoveredClip | None:
     """The picture entry the fix covers (`mlt_effects.covered_clip`); None when the fix names no source or no
     picture entry plays it under the range."""
     return None if fix.source is None else covered_clip(project, fix.source, fix.record_start, fix.record_stop)
-
-
-def _stacks(project: MltProject, layers: list[list[Fix]],
-            covered: dict[int, CoveredClip | None]) -> list[tuple[int, list[Fix]]]:
-    """The new video tracks, from the bottom: (index of the track each goes directly above, its fixes). Each
-    layer's fixes are parted by the track of the clip they cover, so a fix sits under whatever the cut shows
-    above its clip; a fix that covers no clip goes on top."""
-    top = max((track.index for track in project.tracks if not track.audio), default=0)
-    stacks: dict[tuple[int, int], list[Fix]] = {}
-    for number, fix_layer in enumerate(layers):
-        for fix in fix_layer:
-            clip = covered[id(fix)]
-            stacks.setdefault((top if clip is None else clip.track.index, number), []).append(fix)
-    return [(above, stacks[(above, number)]) for above, number in sorted(stacks)]
 
 
 def _text(value: Any) -> str:

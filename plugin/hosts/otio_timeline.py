@@ -54,7 +54,7 @@ from mytalk.core.media.probe import MediaInfo, probe
 from mytalk.core.media.writer import edl_reel_name, render_reel_name
 from mytalk.core.timecode import frames_to_smpte, is_drop_frame_rate, parse_position
 from mytalk.plugin.hosts import HostError, Placement, Shot
-from mytalk.plugin.hosts.timeline import most_overlapped
+from mytalk.plugin.hosts.timeline import most_overlapped, stacked_above
 
 if TYPE_CHECKING:
     from mytalk.plugin.hosts.fcp_audio import FcpAudioItems
@@ -439,19 +439,18 @@ class OtioTimeline:
         if timeline.global_start_time is None and self.record_offset:
             # The cut's start timecode, which the CMX reader drops (01:00:00:00 in most cuts).
             timeline.global_start_time = opentime.RationalTime(self.record_offset, float(self.fps))
-        video_count = len(self.timeline.video_tracks())
-        stacks: dict[tuple[int, int], list[tuple[int, otio.schema.Clip]]] = {}
-        for number, layer in enumerate(self._fix_layers()):
-            for start, clip in layer:
-                source = clip.metadata.get("mytalk", {}).get("source_clip")
-                covered = self._covered_clip(start, self._frames_of(clip), Path(source) if source else None)
-                stacks.setdefault((video_count - 1 if covered is None else covered.track_index, number),
-                                  []).append((start, clip))
+        def track_under(fix: tuple[int, otio.schema.Clip]) -> int | None:
+            start, clip = fix
+            source = clip.metadata.get("mytalk", {}).get("source_clip")
+            covered = self._covered_clip(start, self._frames_of(clip), Path(source) if source else None)
+            return None if covered is None else covered.track_index
+
         above: dict[int, list[otio.schema.Track]] = {}
-        for count, key in enumerate(sorted(stacks), start=1):
-            track = self._fix_track(FIX_TRACK_NAME if count == 1 else f"{FIX_TRACK_NAME} {count}", stacks[key])
+        stacks = stacked_above(self._fix_layers(), track_under, len(self.timeline.video_tracks()) - 1)
+        for count, (under, placed) in enumerate(stacks, start=1):
+            track = self._fix_track(FIX_TRACK_NAME if count == 1 else f"{FIX_TRACK_NAME} {count}", placed)
             track.metadata["mytalk"] = {"fixes": True}
-            above.setdefault(key[0], []).append(track)
+            above.setdefault(under, []).append(track)
         ordered: list[otio.schema.Track] = []
         video_seen = 0
         for track in list(timeline.tracks):

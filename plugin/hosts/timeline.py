@@ -8,7 +8,7 @@ is a plain class that happens to have them (structural typing, as `HostAdapter`)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Protocol, TypeVar, runtime_checkable
 
@@ -85,4 +85,19 @@ def most_overlapped(candidates: Iterable[tuple[int, int, int, Item]], start: int
     return None if best is None else best[2]
 
 
-__all__ = ["TimelineEntry", "TimelineHost", "most_overlapped"]
+def stacked_above(layers: Sequence[Sequence[Item]], track_under: Callable[[Item], int | None],
+                  top: int) -> list[tuple[int, list[Item]]]:
+    """Where a version's fix tracks go, as every timeline file host places them: `layers` hold fixes that do
+    not overlap; each layer's fixes over one track (`track_under`, None for a fix that covers no clip: the
+    `top` track) go on a track of their own directly above it, so whatever the cut shows above the clip (a
+    title, a lower third) stays above the fix. Returns (track each goes above, its fixes), from the bottom:
+    by that track, then by layer."""
+    stacks: dict[tuple[int, int], list[Item]] = {}
+    for number, layer in enumerate(layers):
+        for fix in layer:
+            track = track_under(fix)
+            stacks.setdefault((top if track is None else track, number), []).append(fix)
+    return [(above, stacks[(above, number)]) for above, number in sorted(stacks)]
+
+
+__all__ = ["TimelineEntry", "TimelineHost", "most_overlapped", "stacked_above"]
